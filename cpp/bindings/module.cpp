@@ -1,0 +1,37 @@
+// The extension module logitkit._core: the ufunc objects and the SIMD target controls.
+// One register_<concept>.cpp per group of functions; this file only wires them up.
+#define LOGITKIT_IMPORT_NUMPY
+#include "ufunc_util.hpp"
+
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+
+namespace py = pybind11;
+using namespace logitkit;
+
+PYBIND11_MODULE(_core, m) {
+  if (_import_array() < 0) throw py::error_already_set();
+  if (_import_umath() < 0) throw py::error_already_set();
+  // LOGITKIT_SIMD (read once, here) may name a lower ISA; naming one that cannot run is an error.
+  if (const std::string& err = simd_env_error(); !err.empty()) throw std::runtime_error(err);
+
+  m.attr("__version__") = LOGITKIT_VERSION;
+  m.def("simd_target", [] { return std::string(simd_target()); },
+        "Name of the SIMD instruction set the kernels run on: scalar, sse2, avx2, avx512 or neon.");
+  m.def("simd_targets_available", &simd_targets_available,
+        "Instruction sets compiled into this build that this CPU supports, lowest first.");
+  m.def("simd_targets_compiled", &simd_targets_compiled,
+        "Instruction sets compiled into this build, lowest first.");
+  m.def(
+      "set_simd_target",
+      [](const std::string& name) {
+        std::string err;
+        if (!set_simd_target(name, &err)) throw py::value_error(err);
+      },
+      py::arg("name"), "Switch every kernel to the named instruction set (testing and benchmarking).");
+
+  bindings::register_activations(m);
+  bindings::register_softmax(m);
+  bindings::register_backward(m);
+}

@@ -1,0 +1,353 @@
+// Shared machinery of the bindings: NumPy C-API setup, the floating-point flag guard, float16
+// conversion, and inner-loop templates that adapt NumPy's strided loops to the contiguous kernels.
+// The bindings know pointers, lengths and strides only: names, options, validation and messages live
+// in python/logitkit.
+#pragma once
+#include <Python.h>
+
+#define PY_ARRAY_UNIQUE_SYMBOL logitkit_ARRAY_API
+#define PY_UFUNC_UNIQUE_SYMBOL logitkit_UFUNC_API
+#ifndef LOGITKIT_IMPORT_NUMPY
+#define NO_IMPORT_ARRAY
+#define NO_IMPORT_UFUNC
+#endif
+#include <numpy/arrayobject.h>
+#include <numpy/ufuncobject.h>
+#include <pybind11/pybind11.h>
+
+#include <cfenv>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#include <xmmintrin.h>
+#define LOGITKIT_X86 1
+#endif
+
+#include "logitkit/dispatch.hpp"
+
+namespace logitkit::bindings {
+
+namespace py = pybind11;
+
+// Our results are exact or correctly limited (no NaN, no spurious overflow), but intermediate steps
+// may raise IEEE flags (exp of a large negative number underflows on purpose; exact-sum steps see
+// inf - inf in masked-out lanes). NumPy turns flags into warnings, so every loop restores the flags
+// it found: no logitkit function raises floating-point warnings (numerics.md). The rounding mode
+// and FTZ/DAZ bits are never changed.
+class FlagGuard {
+ public:
+#ifdef LOGITKIT_X86
+  FlagGuard() : csr_(_mm_getcsr()) {}
+  ~FlagGuard() { _mm_setcsr(csr_); }
+
+ private:
+  unsigned csr_;
+#else
+  FlagGuard() { std::fegetexceptflag(&flags_, FE_ALL_EXCEPT); }
+  ~FlagGuard() { std::fesetexceptflag(&flags_, FE_ALL_EXCEPT); }
+
+ private:
+  std::fexcept_t flags_;
+#endif
+};
+
+// IEEE binary16 <-> binary32 (round to nearest even), for the float16 loops.
+inline float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
+  std::uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal half: normalize
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400u) == 0);
+      bits = sign | (std::uint32_t(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+inline std::uint16_t float_to_half(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const std::uint16_t sign = std::uint16_t((x >> 16) & 0x8000u);
+  const std::uint32_t ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) return std::uint16_t(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
+  if (ax >= 0x477ff000u) return std::uint16_t(sign | 0x7c00u);  // rounds to >= 65520: inf
+  if (ax < 0x38800000u) {                                         // below 2^-14: subnormal half or 0
+    float t;  // |f| in units of the smallest subnormal half, 2^-24 (exact), then rounded to even
+    std::memcpy(&t, &ax, 4);
+    t = t * 16777216.0f;
+    volatile float shifted = t + 8388608.0f;  // 2^23: rounds t to an integer (t < 1024)
+    return std::uint16_t(sign | std::uint32_t(shifted - 8388608.0f));
+  }
+  std::uint32_t r = ax - 0x38000000u;  // rebias exponent 127 -> 15
+  const std::uint32_t rem = r & 0x1fffu;
+  r >>= 13;
+  if (rem > 0x1000u || (rem == 0x1000u && (r & 1))) ++r;
+  return std::uint16_t(sign | r);
+}
+
+template <class T> constexpr int npy_type();
+template <> constexpr int npy_type<float>() { return NPY_FLOAT; }
+template <> constexpr int npy_type<double>() { return NPY_DOUBLE; }
+
+// Copies n elements at byte stride `stride` into a contiguous buffer of T (converting float16).
+template <class S, class T>
+inline void gather(const char* p, npy_intp stride, npy_intp n, T* out) {
+  for (npy_intp i = 0; i < n; ++i, p += stride) {
+    S v;
+    std::memcpy(&v, p, sizeof(S));
+    if constexpr (std::is_same_v<S, std::uint16_t>) out[i] = half_to_float(v);
+    else out[i] = T(v);
+  }
+}
+template <class S, class T>
+inline void scatter(const T* in, npy_intp n, char* p, npy_intp stride) {
+  for (npy_intp i = 0; i < n; ++i, p += stride) {
+    S v;
+    if constexpr (std::is_same_v<S, std::uint16_t>) v = float_to_half(in[i]);
+    else v = S(in[i]);
+    std::memcpy(p, &v, sizeof(S));
+  }
+}
+
+// Storage type S in NumPy's array, compute type C: float16 is computed in float32.
+template <class S> struct compute_of { using type = S; };
+template <> struct compute_of<std::uint16_t> { using type = float; };
+
+template <class S> constexpr bool direct(npy_intp stride) {
+  return !std::is_same_v<S, std::uint16_t> && stride == npy_intp(sizeof(S));
+}
+
+template <class T> std::vector<T>& scratch(int which, std::size_t n) {
+  thread_local std::vector<T> bufs[4];
+  auto& b = bufs[which];
+  if (b.size() < n) b.resize(n);
+  return b;
+}
+
+
+// ---------------------------------------------------------------- inner loops
+// Op types name a kernel: `template <class C> static auto fn()` returns the active table's entry
+// for compute type C. S is the storage type in the array (std::uint16_t for float16).
+
+// Elementwise y = f(x).
+template <class S, class Op>
+void unary_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  using C = typename compute_of<S>::type;
+  FlagGuard guard;
+  const auto f = Op::template fn<C>();
+  const npy_intp n = dims[0];
+  if (direct<S>(steps[0]) && direct<S>(steps[1])) {
+    f(reinterpret_cast<const C*>(args[0]), reinterpret_cast<C*>(args[1]), std::size_t(n));
+    return;
+  }
+  constexpr npy_intp chunk = 1024;
+  C buf[chunk];
+  for (npy_intp i = 0; i < n; i += chunk) {
+    const npy_intp m = (n - i < chunk) ? n - i : chunk;
+    gather<S>(args[0] + i * steps[0], steps[0], m, buf);
+    f(buf, buf, std::size_t(m));
+    scatter<S>(buf, m, args[1] + i * steps[1], steps[1]);
+  }
+}
+
+// Elementwise out = f(a, b).
+template <class S, class Op>
+void binary_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  using C = typename compute_of<S>::type;
+  FlagGuard guard;
+  const auto f = Op::template fn<C>();
+  const npy_intp n = dims[0];
+  if (direct<S>(steps[0]) && direct<S>(steps[1]) && direct<S>(steps[2])) {
+    f(reinterpret_cast<const C*>(args[0]), reinterpret_cast<const C*>(args[1]),
+      reinterpret_cast<C*>(args[2]), std::size_t(n));
+    return;
+  }
+  constexpr npy_intp chunk = 512;
+  C a[chunk], b[chunk];
+  for (npy_intp i = 0; i < n; i += chunk) {
+    const npy_intp m = (n - i < chunk) ? n - i : chunk;
+    gather<S>(args[0] + i * steps[0], steps[0], m, a);
+    gather<S>(args[1] + i * steps[1], steps[1], m, b);
+    f(a, b, a, std::size_t(m));
+    scatter<S>(a, m, args[2] + i * steps[2], steps[2]);
+  }
+}
+
+// A row given as (pointer, byte stride, n): used in place when contiguous, else copied to scratch.
+template <class S, class C>
+inline const C* row_in(const char* p, npy_intp stride, npy_intp n, int which) {
+  if (direct<S>(stride)) return reinterpret_cast<const C*>(p);
+  C* buf = scratch<C>(which, std::size_t(n)).data();
+  gather<S>(p, stride, n, buf);
+  return buf;
+}
+template <class S, class C>
+inline C* row_out(char* p, npy_intp stride, npy_intp n, int which) {
+  if (direct<S>(stride)) return reinterpret_cast<C*>(p);
+  return scratch<C>(which, std::size_t(n)).data();
+}
+template <class S, class C>
+inline void row_done(const C* y, char* p, npy_intp stride, npy_intp n) {
+  if (!direct<S>(stride)) scatter<S>(y, n, p, stride);
+}
+
+// (n)->(n): y = f(x) row by row.
+template <class S, class Op>
+void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  using C = typename compute_of<S>::type;
+  FlagGuard guard;
+  const auto f = Op::template fn<C>();
+  const npy_intp N = dims[0], n = dims[1];
+  for (npy_intp r = 0; r < N; ++r) {
+    const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
+    C* y = row_out<S, C>(args[1] + r * steps[1], steps[3], n, 1);
+    f(x, y, std::size_t(n), C(1));
+    row_done<S, C>(y, args[1] + r * steps[1], steps[3], n);
+  }
+}
+
+// (n)->(): out = f(x) row by row.
+template <class S, class Op>
+void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  using C = typename compute_of<S>::type;
+  FlagGuard guard;
+  const auto f = Op::template fn<C>();
+  const npy_intp N = dims[0], n = dims[1];
+  for (npy_intp r = 0; r < N; ++r) {
+    const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
+    const C v = f(x, std::size_t(n), C(1));
+    scatter<S>(&v, 1, args[1] + r * steps[1], 0);
+  }
+}
+
+// Reads a row of the boolean mask; returns the number of true entries (stride 0: one entry).
+inline npy_intp mask_count(const char* m, npy_intp stride, npy_intp n) {
+  if (stride == 0) return (n > 0 && *m) ? n : 0;
+  npy_intp c = 0;
+  for (npy_intp j = 0; j < n; ++j) c += m[j * stride] ? 1 : 0;
+  return c;
+}
+// Copies a row to scratch with masked-out entries replaced by -inf, before any arithmetic.
+template <class S, class C>
+inline const C* masked_row(const char* x, npy_intp xs, const char* m, npy_intp ms, npy_intp n) {
+  C* buf = scratch<C>(0, std::size_t(n)).data();
+  gather<S>(x, xs, n, buf);
+  for (npy_intp j = 0; j < n; ++j)
+    if (!m[j * ms]) buf[j] = -std::numeric_limits<C>::infinity();
+  return buf;
+}
+
+// (n),(n),()->(n): y = f(x at temperature t) where the mask is true, Op::masked_value elsewhere.
+template <class S, class Op>
+void row_ext_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  using C = typename compute_of<S>::type;
+  FlagGuard guard;
+  const auto f = Op::template fn<C>();
+  const npy_intp N = dims[0], n = dims[1];
+  const npy_intp xs = steps[4], ms = steps[5], ys = steps[6];
+  for (npy_intp r = 0; r < N; ++r) {
+    const char* xr = args[0] + r * steps[0];
+    const char* mr = args[1] + r * steps[1];
+    C t;
+    std::memcpy(&t, args[2] + r * steps[2], sizeof(C));
+    char* yr = args[3] + r * steps[3];
+    const npy_intp count = mask_count(mr, ms, n);
+    C* y = row_out<S, C>(yr, ys, n, 1);
+    if (count == n) {
+      f(row_in<S, C>(xr, xs, n, 0), y, std::size_t(n), t);
+    } else if (count == 0) {
+      for (npy_intp j = 0; j < n; ++j) y[j] = Op::template masked_value<C>();
+    } else {
+      f(masked_row<S, C>(xr, xs, mr, ms, n), y, std::size_t(n), t);
+      for (npy_intp j = 0; j < n; ++j)
+        if (!mr[j * ms]) y[j] = Op::template masked_value<C>();
+    }
+    row_done<S, C>(y, yr, ys, n);
+  }
+}
+
+// (n),(n),()->(): out = f(x at temperature t) over the entries where the mask is true.
+template <class S, class Op>
+void reduce_ext_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  using C = typename compute_of<S>::type;
+  FlagGuard guard;
+  const auto f = Op::template fn<C>();
+  const npy_intp N = dims[0], n = dims[1];
+  const npy_intp xs = steps[4], ms = steps[5];
+  for (npy_intp r = 0; r < N; ++r) {
+    const char* xr = args[0] + r * steps[0];
+    const char* mr = args[1] + r * steps[1];
+    C t;
+    std::memcpy(&t, args[2] + r * steps[2], sizeof(C));
+    const npy_intp count = mask_count(mr, ms, n);
+    C v;
+    if (count == n) v = f(row_in<S, C>(xr, xs, n, 0), std::size_t(n), t);
+    else if (count == 0) v = -std::numeric_limits<C>::infinity();
+    else v = f(masked_row<S, C>(xr, xs, mr, ms, n), std::size_t(n), t);
+    scatter<S>(&v, 1, args[3] + r * steps[3], 0);
+  }
+}
+
+// (n),(n)->(n): out = f(a, b) row by row (backward rules).
+template <class S, class Op>
+void row_binary_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  using C = typename compute_of<S>::type;
+  FlagGuard guard;
+  const auto f = Op::template fn<C>();
+  const npy_intp N = dims[0], n = dims[1];
+  for (npy_intp r = 0; r < N; ++r) {
+    const C* a = row_in<S, C>(args[0] + r * steps[0], steps[3], n, 0);
+    const C* b = row_in<S, C>(args[1] + r * steps[1], steps[4], n, 2);
+    C* y = row_out<S, C>(args[2] + r * steps[2], steps[5], n, 1);
+    f(a, b, y, std::size_t(n));
+    row_done<S, C>(y, args[2] + r * steps[2], steps[5], n);
+  }
+}
+
+// Loop tables for float16, float32, float64 (in NumPy's resolution order: the first loop that the
+// inputs cast to safely is used, as for NumPy's own ufuncs).
+#define LOGITKIT_LOOPS3(LOOP, OP)                                                     \
+  [] {                                                                                \
+    static PyUFuncGenericFunction f[3] = {&LOOP<std::uint16_t, OP>, &LOOP<float, OP>, \
+                                          &LOOP<double, OP>};                         \
+    return f;                                                                         \
+  }()
+
+#define LOGITKIT_OP(NAME, MEMBER)                                          \
+  struct NAME {                                                            \
+    template <class C> static auto fn() { return active_kernels().get<C>().MEMBER; } \
+  }
+
+// Registers a ufunc/gufunc object as attribute `name` of module m. Arrays passed in must be static.
+inline void add_ufunc(py::module_& m, const char* name, PyUFuncGenericFunction* funcs,
+                      const char* types, int ntypes, int nin, int nout, const char* signature,
+                      const char* doc) {
+  static void* data[8] = {};
+  PyObject* uf = signature
+                     ? PyUFunc_FromFuncAndDataAndSignature(funcs, data, types, ntypes, nin, nout,
+                                                           PyUFunc_None, name, doc, 0, signature)
+                     : PyUFunc_FromFuncAndData(funcs, data, types, ntypes, nin, nout, PyUFunc_None,
+                                               name, doc, 0);
+  if (!uf) throw py::error_already_set();
+  m.add_object(name, py::reinterpret_steal<py::object>(uf));
+}
+
+void register_activations(py::module_& m);
+void register_softmax(py::module_& m);
+void register_backward(py::module_& m);
+
+}  // namespace logitkit::bindings

@@ -1,0 +1,61 @@
+// Runtime dispatch: one table of kernel entry points per compiled ISA; the best one this CPU
+// supports is chosen once, at first use (or the one named by LOGITKIT_SIMD / set_simd_target).
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace logitkit {
+
+template <class T>
+struct TypedKernels {
+  // Elementwise over n contiguous elements (y may equal x).
+  void (*sigmoid)(const T* x, T* y, std::size_t n);
+  void (*log_sigmoid)(const T* x, T* y, std::size_t n);
+  void (*softplus)(const T* x, T* y, std::size_t n);
+  void (*sigmoid_backward)(const T* g, const T* y, T* out, std::size_t n);
+  void (*log_sigmoid_backward)(const T* g, const T* x, T* out, std::size_t n);
+  // One contiguous row of n (temperature > 0, 1 for none; y may equal x).
+  void (*softmax)(const T* x, T* y, std::size_t n, T temperature);
+  void (*log_softmax)(const T* x, T* y, std::size_t n, T temperature);
+  T (*logsumexp)(const T* x, std::size_t n, T temperature);
+  void (*softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
+  void (*log_softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
+  // The vector math underneath, exposed for the accuracy tests: exp over the whole range, and
+  // log1p on [0, 1] (the only range the kernels use).
+  void (*exp)(const T* x, T* y, std::size_t n);
+  void (*log1p_unit)(const T* x, T* y, std::size_t n);
+};
+
+struct KernelTable {
+  const char* name;
+  TypedKernels<float> f32;
+  TypedKernels<double> f64;
+  template <class T> const TypedKernels<T>& get() const;
+};
+template <> inline const TypedKernels<float>& KernelTable::get<float>() const { return f32; }
+template <> inline const TypedKernels<double>& KernelTable::get<double>() const { return f64; }
+
+// The table in use. Thread-safe; the first call reads LOGITKIT_SIMD.
+const KernelTable& active_kernels();
+// Name of the ISA in use: "scalar", "sse2", "avx2", "avx512" or "neon".
+const char* simd_target();
+// ISAs compiled into this build that this CPU supports, lowest first.
+std::vector<std::string> simd_targets_available();
+// ISAs compiled into this build, lowest first.
+std::vector<std::string> simd_targets_compiled();
+// Switch to the named ISA. Returns false and fills *error when it is unknown, not compiled, or not
+// supported by this CPU.
+bool set_simd_target(const std::string& name, std::string* error);
+// Non-empty when LOGITKIT_SIMD named an ISA that cannot be used (the best one is used instead).
+const std::string& simd_env_error();
+
+namespace detail {
+const KernelTable* table_scalar();
+const KernelTable* table_sse2();
+const KernelTable* table_avx2();
+const KernelTable* table_avx512();
+const KernelTable* table_neon();
+}  // namespace detail
+
+}  // namespace logitkit

@@ -1,0 +1,92 @@
+// Elementwise kernels over contiguous arrays: sigmoid, log_sigmoid, softplus.
+//
+// All three start from e = exp(-|x|) in (0, 1], which never overflows (numerics.md):
+//   sigmoid(x)     = 1/(1 + e) for x >= 0, e/(1 + e) for x < 0   (one division, rounded once)
+//   log_sigmoid(x) = -(log1p(e) - min(x, 0))                       (both terms have the same sign)
+//   softplus(x)    = max(x, 0) + log1p(e)
+// Error: exp <= 0.9 ulp, log1p_unit <= 1 ulp, then at most two roundings; the tests assert the
+// numerics.md bounds (3 ulp float, 4 ulp double) over the whole range, subnormal results included.
+// Special values: NaN -> NaN; sigmoid(±inf) = 1, 0; log_sigmoid(+inf) = -0, (-inf) = -inf;
+// softplus(+inf) = +inf, (-inf) = 0.
+#pragma once
+#include <cstddef>
+
+#include "../math/exp.hpp"
+#include "../math/log1p.hpp"
+#include "common.hpp"
+
+namespace logitkit::kernels {
+
+template <class V>
+inline V sigmoid_v(V x) {
+  using T = scalar_t<V>;
+  const V one = V::set1(T(1));
+  V e = math::exp(neg(abs(x)));
+  return select(lt(x, V::zero()), e, one) / (one + e);
+}
+
+template <class V>
+inline V log_sigmoid_v(V x) {
+  V e = math::exp(neg(abs(x)));
+  // min(0, x): the constant first, so a NaN x is returned (x86 rule); neg() makes +inf give -0.
+  return neg(math::log1p_unit(e) - min(V::zero(), x));
+}
+
+template <class V>
+inline V softplus_v(V x) {
+  V e = math::exp(neg(abs(x)));
+  return max(V::zero(), x) + math::log1p_unit(e);
+}
+
+// Applies f lane-wise over n contiguous elements (in place allowed: y == x).
+template <class V, class F>
+inline void map_unary(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, F f) {
+  constexpr std::size_t W = V::size;
+  std::size_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    V a = V::load(x + i), b = V::load(x + i + W);
+    store(y + i, f(a));
+    store(y + i + W, f(b));
+  }
+  for (; i + W <= n; i += W) store(y + i, f(V::load(x + i)));
+  if (i < n) store_partial(y + i, f(load_partial<V>(x + i, n - i, scalar_t<V>(0))), n - i);
+}
+
+template <class V, class F>
+inline void map_binary(const scalar_t<V>* a, const scalar_t<V>* b, scalar_t<V>* y, std::size_t n, F f) {
+  constexpr std::size_t W = V::size;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) store(y + i, f(V::load(a + i), V::load(b + i)));
+  if (i < n) {
+    V va = load_partial<V>(a + i, n - i, scalar_t<V>(0)), vb = load_partial<V>(b + i, n - i, scalar_t<V>(0));
+    store_partial(y + i, f(va, vb), n - i);
+  }
+}
+
+template <class V>
+inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+  map_unary<V>(x, y, n, [](V a) { return sigmoid_v(a); });
+}
+template <class V>
+inline void log_sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+  map_unary<V>(x, y, n, [](V a) { return log_sigmoid_v(a); });
+}
+template <class V>
+inline void softplus(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+  map_unary<V>(x, y, n, [](V a) { return softplus_v(a); });
+}
+
+// Backward rules of the elementwise functions (numerics.md):
+//   sigmoid:     grad_in = g·y·(1 - y), y = sigmoid(x)
+//   log_sigmoid: grad_in = g·sigmoid(-x)
+template <class V>
+inline void sigmoid_backward(const scalar_t<V>* g, const scalar_t<V>* y, scalar_t<V>* out, std::size_t n) {
+  const V one = V::set1(scalar_t<V>(1));
+  map_binary<V>(g, y, out, n, [one](V gv, V yv) { return gv * (yv * (one - yv)); });
+}
+template <class V>
+inline void log_sigmoid_backward(const scalar_t<V>* g, const scalar_t<V>* x, scalar_t<V>* out, std::size_t n) {
+  map_binary<V>(g, x, out, n, [](V gv, V xv) { return gv * sigmoid_v(neg(xv)); });
+}
+
+}  // namespace logitkit::kernels

@@ -1,0 +1,61 @@
+// Helpers shared by the kernel templates: tail loads/stores, exact two-term arithmetic.
+// Everything here is a template over the vector type V, so each ISA translation unit gets its own
+// symbols (no inline function is compiled under two different -m flags into one symbol).
+#pragma once
+#include <cstddef>
+#include <cstring>
+#include <limits>
+
+namespace logitkit::kernels {
+
+template <class V> using scalar_t = typename V::scalar;
+
+// Constants as data, so that no out-of-line function is shared between ISA translation units.
+template <class V> struct lim {
+  static constexpr scalar_t<V> inf = std::numeric_limits<scalar_t<V>>::infinity();
+  static constexpr scalar_t<V> nan = std::numeric_limits<scalar_t<V>>::quiet_NaN();
+};
+
+// Load n < V::size elements, the other lanes set to `fill`.
+template <class V>
+inline V load_partial(const scalar_t<V>* p, std::size_t n, scalar_t<V> fill) {
+  alignas(64) scalar_t<V> buf[V::size];
+  for (int i = 0; i < V::size; ++i) buf[i] = fill;
+  std::memcpy(buf, p, n * sizeof(scalar_t<V>));
+  return V::load(buf);
+}
+template <class V>
+inline void store_partial(scalar_t<V>* p, V a, std::size_t n) {
+  alignas(64) scalar_t<V> buf[V::size];
+  store(buf, a);
+  std::memcpy(p, buf, n * sizeof(scalar_t<V>));
+}
+
+// TwoSum (Knuth): a + b = s + err exactly, for any finite a, b whose sum does not overflow.
+template <class V>
+inline V two_sum(V a, V b, V& err) {
+  V s = a + b;
+  V bb = s - a;
+  err = (a - (s - bb)) + (b - bb);
+  return s;
+}
+
+// a - q·b exactly (the residual of a quotient q ~ a/b), with FMA where the ISA has one, else with
+// Dekker's product: a - q·b = (a - p) - e where p + e = q·b exactly and a - p is exact (Sterbenz).
+template <class V>
+inline V quotient_residual(V a, V q, V b) {
+  using T = scalar_t<V>;
+  if constexpr (V::has_fma) {
+    return mul_add(neg(q), b, a);
+  } else {
+    const V split = V::set1(std::numeric_limits<T>::digits == 24 ? T(4097) : T(134217729));
+    V p = q * b;
+    V qc = q * split, bc = b * split;
+    V qh = qc - (qc - q), bh = bc - (bc - b);
+    V ql = q - qh, bl = b - bh;
+    V e = ((qh * bh - p) + qh * bl + ql * bh) + ql * bl;
+    return (a - p) - e;
+  }
+}
+
+}  // namespace logitkit::kernels

@@ -1,0 +1,49 @@
+// log1p(e) for e in [0, 1] (and NaN), the only range the sigmoid family needs (e = exp(-|x|)).
+//
+// Algorithm: for e >= 1/2 write 1 + e = 2·(1 + f) with f = (e - 1)/2 in [-1/4, 0] (exact: Sterbenz),
+// else f = e in [0, 1/2). Then log(1 + f) = f - s·(f - R(s²)) with s = f/(2 + f), |s| <= 0.2, and
+// R(z) = z·(2/3 + z·(2/5 + z·(2/7 + ...))) the atanh series, which follows from
+// 2·atanh(s) = log(1 + f) and 2s = f - s·f. The leading term f is exact; s and R only enter a
+// correction at most 0.2·|result|, so their rounding costs little. k·ln2 is added in two parts.
+// Subnormal e gives e exactly (the correction underflows to 0).
+//
+// Measured error (tests/cpp/test_math.cpp: every float32 in [0, 1]; 10^7 random doubles):
+// float <= 1.0 ulp, double <= 1.0 ulp.
+#pragma once
+
+namespace logitkit::math {
+
+template <class T> struct log1p_consts;
+template <> struct log1p_consts<float> {
+  static constexpr float ln2_hi = 0.693145751953125f;
+  static constexpr float ln2_lo = 1.428606765330187045e-06f;
+  static constexpr int nR = 6;
+  static constexpr float R[] = {2.f / 3, 2.f / 5, 2.f / 7, 2.f / 9, 2.f / 11, 2.f / 13};
+};
+template <> struct log1p_consts<double> {
+  static constexpr double ln2_hi = 6.93147180369123816490e-01;
+  static constexpr double ln2_lo = 1.90821492927058770002e-10;
+  static constexpr int nR = 12;
+  static constexpr double R[] = {2. / 3,  2. / 5,  2. / 7,  2. / 9,  2. / 11, 2. / 13,
+                                 2. / 15, 2. / 17, 2. / 19, 2. / 21, 2. / 23, 2. / 25};
+};
+
+template <class V>
+inline V log1p_unit(V e) {
+  using T = typename V::scalar;
+  using C = log1p_consts<T>;
+  const V half = V::set1(T(0.5));
+  auto big = le(half, e);  // e >= 1/2 (false for NaN)
+  V f = select(big, (e - V::set1(T(1))) * half, e);
+  V s = f / (V::set1(T(2)) + f);
+  V z = s * s;
+  V R = V::set1(C::R[C::nR - 1]);
+  for (int i = C::nR - 2; i >= 0; --i) R = mul_add(R, z, V::set1(C::R[i]));
+  R = R * z;
+  V y = f - s * (f - R);
+  V k_lo = mask_zero(big, V::set1(C::ln2_lo));
+  V k_hi = mask_zero(big, V::set1(C::ln2_hi));
+  return k_hi + (y + k_lo);
+}
+
+}  // namespace logitkit::math

@@ -1,0 +1,143 @@
+// AVX2 + FMA vectors: 8 floats / 4 doubles. Compile only in a translation unit built with
+// -mavx2 -mfma (cpp/src/kernels/avx2/). Same interface as scalar.hpp.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace logitkit::simd::avx2 {
+
+struct MF { __m256 m; };
+struct MD { __m256d m; };
+struct IF { __m256i i; };
+struct ID { __m256i i; };
+
+struct VF {
+  using scalar = float;
+  using ivec = IF;
+  using mask = MF;
+  static constexpr int size = 8;
+  static constexpr bool has_fma = true;
+  __m256 v;
+  static VF set1(float x) { return {_mm256_set1_ps(x)}; }
+  static VF zero() { return {_mm256_setzero_ps()}; }
+  static VF load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  static VF from_bits(IF i) { return {_mm256_castsi256_ps(i.i)}; }
+};
+struct VD {
+  using scalar = double;
+  using ivec = ID;
+  using mask = MD;
+  static constexpr int size = 4;
+  static constexpr bool has_fma = true;
+  __m256d v;
+  static VD set1(double x) { return {_mm256_set1_pd(x)}; }
+  static VD zero() { return {_mm256_setzero_pd()}; }
+  static VD load(const double* p) { return {_mm256_loadu_pd(p)}; }
+  static VD from_bits(ID i) { return {_mm256_castsi256_pd(i.i)}; }
+};
+
+inline void store(float* p, VF a) { _mm256_storeu_ps(p, a.v); }
+inline void store(double* p, VD a) { _mm256_storeu_pd(p, a.v); }
+inline VF operator+(VF a, VF b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline VD operator+(VD a, VD b) { return {_mm256_add_pd(a.v, b.v)}; }
+inline VF operator-(VF a, VF b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline VD operator-(VD a, VD b) { return {_mm256_sub_pd(a.v, b.v)}; }
+inline VF operator*(VF a, VF b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline VD operator*(VD a, VD b) { return {_mm256_mul_pd(a.v, b.v)}; }
+inline VF operator/(VF a, VF b) { return {_mm256_div_ps(a.v, b.v)}; }
+inline VD operator/(VD a, VD b) { return {_mm256_div_pd(a.v, b.v)}; }
+inline VF mul_add(VF a, VF b, VF c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+inline VD mul_add(VD a, VD b, VD c) { return {_mm256_fmadd_pd(a.v, b.v, c.v)}; }
+inline VF max(VF a, VF b) { return {_mm256_max_ps(a.v, b.v)}; }
+inline VD max(VD a, VD b) { return {_mm256_max_pd(a.v, b.v)}; }
+inline VF min(VF a, VF b) { return {_mm256_min_ps(a.v, b.v)}; }
+inline VD min(VD a, VD b) { return {_mm256_min_pd(a.v, b.v)}; }
+inline VF abs(VF a) { return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v)}; }
+inline VD abs(VD a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }
+inline MF lt(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+inline MD lt(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+inline MF le(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }
+inline MD le(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)}; }
+inline MF eq(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ)}; }
+inline MD eq(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_EQ_OQ)}; }
+inline MF isnan(VF a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
+inline MD isnan(VD a) { return {_mm256_cmp_pd(a.v, a.v, _CMP_UNORD_Q)}; }
+inline VF select(MF m, VF a, VF b) { return {_mm256_blendv_ps(b.v, a.v, m.m)}; }
+inline VD select(MD m, VD a, VD b) { return {_mm256_blendv_pd(b.v, a.v, m.m)}; }
+inline VF neg(VF a) { return {_mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f))}; }
+inline VD neg(VD a) { return {_mm256_xor_pd(a.v, _mm256_set1_pd(-0.0))}; }
+inline VF mask_zero(MF m, VF a) { return {_mm256_and_ps(m.m, a.v)}; }
+inline VD mask_zero(MD m, VD a) { return {_mm256_and_pd(m.m, a.v)}; }
+inline MF mask_or(MF a, MF b) { return {_mm256_or_ps(a.m, b.m)}; }
+inline MD mask_or(MD a, MD b) { return {_mm256_or_pd(a.m, b.m)}; }
+inline MF mask_and(MF a, MF b) { return {_mm256_and_ps(a.m, b.m)}; }
+inline MD mask_and(MD a, MD b) { return {_mm256_and_pd(a.m, b.m)}; }
+inline MF mask_not(MF a) { return {_mm256_xor_ps(a.m, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))}; }
+inline MD mask_not(MD a) { return {_mm256_xor_pd(a.m, _mm256_castsi256_pd(_mm256_set1_epi32(-1)))}; }
+inline bool any(MF m) { return _mm256_movemask_ps(m.m) != 0; }
+inline bool any(MD m) { return _mm256_movemask_pd(m.m) != 0; }
+
+inline float hmax(VF a) {
+  __m128 x = _mm_max_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_max_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+inline double hmax(VD a) {
+  __m128d x = _mm_max_pd(_mm256_castpd256_pd128(a.v), _mm256_extractf128_pd(a.v, 1));
+  x = _mm_max_sd(x, _mm_unpackhi_pd(x, x));
+  return _mm_cvtsd_f64(x);
+}
+inline float hmin(VF a) {
+  __m128 x = _mm_min_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  x = _mm_min_ps(x, _mm_movehl_ps(x, x));
+  x = _mm_min_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+inline double hmin(VD a) {
+  __m128d x = _mm_min_pd(_mm256_castpd256_pd128(a.v), _mm256_extractf128_pd(a.v, 1));
+  x = _mm_min_sd(x, _mm_unpackhi_pd(x, x));
+  return _mm_cvtsd_f64(x);
+}
+inline double hsum(VD a) {
+  __m128d x = _mm_add_pd(_mm256_castpd256_pd128(a.v), _mm256_extractf128_pd(a.v, 1));
+  x = _mm_add_sd(x, _mm_unpackhi_pd(x, x));
+  return _mm_cvtsd_f64(x);
+}
+inline double hsum(VF a) {
+  VD lo{_mm256_cvtps_pd(_mm256_castps256_ps128(a.v))};
+  VD hi{_mm256_cvtps_pd(_mm256_extractf128_ps(a.v, 1))};
+  return hsum(lo + hi);
+}
+
+inline IF bits(VF a) { return {_mm256_castps_si256(a.v)}; }
+inline ID bits(VD a) { return {_mm256_castpd_si256(a.v)}; }
+inline IF slli(IF a, int n) { return {_mm256_slli_epi32(a.i, n)}; }
+inline ID slli(ID a, int n) { return {_mm256_slli_epi64(a.i, n)}; }
+inline IF srli(IF a, int n) { return {_mm256_srli_epi32(a.i, n)}; }
+inline ID srli(ID a, int n) { return {_mm256_srli_epi64(a.i, n)}; }
+inline IF iadd(IF a, IF b) { return {_mm256_add_epi32(a.i, b.i)}; }
+inline ID iadd(ID a, ID b) { return {_mm256_add_epi64(a.i, b.i)}; }
+inline IF isub(IF a, IF b) { return {_mm256_sub_epi32(a.i, b.i)}; }
+inline ID isub(ID a, ID b) { return {_mm256_sub_epi64(a.i, b.i)}; }
+
+// Sums of float lanes are kept in double (numerics.md, point 3).
+struct AccF {
+  VD a = VD::zero(), b = VD::zero();
+};
+inline void acc_add(AccF& acc, VF x) {
+  acc.a = acc.a + VD{_mm256_cvtps_pd(_mm256_castps256_ps128(x.v))};
+  acc.b = acc.b + VD{_mm256_cvtps_pd(_mm256_extractf128_ps(x.v, 1))};
+}
+inline double acc_sum(const AccF& acc) { return hsum(acc.a + acc.b); }
+struct AccD {
+  VD a = VD::zero();
+};
+inline void acc_add(AccD& acc, VD x) { acc.a = acc.a + x; }
+inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
+
+inline AccF acc_make(VF) { return {}; }
+inline AccD acc_make(VD) { return {}; }
+
+}  // namespace logitkit::simd::avx2

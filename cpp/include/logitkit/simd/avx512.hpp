@@ -1,0 +1,119 @@
+// AVX-512 (F, DQ, BW, VL) vectors: 16 floats / 8 doubles, mask registers for comparisons. Compile
+// only in cpp/src/kernels/avx512/. Same interface as scalar.hpp.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace logitkit::simd::avx512 {
+
+struct MF { __mmask16 m; };
+struct MD { __mmask8 m; };
+struct IF { __m512i i; };
+struct ID { __m512i i; };
+
+struct VF {
+  using scalar = float;
+  using ivec = IF;
+  using mask = MF;
+  static constexpr int size = 16;
+  static constexpr bool has_fma = true;
+  __m512 v;
+  static VF set1(float x) { return {_mm512_set1_ps(x)}; }
+  static VF zero() { return {_mm512_setzero_ps()}; }
+  static VF load(const float* p) { return {_mm512_loadu_ps(p)}; }
+  static VF from_bits(IF i) { return {_mm512_castsi512_ps(i.i)}; }
+};
+struct VD {
+  using scalar = double;
+  using ivec = ID;
+  using mask = MD;
+  static constexpr int size = 8;
+  static constexpr bool has_fma = true;
+  __m512d v;
+  static VD set1(double x) { return {_mm512_set1_pd(x)}; }
+  static VD zero() { return {_mm512_setzero_pd()}; }
+  static VD load(const double* p) { return {_mm512_loadu_pd(p)}; }
+  static VD from_bits(ID i) { return {_mm512_castsi512_pd(i.i)}; }
+};
+
+inline void store(float* p, VF a) { _mm512_storeu_ps(p, a.v); }
+inline void store(double* p, VD a) { _mm512_storeu_pd(p, a.v); }
+inline VF operator+(VF a, VF b) { return {_mm512_add_ps(a.v, b.v)}; }
+inline VD operator+(VD a, VD b) { return {_mm512_add_pd(a.v, b.v)}; }
+inline VF operator-(VF a, VF b) { return {_mm512_sub_ps(a.v, b.v)}; }
+inline VD operator-(VD a, VD b) { return {_mm512_sub_pd(a.v, b.v)}; }
+inline VF operator*(VF a, VF b) { return {_mm512_mul_ps(a.v, b.v)}; }
+inline VD operator*(VD a, VD b) { return {_mm512_mul_pd(a.v, b.v)}; }
+inline VF operator/(VF a, VF b) { return {_mm512_div_ps(a.v, b.v)}; }
+inline VD operator/(VD a, VD b) { return {_mm512_div_pd(a.v, b.v)}; }
+inline VF mul_add(VF a, VF b, VF c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+inline VD mul_add(VD a, VD b, VD c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
+inline VF max(VF a, VF b) { return {_mm512_max_ps(a.v, b.v)}; }
+inline VD max(VD a, VD b) { return {_mm512_max_pd(a.v, b.v)}; }
+inline VF min(VF a, VF b) { return {_mm512_min_ps(a.v, b.v)}; }
+inline VD min(VD a, VD b) { return {_mm512_min_pd(a.v, b.v)}; }
+inline VF abs(VF a) { return {_mm512_abs_ps(a.v)}; }
+inline VD abs(VD a) { return {_mm512_abs_pd(a.v)}; }
+inline VF neg(VF a) { return {_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(int(0x80000000u))))}; }
+inline VD neg(VD a) { return {_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(std::int64_t(0x8000000000000000ull))))}; }
+inline MF lt(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
+inline MD lt(VD a, VD b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
+inline MF le(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
+inline MD le(VD a, VD b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
+inline MF eq(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+inline MD eq(VD a, VD b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+inline MF isnan(VF a) { return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)}; }
+inline MD isnan(VD a) { return {_mm512_cmp_pd_mask(a.v, a.v, _CMP_UNORD_Q)}; }
+inline VF select(MF m, VF a, VF b) { return {_mm512_mask_blend_ps(m.m, b.v, a.v)}; }
+inline VD select(MD m, VD a, VD b) { return {_mm512_mask_blend_pd(m.m, b.v, a.v)}; }
+inline VF mask_zero(MF m, VF a) { return {_mm512_maskz_mov_ps(m.m, a.v)}; }
+inline VD mask_zero(MD m, VD a) { return {_mm512_maskz_mov_pd(m.m, a.v)}; }
+inline MF mask_or(MF a, MF b) { return {__mmask16(a.m | b.m)}; }
+inline MD mask_or(MD a, MD b) { return {__mmask8(a.m | b.m)}; }
+inline MF mask_and(MF a, MF b) { return {__mmask16(a.m & b.m)}; }
+inline MD mask_and(MD a, MD b) { return {__mmask8(a.m & b.m)}; }
+inline MF mask_not(MF a) { return {__mmask16(~a.m)}; }
+inline MD mask_not(MD a) { return {__mmask8(~a.m)}; }
+inline bool any(MF m) { return m.m != 0; }
+inline bool any(MD m) { return m.m != 0; }
+
+inline float hmax(VF a) { return _mm512_reduce_max_ps(a.v); }
+inline double hmax(VD a) { return _mm512_reduce_max_pd(a.v); }
+inline float hmin(VF a) { return _mm512_reduce_min_ps(a.v); }
+inline double hmin(VD a) { return _mm512_reduce_min_pd(a.v); }
+inline double hsum(VD a) { return _mm512_reduce_add_pd(a.v); }
+inline double hsum(VF a) {
+  VD lo{_mm512_cvtps_pd(_mm512_castps512_ps256(a.v))};
+  VD hi{_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a.v), 1)))};
+  return hsum(lo + hi);
+}
+
+inline IF bits(VF a) { return {_mm512_castps_si512(a.v)}; }
+inline ID bits(VD a) { return {_mm512_castpd_si512(a.v)}; }
+inline IF slli(IF a, int n) { return {_mm512_slli_epi32(a.i, unsigned(n))}; }
+inline ID slli(ID a, int n) { return {_mm512_slli_epi64(a.i, unsigned(n))}; }
+inline IF srli(IF a, int n) { return {_mm512_srli_epi32(a.i, unsigned(n))}; }
+inline ID srli(ID a, int n) { return {_mm512_srli_epi64(a.i, unsigned(n))}; }
+inline IF iadd(IF a, IF b) { return {_mm512_add_epi32(a.i, b.i)}; }
+inline ID iadd(ID a, ID b) { return {_mm512_add_epi64(a.i, b.i)}; }
+inline IF isub(IF a, IF b) { return {_mm512_sub_epi32(a.i, b.i)}; }
+inline ID isub(ID a, ID b) { return {_mm512_sub_epi64(a.i, b.i)}; }
+
+struct AccF {
+  VD a = VD::zero(), b = VD::zero();
+};
+inline void acc_add(AccF& acc, VF x) {
+  acc.a = acc.a + VD{_mm512_cvtps_pd(_mm512_castps512_ps256(x.v))};
+  acc.b = acc.b + VD{_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x.v), 1)))};
+}
+inline double acc_sum(const AccF& acc) { return hsum(acc.a + acc.b); }
+struct AccD {
+  VD a = VD::zero();
+};
+inline void acc_add(AccD& acc, VD x) { acc.a = acc.a + x; }
+inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
+inline AccF acc_make(VF) { return {}; }
+inline AccD acc_make(VD) { return {}; }
+
+}  // namespace logitkit::simd::avx512

@@ -1,0 +1,11 @@
+// Instantiates every kernel for the sse2 vector types; compiled with this ISA's flags only
+// (CMakeLists.txt). Nothing else belongs here.
+#include "logitkit/simd/sse2.hpp"
+#include "logitkit/kernels/table.hpp"
+
+namespace logitkit::detail {
+const KernelTable* table_sse2() {
+  static const KernelTable table = kernels::make_table<simd::sse2::VF, simd::sse2::VD>("sse2");
+  return &table;
+}
+}  // namespace logitkit::detail
