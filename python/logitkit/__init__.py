@@ -1,1 +1,44 @@
-from ._core import __version__
+"""logitkit: exact, fast transforms of a network's logits on the CPU.
+
+Multi-class logits (trained with cross-entropy) become probabilities with :func:`softmax`;
+multi-label logits (trained with binary cross-entropy) with :func:`sigmoid`. Every function is a
+NumPy ufunc underneath (see :mod:`logitkit.ufuncs`), runs on the best SIMD instruction set of the CPU
+(:func:`simd_target`), and is accurate to a few ulp where the usual formulas lose precision or
+return NaN.
+"""
+
+from __future__ import annotations
+
+from . import ufuncs
+from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
+from ._core import set_simd_target as _set_simd_target
+from ._functional import (
+    log_sigmoid,
+    log_sigmoid_backward,
+    log_softmax,
+    log_softmax_backward,
+    logsumexp,
+    sigmoid,
+    sigmoid_backward,
+    softmax,
+    softmax_backward,
+    softplus,
+)
+
+__all__ = [
+    "__version__",
+    "log_sigmoid",
+    "log_sigmoid_backward",
+    "log_softmax",
+    "log_softmax_backward",
+    "logsumexp",
+    "sigmoid",
+    "sigmoid_backward",
+    "simd_target",
+    "simd_targets_available",
+    "simd_targets_compiled",
+    "softmax",
+    "softmax_backward",
+    "softplus",
+    "ufuncs",
+]
