@@ -21,20 +21,20 @@ template <class V>
 inline V sigmoid_v(V x) {
   using T = scalar_t<V>;
   const V one = V::set1(T(1));
-  V e = math::exp(neg(abs(x)));
+  V e = math::exp_neg(neg_abs(x));
   return select(lt(x, V::zero()), e, one) / (one + e);
 }
 
 template <class V>
 inline V log_sigmoid_v(V x) {
-  V e = math::exp(neg(abs(x)));
+  V e = math::exp_neg(neg_abs(x));
   // min(0, x): the constant first, so a NaN x is returned (x86 rule); neg() makes +inf give -0.
   return neg(math::log1p_unit(e) - min(V::zero(), x));
 }
 
 template <class V>
 inline V softplus_v(V x) {
-  V e = math::exp(neg(abs(x)));
+  V e = math::exp_neg(neg_abs(x));
   return max(V::zero(), x) + math::log1p_unit(e);
 }
 

@@ -54,8 +54,10 @@ inline RowKind row_max(const scalar_t<V>* x, std::size_t n, scalar_t<V>& m_out) 
   return row_ok;
 }
 
-// d = (x - m)/T as hi + lo.
-template <class V, bool TEMP>
+// d = (x - m)/T as hi + lo. lo may be NaN where hi is -inf (x = -inf, or x - m overflowed): the
+// exp path clears it there itself; MASK clears it for callers that use lo directly. Below -2^64
+// (float) lo is dropped: it is then below ulp/2 of a result that is -inf-like or 0 anyway.
+template <class V, bool TEMP, bool MASK>
 inline V row_diff(V x, V negm, V t, V invt, V& lo) {
   V hi = two_sum(x, negm, lo);
   if constexpr (TEMP) {
@@ -64,7 +66,7 @@ inline V row_diff(V x, V negm, V t, V invt, V& lo) {
     lo = (r + lo) * invt;
     hi = q;
   }
-  lo = mask_zero(le(V::set1(drop_lo<scalar_t<V>>::below), hi), lo);
+  if constexpr (MASK || TEMP) lo = mask_zero(le(V::set1(drop_lo<scalar_t<V>>::below), hi), lo);
   return hi;
 }
 
@@ -75,43 +77,79 @@ struct RowSum {
   double L() const { return k == 1.0 ? std::log1p(Sp) : std::log(k + Sp); }
 };
 
-template <class V, bool TEMP>
-inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> temp) {
+// With STORE, exp(d_i) (1 at the max entries) is also written to y[i] (softmax's first output pass).
+//
+// Without temperature and store, the sum takes a shortcut: S' = exp(-m)·Σ exp(x_j), the x_j used as
+// given (exact) and exp(-m) applied once, in double, to the sum. A vector with any lane outside
+// exp's normal range [fast_lo, fast_hi] (huge or very negative logits) takes the exact-difference
+// path instead, into a second sum. Both paths err by one exp rounding per term.
+template <class V, bool TEMP, bool STORE = false>
+inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> temp,
+                            scalar_t<V>* y = nullptr) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
   constexpr std::size_t block = 1024;
   const V negm = V::set1(-m), t = V::set1(temp), invt = V::set1(T(1) / temp);
   const V one = V::set1(T(1)), vm = V::set1(m);
-  double S = 0, comp = 0, k = 0;
-  auto term = [&](V a, V& kv) {
-    V lo;
-    V hi = row_diff<V, TEMP>(a, negm, t, invt, lo);
-    V e = math::exp_scaled(hi, lo, one);
+  constexpr bool DIRECT = !TEMP && !STORE;
+  using EC = math::exp_consts<T>;
+  double S = 0, comp = 0, k = 0, S2 = 0;
+  auto term = [&](V a, double& k, std::size_t i) {
+    V e;
+    if constexpr (DIRECT) {
+      auto outside = mask_or(lt(a, V::set1(EC::fast_lo)), lt(V::set1(EC::fast_hi), a));
+      if (!any(outside)) {
+        V z;
+        V p = math::exp_poly<V, false>(a, V::zero(), z);
+        e = p * V::from_bits(slli(bits(z), EC::mant_bits));
+      } else {
+        V lo;
+        V hi = row_diff<V, false, false>(a, negm, t, invt, lo);
+        V ed = math::exp_neg_lo(hi, lo);
+        S2 += hsum(select(eq(a, vm), V::zero(), ed));
+        e = V::zero();
+      }
+    } else {
+      V lo;
+      V hi = row_diff<V, TEMP, false>(a, negm, t, invt, lo);
+      e = math::exp_neg_lo(hi, lo);
+    }
+    if constexpr (STORE) {
+      if (n - i >= W) store(y + i, e);
+      else store_partial(y + i, e, n - i);
+    }
+    // Entries equal to the max are counted in k, not summed (usually one vector per row).
     auto at_max = eq(a, vm);
-    kv = kv + mask_zero(at_max, one);
-    return select(at_max, V::zero(), e);
+    if (any(at_max)) {
+      k += hsum(mask_zero(at_max, one));
+      e = select(at_max, V::zero(), e);
+    }
+    return e;
   };
   for (std::size_t b0 = 0; b0 < n; b0 += block) {
     const std::size_t b1 = (n - b0 > block) ? b0 + block : n;
     Acc acc0, acc1;
-    V kv0 = V::zero(), kv1 = V::zero();
     std::size_t i = b0;
-    for (; i + 2 * W <= b1; i += 2 * W) {
-      acc_add(acc0, term(V::load(x + i), kv0));
-      acc_add(acc1, term(V::load(x + i + W), kv1));
+    // Four terms are added in the lane type (at most two roundings, relative 2^-24 for float),
+    // then widened: the sum keeps the terms' own accuracy at a quarter of the widening cost.
+    for (; i + 4 * W <= b1; i += 4 * W) {
+      V e0 = term(V::load(x + i), k, i), e1 = term(V::load(x + i + W), k, i + W);
+      V e2 = term(V::load(x + i + 2 * W), k, i + 2 * W), e3 = term(V::load(x + i + 3 * W), k, i + 3 * W);
+      acc_add(acc0, e0 + e1);
+      acc_add(acc1, e2 + e3);
     }
     for (; i < b1; i += W) {
       V a = (b1 - i >= W) ? V::load(x + i) : load_partial<V>(x + i, b1 - i, -lim<V>::inf);
-      acc_add(acc0, term(a, kv0));
+      acc_add(acc0, term(a, k, i));
     }
     const double s = acc_sum(acc0) + acc_sum(acc1);
     // Neumaier: the running sum keeps its rounding error in comp.
     const double t2 = S + s;
     comp += (S >= s) ? (S - t2) + s : (s - t2) + S;
     S = t2;
-    k += hsum(kv0 + kv1);
   }
+  if constexpr (DIRECT) return {k, (S + comp) * std::exp(-double(m)) + S2};
   return {k, S + comp};
 }
 
@@ -130,7 +168,7 @@ inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
   const V vLh = V::set1(Lh), vLl = V::set1(Ll);
   auto out = [&](V a) {
     V lo;
-    V hi = row_diff<V, TEMP>(a, negm, t, invt, lo);
+    V hi = row_diff<V, TEMP, true>(a, negm, t, invt, lo);
     return (hi - vLh) + (lo - vLl);
   };
   std::size_t i = 0;
@@ -138,21 +176,18 @@ inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
   if (i < n) store_partial(y + i, out(load_partial<V>(x + i, n - i, m)), n - i);
 }
 
+// Softmax: the sum pass also stores exp(d_i) in y; a last pass scales y by 1/(k + S').
+// Error: exp 1 ulp + store 0.5 + the factor 0.5 + the product 0.5 (subnormal outputs: two roundings,
+// at most one unit of the smallest subnormal).
 template <class V, bool TEMP>
 inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, scalar_t<V> temp) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
-  const RowSum<V> rs = row_expsum<V, TEMP>(x, n, m, temp);
+  const RowSum<V> rs = row_expsum<V, TEMP, true>(x, n, m, temp, y);
   const V inv = V::set1(T(1.0 / (rs.k + rs.Sp)));
-  const V negm = V::set1(-m), t = V::set1(temp), invt = V::set1(T(1) / temp);
-  auto out = [&](V a) {
-    V lo;
-    V hi = row_diff<V, TEMP>(a, negm, t, invt, lo);
-    return math::exp_scaled(hi, lo, inv);
-  };
   std::size_t i = 0;
-  for (; i + W <= n; i += W) store(y + i, out(V::load(x + i)));
-  if (i < n) store_partial(y + i, out(load_partial<V>(x + i, n - i, m)), n - i);
+  for (; i + W <= n; i += W) store(y + i, V::load(y + i) * inv);
+  if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * inv, n - i);
 }
 
 // ---- public row kernels (temp > 0 finite; temp == 1 takes the plain path)

@@ -55,6 +55,8 @@ inline VF min(VF a, VF b) { return {_mm_min_ps(a.v, b.v)}; }
 inline VD min(VD a, VD b) { return {_mm_min_pd(a.v, b.v)}; }
 inline VF abs(VF a) { return {_mm_andnot_ps(_mm_set1_ps(-0.0f), a.v)}; }
 inline VD abs(VD a) { return {_mm_andnot_pd(_mm_set1_pd(-0.0), a.v)}; }
+inline VF neg_abs(VF a) { return {_mm_or_ps(a.v, _mm_set1_ps(-0.0f))}; }
+inline VD neg_abs(VD a) { return {_mm_or_pd(a.v, _mm_set1_pd(-0.0))}; }
 inline MF lt(VF a, VF b) { return {_mm_cmplt_ps(a.v, b.v)}; }
 inline MD lt(VD a, VD b) { return {_mm_cmplt_pd(a.v, b.v)}; }
 inline MF le(VF a, VF b) { return {_mm_cmple_ps(a.v, b.v)}; }

@@ -1,0 +1,865 @@
+#!/usr/bin/env python
+"""logitkit side by side with the peers a user would pick instead, single thread.
+
+Contenders: logitkit (the public functions with ``out=``, and the raw ufuncs), NumPy written by
+hand (the max-shifted formulas, with preallocated outputs), SciPy ``scipy.special``, PyTorch
+(``torch.set_num_threads(1)``, ``out=`` where the op has one), ONNX Runtime (a one-node model,
+one intra-op and one inter-op thread, inputs and outputs bound in place with IOBinding), and
+``np.copyto(out, x)``: a kernel that reads x and writes an output of the same size cannot beat it.
+Peers that are not installed are skipped with a note.
+
+Method (see /work/shared/peers.md): one process; every contender of a case runs on the same input
+array; each repetition times one batch of calls of every contender in a shuffled order (batches
+sized to take ``--batch-ms``), and the table shows the median over repetitions. Outputs are
+preallocated where the contender allows it; an allocating contender is marked ``*``. Each
+contender's result is checked once against logitkit's (a mismatch is marked ``!``), so a wrong axis
+or a wrong formula cannot slip into the table as a fast time.
+
+Usage::
+
+    python bench/compare.py                       # the full table
+    python bench/compare.py --quick               # a short run
+    python bench/compare.py --isa avx2            # force logitkit's ISA
+    python bench/compare.py --json out.json --plot out.png
+
+Adding an entry (a loss with its gradient, say): write the contender factories (each takes the
+case's data and returns a zero-argument callable, or raises ``Skip``), register a ``Work`` in
+``WORKS`` with a ``make`` building its inputs, and add ``(work name, shape)`` to ``CASES``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Single thread for the headline figures: set before NumPy, SciPy, torch or ONNX Runtime load their
+# thread pools.
+for _var in (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "BLIS_NUM_THREADS",
+):
+    os.environ[_var] = "1"
+
+import argparse
+import gc
+import importlib
+import json
+import math
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import logitkit as lk
+import numpy as np
+
+Runner = Callable[[], Any]  # one call of a contender; returns its result (for the check)
+Factory = Callable[[dict], Runner]  # builds a Runner from the case's data (allocations go here)
+
+
+class Skip(Exception):
+    """A contender cannot run this case (op missing, dtype unsupported): skipped with a note."""
+
+
+# ----------------------------------------------------------------------------- peers
+
+_PEER_MODULES = {
+    "scipy": "scipy.special",
+    "torch": "torch",
+    "onnxruntime": "onnxruntime",
+    "onnx": "onnx",
+    "matplotlib": "matplotlib",
+}
+_peers: dict[str, Any] = {}
+_missing: dict[str, str] = {}
+
+
+def peer(name: str) -> Any:
+    """The peer's module, imported once; raises Skip when it is not installed."""
+    if name in _peers:
+        return _peers[name]
+    if name in _missing:
+        raise Skip(f"{name} not installed")
+    try:
+        mod = importlib.import_module(_PEER_MODULES[name])
+    except Exception as e:  # noqa: BLE001 - ImportError, or a broken install: skip either way
+        _missing[name] = f"{type(e).__name__}: {e}"
+        raise Skip(f"{name} not installed") from None
+    if name == "torch":
+        mod.set_num_threads(1)
+        try:
+            mod.set_num_interop_threads(1)
+        except RuntimeError:  # already started; harmless for single-op calls
+            pass
+    _peers[name] = mod
+    return mod
+
+
+# Contenders as columns, in this order; the first is the one the ratios are taken for.
+CONTENDERS = ["logitkit", "lk.ufunc", "numpy", "scipy", "torch", "onnxruntime", "copy"]
+REFERENCE = "logitkit"
+PEERS_FOR_RATIO = ["numpy", "scipy", "torch", "onnxruntime", "copy"]
+# Which optional module a contender needs (for the "skipped" note).
+NEEDS = {"scipy": "scipy", "torch": "torch", "onnxruntime": "onnxruntime"}
+
+
+# ----------------------------------------------------------------------------- contenders
+
+# Each factory receives the case's data: "x" (input), "dtype", plus whatever the Work's make adds.
+# It allocates its own output (so results can be compared afterwards) and returns the Runner.
+# A factory sets data["_alloc"] to note that the contender had to allocate its result per call.
+
+
+def _rows_out(x: np.ndarray) -> np.ndarray:
+    return np.empty(x.shape[:-1], dtype=x.dtype)
+
+
+def _note_alloc(d: dict, name: str) -> None:
+    d.setdefault("_alloc", set()).add(name)
+
+
+def lk_factory(fn_name: str, reduce: bool = False) -> Factory:
+    def make(d: dict) -> Runner:
+        x = d["x"]
+        out = _rows_out(x) if reduce else np.empty_like(x)
+        fn = getattr(lk, fn_name)
+        return lambda: fn(x, out=out)
+
+    return make
+
+
+def lk_ufunc_factory(fn_name: str, reduce: bool = False) -> Factory:
+    def make(d: dict) -> Runner:
+        x = d["x"]
+        out = _rows_out(x) if reduce else np.empty_like(x)
+        uf = getattr(lk.ufuncs, fn_name)
+        return lambda: uf(x, out=out)
+
+    return make
+
+
+def copy_factory(d: dict) -> Runner:
+    x = d["x"]
+    out = np.empty_like(x)
+    return lambda: np.copyto(out, x)
+
+
+# NumPy, written the way a careful user writes it: shift by the row max, preallocated buffers.
+def np_log_softmax(d: dict) -> Runner:
+    x = d["x"]
+    out, tmp = np.empty_like(x), np.empty_like(x)
+
+    def run():
+        m = x.max(axis=-1, keepdims=True)
+        np.subtract(x, m, out=out)
+        np.exp(out, out=tmp)
+        s = tmp.sum(axis=-1, keepdims=True)
+        np.log(s, out=s)
+        np.subtract(out, s, out=out)
+        return out
+
+    return run
+
+
+def np_softmax(d: dict) -> Runner:
+    x = d["x"]
+    out = np.empty_like(x)
+
+    def run():
+        m = x.max(axis=-1, keepdims=True)
+        np.subtract(x, m, out=out)
+        np.exp(out, out=out)
+        np.divide(out, out.sum(axis=-1, keepdims=True), out=out)
+        return out
+
+    return run
+
+
+def np_logsumexp(d: dict) -> Runner:
+    x = d["x"]
+    tmp = np.empty_like(x)
+    out = _rows_out(x)
+
+    def run():
+        m = x.max(axis=-1, keepdims=True)
+        np.subtract(x, m, out=tmp)
+        np.exp(tmp, out=tmp)
+        np.sum(tmp, axis=-1, out=out)
+        np.log(out, out=out)
+        np.add(out, m[..., 0], out=out)
+        return out
+
+    return run
+
+
+def np_sigmoid(d: dict) -> Runner:
+    x = d["x"]
+    out = np.empty_like(x)
+
+    def run():
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+        np.add(out, 1, out=out)
+        np.reciprocal(out, out=out)
+        return out
+
+    return run
+
+
+def np_log_sigmoid(d: dict) -> Runner:
+    x = d["x"]
+    out = np.empty_like(x)
+
+    def run():
+        np.negative(x, out=out)
+        np.logaddexp(0, out, out=out)
+        np.negative(out, out=out)
+        return out
+
+    return run
+
+
+def np_softplus(d: dict) -> Runner:
+    x = d["x"]
+    out = np.empty_like(x)
+    return lambda: np.logaddexp(0, x, out=out)
+
+
+# SciPy: the row-wise functions allocate (no out=); expit/log_expit/softplus are ufuncs.
+def scipy_rowwise(fn_name: str) -> Factory:
+    def make(d: dict) -> Runner:
+        sp = peer("scipy")
+        fn = getattr(sp, fn_name, None)
+        if fn is None:
+            raise Skip(f"scipy.special.{fn_name} missing")
+        _note_alloc(d, "scipy")
+        x = d["x"]
+        return lambda: fn(x, axis=-1)
+
+    return make
+
+
+def scipy_ufunc(fn_name: str) -> Factory:
+    def make(d: dict) -> Runner:
+        sp = peer("scipy")
+        fn = getattr(sp, fn_name, None)
+        if fn is None:
+            raise Skip(f"scipy.special.{fn_name} missing")
+        x = d["x"]
+        out = np.empty_like(x)
+        return lambda: fn(x, out=out)
+
+    return make
+
+
+# PyTorch on the same memory (torch.from_numpy shares it); out= where the op takes one.
+def torch_factory(op: str) -> Factory:
+    def make(d: dict) -> Runner:
+        torch = peer("torch")
+        x = d["x"]
+        xt = torch.from_numpy(x)
+        reduce = op == "logsumexp"
+        out = _rows_out(x) if reduce else np.empty_like(x)
+        ot = torch.from_numpy(out)
+        F = torch.nn.functional
+        nn = torch._C._nn
+        with_out: dict[str, Runner] = {
+            "log_softmax": lambda: torch.log_softmax(xt, -1, out=ot),
+            "softmax": lambda: torch.softmax(xt, -1, out=ot),
+            "logsumexp": lambda: torch.logsumexp(xt, -1, out=ot),
+            "sigmoid": lambda: torch.sigmoid(xt, out=ot),
+            "log_sigmoid": lambda: nn.log_sigmoid(xt, out=ot),
+            "softplus": lambda: nn.softplus(xt, 1, 20, out=ot),
+        }
+        allocating: dict[str, Runner] = {
+            "log_softmax": lambda: F.log_softmax(xt, -1),
+            "softmax": lambda: F.softmax(xt, -1),
+            "logsumexp": lambda: torch.logsumexp(xt, -1),
+            "sigmoid": lambda: torch.sigmoid(xt),
+            "log_sigmoid": lambda: F.logsigmoid(xt),
+            "softplus": lambda: F.softplus(xt),
+        }
+        fn = with_out[op]
+        try:
+            fn()
+            if ot.data_ptr() != out.ctypes.data:  # torch reallocated: out= did not write in place
+                raise RuntimeError("out= reallocated")
+        except Exception:  # noqa: BLE001 - no out= overload in this torch version
+            fn = allocating[op]
+            _note_alloc(d, "torch")
+        return fn
+
+    return make
+
+
+# ONNX Runtime: one node, dynamic shape, one thread, IOBinding onto preallocated NumPy buffers.
+_ort_sessions: dict[tuple[str, str, int], Any] = {}
+_ORT_NODES = {  # op -> (ONNX op type, attributes, reduces the last axis)
+    "softmax": ("Softmax", {"axis": -1}, False),
+    "log_softmax": ("LogSoftmax", {"axis": -1}, False),
+    "logsumexp": ("ReduceLogSumExp", {"axes": [-1], "keepdims": 0}, True),
+    "sigmoid": ("Sigmoid", {}, False),
+    "softplus": ("Softplus", {}, False),
+}
+
+
+def _ort_session(op: str, dtype: np.dtype, ndim: int) -> Any:
+    key = (op, dtype.name, ndim)
+    if key in _ort_sessions:
+        return _ort_sessions[key]
+    ort = peer("onnxruntime")
+    onnx = peer("onnx")
+    from onnx import TensorProto, helper
+
+    elem = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}[dtype.name]
+    op_type, attrs, reduce = _ORT_NODES[op]
+    dims = [f"d{i}" for i in range(ndim)]
+    out_dims = dims[:-1] if reduce else dims
+    graph = helper.make_graph(
+        [helper.make_node(op_type, ["x"], ["y"], **attrs)],
+        f"logitkit_bench_{op}",
+        [helper.make_tensor_value_info("x", elem, dims)],
+        [helper.make_tensor_value_info("y", elem, out_dims)],
+    )
+    # Opset 17: the last one where ReduceLogSumExp takes its axes as an attribute; IR 8 goes with it.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    _ort_sessions[key] = sess
+    return sess
+
+
+def ort_factory(op: str) -> Factory:
+    def make(d: dict) -> Runner:
+        if op not in _ORT_NODES:
+            raise Skip(f"no ONNX op for {op}")
+        x = d["x"]
+        try:
+            sess = _ort_session(op, x.dtype, x.ndim)
+        except Skip:
+            raise
+        except Exception as e:  # noqa: BLE001 - op or dtype not supported by this version
+            raise Skip(f"onnxruntime cannot build {op} for {x.dtype}: {e}") from None
+        out = _rows_out(x) if _ORT_NODES[op][2] else np.empty_like(x)
+        io = sess.io_binding()
+        io.bind_input("x", "cpu", 0, x.dtype, list(x.shape), x.ctypes.data)
+        io.bind_output("y", "cpu", 0, out.dtype, list(out.shape), out.ctypes.data)
+
+        def run():
+            sess.run_with_iobinding(io)
+            return out
+
+        try:
+            run()
+        except Exception as e:  # noqa: BLE001 - no kernel for this dtype
+            raise Skip(f"onnxruntime {op} for {x.dtype}: {e}") from None
+        return run
+
+    return make
+
+
+# ----------------------------------------------------------------------------- works and cases
+
+
+def make_logits(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """Logits with a trained network's spread: standard normal x 3."""
+    x = rng.standard_normal(shape, dtype=np.float64) * 3.0
+    return {"x": np.ascontiguousarray(x, dtype=dtype)}
+
+
+@dataclass
+class Work:
+    name: str
+    contenders: dict[str, Factory]
+    make: Callable[[np.random.Generator, tuple[int, ...], np.dtype], dict] = make_logits
+    # Elements a call processes (the ns/element denominator).
+    elements: Callable[[tuple[int, ...]], int] = field(default=lambda s: math.prod(s))
+    # Tolerance of the result check against logitkit's: (rtol, atol) per dtype.
+    tol: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {"float32": (2e-3, 1e-5), "float64": (1e-9, 1e-12)}
+    )
+
+
+def _unary_work(name: str, np_fn: Factory, scipy_name: str | None) -> Work:
+    c: dict[str, Factory] = {
+        "logitkit": lk_factory(name),
+        "lk.ufunc": lk_ufunc_factory(name),
+        "numpy": np_fn,
+        "torch": torch_factory(name),
+        "copy": copy_factory,
+    }
+    if scipy_name:
+        c["scipy"] = scipy_ufunc(scipy_name)
+    if name in _ORT_NODES:
+        c["onnxruntime"] = ort_factory(name)
+    return Work(name, c)
+
+
+def _row_work(name: str, np_fn: Factory, reduce: bool = False) -> Work:
+    return Work(
+        name,
+        {
+            "logitkit": lk_factory(name, reduce),
+            "lk.ufunc": lk_ufunc_factory(name, reduce),
+            "numpy": np_fn,
+            "scipy": scipy_rowwise(name),
+            "torch": torch_factory(name),
+            "onnxruntime": ort_factory(name),
+            "copy": copy_factory,
+        },
+    )
+
+
+WORKS: dict[str, Work] = {
+    w.name: w
+    for w in [
+        _row_work("log_softmax", np_log_softmax),
+        _row_work("softmax", np_softmax),
+        _row_work("logsumexp", np_logsumexp, reduce=True),
+        _unary_work("sigmoid", np_sigmoid, "expit"),
+        _unary_work("log_sigmoid", np_log_sigmoid, "log_expit"),
+        _unary_work("softplus", np_softplus, "softplus"),
+    ]
+}
+
+# (work, shape): the shapes of peers.md. Small shapes are reported per call, the rest per element.
+CASES: list[tuple[str, tuple[int, ...]]] = [
+    ("log_softmax", (1, 10)),
+    ("log_softmax", (1, 1000)),
+    ("log_softmax", (64, 32000)),
+    ("log_softmax", (16384, 1000)),
+    ("softmax", (1, 10)),
+    ("softmax", (1, 1000)),
+    ("softmax", (64, 32000)),
+    ("softmax", (16384, 1000)),
+    ("logsumexp", (16384, 1000)),
+    ("sigmoid", (1_000_000,)),
+    ("log_sigmoid", (1_000_000,)),
+    ("softplus", (1_000_000,)),
+]
+PER_CALL_BELOW = 10_000  # elements: below this a call's overhead dominates; report µs/call
+
+PLOT_ROW_LENGTHS = [10, 32, 100, 316, 1000, 3162, 10000, 32000]
+PLOT_TOTAL = 4_000_000
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def _time_batch(fn: Runner, k: int) -> float:
+    t0 = time.perf_counter_ns()
+    for _ in range(k):
+        fn()
+    return (time.perf_counter_ns() - t0) * 1e-9
+
+
+def _calibrate(fn: Runner, batch_s: float) -> int:
+    """Calls per batch so that a batch takes about batch_s (at least one call)."""
+    k = 1
+    while True:
+        t = _time_batch(fn, k)
+        if t >= batch_s / 8 or k >= 1 << 22:
+            return max(1, min(1 << 24, round(k * batch_s / max(t, 1e-9))))
+        k *= 8
+
+
+@dataclass
+class Result:
+    work: str
+    shape: tuple[int, ...]
+    dtype: str
+    elements: int
+    per_call: bool
+    median_s: dict[str, float]
+    samples_s: dict[str, list[float]]
+    calls_per_batch: dict[str, int]
+    allocates: list[str]
+    mismatch: dict[str, str]
+    skipped: dict[str, str]
+
+    def value(self, name: str) -> float | None:
+        """µs/call for per-call cases, ns/element otherwise."""
+        t = self.median_s.get(name)
+        if t is None:
+            return None
+        return t * 1e6 if self.per_call else t * 1e9 / self.elements
+
+
+def _as_numpy(r: Any) -> np.ndarray:
+    """A copy of a contender's result as a NumPy array (torch tensors included)."""
+    if hasattr(r, "detach"):
+        r = r.detach().numpy()
+    return np.array(r, copy=True)
+
+
+def run_case(
+    work: Work,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    reps: int,
+    batch_s: float,
+    contenders: list[str],
+    rng: np.random.Generator,
+    per_call: bool | None = None,
+) -> Result:
+    data = work.make(rng, shape, dtype)
+    data["dtype"] = dtype
+    runners: dict[str, Runner] = {}
+    skipped: dict[str, str] = {}
+    results: dict[str, Any] = {}
+    for name in contenders:
+        factory = work.contenders.get(name)
+        if factory is None:
+            continue  # not a contender for this work: an empty cell, no note
+        try:
+            fn = factory(data)
+            results[name] = _as_numpy(fn())  # first call: warm-up and the result check
+        except Skip as e:
+            skipped[name] = str(e)
+            continue
+        runners[name] = fn
+
+    mismatch: dict[str, str] = {}
+    ref = results.get(REFERENCE)
+    rtol, atol = work.tol.get(np.dtype(dtype).name, (1e-3, 1e-6))
+    if ref is not None:
+        for name, r in results.items():
+            if name in (REFERENCE, "copy"):
+                continue
+            if r.shape != ref.shape or not np.allclose(
+                r, ref, rtol=rtol, atol=atol, equal_nan=True
+            ):
+                with np.errstate(all="ignore"):
+                    err = (
+                        np.nanmax(np.abs(r.astype(np.float64) - ref))
+                        if r.shape == ref.shape
+                        else "shape"
+                    )
+                mismatch[name] = f"max abs diff {err}"
+    del results
+
+    k = {name: _calibrate(fn, batch_s) for name, fn in runners.items()}
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(reps):
+            for i in rng.permutation(len(names)):
+                name = names[i]
+                samples[name].append(_time_batch(runners[name], k[name]) / k[name])
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    elements = work.elements(shape)
+    return Result(
+        work=work.name,
+        shape=tuple(shape),
+        dtype=np.dtype(dtype).name,
+        elements=elements,
+        per_call=elements < PER_CALL_BELOW if per_call is None else per_call,
+        median_s={n: statistics.median(s) for n, s in samples.items()},
+        samples_s=samples,
+        calls_per_batch=k,
+        allocates=sorted(data.get("_alloc", ())),
+        mismatch=mismatch,
+        skipped=skipped,
+    )
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    try:
+        out = subprocess.run(
+            ["lscpu"], check=False, capture_output=True, text=True, timeout=10
+        ).stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        if "Model name" in fields:
+            # Under a hypervisor the name can be generic ("Intel(R) Xeon(R) Processor"): add the
+            # family/model numbers, which name the generation.
+            extra = [f"{k.lower()} {fields[k]}" for k in ("CPU family", "Model") if k in fields]
+            return fields["Model name"] + (f" ({', '.join(extra)})" if extra else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    v = {"python": platform.python_version(), "numpy": np.__version__, "logitkit": lk.__version__}
+    for name in ("scipy", "torch", "onnxruntime"):
+        if name in _peers:
+            v[name] = getattr(sys.modules.get(name), "__version__", "?")
+    return v
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}" if v >= 0.1 else f"{v:.3f}"
+
+
+def _shape(s: tuple[int, ...]) -> str:
+    def dim(d: int) -> str:
+        if d >= 100_000 and d % 10 ** (e := len(str(d)) - 1) == 0:
+            return f"{d // 10**e}e{e}"  # 1000000 -> 1e6
+        return str(d)
+
+    return "(" + ", ".join(dim(d) for d in s) + ("," if len(s) == 1 else "") + ")"
+
+
+def print_tables(results: list[Result], contenders: list[str]) -> None:
+    cols = [c for c in contenders if any(c in r.median_s for r in results)]
+    head = ["work", "shape", "unit"]
+    rows = []
+    for r in results:
+        cells = [r.work, _shape(r.shape), "us/call" if r.per_call else "ns/elem"]
+        for c in cols:
+            cell = _fmt(r.value(c))
+            if c in r.allocates:
+                cell += "*"
+            if c in r.mismatch:
+                cell += "!"
+            cells.append(cell)
+        rows.append(cells)
+    _print_grid(head + cols, rows)
+    print(
+        "  * allocates its output on every call (no out=)   ! result differs from logitkit's (see notes)"
+    )
+
+    peers = [c for c in PEERS_FOR_RATIO if c in cols]
+    print()
+    print(f"Ratio {REFERENCE} time / peer time (below 1: {REFERENCE} is faster; vs copy: how many")
+    print("memory-limit passes logitkit's time is worth)")
+    rows = []
+    for r in results:
+        ref = r.median_s.get(REFERENCE)
+        cells = [r.work, _shape(r.shape)]
+        for c in peers:
+            t = r.median_s.get(c)
+            cells.append("-" if ref is None or t is None else f"{ref / t:.2f}")
+        rows.append(cells)
+    _print_grid(["work", "shape"] + [f"lk/{c}" for c in peers], rows)
+
+
+def _print_grid(head: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = "  ".join(
+        h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))
+    )
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print(
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            )
+        )
+
+
+def print_notes(results: list[Result]) -> None:
+    notes = []
+    for name, why in sorted(_missing.items()):
+        notes.append(f"skipped {name}: not installed ({why})")
+    for r in results:
+        for name, why in r.skipped.items():
+            if name in NEEDS and NEEDS[name] in _missing:
+                continue  # already said
+            notes.append(f"{r.work} {_shape(r.shape)}: {name} skipped ({why})")
+        for name, why in r.mismatch.items():
+            notes.append(f"{r.work} {_shape(r.shape)}: {name} result differs from logitkit ({why})")
+    if notes:
+        print()
+        print("Notes:")
+        for n in dict.fromkeys(notes):
+            print("  " + n)
+
+
+def plot(path: str, results: list[Result], contenders: list[str], title: str) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception as e:  # noqa: BLE001 - ImportError or a broken backend: skip the plot
+        print(f"\nplot skipped: matplotlib not available ({type(e).__name__}: {e})")
+        return False
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for c in contenders:
+        pts = [(r.shape[-1], r.value(c)) for r in results if r.value(c) is not None]
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        style = {"linewidth": 2.5} if c == REFERENCE else {}
+        if c == "copy":
+            style = {"linestyle": "--", "color": "gray"}
+        ax.plot(xs, ys, marker="o", label="np.copyto (memory limit)" if c == "copy" else c, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("row length (elements)")
+    ax.set_ylabel("ns per element (median)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer repetitions, shorter batches")
+    p.add_argument("--isa", help="force logitkit's SIMD target (scalar, sse2, avx2, avx512, neon)")
+    p.add_argument("--json", metavar="PATH", help="save the results (medians and all samples)")
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="PNG of log_softmax time per element vs row length (fixed ~4M elements)",
+    )
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--reps", type=int, help="repetitions per case (default 21, quick 5)")
+    p.add_argument(
+        "--batch-ms", type=float, help="time of one batch of calls (default 20, quick 5)"
+    )
+    p.add_argument("--only", help="run only the works whose name contains this (e.g. sigmoid)")
+    p.add_argument(
+        "--contenders",
+        help=f"comma-separated subset of {','.join(CONTENDERS)} (logitkit is always kept)",
+    )
+    args = p.parse_args(argv)
+
+    if args.isa:
+        try:
+            lk._set_simd_target(args.isa)
+        except ValueError as e:
+            p.error(f"--isa {args.isa}: {e}")
+    reps = args.reps or (5 if args.quick else 21)
+    batch_s = (args.batch_ms or (5.0 if args.quick else 20.0)) * 1e-3
+    dtype = np.dtype(args.dtype)
+    contenders = CONTENDERS
+    if args.contenders:
+        wanted = {c.strip() for c in args.contenders.split(",")} | {REFERENCE}
+        unknown = wanted - set(CONTENDERS)
+        if unknown:
+            p.error(f"--contenders: unknown {sorted(unknown)}; choose from {CONTENDERS}")
+        contenders = [c for c in CONTENDERS if c in wanted]
+    for name in (
+        "scipy",
+        "torch",
+        "onnxruntime",
+        "onnx",
+    ):  # import up front: notes, versions, threads
+        try:
+            peer(name)
+        except Skip:
+            pass
+
+    print(
+        f"machine:   {machine()} ({os.cpu_count()} logical CPUs), {platform.system()} {platform.machine()}"
+    )
+    print(
+        f"logitkit:  {lk.__version__}, ISA {lk.simd_target()}"
+        f" (available: {', '.join(lk.simd_targets_available())})"
+        + (" [forced by --isa]" if args.isa else "")
+    )
+    print("versions:  " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    print(
+        f"method:    single thread, {dtype.name}, median of {reps} interleaved repetitions, "
+        f"~{batch_s * 1e3:g} ms batches"
+    )
+    print(flush=True)
+
+    rng = np.random.default_rng(20240601)
+    results: list[Result] = []
+    for work_name, shape in CASES:
+        if args.only and args.only not in work_name:
+            continue
+        r = run_case(WORKS[work_name], shape, dtype, reps, batch_s, contenders, rng)
+        results.append(r)
+        print(
+            f"  measured {r.work} {_shape(r.shape)}: "
+            + ", ".join(f"{c} {_fmt(r.value(c))}" for c in contenders if c in r.median_s),
+            file=sys.stderr,
+            flush=True,
+        )
+    print(file=sys.stderr, flush=True)
+    print_tables(results, contenders)
+    print_notes(results)
+
+    plot_results: list[Result] = []
+    if args.plot:
+        lengths = PLOT_ROW_LENGTHS[::2] + PLOT_ROW_LENGTHS[-1:] if args.quick else PLOT_ROW_LENGTHS
+        for n in lengths:
+            shape = (max(1, round(PLOT_TOTAL / n)), n)
+            plot_results.append(
+                run_case(
+                    WORKS["log_softmax"],
+                    shape,
+                    dtype,
+                    max(3, reps // 3),
+                    batch_s,
+                    contenders,
+                    rng,
+                    per_call=False,
+                )
+            )
+        title = f"log_softmax {dtype.name}, ~{PLOT_TOTAL / 1e6:g}M elements, 1 thread ({machine()}, {lk.simd_target()})"
+        if plot(args.plot, plot_results, [c for c in contenders if c != "lk.ufunc"], title):
+            print(f"\nplot written to {args.plot}")
+
+    if args.json:
+        doc = {
+            "machine": machine(),
+            "simd_target": lk.simd_target(),
+            "simd_forced": bool(args.isa),
+            "versions": versions(),
+            "threads": 1,
+            "dtype": dtype.name,
+            "reps": reps,
+            "batch_s": batch_s,
+            "skipped_peers": _missing,
+            "results": [_to_json(r) for r in results],
+            "plot_log_softmax": [_to_json(r) for r in plot_results],
+        }
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=1)
+        print(f"results written to {args.json}")
+    return 0
+
+
+def _to_json(r: Result) -> dict:
+    d = dict(r.__dict__)
+    d["shape"] = list(r.shape)
+    d["unit"] = "us/call" if r.per_call else "ns/element"
+    d["value"] = {c: r.value(c) for c in r.median_s}
+    d["ratio_vs"] = {
+        c: r.median_s[REFERENCE] / t for c, t in r.median_s.items() if REFERENCE in r.median_s
+    }
+    return d
+
+
+if __name__ == "__main__":
+    sys.exit(main())
