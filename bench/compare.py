@@ -450,6 +450,7 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("log_sigmoid", (1_000_000,)),
     ("softplus", (1_000_000,)),
 ]
+NOISY = 0.15  # samples whose IQR exceeds this fraction of the median are marked "~"
 PER_CALL_BELOW = 10_000  # elements: below this a call's overhead dominates; report µs/call
 
 PLOT_ROW_LENGTHS = [10, 32, 100, 316, 1000, 3162, 10000, 32000]
@@ -489,6 +490,14 @@ class Result:
     allocates: list[str]
     mismatch: dict[str, str]
     skipped: dict[str, str]
+
+    def spread(self, name: str) -> float:
+        """Interquartile range of the samples over their median (0 when too few samples)."""
+        s = self.samples_s.get(name, [])
+        if len(s) < 4:
+            return 0.0
+        q1, _, q3 = statistics.quantiles(s, n=4)
+        return (q3 - q1) / statistics.median(s)
 
     def value(self, name: str) -> float | None:
         """µs/call for per-call cases, ns/element otherwise."""
@@ -639,12 +648,14 @@ def print_tables(results: list[Result], contenders: list[str]) -> None:
                 cell += "*"
             if c in r.mismatch:
                 cell += "!"
+            if r.spread(c) > NOISY:
+                cell += "~"
             cells.append(cell)
         rows.append(cells)
     _print_grid(head + cols, rows)
-    print(
-        "  * allocates its output on every call (no out=)   ! result differs from logitkit's (see notes)"
-    )
+    print("  * allocates its output on every call (no out=)")
+    print("  ! result differs from logitkit's (see notes)")
+    print(f"  ~ noisy: interquartile range over {NOISY:.0%} of the median (machine busy? rerun)")
 
     peers = [c for c in PEERS_FOR_RATIO if c in cols]
     print()

@@ -131,6 +131,38 @@ def _cached_exact(kind: str, dtype_name: str, func: str, i: int, extra=None):
     raise KeyError(kind)
 
 
+@functools.lru_cache(maxsize=None)
+def exp_range_rows(dtype_name: str):
+    """Rows whose max and other entries sit on both sides of the limits of exp's normal range
+    (where a kernel may switch between a fast and a wide exp path or scale by exp(-max)): the max
+    m near +-88/104 (float32) or +-709/746 (float64), the others at m - gap, laid out so that
+    whole SIMD vectors are inside or outside the range (n = 2, 16, 33)."""
+    if dtype_name == "float32":
+        tops = [-200, -104, -103, -88, -87.5, -87, -80, 0, 80, 87, 88, 88.5, 89, 100, 104, 127, 200]
+        gaps = [0.5, 1, 5, 20, 40, 60, 100]
+        far = -1e4
+    else:
+        tops = [-1000, -800, -746, -745, -710, -709.5, -708, -700, 0, 700, 708, 709, 709.5, 710,
+                720, 745, 746, 800, 1000]
+        gaps = [0.5, 1, 5, 20, 37, 50, 100, 800]
+        far = -1e5
+    two, sixteen, thirty3 = [], [], []
+    for m in tops:
+        for g in gaps:
+            two.append([m, m - g])
+            sixteen.append([m] + [far] * 7 + [m - g] * 8)
+            thirty3.append([m - g] * 32 + [m])
+    return [np.array(r, dtype=dtype_name) for r in (two, sixteen, thirty3)]
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+@pytest.mark.parametrize("dtype", _param_dtypes())
+def test_rows_across_exp_range(isa, dtype, func):
+    f = getattr(lk, func)
+    xs = exp_range_rows(dtype.name)
+    _check(func, dtype, isa, ((x, f(x), _row_exact(x, func), -1) for x in xs))
+
+
 def test_confident_row_top_entry_is_not_rounded_away():
     """log p(top) of [0, -40] is -exp(-40)-ish, not 0 (numerics.md, point 1)."""
     for dt in (np.float32, np.float64):
