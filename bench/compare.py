@@ -728,7 +728,7 @@ def plot(path: str, results: list[Result], contenders: list[str], title: str) ->
     ax.set_yscale("log")
     ax.set_xlabel("row length (elements)")
     ax.set_ylabel("ns per element (median)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -837,7 +837,10 @@ def main(argv: list[str] | None = None) -> int:
                     per_call=False,
                 )
             )
-        title = f"log_softmax {dtype.name}, ~{PLOT_TOTAL / 1e6:g}M elements, 1 thread ({machine()}, {lk.simd_target()})"
+        title = (
+            f"log_softmax {dtype.name}, ~{PLOT_TOTAL / 1e6:g}M elements per call, 1 thread\n"
+            f"{machine()}, logitkit ISA {lk.simd_target()}"
+        )
         if plot(args.plot, plot_results, [c for c in contenders if c != "lk.ufunc"], title):
             print(f"\nplot written to {args.plot}")
 

@@ -34,4 +34,5 @@ PYBIND11_MODULE(_core, m) {
   bindings::register_activations(m);
   bindings::register_softmax(m);
   bindings::register_backward(m);
+  bindings::register_losses(m);
 }

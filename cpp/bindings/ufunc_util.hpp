@@ -349,5 +349,6 @@ inline void add_ufunc(py::module_& m, const char* name, PyUFuncGenericFunction* 
 void register_activations(py::module_& m);
 void register_softmax(py::module_& m);
 void register_backward(py::module_& m);
+void register_losses(py::module_& m);
 
 }  // namespace logitkit::bindings

@@ -2,6 +2,7 @@
 // supports is chosen once, at first use (or the one named by LOGITKIT_SIMD / set_simd_target).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,14 @@ struct TypedKernels {
   T (*logsumexp)(const T* x, std::size_t n, T temperature);
   void (*softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
   void (*log_softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
+  // Losses (kernels/losses.hpp). Cross-entropy of one row of n logits: hard label t (t < 0: ignored
+  // row) or soft target y; w: class weights or nullptr; Wsum = Σ w; eps: label smoothing; g: the
+  // gradient's scale; grad: nullptr for the loss alone (may equal x). Returns the row's loss.
+  T (*cross_entropy_hard)(const T* x, std::size_t n, std::int64_t t, const T* w, T Wsum, T eps, T g, T* grad);
+  T (*cross_entropy_soft)(const T* x, const T* y, std::size_t n, const T* w, T eps, T g, T* grad);
+  // Binary cross-entropy with logits over n contiguous elements: loss (and grad unless nullptr)
+  // from logits x, targets y, pos_weight p, weight w.
+  void (*bce_with_logits)(const T* x, const T* y, const T* p, const T* w, T* loss, T* grad, std::size_t n);
   // The vector math underneath, exposed for the accuracy tests: exp over the whole range, and
   // log1p on [0, 1] (the only range the kernels use).
   void (*exp)(const T* x, T* y, std::size_t n);

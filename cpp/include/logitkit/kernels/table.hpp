@@ -4,6 +4,7 @@
 #include "../dispatch.hpp"
 #include "activations.hpp"
 #include "backward.hpp"
+#include "losses.hpp"
 #include "softmax.hpp"
 
 namespace logitkit::kernels {
@@ -21,6 +22,9 @@ TypedKernels<scalar_t<V>> make_typed_kernels() {
   t.logsumexp = &logsumexp_row<V>;
   t.softmax_backward = &softmax_backward_row<V>;
   t.log_softmax_backward = &log_softmax_backward_row<V>;
+  t.cross_entropy_hard = &ce_hard_row<V>;
+  t.cross_entropy_soft = &ce_soft_row<V>;
+  t.bce_with_logits = &bce<V>;
   t.exp = [](const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
     map_unary<V>(x, y, n, [](V a) { return math::exp(a); });
   };

@@ -1,0 +1,130 @@
+// Loss gufuncs and ufuncs (kernels: cpp/include/logitkit/kernels/losses.hpp):
+//   cross_entropy_hard       (n),(),(n),(),(),()->()      x, label, weight, Σweight, ε, g -> loss
+//   cross_entropy_hard_grad  (n),(),(n),(),(),()->(),(n)  ... -> loss, grad
+//   cross_entropy_soft       (n),(n),(n),(),()->()        x, target, weight, ε, g -> loss
+//   cross_entropy_soft_grad  (n),(n),(n),(),()->(),(n)    ... -> loss, grad
+//   bce_with_logits          x, y, pos_weight, weight -> loss            (elementwise)
+//   bce_with_logits_grad     x, y, pos_weight, weight -> loss, grad      (elementwise)
+// A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
+#include "ufunc_util.hpp"
+
+namespace logitkit::bindings {
+namespace {
+
+template <class T>
+inline T load(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+// Class weights: nullptr when all ones given as a broadcast scalar.
+template <class T>
+inline const T* weight_row(const char* p, npy_intp stride, npy_intp n, int which) {
+  if (stride == 0 && (n == 0 || load<T>(p) == T(1))) return nullptr;
+  return row_in<T, T>(p, stride, n, which);
+}
+
+template <class T, bool GRAD>
+void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  const auto f = active_kernels().get<T>().cross_entropy_hard;
+  const npy_intp N = dims[0], n = dims[1];
+  constexpr int nargs = GRAD ? 8 : 7;  // x, t, w, W, eps, g, loss[, grad]
+  const npy_intp xs = steps[nargs], ws = steps[nargs + 1];
+  for (npy_intp r = 0; r < N; ++r) {
+    const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
+    const std::int64_t t = load<std::int64_t>(args[1] + r * steps[1]);
+    const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
+    const T W = load<T>(args[3] + r * steps[3]), eps = load<T>(args[4] + r * steps[4]);
+    const T g = load<T>(args[5] + r * steps[5]);
+    T* grad = nullptr;
+    if constexpr (GRAD) grad = row_out<T, T>(args[7] + r * steps[7], steps[nargs + 2], n, 1);
+    const T loss = (t >= n) ? std::numeric_limits<T>::quiet_NaN() : f(x, std::size_t(n), t, w, W, eps, g, grad);
+    std::memcpy(args[6] + r * steps[6], &loss, sizeof(T));
+    if constexpr (GRAD) row_done<T, T>(grad, args[7] + r * steps[7], steps[nargs + 2], n);
+  }
+}
+
+template <class T, bool GRAD>
+void ce_soft_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  const auto f = active_kernels().get<T>().cross_entropy_soft;
+  const npy_intp N = dims[0], n = dims[1];
+  constexpr int nargs = GRAD ? 7 : 6;  // x, y, w, eps, g, loss[, grad]
+  const npy_intp xs = steps[nargs], ys = steps[nargs + 1], ws = steps[nargs + 2];
+  for (npy_intp r = 0; r < N; ++r) {
+    const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
+    const T* y = row_in<T, T>(args[1] + r * steps[1], ys, n, 3);
+    const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
+    const T eps = load<T>(args[3] + r * steps[3]), g = load<T>(args[4] + r * steps[4]);
+    T* grad = nullptr;
+    if constexpr (GRAD) grad = row_out<T, T>(args[6] + r * steps[6], steps[nargs + 3], n, 1);
+    const T loss = f(x, y, std::size_t(n), w, eps, g, grad);
+    std::memcpy(args[5] + r * steps[5], &loss, sizeof(T));
+    if constexpr (GRAD) row_done<T, T>(grad, args[6] + r * steps[6], steps[nargs + 3], n);
+  }
+}
+
+template <class T, bool GRAD>
+void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  const auto f = active_kernels().get<T>().bce_with_logits;
+  const npy_intp n = dims[0];
+  constexpr int nio = GRAD ? 6 : 5;
+  bool contiguous = true;
+  for (int k = 0; k < nio; ++k) contiguous = contiguous && steps[k] == npy_intp(sizeof(T));
+  if (contiguous) {
+    f(reinterpret_cast<const T*>(args[0]), reinterpret_cast<const T*>(args[1]),
+      reinterpret_cast<const T*>(args[2]), reinterpret_cast<const T*>(args[3]), reinterpret_cast<T*>(args[4]),
+      GRAD ? reinterpret_cast<T*>(args[5]) : nullptr, std::size_t(n));
+    return;
+  }
+  constexpr npy_intp chunk = 256;
+  T buf[6][chunk];
+  for (npy_intp i = 0; i < n; i += chunk) {
+    const npy_intp m = (n - i < chunk) ? n - i : chunk;
+    for (int k = 0; k < 4; ++k) gather<T>(args[k] + i * steps[k], steps[k], m, buf[k]);
+    f(buf[0], buf[1], buf[2], buf[3], buf[4], GRAD ? buf[5] : nullptr, std::size_t(m));
+    scatter<T>(buf[4], m, args[4] + i * steps[4], steps[4]);
+    if constexpr (GRAD) scatter<T>(buf[5], m, args[5] + i * steps[5], steps[5]);
+  }
+}
+
+const char ce_hard_types[] = {NPY_FLOAT,  NPY_INT64, NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
+                              NPY_DOUBLE, NPY_INT64, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+const char ce_hard_grad_types[] = {NPY_FLOAT,  NPY_INT64,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
+                                   NPY_FLOAT,  NPY_FLOAT,  NPY_DOUBLE, NPY_INT64,  NPY_DOUBLE, NPY_DOUBLE,
+                                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+const char f6[] = {NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT,
+                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+const char f7[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
+                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+const char f5[] = {NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT,
+                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+
+PyUFuncGenericFunction ce_hard_funcs[] = {&ce_hard_loop<float, false>, &ce_hard_loop<double, false>};
+PyUFuncGenericFunction ce_hard_grad_funcs[] = {&ce_hard_loop<float, true>, &ce_hard_loop<double, true>};
+PyUFuncGenericFunction ce_soft_funcs[] = {&ce_soft_loop<float, false>, &ce_soft_loop<double, false>};
+PyUFuncGenericFunction ce_soft_grad_funcs[] = {&ce_soft_loop<float, true>, &ce_soft_loop<double, true>};
+PyUFuncGenericFunction bce_funcs[] = {&bce_loop<float, false>, &bce_loop<double, false>};
+PyUFuncGenericFunction bce_grad_funcs[] = {&bce_loop<float, true>, &bce_loop<double, true>};
+}  // namespace
+
+void register_losses(py::module_& m) {
+  add_ufunc(m, "cross_entropy_hard", ce_hard_funcs, ce_hard_types, 2, 6, 1, "(n),(),(n),(),(),()->()",
+            "cross_entropy_hard(x, label, weight, weight_sum, eps, g): per-row cross-entropy (label < 0: 0).");
+  add_ufunc(m, "cross_entropy_hard_grad", ce_hard_grad_funcs, ce_hard_grad_types, 2, 6, 2,
+            "(n),(),(n),(),(),()->(),(n)",
+            "cross_entropy_hard_grad(x, label, weight, weight_sum, eps, g) -> (loss, g·dloss/dx).");
+  add_ufunc(m, "cross_entropy_soft", ce_soft_funcs, f6, 2, 5, 1, "(n),(n),(n),(),()->()",
+            "cross_entropy_soft(x, target, weight, eps, g): per-row cross-entropy with soft targets.");
+  add_ufunc(m, "cross_entropy_soft_grad", ce_soft_grad_funcs, f7, 2, 5, 2, "(n),(n),(n),(),()->(),(n)",
+            "cross_entropy_soft_grad(x, target, weight, eps, g) -> (loss, g·dloss/dx).");
+  add_ufunc(m, "bce_with_logits", bce_funcs, f5, 2, 4, 1, nullptr,
+            "bce_with_logits(x, y, pos_weight, weight): elementwise binary cross-entropy with logits.");
+  add_ufunc(m, "bce_with_logits_grad", bce_grad_funcs, f6, 2, 4, 2, nullptr,
+            "bce_with_logits_grad(x, y, pos_weight, weight) -> (loss, dloss/dx).");
+}
+
+}  // namespace logitkit::bindings

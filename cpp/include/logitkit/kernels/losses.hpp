@@ -1,0 +1,224 @@
+// Loss kernels: cross-entropy of one row (hard or soft labels, class weights, label smoothing) and
+// binary cross-entropy with logits (elementwise), each with its gradient from the same passes.
+//
+// Cross-entropy, per row x of C logits (numerics.md, semantics.md):
+//   m = max(x), L = log(k + S') as in softmax.hpp; d_c = x_c - m exactly (hi + lo); so
+//   -log p_c = L - d_c, a sum of two non-negative terms (no cancellation), and p_c = exp(d_c)/(k + S').
+//   hard label t: loss = (1-ε)·w_t·(L - d_t) + (ε/C)·Σ_c w_c·(L - d_c)
+//                 grad = g·[p_c·((1-ε)·w_t + (ε/C)·W) - (1-ε)·w_t·[c = t] - (ε/C)·w_c],  W = Σ w_c
+//   soft target y: a_c = w_c·((1-ε)·y_c + ε/C); loss = Σ_c a_c·(L - d_c) (a_c = 0 adds 0 even where
+//                 x_c = -inf); grad = g·[p_c·Σ_c a_c - a_c]
+// g is the caller's gradient scale (sample weight × the reduction's factor). Passes over the row:
+// max, exp-sum, then one pass that writes the gradient and sums the smoothing/soft term; the loss
+// alone with a hard label and no smoothing needs only the first two. No temporary array.
+// A negative label marks an ignored row: loss 0 and a zero gradient.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "../math/exp.hpp"
+#include "../math/log1p.hpp"
+#include "activations.hpp"
+#include "common.hpp"
+#include "softmax.hpp"
+
+namespace logitkit::kernels {
+
+// Everything the last pass needs about a row.
+template <class V>
+struct CeRow {
+  scalar_t<V> m;
+  double L;    // log(k + S')
+  double inv;  // 1/(k + S')
+};
+
+// Returns false (and sets `special` to the row's loss) for NaN / +inf / all -inf rows.
+template <class V>
+inline bool ce_prepare(const scalar_t<V>* x, std::size_t n, CeRow<V>& r, scalar_t<V>& special) {
+  using T = scalar_t<V>;
+  const RowKind kind = row_max<V>(x, n, r.m);
+  if (kind != row_ok) {
+    special = lim<V>::nan;
+    return false;
+  }
+  const RowSum<V> rs = row_expsum<V, false>(x, n, r.m, T(1));
+  r.L = rs.L();
+  r.inv = 1.0 / (rs.k + rs.Sp);
+  return true;
+}
+
+// -log p_t = L - (x_t - m), with x_t - m exact (TwoSum) for either precision.
+template <class V>
+inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
+  const double a = double(xt), b = -double(r.m);
+  const double s = a + b, bb = s - a, err = (a - (s - bb)) + (b - bb);
+  return (r.L - s) - err;
+}
+
+// The last pass. COEF: gradient p_c·coef - w_c·b (hard label: b = (ε/C)·g; soft: a_c·g).
+// SUM: accumulate Σ a_c·(L - d_c) with a_c = w_c·(soft_scale·y_c + soft_add) (y = nullptr: a_c = w_c·soft_add).
+template <class V, bool GRAD, bool HAS_W, bool SOFT>
+inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& r, const scalar_t<V>* w,
+                           const scalar_t<V>* y, scalar_t<V> soft_scale, scalar_t<V> soft_add,
+                           scalar_t<V> coef, scalar_t<V> g, scalar_t<V>* grad) {
+  using T = scalar_t<V>;
+  using Acc = decltype(acc_make(V::zero()));
+  constexpr std::size_t W = V::size;
+  const V negm = V::set1(-r.m), vinv = V::set1(T(r.inv)), vcoef = V::set1(coef), vg = V::set1(g);
+  const T Lh = T(r.L), Ll = T(r.L - double(Lh));
+  const V vLh = V::set1(Lh), vLl = V::set1(Ll), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
+  const V dummy = V::zero();
+  Acc acc;
+  auto step = [&](V xv, V wv, V yv, V& gout) {
+    V lo;
+    V hi = row_diff<V, false, true>(xv, negm, dummy, dummy, lo);
+    V a = SOFT ? mul_add(yv, vss, vsa) : vsa;
+    if constexpr (HAS_W) a = a * wv;
+    // a·(L - d): both factors >= 0; a = 0 contributes 0 even where L - d = inf.
+    V nlp = (vLh - hi) + (vLl - lo);
+    V term = mask_zero(lt(V::zero(), a), a * nlp);
+    if constexpr (GRAD) {
+      V p = math::exp_neg_lo(hi, lo) * vinv;
+      gout = vg * (p * vcoef - a);
+    }
+    return term;
+  };
+  std::size_t i = 0;
+  const V one = V::set1(T(1));
+  for (; i + W <= n; i += W) {
+    V gv;
+    V wv = HAS_W ? V::load(w + i) : one;
+    V yv = SOFT ? V::load(y + i) : one;
+    acc_add(acc, step(V::load(x + i), wv, yv, gv));
+    if constexpr (GRAD) store(grad + i, gv);
+  }
+  if (i < n) {
+    const std::size_t rest = n - i;
+    V gv;
+    V wv = HAS_W ? load_partial<V>(w + i, rest, T(0)) : one;
+    V yv = SOFT ? load_partial<V>(y + i, rest, T(0)) : one;
+    V t = step(load_partial<V>(x + i, rest, r.m), wv, yv, gv);
+    alignas(64) T buf[W];
+    store(buf, t);
+    double s = 0;
+    for (std::size_t j = 0; j < rest; ++j) s += double(buf[j]);
+    if constexpr (GRAD) store_partial(grad + i, gv, rest);
+    return acc_sum(acc) + s;
+  }
+  return acc_sum(acc);
+}
+
+
+// Cross-entropy of one row with hard label t (t < 0: ignored). w: class weights or nullptr (all 1),
+// Wsum = Σ w_c (C when unweighted). grad: nullptr for the loss alone. Returns the row's loss
+// (class weight and smoothing included; the sample weight is the caller's).
+template <class V>
+inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t t, const scalar_t<V>* w,
+                               scalar_t<V> Wsum, scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad) {
+  using T = scalar_t<V>;
+  if (t < 0) {
+    if (grad)
+      for (std::size_t i = 0; i < n; ++i) grad[i] = T(0);
+    return T(0);
+  }
+  CeRow<V> r;
+  T special;
+  if (!ce_prepare<V>(x, n, r, special)) {
+    if (grad)
+      for (std::size_t i = 0; i < n; ++i) grad[i] = special;
+    return special;
+  }
+  const T wt = w ? w[t] : T(1);
+  const double nll_t = ce_nll_at<V>(r, x[t]);
+  double loss = double(T(1) - eps) * double(wt) * nll_t;
+  if (eps == T(0) && !grad) return T(loss);
+  const T add = eps / T(n);  // a_c = w_c·ε/C: the smoothing part
+  const T coef = (T(1) - eps) * wt + add * Wsum;
+  double smooth;
+  if (grad) {
+    smooth = w ? ce_last_pass<V, true, true, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad)
+               : ce_last_pass<V, true, false, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad);
+    grad[t] -= g * (T(1) - eps) * wt;
+  } else {
+    smooth = w ? ce_last_pass<V, false, true, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad)
+               : ce_last_pass<V, false, false, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad);
+  }
+  if (eps != T(0)) loss += smooth;
+  return T(loss);
+}
+
+// Cross-entropy of one row with a soft target y (probabilities), smoothed y' = (1-ε)·y + ε/C.
+template <class V>
+inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, const scalar_t<V>* w,
+                               scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad) {
+  using T = scalar_t<V>;
+  CeRow<V> r;
+  T special;
+  if (!ce_prepare<V>(x, n, r, special)) {
+    if (grad)
+      for (std::size_t i = 0; i < n; ++i) grad[i] = special;
+    return special;
+  }
+  const T scale = T(1) - eps, add = eps / T(n);
+  // Σ a_c, needed by the gradient before it is written: a pass over the targets, not the logits.
+  double A = 0;
+  if (grad) {
+    for (std::size_t i = 0; i < n; ++i) A += double(w ? w[i] : T(1)) * (double(scale) * double(y[i]) + double(add));
+  }
+  double loss;
+  if (grad) {
+    loss = w ? ce_last_pass<V, true, true, true>(x, n, r, w, y, scale, add, T(A), g, grad)
+             : ce_last_pass<V, true, false, true>(x, n, r, w, y, scale, add, T(A), g, grad);
+  } else {
+    loss = w ? ce_last_pass<V, false, true, true>(x, n, r, w, y, scale, add, T(0), g, grad)
+             : ce_last_pass<V, false, false, true>(x, n, r, w, y, scale, add, T(0), g, grad);
+  }
+  return T(loss);
+}
+
+// Binary cross-entropy with logits, elementwise, with pos_weight p and weight w (numerics.md):
+//   loss = w·[c1·|x| + c·log1p(exp(-|x|))], c = 1 + (p-1)·y, c1 = (1-y) for x >= 0, p·y for x < 0
+//   (the same value as (1-y)·x + c·softplus(-x), written as a sum of non-negative terms, so x = ±inf
+//   gives the finite limit where there is one: a zero coefficient times inf is 0);
+//   grad = w·(c·σ(x) - p·y). One exp(-|x|) serves both.
+template <class V>
+inline void bce_v(V x, V y, V p, V w, V& loss, V& grad) {
+  using T = scalar_t<V>;
+  const V one = V::set1(T(1));
+  V e = math::exp_neg(neg_abs(x));
+  V l1 = math::log1p_unit(e);
+  V c = mul_add(p - one, y, one);
+  V py = p * y;
+  auto pos = le(V::zero(), x);
+  V c1 = select(pos, one - y, py);
+  V ax = abs(x);
+  V lin = mask_zero(lt(V::zero(), c1), c1 * ax);
+  loss = w * (lin + c * l1);
+  V sig = select(pos, one, e) / (one + e);
+  grad = w * (c * sig - py);
+}
+
+template <class V>
+inline void bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
+                scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    V l, g;
+    bce_v<V>(V::load(x + i), V::load(y + i), V::load(p + i), V::load(w + i), l, g);
+    store(loss + i, l);
+    if (grad) store(grad + i, g);
+  }
+  if (i < n) {
+    const std::size_t r = n - i;
+    V l, g;
+    bce_v<V>(load_partial<V>(x + i, r, T(0)), load_partial<V>(y + i, r, T(0)), load_partial<V>(p + i, r, T(1)),
+             load_partial<V>(w + i, r, T(0)), l, g);
+    store_partial(loss + i, l, r);
+    if (grad) store_partial(grad + i, g, r);
+  }
+}
+
+}  // namespace logitkit::kernels

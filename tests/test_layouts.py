@@ -1,0 +1,380 @@
+"""Memory layouts, axes, dtypes and array types: results must not depend on how the data is laid
+out, and follow NumPy / SciPy conventions for dtypes, 0-d inputs, tuple axes and keepdims."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import logitkit as lk
+import oracle
+from oracle import BOUNDS, ulp_errors
+
+ROW_FUNCS = ["softmax", "log_softmax", "logsumexp"]
+ELEMENTWISE = ["sigmoid", "log_sigmoid", "softplus"]
+ALL_FUNCS = ROW_FUNCS + ELEMENTWISE
+DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
+DT_IDS = ["f32", "f64"]
+
+
+def _x(shape, dtype=np.float64, seed=0, scale=5.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def _assert_accurate(func, got, exact, dtype):
+    err = ulp_errors(got, exact, dtype)
+    assert (err.max() if err.size else 0) <= BOUNDS[func][np.dtype(dtype)], float(err.max())
+
+
+def _call(func, x, **kw):
+    return getattr(lk, func)(x, **kw)
+
+
+# ----------------------------------------------------------------------------- strides
+
+
+def _views(base):
+    """Non-contiguous and negative-stride views of a 2-D array (rows along the last axis)."""
+    return {
+        "contiguous": base,
+        "fortran": np.asfortranarray(base),
+        "every_other_column": base[:, ::2],
+        "every_third_row": base[::3],
+        "reversed_columns": base[:, ::-1],
+        "reversed_both": base[::-1, ::-1],
+        "reversed_stride3": base[::-2, ::-3],
+        "transposed_copy_T": np.ascontiguousarray(base.T).T,
+        "broadcast_row": np.broadcast_to(base[0], base.shape),
+    }
+
+
+@pytest.mark.parametrize("func", ALL_FUNCS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_strided_inputs(isa, dtype, func):
+    base = _x((12, 45), dtype, seed=1)
+    for name, v in _views(base).items():
+        got = _call(func, v)
+        want = _call(func, np.ascontiguousarray(v))
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        _assert_accurate(func, got, getattr(oracle, func)(v), dtype)
+        for kw in ({"temperature": 0.5}, {"where": np.ones(v.shape, bool)}):
+            if func in ROW_FUNCS:
+                got = _call(func, v, **kw)
+                want = _call(func, np.ascontiguousarray(v), **kw)
+                np.testing.assert_array_equal(got, want, err_msg=f"{name} {kw}")
+
+
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"] + ELEMENTWISE)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_strided_out(isa, dtype, func):
+    x = _x((6, 33), dtype, seed=2)
+    want = _call(func, x)
+    buf = np.full((6, 99), 7.0, dtype)
+    out = buf[:, ::3]
+    r = _call(func, x, out=out)
+    assert r is out
+    np.testing.assert_array_equal(out, want)
+    assert np.all(buf[:, 1::3] == 7.0) and np.all(buf[:, 2::3] == 7.0)  # no write outside out
+    out = np.empty((6, 33), dtype)[::-1, ::-1]
+    _call(func, x, out=out)
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"] + ELEMENTWISE)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_out_equal_to_input(isa, dtype, func):
+    """out=x: in place, for contiguous and strided views, with every axis."""
+    base = _x((5, 6, 7), dtype, seed=3)
+    axes = [0, 1, 2] if func in ROW_FUNCS else [None]
+    for axis in axes:
+        kw = {} if axis is None else {"axis": axis}
+        for view in (lambda a: a, lambda a: a[:, ::2, ::-1], lambda a: a.transpose(2, 0, 1)):
+            x = view(base.copy())
+            exact = getattr(oracle, func)(x.copy(), **kw)
+            r = _call(func, x, out=x, **kw)
+            assert r is x
+            # In place may take another (equally accurate) path than out-of-place: compare with
+            # the oracle, not bit for bit.
+            _assert_accurate(func, x, exact, dtype)
+
+
+# ----------------------------------------------------------------------------- class axis
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_class_axis_first_middle_last(isa, dtype, func):
+    x = _x((7, 9, 11), dtype, seed=4)
+    for axis in (0, 1, 2, -1, -2, -3):
+        got = _call(func, x, axis=axis)
+        moved = np.moveaxis(x, axis, -1)
+        ref = _call(func, np.ascontiguousarray(moved))
+        if func != "logsumexp":
+            ref = np.moveaxis(ref, -1, axis)
+        np.testing.assert_array_equal(got, ref, err_msg=f"axis={axis}")
+        _assert_accurate(func, got, getattr(oracle, func)(x, axis=axis), dtype)
+        # with where / temperature too
+        w = np.random.default_rng(5).random(x.shape) < 0.8
+        got = _call(func, x, axis=axis, where=w, temperature=2.0)
+        exact = getattr(oracle, func)(x, axis=axis, where=w, temperature=2.0)
+        _assert_accurate(func, got, exact, dtype)
+
+
+# ----------------------------------------------------------------------------- where broadcasting
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+def test_where_broadcasting(isa, func):
+    x = _x((4, 5, 6), seed=6)
+    rng = np.random.default_rng(7)
+    for wshape in [(6,), (5, 6), (4, 1, 6), (1, 5, 1), (4, 5, 1), ()]:
+        w = rng.random(wshape) < 0.6
+        if w.ndim:
+            w.flat[0] = True
+        full = np.broadcast_to(w, x.shape)
+        for axis in (-1, 0, 1):
+            got = _call(func, x, axis=axis, where=w)
+            want = _call(func, x, axis=axis, where=np.ascontiguousarray(full))
+            np.testing.assert_array_equal(got, want, err_msg=f"{wshape} axis={axis}")
+            _assert_accurate(func, got, getattr(oracle, func)(x, axis=axis, where=full),
+                             np.float64)
+    # a Python list of bools broadcasts too
+    np.testing.assert_array_equal(
+        _call(func, x, where=[True, False, True, True, False, True]),
+        _call(func, x, where=np.array([True, False, True, True, False, True])))
+
+
+# ----------------------------------------------------------------------------- dtypes
+
+
+@pytest.mark.parametrize("func", ALL_FUNCS)
+def test_float16_computed_in_float32(isa, func):
+    x16 = _x((9, 40), np.float16, seed=8, scale=3.0)
+    x16[0, :4] = [np.inf, -np.inf, np.nan, 65504]
+    x16[1, :3] = [-np.inf, 6e-8, -65504]
+    def as16(a):  # out-of-range float32 results become +-inf in float16, as in the library
+        with np.errstate(over="ignore"):
+            return a.astype(np.float16)
+
+    got = _call(func, x16)
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, as16(_call(func, x16.astype(np.float32))))
+    if func in ROW_FUNCS:
+        w = np.arange(40) % 4 != 0
+        got = _call(func, x16, where=w, temperature=0.5)
+        assert got.dtype == np.float16
+        want = as16(_call(func, x16.astype(np.float32), where=w, temperature=0.5))
+        np.testing.assert_array_equal(got, want)
+        got = _call(func, x16[:, ::-3], axis=0)
+        want = as16(_call(func, x16[:, ::-3].astype(np.float32), axis=0))
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("func", ALL_FUNCS)
+@pytest.mark.parametrize("int_dtype", [np.bool_, np.int8, np.uint8, np.int16, np.uint16,
+                                       np.int32, np.uint32, np.int64, np.uint64])
+def test_integer_input_promotes_like_np_exp(isa, func, int_dtype):
+    x = (np.arange(24).reshape(4, 6) % 5).astype(int_dtype)
+    got = _call(func, x)
+    expected_dtype = np.exp(x).dtype
+    assert got.dtype == expected_dtype, (got.dtype, expected_dtype)
+    np.testing.assert_array_equal(got, _call(func, x.astype(expected_dtype)))
+
+
+@pytest.mark.parametrize("func", ALL_FUNCS)
+def test_python_sequences(isa, func):
+    got = _call(func, [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(got, _call(func, np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])))
+    got = _call(func, [1, 2, 3])
+    assert got.dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- 0-d, tuple axes
+
+
+@pytest.mark.parametrize("v", [3.5, -1000.0, 0.0, 60000.0, np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("dtype", DTYPES + [np.dtype(np.float16)], ids=DT_IDS + ["f16"])
+def test_zero_d_values(isa, dtype, v):
+    """A 0-d input is a row of one: softmax exactly 1, log_softmax exactly 0, logsumexp x."""
+    x = np.array(v, dtype=dtype)
+    sm, ls, lse = lk.softmax(x), lk.log_softmax(x), lk.logsumexp(x)
+    for r in (sm, ls, lse):
+        assert np.shape(r) == () and np.asarray(r).dtype == dtype
+    if np.isfinite(v):
+        assert (sm, ls, lse) == (1.0, 0.0, x)
+    elif v == -np.inf:
+        assert np.isnan(sm) and np.isnan(ls) and lse == -np.inf
+    else:
+        assert np.isnan(sm) and np.isnan(ls) and (np.isnan(lse) if np.isnan(v) else lse == v)
+    # the same as a 1-D row of one
+    for f, r in (("softmax", sm), ("log_softmax", ls), ("logsumexp", lse)):
+        np.testing.assert_array_equal(r, getattr(lk, f)(np.array([v], dtype=dtype))[..., 0]
+                                      if f != "logsumexp" else lk.logsumexp(np.array([v], dtype)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [np.dtype(np.float16)], ids=DT_IDS + ["f16"])
+def test_zero_d_input_is_a_row_of_one(isa, dtype):
+    x = np.array(2.0, dtype=dtype)
+    assert lk.softmax(x, where=False) == 0.0
+    assert lk.log_softmax(x, where=False) == -np.inf
+    assert lk.logsumexp(x, where=False) == -np.inf
+    assert lk.softmax(x, temperature=4.0) == 1.0
+    assert lk.logsumexp(x, temperature=4.0) == 0.5
+    for axis in (None, 0, -1, ()):
+        assert lk.softmax(x, axis=axis) == 1.0
+        assert lk.logsumexp(x, axis=axis) == 2.0
+    # Python scalars and 0-d out
+    assert lk.softmax(2.0) == 1.0 and lk.logsumexp(2.0) == 2.0
+    out = np.empty((), dtype)
+    assert lk.logsumexp(x, out=out) is out and out == 2.0
+    out = np.empty((), dtype)
+    assert lk.log_softmax(x, out=out) is out and out == 0.0
+    for f in ELEMENTWISE:
+        r = getattr(lk, f)(x)
+        assert np.shape(r) == ()
+        assert r == getattr(lk, f)(np.array([2.0], dtype=dtype))[0]
+
+
+def _scipy_like(func, x, axis, keepdims=False):
+    """SciPy semantics of a tuple axis / None: those axes together form one row (oracle)."""
+    axes = tuple(range(x.ndim)) if axis is None else tuple(a % x.ndim for a in axis)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    xt = np.transpose(x, rest + list(axes))
+    lead = xt.shape[: len(rest)]
+    xr = xt.reshape(lead + (-1,))
+    r = getattr(oracle, func)(np.ascontiguousarray(xr))
+    if func == "logsumexp":
+        return np.expand_dims(r, axes) if keepdims else r
+    return np.transpose(r.reshape(xt.shape), np.argsort(rest + list(axes)))
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+def test_tuple_axis_and_none(isa, func):
+    x = _x((3, 4, 5, 2), seed=9)
+    for axis in [(0, 2), (1, 3), (-1, -2), (0, 1, 2, 3), None, (2,), (3, 0)]:
+        got = _call(func, x, axis=axis)
+        exact = _scipy_like(func, x, axis)
+        assert np.shape(got) == np.shape(exact), (axis, np.shape(got))
+        _assert_accurate(func, got, exact, np.float64)
+        if func == "softmax":
+            axes = tuple(range(x.ndim)) if axis is None else axis
+            np.testing.assert_allclose(got.sum(axis=axes), 1.0, rtol=1e-14)
+    # axis=None on a 1-D array is the ordinary row; on 2-D the whole array is one row
+    v = _x(10, seed=10)
+    np.testing.assert_array_equal(_call(func, v, axis=None), _call(func, v))
+    if func == "logsumexp":
+        assert np.shape(lk.logsumexp(x, axis=None)) == ()
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+def test_tuple_axis_with_where_and_temperature(isa, func):
+    x = _x((3, 4, 5), seed=11)
+    w = np.random.default_rng(12).random(x.shape) < 0.7
+    for axis in [(0, 2), None, (1, 2)]:
+        got = _call(func, x, axis=axis, where=w, temperature=3.0)
+        axes = tuple(range(3)) if axis is None else axis
+        rest = [a for a in range(3) if a not in axes]
+        xt = np.transpose(x, rest + list(axes)).reshape(
+            tuple(x.shape[a] for a in rest) + (-1,))
+        wt = np.transpose(w, rest + list(axes)).reshape(xt.shape)
+        exact = getattr(oracle, func)(xt, where=wt, temperature=3.0)
+        if func != "logsumexp":
+            perm = rest + list(axes)
+            exact = np.transpose(exact.reshape(np.transpose(x, perm).shape), np.argsort(perm))
+        _assert_accurate(func, got, exact, np.float64)
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+def test_empty_axis_tuple_each_element_is_a_row(isa, func):
+    x = _x((3, 4), seed=13)
+    got = _call(func, x, axis=())
+    want = {"softmax": np.ones_like(x), "log_softmax": np.zeros_like(x), "logsumexp": x}[func]
+    np.testing.assert_array_equal(got, want)
+
+
+def test_keepdims(isa):
+    x = _x((3, 4, 5), seed=14)
+    for axis in (0, 1, 2, -1):
+        r = lk.logsumexp(x, axis=axis, keepdims=True)
+        want_shape = list(x.shape)
+        want_shape[axis] = 1
+        assert r.shape == tuple(want_shape)
+        np.testing.assert_array_equal(r, np.expand_dims(lk.logsumexp(x, axis=axis), axis))
+        # broadcasts back against x
+        np.testing.assert_allclose(np.exp(x - r).sum(axis=axis), 1.0, rtol=1e-14)
+    for axis in [(0, 2), None, (1,)]:
+        r = lk.logsumexp(x, axis=axis, keepdims=True)
+        exact = _scipy_like("logsumexp", x, axis, keepdims=True)
+        assert r.shape == exact.shape
+        _assert_accurate("logsumexp", r, exact, np.float64)
+    r = lk.logsumexp(x, axis=1, keepdims=True, temperature=2.0)
+    assert r.shape == (3, 1, 5)
+    r = lk.logsumexp(x, axis=1, keepdims=True, where=x > 0)
+    assert r.shape == (3, 1, 5)
+    out = np.empty((3, 1, 5))
+    assert lk.logsumexp(x, axis=1, keepdims=True, out=out) is out
+    np.testing.assert_array_equal(out, lk.logsumexp(x, axis=1, keepdims=True))
+
+
+# ----------------------------------------------------------------------------- dask
+
+
+@pytest.fixture
+def dask_array():
+    return pytest.importorskip("dask.array")
+
+
+def _dask_check(da, r, want):
+    assert isinstance(r, da.Array), type(r)
+    got = r.compute(scheduler="synchronous")
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+_DX = _x((8, 6, 7), seed=15)
+
+
+@pytest.mark.parametrize("func", ALL_FUNCS)
+def test_dask_arrays_go_through(isa, dask_array, func):
+    da = dask_array
+    dx = da.from_array(_DX, chunks=(3, 2, 7))  # the class axis (last) in one chunk
+    _dask_check(da, _call(func, dx), _call(func, _DX))
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+def test_dask_class_axis_first(isa, dask_array, func):
+    da = dask_array
+    dx = da.from_array(_DX, chunks=(8, 3, 3))  # class axis 0 in one chunk
+    _dask_check(da, _call(func, dx, axis=0), _call(func, _DX, axis=0))
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+def test_dask_temperature(isa, dask_array, func):
+    da = dask_array
+    dx = da.from_array(_DX, chunks=(3, 2, 7))
+    _dask_check(da, _call(func, dx, temperature=2.0), _call(func, _DX, temperature=2.0))
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+def test_dask_where_numpy_mask(isa, dask_array, func):
+    da = dask_array
+    dx = da.from_array(_DX, chunks=(3, 2, 7))
+    w = _DX > -1
+    _dask_check(da, _call(func, dx, where=w), _call(func, _DX, where=w))
+    w1 = np.arange(7) % 3 != 0  # broadcast along the class axis
+    _dask_check(da, _call(func, dx, where=w1), _call(func, _DX, where=w1))
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+def test_dask_where_dask_mask(isa, dask_array, func):
+    da = dask_array
+    dx = da.from_array(_DX, chunks=(3, 2, 7))
+    _dask_check(da, _call(func, dx, where=dx > -1), _call(func, _DX, where=_DX > -1))
+
+
+def test_dask_logsumexp_keepdims(isa, dask_array):
+    da = dask_array
+    dx = da.from_array(_DX, chunks=(3, 2, 7))
+    r = lk.logsumexp(dx, keepdims=True)
+    assert r.shape == (8, 6, 1)
+    _dask_check(da, r, lk.logsumexp(_DX, keepdims=True))
