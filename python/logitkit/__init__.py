@@ -12,6 +12,16 @@ from __future__ import annotations
 from . import ufuncs
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
 from ._core import set_simd_target as _set_simd_target
+from .losses import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_with_grad,
+    cross_entropy,
+    cross_entropy_with_grad,
+    grad_hess,
+    nll_loss,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_with_grad,
+)
 from ._functional import (
     log_sigmoid,
     log_sigmoid_backward,
@@ -27,6 +37,14 @@ from ._functional import (
 
 __all__ = [
     "__version__",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_with_grad",
+    "cross_entropy",
+    "cross_entropy_with_grad",
+    "grad_hess",
+    "nll_loss",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_with_grad",
     "log_sigmoid",
     "log_sigmoid_backward",
     "log_softmax",

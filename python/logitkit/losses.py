@@ -1,0 +1,569 @@
+"""Losses and their gradients: cross-entropy (hard and soft labels), NLL, BCE-with-logits, focal
+loss, and per-element gradient/Hessian pairs for gradient-boosting objectives.
+
+Every option follows ``torch.nn.functional`` (the class axis is ``axis``, default -1, instead of
+torch's dim 1) and gives the same number for the same input; where torch returns NaN or cannot
+express an option, logitkit gives the exact limit or the documented extension (README, "Losses").
+The per-row work runs in one C++ kernel per row (max, exp-sum, then one pass that writes the
+gradient): no N×C log-probability array is ever allocated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._validation import as_real_array, check_out, normalize_axis_index
+
+__all__ = [
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_with_grad",
+    "cross_entropy",
+    "cross_entropy_with_grad",
+    "grad_hess",
+    "nll_loss",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_with_grad",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_reduction(reduction: Any) -> str:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction: expected one of 'mean', 'sum', 'none', got {reduction!r}")
+    return reduction
+
+
+def _check_smoothing(eps: Any) -> float:
+    try:
+        e = float(eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"label_smoothing: expected a number in [0, 1], got {eps!r}") from None
+    if not (0.0 <= e <= 1.0):
+        raise ValueError(f"label_smoothing: must be in [0, 1], got {eps!r}")
+    return e
+
+
+def _float_logits(logits: Any, name: str = "logits") -> np.ndarray:
+    x = np.asarray(as_real_array(logits, name))
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    elif x.dtype == np.float16:
+        x = x.astype(np.float32)
+    return x
+
+
+def _class_weight(weight: Any, C: int, dtype: np.dtype) -> tuple[np.ndarray, float] | tuple[None, float]:
+    if weight is None:
+        return None, float(C)
+    w = np.asarray(as_real_array(weight, "weight"), dtype=dtype)
+    if w.ndim != 1 or w.shape[0] != C:
+        raise ValueError(
+            f"weight: expected one weight per class, shape ({C},), got shape {w.shape}"
+        )
+    return w, float(np.sum(w, dtype=np.float64))
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _hard_target(target: np.ndarray, expected: tuple[int, ...], C: int, ignore_index: int,
+                 validate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (labels as int64 with ignored items = -1, the ignored mask)."""
+    if target.shape != expected:
+        raise ValueError(
+            f"target: integer class labels must have the shape of logits without the class axis, "
+            f"{expected}; got {target.shape}"
+        )
+    t = target.astype(np.int64, copy=False)
+    ignored = t == ignore_index
+    if validate:
+        bad = ~ignored & ((t < 0) | (t >= C))
+        if bad.any():
+            pos = _first_bad(bad)
+            raise ValueError(
+                f"target: label {int(t[pos])} at position {pos} is outside [0, {C}) and is not "
+                f"ignore_index={ignore_index}"
+            )
+    if ignored.any():
+        t = np.where(ignored, -1, t)
+    return t, ignored
+
+
+def _soft_target(target: np.ndarray, shape: tuple[int, ...], ax: int, dtype: np.dtype,
+                 validate: bool) -> np.ndarray:
+    if target.shape != shape:
+        raise ValueError(
+            f"target: probability targets must have the shape of logits {shape}; got {target.shape} "
+            "(class labels must have an integer dtype)"
+        )
+    y = target.astype(dtype, copy=False)
+    if validate:
+        if np.isnan(y).any():
+            raise ValueError(f"target: NaN at position {_first_bad(np.isnan(y))}")
+        if (y < 0).any():
+            pos = _first_bad(y < 0)
+            raise ValueError(f"target: probabilities must be >= 0; {float(y[pos])} at position {pos}")
+        sums = np.sum(y, axis=ax, dtype=np.float64)
+        tol = 1e-3 if dtype == np.float32 else 1e-6
+        bad = np.abs(sums - 1.0) > tol * max(1, shape[ax]) ** 0.5
+        if bad.any():
+            pos = _first_bad(bad)
+            s = float(sums[pos])
+            hint = ""
+            if s > 1.0 + tol:
+                hint = (
+                    "; if each input can be in several classes at once, the logits are multi-label: "
+                    "use logitkit.multilabel (binary_cross_entropy_with_logits)"
+                )
+            raise ValueError(
+                f"target: each row of probabilities must sum to 1; row {pos} sums to {s:.6g}{hint}"
+            )
+    return y
+
+
+def _sample_weight(sample_weight: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    sw = np.asarray(as_real_array(sample_weight, "sample_weight"), dtype=np.float64)
+    try:
+        return np.broadcast_to(sw, shape)
+    except ValueError:
+        raise ValueError(
+            f"sample_weight: shape {sw.shape} does not broadcast to the items' shape {shape}"
+        ) from None
+
+
+def _finish(per_item: np.ndarray, reduction: str, denom: float, dtype: np.dtype) -> Any:
+    if reduction == "none":
+        return per_item.astype(dtype, copy=False)
+    total = float(np.sum(per_item, dtype=np.float64))
+    if reduction == "sum":
+        return dtype.type(total)
+    return dtype.type(total / denom) if denom != 0 else dtype.type(np.nan)
+
+
+# ----------------------------------------------------------------------------- cross-entropy
+
+
+def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
+                   sample_weight, validate, want_grad, out):
+    x = _float_logits(logits)
+    dt = x.dtype
+    if x.ndim == 0:
+        raise ValueError("logits: need at least one dimension (the class axis)")
+    ax = normalize_axis_index(int(axis), x.ndim)
+    C = x.shape[ax]
+    reduction = _check_reduction(reduction)
+    eps = _check_smoothing(label_smoothing)
+    w, wsum = _class_weight(weight, C, dt)
+    tgt = as_real_array(target, "target")
+    tgt = np.asarray(tgt)
+    item_shape = x.shape[:ax] + x.shape[ax + 1 :]
+    sw = _sample_weight(sample_weight, item_shape, dt)
+    wrow = np.broadcast_to(np.ones((), dt), (C,)) if w is None else w
+    hard = tgt.dtype.kind in "iu"
+    if not hard and tgt.dtype.kind != "f":
+        raise TypeError(
+            f"target: expected integer class labels or float probabilities, got dtype {tgt.dtype}"
+        )
+    if hard:
+        t, ignored = _hard_target(tgt, item_shape, C, int(ignore_index), validate)
+        wt = np.zeros(item_shape, np.float64)
+        valid = ~ignored
+        if w is None:
+            wt[valid] = 1.0
+        else:
+            wt[valid] = w.astype(np.float64)[t[valid]]
+        item_w = wt if sw is None else wt * sw
+        denom = float(np.sum(item_w))
+    else:
+        y = _soft_target(tgt, x.shape, ax, dt, validate)
+        denom = float(np.sum(sw)) if sw is not None else float(np.prod(item_shape))
+    factor = (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else 1.0
+    g = np.full(item_shape, factor, np.float64) if sw is None else sw * factor
+    g = g.astype(dt)
+    if want_grad:
+        if out is not None:
+            check_out(out, x.shape)
+            if out.dtype != dt:
+                raise TypeError(f"out: dtype {out.dtype} does not match the gradient's dtype {dt}")
+        axes = [(ax,), (), (0,), (), (), (), (), (ax,)] if hard else [(ax,), (ax,), (0,), (), (), (), (ax,)]
+        kw: dict[str, Any] = {"axes": axes}
+        if out is not None:
+            kw["out"] = (None, out)
+        if hard:
+            per_item, grad = _core.cross_entropy_hard_grad(
+                x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw
+            )
+        else:
+            per_item, grad = _core.cross_entropy_soft_grad(x, y, wrow, dt.type(eps), g, **kw)
+    else:
+        if hard:
+            per_item = _core.cross_entropy_hard(
+                x, t, wrow, dt.type(wsum), dt.type(eps), g, axes=[(ax,), (), (0,), (), (), (), ()]
+            )
+        else:
+            per_item = _core.cross_entropy_soft(
+                x, y, wrow, dt.type(eps), g, axes=[(ax,), (ax,), (0,), (), (), ()]
+            )
+    per_item = np.asarray(per_item)
+    if sw is not None:
+        per_item = per_item * sw.astype(dt)
+    loss = _finish(per_item, reduction, denom, dt)
+    return (loss, grad) if want_grad else loss
+
+
+def cross_entropy(
+    logits: Any,
+    target: Any,
+    *,
+    axis: int = -1,
+    weight: Any = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    sample_weight: Any = None,
+    validate: bool = True,
+) -> Any:
+    """Cross-entropy between multi-class logits and targets, like ``torch.nn.functional.cross_entropy``.
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., C, ...)
+        Raw scores; the class axis is ``axis`` (``axis=1`` for (N, C, H, W) layouts, no copy).
+    target : array_like
+        Integer class labels with the shape of ``logits`` without the class axis (hard labels), or
+        float probabilities with the shape of ``logits`` (soft labels).
+    weight : array_like of shape (C,), optional
+        Per-class weights.
+    ignore_index : int
+        Hard-label items with this label contribute nothing (and do not count in the mean).
+    label_smoothing : float in [0, 1]
+        Mixes the target with the uniform distribution: ``(1 - ε)·target + ε/C``.
+    reduction : {'mean', 'sum', 'none'}
+        ``mean`` divides by the summed weights of the items (hard labels: Σ weight[t]·sample_weight;
+        soft labels: the number of items, or Σ sample_weight), as torch does.
+    sample_weight : array_like, optional
+        One weight per item (broadcast to the items' shape). With soft labels it is how items are
+        masked out (weight 0), which torch cannot do.
+    validate : bool
+        Check labels and probability rows (default). False skips those checks for callers that
+        already know; shapes are always checked. Validation reads the targets, never the logits.
+
+    Returns the loss (a scalar of the logits' floating dtype, or per item for ``none``). A zero
+    target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
+    ignored the mean is NaN, without a warning (torch's value).
+    """
+    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
+                          sample_weight, validate, False, None)
+
+
+def cross_entropy_with_grad(
+    logits: Any,
+    target: Any,
+    *,
+    axis: int = -1,
+    weight: Any = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    sample_weight: Any = None,
+    validate: bool = True,
+    out: np.ndarray | None = None,
+) -> tuple[Any, np.ndarray]:
+    """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
+    fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
+    backward); its dtype must match the logits' floating dtype."""
+    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
+                          sample_weight, validate, True, out)
+
+
+def nll_loss(
+    log_probs: Any,
+    target: Any,
+    *,
+    axis: int = -1,
+    weight: Any = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    sample_weight: Any = None,
+    validate: bool = True,
+) -> Any:
+    """Negative log-likelihood of hard labels given log-probabilities (e.g. from
+    :func:`logitkit.log_softmax`), like ``torch.nn.functional.nll_loss`` with the options of
+    :func:`cross_entropy` (label smoothing uses ``-Σ_c weight_c·log_probs_c``)."""
+    lp = _float_logits(log_probs, "log_probs")
+    dt = lp.dtype
+    if lp.ndim == 0:
+        raise ValueError("log_probs: need at least one dimension (the class axis)")
+    ax = normalize_axis_index(int(axis), lp.ndim)
+    C = lp.shape[ax]
+    reduction = _check_reduction(reduction)
+    eps = _check_smoothing(label_smoothing)
+    w, _ = _class_weight(weight, C, dt)
+    tgt = np.asarray(as_real_array(target, "target"))
+    if tgt.dtype.kind not in "iu":
+        raise TypeError(f"target: nll_loss takes integer class labels, got dtype {tgt.dtype}")
+    item_shape = lp.shape[:ax] + lp.shape[ax + 1 :]
+    sw = _sample_weight(sample_weight, item_shape, dt)
+    t, ignored = _hard_target(tgt, item_shape, C, int(ignore_index), validate)
+    lpm = np.moveaxis(lp, ax, -1).astype(np.float64)
+    idx = np.where(ignored, 0, t)[..., None]
+    picked = np.take_along_axis(lpm, idx, axis=-1)[..., 0]
+    wv = np.ones(C) if w is None else w.astype(np.float64)
+    wt = np.where(ignored, 0.0, wv[idx[..., 0]])
+    per = np.where(ignored, 0.0, -(1.0 - eps) * wt * picked)
+    if eps > 0:
+        with np.errstate(invalid="ignore"):
+            smooth = -np.sum(np.where(wv > 0, wv * lpm, 0.0), axis=-1)
+        per = per + np.where(ignored, 0.0, eps / C * smooth)
+    item_w = wt if sw is None else wt * sw
+    if sw is not None:
+        per = per * sw
+    return _finish(per.astype(dt), reduction, float(np.sum(item_w)), dt)
+
+
+# ----------------------------------------------------------------------------- binary
+
+
+def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out):
+    x = _float_logits(logits)
+    dt = x.dtype
+    reduction = _check_reduction(reduction)
+    eps = _check_smoothing(label_smoothing)
+    y = np.asarray(as_real_array(target, "target"))
+    if y.shape != x.shape:
+        raise ValueError(
+            f"target: expected the shape of logits {x.shape}, got {y.shape}"
+            + (
+                "; class indices of shape (N,) mean one class per input: for that, use "
+                "logitkit.multiclass (cross_entropy)"
+                if y.dtype.kind in "iu" and y.ndim == x.ndim - 1
+                else ""
+            )
+        )
+    y = y.astype(dt, copy=False)
+    if validate:
+        bad = ~((y >= 0) & (y <= 1))
+        if bad.any():
+            pos = _first_bad(bad)
+            raise ValueError(f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}")
+    if eps > 0:
+        y = y * dt.type(1 - eps) + dt.type(eps / 2)
+    pw = np.ones((), dt) if pos_weight is None else np.asarray(as_real_array(pos_weight, "pos_weight"), dt)
+    w = np.ones((), dt) if weight is None else np.asarray(as_real_array(weight, "weight"), dt)
+    for name, a in (("pos_weight", pw), ("weight", w)):
+        try:
+            np.broadcast_shapes(a.shape, x.shape)
+        except ValueError:
+            raise ValueError(f"{name}: shape {a.shape} does not broadcast to the logits' shape {x.shape}") from None
+    if pos_weight is not None and validate and (pw < 0).any():
+        raise ValueError("pos_weight: must be >= 0")
+    n = x.size
+    if not want_grad:
+        per = _core.bce_with_logits(x, y, pw, w)
+        return _finish(np.asarray(per), reduction, float(n), dt)
+    factor = (1.0 / n if n else 0.0) if reduction == "mean" else 1.0
+    wg = w if factor == 1.0 else w * dt.type(factor)
+    if out is not None:
+        check_out(out, x.shape)
+    kw = {} if out is None else {"out": (None, out)}
+    per, grad = _core.bce_with_logits_grad(x, y, pw, wg, **kw)
+    if factor != 1.0:
+        per = per / dt.type(factor)  # the loss itself with the unscaled weight
+    return _finish(np.asarray(per), reduction, float(n), dt), grad
+
+
+def binary_cross_entropy_with_logits(
+    logits: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    pos_weight: Any = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    validate: bool = True,
+) -> Any:
+    """Binary cross-entropy between multi-label logits and targets in [0, 1] (soft targets allowed),
+    like ``torch.nn.functional.binary_cross_entropy_with_logits``.
+
+    ``weight`` broadcasts to the logits; ``pos_weight`` broadcasts along the class axis (last);
+    ``mean`` divides by the number of elements (weights do not enter it, torch's rule); label
+    smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
+    ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
+    """
+    return _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None)
+
+
+def binary_cross_entropy_with_logits_with_grad(
+    logits: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    pos_weight: Any = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    validate: bool = True,
+    out: np.ndarray | None = None,
+) -> tuple[Any, np.ndarray]:
+    """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
+    (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
+    infinite logits."""
+    return _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out)
+
+
+# ----------------------------------------------------------------------------- focal loss
+
+
+def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
+    x = _float_logits(logits)
+    dt = x.dtype
+    reduction = _check_reduction(reduction)
+    y = np.asarray(as_real_array(target, "target"))
+    if y.shape != x.shape:
+        raise ValueError(f"target: expected the shape of logits {x.shape}, got {y.shape}")
+    y = y.astype(dt, copy=False)
+    if validate:
+        bad = ~((y >= 0) & (y <= 1))
+        if bad.any():
+            pos = _first_bad(bad)
+            raise ValueError(f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}")
+    gamma = float(gamma)
+    if not gamma >= 0:
+        raise ValueError(f"gamma: must be >= 0, got {gamma!r}")
+    alpha = float(alpha)
+    one = np.ones((), dt)
+    ce, dce = _core.bce_with_logits_grad(x, y, one, one)
+    ls_pos = _core.log_sigmoid(x)  # log p
+    ls_neg = _core.log_sigmoid(-x)  # log (1 - p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # log(1 - p_t) = log(p·(1 - y) + (1 - p)·y), in log space: no log of a rounded probability.
+        log_q = np.logaddexp(ls_pos + np.log1p(-y), ls_neg + np.log(y))
+        mod = np.exp(gamma * log_q) if gamma != 0 else np.ones_like(x)
+    loss = ce * mod
+    if alpha >= 0:
+        a_t = alpha * y + (1 - alpha) * (1 - y)
+        loss = a_t * loss
+    result = _finish(np.asarray(loss, dt), reduction, float(x.size), dt)
+    if not want_grad:
+        return result
+    # d/dx [ce·q^γ] = (p - y)·q^γ + γ·ce·q^γ·p(1-p)(1-2y)/q, the last factor in log space.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = np.exp(gamma * log_q + ls_pos + ls_neg - log_q) if gamma != 0 else np.zeros_like(x)
+        r = np.where(np.isfinite(r), r, 0.0)
+        grad = dce * mod + gamma * ce * r * (1 - 2 * y)
+    if alpha >= 0:
+        grad = a_t * grad
+    if reduction == "mean" and x.size:
+        grad = grad / x.size
+    return result, np.asarray(grad, dt)
+
+
+def sigmoid_focal_loss(
+    logits: Any,
+    target: Any,
+    *,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "none",
+    validate: bool = True,
+) -> Any:
+    """Focal loss of multi-label logits (torchvision's ``sigmoid_focal_loss`` definition):
+    ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
+    ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
+    space from ``log_sigmoid``, so confident elements keep their tiny losses exactly."""
+    return _focal(logits, target, alpha, gamma, reduction, validate, False)
+
+
+def sigmoid_focal_loss_with_grad(
+    logits: Any,
+    target: Any,
+    *,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "none",
+    validate: bool = True,
+) -> tuple[Any, np.ndarray]:
+    """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss`."""
+    return _focal(logits, target, alpha, gamma, reduction, validate, True)
+
+
+# ----------------------------------------------------------------------------- grad_hess
+
+
+def grad_hess(
+    logits: Any,
+    target: Any,
+    *,
+    family: str,
+    axis: int = -1,
+    weight: Any = None,
+    pos_weight: Any = None,
+    label_smoothing: float = 0.0,
+    sample_weight: Any = None,
+    validate: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-element gradient and diagonal Hessian of the per-item loss, for gradient-boosting
+    custom objectives.
+
+    ``family="multiclass"``: cross-entropy; ``grad = p - y``, ``hess = p·(1 - p)`` (y one-hot or
+    soft), times the class weight of the label, the sample weight, and the smoothing mix.
+    ``family="binary"``: BCE-with-logits; ``grad = c·σ - pos_weight·y``, ``hess = c·σ·(1 - σ)`` with
+    ``c = 1 + (pos_weight - 1)·y``, times ``weight``.
+
+    Both arrays have the shape of ``logits``. Hand them to XGBoost (``obj=lambda predt, dtrain:
+    lk.grad_hess(predt, dtrain.get_label().astype(int), family="multiclass")`` with
+    ``predt`` of shape (n_samples, n_classes), raw margins) or LightGBM (a custom ``objective``
+    returning ``grad, hess`` of shape (n_samples, n_classes) for multiclass, (n_samples,) for binary:
+    ``lk.grad_hess(preds, train_data.get_label(), family="binary")``).
+    """
+    if family == "binary":
+        x = _float_logits(logits)
+        dt = x.dtype
+        _, grad = binary_cross_entropy_with_logits_with_grad(
+            x, target, weight=weight, pos_weight=pos_weight, label_smoothing=label_smoothing,
+            reduction="none", validate=validate,
+        )
+        y = np.asarray(target, dt)
+        if label_smoothing:
+            y = y * dt.type(1 - label_smoothing) + dt.type(label_smoothing / 2)
+        pw = np.ones((), dt) if pos_weight is None else np.asarray(pos_weight, dt)
+        w = np.ones((), dt) if weight is None else np.asarray(weight, dt)
+        s = _core.sigmoid(x)
+        c = 1 + (pw - 1) * y
+        hess = w * c * s * _core.sigmoid(-x)
+        return grad, np.asarray(hess, dt)
+    if family != "multiclass":
+        raise ValueError(f"family: expected 'multiclass' or 'binary', got {family!r}")
+    x = _float_logits(logits)
+    dt = x.dtype
+    _, grad = cross_entropy_with_grad(
+        x, target, axis=axis, weight=weight, label_smoothing=label_smoothing, reduction="none",
+        sample_weight=sample_weight, validate=validate,
+    )
+    ax = normalize_axis_index(int(axis), x.ndim)
+    C = x.shape[ax]
+    p = _core.softmax(x, axis=ax)
+    tgt = np.asarray(target)
+    eps = float(label_smoothing)
+    wv = np.ones(C) if weight is None else np.asarray(weight, np.float64)
+    if tgt.dtype.kind in "iu":
+        t = tgt.astype(np.int64)
+        wt = wv[np.clip(t, 0, C - 1)] * (t >= 0)
+        coef = (1 - eps) * wt + eps / C * float(np.sum(wv))
+    else:
+        y = np.moveaxis(tgt.astype(np.float64), ax, -1)
+        coef = np.sum(wv * ((1 - eps) * y + eps / C), axis=-1)
+    if sample_weight is not None:
+        coef = coef * np.broadcast_to(np.asarray(sample_weight, np.float64), coef.shape)
+    hess = np.expand_dims(coef, ax).astype(dt) * p * (1 - p)
+    return grad, np.asarray(hess, dt)
