@@ -41,24 +41,32 @@ def pytest_report_header(config):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """The max ulp errors measured by the accuracy tests, per function, dtype and ISA."""
-    rec = oracle.ULP_RECORD
+    """The max ulp errors measured by the accuracy tests, per input family, function, dtype and
+    ISA ("all" is the max over every family)."""
+    rec = dict(oracle.ULP_RECORD)
     if not rec:
         return
-    funcs = sorted({k[0] for k in rec}, key=list(oracle.BOUNDS).index)
-    dtypes = sorted({k[1] for k in rec})
-    isas = [i for i in ISAS if any(k[2] == i for k in rec)]
+    for (cat, f, d, i), v in list(rec.items()):
+        rec[("all", f, d, i)] = max(rec.get(("all", f, d, i), 0.0), v)
+    cats = ["all"] + sorted({k[0] for k in rec} - {"all"})
+    funcs = sorted({k[1] for k in rec}, key=list(oracle.BOUNDS).index)
+    dtypes = sorted({k[2] for k in rec})
+    isas = [i for i in ISAS if any(k[3] == i for k in rec)]
     tr = terminalreporter
-    tr.section("max ulp error measured (numerics.md bound in brackets)")
-    header = f"{'function':<12} {'dtype':<8} {'bound':>6} " + " ".join(f"{i:>9}" for i in isas)
+    tr.section("max ulp error measured (bound: numerics.md)")
+    header = (f"{'inputs':<22} {'function':<12} {'dtype':<8} {'bound':>5} "
+              + " ".join(f"{i:>9}" for i in isas))
     tr.write_line(header)
     tr.write_line("-" * len(header))
-    for f in funcs:
-        for d in dtypes:
-            if not any((f, d, i) in rec for i in isas):
-                continue
-            bound = oracle.BOUNDS[f].get(np.dtype(d), "")
-            cells = " ".join(
-                f"{rec[(f, d, i)]:>9.3f}" if (f, d, i) in rec else f"{'-':>9}" for i in isas
-            )
-            tr.write_line(f"{f:<12} {d:<8} {bound!s:>6} {cells}")
+    for c in cats:
+        for f in funcs:
+            for d in dtypes:
+                if not any((c, f, d, i) in rec for i in isas):
+                    continue
+                bound = oracle.BOUNDS[f].get(np.dtype(d), "")
+                cells = " ".join(
+                    f"{rec[(c, f, d, i)]:>9.3f}" if (c, f, d, i) in rec else f"{'-':>9}"
+                    for i in isas
+                )
+                flag = "" if all(rec.get((c, f, d, i), 0) <= bound for i in isas) else "  <-- over"
+                tr.write_line(f"{c:<22} {f:<12} {d:<8} {bound!s:>5} {cells}{flag}")

@@ -69,12 +69,12 @@ BOUNDS = {
 # Gradients: (ulps, absolute) - an output passes if it meets either.
 GRAD_BOUNDS = {np.dtype(np.float32): (8, 2.0**-24), np.dtype(np.float64): (16, 2.0**-53)}
 
-# (function, dtype name, isa) -> max ulp error measured by the accuracy tests.
-ULP_RECORD: dict[tuple[str, str, str], float] = defaultdict(float)
+# (category, function, dtype name, isa) -> max ulp error measured by the accuracy tests.
+ULP_RECORD: dict[tuple[str, str, str, str], float] = defaultdict(float)
 
 
-def record(func: str, dtype, isa: str, err: float) -> None:
-    key = (func, np.dtype(dtype).name, isa)
+def record(func: str, dtype, isa: str, err: float, category: str = "other") -> None:
+    key = (category, func, np.dtype(dtype).name, isa)
     ULP_RECORD[key] = max(ULP_RECORD[key], float(err))
 
 

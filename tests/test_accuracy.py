@@ -41,7 +41,7 @@ def _rng(*key):
     return np.random.default_rng([20240611, *key])
 
 
-def _check(func, dtype, isa, cases):
+def _check(func, dtype, isa, cases, category):
     """cases: iterable of (x, got, exact, axis). Records and asserts the max ulp error."""
     worst, report = 0.0, ""
     for x, got, exact, axis in cases:
@@ -52,7 +52,7 @@ def _check(func, dtype, isa, cases):
             worst = float(err.max())
             report = worst_report(x, got, exact, dtype, err, axis=axis,
                                   row_wise=func in ROW_FUNCS)
-    oracle.record(func, dtype, isa, worst)
+    oracle.record(func, dtype, isa, worst, category)
     bound = BOUNDS[func][dtype]
     assert worst <= bound, f"{func} {dtype} on {isa}: {worst:.3g} ulp > {bound}: {report}"
     return worst
@@ -88,7 +88,8 @@ def test_random_rows(isa, dtype, scale, func):
     f = getattr(lk, func)
     xs = random_rows(dtype.name, scale)
     exacts = random_rows_exact(dtype.name, scale, func)
-    _check(func, dtype, isa, ((x, f(x), e, -1) for x, e in zip(xs, exacts)))
+    _check(func, dtype, isa, ((x, f(x), e, -1) for x, e in zip(xs, exacts)),
+           f"random N(0,{scale:g}^2)")
 
 
 # ----------------------------------------------------------------------------- confident rows
@@ -115,7 +116,7 @@ def test_confident_rows(isa, dtype, func):
     f = getattr(lk, func)
     xs = confident_rows(dtype.name)
     _check(func, dtype, isa, ((x, f(x), _cached_exact("confident", dtype.name, func, i), -1)
-                              for i, x in enumerate(xs)))
+                              for i, x in enumerate(xs)), "confident rows")
 
 
 @functools.lru_cache(maxsize=None)
@@ -160,7 +161,7 @@ def exp_range_rows(dtype_name: str):
 def test_rows_across_exp_range(isa, dtype, func):
     f = getattr(lk, func)
     xs = exp_range_rows(dtype.name)
-    _check(func, dtype, isa, ((x, f(x), _row_exact(x, func), -1) for x in xs))
+    _check(func, dtype, isa, ((x, f(x), _row_exact(x, func), -1) for x in xs), "exp-range rows")
 
 
 def test_confident_row_top_entry_is_not_rounded_away():
@@ -186,13 +187,13 @@ def temperature_rows(dtype_name: str, scale: float):
     ]
 
 
-def _temperature_case(isa, dtype, scale, t, func):
+def _temperature_case(isa, dtype, scale, t, func, category):
     f = getattr(lk, func)
     xs = temperature_rows(dtype.name, scale)
     _check(func, dtype, isa, (
         (x, f(x, temperature=t), _cached_exact("temperature", dtype.name, func, i, (scale, t)), -1)
         for i, x in enumerate(xs)
-    ))
+    ), category)
 
 
 @pytest.mark.parametrize("func", ROW_FUNCS)
@@ -201,7 +202,7 @@ def _temperature_case(isa, dtype, scale, t, func):
 @pytest.mark.parametrize("dtype", _param_dtypes())
 def test_temperature(isa, dtype, scale, t, func):
     """Against the oracle of x/T computed exactly in higher precision."""
-    _temperature_case(isa, dtype, scale, t, func)
+    _temperature_case(isa, dtype, scale, t, func, "temperature (exact T)")
 
 
 @pytest.mark.parametrize("func", ROW_FUNCS)
@@ -209,7 +210,7 @@ def test_temperature(isa, dtype, scale, t, func):
 @pytest.mark.parametrize("dtype", _param_dtypes())
 def test_temperature_not_representable_in_input_dtype(isa, dtype, t, func):
     """temperature=0.1 means x / 0.1 (the Python float), not x / float32(0.1)."""
-    _temperature_case(isa, dtype, 10.0, t, func)
+    _temperature_case(isa, dtype, 10.0, t, func, "temperature 0.1/0.3/7.3")
 
 
 @functools.lru_cache(maxsize=None)
@@ -237,7 +238,7 @@ def test_masked_rows(isa, dtype, t, func):
         for i, (x, w) in enumerate(masked_rows(dtype.name)):
             cases.append((x, f(x, where=w, temperature=t),
                           _cached_exact("masked", dtype.name, func, i, t), -1))
-    _check(func, dtype, isa, cases)
+    _check(func, dtype, isa, cases, "masked (where=)")
 
 
 # ----------------------------------------------------------------------------- elementwise
@@ -297,7 +298,7 @@ def sweep_exact(dtype_name: str, func: str):
 def test_elementwise_sweep(isa, dtype, func):
     x = sweep(dtype.name)
     got = getattr(lk, func)(x)
-    _check(func, dtype, isa, [(x, got, sweep_exact(dtype.name, func), -1)])
+    _check(func, dtype, isa, [(x, got, sweep_exact(dtype.name, func), -1)], "elementwise sweep")
 
 
 @pytest.mark.parametrize("func", ELEMENTWISE)
@@ -312,7 +313,7 @@ def test_elementwise_sweep_every_alignment(isa, dtype, func):
         for n in (1, 7, 15, 33):
             cases.append((x[start:start + n], f(x[start:start + n]), exact[start:start + n], -1))
     cases.append((x[::3], f(x[::3]), exact[::3], -1))
-    _check(func, dtype, isa, cases)
+    _check(func, dtype, isa, cases, "elementwise sweep")
 
 
 # ----------------------------------------------------------------------------- mpmath points

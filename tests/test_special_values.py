@@ -342,3 +342,21 @@ def test_logsumexp_out(isa, dtype):
     r = lk.logsumexp(x, out=out)
     assert r is out
     np.testing.assert_array_equal(out, lk.logsumexp(x))
+
+
+# ----------------------------------------------------------------------------- extreme temperature
+
+
+@pytest.mark.parametrize("t", [5e-324, 1e-310, 1e-300, 1e-45, 1e-40, 1e-30, 1e30, 1e39, 1e300],
+                         ids=lambda t: f"T={t:g}")
+@pytest.mark.parametrize("func", ROW_FUNCS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_extreme_temperatures(isa, dtype, func, t):
+    """Any positive finite temperature is accepted; x / T is taken as exact (it may overflow to
+    -inf differences, or flatten the row): no NaN, no warning, results as the oracle says."""
+    x = np.array([[0.0, 1.0, -2.0, -np.inf], [3.0, 3.0, -1e4, 2.5], [-5.0, -5.0, -5.0, -5.0]],
+                 dtype=dtype)
+    got = call(func, x, temperature=t)
+    exact = getattr(oracle, func)(x, temperature=t)
+    assert not np.isnan(got).any(), (t, got)
+    assert_close(func, x, got, exact, dtype)

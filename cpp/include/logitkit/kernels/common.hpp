@@ -6,6 +6,14 @@
 #include <cstring>
 #include <limits>
 
+// Forces inlining of the small lambdas that kernels call several times per iteration (GCC would
+// otherwise keep some out of line, costing a call per vector).
+#if defined(__GNUC__) || defined(__clang__)
+#define LOGITKIT_INLINE __attribute__((always_inline))
+#else
+#define LOGITKIT_INLINE
+#endif
+
 namespace logitkit::kernels {
 
 template <class V> using scalar_t = typename V::scalar;
@@ -16,19 +24,28 @@ template <class V> struct lim {
   static constexpr scalar_t<V> nan = std::numeric_limits<scalar_t<V>>::quiet_NaN();
 };
 
+// Lane indices 0, 1, 2, ... as a vector, for masks of the first k lanes of a tail.
+template <class V> struct lane_index {
+  static constexpr scalar_t<V> values[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+};
+template <class V>
+inline auto first_lanes(std::size_t k) {
+  return lt(V::load(lane_index<V>::values), V::set1(scalar_t<V>(k)));
+}
+
 // Load n < V::size elements, the other lanes set to `fill`.
 template <class V>
 inline V load_partial(const scalar_t<V>* p, std::size_t n, scalar_t<V> fill) {
   alignas(64) scalar_t<V> buf[V::size];
-  for (int i = 0; i < V::size; ++i) buf[i] = fill;
-  std::memcpy(buf, p, n * sizeof(scalar_t<V>));
+  store(buf, V::set1(fill));
+  for (std::size_t i = 0; i < n; ++i) buf[i] = p[i];
   return V::load(buf);
 }
 template <class V>
 inline void store_partial(scalar_t<V>* p, V a, std::size_t n) {
   alignas(64) scalar_t<V> buf[V::size];
   store(buf, a);
-  std::memcpy(p, buf, n * sizeof(scalar_t<V>));
+  for (std::size_t i = 0; i < n; ++i) p[i] = buf[i];
 }
 
 // TwoSum (Knuth): a + b = s + err exactly, for any finite a, b whose sum does not overflow.

@@ -70,7 +70,7 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
   const V vLh = V::set1(Lh), vLl = V::set1(Ll), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
   const V dummy = V::zero();
   Acc acc;
-  auto step = [&](V xv, V wv, V yv, V& gout) {
+  auto step = [&](V xv, V wv, V yv, V& gout) LOGITKIT_INLINE {
     V lo;
     V hi = row_diff<V, false, true>(xv, negm, dummy, dummy, lo);
     V a = SOFT ? mul_add(yv, vss, vsa) : vsa;

@@ -83,19 +83,20 @@ struct RowSum {
 // given (exact) and exp(-m) applied once, in double, to the sum. A vector with any lane outside
 // exp's normal range [fast_lo, fast_hi] (huge or very negative logits) takes the exact-difference
 // path instead, into a second sum. Both paths err by one exp rounding per term.
-template <class V, bool TEMP, bool STORE = false>
-inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> temp,
-                            scalar_t<V>* y = nullptr) {
+template <class V, bool TEMP, bool STORE = false, bool DIRECT = false>
+inline RowSum<V> row_expsum_t(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> temp,
+                              scalar_t<V>* y = nullptr) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
   constexpr std::size_t block = 1024;
   const V negm = V::set1(-m), t = V::set1(temp), invt = V::set1(T(1) / temp);
   const V one = V::set1(T(1)), vm = V::set1(m);
-  constexpr bool DIRECT = !TEMP && !STORE;
+
+  const auto all = eq(vm, vm);
   using EC = math::exp_consts<T>;
   double S = 0, comp = 0, k = 0, S2 = 0;
-  auto term = [&](V a, double& k, std::size_t i) {
+  auto term = [&](V a, double& k, std::size_t i, typename V::mask valid) LOGITKIT_INLINE {
     V e;
     if constexpr (DIRECT) {
       auto outside = mask_or(lt(a, V::set1(EC::fast_lo)), lt(V::set1(EC::fast_hi), a));
@@ -107,7 +108,7 @@ inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, 
         V lo;
         V hi = row_diff<V, false, false>(a, negm, t, invt, lo);
         V ed = math::exp_neg_lo(hi, lo);
-        S2 += hsum(select(eq(a, vm), V::zero(), ed));
+        S2 += hsum(mask_zero(valid, select(eq(a, vm), V::zero(), ed)));
         e = V::zero();
       }
     } else {
@@ -120,7 +121,7 @@ inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, 
       else store_partial(y + i, e, n - i);
     }
     // Entries equal to the max are counted in k, not summed (usually one vector per row).
-    auto at_max = eq(a, vm);
+    auto at_max = mask_and(valid, eq(a, vm));
     if (any(at_max)) {
       k += hsum(mask_zero(at_max, one));
       e = select(at_max, V::zero(), e);
@@ -134,14 +135,16 @@ inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, 
     // Four terms are added in the lane type (at most two roundings, relative 2^-24 for float),
     // then widened: the sum keeps the terms' own accuracy at a quarter of the widening cost.
     for (; i + 4 * W <= b1; i += 4 * W) {
-      V e0 = term(V::load(x + i), k, i), e1 = term(V::load(x + i + W), k, i + W);
-      V e2 = term(V::load(x + i + 2 * W), k, i + 2 * W), e3 = term(V::load(x + i + 3 * W), k, i + 3 * W);
+      V e0 = term(V::load(x + i), k, i, all), e1 = term(V::load(x + i + W), k, i + W, all);
+      V e2 = term(V::load(x + i + 2 * W), k, i + 2 * W, all), e3 = term(V::load(x + i + 3 * W), k, i + 3 * W, all);
       acc_add(acc0, e0 + e1);
       acc_add(acc1, e2 + e3);
     }
-    for (; i < b1; i += W) {
-      V a = (b1 - i >= W) ? V::load(x + i) : load_partial<V>(x + i, b1 - i, -lim<V>::inf);
-      acc_add(acc0, term(a, k, i));
+    for (; i + W <= b1; i += W) acc_add(acc0, term(V::load(x + i), k, i, all));
+    if (i < b1) {
+      // The row's tail: padded with m (a value every path handles fast), then masked out.
+      const auto valid = first_lanes<V>(b1 - i);
+      acc_add(acc0, mask_zero(valid, term(load_partial<V>(x + i, b1 - i, m), k, i, valid)));
     }
     const double s = acc_sum(acc0) + acc_sum(acc1);
     // Neumaier: the running sum keeps its rounding error in comp.
@@ -151,6 +154,16 @@ inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, 
   }
   if constexpr (DIRECT) return {k, (S + comp) * std::exp(-double(m)) + S2};
   return {k, S + comp};
+}
+
+template <class V, bool TEMP, bool STORE = false>
+inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> temp,
+                            scalar_t<V>* y = nullptr) {
+  // Short rows skip the direct shortcut: its one libm exp per row would cost more than it saves.
+  if constexpr (!TEMP && !STORE) {
+    if (n >= 8 * std::size_t(V::size)) return row_expsum_t<V, false, false, true>(x, n, m, temp, y);
+  }
+  return row_expsum_t<V, TEMP, STORE, false>(x, n, m, temp, y);
 }
 
 template <class V>
@@ -166,7 +179,7 @@ inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
   const T Lh = T(L), Ll = T(L - double(Lh));
   const V negm = V::set1(-m), t = V::set1(temp), invt = V::set1(T(1) / temp);
   const V vLh = V::set1(Lh), vLl = V::set1(Ll);
-  auto out = [&](V a) {
+  auto out = [&](V a) LOGITKIT_INLINE {
     V lo;
     V hi = row_diff<V, TEMP, true>(a, negm, t, invt, lo);
     return (hi - vLh) + (lo - vLl);
@@ -203,7 +216,7 @@ inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) 
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   const V limit = V::set1(-EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi);
-  auto e_of = [&](V a, bool& outside) {
+  auto e_of = [&](V a, bool& outside) LOGITKIT_INLINE {
     outside = any(lt(limit, abs(a)));
     V z;
     V p = math::exp_poly<V, false>(a, V::zero(), z);
