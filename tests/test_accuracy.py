@@ -164,6 +164,28 @@ def test_rows_across_exp_range(isa, dtype, func):
     _check(func, dtype, isa, ((x, f(x), _row_exact(x, func), -1) for x in xs), "exp-range rows")
 
 
+@functools.lru_cache(maxsize=None)
+def near_zero_lse_rows(dtype_name: str):
+    """Rows whose logsumexp is (nearly) 0 while max and log(sum) are not: m + L cancels.
+    [a, log(1 - e^a)] rounded to the dtype, in both orders, and a three-entry variant."""
+    rng = _rng(7, int(dtype_name == "float64"))
+    a = -np.exp(rng.uniform(np.log(1e-3), np.log(5.0), 64))
+    b = np.log1p(-np.exp(a))
+    c = np.log(np.exp(a) / 2)  # [c, c, b]: e^c + e^c + e^b = 1
+    rows = [np.stack([a, b], 1), np.stack([b, a], 1), np.stack([c, c, b], 1)]
+    return [r.astype(dtype_name) for r in rows]
+
+
+@pytest.mark.parametrize("dtype", _param_dtypes())
+def test_logsumexp_near_zero(isa, dtype):
+    """logsumexp = m + L with m < 0 < L and |m + L| << L: the result must still be accurate in
+    ulps of itself (numerics.md measures every output against the exact result)."""
+    xs = near_zero_lse_rows(dtype.name)
+    _check("logsumexp", dtype, isa,
+           ((x, lk.logsumexp(x), _row_exact(x, "logsumexp"), -1) for x in xs),
+           "near-zero logsumexp")
+
+
 def test_confident_row_top_entry_is_not_rounded_away():
     """log p(top) of [0, -40] is -exp(-40)-ish, not 0 (numerics.md, point 1)."""
     for dt in (np.float32, np.float64):

@@ -288,8 +288,21 @@ def test_tuple_axis_with_where_and_temperature(isa, func):
 def test_empty_axis_tuple_each_element_is_a_row(isa, func):
     x = _x((3, 4), seed=13)
     got = _call(func, x, axis=())
-    want = {"softmax": np.ones_like(x), "log_softmax": np.zeros_like(x), "logsumexp": x}[func]
-    np.testing.assert_array_equal(got, want)
+    assert got.shape == x.shape
+    exact = {"softmax": np.ones_like(x), "log_softmax": np.zeros_like(x), "logsumexp": x}[func]
+    _assert_accurate(func, got, exact, np.float64)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_rows_of_one_are_exact(isa, dtype):
+    """softmax of a row of one is exactly 1, log_softmax exactly 0, logsumexp x itself (the exact
+    results are representable; stricter than the ulp bounds, as SciPy's formula gives)."""
+    rng = np.random.default_rng(16)
+    x = np.concatenate([rng.standard_normal(200) * 10, rng.standard_normal(200) * 300,
+                        [0.0, -0.0, 1e-30, 88.0, -103.0, 700.0]]).astype(dtype)[:, None]
+    np.testing.assert_array_equal(lk.softmax(x), np.ones_like(x))
+    np.testing.assert_array_equal(lk.log_softmax(x), np.zeros_like(x))
+    np.testing.assert_array_equal(lk.logsumexp(x), x[:, 0])
 
 
 def test_keepdims(isa):

@@ -33,16 +33,31 @@ __all__ = [
 ]
 
 _ndarray = np.ndarray
-_FAST = frozenset([np.dtype(np.float32), np.dtype(np.float64)])
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 # ----------------------------------------------------------------------------- elementwise
 
 
+def _out_ok(out: Any, x: np.ndarray) -> bool:
+    """The fast path's check of out=: same shape and dtype as x, writeable (else full checks)."""
+    return (
+        type(out) is _ndarray
+        and out.dtype is x.dtype
+        and out.shape == x.shape
+        and out.flags.writeable
+    )
+
+
 def _elementwise(uf: np.ufunc, x: Any, out: Any) -> Any:
+    if type(x) is _ndarray:
+        dt = x.dtype
+        if dt is _F32 or dt is _F64:
+            if out is None:
+                return uf(x)
+            if _out_ok(out, x):
+                return uf(x, out=out)
     if out is None:
-        if type(x) is _ndarray and x.dtype in _FAST:
-            return uf(x)
         return uf(as_real_array(x))
     x = as_real_array(x)
     check_out(out, np.shape(x))
@@ -221,9 +236,13 @@ def softmax(
     >>> lk.softmax([1.0, 2.0, 3.0])
     array([0.09003057, 0.24472847, 0.66524096])
     """
-    if where is None and temperature is None and axis == -1 and type(x) is _ndarray and x.ndim:
-        if out is None and x.dtype in _FAST:
-            return _core.softmax(x)
+    if type(x) is _ndarray and where is None and temperature is None and axis == -1:
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and x.ndim:
+            if out is None:
+                return _core.softmax(x)
+            if _out_ok(out, x):
+                return _core.softmax(x, out=out)
     return _rowwise(_core.softmax, _core.softmax_ext, x, axis, out, where, temperature, False)
 
 
@@ -245,9 +264,13 @@ def log_softmax(
     >>> lk.log_softmax([0.0, -40.0])
     array([-4.24835426e-18, -4.00000000e+01])
     """
-    if where is None and temperature is None and axis == -1 and type(x) is _ndarray and x.ndim:
-        if out is None and x.dtype in _FAST:
-            return _core.log_softmax(x)
+    if type(x) is _ndarray and where is None and temperature is None and axis == -1:
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and x.ndim:
+            if out is None:
+                return _core.log_softmax(x)
+            if _out_ok(out, x):
+                return _core.log_softmax(x, out=out)
     return _rowwise(_core.log_softmax, _core.log_softmax_ext, x, axis, out, where, temperature, False)
 
 
@@ -270,8 +293,9 @@ def logsumexp(
     >>> float(lk.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     """
-    if where is None and temperature is None and axis == -1 and type(x) is _ndarray and x.ndim:
-        if out is None and not keepdims and x.dtype in _FAST:
+    if type(x) is _ndarray and where is None and temperature is None and axis == -1:
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
             return _core.logsumexp(x)
     return _rowwise(
         _core.logsumexp, _core.logsumexp_ext, x, axis, out, where, temperature, True, keepdims
