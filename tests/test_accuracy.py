@@ -137,7 +137,7 @@ def exp_range_rows(dtype_name: str):
     """Rows whose max and other entries sit on both sides of the limits of exp's normal range
     (where a kernel may switch between a fast and a wide exp path or scale by exp(-max)): the max
     m near +-88/104 (float32) or +-709/746 (float64), the others at m - gap, laid out so that
-    whole SIMD vectors are inside or outside the range (n = 2, 16, 33)."""
+    whole SIMD vectors are inside or outside the range (n = 2, 16, 33, 200, 1000)."""
     if dtype_name == "float32":
         tops = [-200, -104, -103, -88, -87.5, -87, -80, 0, 80, 87, 88, 88.5, 89, 100, 104, 127, 200]
         gaps = [0.5, 1, 5, 20, 40, 60, 100]
@@ -147,13 +147,15 @@ def exp_range_rows(dtype_name: str):
                 720, 745, 746, 800, 1000]
         gaps = [0.5, 1, 5, 20, 37, 50, 100, 800]
         far = -1e5
-    two, sixteen, thirty3 = [], [], []
+    two, sixteen, thirty3, long_, longer = [], [], [], [], []
     for m in tops:
         for g in gaps:
             two.append([m, m - g])
             sixteen.append([m] + [far] * 7 + [m - g] * 8)
             thirty3.append([m - g] * 32 + [m])
-    return [np.array(r, dtype=dtype_name) for r in (two, sixteen, thirty3)]
+            long_.append([m] + [far] * 99 + [m - g] * 100)  # long rows may take other paths
+            longer.append([m - g] * 999 + [m])
+    return [np.array(r, dtype=dtype_name) for r in (two, sixteen, thirty3, long_, longer)]
 
 
 @pytest.mark.parametrize("func", ROW_FUNCS)
