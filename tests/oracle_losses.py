@@ -211,10 +211,14 @@ def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
 
 
 def cross_entropy_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                       label_smoothing=0.0, reduction="mean", sample_weight=None):
+                       label_smoothing=0.0, reduction="mean", sample_weight=None,
+                       with_scale=False):
     """d(reduced loss)/d logits. The item loss Σ_c a_c·(-log p_c) has the gradient
     p_c·Σ_j a_j - a_c; each item's gradient is scaled by its sample weight and, for 'mean', divided
-    by the mean's denominator ('none': the gradient of the sum of the items)."""
+    by the mean's denominator ('none': the gradient of the sum of the items).
+
+    with_scale: also return the gradient's scale s = |sample weight · factor|·Σ_j a_j per element
+    (the gradient is s·(p_c - a_c/Σa), the bracket in [-1, 1]; see grad_errors)."""
     per_item, denom, a, p, sw = _ce_parts(logits, target, axis, weight, ignore_index,
                                           label_smoothing, sample_weight)
     W = per_item.dtype
@@ -223,6 +227,9 @@ def cross_entropy_grad(logits, target, *, axis=-1, weight=None, ignore_index=-10
         A = a.sum(axis=-1, keepdims=True)
         # an item whose coefficients are all 0 (ignored) has the constant loss 0: gradient 0
         g = np.where(A == 0, W.type(0), scale[..., None] * (p * A - a))
+        s = np.broadcast_to(np.abs(scale[..., None]) * A, g.shape)
+    if with_scale:
+        return np.moveaxis(g, -1, axis), np.moveaxis(s, -1, axis)
     return np.moveaxis(g, -1, axis)
 
 
@@ -256,7 +263,7 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
         = P·y'·|x|   + c·log1p(e^-|x|)   for x <  0     (softplus(-x) = |x| + log1p(e^-|x|))
       dℓ/dx = c·σ(x) - P·y' = (1-y')·σ(x) - P·y'·σ(-x)
       d²ℓ/dx² = c·σ(x)·σ(-x)
-    all times weight.
+    all times weight; the gradient's scale |weight|·c is returned too (see grad_errors).
     """
     x = np.asarray(logits)
     W = work_dtype(x.dtype)
@@ -276,23 +283,26 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
         s_pos, s_neg = sigmoid(xw), sigmoid(-xw)
         grad = w * (ym * s_pos - P * yp * s_neg)
         hess = w * c * s_pos * s_neg
+        scale = np.abs(w) * c
         shape = np.broadcast_shapes(loss.shape, x.shape)
     return (np.broadcast_to(loss, shape), np.broadcast_to(grad, shape),
-            np.broadcast_to(hess, shape))
+            np.broadcast_to(hess, shape), np.broadcast_to(scale, shape))
 
 
 def bce_with_logits(logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0,
                     reduction="mean"):
     """semantics.md's binary_cross_entropy_with_logits; 'mean' divides by the element count."""
-    loss, _, _ = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
+    loss, _, _, _ = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
     with np.errstate(all="ignore"):
         return _reduce(loss, loss.dtype.type(loss.size), reduction)
 
 
 def bce_with_logits_grad(logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0,
-                         reduction="mean"):
-    loss, grad, _ = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
-    return grad * _mean_scale(loss.dtype.type(loss.size), reduction, loss.dtype)
+                         reduction="mean", with_scale=False):
+    """dℓ/dx of the reduction; with_scale: also the gradient's scale |weight|·c·factor."""
+    loss, grad, _, scale = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
+    f = _mean_scale(loss.dtype.type(loss.size), reduction, loss.dtype)
+    return (grad * f, scale * f) if with_scale else grad * f
 
 
 # ----------------------------------------------------------------------------- focal
@@ -309,7 +319,7 @@ def _focal_parts(logits, target, alpha, gamma):
     W = work_dtype(x.dtype)
     xw = _w(x, W)
     y = _w(target, W)
-    ce, dce, _ = _bce_parts(x, target, None, None, 0.0)
+    ce, dce, _, _ = _bce_parts(x, target, None, None, 0.0)
     with np.errstate(all="ignore"):
         p, pm = sigmoid(xw), sigmoid(-xw)
         q = p * (1 - y) + pm * y
@@ -340,17 +350,18 @@ def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction=
 
 
 def grad_hess(logits, target, *, family, axis=-1, weight=None, pos_weight=None,
-              label_smoothing=0.0, sample_weight=None, ignore_index=-100):
+              label_smoothing=0.0, sample_weight=None, ignore_index=-100, with_scale=False):
     """Per-element gradient and diagonal Hessian of the per-item loss (no reduction).
 
     multiclass: item loss Σ_c a_c·(-log p_c) (times the sample weight):
         grad_c = sw·(p_c·A - a_c), hess_c = sw·A·p_c·(1 - p_c), A = Σ_c a_c
         (= w·(p - y) and w·p(1-p) without smoothing; 0 for ignored items).
     binary: the BCE derivatives of _bce_parts.
+    with_scale: also the scale of both (sw·A, or |weight|·c; see grad_errors).
     """
     if family == "binary":
-        _, g, h = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
-        return g, h
+        _, g, h, s = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
+        return (g, h, s) if with_scale else (g, h)
     x = np.asarray(logits)
     _, _, a, p, sw = _ce_parts(x, target, axis, weight, ignore_index, label_smoothing,
                                sample_weight)
@@ -358,7 +369,9 @@ def grad_hess(logits, target, *, family, axis=-1, weight=None, pos_weight=None,
         A = a.sum(axis=-1, keepdims=True)
         g = np.where(A == 0, p.dtype.type(0), sw[..., None] * (p * A - a))
         h = np.where(A == 0, p.dtype.type(0), sw[..., None] * A * p * (1 - p))
-    return np.moveaxis(g, -1, axis), np.moveaxis(h, -1, axis)
+        s = np.broadcast_to(np.abs(sw[..., None]) * A, g.shape)
+    g, h, s = (np.moveaxis(v, -1, axis) for v in (g, h, s))
+    return (g, h, s) if with_scale else (g, h)
 
 
 # ----------------------------------------------------------------------------- error measures
@@ -404,15 +417,23 @@ def rel_error(got, exact) -> float:
         return float(np.abs(g - e) / np.abs(e))
 
 
-def grad_errors(got, exact, dtype) -> np.ndarray:
+def grad_errors(got, exact, dtype, scale=None) -> np.ndarray:
     """Gradient errors as a fraction of the numerics.md target (<= 1 passes): the smaller of
-    ulps / GRAD_BOUNDS ulps and |error| / GRAD_BOUNDS absolute."""
+    ulps / GRAD_BOUNDS ulps and |error| / (GRAD_BOUNDS absolute · max(1, scale)).
+
+    The absolute bound is for a gradient of unit scale (p - y, σ - y, entries in [-1, 1]); where
+    weights multiply the gradient by scale > 1 (class weight, sample weight, pos_weight, the
+    smoothing mix, a 'sum' over weighted items) its absolute error scales with it. scale < 1 (e.g.
+    'mean') never tightens the bound. scale=None: the plain numerics.md bound."""
     dtype = np.dtype(dtype)
     ulps, absolute = GRAD_BOUNDS[dtype]
     ue = ulp_errors(got, exact, dtype) / ulps
     W = work_dtype(dtype)
     got, exact = np.broadcast_arrays(np.asarray(got), np.asarray(exact))
+    bound = W.type(absolute)
+    if scale is not None:
+        bound = bound * np.maximum(1, np.asarray(scale).astype(W))
     with np.errstate(all="ignore"):
-        ae = np.abs(got.astype(W) - exact.astype(W)) / W.type(absolute)
+        ae = np.abs(got.astype(W) - exact.astype(W)) / bound
     ae = np.where(np.isnan(ae), np.inf, ae.astype(np.float64))
     return np.minimum(ue, ae)

@@ -187,7 +187,8 @@ def test_elementwise_backward_broadcast_and_out(isa, func):
     out = np.empty((4, 9))
     assert f(a, b, out=out) is out
     np.testing.assert_array_equal(out, f(a, b))
-    np.testing.assert_array_equal(f(a[:, ::-2], b[:, ::-2]), f(a[:, ::-2].copy(), b[:, ::-2].copy()))
+    np.testing.assert_array_equal(f(a[:, ::-2], b[:, ::-2]),
+                                  f(a[:, ::-2].copy(), b[:, ::-2].copy()))
     r16 = f(a.astype(np.float16), b.astype(np.float16))
     assert r16.dtype == np.float16
     np.testing.assert_array_equal(

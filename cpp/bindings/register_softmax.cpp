@@ -16,9 +16,9 @@ struct LogSoftmaxOp {
 LOGITKIT_OP(LogsumexpOp, logsumexp);
 
 const char row_types[] = {NPY_HALF, NPY_HALF, NPY_FLOAT, NPY_FLOAT, NPY_DOUBLE, NPY_DOUBLE};
-// x, where, temperature, out (float16 rows take a float32 temperature).
-const char ext_types[] = {NPY_HALF,   NPY_BOOL, NPY_FLOAT,  NPY_HALF,  NPY_FLOAT, NPY_BOOL,
-                          NPY_FLOAT,  NPY_FLOAT, NPY_DOUBLE, NPY_BOOL, NPY_DOUBLE, NPY_DOUBLE};
+// x, where, temperature, out (the temperature is float64 for every row type).
+const char ext_types[] = {NPY_HALF,  NPY_BOOL, NPY_DOUBLE, NPY_HALF,   NPY_FLOAT,  NPY_BOOL,
+                          NPY_DOUBLE, NPY_FLOAT, NPY_DOUBLE, NPY_BOOL, NPY_DOUBLE, NPY_DOUBLE};
 }  // namespace
 
 void register_softmax(py::module_& m) {

@@ -40,8 +40,18 @@ namespace py = pybind11;
 class FlagGuard {
  public:
 #ifdef LOGITKIT_X86
+  // SSE flags live in MXCSR; the x87 status word, used only by the long double fallbacks, is
+  // cleared (NumPy clears every flag before it runs a loop).
   FlagGuard() : csr_(_mm_getcsr()) {}
-  ~FlagGuard() { _mm_setcsr(csr_); }
+  ~FlagGuard() {
+    _mm_setcsr(csr_);
+#if defined(__GNUC__) || defined(__clang__)
+    __asm__ __volatile__("fnclex");
+#else
+    std::feclearexcept(FE_ALL_EXCEPT & ~0);  // MSVC: long double is double, no x87 use
+    _mm_setcsr(csr_);
+#endif
+  }
 
  private:
   unsigned csr_;
@@ -215,7 +225,7 @@ void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   for (npy_intp r = 0; r < N; ++r) {
     const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
     C* y = row_out<S, C>(args[1] + r * steps[1], steps[3], n, 1);
-    f(x, y, std::size_t(n), C(1));
+    f(x, y, std::size_t(n), 1.0);
     row_done<S, C>(y, args[1] + r * steps[1], steps[3], n);
   }
 }
@@ -229,7 +239,7 @@ void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*
   const npy_intp N = dims[0], n = dims[1];
   for (npy_intp r = 0; r < N; ++r) {
     const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
-    const C v = f(x, std::size_t(n), C(1));
+    const C v = f(x, std::size_t(n), 1.0);
     scatter<S>(&v, 1, args[1] + r * steps[1], 0);
   }
 }
@@ -262,8 +272,8 @@ void row_ext_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
   for (npy_intp r = 0; r < N; ++r) {
     const char* xr = args[0] + r * steps[0];
     const char* mr = args[1] + r * steps[1];
-    C t;
-    std::memcpy(&t, args[2] + r * steps[2], sizeof(C));
+    double t;  // the temperature is always float64: x / T uses T as the caller gave it
+    std::memcpy(&t, args[2] + r * steps[2], sizeof(double));
     char* yr = args[3] + r * steps[3];
     const npy_intp count = mask_count(mr, ms, n);
     C* y = row_out<S, C>(yr, ys, n, 1);
@@ -291,8 +301,8 @@ void reduce_ext_loop(char** args, const npy_intp* dims, const npy_intp* steps, v
   for (npy_intp r = 0; r < N; ++r) {
     const char* xr = args[0] + r * steps[0];
     const char* mr = args[1] + r * steps[1];
-    C t;
-    std::memcpy(&t, args[2] + r * steps[2], sizeof(C));
+    double t;  // the temperature is always float64: x / T uses T as the caller gave it
+    std::memcpy(&t, args[2] + r * steps[2], sizeof(double));
     const npy_intp count = mask_count(mr, ms, n);
     C v;
     if (count == n) v = f(row_in<S, C>(xr, xs, n, 0), std::size_t(n), t);

@@ -163,8 +163,11 @@ def _rowwise(
             return uf(x, axis=ax, keepdims=keepdims, out=out)
         return uf(x, axis=ax, out=out)
     mask = _where_mask(True if where is None else where, x.shape)
-    if reduce:
-        return uf_ext(x, mask, t, axis=ax, keepdims=keepdims, out=out)
+    if reduce and keepdims:
+        # NumPy allows keepdims only when every input has a core axis; the temperature has none.
+        o = None if out is None else np.squeeze(out, axis=ax)
+        r = uf_ext(x, mask, t, axis=ax, out=o)
+        return out if out is not None else np.expand_dims(r, ax)
     return uf_ext(x, mask, t, axis=ax, out=out)
 
 

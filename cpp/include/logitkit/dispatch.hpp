@@ -17,9 +17,9 @@ struct TypedKernels {
   void (*sigmoid_backward)(const T* g, const T* y, T* out, std::size_t n);
   void (*log_sigmoid_backward)(const T* g, const T* x, T* out, std::size_t n);
   // One contiguous row of n (temperature > 0, 1 for none; y may equal x).
-  void (*softmax)(const T* x, T* y, std::size_t n, T temperature);
-  void (*log_softmax)(const T* x, T* y, std::size_t n, T temperature);
-  T (*logsumexp)(const T* x, std::size_t n, T temperature);
+  void (*softmax)(const T* x, T* y, std::size_t n, double temperature);
+  void (*log_softmax)(const T* x, T* y, std::size_t n, double temperature);
+  T (*logsumexp)(const T* x, std::size_t n, double temperature);
   void (*softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
   void (*log_softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
   // Losses (kernels/losses.hpp). Cross-entropy of one row of n logits: hard label t (t < 0: ignored

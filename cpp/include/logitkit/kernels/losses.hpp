@@ -42,7 +42,7 @@ inline bool ce_prepare(const scalar_t<V>* x, std::size_t n, CeRow<V>& r, scalar_
     special = lim<V>::nan;
     return false;
   }
-  const RowSum<V> rs = row_expsum<V, false>(x, n, r.m, T(1));
+  const RowSum<V> rs = row_expsum<V, false>(x, n, r.m, 1.0);
   r.L = rs.L();
   r.inv = 1.0 / (rs.k + rs.Sp);
   return true;
@@ -72,7 +72,7 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
   Acc acc;
   auto step = [&](V xv, V wv, V yv, V& gout) LOGITKIT_INLINE {
     V lo;
-    V hi = row_diff<V, false, true>(xv, negm, dummy, dummy, lo);
+    V hi = row_diff<V, false, true>(xv, negm, dummy, dummy, dummy, lo);
     V a = SOFT ? mul_add(yv, vss, vsa) : vsa;
     if constexpr (HAS_W) a = a * wv;
     // a·(L - d): both factors >= 0; a = 0 contributes 0 even where L - d = inf.

@@ -27,28 +27,32 @@ template <> struct drop_lo<float> { static constexpr float below = -1.8446744e19
 template <> struct drop_lo<double> { static constexpr double below = -1.3407807929942597e154; };  // -2^512
 
 template <class V>
-inline RowKind row_max(const scalar_t<V>* x, std::size_t n, scalar_t<V>& m_out) {
+inline RowKind row_max(const scalar_t<V>* x, std::size_t n, scalar_t<V>& m_out, scalar_t<V>* min_out = nullptr) {
   using T = scalar_t<V>;
   constexpr T ninf = -lim<V>::inf;
   constexpr std::size_t W = V::size;
-  V m0 = V::set1(ninf), m1 = m0;
+  V m0 = V::set1(ninf), m1 = m0, lo0 = V::set1(lim<V>::inf), lo1 = lo0;
   auto nan0 = isnan(m0), nan1 = nan0;
   std::size_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
     V a = V::load(x + i), b = V::load(x + i + W);
     m0 = max(m0, a);
     m1 = max(m1, b);
+    lo0 = min(lo0, a);
+    lo1 = min(lo1, b);
     nan0 = mask_or(nan0, isnan(a));
     nan1 = mask_or(nan1, isnan(b));
   }
   for (; i < n; i += W) {
     V a = (n - i >= W) ? V::load(x + i) : load_partial<V>(x + i, n - i, ninf);
     m0 = max(m0, a);
+    lo0 = min(lo0, mask_zero(first_lanes<V>(n - i), a) + select(first_lanes<V>(n - i), V::zero(), V::set1(lim<V>::inf)));
     nan0 = mask_or(nan0, isnan(a));
   }
   if (any(mask_or(nan0, nan1))) return row_nan;
   T m = hmax(max(m0, m1));
   m_out = m;
+  if (min_out) *min_out = hmin(min(lo0, lo1));
   if (m == lim<V>::inf) return row_posinf;
   if (m == ninf) return row_neginf;
   return row_ok;
@@ -57,18 +61,59 @@ inline RowKind row_max(const scalar_t<V>* x, std::size_t n, scalar_t<V>& m_out) 
 // d = (x - m)/T as hi + lo. lo may be NaN where hi is -inf (x = -inf, or x - m overflowed): the
 // exp path clears it there itself; MASK clears it for callers that use lo directly. Below -2^64
 // (float) lo is dropped: it is then below ulp/2 of a result that is -inf-like or 0 anyway.
+// With TEMP, T = t + tl (the float pair of the caller's double temperature) and invt ~ 1/T:
+// (hi + lo)/T = q + (hi - q·t + lo - q·tl)/T, the residual hi - q·t exact.
 template <class V, bool TEMP, bool MASK>
-inline V row_diff(V x, V negm, V t, V invt, V& lo) {
+inline V row_diff(V x, V negm, V t, V tl, V invt, V& lo) {
   V hi = two_sum(x, negm, lo);
   if constexpr (TEMP) {
     V q = hi * invt;
     V r = quotient_residual(hi, q, t);
-    lo = (r + lo) * invt;
+    lo = mul_add(neg(q), tl, r + lo) * invt;
     hi = q;
   }
   if constexpr (MASK || TEMP) lo = mask_zero(le(V::set1(drop_lo<scalar_t<V>>::below), hi), lo);
   return hi;
 }
+
+// A wider type for rare exact fallbacks: double for float; long double (x87 80-bit or quad where the
+// platform has one, else double) for double.
+template <class V>
+using wide_t = std::conditional_t<sizeof(scalar_t<V>) == 4, double, long double>;
+
+// Σ exp(hi + lo) over the lanes of `sel` whose exp is below the lane type's normal range, in the wide
+// type: a subnormal term would carry an absolute, not a relative, rounding error, and a row whose
+// whole S' is such terms (log_softmax of [0, -100, ..., -100] in float32) needs them relatively exact.
+// Terms below e^-120 (float) / e^-800 (double) cannot reach any result and are skipped.
+template <class V>
+inline wide_t<V> tiny_terms(V hi, V lo, typename V::mask sel) {
+  using T = scalar_t<V>;
+  using Wd = wide_t<V>;
+  constexpr T cutoff = sizeof(T) == 4 ? T(-120) : T(-800);
+  alignas(64) T h[V::size], l[V::size], f[V::size];
+  store(h, hi);
+  store(l, lo);
+  store(f, mask_zero(sel, V::set1(T(1))));
+  Wd s = 0;
+  for (int i = 0; i < V::size; ++i)
+    if (f[i] != T(0) && h[i] > cutoff) s += std::exp(Wd(h[i]) + Wd(l[i]));
+  return s;
+}
+
+// Sum of block sums with Neumaier's compensation: the running total keeps its rounding error.
+template <class V>
+struct CompensatedSum {
+  double S = 0, comp = 0;
+  void add(double s) {
+    const double t = S + s;
+    comp += (S >= s || S <= -s) ? (S - t) + s : (s - t) + S;
+    S = t;
+  }
+  double value() const { return S + comp; }
+};
+// Elements per block whose sum is kept in the vector accumulators before it is added to the
+// compensated total: 64 vectors, so each accumulator lane adds at most 16 pair-sums.
+template <class V> constexpr std::size_t sum_block = 64 * std::size_t(V::size);
 
 template <class V>
 struct RowSum {
@@ -84,18 +129,34 @@ struct RowSum {
 // exp's normal range [fast_lo, fast_hi] (huge or very negative logits) takes the exact-difference
 // path instead, into a second sum. Both paths err by one exp rounding per term.
 template <class V, bool TEMP, bool STORE = false, bool DIRECT = false>
-inline RowSum<V> row_expsum_t(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> temp,
+inline RowSum<V> row_expsum_t(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, double temp,
                               scalar_t<V>* y = nullptr) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
-  constexpr std::size_t block = 1024;
-  const V negm = V::set1(-m), t = V::set1(temp), invt = V::set1(T(1) / temp);
+  constexpr std::size_t block = sum_block<V>;
+  const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
+          invt = V::set1(T(1.0 / temp));
   const V one = V::set1(T(1)), vm = V::set1(m);
 
   const auto all = eq(vm, vm);
   using EC = math::exp_consts<T>;
-  double S = 0, comp = 0, k = 0, S2 = 0;
+  CompensatedSum<V> total;
+  double k = 0;
+  wide_t<V> S2 = 0;  // terms summed outside the vector accumulators (tiny ones, DIRECT's exact path)
+  // exp(d) for the exact-difference path; without STORE, lanes whose exp would be subnormal are
+  // summed into S2 in the wide type instead.
+  auto exact = [&](V hi, V lo, typename V::mask valid) LOGITKIT_INLINE {
+    V e = math::exp_neg_lo(hi, lo);
+    if constexpr (!STORE) {
+      auto tiny = mask_and(valid, lt(hi, V::set1(EC::fast_lo)));
+      if (any(tiny)) {
+        S2 += tiny_terms<V>(hi, lo, tiny);
+        e = select(tiny, V::zero(), e);
+      }
+    }
+    return e;
+  };
   auto term = [&](V a, double& k, std::size_t i, typename V::mask valid) LOGITKIT_INLINE {
     V e;
     if constexpr (DIRECT) {
@@ -106,15 +167,15 @@ inline RowSum<V> row_expsum_t(const scalar_t<V>* x, std::size_t n, scalar_t<V> m
         e = p * V::from_bits(slli(bits(z), EC::mant_bits));
       } else {
         V lo;
-        V hi = row_diff<V, false, false>(a, negm, t, invt, lo);
-        V ed = math::exp_neg_lo(hi, lo);
+        V hi = row_diff<V, false, false>(a, negm, t, tl, invt, lo);
+        V ed = exact(hi, lo, valid);
         S2 += hsum(mask_zero(valid, select(eq(a, vm), V::zero(), ed)));
         e = V::zero();
       }
     } else {
       V lo;
-      V hi = row_diff<V, TEMP, false>(a, negm, t, invt, lo);
-      e = math::exp_neg_lo(hi, lo);
+      V hi = row_diff<V, TEMP, false>(a, negm, t, tl, invt, lo);
+      e = exact(hi, lo, valid);
     }
     if constexpr (STORE) {
       if (n - i >= W) store(y + i, e);
@@ -146,22 +207,26 @@ inline RowSum<V> row_expsum_t(const scalar_t<V>* x, std::size_t n, scalar_t<V> m
       const auto valid = first_lanes<V>(b1 - i);
       acc_add(acc0, mask_zero(valid, term(load_partial<V>(x + i, b1 - i, m), k, i, valid)));
     }
-    const double s = acc_sum(acc0) + acc_sum(acc1);
-    // Neumaier: the running sum keeps its rounding error in comp.
-    const double t2 = S + s;
-    comp += (S >= s) ? (S - t2) + s : (s - t2) + S;
-    S = t2;
+    total.add(acc_sum(acc0) + acc_sum(acc1));
   }
-  if constexpr (DIRECT) return {k, (S + comp) * std::exp(-double(m)) + S2};
-  return {k, S + comp};
+  // (a zero sum means every vector took the exact path, as when m < fast_lo: exp(-m) may be inf)
+  using Wd = wide_t<V>;
+  if constexpr (DIRECT) {
+    if (total.value() == 0) return {k, double(S2)};
+    return {k, double(Wd(total.value()) * std::exp(-Wd(m)) + S2)};
+  }
+  return {k, double(Wd(total.value()) + S2)};
 }
 
 template <class V, bool TEMP, bool STORE = false>
-inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> temp,
+inline RowSum<V> row_expsum(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, double temp,
                             scalar_t<V>* y = nullptr) {
   // Short rows skip the direct shortcut: its one libm exp per row would cost more than it saves.
+  // It also needs exp(-m) and Σ exp(x_j) comfortably inside double's range: |m| <= fast_hi / 2.
   if constexpr (!TEMP && !STORE) {
-    if (n >= 8 * std::size_t(V::size)) return row_expsum_t<V, false, false, true>(x, n, m, temp, y);
+    constexpr scalar_t<V> lim_m = math::exp_consts<scalar_t<V>>::fast_hi / 2;
+    if (n >= 8 * std::size_t(V::size) && m <= lim_m && m >= -lim_m)
+      return row_expsum_t<V, false, false, true>(x, n, m, temp, y);
   }
   return row_expsum_t<V, TEMP, STORE, false>(x, n, m, temp, y);
 }
@@ -172,16 +237,17 @@ inline void fill_row(scalar_t<V>* y, std::size_t n, scalar_t<V> value) {
 }
 
 template <class V, bool TEMP>
-inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, scalar_t<V> temp) {
+inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   const double L = row_expsum<V, TEMP>(x, n, m, temp).L();
   const T Lh = T(L), Ll = T(L - double(Lh));
-  const V negm = V::set1(-m), t = V::set1(temp), invt = V::set1(T(1) / temp);
+  const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
+          invt = V::set1(T(1.0 / temp));
   const V vLh = V::set1(Lh), vLl = V::set1(Ll);
   auto out = [&](V a) LOGITKIT_INLINE {
     V lo;
-    V hi = row_diff<V, TEMP, true>(a, negm, t, invt, lo);
+    V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
     return (hi - vLh) + (lo - vLl);
   };
   std::size_t i = 0;
@@ -193,7 +259,7 @@ inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
 // Error: exp 1 ulp + store 0.5 + the factor 0.5 + the product 0.5 (subnormal outputs: two roundings,
 // at most one unit of the smallest subnormal).
 template <class V, bool TEMP>
-inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, scalar_t<V> temp) {
+inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   const RowSum<V> rs = row_expsum<V, TEMP, true>(x, n, m, temp, y);
@@ -222,73 +288,143 @@ inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) 
     V p = math::exp_poly<V, false>(a, V::zero(), z);
     return p * V::from_bits(slli(bits(z), EC::mant_bits));
   };
-  Acc acc0, acc1;
-  std::size_t i = 0;
+  CompensatedSum<V> total;
   bool o0 = false, o1 = false;
-  for (; i + 2 * W <= n; i += 2 * W) {
-    V e0 = e_of(V::load(x + i), o0), e1 = e_of(V::load(x + i + W), o1);
-    if (o0 || o1) return false;
-    store(y + i, e0);
-    store(y + i + W, e1);
-    acc_add(acc0, e0 + e1);
-  }
-  for (; i < n; i += W) {
-    const std::size_t m = (n - i >= W) ? W : n - i;
-    V e = e_of(m == W ? V::load(x + i) : load_partial<V>(x + i, m, T(0)), o0);
-    if (o0) return false;
-    if (m == W) {
-      store(y + i, e);
-      acc_add(acc1, e);
-    } else {
-      store_partial(y + i, e, m);
-      acc_add(acc1, load_partial<V>(y + i, m, T(0)));
+  for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
+    const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
+    Acc acc0, acc1;
+    std::size_t i = b0;
+    for (; i + 4 * W <= b1; i += 4 * W) {
+      V e0 = e_of(V::load(x + i), o0), e1 = e_of(V::load(x + i + W), o1);
+      if (o0 || o1) return false;
+      V e2 = e_of(V::load(x + i + 2 * W), o0), e3 = e_of(V::load(x + i + 3 * W), o1);
+      if (o0 || o1) return false;
+      store(y + i, e0);
+      store(y + i + W, e1);
+      store(y + i + 2 * W, e2);
+      store(y + i + 3 * W, e3);
+      acc_add(acc0, e0 + e1);
+      acc_add(acc1, e2 + e3);
     }
+    for (; i < b1; i += W) {
+      const std::size_t m = (b1 - i >= W) ? W : b1 - i;
+      V e = e_of(m == W ? V::load(x + i) : load_partial<V>(x + i, m, T(0)), o0);
+      if (o0) return false;
+      if (m == W) {
+        store(y + i, e);
+        acc_add(acc1, e);
+      } else {
+        store_partial(y + i, e, m);
+        acc_add(acc1, mask_zero(first_lanes<V>(m), e));
+      }
+    }
+    total.add(acc_sum(acc0) + acc_sum(acc1));
   }
-  const double S = acc_sum(acc0) + acc_sum(acc1);
+  const double S = total.value();
   const double F = 1.0 / S;
   if (!(F >= 0x1p-100)) return false;  // NaN sum (a NaN input), or a row too large to scale once
   const V f = V::set1(T(F));
-  i = 0;
+  std::size_t i = 0;
   for (; i + W <= n; i += W) store(y + i, V::load(y + i) * f);
   if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * f, n - i);
   return true;
 }
 
+// softmax / log_softmax of a row in the wide type, scalar: the fallback for temperatures whose
+// float pair or reciprocal leaves the lane type's normal range, and for rows where x - m overflows.
+template <class V>
+inline void rowwise_wide(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp, bool log) {
+  using T = scalar_t<V>;
+  using Wd = wide_t<V>;
+  const Wd wm = Wd(m), wt = Wd(temp);
+  Wd S = 0, k = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (x[i] == m) k += 1;
+    else S += std::exp((Wd(x[i]) - wm) / wt);
+  }
+  const Wd L = (k == 1) ? std::log1p(S) : std::log(k + S);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Wd d = (Wd(x[i]) - wm) / wt;
+    y[i] = log ? T(d - L) : T(std::exp(d) / (k + S));
+  }
+}
+
+// True when the temperature path cannot run in the lane type: T or 1/T outside the normal range,
+// or x - m overflowing for some finite x (then the -inf entries are set aside to find the finite min).
+template <class V>
+inline bool temp_needs_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> mn, double temp) {
+  using T = scalar_t<V>;
+  constexpr T tiny = std::numeric_limits<T>::min(), huge = std::numeric_limits<T>::max();
+  const T t = T(temp), it = T(1.0 / temp);
+  if (!(t >= tiny && t <= huge && it >= tiny && it <= huge)) return true;
+  if (m - mn <= huge) return false;
+  T fmin = m;
+  for (std::size_t i = 0; i < n; ++i)
+    if (x[i] > -lim<V>::inf && x[i] < fmin) fmin = x[i];
+  return !(m - fmin <= huge);
+}
+
+// logsumexp of a row in the wide type, scalar: the fallback for cancellation and extreme temperatures.
+template <class V>
+inline scalar_t<V> logsumexp_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, double temp) {
+  using T = scalar_t<V>;
+  using Wd = wide_t<V>;
+  Wd S = 0, k = 0;
+  const Wd wm = Wd(m), wt = Wd(temp);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (x[i] == m) k += 1;
+    else S += std::exp((Wd(x[i]) - wm) / wt);
+  }
+  const Wd L = (k == 1) ? std::log1p(S) : std::log(k + S);
+  return T(wm / wt + L);
+}
+
 // ---- public row kernels (temp > 0 finite; temp == 1 takes the plain path)
 
 template <class V>
-inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> temp) {
+inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
   using T = scalar_t<V>;
-  T m{};
-  RowKind kind = row_max<V>(x, n, m);
+  T m{}, mn{};
+  RowKind kind = row_max<V>(x, n, m, &mn);
   if (kind != row_ok) return fill_row<V>(y, n, lim<V>::nan);
-  if (temp == T(1)) log_softmax_row_t<V, false>(x, y, n, m, temp);
+  if (temp == 1.0) log_softmax_row_t<V, false>(x, y, n, m, temp);
+  else if (temp_needs_wide<V>(x, n, m, mn, temp)) rowwise_wide<V>(x, y, n, m, temp, true);
   else log_softmax_row_t<V, true>(x, y, n, m, temp);
 }
 
 template <class V>
-inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> temp) {
+inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
   using T = scalar_t<V>;
-  if (temp == T(1) && x != y && softmax_direct<V>(x, y, n)) return;
-  T m{};
-  RowKind kind = row_max<V>(x, n, m);
+  if (n == 1) {  // a row of one: exactly 1 (NaN for NaN or inf, -inf: NaN as an all -inf row)
+    y[0] = (x[0] - x[0] == T(0)) ? T(1) : lim<V>::nan;
+    return;
+  }
+  if (temp == 1.0 && x != y && softmax_direct<V>(x, y, n)) return;
+  T m{}, mn{};
+  RowKind kind = row_max<V>(x, n, m, &mn);
   if (kind != row_ok) return fill_row<V>(y, n, lim<V>::nan);
-  if (temp == T(1)) softmax_row_t<V, false>(x, y, n, m, temp);
+  if (temp == 1.0) softmax_row_t<V, false>(x, y, n, m, temp);
+  else if (temp_needs_wide<V>(x, n, m, mn, temp)) rowwise_wide<V>(x, y, n, m, temp, false);
   else softmax_row_t<V, true>(x, y, n, m, temp);
 }
 
 template <class V>
-inline scalar_t<V> logsumexp_row(const scalar_t<V>* x, std::size_t n, scalar_t<V> temp) {
+inline scalar_t<V> logsumexp_row(const scalar_t<V>* x, std::size_t n, double temp) {
   using T = scalar_t<V>;
-  T m{};
-  switch (row_max<V>(x, n, m)) {
+  T m{}, mn{};
+  switch (row_max<V>(x, n, m, &mn)) {
     case row_nan: return lim<V>::nan;
     case row_posinf: return lim<V>::inf;
     case row_neginf: return -lim<V>::inf;
     default: break;
   }
-  const RowSum<V> rs = (temp == T(1)) ? row_expsum<V, false>(x, n, m, temp) : row_expsum<V, true>(x, n, m, temp);
-  return T(double(m) / double(temp) + rs.L());
+  if (temp != 1.0 && temp_needs_wide<V>(x, n, m, mn, temp)) return logsumexp_wide<V>(x, n, m, temp);
+  const RowSum<V> rs = (temp == 1.0) ? row_expsum<V, false>(x, n, m, temp) : row_expsum<V, true>(x, n, m, temp);
+  const double mt = double(m) / temp, L = rs.L();
+  // m/T < 0 < L cancel when the result is much smaller than L: every ulp of L is then many of the
+  // result. Such rows are summed again in the wide type.
+  if (mt < 0 && std::fabs(mt + L) < 0.25 * L) return logsumexp_wide<V>(x, n, m, temp);
+  return T(mt + L);
 }
 
 }  // namespace logitkit::kernels
