@@ -6,7 +6,9 @@ hand (the max-shifted formulas, with preallocated outputs), SciPy ``scipy.specia
 (``torch.set_num_threads(1)``, ``out=`` where the op has one), ONNX Runtime (a one-node model,
 one intra-op and one inter-op thread, inputs and outputs bound in place with IOBinding), and
 ``np.copyto(out, x)``: a kernel that reads x and writes an output of the same size cannot beat it.
-Peers that are not installed are skipped with a note.
+For the losses (cross-entropy, BCE with logits; loss alone and loss + gradient): torch autograd
+forward + backward, and scikit-learn's ``sklearn._loss`` (per-sample loss and gradient: a speed
+comparison, it does not reduce). Peers that are not installed are skipped with a note.
 
 Method (see /work/shared/peers.md): one process; every contender of a case runs on the same input
 array; each repetition times one batch of calls of every contender in a shuffled order (batches
@@ -20,6 +22,8 @@ Usage::
     python bench/compare.py                       # the full table
     python bench/compare.py --quick               # a short run
     python bench/compare.py --isa avx2            # force logitkit's ISA
+    python bench/compare.py --isa avx2 --torch-isa avx2   # both libraries on AVX2
+    python bench/compare.py --only cross_entropy,bce      # the losses only
     python bench/compare.py --json out.json --plot out.png
 
 Adding an entry (a loss with its gradient, say): write the contender factories (each takes the
@@ -75,6 +79,7 @@ _PEER_MODULES = {
     "torch": "torch",
     "onnxruntime": "onnxruntime",
     "onnx": "onnx",
+    "sklearn": "sklearn._loss.loss",
     "matplotlib": "matplotlib",
 }
 _peers: dict[str, Any] = {}
@@ -103,11 +108,11 @@ def peer(name: str) -> Any:
 
 
 # Contenders as columns, in this order; the first is the one the ratios are taken for.
-CONTENDERS = ["logitkit", "lk.ufunc", "numpy", "scipy", "torch", "onnxruntime", "copy"]
+CONTENDERS = ["logitkit", "lk.ufunc", "numpy", "scipy", "torch", "onnxruntime", "sklearn", "copy"]
 REFERENCE = "logitkit"
-PEERS_FOR_RATIO = ["numpy", "scipy", "torch", "onnxruntime", "copy"]
+PEERS_FOR_RATIO = ["numpy", "scipy", "torch", "onnxruntime", "sklearn", "copy"]
 # Which optional module a contender needs (for the "skipped" note).
-NEEDS = {"scipy": "scipy", "torch": "torch", "onnxruntime": "onnxruntime"}
+NEEDS = {"scipy": "scipy", "torch": "torch", "onnxruntime": "onnxruntime", "sklearn": "sklearn"}
 
 
 # ----------------------------------------------------------------------------- contenders
@@ -371,6 +376,153 @@ def ort_factory(op: str) -> Factory:
     return make
 
 
+# Losses. Every contender's Runner returns its raw result (a tensor, a tuple of arrays, ...); the
+# result check goes through a ``check_value`` attribute on the Runner that turns it into the same
+# quantity for everyone: ``(mean loss as float64, gradient of the mean loss or None)``.
+
+
+def _with_check(run: Runner, check_value: Callable[[Any], Any]) -> Runner:
+    run.check_value = check_value  # type: ignore[attr-defined]
+    return run
+
+
+def _loss_value(loss: Any, grad: Any = None, grad_scale: float = 1.0) -> tuple:
+    loss = float(loss.detach() if hasattr(loss, "detach") else loss)
+    if grad is None:
+        return (loss, None)
+    g = _as_numpy(grad).astype(np.float64)
+    return (loss, g * grad_scale if grad_scale != 1.0 else g)
+
+
+def ce_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    d = make_logits(rng, shape, dtype)
+    d["labels"] = rng.integers(0, shape[-1], shape[:-1])  # int64: what torch wants
+    d["labels_f"] = d["labels"].astype(dtype)  # scikit-learn takes the labels as floats
+    return d
+
+
+def bce_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    d = make_logits(rng, shape, dtype)
+    d["targets"] = (rng.random(shape) < 0.5).astype(dtype)  # multi-label targets in {0, 1}
+    return d
+
+
+def lk_ce(grad: bool) -> Factory:
+    def make(d: dict) -> Runner:
+        x, t = d["x"], d["labels"]
+        if not grad:
+            return _with_check(lambda: lk.cross_entropy(x, t), _loss_value)
+        g = np.empty_like(x)
+        return _with_check(
+            lambda: lk.cross_entropy_with_grad(x, t, out=g), lambda r: _loss_value(*r)
+        )
+
+    return make
+
+
+def lk_bce(grad: bool) -> Factory:
+    def make(d: dict) -> Runner:
+        x, y = d["x"], d["targets"]
+        if not grad:
+            return _with_check(lambda: lk.binary_cross_entropy_with_logits(x, y), _loss_value)
+        g = np.empty_like(x)
+        return _with_check(
+            lambda: lk.binary_cross_entropy_with_logits_with_grad(x, y, out=g),
+            lambda r: _loss_value(*r),
+        )
+
+    return make
+
+
+def torch_loss(op: str, grad: bool) -> Factory:
+    """torch.nn.functional's loss, mean reduction. With the gradient: autograd forward + backward
+    on a leaf tensor sharing x's memory, x.grad set to None before each call (backward allocates the
+    gradient: marked ``*``). Loss only: the forward under torch.no_grad()."""
+
+    def make(d: dict) -> Runner:
+        torch = peer("torch")
+        F = torch.nn.functional
+        fn = {"cross_entropy": F.cross_entropy, "bce": F.binary_cross_entropy_with_logits}[op]
+        target = torch.from_numpy(d["labels"] if op == "cross_entropy" else d["targets"])
+        if not grad:
+            xt = torch.from_numpy(d["x"])
+
+            def run_fwd():
+                with torch.no_grad():
+                    return fn(xt, target)
+
+            return _with_check(run_fwd, _loss_value)
+        xg = torch.from_numpy(d["x"]).requires_grad_(True)
+
+        def run():
+            xg.grad = None
+            loss = fn(xg, target)
+            loss.backward()
+            return loss, xg.grad
+
+        _note_alloc(d, "torch")
+        return _with_check(run, lambda r: _loss_value(*r))
+
+    return make
+
+
+def sklearn_loss(op: str, grad: bool) -> Factory:
+    """scikit-learn's private loss module (what its GLMs and gradient boosting use), n_threads=1,
+    preallocated loss_out/gradient_out. It returns the per-sample loss and per-sample gradient
+    (no mean): for the check they are reduced to torch's mean convention; for the timing they are
+    not (the mean is a small extra pass for logitkit and torch, which scikit-learn skips).
+    cross_entropy: HalfMultinomialLoss (its loss is the full cross-entropy, log-sum-exp minus the
+    target logit; y_true as floats). bce: HalfBinomialLoss on the flattened arrays (elementwise
+    log(1 + exp(x)) - y·x, gradient sigmoid(x) - y)."""
+
+    def make(d: dict) -> Runner:
+        sk = peer("sklearn")
+        x = d["x"]
+        if op == "cross_entropy":
+            loss = sk.HalfMultinomialLoss(n_classes=x.shape[-1])
+            xr, y = x, d["labels_f"]
+            lo = np.empty(x.shape[0], dtype=x.dtype)
+            n_mean = x.shape[0]  # torch's mean: over the samples
+        else:
+            loss = sk.HalfBinomialLoss()
+            xr, y = x.reshape(-1), d["targets"].reshape(-1)
+            lo = np.empty(xr.size, dtype=x.dtype)
+            n_mean = x.size  # torch's mean: over the elements
+        if not grad:
+            return _with_check(
+                lambda: loss.loss(y_true=y, raw_prediction=xr, loss_out=lo),
+                lambda r: (float(np.mean(r, dtype=np.float64)), None),
+            )
+        go = np.empty_like(xr)
+
+        def check(r):
+            lo_, go_ = r
+            return (float(np.mean(lo_, dtype=np.float64)), go_.reshape(x.shape) / n_mean)
+
+        return _with_check(
+            lambda: loss.loss_gradient(y_true=y, raw_prediction=xr, loss_out=lo, gradient_out=go),
+            check,
+        )
+
+    return make
+
+
+def compare_loss(ref: tuple, r: tuple) -> str | None:
+    """Loss within 1e-5 relative of logitkit's; gradient within 1e-3 relative (plus 1e-6 of the
+    largest gradient entry, for the entries near 0)."""
+    (lref, gref), (l, g) = ref, r
+    if not math.isclose(l, lref, rel_tol=1e-5, abs_tol=1e-12):
+        return f"loss {l:.8g} vs {lref:.8g} (rel diff {abs(l - lref) / max(abs(lref), 1e-30):.2g})"
+    if gref is not None and g is not None:
+        if g.shape != gref.shape:
+            return f"gradient shape {g.shape} vs {gref.shape}"
+        scale = float(np.max(np.abs(gref))) if gref.size else 0.0
+        if not np.allclose(g, gref, rtol=1e-3, atol=1e-6 * scale, equal_nan=True):
+            err = float(np.nanmax(np.abs(g - gref)))
+            return f"gradient max abs diff {err:.3g} (largest entry {scale:.3g})"
+    return None
+
+
 # ----------------------------------------------------------------------------- works and cases
 
 
@@ -391,6 +543,9 @@ class Work:
     tol: dict[str, tuple[float, float]] = field(
         default_factory=lambda: {"float32": (2e-3, 1e-5), "float64": (1e-9, 1e-12)}
     )
+    # A custom result check (ref, result) -> None when they agree, else what differs; for results
+    # that are not one array (the losses: (loss, gradient)). Replaces the rtol/atol check.
+    compare: Callable[[Any, Any], str | None] | None = None
 
 
 def _unary_work(name: str, np_fn: Factory, scipy_name: str | None) -> Work:
@@ -432,6 +587,28 @@ WORKS: dict[str, Work] = {
         _unary_work("sigmoid", np_sigmoid, "expit"),
         _unary_work("log_sigmoid", np_log_sigmoid, "log_expit"),
         _unary_work("softplus", np_softplus, "softplus"),
+        # Losses (mean reduction). "+grad": the loss and its gradient w.r.t. the logits in one
+        # call (logitkit's *_with_grad, torch's forward + backward, scikit-learn's loss_gradient).
+        # copy: reading x and writing a gradient of its size cannot beat it (loss alone:
+        # pessimistic, it writes nothing of x's size).
+        *(
+            Work(
+                f"{name}{'+grad' if grad else ''}",
+                {
+                    "logitkit": lk_fac(grad),
+                    "torch": torch_loss(op, grad),
+                    "sklearn": sklearn_loss(op, grad),
+                    "copy": copy_factory,
+                },
+                make=make,
+                compare=compare_loss,
+            )
+            for name, op, lk_fac, make in (
+                ("cross_entropy", "cross_entropy", lk_ce, ce_make),
+                ("bce_with_logits", "bce", lk_bce, bce_make),
+            )
+            for grad in (False, True)
+        ),
     ]
 }
 
@@ -449,6 +626,14 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("sigmoid", (1_000_000,)),
     ("log_sigmoid", (1_000_000,)),
     ("softplus", (1_000_000,)),
+    ("cross_entropy", (1, 10)),
+    ("cross_entropy", (4096, 1000)),
+    ("cross_entropy+grad", (1, 10)),
+    ("cross_entropy+grad", (4096, 1000)),
+    ("bce_with_logits", (1, 10)),
+    ("bce_with_logits", (4096, 1000)),
+    ("bce_with_logits+grad", (1, 10)),
+    ("bce_with_logits+grad", (4096, 1000)),
 ]
 NOISY = 0.15  # samples whose IQR exceeds this fraction of the median are marked "~"
 PER_CALL_BELOW = 10_000  # elements: below this a call's overhead dominates; report µs/call
@@ -535,7 +720,9 @@ def run_case(
             continue  # not a contender for this work: an empty cell, no note
         try:
             fn = factory(data)
-            results[name] = _as_numpy(fn())  # first call: warm-up and the result check
+            r = fn()  # first call: warm-up and the result check
+            conv = getattr(fn, "check_value", None)
+            results[name] = conv(r) if conv is not None else _as_numpy(r)
         except Skip as e:
             skipped[name] = str(e)
             continue
@@ -547,6 +734,11 @@ def run_case(
     if ref is not None:
         for name, r in results.items():
             if name in (REFERENCE, "copy"):
+                continue
+            if work.compare is not None:
+                why = work.compare(ref, r)
+                if why is not None:
+                    mismatch[name] = why
                 continue
             if r.shape != ref.shape or not np.allclose(
                 r, ref, rtol=rtol, atol=atol, equal_nan=True
@@ -611,10 +803,26 @@ def machine() -> str:
 
 def versions() -> dict[str, str]:
     v = {"python": platform.python_version(), "numpy": np.__version__, "logitkit": lk.__version__}
-    for name in ("scipy", "torch", "onnxruntime"):
+    for name in ("scipy", "torch", "onnxruntime", "sklearn"):
         if name in _peers:
             v[name] = getattr(sys.modules.get(name), "__version__", "?")
     return v
+
+
+def torch_capability() -> str | None:
+    """The CPU kernels torch dispatched to (AVX512, AVX2, DEFAULT, ...), None without torch."""
+    torch = _peers.get("torch")
+    if torch is None:
+        return None
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # noqa: BLE001 - older torch
+        return "?"
+
+
+def torch_threads() -> int | str:
+    torch = _peers.get("torch")
+    return torch.get_num_threads() if torch is not None else "?"
 
 
 def _fmt(v: float | None) -> str:
@@ -744,6 +952,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions, shorter batches")
     p.add_argument("--isa", help="force logitkit's SIMD target (scalar, sse2, avx2, avx512, neon)")
+    p.add_argument(
+        "--torch-isa",
+        metavar="NAME",
+        help="force torch's CPU kernels: sets ATEN_CPU_CAPABILITY=NAME (default, avx2, avx512, ...)"
+        " before torch is imported; with --isa avx2 --torch-isa avx2 both run their AVX2 code",
+    )
     p.add_argument("--json", metavar="PATH", help="save the results (medians and all samples)")
     p.add_argument(
         "--plot",
@@ -755,13 +969,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--batch-ms", type=float, help="time of one batch of calls (default 20, quick 5)"
     )
-    p.add_argument("--only", help="run only the works whose name contains this (e.g. sigmoid)")
+    p.add_argument(
+        "--only",
+        help="run only the works whose name contains one of these comma-separated strings"
+        " (e.g. sigmoid, or cross_entropy,bce)",
+    )
     p.add_argument(
         "--contenders",
         help=f"comma-separated subset of {','.join(CONTENDERS)} (logitkit is always kept)",
     )
     args = p.parse_args(argv)
 
+    if args.torch_isa:
+        if "torch" in sys.modules:
+            p.error("--torch-isa: torch was imported before the option could take effect")
+        os.environ["ATEN_CPU_CAPABILITY"] = args.torch_isa
     if args.isa:
         try:
             lk._set_simd_target(args.isa)
@@ -782,6 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch",
         "onnxruntime",
         "onnx",
+        "sklearn",
     ):  # import up front: notes, versions, threads
         try:
             peer(name)
@@ -797,6 +1020,16 @@ def main(argv: list[str] | None = None) -> int:
         + (" [forced by --isa]" if args.isa else "")
     )
     print("versions:  " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    if (cap := torch_capability()) is not None:
+        print(
+            f"torch:     CPU capability {cap}"
+            + (
+                f" [ATEN_CPU_CAPABILITY={os.environ['ATEN_CPU_CAPABILITY']}]"
+                if os.environ.get("ATEN_CPU_CAPABILITY")
+                else ""
+            )
+            + f", {torch_threads()} thread(s)"
+        )
     print(
         f"method:    single thread, {dtype.name}, median of {reps} interleaved repetitions, "
         f"~{batch_s * 1e3:g} ms batches"
@@ -805,8 +1038,9 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = np.random.default_rng(20240601)
     results: list[Result] = []
+    only = [o.strip() for o in args.only.split(",") if o.strip()] if args.only else []
     for work_name, shape in CASES:
-        if args.only and args.only not in work_name:
+        if only and not any(o in work_name for o in only):
             continue
         r = run_case(WORKS[work_name], shape, dtype, reps, batch_s, contenders, rng)
         results.append(r)
@@ -849,6 +1083,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine(),
             "simd_target": lk.simd_target(),
             "simd_forced": bool(args.isa),
+            "torch_cpu_capability": torch_capability(),
+            "aten_cpu_capability_env": os.environ.get("ATEN_CPU_CAPABILITY"),
             "versions": versions(),
             "threads": 1,
             "dtype": dtype.name,

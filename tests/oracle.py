@@ -137,7 +137,8 @@ def _scaled_diff(x, m, t):
         r = (hi - p) - e  # hi - q*t: hi - p is exact (Sterbenz), e is the product's low part
         lo = (r + lo) / t
         hi = q
-    return hi, np.where(np.isfinite(hi), lo, 0)
+    # (lo is also dropped where the split overflowed: |hi| > 2^970 makes it irrelevant)
+    return hi, np.where(np.isfinite(hi) & np.isfinite(lo), lo, 0)
 
 
 # ----------------------------------------------------------------------------- row-wise
@@ -207,6 +208,7 @@ def _row_oracle_2d(xw, mask, temperature):
         xs = np.where(special[..., None], w(0), xm)
         m = xs.max(axis=-1, keepdims=True)
         hi, lo = _scaled_diff(xs, m, t)
+        lo = np.where(np.isfinite(hi), lo, w(0))  # (x - m)/T overflowed: hi is the exact -inf limit
         e = np.exp(hi) * (1 + lo)  # exp(hi + lo), |lo| tiny
         at_max = xs == m
         k = at_max.sum(-1).astype(xw.dtype)

@@ -113,8 +113,18 @@ def test_log_softmax_backward_vs_oracle(isa, dtype):
         y = lk.log_softmax(x.astype(dtype))
         got = lk.log_softmax_backward(g, y)
         assert got.dtype == dtype and got.shape == y.shape
-        _assert_grad("log_softmax_backward", got, oracle.log_softmax_backward(g, y), dtype,
-                     {"g_row": g, "y_row": y})
+        exact = oracle.log_softmax_backward(g, y)
+        # g - exp(y)·Σg: exp(y) is rounded once in the working precision, so the result is held to
+        # the numerics.md bound or to 2 ulp of the product it subtracts, whichever is larger.
+        w = oracle.work_dtype(dtype)
+        eps = float(np.finfo(dtype).eps)
+        with np.errstate(all="ignore"):
+            prod = np.abs(np.exp(y.astype(w)) * np.sum(g.astype(w), -1, keepdims=True)).astype(np.float64)
+            ae = np.abs(got.astype(w) - exact.astype(w)).astype(np.float64)
+        err = np.minimum(grad_errors(got, exact, dtype), ae / np.maximum(2 * eps * prod, 1e-300))
+        worst = float(err.max()) if err.size else 0.0
+        assert worst <= 1, (n_worst := np.unravel_index(int(np.argmax(err)), err.shape),
+                            got[n_worst], exact[n_worst])
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)

@@ -3,8 +3,8 @@
 //   cross_entropy_hard_grad  (n),(),(n),(),(),()->(),(n)  ... -> loss, grad
 //   cross_entropy_soft       (n),(n),(n),(),()->()        x, target, weight, ε, g -> loss
 //   cross_entropy_soft_grad  (n),(n),(n),(),()->(),(n)    ... -> loss, grad
-//   bce_with_logits          x, y, pos_weight, weight -> loss            (elementwise)
-//   bce_with_logits_grad     x, y, pos_weight, weight -> loss, grad      (elementwise)
+//   bce_with_logits          x, y, pos_weight, weight, ε -> loss          (elementwise)
+//   bce_with_logits_grad     x, y, pos_weight, weight, ε -> loss, grad    (elementwise)
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
 #include "ufunc_util.hpp"
 
@@ -71,13 +71,15 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   FlagGuard guard;
   const auto f = active_kernels().get<T>().bce_with_logits;
   const npy_intp n = dims[0];
-  constexpr int nio = GRAD ? 6 : 5;
-  bool contiguous = true;
-  for (int k = 0; k < nio; ++k) contiguous = contiguous && steps[k] == npy_intp(sizeof(T));
+  // inputs x, y, pos_weight, weight, eps; outputs loss[, grad]
+  constexpr int nin = 5, nout = GRAD ? 2 : 1;
+  bool contiguous = steps[4] == 0;
+  for (int k = 0; k < nin + nout; ++k)
+    if (k != 4) contiguous = contiguous && steps[k] == npy_intp(sizeof(T));
   if (contiguous) {
     f(reinterpret_cast<const T*>(args[0]), reinterpret_cast<const T*>(args[1]),
-      reinterpret_cast<const T*>(args[2]), reinterpret_cast<const T*>(args[3]), reinterpret_cast<T*>(args[4]),
-      GRAD ? reinterpret_cast<T*>(args[5]) : nullptr, std::size_t(n));
+      reinterpret_cast<const T*>(args[2]), reinterpret_cast<const T*>(args[3]), load<T>(args[4]),
+      reinterpret_cast<T*>(args[5]), GRAD ? reinterpret_cast<T*>(args[6]) : nullptr, std::size_t(n));
     return;
   }
   constexpr npy_intp chunk = 256;
@@ -85,9 +87,17 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   for (npy_intp i = 0; i < n; i += chunk) {
     const npy_intp m = (n - i < chunk) ? n - i : chunk;
     for (int k = 0; k < 4; ++k) gather<T>(args[k] + i * steps[k], steps[k], m, buf[k]);
-    f(buf[0], buf[1], buf[2], buf[3], buf[4], GRAD ? buf[5] : nullptr, std::size_t(m));
-    scatter<T>(buf[4], m, args[4] + i * steps[4], steps[4]);
-    if constexpr (GRAD) scatter<T>(buf[5], m, args[5] + i * steps[5], steps[5]);
+    // eps may vary per element only through broadcasting a scalar: one value per call of f
+    for (npy_intp j = 0; j < m;) {
+      const T eps = load<T>(args[4] + (i + j) * steps[4]);
+      npy_intp e = j + 1;
+      while (e < m && load<T>(args[4] + (i + e) * steps[4]) == eps) ++e;
+      f(buf[0] + j, buf[1] + j, buf[2] + j, buf[3] + j, eps, buf[4] + j, GRAD ? buf[5] + j : nullptr,
+        std::size_t(e - j));
+      j = e;
+    }
+    scatter<T>(buf[4], m, args[5] + i * steps[5], steps[5]);
+    if constexpr (GRAD) scatter<T>(buf[5], m, args[6] + i * steps[6], steps[6]);
   }
 }
 
@@ -100,8 +110,6 @@ const char f6[] = {NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FL
                    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 const char f7[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
                    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
-const char f5[] = {NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT,
-                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 
 PyUFuncGenericFunction ce_hard_funcs[] = {&ce_hard_loop<float, false>, &ce_hard_loop<double, false>};
 PyUFuncGenericFunction ce_hard_grad_funcs[] = {&ce_hard_loop<float, true>, &ce_hard_loop<double, true>};
@@ -121,10 +129,10 @@ void register_losses(py::module_& m) {
             "cross_entropy_soft(x, target, weight, eps, g): per-row cross-entropy with soft targets.");
   add_ufunc(m, "cross_entropy_soft_grad", ce_soft_grad_funcs, f7, 2, 5, 2, "(n),(n),(n),(),()->(),(n)",
             "cross_entropy_soft_grad(x, target, weight, eps, g) -> (loss, g·dloss/dx).");
-  add_ufunc(m, "bce_with_logits", bce_funcs, f5, 2, 4, 1, nullptr,
-            "bce_with_logits(x, y, pos_weight, weight): elementwise binary cross-entropy with logits.");
-  add_ufunc(m, "bce_with_logits_grad", bce_grad_funcs, f6, 2, 4, 2, nullptr,
-            "bce_with_logits_grad(x, y, pos_weight, weight) -> (loss, dloss/dx).");
+  add_ufunc(m, "bce_with_logits", bce_funcs, f6, 2, 5, 1, nullptr,
+            "bce_with_logits(x, y, pos_weight, weight, eps): elementwise binary cross-entropy with logits.");
+  add_ufunc(m, "bce_with_logits_grad", bce_grad_funcs, f7, 2, 5, 2, nullptr,
+            "bce_with_logits_grad(x, y, pos_weight, weight, eps) -> (loss, dloss/dx).");
 }
 
 }  // namespace logitkit::bindings

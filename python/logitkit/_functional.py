@@ -125,6 +125,17 @@ def _where_mask(where: Any, shape: tuple[int, ...]) -> np.ndarray:
         ) from None
 
 
+def _mask_like(mask: Any, x: Any) -> Any:
+    """A Dask x needs its mask as a Dask array of the same chunks (apply_gufunc aligns chunks)."""
+    if type(x).__module__.split(".")[0] == "dask":
+        import dask.array as da
+
+        if type(mask).__module__.split(".")[0] == "dask":
+            return da.broadcast_to(mask, x.shape).rechunk(x.chunks)
+        return da.from_array(np.asarray(mask), chunks=x.chunks)
+    return mask
+
+
 def _rowwise(
     uf: np.ufunc,
     uf_ext: np.ufunc,
@@ -162,7 +173,7 @@ def _rowwise(
         if reduce:
             return uf(x, axis=ax, keepdims=keepdims, out=out)
         return uf(x, axis=ax, out=out)
-    mask = _where_mask(True if where is None else where, x.shape)
+    mask = _mask_like(_where_mask(True if where is None else where, x.shape), x)
     if reduce and keepdims:
         # NumPy allows keepdims only when every input has a core axis; the temperature has none.
         o = None if out is None else np.squeeze(out, axis=ax)

@@ -316,16 +316,20 @@ def nll_loss(
     item_shape = lp.shape[:ax] + lp.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)
     t, ignored = _hard_target(tgt, item_shape, C, int(ignore_index), validate)
+    with np.errstate(all="ignore"):
+        return _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored)
+
+
+def _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored):
     lpm = np.moveaxis(lp, ax, -1).astype(np.float64)
     idx = np.where(ignored, 0, t)[..., None]
     picked = np.take_along_axis(lpm, idx, axis=-1)[..., 0]
     wv = np.ones(C) if w is None else w.astype(np.float64)
     wt = np.where(ignored, 0.0, wv[idx[..., 0]])
-    per = np.where(ignored, 0.0, -(1.0 - eps) * wt * picked)
+    per = np.where(ignored, 0.0, -(1.0 - eps) * np.where(ignored, 0.0, wt * picked))
     if eps > 0:
-        with np.errstate(invalid="ignore"):
-            smooth = -np.sum(np.where(wv > 0, wv * lpm, 0.0), axis=-1)
-        per = per + np.where(ignored, 0.0, eps / C * smooth)
+        smooth = -np.sum(np.where(wv > 0, wv * lpm, 0.0), axis=-1)
+        per = per + np.where(ignored, 0.0, eps / C * np.where(ignored, 0.0, smooth))
     item_w = wt if sw is None else wt * sw
     if sw is not None:
         per = per * sw
@@ -357,8 +361,6 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
         if bad.any():
             pos = _first_bad(bad)
             raise ValueError(f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}")
-    if eps > 0:
-        y = y * dt.type(1 - eps) + dt.type(eps / 2)
     pw = np.ones((), dt) if pos_weight is None else np.asarray(as_real_array(pos_weight, "pos_weight"), dt)
     w = np.ones((), dt) if weight is None else np.asarray(as_real_array(weight, "weight"), dt)
     for name, a in (("pos_weight", pw), ("weight", w)):
@@ -370,14 +372,14 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
         raise ValueError("pos_weight: must be >= 0")
     n = x.size
     if not want_grad:
-        per = _core.bce_with_logits(x, y, pw, w)
+        per = _core.bce_with_logits(x, y, pw, w, dt.type(eps))
         return _finish(np.asarray(per), reduction, float(n), dt)
     factor = (1.0 / n if n else 0.0) if reduction == "mean" else 1.0
     wg = w if factor == 1.0 else w * dt.type(factor)
     if out is not None:
         check_out(out, x.shape)
     kw = {} if out is None else {"out": (None, out)}
-    per, grad = _core.bce_with_logits_grad(x, y, pw, wg, **kw)
+    per, grad = _core.bce_with_logits_grad(x, y, pw, wg, dt.type(eps), **kw)
     if factor != 1.0:
         per = per / dt.type(factor)  # the loss itself with the unscaled weight
     return _finish(np.asarray(per), reduction, float(n), dt), grad
@@ -441,31 +443,43 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
     if not gamma >= 0:
         raise ValueError(f"gamma: must be >= 0, got {gamma!r}")
     alpha = float(alpha)
-    one = np.ones((), dt)
-    ce, dce = _core.bce_with_logits_grad(x, y, one, one)
-    ls_pos = _core.log_sigmoid(x)  # log p
-    ls_neg = _core.log_sigmoid(-x)  # log (1 - p)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # log(1 - p_t) = log(p·(1 - y) + (1 - p)·y), in log space: no log of a rounded probability.
-        log_q = np.logaddexp(ls_pos + np.log1p(-y), ls_neg + np.log(y))
-        mod = np.exp(gamma * log_q) if gamma != 0 else np.ones_like(x)
-    loss = ce * mod
-    if alpha >= 0:
-        a_t = alpha * y + (1 - alpha) * (1 - y)
-        loss = a_t * loss
-    result = _finish(np.asarray(loss, dt), reduction, float(x.size), dt)
+    # Computed in a wider type (float64 for float32 input, long double for float64) and in log space:
+    # q^γ = exp(γ·log q) multiplies the error of log q by γ·|log q|, which the extra bits absorb.
+    wt = np.float64 if dt != np.float64 else np.longdouble
+    xw, yw = x.astype(wt), y.astype(wt)
+    with np.errstate(all="ignore"):
+        ax = np.abs(xw)
+        e = np.exp(-ax)
+        l1 = np.log1p(e)
+        ls_pos = np.minimum(xw, 0) - l1  # log σ(x)
+        ls_neg = np.minimum(-xw, 0) - l1  # log σ(-x)
+        # BCE as a sum of non-negative terms (see kernels/losses.hpp)
+        c1 = np.where(xw >= 0, 1 - yw, yw)
+        ce = np.where(c1 > 0, c1 * ax, 0) + l1
+        # log(1 - p_t) = log(p·(1 - y) + (1 - p)·y)
+        log_q = np.logaddexp(ls_pos + np.log1p(-yw), ls_neg + np.log(yw))
+        mod = np.exp(gamma * log_q) if gamma != 0 else np.ones_like(xw)
+        loss = ce * mod
+        a_t = alpha * yw + (1 - alpha) * (1 - yw)
+        if alpha >= 0:
+            loss = a_t * loss
+        loss = np.asarray(loss).astype(dt)
+    result = _finish(loss, reduction, float(x.size), dt)
     if not want_grad:
         return result
-    # d/dx [ce·q^γ] = (p - y)·q^γ + γ·ce·q^γ·p(1-p)(1-2y)/q, the last factor in log space.
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        r = np.exp(gamma * log_q + ls_pos + ls_neg - log_q) if gamma != 0 else np.zeros_like(x)
-        r = np.where(np.isfinite(r), r, 0.0)
-        grad = dce * mod + gamma * ce * r * (1 - 2 * y)
-    if alpha >= 0:
-        grad = a_t * grad
-    if reduction == "mean" and x.size:
-        grad = grad / x.size
-    return result, np.asarray(grad, dt)
+    with np.errstate(all="ignore"):
+        # d/dx [ce·q^γ] = (σ(x) - y)·q^γ + γ·ce·q^γ·σ(x)σ(-x)(1 - 2y)/q, the last factor in log space.
+        sig_pos, sig_neg = np.exp(ls_pos), np.exp(ls_neg)
+        dce = (1 - yw) * sig_pos - yw * sig_neg
+        r = np.exp(gamma * log_q + ls_pos + ls_neg - log_q) if gamma != 0 else np.zeros_like(xw)
+        r = np.where(np.isfinite(r), r, 0)
+        grad = dce * mod + gamma * ce * r * (1 - 2 * yw)
+        if alpha >= 0:
+            grad = a_t * grad
+        if reduction == "mean" and x.size:
+            grad = grad / x.size
+        grad = np.asarray(grad).astype(dt)
+    return result, grad
 
 
 def sigmoid_focal_loss(
@@ -533,15 +547,17 @@ def grad_hess(
             x, target, weight=weight, pos_weight=pos_weight, label_smoothing=label_smoothing,
             reduction="none", validate=validate,
         )
-        y = np.asarray(target, dt)
-        if label_smoothing:
-            y = y * dt.type(1 - label_smoothing) + dt.type(label_smoothing / 2)
-        pw = np.ones((), dt) if pos_weight is None else np.asarray(pos_weight, dt)
-        w = np.ones((), dt) if weight is None else np.asarray(weight, dt)
-        s = _core.sigmoid(x)
-        c = 1 + (pw - 1) * y
-        hess = w * c * s * _core.sigmoid(-x)
-        return grad, np.asarray(hess, dt)
+        eps = float(label_smoothing)
+        with np.errstate(all="ignore"):
+            y = np.asarray(target, np.float64)
+            yp = y * (1 - eps) + eps / 2
+            ym = (1 - y) * (1 - eps) + eps / 2
+            pw = 1.0 if pos_weight is None else np.asarray(pos_weight, np.float64)
+            w = 1.0 if weight is None else np.asarray(weight, np.float64)
+            # c·σ(x)·σ(-x), both factors computed directly (no 1 - σ)
+            hess = (w * (ym + pw * yp)) * _core.sigmoid(x) * _core.sigmoid(-x)
+            hess = np.asarray(hess).astype(dt)
+        return grad, np.broadcast_to(hess, x.shape).copy() if hess.shape != x.shape else hess
     if family != "multiclass":
         raise ValueError(f"family: expected 'multiclass' or 'binary', got {family!r}")
     x = _float_logits(logits)
@@ -552,18 +568,32 @@ def grad_hess(
     )
     ax = normalize_axis_index(int(axis), x.ndim)
     C = x.shape[ax]
-    p = _core.softmax(x, axis=ax)
     tgt = np.asarray(target)
     eps = float(label_smoothing)
     wv = np.ones(C) if weight is None else np.asarray(weight, np.float64)
-    if tgt.dtype.kind in "iu":
-        t = tgt.astype(np.int64)
-        wt = wv[np.clip(t, 0, C - 1)] * (t >= 0)
-        coef = (1 - eps) * wt + eps / C * float(np.sum(wv))
-    else:
-        y = np.moveaxis(tgt.astype(np.float64), ax, -1)
-        coef = np.sum(wv * ((1 - eps) * y + eps / C), axis=-1)
-    if sample_weight is not None:
-        coef = coef * np.broadcast_to(np.asarray(sample_weight, np.float64), coef.shape)
-    hess = np.expand_dims(coef, ax).astype(dt) * p * (1 - p)
-    return grad, np.asarray(hess, dt)
+    with np.errstate(all="ignore"):
+        # p and 1 - p in a wider type (float64 for float32, long double for float64); 1 - p of the
+        # top entry as the sum of the others, so a confident row keeps its tiny Hessian exact.
+        wide = np.float64 if dt != np.float64 else np.longdouble
+        xw = np.moveaxis(x, ax, -1).astype(wide)
+        top = np.argmax(xw, axis=-1)[..., None]
+        e = np.exp(xw - np.take_along_axis(xw, top, axis=-1))
+        S = np.sum(e, axis=-1, keepdims=True)
+        is_top = np.arange(C) == top
+        others = np.sum(np.where(is_top, 0, e), axis=-1, keepdims=True)
+        p = e / S
+        one_minus = np.where(is_top, others, S - e) / S
+        p = np.moveaxis(p, -1, ax)
+        one_minus = np.moveaxis(one_minus, -1, ax)
+        if tgt.dtype.kind in "iu":
+            t = tgt.astype(np.int64)
+            valid = (t >= 0) & (t < C)
+            wt = np.where(valid, wv[np.clip(t, 0, C - 1)], 0.0)
+            coef = np.where(valid, (1 - eps) * wt + eps / C * float(np.sum(wv)), 0.0)
+        else:
+            y = np.moveaxis(tgt.astype(np.float64), ax, -1)
+            coef = np.sum(wv * ((1 - eps) * y + eps / C), axis=-1)
+        if sample_weight is not None:
+            coef = coef * np.broadcast_to(np.asarray(sample_weight, np.float64), coef.shape)
+        hess = (np.expand_dims(coef, ax) * p * one_minus).astype(dt)
+    return grad, hess

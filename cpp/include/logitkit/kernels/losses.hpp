@@ -31,6 +31,7 @@ struct CeRow {
   scalar_t<V> m;
   double L;    // log(k + S')
   double inv;  // 1/(k + S')
+  double k, Sp;
 };
 
 // Returns false (and sets `special` to the row's loss) for NaN / +inf / all -inf rows.
@@ -45,12 +46,15 @@ inline bool ce_prepare(const scalar_t<V>* x, std::size_t n, CeRow<V>& r, scalar_
   const RowSum<V> rs = row_expsum<V, false>(x, n, r.m, 1.0);
   r.L = rs.L();
   r.inv = 1.0 / (rs.k + rs.Sp);
+  r.k = rs.k;
+  r.Sp = rs.Sp;
   return true;
 }
 
 // -log p_t = L - (x_t - m), with x_t - m exact (TwoSum) for either precision.
 template <class V>
 inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
+  if (xt == -lim<V>::inf) return double(lim<V>::inf);  // p_t = 0: the loss is +inf (torch's value)
   const double a = double(xt), b = -double(r.m);
   const double s = a + b, bb = s - a, err = (a - (s - bb)) + (b - bb);
   return (r.L - s) - err;
@@ -80,7 +84,7 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
     V term = mask_zero(lt(V::zero(), a), a * nlp);
     if constexpr (GRAD) {
       V p = math::exp_neg_lo(hi, lo) * vinv;
-      gout = vg * (p * vcoef - a);
+      gout = vg * mul_add(p, vcoef, neg(a));  // one rounding in p·coef - a
     }
     return term;
   };
@@ -129,8 +133,8 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
       for (std::size_t i = 0; i < n; ++i) grad[i] = special;
     return special;
   }
-  const T wt = w ? w[t] : T(1);
-  const double nll_t = ce_nll_at<V>(r, x[t]);
+  const T wt = w ? w[t] : T(1), xt = x[t];  // (read before the gradient may overwrite x)
+  const double nll_t = ce_nll_at<V>(r, xt);
   double loss = double(T(1) - eps) * double(wt) * nll_t;
   if (eps == T(0) && !grad) return T(loss);
   const T add = eps / T(n);  // a_c = w_c·ε/C: the smoothing part
@@ -139,7 +143,11 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
   if (grad) {
     smooth = w ? ce_last_pass<V, true, true, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad)
                : ce_last_pass<V, true, false, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad);
-    grad[t] -= g * (T(1) - eps) * wt;
+    // The label's entry, (1-ε)·w_t·(p_t - 1) + (ε/C)·(W·p_t - w_t), with p_t - 1 = -S'/(1 + S') when
+    // the label is the unique max (a confident, correct row), so that it keeps its relative accuracy.
+    const double pt = std::exp(double(xt) - double(r.m)) * r.inv;
+    const double pt_m1 = (xt == r.m && r.k == 1.0) ? -r.Sp * r.inv : pt - 1.0;
+    grad[t] = T(double(g) * (double(T(1) - eps) * double(wt) * pt_m1 + double(add) * (double(Wsum) * pt - double(wt))));
   } else {
     smooth = w ? ce_last_pass<V, false, true, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad)
                : ce_last_pass<V, false, false, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad);
@@ -177,37 +185,42 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
   return T(loss);
 }
 
-// Binary cross-entropy with logits, elementwise, with pos_weight p and weight w (numerics.md):
-//   loss = w·[c1·|x| + c·log1p(exp(-|x|))], c = 1 + (p-1)·y, c1 = (1-y) for x >= 0, p·y for x < 0
-//   (the same value as (1-y)·x + c·softplus(-x), written as a sum of non-negative terms, so x = ±inf
+// Binary cross-entropy with logits, elementwise, with pos_weight P, weight w and label smoothing ε
+// (numerics.md): with y+ = y·(1-ε) + ε/2 and y- = (1-y)·(1-ε) + ε/2 (= 1 - y+, computed from 1 - y so
+// that a target near 1 keeps its accuracy), c = y- + P·y+,
+//   loss = w·[c1·|x| + c·log1p(exp(-|x|))], c1 = y- for x >= 0, P·y+ for x < 0
+//   (the same value as (1-y+)·x + c·softplus(-x), written as a sum of non-negative terms, so x = ±inf
 //   gives the finite limit where there is one: a zero coefficient times inf is 0);
-//   grad = w·(c·σ(x) - p·y). One exp(-|x|) serves both.
+//   grad = w·(y-·σ(x) - P·y+·σ(-x)) = w·(y-·A - P·y+·B)/(1 + e), A, B = 1, e or e, 1 by the sign of x:
+//   no rounded σ is subtracted from anything. One e = exp(-|x|) serves loss and gradient.
 template <class V>
-inline void bce_v(V x, V y, V p, V w, V& loss, V& grad) {
+inline void bce_v(V x, V y, V p, V w, V eps, V& loss, V& grad) {
   using T = scalar_t<V>;
-  const V one = V::set1(T(1));
+  const V one = V::set1(T(1)), half_eps = eps * V::set1(T(0.5)), keep = one - eps;
   V e = math::exp_neg(neg_abs(x));
   V l1 = math::log1p_unit(e);
-  V c = mul_add(p - one, y, one);
-  V py = p * y;
+  V yp = mul_add(y, keep, half_eps);
+  V ym = mul_add(one - y, keep, half_eps);
+  V pyp = p * yp;
+  V c = ym + pyp;
   auto pos = le(V::zero(), x);
-  V c1 = select(pos, one - y, py);
-  V ax = abs(x);
-  V lin = mask_zero(lt(V::zero(), c1), c1 * ax);
-  loss = w * (lin + c * l1);
-  V sig = select(pos, one, e) / (one + e);
-  grad = w * (c * sig - py);
+  V c1 = select(pos, ym, pyp);
+  V lin = mask_zero(lt(V::zero(), c1), c1 * abs(x));
+  loss = w * mul_add(c, l1, lin);
+  V A = select(pos, one, e), B = select(pos, e, one);
+  grad = w * (mul_add(ym, A, neg(pyp * B)) / (one + e));
 }
 
 template <class V>
 inline void bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
-                scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n) {
+                scalar_t<V> eps, scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
+  const V veps = V::set1(eps);
   std::size_t i = 0;
   for (; i + W <= n; i += W) {
     V l, g;
-    bce_v<V>(V::load(x + i), V::load(y + i), V::load(p + i), V::load(w + i), l, g);
+    bce_v<V>(V::load(x + i), V::load(y + i), V::load(p + i), V::load(w + i), veps, l, g);
     store(loss + i, l);
     if (grad) store(grad + i, g);
   }
@@ -215,7 +228,7 @@ inline void bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p
     const std::size_t r = n - i;
     V l, g;
     bce_v<V>(load_partial<V>(x + i, r, T(0)), load_partial<V>(y + i, r, T(0)), load_partial<V>(p + i, r, T(1)),
-             load_partial<V>(w + i, r, T(0)), l, g);
+             load_partial<V>(w + i, r, T(0)), veps, l, g);
     store_partial(loss + i, l, r);
     if (grad) store_partial(grad + i, g, r);
   }
