@@ -37,7 +37,6 @@ struct CeRow {
 // Returns false (and sets `special` to the row's loss) for NaN / +inf / all -inf rows.
 template <class V>
 inline bool ce_prepare(const scalar_t<V>* x, std::size_t n, CeRow<V>& r, scalar_t<V>& special) {
-  using T = scalar_t<V>;
   const RowKind kind = row_max<V>(x, n, r.m);
   if (kind != row_ok) {
     special = lim<V>::nan;
@@ -114,6 +113,103 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
 }
 
 
+// The direct path of cross-entropy (no max, two passes): when every |x_c| is inside exp's normal
+// range, the gradient is not written over x, and no class holds more than half the probability
+// mass, S = Σ exp(x_c) (in double), log S - x_c >= log 2 for every c, and
+//   -log p_c = log S - x_c, p_c = exp(x_c)/S
+// are accurate without the max (the confident rows, p > 1/2, need the max-relative path: they return
+// false here, as do NaN/inf rows and rows out of range). Pass 1 writes exp(x) into grad (when asked)
+// and sums it; pass 2 scales it into the gradient and sums the smoothing/soft term.
+// a_c = w_c·(soft_scale·y_c + soft_add); coef = Σ_c a_c + (hard) (1-ε)·w_t.
+template <class V, bool HAS_W, bool SOFT, bool SMOOTH>
+inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
+                      const scalar_t<V>* w, scalar_t<V> soft_scale, scalar_t<V> soft_add, double coef,
+                      scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out) {
+  using T = scalar_t<V>;
+  using Acc = decltype(acc_make(V::zero()));
+  using EC = math::exp_consts<T>;
+  constexpr std::size_t W = V::size;
+  if (grad == x) return false;
+  const V limit = V::set1(-EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi);
+  V vmax = V::set1(-lim<V>::inf);
+  CompensatedSum<V> total;
+  auto e_of = [&](V a, bool& out) LOGITKIT_INLINE {
+    out = any(lt(limit, abs(a)));
+    vmax = max(vmax, a);
+    V z;
+    V p = math::exp_poly<V, false>(a, V::zero(), z);
+    return p * V::from_bits(slli(bits(z), EC::mant_bits));
+  };
+  bool o0 = false, o1 = false;
+  for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
+    const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
+    Acc acc0, acc1;
+    std::size_t i = b0;
+    for (; i + 2 * W <= b1; i += 2 * W) {
+      V e0 = e_of(V::load(x + i), o0), e1 = e_of(V::load(x + i + W), o1);
+      if (o0 || o1) return false;
+      if (grad) {
+        store(grad + i, e0);
+        store(grad + i + W, e1);
+      }
+      acc_add(acc0, e0 + e1);
+    }
+    for (; i < b1; i += W) {
+      const std::size_t m = (b1 - i >= W) ? W : b1 - i;
+      V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, T(0));
+      V e = e_of(a, o0);
+      if (o0) return false;
+      if (m < W) {
+        e = mask_zero(first_lanes<V>(m), e);
+        vmax = max(vmax, V::set1(-lim<V>::inf));
+      }
+      if (grad) {
+        if (m == W) store(grad + i, e);
+        else store_partial(grad + i, e, m);
+      }
+      acc_add(acc1, e);
+    }
+    total.add(acc_sum(acc0) + acc_sum(acc1));
+  }
+  const double S = total.value();
+  // (a padded tail lane of 0 may have raised vmax to 0: the check below stays conservative)
+  if (!(S > 0 && S <= 1e300) || std::exp(double(hmax(vmax))) > 0.5 * S) return false;
+  const double logS = std::log(S);
+  S_out = S;
+  term_out = 0;
+  if (!grad && !SMOOTH && !SOFT) return true;
+  // Pass 2: grad_c = g·(exp(x_c)·coef/S - a_c); the term Σ a_c·(log S - x_c) for smoothing/soft.
+  const V vc = V::set1(T(coef / S)), vg = V::set1(g), vlogS = V::set1(T(logS)),
+          vlogSl = V::set1(T(logS - double(T(logS)))), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
+  const V one = V::set1(T(1));
+  Acc acc;
+  auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
+    const bool full = m == W;
+    V a = (SOFT || SMOOTH) ? vsa : V::zero();
+    if constexpr (SOFT) a = mul_add(full ? V::load(y + i) : load_partial<V>(y + i, m, T(0)), vss, vsa);
+    if constexpr (HAS_W) a = a * (full ? V::load(w + i) : load_partial<V>(w + i, m, T(0)));
+    if constexpr (SOFT || SMOOTH) {
+      V xv = full ? V::load(x + i) : load_partial<V>(x + i, m, T(0));
+      V nlp = (vlogS - xv) + vlogSl;  // log S - x_c >= log 2: no cancellation
+      V tv = a * nlp;
+      if (!full) tv = mask_zero(first_lanes<V>(m), tv);
+      acc_add(acc, tv);
+    }
+    if (grad) {
+      V e = full ? V::load(grad + i) : load_partial<V>(grad + i, m, T(0));
+      V gv = vg * mul_add(e, vc, neg(a));
+      if (full) store(grad + i, gv);
+      else store_partial(grad + i, gv, m);
+    }
+    (void)one;
+  };
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) step(i, W);
+  if (i < n) step(i, n - i);
+  term_out = acc_sum(acc);
+  return true;
+}
+
 // Cross-entropy of one row with hard label t (t < 0: ignored). w: class weights or nullptr (all 1),
 // Wsum = Σ w_c (C when unweighted). grad: nullptr for the loss alone. Returns the row's loss
 // (class weight and smoothing included; the sample weight is the caller's).
@@ -125,6 +221,26 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
     if (grad)
       for (std::size_t i = 0; i < n; ++i) grad[i] = T(0);
     return T(0);
+  }
+  {  // the direct path first; it declines rows it cannot do exactly
+    const T wt = w ? w[t] : T(1), xt = x[t];
+    const T add = eps / T(n);
+    const double coef = double(T(1) - eps) * double(wt) + double(add) * double(Wsum);
+    double S = 0, term = 0;
+    bool ok;
+    if (eps == T(0)) {
+      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term)
+             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term);
+    } else {
+      ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term)
+             : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term);
+    }
+    if (ok) {
+      const double pt = std::exp(double(xt)) / S;
+      if (grad) grad[t] = T(double(g) * (double(T(1) - eps) * double(wt) * (pt - 1.0) +
+                                         double(add) * (double(Wsum) * pt - double(wt))));
+      return T(double(T(1) - eps) * double(wt) * (std::log(S) - double(xt)) + term);
+    }
   }
   CeRow<V> r;
   T special;
@@ -161,18 +277,22 @@ template <class V>
 inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, const scalar_t<V>* w,
                                scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad) {
   using T = scalar_t<V>;
+  const T scale = T(1) - eps, add = eps / T(n);
+  // Σ a_c, needed by the gradient before it is written: a pass over the targets, not the logits.
+  double A = 0;
+  for (std::size_t i = 0; i < n; ++i) A += double(w ? w[i] : T(1)) * (double(scale) * double(y[i]) + double(add));
+  {  // the direct path first; it declines rows it cannot do exactly
+    double S = 0, term = 0;
+    const bool ok = w ? ce_direct<V, true, true, false>(x, y, n, w, scale, add, A, g, grad, S, term)
+                      : ce_direct<V, false, true, false>(x, y, n, w, scale, add, A, g, grad, S, term);
+    if (ok) return T(term);
+  }
   CeRow<V> r;
   T special;
   if (!ce_prepare<V>(x, n, r, special)) {
     if (grad)
       for (std::size_t i = 0; i < n; ++i) grad[i] = special;
     return special;
-  }
-  const T scale = T(1) - eps, add = eps / T(n);
-  // Σ a_c, needed by the gradient before it is written: a pass over the targets, not the logits.
-  double A = 0;
-  if (grad) {
-    for (std::size_t i = 0; i < n; ++i) A += double(w ? w[i] : T(1)) * (double(scale) * double(y[i]) + double(add));
   }
   double loss;
   if (grad) {
