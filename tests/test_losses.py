@@ -493,7 +493,10 @@ def test_cross_entropy_grad_out(isa, dtype, layout, kind):
         xi = x.copy()
         loss_i, g_i = lk.cross_entropy_with_grad(xi, target, out=xi, **kw)
         assert g_i is xi
-        np.testing.assert_array_equal(xi, grad)
+        # in place takes the max-relative path (the direct one would overwrite x before its last
+        # pass): it agrees with the out-of-place result to the accuracy bounds, not bitwise
+        tol = 64 * float(np.finfo(dtype).eps)
+        np.testing.assert_allclose(xi, grad, rtol=tol, atol=tol)
         assert loss_i == loss
         # a non-contiguous out
         big = np.zeros(x.shape + (2,), dtype)
@@ -518,7 +521,10 @@ def test_bce_grad_out(isa, dtype):
         xi = x.copy()
         loss_i, g_i = lk.binary_cross_entropy_with_logits_with_grad(xi, y, pos_weight=pw, out=xi)
         assert g_i is xi
-        np.testing.assert_array_equal(xi, grad)
+        # in place takes the max-relative path (the direct one would overwrite x before its last
+        # pass): it agrees with the out-of-place result to the accuracy bounds, not bitwise
+        tol = 64 * float(np.finfo(dtype).eps)
+        np.testing.assert_allclose(xi, grad, rtol=tol, atol=tol)
         assert loss_i == loss
 
 
