@@ -3,8 +3,8 @@
 //   cross_entropy_hard_grad  (n),(),(n),(),(),()->(),(n)  ... -> loss, grad
 //   cross_entropy_soft       (n),(n),(n),(),()->()        x, target, weight, ε, g -> loss
 //   cross_entropy_soft_grad  (n),(n),(n),(),()->(),(n)    ... -> loss, grad
-//   bce_with_logits          x, y, pos_weight, weight, ε -> loss          (elementwise)
-//   bce_with_logits_grad     x, y, pos_weight, weight, ε -> loss, grad    (elementwise)
+//   bce_with_logits          x, y, pos_weight, weight, ε, gscale -> loss        (elementwise)
+//   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale -> loss, grad  (elementwise)
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
 #include "ufunc_util.hpp"
 
@@ -71,33 +71,43 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   FlagGuard guard;
   const auto f = active_kernels().get<T>().bce_with_logits;
   const npy_intp n = dims[0];
-  // inputs x, y, pos_weight, weight, eps; outputs loss[, grad]
-  constexpr int nin = 5, nout = GRAD ? 2 : 1;
-  bool contiguous = steps[4] == 0;
-  for (int k = 0; k < nin + nout; ++k)
-    if (k != 4) contiguous = contiguous && steps[k] == npy_intp(sizeof(T));
-  if (contiguous) {
-    f(reinterpret_cast<const T*>(args[0]), reinterpret_cast<const T*>(args[1]),
-      reinterpret_cast<const T*>(args[2]), reinterpret_cast<const T*>(args[3]), load<T>(args[4]),
-      reinterpret_cast<T*>(args[5]), GRAD ? reinterpret_cast<T*>(args[6]) : nullptr, std::size_t(n));
-    return;
-  }
-  constexpr npy_intp chunk = 256;
+  // inputs x, y, pos_weight, weight, eps, gscale; outputs loss[, grad]. eps and gscale are scalars
+  // in every call the Python layer makes; elsewhere they are read per chunk element run.
+  constexpr npy_intp chunk = 1024;
   T buf[6][chunk];
+  T cst[2][chunk];
+  const bool fast_xy = steps[0] == npy_intp(sizeof(T)) && steps[1] == npy_intp(sizeof(T)) &&
+                       steps[6] == npy_intp(sizeof(T)) && (!GRAD || steps[7] == npy_intp(sizeof(T))) &&
+                       steps[4] == 0 && steps[5] == 0;
+  for (int k : {2, 3})
+    if (steps[k] == 0)
+      for (npy_intp j = 0; j < chunk; ++j) cst[k - 2][j] = load<T>(args[k]);
   for (npy_intp i = 0; i < n; i += chunk) {
     const npy_intp m = (n - i < chunk) ? n - i : chunk;
-    for (int k = 0; k < 4; ++k) gather<T>(args[k] + i * steps[k], steps[k], m, buf[k]);
-    // eps may vary per element only through broadcasting a scalar: one value per call of f
-    for (npy_intp j = 0; j < m;) {
-      const T eps = load<T>(args[4] + (i + j) * steps[4]);
-      npy_intp e = j + 1;
-      while (e < m && load<T>(args[4] + (i + e) * steps[4]) == eps) ++e;
-      f(buf[0] + j, buf[1] + j, buf[2] + j, buf[3] + j, eps, buf[4] + j, GRAD ? buf[5] + j : nullptr,
-        std::size_t(e - j));
-      j = e;
+    const T* in[4];
+    for (int k = 0; k < 4; ++k) {
+      if (steps[k] == npy_intp(sizeof(T)) && (k >= 2 || fast_xy)) {
+        in[k] = reinterpret_cast<const T*>(args[k] + i * steps[k]);
+      } else if (steps[k] == 0 && k >= 2) {
+        in[k] = cst[k - 2];
+      } else {
+        gather<T>(args[k] + i * steps[k], steps[k], m, buf[k]);
+        in[k] = buf[k];
+      }
     }
-    scatter<T>(buf[4], m, args[5] + i * steps[5], steps[5]);
-    if constexpr (GRAD) scatter<T>(buf[5], m, args[6] + i * steps[6], steps[6]);
+    T* lo = fast_xy ? reinterpret_cast<T*>(args[6]) + i : buf[4];
+    T* go = GRAD ? (fast_xy ? reinterpret_cast<T*>(args[7]) + i : buf[5]) : nullptr;
+    if (steps[4] == 0 && steps[5] == 0) {
+      f(in[0], in[1], in[2], in[3], load<T>(args[4]), load<T>(args[5]), lo, go, std::size_t(m));
+    } else {
+      for (npy_intp j = 0; j < m; ++j)
+        f(in[0] + j, in[1] + j, in[2] + j, in[3] + j, load<T>(args[4] + (i + j) * steps[4]),
+          load<T>(args[5] + (i + j) * steps[5]), lo + j, go ? go + j : nullptr, 1);
+    }
+    if (!fast_xy) {
+      scatter<T>(buf[4], m, args[6] + i * steps[6], steps[6]);
+      if constexpr (GRAD) scatter<T>(buf[5], m, args[7] + i * steps[7], steps[7]);
+    }
   }
 }
 
@@ -110,6 +120,8 @@ const char f6[] = {NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FL
                    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 const char f7[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
                    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+const char f8[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
+                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 
 PyUFuncGenericFunction ce_hard_funcs[] = {&ce_hard_loop<float, false>, &ce_hard_loop<double, false>};
 PyUFuncGenericFunction ce_hard_grad_funcs[] = {&ce_hard_loop<float, true>, &ce_hard_loop<double, true>};
@@ -129,10 +141,10 @@ void register_losses(py::module_& m) {
             "cross_entropy_soft(x, target, weight, eps, g): per-row cross-entropy with soft targets.");
   add_ufunc(m, "cross_entropy_soft_grad", ce_soft_grad_funcs, f7, 2, 5, 2, "(n),(n),(n),(),()->(),(n)",
             "cross_entropy_soft_grad(x, target, weight, eps, g) -> (loss, g·dloss/dx).");
-  add_ufunc(m, "bce_with_logits", bce_funcs, f6, 2, 5, 1, nullptr,
-            "bce_with_logits(x, y, pos_weight, weight, eps): elementwise binary cross-entropy with logits.");
-  add_ufunc(m, "bce_with_logits_grad", bce_grad_funcs, f7, 2, 5, 2, nullptr,
-            "bce_with_logits_grad(x, y, pos_weight, weight, eps) -> (loss, dloss/dx).");
+  add_ufunc(m, "bce_with_logits", bce_funcs, f7, 2, 6, 1, nullptr,
+            "bce_with_logits(x, y, pos_weight, weight, eps, gscale): elementwise BCE with logits.");
+  add_ufunc(m, "bce_with_logits_grad", bce_grad_funcs, f8, 2, 6, 2, nullptr,
+            "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale) -> (loss, gscale·dloss/dx).");
 }
 
 }  // namespace logitkit::bindings

@@ -311,10 +311,10 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
 //   loss = w·[c1·|x| + c·log1p(exp(-|x|))], c1 = y- for x >= 0, P·y+ for x < 0
 //   (the same value as (1-y+)·x + c·softplus(-x), written as a sum of non-negative terms, so x = ±inf
 //   gives the finite limit where there is one: a zero coefficient times inf is 0);
-//   grad = w·(y-·σ(x) - P·y+·σ(-x)) = w·(y-·A - P·y+·B)/(1 + e), A, B = 1, e or e, 1 by the sign of x:
+//   grad = gscale·w·(y-·σ(x) - P·y+·σ(-x)) = w·(y-·A - P·y+·B)/(1 + e), A, B = 1, e or e, 1 by the sign of x:
 //   no rounded σ is subtracted from anything. One e = exp(-|x|) serves loss and gradient.
 template <class V>
-inline void bce_v(V x, V y, V p, V w, V eps, V& loss, V& grad) {
+inline void bce_v(V x, V y, V p, V w, V eps, V gs, V& loss, V& grad) {
   using T = scalar_t<V>;
   const V one = V::set1(T(1)), half_eps = eps * V::set1(T(0.5)), keep = one - eps;
   V e = math::exp_neg(neg_abs(x));
@@ -328,19 +328,19 @@ inline void bce_v(V x, V y, V p, V w, V eps, V& loss, V& grad) {
   V lin = mask_zero(lt(V::zero(), c1), c1 * abs(x));
   loss = w * mul_add(c, l1, lin);
   V A = select(pos, one, e), B = select(pos, e, one);
-  grad = w * (mul_add(ym, A, neg(pyp * B)) / (one + e));
+  grad = (w * gs) * (mul_add(ym, A, neg(pyp * B)) / (one + e));
 }
 
 template <class V>
 inline void bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
-                scalar_t<V> eps, scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n) {
+                scalar_t<V> eps, scalar_t<V> gscale, scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
-  const V veps = V::set1(eps);
+  const V veps = V::set1(eps), vgs = V::set1(gscale);
   std::size_t i = 0;
   for (; i + W <= n; i += W) {
     V l, g;
-    bce_v<V>(V::load(x + i), V::load(y + i), V::load(p + i), V::load(w + i), veps, l, g);
+    bce_v<V>(V::load(x + i), V::load(y + i), V::load(p + i), V::load(w + i), veps, vgs, l, g);
     store(loss + i, l);
     if (grad) store(grad + i, g);
   }
@@ -348,7 +348,7 @@ inline void bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p
     const std::size_t r = n - i;
     V l, g;
     bce_v<V>(load_partial<V>(x + i, r, T(0)), load_partial<V>(y + i, r, T(0)), load_partial<V>(p + i, r, T(1)),
-             load_partial<V>(w + i, r, T(0)), veps, l, g);
+             load_partial<V>(w + i, r, T(0)), veps, vgs, l, g);
     store_partial(loss + i, l, r);
     if (grad) store_partial(grad + i, g, r);
   }
