@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -75,14 +76,22 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
 
 
 def _hard_target(target: np.ndarray, expected: tuple[int, ...], C: int, ignore_index: int,
-                 validate: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (labels as int64 with ignored items = -1, the ignored mask)."""
+                 validate: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Returns (labels as int64 with ignored items = -1, the ignored mask or None if none is)."""
     if target.shape != expected:
         raise ValueError(
             f"target: integer class labels must have the shape of logits without the class axis, "
             f"{expected}; got {target.shape}"
         )
-    t = target.astype(np.int64, copy=False)
+    t = target if target.dtype == np.int64 else target.astype(np.int64)
+    if t.size == 0:
+        return t, None
+    lo, hi = int(t.min()), int(t.max())
+    if lo >= 0 and hi < C:  # every label valid, none ignored (the fast, common case)
+        if 0 <= ignore_index < C and (t == ignore_index).any():
+            ignored = t == ignore_index
+            return np.where(ignored, -1, t), ignored
+        return t, None
     ignored = t == ignore_index
     if validate:
         bad = ~ignored & ((t < 0) | (t >= C))
@@ -92,9 +101,9 @@ def _hard_target(target: np.ndarray, expected: tuple[int, ...], C: int, ignore_i
                 f"target: label {int(t[pos])} at position {pos} is outside [0, {C}) and is not "
                 f"ignore_index={ignore_index}"
             )
-    if ignored.any():
-        t = np.where(ignored, -1, t)
-    return t, ignored
+    if not ignored.any():
+        return t, None
+    return np.where(ignored, -1, t), ignored
 
 
 def _soft_target(target: np.ndarray, shape: tuple[int, ...], ax: int, dtype: np.dtype,
@@ -146,7 +155,7 @@ def _finish(per_item: np.ndarray, reduction: str, denom: float, dtype: np.dtype)
         return per_item.astype(dtype, copy=False)
     # NumPy's pairwise summation in the loss dtype: relative error O(log n)·eps, well inside the
     # mean/sum targets (1e-6 / 1e-13), without a float64 copy of an N×C array
-    total = float(np.sum(per_item))
+    total = float(np.add.reduce(per_item, axis=None))
     if reduction == "sum":
         return dtype.type(total)
     return dtype.type(total / denom) if denom != 0 else dtype.type(np.nan)
@@ -155,67 +164,80 @@ def _finish(per_item: np.ndarray, reduction: str, denom: float, dtype: np.dtype)
 # ----------------------------------------------------------------------------- cross-entropy
 
 
+_ONES: dict[tuple[np.dtype, int], np.ndarray] = {}
+
+
+def _ones_row(dt: np.dtype, C: int) -> np.ndarray:
+    """A read-only row of C ones (stride 0), cached: the kernels read it as 'no class weights'."""
+    key = (dt, C)
+    r = _ONES.get(key)
+    if r is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        r = _ONES[key] = np.broadcast_to(np.ones((), dt), (C,))
+    return r
+
+
 def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
                    sample_weight, validate, want_grad, out):
-    x = _float_logits(logits)
+    x = logits
+    if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
+        x = _float_logits(logits)
     dt = x.dtype
     if x.ndim == 0:
         raise ValueError("logits: need at least one dimension (the class axis)")
-    ax = normalize_axis_index(int(axis), x.ndim)
+    ax = x.ndim - 1 if axis == -1 else normalize_axis_index(int(axis), x.ndim)
     C = x.shape[ax]
-    reduction = _check_reduction(reduction)
-    eps = _check_smoothing(label_smoothing)
+    if reduction not in _REDUCTIONS:
+        _check_reduction(reduction)
+    eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
     w, wsum = _class_weight(weight, C, dt)
-    tgt = as_real_array(target, "target")
-    tgt = np.asarray(tgt)
+    tgt = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
     item_shape = x.shape[:ax] + x.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)
-    wrow = np.broadcast_to(np.ones((), dt), (C,)) if w is None else w
-    hard = tgt.dtype.kind in "iu"
-    if not hard and tgt.dtype.kind != "f":
+    wrow = _ones_row(dt, C) if w is None else w
+    kind = tgt.dtype.kind
+    hard = kind in "iu"
+    if not hard and kind != "f":
         raise TypeError(
             f"target: expected integer class labels or float probabilities, got dtype {tgt.dtype}"
         )
+    last = ax == x.ndim - 1
     if hard:
         t, ignored = _hard_target(tgt, item_shape, C, int(ignore_index), validate)
-        wt = np.zeros(item_shape, np.float64)
-        valid = ~ignored
-        if w is None:
-            wt[valid] = 1.0
+        if ignored is None and w is None:  # every item counts with weight 1
+            denom = float(t.size) if sw is None else float(np.sum(sw))
         else:
-            wt[valid] = w.astype(np.float64)[t[valid]]
-        item_w = wt if sw is None else wt * sw
-        denom = float(np.sum(item_w))
+            valid = np.ones(item_shape, bool) if ignored is None else ~ignored
+            wt = np.zeros(item_shape, np.float64)
+            wt[valid] = 1.0 if w is None else w.astype(np.float64)[t[valid]]
+            denom = float(np.sum(wt if sw is None else wt * sw))
     else:
         y = _soft_target(tgt, x.shape, ax, dt, validate)
         denom = float(np.sum(sw)) if sw is not None else float(np.prod(item_shape))
     factor = (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else 1.0
-    g = np.full(item_shape, factor, np.float64) if sw is None else sw * factor
-    g = g.astype(dt)
+    g = dt.type(factor) if sw is None else (sw * factor).astype(dt)
+    kw: dict[str, Any] = {}
     if want_grad:
         if out is not None:
             check_out(out, x.shape)
             if out.dtype != dt:
                 raise TypeError(f"out: dtype {out.dtype} does not match the gradient's dtype {dt}")
-        axes = [(ax,), (), (0,), (), (), (), (), (ax,)] if hard else [(ax,), (ax,), (0,), (), (), (), (ax,)]
-        kw: dict[str, Any] = {"axes": axes}
-        if out is not None:
             kw["out"] = (None, out)
+        if not last:
+            kw["axes"] = ([(ax,), (), (0,), (), (), (), (), (ax,)] if hard
+                          else [(ax,), (ax,), (0,), (), (), (), (ax,)])
         if hard:
-            per_item, grad = _core.cross_entropy_hard_grad(
-                x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw
-            )
+            per_item, grad = _core.cross_entropy_hard_grad(x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw)
         else:
             per_item, grad = _core.cross_entropy_soft_grad(x, y, wrow, dt.type(eps), g, **kw)
     else:
+        if not last:
+            kw["axes"] = [(ax,), (), (0,), (), (), (), ()] if hard else [(ax,), (ax,), (0,), (), (), ()]
         if hard:
-            per_item = _core.cross_entropy_hard(
-                x, t, wrow, dt.type(wsum), dt.type(eps), g, axes=[(ax,), (), (0,), (), (), (), ()]
-            )
+            per_item = _core.cross_entropy_hard(x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw)
         else:
-            per_item = _core.cross_entropy_soft(
-                x, y, wrow, dt.type(eps), g, axes=[(ax,), (ax,), (0,), (), (), ()]
-            )
+            per_item = _core.cross_entropy_soft(x, y, wrow, dt.type(eps), g, **kw)
     per_item = np.asarray(per_item)
     if sw is not None:
         per_item = per_item * sw.astype(dt)
@@ -318,6 +340,8 @@ def nll_loss(
     item_shape = lp.shape[:ax] + lp.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)
     t, ignored = _hard_target(tgt, item_shape, C, int(ignore_index), validate)
+    if ignored is None:
+        ignored = np.zeros(item_shape, bool)
     with np.errstate(all="ignore"):
         return _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored)
 
@@ -342,11 +366,14 @@ def _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored):
 
 
 def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out):
-    x = _float_logits(logits)
+    x = logits
+    if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
+        x = _float_logits(logits)
     dt = x.dtype
-    reduction = _check_reduction(reduction)
-    eps = _check_smoothing(label_smoothing)
-    y = np.asarray(as_real_array(target, "target"))
+    if reduction not in _REDUCTIONS:
+        _check_reduction(reduction)
+    eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
+    y = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
     if y.shape != x.shape:
         raise ValueError(
             f"target: expected the shape of logits {x.shape}, got {y.shape}"
@@ -357,19 +384,29 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
                 else ""
             )
         )
-    y = y.astype(dt, copy=False)
+    if y.dtype.kind not in "fiub":
+        as_real_array(y, "target")  # raises the dtype error
+    if y.dtype != dt:
+        y = y.astype(dt)
     if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
         pos = _first_bad(~((y >= 0) & (y <= 1)))
         raise ValueError(f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}")
-    pw = np.ones((), dt) if pos_weight is None else np.asarray(as_real_array(pos_weight, "pos_weight"), dt)
-    w = np.ones((), dt) if weight is None else np.asarray(as_real_array(weight, "weight"), dt)
-    for name, a in (("pos_weight", pw), ("weight", w)):
+    one = dt.type(1)
+    pw, w = one, one
+    for name, given in (("pos_weight", pos_weight), ("weight", weight)):
+        if given is None:
+            continue
+        a = np.asarray(as_real_array(given, name), dt)
         try:
             np.broadcast_shapes(a.shape, x.shape)
         except ValueError:
             raise ValueError(f"{name}: shape {a.shape} does not broadcast to the logits' shape {x.shape}") from None
-    if pos_weight is not None and validate and (pw < 0).any():
-        raise ValueError("pos_weight: must be >= 0")
+        if name == "pos_weight":
+            if validate and (a < 0).any():
+                raise ValueError("pos_weight: must be >= 0")
+            pw = a
+        else:
+            w = a
     n = x.size
     e = dt.type(eps)
     if not want_grad:
