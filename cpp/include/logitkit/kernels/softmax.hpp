@@ -379,11 +379,81 @@ inline scalar_t<V> logsumexp_wide(const scalar_t<V>* x, std::size_t n, scalar_t<
   return T(wm / wt + L);
 }
 
+// One pass, no max: S = Σ exp(x_i) in double and m = max(x), when every |x_i| is inside exp's
+// normal range (else false: huge logits, -inf, NaN). log S is then log_softmax's and logsumexp's
+// offset to within one exp rounding of S, which is exact enough unless one entry holds more than
+// half the mass (log_softmax's top entry is then -log1p(S'), tiny: the max-relative path keeps it)
+// or log S is near 0 (logsumexp cancels): the callers check those.
+template <class V>
+inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, scalar_t<V>& m_out) {
+  using T = scalar_t<V>;
+  using Acc = decltype(acc_make(V::zero()));
+  using EC = math::exp_consts<T>;
+  constexpr std::size_t W = V::size;
+  if (n == 0) return false;
+  const V limit = V::set1(-EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi);
+  V vmax = V::set1(x[0]);
+  CompensatedSum<V> total;
+  auto e_of = [&](V a) LOGITKIT_INLINE {
+    V z;
+    V p = math::exp_poly<V, false>(a, V::zero(), z);
+    return p * V::from_bits(slli(bits(z), EC::mant_bits));
+  };
+  for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
+    const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
+    Acc acc0, acc1;
+    std::size_t i = b0;
+    for (; i + 4 * W <= b1; i += 4 * W) {
+      V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
+      // (NaN fails the test below: !(|a| <= limit))
+      auto bad = mask_or(mask_or(lt(limit, abs(a0)), lt(limit, abs(a1))), mask_or(lt(limit, abs(a2)), lt(limit, abs(a3))));
+      if (any(mask_or(bad, mask_or(mask_or(isnan(a0), isnan(a1)), mask_or(isnan(a2), isnan(a3)))))) return false;
+      vmax = max(max(vmax, max(a0, a1)), max(a2, a3));
+      acc_add(acc0, e_of(a0) + e_of(a1));
+      acc_add(acc1, e_of(a2) + e_of(a3));
+    }
+    for (; i < b1; i += W) {
+      const std::size_t m = (b1 - i >= W) ? W : b1 - i;
+      V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);  // padded with a row value
+      if (any(mask_or(lt(limit, abs(a)), isnan(a)))) return false;
+      vmax = max(vmax, a);
+      V e = e_of(a);
+      acc_add(acc1, m == W ? e : mask_zero(first_lanes<V>(m), e));
+    }
+    total.add(acc_sum(acc0) + acc_sum(acc1));
+  }
+  S_out = total.value();
+  m_out = hmax(vmax);
+  return S_out > 0 && S_out < 1e300;
+}
+
+// log_softmax in two passes (sum, then x - log S) when the direct sum applies and no entry holds
+// more than half the mass (then every output is <= -log 2 and log S's error stays below an ulp).
+template <class V>
+inline bool log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  double S;
+  T m;
+  if (!row_direct_sum<V>(x, n, S, m) || std::exp(double(m)) > 0.5 * S) return false;
+  // log S = m + log(S·e^-m) as an unevaluated sum (TwoSum): when |m| is large and the outputs are
+  // not, log S rounded to double alone would cost float64 results many ulps.
+  const double L = std::log(S * std::exp(-double(m))), a = double(m);
+  const double s1 = a + L, bb = s1 - a, e1 = (a - (s1 - bb)) + (L - bb);
+  const T hi_t = T(s1);
+  const V hi = V::set1(hi_t), lo = V::set1(T((s1 - double(hi_t)) + e1));
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) store(y + i, (V::load(x + i) - hi) - lo);
+  if (i < n) store_partial(y + i, (load_partial<V>(x + i, n - i, T(0)) - hi) - lo, n - i);
+  return true;
+}
+
 // ---- public row kernels (temp > 0 finite; temp == 1 takes the plain path)
 
 template <class V>
 inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
   using T = scalar_t<V>;
+  if (temp == 1.0 && n >= 4 * std::size_t(V::size) && log_softmax_direct<V>(x, y, n)) return;
   T m{}, mn{};
   RowKind kind = row_max<V>(x, n, m, &mn);
   if (kind != row_ok) return fill_row<V>(y, n, lim<V>::nan);
@@ -411,6 +481,12 @@ inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, dou
 template <class V>
 inline scalar_t<V> logsumexp_row(const scalar_t<V>* x, std::size_t n, double temp) {
   using T = scalar_t<V>;
+  if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {
+    double S;
+    T m;
+    // log S errs by one exp rounding of S, absolute: fine where |log S| >= 1
+    if (row_direct_sum<V>(x, n, S, m) && std::fabs(std::log(S)) >= 1.0) return T(std::log(S));
+  }
   T m{}, mn{};
   switch (row_max<V>(x, n, m, &mn)) {
     case row_nan: return lim<V>::nan;
