@@ -281,24 +281,25 @@ inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) 
   using Acc = decltype(acc_make(V::zero()));
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
-  const V limit = V::set1(-EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi);
-  auto e_of = [&](V a, bool& outside) LOGITKIT_INLINE {
-    outside = any(lt(limit, abs(a)));
+  if (n == 0) return false;
+  const T limit = -EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi;
+  auto e_of = [&](V a) LOGITKIT_INLINE {
     V z;
     V p = math::exp_poly<V, false>(a, V::zero(), z);
     return p * V::from_bits(slli(bits(z), EC::mant_bits));
   };
+  // As in row_direct_sum, the range is checked per block from the max and min (NaN: S is NaN).
+  V vmax = V::set1(x[0]), vmin = vmax;
   CompensatedSum<V> total;
-  bool o0 = false, o1 = false;
   for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
     const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
     Acc acc0, acc1;
     std::size_t i = b0;
     for (; i + 4 * W <= b1; i += 4 * W) {
-      V e0 = e_of(V::load(x + i), o0), e1 = e_of(V::load(x + i + W), o1);
-      if (o0 || o1) return false;
-      V e2 = e_of(V::load(x + i + 2 * W), o0), e3 = e_of(V::load(x + i + 3 * W), o1);
-      if (o0 || o1) return false;
+      V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
+      vmax = max(max(vmax, max(a0, a1)), max(a2, a3));
+      vmin = min(min(vmin, min(a0, a1)), min(a2, a3));
+      V e0 = e_of(a0), e1 = e_of(a1), e2 = e_of(a2), e3 = e_of(a3);
       store(y + i, e0);
       store(y + i + W, e1);
       store(y + i + 2 * W, e2);
@@ -308,8 +309,10 @@ inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) 
     }
     for (; i < b1; i += W) {
       const std::size_t m = (b1 - i >= W) ? W : b1 - i;
-      V e = e_of(m == W ? V::load(x + i) : load_partial<V>(x + i, m, T(0)), o0);
-      if (o0) return false;
+      V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);
+      vmax = max(vmax, a);
+      vmin = min(vmin, a);
+      V e = e_of(a);
       if (m == W) {
         store(y + i, e);
         acc_add(acc1, e);
@@ -319,6 +322,7 @@ inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) 
       }
     }
     total.add(acc_sum(acc0) + acc_sum(acc1));
+    if (!(hmax(vmax) <= limit && hmin(vmin) >= -limit)) return false;
   }
   const double S = total.value();
   const double F = 1.0 / S;
@@ -391,8 +395,10 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   if (n == 0) return false;
-  const V limit = V::set1(-EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi);
-  V vmax = V::set1(x[0]);
+  const T limit = -EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi;
+  // The range is checked once, at the end, from the row's max and min (a NaN makes S NaN): a row
+  // outside it has been summed for nothing, and the caller takes the max-relative path.
+  V vmax = V::set1(x[0]), vmin = vmax;
   CompensatedSum<V> total;
   auto e_of = [&](V a) LOGITKIT_INLINE {
     V z;
@@ -405,22 +411,22 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
     std::size_t i = b0;
     for (; i + 4 * W <= b1; i += 4 * W) {
       V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
-      // (NaN fails the test below: !(|a| <= limit))
-      auto bad = mask_or(mask_or(lt(limit, abs(a0)), lt(limit, abs(a1))), mask_or(lt(limit, abs(a2)), lt(limit, abs(a3))));
-      if (any(mask_or(bad, mask_or(mask_or(isnan(a0), isnan(a1)), mask_or(isnan(a2), isnan(a3)))))) return false;
       vmax = max(max(vmax, max(a0, a1)), max(a2, a3));
+      vmin = min(min(vmin, min(a0, a1)), min(a2, a3));
       acc_add(acc0, e_of(a0) + e_of(a1));
       acc_add(acc1, e_of(a2) + e_of(a3));
     }
     for (; i < b1; i += W) {
       const std::size_t m = (b1 - i >= W) ? W : b1 - i;
       V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);  // padded with a row value
-      if (any(mask_or(lt(limit, abs(a)), isnan(a)))) return false;
       vmax = max(vmax, a);
+      vmin = min(vmin, a);
       V e = e_of(a);
       acc_add(acc1, m == W ? e : mask_zero(first_lanes<V>(m), e));
     }
     total.add(acc_sum(acc0) + acc_sum(acc1));
+    // (an out-of-range row stops at the end of its first block)
+    if (!(hmax(vmax) <= limit && hmin(vmin) >= -limit)) return false;
   }
   S_out = total.value();
   m_out = hmax(vmax);
