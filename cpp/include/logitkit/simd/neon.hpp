@@ -1,0 +1,118 @@
+// NEON vectors (AArch64): 4 floats / 2 doubles, FMA always present. Same interface as scalar.hpp.
+// NEON's max/min propagate NaN from either operand; every kernel use of max/min is written so that
+// both this rule and the x86 one (second operand on NaN) give the same result.
+#pragma once
+#include <arm_neon.h>
+
+#include <cstdint>
+
+namespace logitkit::simd::neon {
+
+struct MF { uint32x4_t m; };
+struct MD { uint64x2_t m; };
+struct IF { uint32x4_t i; };
+struct ID { uint64x2_t i; };
+
+struct VF {
+  using scalar = float;
+  using ivec = IF;
+  using mask = MF;
+  static constexpr int size = 4;
+  static constexpr bool has_fma = true;
+  float32x4_t v;
+  static VF set1(float x) { return {vdupq_n_f32(x)}; }
+  static VF zero() { return {vdupq_n_f32(0.0f)}; }
+  static VF load(const float* p) { return {vld1q_f32(p)}; }
+  static VF from_bits(IF i) { return {vreinterpretq_f32_u32(i.i)}; }
+};
+struct VD {
+  using scalar = double;
+  using ivec = ID;
+  using mask = MD;
+  static constexpr int size = 2;
+  static constexpr bool has_fma = true;
+  float64x2_t v;
+  static VD set1(double x) { return {vdupq_n_f64(x)}; }
+  static VD zero() { return {vdupq_n_f64(0.0)}; }
+  static VD load(const double* p) { return {vld1q_f64(p)}; }
+  static VD from_bits(ID i) { return {vreinterpretq_f64_u64(i.i)}; }
+};
+
+inline void store(float* p, VF a) { vst1q_f32(p, a.v); }
+inline void store(double* p, VD a) { vst1q_f64(p, a.v); }
+inline VF operator+(VF a, VF b) { return {vaddq_f32(a.v, b.v)}; }
+inline VD operator+(VD a, VD b) { return {vaddq_f64(a.v, b.v)}; }
+inline VF operator-(VF a, VF b) { return {vsubq_f32(a.v, b.v)}; }
+inline VD operator-(VD a, VD b) { return {vsubq_f64(a.v, b.v)}; }
+inline VF operator*(VF a, VF b) { return {vmulq_f32(a.v, b.v)}; }
+inline VD operator*(VD a, VD b) { return {vmulq_f64(a.v, b.v)}; }
+inline VF operator/(VF a, VF b) { return {vdivq_f32(a.v, b.v)}; }
+inline VD operator/(VD a, VD b) { return {vdivq_f64(a.v, b.v)}; }
+inline VF mul_add(VF a, VF b, VF c) { return {vfmaq_f32(c.v, a.v, b.v)}; }
+inline VD mul_add(VD a, VD b, VD c) { return {vfmaq_f64(c.v, a.v, b.v)}; }
+inline VF max(VF a, VF b) { return {vmaxq_f32(a.v, b.v)}; }
+inline VD max(VD a, VD b) { return {vmaxq_f64(a.v, b.v)}; }
+inline VF min(VF a, VF b) { return {vminq_f32(a.v, b.v)}; }
+inline VD min(VD a, VD b) { return {vminq_f64(a.v, b.v)}; }
+inline VF abs(VF a) { return {vabsq_f32(a.v)}; }
+inline VD abs(VD a) { return {vabsq_f64(a.v)}; }
+inline VF neg(VF a) { return {vnegq_f32(a.v)}; }
+inline VD neg(VD a) { return {vnegq_f64(a.v)}; }
+inline VF neg_abs(VF a) { return {vnegq_f32(vabsq_f32(a.v))}; }
+inline VD neg_abs(VD a) { return {vnegq_f64(vabsq_f64(a.v))}; }
+inline MF lt(VF a, VF b) { return {vcltq_f32(a.v, b.v)}; }
+inline MD lt(VD a, VD b) { return {vcltq_f64(a.v, b.v)}; }
+inline MF le(VF a, VF b) { return {vcleq_f32(a.v, b.v)}; }
+inline MD le(VD a, VD b) { return {vcleq_f64(a.v, b.v)}; }
+inline MF eq(VF a, VF b) { return {vceqq_f32(a.v, b.v)}; }
+inline MD eq(VD a, VD b) { return {vceqq_f64(a.v, b.v)}; }
+inline MF isnan(VF a) { return {vmvnq_u32(vceqq_f32(a.v, a.v))}; }
+inline MD isnan(VD a) { return {veorq_u64(vceqq_f64(a.v, a.v), vdupq_n_u64(~0ull))}; }
+inline VF select(MF m, VF a, VF b) { return {vbslq_f32(m.m, a.v, b.v)}; }
+inline VD select(MD m, VD a, VD b) { return {vbslq_f64(m.m, a.v, b.v)}; }
+inline VF mask_zero(MF m, VF a) { return {vreinterpretq_f32_u32(vandq_u32(m.m, vreinterpretq_u32_f32(a.v)))}; }
+inline VD mask_zero(MD m, VD a) { return {vreinterpretq_f64_u64(vandq_u64(m.m, vreinterpretq_u64_f64(a.v)))}; }
+inline MF mask_or(MF a, MF b) { return {vorrq_u32(a.m, b.m)}; }
+inline MD mask_or(MD a, MD b) { return {vorrq_u64(a.m, b.m)}; }
+inline MF mask_and(MF a, MF b) { return {vandq_u32(a.m, b.m)}; }
+inline MD mask_and(MD a, MD b) { return {vandq_u64(a.m, b.m)}; }
+inline MF mask_not(MF a) { return {vmvnq_u32(a.m)}; }
+inline MD mask_not(MD a) { return {veorq_u64(a.m, vdupq_n_u64(~0ull))}; }
+inline bool any(MF m) { return vmaxvq_u32(m.m) != 0; }
+inline bool any(MD m) { return vmaxvq_u32(vreinterpretq_u32_u64(m.m)) != 0; }
+
+inline float hmax(VF a) { return vmaxvq_f32(a.v); }
+inline double hmax(VD a) { return vmaxvq_f64(a.v); }
+inline float hmin(VF a) { return vminvq_f32(a.v); }
+inline double hmin(VD a) { return vminvq_f64(a.v); }
+inline double hsum(VD a) { return vaddvq_f64(a.v); }
+inline double hsum(VF a) { return vaddvq_f64(vaddq_f64(vcvt_f64_f32(vget_low_f32(a.v)), vcvt_high_f64_f32(a.v))); }
+
+inline IF bits(VF a) { return {vreinterpretq_u32_f32(a.v)}; }
+inline ID bits(VD a) { return {vreinterpretq_u64_f64(a.v)}; }
+inline IF slli(IF a, int n) { return {vshlq_u32(a.i, vdupq_n_s32(n))}; }
+inline ID slli(ID a, int n) { return {vshlq_u64(a.i, vdupq_n_s64(n))}; }
+inline IF srli(IF a, int n) { return {vshlq_u32(a.i, vdupq_n_s32(-n))}; }
+inline ID srli(ID a, int n) { return {vshlq_u64(a.i, vdupq_n_s64(-n))}; }
+inline IF iadd(IF a, IF b) { return {vaddq_u32(a.i, b.i)}; }
+inline ID iadd(ID a, ID b) { return {vaddq_u64(a.i, b.i)}; }
+inline IF isub(IF a, IF b) { return {vsubq_u32(a.i, b.i)}; }
+inline ID isub(ID a, ID b) { return {vsubq_u64(a.i, b.i)}; }
+
+struct AccF {
+  VD a = VD::zero(), b = VD::zero();
+};
+inline void acc_add(AccF& acc, VF x) {
+  acc.a = acc.a + VD{vcvt_f64_f32(vget_low_f32(x.v))};
+  acc.b = acc.b + VD{vcvt_high_f64_f32(x.v)};
+}
+inline double acc_sum(const AccF& acc) { return hsum(acc.a + acc.b); }
+struct AccD {
+  VD a = VD::zero();
+};
+inline void acc_add(AccD& acc, VD x) { acc.a = acc.a + x; }
+inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
+inline AccF acc_make(VF) { return {}; }
+inline AccD acc_make(VD) { return {}; }
+
+}  // namespace logitkit::simd::neon

@@ -1,0 +1,119 @@
+// C++ kernel tests: every ISA this CPU supports against the scalar path and against a long double
+// reference, float and double, on random rows and known values. Prints one line per ISA and exits
+// non-zero on any failure. Run by ctest (LOGITKIT_BUILD_TESTS=ON) and, for arm64, under qemu by
+// tests/cpp/run_arm64_qemu.sh.
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "logitkit/dispatch.hpp"
+
+using namespace logitkit;
+
+namespace {
+
+int failures = 0;
+
+template <class T>
+double ulps(T got, long double exact) {
+  if (std::isnan(exact)) return std::isnan(got) ? 0 : 1e30;
+  if (std::isinf(exact)) return got == exact ? 0 : 1e30;
+  const long double a = std::fabs(exact);
+  const long double tiny = std::numeric_limits<T>::min();
+  const long double err = std::fabs((long double)got - exact);
+  if (a < tiny) return double(err / (2 * std::numeric_limits<T>::denorm_min()));
+  int e;
+  std::frexp(double(a), &e);
+  return double(err / std::ldexp(1.0L, e - std::numeric_limits<T>::digits));
+}
+
+template <class T>
+void check(const char* isa, const char* what, double worst, double bound) {
+  if (!(worst <= bound)) {
+    std::printf("FAIL %s %s %s: %.3g ulp > %.3g\n", isa, what, sizeof(T) == 4 ? "f32" : "f64", worst, bound);
+    ++failures;
+  }
+}
+
+template <class T>
+void test_isa(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  std::mt19937_64 rng(42);
+  std::normal_distribution<double> nd;
+  double w_lsm = 0, w_sm = 0, w_lse = 0, w_sig = 0, w_lsig = 0, w_sp = 0;
+  for (std::size_t n : {1u, 2u, 3u, 7u, 8u, 15u, 16u, 17u, 31u, 33u, 64u, 100u, 1000u, 4099u}) {
+    for (double scale : {1.0, 10.0, 1000.0}) {
+      std::vector<T> x(n), y(n);
+      for (auto& v : x) v = T(nd(rng) * scale);
+      long double m = x[0];
+      for (T v : x) m = v > m ? v : m;
+      // S = k + S' with the max entries counted apart, L = log1p(S') when k = 1 (numerics.md):
+      // log(S) in long double would round the top entry's tiny log-probability to 0.
+      long double Sp = 0, kk = 0;
+      for (T v : x) {
+        if (v == m) kk += 1;
+        else Sp += std::exp((long double)v - m);
+      }
+      const long double S = kk + Sp;
+      const long double L = kk == 1 ? std::log1p(Sp) : std::log(S);
+      k.log_softmax(x.data(), y.data(), n, 1.0);
+      for (std::size_t i = 0; i < n; ++i) w_lsm = std::fmax(w_lsm, ulps(y[i], (long double)x[i] - m - L));
+      k.softmax(x.data(), y.data(), n, 1.0);
+      for (std::size_t i = 0; i < n; ++i) w_sm = std::fmax(w_sm, ulps(y[i], std::exp((long double)x[i] - m) / S));
+      w_lse = std::fmax(w_lse, ulps(k.logsumexp(x.data(), n, 1.0), m + L));
+      k.sigmoid(x.data(), y.data(), n);
+      for (std::size_t i = 0; i < n; ++i) w_sig = std::fmax(w_sig, ulps(y[i], 1.0L / (1.0L + std::exp(-(long double)x[i]))));
+      k.log_sigmoid(x.data(), y.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const long double v = x[i];
+        w_lsig = std::fmax(w_lsig, ulps(y[i], (v < 0 ? v : 0) - std::log1p(std::exp(-std::fabs(v)))));
+      }
+      k.softplus(x.data(), y.data(), n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const long double v = x[i];
+        w_sp = std::fmax(w_sp, ulps(y[i], (v > 0 ? v : 0) + std::log1p(std::exp(-std::fabs(v)))));
+      }
+    }
+  }
+  const bool f = sizeof(T) == 4;
+  check<T>(isa, "log_softmax", w_lsm, f ? 4 : 8);
+  check<T>(isa, "softmax", w_sm, f ? 4 : 8);
+  check<T>(isa, "logsumexp", w_lse, f ? 3 : 8);
+  check<T>(isa, "sigmoid", w_sig, f ? 3 : 4);
+  check<T>(isa, "log_sigmoid", w_lsig, f ? 3 : 4);
+  check<T>(isa, "softplus", w_sp, f ? 3 : 4);
+  // Known values (numerics.md).
+  const T a[2] = {T(0), T(-40)};
+  const T lse = k.logsumexp(a, 2, 1.0);
+  if (!(ulps(lse, 4.248354255291589e-18L) <= 3)) {
+    std::printf("FAIL %s logsumexp([0,-40]) = %.17g\n", isa, double(lse));
+    ++failures;
+  }
+  const T b[1] = {T(-750)};
+  T out;
+  k.log_sigmoid(b, &out, 1);
+  if (!(out == T(-750) || (f && std::isinf(out) == false && out == T(-750)))) {
+    std::printf("FAIL %s log_sigmoid(-750) = %.17g\n", isa, double(out));
+    ++failures;
+  }
+  std::printf("%s %s: log_softmax %.2f, softmax %.2f, logsumexp %.2f, sigmoid %.2f, log_sigmoid %.2f, softplus %.2f ulp\n",
+              isa, f ? "f32" : "f64", w_lsm, w_sm, w_lse, w_sig, w_lsig, w_sp);
+}
+
+}  // namespace
+
+int main() {
+  for (const auto& isa : simd_targets_available()) {
+    std::string err;
+    if (!set_simd_target(isa, &err)) {
+      std::printf("FAIL cannot select %s: %s\n", isa.c_str(), err.c_str());
+      return 1;
+    }
+    test_isa<float>(isa.c_str());
+    test_isa<double>(isa.c_str());
+  }
+  std::printf("%s\n", failures ? "FAILED" : "all kernel tests passed");
+  return failures ? 1 : 0;
+}
