@@ -413,8 +413,8 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
       V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
       vmax = max(max(vmax, max(a0, a1)), max(a2, a3));
       vmin = min(min(vmin, min(a0, a1)), min(a2, a3));
-      acc_add(acc0, e_of(a0) + e_of(a1));
-      acc_add(acc1, e_of(a2) + e_of(a3));
+      // four terms summed in the lane type (two roundings, a sum of positive terms), one widening
+      acc_add(acc0, (e_of(a0) + e_of(a1)) + (e_of(a2) + e_of(a3)));
     }
     for (; i < b1; i += W) {
       const std::size_t m = (b1 - i >= W) ? W : b1 - i;
