@@ -22,7 +22,7 @@ inline V sigmoid_v(V x) {
   using T = scalar_t<V>;
   const V one = V::set1(T(1));
   V e = math::exp_neg(neg_abs(x));
-  return select(lt(x, V::zero()), e, one) / (one + e);
+  return select_neg(x, e, one) / (one + e);  // x < 0 (or -0): e/(1 + e), else 1/(1 + e)
 }
 
 template <class V>

@@ -3,7 +3,7 @@
 // Algorithm: x = n·ln2 + r with n = round(x·log2(e)) found by the 1.5·2^p "magic number" addition
 // (whose low mantissa bits then hold n + 2·bias), r = x - n·ln2_hi - n·ln2_lo (Cody-Waite, ln2_hi
 // with enough trailing zeros that n·ln2_hi is exact), |r| <= ln2/2 (+ a little when the product was
-// rounded). exp(r) = 1 + r + r²·P(r), P a relative-error least-squares fit (degree 4 for float,
+// rounded). exp(r) = 1 + r·(1 + r·P(r)) by Horner, P a relative-error least-squares fit (degree 4 for float,
 // 9 for double; fit error 0.10 ulp and 0.09 ulp). The result is scaled by 2^n: in one exact
 // multiplication when every lane's 2^n is normal, else in two, 2^floor(u/2) then 2^(u - floor(u/2))
 // (biased), so that a subnormal result is rounded once, like a correctly scaled product, and results
@@ -61,10 +61,14 @@ inline V exp_poly(V x, V lo, V& z) {
   V n = z - V::set1(C::shifter + C::bias);
   V r = mul_add(n, V::set1(-C::ln2_hi), x);
   r = mul_add(n, V::set1(-C::ln2_lo), r);
+  // Horner over 1 + r + r²·P(r): the last two steps are r·q + 1 with q = 1 + r·P, each one FMA
+  // rounding (the leading 1s are exact), one operation fewer than forming r² apart.
   constexpr int deg = int(sizeof(C::P) / sizeof(C::P[0])) - 1;
+  const V one = V::set1(T(1));
   V p = V::set1(C::P[deg]);
   for (int i = deg - 1; i >= 0; --i) p = mul_add(p, r, V::set1(C::P[i]));
-  p = mul_add(r * r, p, r) + V::set1(T(1));
+  p = mul_add(p, r, one);
+  p = mul_add(p, r, one);
   if constexpr (LO) p = mul_add(p, lo, p);
   return p;
 }

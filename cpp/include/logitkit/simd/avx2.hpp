@@ -57,6 +57,9 @@ inline VF abs(VF a) { return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v)}; }
 inline VD abs(VD a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }
 inline VF neg_abs(VF a) { return {_mm256_or_ps(a.v, _mm256_set1_ps(-0.0f))}; }
 inline VD neg_abs(VD a) { return {_mm256_or_pd(a.v, _mm256_set1_pd(-0.0))}; }
+// select_neg(s, a, b): a where the sign bit of s is set, else b (blendv reads the sign bit).
+inline VF select_neg(VF s, VF a, VF b) { return {_mm256_blendv_ps(b.v, a.v, s.v)}; }
+inline VD select_neg(VD s, VD a, VD b) { return {_mm256_blendv_pd(b.v, a.v, s.v)}; }
 inline MF lt(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
 inline MD lt(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
 inline MF le(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }

@@ -59,6 +59,9 @@ inline VF neg(VF a) { return {_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps
 inline VD neg(VD a) { return {_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(std::int64_t(0x8000000000000000ull))))}; }
 inline VF neg_abs(VF a) { return {_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(int(0x80000000u))))}; }
 inline VD neg_abs(VD a) { return {_mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(std::int64_t(0x8000000000000000ull))))}; }
+// select_neg(s, a, b): a where the sign bit of s is set, else b.
+inline VF select_neg(VF s, VF a, VF b) { return {_mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(s.v)), b.v, a.v)}; }
+inline VD select_neg(VD s, VD a, VD b) { return {_mm512_mask_blend_pd(_mm512_movepi64_mask(_mm512_castpd_si512(s.v)), b.v, a.v)}; }
 inline MF lt(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
 inline MD lt(VD a, VD b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
 inline MF le(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }

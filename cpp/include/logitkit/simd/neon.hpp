@@ -60,6 +60,9 @@ inline VF neg(VF a) { return {vnegq_f32(a.v)}; }
 inline VD neg(VD a) { return {vnegq_f64(a.v)}; }
 inline VF neg_abs(VF a) { return {vnegq_f32(vabsq_f32(a.v))}; }
 inline VD neg_abs(VD a) { return {vnegq_f64(vabsq_f64(a.v))}; }
+// select_neg(s, a, b): a where the sign bit of s is set, else b.
+inline VF select_neg(VF s, VF a, VF b) { return {vbslq_f32(vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_f32(s.v), 31)), a.v, b.v)}; }
+inline VD select_neg(VD s, VD a, VD b) { return {vbslq_f64(vreinterpretq_u64_s64(vshrq_n_s64(vreinterpretq_s64_f64(s.v), 63)), a.v, b.v)}; }
 inline MF lt(VF a, VF b) { return {vcltq_f32(a.v, b.v)}; }
 inline MD lt(VD a, VD b) { return {vcltq_f64(a.v, b.v)}; }
 inline MF le(VF a, VF b) { return {vcleq_f32(a.v, b.v)}; }

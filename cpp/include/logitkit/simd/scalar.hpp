@@ -3,7 +3,7 @@
 // so the kernel templates in kernels/ compile unchanged for each:
 //   V::scalar, V::size, V::has_fma, V::set1, V::zero, V::load (unaligned), V::from_bits; store;
 //   + - * /, mul_add (fused where the ISA has FMA), max/min (x86 rule: NaN in either gives the
-//   second operand), abs, neg, neg_abs; lt/le/eq/isnan -> V::mask; select, mask_zero, mask_or/and/not, any;
+//   second operand), abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask; select, mask_zero, mask_or/and/not, any;
 //   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_of<V> (sums of
 //   float lanes kept in double).
 // All operands are passed through ADL, so every type here is a struct of this namespace.
@@ -52,6 +52,8 @@ LK_V Vec1<T, U> min(Vec1<T, U> a, Vec1<T, U> b) { return {a.v < b.v ? a.v : b.v}
 LK_V Vec1<T, U> abs(Vec1<T, U> a) { return {a.v < T(0) ? -a.v : (a.v == T(0) ? T(0) : a.v)}; }
 LK_V Vec1<T, U> neg(Vec1<T, U> a) { return {-a.v}; }
 LK_V Vec1<T, U> neg_abs(Vec1<T, U> a) { return {-abs(a).v}; }
+// select_neg(s, a, b): a where the sign bit of s is set, else b.
+LK_V Vec1<T, U> select_neg(Vec1<T, U> s, Vec1<T, U> a, Vec1<T, U> b) { return std::signbit(s.v) ? a : b; }
 LK_V M lt(Vec1<T, U> a, Vec1<T, U> b) { return {a.v < b.v}; }
 LK_V M le(Vec1<T, U> a, Vec1<T, U> b) { return {a.v <= b.v}; }
 LK_V M eq(Vec1<T, U> a, Vec1<T, U> b) { return {a.v == b.v}; }

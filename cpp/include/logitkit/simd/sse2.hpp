@@ -67,6 +67,12 @@ inline MF isnan(VF a) { return {_mm_cmpunord_ps(a.v, a.v)}; }
 inline MD isnan(VD a) { return {_mm_cmpunord_pd(a.v, a.v)}; }
 inline VF select(MF m, VF a, VF b) { return {_mm_or_ps(_mm_and_ps(m.m, a.v), _mm_andnot_ps(m.m, b.v))}; }
 inline VD select(MD m, VD a, VD b) { return {_mm_or_pd(_mm_and_pd(m.m, a.v), _mm_andnot_pd(m.m, b.v))}; }
+// select_neg(s, a, b): a where the sign bit of s is set, else b.
+inline VF select_neg(VF s, VF a, VF b) { return select(MF{_mm_castsi128_ps(_mm_srai_epi32(_mm_castps_si128(s.v), 31))}, a, b); }
+inline VD select_neg(VD s, VD a, VD b) {
+  const __m128i hi = _mm_srai_epi32(_mm_castpd_si128(s.v), 31);
+  return select(MD{_mm_castsi128_pd(_mm_shuffle_epi32(hi, _MM_SHUFFLE(3, 3, 1, 1)))}, a, b);
+}
 inline VF neg(VF a) { return {_mm_xor_ps(a.v, _mm_set1_ps(-0.0f))}; }
 inline VD neg(VD a) { return {_mm_xor_pd(a.v, _mm_set1_pd(-0.0))}; }
 inline VF mask_zero(MF m, VF a) { return {_mm_and_ps(m.m, a.v)}; }
