@@ -63,9 +63,38 @@ inline void map_binary(const scalar_t<V>* a, const scalar_t<V>* b, scalar_t<V>* 
   }
 }
 
+// The bulk of sigmoid: four vectors share one range check (every -|x| >= fast_lo: exp's result is
+// normal and needs no wide scaling), the common case; other groups take sigmoid_v lane-exactly.
 template <class V>
 inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
-  map_unary<V>(x, y, n, [](V a) { return sigmoid_v(a); });
+  using T = scalar_t<V>;
+  using EC = math::exp_consts<T>;
+  constexpr std::size_t W = V::size;
+  const V one = V::set1(T(1)), lo = V::set1(EC::fast_lo);
+  auto fast = [&](V a) LOGITKIT_INLINE {
+    V z;
+    V p = math::exp_poly<V, false>(neg_abs(a), V::zero(), z);
+    V e = p * V::from_bits(slli(bits(z), EC::mant_bits));
+    return select_neg(a, e, one) / (one + e);
+  };
+  std::size_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
+    // -|a| < fast_lo in some lane (NaN compares false and stays on the fast path: NaN out)
+    V m = min(min(neg_abs(a0), neg_abs(a1)), min(neg_abs(a2), neg_abs(a3)));
+    if (any(lt(m, lo))) {
+      store(y + i, sigmoid_v(a0));
+      store(y + i + W, sigmoid_v(a1));
+      store(y + i + 2 * W, sigmoid_v(a2));
+      store(y + i + 3 * W, sigmoid_v(a3));
+    } else {
+      store(y + i, fast(a0));
+      store(y + i + W, fast(a1));
+      store(y + i + 2 * W, fast(a2));
+      store(y + i + 3 * W, fast(a3));
+    }
+  }
+  map_unary<V>(x + i, y + i, n - i, [](V a) { return sigmoid_v(a); });
 }
 template <class V>
 inline void log_sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
