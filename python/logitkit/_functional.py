@@ -56,7 +56,7 @@ def _elementwise(uf: np.ufunc, x: Any, out: Any) -> Any:
             if out is None:
                 return uf(x)
             if _out_ok(out, x):
-                return uf(x, out=out)
+                return uf(x, out)
     if out is None:
         return uf(as_real_array(x))
     x = as_real_array(x)
@@ -256,7 +256,7 @@ def softmax(
             if out is None:
                 return _core.softmax(x)
             if _out_ok(out, x):
-                return _core.softmax(x, out=out)
+                return _core.softmax(x, out)
     return _rowwise(_core.softmax, _core.softmax_ext, x, axis, out, where, temperature, False)
 
 
@@ -284,7 +284,7 @@ def log_softmax(
             if out is None:
                 return _core.log_softmax(x)
             if _out_ok(out, x):
-                return _core.log_softmax(x, out=out)
+                return _core.log_softmax(x, out)
     return _rowwise(_core.log_softmax, _core.log_softmax_ext, x, axis, out, where, temperature, False)
 
 
