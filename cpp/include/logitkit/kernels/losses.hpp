@@ -127,48 +127,12 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
                       scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
-  using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   if (grad == x || n == 0) return false;
-  const T limit = -EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi;
-  // The range is checked per block from the row's max and min (NaN: S is NaN), as in softmax.hpp.
-  V vmax = V::set1(x[0]), vmin = vmax;
-  CompensatedSum<V> total;
-  auto e_of = [&](V a) LOGITKIT_INLINE {
-    vmax = max(vmax, a);
-    vmin = min(vmin, a);
-    V z;
-    V p = math::exp_poly<V, false>(a, V::zero(), z);
-    return p * V::from_bits(slli(bits(z), EC::mant_bits));
-  };
-  for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
-    const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
-    Acc acc0, acc1;
-    std::size_t i = b0;
-    for (; i + 2 * W <= b1; i += 2 * W) {
-      V e0 = e_of(V::load(x + i)), e1 = e_of(V::load(x + i + W));
-      if (grad) {
-        store(grad + i, e0);
-        store(grad + i + W, e1);
-      }
-      acc_add(acc0, e0 + e1);
-    }
-    for (; i < b1; i += W) {
-      const std::size_t m = (b1 - i >= W) ? W : b1 - i;
-      V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);  // padded with a row value
-      V e = e_of(a);
-      if (m < W) e = mask_zero(first_lanes<V>(m), e);
-      if (grad) {
-        if (m == W) store(grad + i, e);
-        else store_partial(grad + i, e, m);
-      }
-      acc_add(acc1, e);
-    }
-    total.add(acc_sum(acc0) + acc_sum(acc1));
-    if (!(hmax(vmax) <= limit && hmin(vmin) >= -limit)) return false;
-  }
-  const double S = total.value();
-  if (!(S > 0 && S <= 1e300) || std::exp(double(hmax(vmax))) > 0.5 * S) return false;
+  double S;
+  T m;
+  const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad) : row_direct_sum<V, false>(x, n, S, m);
+  if (!ok || std::exp(double(m)) > 0.5 * S) return false;
   const double logS = std::log(S);
   S_out = S;
   term_out = 0;

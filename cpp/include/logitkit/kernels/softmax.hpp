@@ -269,28 +269,30 @@ inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, s
   if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * inv, n - i);
 }
 
-// Softmax without the max: when every |x_i| <= 87 (float; 708 for double), exp(x_i) is a normal
-// number, so y_i = exp(x_i) · (1/S) with S = Σ exp(x_i) in double is exact to 3 ulp in two passes
-// (exp + store + sum, then scale) instead of three. Returns false, having written nothing that
-// matters, when a vector leaves that range, the sum is NaN, or 1/S is not a normal float: the
-// caller then takes the exact-difference path. Never used in place (y == x), where a fallback
-// would have lost the input.
-template <class V>
-inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+// One pass, no max: S = Σ exp(x_i) in double and m = max(x), when every |x_i| is inside exp's
+// normal range (else false: huge logits, -inf, NaN). log S is then log_softmax's and logsumexp's
+// offset to within one exp rounding of S, which is exact enough unless one entry holds more than
+// half the mass (log_softmax's top entry is then -log1p(S'), tiny: the max-relative path keeps it)
+// or log S is near 0 (logsumexp cancels): the callers check those.
+// With STORE, exp(x_i) is also written to y[i] (softmax's and cross-entropy's first pass; y != x).
+template <class V, bool STORE = false>
+inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, scalar_t<V>& m_out,
+                           scalar_t<V>* y = nullptr) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   if (n == 0) return false;
   const T limit = -EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi;
+  // The range is checked once, at the end, from the row's max and min (a NaN makes S NaN): a row
+  // outside it has been summed for nothing, and the caller takes the max-relative path.
+  V vmax = V::set1(x[0]), vmin = vmax;
+  CompensatedSum<V> total;
   auto e_of = [&](V a) LOGITKIT_INLINE {
     V z;
     V p = math::exp_poly<V, false>(a, V::zero(), z);
     return p * V::from_bits(slli(bits(z), EC::mant_bits));
   };
-  // As in row_direct_sum, the range is checked per block from the max and min (NaN: S is NaN).
-  V vmax = V::set1(x[0]), vmin = vmax;
-  CompensatedSum<V> total;
   for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
     const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
     Acc acc0, acc1;
@@ -300,31 +302,50 @@ inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) 
       vmax = max(max(vmax, max(a0, a1)), max(a2, a3));
       vmin = min(min(vmin, min(a0, a1)), min(a2, a3));
       V e0 = e_of(a0), e1 = e_of(a1), e2 = e_of(a2), e3 = e_of(a3);
-      store(y + i, e0);
-      store(y + i + W, e1);
-      store(y + i + 2 * W, e2);
-      store(y + i + 3 * W, e3);
-      acc_add(acc0, e0 + e1);
-      acc_add(acc1, e2 + e3);
+      if constexpr (STORE) {
+        store(y + i, e0);
+        store(y + i + W, e1);
+        store(y + i + 2 * W, e2);
+        store(y + i + 3 * W, e3);
+      }
+      // four terms summed in the lane type (two roundings, a sum of positive terms), one widening
+      acc_add(acc0, (e0 + e1) + (e2 + e3));
     }
     for (; i < b1; i += W) {
       const std::size_t m = (b1 - i >= W) ? W : b1 - i;
-      V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);
+      V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);  // padded with a row value
       vmax = max(vmax, a);
       vmin = min(vmin, a);
       V e = e_of(a);
-      if (m == W) {
-        store(y + i, e);
-        acc_add(acc1, e);
-      } else {
-        store_partial(y + i, e, m);
-        acc_add(acc1, mask_zero(first_lanes<V>(m), e));
+      if (m < W) e = mask_zero(first_lanes<V>(m), e);
+      if constexpr (STORE) {
+        if (m == W) store(y + i, e);
+        else store_partial(y + i, e, m);
       }
+      acc_add(acc1, e);
     }
     total.add(acc_sum(acc0) + acc_sum(acc1));
+    // (an out-of-range row stops at the end of its first block)
     if (!(hmax(vmax) <= limit && hmin(vmin) >= -limit)) return false;
   }
-  const double S = total.value();
+  S_out = total.value();
+  m_out = hmax(vmax);
+  return S_out > 0 && S_out < 1e300;
+}
+
+// Softmax without the max: when every |x_i| <= 87 (float; 708 for double), exp(x_i) is a normal
+// number, so y_i = exp(x_i) · (1/S) with S = Σ exp(x_i) in double is exact to 3 ulp in two passes
+// (exp + store + sum, then scale) instead of three. Returns false, having written nothing that
+// matters, when a vector leaves that range, the sum is NaN, or 1/S is not a normal float: the
+// caller then takes the exact-difference path. Never used in place (y == x), where a fallback
+// would have lost the input.
+template <class V>
+inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  double S;
+  T m;
+  if (!row_direct_sum<V, true>(x, n, S, m, y)) return false;
   const double F = 1.0 / S;
   if (!(F >= 0x1p-100)) return false;  // NaN sum (a NaN input), or a row too large to scale once
   const V f = V::set1(T(F));
@@ -381,56 +402,6 @@ inline scalar_t<V> logsumexp_wide(const scalar_t<V>* x, std::size_t n, scalar_t<
   }
   const Wd L = (k == 1) ? std::log1p(S) : std::log(k + S);
   return T(wm / wt + L);
-}
-
-// One pass, no max: S = Σ exp(x_i) in double and m = max(x), when every |x_i| is inside exp's
-// normal range (else false: huge logits, -inf, NaN). log S is then log_softmax's and logsumexp's
-// offset to within one exp rounding of S, which is exact enough unless one entry holds more than
-// half the mass (log_softmax's top entry is then -log1p(S'), tiny: the max-relative path keeps it)
-// or log S is near 0 (logsumexp cancels): the callers check those.
-template <class V>
-inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, scalar_t<V>& m_out) {
-  using T = scalar_t<V>;
-  using Acc = decltype(acc_make(V::zero()));
-  using EC = math::exp_consts<T>;
-  constexpr std::size_t W = V::size;
-  if (n == 0) return false;
-  const T limit = -EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi;
-  // The range is checked once, at the end, from the row's max and min (a NaN makes S NaN): a row
-  // outside it has been summed for nothing, and the caller takes the max-relative path.
-  V vmax = V::set1(x[0]), vmin = vmax;
-  CompensatedSum<V> total;
-  auto e_of = [&](V a) LOGITKIT_INLINE {
-    V z;
-    V p = math::exp_poly<V, false>(a, V::zero(), z);
-    return p * V::from_bits(slli(bits(z), EC::mant_bits));
-  };
-  for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
-    const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
-    Acc acc0, acc1;
-    std::size_t i = b0;
-    for (; i + 4 * W <= b1; i += 4 * W) {
-      V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
-      vmax = max(max(vmax, max(a0, a1)), max(a2, a3));
-      vmin = min(min(vmin, min(a0, a1)), min(a2, a3));
-      // four terms summed in the lane type (two roundings, a sum of positive terms), one widening
-      acc_add(acc0, (e_of(a0) + e_of(a1)) + (e_of(a2) + e_of(a3)));
-    }
-    for (; i < b1; i += W) {
-      const std::size_t m = (b1 - i >= W) ? W : b1 - i;
-      V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);  // padded with a row value
-      vmax = max(vmax, a);
-      vmin = min(vmin, a);
-      V e = e_of(a);
-      acc_add(acc1, m == W ? e : mask_zero(first_lanes<V>(m), e));
-    }
-    total.add(acc_sum(acc0) + acc_sum(acc1));
-    // (an out-of-range row stops at the end of its first block)
-    if (!(hmax(vmax) <= limit && hmin(vmin) >= -limit)) return false;
-  }
-  S_out = total.value();
-  m_out = hmax(vmax);
-  return S_out > 0 && S_out < 1e300;
 }
 
 // log_softmax in two passes (sum, then x - log S) when the direct sum applies and no entry holds
