@@ -27,3 +27,11 @@ log_softmax_ext: np.ufunc  # (n),(n),()->(n)
 logsumexp_ext: np.ufunc  # (n),(n),()->()
 softmax_backward: np.ufunc  # (n),(n)->(n)
 log_softmax_backward: np.ufunc  # (n),(n)->(n)
+
+# Losses (cpp/bindings/register_losses.cpp)
+cross_entropy_hard: np.ufunc  # (n),(),(n),(),(),()->(): x, label, weight, weight_sum, eps, g
+cross_entropy_hard_grad: np.ufunc  # (n),(),(n),(),(),()->(),(n)
+cross_entropy_soft: np.ufunc  # (n),(n),(n),(),()->(): x, target, weight, eps, g
+cross_entropy_soft_grad: np.ufunc  # (n),(n),(n),(),()->(),(n)
+bce_with_logits: np.ufunc  # x, y, pos_weight, weight, eps, gscale -> loss
+bce_with_logits_grad: np.ufunc  # x, y, pos_weight, weight, eps, gscale -> loss, grad
