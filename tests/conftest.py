@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import logitkit as lk
+import numpy as np
 import oracle
+import pytest
 
 ISAS = list(lk.simd_targets_available())
 
@@ -33,10 +32,14 @@ def _isa_is_restored():
 
 def pytest_report_header(config):
     return [
-        f"logitkit {lk.__version__}: simd_target={lk.simd_target()}, "
-        f"available={lk.simd_targets_available()}, compiled={lk.simd_targets_compiled()}",
-        f"numpy {np.__version__}; oracle for float64 in np.longdouble "
-        f"(extended precision: {oracle.LONGDOUBLE_IS_EXTENDED})",
+        (
+            f"logitkit {lk.__version__}: simd_target={lk.simd_target()}, "
+            f"available={lk.simd_targets_available()}, compiled={lk.simd_targets_compiled()}"
+        ),
+        (
+            f"numpy {np.__version__}; oracle for float64 in np.longdouble "
+            f"(extended precision: {oracle.LONGDOUBLE_IS_EXTENDED})"
+        ),
     ]
 
 
@@ -54,8 +57,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     isas = [i for i in ISAS if any(k[3] == i for k in rec)]
     tr = terminalreporter
     tr.section("max ulp error measured (bound: numerics.md)")
-    header = (f"{'inputs':<22} {'function':<12} {'dtype':<8} {'bound':>5} "
-              + " ".join(f"{i:>9}" for i in isas))
+    header = f"{'inputs':<22} {'function':<12} {'dtype':<8} {'bound':>5} " + " ".join(
+        f"{i:>9}" for i in isas
+    )
     tr.write_line(header)
     tr.write_line("-" * len(header))
     for c in cats:

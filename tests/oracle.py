@@ -388,7 +388,7 @@ def grad_errors(got, exact, dtype) -> np.ndarray:
     ue = ulp_errors(got, exact, dtype) / ulps
     w = work_dtype(dtype)
     with np.errstate(all="ignore"):
-        ae = (np.abs(np.asarray(got).astype(w) - np.asarray(exact).astype(w)) / w.type(absolute))
+        ae = np.abs(np.asarray(got).astype(w) - np.asarray(exact).astype(w)) / w.type(absolute)
     ae = np.where(np.isnan(ae), np.inf, ae.astype(np.float64))
     return np.minimum(ue, ae)
 

@@ -184,13 +184,17 @@ def _ce_parts(logits, target, axis, weight, ignore_index, label_smoothing, sampl
     C = xl.shape[-1]
     item_shape = xl.shape[:-1]
     lp, p = _log_softmax_last(xl)
-    a, w_item = _target_coefficients(target, C, axis, W.type, weight, ignore_index,
-                                     label_smoothing, item_shape)
+    a, w_item = _target_coefficients(
+        target, C, axis, W.type, weight, ignore_index, label_smoothing, item_shape
+    )
     with np.errstate(all="ignore"):
         # an ignored item has a = 0: it adds 0 whatever its logits
         per_item = _zero_times(a, -lp).sum(axis=-1)
-    sw = (np.ones(item_shape, dtype=W) if sample_weight is None
-          else np.broadcast_to(_w(sample_weight, W), item_shape))
+    sw = (
+        np.ones(item_shape, dtype=W)
+        if sample_weight is None
+        else np.broadcast_to(_w(sample_weight, W), item_shape)
+    )
     per_item = per_item * sw
     if w_item is not None:
         denom = (w_item * sw).sum()  # Σ sample_weight_i · w_i
@@ -201,26 +205,46 @@ def _ce_parts(logits, target, axis, weight, ignore_index, label_smoothing, sampl
     return per_item, denom, a, p, sw
 
 
-def cross_entropy(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                  label_smoothing=0.0, reduction="mean", sample_weight=None):
+def cross_entropy(
+    logits,
+    target,
+    *,
+    axis=-1,
+    weight=None,
+    ignore_index=-100,
+    label_smoothing=0.0,
+    reduction="mean",
+    sample_weight=None,
+):
     """semantics.md's cross_entropy (hard or soft labels), in the work dtype."""
-    per_item, denom, _, _, _ = _ce_parts(logits, target, axis, weight, ignore_index,
-                                         label_smoothing, sample_weight)
+    per_item, denom, _, _, _ = _ce_parts(
+        logits, target, axis, weight, ignore_index, label_smoothing, sample_weight
+    )
     with np.errstate(all="ignore"):
         return _reduce(per_item, denom, reduction)
 
 
-def cross_entropy_grad(logits, target, *, axis=-1, weight=None, ignore_index=-100,
-                       label_smoothing=0.0, reduction="mean", sample_weight=None,
-                       with_scale=False):
+def cross_entropy_grad(
+    logits,
+    target,
+    *,
+    axis=-1,
+    weight=None,
+    ignore_index=-100,
+    label_smoothing=0.0,
+    reduction="mean",
+    sample_weight=None,
+    with_scale=False,
+):
     """d(reduced loss)/d logits. The item loss Σ_c a_c·(-log p_c) has the gradient
     p_c·Σ_j a_j - a_c; each item's gradient is scaled by its sample weight and, for 'mean', divided
     by the mean's denominator ('none': the gradient of the sum of the items).
 
     with_scale: also return the gradient's scale s = |sample weight · factor|·Σ_j a_j per element
     (the gradient is s·(p_c - a_c/Σa), the bracket in [-1, 1]; see grad_errors)."""
-    per_item, denom, a, p, sw = _ce_parts(logits, target, axis, weight, ignore_index,
-                                          label_smoothing, sample_weight)
+    per_item, denom, a, p, sw = _ce_parts(
+        logits, target, axis, weight, ignore_index, label_smoothing, sample_weight
+    )
     W = per_item.dtype
     scale = sw * _mean_scale(denom, reduction, W)
     with np.errstate(all="ignore"):
@@ -233,18 +257,31 @@ def cross_entropy_grad(logits, target, *, axis=-1, weight=None, ignore_index=-10
     return np.moveaxis(g, -1, axis)
 
 
-def nll_loss(log_probs, target, *, axis=-1, weight=None, ignore_index=-100,
-             label_smoothing=0.0, reduction="mean", sample_weight=None):
+def nll_loss(
+    log_probs,
+    target,
+    *,
+    axis=-1,
+    weight=None,
+    ignore_index=-100,
+    label_smoothing=0.0,
+    reduction="mean",
+    sample_weight=None,
+):
     """Hard-label loss from given log-probabilities: Σ_c a_ic·(-log_probs_ic) with the hard-label
     coefficients of cross_entropy (smoothing: -Σ_c w_c·log_probs_c)."""
     lpx = np.asarray(log_probs)
     W = work_dtype(lpx.dtype)
     lp = np.moveaxis(_w(lpx, W), axis, -1)
     C = lp.shape[-1]
-    a, w_item = _target_coefficients(target, C, axis, W.type, weight, ignore_index,
-                                     label_smoothing, lp.shape[:-1])
-    sw = (np.ones(lp.shape[:-1], dtype=W) if sample_weight is None
-          else np.broadcast_to(_w(sample_weight, W), lp.shape[:-1]))
+    a, w_item = _target_coefficients(
+        target, C, axis, W.type, weight, ignore_index, label_smoothing, lp.shape[:-1]
+    )
+    sw = (
+        np.ones(lp.shape[:-1], dtype=W)
+        if sample_weight is None
+        else np.broadcast_to(_w(sample_weight, W), lp.shape[:-1])
+    )
     with np.errstate(all="ignore"):
         per_item = _zero_times(a, -lp).sum(axis=-1) * sw
         return _reduce(per_item, (w_item * sw).sum(), reduction)
@@ -285,20 +322,33 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
         hess = w * c * s_pos * s_neg
         scale = np.abs(w) * c
         shape = np.broadcast_shapes(loss.shape, x.shape)
-    return (np.broadcast_to(loss, shape), np.broadcast_to(grad, shape),
-            np.broadcast_to(hess, shape), np.broadcast_to(scale, shape))
+    return (
+        np.broadcast_to(loss, shape),
+        np.broadcast_to(grad, shape),
+        np.broadcast_to(hess, shape),
+        np.broadcast_to(scale, shape),
+    )
 
 
-def bce_with_logits(logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0,
-                    reduction="mean"):
+def bce_with_logits(
+    logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0, reduction="mean"
+):
     """semantics.md's binary_cross_entropy_with_logits; 'mean' divides by the element count."""
     loss, _, _, _ = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
     with np.errstate(all="ignore"):
         return _reduce(loss, loss.dtype.type(loss.size), reduction)
 
 
-def bce_with_logits_grad(logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0,
-                         reduction="mean", with_scale=False):
+def bce_with_logits_grad(
+    logits,
+    target,
+    *,
+    weight=None,
+    pos_weight=None,
+    label_smoothing=0.0,
+    reduction="mean",
+    with_scale=False,
+):
     """dℓ/dx of the reduction; with_scale: also the gradient's scale |weight|·c·factor."""
     loss, grad, _, scale = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
     f = _mean_scale(loss.dtype.type(loss.size), reduction, loss.dtype)
@@ -349,8 +399,19 @@ def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction=
 # ----------------------------------------------------------------------------- grad_hess
 
 
-def grad_hess(logits, target, *, family, axis=-1, weight=None, pos_weight=None,
-              label_smoothing=0.0, sample_weight=None, ignore_index=-100, with_scale=False):
+def grad_hess(
+    logits,
+    target,
+    *,
+    family,
+    axis=-1,
+    weight=None,
+    pos_weight=None,
+    label_smoothing=0.0,
+    sample_weight=None,
+    ignore_index=-100,
+    with_scale=False,
+):
     """Per-element gradient and diagonal Hessian of the per-item loss (no reduction).
 
     multiclass: item loss Σ_c a_c·(-log p_c) (times the sample weight):
@@ -363,8 +424,9 @@ def grad_hess(logits, target, *, family, axis=-1, weight=None, pos_weight=None,
         _, g, h, s = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
         return (g, h, s) if with_scale else (g, h)
     x = np.asarray(logits)
-    _, _, a, p, sw = _ce_parts(x, target, axis, weight, ignore_index, label_smoothing,
-                               sample_weight)
+    _, _, a, p, sw = _ce_parts(
+        x, target, axis, weight, ignore_index, label_smoothing, sample_weight
+    )
     with np.errstate(all="ignore"):
         A = a.sum(axis=-1, keepdims=True)
         g = np.where(A == 0, p.dtype.type(0), sw[..., None] * (p * A - a))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-import pytest
-
 import logitkit as lk
+import numpy as np
 import oracle
+import pytest
 from oracle import BOUNDS, ulp_errors, worst_report
 
 mpmath = pytest.importorskip("mpmath")
@@ -50,8 +49,7 @@ def _check(func, dtype, isa, cases, category):
         err = ulp_errors(got, exact, dtype)
         if err.size and err.max() > worst:
             worst = float(err.max())
-            report = worst_report(x, got, exact, dtype, err, axis=axis,
-                                  row_wise=func in ROW_FUNCS)
+            report = worst_report(x, got, exact, dtype, err, axis=axis, row_wise=func in ROW_FUNCS)
     oracle.record(func, dtype, isa, worst, category)
     bound = BOUNDS[func][dtype]
     assert worst <= bound, f"{func} {dtype} on {isa}: {worst:.3g} ulp > {bound}: {report}"
@@ -65,7 +63,7 @@ def _row_exact(x, func, **kw):
 # ----------------------------------------------------------------------------- random rows
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def random_rows(dtype_name: str, scale: float):
     """A batch of N(0, scale^2) rows for every length 0..70, and lengths 1000 and 32000."""
     rng = _rng(1, int(dtype_name == "float64"), int(scale))
@@ -76,7 +74,7 @@ def random_rows(dtype_name: str, scale: float):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def random_rows_exact(dtype_name: str, scale: float, func: str):
     return [_row_exact(x, func) for x in random_rows(dtype_name, scale)]
 
@@ -88,14 +86,15 @@ def test_random_rows(isa, dtype, scale, func):
     f = getattr(lk, func)
     xs = random_rows(dtype.name, scale)
     exacts = random_rows_exact(dtype.name, scale, func)
-    _check(func, dtype, isa, ((x, f(x), e, -1) for x, e in zip(xs, exacts)),
-           f"random N(0,{scale:g}^2)")
+    _check(
+        func, dtype, isa, ((x, f(x), e, -1) for x, e in zip(xs, exacts)), f"random N(0,{scale:g}^2)"
+    )
 
 
 # ----------------------------------------------------------------------------- confident rows
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def confident_rows(dtype_name: str):
     """One logit 30..100 above the rest (N(0, 1)): p(top) = 1 - tiny, log p(top) = -tiny."""
     rng = _rng(2, int(dtype_name == "float64"))
@@ -115,11 +114,16 @@ def confident_rows(dtype_name: str):
 def test_confident_rows(isa, dtype, func):
     f = getattr(lk, func)
     xs = confident_rows(dtype.name)
-    _check(func, dtype, isa, ((x, f(x), _cached_exact("confident", dtype.name, func, i), -1)
-                              for i, x in enumerate(xs)), "confident rows")
+    _check(
+        func,
+        dtype,
+        isa,
+        ((x, f(x), _cached_exact("confident", dtype.name, func, i), -1) for i, x in enumerate(xs)),
+        "confident rows",
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_exact(kind: str, dtype_name: str, func: str, i: int, extra=None):
     if kind == "confident":
         return _row_exact(confident_rows(dtype_name)[i], func)
@@ -132,7 +136,7 @@ def _cached_exact(kind: str, dtype_name: str, func: str, i: int, extra=None):
     raise KeyError(kind)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def exp_range_rows(dtype_name: str):
     """Rows whose max and other entries sit on both sides of the limits of exp's normal range
     (where a kernel may switch between a fast and a wide exp path or scale by exp(-max)): the max
@@ -143,8 +147,27 @@ def exp_range_rows(dtype_name: str):
         gaps = [0.5, 1, 5, 20, 40, 60, 100]
         far = -1e4
     else:
-        tops = [-1000, -800, -746, -745, -710, -709.5, -708, -700, 0, 700, 708, 709, 709.5, 710,
-                720, 745, 746, 800, 1000]
+        tops = [
+            -1000,
+            -800,
+            -746,
+            -745,
+            -710,
+            -709.5,
+            -708,
+            -700,
+            0,
+            700,
+            708,
+            709,
+            709.5,
+            710,
+            720,
+            745,
+            746,
+            800,
+            1000,
+        ]
         gaps = [0.5, 1, 5, 20, 37, 50, 100, 800]
         far = -1e5
     two, sixteen, thirty3, long_, longer = [], [], [], [], []
@@ -166,7 +189,7 @@ def test_rows_across_exp_range(isa, dtype, func):
     _check(func, dtype, isa, ((x, f(x), _row_exact(x, func), -1) for x in xs), "exp-range rows")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def near_zero_lse_rows(dtype_name: str):
     """Rows whose logsumexp is (nearly) 0 while max and log(sum) are not: m + L cancels.
     [a, log(1 - e^a)] rounded to the dtype, in both orders, and a three-entry variant."""
@@ -218,7 +241,7 @@ EXACT_T = [0.25, 0.5, 2.0, 4.0]  # exactly representable in float16/32/64
 INEXACT_T = [0.1, 0.3, 7.3]  # Python floats that float32 cannot hold: x / T must use T as given
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def temperature_rows(dtype_name: str, scale: float):
     rng = _rng(3, int(dtype_name == "float64"), int(scale))
     return [
@@ -230,10 +253,21 @@ def temperature_rows(dtype_name: str, scale: float):
 def _temperature_case(isa, dtype, scale, t, func, category):
     f = getattr(lk, func)
     xs = temperature_rows(dtype.name, scale)
-    _check(func, dtype, isa, (
-        (x, f(x, temperature=t), _cached_exact("temperature", dtype.name, func, i, (scale, t)), -1)
-        for i, x in enumerate(xs)
-    ), category)
+    _check(
+        func,
+        dtype,
+        isa,
+        (
+            (
+                x,
+                f(x, temperature=t),
+                _cached_exact("temperature", dtype.name, func, i, (scale, t)),
+                -1,
+            )
+            for i, x in enumerate(xs)
+        ),
+        category,
+    )
 
 
 @pytest.mark.parametrize("func", ROW_FUNCS)
@@ -253,7 +287,7 @@ def test_temperature_not_representable_in_input_dtype(isa, dtype, t, func):
     _temperature_case(isa, dtype, 10.0, t, func, "temperature 0.1/0.3/7.3")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def masked_rows(dtype_name: str):
     rng = _rng(4, int(dtype_name == "float64"))
     out = []
@@ -276,8 +310,14 @@ def test_masked_rows(isa, dtype, t, func):
     cases = []
     with np.errstate(all="raise"):
         for i, (x, w) in enumerate(masked_rows(dtype.name)):
-            cases.append((x, f(x, where=w, temperature=t),
-                          _cached_exact("masked", dtype.name, func, i, t), -1))
+            cases.append(
+                (
+                    x,
+                    f(x, where=w, temperature=t),
+                    _cached_exact("masked", dtype.name, func, i, t),
+                    -1,
+                )
+            )
     _check(func, dtype, isa, cases, "masked (where=)")
 
 
@@ -294,7 +334,7 @@ def _neighbourhood(anchors, dtype, k):
     return np.concatenate([v, -v])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sweep(dtype_name: str):
     """A dense sweep of the whole float range: random bit patterns (every exponent), a fine grid
     over the interesting range, all scales of tiny numbers down to the subnormals, the listed
@@ -310,25 +350,68 @@ def sweep(dtype_name: str):
     grid = np.linspace(-lim, lim, (1 << 20) + 1).astype(dt)
     tiny = np.geomspace(float(fi.smallest_subnormal), 1.0, 1 << 13).astype(dt)
     special = np.array(
-        [1e-40, 88, 104, 750, 3e38, 1e-300, 710, 1000, 0.5, 1.0, 2.0, np.log(2.0),
-         float(fi.max), float(fi.smallest_normal), float(fi.smallest_subnormal),
-         2 * float(fi.smallest_subnormal), float(fi.eps)],
+        [
+            1e-40,
+            88,
+            104,
+            750,
+            3e38,
+            1e-300,
+            710,
+            1000,
+            0.5,
+            1.0,
+            2.0,
+            np.log(2.0),
+            float(fi.max),
+            float(fi.smallest_normal),
+            float(fi.smallest_subnormal),
+            2 * float(fi.smallest_subnormal),
+            float(fi.eps),
+        ],
         dtype=np.float64,
     )
     with np.errstate(over="ignore", under="ignore"):
         special = special.astype(dt)
     special = special[np.isfinite(special)]
-    anchors = [np.log(2.0), 1.0, 16.635532, 17.32868, 36.043653, 36.7368, 87.33655, 88.72284,
-               89.0, 103.27893, 103.97208, 104.0, 708.39642, 709.78271, 710.0, 744.44007,
-               745.13322, 746.0]
+    anchors = [
+        np.log(2.0),
+        1.0,
+        16.635532,
+        17.32868,
+        36.043653,
+        36.7368,
+        87.33655,
+        88.72284,
+        89.0,
+        103.27893,
+        103.97208,
+        104.0,
+        708.39642,
+        709.78271,
+        710.0,
+        744.44007,
+        745.13322,
+        746.0,
+    ]
     with np.errstate(over="ignore"):
         near = _neighbourhood(anchors, dt, 200)
-    x = np.concatenate([rand, grid, tiny, -tiny, special, -special, near,
-                        np.array([0.0, -0.0, np.inf, -np.inf, np.nan], dtype=dt)])
+    x = np.concatenate(
+        [
+            rand,
+            grid,
+            tiny,
+            -tiny,
+            special,
+            -special,
+            near,
+            np.array([0.0, -0.0, np.inf, -np.inf, np.nan], dtype=dt),
+        ]
+    )
     return x
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sweep_exact(dtype_name: str, func: str):
     return getattr(oracle, func)(sweep(dtype_name))
 
@@ -349,9 +432,11 @@ def test_elementwise_sweep_every_alignment(isa, dtype, func):
     exact = sweep_exact(dtype.name, func)[-4000:]
     f = getattr(lk, func)
     cases = []
-    for start in range(0, 17):
+    for start in range(17):
         for n in (1, 7, 15, 33):
-            cases.append((x[start:start + n], f(x[start:start + n]), exact[start:start + n], -1))
+            cases.append(
+                (x[start : start + n], f(x[start : start + n]), exact[start : start + n], -1)
+            )
     cases.append((x[::3], f(x[::3]), exact[::3], -1))
     _check(func, dtype, isa, cases, "elementwise sweep")
 
@@ -391,9 +476,11 @@ def test_known_logsumexp_values(isa, dtype, mp2000):
     assert _mp_ulps(got, exact, dtype) <= BOUNDS["logsumexp"][dtype]
     if dtype == np.float64:  # the values quoted in numerics.md
         assert float(lk.logsumexp(np.array([0.0, -40.0]))) == pytest.approx(
-            4.248354255291589e-18, rel=8 * 2**-52)
+            4.248354255291589e-18, rel=8 * 2**-52
+        )
         assert float(lk.logsumexp(np.array([1000.0, 1000.0]))) == pytest.approx(
-            1000.6931471805599, rel=8 * 2**-52)
+            1000.6931471805599, rel=8 * 2**-52
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -407,8 +494,10 @@ def test_known_softmax_values(isa, dtype, mp2000):
     if dtype == np.float64:
         assert got[0] == 0.0
         np.testing.assert_allclose(
-            got[1:], [1.9444526359919372e-185, 0.2689414213699951, 0.7310585786300048],
-            rtol=8 * 2**-52)
+            got[1:],
+            [1.9444526359919372e-185, 0.2689414213699951, 0.7310585786300048],
+            rtol=8 * 2**-52,
+        )
     ls = lk.log_softmax(x)
     for g, a in zip(ls, v):
         assert _mp_ulps(g, a - v[-1] - mpmath.log(s), dtype) <= BOUNDS["log_softmax"][dtype]

@@ -4,11 +4,10 @@ against the oracle formulas (float32 and float64) with numerics.md's gradient bo
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import logitkit as lk
+import numpy as np
 import oracle
+import pytest
 from oracle import grad_errors
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -84,14 +83,15 @@ def _assert_grad(name, got, exact, dtype, inputs):
         detail = ", ".join(f"{k}={np.asarray(v)[i[: np.ndim(v)]]!r}" for k, v in inputs.items())
         raise AssertionError(
             f"{name} {dtype}: worst at {i}: got {got[i]!r}, exact {exact[i]!r} "
-            f"(> {ulps} ulp and > {absolute:g} absolute); {detail}")
+            f"(> {ulps} ulp and > {absolute:g} absolute); {detail}"
+        )
 
 
 def _row_cases(dtype, seed):
     rng = _rng(5, seed, int(dtype == np.float64))
     for n in list(range(1, 41)) + [1000]:
         for scale in (1.0, 10.0):
-            x = (rng.standard_normal((6, n)) * scale)
+            x = rng.standard_normal((6, n)) * scale
             x[0, 0] += 40  # a confident row: y ~ (1, tiny, ...)
             g = rng.standard_normal((6, n))
             yield x, g.astype(dtype)
@@ -103,8 +103,9 @@ def test_softmax_backward_vs_oracle(isa, dtype):
         y = lk.softmax(x.astype(dtype))
         got = lk.softmax_backward(g, y)
         assert got.dtype == dtype and got.shape == y.shape
-        _assert_grad("softmax_backward", got, oracle.softmax_backward(g, y), dtype,
-                     {"g_row": g, "y_row": y})
+        _assert_grad(
+            "softmax_backward", got, oracle.softmax_backward(g, y), dtype, {"g_row": g, "y_row": y}
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -119,12 +120,17 @@ def test_log_softmax_backward_vs_oracle(isa, dtype):
         w = oracle.work_dtype(dtype)
         eps = float(np.finfo(dtype).eps)
         with np.errstate(all="ignore"):
-            prod = np.abs(np.exp(y.astype(w)) * np.sum(g.astype(w), -1, keepdims=True)).astype(np.float64)
+            prod = np.abs(np.exp(y.astype(w)) * np.sum(g.astype(w), -1, keepdims=True)).astype(
+                np.float64
+            )
             ae = np.abs(got.astype(w) - exact.astype(w)).astype(np.float64)
         err = np.minimum(grad_errors(got, exact, dtype), ae / np.maximum(2 * eps * prod, 1e-300))
         worst = float(err.max()) if err.size else 0.0
-        assert worst <= 1, (n_worst := np.unravel_index(int(np.argmax(err)), err.shape),
-                            got[n_worst], exact[n_worst])
+        assert worst <= 1, (
+            n_worst := np.unravel_index(int(np.argmax(err)), err.shape),
+            got[n_worst],
+            exact[n_worst],
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -142,15 +148,21 @@ def test_sigmoid_backward_vs_oracle(isa, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_log_sigmoid_backward_vs_oracle(isa, dtype):
     rng = _rng(7, int(dtype == np.float64))
-    x = np.concatenate([rng.standard_normal(5000) * 10, np.linspace(-800, 800, 4001),
-                        [np.inf, -np.inf, 0.0, -0.0, 3e38, -3e38]])
+    x = np.concatenate(
+        [
+            rng.standard_normal(5000) * 10,
+            np.linspace(-800, 800, 4001),
+            [np.inf, -np.inf, 0.0, -0.0, 3e38, -3e38],
+        ]
+    )
     x = x.astype(dtype)
     g = rng.standard_normal(x.size).astype(dtype)
     with np.errstate(all="raise"):
         got = lk.log_sigmoid_backward(g, x)
     assert got.dtype == dtype
-    _assert_grad("log_sigmoid_backward", got, oracle.log_sigmoid_backward(g, x), dtype,
-                 {"g": g, "x": x})
+    _assert_grad(
+        "log_sigmoid_backward", got, oracle.log_sigmoid_backward(g, x), dtype, {"g": g, "x": x}
+    )
 
 
 # ----------------------------------------------------------------------------- layout, axis, out
@@ -166,8 +178,14 @@ def test_row_backward_axis_strides_out(isa, func):
     for axis in (0, 1, 2, -1):
         y = fwd(x, axis=axis)
         got = back(g, y, axis=axis)
-        ref = np.moveaxis(back(np.ascontiguousarray(np.moveaxis(g, axis, -1)),
-                               np.ascontiguousarray(np.moveaxis(y, axis, -1))), -1, axis)
+        ref = np.moveaxis(
+            back(
+                np.ascontiguousarray(np.moveaxis(g, axis, -1)),
+                np.ascontiguousarray(np.moveaxis(y, axis, -1)),
+            ),
+            -1,
+            axis,
+        )
         np.testing.assert_array_equal(got, ref)
     y = fwd(x)
     # strided / reversed inputs
@@ -197,13 +215,17 @@ def test_elementwise_backward_broadcast_and_out(isa, func):
     out = np.empty((4, 9))
     assert f(a, b, out=out) is out
     np.testing.assert_array_equal(out, f(a, b))
-    np.testing.assert_array_equal(f(a[:, ::-2], b[:, ::-2]),
-                                  f(a[:, ::-2].copy(), b[:, ::-2].copy()))
+    np.testing.assert_array_equal(
+        f(a[:, ::-2], b[:, ::-2]), f(a[:, ::-2].copy(), b[:, ::-2].copy())
+    )
     r16 = f(a.astype(np.float16), b.astype(np.float16))
     assert r16.dtype == np.float16
     np.testing.assert_array_equal(
-        r16, f(a.astype(np.float16).astype(np.float32), b.astype(np.float16).astype(np.float32))
-        .astype(np.float16))
+        r16,
+        f(a.astype(np.float16).astype(np.float32), b.astype(np.float16).astype(np.float32)).astype(
+            np.float16
+        ),
+    )
 
 
 def test_row_backward_rejects_0d(isa):

@@ -7,10 +7,9 @@ import os
 import subprocess
 import sys
 
+import logitkit as lk
 import numpy as np
 import pytest
-
-import logitkit as lk
 
 ROW_FUNCS = [lk.softmax, lk.log_softmax, lk.logsumexp]
 ELEMENTWISE = [lk.sigmoid, lk.log_sigmoid, lk.softplus]
@@ -68,8 +67,10 @@ def test_where_that_does_not_broadcast(f, wshape):
 
 @rid
 @pytest.mark.parametrize(
-    "w", [np.ones(4), np.ones(4, dtype=np.int64), [1, 0, 1, 1], np.ones(4, dtype=np.uint8), 1],
-    ids=["float", "int", "int-list", "uint8", "int-scalar"])
+    "w",
+    [np.ones(4), np.ones(4, dtype=np.int64), [1, 0, 1, 1], np.ones(4, dtype=np.uint8), 1],
+    ids=["float", "int", "int-list", "uint8", "int-scalar"],
+)
 def test_where_with_non_bool_dtype(f, w):
     with pytest.raises(TypeError, match=r"^where: expected a boolean mask"):
         f(X, where=w)
@@ -129,17 +130,20 @@ def test_read_only_input_is_fine(f):
 
 
 @rid
-@pytest.mark.parametrize("t", [0, 0.0, -0.0, -1, -1e-300, np.inf, -np.inf, np.nan, np.float32(0)],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "t", [0, 0.0, -0.0, -1, -1e-300, np.inf, -np.inf, np.nan, np.float32(0)], ids=repr
+)
 def test_bad_temperature_value(f, t):
     with pytest.raises(ValueError, match=r"^temperature: must be a positive finite number"):
         f(X, temperature=t)
 
 
 @rid
-@pytest.mark.parametrize("t", ["a", "2.0", True, [1.0], np.array([2.0]), 1j, object()],
-                         ids=["str", "numeric-str", "bool", "list", "1-d array", "complex",
-                              "object"])
+@pytest.mark.parametrize(
+    "t",
+    ["a", "2.0", True, [1.0], np.array([2.0]), 1j, object()],
+    ids=["str", "numeric-str", "bool", "list", "1-d array", "complex", "object"],
+)
 def test_bad_temperature_type(f, t):
     with pytest.raises(TypeError, match=r"^temperature: expected a positive real number"):
         f(X, temperature=t)
@@ -186,8 +190,9 @@ def test_repeated_axis(f):
 # ----------------------------------------------------------------------------- backward
 
 
-@pytest.mark.parametrize("f", [lk.softmax_backward, lk.log_softmax_backward],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "f", [lk.softmax_backward, lk.log_softmax_backward], ids=lambda f: f.__name__
+)
 def test_row_backward_errors(f):
     with pytest.raises(TypeError, match=r"^grad: "):
         f(np.array(["a"]), np.zeros(1))
@@ -226,9 +231,21 @@ def test_elementwise_backward_errors():
 
 
 def test_ufunc_objects():
-    names = ["sigmoid", "log_sigmoid", "softplus", "sigmoid_backward", "log_sigmoid_backward",
-             "softmax", "log_softmax", "logsumexp", "softmax_backward", "log_softmax_backward",
-             "softmax_ext", "log_softmax_ext", "logsumexp_ext"]
+    names = [
+        "sigmoid",
+        "log_sigmoid",
+        "softplus",
+        "sigmoid_backward",
+        "log_sigmoid_backward",
+        "softmax",
+        "log_softmax",
+        "logsumexp",
+        "softmax_backward",
+        "log_softmax_backward",
+        "softmax_ext",
+        "log_softmax_ext",
+        "logsumexp_ext",
+    ]
     for name in names:
         assert isinstance(getattr(lk.ufuncs, name), np.ufunc), name
     assert lk.ufuncs.softmax.signature == "(n)->(n)"
@@ -282,12 +299,19 @@ def _import_with_env(value):
     env = dict(os.environ)
     env["LOGITKIT_SIMD"] = value
     code = "import logitkit as lk; print(lk.simd_target())"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("value", ["avx9000", "neon" if sys.platform != "darwin" else "avx512",
-                                   "bogus"])
+@pytest.mark.parametrize(
+    "value", ["avx9000", "neon" if sys.platform != "darwin" else "avx512", "bogus"]
+)
 def test_env_var_unknown_value_fails_import(value):
     if value in lk.simd_targets_available():
         pytest.skip(f"{value} is supported here")
@@ -309,8 +333,9 @@ def test_env_var_compiled_but_unsupported_fails_import():
         assert supported in r.stderr
 
 
-@pytest.mark.parametrize("name", ["scalar"] + [t for t in lk.simd_targets_available()
-                                               if t != "scalar"][-1:])
+@pytest.mark.parametrize(
+    "name", ["scalar"] + [t for t in lk.simd_targets_available() if t != "scalar"][-1:]
+)
 def test_env_var_selects_target(name):
     r = _import_with_env(name)
     assert r.returncode == 0, r.stderr

@@ -3,11 +3,10 @@ out, and follow NumPy / SciPy conventions for dtypes, 0-d inputs, tuple axes and
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import logitkit as lk
+import numpy as np
 import oracle
+import pytest
 from oracle import BOUNDS, ulp_errors
 
 ROW_FUNCS = ["softmax", "log_softmax", "logsumexp"]
@@ -136,12 +135,12 @@ def test_where_broadcasting(isa, func):
             got = _call(func, x, axis=axis, where=w)
             want = _call(func, x, axis=axis, where=np.ascontiguousarray(full))
             np.testing.assert_array_equal(got, want, err_msg=f"{wshape} axis={axis}")
-            _assert_accurate(func, got, getattr(oracle, func)(x, axis=axis, where=full),
-                             np.float64)
+            _assert_accurate(func, got, getattr(oracle, func)(x, axis=axis, where=full), np.float64)
     # a Python list of bools broadcasts too
     np.testing.assert_array_equal(
         _call(func, x, where=[True, False, True, True, False, True]),
-        _call(func, x, where=np.array([True, False, True, True, False, True])))
+        _call(func, x, where=np.array([True, False, True, True, False, True])),
+    )
 
 
 # ----------------------------------------------------------------------------- dtypes
@@ -152,6 +151,7 @@ def test_float16_computed_in_float32(isa, func):
     x16 = _x((9, 40), np.float16, seed=8, scale=3.0)
     x16[0, :4] = [np.inf, -np.inf, np.nan, 65504]
     x16[1, :3] = [-np.inf, 6e-8, -65504]
+
     def as16(a):  # out-of-range float32 results become +-inf in float16, as in the library
         with np.errstate(over="ignore"):
             return a.astype(np.float16)
@@ -171,8 +171,10 @@ def test_float16_computed_in_float32(isa, func):
 
 
 @pytest.mark.parametrize("func", ALL_FUNCS)
-@pytest.mark.parametrize("int_dtype", [np.bool_, np.int8, np.uint8, np.int16, np.uint16,
-                                       np.int32, np.uint32, np.int64, np.uint64])
+@pytest.mark.parametrize(
+    "int_dtype",
+    [np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64],
+)
 def test_integer_input_promotes_like_np_exp(isa, func, int_dtype):
     x = (np.arange(24).reshape(4, 6) % 5).astype(int_dtype)
     got = _call(func, x)
@@ -208,8 +210,12 @@ def test_zero_d_values(isa, dtype, v):
         assert np.isnan(sm) and np.isnan(ls) and (np.isnan(lse) if np.isnan(v) else lse == v)
     # the same as a 1-D row of one
     for f, r in (("softmax", sm), ("log_softmax", ls), ("logsumexp", lse)):
-        np.testing.assert_array_equal(r, getattr(lk, f)(np.array([v], dtype=dtype))[..., 0]
-                                      if f != "logsumexp" else lk.logsumexp(np.array([v], dtype)))
+        np.testing.assert_array_equal(
+            r,
+            getattr(lk, f)(np.array([v], dtype=dtype))[..., 0]
+            if f != "logsumexp"
+            else lk.logsumexp(np.array([v], dtype)),
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES + [np.dtype(np.float16)], ids=DT_IDS + ["f16"])
@@ -274,8 +280,7 @@ def test_tuple_axis_with_where_and_temperature(isa, func):
         got = _call(func, x, axis=axis, where=w, temperature=3.0)
         axes = tuple(range(3)) if axis is None else axis
         rest = [a for a in range(3) if a not in axes]
-        xt = np.transpose(x, rest + list(axes)).reshape(
-            tuple(x.shape[a] for a in rest) + (-1,))
+        xt = np.transpose(x, rest + list(axes)).reshape(tuple(x.shape[a] for a in rest) + (-1,))
         wt = np.transpose(w, rest + list(axes)).reshape(xt.shape)
         exact = getattr(oracle, func)(xt, where=wt, temperature=3.0)
         if func != "logsumexp":
@@ -298,8 +303,13 @@ def test_rows_of_one_are_exact(isa, dtype):
     """softmax of a row of one is exactly 1, log_softmax exactly 0, logsumexp x itself (the exact
     results are representable; stricter than the ulp bounds, as SciPy's formula gives)."""
     rng = np.random.default_rng(16)
-    x = np.concatenate([rng.standard_normal(200) * 10, rng.standard_normal(200) * 300,
-                        [0.0, -0.0, 1e-30, 88.0, -103.0, 700.0]]).astype(dtype)[:, None]
+    x = np.concatenate(
+        [
+            rng.standard_normal(200) * 10,
+            rng.standard_normal(200) * 300,
+            [0.0, -0.0, 1e-30, 88.0, -103.0, 700.0],
+        ]
+    ).astype(dtype)[:, None]
     np.testing.assert_array_equal(lk.softmax(x), np.ones_like(x))
     np.testing.assert_array_equal(lk.log_softmax(x), np.zeros_like(x))
     np.testing.assert_array_equal(lk.logsumexp(x), x[:, 0])

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import zlib
 
-import numpy as np
-import pytest
-
 import logitkit as lk
+import numpy as np
 import oracle_losses as O
+import pytest
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 DTYPES = [F32, F64]
@@ -44,8 +43,10 @@ class _ErrorSummary:
         dtypes_ = sorted({k[1] for k in rec})
         isas = [i for i in lk.simd_targets_available() if any(k[2] == i for k in rec)]
         tr = terminalreporter
-        tr.section("losses: largest errors measured (ulp for per-item losses, relative for "
-                   "reductions, fraction of the bound for gradients)")
+        tr.section(
+            "losses: largest errors measured (ulp for per-item losses, relative for "
+            "reductions, fraction of the bound for gradients)"
+        )
         header = f"{'quantity':<40} {'dtype':<8} " + " ".join(f"{i:>9}" for i in isas)
         tr.write_line(header)
         tr.write_line("-" * len(header))
@@ -53,8 +54,9 @@ class _ErrorSummary:
             for d in dtypes_:
                 if not any((q, d, i) in rec for i in isas):
                     continue
-                cells = " ".join(f"{rec[(q, d, i)]:>9.3g}" if (q, d, i) in rec else f"{'-':>9}"
-                                 for i in isas)
+                cells = " ".join(
+                    f"{rec[(q, d, i)]:>9.3g}" if (q, d, i) in rec else f"{'-':>9}" for i in isas
+                )
                 tr.write_line(f"{q:<40} {d:<8} {cells}")
 
 
@@ -86,7 +88,8 @@ def check_items(name, got, exact, dtype, isa):
     O.record(f"{name} per-item (ulp)", dtype, isa, worst)
     bound = O.BOUNDS[dtype]
     assert worst <= bound, f"{name} {dtype} on {isa}: {worst:.3g} ulp > {bound}; " + _where_worst(
-        err, got, exact)
+        err, got, exact
+    )
 
 
 def check_reduced(name, got, exact, dtype, isa):
@@ -96,8 +99,9 @@ def check_reduced(name, got, exact, dtype, isa):
     err = O.rel_error(got, exact)
     O.record(f"{name} mean/sum (rel)", dtype, isa, err)
     bound = O.REDUCED_BOUNDS[dtype]
-    assert err <= bound, f"{name} {dtype} on {isa}: relative error {err:.3g} > {bound}: " \
-                         f"got {got!r}, exact {exact!r}"
+    assert err <= bound, (
+        f"{name} {dtype} on {isa}: relative error {err:.3g} > {bound}: got {got!r}, exact {exact!r}"
+    )
 
 
 def check_loss(name, got, exact, dtype, isa, reduction):
@@ -124,8 +128,10 @@ def check_grad(name, got, exact, dtype, isa, scale=None):
         if scale is not None:
             i = np.unravel_index(int(np.argmax(err)), err.shape)
             where += f", scale {np.broadcast_to(scale, err.shape)[i]:.3g}"
-        pytest.fail(f"{name} {dtype} on {isa}: error {worst:.3g} x the bound "
-                    f"{O.GRAD_BOUNDS[dtype]}; " + where)
+        pytest.fail(
+            f"{name} {dtype} on {isa}: error {worst:.3g} x the bound "
+            f"{O.GRAD_BOUNDS[dtype]}; " + where
+        )
 
 
 def fd_grad(f, x, rel_step=1e-5):
@@ -229,12 +235,21 @@ CE_WORKED = [
     ("weight + ignore_index=1, mean", {"weight": _WW, "ignore_index": 1}, 2.011313157159509),
     ("eps=0.15, mean", {"label_smoothing": 0.15}, 2.17110133912605),
     ("eps=0.15 + weight, mean", {"label_smoothing": 0.15, "weight": _WW}, 1.6865671160606173),
-    ("eps=0.15 + weight + ignore_index=1, mean",
-     {"label_smoothing": 0.15, "weight": _WW, "ignore_index": 1}, 2.018772405256419),
-    ("same, sum", {"label_smoothing": 0.15, "weight": _WW, "ignore_index": 1, "reduction": "sum"},
-     1.4131406836794933),
-    ("same, none", {"label_smoothing": 0.15, "weight": _WW, "ignore_index": 1, "reduction": "none"},
-     np.array([0.2286128331110807, 0, 0, 1.1845278505684125])),
+    (
+        "eps=0.15 + weight + ignore_index=1, mean",
+        {"label_smoothing": 0.15, "weight": _WW, "ignore_index": 1},
+        2.018772405256419,
+    ),
+    (
+        "same, sum",
+        {"label_smoothing": 0.15, "weight": _WW, "ignore_index": 1, "reduction": "sum"},
+        1.4131406836794933,
+    ),
+    (
+        "same, none",
+        {"label_smoothing": 0.15, "weight": _WW, "ignore_index": 1, "reduction": "none"},
+        np.array([0.2286128331110807, 0, 0, 1.1845278505684125]),
+    ),
 ]
 
 
@@ -247,8 +262,9 @@ def test_cross_entropy_worked_values(isa, case):
     np.testing.assert_allclose(got, expected, rtol=1e-14, atol=0)
     np.testing.assert_allclose(got2, expected, rtol=1e-14, atol=0)
     # the oracle agrees with the worked values too
-    np.testing.assert_allclose(O.cross_entropy(_WX, _WT, **kw).astype(np.float64), expected,
-                               rtol=1e-14, atol=0)
+    np.testing.assert_allclose(
+        O.cross_entropy(_WX, _WT, **kw).astype(np.float64), expected, rtol=1e-14, atol=0
+    )
 
 
 def test_cross_entropy_worked_values_soft_one_hot(isa):
@@ -257,8 +273,9 @@ def test_cross_entropy_worked_values_soft_one_hot(isa):
     y = np.eye(3)[_WT]
     with np.errstate(all="raise"):
         np.testing.assert_allclose(lk.cross_entropy(_WX, y), 2.23360133912605, rtol=1e-14)
-        np.testing.assert_allclose(lk.cross_entropy(_WX, y, label_smoothing=0.15),
-                                   2.17110133912605, rtol=1e-14)
+        np.testing.assert_allclose(
+            lk.cross_entropy(_WX, y, label_smoothing=0.15), 2.17110133912605, rtol=1e-14
+        )
 
 
 def test_bce_worked_values(isa):
@@ -271,8 +288,9 @@ def test_bce_worked_values(isa):
     np.testing.assert_allclose(got, expected, rtol=1e-14, atol=0)
     np.testing.assert_allclose(got2, expected, rtol=1e-14, atol=0)
     assert np.all(np.isfinite(grad))
-    np.testing.assert_allclose(O.bce_with_logits(x, y, reduction="none").astype(np.float64),
-                               expected, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(
+        O.bce_with_logits(x, y, reduction="none").astype(np.float64), expected, rtol=1e-14, atol=0
+    )
 
 
 # ----------------------------------------------------------------------------- the oracle itself
@@ -302,8 +320,13 @@ def test_oracle_against_mpmath():
         L = mp.log1p(rest) if k == 1 else mp.log(k + rest)
         return [(v - m) - L for v in r]
 
-    x = np.array([[39.8303657, -59.88717594, 26.00102983, -1.78172017, -23.71529725],
-                  [1e4, -1e4, 0.0, 3.0, 2.5], [-1e20, 1e20, 0.0, 1.0, 0.5]])
+    x = np.array(
+        [
+            [39.8303657, -59.88717594, 26.00102983, -1.78172017, -23.71529725],
+            [1e4, -1e4, 0.0, 3.0, 2.5],
+            [-1e20, 1e20, 0.0, 1.0, 0.5],
+        ]
+    )
     w = np.array([0.2, 1.3, 0.7, 1.0, 2.0])
     for t in (np.array([0, 0, 1]), np.array([2, 3, 4])):
         for eps in (0.0, 0.1):
@@ -311,8 +334,10 @@ def test_oracle_against_mpmath():
             grads = []
             for row, ti in zip(x, t):
                 lp = mp_log_softmax(row)
-                a = [(1 - mp.mpf(eps)) * mp.mpf(w[ti]) * (c == ti) + mp.mpf(eps) / 5 * mp.mpf(w[c])
-                     for c in range(5)]
+                a = [
+                    (1 - mp.mpf(eps)) * mp.mpf(w[ti]) * (c == ti) + mp.mpf(eps) / 5 * mp.mpf(w[c])
+                    for c in range(5)
+                ]
                 exact.append(-mp.fsum(ac * l for ac, l in zip(a, lp)))
                 A = mp.fsum(a)
                 grads += [mp.exp(l) * A - ac for l, ac in zip(lp, a)]
@@ -323,8 +348,10 @@ def test_oracle_against_mpmath():
     xs = np.array([[-np.inf, 1.0, 2.0, 30.0]])
     ys = np.array([[0.0, 0.25, 0.25, 0.5]])
     lp = mp_log_softmax([1.0, 2.0, 30.0])
-    close(O.cross_entropy(xs, ys, reduction="none"),
-          [-(mp.mpf(0.25) * lp[0] + mp.mpf(0.25) * lp[1] + mp.mpf(0.5) * lp[2])])
+    close(
+        O.cross_entropy(xs, ys, reduction="none"),
+        [-(mp.mpf(0.25) * lp[0] + mp.mpf(0.25) * lp[1] + mp.mpf(0.5) * lp[2])],
+    )
 
     def mp_bce(xv, yv, pw, eps):
         with mp.workprec(6000):  # the textbook formula cancels: e^-745 needs ~1100 digits
@@ -354,12 +381,19 @@ def test_oracle_against_mpmath():
     xf = np.array([20.0, 150.0, -40.0, 0.3, -2.0])
     yf = np.array([1.0, 1.0, 0.0, 0.6, 1.0])
     for gamma in (0.5, 2.0, 3.0):
-        close(O.sigmoid_focal_loss(xf, yf, gamma=gamma),
-              [mp_focal(a, b, mp.mpf(0.25), gamma) for a, b in zip(xf, yf)])
+        close(
+            O.sigmoid_focal_loss(xf, yf, gamma=gamma),
+            [mp_focal(a, b, mp.mpf(0.25), gamma) for a, b in zip(xf, yf)],
+        )
         h = mp.mpf(2) ** -40
-        fd = [(mp_focal(mp.mpf(float(a)) + h, b, mp.mpf(0.25), gamma)
-               - mp_focal(mp.mpf(float(a)) - h, b, mp.mpf(0.25), gamma)) / (2 * h)
-              for a, b in zip(xf, yf)]
+        fd = [
+            (
+                mp_focal(mp.mpf(float(a)) + h, b, mp.mpf(0.25), gamma)
+                - mp_focal(mp.mpf(float(a)) - h, b, mp.mpf(0.25), gamma)
+            )
+            / (2 * h)
+            for a, b in zip(xf, yf)
+        ]
         close(O.sigmoid_focal_loss_grad(xf, yf, gamma=gamma), fd, atol=1e-19)
 
 
@@ -373,15 +407,23 @@ def test_oracle_against_mpmath():
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @dtypes
 def test_cross_entropy_against_oracle(isa, dtype, layout, kind, weighted, eps, sample_weighted):
-    x, target, kw = ce_case(layout, kind, dtype, weighted, eps, sample_weighted,
-                            _seed(layout, kind, dtype.name, weighted, eps, sample_weighted))
+    x, target, kw = ce_case(
+        layout,
+        kind,
+        dtype,
+        weighted,
+        eps,
+        sample_weighted,
+        _seed(layout, kind, dtype.name, weighted, eps, sample_weighted),
+    )
     name = f"cross_entropy {kind.split('-')[0]}"
     grads = {}
     for reduction in REDUCTIONS:  # the losses first, then the gradients
         with np.errstate(all="raise"):
             loss = lk.cross_entropy(x, target, reduction=reduction, **kw)
-            loss2, grads[reduction] = lk.cross_entropy_with_grad(x, target, reduction=reduction,
-                                                                 **kw)
+            loss2, grads[reduction] = lk.cross_entropy_with_grad(
+                x, target, reduction=reduction, **kw
+            )
         exact = O.cross_entropy(x, target, reduction=reduction, **kw)
         check_loss(name, loss, exact, dtype, isa, reduction)
         check_loss(name + " (with_grad)", loss2, exact, dtype, isa, reduction)
@@ -395,14 +437,16 @@ def test_cross_entropy_against_oracle(isa, dtype, layout, kind, weighted, eps, s
 @pytest.mark.parametrize("weighted", [False, True], ids=["", "weight"])
 @pytest.mark.parametrize("kind", CE_KINDS)
 @pytest.mark.parametrize("layout", ["last", "nchw"])
-def test_cross_entropy_grad_finite_differences(isa, layout, kind, weighted, eps,
-                                               sample_weighted):
+def test_cross_entropy_grad_finite_differences(isa, layout, kind, weighted, eps, sample_weighted):
     shape = {"last": (3, 5), "nchw": (2, 4, 2, 1)}[layout]
     axis = LAYOUTS[layout][1]
     rng = np.random.default_rng(_seed("fd", layout, kind, weighted, eps, sample_weighted))
     x = rng.normal(0.0, 2.0, shape)
-    target = (make_soft(x, axis, rng, F64) if kind == "soft"
-              else make_hard(x, axis, rng, ignore=kind == "hard-ignore"))
+    target = (
+        make_soft(x, axis, rng, F64)
+        if kind == "soft"
+        else make_hard(x, axis, rng, ignore=kind == "hard-ignore")
+    )
     items = np.moveaxis(x, axis, -1).shape[:-1]
     kw = {"axis": axis, "label_smoothing": eps}
     if weighted:
@@ -412,7 +456,7 @@ def test_cross_entropy_grad_finite_differences(isa, layout, kind, weighted, eps,
     for reduction in REDUCTIONS:
         with np.errstate(all="raise"):
             _, grad = lk.cross_entropy_with_grad(x, target, reduction=reduction, **kw)
-            fd = fd_grad(lambda z: lk.cross_entropy(z, target, reduction=reduction, **kw), x)
+            fd = fd_grad(lambda z: lk.cross_entropy(z, target, reduction=reduction, **kw), x)  # noqa: B023 (called at once)
         assert_fd_close(grad, fd, f"cross_entropy {kind} {reduction}")
 
 
@@ -424,10 +468,15 @@ def test_cross_entropy_grad_finite_differences(isa, layout, kind, weighted, eps,
 @dtypes
 def test_nll_loss_against_oracle(dtype, layout, ignore, weighted, eps, sample_weighted):
     """nll_loss is NumPy code (no SIMD kernel): one run, not one per ISA."""
-    x, target, kw = ce_case(layout, "hard-ignore" if ignore else "hard", dtype, weighted, eps,
-                            sample_weighted,
-                            _seed("nll", layout, ignore, dtype.name, weighted, eps,
-                                  sample_weighted))
+    x, target, kw = ce_case(
+        layout,
+        "hard-ignore" if ignore else "hard",
+        dtype,
+        weighted,
+        eps,
+        sample_weighted,
+        _seed("nll", layout, ignore, dtype.name, weighted, eps, sample_weighted),
+    )
     log_probs = O.log_softmax(x, axis=kw["axis"]).astype(dtype)
     for reduction in REDUCTIONS:
         with np.errstate(all="raise"):
@@ -437,8 +486,12 @@ def test_nll_loss_against_oracle(dtype, layout, ignore, weighted, eps, sample_we
         # the same number as cross_entropy on the logits (to the tolerance of either)
         ce = O.cross_entropy(x, target, reduction=reduction, **kw)
         rtol = 64 * np.finfo(dtype).eps
-        np.testing.assert_allclose(np.asarray(exact, np.float64), np.asarray(ce, np.float64),
-                                   rtol=rtol, atol=np.finfo(dtype).tiny)
+        np.testing.assert_allclose(
+            np.asarray(exact, np.float64),
+            np.asarray(ce, np.float64),
+            rtol=rtol,
+            atol=np.finfo(dtype).tiny,
+        )
 
 
 def test_class_axis_positions_agree(isa):
@@ -577,14 +630,21 @@ def bce_case(shape_name, dtype, weight_kind, pos_weighted, eps, seed):
 @pytest.mark.parametrize("shape_name", list(BCE_SHAPES))
 @dtypes
 def test_bce_against_oracle(isa, dtype, shape_name, weight_kind, pos_weighted, eps):
-    x, y, kw = bce_case(shape_name, dtype, weight_kind, pos_weighted, eps,
-                        _seed("bce", shape_name, dtype.name, weight_kind, pos_weighted, eps))
+    x, y, kw = bce_case(
+        shape_name,
+        dtype,
+        weight_kind,
+        pos_weighted,
+        eps,
+        _seed("bce", shape_name, dtype.name, weight_kind, pos_weighted, eps),
+    )
     grads = {}
     for reduction in REDUCTIONS:  # the losses first, then the gradients
         with np.errstate(all="raise"):
             loss = lk.binary_cross_entropy_with_logits(x, y, reduction=reduction, **kw)
             loss2, grads[reduction] = lk.binary_cross_entropy_with_logits_with_grad(
-                x, y, reduction=reduction, **kw)
+                x, y, reduction=reduction, **kw
+            )
         exact = O.bce_with_logits(x, y, reduction=reduction, **kw)
         check_loss("bce_with_logits", loss, exact, dtype, isa, reduction)
         check_loss("bce_with_logits (with_grad)", loss2, exact, dtype, isa, reduction)
@@ -602,8 +662,13 @@ def test_bce_label_smoothing_near_one(isa, dtype, eps):
     y = np.ones_like(x)
     with np.errstate(all="raise"):
         loss = lk.binary_cross_entropy_with_logits(x, y, label_smoothing=eps, reduction="none")
-    check_items("bce_with_logits smoothing y=1", loss,
-                O.bce_with_logits(x, y, label_smoothing=eps, reduction="none"), dtype, isa)
+    check_items(
+        "bce_with_logits smoothing y=1",
+        loss,
+        O.bce_with_logits(x, y, label_smoothing=eps, reduction="none"),
+        dtype,
+        isa,
+    )
 
 
 @dtypes
@@ -625,18 +690,24 @@ def test_bce_grad_near_saturation_unweighted(isa, dtype):
 @pytest.mark.parametrize("pos_weighted", [False, True], ids=["", "pos_weight"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["", "weight"])
 def test_bce_grad_finite_differences(isa, weighted, pos_weighted, eps):
-    x, y, kw = bce_case("2d", F64, "full" if weighted else None, pos_weighted, eps,
-                        _seed("bce-fd", weighted, pos_weighted, eps))
+    x, y, kw = bce_case(
+        "2d",
+        F64,
+        "full" if weighted else None,
+        pos_weighted,
+        eps,
+        _seed("bce-fd", weighted, pos_weighted, eps),
+    )
     x = np.clip(x[:2], -30, 30)  # where the loss still has curvature to difference
     y = y[:2]
     if weighted:
         kw["weight"] = kw["weight"][:2]
     for reduction in REDUCTIONS:
         with np.errstate(all="raise"):
-            _, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction=reduction,
-                                                                    **kw)
-            fd = fd_grad(lambda z: lk.binary_cross_entropy_with_logits(
-                z, y, reduction=reduction, **kw), x)
+            _, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction=reduction, **kw)
+            fd = fd_grad(
+                lambda z: lk.binary_cross_entropy_with_logits(z, y, reduction=reduction, **kw), x
+            )  # noqa: B023 (called at once)
         assert_fd_close(grad, fd, f"bce {reduction}")
 
 
@@ -661,14 +732,19 @@ def test_focal_against_oracle(isa, dtype, alpha, gamma, soft):
         with np.errstate(all="raise"):
             loss = lk.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
             loss2, grads[reduction] = lk.sigmoid_focal_loss_with_grad(
-                x, y, alpha=alpha, gamma=gamma, reduction=reduction)
+                x, y, alpha=alpha, gamma=gamma, reduction=reduction
+            )
         exact = O.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
         check_loss("sigmoid_focal_loss", loss, exact, dtype, isa, reduction)
         check_loss("sigmoid_focal_loss (with_grad)", loss2, exact, dtype, isa, reduction)
     for reduction in REDUCTIONS:
-        check_grad("sigmoid_focal_loss grad", grads[reduction],
-                   O.sigmoid_focal_loss_grad(x, y, alpha=alpha, gamma=gamma,
-                                             reduction=reduction), dtype, isa)
+        check_grad(
+            "sigmoid_focal_loss grad",
+            grads[reduction],
+            O.sigmoid_focal_loss_grad(x, y, alpha=alpha, gamma=gamma, reduction=reduction),
+            dtype,
+            isa,
+        )
 
 
 def test_focal_defaults_are_torchvision():
@@ -676,11 +752,14 @@ def test_focal_defaults_are_torchvision():
     x, y = focal_case(F64, False, 5)
     np.testing.assert_array_equal(
         lk.sigmoid_focal_loss(x, y),
-        lk.sigmoid_focal_loss(x, y, alpha=0.25, gamma=2.0, reduction="none"))
+        lk.sigmoid_focal_loss(x, y, alpha=0.25, gamma=2.0, reduction="none"),
+    )
     # gamma = 0, alpha < 0: plain BCE-with-logits
-    np.testing.assert_allclose(lk.sigmoid_focal_loss(x, y, alpha=-1, gamma=0),
-                               lk.binary_cross_entropy_with_logits(x, y, reduction="none"),
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        lk.sigmoid_focal_loss(x, y, alpha=-1, gamma=0),
+        lk.binary_cross_entropy_with_logits(x, y, reduction="none"),
+        rtol=1e-15,
+    )
 
 
 @dtypes
@@ -699,8 +778,13 @@ def test_focal_confident_elements(isa, dtype):
         assert np.all(loss > 0)
         check_items("sigmoid_focal_loss confident", loss, exact, dtype, isa)
         check_items("sigmoid_focal_loss confident (with_grad)", loss2, exact, dtype, isa)
-        check_grad("sigmoid_focal_loss confident grad", grad,
-                   O.sigmoid_focal_loss_grad(x, y, gamma=gamma), dtype, isa)
+        check_grad(
+            "sigmoid_focal_loss confident grad",
+            grad,
+            O.sigmoid_focal_loss_grad(x, y, gamma=gamma),
+            dtype,
+            isa,
+        )
 
 
 @dtypes
@@ -714,8 +798,9 @@ def test_focal_underflowing_loss_raises_no_warning(isa, dtype):
         loss = lk.sigmoid_focal_loss(x, y)
         _, grad = lk.sigmoid_focal_loss_with_grad(x, y)
     check_items("sigmoid_focal_loss underflow", loss, O.sigmoid_focal_loss(x, y), dtype, isa)
-    check_grad("sigmoid_focal_loss underflow grad", grad, O.sigmoid_focal_loss_grad(x, y), dtype,
-               isa)
+    check_grad(
+        "sigmoid_focal_loss underflow grad", grad, O.sigmoid_focal_loss_grad(x, y), dtype, isa
+    )
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
@@ -726,10 +811,15 @@ def test_focal_grad_finite_differences(isa, alpha, gamma):
     y[0, :4] = [0, 1, 0, 1]
     for reduction in REDUCTIONS:
         with np.errstate(all="raise"):
-            _, grad = lk.sigmoid_focal_loss_with_grad(x, y, alpha=alpha, gamma=gamma,
-                                                      reduction=reduction)
-            fd = fd_grad(lambda z: lk.sigmoid_focal_loss(z, y, alpha=alpha, gamma=gamma,
-                                                         reduction=reduction), x)
+            _, grad = lk.sigmoid_focal_loss_with_grad(
+                x, y, alpha=alpha, gamma=gamma, reduction=reduction
+            )
+            fd = fd_grad(
+                lambda z: lk.sigmoid_focal_loss(
+                    z, y, alpha=alpha, gamma=gamma, reduction=reduction
+                ),
+                x,
+            )  # noqa: B023 (called at once)
         assert_fd_close(grad, fd, f"focal {reduction}")
 
 
@@ -743,9 +833,15 @@ def test_focal_grad_finite_differences(isa, alpha, gamma):
 @pytest.mark.parametrize("layout", ["last", "nchw"])
 @dtypes
 def test_grad_hess_multiclass(isa, dtype, layout, kind, weighted, eps, sample_weighted):
-    x, target, kw = ce_case(layout, kind, dtype, weighted, eps, sample_weighted,
-                            _seed("gh", layout, kind, dtype.name, weighted, eps,
-                                  sample_weighted))
+    x, target, kw = ce_case(
+        layout,
+        kind,
+        dtype,
+        weighted,
+        eps,
+        sample_weighted,
+        _seed("gh", layout, kind, dtype.name, weighted, eps, sample_weighted),
+    )
     with np.errstate(all="raise"):
         g, h = lk.grad_hess(x, target, family="multiclass", **kw)
     eg, eh, scale = O.grad_hess(x, target, family="multiclass", with_scale=True, **kw)
@@ -758,8 +854,14 @@ def test_grad_hess_multiclass(isa, dtype, layout, kind, weighted, eps, sample_we
 @pytest.mark.parametrize("weight_kind", [None, "full"], ids=["", "weight"])
 @dtypes
 def test_grad_hess_binary(isa, dtype, weight_kind, pos_weighted, eps):
-    x, y, kw = bce_case("2d", dtype, weight_kind, pos_weighted, eps,
-                        _seed("ghb", dtype.name, weight_kind, pos_weighted, eps))
+    x, y, kw = bce_case(
+        "2d",
+        dtype,
+        weight_kind,
+        pos_weighted,
+        eps,
+        _seed("ghb", dtype.name, weight_kind, pos_weighted, eps),
+    )
     with np.errstate(all="raise"):
         g, h = lk.grad_hess(x, y, family="binary", **kw)
     eg, eh, scale = O.grad_hess(x, y, family="binary", with_scale=True, **kw)
@@ -784,10 +886,16 @@ def test_grad_hess_multiclass_finite_differences(isa, kind, eps):
     """grad is d/dx of Σ_i sw_i·ℓ_i; hess is the diagonal of d grad / dx."""
     rng = np.random.default_rng(_seed("gh-fd", kind, eps))
     x = rng.normal(0, 2, (4, 5))
-    target = (make_soft(x, -1, rng, F64) if kind == "soft"
-              else make_hard(x, -1, rng, ignore=kind == "hard-ignore"))
-    kw = {"weight": rng.uniform(0.5, 2, 5), "label_smoothing": eps,
-          "sample_weight": rng.uniform(0, 2, 4)}
+    target = (
+        make_soft(x, -1, rng, F64)
+        if kind == "soft"
+        else make_hard(x, -1, rng, ignore=kind == "hard-ignore")
+    )
+    kw = {
+        "weight": rng.uniform(0.5, 2, 5),
+        "label_smoothing": eps,
+        "sample_weight": rng.uniform(0, 2, 4),
+    }
     with np.errstate(all="raise"):
         g, h = lk.grad_hess(x, target, family="multiclass", **kw)
         fd = fd_grad(lambda z: lk.cross_entropy(z, target, reduction="sum", **kw), x)
@@ -806,12 +914,14 @@ def test_grad_hess_binary_finite_differences(isa):
     rng = np.random.default_rng(4)
     x = rng.normal(0, 2, (3, 4))
     y = rng.random((3, 4))
-    kw = {"weight": rng.uniform(0.5, 2, (3, 4)), "pos_weight": rng.uniform(0.5, 3, 4),
-          "label_smoothing": 0.05}
+    kw = {
+        "weight": rng.uniform(0.5, 2, (3, 4)),
+        "pos_weight": rng.uniform(0.5, 3, 4),
+        "label_smoothing": 0.05,
+    }
     with np.errstate(all="raise"):
         g, h = lk.grad_hess(x, y, family="binary", **kw)
-        fd = fd_grad(lambda z: lk.binary_cross_entropy_with_logits(z, y, reduction="sum", **kw),
-                     x)
+        fd = fd_grad(lambda z: lk.binary_cross_entropy_with_logits(z, y, reduction="sum", **kw), x)
         assert_fd_close(g, fd, "grad_hess binary grad")
         fdh = fd_grad(lambda z: np.sum(lk.grad_hess(z, y, family="binary", **kw)[0]), x)
     # d grad_j / d x_i = 0 for i != j: the sum's derivative is the diagonal
@@ -872,15 +982,18 @@ def test_grad_hess_unknown_family():
 @dtypes
 def test_cross_entropy_extreme_logits(isa, dtype):
     inf = np.inf
-    x = np.array([
-        [0.0, -inf, 1.0, 2.0],      # -inf off the label: finite
-        [1e4, -1e4, 0.0, 3.0],
-        [-1e4, 1e4, 1e4, 0.0],
-        [1e20, -1e20, 0.0, 1.0],
-        [-1e20, 1e20, -inf, 5.0],
-        [-1e20, -1e20, -1e20, -1e20],
-        [1e20, 1e20 * (1 + 2 * np.finfo(dtype).eps), 0.0, -1e20],
-    ], dtype)
+    x = np.array(
+        [
+            [0.0, -inf, 1.0, 2.0],  # -inf off the label: finite
+            [1e4, -1e4, 0.0, 3.0],
+            [-1e4, 1e4, 1e4, 0.0],
+            [1e20, -1e20, 0.0, 1.0],
+            [-1e20, 1e20, -inf, 5.0],
+            [-1e20, -1e20, -1e20, -1e20],
+            [1e20, 1e20 * (1 + 2 * np.finfo(dtype).eps), 0.0, -1e20],
+        ],
+        dtype,
+    )
     t = np.array([2, 1, 2, 1, 1, 3, 0])
     for eps in (0.0, 0.1):
         for w in (None, np.array([0.5, 1.0, 2.0, 0.0], dtype)):
@@ -912,12 +1025,12 @@ def test_cross_entropy_hard_label_at_neg_inf_logit(isa, dtype, eps):
     for reduction in REDUCTIONS:
         with np.errstate(all="raise"):
             loss = lk.cross_entropy(x, t, label_smoothing=eps, reduction=reduction)
-            loss2, grad = lk.cross_entropy_with_grad(x, t, label_smoothing=eps,
-                                                     reduction=reduction)
+            loss2, grad = lk.cross_entropy_with_grad(x, t, label_smoothing=eps, reduction=reduction)
         assert np.all(loss == np.inf) and np.all(loss2 == np.inf), (loss, loss2)
         assert np.all(np.isfinite(grad))
-        eg, scale = O.cross_entropy_grad(x, t, label_smoothing=eps, reduction=reduction,
-                                         with_scale=True)
+        eg, scale = O.cross_entropy_grad(
+            x, t, label_smoothing=eps, reduction=reduction, with_scale=True
+        )
         check_grad("cross_entropy -inf at label grad", grad, eg, dtype, isa, scale)
 
 
@@ -975,7 +1088,8 @@ def test_bce_extreme_logits(isa, dtype, eps, pos_weighted):
         with np.errstate(all="raise"):
             loss = lk.binary_cross_entropy_with_logits(x, y, reduction=reduction, **kw)
             loss2, grad = lk.binary_cross_entropy_with_logits_with_grad(
-                x, y, reduction=reduction, **kw)
+                x, y, reduction=reduction, **kw
+            )
         assert not np.any(np.isnan(loss)) and not np.any(np.isnan(loss2))
         assert np.all(np.isfinite(grad)), grad
         exact = O.bce_with_logits(x, y, reduction=reduction, **kw)
@@ -1026,14 +1140,24 @@ def test_nll_loss_extreme_log_probs(dtype):
     for reduction in REDUCTIONS:
         with np.errstate(all="raise"):
             loss = lk.nll_loss(lp, t, reduction=reduction)
-        check_loss("nll_loss extreme", loss, O.nll_loss(lp, t, reduction=reduction), dtype,
-                   "numpy", reduction)
+        check_loss(
+            "nll_loss extreme",
+            loss,
+            O.nll_loss(lp, t, reduction=reduction),
+            dtype,
+            "numpy",
+            reduction,
+        )
     # weight 0 at the -inf classes: smoothing adds 0·(-inf) = 0 there
     with np.errstate(all="raise"):
         loss = lk.nll_loss(lp[:1], t[:1], weight=w, label_smoothing=0.1, reduction="none")
-    check_items("nll_loss extreme", loss,
-                O.nll_loss(lp[:1], t[:1], weight=w, label_smoothing=0.1, reduction="none"),
-                dtype, "numpy")
+    check_items(
+        "nll_loss extreme",
+        loss,
+        O.nll_loss(lp[:1], t[:1], weight=w, label_smoothing=0.1, reduction="none"),
+        dtype,
+        "numpy",
+    )
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1], ids=["eps0", "eps0.1"])
@@ -1043,8 +1167,13 @@ def test_nll_loss_ignored_item_with_neg_inf_log_prob(eps):
     t = np.array([-100, 0])
     with np.errstate(all="raise"):
         loss = lk.nll_loss(lp, t, label_smoothing=eps, reduction="none")
-    check_items("nll_loss ignored -inf", loss,
-                O.nll_loss(lp, t, label_smoothing=eps, reduction="none"), F64, "numpy")
+    check_items(
+        "nll_loss ignored -inf",
+        loss,
+        O.nll_loss(lp, t, label_smoothing=eps, reduction="none"),
+        F64,
+        "numpy",
+    )
 
 
 def test_nll_loss_tiny_float32_losses_raise_no_warning():
@@ -1055,8 +1184,7 @@ def test_nll_loss_tiny_float32_losses_raise_no_warning():
     w = np.array([0.7, 1.3], np.float32)
     with np.errstate(all="raise"):
         loss = lk.nll_loss(lp, t, weight=w, reduction="none")
-    check_items("nll_loss tiny", loss, O.nll_loss(lp, t, weight=w, reduction="none"), F32,
-                "numpy")
+    check_items("nll_loss tiny", loss, O.nll_loss(lp, t, weight=w, reduction="none"), F32, "numpy")
 
 
 def test_all_ignored_mean_is_nan_without_warning(isa):
@@ -1119,27 +1247,41 @@ def test_nd_inputs(isa, dtype):
             kw = {"axis": 2, "sample_weight": sw, "label_smoothing": 0.05, "reduction": reduction}
             with np.errstate(all="raise"):
                 loss, g = lk.cross_entropy_with_grad(x, target, **kw)
-            check_loss("cross_entropy n-d", loss, O.cross_entropy(x, target, **kw), dtype, isa,
-                       reduction)
+            check_loss(
+                "cross_entropy n-d", loss, O.cross_entropy(x, target, **kw), dtype, isa, reduction
+            )
             eg, scale = O.cross_entropy_grad(x, target, with_scale=True, **kw)
             check_grad("cross_entropy n-d grad", g, eg, dtype, isa, scale)
     # sample_weight broadcasts to the items' shape
     with np.errstate(all="raise"):
         a = lk.cross_entropy(x, t, axis=2, sample_weight=sw[:, :1, :], reduction="none")
-    check_items("cross_entropy n-d", a, O.cross_entropy(
-        x, t, axis=2, sample_weight=np.broadcast_to(sw[:, :1, :], t.shape), reduction="none"),
-        dtype, isa)
+    check_items(
+        "cross_entropy n-d",
+        a,
+        O.cross_entropy(
+            x, t, axis=2, sample_weight=np.broadcast_to(sw[:, :1, :], t.shape), reduction="none"
+        ),
+        dtype,
+        isa,
+    )
     yb = (rng.random(x.shape) < 0.5).astype(dtype)
     pw = rng.uniform(0.5, 2, 4).astype(dtype)
     for reduction in REDUCTIONS:
         with np.errstate(all="raise"):
-            loss, g = lk.binary_cross_entropy_with_logits_with_grad(x, yb, pos_weight=pw,
-                                                                    reduction=reduction)
-        check_loss("bce_with_logits n-d", loss,
-                   O.bce_with_logits(x, yb, pos_weight=pw, reduction=reduction), dtype, isa,
-                   reduction)
-        eg, scale = O.bce_with_logits_grad(x, yb, pos_weight=pw, reduction=reduction,
-                                           with_scale=True)
+            loss, g = lk.binary_cross_entropy_with_logits_with_grad(
+                x, yb, pos_weight=pw, reduction=reduction
+            )
+        check_loss(
+            "bce_with_logits n-d",
+            loss,
+            O.bce_with_logits(x, yb, pos_weight=pw, reduction=reduction),
+            dtype,
+            isa,
+            reduction,
+        )
+        eg, scale = O.bce_with_logits_grad(
+            x, yb, pos_weight=pw, reduction=reduction, with_scale=True
+        )
         check_grad("bce_with_logits n-d grad", g, eg, dtype, isa, scale)
     with np.errstate(all="raise"):
         g, h = lk.grad_hess(x, t, family="multiclass", axis=2)
@@ -1178,23 +1320,27 @@ def test_soft_target_errors():
     with pytest.raises(ValueError, match=r"row \(2,\) sums to 0\.9\b"):
         lk.cross_entropy(X3, np.array([[1, 0, 0], [0, 1, 0], [0.5, 0.4, 0], [1, 0, 0]]))
     with pytest.raises(ValueError, match=r"row \(0,\) sums to 2\b.*logitkit\.multilabel"):
-        lk.cross_entropy(X3, np.array([[1, 1, 0], [0, 1, 0], [0, 1, 0], [1, 0, 0]], float),
-                         reduction="none")
+        lk.cross_entropy(
+            X3, np.array([[1, 1, 0], [0, 1, 0], [0, 1, 0], [1, 0, 0]], float), reduction="none"
+        )
     with pytest.raises(ValueError, match=r"row \(1,\) sums to 0\.5") as info:
-        lk.cross_entropy_with_grad(X3, np.array([[1, 0, 0], [0.5, 0, 0], [0, 1, 0], [1, 0, 0.]]))
+        lk.cross_entropy_with_grad(X3, np.array([[1, 0, 0], [0.5, 0, 0], [0, 1, 0], [1, 0, 0.0]]))
     assert "multilabel" not in str(info.value)
     with pytest.raises(ValueError, match=r"target: NaN at position \(0, 1\)"):
         lk.cross_entropy(X3, np.array([[0.5, np.nan, 0.5], [0, 1, 0], [0, 1, 0], [1, 0, 0]]))
     # the class axis is where the rows are summed
     with pytest.raises(ValueError, match=r"row \(0, 1\) sums to"):
-        lk.cross_entropy(np.zeros((1, 3, 2)), np.array([[[1.0, 0.2], [0, 0.3], [0, 0.4]]]),
-                         axis=1)
+        lk.cross_entropy(np.zeros((1, 3, 2)), np.array([[[1.0, 0.2], [0, 0.3], [0, 0.4]]]), axis=1)
 
 
 def test_bce_target_errors():
-    with pytest.raises(ValueError, match=r"probabilities must be in \[0, 1\]; 1\.5 at position \(1,\)"):
+    with pytest.raises(
+        ValueError, match=r"probabilities must be in \[0, 1\]; 1\.5 at position \(1,\)"
+    ):
         lk.binary_cross_entropy_with_logits(np.zeros(3), np.array([0, 1.5, 1]))
-    with pytest.raises(ValueError, match=r"probabilities must be in \[0, 1\]; -0\.25 at position \(0, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"probabilities must be in \[0, 1\]; -0\.25 at position \(0, 2\)"
+    ):
         lk.binary_cross_entropy_with_logits_with_grad(np.zeros((1, 3)), np.array([[0, 1, -0.25]]))
     with pytest.raises(ValueError, match=r"in \[0, 1\]; nan at position \(1,\)"):
         lk.binary_cross_entropy_with_logits(np.zeros(2), np.array([0, np.nan]))
@@ -1210,17 +1356,25 @@ def test_bce_target_errors():
 
 
 def test_shape_errors():
-    with pytest.raises(ValueError, match=r"integer class labels must have the shape of logits "
-                                         r"without the class axis, \(4,\); got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"integer class labels must have the shape of logits "
+        r"without the class axis, \(4,\); got \(3,\)",
+    ):
         lk.cross_entropy(X3, np.array([0, 1, 2]))
     with pytest.raises(ValueError, match=r"without the class axis, \(3,\); got \(4,\)"):
         lk.cross_entropy(X3, np.array([0, 1, 2, 0]), axis=0)
-    with pytest.raises(ValueError, match=r"probability targets must have the shape of logits "
-                                         r"\(4, 3\); got \(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"probability targets must have the shape of logits "
+        r"\(4, 3\); got \(4, 2\)",
+    ):
         lk.cross_entropy(X3, np.full((4, 2), 0.5))
     with pytest.raises(ValueError, match=r"without the class axis"):
         lk.nll_loss(X3, np.zeros((4, 3), np.int64))
-    with pytest.raises(ValueError, match=r"target: expected the shape of logits \(4, 3\), got \(4, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"target: expected the shape of logits \(4, 3\), got \(4, 2\)"
+    ):
         lk.binary_cross_entropy_with_logits(X3, np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r"target: expected the shape of logits"):
         lk.sigmoid_focal_loss(X3, np.zeros((3, 3)))
@@ -1232,16 +1386,22 @@ def test_shape_errors():
         lk.binary_cross_entropy_with_logits(X3, np.zeros((4, 3)), weight=np.ones(2))
     with pytest.raises(ValueError, match=r"need at least one dimension"):
         lk.cross_entropy(np.float64(1.0), np.int64(0))
-    with pytest.raises(TypeError, match=r"target: expected integer class labels or float "
-                                        r"probabilities, got dtype bool"):
+    with pytest.raises(
+        TypeError,
+        match=r"target: expected integer class labels or float "
+        r"probabilities, got dtype bool",
+    ):
         lk.cross_entropy(X3, np.zeros(4, bool))
     with pytest.raises(TypeError, match=r"nll_loss takes integer class labels"):
         lk.nll_loss(X3, np.zeros((4, 3)))
 
 
 def test_weight_of_wrong_length():
-    with pytest.raises(ValueError, match=r"weight: expected one weight per class, shape \(3,\), "
-                                         r"got shape \(4,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"weight: expected one weight per class, shape \(3,\), "
+        r"got shape \(4,\)",
+    ):
         lk.cross_entropy(X3, np.array([0, 1, 2, 0]), weight=np.ones(4))
     with pytest.raises(ValueError, match=r"shape \(3,\), got shape \(2,\)"):
         lk.cross_entropy_with_grad(X3, np.full((4, 3), 1 / 3), weight=np.ones(2))
@@ -1273,14 +1433,15 @@ def test_label_smoothing_not_a_number():
 def test_unknown_reduction(reduction):
     t = np.array([0, 1, 2, 0])
     msg = r"reduction: expected one of 'mean', 'sum', 'none', got "
-    for call in (lambda: lk.cross_entropy(X3, t, reduction=reduction),
-                 lambda: lk.cross_entropy_with_grad(X3, t, reduction=reduction),
-                 lambda: lk.nll_loss(X3, t, reduction=reduction),
-                 lambda: lk.binary_cross_entropy_with_logits(X3, X3, reduction=reduction),
-                 lambda: lk.binary_cross_entropy_with_logits_with_grad(X3, X3,
-                                                                       reduction=reduction),
-                 lambda: lk.sigmoid_focal_loss(X3, X3, reduction=reduction),
-                 lambda: lk.sigmoid_focal_loss_with_grad(X3, X3, reduction=reduction)):
+    for call in (
+        lambda: lk.cross_entropy(X3, t, reduction=reduction),
+        lambda: lk.cross_entropy_with_grad(X3, t, reduction=reduction),
+        lambda: lk.nll_loss(X3, t, reduction=reduction),
+        lambda: lk.binary_cross_entropy_with_logits(X3, X3, reduction=reduction),
+        lambda: lk.binary_cross_entropy_with_logits_with_grad(X3, X3, reduction=reduction),
+        lambda: lk.sigmoid_focal_loss(X3, X3, reduction=reduction),
+        lambda: lk.sigmoid_focal_loss_with_grad(X3, X3, reduction=reduction),
+    ):
         with pytest.raises(ValueError, match=msg + repr(reduction).replace("(", r"\(")):
             call()
 
@@ -1291,8 +1452,10 @@ def test_validate_false_skips_target_checks(isa):
     rng = np.random.default_rng(8)
     x = rng.normal(0, 2, (4, 3))
     t = np.array([0, 1, 2, 1])
-    np.testing.assert_array_equal(lk.cross_entropy(x, t, validate=False, reduction="none"),
-                                  lk.cross_entropy(x, t, reduction="none"))
+    np.testing.assert_array_equal(
+        lk.cross_entropy(x, t, validate=False, reduction="none"),
+        lk.cross_entropy(x, t, reduction="none"),
+    )
     # soft rows not summing to 1 are accepted and follow the formula
     y = np.array([[0.5, 0.1, 0.0], [1.0, 1.0, 0.0], [0.2, 0.2, 0.2], [0.0, 0.0, 3.0]])
     with pytest.raises(ValueError, match=r"sums to"):
@@ -1300,10 +1463,16 @@ def test_validate_false_skips_target_checks(isa):
     with np.errstate(all="raise"):
         loss = lk.cross_entropy(x, y, validate=False, reduction="none")
         _, g = lk.cross_entropy_with_grad(x, y, validate=False, reduction="none")
-    check_items("cross_entropy validate=False", loss, O.cross_entropy(x, y, reduction="none"), F64,
-                isa)
-    check_grad("cross_entropy validate=False grad", g,
-               O.cross_entropy_grad(x, y, reduction="none"), F64, isa)
+    check_items(
+        "cross_entropy validate=False", loss, O.cross_entropy(x, y, reduction="none"), F64, isa
+    )
+    check_grad(
+        "cross_entropy validate=False grad",
+        g,
+        O.cross_entropy_grad(x, y, reduction="none"),
+        F64,
+        isa,
+    )
     # BCE targets outside [0, 1] likewise are accepted (the value is not specified there)
     yb = np.array([[1.5, -0.5, 0.5]] * 4)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):

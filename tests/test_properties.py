@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra import numpy as hnp  # noqa: E402
-
-import logitkit as lk  # noqa: E402
-import oracle  # noqa: E402
-from oracle import BOUNDS, ulp_errors  # noqa: E402
+import logitkit as lk
+import oracle
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from oracle import BOUNDS, ulp_errors
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 DT_IDS = ["f32", "f64"]
@@ -172,8 +171,11 @@ def test_elementwise_identities(isa, dtype, func):
     eps = float(np.finfo(dtype).eps)
 
     @prop_settings
-    @given(x=hnp.arrays(dtype, st.integers(1, 200),
-                        elements=st.floats(-1e3, 1e3, width=width, allow_nan=False)))
+    @given(
+        x=hnp.arrays(
+            dtype, st.integers(1, 200), elements=st.floats(-1e3, 1e3, width=width, allow_nan=False)
+        )
+    )
     def prop(x):
         y = getattr(lk, func)(x)
         if func == "sigmoid":

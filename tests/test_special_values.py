@@ -4,11 +4,10 @@ the rows of a batch that hold no special value must be unaffected (equal to thei
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import logitkit as lk
+import numpy as np
 import oracle
+import pytest
 from oracle import BOUNDS, ulp_errors, worst_report
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -38,7 +37,8 @@ def assert_close(func, x, got, exact, dtype, axis=-1):
     err = ulp_errors(got, exact, dtype)
     worst = float(err.max()) if err.size else 0.0
     assert worst <= BOUNDS[func][dtype], worst_report(
-        x, got, exact, dtype, err, axis=axis, row_wise=func in ROW_FUNCS)
+        x, got, exact, dtype, err, axis=axis, row_wise=func in ROW_FUNCS
+    )
 
 
 def _base_rows(rng, n, dtype, rows):
@@ -93,8 +93,15 @@ def test_special_at_every_position(isa, dtype, func, special):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_nan_and_inf_in_one_row(isa, dtype, func):
     """NaN wins over +inf (logsumexp NaN); +inf with -inf gives a NaN row / +inf."""
-    x = np.array([[1.0, np.nan, np.inf, 2.0], [np.inf, -np.inf, 0.0, 1.0],
-                  [np.inf, np.inf, 1.0, 1.0], [-np.inf, np.nan, -np.inf, 0.0]], dtype=dtype)
+    x = np.array(
+        [
+            [1.0, np.nan, np.inf, 2.0],
+            [np.inf, -np.inf, 0.0, 1.0],
+            [np.inf, np.inf, 1.0, 1.0],
+            [-np.inf, np.nan, -np.inf, 0.0],
+        ],
+        dtype=dtype,
+    )
     got = call(func, x)
     if func == "logsumexp":
         assert np.isnan(got[0]) and got[1] == np.inf and got[2] == np.inf and np.isnan(got[3])
@@ -140,7 +147,10 @@ def test_elementwise_special_values(isa, dtype, func):
                 else:
                     want = expected[special]
                     assert got[p] == want and np.signbit(got[p]) == np.signbit(want), (
-                        func, special, got[p])
+                        func,
+                        special,
+                        got[p],
+                    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
@@ -172,7 +182,7 @@ def test_empty_axis(isa, dtype, func):
             got = call(func, x, axis=axis, **kw)
             assert got.dtype == dtype
             if func == "logsumexp":
-                rshape = shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
+                rshape = shape[: axis % len(shape)] + shape[axis % len(shape) + 1 :]
                 assert got.shape == rshape
                 assert np.all(got == -np.inf)
             else:
@@ -189,8 +199,11 @@ def test_empty_elementwise(isa, dtype):
 # ----------------------------------------------------------------------------- where= masking
 
 
-@pytest.mark.parametrize("garbage", [np.nan, np.inf, -np.inf, 3e38, -3e38, 1e30],
-                         ids=["nan", "+inf", "-inf", "+3e38", "-3e38", "1e30"])
+@pytest.mark.parametrize(
+    "garbage",
+    [np.nan, np.inf, -np.inf, 3e38, -3e38, 1e30],
+    ids=["nan", "+inf", "-inf", "+3e38", "-3e38", "1e30"],
+)
 @pytest.mark.parametrize("func", ROW_FUNCS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_masked_values_do_not_leak(isa, dtype, func, garbage):
@@ -239,10 +252,13 @@ def test_every_entry_masked(isa, dtype, func):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_masked_special_rows(isa, dtype, func):
     """An unmasked NaN / +inf still makes the row special; unmasked -inf only: like all -inf."""
-    x = np.array([[np.nan, 1.0, 2.0], [np.inf, 1.0, 2.0], [-np.inf, 1.0, 2.0], [1.0, 2.0, np.nan]],
-                 dtype=dtype)
-    w = np.array([[True, False, True], [True, True, False], [True, False, False],
-                  [True, True, False]])
+    x = np.array(
+        [[np.nan, 1.0, 2.0], [np.inf, 1.0, 2.0], [-np.inf, 1.0, 2.0], [1.0, 2.0, np.nan]],
+        dtype=dtype,
+    )
+    w = np.array(
+        [[True, False, True], [True, True, False], [True, False, False], [True, True, False]]
+    )
     got = call(func, x, where=w)
     exact = getattr(oracle, func)(x, where=w)
     if func == "logsumexp":
@@ -274,8 +290,16 @@ def test_huge_finite_logits(isa, dtype, func):
     fi = np.finfo(dtype)
     H, M = 3e38, float(fi.max)
     rows = [
-        [H, -H, 0.0], [H, H, 0.0], [-H, -H, -H], [M, -M], [-M, M, 0.0], [M, M, M], [-M, -M],
-        [H, 1.0, 2.0, 3.0], [-H, 1.0, -2.0], [M, np.nextafter(M, 0, dtype=dtype), 0.0],
+        [H, -H, 0.0],
+        [H, H, 0.0],
+        [-H, -H, -H],
+        [M, -M],
+        [-M, M, 0.0],
+        [M, M, M],
+        [-M, -M],
+        [H, 1.0, 2.0, 3.0],
+        [-H, 1.0, -2.0],
+        [M, np.nextafter(M, 0, dtype=dtype), 0.0],
         [-M, -np.nextafter(M, 0, dtype=dtype), -M],
     ]
     if dtype == np.float64:
@@ -296,8 +320,21 @@ def test_huge_finite_logits(isa, dtype, func):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_huge_finite_elementwise(isa, dtype, func):
     fi = np.finfo(dtype)
-    x = np.array([3e38, -3e38, fi.max, -fi.max, fi.smallest_subnormal, -fi.smallest_subnormal,
-                  fi.smallest_normal, -fi.smallest_normal, 1e-40, -1e-40], dtype=dtype)
+    x = np.array(
+        [
+            3e38,
+            -3e38,
+            fi.max,
+            -fi.max,
+            fi.smallest_subnormal,
+            -fi.smallest_subnormal,
+            fi.smallest_normal,
+            -fi.smallest_normal,
+            1e-40,
+            -1e-40,
+        ],
+        dtype=dtype,
+    )
     got = call(func, x)
     assert not np.isnan(got).any()
     assert_close(func, x, got, getattr(oracle, func)(x), dtype)
@@ -347,15 +384,17 @@ def test_logsumexp_out(isa, dtype):
 # ----------------------------------------------------------------------------- extreme temperature
 
 
-@pytest.mark.parametrize("t", [5e-324, 1e-310, 1e-300, 1e-45, 1e-40, 1e-30, 1e30, 1e39, 1e300],
-                         ids=lambda t: f"T={t:g}")
+@pytest.mark.parametrize(
+    "t", [5e-324, 1e-310, 1e-300, 1e-45, 1e-40, 1e-30, 1e30, 1e39, 1e300], ids=lambda t: f"T={t:g}"
+)
 @pytest.mark.parametrize("func", ROW_FUNCS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_extreme_temperatures(isa, dtype, func, t):
     """Any positive finite temperature is accepted; x / T is taken as exact (it may overflow to
     -inf differences, or flatten the row): no NaN, no warning, results as the oracle says."""
-    x = np.array([[0.0, 1.0, -2.0, -np.inf], [3.0, 3.0, -1e4, 2.5], [-5.0, -5.0, -5.0, -5.0]],
-                 dtype=dtype)
+    x = np.array(
+        [[0.0, 1.0, -2.0, -np.inf], [3.0, 3.0, -1e4, 2.5], [-5.0, -5.0, -5.0, -5.0]], dtype=dtype
+    )
     got = call(func, x, temperature=t)
     exact = getattr(oracle, func)(x, temperature=t)
     assert not np.isnan(got).any(), (t, got)

@@ -11,17 +11,7 @@ from __future__ import annotations
 
 from . import ufuncs
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
-from ._core import set_simd_target as _set_simd_target
-from .losses import (
-    binary_cross_entropy_with_logits,
-    binary_cross_entropy_with_logits_with_grad,
-    cross_entropy,
-    cross_entropy_with_grad,
-    grad_hess,
-    nll_loss,
-    sigmoid_focal_loss,
-    sigmoid_focal_loss_with_grad,
-)
+from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests' ISA hook)
 from ._functional import (
     log_sigmoid,
     log_sigmoid_backward,
@@ -34,6 +24,16 @@ from ._functional import (
     softmax_backward,
     softplus,
 )
+from .losses import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_with_grad,
+    cross_entropy,
+    cross_entropy_with_grad,
+    grad_hess,
+    nll_loss,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_with_grad,
+)
 
 __all__ = [
     "__version__",
@@ -42,16 +42,16 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_with_grad",
     "grad_hess",
-    "nll_loss",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_with_grad",
     "log_sigmoid",
     "log_sigmoid_backward",
     "log_softmax",
     "log_softmax_backward",
     "logsumexp",
+    "nll_loss",
     "sigmoid",
     "sigmoid_backward",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_with_grad",
     "simd_target",
     "simd_targets_available",
     "simd_targets_compiled",

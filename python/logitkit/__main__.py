@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
 
     print(f"logitkit {lk.__version__}")
-    print(f"SIMD target: {lk.simd_target()} (available here: {', '.join(lk.simd_targets_available())})")
+    print(
+        f"SIMD target: {lk.simd_target()} (available here: {', '.join(lk.simd_targets_available())})"
+    )
     print()
 
     logits = np.array([2.0, 1.0, -1.0])
@@ -38,14 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     print("Where the textbook formulas break, logitkit stays exact:")
     confident = np.array([0.0, -40.0], dtype=np.float64)
     naive = confident - np.log(np.sum(np.exp(confident)))
-    print(f"  log_softmax([0, -40])[0]: naive {naive[0]:.6g}, logitkit {lk.log_softmax(confident)[0]:.17g}")
+    print(
+        f"  log_softmax([0, -40])[0]: naive {naive[0]:.6g}, logitkit {lk.log_softmax(confident)[0]:.17g}"
+    )
     big = np.array([1000.0, 1000.0])
     with np.errstate(over="ignore", invalid="ignore"):
         naive_lse = np.log(np.sum(np.exp(big)))
     print(f"  logsumexp([1000, 1000]):  naive {naive_lse}, logitkit {float(lk.logsumexp(big))!r}")
     with np.errstate(over="ignore", divide="ignore"):
         naive_ls = np.log(1.0 / (1.0 + np.exp(-np.array([-750.0]))))[0]
-    print(f"  log_sigmoid(-750):        naive {naive_ls}, logitkit {float(lk.log_sigmoid(-750.0))!r}")
+    print(
+        f"  log_sigmoid(-750):        naive {naive_ls}, logitkit {float(lk.log_sigmoid(-750.0))!r}"
+    )
     x32 = np.array([[0.0, -20.3, -20.3, -20.3] + [-20.3] * 60], dtype=np.float32)
     print(
         f"  float32 log_softmax of a confident row, top class: {lk.log_softmax(x32)[0, 0]!r} "

@@ -285,7 +285,9 @@ def log_softmax(
                 return _core.log_softmax(x)
             if _out_ok(out, x):
                 return _core.log_softmax(x, out)
-    return _rowwise(_core.log_softmax, _core.log_softmax_ext, x, axis, out, where, temperature, False)
+    return _rowwise(
+        _core.log_softmax, _core.log_softmax_ext, x, axis, out, where, temperature, False
+    )
 
 
 def logsumexp(

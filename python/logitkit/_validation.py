@@ -13,7 +13,13 @@ try:  # NumPy >= 2.0
 except ImportError:  # pragma: no cover - NumPy 1.25/1.26
     from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
-__all__ = ["as_real_array", "check_out", "check_temperature", "normalize_axes", "normalize_axis_index"]
+__all__ = [
+    "as_real_array",
+    "check_out",
+    "check_temperature",
+    "normalize_axes",
+    "normalize_axis_index",
+]
 
 
 def as_real_array(x: Any, name: str = "x") -> Any:
@@ -87,6 +93,10 @@ def check_out(out: Any, shape: tuple[int, ...], name: str = "out") -> None:
     if not out.flags.writeable:
         raise ValueError(f"{name}: array is read-only")
     if out.dtype.kind != "f":
-        raise TypeError(f"{name}: dtype {out.dtype} cannot hold the result; expected a floating dtype")
+        raise TypeError(
+            f"{name}: dtype {out.dtype} cannot hold the result; expected a floating dtype"
+        )
     if out.shape != tuple(shape):
-        raise ValueError(f"{name}: shape {out.shape} does not match the result's shape {tuple(shape)}")
+        raise ValueError(
+            f"{name}: shape {out.shape} does not match the result's shape {tuple(shape)}"
+        )

@@ -60,7 +60,9 @@ def _float_logits(logits: Any, name: str = "logits") -> np.ndarray:
     return x
 
 
-def _class_weight(weight: Any, C: int, dtype: np.dtype) -> tuple[np.ndarray, float] | tuple[None, float]:
+def _class_weight(
+    weight: Any, C: int, dtype: np.dtype
+) -> tuple[np.ndarray, float] | tuple[None, float]:
     if weight is None:
         return None, float(C)
     w = np.asarray(as_real_array(weight, "weight"), dtype=dtype)
@@ -75,8 +77,9 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-def _hard_target(target: np.ndarray, expected: tuple[int, ...], C: int, ignore_index: int,
-                 validate: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _hard_target(
+    target: np.ndarray, expected: tuple[int, ...], C: int, ignore_index: int, validate: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Returns (labels as int64 with ignored items = -1, the ignored mask or None if none is)."""
     if target.shape != expected:
         raise ValueError(
@@ -106,8 +109,9 @@ def _hard_target(target: np.ndarray, expected: tuple[int, ...], C: int, ignore_i
     return np.where(ignored, -1, t), ignored
 
 
-def _soft_target(target: np.ndarray, shape: tuple[int, ...], ax: int, dtype: np.dtype,
-                 validate: bool) -> np.ndarray:
+def _soft_target(
+    target: np.ndarray, shape: tuple[int, ...], ax: int, dtype: np.dtype, validate: bool
+) -> np.ndarray:
     if target.shape != shape:
         raise ValueError(
             f"target: probability targets must have the shape of logits {shape}; got {target.shape} "
@@ -119,7 +123,9 @@ def _soft_target(target: np.ndarray, shape: tuple[int, ...], ax: int, dtype: np.
             raise ValueError(f"target: NaN at position {_first_bad(np.isnan(y))}")
         if (y < 0).any():
             pos = _first_bad(y < 0)
-            raise ValueError(f"target: probabilities must be >= 0; {float(y[pos])} at position {pos}")
+            raise ValueError(
+                f"target: probabilities must be >= 0; {float(y[pos])} at position {pos}"
+            )
         sums = np.sum(y, axis=ax, dtype=np.float64)
         tol = 1e-3 if dtype == np.float32 else 1e-6
         bad = np.abs(sums - 1.0) > tol * max(1, shape[ax]) ** 0.5
@@ -138,7 +144,9 @@ def _soft_target(target: np.ndarray, shape: tuple[int, ...], ax: int, dtype: np.
     return y
 
 
-def _sample_weight(sample_weight: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+def _sample_weight(
+    sample_weight: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray | None:
     if sample_weight is None:
         return None
     sw = np.asarray(as_real_array(sample_weight, "sample_weight"), dtype=np.float64)
@@ -178,8 +186,19 @@ def _ones_row(dt: np.dtype, C: int) -> np.ndarray:
     return r
 
 
-def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
-                   sample_weight, validate, want_grad, out):
+def _cross_entropy(
+    logits,
+    target,
+    axis,
+    weight,
+    ignore_index,
+    label_smoothing,
+    reduction,
+    sample_weight,
+    validate,
+    want_grad,
+    out,
+):
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
         x = _float_logits(logits)
@@ -225,15 +244,22 @@ def _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, 
                 raise TypeError(f"out: dtype {out.dtype} does not match the gradient's dtype {dt}")
             kw["out"] = (None, out)
         if not last:
-            kw["axes"] = ([(ax,), (), (0,), (), (), (), (), (ax,)] if hard
-                          else [(ax,), (ax,), (0,), (), (), (), (ax,)])
+            kw["axes"] = (
+                [(ax,), (), (0,), (), (), (), (), (ax,)]
+                if hard
+                else [(ax,), (ax,), (0,), (), (), (), (ax,)]
+            )
         if hard:
-            per_item, grad = _core.cross_entropy_hard_grad(x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw)
+            per_item, grad = _core.cross_entropy_hard_grad(
+                x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw
+            )
         else:
             per_item, grad = _core.cross_entropy_soft_grad(x, y, wrow, dt.type(eps), g, **kw)
     else:
         if not last:
-            kw["axes"] = [(ax,), (), (0,), (), (), (), ()] if hard else [(ax,), (ax,), (0,), (), (), ()]
+            kw["axes"] = (
+                [(ax,), (), (0,), (), (), (), ()] if hard else [(ax,), (ax,), (0,), (), (), ()]
+            )
         if hard:
             per_item = _core.cross_entropy_hard(x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw)
         else:
@@ -286,8 +312,19 @@ def cross_entropy(
     target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
     ignored the mean is NaN, without a warning (torch's value).
     """
-    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
-                          sample_weight, validate, False, None)
+    return _cross_entropy(
+        logits,
+        target,
+        axis,
+        weight,
+        ignore_index,
+        label_smoothing,
+        reduction,
+        sample_weight,
+        validate,
+        False,
+        None,
+    )
 
 
 def cross_entropy_with_grad(
@@ -306,8 +343,19 @@ def cross_entropy_with_grad(
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
     backward); its dtype must match the logits' floating dtype."""
-    return _cross_entropy(logits, target, axis, weight, ignore_index, label_smoothing, reduction,
-                          sample_weight, validate, True, out)
+    return _cross_entropy(
+        logits,
+        target,
+        axis,
+        weight,
+        ignore_index,
+        label_smoothing,
+        reduction,
+        sample_weight,
+        validate,
+        True,
+        out,
+    )
 
 
 def nll_loss(
@@ -390,7 +438,9 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
         y = y.astype(dt)
     if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
         pos = _first_bad(~((y >= 0) & (y <= 1)))
-        raise ValueError(f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}")
+        raise ValueError(
+            f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}"
+        )
     one = dt.type(1)
     pw, w = one, one
     for name, given in (("pos_weight", pos_weight), ("weight", weight)):
@@ -400,7 +450,9 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
         try:
             np.broadcast_shapes(a.shape, x.shape)
         except ValueError:
-            raise ValueError(f"{name}: shape {a.shape} does not broadcast to the logits' shape {x.shape}") from None
+            raise ValueError(
+                f"{name}: shape {a.shape} does not broadcast to the logits' shape {x.shape}"
+            ) from None
         if name == "pos_weight":
             if validate and (a < 0).any():
                 raise ValueError("pos_weight: must be >= 0")
@@ -438,7 +490,9 @@ def binary_cross_entropy_with_logits(
     smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
     ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
     """
-    return _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None)
+    return _bce(
+        logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None
+    )
 
 
 def binary_cross_entropy_with_logits_with_grad(
@@ -473,7 +527,9 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
         bad = ~((y >= 0) & (y <= 1))
         if bad.any():
             pos = _first_bad(bad)
-            raise ValueError(f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}")
+            raise ValueError(
+                f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}"
+            )
     gamma = float(gamma)
     if not gamma >= 0:
         raise ValueError(f"gamma: must be >= 0, got {gamma!r}")
@@ -579,8 +635,13 @@ def grad_hess(
         x = _float_logits(logits)
         dt = x.dtype
         _, grad = binary_cross_entropy_with_logits_with_grad(
-            x, target, weight=weight, pos_weight=pos_weight, label_smoothing=label_smoothing,
-            reduction="none", validate=validate,
+            x,
+            target,
+            weight=weight,
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            reduction="none",
+            validate=validate,
         )
         eps = float(label_smoothing)
         with np.errstate(all="ignore"):
@@ -598,8 +659,14 @@ def grad_hess(
     x = _float_logits(logits)
     dt = x.dtype
     _, grad = cross_entropy_with_grad(
-        x, target, axis=axis, weight=weight, label_smoothing=label_smoothing, reduction="none",
-        sample_weight=sample_weight, validate=validate,
+        x,
+        target,
+        axis=axis,
+        weight=weight,
+        label_smoothing=label_smoothing,
+        reduction="none",
+        sample_weight=sample_weight,
+        validate=validate,
     )
     ax = normalize_axis_index(int(axis), x.ndim)
     C = x.shape[ax]
