@@ -707,7 +707,7 @@ def test_bce_grad_finite_differences(isa, weighted, pos_weighted, eps):
             _, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction=reduction, **kw)
             fd = fd_grad(
                 lambda z: lk.binary_cross_entropy_with_logits(z, y, reduction=reduction, **kw), x
-            )  # noqa: B023 (called at once)
+            )
         assert_fd_close(grad, fd, f"bce {reduction}")
 
 
@@ -819,7 +819,7 @@ def test_focal_grad_finite_differences(isa, alpha, gamma):
                     z, y, alpha=alpha, gamma=gamma, reduction=reduction
                 ),
                 x,
-            )  # noqa: B023 (called at once)
+            )
         assert_fd_close(grad, fd, f"focal {reduction}")
 
 
