@@ -706,7 +706,8 @@ def test_bce_grad_finite_differences(isa, weighted, pos_weighted, eps):
         with np.errstate(all="raise"):
             _, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction=reduction, **kw)
             fd = fd_grad(
-                lambda z: lk.binary_cross_entropy_with_logits(z, y, reduction=reduction, **kw), x
+                lambda z, r=reduction: lk.binary_cross_entropy_with_logits(z, y, reduction=r, **kw),
+                x,
             )
         assert_fd_close(grad, fd, f"bce {reduction}")
 
@@ -815,8 +816,8 @@ def test_focal_grad_finite_differences(isa, alpha, gamma):
                 x, y, alpha=alpha, gamma=gamma, reduction=reduction
             )
             fd = fd_grad(
-                lambda z: lk.sigmoid_focal_loss(
-                    z, y, alpha=alpha, gamma=gamma, reduction=reduction
+                lambda z, r=reduction: lk.sigmoid_focal_loss(
+                    z, y, alpha=alpha, gamma=gamma, reduction=r
                 ),
                 x,
             )
