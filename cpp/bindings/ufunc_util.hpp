@@ -109,9 +109,6 @@ inline std::uint16_t float_to_half(float f) {
   return std::uint16_t(sign | r);
 }
 
-template <class T> constexpr int npy_type();
-template <> constexpr int npy_type<float>() { return NPY_FLOAT; }
-template <> constexpr int npy_type<double>() { return NPY_DOUBLE; }
 
 // Copies n elements at byte stride `stride` into a contiguous buffer of T (converting float16).
 template <class S, class T>

@@ -206,8 +206,6 @@ def _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims):
                 r = np.expand_dims(r, axes)
         else:
             r = np.transpose(r.reshape(xt.shape), np.argsort(perm))
-    if reduce and keepdims and k == 0:
-        pass
     if out is not None:
         check_out(out, np.shape(r))
         np.copyto(out, r, casting="same_kind")

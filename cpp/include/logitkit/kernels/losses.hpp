@@ -140,7 +140,6 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   // Pass 2: grad_c = g·(exp(x_c)·coef/S - a_c); the term Σ a_c·(log S - x_c) for smoothing/soft.
   const V vc = V::set1(T(coef / S)), vg = V::set1(g), vlogS = V::set1(T(logS)),
           vlogSl = V::set1(T(logS - double(T(logS)))), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
-  const V one = V::set1(T(1));
   Acc acc;
   auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
     const bool full = m == W;
@@ -160,7 +159,6 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
       if (full) store(grad + i, gv);
       else store_partial(grad + i, gv, m);
     }
-    (void)one;
   };
   std::size_t i = 0;
   for (; i + W <= n; i += W) step(i, W);

@@ -4,7 +4,7 @@
 //   V::scalar, V::size, V::has_fma, V::set1, V::zero, V::load (unaligned), V::from_bits; store;
 //   + - * /, mul_add (fused where the ISA has FMA), max/min (x86 rule: NaN in either gives the
 //   second operand), abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask; select, mask_zero, mask_or/and/not, any;
-//   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_of<V> (sums of
+//   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_make(V) -> an accumulator (sums of
 //   float lanes kept in double).
 // All operands are passed through ADL, so every type here is a struct of this namespace.
 #pragma once
