@@ -10,6 +10,7 @@ return NaN.
 from __future__ import annotations
 
 from . import ufuncs
+from ._cmake import cmake_dir, include_dir
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
 from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests' ISA hook)
 from ._functional import (
@@ -37,6 +38,8 @@ from .losses import (
 
 __all__ = [
     "__version__",
+    "cmake_dir",
+    "include_dir",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_with_grad",
     "cross_entropy",

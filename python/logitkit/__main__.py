@@ -16,7 +16,21 @@ def _fmt(a: np.ndarray) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m logitkit", description=__doc__)
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--cmake-dir",
+        action="store_true",
+        help="print the folder of logitkitConfig.cmake (for -Dlogitkit_DIR=...) and exit",
+    )
+    parser.add_argument(
+        "--include-dir", action="store_true", help="print the folder of the C++ headers and exit"
+    )
+    args = parser.parse_args(argv)
+    if args.cmake_dir:
+        print(lk.cmake_dir())
+        return 0
+    if args.include_dir:
+        print(lk.include_dir())
+        return 0
 
     print(f"logitkit {lk.__version__}")
     print(
