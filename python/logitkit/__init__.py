@@ -9,7 +9,7 @@ return NaN.
 
 from __future__ import annotations
 
-from . import ufuncs
+from . import multiclass, multilabel, ufuncs
 from ._cmake import cmake_dir, include_dir
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
 from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests' ISA hook)
@@ -50,6 +50,8 @@ __all__ = [
     "log_softmax",
     "log_softmax_backward",
     "logsumexp",
+    "multiclass",
+    "multilabel",
     "nll_loss",
     "sigmoid",
     "sigmoid_backward",

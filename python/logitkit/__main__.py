@@ -14,6 +14,58 @@ def _fmt(a: np.ndarray) -> str:
     return np.array2string(np.asarray(a), precision=6, suppress_small=False, separator=", ")
 
 
+def _demo_multiclass_or_multilabel() -> None:
+    """The same three logits read both ways, with predictions and losses."""
+    mc, ml = lk.multiclass, lk.multilabel
+    x = np.array([2.0, 1.0, -1.0])
+    batch = x[None, :]  # one input (a batch of 1) for the losses
+    print(f"Example logits of one input over 3 classes: {_fmt(x)}")
+    print()
+    print("  read as multi-class (logitkit.multiclass: exactly one class is right; the model was")
+    print("  trained with cross-entropy; probabilities from softmax, summing to 1):")
+    p = mc.proba(x)
+    print(f"    proba            {_fmt(p)}   sum = {p.sum():.6f}")
+    print(f"    log_proba        {_fmt(mc.log_proba(x))}")
+    idx, top = mc.top_k(x, 2)
+    print(f"    predict          class {int(mc.predict(x))} (argmax of the logits)")
+    print(f"    top_k(k=2)       classes {idx.tolist()}, probabilities {_fmt(top)}")
+    print()
+    print("  read as multi-label (logitkit.multilabel: each class is on or off by itself; trained")
+    print("  with binary cross-entropy; probabilities from sigmoid, one per class):")
+    q = ml.proba(x)
+    print(f"    proba            {_fmt(q)}   sum = {q.sum():.6f} (need not be 1)")
+    print(f"    log_proba        {_fmt(ml.log_proba(x))}")
+    print(f"    log(1 - p)       {_fmt(ml.log_proba(x, complement=True))}   (complement=True)")
+    print(f"    predict          {ml.predict(x).tolist()}   (threshold 0.5: logit > 0)")
+    thr = [0.9, 0.5, 0.2]
+    print(
+        f"    predict          {ml.predict(x, threshold=thr).tolist()}   (per-class thresholds "
+        f"{thr}, decided on the logits)"
+    )
+    print()
+    hard = np.array([0])
+    soft = np.array([[0.7, 0.2, 0.1]])
+    multi = np.array([[1.0, 1.0, 0.0]])
+    print("  losses (mean over the batch of one):")
+    for what, value in (
+        (f"multiclass.loss, hard label {hard.tolist()}", mc.loss(batch, hard)),
+        (f"multiclass.loss, soft label {soft[0].tolist()}", mc.loss(batch, soft)),
+        (f"multilabel.loss, target {multi[0].tolist()}", ml.loss(batch, multi)),
+    ):
+        print(f"    {what:<44} {float(value):.6f}")
+    print()
+    print("  the wrong module is refused with an explanation:")
+    for call, args in (
+        ("multiclass.loss(logits, [[1., 1., 0.]])", (mc.loss, batch, multi)),
+        ("multilabel.loss(logits, [0])", (ml.loss, batch, hard)),
+    ):
+        try:
+            args[0](*args[1:])
+        except ValueError as e:
+            print(f"    {call}:\n      ValueError: {e}")
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m logitkit", description=__doc__)
     parser.add_argument(
@@ -38,18 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
 
-    logits = np.array([2.0, 1.0, -1.0])
-    print(f"Example logits of one input over 3 classes: {_fmt(logits)}")
-    print("  read as multi-class (trained with cross-entropy: exactly one class is right):")
-    p = lk.softmax(logits)
-    print(f"    softmax      {_fmt(p)}   sum = {p.sum():.6f}")
-    print(f"    log_softmax  {_fmt(lk.log_softmax(logits))}")
-    print(f"    logsumexp    {float(lk.logsumexp(logits)):.6f}")
-    print("  read as multi-label (trained with binary cross-entropy: each class on its own):")
-    q = lk.sigmoid(logits)
-    print(f"    sigmoid      {_fmt(q)}   sum = {q.sum():.6f} (need not be 1)")
-    print(f"    log_sigmoid  {_fmt(lk.log_sigmoid(logits))}")
-    print()
+    _demo_multiclass_or_multilabel()
 
     print("Where the textbook formulas break, logitkit stays exact:")
     confident = np.array([0.0, -40.0], dtype=np.float64)

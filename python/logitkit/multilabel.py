@@ -1,0 +1,573 @@
+"""Multi-label logits: each class is on or off by itself, any number of classes per input.
+
+Logits from a model trained with binary cross-entropy (sigmoid + BCE per class) are independent
+log-odds, one per class: each probability comes from :func:`logitkit.sigmoid` on its own, and a
+row's probabilities need not sum to 1. If exactly one class per input is right, the logits are
+multi-class: use :mod:`logitkit.multiclass` instead, which offers the same verbs.
+
+Verbs: :func:`proba`, :func:`log_proba`, :func:`predict`, :func:`top_k`, :func:`loss`,
+:func:`loss_with_grad`, :func:`grad_hess`, :func:`fit_temperature` (Platt scaling: a temperature
+and a bias per class), :func:`expected_calibration_error`, :func:`brier_score`;
+:class:`MultiLabel` holds options and exposes the same verbs.
+
+``temperature`` and ``bias`` (a number, or one per class along the class axis) turn logits x into
+``x / temperature + bias`` before the sigmoid: the form :func:`fit_temperature` fits.
+
+Every verb that reads logits warns (:class:`ProbabilitiesWarning`, a ``UserWarning``) when they
+look like probabilities: up to 16 rows spread over the batch are read (the check costs the same
+for any batch size); it fires when every sampled row lies in [0, 1] and sums to 1 (softmax
+outputs), or when at least 32 sampled entries all lie in [0, 1] and are not all equal (sigmoid
+outputs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import _core, _functional, losses
+from ._calibration import (
+    check_bounds,
+    check_n_bins,
+    ece_from,
+    platt_newton,
+    platt_targets,
+    warn_at_bounds,
+)
+from ._multi import (
+    CalibrationWarning,
+    ProbabilitiesWarning,
+    along,
+    class_axis,
+    float_logits,
+    logit_cut,
+    multilabel_target,
+    per_class,
+    warn_if_probabilities,
+)
+from ._validation import as_real_array, check_out
+
+__all__ = [
+    "CalibrationWarning",
+    "MultiLabel",
+    "PlattScaling",
+    "ProbabilitiesWarning",
+    "brier_score",
+    "expected_calibration_error",
+    "fit_temperature",
+    "grad_hess",
+    "log_proba",
+    "loss",
+    "loss_with_grad",
+    "predict",
+    "proba",
+    "top_k",
+]
+
+# float64 logits with a temperature or bias: z = x / T + b is formed in long double where it is
+# wider than double (x86: 64-bit mantissa), so the rounding of z does not grow with |z| in the
+# sigmoid's tail; elsewhere in float64.
+_WIDE = np.dtype(np.longdouble)
+_WIDE_IS_WIDER = np.finfo(_WIDE).nmant > np.finfo(np.float64).nmant
+
+
+class PlattScaling(NamedTuple):
+    """Per-class Platt scaling ``sigmoid(x / temperature + bias)``, as fitted by
+    :func:`fit_temperature`; ``proba(x, **fit._asdict())`` applies it."""
+
+    temperature: np.ndarray
+    bias: np.ndarray
+
+
+def _logits(logits: Any, axis: Any) -> tuple[Any, int]:
+    x = as_real_array(logits, "logits")
+    ax = class_axis(x, axis)
+    warn_if_probabilities(x, ax, multilabel=True, stacklevel=4)
+    return x, ax
+
+
+def _affine(
+    x: Any, ax: int, temperature: Any, bias: Any
+) -> tuple[np.ndarray | float, np.ndarray | float, bool]:
+    C = np.shape(x)[ax]
+    T = per_class(temperature, C, "temperature", positive=True)
+    b = per_class(bias, C, "bias", positive=False)
+    trivial = isinstance(T, float) and isinstance(b, float) and T == 1.0 and b == 0.0
+    return T, b, trivial
+
+
+def _z(x: np.ndarray, ax: int, T: Any, b: Any, wide: np.dtype) -> np.ndarray:
+    """x / T + b in the dtype ``wide`` (T, b scalars or per class along ``ax``)."""
+    z = x.astype(wide)
+    if not (isinstance(T, float) and T == 1.0):
+        z = z / np.asarray(along(T, ax, x.ndim), wide)
+    if not (isinstance(b, float) and b == 0.0):
+        z = z + np.asarray(along(b, ax, x.ndim), wide)
+    return z
+
+
+def _sigmoid_wide(z: np.ndarray, log: bool) -> np.ndarray:
+    """sigmoid or log_sigmoid in long double, by the stable formulas of numerics.md."""
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(z))
+        if log:
+            return np.minimum(z, 0) - np.log1p(e)
+        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _transform(logits, axis, temperature, bias, complement, log, out):
+    x, ax = _logits(logits, axis)
+    return _apply(x, ax, temperature, bias, complement, log, out)
+
+
+def _apply(x, ax, temperature, bias, complement, log, out):
+    """sigmoid / log_sigmoid of ±(x / temperature + bias) (x already checked)."""
+    T, b, trivial = _affine(x, ax, temperature, bias)
+    f = _functional.log_sigmoid if log else _functional.sigmoid
+    if trivial:
+        if not complement:
+            return f(x, out=out)
+        lazy = hasattr(x, "__array_ufunc__") and not isinstance(x, np.ndarray)  # Dask & co.
+        return f(-(x if lazy else float_logits(x)), out=out)
+    x = float_logits(x)
+    dt = x.dtype
+    if dt == np.float64 and _WIDE_IS_WIDER:
+        z = _z(x, ax, T, b, _WIDE)
+        r = _sigmoid_wide(-z if complement else z, log)
+    else:
+        z = _z(x, ax, T, b, np.dtype(np.float64))
+        r = np.asarray(f(-z if complement else z))
+    r = r.astype(dt)
+    if out is not None:
+        check_out(out, x.shape)
+        np.copyto(out, r, casting="same_kind")
+        return out
+    return r
+
+
+def proba(
+    logits: Any,
+    *,
+    axis: int = -1,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+    complement: bool = False,
+    out: np.ndarray | None = None,
+) -> Any:
+    """Per-class probabilities ``sigmoid(logits / temperature + bias)``, each on its own.
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., C, ...)
+        Raw scores of a multi-label model.
+    axis : int
+        The class axis (where per-class ``temperature``, ``bias`` apply).
+    temperature : float > 0 or array of shape (C,)
+    bias : float or array of shape (C,)
+        As fitted by :func:`fit_temperature` (Platt scaling).
+    complement : bool
+        Return ``1 - p = sigmoid(-(logits / temperature + bias))`` instead, computed directly: exact
+        where ``1 - proba(...)`` rounds to 0 (``p`` near 1).
+    out : ndarray, optional
+
+    Returns
+    -------
+    ndarray
+        The logits' shape and floating dtype (integers give float64). Without temperature and bias
+        this is :func:`logitkit.sigmoid` (3 ulp float32, 4 ulp float64). With them, the argument is
+        formed in float64 (float32 logits) or long double (float64 logits, where long double is
+        wider), so its rounding does not grow with its size in the tails.
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> lk.multilabel.proba([2.0, 1.0, -1.0])
+    array([0.88079708, 0.73105858, 0.26894142])
+    """
+    return _transform(logits, axis, temperature, bias, complement, False, out)
+
+
+def log_proba(
+    logits: Any,
+    *,
+    axis: int = -1,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+    complement: bool = False,
+    out: np.ndarray | None = None,
+) -> Any:
+    """``log p`` per class, ``log_sigmoid(logits / temperature + bias)``, without rounding p first.
+
+    ``complement=True`` gives ``log(1 - p) = log_sigmoid(-z)`` accurately: for a confident
+    positive (z = 40) it is -40 exactly where ``log(1 - proba(...))`` gives -inf; for z = -40 it
+    is -4.25e-18 where ``log1p(-proba(...))`` loses most digits. Parameters as :func:`proba`.
+    """
+    return _transform(logits, axis, temperature, bias, complement, True, out)
+
+
+def _cuts(x: np.ndarray, ax: int, threshold: Any, temperature: Any, bias: Any) -> np.ndarray | Any:
+    C = x.shape[ax]
+    t = per_class(threshold, C, "threshold", positive=False)
+    ta = np.atleast_1d(t)
+    if np.any((ta < 0) | (ta > 1)):
+        bad = int(np.argmax((ta < 0) | (ta > 1)))
+        at = "" if isinstance(t, float) else f" at class {bad}"
+        raise ValueError(f"threshold: must be in [0, 1]; got {float(ta[bad])!r}{at}")
+    T, b, _ = _affine(x, ax, temperature, bias)
+    dt = x.dtype
+    if all(isinstance(v, float) for v in (t, T, b)):
+        return logit_cut(t, T, b, dt)
+    cache: dict[tuple[float, float, float], Any] = {}
+    cuts = np.empty(C, dt)
+    tv, Tv, bv = (np.broadcast_to(np.asarray(v, np.float64), (C,)) for v in (t, T, b))
+    for c in range(C):
+        key = (float(tv[c]), float(Tv[c]), float(bv[c]))
+        if key not in cache:
+            cache[key] = logit_cut(*key, dt)
+        cuts[c] = cache[key]
+    return cuts.reshape((-1,) + (1,) * (x.ndim - 1 - ax))
+
+
+def predict(
+    logits: Any,
+    *,
+    threshold: Any = 0.5,
+    axis: int = -1,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+) -> np.ndarray:
+    """Which classes are on: ``proba(logits, ...) > threshold``, decided on the logits.
+
+    No sigmoid is computed: ``sigmoid(x / T + b) > t`` is the same as ``x > T·(logit(t) - b)``,
+    and that cut is computed once per class from the float64 values of t, T and b in 60-digit
+    decimal arithmetic (cached), then rounded down to the logits' dtype. So the decision is the exact one
+    for every logit: no rounding of a probability can flip it (a probability that rounds to t
+    may still be above it).
+
+    Parameters
+    ----------
+    threshold : float in [0, 1] or array of shape (C,)
+        One for all classes, or one per class (along ``axis``). ``t = 0``: every class is on except
+        where the logit is -inf (``sigmoid(-inf) = 0`` is not > 0); ``t = 1``: no class is on, not
+        even at +inf (``sigmoid(+inf) = 1`` is not > 1).
+    axis, temperature, bias
+        As in :func:`proba`.
+
+    Returns
+    -------
+    ndarray of bool
+        The logits' shape. NaN logits are never on.
+    """
+    x, ax = _logits(logits, axis)
+    x = float_logits(x)
+    return x > _cuts(x, ax, threshold, temperature, bias)
+
+
+def top_k(
+    logits: Any, k: int, *, axis: int = -1, temperature: Any = 1.0, bias: Any = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k classes of highest probability per input and their (independent) probabilities.
+
+    Ordered by ``x / temperature + bias`` (the logits themselves when both are trivial; in float64
+    otherwise), ties broken by the lower class index. A row containing NaN raises ValueError.
+    Returns (indices, probabilities) with the class axis of length k.
+    """
+    from .multiclass import _check_k, _check_nan_rows
+
+    x, ax = _logits(logits, axis)
+    x = float_logits(x)
+    kk = _check_k(k, x.shape[ax])
+    T, b, trivial = _affine(x, ax, temperature, bias)
+    key = x if trivial else _z(x, ax, T, b, np.dtype(np.float64))
+    order = np.argsort(-key, axis=ax, kind="stable")
+    idx = np.take(order, np.arange(kk), axis=ax)
+    _check_nan_rows(key, np.take(idx, 0, axis=ax), ax)
+    p = _apply(x, ax, temperature, bias, False, False, None)
+    return idx, np.take_along_axis(p, idx, axis=ax)
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def _target(x: Any, target: Any) -> Any:
+    return multilabel_target(target, tuple(np.shape(x)), np.ndim(x) - 1)
+
+
+def loss(
+    logits: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    pos_weight: Any = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    validate: bool = True,
+) -> Any:
+    """Binary cross-entropy of multi-label logits: :func:`logitkit.binary_cross_entropy_with_logits`
+    with the same options (the class axis is the last one; ``pos_weight`` is one per class).
+
+    ``target`` has the logits' shape, entries in [0, 1]. A target of the logits' shape without the
+    class axis holding class indices raises ValueError pointing to :mod:`logitkit.multiclass`.
+    """
+    x, _ = _logits(logits, -1)
+    return losses.binary_cross_entropy_with_logits(
+        x,
+        _target(x, target),
+        weight=weight,
+        pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+        validate=validate,
+    )
+
+
+def loss_with_grad(
+    logits: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    pos_weight: Any = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    validate: bool = True,
+    out: np.ndarray | None = None,
+) -> tuple[Any, np.ndarray]:
+    """``(loss, d loss / d logits)`` from one pass:
+    :func:`logitkit.binary_cross_entropy_with_logits_with_grad` with the same options."""
+    x, _ = _logits(logits, -1)
+    return losses.binary_cross_entropy_with_logits_with_grad(
+        x,
+        _target(x, target),
+        weight=weight,
+        pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+        validate=validate,
+        out=out,
+    )
+
+
+def grad_hess(
+    logits: Any,
+    target: Any,
+    *,
+    weight: Any = None,
+    pos_weight: Any = None,
+    label_smoothing: float = 0.0,
+    validate: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-element gradient ``c·σ - pos_weight·y`` and Hessian ``c·σ·(1 - σ)`` of the BCE
+    (``c = 1 + (pos_weight - 1)·y``), for gradient-boosting custom objectives:
+    :func:`logitkit.grad_hess` with ``family="binary"``."""
+    x, _ = _logits(logits, -1)
+    return losses.grad_hess(
+        x,
+        _target(x, target),
+        family="binary",
+        weight=weight,
+        pos_weight=pos_weight,
+        label_smoothing=label_smoothing,
+        validate=validate,
+    )
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def _labels01(x: np.ndarray, labels: Any, ax: int) -> np.ndarray:
+    """Labels with the logits' shape, values in [0, 1], as float64."""
+    y = np.asarray(multilabel_target(labels, x.shape, ax, "labels"))
+    if y.dtype.kind not in "fiub":
+        as_real_array(y, "labels")
+    y = y.astype(np.float64)
+    bad = ~((y >= 0) & (y <= 1))
+    if bad.any():
+        pos = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"labels: must be in [0, 1]; {float(y[pos])} at position {pos}")
+    return y
+
+
+def fit_temperature(
+    logits: Any,
+    labels: Any,
+    *,
+    axis: int = -1,
+    fit_bias: bool = True,
+    regularize: bool = True,
+    bounds: tuple[float, float] = (1e-3, 1e3),
+    max_iter: int = 100,
+) -> PlattScaling:
+    """Platt scaling per class: the temperature T_c > 0 and bias b_c that minimize the mean BCE of
+    ``sigmoid(x / T_c + b_c)`` against the labels of class c.
+
+    Each class is a convex 2-parameter logistic fit in (1/T_c, b_c), solved for all classes at once
+    by Newton's method with a backtracking line search (a tiny ridge keeps a constant column
+    solvable). The loss and probabilities come from the BCE and sigmoid kernels, in float64.
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., C, ...)
+        Held-out logits.
+    labels : array_like, the logits' shape
+        0/1 (or probabilities in [0, 1]) per class.
+    axis : int
+        The class axis.
+    fit_bias : bool
+        False fits T_c alone (b_c = 0).
+    regularize : bool
+        Use Platt's (1999) targets: positives count as (N₊+1)/(N₊+2), negatives as 1/(N₋+2), with
+        N₊, N₋ the class's numbers of positives and negatives. This keeps every fit finite: a
+        class whose logits separate its labels perfectly gets a large but finite 1/T_c instead of
+        an optimum at T_c -> 0, and a class with only one label value gets T_c at the upper bound
+        and b_c = logit of its target. False fits the labels as given (maximum likelihood); a
+        separable class then stops at the lower bound of T.
+    bounds : (T_min, T_max)
+        Limits of every T_c. A class whose optimum lies beyond them is fitted at the bound (with b_c
+        optimal there) and named in a :class:`CalibrationWarning`.
+    max_iter : int
+        Newton iterations at most (a fit typically takes 5-10).
+
+    Returns
+    -------
+    PlattScaling
+        ``(temperature, bias)``, two float64 arrays of shape (C,), usable as
+        ``proba(logits, temperature=..., bias=...)`` or ``proba(logits, **fit._asdict())``.
+    """
+    x, ax = _logits(logits, axis)
+    x = float_logits(x)
+    y = _labels01(x, labels, ax)
+    lo, hi = check_bounds(bounds)
+    C = x.shape[ax]
+    X = np.moveaxis(x, ax, -1).reshape(-1, C).astype(np.float64)
+    Y = np.moveaxis(y, ax, -1).reshape(-1, C)
+    t = platt_targets(Y) if regularize else Y
+    a, b, _ = platt_newton(
+        X, t, fit_bias=bool(fit_bias), a_lo=1.0 / hi, a_hi=1.0 / lo, max_iter=int(max_iter)
+    )
+    T = np.clip(1.0 / a, lo, hi)
+    warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
+    return PlattScaling(temperature=T, bias=b)
+
+
+def _p_and_complement(x: np.ndarray, ax: int, temperature: Any, bias: Any):
+    T, b, _ = _affine(x, ax, temperature, bias)
+    z = _z(x, ax, T, b, np.dtype(np.float64))
+    return np.asarray(_core.sigmoid(z)), np.asarray(_core.sigmoid(-z))
+
+
+def expected_calibration_error(
+    logits: Any,
+    labels: Any,
+    *,
+    axis: int = -1,
+    n_bins: int = 15,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+) -> float:
+    """Expected calibration error over every (input, class) pair, with equal-width bins.
+
+    Each pair's confidence is its probability ``p`` of being on (``proba``, in float64) and its
+    outcome is its label (0/1, or a probability). Bin k of ``n_bins`` holds the p in
+    (k/n_bins, (k+1)/n_bins]; ECE = Σ_k (n_k / N)·|mean label_k - mean p_k| over the N pairs — the
+    distance of the reliability diagram of "class is on" from the diagonal. No pairs gives NaN.
+    """
+    x, ax = _logits(logits, axis)
+    x = float_logits(x)
+    nb = check_n_bins(n_bins)
+    y = _labels01(x, labels, ax)
+    p, _ = _p_and_complement(x, ax, temperature, bias)
+    return ece_from(p.ravel(), y.ravel(), nb)
+
+
+def brier_score(
+    logits: Any, labels: Any, *, axis: int = -1, temperature: Any = 1.0, bias: Any = 0.0
+) -> float:
+    """Multi-label Brier score: the mean of ``(p - y)²`` over every (input, class) pair, in
+    float64 (``p - 1`` taken as ``-sigmoid(-z)``, exact for confident positives). 0 is perfect,
+    1 the worst. No pairs gives NaN."""
+    x, ax = _logits(logits, axis)
+    x = float_logits(x)
+    y = _labels01(x, labels, ax)
+    p, q = _p_and_complement(x, ax, temperature, bias)
+    d = np.where(y >= 0.5, (1.0 - y) - q, p - y)
+    return float(np.mean(d * d)) if d.size else math.nan
+
+
+# ----------------------------------------------------------------------------- config object
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiLabel:
+    """Options for multi-label logits, held once and applied by the same verbs as the module.
+
+    >>> import logitkit as lk
+    >>> ml = lk.multilabel.MultiLabel(pos_weight=[1.0, 3.0, 1.0], threshold=[0.5, 0.3, 0.5])
+    >>> ml = ml.fit_temperature(val_logits, val_labels)  # doctest: +SKIP  (a new object)
+    >>> ml.predict(test_logits)  # doctest: +SKIP
+
+    Each method forwards to the module function of the same name with the options that apply to
+    it (keyword arguments given to the method override them). ``fit_temperature`` returns a copy
+    with the fitted per-class ``temperature`` and ``bias``.
+    """
+
+    axis: int = -1
+    weight: Any = None
+    pos_weight: Any = None
+    label_smoothing: float = 0.0
+    threshold: Any = 0.5
+    temperature: Any = 1.0
+    bias: Any = 0.0
+
+    def _cal(self) -> dict[str, Any]:
+        return {"axis": self.axis, "temperature": self.temperature, "bias": self.bias}
+
+    def _loss_options(self) -> dict[str, Any]:
+        return {
+            "weight": self.weight,
+            "pos_weight": self.pos_weight,
+            "label_smoothing": self.label_smoothing,
+        }
+
+    def proba(self, logits: Any, **kw: Any) -> Any:
+        """:func:`proba` with this object's axis, temperature and bias."""
+        return proba(logits, **{**self._cal(), **kw})
+
+    def log_proba(self, logits: Any, **kw: Any) -> Any:
+        """:func:`log_proba` with this object's axis, temperature and bias."""
+        return log_proba(logits, **{**self._cal(), **kw})
+
+    def predict(self, logits: Any, **kw: Any) -> np.ndarray:
+        """:func:`predict` with this object's threshold, axis, temperature and bias."""
+        return predict(logits, **{**self._cal(), "threshold": self.threshold, **kw})
+
+    def top_k(self, logits: Any, k: int, **kw: Any) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`top_k` with this object's axis, temperature and bias."""
+        return top_k(logits, k, **{**self._cal(), **kw})
+
+    def loss(self, logits: Any, target: Any, **kw: Any) -> Any:
+        """:func:`loss` with this object's weight, pos_weight and label_smoothing."""
+        return loss(logits, target, **{**self._loss_options(), **kw})
+
+    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[Any, np.ndarray]:
+        """:func:`loss_with_grad` with this object's loss options."""
+        return loss_with_grad(logits, target, **{**self._loss_options(), **kw})
+
+    def grad_hess(self, logits: Any, target: Any, **kw: Any) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`grad_hess` with this object's loss options."""
+        return grad_hess(logits, target, **{**self._loss_options(), **kw})
+
+    def fit_temperature(self, logits: Any, labels: Any, **kw: Any) -> MultiLabel:
+        """A copy with ``temperature`` and ``bias`` from :func:`fit_temperature`."""
+        fit = fit_temperature(logits, labels, **{"axis": self.axis, **kw})
+        return dataclasses.replace(self, temperature=fit.temperature, bias=fit.bias)
+
+    def expected_calibration_error(self, logits: Any, labels: Any, **kw: Any) -> float:
+        """:func:`expected_calibration_error` with this object's axis, temperature and bias."""
+        return expected_calibration_error(logits, labels, **{**self._cal(), **kw})
+
+    def brier_score(self, logits: Any, labels: Any, **kw: Any) -> float:
+        """:func:`brier_score` with this object's axis, temperature and bias."""
+        return brier_score(logits, labels, **{**self._cal(), **kw})
