@@ -196,7 +196,7 @@ def multilabel_target(target: Any, x_shape: tuple[int, ...], ax: int, name: str 
         if integral:
             raise ValueError(
                 f"{name}: expected one 0/1 entry per class, the logits' shape {x_shape}; got "
-                f"shape {shape}, which looks like class indices. One class per input? use "
+                f"shape {shape}, which looks like class indices: one class per input? use "
                 "logitkit.multiclass (softmax, cross_entropy)"
             )
     raise ValueError(f"{name}: expected the shape of logits {x_shape}, got {shape}")

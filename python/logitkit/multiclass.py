@@ -275,7 +275,7 @@ def top_k(
     kk = _check_k(k, x.shape[ax])
     order = np.argsort(-x, axis=ax, kind="stable")  # negation is exact; NaN sorts last
     idx = np.take(order, np.arange(kk), axis=ax)
-    _check_nan_rows(x, np.take(idx, 0, axis=ax), ax)
+    _check_nan_rows(x, np.take(order, -1, axis=ax), ax)  # NaN sorts last
     p = _functional.softmax(x, ax, temperature=_temperature(temperature))
     return idx, np.take_along_axis(p, idx, axis=ax)
 

@@ -82,10 +82,10 @@ class PlattScaling(NamedTuple):
     bias: np.ndarray
 
 
-def _logits(logits: Any, axis: Any) -> tuple[Any, int]:
+def _logits(logits: Any, axis: Any, stacklevel: int = 4) -> tuple[Any, int]:
     x = as_real_array(logits, "logits")
     ax = class_axis(x, axis)
-    warn_if_probabilities(x, ax, multilabel=True, stacklevel=4)
+    warn_if_probabilities(x, ax, multilabel=True, stacklevel=stacklevel)
     return x, ax
 
 
@@ -119,7 +119,7 @@ def _sigmoid_wide(z: np.ndarray, log: bool) -> np.ndarray:
 
 
 def _transform(logits, axis, temperature, bias, complement, log, out):
-    x, ax = _logits(logits, axis)
+    x, ax = _logits(logits, axis, stacklevel=5)
     return _apply(x, ax, temperature, bias, complement, log, out)
 
 
@@ -284,7 +284,7 @@ def top_k(
     key = x if trivial else _z(x, ax, T, b, np.dtype(np.float64))
     order = np.argsort(-key, axis=ax, kind="stable")
     idx = np.take(order, np.arange(kk), axis=ax)
-    _check_nan_rows(key, np.take(idx, 0, axis=ax), ax)
+    _check_nan_rows(key, np.take(order, -1, axis=ax), ax)  # NaN sorts last
     p = _apply(x, ax, temperature, bias, False, False, None)
     return idx, np.take_along_axis(p, idx, axis=ax)
 
