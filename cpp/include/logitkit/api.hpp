@@ -1,0 +1,813 @@
+// logitkit's C++ API: the functions of the Python package over strided views of float or double
+// memory. Include <logitkit/logitkit.hpp>, which includes this file.
+//
+// Layout. A MatrixView is rows × cols elements with a stride (in elements, not bytes) per
+// dimension; every row-wise function works along the columns, so the class axis is the column axis.
+// Other layouts are strides: (C, N) class-major memory is MatrixView(p, N, C, 1, N). A stride of 0
+// repeats one row or column (broadcasting), for inputs only. A VectorView is n elements with a
+// stride. Outputs may be exactly their input (same data and strides: in place) or must not overlap it.
+//
+// Errors. Every function returns a Status and never throws; a function that returns an error has
+// written nothing to its outputs. Status::code says what went wrong, Status::argument names the
+// argument, and row/col/value locate the offending element where there is one; describe() formats
+// the message the Python package would raise. No function allocates except for strided rows longer
+// than 512 elements (one buffer per call, new(std::nothrow); Errc::out_of_memory if it fails).
+//
+// Numbers. The same kernels as the Python package (same results, bit for bit, on the same ISA), the
+// same special values (numerics.md) and the same loss semantics (torch.nn.functional's options;
+// README "Losses"). Reductions (mean, sum) are summed in double. Kernels may set floating-point
+// status flags; run them with floating-point traps off (the default).
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <new>
+#include <type_traits>
+
+#include "dispatch.hpp"
+#ifdef LOGITKIT_HEADER_ONLY
+#include "header_only.hpp"
+#endif
+
+namespace logitkit {
+
+// ------------------------------------------------------------------------------------- status
+
+enum class Errc : int {
+  ok = 0,
+  null_pointer,      // a view with elements has no data
+  shape_mismatch,    // a view's shape does not fit the others
+  invalid_argument,  // a scalar option is out of range (temperature, label_smoothing, reduction)
+  invalid_label,     // a class label outside [0, C) that is not ignore_index
+  invalid_target,    // a target outside its domain (probabilities; soft-label rows that do not sum to 1)
+  invalid_weight,    // a negative pos_weight
+  out_of_memory,     // the buffer for strided rows could not be allocated
+};
+
+struct [[nodiscard]] Status {
+  Errc code = Errc::ok;
+  const char* argument = "";  // the offending argument ("logits", "target", "temperature", ...)
+  const char* what = "";      // the rule it breaks
+  bool has_value = false, has_row = false, has_col = false;
+  double value = 0;             // the offending value, if has_value
+  std::size_t row = 0, col = 0;  // its position (a vector's element index is its row)
+
+  constexpr bool ok() const noexcept { return code == Errc::ok; }
+  constexpr explicit operator bool() const noexcept { return ok(); }
+};
+
+inline const char* errc_name(Errc e) noexcept {
+  switch (e) {
+    case Errc::ok: return "ok";
+    case Errc::null_pointer: return "null_pointer";
+    case Errc::shape_mismatch: return "shape_mismatch";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::invalid_label: return "invalid_label";
+    case Errc::invalid_target: return "invalid_target";
+    case Errc::invalid_weight: return "invalid_weight";
+    case Errc::out_of_memory: return "out_of_memory";
+  }
+  return "unknown";
+}
+
+// Writes a one-line message ("target: probabilities must be in [0, 1]; got 1.5 at row 2, column
+// 0") into buf (always terminated when size > 0). Returns the message's full length, like snprintf.
+inline int describe(const Status& s, char* buf, std::size_t size) noexcept {
+  if (s.ok()) return std::snprintf(buf, size, "ok");
+  char value[48] = "", row[32] = "", col[32] = "";
+  if (s.has_value) std::snprintf(value, sizeof value, "; got %.17g", s.value);
+  if (s.has_row) std::snprintf(row, sizeof row, "%s row %zu", s.has_value ? " at" : "; at", s.row);
+  if (s.has_col) std::snprintf(col, sizeof col, ", column %zu", s.col);
+  return std::snprintf(buf, size, "%s: %s%s%s%s", s.argument, s.what, value, row, col);
+}
+
+// -------------------------------------------------------------------------------------- views
+
+template <class T>
+struct VectorView {
+  T* data = nullptr;
+  std::size_t size = 0;
+  std::ptrdiff_t stride = 1;
+
+  constexpr VectorView() noexcept = default;
+  constexpr VectorView(T* d, std::size_t n, std::ptrdiff_t s = 1) noexcept : data(d), size(n), stride(s) {}
+  // A view of U converts to a view of const U.
+  template <class U, class = std::enable_if_t<std::is_same_v<const U, T> && !std::is_same_v<U, T>>>
+  constexpr VectorView(const VectorView<U>& o) noexcept : data(o.data), size(o.size), stride(o.stride) {}
+
+  constexpr T& operator[](std::size_t i) const noexcept { return data[std::ptrdiff_t(i) * stride]; }
+  constexpr bool empty() const noexcept { return size == 0; }
+};
+
+template <class T>
+struct MatrixView {
+  T* data = nullptr;
+  std::size_t rows = 0, cols = 0;
+  std::ptrdiff_t row_stride = 0, col_stride = 1;
+
+  constexpr MatrixView() noexcept = default;
+  // One contiguous row of n elements.
+  constexpr MatrixView(T* d, std::size_t n) noexcept : data(d), rows(1), cols(n), row_stride(std::ptrdiff_t(n)) {}
+  // rows × cols, row-major and contiguous.
+  constexpr MatrixView(T* d, std::size_t r, std::size_t c) noexcept
+      : data(d), rows(r), cols(c), row_stride(std::ptrdiff_t(c)) {}
+  // Any strides, in elements.
+  constexpr MatrixView(T* d, std::size_t r, std::size_t c, std::ptrdiff_t rs, std::ptrdiff_t cs) noexcept
+      : data(d), rows(r), cols(c), row_stride(rs), col_stride(cs) {}
+  template <class U, class = std::enable_if_t<std::is_same_v<const U, T> && !std::is_same_v<U, T>>>
+  constexpr MatrixView(const MatrixView<U>& o) noexcept
+      : data(o.data), rows(o.rows), cols(o.cols), row_stride(o.row_stride), col_stride(o.col_stride) {}
+
+  constexpr T& operator()(std::size_t r, std::size_t c) const noexcept {
+    return data[std::ptrdiff_t(r) * row_stride + std::ptrdiff_t(c) * col_stride];
+  }
+  constexpr T* row(std::size_t r) const noexcept { return data + std::ptrdiff_t(r) * row_stride; }
+  constexpr std::size_t size() const noexcept { return rows * cols; }
+  constexpr bool empty() const noexcept { return rows == 0 || cols == 0; }
+};
+
+// Shorthands: view(p, n) is one row, view(p, rows, cols) row-major; vec(p, n, stride) a vector.
+template <class T> constexpr MatrixView<T> view(T* p, std::size_t n) noexcept { return {p, n}; }
+template <class T> constexpr MatrixView<T> view(T* p, std::size_t rows, std::size_t cols) noexcept {
+  return {p, rows, cols};
+}
+template <class T>
+constexpr MatrixView<T> view(T* p, std::size_t rows, std::size_t cols, std::ptrdiff_t rs, std::ptrdiff_t cs) noexcept {
+  return {p, rows, cols, rs, cs};
+}
+template <class T> constexpr VectorView<T> vec(T* p, std::size_t n, std::ptrdiff_t stride = 1) noexcept {
+  return {p, n, stride};
+}
+
+// ------------------------------------------------------------------------------------ options
+
+enum class Reduction { none, mean, sum };
+
+// Options of cross_entropy (torch.nn.functional.cross_entropy's, plus sample_weight).
+template <class T>
+struct CrossEntropyOptions {
+  VectorView<const T> weight{};         // one weight per class (C), or empty for none
+  std::int64_t ignore_index = -100;     // hard labels equal to it count for nothing (not in the mean)
+  T label_smoothing = 0;                // ε in [0, 1]: the target becomes (1 - ε)·target + ε/C
+  Reduction reduction = Reduction::mean;
+  VectorView<const T> sample_weight{};  // one weight per row (N; stride 0 repeats one), or empty
+  bool validate = true;                 // soft targets: check they are >= 0 and each row sums to 1
+};
+
+// Options of binary_cross_entropy_with_logits (torch's).
+template <class T>
+struct BceOptions {
+  MatrixView<const T> weight{};      // the logits' shape (strides 0 broadcast a row or a column), or empty
+  VectorView<const T> pos_weight{};  // one per class (C; stride 0 repeats one), or empty
+  T label_smoothing = 0;             // ε in [0, 1]: the target becomes y·(1 - ε) + ε/2
+  Reduction reduction = Reduction::mean;
+  bool validate = true;  // check targets are in [0, 1] and pos_weight >= 0
+};
+
+// ------------------------------------------------------------------------------- implementation
+
+// The functions live in an inline namespace named after the mode: logitkit::dispatched, or
+// logitkit::header_only_<isa> (header_only.hpp). A program may hold translation units of several
+// modes without two different definitions of one symbol; callers write logitkit::softmax either way.
+#ifdef LOGITKIT_HEADER_ONLY
+#define LOGITKIT_API_NAMESPACE LOGITKIT_HEADER_ONLY_NAMESPACE
+#else
+#define LOGITKIT_API_NAMESPACE dispatched
+#endif
+
+inline namespace LOGITKIT_API_NAMESPACE {
+namespace detail {
+
+template <class T> struct identity { using type = T; };
+template <class T> using id_t = typename identity<T>::type;  // keeps T from being deduced here
+
+template <class T>
+constexpr bool is_real_v = std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+template <class T>
+inline const TypedKernels<T>& kernels() noexcept {
+#ifdef LOGITKIT_HEADER_ONLY
+  return header_only_table().template get<T>();
+#else
+  return active_kernels().get<T>();
+#endif
+}
+
+inline Status fail(Errc code, const char* argument, const char* what) noexcept {
+  Status s;
+  s.code = code;
+  s.argument = argument;
+  s.what = what;
+  return s;
+}
+inline Status fail_at(Errc code, const char* argument, const char* what, double value, std::size_t row,
+                      bool has_col = false, std::size_t col = 0) noexcept {
+  Status s = fail(code, argument, what);
+  s.has_value = s.has_row = true;
+  s.value = value;
+  s.row = row;
+  s.has_col = has_col;
+  s.col = col;
+  return s;
+}
+
+template <class V>
+inline bool has_data(const V& v) noexcept {
+  return v.data != nullptr || v.size == 0;
+}
+template <class T>
+inline bool has_data(const MatrixView<T>& v) noexcept {
+  return v.data != nullptr || v.empty();
+}
+
+template <class T, class U>
+inline Status same_shape(const MatrixView<T>& ref, const MatrixView<U>& v, const char* name) noexcept {
+  if (v.rows != ref.rows || v.cols != ref.cols)
+    return fail(Errc::shape_mismatch, name, "must have the shape of the logits (rows x cols)");
+  if (!has_data(v)) return fail(Errc::null_pointer, name, "null data for a non-empty view");
+  return {};
+}
+
+// A buffer for strided rows: on the stack up to 512 elements, else one nothrow allocation.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(std::size_t n) noexcept : p_(n <= kLocal ? local_ : new (std::nothrow) T[n]) {}
+  ~Scratch() {
+    if (p_ != local_) delete[] p_;
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* get() const noexcept { return p_; }
+
+ private:
+  static constexpr std::size_t kLocal = 512;
+  T local_[kLocal];
+  T* p_;
+};
+
+// Row r of v as a contiguous pointer: the row itself, or its elements gathered into buf.
+template <class T>
+inline const T* row_in(const MatrixView<const T>& v, std::size_t r, T* buf) noexcept {
+  const T* p = v.row(r);
+  if (v.col_stride == 1) return p;
+  for (std::size_t c = 0; c < v.cols; ++c) buf[c] = p[std::ptrdiff_t(c) * v.col_stride];
+  return buf;
+}
+// Where to write row r of v: the row itself, or buf (then row_done copies it out).
+template <class T>
+inline T* row_out(const MatrixView<T>& v, std::size_t r, T* buf) noexcept {
+  return v.col_stride == 1 ? v.row(r) : buf;
+}
+template <class T>
+inline void row_done(const MatrixView<T>& v, std::size_t r, const T* buf) noexcept {
+  if (v.col_stride == 1) return;
+  T* p = v.row(r);
+  for (std::size_t c = 0; c < v.cols; ++c) p[std::ptrdiff_t(c) * v.col_stride] = buf[c];
+}
+template <class T>
+inline bool dense(const MatrixView<T>& v) noexcept {
+  return v.col_stride == 1 && (v.rows <= 1 || v.row_stride == std::ptrdiff_t(v.cols));
+}
+
+constexpr std::size_t kChunk = 256;
+
+// Elementwise y = f(x) over any strides (f may work in place).
+template <class T, class F>
+inline Status map1(MatrixView<const T> x, MatrixView<T> y, F f) noexcept {
+  static_assert(is_real_v<T>, "logitkit works on float and double");
+  if (!has_data(x)) return fail(Errc::null_pointer, "x", "null data for a non-empty view");
+  if (Status s = same_shape(x, y, "out"); !s) return s;
+  if (x.empty()) return {};
+  if (dense(x) && dense(y)) {
+    f(x.data, y.data, x.size());
+    return {};
+  }
+  T buf[kChunk];
+  for (std::size_t r = 0; r < x.rows; ++r) {
+    const T* xp = x.row(r);
+    T* yp = y.row(r);
+    if (x.col_stride == 1 && y.col_stride == 1) {
+      f(xp, yp, x.cols);
+      continue;
+    }
+    for (std::size_t c0 = 0; c0 < x.cols; c0 += kChunk) {
+      const std::size_t m = x.cols - c0 < kChunk ? x.cols - c0 : kChunk;
+      for (std::size_t j = 0; j < m; ++j) buf[j] = xp[std::ptrdiff_t(c0 + j) * x.col_stride];
+      f(buf, buf, m);
+      for (std::size_t j = 0; j < m; ++j) yp[std::ptrdiff_t(c0 + j) * y.col_stride] = buf[j];
+    }
+  }
+  return {};
+}
+
+// Elementwise out = f(a, b) over any strides (f may write over a).
+template <class T, class F>
+inline Status map2(MatrixView<const T> a, MatrixView<const T> b, MatrixView<T> out, const char* bname, F f) noexcept {
+  static_assert(is_real_v<T>, "logitkit works on float and double");
+  if (!has_data(a)) return fail(Errc::null_pointer, "grad", "null data for a non-empty view");
+  if (Status s = same_shape(a, b, bname); !s) return s;
+  if (Status s = same_shape(a, out, "out"); !s) return s;
+  if (a.empty()) return {};
+  if (dense(a) && dense(b) && dense(out)) {
+    f(a.data, b.data, out.data, a.size());
+    return {};
+  }
+  T ba[kChunk], bb[kChunk];
+  for (std::size_t r = 0; r < a.rows; ++r) {
+    const T *ap = a.row(r), *bp = b.row(r);
+    T* op = out.row(r);
+    if (a.col_stride == 1 && b.col_stride == 1 && out.col_stride == 1) {
+      f(ap, bp, op, a.cols);
+      continue;
+    }
+    for (std::size_t c0 = 0; c0 < a.cols; c0 += kChunk) {
+      const std::size_t m = a.cols - c0 < kChunk ? a.cols - c0 : kChunk;
+      for (std::size_t j = 0; j < m; ++j) {
+        ba[j] = ap[std::ptrdiff_t(c0 + j) * a.col_stride];
+        bb[j] = bp[std::ptrdiff_t(c0 + j) * b.col_stride];
+      }
+      f(ba, bb, ba, m);
+      for (std::size_t j = 0; j < m; ++j) op[std::ptrdiff_t(c0 + j) * out.col_stride] = ba[j];
+    }
+  }
+  return {};
+}
+
+inline Status check_temperature(double t) noexcept {
+  if (!(t > 0) || !std::isfinite(t)) {
+    Status s = fail(Errc::invalid_argument, "temperature", "must be a positive finite number");
+    s.has_value = true;
+    s.value = t;
+    return s;
+  }
+  return {};
+}
+
+template <class T>
+inline Status check_smoothing(T eps) noexcept {
+  if (!(eps >= T(0) && eps <= T(1))) {
+    Status s = fail(Errc::invalid_argument, "label_smoothing", "must be in [0, 1]");
+    s.has_value = true;
+    s.value = double(eps);
+    return s;
+  }
+  return {};
+}
+
+inline Status check_reduction(Reduction r) noexcept {
+  if (r != Reduction::none && r != Reduction::mean && r != Reduction::sum)
+    return fail(Errc::invalid_argument, "reduction", "must be Reduction::none, mean or sum");
+  return {};
+}
+
+// Row-wise y = f(x row, y row, n, temperature).
+template <class T, class F>
+inline Status rows1(MatrixView<const T> x, MatrixView<T> y, double temperature, F f) noexcept {
+  static_assert(is_real_v<T>, "logitkit works on float and double");
+  if (Status s = check_temperature(temperature); !s) return s;
+  if (!has_data(x)) return fail(Errc::null_pointer, "x", "null data for a non-empty view");
+  if (Status s = same_shape(x, y, "out"); !s) return s;
+  if (x.empty()) return {};
+  // Separate buffers for x and y: a strided row takes the same kernel path as a contiguous one
+  // (some kernels take another path in place), so strides never change a result.
+  const bool strided = x.col_stride != 1 || y.col_stride != 1;
+  Scratch<T> scratch(strided ? 2 * x.cols : 0);
+  T* buf = scratch.get();
+  if (!buf) return fail(Errc::out_of_memory, "x", "no memory for a buffer of one strided row");
+  for (std::size_t r = 0; r < x.rows; ++r) {
+    const T* xp = row_in(x, r, buf);
+    T* yp = row_out(y, r, buf + (strided ? x.cols : 0));
+    f(xp, yp, x.cols, temperature);
+    row_done(y, r, yp);
+  }
+  return {};
+}
+
+// Row-wise out = f(g row, y row, out row, n).
+template <class T, class F>
+inline Status rows2(MatrixView<const T> g, MatrixView<const T> y, MatrixView<T> out, F f) noexcept {
+  static_assert(is_real_v<T>, "logitkit works on float and double");
+  if (!has_data(g)) return fail(Errc::null_pointer, "grad", "null data for a non-empty view");
+  if (Status s = same_shape(g, y, "y"); !s) return s;
+  if (Status s = same_shape(g, out, "out"); !s) return s;
+  if (g.empty()) return {};
+  const bool strided = g.col_stride != 1 || y.col_stride != 1 || out.col_stride != 1;
+  Scratch<T> scratch(strided ? 2 * g.cols : 0);
+  T* buf = scratch.get();
+  if (!buf) return fail(Errc::out_of_memory, "grad", "no memory for a buffer of one strided row");
+  for (std::size_t r = 0; r < g.rows; ++r) {
+    const T* gp = row_in(g, r, buf);
+    const T* yp = row_in(y, r, buf + (strided ? g.cols : 0));
+    T* op = row_out(out, r, buf);  // the kernels read g[i], y[i] before they write out[i]
+    f(gp, yp, op, g.cols);
+    row_done(out, r, op);
+  }
+  return {};
+}
+
+template <class T>
+inline double weight_sum(const VectorView<const T>& w) noexcept {
+  double s = 0;
+  for (std::size_t i = 0; i < w.size; ++i) s += double(w[i]);
+  return s;
+}
+
+// Checks shared by the cross-entropy variants.
+template <class T>
+inline Status ce_common(const MatrixView<const T>& x, const VectorView<T>& loss, const CrossEntropyOptions<T>& o,
+                        const MatrixView<T>* grad) noexcept {
+  if (!has_data(x)) return fail(Errc::null_pointer, "logits", "null data for a non-empty view");
+  if (Status s = check_reduction(o.reduction); !s) return s;
+  if (Status s = check_smoothing(o.label_smoothing); !s) return s;
+  if (!o.weight.empty() && o.weight.size != x.cols)
+    return fail(Errc::shape_mismatch, "weight", "must hold one weight per class (the logits' cols)");
+  if (!has_data(o.weight)) return fail(Errc::null_pointer, "weight", "null data for a non-empty view");
+  if (!o.sample_weight.empty() && o.sample_weight.size != x.rows)
+    return fail(Errc::shape_mismatch, "sample_weight", "must hold one weight per row of the logits");
+  if (!has_data(o.sample_weight)) return fail(Errc::null_pointer, "sample_weight", "null data for a non-empty view");
+  const std::size_t need = o.reduction == Reduction::none ? x.rows : 1;
+  if (o.reduction == Reduction::none ? loss.size != need : loss.size < 1)
+    return fail(Errc::shape_mismatch, "loss",
+                "must hold one element (mean, sum) or one per row of the logits (Reduction::none)");
+  if (!has_data(loss)) return fail(Errc::null_pointer, "loss", "null data for a non-empty view");
+  if (grad)
+    if (Status s = same_shape(x, *grad, "grad"); !s) return s;
+  return {};
+}
+
+template <class T>
+inline void finish(const VectorView<T>& loss, Reduction red, double total, double denom) noexcept {
+  if (red == Reduction::sum) loss[0] = T(total);
+  if (red == Reduction::mean) loss[0] = denom != 0 ? T(total / denom) : std::numeric_limits<T>::quiet_NaN();
+}
+
+// Cross-entropy, hard labels (per row: semantics.md): the Python layer's loop, row by row.
+template <class T, class L>
+inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T> loss, const CrossEntropyOptions<T>& o,
+                      MatrixView<T>* grad) noexcept {
+  static_assert(is_real_v<T>, "logitkit works on float and double");
+  static_assert(std::is_integral_v<std::remove_const_t<L>>, "labels are integers");
+  if (Status s = ce_common(x, loss, o, grad); !s) return s;
+  if (labels.size != x.rows)
+    return fail(Errc::shape_mismatch, "labels", "must hold one label per row of the logits");
+  if (!has_data(labels)) return fail(Errc::null_pointer, "labels", "null data for a non-empty view");
+  const std::size_t N = x.rows, C = x.cols;
+  const bool has_w = !o.weight.empty(), has_sw = !o.sample_weight.empty();
+  // Labels: every one in [0, C) or ignore_index; Σ w[t]·sw over the counted rows is the mean's denominator.
+  double denom = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    const auto raw = labels[i];
+    const std::int64_t t = static_cast<std::int64_t>(raw);
+    const bool fits = !(std::is_unsigned_v<std::remove_const_t<L>> &&
+                        static_cast<std::uint64_t>(raw) > std::uint64_t(std::numeric_limits<std::int64_t>::max()));
+    if (fits && t == o.ignore_index) continue;
+    if (!fits || t < 0 || std::uint64_t(t) >= C) {
+      const double v = fits ? double(t) : double(static_cast<std::uint64_t>(raw));
+      return fail_at(Errc::invalid_label, "labels",
+                     "a label must be in [0, C) (C: the logits' cols) or equal ignore_index", v, i);
+    }
+    const double wt = has_w ? double(o.weight[std::size_t(t)]) : 1.0;
+    denom += has_sw ? wt * double(o.sample_weight[i]) : wt;
+  }
+  const bool want_grad = grad != nullptr;
+  const bool strided_x = x.col_stride != 1, strided_g = want_grad && grad->col_stride != 1;
+  const bool strided_w = has_w && o.weight.stride != 1;
+  Scratch<T> scratch((strided_x || strided_g ? 2 * C : 0) + (strided_w ? C : 0));
+  T* buf = scratch.get();
+  if (!buf) return fail(Errc::out_of_memory, "logits", "no memory for a buffer of one strided row");
+  const T* w = nullptr;
+  if (has_w) {
+    if (strided_w) {
+      T* wb = buf + (strided_x || strided_g ? 2 * C : 0);
+      for (std::size_t c = 0; c < C; ++c) wb[c] = o.weight[c];
+      w = wb;
+    } else {
+      w = o.weight.data;
+    }
+  }
+  const T Wsum = has_w ? T(weight_sum(o.weight)) : T(C);
+  const double factor = o.reduction == Reduction::mean ? (denom != 0 ? 1.0 / denom : 0.0) : 1.0;
+  const auto f = kernels<T>().cross_entropy_hard;
+  double total = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    const std::int64_t raw = static_cast<std::int64_t>(labels[i]);
+    const std::int64_t t = raw == o.ignore_index ? -1 : raw;  // validated above
+    const double sw = has_sw ? double(o.sample_weight[i]) : 1.0;
+    const T g = T(factor * sw);
+    T li;
+    if (C == 0) {
+      li = T(0);
+    } else if (want_grad) {
+      // x gathered into buf, the gradient into buf + C (as for contiguous rows: not in place)
+      const T* xp = row_in(x, i, buf);
+      T* gp = row_out(*grad, i, buf + C);
+      li = f(xp, C, t, w, Wsum, o.label_smoothing, g, gp);
+      row_done(*grad, i, gp);
+    } else {
+      li = f(row_in(x, i, buf), C, t, w, Wsum, o.label_smoothing, g, nullptr);
+    }
+    if (has_sw) li = li * T(sw);
+    if (o.reduction == Reduction::none) loss[i] = li;
+    else total += double(li);
+  }
+  finish(loss, o.reduction, total, denom);
+  return {};
+}
+
+// Cross-entropy, soft labels (probabilities with the logits' shape).
+template <class T>
+inline Status ce_soft(MatrixView<const T> x, MatrixView<const T> y, VectorView<T> loss, const CrossEntropyOptions<T>& o,
+                      MatrixView<T>* grad) noexcept {
+  static_assert(is_real_v<T>, "logitkit works on float and double");
+  if (Status s = ce_common(x, loss, o, grad); !s) return s;
+  if (Status s = same_shape(x, y, "target"); !s) return s;
+  const std::size_t N = x.rows, C = x.cols;
+  const bool has_w = !o.weight.empty(), has_sw = !o.sample_weight.empty();
+  if (o.validate) {
+    const double tol = (std::is_same_v<T, float> ? 1e-3 : 1e-6) * std::sqrt(double(C > 1 ? C : 1));
+    for (std::size_t i = 0; i < N; ++i) {
+      double sum = 0;
+      for (std::size_t c = 0; c < C; ++c) {
+        const T v = y(i, c);
+        if (std::isnan(v))
+          return fail_at(Errc::invalid_target, "target", "probabilities must not be NaN", double(v), i, true, c);
+        if (v < T(0))
+          return fail_at(Errc::invalid_target, "target", "probabilities must be >= 0", double(v), i, true, c);
+        sum += double(v);
+      }
+      if (!(std::fabs(sum - 1.0) <= tol))
+        return fail_at(Errc::invalid_target, "target", "each row of probabilities must sum to 1 (value: the row's sum)",
+                       sum, i);
+    }
+  }
+  double denom = double(N);
+  if (has_sw) {
+    denom = 0;
+    for (std::size_t i = 0; i < N; ++i) denom += double(o.sample_weight[i]);
+  }
+  const bool want_grad = grad != nullptr;
+  const bool strided_x = x.col_stride != 1, strided_g = want_grad && grad->col_stride != 1;
+  const bool strided_y = y.col_stride != 1, strided_w = has_w && o.weight.stride != 1;
+  Scratch<T> scratch(((strided_x || strided_g) ? 2 * C : 0) + (strided_y ? C : 0) + (strided_w ? C : 0));
+  T* buf = scratch.get();
+  if (!buf) return fail(Errc::out_of_memory, "logits", "no memory for a buffer of one strided row");
+  T* ybuf = buf + ((strided_x || strided_g) ? 2 * C : 0);
+  const T* w = nullptr;
+  if (has_w) {
+    if (strided_w) {
+      T* wb = ybuf + (strided_y ? C : 0);
+      for (std::size_t c = 0; c < C; ++c) wb[c] = o.weight[c];
+      w = wb;
+    } else {
+      w = o.weight.data;
+    }
+  }
+  const double factor = o.reduction == Reduction::mean ? (denom != 0 ? 1.0 / denom : 0.0) : 1.0;
+  const auto f = kernels<T>().cross_entropy_soft;
+  double total = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    const double sw = has_sw ? double(o.sample_weight[i]) : 1.0;
+    const T g = T(factor * sw);
+    T li = T(0);
+    if (C != 0) {
+      const T* yp = row_in(y, i, ybuf);
+      if (want_grad) {
+        const T* xp = row_in(x, i, buf);
+        T* gp = row_out(*grad, i, buf + C);
+        li = f(xp, yp, C, w, o.label_smoothing, g, gp);
+        row_done(*grad, i, gp);
+      } else {
+        li = f(row_in(x, i, buf), yp, C, w, o.label_smoothing, g, nullptr);
+      }
+    }
+    if (has_sw) li = li * T(sw);
+    if (o.reduction == Reduction::none) loss[i] = li;
+    else total += double(li);
+  }
+  finish(loss, o.reduction, total, denom);
+  return {};
+}
+
+// Binary cross-entropy with logits, elementwise, in chunks of kChunk.
+template <class T>
+inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> loss, const BceOptions<T>& o,
+                  MatrixView<T>* grad) noexcept {
+  static_assert(is_real_v<T>, "logitkit works on float and double");
+  if (!has_data(x)) return fail(Errc::null_pointer, "logits", "null data for a non-empty view");
+  if (Status s = check_reduction(o.reduction); !s) return s;
+  if (Status s = check_smoothing(o.label_smoothing); !s) return s;
+  if (Status s = same_shape(x, y, "target"); !s) return s;
+  const bool has_w = !o.weight.empty(), has_p = !o.pos_weight.empty();
+  if (has_w)
+    if (Status s = same_shape(x, o.weight, "weight"); !s) return s;
+  if (has_p && o.pos_weight.size != x.cols)
+    return fail(Errc::shape_mismatch, "pos_weight", "must hold one weight per class (the logits' cols)");
+  if (!has_data(o.pos_weight)) return fail(Errc::null_pointer, "pos_weight", "null data for a non-empty view");
+  const bool none = o.reduction == Reduction::none;
+  if (none) {
+    if (Status s = same_shape(x, loss, "loss"); !s) return s;
+  } else if (loss.empty() || !loss.data) {
+    return fail(Errc::shape_mismatch, "loss", "must hold one element (mean, sum) or the logits' shape (none)");
+  }
+  if (grad)
+    if (Status s = same_shape(x, *grad, "grad"); !s) return s;
+  const std::size_t N = x.rows, C = x.cols;
+  if (o.validate) {
+    for (std::size_t i = 0; i < N; ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const T v = y(i, c);
+        if (!(v >= T(0) && v <= T(1)))
+          return fail_at(Errc::invalid_target, "target", "probabilities must be in [0, 1]", double(v), i, true, c);
+      }
+    if (has_p)
+      for (std::size_t c = 0; c < C; ++c)
+        if (o.pos_weight[c] < T(0))
+          return fail_at(Errc::invalid_weight, "pos_weight", "must be >= 0", double(o.pos_weight[c]), c);
+  }
+  const double n = double(N) * double(C);
+  const T gscale = T(o.reduction == Reduction::mean ? (n != 0 ? 1.0 / n : 0.0) : 1.0);
+  const auto f = kernels<T>().bce_with_logits;
+  T bx[kChunk], by[kChunk], bp[kChunk], bw[kChunk], bl[kChunk], bg[kChunk];
+  T ones[kChunk];
+  for (std::size_t j = 0; j < kChunk; ++j) ones[j] = T(1);
+  double total = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    for (std::size_t c0 = 0; c0 < C; c0 += kChunk) {
+      const std::size_t m = C - c0 < kChunk ? C - c0 : kChunk;
+      auto in = [&](const MatrixView<const T>& v, T* b) -> const T* {
+        const T* p = v.row(i) + std::ptrdiff_t(c0) * v.col_stride;
+        if (v.col_stride == 1) return p;
+        for (std::size_t j = 0; j < m; ++j) b[j] = p[std::ptrdiff_t(j) * v.col_stride];
+        return b;
+      };
+      const T* xp = in(x, bx);
+      const T* yp = in(y, by);
+      const T* wp = has_w ? in(o.weight, bw) : ones;
+      const T* pp = ones;
+      if (has_p) {
+        if (o.pos_weight.stride == 1) {
+          pp = o.pos_weight.data + c0;
+        } else {
+          for (std::size_t j = 0; j < m; ++j) bp[j] = o.pos_weight[c0 + j];
+          pp = bp;
+        }
+      }
+      T* lp = (none && loss.col_stride == 1) ? loss.row(i) + c0 : bl;
+      T* gp = nullptr;
+      if (grad) gp = grad->col_stride == 1 ? grad->row(i) + c0 : bg;
+      f(xp, yp, pp, wp, o.label_smoothing, gscale, lp, gp, m);
+      if (none) {
+        if (lp == bl)
+          for (std::size_t j = 0; j < m; ++j) loss(i, c0 + j) = bl[j];
+      } else {
+        for (std::size_t j = 0; j < m; ++j) total += double(lp[j]);
+      }
+      if (gp == bg)
+        for (std::size_t j = 0; j < m; ++j) (*grad)(i, c0 + j) = bg[j];
+    }
+  }
+  if (!none) {
+    T& out = loss(0, 0);
+    out = o.reduction == Reduction::sum ? T(total) : (n != 0 ? T(total / n) : std::numeric_limits<T>::quiet_NaN());
+  }
+  return {};
+}
+
+}  // namespace detail
+
+// ------------------------------------------------------------------------------ the functions
+// T (float or double) is taken from the output view; inputs convert from views of T or const T.
+
+// The ISA the functions below run on: the dispatched one ("scalar", "sse2", "avx2", "avx512",
+// "neon"; see set_simd_target in dispatch.hpp), or in the header-only mode the one this translation
+// unit's compiler flags allow.
+inline const char* kernel_isa() noexcept {
+#ifdef LOGITKIT_HEADER_ONLY
+  return header_only_table().name;
+#else
+  return active_kernels().name;
+#endif
+}
+
+// Elementwise: y = sigmoid(x) = 1/(1 + e^-x); log_sigmoid(x) = -softplus(-x); softplus(x) = log(1 + e^x).
+template <class T>
+inline Status sigmoid(MatrixView<const detail::id_t<T>> x, MatrixView<T> y) noexcept {
+  return detail::map1<T>(x, y, detail::kernels<T>().sigmoid);
+}
+template <class T>
+inline Status log_sigmoid(MatrixView<const detail::id_t<T>> x, MatrixView<T> y) noexcept {
+  return detail::map1<T>(x, y, detail::kernels<T>().log_sigmoid);
+}
+template <class T>
+inline Status softplus(MatrixView<const detail::id_t<T>> x, MatrixView<T> y) noexcept {
+  return detail::map1<T>(x, y, detail::kernels<T>().softplus);
+}
+
+// Backward rules, elementwise: out = grad·y·(1 - y) with y = sigmoid(x); out = grad·sigmoid(-x)
+// for log_sigmoid (from the forward input x). out may be grad.
+template <class T>
+inline Status sigmoid_backward(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> y,
+                               MatrixView<T> out) noexcept {
+  return detail::map2<T>(grad, y, out, "y", detail::kernels<T>().sigmoid_backward);
+}
+template <class T>
+inline Status log_sigmoid_backward(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> x,
+                                   MatrixView<T> out) noexcept {
+  return detail::map2<T>(grad, x, out, "x", detail::kernels<T>().log_sigmoid_backward);
+}
+
+// Row-wise over each row of x (the class axis is the columns), of x / temperature (temperature > 0,
+// finite). An empty row has an empty softmax and logsumexp -inf. y may be x (in place).
+template <class T>
+inline Status softmax(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, double temperature = 1.0) noexcept {
+  return detail::rows1<T>(x, y, temperature, detail::kernels<T>().softmax);
+}
+template <class T>
+inline Status log_softmax(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, double temperature = 1.0) noexcept {
+  return detail::rows1<T>(x, y, temperature, detail::kernels<T>().log_softmax);
+}
+// out[r] = log Σ_c exp(x[r, c] / temperature), one element per row.
+template <class T>
+inline Status logsumexp(MatrixView<const detail::id_t<T>> x, VectorView<T> out, double temperature = 1.0) noexcept {
+  static_assert(detail::is_real_v<T>, "logitkit works on float and double");
+  if (Status s = detail::check_temperature(temperature); !s) return s;
+  if (!detail::has_data(x)) return detail::fail(Errc::null_pointer, "x", "null data for a non-empty view");
+  if (out.size != x.rows) return detail::fail(Errc::shape_mismatch, "out", "must hold one element per row of x");
+  if (!detail::has_data(out)) return detail::fail(Errc::null_pointer, "out", "null data for a non-empty view");
+  if (x.rows == 0) return {};
+  detail::Scratch<T> scratch(x.col_stride != 1 ? x.cols : 0);
+  T* buf = scratch.get();
+  if (!buf) return detail::fail(Errc::out_of_memory, "x", "no memory for a buffer of one strided row");
+  const auto f = detail::kernels<T>().logsumexp;
+  for (std::size_t r = 0; r < x.rows; ++r)
+    out[r] = x.cols == 0 ? -std::numeric_limits<T>::infinity() : f(detail::row_in(x, r, buf), x.cols, temperature);
+  return {};
+}
+
+// Backward rules, row-wise, from the forward output y: softmax: out = y ⊙ (grad - Σ grad⊙y);
+// log_softmax: out = grad - exp(y)·Σ grad. out may be grad or y.
+template <class T>
+inline Status softmax_backward(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> y,
+                               MatrixView<T> out) noexcept {
+  return detail::rows2<T>(grad, y, out, detail::kernels<T>().softmax_backward);
+}
+template <class T>
+inline Status log_softmax_backward(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> y,
+                                   MatrixView<T> out) noexcept {
+  return detail::rows2<T>(grad, y, out, detail::kernels<T>().log_softmax_backward);
+}
+
+// Cross-entropy of each row of logits (N × C) against a hard label per row (any integer type) or a
+// soft target (N × C probabilities), with CrossEntropyOptions. loss: one element for Reduction::mean
+// and ::sum, N for ::none. mean divides by Σ weight[label]·sample_weight over the counted rows (hard
+// labels; NaN when every row is ignored) or by Σ sample_weight (soft labels; N without sample weights).
+// A label outside [0, C) that is not ignore_index is an error (Errc::invalid_label, row = its index).
+template <class T, class L, class = std::enable_if_t<std::is_integral_v<std::remove_const_t<L>>>>
+inline Status cross_entropy(MatrixView<const detail::id_t<T>> logits, VectorView<L> labels, VectorView<T> loss,
+                            const CrossEntropyOptions<detail::id_t<T>>& options = {}) noexcept {
+  return detail::ce_hard<T>(logits, labels, loss, options, nullptr);
+}
+template <class T>
+inline Status cross_entropy(MatrixView<const detail::id_t<T>> logits, MatrixView<const detail::id_t<T>> target,
+                            VectorView<T> loss, const CrossEntropyOptions<detail::id_t<T>>& options = {}) noexcept {
+  return detail::ce_soft<T>(logits, target, loss, options, nullptr);
+}
+// The same loss and, from the same passes over each row, its gradient for the chosen reduction
+// (d loss / d logits, N × C). grad may be logits' own memory (in place).
+template <class T, class L, class = std::enable_if_t<std::is_integral_v<std::remove_const_t<L>>>>
+inline Status cross_entropy_with_grad(MatrixView<const detail::id_t<T>> logits, VectorView<L> labels,
+                                      VectorView<T> loss, MatrixView<detail::id_t<T>> grad,
+                                      const CrossEntropyOptions<detail::id_t<T>>& options = {}) noexcept {
+  return detail::ce_hard<T>(logits, labels, loss, options, &grad);
+}
+template <class T>
+inline Status cross_entropy_with_grad(MatrixView<const detail::id_t<T>> logits,
+                                      MatrixView<const detail::id_t<T>> target, VectorView<T> loss,
+                                      MatrixView<detail::id_t<T>> grad,
+                                      const CrossEntropyOptions<detail::id_t<T>>& options = {}) noexcept {
+  return detail::ce_soft<T>(logits, target, loss, options, &grad);
+}
+
+// Binary cross-entropy with logits, elementwise over logits and targets of one shape (targets in
+// [0, 1], soft allowed), with BceOptions. loss: one element for mean and sum (e.g. view(&l, 1)),
+// the logits' shape for Reduction::none. mean divides by the number of elements (weights do not
+// enter it). Infinite logits give the finite limit where there is one.
+template <class T>
+inline Status binary_cross_entropy_with_logits(MatrixView<const detail::id_t<T>> logits,
+                                               MatrixView<const detail::id_t<T>> target, MatrixView<T> loss,
+                                               const BceOptions<detail::id_t<T>>& options = {}) noexcept {
+  return detail::bce<T>(logits, target, loss, options, nullptr);
+}
+template <class T>
+inline Status binary_cross_entropy_with_logits_with_grad(MatrixView<const detail::id_t<T>> logits,
+                                                         MatrixView<const detail::id_t<T>> target, MatrixView<T> loss,
+                                                         MatrixView<detail::id_t<T>> grad,
+                                                         const BceOptions<detail::id_t<T>>& options = {}) noexcept {
+  return detail::bce<T>(logits, target, loss, options, &grad);
+}
+
+}  // namespace LOGITKIT_API_NAMESPACE
+}  // namespace logitkit

@@ -1,0 +1,548 @@
+// Tests of the public C++ API (logitkit.hpp) against known values: the worked values of
+// semantics.md, values computed with mpmath at 40 digits, hand-derived backward rules, and central
+// finite differences of the losses for their gradients. Strided and in-place layouts must give
+// exactly the contiguous results; errors must be reported (and write nothing).
+//
+// Built three ways (tests/cpp/CMakeLists.txt): against the compiled library, where it runs on every
+// ISA this CPU supports, and header-only for the ISA of its compiler flags, where it exits with 77
+// (skipped) if this CPU lacks that ISA.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <logitkit/logitkit.hpp>
+
+namespace lk = logitkit;
+
+namespace {
+
+int failures = 0;
+const char* g_isa = "";
+
+template <class T>
+const char* tname() {
+  return sizeof(T) == 4 ? "f32" : "f64";
+}
+
+template <class T>
+void close(double got, double want, const char* what, double rel = -1) {
+  if (rel < 0) rel = sizeof(T) == 4 ? 2e-6 : 2e-14;
+  const bool ok = (std::isnan(want) && std::isnan(got)) || got == want ||
+                  std::fabs(got - want) <= rel * std::fabs(want);
+  if (!ok) {
+    std::printf("FAIL %s %s %s: got %.17g, want %.17g\n", g_isa, tname<T>(), what, got, want);
+    ++failures;
+  }
+}
+
+void expect(bool cond, const char* what) {
+  if (!cond) {
+    std::printf("FAIL %s: %s\n", g_isa, what);
+    ++failures;
+  }
+}
+
+void expect_ok(const lk::Status& s, const char* what) {
+  if (!s) {
+    char msg[256];
+    lk::describe(s, msg, sizeof msg);
+    std::printf("FAIL %s %s: unexpected error %s (%s)\n", g_isa, what, lk::errc_name(s.code), msg);
+    ++failures;
+  }
+}
+
+template <class T>
+std::vector<T> cast(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
+// ------------------------------------------------------------------------- activations, softmax
+
+template <class T>
+void test_activations() {
+  const std::vector<T> x = {T(0), T(2), T(1), T(-750)};
+  std::vector<T> y(4);
+  expect_ok(lk::sigmoid(lk::view(x.data(), 4), lk::view(y.data(), 4)), "sigmoid");
+  close<T>(y[0], 0.5, "sigmoid(0)");
+  close<T>(y[1], 0.88079707797788244406, "sigmoid(2)");
+  expect(y[3] == T(0), "sigmoid(-750) is 0");
+  expect_ok(lk::softplus(lk::view(x.data(), 4), lk::view(y.data(), 4)), "softplus");
+  close<T>(y[2], 1.313261687518222834, "softplus(1)");
+  expect_ok(lk::log_sigmoid(lk::view(x.data(), 4), lk::view(y.data(), 4)), "log_sigmoid");
+  close<T>(y[2], -(1.313261687518222834 - 1.0), "log_sigmoid(1)");
+  close<T>(y[3], -750.0, "log_sigmoid(-750)");
+
+  // backward rules: g·y·(1-y) and g·sigmoid(-x)
+  const std::vector<T> g = {T(2), T(1)}, ys = {T(0.25), T(0)};
+  std::vector<T> out(2);
+  expect_ok(lk::sigmoid_backward(lk::view(g.data(), 2), lk::view(ys.data(), 2), lk::view(out.data(), 2)),
+            "sigmoid_backward");
+  close<T>(out[0], 0.375, "sigmoid_backward");
+  expect_ok(lk::log_sigmoid_backward(lk::view(g.data(), 2), lk::view(ys.data(), 2), lk::view(out.data(), 2)),
+            "log_sigmoid_backward");
+  close<T>(out[0], 2 * 0.43782349911420193, "log_sigmoid_backward(2, 0.25)");  // 2·σ(-0.25)
+  close<T>(out[1], 0.5, "log_sigmoid_backward(1, 0)");
+
+  // a strided 2 × 3 view (every other element) gives the contiguous results, in place too
+  std::vector<T> big = {T(-3), T(9), T(-0.5), T(9), T(4), T(9), T(7), T(9), T(0.25), T(9), T(-8), T(9)};
+  const std::vector<T> dense = {T(-3), T(-0.5), T(4), T(7), T(0.25), T(-8)};
+  std::vector<T> want(6);
+  expect_ok(lk::softplus(lk::view(dense.data(), 2, 3), lk::view(want.data(), 2, 3)), "softplus dense");
+  auto sv = lk::view(big.data(), 2, 3, 6, 2);
+  expect_ok(lk::softplus(sv, sv), "softplus strided in place");
+  for (std::size_t i = 0; i < 6; ++i) expect(big[2 * i] == want[i] && big[2 * i + 1] == T(9), "softplus strided");
+}
+
+template <class T>
+void test_softmax() {
+  // x = [[1, 2, 3], [0, -40, x]]: mpmath values at 40 digits
+  const std::vector<T> x = {T(1), T(2), T(3)};
+  std::vector<T> y(3), lse(1);
+  expect_ok(lk::softmax(lk::view(x.data(), 3), lk::view(y.data(), 3)), "softmax");
+  close<T>(y[0], 0.090030573170380457998, "softmax[0]");
+  close<T>(y[1], 0.24472847105479765247, "softmax[1]");
+  close<T>(y[2], 0.66524095577482188953, "softmax[2]");
+  expect_ok(lk::log_softmax(lk::view(x.data(), 3), lk::view(y.data(), 3)), "log_softmax");
+  close<T>(y[0], 1 - 3.4076059644443803045, "log_softmax[0]");
+  close<T>(y[2], 3 - 3.4076059644443803045, "log_softmax[2]");
+  expect_ok(lk::logsumexp(lk::view(x.data(), 3), lk::vec(lse.data(), 1)), "logsumexp");
+  close<T>(lse[0], 3.4076059644443803045, "logsumexp");
+  expect_ok(lk::logsumexp(lk::view(x.data(), 3), lk::vec(lse.data(), 1), 2.0), "logsumexp T=2");
+  close<T>(lse[0], 2.1802696706417345759, "logsumexp T=2");
+  expect_ok(lk::softmax(lk::view(x.data(), 3), lk::view(y.data(), 3), 2.0), "softmax T=2");
+  close<T>(y[0], 0.18632372322584757702, "softmax T=2 [0]");
+  close<T>(y[2], 0.5064803910556540259, "softmax T=2 [2]");
+  // the tiny log-probability of a confident row keeps its digits
+  const std::vector<T> c = {T(0), T(-40)};
+  expect_ok(lk::log_softmax(lk::view(c.data(), 2), lk::view(y.data(), 2)), "log_softmax confident");
+  close<T>(y[0], -4.2483542552915889863e-18, "log_softmax([0, -40])[0]");
+
+  // class-major memory (C = 3 rows of N = 4) read through strides equals the row-major result
+  const std::vector<T> rm = {T(1), T(2), T(3), T(-1), T(0), T(5), T(0.5), T(0.5), T(0.5), T(-7), T(2), T(100)};
+  std::vector<T> cm(12), want(12), got_cm(12), lse_rm(4), lse_cm(8);
+  for (std::size_t i = 0; i < 4; ++i)
+    for (std::size_t k = 0; k < 3; ++k) cm[k * 4 + i] = rm[i * 3 + k];
+  for (int log = 0; log < 2; ++log) {
+    auto f = [&](lk::MatrixView<const T> a, lk::MatrixView<T> b) {
+      return log ? lk::log_softmax(a, b, 0.7) : lk::softmax(a, b, 0.7);
+    };
+    expect_ok(f(lk::view(rm.data(), 4, 3), lk::view(want.data(), 4, 3)), "softmax row-major");
+    expect_ok(f(lk::view(cm.data(), 4, 3, 1, 4), lk::view(got_cm.data(), 4, 3, 1, 4)), "softmax class-major");
+    for (std::size_t i = 0; i < 4; ++i)
+      for (std::size_t k = 0; k < 3; ++k) expect(got_cm[k * 4 + i] == want[i * 3 + k], "softmax class-major values");
+    std::vector<T> inplace = rm;
+    auto v = lk::view(inplace.data(), 4, 3);
+    expect_ok(f(v, v), "softmax in place");
+    for (std::size_t k = 0; k < 12; ++k)  // (in place may take another, equally accurate, path)
+      close<T>(inplace[k], want[k], "softmax in place values", sizeof(T) == 4 ? 1e-6 : 1e-15);
+    std::vector<T> cm_inplace = cm;
+    auto cv = lk::view(cm_inplace.data(), 4, 3, 1, 4);
+    expect_ok(f(cv, cv), "softmax strided in place");
+    expect(cm_inplace == got_cm, "softmax strided in place values");
+  }
+  expect_ok(lk::logsumexp(lk::view(rm.data(), 4, 3), lk::vec(lse_rm.data(), 4)), "logsumexp rows");
+  expect_ok(lk::logsumexp(lk::view(cm.data(), 4, 3, 1, 4), lk::vec(lse_cm.data(), 4, 2)), "logsumexp strided");
+  for (std::size_t i = 0; i < 4; ++i) expect(lse_cm[2 * i] == lse_rm[i], "logsumexp strided values");
+  close<T>(lse_rm[3], 100 + std::log1p(std::exp(-102.0) + std::exp(-107.0)), "logsumexp row 3");
+
+  // backward rules, from the forward output y
+  const std::vector<T> p = {T(0.2), T(0.3), T(0.5)}, g1 = {T(1), T(0), T(0)}, g2 = {T(1), T(2), T(3)};
+  std::vector<T> out(3), lp(3);
+  expect_ok(lk::softmax_backward(lk::view(g1.data(), 3), lk::view(p.data(), 3), lk::view(out.data(), 3)),
+            "softmax_backward");
+  close<T>(out[0], 0.16, "softmax_backward[0]");
+  close<T>(out[1], -0.06, "softmax_backward[1]");
+  close<T>(out[2], -0.1, "softmax_backward[2]");
+  for (int i = 0; i < 3; ++i) lp[i] = std::log(p[i]);
+  expect_ok(lk::log_softmax_backward(lk::view(g2.data(), 3), lk::view(lp.data(), 3), lk::view(out.data(), 3)),
+            "log_softmax_backward");
+  close<T>(out[0], -0.2, "log_softmax_backward[0]", sizeof(T) == 4 ? 1e-5 : 1e-13);
+  close<T>(out[1], 0.2, "log_softmax_backward[1]", sizeof(T) == 4 ? 1e-5 : 1e-13);
+  expect(std::fabs(double(out[2])) <= (sizeof(T) == 4 ? 1e-6 : 1e-15), "log_softmax_backward[2] ~ 0");
+  // strided: g and y read with column stride 2, out written with column stride 3
+  std::vector<T> gs(6), ys(6), os(9, T(-1));
+  for (int i = 0; i < 3; ++i) gs[2 * i] = g1[i], ys[2 * i] = p[i];
+  expect_ok(lk::softmax_backward(lk::view(gs.data(), 1, 3, 6, 2), lk::view(ys.data(), 1, 3, 6, 2),
+                                 lk::view(os.data(), 1, 3, 9, 3)),
+            "softmax_backward strided");
+  expect_ok(lk::softmax_backward(lk::view(g1.data(), 3), lk::view(p.data(), 3), lk::view(out.data(), 3)),
+            "softmax_backward again");
+  for (int i = 0; i < 3; ++i) expect(os[3 * i] == out[i] && os[3 * i + 1] == T(-1), "softmax_backward strided values");
+
+  // empty rows: nothing to write, logsumexp -inf
+  std::vector<T> none(2, T(5));
+  expect_ok(lk::logsumexp(lk::view(x.data(), 2, 0), lk::vec(none.data(), 2)), "logsumexp of empty rows");
+  expect(std::isinf(none[0]) && none[0] < 0, "logsumexp of an empty row is -inf");
+  expect_ok(lk::softmax(lk::MatrixView<const T>(nullptr, 0, 3), lk::MatrixView<T>(nullptr, 0, 3)), "no rows");
+}
+
+// --------------------------------------------------------------------------------------- losses
+
+// semantics.md: x = [[1,2,3],[1,0,-1],[.5,.5,.5],[-2,4,0]], t = [2,1,1,0], weight = [0.2, 0.3, 0.5]
+const std::vector<double> kX = {1, 2, 3, 1, 0, -1, .5, .5, .5, -2, 4, 0};
+const std::vector<std::int64_t> kT = {2, 1, 1, 0};
+const std::vector<double> kW = {0.2, 0.3, 0.5};
+
+template <class T>
+double ce(const std::vector<T>& x, const std::vector<std::int64_t>& t, const lk::CrossEntropyOptions<T>& o) {
+  T loss = T(-1);
+  expect_ok(lk::cross_entropy(lk::view(x.data(), t.size(), x.size() / t.size()), lk::vec(t.data(), t.size()),
+                              lk::vec(&loss, 1), o),
+            "cross_entropy");
+  return double(loss);
+}
+
+template <class T>
+void test_cross_entropy_values() {
+  const auto x = cast<T>(kX);
+  const auto w = cast<T>(kW);
+  lk::CrossEntropyOptions<T> o;
+  close<T>(ce(x, kT, o), 2.23360133912605, "ce plain mean");
+  o.weight = lk::vec(w.data(), 3);
+  close<T>(ce(x, kT, o), 1.6613728353426178, "ce weight mean");
+  o.ignore_index = 1;
+  close<T>(ce(x, kT, o), 2.011313157159509, "ce weight ignore mean");
+  o = {};
+  o.label_smoothing = T(0.15);
+  close<T>(ce(x, kT, o), 2.17110133912605, "ce smoothing mean");
+  o.weight = lk::vec(w.data(), 3);
+  close<T>(ce(x, kT, o), 1.6865671160606173, "ce smoothing weight mean");
+  o.ignore_index = 1;
+  close<T>(ce(x, kT, o), 2.018772405256419, "ce smoothing weight ignore mean");
+  o.reduction = lk::Reduction::sum;
+  close<T>(ce(x, kT, o), 1.4131406836794933, "ce smoothing weight ignore sum");
+  o.reduction = lk::Reduction::none;
+  std::vector<T> per(4, T(-1));
+  expect_ok(lk::cross_entropy(lk::view(x.data(), 4, 3), lk::vec(kT.data(), 4), lk::vec(per.data(), 4), o), "ce none");
+  close<T>(per[0], 0.2286128331110807, "ce none[0]");
+  expect(per[1] == T(0) && per[2] == T(0), "ce none: ignored rows are 0");
+  close<T>(per[3], 1.1845278505684125, "ce none[3]");
+
+  // labels of another integer type, strided logits (class-major), sample weights with stride 0
+  std::vector<T> cm(12);
+  for (std::size_t i = 0; i < 4; ++i)
+    for (std::size_t k = 0; k < 3; ++k) cm[k * 4 + i] = x[i * 3 + k];
+  const std::vector<int> t32 = {2, 1, 1, 0};
+  const T two = T(2);
+  lk::CrossEntropyOptions<T> o2;
+  o2.weight = lk::vec(w.data(), 3);
+  o2.sample_weight = lk::vec(&two, 4, 0);
+  T loss = 0;
+  expect_ok(lk::cross_entropy(lk::view(cm.data(), 4, 3, 1, 4), lk::vec(t32.data(), 4), lk::vec(&loss, 1), o2),
+            "ce class-major int labels");
+  close<T>(loss, 1.6613728353426178, "ce: a constant sample weight cancels in the mean");
+  o2.reduction = lk::Reduction::sum;
+  expect_ok(lk::cross_entropy(lk::view(cm.data(), 4, 3, 1, 4), lk::vec(t32.data(), 4), lk::vec(&loss, 1), o2),
+            "ce sum sample weight");
+  close<T>(loss, 2 * 1.6613728353426178 * (0.5 + 0.3 + 0.3 + 0.2), "ce sum with sample weight 2");
+
+  // every row ignored: the mean is NaN (torch's 0/0)
+  lk::CrossEntropyOptions<T> o3;
+  o3.ignore_index = 1;
+  const std::vector<std::int64_t> ones = {1, 1};
+  T m = 0;
+  expect_ok(lk::cross_entropy(lk::view(x.data(), 2, 3), lk::vec(ones.data(), 2), lk::vec(&m, 1), o3), "ce all ignored");
+  expect(std::isnan(m), "ce mean over ignored rows is NaN");
+
+  // soft labels: one-hot targets give the hard-label loss; smoothing mixes in ε/C
+  std::vector<T> onehot(12, T(0));
+  for (std::size_t i = 0; i < 4; ++i) onehot[i * 3 + std::size_t(kT[i])] = T(1);
+  lk::CrossEntropyOptions<T> os;
+  os.label_smoothing = T(0.15);
+  expect_ok(lk::cross_entropy(lk::view(x.data(), 4, 3), lk::view(onehot.data(), 4, 3), lk::vec(&loss, 1), os),
+            "ce soft");
+  close<T>(loss, 2.17110133912605, "ce soft one-hot smoothing mean");
+  // a zero target probability contributes 0 even where the logit is -inf
+  const std::vector<T> xi = {-std::numeric_limits<T>::infinity(), T(0)}, yi = {T(0), T(1)};
+  expect_ok(lk::cross_entropy(lk::view(xi.data(), 1, 2), lk::view(yi.data(), 1, 2), lk::vec(&loss, 1)), "ce soft -inf");
+  close<T>(loss, 0.0, "ce soft: 0·log 0 = 0");
+}
+
+template <class T>
+void test_bce_values() {
+  // semantics.md, reduction none
+  const std::vector<T> x = {T(0), T(-120), T(120), T(-1e4), T(1e4), T(3)};
+  const std::vector<T> y = {T(0), T(1), T(0), T(1), T(1), T(0.25)};
+  const std::vector<double> want = {0.6931471805599453, 120, 120, 1e4, 0, 2.298587351573742};
+  std::vector<T> per(6, T(-1));
+  lk::BceOptions<T> o;
+  o.reduction = lk::Reduction::none;
+  expect_ok(lk::binary_cross_entropy_with_logits(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3),
+                                                 lk::view(per.data(), 2, 3), o),
+            "bce none");
+  for (int i = 0; i < 6; ++i) close<T>(per[i], want[i], "bce none value");
+  double sum = 0;
+  for (double v : want) sum += v;
+  T loss = 0;
+  expect_ok(lk::binary_cross_entropy_with_logits(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3),
+                                                 lk::view(&loss, 1)),
+            "bce mean");
+  close<T>(loss, sum / 6, "bce mean");
+  // the limits at infinite logits (torch gives NaN)
+  const T inf = std::numeric_limits<T>::infinity();
+  const std::vector<T> xi = {inf, -inf, inf}, yi = {T(1), T(0), T(0)};
+  std::vector<T> li(3);
+  expect_ok(lk::binary_cross_entropy_with_logits(lk::view(xi.data(), 3), lk::view(yi.data(), 3), lk::view(li.data(), 3), o),
+            "bce inf");
+  expect(li[0] == T(0) && li[1] == T(0) && li[2] == inf, "bce limits at ±inf");
+  // pos_weight per class, and a weight per row repeated along the columns (column stride 0)
+  const std::vector<T> pw = {T(2), T(1), T(0.5)}, rw = {T(3), T(0.5)};
+  o.pos_weight = lk::vec(pw.data(), 3);
+  o.weight = lk::view(rw.data(), 2, 3, 1, 0);  // weight of row i, repeated along the columns
+  expect_ok(lk::binary_cross_entropy_with_logits(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3),
+                                                 lk::view(per.data(), 2, 3), o),
+            "bce weights");
+  // ℓ = w·[(1-y)·x + (1 + (p-1)·y)·softplus(-x)], in long double
+  for (int i = 0; i < 6; ++i) {
+    const long double xv = x[i], yv = y[i], p = pw[i % 3], wv = rw[i / 3];
+    const long double sp = (xv < 0 ? -xv : 0) + std::log1p(std::exp(-std::fabs(xv)));  // softplus(-x)
+    const long double lin = (1 - yv) == 0 ? 0 : (1 - yv) * xv;
+    close<T>(per[i], double(wv * (lin + (1 + (p - 1) * yv) * sp)), "bce weighted value", sizeof(T) == 4 ? 2e-6 : 1e-13);
+  }
+}
+
+// Gradients of the fused functions against central differences of the loss (double only: the
+// differences need the digits), for every reduction and option mix.
+void test_gradients() {
+  using T = double;
+  const auto x = kX;
+  const auto w = kW;
+  std::vector<T> soft = {0.1, 0.2, 0.7, 0.5, 0.5, 0, 1, 0, 0, 0.25, 0.25, 0.5};
+  for (int variant = 0; variant < 6; ++variant) {
+    lk::CrossEntropyOptions<T> o;
+    o.weight = lk::vec(w.data(), 3);
+    o.label_smoothing = 0.1;
+    o.reduction = variant % 3 == 0 ? lk::Reduction::mean : variant % 3 == 1 ? lk::Reduction::sum : lk::Reduction::none;
+    if (variant < 3) o.ignore_index = 1;
+    const std::vector<T> sw = {1.5, 0.5, 2, 1};
+    if (variant == 4) o.sample_weight = lk::vec(sw.data(), 4);
+    const bool hard = variant < 3;
+    auto loss_of = [&](const std::vector<T>& xs) {
+      std::vector<T> l(4, 0);
+      const auto lv = lk::vec(l.data(), o.reduction == lk::Reduction::none ? 4 : 1);
+      const lk::Status s = hard ? lk::cross_entropy(lk::view(xs.data(), 4, 3), lk::vec(kT.data(), 4), lv, o)
+                                : lk::cross_entropy(lk::view(xs.data(), 4, 3), lk::view(soft.data(), 4, 3), lv, o);
+      expect_ok(s, "ce for differences");
+      double total = 0;
+      for (T v : l) total += v;  // none: the gradient is that of each row's own loss
+      return total;
+    };
+    std::vector<T> l(4), grad(12);
+    const auto lv = lk::vec(l.data(), o.reduction == lk::Reduction::none ? 4 : 1);
+    const lk::Status s =
+        hard ? lk::cross_entropy_with_grad(lk::view(x.data(), 4, 3), lk::vec(kT.data(), 4), lv, lk::view(grad.data(), 4, 3), o)
+             : lk::cross_entropy_with_grad(lk::view(x.data(), 4, 3), lk::view(soft.data(), 4, 3), lv,
+                                           lk::view(grad.data(), 4, 3), o);
+    expect_ok(s, "ce with grad");
+    double total = 0;
+    for (T v : l) total += v;
+    close<T>(total, loss_of(x), "ce: the fused loss equals the loss alone", 1e-13);
+    for (std::size_t k = 0; k < 12; ++k) {
+      std::vector<T> a = x, b = x;
+      const double h = 1e-5;
+      a[k] += h;
+      b[k] -= h;
+      const double fd = (loss_of(a) - loss_of(b)) / (2 * h);
+      if (!(std::fabs(grad[k] - fd) <= 1e-8 + 1e-7 * std::fabs(fd))) {
+        std::printf("FAIL %s ce gradient variant %d [%zu]: %.12g vs differences %.12g\n", g_isa, variant, k, grad[k], fd);
+        ++failures;
+      }
+    }
+    // in place over the logits, and through class-major strides: the same gradient
+    std::vector<T> inplace = x;
+    std::vector<T> l2(4);
+    const auto lv2 = lk::vec(l2.data(), lv.size);
+    expect_ok(hard ? lk::cross_entropy_with_grad(lk::view(inplace.data(), 4, 3), lk::vec(kT.data(), 4), lv2,
+                                                 lk::view(inplace.data(), 4, 3), o)
+                   : lk::cross_entropy_with_grad(lk::view(inplace.data(), 4, 3), lk::view(soft.data(), 4, 3), lv2,
+                                                 lk::view(inplace.data(), 4, 3), o),
+              "ce grad in place");
+    for (std::size_t k = 0; k < 12; ++k)  // (in place may take another, equally accurate, path)
+      expect(std::fabs(inplace[k] - grad[k]) <= 1e-13 * std::fabs(grad[k]) + 1e-17, "ce grad in place value");
+    std::vector<T> cm(12), gcm(12);
+    for (std::size_t i = 0; i < 4; ++i)
+      for (std::size_t c = 0; c < 3; ++c) cm[c * 4 + i] = x[i * 3 + c];
+    expect_ok(hard ? lk::cross_entropy_with_grad(lk::view(cm.data(), 4, 3, 1, 4), lk::vec(kT.data(), 4), lv2,
+                                                 lk::view(gcm.data(), 4, 3, 1, 4), o)
+                   : lk::cross_entropy_with_grad(lk::view(cm.data(), 4, 3, 1, 4), lk::view(soft.data(), 4, 3), lv2,
+                                                 lk::view(gcm.data(), 4, 3, 1, 4), o),
+              "ce grad class-major");
+    for (std::size_t i = 0; i < 4; ++i)
+      for (std::size_t c = 0; c < 3; ++c) expect(gcm[c * 4 + i] == grad[i * 3 + c], "ce grad class-major value");
+  }
+  // BCE: gradient of the mean with weights, pos_weight and smoothing
+  const std::vector<T> bx = {0.3, -2, 5, 0, -0.7, 1.5}, by = {0, 1, 0.25, 1, 0.5, 1}, pw = {2, 0.5, 1};
+  const std::vector<T> bw = {1, 2, 0.5, 3, 1, 1};
+  lk::BceOptions<T> o;
+  o.pos_weight = lk::vec(pw.data(), 3);
+  o.weight = lk::view(bw.data(), 2, 3);
+  o.label_smoothing = 0.2;
+  auto loss_of = [&](const std::vector<T>& xs) {
+    T l = 0;
+    expect_ok(lk::binary_cross_entropy_with_logits(lk::view(xs.data(), 2, 3), lk::view(by.data(), 2, 3), lk::view(&l, 1), o),
+              "bce for differences");
+    return double(l);
+  };
+  T l = 0;
+  std::vector<T> grad(6);
+  expect_ok(lk::binary_cross_entropy_with_logits_with_grad(lk::view(bx.data(), 2, 3), lk::view(by.data(), 2, 3),
+                                                           lk::view(&l, 1), lk::view(grad.data(), 2, 3), o),
+            "bce with grad");
+  close<T>(l, loss_of(bx), "bce: the fused loss equals the loss alone", 1e-13);
+  for (std::size_t k = 0; k < 6; ++k) {
+    std::vector<T> a = bx, b = bx;
+    a[k] += 1e-5;
+    b[k] -= 1e-5;
+    const double fd = (loss_of(a) - loss_of(b)) / 2e-5;
+    if (!(std::fabs(grad[k] - fd) <= 1e-9 + 1e-7 * std::fabs(fd))) {
+      std::printf("FAIL %s bce gradient [%zu]: %.12g vs differences %.12g\n", g_isa, k, grad[k], fd);
+      ++failures;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------- errors
+
+template <class T>
+void test_errors() {
+  const auto x = cast<T>(kX);
+  std::vector<T> y(12, T(7));
+  char msg[256];
+
+  lk::Status s = lk::softmax(lk::view(x.data(), 4, 3), lk::view(y.data(), 4, 3), 0.0);
+  expect(s.code == lk::Errc::invalid_argument && std::strcmp(s.argument, "temperature") == 0, "temperature 0");
+  expect(y[0] == T(7), "an error writes nothing");
+  s = lk::softmax(lk::view(x.data(), 4, 3), lk::view(y.data(), 3, 4));
+  expect(s.code == lk::Errc::shape_mismatch && std::strcmp(s.argument, "out") == 0, "softmax shape mismatch");
+  s = lk::sigmoid(lk::MatrixView<const T>(nullptr, 2, 2), lk::view(y.data(), 2, 2));
+  expect(s.code == lk::Errc::null_pointer, "null data");
+
+  const std::vector<std::int64_t> bad = {2, 1, 3, -100};
+  T loss = T(7);
+  s = lk::cross_entropy(lk::view(x.data(), 4, 3), lk::vec(bad.data(), 4), lk::vec(&loss, 1));
+  expect(s.code == lk::Errc::invalid_label && s.row == 2 && s.value == 3, "label 3 at row 2");
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strcmp(msg, "labels: a label must be in [0, C) (C: the logits' cols) or equal ignore_index; got 3 at row 2") == 0,
+         "describe() of a bad label");
+  expect(loss == T(7), "an error writes no loss");
+  std::vector<T> grad(12, T(7));
+  s = lk::cross_entropy_with_grad(lk::view(x.data(), 4, 3), lk::vec(bad.data(), 4), lk::vec(&loss, 1),
+                                  lk::view(grad.data(), 4, 3));
+  expect(s.code == lk::Errc::invalid_label && grad[0] == T(7), "an error writes no gradient");
+  s = lk::cross_entropy(lk::view(x.data(), 4, 3), lk::vec(bad.data(), 3), lk::vec(&loss, 1));
+  expect(s.code == lk::Errc::shape_mismatch && std::strcmp(s.argument, "labels") == 0, "labels shape");
+  lk::CrossEntropyOptions<T> o;
+  o.label_smoothing = T(1.5);
+  s = lk::cross_entropy(lk::view(x.data(), 4, 3), lk::vec(kT.data(), 4), lk::vec(&loss, 1), o);
+  expect(s.code == lk::Errc::invalid_argument && std::strcmp(s.argument, "label_smoothing") == 0, "smoothing 1.5");
+  o = {};
+  o.reduction = lk::Reduction::none;
+  s = lk::cross_entropy(lk::view(x.data(), 4, 3), lk::vec(kT.data(), 4), lk::vec(&loss, 1), o);
+  expect(s.code == lk::Errc::shape_mismatch && std::strcmp(s.argument, "loss") == 0, "none needs N outputs");
+  const std::vector<T> w2 = {T(1), T(2)};
+  o = {};
+  o.weight = lk::vec(w2.data(), 2);
+  s = lk::cross_entropy(lk::view(x.data(), 4, 3), lk::vec(kT.data(), 4), lk::vec(&loss, 1), o);
+  expect(s.code == lk::Errc::shape_mismatch && std::strcmp(s.argument, "weight") == 0, "weight per class");
+
+  std::vector<T> soft = {T(0.2), T(0.8), T(0), T(0.5), T(0.6), T(0)};
+  s = lk::cross_entropy(lk::view(x.data(), 2, 3), lk::view(soft.data(), 2, 3), lk::vec(&loss, 1));
+  expect(s.code == lk::Errc::invalid_target && s.row == 1 && std::fabs(s.value - 1.1) < 1e-6, "soft row 1 sums to 1.1");
+  soft[4] = T(-0.5);
+  soft[5] = T(1);
+  s = lk::cross_entropy(lk::view(x.data(), 2, 3), lk::view(soft.data(), 2, 3), lk::vec(&loss, 1));
+  expect(s.code == lk::Errc::invalid_target && s.row == 1 && s.col == 1 && s.has_col, "negative probability");
+  lk::CrossEntropyOptions<T> nv;
+  nv.validate = false;
+  s = lk::cross_entropy(lk::view(x.data(), 2, 3), lk::view(soft.data(), 2, 3), lk::vec(&loss, 1), nv);
+  expect(s.ok(), "validate = false skips the target checks");
+
+  const std::vector<T> by = {T(0), T(1), T(1.5)};
+  s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 3), lk::view(by.data(), 3), lk::view(&loss, 1));
+  expect(s.code == lk::Errc::invalid_target && s.row == 0 && s.col == 2 && s.value == 1.5, "bce target 1.5");
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strcmp(msg, "target: probabilities must be in [0, 1]; got 1.5 at row 0, column 2") == 0,
+         "describe() of a bad BCE target");
+  const std::vector<T> by2 = {T(0), T(1), T(0.5)}, pw = {T(1), T(-1), T(1)};
+  lk::BceOptions<T> bo;
+  bo.pos_weight = lk::vec(pw.data(), 3);
+  s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 3), lk::view(by2.data(), 3), lk::view(&loss, 1), bo);
+  expect(s.code == lk::Errc::invalid_weight && s.row == 1, "negative pos_weight");
+  bo.pos_weight = lk::vec(pw.data(), 2);
+  s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 3), lk::view(by2.data(), 3), lk::view(&loss, 1), bo);
+  expect(s.code == lk::Errc::shape_mismatch && std::strcmp(s.argument, "pos_weight") == 0, "pos_weight per class");
+}
+
+// Rows longer than the stack buffer take the heap path when strided.
+template <class T>
+void test_long_strided_rows() {
+  const std::size_t n = 2000;
+  std::vector<T> x(2 * n), y(n), ys(2 * n);
+  for (std::size_t i = 0; i < n; ++i) x[2 * i] = T(std::sin(double(i)) * 10), x[2 * i + 1] = T(1e30);
+  std::vector<T> dense(n);
+  for (std::size_t i = 0; i < n; ++i) dense[i] = x[2 * i];
+  expect_ok(lk::log_softmax(lk::view(dense.data(), n), lk::view(y.data(), n)), "log_softmax long");
+  expect_ok(lk::log_softmax(lk::view(x.data(), 1, n, 0, 2), lk::view(ys.data(), 1, n, 0, 2)), "log_softmax long strided");
+  bool same = true;
+  for (std::size_t i = 0; i < n; ++i) same = same && ys[2 * i] == y[i];
+  expect(same, "long strided row equals the dense one");
+}
+
+template <class T>
+void run_all() {
+  test_activations<T>();
+  test_softmax<T>();
+  test_cross_entropy_values<T>();
+  test_bce_values<T>();
+  test_errors<T>();
+  test_long_strided_rows<T>();
+}
+
+#ifdef LOGITKIT_HEADER_ONLY
+// Whether this CPU can run the header-only kernels this file was compiled for.
+bool cpu_has_compiled_isa() {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#if LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_AVX512
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+#elif LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_AVX2
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+#endif
+  return true;
+}
+#endif
+
+}  // namespace
+
+int main() {
+#ifdef LOGITKIT_HEADER_ONLY
+  if (!cpu_has_compiled_isa()) {
+    std::printf("skipped: this CPU cannot run the header-only %s kernels\n", LOGITKIT_HEADER_ONLY_NAME);
+    return 77;
+  }
+  g_isa = lk::kernel_isa();
+  std::printf("header-only %s\n", g_isa);
+  run_all<float>();
+  run_all<double>();
+  test_gradients();
+#else
+  for (const auto& isa : lk::simd_targets_available()) {
+    std::string err;
+    if (!lk::set_simd_target(isa, &err)) {
+      std::printf("FAIL cannot select %s: %s\n", isa.c_str(), err.c_str());
+      return 1;
+    }
+    g_isa = lk::kernel_isa();
+    std::printf("dispatched %s\n", g_isa);
+    run_all<float>();
+    run_all<double>();
+    test_gradients();
+  }
+#endif
+  std::printf("%s\n", failures ? "FAILED" : "all API tests passed");
+  return failures ? 1 : 0;
+}
