@@ -15,7 +15,16 @@ import numpy as np
 from . import _core
 from ._multi import CalibrationWarning
 
-__all__ = ["check_bounds", "check_n_bins", "ece_from", "platt_newton", "solve_log_temperature"]
+__all__ = [
+    "check_bounds",
+    "check_n_bins",
+    "ece_from",
+    "platt_newton",
+    "platt_targets",
+    "separable_columns",
+    "solve_log_temperature",
+    "warn_at_bounds",
+]
 
 
 def check_bounds(bounds: Any) -> tuple[float, float]:
@@ -82,9 +91,9 @@ def solve_log_temperature(
     while True:
         s = min(max(prev + direction * step, lo), hi)
         f = h(s)
-        if f == 0.0:
-            return s, 0
-        if (f > 0) != (f0 > 0):
+        # f == 0 away from T = 1 is a derivative that underflowed on the way to a bound (every
+        # item right with a huge margin), not a root: keep going.
+        if f != 0.0 and (f > 0) != (f0 > 0):
             break
         if s in (lo, hi):
             return s, (-1 if s == lo else 1)
@@ -133,6 +142,16 @@ def platt_targets(y: np.ndarray) -> np.ndarray:
     return y * hi + (1.0 - y) * lo
 
 
+def separable_columns(y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Columns with 0/1 labels only, both present, every positive's logit above every negative's:
+    their maximum-likelihood fit has 1/T -> inf."""
+    pos, neg = y == 1, y == 0
+    binary = np.all(pos | neg, axis=0) & pos.any(axis=0) & neg.any(axis=0)
+    top_neg = np.where(neg, X, -np.inf).max(axis=0, initial=-np.inf)
+    low_pos = np.where(pos, X, np.inf).min(axis=0, initial=np.inf)
+    return binary & (top_neg < low_pos)
+
+
 def platt_newton(
     X: np.ndarray,
     t: np.ndarray,
@@ -140,21 +159,28 @@ def platt_newton(
     fit_bias: bool,
     a_lo: float,
     a_hi: float,
+    hold_at_max: np.ndarray | None = None,
+    b_start: np.ndarray | None = None,
     max_iter: int = 100,
-    tol: float = 1e-15,
+    tol: float = 1e-24,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Per column c, the (a_c, b_c) minimizing mean_i BCE(a_c·X_ic + b_c, t_ic), a_c in [a_lo, a_hi].
 
     Damped Newton on all columns at once: the 2×2 Hessian [[Σ w x², Σ w x], [Σ w x, Σ w]]/N with
     w = σ(z)σ(−z) (a ridge of 1e-12 of its trace keeps a constant column solvable), a backtracking
     (Armijo) line search per column, and a projected step at the bounds of a: a column whose
-    Newton step points out of [a_lo, a_hi] at a bound moves b alone. Stops when every column's
-    Newton decrement gᵀH⁻¹g is below ``tol`` or a line search cannot lower the loss any more
-    (rounding level). Returns (a, b, iterations).
+    Newton step points out of [a_lo, a_hi] at a bound moves b alone. Once a column's Newton
+    decrement gᵀH⁻¹g is below 1e-12 (inside the region of quadratic convergence, where the loss
+    can no longer see the decrease through its own rounding) full steps are taken as long as the
+    loss does not rise beyond rounding. Stops when every decrement is below ``tol`` or no column
+    moves. Columns flagged in ``hold_at_max`` keep a = a_hi and fit b alone (from ``b_start``).
+    Returns (a, b, iterations).
     """
     C = X.shape[1]
     a = np.full(C, min(max(1.0, a_lo), a_hi))
-    b = np.zeros(C)
+    held = np.zeros(C, bool) if hold_at_max is None else hold_at_max
+    a[held] = a_hi
+    b = np.zeros(C) if b_start is None else np.array(b_start, np.float64)
 
     def loss(a_: np.ndarray, b_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = X * a_ + b_
@@ -170,23 +196,25 @@ def platt_newton(
         haa, hab, hbb = (w * X * X).mean(axis=0), (w * X).mean(axis=0), w.mean(axis=0)
         ridge = 1e-12 * (haa + hbb) + 1e-300
         haa, hbb = haa + ridge, hbb + ridge
-        if fit_bias:
-            det = haa * hbb - hab * hab
-            da = -(hbb * ga - hab * gb) / det
-            db = -(haa * gb - hab * ga) / det
-        else:
-            da, db = -ga / haa, np.zeros(C)
-        stuck = ((a <= a_lo) & (da < 0)) | ((a >= a_hi) & (da > 0))
-        if stuck.any():
-            da = np.where(stuck, 0.0, da)
+        with np.errstate(all="ignore"):  # a vanishing Hessian gives no finite step: no move
             if fit_bias:
-                db = np.where(stuck, -gb / hbb, db)
+                det = haa * hbb - hab * hab
+                da = -(hbb * ga - hab * gb) / det
+                db = -(haa * gb - hab * ga) / det
             else:
-                db = np.zeros(C)
+                da, db = -ga / haa, np.zeros(C)
+            stuck = held | ((a <= a_lo) & (da < 0)) | ((a >= a_hi) & (da > 0))
+            if stuck.any():
+                da = np.where(stuck, 0.0, da)
+                db = np.where(stuck, -gb / hbb, db) if fit_bias else np.zeros(C)
+            finite = np.isfinite(da) & np.isfinite(db)
+            da, db = np.where(finite, da, 0.0), np.where(finite, db, 0.0)
         decrement = -(ga * da + gb * db)
         active = decrement > tol
         if not active.any():
             break
+        near = decrement < 1e-12
+        slack = 64 * np.finfo(np.float64).eps * np.abs(L)
         step = np.ones(C)
         a_new, b_new = a.copy(), b.copy()
         done = ~active
@@ -198,7 +226,7 @@ def platt_newton(
             bt = b + step * db
             Lt, _ = loss(np.where(trial, at, a), np.where(trial, bt, b))
             predicted = ga * (at - a) + gb * (bt - b)
-            ok = trial & (Lt <= L + 1e-4 * predicted)
+            ok = trial & ((Lt <= L + 1e-4 * predicted) | (near & (step == 1) & (Lt <= L + slack)))
             a_new[ok], b_new[ok] = at[ok], bt[ok]
             done |= ok
             step = np.where(trial & ~ok, 0.5 * step, step)

@@ -35,6 +35,7 @@ from ._calibration import (
     ece_from,
     platt_newton,
     platt_targets,
+    separable_columns,
     warn_at_bounds,
 )
 from ._multi import (
@@ -422,8 +423,11 @@ def fit_temperature(
         N₊, N₋ the class's numbers of positives and negatives. This keeps every fit finite: a
         class whose logits separate its labels perfectly gets a large but finite 1/T_c instead of
         an optimum at T_c -> 0, and a class with only one label value gets T_c at the upper bound
-        and b_c = logit of its target. False fits the labels as given (maximum likelihood); a
-        separable class then stops at the lower bound of T.
+        and b_c = logit of its target. False fits the labels as given (maximum likelihood): a
+        separable class (every positive's logit above every negative's) is then fitted at the
+        lower bound T_min (with b_c optimal there, starting from the cut in the middle of the gap
+        between the classes; a :class:`CalibrationWarning` names it), and a
+        class with only one label value raises ValueError (its bias would be infinite).
     bounds : (T_min, T_max)
         Limits of every T_c. A class whose optimum lies beyond them is fitted at the bound (with b_c
         optimal there) and named in a :class:`CalibrationWarning`.
@@ -443,9 +447,35 @@ def fit_temperature(
     C = x.shape[ax]
     X = np.moveaxis(x, ax, -1).reshape(-1, C).astype(np.float64)
     Y = np.moveaxis(y, ax, -1).reshape(-1, C)
-    t = platt_targets(Y) if regularize else Y
+    held = b_start = None
+    if regularize:
+        t = platt_targets(Y)
+    else:
+        t = Y
+        if fit_bias and Y.shape[0]:
+            one_valued = np.all(Y == 0, axis=0) | np.all(Y == 1, axis=0)
+            if one_valued.any():
+                c = int(np.argmax(one_valued))
+                which = "negative" if Y[0, c] == 0 else "positive"
+                raise ValueError(
+                    f"labels: class {c} has only {which} labels, so its maximum-likelihood bias is "
+                    "infinite; use regularize=True (Platt's targets) or drop the class"
+                )
+        held = separable_columns(Y, X)
+        if held.any():  # start with the cut in the middle of the gap, at the steepest slope
+            top_neg = np.where(Y == 0, X, -np.inf).max(axis=0, initial=-np.inf)
+            low_pos = np.where(Y == 1, X, np.inf).min(axis=0, initial=np.inf)
+            with np.errstate(all="ignore"):
+                b_start = np.where(held, -(top_neg + low_pos) / (2 * lo), 0.0)
     a, b, _ = platt_newton(
-        X, t, fit_bias=bool(fit_bias), a_lo=1.0 / hi, a_hi=1.0 / lo, max_iter=int(max_iter)
+        X,
+        t,
+        fit_bias=bool(fit_bias),
+        a_lo=1.0 / hi,
+        a_hi=1.0 / lo,
+        hold_at_max=held,
+        b_start=b_start,
+        max_iter=int(max_iter),
     )
     T = np.clip(1.0 / a, lo, hi)
     warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
