@@ -218,7 +218,7 @@ def platt_newton(
         step = np.ones(C)
         a_new, b_new = a.copy(), b.copy()
         done = ~active
-        for _ in range(60):
+        for _ in range(40):
             trial = ~done
             if not trial.any():
                 break
@@ -226,9 +226,9 @@ def platt_newton(
             bt = b + step * db
             Lt, _ = loss(np.where(trial, at, a), np.where(trial, bt, b))
             predicted = ga * (at - a) + gb * (bt - b)
-            ok = trial & ((Lt <= L + 1e-4 * predicted) | (near & (step == 1) & (Lt <= L + slack)))
+            ok = trial & ((Lt <= L + 1e-4 * predicted) | (near & (Lt <= L + slack)))
             a_new[ok], b_new[ok] = at[ok], bt[ok]
-            done |= ok
+            done |= ok | (trial & near)  # a near column that rises beyond rounding has converged
             step = np.where(trial & ~ok, 0.5 * step, step)
         if not np.any(done & active & ((a_new != a) | (b_new != b))):
             break  # no column can lower its loss any more: rounding level
