@@ -432,6 +432,46 @@ def test_cross_entropy_against_oracle(isa, dtype, layout, kind, weighted, eps, s
         check_grad(f"{name} grad", grads[reduction], eg, dtype, isa, scale)
 
 
+@pytest.mark.parametrize("n", [3, 8, 19, 64, 1000])
+@pytest.mark.parametrize("kind", ["soft", "soft-eps", "hard-eps"])
+@dtypes
+def test_cross_entropy_grad_cancellation(isa, dtype, kind, n):
+    """The gradient entries p_c·Σa - a_c cancel where the target matches the model: logits made
+    from the (smoothed) target itself, log y', so that p = y' up to the rounding of the logits.
+    The fast path flags these entries and recomputes the row in double-length arithmetic
+    (losses.hpp, ce_grad_accurate); every entry must meet numerics.md's bound exactly (no slack):
+    8/16 ulp or 2^-24/2^-53 times max(1, scale). Also in place (out=logits) and with weights."""
+    rng = np.random.default_rng(_seed("cancel", kind, dtype.name, n))
+    rows = 6
+    eps = 0.0 if kind == "soft" else 0.1
+    if kind == "hard-eps":
+        target = rng.integers(0, n, rows)
+        y = np.full((rows, n), eps / n)
+        y[np.arange(rows), target] += 1 - eps
+    else:
+        y = rng.dirichlet(np.full(n, 0.3), rows)
+        y[:, 0] += 0.5  # one large entry, where the cancellation matters most
+        y /= y.sum(axis=1, keepdims=True)
+        target = y.astype(dtype)
+        y = (1 - eps) * target.astype(np.float64) + eps / n
+    with np.errstate(divide="ignore"):
+        x = (np.log(y) + rng.normal(0, 1e-6, (rows, 1))).astype(dtype)
+    for weighted in (False, True):
+        kw = {"label_smoothing": eps}
+        if weighted:
+            kw["weight"] = rng.uniform(0.5, 2.0, n).astype(dtype)
+        for reduction in ("none", "sum"):
+            with np.errstate(all="raise"):
+                _, g = lk.cross_entropy_with_grad(x, target, reduction=reduction, **kw)
+                xi = x.copy()
+                _, gi = lk.cross_entropy_with_grad(xi, target, reduction=reduction, out=xi, **kw)
+            eg, scale = O.cross_entropy_grad(x, target, reduction=reduction, with_scale=True, **kw)
+            check_grad(f"cross_entropy grad (cancelling, {kind})", g, eg, dtype, isa, scale)
+            check_grad(
+                f"cross_entropy grad (cancelling, {kind}, in place)", gi, eg, dtype, isa, scale
+            )
+
+
 @pytest.mark.parametrize("sample_weighted", [False, True], ids=["", "sw"])
 @pytest.mark.parametrize("eps", [0.0, 0.1], ids=["eps0", "eps0.1"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["", "weight"])
@@ -546,8 +586,9 @@ def test_cross_entropy_grad_out(isa, dtype, layout, kind):
         xi = x.copy()
         loss_i, g_i = lk.cross_entropy_with_grad(xi, target, out=xi, **kw)
         assert g_i is xi
-        # in place takes the max-relative path (the direct one would overwrite x before its last
-        # pass): it agrees with the out-of-place result to the accuracy bounds, not bitwise
+        # in place may take another path (the max-relative one, unless the row is first copied
+        # for the cancellation fix-up): it agrees with the out-of-place result to the accuracy
+        # bounds, not bitwise
         tol = 64 * float(np.finfo(dtype).eps)
         np.testing.assert_allclose(xi, grad, rtol=tol, atol=tol)
         np.testing.assert_allclose(loss_i, loss, rtol=tol)
@@ -574,8 +615,9 @@ def test_bce_grad_out(isa, dtype):
         xi = x.copy()
         loss_i, g_i = lk.binary_cross_entropy_with_logits_with_grad(xi, y, pos_weight=pw, out=xi)
         assert g_i is xi
-        # in place takes the max-relative path (the direct one would overwrite x before its last
-        # pass): it agrees with the out-of-place result to the accuracy bounds, not bitwise
+        # in place may take another path (the max-relative one, unless the row is first copied
+        # for the cancellation fix-up): it agrees with the out-of-place result to the accuracy
+        # bounds, not bitwise
         tol = 64 * float(np.finfo(dtype).eps)
         np.testing.assert_allclose(xi, grad, rtol=tol, atol=tol)
         np.testing.assert_allclose(loss_i, loss, rtol=tol)

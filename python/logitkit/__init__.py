@@ -38,13 +38,13 @@ from .losses import (
 
 __all__ = [
     "__version__",
-    "cmake_dir",
-    "include_dir",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_with_grad",
+    "cmake_dir",
     "cross_entropy",
     "cross_entropy_with_grad",
     "grad_hess",
+    "include_dir",
     "log_sigmoid",
     "log_sigmoid_backward",
     "log_softmax",

@@ -57,6 +57,24 @@ inline V two_sum(V a, V b, V& err) {
   return s;
 }
 
+// TwoProduct: a·b = p + err exactly (no overflow or underflow), with FMA where the ISA has one, else
+// with Dekker's splitting.
+template <class V>
+inline V two_prod(V a, V b, V& err) {
+  using T = scalar_t<V>;
+  V p = a * b;
+  if constexpr (V::has_fma) {
+    err = mul_add(a, b, neg(p));
+  } else {
+    const V split = V::set1(std::numeric_limits<T>::digits == 24 ? T(4097) : T(134217729));
+    V ac = a * split, bc = b * split;
+    V ah = ac - (ac - a), bh = bc - (bc - b);
+    V al = a - ah, bl = b - bh;
+    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+  }
+  return p;
+}
+
 // a - q·b exactly (the residual of a quotient q ~ a/b), with FMA where the ISA has one, else with
 // Dekker's product: a - q·b = (a - p) - e where p + e = q·b exactly and a - p is exact (Sterbenz).
 template <class V>

@@ -12,12 +12,25 @@
 // max, exp-sum, then one pass that writes the gradient and sums the smoothing/soft term; the loss
 // alone with a hard label and no smoothing needs only the first two. No temporary array.
 // A negative label marks an ignored row: loss 0 and a zero gradient.
+//
+// Cancellation. Where p_c·Σa ~ a_c (a soft target, or label smoothing, close to the model's own
+// probability) the gradient entry cancels, and the working-precision p (a few ulp) would leave an
+// absolute error of a few 2^-24 / 2^-53 times the entry's scale. The gradient passes flag such
+// entries (|u| < 0.75·p·Σa, where 8 ulp of u may be less than the fast path's error of about
+// 5·2^-p·p·Σa, and p·Σa large enough that the error could exceed numerics.md's bound,
+// max(8 ulp, 2^-p·max(1, |g|·Σa))); a flagged row's gradient is then recomputed by
+// ce_grad_accurate in double-length arithmetic (exp_dd, float-float or double-double), about three
+// times the work of the row. With reduction 'mean' over more than 8 items no entry can be flagged.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <vector>
 
 #include "../math/exp.hpp"
+#include "../math/exp_dd.hpp"
 #include "../math/log1p.hpp"
 #include "activations.hpp"
 #include "common.hpp"
@@ -61,17 +74,22 @@ inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
 
 // The last pass. COEF: gradient p_c·coef - w_c·b (hard label: b = (ε/C)·g; soft: a_c·g).
 // SUM: accumulate Σ a_c·(L - d_c) with a_c = w_c·(soft_scale·y_c + soft_add) (y = nullptr: a_c = w_c·soft_add).
+// thr: the flag threshold of ce_cancel_threshold; `flagged` is set when some entry needs
+// ce_grad_accurate (never cleared).
 template <class V, bool GRAD, bool HAS_W, bool SOFT>
 inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& r, const scalar_t<V>* w,
                            const scalar_t<V>* y, scalar_t<V> soft_scale, scalar_t<V> soft_add,
-                           scalar_t<V> coef, scalar_t<V> g, scalar_t<V>* grad) {
+                           scalar_t<V> coef, scalar_t<V> g, scalar_t<V>* grad, scalar_t<V> thr = 0,
+                           bool* flagged = nullptr) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
   const V negm = V::set1(-r.m), vinv = V::set1(T(r.inv)), vcoef = V::set1(coef), vg = V::set1(g);
   const T Lh = T(r.L), Ll = T(r.L - double(Lh));
   const V vLh = V::set1(Lh), vLl = V::set1(Ll), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
-  const V dummy = V::zero();
+  const V dummy = V::zero(), vthr = V::set1(thr), vq = V::set1(T(0.75));
+  const bool check = flagged != nullptr && thr < lim<V>::inf;
+  auto flags = lt(V::zero(), V::zero());
   Acc acc;
   auto step = [&](V xv, V wv, V yv, V& gout) LOGITKIT_INLINE {
     V lo;
@@ -83,7 +101,12 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
     V term = mask_zero(lt(V::zero(), a), a * nlp);
     if constexpr (GRAD) {
       V p = math::exp_neg_lo(hi, lo) * vinv;
-      gout = vg * mul_add(p, vcoef, neg(a));  // one rounding in p·coef - a
+      V u = mul_add(p, vcoef, neg(a));  // one rounding in p·coef - a
+      if (check) {
+        V pc = p * vcoef;
+        flags = mask_or(flags, mask_and(lt(abs(u), pc * vq), lt(vthr, pc)));
+      }
+      gout = vg * u;
     }
     return term;
   };
@@ -107,9 +130,154 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
     double s = 0;
     for (std::size_t j = 0; j < rest; ++j) s += double(buf[j]);
     if constexpr (GRAD) store_partial(grad + i, gv, rest);
+    if (flagged && any(flags)) *flagged = true;
     return acc_sum(acc) + s;
   }
+  if (flagged && any(flags)) *flagged = true;
   return acc_sum(acc);
+}
+
+// The flag threshold on p_c·Σa (bracket units, before the scale g): the fast path's error, at most
+// about 5·2^-p·p_c·Σa, can exceed the absolute bound 2^-p·max(1, |g|·Σa)/|g| only above it.
+// Infinite (no flags) for g = 0.
+template <class V>
+inline scalar_t<V> ce_cancel_threshold(double g, double A) {
+  using T = scalar_t<V>;
+  const double ag = std::fabs(g);
+  if (!(ag > 0) || !(A > 0)) return lim<V>::inf;
+  const double thr = std::max(1.0, ag * A) / (8.0 * ag);
+  return thr < double(std::numeric_limits<T>::max()) ? T(thr) : lim<V>::inf;
+}
+
+// Whether a row with this threshold and Σa = A can be flagged at all (thr < A, since p <= 1).
+template <class V>
+inline bool ce_can_flag(scalar_t<V> thr, double A) {
+  return double(thr) < A;
+}
+
+// A per-thread scratch row, for the in-place gradient (grad == x) of rows that may need
+// ce_grad_accurate, which reads the logits again. nullptr if it cannot be allocated (the row then
+// keeps its fast-path gradient). Templated on V: every ISA translation unit has its own.
+template <class V>
+inline scalar_t<V>* ce_scratch_row(std::size_t n) {
+  thread_local std::vector<scalar_t<V>> buf;
+  try {
+    if (buf.size() < n) buf.resize(n);
+  } catch (...) {
+    return nullptr;
+  }
+  return buf.data();
+}
+
+// Sums the lanes of a double-length vector sum (hi + lo lanes) in double-length scalar arithmetic.
+template <class V>
+inline void dd_hsum(V hi, V lo, scalar_t<V>& sh, scalar_t<V>& sl) {
+  using T = scalar_t<V>;
+  alignas(64) T bh[V::size], bl[V::size];
+  store(bh, hi);
+  store(bl, lo);
+  T h = 0, l = 0;
+  for (int j = 0; j < V::size; ++j) {
+    const T s = h + bh[j], bb = s - h;
+    l += ((h - (s - bb)) + (bh[j] - bb)) + bl[j];
+    h = s;
+  }
+  sh = h + l;
+  sl = l - (sh - h);
+}
+
+// The gradient of a cross-entropy row in double-length arithmetic, for rows where the fast path
+// flagged a cancelling entry: grad_c = g·(p_c·A - a_c) with a_c = w_c·((1-ε)·y_c + ε/C) (hard label
+// t >= 0: y = onehot(t); y == nullptr otherwise all 0), A = Σ a_c, p_c = exp(x_c - m)/Σ exp(x_j - m),
+// every quantity a hi + lo pair; one rounding at the end (and g's product). Two passes over the row;
+// x must still hold the logits (not the gradient).
+template <class V>
+inline void ce_grad_accurate(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, const scalar_t<V>* w,
+                             const scalar_t<V>* y, std::int64_t t, scalar_t<V> eps, scalar_t<V> g,
+                             scalar_t<V>* grad) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  // (1 - ε) and ε/C as pairs (vectors of equal lanes).
+  V sc_l;
+  const V sc_h = two_sum(V::set1(T(1)), V::set1(-eps), sc_l);
+  const V vn = V::set1(T(n)), veps = V::set1(eps);
+  const V ad_h = veps / vn;
+  const V ad_l = quotient_residual(veps, ad_h, vn) / vn;
+  const V negm = V::set1(-m), zero = V::zero();
+  alignas(64) T ybuf[W];
+  // a_c = w_c·((1-ε)·y_c + ε/C) as a pair, for the lanes from i (count k <= W).
+  auto coef = [&](std::size_t i, std::size_t k, V& al) LOGITKIT_INLINE {
+    V yv;
+    if (y) {
+      yv = k == W ? V::load(y + i) : load_partial<V>(y + i, k, T(0));
+    } else if (t >= 0 && std::size_t(t) >= i && std::size_t(t) < i + k) {
+      for (std::size_t j = 0; j < W; ++j) ybuf[j] = T(0);
+      ybuf[std::size_t(t) - i] = T(1);
+      yv = V::load(ybuf);
+    } else {
+      yv = zero;
+    }
+    V pl;
+    V ph = two_prod(yv, sc_h, pl);
+    pl = pl + yv * sc_l;
+    V e;
+    V ah = two_sum(ph, ad_h, e);
+    al = (e + pl) + ad_l;
+    if (w) {
+      V wv = k == W ? V::load(w + i) : load_partial<V>(w + i, k, T(0));
+      V bl;
+      V bh = two_prod(ah, wv, bl);
+      al = bl + al * wv;
+      ah = bh;
+    }
+    if (k < W) {  // lanes past the row: a = 0
+      const auto in = first_lanes<V>(k);
+      ah = mask_zero(in, ah);
+      al = mask_zero(in, al);
+    }
+    return ah;
+  };
+  auto expd = [&](std::size_t i, std::size_t k, V& el) LOGITKIT_INLINE {
+    V xv = k == W ? V::load(x + i) : load_partial<V>(x + i, k, -lim<V>::inf);
+    V dl;
+    V dh = two_sum(xv, negm, dl);
+    V eh;
+    math::exp_dd(dh, dl, eh, el);
+    return eh;
+  };
+  // Pass 1: S = Σ exp(x_c - m) and A = Σ a_c, pairs accumulated per lane.
+  V Sh = zero, Sl = zero, Ah = zero, Al = zero;
+  for (std::size_t i = 0; i < n; i += W) {
+    const std::size_t k = n - i < W ? n - i : W;
+    V el, al, e;
+    V eh = expd(i, k, el);
+    V ah = coef(i, k, al);
+    Sh = two_sum(Sh, eh, e);
+    Sl = Sl + (e + el);
+    Ah = two_sum(Ah, ah, e);
+    Al = Al + (e + al);
+  }
+  T s_h, s_l, a_h, a_l;
+  dd_hsum<V>(Sh, Sl, s_h, s_l);
+  dd_hsum<V>(Ah, Al, a_h, a_l);
+  const V vSh = V::set1(s_h), vSl = V::set1(s_l), vAh = V::set1(a_h), vAl = V::set1(a_l), vg = V::set1(g);
+  // Pass 2: p = e/S, u = p·A - a, grad = g·u.
+  for (std::size_t i = 0; i < n; i += W) {
+    const std::size_t k = n - i < W ? n - i : W;
+    V el, al;
+    V eh = expd(i, k, el);
+    V ah = coef(i, k, al);
+    V q = eh / vSh;
+    V ql = ((quotient_residual(eh, q, vSh) + el) - q * vSl) / vSh;
+    V pl;
+    V ph = two_prod(q, vAh, pl);
+    pl = pl + (q * vAl + ql * vAh);
+    V e;
+    V uh = two_sum(ph, neg(ah), e);
+    V gv = vg * (uh + ((e + pl) - al));
+    if (k == W) store(grad + i, gv);
+    else store_partial(grad + i, gv, k);
+  }
 }
 
 
@@ -124,7 +292,8 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
 template <class V, bool HAS_W, bool SOFT, bool SMOOTH>
 inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
                       const scalar_t<V>* w, scalar_t<V> soft_scale, scalar_t<V> soft_add, double coef,
-                      scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out) {
+                      scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out,
+                      scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
@@ -135,11 +304,15 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   if (!ok || std::exp(double(m)) > 0.5 * S) return false;
   const double logS = std::log(S);
   S_out = S;
+  m_out = m;
   term_out = 0;
   if (!grad && !SMOOTH && !SOFT) return true;
   // Pass 2: grad_c = g·(exp(x_c)·coef/S - a_c); the term Σ a_c·(log S - x_c) for smoothing/soft.
   const V vc = V::set1(T(coef / S)), vg = V::set1(g), vlogS = V::set1(T(logS)),
           vlogSl = V::set1(T(logS - double(T(logS)))), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
+  const V vthr = V::set1(thr), vq = V::set1(T(0.75));
+  const bool check = thr < lim<V>::inf;
+  auto flags = lt(V::zero(), V::zero());
   Acc acc;
   auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
     const bool full = m == W;
@@ -155,7 +328,12 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
     }
     if (grad) {
       V e = full ? V::load(grad + i) : load_partial<V>(grad + i, m, T(0));
-      V gv = vg * mul_add(e, vc, neg(a));
+      V u = mul_add(e, vc, neg(a));
+      if ((SOFT || SMOOTH) && check) {
+        V pc = e * vc;
+        flags = mask_or(flags, mask_and(lt(abs(u), pc * vq), lt(vthr, pc)));
+      }
+      V gv = vg * u;
       if (full) store(grad + i, gv);
       else store_partial(grad + i, gv, m);
     }
@@ -164,6 +342,7 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   for (; i + W <= n; i += W) step(i, W);
   if (i < n) step(i, n - i);
   term_out = acc_sum(acc);
+  if (any(flags)) flagged = true;
   return true;
 }
 
@@ -179,23 +358,46 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
       for (std::size_t i = 0; i < n; ++i) grad[i] = T(0);
     return T(0);
   }
+  const T wt = w ? w[t] : T(1), xt = x[t];  // (read before the gradient may overwrite x)
+  const T add = eps / T(n);                  // a_c = w_c·ε/C: the smoothing part
+  const double coef = double(T(1) - eps) * double(wt) + double(add) * double(Wsum);  // Σ a_c
+  // Smoothing makes every entry p_c·Σa - a_c, which can cancel: such rows may need
+  // ce_grad_accurate, which reads x again (an in-place gradient works from a copy).
+  T thr = (grad && eps != T(0)) ? ce_cancel_threshold<V>(double(g), coef) : lim<V>::inf;
+  const bool may_fix = grad && eps != T(0) && ce_can_flag<V>(thr, coef);
+  if (!may_fix) thr = lim<V>::inf;  // no entry can be flagged: the passes skip the check
+  if (may_fix && grad == x) {
+    if (T* copy = ce_scratch_row<V>(n)) {
+      for (std::size_t i = 0; i < n; ++i) copy[i] = x[i];
+      x = copy;
+    }
+  }
+  bool flagged = false;
+  // The label's entry, (1-ε)·w_t·(p_t - 1) + (ε/C)·(W·p_t - w_t), computed in double from p_t (and
+  // p_t - 1 where it is given more accurately); flagged like the others.
+  auto label_entry = [&](double pt, double pt_m1) {
+    const double u = double(T(1) - eps) * double(wt) * pt_m1 + double(add) * (double(Wsum) * pt - double(wt));
+    const double pc = pt * coef;
+    if (std::fabs(u) < 0.75 * pc && double(thr) < pc) flagged = true;
+    grad[t] = T(double(g) * u);
+  };
   {  // the direct path first; it declines rows it cannot do exactly
-    const T wt = w ? w[t] : T(1), xt = x[t];
-    const T add = eps / T(n);
-    const double coef = double(T(1) - eps) * double(wt) + double(add) * double(Wsum);
     double S = 0, term = 0;
+    T m = 0;
     bool ok;
     if (eps == T(0)) {
-      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term)
-             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term);
+      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged)
+             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged);
     } else {
-      ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term)
-             : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term);
+      ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged)
+             : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged);
     }
     if (ok) {
       const double pt = std::exp(double(xt)) / S;
-      if (grad) grad[t] = T(double(g) * (double(T(1) - eps) * double(wt) * (pt - 1.0) +
-                                         double(add) * (double(Wsum) * pt - double(wt))));
+      if (grad) {
+        label_entry(pt, pt - 1.0);
+        if (flagged && may_fix && x != grad) ce_grad_accurate<V>(x, n, m, w, nullptr, t, eps, g, grad);
+      }
       return T(double(T(1) - eps) * double(wt) * (std::log(S) - double(xt)) + term);
     }
   }
@@ -206,27 +408,49 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
       for (std::size_t i = 0; i < n; ++i) grad[i] = special;
     return special;
   }
-  const T wt = w ? w[t] : T(1), xt = x[t];  // (read before the gradient may overwrite x)
   const double nll_t = ce_nll_at<V>(r, xt);
   double loss = double(T(1) - eps) * double(wt) * nll_t;
   if (eps == T(0) && !grad) return T(loss);
-  const T add = eps / T(n);  // a_c = w_c·ε/C: the smoothing part
-  const T coef = (T(1) - eps) * wt + add * Wsum;
   double smooth;
   if (grad) {
-    smooth = w ? ce_last_pass<V, true, true, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad)
-               : ce_last_pass<V, true, false, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad);
-    // The label's entry, (1-ε)·w_t·(p_t - 1) + (ε/C)·(W·p_t - w_t), with p_t - 1 = -S'/(1 + S') when
-    // the label is the unique max (a confident, correct row), so that it keeps its relative accuracy.
+    smooth = w ? ce_last_pass<V, true, true, false>(x, n, r, w, nullptr, T(0), add, T(coef), g, grad, thr, &flagged)
+               : ce_last_pass<V, true, false, false>(x, n, r, w, nullptr, T(0), add, T(coef), g, grad, thr, &flagged);
+    // p_t - 1 = -S'/(1 + S') when the label is the unique max (a confident, correct row), so that it
+    // keeps its relative accuracy.
     const double pt = std::exp(double(xt) - double(r.m)) * r.inv;
-    const double pt_m1 = (xt == r.m && r.k == 1.0) ? -r.Sp * r.inv : pt - 1.0;
-    grad[t] = T(double(g) * (double(T(1) - eps) * double(wt) * pt_m1 + double(add) * (double(Wsum) * pt - double(wt))));
+    label_entry(pt, (xt == r.m && r.k == 1.0) ? -r.Sp * r.inv : pt - 1.0);
+    if (flagged && may_fix && x != grad) ce_grad_accurate<V>(x, n, r.m, w, nullptr, t, eps, g, grad);
   } else {
-    smooth = w ? ce_last_pass<V, false, true, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad)
-               : ce_last_pass<V, false, false, false>(x, n, r, w, nullptr, T(0), add, coef, g, grad);
+    smooth = w ? ce_last_pass<V, false, true, false>(x, n, r, w, nullptr, T(0), add, T(coef), g, grad)
+               : ce_last_pass<V, false, false, false>(x, n, r, w, nullptr, T(0), add, T(coef), g, grad);
   }
   if (eps != T(0)) loss += smooth;
   return T(loss);
+}
+
+// Σ_c a_c = (1-ε)·Σ w_c·y_c + (ε/C)·Σ w_c for a soft target, vectorized (the products w_c·y_c
+// split exactly by two_prod, the sums in double), in the accuracy of the scalar double sum.
+template <class V>
+inline double soft_coef_sum(const scalar_t<V>* y, const scalar_t<V>* w, std::size_t n, scalar_t<V> scale,
+                            scalar_t<V> add) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  auto ay = acc_make(V::zero()), ae = acc_make(V::zero()), aw = acc_make(V::zero());
+  for (std::size_t i = 0; i < n; i += W) {
+    const std::size_t k = n - i < W ? n - i : W;
+    V yv = k == W ? V::load(y + i) : load_partial<V>(y + i, k, T(0));
+    if (w) {
+      V wv = k == W ? V::load(w + i) : load_partial<V>(w + i, k, T(0));
+      V e;
+      acc_add(ay, two_prod(yv, wv, e));
+      acc_add(ae, e);
+      acc_add(aw, wv);
+    } else {
+      acc_add(ay, yv);
+    }
+  }
+  const double Sy = acc_sum(ay) + acc_sum(ae), Sw = w ? acc_sum(aw) : double(n);
+  return double(scale) * Sy + double(add) * Sw;
 }
 
 // Cross-entropy of one row with a soft target y (probabilities), smoothed y' = (1-ε)·y + ε/C.
@@ -236,13 +460,26 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
   using T = scalar_t<V>;
   const T scale = T(1) - eps, add = eps / T(n);
   // Σ a_c, needed by the gradient before it is written: a pass over the targets, not the logits.
-  double A = 0;
-  for (std::size_t i = 0; i < n; ++i) A += double(w ? w[i] : T(1)) * (double(scale) * double(y[i]) + double(add));
+  const double A = soft_coef_sum<V>(y, w, n, scale, add);
+  T thr = grad ? ce_cancel_threshold<V>(double(g), A) : lim<V>::inf;
+  const bool may_fix = grad && ce_can_flag<V>(thr, A);
+  if (!may_fix) thr = lim<V>::inf;  // no entry can be flagged: the passes skip the check
+  if (may_fix && grad == x) {  // ce_grad_accurate reads x again: work from a copy
+    if (T* copy = ce_scratch_row<V>(n)) {
+      for (std::size_t i = 0; i < n; ++i) copy[i] = x[i];
+      x = copy;
+    }
+  }
+  bool flagged = false;
   {  // the direct path first; it declines rows it cannot do exactly
     double S = 0, term = 0;
-    const bool ok = w ? ce_direct<V, true, true, false>(x, y, n, w, scale, add, A, g, grad, S, term)
-                      : ce_direct<V, false, true, false>(x, y, n, w, scale, add, A, g, grad, S, term);
-    if (ok) return T(term);
+    T m = 0;
+    const bool ok = w ? ce_direct<V, true, true, false>(x, y, n, w, scale, add, A, g, grad, S, term, m, thr, flagged)
+                      : ce_direct<V, false, true, false>(x, y, n, w, scale, add, A, g, grad, S, term, m, thr, flagged);
+    if (ok) {
+      if (flagged && may_fix && x != grad) ce_grad_accurate<V>(x, n, m, w, y, -1, eps, g, grad);
+      return T(term);
+    }
   }
   CeRow<V> r;
   T special;
@@ -253,8 +490,9 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
   }
   double loss;
   if (grad) {
-    loss = w ? ce_last_pass<V, true, true, true>(x, n, r, w, y, scale, add, T(A), g, grad)
-             : ce_last_pass<V, true, false, true>(x, n, r, w, y, scale, add, T(A), g, grad);
+    loss = w ? ce_last_pass<V, true, true, true>(x, n, r, w, y, scale, add, T(A), g, grad, thr, &flagged)
+             : ce_last_pass<V, true, false, true>(x, n, r, w, y, scale, add, T(A), g, grad, thr, &flagged);
+    if (flagged && may_fix && x != grad) ce_grad_accurate<V>(x, n, r.m, w, y, -1, eps, g, grad);
   } else {
     loss = w ? ce_last_pass<V, false, true, true>(x, n, r, w, y, scale, add, T(0), g, grad)
              : ce_last_pass<V, false, false, true>(x, n, r, w, y, scale, add, T(0), g, grad);
