@@ -2,7 +2,10 @@
 #   cmake -DMODE=installed    -DSOURCE=<logitkit source> -DBUILD=<logitkit build> -DWORK=<dir> -P check.cmake
 #   cmake -DMODE=subdirectory -DSOURCE=<logitkit source> -DWORK=<dir> -P check.cmake
 #   cmake -DMODE=package_dir  -Dlogitkit_DIR=<folder of logitkitConfig.cmake> -DWORK=<dir> -P check.cmake
-# Optional: -DGENERATOR=..., -DCONFIG=Release, -DCXX=<C++ compiler>.
+#   cmake -DMODE=root         -Dlogitkit_ROOT=<prefix> -DWORK=<dir> -P check.cmake
+#         (what scikit-build-core passes for a cmake.root entry point: the installed package's folder)
+# Optional: -DGENERATOR=..., -DCONFIG=Release, -DCXX=<C++ compiler>, -DHEADERS=OFF (skip the
+# header-only program, which compiles every kernel once more).
 cmake_minimum_required(VERSION 3.18)
 if(NOT CONFIG)
   set(CONFIG Release)
@@ -25,6 +28,12 @@ endif()
 if(CXX)
   list(APPEND args -DCMAKE_CXX_COMPILER=${CXX})
 endif()
+set(exes use_compiled)
+if(NOT DEFINED HEADERS OR HEADERS)
+  list(APPEND exes use_headers)
+else()
+  list(APPEND args -DLOGITKIT_CONSUMER_HEADERS=OFF)
+endif()
 if(MODE STREQUAL "installed")
   run("cmake --install" ${CMAKE_COMMAND} --install "${BUILD}" --prefix "${WORK}/prefix" --config ${CONFIG})
   foreach(f logitkitConfig.cmake logitkitConfigVersion.cmake logitkitTargets.cmake)
@@ -38,16 +47,19 @@ if(MODE STREQUAL "installed")
 elseif(MODE STREQUAL "package_dir")
   set(project "${_here}/find_package")
   list(APPEND args "-Dlogitkit_DIR=${logitkit_DIR}")
+elseif(MODE STREQUAL "root")
+  set(project "${_here}/find_package")
+  list(APPEND args "-Dlogitkit_ROOT=${logitkit_ROOT}")
 elseif(MODE STREQUAL "subdirectory")
   set(project "${_here}/subdirectory")
-  list(APPEND args "-DLOGITKIT_SOURCE_DIR=${SOURCE}")
+  list(APPEND args "-DLOGITKIT_SOURCE_DIR=${SOURCE}" -DLOGITKIT_ENABLE_AVX512=OFF)
 else()
-  message(FATAL_ERROR "MODE: expected installed, package_dir or subdirectory, got '${MODE}'")
+  message(FATAL_ERROR "MODE: expected installed, package_dir, root or subdirectory, got '${MODE}'")
 endif()
 
 run("configure" ${CMAKE_COMMAND} -S "${project}" -B "${WORK}/build" ${args})
 run("build" ${CMAKE_COMMAND} --build "${WORK}/build" --config ${CONFIG} --parallel 2)
-foreach(exe use_compiled use_headers)
+foreach(exe IN LISTS exes)
   set(path "${WORK}/build/${exe}")
   if(NOT EXISTS "${path}" AND NOT EXISTS "${path}.exe")
     set(path "${WORK}/build/${CONFIG}/${exe}")
