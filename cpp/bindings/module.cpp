@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace py = pybind11;
 using namespace logitkit;
@@ -30,6 +31,18 @@ PYBIND11_MODULE(_core, m) {
         if (!set_simd_target(name, &err)) throw py::value_error(err);
       },
       py::arg("name"), "Switch every kernel to the named instruction set (testing and benchmarking).");
+
+  m.def("get_num_threads", &bindings::num_threads,
+        "Number of threads the kernels split large calls across (default: the CPUs this process may use).");
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        if (n < 1) throw py::value_error("set_num_threads: n must be >= 1, got " + std::to_string(n));
+        bindings::set_num_threads(n);
+      },
+      py::arg("n"), "Use up to n threads for large calls (1: single-threaded). Results do not depend on n.");
+  m.def("default_num_threads", &bindings::default_num_threads,
+        "The default thread count: the CPUs this process may run on.");
 
   bindings::register_activations(m);
   bindings::register_softmax(m);

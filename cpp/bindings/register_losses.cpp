@@ -32,18 +32,20 @@ void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
   const npy_intp N = dims[0], n = dims[1];
   constexpr int nargs = GRAD ? 8 : 7;  // x, t, w, W, eps, g, loss[, grad]
   const npy_intp xs = steps[nargs], ws = steps[nargs + 1];
-  for (npy_intp r = 0; r < N; ++r) {
-    const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
-    const std::int64_t t = load<std::int64_t>(args[1] + r * steps[1]);
-    const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
-    const T W = load<T>(args[3] + r * steps[3]), eps = load<T>(args[4] + r * steps[4]);
-    const T g = load<T>(args[5] + r * steps[5]);
-    T* grad = nullptr;
-    if constexpr (GRAD) grad = row_out<T, T>(args[7] + r * steps[7], steps[nargs + 2], n, 1);
-    const T loss = (t >= n) ? std::numeric_limits<T>::quiet_NaN() : f(x, std::size_t(n), t, w, W, eps, g, grad);
-    std::memcpy(args[6] + r * steps[6], &loss, sizeof(T));
-    if constexpr (GRAD) row_done<T, T>(grad, args[7] + r * steps[7], steps[nargs + 2], n);
-  }
+  parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
+      const std::int64_t t = load<std::int64_t>(args[1] + r * steps[1]);
+      const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
+      const T W = load<T>(args[3] + r * steps[3]), eps = load<T>(args[4] + r * steps[4]);
+      const T g = load<T>(args[5] + r * steps[5]);
+      T* grad = nullptr;
+      if constexpr (GRAD) grad = row_out<T, T>(args[7] + r * steps[7], steps[nargs + 2], n, 1);
+      const T loss = (t >= n) ? std::numeric_limits<T>::quiet_NaN() : f(x, std::size_t(n), t, w, W, eps, g, grad);
+      std::memcpy(args[6] + r * steps[6], &loss, sizeof(T));
+      if constexpr (GRAD) row_done<T, T>(grad, args[7] + r * steps[7], steps[nargs + 2], n);
+    }
+  });
 }
 
 template <class T, bool GRAD>
@@ -53,17 +55,19 @@ void ce_soft_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
   const npy_intp N = dims[0], n = dims[1];
   constexpr int nargs = GRAD ? 7 : 6;  // x, y, w, eps, g, loss[, grad]
   const npy_intp xs = steps[nargs], ys = steps[nargs + 1], ws = steps[nargs + 2];
-  for (npy_intp r = 0; r < N; ++r) {
-    const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
-    const T* y = row_in<T, T>(args[1] + r * steps[1], ys, n, 3);
-    const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
-    const T eps = load<T>(args[3] + r * steps[3]), g = load<T>(args[4] + r * steps[4]);
-    T* grad = nullptr;
-    if constexpr (GRAD) grad = row_out<T, T>(args[6] + r * steps[6], steps[nargs + 3], n, 1);
-    const T loss = f(x, y, std::size_t(n), w, eps, g, grad);
-    std::memcpy(args[5] + r * steps[5], &loss, sizeof(T));
-    if constexpr (GRAD) row_done<T, T>(grad, args[6] + r * steps[6], steps[nargs + 3], n);
-  }
+  parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
+      const T* y = row_in<T, T>(args[1] + r * steps[1], ys, n, 3);
+      const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
+      const T eps = load<T>(args[3] + r * steps[3]), g = load<T>(args[4] + r * steps[4]);
+      T* grad = nullptr;
+      if constexpr (GRAD) grad = row_out<T, T>(args[6] + r * steps[6], steps[nargs + 3], n, 1);
+      const T loss = f(x, y, std::size_t(n), w, eps, g, grad);
+      std::memcpy(args[5] + r * steps[5], &loss, sizeof(T));
+      if constexpr (GRAD) row_done<T, T>(grad, args[6] + r * steps[6], steps[nargs + 3], n);
+    }
+  });
 }
 
 template <class T, bool GRAD>
@@ -74,7 +78,6 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   // inputs x, y, pos_weight, weight, eps, gscale; outputs loss[, grad]. eps and gscale are scalars
   // in every call the Python layer makes; elsewhere they are read per chunk element run.
   constexpr npy_intp chunk = 1024;
-  T buf[6][chunk];
   T cst[2][chunk];
   const bool fast_xy = steps[0] == npy_intp(sizeof(T)) && steps[1] == npy_intp(sizeof(T)) &&
                        steps[6] == npy_intp(sizeof(T)) && (!GRAD || steps[7] == npy_intp(sizeof(T))) &&
@@ -82,8 +85,10 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   for (int k : {2, 3})
     if (steps[k] == 0)
       for (npy_intp j = 0; j < chunk; ++j) cst[k - 2][j] = load<T>(args[k]);
-  for (npy_intp i = 0; i < n; i += chunk) {
-    const npy_intp m = (n - i < chunk) ? n - i : chunk;
+  parallel_for(n, 4, chunk, [&](npy_intp lo_i, npy_intp hi_i) {
+  T buf[6][chunk];
+  for (npy_intp i = lo_i; i < hi_i; i += chunk) {
+    const npy_intp m = (hi_i - i < chunk) ? hi_i - i : chunk;
     const T* in[4];
     for (int k = 0; k < 4; ++k) {
       if (steps[k] == npy_intp(sizeof(T)) && (k >= 2 || fast_xy)) {
@@ -109,6 +114,7 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
       if constexpr (GRAD) scatter<T>(buf[5], m, args[7] + i * steps[7], steps[7]);
     }
   }
+  });
 }
 
 const char ce_hard_types[] = {NPY_FLOAT,  NPY_INT64, NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,

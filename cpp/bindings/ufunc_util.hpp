@@ -27,6 +27,7 @@
 #endif
 
 #include "logitkit/dispatch.hpp"
+#include "parallel.hpp"
 
 namespace logitkit::bindings {
 
@@ -158,17 +159,21 @@ void unary_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*)
   const auto f = Op::template fn<C>();
   const npy_intp n = dims[0];
   if (direct<S>(steps[0]) && direct<S>(steps[1])) {
-    f(reinterpret_cast<const C*>(args[0]), reinterpret_cast<C*>(args[1]), std::size_t(n));
+    parallel_for(n, 1, 64, [&](npy_intp b, npy_intp e) {
+      f(reinterpret_cast<const C*>(args[0]) + b, reinterpret_cast<C*>(args[1]) + b, std::size_t(e - b));
+    });
     return;
   }
   constexpr npy_intp chunk = 1024;
-  C buf[chunk];
-  for (npy_intp i = 0; i < n; i += chunk) {
-    const npy_intp m = (n - i < chunk) ? n - i : chunk;
-    gather<S>(args[0] + i * steps[0], steps[0], m, buf);
-    f(buf, buf, std::size_t(m));
-    scatter<S>(buf, m, args[1] + i * steps[1], steps[1]);
-  }
+  parallel_for(n, 1, chunk, [&](npy_intp b, npy_intp e) {
+    C buf[chunk];
+    for (npy_intp i = b; i < e; i += chunk) {
+      const npy_intp m = (e - i < chunk) ? e - i : chunk;
+      gather<S>(args[0] + i * steps[0], steps[0], m, buf);
+      f(buf, buf, std::size_t(m));
+      scatter<S>(buf, m, args[1] + i * steps[1], steps[1]);
+    }
+  });
 }
 
 // Elementwise out = f(a, b).
@@ -179,19 +184,23 @@ void binary_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*
   const auto f = Op::template fn<C>();
   const npy_intp n = dims[0];
   if (direct<S>(steps[0]) && direct<S>(steps[1]) && direct<S>(steps[2])) {
-    f(reinterpret_cast<const C*>(args[0]), reinterpret_cast<const C*>(args[1]),
-      reinterpret_cast<C*>(args[2]), std::size_t(n));
+    parallel_for(n, 1, 64, [&](npy_intp b, npy_intp e) {
+      f(reinterpret_cast<const C*>(args[0]) + b, reinterpret_cast<const C*>(args[1]) + b,
+        reinterpret_cast<C*>(args[2]) + b, std::size_t(e - b));
+    });
     return;
   }
   constexpr npy_intp chunk = 512;
-  C a[chunk], b[chunk];
-  for (npy_intp i = 0; i < n; i += chunk) {
-    const npy_intp m = (n - i < chunk) ? n - i : chunk;
-    gather<S>(args[0] + i * steps[0], steps[0], m, a);
-    gather<S>(args[1] + i * steps[1], steps[1], m, b);
-    f(a, b, a, std::size_t(m));
-    scatter<S>(a, m, args[2] + i * steps[2], steps[2]);
-  }
+  parallel_for(n, 1, chunk, [&](npy_intp lo, npy_intp hi) {
+    C a[chunk], b[chunk];
+    for (npy_intp i = lo; i < hi; i += chunk) {
+      const npy_intp m = (hi - i < chunk) ? hi - i : chunk;
+      gather<S>(args[0] + i * steps[0], steps[0], m, a);
+      gather<S>(args[1] + i * steps[1], steps[1], m, b);
+      f(a, b, a, std::size_t(m));
+      scatter<S>(a, m, args[2] + i * steps[2], steps[2]);
+    }
+  });
 }
 
 // A row given as (pointer, byte stride, n): used in place when contiguous, else copied to scratch.
@@ -219,12 +228,14 @@ void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   FlagGuard guard;
   const auto f = Op::template fn<C>();
   const npy_intp N = dims[0], n = dims[1];
-  for (npy_intp r = 0; r < N; ++r) {
-    const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
-    C* y = row_out<S, C>(args[1] + r * steps[1], steps[3], n, 1);
-    f(x, y, std::size_t(n), 1.0);
-    row_done<S, C>(y, args[1] + r * steps[1], steps[3], n);
-  }
+  parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
+      C* y = row_out<S, C>(args[1] + r * steps[1], steps[3], n, 1);
+      f(x, y, std::size_t(n), 1.0);
+      row_done<S, C>(y, args[1] + r * steps[1], steps[3], n);
+    }
+  });
 }
 
 // (n)->(): out = f(x) row by row.
@@ -234,11 +245,13 @@ void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*
   FlagGuard guard;
   const auto f = Op::template fn<C>();
   const npy_intp N = dims[0], n = dims[1];
-  for (npy_intp r = 0; r < N; ++r) {
-    const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
-    const C v = f(x, std::size_t(n), 1.0);
-    scatter<S>(&v, 1, args[1] + r * steps[1], 0);
-  }
+  parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
+      const C v = f(x, std::size_t(n), 1.0);
+      scatter<S>(&v, 1, args[1] + r * steps[1], 0);
+    }
+  });
 }
 
 // Reads a row of the boolean mask; returns the number of true entries (stride 0: one entry).
@@ -266,25 +279,27 @@ void row_ext_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
   const auto f = Op::template fn<C>();
   const npy_intp N = dims[0], n = dims[1];
   const npy_intp xs = steps[4], ms = steps[5], ys = steps[6];
-  for (npy_intp r = 0; r < N; ++r) {
-    const char* xr = args[0] + r * steps[0];
-    const char* mr = args[1] + r * steps[1];
-    double t;  // the temperature is always float64: x / T uses T as the caller gave it
-    std::memcpy(&t, args[2] + r * steps[2], sizeof(double));
-    char* yr = args[3] + r * steps[3];
-    const npy_intp count = mask_count(mr, ms, n);
-    C* y = row_out<S, C>(yr, ys, n, 1);
-    if (count == n) {
-      f(row_in<S, C>(xr, xs, n, 0), y, std::size_t(n), t);
-    } else if (count == 0) {
-      for (npy_intp j = 0; j < n; ++j) y[j] = Op::template masked_value<C>();
-    } else {
-      f(masked_row<S, C>(xr, xs, mr, ms, n), y, std::size_t(n), t);
-      for (npy_intp j = 0; j < n; ++j)
-        if (!mr[j * ms]) y[j] = Op::template masked_value<C>();
+  parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const char* xr = args[0] + r * steps[0];
+      const char* mr = args[1] + r * steps[1];
+      double t;  // the temperature is always float64: x / T uses T as the caller gave it
+      std::memcpy(&t, args[2] + r * steps[2], sizeof(double));
+      char* yr = args[3] + r * steps[3];
+      const npy_intp count = mask_count(mr, ms, n);
+      C* y = row_out<S, C>(yr, ys, n, 1);
+      if (count == n) {
+        f(row_in<S, C>(xr, xs, n, 0), y, std::size_t(n), t);
+      } else if (count == 0) {
+        for (npy_intp j = 0; j < n; ++j) y[j] = Op::template masked_value<C>();
+      } else {
+        f(masked_row<S, C>(xr, xs, mr, ms, n), y, std::size_t(n), t);
+        for (npy_intp j = 0; j < n; ++j)
+          if (!mr[j * ms]) y[j] = Op::template masked_value<C>();
+      }
+      row_done<S, C>(y, yr, ys, n);
     }
-    row_done<S, C>(y, yr, ys, n);
-  }
+  });
 }
 
 // (n),(n),()->(): out = f(x at temperature t) over the entries where the mask is true.
@@ -295,18 +310,20 @@ void reduce_ext_loop(char** args, const npy_intp* dims, const npy_intp* steps, v
   const auto f = Op::template fn<C>();
   const npy_intp N = dims[0], n = dims[1];
   const npy_intp xs = steps[4], ms = steps[5];
-  for (npy_intp r = 0; r < N; ++r) {
-    const char* xr = args[0] + r * steps[0];
-    const char* mr = args[1] + r * steps[1];
-    double t;  // the temperature is always float64: x / T uses T as the caller gave it
-    std::memcpy(&t, args[2] + r * steps[2], sizeof(double));
-    const npy_intp count = mask_count(mr, ms, n);
-    C v;
-    if (count == n) v = f(row_in<S, C>(xr, xs, n, 0), std::size_t(n), t);
-    else if (count == 0) v = -std::numeric_limits<C>::infinity();
-    else v = f(masked_row<S, C>(xr, xs, mr, ms, n), std::size_t(n), t);
-    scatter<S>(&v, 1, args[3] + r * steps[3], 0);
-  }
+  parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const char* xr = args[0] + r * steps[0];
+      const char* mr = args[1] + r * steps[1];
+      double t;  // the temperature is always float64: x / T uses T as the caller gave it
+      std::memcpy(&t, args[2] + r * steps[2], sizeof(double));
+      const npy_intp count = mask_count(mr, ms, n);
+      C v;
+      if (count == n) v = f(row_in<S, C>(xr, xs, n, 0), std::size_t(n), t);
+      else if (count == 0) v = -std::numeric_limits<C>::infinity();
+      else v = f(masked_row<S, C>(xr, xs, mr, ms, n), std::size_t(n), t);
+      scatter<S>(&v, 1, args[3] + r * steps[3], 0);
+    }
+  });
 }
 
 // (n),(n)->(n): out = f(a, b) row by row (backward rules).
@@ -316,13 +333,15 @@ void row_binary_loop(char** args, const npy_intp* dims, const npy_intp* steps, v
   FlagGuard guard;
   const auto f = Op::template fn<C>();
   const npy_intp N = dims[0], n = dims[1];
-  for (npy_intp r = 0; r < N; ++r) {
-    const C* a = row_in<S, C>(args[0] + r * steps[0], steps[3], n, 0);
-    const C* b = row_in<S, C>(args[1] + r * steps[1], steps[4], n, 2);
-    C* y = row_out<S, C>(args[2] + r * steps[2], steps[5], n, 1);
-    f(a, b, y, std::size_t(n));
-    row_done<S, C>(y, args[2] + r * steps[2], steps[5], n);
-  }
+  parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const C* a = row_in<S, C>(args[0] + r * steps[0], steps[3], n, 0);
+      const C* b = row_in<S, C>(args[1] + r * steps[1], steps[4], n, 2);
+      C* y = row_out<S, C>(args[2] + r * steps[2], steps[5], n, 1);
+      f(a, b, y, std::size_t(n));
+      row_done<S, C>(y, args[2] + r * steps[2], steps[5], n);
+    }
+  });
 }
 
 // Loop tables for float16, float32, float64 (in NumPy's resolution order: the first loop that the

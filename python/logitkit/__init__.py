@@ -25,6 +25,8 @@ from ._functional import (
     softmax_backward,
     softplus,
 )
+from ._threads import _init_from_env as _threads_from_env
+from ._threads import get_num_threads, set_num_threads
 from .losses import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_with_grad,
@@ -43,6 +45,7 @@ __all__ = [
     "cmake_dir",
     "cross_entropy",
     "cross_entropy_with_grad",
+    "get_num_threads",
     "grad_hess",
     "include_dir",
     "log_sigmoid",
@@ -53,6 +56,7 @@ __all__ = [
     "multiclass",
     "multilabel",
     "nll_loss",
+    "set_num_threads",
     "sigmoid",
     "sigmoid_backward",
     "sigmoid_focal_loss",
@@ -65,3 +69,5 @@ __all__ = [
     "softplus",
     "ufuncs",
 ]
+
+_threads_from_env()

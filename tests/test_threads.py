@@ -1,0 +1,136 @@
+"""Multi-threading (cpp/bindings/parallel.hpp, python/logitkit/_threads.py): large calls split
+across threads give bit-identical results for every thread count and every ISA; the thread count
+is validated, read from LOGITKIT_NUM_THREADS, and survives fork()."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+
+import logitkit as lk
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def restore_threads():
+    n = lk.get_num_threads()
+    yield
+    lk.set_num_threads(n)
+
+
+def _calls(dtype):
+    """One large call of every threaded loop kind (rows × length well above the split grain)."""
+    rng = np.random.default_rng(7)
+    x = (rng.normal(0, 4, (300, 1001))).astype(dtype)
+    x[5, 17] = np.nan  # special rows stay special, whichever thread takes them
+    x[9] = -np.inf
+    s = rng.normal(0, 30, 200_003).astype(dtype)
+    t = rng.integers(0, 1001, 300)
+    y = rng.dirichlet(np.ones(1001), 300).astype(dtype)
+    mask = rng.random((300, 1001)) < 0.9
+    yb = (rng.random(s.shape) < 0.3).astype(dtype)
+    return {
+        "softmax": lambda: lk.softmax(x),
+        "log_softmax": lambda: lk.log_softmax(x),
+        "logsumexp": lambda: lk.logsumexp(x),
+        "softmax where+T": lambda: lk.softmax(x, where=mask, temperature=0.7),
+        "logsumexp where+T": lambda: lk.logsumexp(x, where=mask, temperature=1.3),
+        "log_softmax axis 0 (strided)": lambda: lk.log_softmax(x, axis=0),
+        "sigmoid": lambda: lk.sigmoid(s),
+        "sigmoid strided": lambda: lk.sigmoid(s[::3]),
+        "log_sigmoid": lambda: lk.log_sigmoid(s),
+        "softplus": lambda: lk.softplus(s),
+        "sigmoid_backward": lambda: lk.sigmoid_backward(s, lk.sigmoid(s)),
+        "softmax_backward": lambda: lk.softmax_backward(x, lk.softmax(x)),
+        "ce hard + grad": lambda: lk.cross_entropy_with_grad(x, t, label_smoothing=0.1),
+        "ce soft + grad": lambda: lk.cross_entropy_with_grad(
+            x, y, reduction="none", validate=False
+        ),
+        "bce + grad": lambda: lk.binary_cross_entropy_with_logits_with_grad(
+            s, yb, pos_weight=np.asarray(2.0, dtype)
+        ),
+    }
+
+
+def _equal(a, b):
+    if isinstance(a, tuple):
+        return all(_equal(u, v) for u, v in zip(a, b, strict=True))
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_bit_identical_across_thread_counts(isa, dtype, restore_threads):
+    calls = _calls(dtype)
+    lk.set_num_threads(1)
+    with np.errstate(all="raise"):
+        single = {name: f() for name, f in calls.items()}
+        for n in (2, 3, 8):
+            lk.set_num_threads(n)
+            for name, f in calls.items():
+                assert _equal(f(), single[name]), f"{name} differs with {n} threads on {isa}"
+
+
+def test_set_num_threads_validates(restore_threads):
+    lk.set_num_threads(3)
+    assert lk.get_num_threads() == 3
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        lk.set_num_threads(0)
+    with pytest.raises(TypeError, match="n must be an integer, got float"):
+        lk.set_num_threads(2.5)
+    assert lk.get_num_threads() == 3
+
+
+def test_default_is_the_usable_cpus():
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    env = {k: v for k, v in os.environ.items() if k != "LOGITKIT_NUM_THREADS"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import logitkit; print(logitkit.get_num_threads())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(out.stdout) == expected
+
+
+@pytest.mark.parametrize("value, ok", [("1", True), ("5", True), ("0", False), ("two", False)])
+def test_environment_variable(value, ok):
+    env = dict(os.environ, LOGITKIT_NUM_THREADS=value)
+    out = subprocess.run(
+        [sys.executable, "-c", "import logitkit; print(logitkit.get_num_threads())"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if ok:
+        assert out.returncode == 0, out.stderr
+        assert int(out.stdout) == int(value)
+    else:
+        assert out.returncode != 0
+        assert f"LOGITKIT_NUM_THREADS='{value}': expected a positive integer" in out.stderr
+
+
+def _child_softmax(q):
+    x = np.random.default_rng(1).normal(size=(2000, 500))
+    q.put(float(lk.softmax(x).sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # Python 3.12+: threads + fork
+def test_pool_survives_fork(restore_threads):
+    """The parent's pool threads do not exist in a fork()ed child: the child starts its own."""
+    lk.set_num_threads(2)
+    x = np.random.default_rng(1).normal(size=(2000, 500))
+    expected = float(lk.softmax(x).sum())  # the parent's pool is running now
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_softmax, args=(q,))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0, "the child hung or crashed"
+    assert q.get(timeout=5) == expected
