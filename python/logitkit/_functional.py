@@ -39,24 +39,18 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 # ----------------------------------------------------------------------------- elementwise
 
 
-def _out_ok(out: Any, x: np.ndarray) -> bool:
-    """The fast path's check of out=: same shape and dtype as x, writeable (else full checks)."""
-    return (
-        type(out) is _ndarray
-        and out.dtype is x.dtype
-        and out.shape == x.shape
-        and out.flags.writeable
-    )
-
-
 def _elementwise(uf: np.ufunc, x: Any, out: Any) -> Any:
     if type(x) is _ndarray:
         dt = x.dtype
         if dt is _F32 or dt is _F64:
             if out is None:
                 return uf(x)
-            if _out_ok(out, x):
-                return uf(x, out)
+            if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
+                try:  # a read-only out is refused by NumPy: then name the argument
+                    return uf(x, out)
+                except ValueError:
+                    check_out(out, x.shape)
+                    raise
     if out is None:
         return uf(as_real_array(x))
     x = as_real_array(x)
@@ -253,8 +247,12 @@ def softmax(
         if (dt is _F32 or dt is _F64) and x.ndim:
             if out is None:
                 return _core.softmax(x)
-            if _out_ok(out, x):
-                return _core.softmax(x, out)
+            if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
+                try:  # a read-only out is refused by NumPy: then name the argument
+                    return _core.softmax(x, out)
+                except ValueError:
+                    check_out(out, x.shape)
+                    raise
     return _rowwise(_core.softmax, _core.softmax_ext, x, axis, out, where, temperature, False)
 
 
@@ -281,8 +279,12 @@ def log_softmax(
         if (dt is _F32 or dt is _F64) and x.ndim:
             if out is None:
                 return _core.log_softmax(x)
-            if _out_ok(out, x):
-                return _core.log_softmax(x, out)
+            if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
+                try:  # a read-only out is refused by NumPy: then name the argument
+                    return _core.log_softmax(x, out)
+                except ValueError:
+                    check_out(out, x.shape)
+                    raise
     return _rowwise(
         _core.log_softmax, _core.log_softmax_ext, x, axis, out, where, temperature, False
     )
