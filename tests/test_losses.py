@@ -1523,3 +1523,68 @@ def test_validate_false_skips_target_checks(isa):
     with np.errstate(all="raise"):
         loss = lk.binary_cross_entropy_with_logits(x, yb, validate=False, reduction="none")
     assert loss.shape == x.shape and np.all(np.isfinite(loss))
+
+
+# ----------------------------------------------------------------------------- small calls
+
+
+@pytest.mark.parametrize("shape", [(1, 10), (7, 3), (64, 512)])
+@dtypes
+def test_small_call_path_agrees_with_general(isa, dtype, shape):
+    """Small C-contiguous (N, C) logits with int64 labels and no weights take one C++ call
+    (register_losses.cpp, ce_hard_small); the same logits in Fortran order take the general
+    gufunc path. Same kernels: identical gradients and per-item losses, reductions within 1e-6 /
+    1e-13 (the small path sums in double, in order), and both against the oracle."""
+    rng = np.random.default_rng(_seed("small", dtype.name, *shape))
+    x = rng.normal(0, 3, shape).astype(dtype)
+    t = rng.integers(0, shape[1], shape[0])
+    t[1::3] = -100  # ignored items
+    for eps in (0.0, 0.1):
+        for reduction in REDUCTIONS:
+            kw = {"label_smoothing": eps, "reduction": reduction}
+            with np.errstate(all="raise"):
+                loss, grad = lk.cross_entropy_with_grad(x, t, **kw)
+                loss_g, grad_g = lk.cross_entropy_with_grad(np.asfortranarray(x), t, **kw)
+                loss_only = lk.cross_entropy(x, t, **kw)
+                buf = np.full_like(x, np.nan)
+                loss_b, grad_b = lk.cross_entropy_with_grad(x, t, out=buf, **kw)
+                xi = x.copy()
+                _, grad_i = lk.cross_entropy_with_grad(xi, t, out=xi, **kw)
+            assert grad_b is buf and grad_i is xi
+            np.testing.assert_array_equal(grad, grad_g)
+            np.testing.assert_array_equal(grad_b, grad)
+            assert np.array_equal(loss_b, loss, equal_nan=True)
+            tol = 64 * float(np.finfo(dtype).eps)
+            np.testing.assert_allclose(grad_i, grad, rtol=tol, atol=tol)
+            assert type(loss) is type(loss_g) is type(loss_only)
+            if reduction == "none":
+                np.testing.assert_array_equal(loss, loss_g)
+                np.testing.assert_array_equal(loss_only, loss)
+            else:
+                rtol = O.REDUCED_BOUNDS[dtype]
+                np.testing.assert_allclose(loss, loss_g, rtol=rtol)
+                np.testing.assert_allclose(loss_only, loss, rtol=rtol)
+            exact = O.cross_entropy(x, t, **kw)
+            check_loss("cross_entropy small call", loss, exact, dtype, isa, reduction)
+            eg, scale = O.cross_entropy_grad(x, t, with_scale=True, **kw)
+            check_grad("cross_entropy small call grad", grad, eg, dtype, isa, scale)
+
+
+def test_small_call_path_errors():
+    x = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"label 4 at position \(1,\) is outside \[0, 4\)"):
+        lk.cross_entropy(x, np.array([0, 4, 1]))
+    with pytest.raises(ValueError, match=r"label -1 at position \(2,\) is outside"):
+        lk.cross_entropy_with_grad(x, np.array([0, 1, -1]))
+    with pytest.raises(ValueError, match="reduction"):
+        lk.cross_entropy(x, np.array([0, 1, 2]), reduction="avg")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        lk.cross_entropy(x, np.array([0, 1, 2]), label_smoothing=1.5)
+    ro = np.zeros_like(x)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out: array is read-only"):
+        lk.cross_entropy_with_grad(x, np.array([0, 1, 2]), out=ro)
+    with pytest.raises(ValueError, match="shape"):
+        lk.cross_entropy_with_grad(x, np.array([0, 1, 2]), out=np.zeros((3, 5), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        lk.cross_entropy(x, np.array([0, 1]))

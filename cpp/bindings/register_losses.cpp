@@ -11,6 +11,13 @@
 namespace logitkit::bindings {
 namespace {
 
+// Whether the memory extents of two arrays overlap (a conservative test).
+inline bool extents_overlap(PyArrayObject* a, PyArrayObject* b) {
+  const char* a0 = static_cast<const char*>(PyArray_DATA(a));
+  const char* b0 = static_cast<const char*>(PyArray_DATA(b));
+  return a0 < b0 + PyArray_NBYTES(b) && b0 < a0 + PyArray_NBYTES(a);
+}
+
 template <class T>
 inline T load(const char* p) {
   T v;
@@ -117,6 +124,125 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   });
 }
 
+// The small-call path of cross_entropy / cross_entropy_with_grad with hard labels and default
+// layout: C-contiguous (N, C) float32/float64 logits, int64 labels of shape (N,), no class or sample
+// weights, at most parallel_grain elements. Labels are checked, the rows computed and the reduction
+// taken here, in one call from Python (the general path's gufunc call, label checks and reduction
+// cost about ten times the kernels at (1, 10)). Returns None where it does not apply (the caller
+// then takes the general path, which also produces every error message but the label one).
+// reduction: 0 mean, 1 sum, 2 none. Same kernels, so the same per-item values as the general path;
+// the mean/sum is accumulated in double, in order.
+template <class T>
+py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int reduction, long long ignore,
+                               bool validate, bool want_grad, PyArrayObject* out, int type) {
+  const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
+  const T* xd = static_cast<const T*>(PyArray_DATA(x));
+  const std::int64_t* td = static_cast<const std::int64_t*>(PyArray_DATA(t));
+  // labels: ignored items become -1; the first label outside [0, C) that is not ignore_index is
+  // an error (validate=False: the general path decides what such a label means)
+  constexpr npy_intp stack_rows = 64;
+  std::int64_t lab_stack[stack_rows];
+  std::vector<std::int64_t> lab_heap;
+  std::int64_t* lab = lab_stack;
+  if (N > stack_rows) {
+    lab_heap.resize(std::size_t(N));
+    lab = lab_heap.data();
+  }
+  npy_intp valid = 0;
+  for (npy_intp i = 0; i < N; ++i) {
+    const std::int64_t v = td[i];
+    if (v == ignore) {
+      lab[i] = -1;
+    } else if (v < 0 || v >= C) {
+      if (!validate) return py::none();
+      throw py::value_error("target: label " + std::to_string(v) + " at position (" + std::to_string(i) +
+                            ",) is outside [0, " + std::to_string(C) + ") and is not ignore_index=" +
+                            std::to_string(ignore));
+    } else {
+      lab[i] = v;
+      ++valid;
+    }
+  }
+  const double factor = reduction == 0 ? (valid ? 1.0 / double(valid) : 0.0) : 1.0;
+  PyArrayObject* grad = nullptr;
+  py::object grad_obj;
+  if (want_grad) {
+    if (out) {
+      grad_obj = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(out));
+      grad = out;
+    } else {
+      npy_intp dims[2] = {N, C};
+      PyObject* g = PyArray_EMPTY(2, dims, type, 0);
+      if (!g) throw py::error_already_set();
+      grad_obj = py::reinterpret_steal<py::object>(g);
+      grad = reinterpret_cast<PyArrayObject*>(g);
+    }
+  }
+  T* gd = grad ? static_cast<T*>(PyArray_DATA(grad)) : nullptr;
+  py::object items_obj;
+  T* items = nullptr;
+  if (reduction == 2) {
+    npy_intp dims[1] = {N};
+    PyObject* a = PyArray_EMPTY(1, dims, type, 0);
+    if (!a) throw py::error_already_set();
+    items_obj = py::reinterpret_steal<py::object>(a);
+    items = static_cast<T*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(a)));
+  }
+  const auto f = active_kernels().get<T>().cross_entropy_hard;
+  double total = 0;
+  {
+    FlagGuard guard;
+    for (npy_intp i = 0; i < N; ++i) {
+      const T v = f(xd + i * C, std::size_t(C), lab[i], nullptr, T(C), eps, T(factor), gd ? gd + i * C : nullptr);
+      if (items) items[i] = v;
+      total += double(v);
+    }
+  }
+  py::object loss;
+  if (reduction == 2) {
+    loss = items_obj;
+  } else {
+    T value = reduction == 1 ? T(total) : (valid ? T(total / double(valid)) : std::numeric_limits<T>::quiet_NaN());
+    PyArray_Descr* descr = PyArray_DescrFromType(type);
+    PyObject* sc = PyArray_Scalar(&value, descr, nullptr);
+    Py_DECREF(descr);
+    if (!sc) throw py::error_already_set();
+    loss = py::reinterpret_steal<py::object>(sc);
+  }
+  if (want_grad) return py::make_tuple(loss, grad_obj);
+  return loss;
+}
+
+py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction, long long ignore, bool validate,
+                         bool want_grad, py::handle outh) {
+  if (!PyArray_Check(xh.ptr()) || !PyArray_Check(th.ptr())) return py::none();
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  auto* t = reinterpret_cast<PyArrayObject*>(th.ptr());
+  const int type = PyArray_TYPE(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) != 2 || !PyArray_IS_C_CONTIGUOUS(x) ||
+      !PyArray_ISNOTSWAPPED(x) || !PyArray_ISALIGNED(x))
+    return py::none();
+  const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
+  if (N * C > parallel_grain || C == 0) return py::none();
+  if (PyArray_TYPE(t) != NPY_INT64 || PyArray_NDIM(t) != 1 || PyArray_DIM(t, 0) != N ||
+      !PyArray_IS_C_CONTIGUOUS(t) || !PyArray_ISNOTSWAPPED(t) || !PyArray_ISALIGNED(t))
+    return py::none();
+  PyArrayObject* out = nullptr;
+  if (want_grad && !outh.is_none()) {
+    if (!PyArray_CheckExact(outh.ptr())) return py::none();
+    out = reinterpret_cast<PyArrayObject*>(outh.ptr());
+    if (PyArray_TYPE(out) != type || PyArray_NDIM(out) != 2 || PyArray_DIM(out, 0) != N ||
+        PyArray_DIM(out, 1) != C || !PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) ||
+        !PyArray_ISNOTSWAPPED(out) || !PyArray_ISALIGNED(out))
+      return py::none();
+    // an out that overlaps the logits other than exactly (in place) takes the general path
+    if (PyArray_DATA(out) != PyArray_DATA(x) && extents_overlap(out, x)) return py::none();
+  }
+  if (type == NPY_FLOAT)
+    return ce_hard_small_typed<float>(x, t, float(eps), reduction, ignore, validate, want_grad, out, type);
+  return ce_hard_small_typed<double>(x, t, eps, reduction, ignore, validate, want_grad, out, type);
+}
+
 const char ce_hard_types[] = {NPY_FLOAT,  NPY_INT64, NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
                               NPY_DOUBLE, NPY_INT64, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 const char ce_hard_grad_types[] = {NPY_FLOAT,  NPY_INT64,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
@@ -138,6 +264,9 @@ PyUFuncGenericFunction bce_grad_funcs[] = {&bce_loop<float, true>, &bce_loop<dou
 }  // namespace
 
 void register_losses(py::module_& m) {
+  m.def("ce_hard_small", &ce_hard_small, py::arg("x"), py::arg("t"), py::arg("eps"), py::arg("reduction"),
+        py::arg("ignore_index"), py::arg("validate"), py::arg("want_grad"), py::arg("out"),
+        "Small-call cross-entropy with hard labels (None where it does not apply; see losses.py).");
   add_ufunc(m, "cross_entropy_hard", ce_hard_funcs, ce_hard_types, 2, 6, 1, "(n),(),(n),(),(),()->()",
             "cross_entropy_hard(x, label, weight, weight_sum, eps, g): per-row cross-entropy (label < 0: 0).");
   add_ufunc(m, "cross_entropy_hard_grad", ce_hard_grad_funcs, ce_hard_grad_types, 2, 6, 2,

@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_REDUCTION_CODE = {"mean": 0, "sum": 1, "none": 2}
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
@@ -199,6 +200,26 @@ def _cross_entropy(
     want_grad,
     out,
 ):
+    if (
+        weight is None
+        and sample_weight is None
+        and axis == -1
+        and type(logits) is np.ndarray
+        and type(target) is np.ndarray
+        and type(ignore_index) is int
+        and (type(label_smoothing) is float or type(label_smoothing) is int)
+        and 0 <= label_smoothing <= 1
+        and (out is None or want_grad)
+    ):
+        code = _REDUCTION_CODE.get(reduction) if type(reduction) is str else None
+        if code is not None:
+            # small (N, C) float logits and int64 labels: one C++ call (register_losses.cpp,
+            # ce_hard_small); None where it does not apply
+            r = _core.ce_hard_small(
+                logits, target, float(label_smoothing), code, ignore_index, validate, want_grad, out
+            )
+            if r is not None:
+                return r
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
         x = _float_logits(logits)
