@@ -108,9 +108,20 @@ def peer(name: str) -> Any:
 
 
 # Contenders as columns, in this order; the first is the one the ratios are taken for.
-CONTENDERS = ["logitkit", "lk.ufunc", "numpy", "scipy", "torch", "onnxruntime", "sklearn", "copy"]
+CONTENDERS = [
+    "logitkit",
+    "lk.ufunc",
+    "lk 2 threads",
+    "numpy",
+    "scipy",
+    "torch",
+    "onnxruntime",
+    "sklearn",
+    "copy",
+    "read",
+]
 REFERENCE = "logitkit"
-PEERS_FOR_RATIO = ["numpy", "scipy", "torch", "onnxruntime", "sklearn", "copy"]
+PEERS_FOR_RATIO = ["numpy", "scipy", "torch", "onnxruntime", "sklearn", "copy", "read"]
 # Which optional module a contender needs (for the "skipped" note).
 NEEDS = {"scipy": "scipy", "torch": "torch", "onnxruntime": "onnxruntime", "sklearn": "sklearn"}
 
@@ -154,6 +165,35 @@ def copy_factory(d: dict) -> Runner:
     x = d["x"]
     out = np.empty_like(x)
     return lambda: np.copyto(out, x)
+
+
+def read_factory(d: dict) -> Runner:
+    """A read-only pass over x, ``np.add.reduce(x, axis=-1)`` into a preallocated row of sums: the
+    memory limit of a kernel that reads x once and writes one value per row (logsumexp, a loss)."""
+    x = d["x"]
+    out = _rows_out(x) if x.ndim > 1 else np.empty((), x.dtype)
+    return lambda: np.add.reduce(x, axis=-1, out=out)
+
+
+def threads_factory(inner: Factory, n: int = 2) -> Factory:
+    """logitkit with n threads (logitkit.set_num_threads) for this contender only; the other
+    columns run single-threaded. Only for the large shapes: small calls never split."""
+
+    def make(d: dict) -> Runner:
+        if d["x"].size < PER_CALL_BELOW:
+            raise Skip("small call: never split across threads")
+        f = inner(d)
+
+        def run():
+            lk.set_num_threads(n)
+            try:
+                return f()
+            finally:
+                lk.set_num_threads(1)
+
+        return run
+
+    return make
 
 
 # NumPy, written the way a careful user writes it: shift by the row max, preallocated buffers.
@@ -552,6 +592,7 @@ def _unary_work(name: str, np_fn: Factory, scipy_name: str | None) -> Work:
     c: dict[str, Factory] = {
         "logitkit": lk_factory(name),
         "lk.ufunc": lk_ufunc_factory(name),
+        "lk 2 threads": threads_factory(lk_factory(name)),
         "numpy": np_fn,
         "torch": torch_factory(name),
         "copy": copy_factory,
@@ -569,11 +610,13 @@ def _row_work(name: str, np_fn: Factory, reduce: bool = False) -> Work:
         {
             "logitkit": lk_factory(name, reduce),
             "lk.ufunc": lk_ufunc_factory(name, reduce),
+            "lk 2 threads": threads_factory(lk_factory(name, reduce)),
             "numpy": np_fn,
             "scipy": scipy_rowwise(name),
             "torch": torch_factory(name),
             "onnxruntime": ort_factory(name),
             "copy": copy_factory,
+            **({"read": read_factory} if reduce else {}),
         },
     )
 
@@ -596,9 +639,11 @@ WORKS: dict[str, Work] = {
                 f"{name}{'+grad' if grad else ''}",
                 {
                     "logitkit": lk_fac(grad),
+                    "lk 2 threads": threads_factory(lk_fac(grad)),
                     "torch": torch_loss(op, grad),
                     "sklearn": sklearn_loss(op, grad),
                     "copy": copy_factory,
+                    **({} if grad else {"read": read_factory}),
                 },
                 make=make,
                 compare=compare_loss,
@@ -628,6 +673,7 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("softplus", (1_000_000,)),
     ("cross_entropy", (1, 10)),
     ("cross_entropy", (4096, 1000)),
+    ("cross_entropy", (16384, 1000)),
     ("cross_entropy+grad", (1, 10)),
     ("cross_entropy+grad", (4096, 1000)),
     ("bce_with_logits", (1, 10)),
@@ -733,7 +779,7 @@ def run_case(
     rtol, atol = work.tol.get(np.dtype(dtype).name, (1e-3, 1e-6))
     if ref is not None:
         for name, r in results.items():
-            if name in (REFERENCE, "copy"):
+            if name in (REFERENCE, "copy", "read"):
                 continue
             if work.compare is not None:
                 why = work.compare(ref, r)
@@ -913,6 +959,74 @@ def print_notes(results: list[Result]) -> None:
             print("  " + n)
 
 
+# The performance targets (issue 6): (work, shape, peer, largest ratio logitkit/peer). Speedups of
+# "lk 2 threads" over logitkit are reported alongside.
+TARGETS: list[tuple[str, tuple[int, ...], str, float]] = [
+    *(
+        t
+        for w in ("softmax", "log_softmax")
+        for t in (
+            (w, (64, 32000), "onnxruntime", 0.75),
+            (w, (64, 32000), "torch", 0.35),
+            (w, (16384, 1000), "onnxruntime", 0.75),
+            (w, (16384, 1000), "torch", 0.2),
+            (w, (16384, 1000), "copy", 1.6),
+            (w, (1, 10), "torch", 0.6),
+            (w, (1, 1000), "torch", 0.6),
+        )
+    ),
+    ("sigmoid", (1_000_000,), "torch", 0.5),
+    ("sigmoid", (1_000_000,), "copy", 3.0),
+    ("log_sigmoid", (1_000_000,), "torch", 0.3),
+    ("log_sigmoid", (1_000_000,), "scipy", 0.1),
+    ("softplus", (1_000_000,), "torch", 0.3),
+    ("softplus", (1_000_000,), "scipy", 0.1),
+    ("cross_entropy+grad", (4096, 1000), "torch", 0.25),
+    ("cross_entropy+grad", (4096, 1000), "sklearn", 0.25),
+    ("bce_with_logits+grad", (4096, 1000), "torch", 0.2),
+    ("cross_entropy+grad", (1, 10), "torch", 0.05),
+    ("logsumexp", (16384, 1000), "read", 2.5),
+    ("cross_entropy", (16384, 1000), "read", 2.5),
+]
+
+
+def print_targets(results: list[Result]) -> None:
+    by = {(r.work, r.shape): r for r in results}
+    rows = []
+    for work, shape, peer_name, limit in TARGETS:
+        r = by.get((work, shape))
+        if r is None:
+            continue
+        ref, t = r.median_s.get(REFERENCE), r.median_s.get(peer_name)
+        if ref is None or t is None:
+            rows.append([work, _shape(shape), f"lk/{peer_name}", f"<= {limit:g}", "-", "n/a"])
+            continue
+        ratio = ref / t
+        rows.append(
+            [
+                work,
+                _shape(shape),
+                f"lk/{peer_name}",
+                f"<= {limit:g}",
+                f"{ratio:.2f}",
+                "met" if ratio <= limit else "MISSED",
+            ]
+        )
+    if rows:
+        print()
+        print("Targets (issue 6): logitkit time / peer time, single thread")
+        _print_grid(["work", "shape", "ratio", "target", "measured", ""], rows)
+    rows = []
+    for r in results:
+        one, two = r.median_s.get(REFERENCE), r.median_s.get("lk 2 threads")
+        if one is not None and two is not None:
+            rows.append([r.work, _shape(r.shape), f"{one / two:.2f}x"])
+    if rows:
+        print()
+        print("Two threads (logitkit.set_num_threads(2)) vs one: speedup")
+        _print_grid(["work", "shape", "speedup"], rows)
+
+
 def plot(path: str, results: list[Result], contenders: list[str], title: str) -> bool:
     try:
         import matplotlib
@@ -929,8 +1043,8 @@ def plot(path: str, results: list[Result], contenders: list[str], title: str) ->
             continue
         xs, ys = zip(*pts)
         style = {"linewidth": 2.5} if c == REFERENCE else {}
-        if c == "copy":
-            style = {"linestyle": "--", "color": "gray"}
+        if c in ("copy", "read"):
+            style = {"linestyle": "--", "color": "gray" if c == "copy" else "silver"}
         ax.plot(xs, ys, marker="o", label="np.copyto (memory limit)" if c == "copy" else c, **style)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -984,6 +1098,7 @@ def main(argv: list[str] | None = None) -> int:
         if "torch" in sys.modules:
             p.error("--torch-isa: torch was imported before the option could take effect")
         os.environ["ATEN_CPU_CAPABILITY"] = args.torch_isa
+    lk.set_num_threads(1)  # the headline figures are single-threaded ("lk 2 threads": its own)
     if args.isa:
         try:
             lk._set_simd_target(args.isa)
@@ -1052,6 +1167,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(file=sys.stderr, flush=True)
     print_tables(results, contenders)
+    print_targets(results)
     print_notes(results)
 
     plot_results: list[Result] = []
