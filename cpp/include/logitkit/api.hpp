@@ -13,6 +13,9 @@
 // the message the Python package would raise. No function allocates except for strided rows longer
 // than 512 elements (one buffer per call, new(std::nothrow); Errc::out_of_memory if it fails).
 //
+// Threads. The functions keep no state: call them from any number of threads at once (each call
+// runs on the calling thread; the kernel table is chosen once, thread-safely, at first use).
+//
 // Numbers. The same kernels as the Python package (same results, bit for bit, on the same ISA), the
 // same special values (numerics.md) and the same loss semantics (torch.nn.functional's options;
 // README "Losses"). Reductions (mean, sum) are summed in double. Kernels may set floating-point
