@@ -37,6 +37,60 @@ void check(const char* isa, const char* what, double worst, double bound) {
   }
 }
 
+// Cross-entropy gradients that cancel: logits log y' built from the (smoothed) target itself, so
+// that p_c·Σa - a_c is nearly 0 for every class; the kernels flag such rows and recompute them in
+// double-length arithmetic (losses.hpp, ce_grad_accurate, math/exp_dd.hpp). Every entry must be
+// within numerics.md's bound: 8 / 16 ulp or 2^-24 / 2^-53 (times max(1, Σa)) absolute.
+template <class T>
+void test_ce_cancellation(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  const bool f = sizeof(T) == 4;
+  const long double abs_bound = std::ldexp(1.0L, f ? -24 : -53);
+  const double ulp_bound = f ? 8 : 16;
+  std::mt19937_64 rng(7);
+  std::gamma_distribution<double> gd(0.3, 1.0);
+  std::uniform_real_distribution<double> ud(0.0, 1.0);
+  double worst = 0;
+  for (std::size_t n : {3u, 8u, 19u, 64u, 1000u}) {
+    for (int kind = 0; kind < 3; ++kind) {  // soft, soft + smoothing, hard + smoothing
+      const T eps = kind == 0 ? T(0) : T(0.1);
+      std::vector<T> y(n), x(n), grad(n);
+      std::int64_t t = std::int64_t(ud(rng) * double(n)) % std::int64_t(n);
+      long double sum = 0;
+      for (auto& v : y) sum += (v = T(gd(rng)));
+      y[0] = T(y[0] + 0.5L * sum);
+      sum = 0;
+      for (T v : y) sum += v;
+      for (auto& v : y) v = T(v / sum);
+      std::vector<long double> a(n);
+      long double A = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const long double yi = kind == 2 ? (std::int64_t(i) == t ? 1.0L : 0.0L) : (long double)y[i];
+        a[i] = (1.0L - (long double)eps) * yi + (long double)eps / (long double)n;
+        A += a[i];
+        x[i] = T(std::log(a[i]));
+      }
+      if (kind == 2) k.cross_entropy_hard(x.data(), n, t, nullptr, T(n), eps, T(1), grad.data());
+      else k.cross_entropy_soft(x.data(), y.data(), n, nullptr, eps, T(1), grad.data());
+      long double m = x[0], S = 0;
+      for (T v : x) m = v > m ? v : m;
+      for (T v : x) S += std::exp((long double)v - m);
+      for (std::size_t i = 0; i < n; ++i) {
+        const long double exact = std::exp((long double)x[i] - m) / S * A - a[i];
+        const long double err = std::fabs((long double)grad[i] - exact);
+        const double frac = std::fmin(ulps(grad[i], exact) / ulp_bound,
+                                      double(err / (abs_bound * (A > 1 ? A : 1.0L))));
+        worst = std::fmax(worst, frac);
+      }
+    }
+  }
+  if (!(worst <= 1)) {
+    std::printf("FAIL %s cross-entropy cancelling gradient %s: %.3g x the bound\n", isa, f ? "f32" : "f64", worst);
+    ++failures;
+  }
+  std::printf("%s %s: cross-entropy cancelling gradients %.3f x the bound\n", isa, f ? "f32" : "f64", worst);
+}
+
 template <class T>
 void test_isa(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -100,6 +154,7 @@ void test_isa(const char* isa) {
   }
   std::printf("%s %s: log_softmax %.2f, softmax %.2f, logsumexp %.2f, sigmoid %.2f, log_sigmoid %.2f, softplus %.2f ulp\n",
               isa, f ? "f32" : "f64", w_lsm, w_sm, w_lse, w_sig, w_lsig, w_sp);
+  test_ce_cancellation<T>(isa);
 }
 
 }  // namespace
