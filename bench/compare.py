@@ -191,7 +191,8 @@ def threads_factory(inner: Factory, n: int = 2) -> Factory:
             finally:
                 lk.set_num_threads(1)
 
-        return run
+        conv = getattr(f, "check_value", None)
+        return run if conv is None else _with_check(run, conv)
 
     return make
 
