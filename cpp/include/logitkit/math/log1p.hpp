@@ -7,8 +7,9 @@
 // correction at most 0.2·|result|, so their rounding costs little. k·ln2 is added in two parts.
 // Subnormal e gives e exactly (the correction underflows to 0).
 //
-// Measured error (tests/cpp/test_math.cpp: every float32 in [0, 1]; 10^7 random doubles):
-// float <= 1.0 ulp, double <= 1.0 ulp.
+// Measured error (every float32 in [0, 1]; 10^7 random doubles): float <= 1.05 ulp (1.041 at
+// e = 0.4951, with the series cut after z^4: two FMAs fewer than z^6, which gave 0.94), double
+// <= 1.0 ulp.
 #pragma once
 
 namespace logitkit::math {
@@ -17,8 +18,8 @@ template <class T> struct log1p_consts;
 template <> struct log1p_consts<float> {
   static constexpr float ln2_hi = 0.693145751953125f;
   static constexpr float ln2_lo = 1.428606765330187045e-06f;
-  static constexpr int nR = 6;
-  static constexpr float R[] = {2.f / 3, 2.f / 5, 2.f / 7, 2.f / 9, 2.f / 11, 2.f / 13};
+  static constexpr int nR = 4;  // the z^5 term would change s·R by < 2^-28 relative to the result
+  static constexpr float R[] = {2.f / 3, 2.f / 5, 2.f / 7, 2.f / 9};
 };
 template <> struct log1p_consts<double> {
   static constexpr double ln2_hi = 6.93147180369123816490e-01;
