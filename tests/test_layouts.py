@@ -401,3 +401,26 @@ def test_dask_logsumexp_keepdims(isa, dask_array):
     r = lk.logsumexp(dx, keepdims=True)
     assert r.shape == (8, 6, 1)
     _dask_check(da, r, lk.logsumexp(_DX, keepdims=True))
+
+
+@pytest.mark.parametrize("shape", [(10,), (1, 10), (5, 37), (64, 512), (3, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_small_call_path_matches_the_gufuncs(isa, dtype, shape):
+    """Small C-contiguous arrays skip NumPy's gufunc machinery (register_softmax.cpp,
+    rowwise_small): the same row kernels, so bit-identical results, result types and out=."""
+    x = (np.random.default_rng(3).normal(0, 4, shape)).astype(dtype)
+    x.flat[0] = -np.inf
+    for name in ("softmax", "log_softmax", "logsumexp"):
+        f, uf = getattr(lk, name), getattr(lk.ufuncs, name)
+        got, want = f(x), uf(x)
+        assert type(got) is type(want)
+        assert np.shape(got) == np.shape(want) and np.asarray(got).dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        out = np.full(np.shape(want), np.nan, dtype)
+        if name != "logsumexp":
+            assert f(x, out=out) is out
+            np.testing.assert_array_equal(out, want)
+            xi = x.copy()
+            assert f(xi, out=xi) is xi  # in place takes the gufunc (overlap), whose in-place
+            tol = 16 * float(np.finfo(dtype).eps)  # softmax takes the max-relative path
+            np.testing.assert_allclose(xi, want, rtol=tol, atol=tol * 1e-30)

@@ -245,6 +245,10 @@ def softmax(
     if type(x) is _ndarray and where is None and temperature is None and axis == -1:
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim:
+            # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
+            r = _core.rowwise_small(0, x, out)
+            if r is not None:
+                return r
             if out is None:
                 return _core.softmax(x)
             if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
@@ -277,6 +281,10 @@ def log_softmax(
     if type(x) is _ndarray and where is None and temperature is None and axis == -1:
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim:
+            # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
+            r = _core.rowwise_small(1, x, out)
+            if r is not None:
+                return r
             if out is None:
                 return _core.log_softmax(x)
             if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
@@ -312,7 +320,8 @@ def logsumexp(
     if type(x) is _ndarray and where is None and temperature is None and axis == -1:
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
-            return _core.logsumexp(x)
+            r = _core.rowwise_small(2, x, None)  # small arrays: the row kernel called directly
+            return _core.logsumexp(x) if r is None else r
     return _rowwise(
         _core.logsumexp, _core.logsumexp_ext, x, axis, out, where, temperature, True, keepdims
     )
