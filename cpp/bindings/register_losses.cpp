@@ -11,13 +11,6 @@
 namespace logitkit::bindings {
 namespace {
 
-// Whether the memory extents of two arrays overlap (a conservative test).
-inline bool extents_overlap(PyArrayObject* a, PyArrayObject* b) {
-  const char* a0 = static_cast<const char*>(PyArray_DATA(a));
-  const char* b0 = static_cast<const char*>(PyArray_DATA(b));
-  return a0 < b0 + PyArray_NBYTES(b) && b0 < a0 + PyArray_NBYTES(a);
-}
-
 template <class T>
 inline T load(const char* p) {
   T v;
@@ -215,26 +208,19 @@ py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int re
 
 py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction, long long ignore, bool validate,
                          bool want_grad, py::handle outh) {
-  if (!PyArray_Check(xh.ptr()) || !PyArray_Check(th.ptr())) return py::none();
+  if (!plain_array(xh.ptr(), -1) || !plain_array(th.ptr(), NPY_INT64)) return py::none();
   auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
   auto* t = reinterpret_cast<PyArrayObject*>(th.ptr());
   const int type = PyArray_TYPE(x);
-  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) != 2 || !PyArray_IS_C_CONTIGUOUS(x) ||
-      !PyArray_ISNOTSWAPPED(x) || !PyArray_ISALIGNED(x))
-    return py::none();
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) != 2) return py::none();
   const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
   if (N * C > parallel_grain || C == 0) return py::none();
-  if (PyArray_TYPE(t) != NPY_INT64 || PyArray_NDIM(t) != 1 || PyArray_DIM(t, 0) != N ||
-      !PyArray_IS_C_CONTIGUOUS(t) || !PyArray_ISNOTSWAPPED(t) || !PyArray_ISALIGNED(t))
-    return py::none();
+  if (PyArray_NDIM(t) != 1 || PyArray_DIM(t, 0) != N) return py::none();
   PyArrayObject* out = nullptr;
   if (want_grad && !outh.is_none()) {
-    if (!PyArray_CheckExact(outh.ptr())) return py::none();
+    if (!plain_out(outh.ptr(), type)) return py::none();
     out = reinterpret_cast<PyArrayObject*>(outh.ptr());
-    if (PyArray_TYPE(out) != type || PyArray_NDIM(out) != 2 || PyArray_DIM(out, 0) != N ||
-        PyArray_DIM(out, 1) != C || !PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) ||
-        !PyArray_ISNOTSWAPPED(out) || !PyArray_ISALIGNED(out))
-      return py::none();
+    if (PyArray_NDIM(out) != 2 || PyArray_DIM(out, 0) != N || PyArray_DIM(out, 1) != C) return py::none();
     // an out that overlaps the logits other than exactly (in place) takes the general path
     if (PyArray_DATA(out) != PyArray_DATA(x) && extents_overlap(out, x)) return py::none();
   }

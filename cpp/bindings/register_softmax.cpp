@@ -61,27 +61,21 @@ py::object rowwise_small_typed(int which, PyArrayObject* x, PyArrayObject* out, 
 }
 
 py::object rowwise_small(int which, py::handle xh, py::handle outh) {
-  if (which < 0 || which > 2 || !PyArray_CheckExact(xh.ptr())) return py::none();
+  if (which < 0 || which > 2 || !PyArray_CheckExact(xh.ptr()) || !plain_array(xh.ptr(), -1)) return py::none();
   auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
   const int type = PyArray_TYPE(x), nd = PyArray_NDIM(x);
-  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || (nd != 1 && nd != 2) || !PyArray_IS_C_CONTIGUOUS(x) ||
-      !PyArray_ISNOTSWAPPED(x) || !PyArray_ISALIGNED(x))
-    return py::none();
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || (nd != 1 && nd != 2)) return py::none();
   const npy_intp size = PyArray_SIZE(x);
   if (size == 0 || size > parallel_grain) return py::none();
   PyArrayObject* out = nullptr;
   if (!outh.is_none()) {
-    if (!PyArray_CheckExact(outh.ptr())) return py::none();
+    if (!plain_out(outh.ptr(), type)) return py::none();
     out = reinterpret_cast<PyArrayObject*>(outh.ptr());
     const int ond = which == 2 ? nd - 1 : nd;
-    if (PyArray_TYPE(out) != type || PyArray_NDIM(out) != ond || !PyArray_IS_C_CONTIGUOUS(out) ||
-        !PyArray_ISWRITEABLE(out) || !PyArray_ISNOTSWAPPED(out) || !PyArray_ISALIGNED(out))
-      return py::none();
+    if (PyArray_NDIM(out) != ond) return py::none();
     for (int d = 0; d < ond; ++d)
       if (PyArray_DIM(out, d) != PyArray_DIM(x, d)) return py::none();
-    const char* a0 = static_cast<const char*>(PyArray_DATA(out));
-    const char* b0 = static_cast<const char*>(PyArray_DATA(x));
-    if (a0 < b0 + PyArray_NBYTES(x) && b0 < a0 + PyArray_NBYTES(out)) return py::none();  // overlap
+    if (extents_overlap(out, x)) return py::none();  // in place: the gufunc
   }
   if (type == NPY_FLOAT) return rowwise_small_typed<float>(which, x, out, type);
   return rowwise_small_typed<double>(which, x, out, type);

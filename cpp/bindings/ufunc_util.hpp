@@ -147,6 +147,27 @@ template <class T> std::vector<T>& scratch(int which, std::size_t n) {
 }
 
 
+// ---------------------------------------------------------------- small-call paths
+// The functional API's small calls skip NumPy's ufunc machinery (register_softmax.cpp,
+// register_losses.cpp) for arrays the kernels can read as they are: an ndarray of `type` (any when
+// type < 0), C-contiguous, aligned, in native byte order.
+inline bool plain_array(PyObject* o, int type) {
+  if (!PyArray_Check(o)) return false;
+  auto* a = reinterpret_cast<PyArrayObject*>(o);
+  return (type < 0 || PyArray_TYPE(a) == type) && PyArray_IS_C_CONTIGUOUS(a) && PyArray_ISNOTSWAPPED(a) &&
+         PyArray_ISALIGNED(a);
+}
+// An out= for such a path: an exact ndarray of `type`, plain as above and writeable.
+inline bool plain_out(PyObject* o, int type) {
+  return PyArray_CheckExact(o) && plain_array(o, type) && PyArray_ISWRITEABLE(reinterpret_cast<PyArrayObject*>(o));
+}
+// Whether the memory extents of two arrays overlap (a conservative test).
+inline bool extents_overlap(PyArrayObject* a, PyArrayObject* b) {
+  const char* a0 = static_cast<const char*>(PyArray_DATA(a));
+  const char* b0 = static_cast<const char*>(PyArray_DATA(b));
+  return a0 < b0 + PyArray_NBYTES(b) && b0 < a0 + PyArray_NBYTES(a);
+}
+
 // ---------------------------------------------------------------- inner loops
 // Op types name a kernel: `template <class C> static auto fn()` returns the active table's entry
 // for compute type C. S is the storage type in the array (std::uint16_t for float16).

@@ -149,12 +149,6 @@ inline scalar_t<V> ce_cancel_threshold(double g, double A) {
   return thr < double(std::numeric_limits<T>::max()) ? T(thr) : lim<V>::inf;
 }
 
-// Whether a row with this threshold and Σa = A can be flagged at all (thr < A, since p <= 1).
-template <class V>
-inline bool ce_can_flag(scalar_t<V> thr, double A) {
-  return double(thr) < A;
-}
-
 // A per-thread scratch row, for the in-place gradient (grad == x) of rows that may need
 // ce_grad_accurate, which reads the logits again. nullptr if it cannot be allocated (the row then
 // keeps its fast-path gradient). Templated on V: every ISA translation unit has its own.
@@ -167,6 +161,30 @@ inline scalar_t<V>* ce_scratch_row(std::size_t n) {
     return nullptr;
   }
   return buf.data();
+}
+
+// The cancellation fix-up's setup for one row: the flag threshold, infinite where no entry can be
+// flagged (no gradient, g = 0, or thr >= Σa = A since p <= 1: the passes then skip the check), and
+// whether a flagged row can be recomputed. An in-place gradient (grad == x) gets a per-thread copy
+// of the logits in x, since ce_grad_accurate reads them again; without one the row keeps its
+// fast-path gradient.
+template <class V>
+struct CeFix {
+  scalar_t<V> thr;
+  bool can_fix;
+};
+template <class V>
+inline CeFix<V> ce_fix_setup(const scalar_t<V>*& x, std::size_t n, scalar_t<V>* grad, double g, double A) {
+  using T = scalar_t<V>;
+  const T thr = grad ? ce_cancel_threshold<V>(g, A) : lim<V>::inf;
+  if (!(double(thr) < A)) return {lim<V>::inf, false};
+  if (grad == x) {
+    T* copy = ce_scratch_row<V>(n);
+    if (!copy) return {lim<V>::inf, false};
+    for (std::size_t i = 0; i < n; ++i) copy[i] = x[i];
+    x = copy;
+  }
+  return {thr, true};
 }
 
 // Sums the lanes of a double-length vector sum (hi + lo lanes) in double-length scalar arithmetic.
@@ -362,16 +380,9 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
   const T add = eps / T(n);                  // a_c = w_c·ε/C: the smoothing part
   const double coef = double(T(1) - eps) * double(wt) + double(add) * double(Wsum);  // Σ a_c
   // Smoothing makes every entry p_c·Σa - a_c, which can cancel: such rows may need
-  // ce_grad_accurate, which reads x again (an in-place gradient works from a copy).
-  T thr = (grad && eps != T(0)) ? ce_cancel_threshold<V>(double(g), coef) : lim<V>::inf;
-  const bool may_fix = grad && eps != T(0) && ce_can_flag<V>(thr, coef);
-  if (!may_fix) thr = lim<V>::inf;  // no entry can be flagged: the passes skip the check
-  if (may_fix && grad == x) {
-    if (T* copy = ce_scratch_row<V>(n)) {
-      for (std::size_t i = 0; i < n; ++i) copy[i] = x[i];
-      x = copy;
-    }
-  }
+  // ce_grad_accurate (without smoothing only the label's entry differs from p_c·Σa).
+  const CeFix<V> fix = ce_fix_setup<V>(x, n, eps != T(0) ? grad : nullptr, double(g), coef);
+  const T thr = fix.thr;
   bool flagged = false;
   // The label's entry, (1-ε)·w_t·(p_t - 1) + (ε/C)·(W·p_t - w_t), computed in double from p_t (and
   // p_t - 1 where it is given more accurately); flagged like the others.
@@ -396,7 +407,7 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
       const double pt = std::exp(double(xt)) / S;
       if (grad) {
         label_entry(pt, pt - 1.0);
-        if (flagged && may_fix && x != grad) ce_grad_accurate<V>(x, n, m, w, nullptr, t, eps, g, grad);
+        if (flagged && fix.can_fix) ce_grad_accurate<V>(x, n, m, w, nullptr, t, eps, g, grad);
       }
       return T(double(T(1) - eps) * double(wt) * (std::log(S) - double(xt)) + term);
     }
@@ -419,7 +430,7 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
     // keeps its relative accuracy.
     const double pt = std::exp(double(xt) - double(r.m)) * r.inv;
     label_entry(pt, (xt == r.m && r.k == 1.0) ? -r.Sp * r.inv : pt - 1.0);
-    if (flagged && may_fix && x != grad) ce_grad_accurate<V>(x, n, r.m, w, nullptr, t, eps, g, grad);
+    if (flagged && fix.can_fix) ce_grad_accurate<V>(x, n, r.m, w, nullptr, t, eps, g, grad);
   } else {
     smooth = w ? ce_last_pass<V, false, true, false>(x, n, r, w, nullptr, T(0), add, T(coef), g, grad)
                : ce_last_pass<V, false, false, false>(x, n, r, w, nullptr, T(0), add, T(coef), g, grad);
@@ -461,15 +472,8 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
   const T scale = T(1) - eps, add = eps / T(n);
   // Σ a_c, needed by the gradient before it is written: a pass over the targets, not the logits.
   const double A = soft_coef_sum<V>(y, w, n, scale, add);
-  T thr = grad ? ce_cancel_threshold<V>(double(g), A) : lim<V>::inf;
-  const bool may_fix = grad && ce_can_flag<V>(thr, A);
-  if (!may_fix) thr = lim<V>::inf;  // no entry can be flagged: the passes skip the check
-  if (may_fix && grad == x) {  // ce_grad_accurate reads x again: work from a copy
-    if (T* copy = ce_scratch_row<V>(n)) {
-      for (std::size_t i = 0; i < n; ++i) copy[i] = x[i];
-      x = copy;
-    }
-  }
+  const CeFix<V> fix = ce_fix_setup<V>(x, n, grad, double(g), A);
+  const T thr = fix.thr;
   bool flagged = false;
   {  // the direct path first; it declines rows it cannot do exactly
     double S = 0, term = 0;
@@ -477,7 +481,7 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
     const bool ok = w ? ce_direct<V, true, true, false>(x, y, n, w, scale, add, A, g, grad, S, term, m, thr, flagged)
                       : ce_direct<V, false, true, false>(x, y, n, w, scale, add, A, g, grad, S, term, m, thr, flagged);
     if (ok) {
-      if (flagged && may_fix && x != grad) ce_grad_accurate<V>(x, n, m, w, y, -1, eps, g, grad);
+      if (flagged && fix.can_fix) ce_grad_accurate<V>(x, n, m, w, y, -1, eps, g, grad);
       return T(term);
     }
   }
@@ -492,7 +496,7 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
   if (grad) {
     loss = w ? ce_last_pass<V, true, true, true>(x, n, r, w, y, scale, add, T(A), g, grad, thr, &flagged)
              : ce_last_pass<V, true, false, true>(x, n, r, w, y, scale, add, T(A), g, grad, thr, &flagged);
-    if (flagged && may_fix && x != grad) ce_grad_accurate<V>(x, n, r.m, w, y, -1, eps, g, grad);
+    if (flagged && fix.can_fix) ce_grad_accurate<V>(x, n, r.m, w, y, -1, eps, g, grad);
   } else {
     loss = w ? ce_last_pass<V, false, true, true>(x, n, r, w, y, scale, add, T(0), g, grad)
              : ce_last_pass<V, false, false, true>(x, n, r, w, y, scale, add, T(0), g, grad);
