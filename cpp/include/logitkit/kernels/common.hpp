@@ -3,6 +3,7 @@
 // symbols (no inline function is compiled under two different -m flags into one symbol).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -47,6 +48,29 @@ inline void store_partial(scalar_t<V>* p, V a, std::size_t n) {
   store(buf, a);
   for (std::size_t i = 0; i < n; ++i) p[i] = buf[i];
 }
+
+// Cache hints. prefetch_read(p, ahead) asks for the line `ahead` bytes past p, which may lie past the
+// end of the array (the next row, or nothing: a prefetch never faults and its address is never
+// dereferenced); prefetch_write(p, ahead) asks for that line in a state ready to be written.
+template <class V>
+LOGITKIT_INLINE inline void prefetch_read(const scalar_t<V>* p, std::size_t ahead) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + ahead), 0, 3);
+#else
+  (void)p, (void)ahead;
+#endif
+}
+template <class V>
+LOGITKIT_INLINE inline void prefetch_write(scalar_t<V>* p, std::size_t ahead = 0) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(p) + ahead), 1, 3);
+#else
+  (void)p, (void)ahead;
+#endif
+}
+// How far ahead the streaming passes prefetch their input: a few microseconds of work, far enough to
+// hide a memory access on the machines measured (bench/README.md), near enough to stay in L1.
+constexpr std::size_t prefetch_ahead = 4096;
 
 // TwoSum (Knuth): a + b = s + err exactly, for any finite a, b whose sum does not overflow.
 template <class V>

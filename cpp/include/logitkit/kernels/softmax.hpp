@@ -275,6 +275,8 @@ inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, s
 // half the mass (log_softmax's top entry is then -log1p(S'), tiny: the max-relative path keeps it)
 // or log S is near 0 (logsumexp cancels): the callers check those.
 // With STORE, exp(x_i) is also written to y[i] (softmax's and cross-entropy's first pass; y != x).
+// The input is prefetched a few KB ahead (the next rows, for a batch of contiguous rows), and so is
+// y with STORE: a row from memory then costs little more than one from cache.
 template <class V, bool STORE = false>
 inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, scalar_t<V>& m_out,
                            scalar_t<V>* y = nullptr) {
@@ -298,6 +300,10 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
     Acc acc0, acc1;
     std::size_t i = b0;
     for (; i + 4 * W <= b1; i += 4 * W) {
+      for (std::size_t c = 0; c < 4 * W * sizeof(T); c += 64) {  // (SSE2, NEON: one line; AVX2: two)
+        prefetch_read<V>(x + i, prefetch_ahead + c);
+        if constexpr (STORE) prefetch_write<V>(y + i, prefetch_ahead + c);
+      }
       V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
       vmax = max(max(vmax, max(a0, a1)), max(a2, a3));
       vmin = min(min(vmin, min(a0, a1)), min(a2, a3));
@@ -406,13 +412,19 @@ inline scalar_t<V> logsumexp_wide(const scalar_t<V>* x, std::size_t n, scalar_t<
 
 // log_softmax in two passes (sum, then x - log S) when the direct sum applies and no entry holds
 // more than half the mass (then every output is <= -log 2 and log S's error stays below an ulp).
+// Unless in place, the sum pass also writes exp(x) to y, which the second pass overwrites: the
+// output's cache misses are then taken while the exp arithmetic runs, not in the short second pass.
+// Returns direct_done, direct_no (m unknown: a row out of range, or NaN), or direct_top_heavy: every
+// entry is finite and in range and m is the row's max, but one entry holds more than half the mass.
+enum DirectResult : int { direct_done = 0, direct_no = 1, direct_top_heavy = 2 };
 template <class V>
-inline bool log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+inline DirectResult log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V>& m) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   double S;
-  T m;
-  if (!row_direct_sum<V>(x, n, S, m) || std::exp(double(m)) > 0.5 * S) return false;
+  const bool ok = (y == x) ? row_direct_sum<V>(x, n, S, m) : row_direct_sum<V, true>(x, n, S, m, y);
+  if (!ok) return direct_no;
+  if (std::exp(double(m)) > 0.5 * S) return direct_top_heavy;
   // log S = m + log(S·e^-m) as an unevaluated sum (TwoSum): when |m| is large and the outputs are
   // not, log S rounded to double alone would cost float64 results many ulps.
   const double L = std::log(S * std::exp(-double(m))), a = double(m);
@@ -422,7 +434,7 @@ inline bool log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t
   std::size_t i = 0;
   for (; i + W <= n; i += W) store(y + i, (V::load(x + i) - hi) - lo);
   if (i < n) store_partial(y + i, (load_partial<V>(x + i, n - i, T(0)) - hi) - lo, n - i);
-  return true;
+  return direct_done;
 }
 
 // ---- public row kernels (temp > 0 finite; temp == 1 takes the plain path)
@@ -430,8 +442,12 @@ inline bool log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t
 template <class V>
 inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
   using T = scalar_t<V>;
-  if (temp == 1.0 && n >= 4 * std::size_t(V::size) && log_softmax_direct<V>(x, y, n)) return;
   T m{}, mn{};
+  if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {
+    const DirectResult r = log_softmax_direct<V>(x, y, n, m);
+    if (r == direct_done) return;
+    if (r == direct_top_heavy) return log_softmax_row_t<V, false>(x, y, n, m, temp);  // m known: no max pass
+  }
   RowKind kind = row_max<V>(x, n, m, &mn);
   if (kind != row_ok) return fill_row<V>(y, n, lim<V>::nan);
   if (temp == 1.0) log_softmax_row_t<V, false>(x, y, n, m, temp);
