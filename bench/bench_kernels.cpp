@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -58,7 +60,7 @@ void set_counters(benchmark::State& state, std::size_t elements, std::size_t byt
 
 // ------------------------------------------------------------------------------ elementwise
 
-enum class Unary { sigmoid, log_sigmoid, softplus, exp };
+enum class Unary { sigmoid, log_sigmoid, softplus, exp, log1p_unit };
 enum class Binary { sigmoid_backward, log_sigmoid_backward };
 
 template <class T> void bm_unary(benchmark::State& state, std::string isa, Unary op, std::size_t n) {
@@ -66,10 +68,13 @@ template <class T> void bm_unary(benchmark::State& state, std::string isa, Unary
   if (!k) return;
   auto x = logits<T>(n, 1);
   std::vector<T> y(n);
+  if (op == Unary::log1p_unit)  // its domain is [0, 1]: the sigmoid family's e = exp(-|x|)
+    for (auto& v : x) v = std::exp(-std::fabs(v));
   auto fn = op == Unary::sigmoid       ? k->sigmoid
             : op == Unary::log_sigmoid ? k->log_sigmoid
             : op == Unary::softplus    ? k->softplus
-                                       : k->exp;
+            : op == Unary::exp         ? k->exp
+                                       : k->log1p_unit;
   for (auto _ : state) {
     fn(x.data(), y.data(), n);
     benchmark::DoNotOptimize(y.data());
@@ -154,6 +159,59 @@ template <class T> void bm_row(benchmark::State& state, std::string isa, Row op,
   set_counters(state, total, bytes);
 }
 
+// ------------------------------------------------------------------------------ losses
+
+// Cross-entropy of `rows` rows of n logits: hard labels (label = row mod n) or soft targets (a
+// softmax of other logits), the loss alone or with the gradient (written to its own array).
+template <class T> void bm_cross_entropy(benchmark::State& state, std::string isa, bool soft, bool grad,
+                                         std::size_t n, std::size_t rows) {
+  const TypedKernels<T>* k = select<T>(state, isa);
+  if (!k) return;
+  const std::size_t total = n * rows;
+  auto x = logits<T>(total, 1);
+  std::vector<T> g(grad ? total : 0), y;
+  if (soft) {
+    y = logits<T>(total, 2);
+    for (std::size_t r = 0; r < rows; ++r) k->softmax(y.data() + r * n, y.data() + r * n, n, 1.0);
+  }
+  const T scale = T(1.0 / double(rows));
+  T sink = 0;
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      T* gp = grad ? g.data() + r * n : nullptr;
+      sink += soft ? k->cross_entropy_soft(x.data() + r * n, y.data() + r * n, n, nullptr, T(0), scale, gp)
+                   : k->cross_entropy_hard(x.data() + r * n, n, std::int64_t(r % n), nullptr, T(n), T(0), scale, gp);
+    }
+    benchmark::DoNotOptimize(sink);
+    benchmark::DoNotOptimize(g.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, total, ((soft ? 2 : 1) + (grad ? 1 : 0)) * total * sizeof(T));
+}
+
+// Binary cross-entropy with logits over n elements, targets 0/1, no weights: per-element losses
+// stored (reduction 'none'), or summed by the kernel (mean/sum), with or without the gradient.
+enum class Bce { store, sum, sum_grad };
+template <class T> void bm_bce(benchmark::State& state, std::string isa, Bce mode, std::size_t n) {
+  const TypedKernels<T>* k = select<T>(state, isa);
+  if (!k) return;
+  auto x = logits<T>(n, 1);
+  auto y = logits<T>(n, 2);
+  for (auto& v : y) v = v > T(1.5) ? T(1) : T(0);
+  std::vector<T> loss(mode == Bce::store ? n : 0), g(mode == Bce::sum_grad ? n : 0);
+  double sink = 0;
+  for (auto _ : state) {
+    sink += k->bce_with_logits(x.data(), y.data(), nullptr, nullptr, T(0), T(1.0 / double(n)),
+                               mode == Bce::store ? loss.data() : nullptr,
+                               mode == Bce::sum_grad ? g.data() : nullptr, n);
+    benchmark::DoNotOptimize(sink);
+    benchmark::DoNotOptimize(loss.data());
+    benchmark::DoNotOptimize(g.data());
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, n, (2 + (mode == Bce::sum ? 0 : 1)) * n * sizeof(T));
+}
+
 // ------------------------------------------------------------------------------ memory limit
 
 template <class T> void bm_copy(benchmark::State& state, std::size_t n) {
@@ -178,7 +236,8 @@ template <class T> void register_for(const std::string& isa) {
   const std::pair<const char*, Unary> unary[] = {{"sigmoid", Unary::sigmoid},
                                                  {"log_sigmoid", Unary::log_sigmoid},
                                                  {"softplus", Unary::softplus},
-                                                 {"exp", Unary::exp}};
+                                                 {"exp", Unary::exp},
+                                                 {"log1p_unit", Unary::log1p_unit}};
   for (auto [name, op] : unary) {
     for (auto n : kElementwiseSizes) {
       benchmark::RegisterBenchmark((dt + "_" + name + "/" + isa + "/n:" + std::to_string(n)).c_str(),
@@ -203,6 +262,25 @@ template <class T> void register_for(const std::string& isa) {
       benchmark::RegisterBenchmark(
           (dt + "_" + name + "/" + isa + "/row:" + std::to_string(n) + "/rows:" + std::to_string(rows)).c_str(),
           bm_row<T>, isa, op, std::size_t(n), std::size_t(rows));
+    }
+  }
+  const std::tuple<const char*, bool, bool> ce[] = {{"cross_entropy_hard", false, false},
+                                                     {"cross_entropy_hard_grad", false, true},
+                                                     {"cross_entropy_soft", true, false},
+                                                     {"cross_entropy_soft_grad", true, true}};
+  for (auto [name, soft, grad] : ce) {
+    for (auto [n, rows] : kRowShapes) {
+      benchmark::RegisterBenchmark(
+          (dt + "_" + name + "/" + isa + "/row:" + std::to_string(n) + "/rows:" + std::to_string(rows)).c_str(),
+          bm_cross_entropy<T>, isa, soft, grad, std::size_t(n), std::size_t(rows));
+    }
+  }
+  const std::pair<const char*, Bce> bce[] = {
+      {"bce_with_logits", Bce::store}, {"bce_with_logits_sum", Bce::sum}, {"bce_with_logits_sum_grad", Bce::sum_grad}};
+  for (auto [name, mode] : bce) {
+    for (auto n : kElementwiseSizes) {
+      benchmark::RegisterBenchmark((dt + "_" + name + "/" + isa + "/n:" + std::to_string(n)).c_str(), bm_bce<T>, isa,
+                                   mode, std::size_t(n));
     }
   }
 }

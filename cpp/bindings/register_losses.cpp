@@ -6,6 +6,10 @@
 //   bce_with_logits          x, y, pos_weight, weight, ε, gscale -> loss        (elementwise)
 //   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale -> loss, grad  (elementwise)
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
+#include <cmath>
+#include <limits>
+#include <vector>
+
 #include "ufunc_util.hpp"
 
 namespace logitkit::bindings {
@@ -229,6 +233,116 @@ py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction
   return ce_hard_small_typed<double>(x, t, eps, reduction, ignore, validate, want_grad, out, type);
 }
 
+// The common path of binary_cross_entropy_with_logits[_with_grad] with reduction mean or sum: x and
+// y C-contiguous arrays of one float dtype and one shape; pos_weight and weight each None (1), a
+// C-contiguous row of the last axis' length (per class), or an array of x's shape. The losses are
+// summed by the kernel (never stored), the targets checked by it too, and the gradient written
+// straight into `out` (or a new array): one pass over the data, no temporaries. Returns None where it
+// does not apply, or where a target is outside [0, 1] (the general path then finds and reports it).
+// The sum is taken over fixed blocks of elements, added in order: the same bits for any thread count.
+template <class T>
+py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* pw, PyArrayObject* w, T eps,
+                             bool mean, bool want_grad, PyArrayObject* out, int type) {
+  const npy_intp n = PyArray_SIZE(x);
+  const npy_intp C = PyArray_NDIM(x) ? PyArray_DIM(x, PyArray_NDIM(x) - 1) : 1;
+  const T* xd = static_cast<const T*>(PyArray_DATA(x));
+  const T* yd = static_cast<const T*>(PyArray_DATA(y));
+  // per element (full), per class (row) or constant 1
+  auto mode = [&](PyArrayObject* a) { return !a ? 0 : (PyArray_SIZE(a) == n && PyArray_NDIM(a) == PyArray_NDIM(x)) ? 2 : 1; };
+  const int pm = mode(pw), wm = mode(w);
+  const T* pd = pw ? static_cast<const T*>(PyArray_DATA(pw)) : nullptr;
+  const T* wd = w ? static_cast<const T*>(PyArray_DATA(w)) : nullptr;
+  py::object grad_obj;
+  T* gd = nullptr;
+  if (want_grad) {
+    if (out) {
+      grad_obj = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(out));
+    } else {
+      PyObject* g = PyArray_EMPTY(PyArray_NDIM(x), PyArray_DIMS(x), type, 0);
+      if (!g) throw py::error_already_set();
+      grad_obj = py::reinterpret_steal<py::object>(g);
+    }
+    gd = static_cast<T*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(grad_obj.ptr())));
+  }
+  const T gscale = T(mean ? (n ? 1.0 / double(n) : 0.0) : 1.0);
+  const auto f = active_kernels().get<T>().bce_with_logits;
+  constexpr npy_intp seg = 4096;                       // longest kernel call
+  constexpr npy_intp block = npy_intp(1) << 14;        // elements per partial sum
+  const npy_intp nblocks = (n + block - 1) / block;
+  std::vector<double> partial(std::size_t(nblocks > 0 ? nblocks : 0));
+  {
+    FlagGuard guard;
+    py::gil_scoped_release release;
+    parallel_for(nblocks, block, 1, [&](npy_intp b0, npy_intp b1) {
+      for (npy_intp b = b0; b < b1; ++b) {
+        const npy_intp e0 = b * block, e1 = (e0 + block < n) ? e0 + block : n;
+        double s = 0;
+        for (npy_intp e = e0; e < e1;) {
+          const npy_intp c = e % C;
+          npy_intp end = e + seg < e1 ? e + seg : e1;
+          if ((pm == 1 || wm == 1) && end > e - c + C) end = e - c + C;  // a per-class weight: stay in the row
+          const T* pp = pm == 0 ? nullptr : pm == 1 ? pd + c : pd + e;  // (null: all ones)
+          const T* wp = wm == 0 ? nullptr : wm == 1 ? wd + c : wd + e;
+          s += f(xd + e, yd + e, pp, wp, eps, gscale, nullptr, gd ? gd + e : nullptr, std::size_t(end - e));
+          e = end;
+        }
+        partial[std::size_t(b)] = s;
+      }
+    });
+  }
+  double total = 0;
+  for (double s : partial) total += s;
+  if (std::isnan(total)) {
+    // a NaN target, or one outside [0, 1], or a NaN logit or weight: only the first two are errors
+    for (npy_intp e = 0; e < n; ++e)
+      if (!(yd[e] >= T(0) && yd[e] <= T(1))) return py::none();
+  }
+  T value = mean ? (n ? T(total / double(n)) : std::numeric_limits<T>::quiet_NaN()) : T(total);
+  PyArray_Descr* descr = PyArray_DescrFromType(type);
+  PyObject* sc = PyArray_Scalar(&value, descr, nullptr);
+  Py_DECREF(descr);
+  if (!sc) throw py::error_already_set();
+  py::object loss = py::reinterpret_steal<py::object>(sc);
+  if (want_grad) return py::make_tuple(loss, grad_obj);
+  return loss;
+}
+
+py::object bce_reduced(py::handle xh, py::handle yh, py::handle pwh, py::handle wh, double eps, bool mean,
+                       bool want_grad, py::handle outh) {
+  if (!plain_array(xh.ptr(), -1)) return py::none();
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  const int type = PyArray_TYPE(x);
+  if (type != NPY_FLOAT && type != NPY_DOUBLE) return py::none();
+  if (!plain_array(yh.ptr(), type)) return py::none();
+  auto* y = reinterpret_cast<PyArrayObject*>(yh.ptr());
+  const int nd = PyArray_NDIM(x);
+  if (PyArray_NDIM(y) != nd || !PyArray_CompareLists(PyArray_DIMS(x), PyArray_DIMS(y), nd)) return py::none();
+  // pos_weight / weight: None, a per-class row, or x's shape
+  auto weight = [&](py::handle h, PyArrayObject*& a) {
+    a = nullptr;
+    if (h.is_none()) return true;
+    if (!plain_array(h.ptr(), type)) return false;
+    a = reinterpret_cast<PyArrayObject*>(h.ptr());
+    if (nd >= 1 && PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == PyArray_DIM(x, nd - 1)) return true;
+    return PyArray_NDIM(a) == nd && PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(x), nd);
+  };
+  PyArrayObject *pw, *w;
+  if (!weight(pwh, pw) || !weight(wh, w)) return py::none();
+  if (PyArray_SIZE(x) == 0 || nd == 0) return py::none();
+  PyArrayObject* out = nullptr;
+  if (want_grad && !outh.is_none()) {
+    if (!plain_out(outh.ptr(), type)) return py::none();
+    out = reinterpret_cast<PyArrayObject*>(outh.ptr());
+    if (PyArray_NDIM(out) != nd || !PyArray_CompareLists(PyArray_DIMS(out), PyArray_DIMS(x), nd)) return py::none();
+    // the gradient may replace the logits exactly (in place); any other overlap with an input does
+    // not take this path
+    for (PyArrayObject* a : {x, y, pw, w})
+      if (a && extents_overlap(out, a) && !(a == x && PyArray_DATA(out) == PyArray_DATA(x))) return py::none();
+  }
+  if (type == NPY_FLOAT) return bce_reduced_typed<float>(x, y, pw, w, float(eps), mean, want_grad, out, type);
+  return bce_reduced_typed<double>(x, y, pw, w, eps, mean, want_grad, out, type);
+}
+
 const char ce_hard_types[] = {NPY_FLOAT,  NPY_INT64, NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
                               NPY_DOUBLE, NPY_INT64, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 const char ce_hard_grad_types[] = {NPY_FLOAT,  NPY_INT64,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
@@ -253,6 +367,9 @@ void register_losses(py::module_& m) {
   m.def("ce_hard_small", &ce_hard_small, py::arg("x"), py::arg("t"), py::arg("eps"), py::arg("reduction"),
         py::arg("ignore_index"), py::arg("validate"), py::arg("want_grad"), py::arg("out"),
         "Small-call cross-entropy with hard labels (None where it does not apply; see losses.py).");
+  m.def("bce_reduced", &bce_reduced, py::arg("x"), py::arg("y"), py::arg("pos_weight"), py::arg("weight"),
+        py::arg("eps"), py::arg("mean"), py::arg("want_grad"), py::arg("out"),
+        "Binary cross-entropy with logits, mean or sum, one pass (None where it does not apply; see losses.py).");
   add_ufunc(m, "cross_entropy_hard", ce_hard_funcs, ce_hard_types, 2, 6, 1, "(n),(),(n),(),(),()->()",
             "cross_entropy_hard(x, label, weight, weight_sum, eps, g): per-row cross-entropy (label < 0: 0).");
   add_ufunc(m, "cross_entropy_hard_grad", ce_hard_grad_funcs, ce_hard_grad_types, 2, 6, 2,

@@ -457,13 +457,10 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
         as_real_array(y, "target")  # raises the dtype error
     if y.dtype != dt:
         y = y.astype(dt)
-    if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
-        pos = _first_bad(~((y >= 0) & (y <= 1)))
-        raise ValueError(
-            f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}"
-        )
     one = dt.type(1)
     pw, w = one, one
+    fast = reduction != "none" and x.ndim > 0
+    fast_pw = fast_w = None
     for name, given in (("pos_weight", pos_weight), ("weight", weight)):
         if given is None:
             continue
@@ -480,8 +477,29 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
             pw = a
         else:
             w = a
+        if fast:
+            # the one-pass path takes a weight per element or per class (a row of the last axis)
+            C = x.shape[-1]
+            if a.shape != x.shape and a.size in (1, C) and (a.ndim == 0 or a.shape[-1] == a.size):
+                a = np.ascontiguousarray(np.broadcast_to(a.reshape(-1), (C,)))
+            if name == "pos_weight":
+                fast_pw = a
+            else:
+                fast_w = a
     n = x.size
     e = dt.type(eps)
+    if fast:
+        if want_grad and out is not None:
+            check_out(out, x.shape)
+        r = _core.bce_reduced(x, y, fast_pw, fast_w, float(eps), reduction == "mean", want_grad, out)
+        if r is not None:
+            return r
+    # the general path: any layout, reduction "none", and the target errors
+    if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
+        pos = _first_bad(~((y >= 0) & (y <= 1)))
+        raise ValueError(
+            f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}"
+        )
     if not want_grad:
         per = _core.bce_with_logits(x, y, pw, w, e, dt.type(1))
         return _finish(np.asarray(per), reduction, float(n), dt)

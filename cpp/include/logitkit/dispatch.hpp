@@ -29,9 +29,10 @@ struct TypedKernels {
   T (*cross_entropy_soft)(const T* x, const T* y, std::size_t n, const T* w, T eps, T g, T* grad);
   // Binary cross-entropy with logits over n contiguous elements: loss (and grad unless nullptr)
   // from logits x, targets y, pos_weight p, weight w, label smoothing eps; grad is scaled by gscale
-  // (the reduction's factor).
-  void (*bce_with_logits)(const T* x, const T* y, const T* p, const T* w, T eps, T gscale, T* loss, T* grad,
-                          std::size_t n);
+  // (the reduction's factor). With loss == nullptr the losses are summed instead of stored: the
+  // sum (in double) is returned, NaN if some target is outside [0, 1]; else returns 0.
+  double (*bce_with_logits)(const T* x, const T* y, const T* p, const T* w, T eps, T gscale, T* loss, T* grad,
+                            std::size_t n);
   // The vector math underneath, exposed for the accuracy tests: exp over the whole range, and
   // log1p on [0, 1] (the only range the kernels use).
   void (*exp)(const T* x, T* y, std::size_t n);

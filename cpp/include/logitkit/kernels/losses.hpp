@@ -512,45 +512,123 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
 //   gives the finite limit where there is one: a zero coefficient times inf is 0);
 //   grad = gscale·w·(y-·σ(x) - P·y+·σ(-x)) = w·(y-·A - P·y+·B)/(1 + e), A, B = 1, e or e, 1 by the sign of x:
 //   no rounded σ is subtracted from anything. One e = exp(-|x|) serves loss and gradient.
-template <class V>
-inline void bce_v(V x, V y, V p, V w, V eps, V gs, V& loss, V& grad) {
+// PLAIN: no pos_weight, no weight, no smoothing (P = w = 1, ε = 0), the common case: the same
+// formulas with the unit factors left out (bit-identical results).
+template <class V, bool PLAIN>
+LOGITKIT_INLINE inline void bce_v(V x, V y, V p, V w, V eps, V gs, V& loss, V& grad) {
   using T = scalar_t<V>;
-  const V one = V::set1(T(1)), half_eps = eps * V::set1(T(0.5)), keep = one - eps;
+  const V one = V::set1(T(1));
   V e = math::exp_neg(neg_abs(x));
-  V l1 = math::log1p_unit(e);
-  V yp = mul_add(y, keep, half_eps);
-  V ym = mul_add(one - y, keep, half_eps);
-  V pyp = p * yp;
-  V c = ym + pyp;
+  // log1p(e)'s division s = f/(2 + f) and the gradient's 1/(1 + e) share one division
+  typename V::mask big;
+  V den;
+  const V f = math::log1p_reduce(e, big, den);
+  const V one_e = one + e;
+  const V inv = one / (den * one_e);
+  const V l1 = math::log1p_finish(f, (f * inv) * one_e, big);
+  V yp, ym, pyp, c;
+  if constexpr (PLAIN) {
+    yp = y;
+    ym = one - y;
+    pyp = y;
+  } else {
+    const V half_eps = eps * V::set1(T(0.5)), keep = one - eps;
+    yp = mul_add(y, keep, half_eps);
+    ym = mul_add(one - y, keep, half_eps);
+    pyp = p * yp;
+    c = ym + pyp;
+  }
   auto pos = le(V::zero(), x);
   V c1 = select(pos, ym, pyp);
   V lin = mask_zero(lt(V::zero(), c1), c1 * abs(x));
-  loss = w * mul_add(c, l1, lin);
   V A = select(pos, one, e), B = select(pos, e, one);
-  grad = (w * gs) * (mul_add(ym, A, neg(pyp * B)) / (one + e));
+  V d = mul_add(ym, A, neg(pyp * B)) * (den * inv);
+  if constexpr (PLAIN) {
+    // c = y- + y+ = 1 up to rounding: (1 - y) + y is 1 exactly for y in [0, 1] (Sterbenz)
+    loss = mul_add(ym + pyp, l1, lin);
+    grad = gs * d;
+  } else {
+    loss = w * mul_add(c, l1, lin);
+    grad = (w * gs) * d;
+  }
 }
 
-template <class V>
-inline void bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
-                scalar_t<V> eps, scalar_t<V> gscale, scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n) {
+// Losses summed into acc (two vectors per widening), the targets' range tracked in lo/hi.
+template <class V, bool PLAIN, bool SUM>
+inline void bce_run(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
+                    scalar_t<V> eps, scalar_t<V> gscale, scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n,
+                    decltype(acc_make(V::zero()))& acc, V& lo, V& hi) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
-  const V veps = V::set1(eps), vgs = V::set1(gscale);
+  const V veps = V::set1(eps), vgs = V::set1(gscale), one = V::set1(T(1));
+  auto ld = [&](const T* a, std::size_t i, std::size_t r, T fill) LOGITKIT_INLINE {
+    if (PLAIN) return one;
+    return r == W ? V::load(a + i) : load_partial<V>(a + i, r, fill);
+  };
+  auto step = [&](std::size_t i, std::size_t r) LOGITKIT_INLINE {
+    const V yv = r == W ? V::load(y + i) : load_partial<V>(y + i, r, T(0));
+    const V xv = r == W ? V::load(x + i) : load_partial<V>(x + i, r, T(0));
+    V l, g;
+    bce_v<V, PLAIN>(xv, yv, ld(p, i, r, T(1)), ld(w, i, r, T(0)), veps, vgs, l, g);
+    if (r < W) l = mask_zero(first_lanes<V>(r), l);
+    if constexpr (SUM) {
+      lo = min(lo, yv);
+      hi = max(hi, yv);
+    } else {
+      if (r == W) store(loss + i, l);
+      else store_partial(loss + i, l, r);
+    }
+    if (grad) {
+      if (r == W) store(grad + i, g);
+      else store_partial(grad + i, g, r);
+    }
+    return l;
+  };
   std::size_t i = 0;
-  for (; i + W <= n; i += W) {
-    V l, g;
-    bce_v<V>(V::load(x + i), V::load(y + i), V::load(p + i), V::load(w + i), veps, vgs, l, g);
-    store(loss + i, l);
-    if (grad) store(grad + i, g);
+  for (; i + 2 * W <= n; i += 2 * W) {
+    V l0 = step(i, W), l1 = step(i + W, W);
+    if constexpr (SUM) acc_add(acc, l0 + l1);
   }
-  if (i < n) {
-    const std::size_t r = n - i;
-    V l, g;
-    bce_v<V>(load_partial<V>(x + i, r, T(0)), load_partial<V>(y + i, r, T(0)), load_partial<V>(p + i, r, T(1)),
-             load_partial<V>(w + i, r, T(0)), veps, vgs, l, g);
-    store_partial(loss + i, l, r);
-    if (grad) store_partial(grad + i, g, r);
+  for (; i < n; i += W) {
+    V l = step(i, n - i < W ? n - i : W);
+    if constexpr (SUM) acc_add(acc, l);
   }
+}
+
+// With `loss` null the per-element losses are not stored: their sum is returned instead (in double),
+// NaN if a target lies outside [0, 1] or is NaN (the caller's validation then finds it). Otherwise
+// the losses go to loss[] and 0 is returned. grad may be null (the loss alone). p and w may be null
+// (all ones).
+template <class V>
+inline double bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
+                  scalar_t<V> eps, scalar_t<V> gscale, scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n) {
+  using T = scalar_t<V>;
+  decltype(acc_make(V::zero())) acc;
+  V lo = V::zero(), hi = V::zero();
+  // the general kernel reads p and w: point null ones at a row of ones
+  constexpr std::size_t kOnes = 256;
+  alignas(64) T ones[kOnes];
+  const bool plain = !p && !w && eps == T(0);
+  if (!plain && (!p || !w)) {
+    for (std::size_t j = 0; j < kOnes; ++j) ones[j] = T(1);
+    for (std::size_t i = 0; i < n; i += kOnes) {
+      const std::size_t m = n - i < kOnes ? n - i : kOnes;
+      const T* pp = p ? p + i : ones;
+      const T* wp = w ? w + i : ones;
+      if (loss) bce_run<V, false, false>(x + i, y + i, pp, wp, eps, gscale, loss + i, grad ? grad + i : nullptr, m, acc, lo, hi);
+      else bce_run<V, false, true>(x + i, y + i, pp, wp, eps, gscale, nullptr, grad ? grad + i : nullptr, m, acc, lo, hi);
+    }
+  } else if (plain) {
+    if (loss) bce_run<V, true, false>(x, y, p, w, eps, gscale, loss, grad, n, acc, lo, hi);
+    else bce_run<V, true, true>(x, y, p, w, eps, gscale, loss, grad, n, acc, lo, hi);
+  } else {
+    if (loss) bce_run<V, false, false>(x, y, p, w, eps, gscale, loss, grad, n, acc, lo, hi);
+    else bce_run<V, false, true>(x, y, p, w, eps, gscale, loss, grad, n, acc, lo, hi);
+  }
+  if (loss) return 0;
+  // a NaN target makes its loss, and so the sum, NaN
+  if (hmin(lo) < T(0) || hmax(hi) > T(1)) return std::numeric_limits<double>::quiet_NaN();
+  return acc_sum(acc);
 }
 
 }  // namespace logitkit::kernels

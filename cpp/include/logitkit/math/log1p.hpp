@@ -29,6 +29,33 @@ template <> struct log1p_consts<double> {
                                  2. / 15, 2. / 17, 2. / 19, 2. / 21, 2. / 23, 2. / 25};
 };
 
+// The steps of log1p_unit around its one division s = f/(2 + f), for callers that share that
+// division with another (the binary cross-entropy gradient): log1p_reduce gives f and 2 + f,
+// log1p_finish the result from f and s.
+template <class V>
+inline V log1p_reduce(V e, typename V::mask& big, V& den) {
+  using T = typename V::scalar;
+  const V half = V::set1(T(0.5));
+  big = le(half, e);  // e >= 1/2 (false for NaN)
+  V f = select(big, (e - V::set1(T(1))) * half, e);
+  den = V::set1(T(2)) + f;
+  return f;
+}
+
+template <class V>
+inline V log1p_finish(V f, V s, typename V::mask big) {
+  using T = typename V::scalar;
+  using C = log1p_consts<T>;
+  V z = s * s;
+  V R = V::set1(C::R[C::nR - 1]);
+  for (int i = C::nR - 2; i >= 0; --i) R = mul_add(R, z, V::set1(C::R[i]));
+  R = R * z;
+  V y = f - s * (f - R);
+  V k_lo = mask_zero(big, V::set1(C::ln2_lo));
+  V k_hi = mask_zero(big, V::set1(C::ln2_hi));
+  return k_hi + (y + k_lo);
+}
+
 template <class V>
 inline V log1p_unit(V e) {
   using T = typename V::scalar;
