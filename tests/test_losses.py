@@ -22,6 +22,7 @@ import logitkit as lk
 import numpy as np
 import oracle_losses as O
 import pytest
+from logitkit import _core
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 DTYPES = [F32, F64]
@@ -693,6 +694,80 @@ def test_bce_against_oracle(isa, dtype, shape_name, weight_kind, pos_weighted, e
     for reduction in REDUCTIONS:
         eg, scale = O.bce_with_logits_grad(x, y, reduction=reduction, with_scale=True, **kw)
         check_grad("bce_with_logits grad", grads[reduction], eg, dtype, isa, scale)
+
+
+BCE_WEIGHTINGS = {
+    "none": lambda rng, shape, dt: {},
+    "pos_weight row": lambda rng, shape, dt: {
+        "pos_weight": rng.uniform(0.1, 4, shape[-1]).astype(dt)
+    },
+    "pos_weight (1, C)": lambda rng, shape, dt: {
+        "pos_weight": rng.uniform(0.1, 4, (1, shape[-1])).astype(dt)
+    },
+    "pos_weight 0-d": lambda rng, shape, dt: {"pos_weight": np.asarray(2.5, dt)},
+    "weight full": lambda rng, shape, dt: {"weight": rng.uniform(0, 2, shape).astype(dt)},
+    "weight scalar + smoothing": lambda rng, shape, dt: {"weight": 0.5, "label_smoothing": 0.1},
+    "weight (N, 1)": lambda rng, shape, dt: {"weight": rng.uniform(0, 2, (shape[0], 1)).astype(dt)},
+}
+
+
+@pytest.mark.parametrize("weighting", list(BCE_WEIGHTINGS))
+@dtypes
+def test_bce_one_pass_path(isa, dtype, weighting):
+    """mean/sum of C-contiguous inputs take the one-pass path (the kernel sums the losses, in fixed
+    blocks of elements, and checks the targets); the same call on Fortran-ordered copies takes the
+    general path (per-element losses, then a sum). Same gradient bits; both sums within the
+    reduction target of the float64 oracle. (300, 101) spans two of the one-pass path's blocks."""
+    rng = np.random.default_rng(_seed("bce one pass", dtype.name, weighting))
+    shape = (300, 101)
+    x = rng.normal(0, 4, shape)
+    x.reshape(-1)[::7] *= 10
+    x = x.astype(dtype)
+    y = rng.random(shape)
+    y[rng.random(shape) < 0.5] = 0.0
+    y[rng.random(shape) < 0.2] = 1.0
+    y = y.astype(dtype)
+    kw = BCE_WEIGHTINGS[weighting](rng, shape, dtype)
+    xf, yf = np.asfortranarray(x), np.asfortranarray(y)
+    # which path each layout takes
+    assert _core.bce_reduced(x, y, None, None, 0.0, True, True, None) is not None
+    assert _core.bce_reduced(xf, yf, None, None, 0.0, True, True, None) is None
+    for reduction in ("mean", "sum"):
+        loss, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction=reduction, **kw)
+        loss_f, grad_f = lk.binary_cross_entropy_with_logits_with_grad(
+            xf, yf, reduction=reduction, **kw
+        )
+        assert np.array_equal(grad, grad_f)
+        exact = O.bce_with_logits(x, y, reduction=reduction, **kw)
+        check_loss("bce_with_logits (one pass)", loss, exact, dtype, isa, reduction)
+        check_loss("bce_with_logits (general)", loss_f, exact, dtype, isa, reduction)
+        alone = lk.binary_cross_entropy_with_logits(x, y, reduction=reduction, **kw)
+        assert alone == loss
+        # in place: the gradient replaces the logits
+        xc = x.copy()
+        loss_i, grad_i = lk.binary_cross_entropy_with_logits_with_grad(
+            xc, y, reduction=reduction, out=xc, **kw
+        )
+        assert grad_i is xc and np.array_equal(xc, grad) and loss_i == loss
+
+
+@dtypes
+def test_bce_one_pass_nan_and_signed_zero(isa, dtype):
+    """A NaN logit makes the sum NaN without a target error; -0.0 is a valid target; a target
+    outside [0, 1] in any block is reported with its position."""
+    x = np.array([[np.nan, 1.0, -2.0]], dtype)
+    y = np.array([[0.0, -0.0, 1.0]], dtype)
+    assert np.isnan(lk.binary_cross_entropy_with_logits(x, y))
+    loss, grad = lk.binary_cross_entropy_with_logits_with_grad(x[:, 1:], y[:, 1:], reduction="sum")
+    exact = O.bce_with_logits(x[:, 1:], y[:, 1:], reduction="sum")
+    check_loss("bce_with_logits -0.0 target", loss, exact, dtype, isa, "sum")
+    eg, scale = O.bce_with_logits_grad(x[:, 1:], y[:, 1:], reduction="sum", with_scale=True)
+    check_grad("bce_with_logits -0.0 target grad", grad, eg, dtype, isa, scale)
+    big = np.zeros((200, 100), dtype)
+    yb = np.zeros_like(big)
+    yb[170, 3] = 1.5
+    with pytest.raises(ValueError, match=r"in \[0, 1\]; 1\.5 at position \(170, 3\)"):
+        lk.binary_cross_entropy_with_logits_with_grad(big, yb)
 
 
 @pytest.mark.parametrize("eps", [0.01, 0.1], ids=["eps0.01", "eps0.1"])

@@ -6,6 +6,7 @@
 //   bce_with_logits          x, y, pos_weight, weight, ε, gscale -> loss        (elementwise)
 //   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale -> loss, grad  (elementwise)
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -234,8 +235,8 @@ py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction
 }
 
 // The common path of binary_cross_entropy_with_logits[_with_grad] with reduction mean or sum: x and
-// y C-contiguous arrays of one float dtype and one shape; pos_weight and weight each None (1), a
-// C-contiguous row of the last axis' length (per class), or an array of x's shape. The losses are
+// y C-contiguous arrays of one float dtype and one shape; pos_weight and weight each None (1), one
+// value (0-d), a C-contiguous row of the last axis' length (per class), or an array of x's shape. The losses are
 // summed by the kernel (never stored), the targets checked by it too, and the gradient written
 // straight into `out` (or a new array): one pass over the data, no temporaries. Returns None where it
 // does not apply, or where a target is outside [0, 1] (the general path then finds and reports it).
@@ -247,8 +248,12 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
   const npy_intp C = PyArray_NDIM(x) ? PyArray_DIM(x, PyArray_NDIM(x) - 1) : 1;
   const T* xd = static_cast<const T*>(PyArray_DATA(x));
   const T* yd = static_cast<const T*>(PyArray_DATA(y));
-  // per element (full), per class (row) or constant 1
-  auto mode = [&](PyArrayObject* a) { return !a ? 0 : (PyArray_SIZE(a) == n && PyArray_NDIM(a) == PyArray_NDIM(x)) ? 2 : 1; };
+  // 0: none (1), 1: per class (a row of C), 2: per element (x's shape), 3: one value
+  auto mode = [&](PyArrayObject* a) {
+    if (!a) return 0;
+    if (PyArray_SIZE(a) == n && PyArray_NDIM(a) == PyArray_NDIM(x)) return 2;
+    return PyArray_NDIM(a) == 0 ? 3 : 1;
+  };
   const int pm = mode(pw), wm = mode(w);
   const T* pd = pw ? static_cast<const T*>(PyArray_DATA(pw)) : nullptr;
   const T* wd = w ? static_cast<const T*>(PyArray_DATA(w)) : nullptr;
@@ -266,7 +271,7 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
   }
   const T gscale = T(mean ? (n ? 1.0 / double(n) : 0.0) : 1.0);
   const auto f = active_kernels().get<T>().bce_with_logits;
-  constexpr npy_intp seg = 4096;                       // longest kernel call
+  constexpr npy_intp seg = 1024;                       // longest kernel call
   constexpr npy_intp block = npy_intp(1) << 14;        // elements per partial sum
   const npy_intp nblocks = (n + block - 1) / block;
   std::vector<double> partial(std::size_t(nblocks > 0 ? nblocks : 0));
@@ -274,6 +279,9 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
     FlagGuard guard;
     py::gil_scoped_release release;
     parallel_for(nblocks, block, 1, [&](npy_intp b0, npy_intp b1) {
+      T pc[seg], wc[seg];  // a pos_weight / weight of one value, repeated
+      if (pm == 3) std::fill(pc, pc + seg, *pd);
+      if (wm == 3) std::fill(wc, wc + seg, *wd);
       for (npy_intp b = b0; b < b1; ++b) {
         const npy_intp e0 = b * block, e1 = (e0 + block < n) ? e0 + block : n;
         double s = 0;
@@ -281,8 +289,8 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
           const npy_intp c = e % C;
           npy_intp end = e + seg < e1 ? e + seg : e1;
           if ((pm == 1 || wm == 1) && end > e - c + C) end = e - c + C;  // a per-class weight: stay in the row
-          const T* pp = pm == 0 ? nullptr : pm == 1 ? pd + c : pd + e;  // (null: all ones)
-          const T* wp = wm == 0 ? nullptr : wm == 1 ? wd + c : wd + e;
+          const T* pp = pm == 0 ? nullptr : pm == 1 ? pd + c : pm == 2 ? pd + e : pc;  // (null: all ones)
+          const T* wp = wm == 0 ? nullptr : wm == 1 ? wd + c : wm == 2 ? wd + e : wc;
           s += f(xd + e, yd + e, pp, wp, eps, gscale, nullptr, gd ? gd + e : nullptr, std::size_t(end - e));
           e = end;
         }
@@ -317,12 +325,13 @@ py::object bce_reduced(py::handle xh, py::handle yh, py::handle pwh, py::handle 
   auto* y = reinterpret_cast<PyArrayObject*>(yh.ptr());
   const int nd = PyArray_NDIM(x);
   if (PyArray_NDIM(y) != nd || !PyArray_CompareLists(PyArray_DIMS(x), PyArray_DIMS(y), nd)) return py::none();
-  // pos_weight / weight: None, a per-class row, or x's shape
+  // pos_weight / weight: None, one value (0-d), a per-class row, or x's shape
   auto weight = [&](py::handle h, PyArrayObject*& a) {
     a = nullptr;
     if (h.is_none()) return true;
     if (!plain_array(h.ptr(), type)) return false;
     a = reinterpret_cast<PyArrayObject*>(h.ptr());
+    if (PyArray_NDIM(a) == 0) return true;
     if (nd >= 1 && PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == PyArray_DIM(x, nd - 1)) return true;
     return PyArray_NDIM(a) == nd && PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(x), nd);
   };

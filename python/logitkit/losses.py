@@ -477,21 +477,27 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
             pw = a
         else:
             w = a
-        if fast:
-            # the one-pass path takes a weight per element or per class (a row of the last axis)
-            C = x.shape[-1]
-            if a.shape != x.shape and a.size in (1, C) and (a.ndim == 0 or a.shape[-1] == a.size):
-                a = np.ascontiguousarray(np.broadcast_to(a.reshape(-1), (C,)))
+        if fast and a.ndim <= x.ndim:
+            # the one-pass path takes one weight, a weight per class (a row of the last axis) or
+            # per element
+            if a.size == 1 and a.shape != x.shape:
+                a = a.reshape(())
+            elif a.shape != x.shape and a.ndim and a.shape[-1] == a.size == x.shape[-1]:
+                a = a.reshape(-1)
             if name == "pos_weight":
                 fast_pw = a
             else:
                 fast_w = a
+        elif fast:
+            fast = False  # broadcasts x to more dimensions: the general path
     n = x.size
     e = dt.type(eps)
     if fast:
         if want_grad and out is not None:
             check_out(out, x.shape)
-        r = _core.bce_reduced(x, y, fast_pw, fast_w, float(eps), reduction == "mean", want_grad, out)
+        r = _core.bce_reduced(
+            x, y, fast_pw, fast_w, float(eps), reduction == "mean", want_grad, out
+        )
         if r is not None:
             return r
     # the general path: any layout, reduction "none", and the target errors
