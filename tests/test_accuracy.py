@@ -124,9 +124,55 @@ def test_confident_rows(isa, dtype, func):
 
 
 @functools.cache
+def top_heavy_rows(dtype_name: str):
+    """One entry holding between half and all but 1e-7 of the mass (a trained classifier's usual
+    row): top = max of the rest + gap, gap 0..17, the rest N(0, 1), offsets up to +-60, n from 32
+    (the one-pass paths' range) to 4000. log p(top) runs from -0.7 to -1e-7."""
+    rng = _rng(3, int(dtype_name == "float64"))
+    out = []
+    for n in [32, 33, 100, 1000, 4000]:
+        rows = 24
+        x = rng.standard_normal((rows, n))
+        top = rng.integers(0, n, rows)
+        gap = np.log(n) + rng.uniform(-0.5, 16, rows)
+        x[np.arange(rows), top] = x.max(axis=1) + gap
+        x += rng.uniform(-60, 60, (rows, 1))
+        out.append(x.astype(dtype_name))
+    return out
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+@pytest.mark.parametrize("dtype", _param_dtypes())
+def test_top_heavy_rows(isa, dtype, func):
+    """Rows the one-pass sum declines (the top entry holds more than half the mass): log_softmax's
+    top output -log1p(S') must keep its relative accuracy; log_softmax in place gives the same bits
+    (its sum pass stores exp(x) in the output row, or computes it again in place)."""
+    f = getattr(lk, func)
+    xs = top_heavy_rows(dtype.name)
+    results = [f(x) for x in xs]
+    if func == "log_softmax":
+        for x, r in zip(xs, results, strict=True):
+            xc = x.copy()
+            f(xc, out=xc)
+            np.testing.assert_array_equal(xc, r)
+    _check(
+        func,
+        dtype,
+        isa,
+        (
+            (x, r, _cached_exact("top heavy", dtype.name, func, i), -1)
+            for i, (x, r) in enumerate(zip(xs, results, strict=True))
+        ),
+        "top-heavy rows",
+    )
+
+
+@functools.cache
 def _cached_exact(kind: str, dtype_name: str, func: str, i: int, extra=None):
     if kind == "confident":
         return _row_exact(confident_rows(dtype_name)[i], func)
+    if kind == "top heavy":
+        return _row_exact(top_heavy_rows(dtype_name)[i], func)
     if kind == "temperature":
         scale, t = extra
         return _row_exact(temperature_rows(dtype_name, scale)[i], func, temperature=t)

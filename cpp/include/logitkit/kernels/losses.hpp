@@ -63,6 +63,21 @@ inline bool ce_prepare(const scalar_t<V>* x, std::size_t n, CeRow<V>& r, scalar_
   return true;
 }
 
+// CeRow of a row the direct pass declined as top-heavy (every entry finite and in range, m its max):
+// from the exp(x) that pass stored (in the gradient's row), else computed again the same way (the
+// loss has the same bits with or without the gradient); no max pass.
+template <class V>
+inline CeRow<V> ce_row_heavy(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, const scalar_t<V>* stored) {
+  const RowSum<V> rs = row_sum_stored<V>(x, stored, n, m);  // (null: computed again, the same bits)
+  CeRow<V> r;
+  r.m = m;
+  r.L = rs.L();
+  r.inv = 1.0 / (rs.k + rs.Sp);
+  r.k = rs.k;
+  r.Sp = rs.Sp;
+  return r;
+}
+
 // -log p_t = L - (x_t - m), with x_t - m exact (TwoSum) for either precision.
 template <class V>
 inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
@@ -311,7 +326,7 @@ template <class V, bool HAS_W, bool SOFT, bool SMOOTH>
 inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
                       const scalar_t<V>* w, scalar_t<V> soft_scale, scalar_t<V> soft_add, double coef,
                       scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out,
-                      scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged) {
+                      scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged, bool& heavy) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
@@ -319,7 +334,12 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   double S;
   T m;
   const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad) : row_direct_sum<V, false>(x, n, S, m);
-  if (!ok || std::exp(double(m)) > 0.5 * S) return false;
+  if (!ok) return false;
+  if (std::exp(double(m)) > 0.5 * S) {  // top-heavy: m is the max, exp(x) is in grad (if given)
+    heavy = true;
+    m_out = m;
+    return false;
+  }
   const double logS = std::log(S);
   S_out = S;
   m_out = m;
@@ -392,16 +412,17 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
     if (std::fabs(u) < 0.75 * pc && double(thr) < pc) flagged = true;
     grad[t] = T(double(g) * u);
   };
+  bool heavy = false;
+  T m = 0;
   {  // the direct path first; it declines rows it cannot do exactly
     double S = 0, term = 0;
-    T m = 0;
     bool ok;
     if (eps == T(0)) {
-      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged)
-             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged);
+      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy)
+             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy);
     } else {
-      ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged)
-             : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged);
+      ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy)
+             : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy);
     }
     if (ok) {
       const double pt = std::exp(double(xt)) / S;
@@ -414,7 +435,9 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
   }
   CeRow<V> r;
   T special;
-  if (!ce_prepare<V>(x, n, r, special)) {
+  if (heavy) {
+    r = ce_row_heavy<V>(x, n, m, grad);
+  } else if (!ce_prepare<V>(x, n, r, special)) {
     if (grad)
       for (std::size_t i = 0; i < n; ++i) grad[i] = special;
     return special;
@@ -475,11 +498,12 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
   const CeFix<V> fix = ce_fix_setup<V>(x, n, grad, double(g), A);
   const T thr = fix.thr;
   bool flagged = false;
+  bool heavy = false;
+  T m = 0;
   {  // the direct path first; it declines rows it cannot do exactly
     double S = 0, term = 0;
-    T m = 0;
-    const bool ok = w ? ce_direct<V, true, true, false>(x, y, n, w, scale, add, A, g, grad, S, term, m, thr, flagged)
-                      : ce_direct<V, false, true, false>(x, y, n, w, scale, add, A, g, grad, S, term, m, thr, flagged);
+    const bool ok = w ? ce_direct<V, true, true, false>(x, y, n, w, scale, add, A, g, grad, S, term, m, thr, flagged, heavy)
+                      : ce_direct<V, false, true, false>(x, y, n, w, scale, add, A, g, grad, S, term, m, thr, flagged, heavy);
     if (ok) {
       if (flagged && fix.can_fix) ce_grad_accurate<V>(x, n, m, w, y, -1, eps, g, grad);
       return T(term);
@@ -487,7 +511,9 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
   }
   CeRow<V> r;
   T special;
-  if (!ce_prepare<V>(x, n, r, special)) {
+  if (heavy) {
+    r = ce_row_heavy<V>(x, n, m, grad);
+  } else if (!ce_prepare<V>(x, n, r, special)) {
     if (grad)
       for (std::size_t i = 0; i < n; ++i) grad[i] = special;
     return special;

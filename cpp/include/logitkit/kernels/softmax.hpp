@@ -237,10 +237,10 @@ inline void fill_row(scalar_t<V>* y, std::size_t n, scalar_t<V> value) {
 }
 
 template <class V, bool TEMP>
-inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp) {
+inline void log_softmax_out(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp,
+                            double L) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
-  const double L = row_expsum<V, TEMP>(x, n, m, temp).L();
   const T Lh = T(L), Ll = T(L - double(Lh));
   const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
           invt = V::set1(T(1.0 / temp));
@@ -253,6 +253,67 @@ inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
   std::size_t i = 0;
   for (; i + W <= n; i += W) store(y + i, out(V::load(x + i)));
   if (i < n) store_partial(y + i, out(load_partial<V>(x + i, n - i, m)), n - i);
+}
+
+template <class V, bool TEMP>
+inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp) {
+  log_softmax_out<V, TEMP>(x, y, n, m, temp, row_expsum<V, TEMP>(x, n, m, temp).L());
+}
+
+// k and S' = Σ_{x_j < m} e_j·e^-m from e_j = exp(x_j) as the direct pass stored them (every x_j
+// finite, |x_j| <= 87 for float): the top-heavy log_softmax row's exact sum without a second exp.
+// Each e_j is within an ulp of exp(x_j), and the max entries are left out, not subtracted: S' keeps
+// the relative accuracy that -log1p(S'), the top entry's output, needs.
+template <class V, bool STORED>
+inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, std::size_t n, scalar_t<V> m) {
+  using T = scalar_t<V>;
+  using Acc = decltype(acc_make(V::zero()));
+  using EC = math::exp_consts<T>;
+  constexpr std::size_t W = V::size;
+  const V vm = V::set1(m), one = V::set1(T(1));
+  auto ev = [&](std::size_t i, std::size_t r) LOGITKIT_INLINE {
+    if constexpr (STORED) {
+      return r == W ? V::load(e + i) : load_partial<V>(e + i, r, T(0));
+    } else {  // row_direct_sum's e_of
+      V z;
+      V p = math::exp_poly<V, false>(r == W ? V::load(x + i) : load_partial<V>(x + i, r, m), V::zero(), z);
+      return p * V::from_bits(slli(bits(z), EC::mant_bits));
+    }
+  };
+  CompensatedSum<V> total;  // blocks as in row_expsum_t: float64 rows of 32000 need it
+  V kv = V::zero();
+  for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
+    const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
+    Acc acc0, acc1;
+    std::size_t i = b0;
+    for (; i + 4 * W <= b1; i += 4 * W) {
+      V s[4];
+      for (std::size_t j = 0; j < 4; ++j) {
+        const auto top = eq(V::load(x + i + j * W), vm);
+        kv = kv + mask_zero(top, one);
+        s[j] = select(top, V::zero(), ev(i + j * W, W));
+      }
+      acc_add(acc0, s[0] + s[1]);
+      acc_add(acc1, s[2] + s[3]);
+    }
+    for (; i < b1; i += W) {
+      const std::size_t r = b1 - i < W ? b1 - i : W;
+      const auto valid = first_lanes<V>(r);
+      const auto top = mask_and(valid, eq(load_partial<V>(x + i, r, m), vm));
+      kv = kv + mask_zero(top, one);
+      acc_add(acc0, mask_zero(mask_and(valid, mask_not(top)), ev(i, r)));
+    }
+    total.add(acc_sum(acc0) + acc_sum(acc1));
+  }
+  using Wd = wide_t<V>;
+  return {hsum(kv), double(Wd(total.value()) * std::exp(-Wd(m)))};
+}
+
+// With e null the e_j are computed again, the same way (the same bits as a stored row).
+template <class V>
+inline RowSum<V> row_sum_stored(const scalar_t<V>* x, const scalar_t<V>* e, std::size_t n, scalar_t<V> m) {
+  if (!e) return row_sum_stored_t<V, false>(x, e, n, m);
+  return row_sum_stored_t<V, true>(x, e, n, m);
 }
 
 // Softmax: the sum pass also stores exp(d_i) in y; a last pass scales y by 1/(k + S').
@@ -410,10 +471,32 @@ inline scalar_t<V> logsumexp_wide(const scalar_t<V>* x, std::size_t n, scalar_t<
   return T(wm / wt + L);
 }
 
+// y = x - (m + L), log S = m + L held as an unevaluated sum hi + lo (TwoSum), in two operations per
+// entry: when |m| is large and the outputs are not, log S rounded to double alone would cost
+// float64 results many ulps. Each output errs by two roundings plus lo's own rounding, at most
+// 2^-p·|lo|. That stays below an ulp of every output, |y| >= L, even for a top-heavy row with tiny
+// L: where L is below half the spacing of the lane type at m, hi = m and lo is L itself (relative
+// rounding); elsewhere |lo| <= ulp(hi)/2 <= 2L.
+template <class V>
+inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double L) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  const double a = double(m);
+  const double s1 = a + L, bb = s1 - a, e1 = (a - (s1 - bb)) + (L - bb);
+  const T hi_t = T(s1);
+  const V hi = V::set1(hi_t), lo = V::set1(T((s1 - double(hi_t)) + e1));
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) store(y + i, (V::load(x + i) - hi) - lo);
+  if (i < n) store_partial(y + i, (load_partial<V>(x + i, n - i, T(0)) - hi) - lo, n - i);
+}
+
 // log_softmax in two passes (sum, then x - log S) when the direct sum applies and no entry holds
 // more than half the mass (then every output is <= -log 2 and log S's error stays below an ulp).
 // Unless in place, the sum pass also writes exp(x) to y, which the second pass overwrites: the
 // output's cache misses are then taken while the exp arithmetic runs, not in the short second pass.
+// A top-heavy row (one entry above half the mass: a confident classifier's usual row) then needs
+// S' = Σ_{j != top} exp(x_j - m) with relative accuracy for its top output -log1p(S'): summed from
+// those stored exp(x_j) (row_sum_stored), with no second exp and no max pass, then shifted.
 // Returns direct_done, direct_no (m unknown: a row out of range, or NaN), or direct_top_heavy: every
 // entry is finite and in range and m is the row's max, but one entry holds more than half the mass.
 enum DirectResult : int { direct_done = 0, direct_no = 1, direct_top_heavy = 2 };
@@ -425,15 +508,7 @@ inline DirectResult log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std
   const bool ok = (y == x) ? row_direct_sum<V>(x, n, S, m) : row_direct_sum<V, true>(x, n, S, m, y);
   if (!ok) return direct_no;
   if (std::exp(double(m)) > 0.5 * S) return direct_top_heavy;
-  // log S = m + log(S·e^-m) as an unevaluated sum (TwoSum): when |m| is large and the outputs are
-  // not, log S rounded to double alone would cost float64 results many ulps.
-  const double L = std::log(S * std::exp(-double(m))), a = double(m);
-  const double s1 = a + L, bb = s1 - a, e1 = (a - (s1 - bb)) + (L - bb);
-  const T hi_t = T(s1);
-  const V hi = V::set1(hi_t), lo = V::set1(T((s1 - double(hi_t)) + e1));
-  std::size_t i = 0;
-  for (; i + W <= n; i += W) store(y + i, (V::load(x + i) - hi) - lo);
-  if (i < n) store_partial(y + i, (load_partial<V>(x + i, n - i, T(0)) - hi) - lo, n - i);
+  log_softmax_shift<V>(x, y, n, m, std::log(S * std::exp(-double(m))));
   return direct_done;
 }
 
@@ -446,7 +521,9 @@ inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n,
   if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {
     const DirectResult r = log_softmax_direct<V>(x, y, n, m);
     if (r == direct_done) return;
-    if (r == direct_top_heavy) return log_softmax_row_t<V, false>(x, y, n, m, temp);  // m known: no max pass
+    // m known: no max pass; unless in place, y holds exp(x) (in place, the same values are
+    // computed again: the same bits either way)
+    if (r == direct_top_heavy) return log_softmax_shift<V>(x, y, n, m, row_sum_stored<V>(x, y == x ? nullptr : y, n, m).L());
   }
   RowKind kind = row_max<V>(x, n, m, &mn);
   if (kind != row_ok) return fill_row<V>(y, n, lim<V>::nan);
