@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 // Forces inlining of the small lambdas that kernels call several times per iteration (GCC would
 // otherwise keep some out of line, costing a call per vector).
@@ -34,19 +35,33 @@ inline auto first_lanes(std::size_t k) {
   return lt(V::load(lane_index<V>::values), V::set1(scalar_t<V>(k)));
 }
 
-// Load n < V::size elements, the other lanes set to `fill`.
+// Whether V has masked loads and stores of its first n lanes (AVX2, AVX-512).
+template <class V, class = void> struct has_load_n : std::false_type {};
+template <class V>
+struct has_load_n<V, std::void_t<decltype(V::load_n(nullptr, 0, scalar_t<V>(0)))>> : std::true_type {};
+
+// Load n < V::size elements, the other lanes set to `fill` (masked load where the ISA has one: a
+// row's tail then costs no store-to-load forwarding stall through a stack buffer).
 template <class V>
 inline V load_partial(const scalar_t<V>* p, std::size_t n, scalar_t<V> fill) {
-  alignas(64) scalar_t<V> buf[V::size];
-  store(buf, V::set1(fill));
-  for (std::size_t i = 0; i < n; ++i) buf[i] = p[i];
-  return V::load(buf);
+  if constexpr (has_load_n<V>::value) {
+    return V::load_n(p, n, fill);
+  } else {
+    alignas(64) scalar_t<V> buf[V::size];
+    store(buf, V::set1(fill));
+    for (std::size_t i = 0; i < n; ++i) buf[i] = p[i];
+    return V::load(buf);
+  }
 }
 template <class V>
 inline void store_partial(scalar_t<V>* p, V a, std::size_t n) {
-  alignas(64) scalar_t<V> buf[V::size];
-  store(buf, a);
-  for (std::size_t i = 0; i < n; ++i) p[i] = buf[i];
+  if constexpr (has_load_n<V>::value) {
+    V::store_n(p, a, n);
+  } else {
+    alignas(64) scalar_t<V> buf[V::size];
+    store(buf, a);
+    for (std::size_t i = 0; i < n; ++i) p[i] = buf[i];
+  }
 }
 
 // Cache hints. prefetch_read(p, ahead) asks for the line `ahead` bytes past p, which may lie past the

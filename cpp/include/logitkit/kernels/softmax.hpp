@@ -507,8 +507,10 @@ inline DirectResult log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std
   double S;
   const bool ok = (y == x) ? row_direct_sum<V>(x, n, S, m) : row_direct_sum<V, true>(x, n, S, m, y);
   if (!ok) return direct_no;
-  if (std::exp(double(m)) > 0.5 * S) return direct_top_heavy;
-  log_softmax_shift<V>(x, y, n, m, std::log(S * std::exp(-double(m))));
+  // q = S·e^-m >= 1 (the max's own term); top-heavy when e^m > S/2, i.e. q < 2: one exp serves both
+  const double q = S * std::exp(-double(m));
+  if (q < 2.0) return direct_top_heavy;
+  log_softmax_shift<V>(x, y, n, m, std::log(q));
   return direct_done;
 }
 

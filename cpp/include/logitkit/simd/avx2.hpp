@@ -3,6 +3,7 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace logitkit::simd::avx2 {
@@ -23,6 +24,15 @@ struct VF {
   static VF zero() { return {_mm256_setzero_ps()}; }
   static VF load(const float* p) { return {_mm256_loadu_ps(p)}; }
   static VF from_bits(IF i) { return {_mm256_castsi256_ps(i.i)}; }
+  // The first n < 8 lanes from p, the others `fill`; masked lanes are never read (no fault).
+  static __m256i first(std::size_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static VF load_n(const float* p, std::size_t n, float fill) {
+    const __m256i k = first(n);
+    return {_mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, k), _mm256_castsi256_ps(k))};
+  }
+  static void store_n(float* p, VF a, std::size_t n) { _mm256_maskstore_ps(p, first(n), a.v); }
 };
 struct VD {
   using scalar = double;
@@ -35,6 +45,14 @@ struct VD {
   static VD zero() { return {_mm256_setzero_pd()}; }
   static VD load(const double* p) { return {_mm256_loadu_pd(p)}; }
   static VD from_bits(ID i) { return {_mm256_castsi256_pd(i.i)}; }
+  static __m256i first(std::size_t n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(std::int64_t(n)), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  static VD load_n(const double* p, std::size_t n, double fill) {
+    const __m256i k = first(n);
+    return {_mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, k), _mm256_castsi256_pd(k))};
+  }
+  static void store_n(double* p, VD a, std::size_t n) { _mm256_maskstore_pd(p, first(n), a.v); }
 };
 
 inline void store(float* p, VF a) { _mm256_storeu_ps(p, a.v); }

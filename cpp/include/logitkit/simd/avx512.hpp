@@ -3,6 +3,7 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace logitkit::simd::avx512 {
@@ -23,6 +24,11 @@ struct VF {
   static VF zero() { return {_mm512_setzero_ps()}; }
   static VF load(const float* p) { return {_mm512_loadu_ps(p)}; }
   static VF from_bits(IF i) { return {_mm512_castsi512_ps(i.i)}; }
+  // The first n < 16 lanes from p, the others `fill`; masked lanes are never read (no fault).
+  static VF load_n(const float* p, std::size_t n, float fill) {
+    return {_mm512_mask_loadu_ps(_mm512_set1_ps(fill), __mmask16((1u << n) - 1), p)};
+  }
+  static void store_n(float* p, VF a, std::size_t n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), a.v); }
 };
 struct VD {
   using scalar = double;
@@ -35,6 +41,10 @@ struct VD {
   static VD zero() { return {_mm512_setzero_pd()}; }
   static VD load(const double* p) { return {_mm512_loadu_pd(p)}; }
   static VD from_bits(ID i) { return {_mm512_castsi512_pd(i.i)}; }
+  static VD load_n(const double* p, std::size_t n, double fill) {
+    return {_mm512_mask_loadu_pd(_mm512_set1_pd(fill), __mmask8((1u << n) - 1), p)};
+  }
+  static void store_n(double* p, VD a, std::size_t n) { _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), a.v); }
 };
 
 inline void store(float* p, VF a) { _mm512_storeu_ps(p, a.v); }
