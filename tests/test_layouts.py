@@ -63,6 +63,42 @@ def test_strided_inputs(isa, dtype, func):
                 np.testing.assert_array_equal(got, want, err_msg=f"{name} {kw}")
 
 
+@pytest.mark.parametrize("n", [2, 3, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_short_rows_same_bits_every_way(isa, dtype, n):
+    """Short rows are computed several per SIMD vector (one row per lane) when they are contiguous;
+    every other way of reaching a row (one row alone, a strided or Fortran view, in place, a
+    large array split across threads, the C++ rows entry through the gufunc) gives the same bits."""
+    x = _x((37, n), dtype, seed=n, scale=4.0)
+    x[5, 1] = np.nan
+    x[6, 0] = -np.inf
+    x[7, n - 1] = np.inf
+    x[8, :] = -np.inf
+    x[9, 0] = x[9, 1] = 3.0
+    x[10, 0] = -200.0
+    ref = lk.log_softmax(x)
+    for i in range(x.shape[0]):
+        np.testing.assert_array_equal(lk.log_softmax(x[i]), ref[i])
+    np.testing.assert_array_equal(lk.log_softmax(np.asfortranarray(x)), ref)
+    np.testing.assert_array_equal(lk.ufuncs.log_softmax(x), ref)
+    wide = np.zeros((37, 2 * n), dtype)
+    wide[:, ::2] = x
+    np.testing.assert_array_equal(lk.log_softmax(wide[:, ::2]), ref)
+    xc = x.copy()
+    lk.log_softmax(xc, out=xc)
+    np.testing.assert_array_equal(xc, ref)
+    reps = 70_000 // (37 * n) + 2  # over two parallel grains: split across two threads
+    before = lk.get_num_threads()
+    lk.set_num_threads(2)
+    try:
+        np.testing.assert_array_equal(
+            lk.log_softmax(np.tile(x, (reps, 1))), np.tile(ref, (reps, 1))
+        )
+    finally:
+        lk.set_num_threads(before)
+    _assert_accurate("log_softmax", ref, oracle.log_softmax(x), dtype)
+
+
 @pytest.mark.parametrize("func", ["softmax", "log_softmax"] + ELEMENTWISE)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_strided_out(isa, dtype, func):

@@ -11,6 +11,7 @@ struct SoftmaxOp {
 };
 struct LogSoftmaxOp {
   template <class C> static auto fn() { return active_kernels().get<C>().log_softmax; }
+  template <class C> static auto rows() { return active_kernels().get<C>().log_softmax_rows; }
   template <class C> static C masked_value() { return -std::numeric_limits<C>::infinity(); }
 };
 LOGITKIT_OP(LogsumexpOp, logsumexp);
@@ -47,9 +48,10 @@ py::object rowwise_small_typed(int which, PyArrayObject* x, PyArrayObject* out, 
     const auto& k = active_kernels().get<T>();
     if (which == 2) {
       for (npy_intp r = 0; r < rows; ++r) yd[r] = k.logsumexp(xd + r * n, std::size_t(n), 1.0);
+    } else if (which == 1) {
+      k.log_softmax_rows(xd, yd, std::size_t(rows), std::size_t(n), 1.0);
     } else {
-      const auto f = which == 0 ? k.softmax : k.log_softmax;
-      for (npy_intp r = 0; r < rows; ++r) f(xd + r * n, yd + r * n, std::size_t(n), 1.0);
+      for (npy_intp r = 0; r < rows; ++r) k.softmax(xd + r * n, yd + r * n, std::size_t(n), 1.0);
     }
   }
   if (which == 2 && nd == 1 && !out) {  // a 0-d result is returned as a NumPy scalar, as by the ufunc

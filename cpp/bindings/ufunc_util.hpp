@@ -18,6 +18,7 @@
 #include <cfenv>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <limits>
 #include <vector>
 
@@ -242,13 +243,47 @@ inline void row_done(const C* y, char* p, npy_intp stride, npy_intp n) {
   if (!direct<S>(stride)) scatter<S>(y, n, p, stride);
 }
 
-// (n)->(n): y = f(x) row by row.
+// Whether Op has a kernel over a block of contiguous rows (Op::rows<C>()).
+template <class Op, class C, class = void> struct has_rows : std::false_type {};
+template <class Op, class C>
+struct has_rows<Op, C, std::void_t<decltype(Op::template rows<C>())>> : std::true_type {};
+
+// (n)->(n): y = f(x) row by row (or a block of contiguous rows at a time where Op has a rows kernel).
 template <class S, class Op>
 void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   using C = typename compute_of<S>::type;
   FlagGuard guard;
   const auto f = Op::template fn<C>();
   const npy_intp N = dims[0], n = dims[1];
+  if constexpr (has_rows<Op, C>::value && std::is_same_v<S, C>) {
+    constexpr npy_intp e = npy_intp(sizeof(C));
+    if (n > 0 && steps[0] == n * e && steps[1] == n * e && steps[2] == e && steps[3] == e) {
+      const auto fr = Op::template rows<C>();
+      const C* x = reinterpret_cast<const C*>(args[0]);
+      C* y = reinterpret_cast<C*>(args[1]);
+      parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+        fr(x + rb * n, y + rb * n, std::size_t(re - rb), std::size_t(n), 1.0);
+      });
+      return;
+    }
+  }
+  if constexpr (has_rows<Op, C>::value) {
+    if (n > 0 && n <= 64) {  // short strided (or float16) rows: blocks of them through scratch
+      const auto fr = Op::template rows<C>();
+      parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+        constexpr npy_intp B = 64;
+        C* bx = scratch<C>(2, std::size_t(B * n)).data();
+        C* by = scratch<C>(3, std::size_t(B * n)).data();
+        for (npy_intp r = rb; r < re; r += B) {
+          const npy_intp m = re - r < B ? re - r : B;
+          for (npy_intp i = 0; i < m; ++i) gather<S>(args[0] + (r + i) * steps[0], steps[2], n, bx + i * n);
+          fr(bx, by, std::size_t(m), std::size_t(n), 1.0);
+          for (npy_intp i = 0; i < m; ++i) scatter<S>(by + i * n, n, args[1] + (r + i) * steps[1], steps[3]);
+        }
+      });
+      return;
+    }
+  }
   parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
     for (npy_intp r = rb; r < re; ++r) {
       const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);

@@ -730,6 +730,16 @@ inline Status softmax(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, doub
 }
 template <class T>
 inline Status log_softmax(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, double temperature = 1.0) noexcept {
+  // contiguous rows (y == x or apart): a block at a time (short rows several per SIMD vector); the
+  // same bits as row by row
+  const std::ptrdiff_t c = std::ptrdiff_t(x.cols);
+  if (x.col_stride == 1 && y.col_stride == 1 && x.row_stride == c && y.row_stride == c && x.data && y.data &&
+      x.rows == y.rows && x.cols == y.cols && detail::check_temperature(temperature) &&
+      (static_cast<const void*>(x.data) == static_cast<const void*>(y.data) || x.data + x.size() <= y.data ||
+       y.data + y.size() <= x.data)) {
+    if (!x.empty()) detail::kernels<T>().log_softmax_rows(x.data, y.data, x.rows, x.cols, temperature);
+    return {};
+  }
   return detail::rows1<T>(x, y, temperature, detail::kernels<T>().log_softmax);
 }
 // out[r] = log Σ_c exp(x[r, c] / temperature), one element per row.

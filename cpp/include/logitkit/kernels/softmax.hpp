@@ -12,8 +12,11 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #include "../math/exp.hpp"
+#include "../math/log1p.hpp"
 #include "common.hpp"
 
 namespace logitkit::kernels {
@@ -516,8 +519,139 @@ inline DirectResult log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std
 
 // ---- public row kernels (temp > 0 finite; temp == 1 takes the plain path)
 
+// ---- short rows, V::size rows at a time (one row per lane)
+//
+// Rows shorter than 4 vectors pay more per row than per element in the row kernels (reductions
+// across lanes, a tail, a libm log). log_softmax_short transposes a group of V::size rows into a
+// stack buffer, one row per lane, and runs the max-relative algorithm lane-wise: m, then
+// S' = Σ_{x_j<m} exp(x_j - m) with x_j - m exact (TwoSum) and k = #{x_j = m}, then
+// L = log(k + S') in double lanes, then y = (d_hi - L_hi) + (d_lo - L_lo): the row kernel's own
+// formulas, so the same accuracy. A lane whose row needs more (a NaN, an infinity, an entry more
+// than 87 (float) below the max: -inf or a subnormal term) is redone by the row kernel. No lane
+// depends on another: a row gets the same bits in any group, alone (log_softmax_row on a short row
+// comes here with one row) or in a batch, on any thread.
+template <class V>
+constexpr std::size_t short_rows_below = V::size > 1 ? 4 * std::size_t(V::size) : 0;
+
+// The double lanes that hold a float vector's sums (the accumulator's halves), or V itself.
+template <class V>
+using wide_lanes_t = std::remove_cv_t<std::remove_reference_t<decltype(acc_make(V::zero()).a)>>;
+
+// Stores an accumulator's lanes in order (the float accumulators keep lanes 0..W/2-1 in a and the
+// rest in b: simd/*.hpp acc_add).
+template <class Acc, class = void> struct acc_has_b : std::false_type {};
+template <class Acc> struct acc_has_b<Acc, std::void_t<decltype(std::declval<Acc&>().b)>> : std::true_type {};
+template <class Acc>
+inline void acc_store(double* out, const Acc& acc) {
+  using D = std::remove_cv_t<std::remove_reference_t<decltype(acc.a)>>;
+  store(out, acc.a);
+  if constexpr (acc_has_b<Acc>::value) store(out + D::size, acc.b);
+}
+
+// log(k + S') for k >= 1, S' >= 0 finite, in double lanes: log1p(S') where k = 1 and S' <= 1 (S'
+// keeps its relative accuracy: a confident row's top output is -L), else e·ln2 + log1p(f) from
+// k + S' = 2^e·(1 + f), f in [0, 1). Within about an ulp (log1p_unit) plus one rounding.
+template <class D>
+inline D log_k_plus(D k, D Sp) {
+  using C = math::log1p_consts<double>;
+  const D one = D::set1(1.0);
+  const D direct = math::log1p_unit(min(Sp, one));
+  const D u = k + Sp;
+  const auto ub = bits(u);
+  const auto eb = srli(ub, 52);                                                 // biased exponent
+  const D f = D::from_bits(iadd(isub(ub, slli(eb, 52)), bits(one))) - one;     // mantissa - 1
+  const D e = D::from_bits(iadd(eb, bits(D::set1(0x1p52)))) - D::set1(0x1p52 + 1023.0);
+  const D reduced = mul_add(e, D::set1(C::ln2_hi), mul_add(e, D::set1(C::ln2_lo), math::log1p_unit(f)));
+  return select(mask_and(eq(k, one), le(Sp, one)), direct, reduced);
+}
+
+template <class V>
+inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp);
+
+// `rows` contiguous rows of n (2 <= n < short_rows_below), y may equal x.
+template <class V>
+inline void log_softmax_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
+  using T = scalar_t<V>;
+  using D = wide_lanes_t<V>;
+  using EC = math::exp_consts<T>;
+  constexpr std::size_t W = V::size;
+  alignas(64) T cols[short_rows_below<V>][W];  // cols[j][l]: entry j of lane l's row
+  alignas(64) T tmp[W], Lh[W], Ll[W];
+  alignas(64) double Sd[W], kd[W], Ld[W];
+  const V one = V::set1(T(1)), zero = V::zero();
+  for (std::size_t r0 = 0; r0 < rows; r0 += W) {
+    const std::size_t g = rows - r0 < W ? rows - r0 : W;
+    for (std::size_t l = 0; l < W; ++l) {  // lanes past g repeat the group's first row
+      const T* xr = x + (r0 + (l < g ? l : 0)) * n;
+      for (std::size_t j = 0; j < n; ++j) cols[j][l] = xr[j];
+    }
+    V m = V::set1(-lim<V>::inf), mn = V::set1(lim<V>::inf);
+    auto nan = lt(zero, zero);
+    for (std::size_t j = 0; j < n; ++j) {
+      const V v = V::load(cols[j]);
+      m = max(m, v);
+      mn = min(mn, v);
+      nan = mask_or(nan, isnan(v));
+    }
+    // NaN anywhere, m = ±inf, or an entry below m + fast_lo (NaN difference included): the row kernel
+    const auto bad = mask_or(nan, mask_not(le(V::set1(EC::fast_lo), mn - m)));
+    const V negm = neg(m);
+    decltype(acc_make(V::zero())) acc;
+    V k = zero;
+    for (std::size_t j = 0; j < n; ++j) {
+      const V v = V::load(cols[j]);
+      V lo;
+      const V hi = two_sum(v, negm, lo);
+      V z;
+      const V p = math::exp_poly<V, true>(hi, lo, z);
+      const auto at = eq(v, m);
+      k = k + mask_zero(at, one);
+      acc_add(acc, select(at, zero, p * V::from_bits(slli(bits(z), EC::mant_bits))));
+    }
+    acc_store(Sd, acc);
+    store(tmp, k);
+    for (std::size_t l = 0; l < W; ++l) kd[l] = double(tmp[l]);
+    for (std::size_t l = 0; l < W; l += D::size) store(Ld + l, log_k_plus(D::load(kd + l), D::load(Sd + l)));
+    for (std::size_t l = 0; l < W; ++l) {
+      Lh[l] = T(Ld[l]);
+      Ll[l] = T(Ld[l] - double(Lh[l]));
+    }
+    const V vLh = V::load(Lh), vLl = V::load(Ll);
+    for (std::size_t j = 0; j < n; ++j) {
+      V lo;
+      const V hi = two_sum(V::load(cols[j]), negm, lo);
+      store(cols[j], (hi - vLh) + (lo - vLl));
+    }
+    store(tmp, mask_zero(bad, one));
+    for (std::size_t l = 0; l < g; ++l) {
+      const std::size_t r = r0 + l;
+      if (tmp[l] != T(0)) {
+        log_softmax_row_general<V>(x + r * n, y + r * n, n, 1.0);
+      } else {
+        T* yr = y + r * n;
+        for (std::size_t j = 0; j < n; ++j) yr[j] = cols[j][l];
+      }
+    }
+  }
+}
+
 template <class V>
 inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
+  if constexpr (short_rows_below<V> > 0)
+    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return log_softmax_short<V>(x, y, 1, n);
+  log_softmax_row_general<V>(x, y, n, temp);
+}
+
+// `rows` contiguous rows of n (row i at x + i·n), y may equal x: short rows V::size at a time.
+template <class V>
+inline void log_softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
+  if constexpr (short_rows_below<V> > 0)
+    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return log_softmax_short<V>(x, y, rows, n);
+  for (std::size_t r = 0; r < rows; ++r) log_softmax_row_general<V>(x + r * n, y + r * n, n, temp);
+}
+
+template <class V>
+inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
   using T = scalar_t<V>;
   T m{}, mn{};
   if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {
