@@ -7,6 +7,7 @@ namespace logitkit::bindings {
 namespace {
 struct SoftmaxOp {
   template <class C> static auto fn() { return active_kernels().get<C>().softmax; }
+  template <class C> static auto rows() { return active_kernels().get<C>().softmax_rows; }
   template <class C> static C masked_value() { return C(0); }
 };
 struct LogSoftmaxOp {
@@ -14,7 +15,10 @@ struct LogSoftmaxOp {
   template <class C> static auto rows() { return active_kernels().get<C>().log_softmax_rows; }
   template <class C> static C masked_value() { return -std::numeric_limits<C>::infinity(); }
 };
-LOGITKIT_OP(LogsumexpOp, logsumexp);
+struct LogsumexpOp {
+  template <class C> static auto fn() { return active_kernels().get<C>().logsumexp; }
+  template <class C> static auto rows() { return active_kernels().get<C>().logsumexp_rows; }
+};
 
 const char row_types[] = {NPY_HALF, NPY_HALF, NPY_FLOAT, NPY_FLOAT, NPY_DOUBLE, NPY_DOUBLE};
 // x, where, temperature, out (the temperature is float64 for every row type).
@@ -46,13 +50,8 @@ py::object rowwise_small_typed(int which, PyArrayObject* x, PyArrayObject* out, 
   {
     FlagGuard guard;
     const auto& k = active_kernels().get<T>();
-    if (which == 2) {
-      for (npy_intp r = 0; r < rows; ++r) yd[r] = k.logsumexp(xd + r * n, std::size_t(n), 1.0);
-    } else if (which == 1) {
-      k.log_softmax_rows(xd, yd, std::size_t(rows), std::size_t(n), 1.0);
-    } else {
-      for (npy_intp r = 0; r < rows; ++r) k.softmax(xd + r * n, yd + r * n, std::size_t(n), 1.0);
-    }
+    const auto f = which == 0 ? k.softmax_rows : which == 1 ? k.log_softmax_rows : k.logsumexp_rows;
+    f(xd, yd, std::size_t(rows), std::size_t(n), 1.0);
   }
   if (which == 2 && nd == 1 && !out) {  // a 0-d result is returned as a NumPy scalar, as by the ufunc
     PyObject* sc = PyArray_Return(reinterpret_cast<PyArrayObject*>(result.release().ptr()));

@@ -294,13 +294,35 @@ void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   });
 }
 
-// (n)->(): out = f(x) row by row.
+// (n)->(): out = f(x) row by row (short rows a block at a time where Op has a rows kernel).
 template <class S, class Op>
 void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   using C = typename compute_of<S>::type;
   FlagGuard guard;
   const auto f = Op::template fn<C>();
   const npy_intp N = dims[0], n = dims[1];
+  if constexpr (has_rows<Op, C>::value) {
+    if (n > 0 && n <= 64) {  // rows through scratch blocks (contiguous ones read in place)
+      const auto fr = Op::template rows<C>();
+      constexpr npy_intp e = npy_intp(sizeof(C));
+      const bool contiguous = std::is_same_v<S, C> && steps[0] == n * e && steps[2] == e;
+      parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+        constexpr npy_intp B = 64;
+        C* bx = scratch<C>(2, std::size_t(B * n)).data();
+        C* bo = scratch<C>(3, std::size_t(B)).data();
+        for (npy_intp r = rb; r < re; r += B) {
+          const npy_intp m = re - r < B ? re - r : B;
+          const C* xs = bx;
+          if (contiguous) xs = reinterpret_cast<const C*>(args[0] + r * steps[0]);
+          else
+            for (npy_intp i = 0; i < m; ++i) gather<S>(args[0] + (r + i) * steps[0], steps[2], n, bx + i * n);
+          fr(xs, bo, std::size_t(m), std::size_t(n), 1.0);
+          scatter<S>(bo, m, args[1] + r * steps[1], steps[1]);
+        }
+      });
+      return;
+    }
+  }
   parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
     for (npy_intp r = rb; r < re; ++r) {
       const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);

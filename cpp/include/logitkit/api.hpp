@@ -389,6 +389,17 @@ inline Status rows1(MatrixView<const T> x, MatrixView<T> y, double temperature, 
   return {};
 }
 
+// Valid arguments of contiguous rows, y == x or apart: the rows entries take them a block at a
+// time (short rows several per SIMD vector), with the same bits as row by row.
+template <class T>
+inline bool contiguous_rows(MatrixView<const T> x, MatrixView<T> y, double temperature) noexcept {
+  const std::ptrdiff_t c = std::ptrdiff_t(x.cols);
+  return x.col_stride == 1 && y.col_stride == 1 && x.row_stride == c && y.row_stride == c && x.data && y.data &&
+         x.rows == y.rows && x.cols == y.cols && bool(check_temperature(temperature)) &&
+         (static_cast<const void*>(x.data) == static_cast<const void*>(y.data) || x.data + x.size() <= y.data ||
+          y.data + y.size() <= x.data);
+}
+
 // Row-wise out = f(g row, y row, out row, n).
 template <class T, class F>
 inline Status rows2(MatrixView<const T> g, MatrixView<const T> y, MatrixView<T> out, F f) noexcept {
@@ -726,17 +737,15 @@ inline Status log_sigmoid_backward(MatrixView<const detail::id_t<T>> grad, Matri
 // finite). An empty row has an empty softmax and logsumexp -inf. y may be x (in place).
 template <class T>
 inline Status softmax(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, double temperature = 1.0) noexcept {
+  if (detail::contiguous_rows(x, y, temperature)) {
+    if (!x.empty()) detail::kernels<T>().softmax_rows(x.data, y.data, x.rows, x.cols, temperature);
+    return {};
+  }
   return detail::rows1<T>(x, y, temperature, detail::kernels<T>().softmax);
 }
 template <class T>
 inline Status log_softmax(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, double temperature = 1.0) noexcept {
-  // contiguous rows (y == x or apart): a block at a time (short rows several per SIMD vector); the
-  // same bits as row by row
-  const std::ptrdiff_t c = std::ptrdiff_t(x.cols);
-  if (x.col_stride == 1 && y.col_stride == 1 && x.row_stride == c && y.row_stride == c && x.data && y.data &&
-      x.rows == y.rows && x.cols == y.cols && detail::check_temperature(temperature) &&
-      (static_cast<const void*>(x.data) == static_cast<const void*>(y.data) || x.data + x.size() <= y.data ||
-       y.data + y.size() <= x.data)) {
+  if (detail::contiguous_rows(x, y, temperature)) {
     if (!x.empty()) detail::kernels<T>().log_softmax_rows(x.data, y.data, x.rows, x.cols, temperature);
     return {};
   }

@@ -20,9 +20,11 @@ struct TypedKernels {
   void (*softmax)(const T* x, T* y, std::size_t n, double temperature);
   void (*log_softmax)(const T* x, T* y, std::size_t n, double temperature);
   T (*logsumexp)(const T* x, std::size_t n, double temperature);
-  // `rows` contiguous rows of n (row i at x + i·n; y may equal x): the same bits as log_softmax row
-  // by row, short rows several at a time.
+  // `rows` contiguous rows of n (row i at x + i·n; y may equal x; logsumexp: out[i]): the same bits
+  // as the row kernels row by row, short rows several at a time.
   void (*log_softmax_rows)(const T* x, T* y, std::size_t rows, std::size_t n, double temperature);
+  void (*softmax_rows)(const T* x, T* y, std::size_t rows, std::size_t n, double temperature);
+  void (*logsumexp_rows)(const T* x, T* out, std::size_t rows, std::size_t n, double temperature);
   void (*softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
   void (*log_softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
   // Losses (kernels/losses.hpp). Cross-entropy of one row of n logits: hard label t (t < 0: ignored

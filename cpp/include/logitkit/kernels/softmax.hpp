@@ -567,16 +567,24 @@ inline D log_k_plus(D k, D Sp) {
 
 template <class V>
 inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp);
-
-// `rows` contiguous rows of n (2 <= n < short_rows_below), y may equal x.
 template <class V>
-inline void log_softmax_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
+inline void softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp);
+template <class V>
+inline scalar_t<V> logsumexp_row_general(const scalar_t<V>* x, std::size_t n, double temp);
+
+enum class ShortKind { log_softmax, softmax, logsumexp };
+
+// `rows` contiguous rows of n (2 <= n < short_rows_below), y may equal x (logsumexp: y[r], one per row).
+template <class V, ShortKind K>
+inline void rows_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
   using D = wide_lanes_t<V>;
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
+  constexpr bool SOFTMAX = K == ShortKind::softmax;
   alignas(64) T cols[short_rows_below<V>][W];  // cols[j][l]: entry j of lane l's row
-  alignas(64) T tmp[W], Lh[W], Ll[W];
+  alignas(64) T ecol[SOFTMAX ? short_rows_below<V> : 1][W];  // softmax: exp(x_j - m) per lane
+  alignas(64) T tmp[W], Lh[W], Ll[W], mt[W];
   alignas(64) double Sd[W], kd[W], Ld[W];
   const V one = V::set1(T(1)), zero = V::zero();
   for (std::size_t r0 = 0; r0 < rows; r0 += W) {
@@ -604,35 +612,62 @@ inline void log_softmax_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
       const V hi = two_sum(v, negm, lo);
       V z;
       const V p = math::exp_poly<V, true>(hi, lo, z);
+      const V e = p * V::from_bits(slli(bits(z), EC::mant_bits));
+      if constexpr (SOFTMAX) store(ecol[j], e);
       const auto at = eq(v, m);
       k = k + mask_zero(at, one);
-      acc_add(acc, select(at, zero, p * V::from_bits(slli(bits(z), EC::mant_bits))));
+      acc_add(acc, select(at, zero, e));
     }
     acc_store(Sd, acc);
     store(tmp, k);
     for (std::size_t l = 0; l < W; ++l) kd[l] = double(tmp[l]);
-    for (std::size_t l = 0; l < W; l += D::size) store(Ld + l, log_k_plus(D::load(kd + l), D::load(Sd + l)));
-    for (std::size_t l = 0; l < W; ++l) {
-      Lh[l] = T(Ld[l]);
-      Ll[l] = T(Ld[l] - double(Lh[l]));
+    if constexpr (SOFTMAX) {
+      for (std::size_t l = 0; l < W; ++l) Lh[l] = T(1.0 / (kd[l] + Sd[l]));
+      const V inv = V::load(Lh);
+      for (std::size_t j = 0; j < n; ++j) store(cols[j], V::load(ecol[j]) * inv);
+    } else {
+      for (std::size_t l = 0; l < W; l += D::size) store(Ld + l, log_k_plus(D::load(kd + l), D::load(Sd + l)));
     }
-    const V vLh = V::load(Lh), vLl = V::load(Ll);
-    for (std::size_t j = 0; j < n; ++j) {
-      V lo;
-      const V hi = two_sum(V::load(cols[j]), negm, lo);
-      store(cols[j], (hi - vLh) + (lo - vLl));
+    if constexpr (K == ShortKind::log_softmax) {
+      for (std::size_t l = 0; l < W; ++l) {
+        Lh[l] = T(Ld[l]);
+        Ll[l] = T(Ld[l] - double(Lh[l]));
+      }
+      const V vLh = V::load(Lh), vLl = V::load(Ll);
+      for (std::size_t j = 0; j < n; ++j) {
+        V lo;
+        const V hi = two_sum(V::load(cols[j]), negm, lo);
+        store(cols[j], (hi - vLh) + (lo - vLl));
+      }
     }
     store(tmp, mask_zero(bad, one));
-    for (std::size_t l = 0; l < g; ++l) {
-      const std::size_t r = r0 + l;
-      if (tmp[l] != T(0)) {
-        log_softmax_row_general<V>(x + r * n, y + r * n, n, 1.0);
-      } else {
-        T* yr = y + r * n;
-        for (std::size_t j = 0; j < n; ++j) yr[j] = cols[j][l];
+    if constexpr (K == ShortKind::logsumexp) {
+      store(mt, m);
+      for (std::size_t l = 0; l < g; ++l) {
+        const std::size_t r = r0 + l;
+        const double a = double(mt[l]), L = Ld[l];
+        // m < 0 < L cancelling (the row kernel's rule): the row kernel sums the row in the wide type
+        if (tmp[l] != T(0) || (a < 0 && std::fabs(a + L) < 0.25 * L)) y[r] = logsumexp_row_general<V>(x + r * n, n, 1.0);
+        else y[r] = T(a + L);
+      }
+    } else {
+      for (std::size_t l = 0; l < g; ++l) {
+        const std::size_t r = r0 + l;
+        if (tmp[l] != T(0)) {
+          if constexpr (SOFTMAX) softmax_row_general<V>(x + r * n, y + r * n, n, 1.0);
+          else log_softmax_row_general<V>(x + r * n, y + r * n, n, 1.0);
+        } else {
+          T* yr = y + r * n;
+          for (std::size_t j = 0; j < n; ++j) yr[j] = cols[j][l];
+        }
       }
     }
   }
+}
+
+template <class V>
+inline void log_softmax_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
+  rows_short<V, ShortKind::log_softmax>(x, y, rows, n);
 }
 
 template <class V>
@@ -670,6 +705,40 @@ inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::s
 
 template <class V>
 inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
+  if constexpr (short_rows_below<V> > 0)
+    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return rows_short<V, ShortKind::softmax>(x, y, 1, n);
+  softmax_row_general<V>(x, y, n, temp);
+}
+
+template <class V>
+inline void softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
+  if constexpr (short_rows_below<V> > 0)
+    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return rows_short<V, ShortKind::softmax>(x, y, rows, n);
+  for (std::size_t r = 0; r < rows; ++r) softmax_row_general<V>(x + r * n, y + r * n, n, temp);
+}
+
+template <class V>
+inline scalar_t<V> logsumexp_row(const scalar_t<V>* x, std::size_t n, double temp) {
+  if constexpr (short_rows_below<V> > 0) {
+    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) {
+      scalar_t<V> r;
+      rows_short<V, ShortKind::logsumexp>(x, &r, 1, n);
+      return r;
+    }
+  }
+  return logsumexp_row_general<V>(x, n, temp);
+}
+
+// out[r] = logsumexp of row r of `rows` contiguous rows of n.
+template <class V>
+inline void logsumexp_rows(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows, std::size_t n, double temp) {
+  if constexpr (short_rows_below<V> > 0)
+    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return rows_short<V, ShortKind::logsumexp>(x, out, rows, n);
+  for (std::size_t r = 0; r < rows; ++r) out[r] = logsumexp_row_general<V>(x + r * n, n, temp);
+}
+
+template <class V>
+inline void softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
   using T = scalar_t<V>;
   if (n == 1) {  // a row of one: exactly 1 (NaN for NaN or inf, -inf: NaN as an all -inf row)
     y[0] = (x[0] - x[0] == T(0)) ? T(1) : lim<V>::nan;
@@ -685,7 +754,7 @@ inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, dou
 }
 
 template <class V>
-inline scalar_t<V> logsumexp_row(const scalar_t<V>* x, std::size_t n, double temp) {
+inline scalar_t<V> logsumexp_row_general(const scalar_t<V>* x, std::size_t n, double temp) {
   using T = scalar_t<V>;
   if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {
     double S;

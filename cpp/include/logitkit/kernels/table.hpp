@@ -21,6 +21,8 @@ TypedKernels<scalar_t<V>> make_typed_kernels() {
   t.log_softmax = &log_softmax_row<V>;
   t.logsumexp = &logsumexp_row<V>;
   t.log_softmax_rows = &log_softmax_rows<V>;
+  t.softmax_rows = &softmax_rows<V>;
+  t.logsumexp_rows = &logsumexp_rows<V>;
   t.softmax_backward = &softmax_backward_row<V>;
   t.log_softmax_backward = &log_softmax_backward_row<V>;
   t.cross_entropy_hard = &ce_hard_row<V>;
