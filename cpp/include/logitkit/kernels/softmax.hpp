@@ -505,8 +505,6 @@ inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
 enum DirectResult : int { direct_done = 0, direct_no = 1, direct_top_heavy = 2 };
 template <class V>
 inline DirectResult log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V>& m) {
-  using T = scalar_t<V>;
-  constexpr std::size_t W = V::size;
   double S;
   const bool ok = (y == x) ? row_direct_sum<V>(x, n, S, m) : row_direct_sum<V, true>(x, n, S, m, y);
   if (!ok) return direct_no;
