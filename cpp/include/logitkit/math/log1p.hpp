@@ -58,20 +58,10 @@ inline V log1p_finish(V f, V s, typename V::mask big) {
 
 template <class V>
 inline V log1p_unit(V e) {
-  using T = typename V::scalar;
-  using C = log1p_consts<T>;
-  const V half = V::set1(T(0.5));
-  auto big = le(half, e);  // e >= 1/2 (false for NaN)
-  V f = select(big, (e - V::set1(T(1))) * half, e);
-  V s = f / (V::set1(T(2)) + f);
-  V z = s * s;
-  V R = V::set1(C::R[C::nR - 1]);
-  for (int i = C::nR - 2; i >= 0; --i) R = mul_add(R, z, V::set1(C::R[i]));
-  R = R * z;
-  V y = f - s * (f - R);
-  V k_lo = mask_zero(big, V::set1(C::ln2_lo));
-  V k_hi = mask_zero(big, V::set1(C::ln2_hi));
-  return k_hi + (y + k_lo);
+  typename V::mask big;
+  V den;
+  const V f = log1p_reduce(e, big, den);
+  return log1p_finish(f, f / den, big);
 }
 
 }  // namespace logitkit::math
