@@ -273,6 +273,40 @@ def test_logsumexp_near_zero(isa, dtype):
     oracle.record("logsumexp", dtype, isa, worst, "near-zero logsumexp (fraction of the bound)")
 
 
+@functools.cache
+def partial_cancel_lse_rows(dtype_name: str):
+    """Rows whose logsumexp m + L is a fraction f of L (m < 0 < L), f in 0.2..0.95: on either side
+    of the wide-type recomputation's threshold, where L's own error is multiplied by 1/f. Short
+    rows (one row per SIMD lane) and long ones."""
+    rng = _rng(8, int(dtype_name == "float64"))
+    out = []
+    for n in [2, 3, 5, 8, 11, 15, 16, 31, 40, 100]:
+        x = rng.normal(0, rng.choice([0.3, 1.0, 3.0], (512, 1)), (512, n))
+        m = x.max(axis=1, keepdims=True)
+        L = np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+        f = np.where(
+            rng.random((512, 1)) < 0.75,
+            rng.uniform(0.24, 0.55, (512, 1)),
+            rng.uniform(0.2, 0.95, (512, 1)),
+        )
+        out.append((x - m + (f - 1) * L).astype(dtype_name))  # max = (f - 1)·L < 0, result f·L
+    return out
+
+
+@pytest.mark.parametrize("dtype", _param_dtypes())
+def test_logsumexp_partial_cancellation(isa, dtype):
+    """logsumexp where m + L cancels only partly: within the logsumexp bound in ulps of the result,
+    whether the row is recomputed in the wide type or not."""
+    xs = partial_cancel_lse_rows(dtype.name)
+    _check(
+        "logsumexp",
+        dtype,
+        isa,
+        ((x, lk.logsumexp(x), _row_exact(x, "logsumexp"), -1) for x in xs),
+        "partial cancellation",
+    )
+
+
 def test_confident_row_top_entry_is_not_rounded_away():
     """log p(top) of [0, -40] is -exp(-40)-ish, not 0 (numerics.md, point 1)."""
     for dt in (np.float32, np.float64):

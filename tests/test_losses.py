@@ -768,6 +768,20 @@ def test_bce_one_pass_nan_and_signed_zero(isa, dtype):
     yb[170, 3] = 1.5
     with pytest.raises(ValueError, match=r"in \[0, 1\]; 1\.5 at position \(170, 3\)"):
         lk.binary_cross_entropy_with_logits_with_grad(big, yb)
+    # in place with a bad target: the error leaves the logits intact; validate=False gives the
+    # same values as out of place (the general path's)
+    xi = np.arange(1.0, 5.0, dtype=dtype).reshape(2, 2)
+    for bad in (2.0, np.nan):
+        yi = np.array([[0.0, bad], [1.0, 0.0]], dtype)
+        x0 = xi.copy()
+        with pytest.raises(ValueError, match="target"):
+            lk.binary_cross_entropy_with_logits_with_grad(x0, yi, out=x0)
+        np.testing.assert_array_equal(x0, xi)
+        ref_loss, ref_grad = lk.binary_cross_entropy_with_logits_with_grad(xi, yi, validate=False)
+        x0 = xi.copy()
+        loss, grad = lk.binary_cross_entropy_with_logits_with_grad(x0, yi, validate=False, out=x0)
+        np.testing.assert_array_equal(grad, ref_grad)
+        np.testing.assert_array_equal(loss, ref_loss)
 
 
 @pytest.mark.parametrize("eps", [0.01, 0.1], ids=["eps0.01", "eps0.1"])

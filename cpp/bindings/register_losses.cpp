@@ -269,6 +269,13 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
     }
     gd = static_cast<T*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(grad_obj.ptr())));
   }
+  // In place, the gradient replaces the logits as the sum goes: the targets are checked first, so
+  // that a bad target (the general path's error, or its validate=False values) finds x intact.
+  if (gd && static_cast<const void*>(gd) == static_cast<const void*>(xd)) {
+    bool ok = true;
+    for (npy_intp e = 0; e < n; ++e) ok &= (yd[e] >= T(0)) & (yd[e] <= T(1));
+    if (!ok) return py::none();
+  }
   const T gscale = T(mean ? (n ? 1.0 / double(n) : 0.0) : 1.0);
   const auto f = active_kernels().get<T>().bce_with_logits;
   constexpr npy_intp seg = 1024;                       // longest kernel call

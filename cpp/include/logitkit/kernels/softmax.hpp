@@ -572,6 +572,11 @@ inline scalar_t<V> logsumexp_row_general(const scalar_t<V>* x, std::size_t n, do
 
 enum class ShortKind { log_softmax, softmax, logsumexp };
 
+// logsumexp = m/T + L with m < 0 < L cancels when the result is small against L: L's error (about an
+// ulp of the lane type from the exp terms of S') is then multiplied by L/|result|. Below this
+// fraction the row is summed again in the wide type; above it the factor is at most 2 (3 ulp).
+constexpr double logsumexp_cancel = 0.5;
+
 // `rows` contiguous rows of n (2 <= n < short_rows_below), y may equal x (logsumexp: y[r], one per row).
 template <class V, ShortKind K>
 inline void rows_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
@@ -623,8 +628,11 @@ inline void rows_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, s
       for (std::size_t l = 0; l < W; ++l) Lh[l] = T(1.0 / (kd[l] + Sd[l]));
       const V inv = V::load(Lh);
       for (std::size_t j = 0; j < n; ++j) store(cols[j], V::load(ecol[j]) * inv);
-    } else {
+    } else if constexpr (K == ShortKind::log_softmax) {
       for (std::size_t l = 0; l < W; l += D::size) store(Ld + l, log_k_plus(D::load(kd + l), D::load(Sd + l)));
+    } else {
+      // logsumexp = m + L can cancel (m < 0 < L): L to libm's accuracy, as in the row kernel
+      for (std::size_t l = 0; l < g; ++l) Ld[l] = RowSum<V>{kd[l], Sd[l]}.L();
     }
     if constexpr (K == ShortKind::log_softmax) {
       for (std::size_t l = 0; l < W; ++l) {
@@ -645,7 +653,8 @@ inline void rows_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, s
         const std::size_t r = r0 + l;
         const double a = double(mt[l]), L = Ld[l];
         // m < 0 < L cancelling (the row kernel's rule): the row kernel sums the row in the wide type
-        if (tmp[l] != T(0) || (a < 0 && std::fabs(a + L) < 0.25 * L)) y[r] = logsumexp_row_general<V>(x + r * n, n, 1.0);
+        if (tmp[l] != T(0) || (a < 0 && std::fabs(a + L) < logsumexp_cancel * L))
+          y[r] = logsumexp_row_general<V>(x + r * n, n, 1.0);
         else y[r] = T(a + L);
       }
     } else {
@@ -772,7 +781,7 @@ inline scalar_t<V> logsumexp_row_general(const scalar_t<V>* x, std::size_t n, do
   const double mt = double(m) / temp, L = rs.L();
   // m/T < 0 < L cancel when the result is much smaller than L: every ulp of L is then many of the
   // result. Such rows are summed again in the wide type.
-  if (mt < 0 && std::fabs(mt + L) < 0.25 * L) return logsumexp_wide<V>(x, n, m, temp);
+  if (mt < 0 && std::fabs(mt + L) < logsumexp_cancel * L) return logsumexp_wide<V>(x, n, m, temp);
   return T(mt + L);
 }
 
