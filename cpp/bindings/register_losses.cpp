@@ -269,13 +269,15 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
     }
     gd = static_cast<T*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(grad_obj.ptr())));
   }
-  // In place, the gradient replaces the logits as the sum goes: the targets are checked first, so
-  // that a bad target (the general path's error, or its validate=False values) finds x intact.
-  if (gd && static_cast<const void*>(gd) == static_cast<const void*>(xd)) {
+  // Every target in [0, 1] (false for NaN). In place, the gradient replaces the logits as the sum
+  // goes: the targets are checked first, so that a bad target (the general path's error, or its
+  // validate=False values) finds x intact.
+  auto targets_ok = [&] {
     bool ok = true;
     for (npy_intp e = 0; e < n; ++e) ok &= (yd[e] >= T(0)) & (yd[e] <= T(1));
-    if (!ok) return py::none();
-  }
+    return ok;
+  };
+  if (gd && static_cast<const void*>(gd) == static_cast<const void*>(xd) && !targets_ok()) return py::none();
   const T gscale = T(mean ? (n ? 1.0 / double(n) : 0.0) : 1.0);
   const auto f = active_kernels().get<T>().bce_with_logits;
   constexpr npy_intp seg = 1024;                       // longest kernel call
@@ -307,11 +309,8 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
   }
   double total = 0;
   for (double s : partial) total += s;
-  if (std::isnan(total)) {
-    // a NaN target, or one outside [0, 1], or a NaN logit or weight: only the first two are errors
-    for (npy_intp e = 0; e < n; ++e)
-      if (!(yd[e] >= T(0) && yd[e] <= T(1))) return py::none();
-  }
+  // a NaN target, or one outside [0, 1], or a NaN logit or weight: only the first two are errors
+  if (std::isnan(total) && !targets_ok()) return py::none();
   T value = mean ? (n ? T(total / double(n)) : std::numeric_limits<T>::quiet_NaN()) : T(total);
   PyArray_Descr* descr = PyArray_DescrFromType(type);
   PyObject* sc = PyArray_Scalar(&value, descr, nullptr);

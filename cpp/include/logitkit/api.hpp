@@ -459,6 +459,54 @@ inline void finish(const VectorView<T>& loss, Reduction red, double total, doubl
 }
 
 // Cross-entropy, hard labels (per row: semantics.md): the Python layer's loop, row by row.
+// Scratch elements for one strided row of logits and one of the gradient (0 when both are contiguous).
+template <class T>
+inline std::size_t ce_row_buffers(const MatrixView<const T>& x, const MatrixView<T>* grad) noexcept {
+  return (x.col_stride != 1 || (grad && grad->col_stride != 1)) ? 2 * x.cols : 0;
+}
+
+// The class weights as a contiguous row: the view's data, or copied into wb when strided; null
+// when there are none.
+template <class T>
+inline const T* class_weights(const CrossEntropyOptions<T>& o, T* wb) noexcept {
+  if (o.weight.empty()) return nullptr;
+  if (o.weight.stride == 1) return o.weight.data;
+  for (std::size_t c = 0; c < o.weight.size; ++c) wb[c] = o.weight[c];
+  return wb;
+}
+
+// The row loop of ce_hard / ce_soft: row i's logits (gathered into buf when strided) and gradient
+// row (buf + cols when strided, written back after), g = the reduction's factor times the sample
+// weight; row_loss(i, x row, g, gradient row or null) is the kernel call. Then the reduction.
+template <class T, class F>
+inline void ce_rows(MatrixView<const T> x, VectorView<T> loss, const CrossEntropyOptions<T>& o, MatrixView<T>* grad,
+                    double denom, T* buf, F row_loss) noexcept {
+  const std::size_t C = x.cols;
+  const bool has_sw = !o.sample_weight.empty();
+  const double factor = o.reduction == Reduction::mean ? (denom != 0 ? 1.0 / denom : 0.0) : 1.0;
+  double total = 0;
+  for (std::size_t i = 0; i < x.rows; ++i) {
+    const double sw = has_sw ? double(o.sample_weight[i]) : 1.0;
+    const T g = T(factor * sw);
+    T li = T(0);
+    if (C != 0) {
+      if (grad) {
+        // x gathered into buf, the gradient into buf + C (as for contiguous rows: not in place)
+        const T* xp = row_in(x, i, buf);
+        T* gp = row_out(*grad, i, buf + C);
+        li = row_loss(i, xp, g, gp);
+        row_done(*grad, i, gp);
+      } else {
+        li = row_loss(i, row_in(x, i, buf), g, static_cast<T*>(nullptr));
+      }
+    }
+    if (has_sw) li = li * T(sw);
+    if (o.reduction == Reduction::none) loss[i] = li;
+    else total += double(li);
+  }
+  finish(loss, o.reduction, total, denom);
+}
+
 template <class T, class L>
 inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T> loss, const CrossEntropyOptions<T>& o,
                       MatrixView<T>* grad) noexcept {
@@ -486,48 +534,18 @@ inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T>
     const double wt = has_w ? double(o.weight[std::size_t(t)]) : 1.0;
     denom += has_sw ? wt * double(o.sample_weight[i]) : wt;
   }
-  const bool want_grad = grad != nullptr;
-  const bool strided_x = x.col_stride != 1, strided_g = want_grad && grad->col_stride != 1;
   const bool strided_w = has_w && o.weight.stride != 1;
-  Scratch<T> scratch((strided_x || strided_g ? 2 * C : 0) + (strided_w ? C : 0));
+  Scratch<T> scratch(ce_row_buffers(x, grad) + (strided_w ? C : 0));
   T* buf = scratch.get();
   if (!buf) return fail(Errc::out_of_memory, "logits", "no memory for a buffer of one strided row");
-  const T* w = nullptr;
-  if (has_w) {
-    if (strided_w) {
-      T* wb = buf + (strided_x || strided_g ? 2 * C : 0);
-      for (std::size_t c = 0; c < C; ++c) wb[c] = o.weight[c];
-      w = wb;
-    } else {
-      w = o.weight.data;
-    }
-  }
+  const T* w = class_weights(o, buf + ce_row_buffers(x, grad));
   const T Wsum = has_w ? T(weight_sum(o.weight)) : T(C);
-  const double factor = o.reduction == Reduction::mean ? (denom != 0 ? 1.0 / denom : 0.0) : 1.0;
   const auto f = kernels<T>().cross_entropy_hard;
-  double total = 0;
-  for (std::size_t i = 0; i < N; ++i) {
+  ce_rows(x, loss, o, grad, denom, buf, [&](std::size_t i, const T* xp, T g, T* gp) {
     const std::int64_t raw = static_cast<std::int64_t>(labels[i]);
     const std::int64_t t = raw == o.ignore_index ? -1 : raw;  // validated above
-    const double sw = has_sw ? double(o.sample_weight[i]) : 1.0;
-    const T g = T(factor * sw);
-    T li;
-    if (C == 0) {
-      li = T(0);
-    } else if (want_grad) {
-      // x gathered into buf, the gradient into buf + C (as for contiguous rows: not in place)
-      const T* xp = row_in(x, i, buf);
-      T* gp = row_out(*grad, i, buf + C);
-      li = f(xp, C, t, w, Wsum, o.label_smoothing, g, gp);
-      row_done(*grad, i, gp);
-    } else {
-      li = f(row_in(x, i, buf), C, t, w, Wsum, o.label_smoothing, g, nullptr);
-    }
-    if (has_sw) li = li * T(sw);
-    if (o.reduction == Reduction::none) loss[i] = li;
-    else total += double(li);
-  }
-  finish(loss, o.reduction, total, denom);
+    return f(xp, C, t, w, Wsum, o.label_smoothing, g, gp);
+  });
   return {};
 }
 
@@ -562,46 +580,17 @@ inline Status ce_soft(MatrixView<const T> x, MatrixView<const T> y, VectorView<T
     denom = 0;
     for (std::size_t i = 0; i < N; ++i) denom += double(o.sample_weight[i]);
   }
-  const bool want_grad = grad != nullptr;
-  const bool strided_x = x.col_stride != 1, strided_g = want_grad && grad->col_stride != 1;
   const bool strided_y = y.col_stride != 1, strided_w = has_w && o.weight.stride != 1;
-  Scratch<T> scratch(((strided_x || strided_g) ? 2 * C : 0) + (strided_y ? C : 0) + (strided_w ? C : 0));
+  const std::size_t nb = ce_row_buffers(x, grad);
+  Scratch<T> scratch(nb + (strided_y ? C : 0) + (strided_w ? C : 0));
   T* buf = scratch.get();
   if (!buf) return fail(Errc::out_of_memory, "logits", "no memory for a buffer of one strided row");
-  T* ybuf = buf + ((strided_x || strided_g) ? 2 * C : 0);
-  const T* w = nullptr;
-  if (has_w) {
-    if (strided_w) {
-      T* wb = ybuf + (strided_y ? C : 0);
-      for (std::size_t c = 0; c < C; ++c) wb[c] = o.weight[c];
-      w = wb;
-    } else {
-      w = o.weight.data;
-    }
-  }
-  const double factor = o.reduction == Reduction::mean ? (denom != 0 ? 1.0 / denom : 0.0) : 1.0;
+  T* ybuf = buf + nb;
+  const T* w = class_weights(o, ybuf + (strided_y ? C : 0));
   const auto f = kernels<T>().cross_entropy_soft;
-  double total = 0;
-  for (std::size_t i = 0; i < N; ++i) {
-    const double sw = has_sw ? double(o.sample_weight[i]) : 1.0;
-    const T g = T(factor * sw);
-    T li = T(0);
-    if (C != 0) {
-      const T* yp = row_in(y, i, ybuf);
-      if (want_grad) {
-        const T* xp = row_in(x, i, buf);
-        T* gp = row_out(*grad, i, buf + C);
-        li = f(xp, yp, C, w, o.label_smoothing, g, gp);
-        row_done(*grad, i, gp);
-      } else {
-        li = f(row_in(x, i, buf), yp, C, w, o.label_smoothing, g, nullptr);
-      }
-    }
-    if (has_sw) li = li * T(sw);
-    if (o.reduction == Reduction::none) loss[i] = li;
-    else total += double(li);
-  }
-  finish(loss, o.reduction, total, denom);
+  ce_rows(x, loss, o, grad, denom, buf, [&](std::size_t i, const T* xp, T g, T* gp) {
+    return f(xp, row_in(y, i, ybuf), C, w, o.label_smoothing, g, gp);
+  });
   return {};
 }
 

@@ -520,7 +520,7 @@ inline DirectResult log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std
 // ---- short rows, V::size rows at a time (one row per lane)
 //
 // Rows shorter than 4 vectors pay more per row than per element in the row kernels (reductions
-// across lanes, a tail, a libm log). log_softmax_short transposes a group of V::size rows into a
+// across lanes, a tail, a libm log). rows_short transposes a group of V::size rows into a
 // stack buffer, one row per lane, and runs the max-relative algorithm lane-wise: m, then
 // S' = Σ_{x_j<m} exp(x_j - m) with x_j - m exact (TwoSum) and k = #{x_j = m}, then
 // L = log(k + S') in double lanes, then y = (d_hi - L_hi) + (d_lo - L_lo): the row kernel's own
@@ -578,8 +578,9 @@ enum class ShortKind { log_softmax, softmax, logsumexp };
 constexpr double logsumexp_cancel = 0.5;
 
 // `rows` contiguous rows of n (2 <= n < short_rows_below), y may equal x (logsumexp: y[r], one per row).
+// (rows_short_t is compiled only for ISAs with several lanes; rows_short is the entry.)
 template <class V, ShortKind K>
-inline void rows_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
+inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
   using D = wide_lanes_t<V>;
   using EC = math::exp_consts<T>;
@@ -672,24 +673,27 @@ inline void rows_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, s
   }
 }
 
-template <class V>
-inline void log_softmax_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
-  rows_short<V, ShortKind::log_softmax>(x, y, rows, n);
+template <class V, ShortKind K>
+inline void rows_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
+  if constexpr (short_rows_below<V> > 0) rows_short_t<V, K>(x, y, rows, n);
 }
 
+// Whether rows of n at this temperature take rows_short.
 template <class V>
-inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
-  if constexpr (short_rows_below<V> > 0)
-    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return log_softmax_short<V>(x, y, 1, n);
-  log_softmax_row_general<V>(x, y, n, temp);
+inline bool short_rows(std::size_t n, double temp) {
+  return temp == 1.0 && n >= 2 && n < short_rows_below<V>;
 }
 
-// `rows` contiguous rows of n (row i at x + i·n), y may equal x: short rows V::size at a time.
+// `rows` contiguous rows of n (row i at x + i·n), y may equal x: short rows V::size at a time. One
+// row is a block of one (the same bits, whichever way a row comes).
 template <class V>
 inline void log_softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
-  if constexpr (short_rows_below<V> > 0)
-    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return log_softmax_short<V>(x, y, rows, n);
+  if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::log_softmax>(x, y, rows, n);
   for (std::size_t r = 0; r < rows; ++r) log_softmax_row_general<V>(x + r * n, y + r * n, n, temp);
+}
+template <class V>
+inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
+  log_softmax_rows<V>(x, y, 1, n, temp);
 }
 
 template <class V>
@@ -711,37 +715,26 @@ inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::s
 }
 
 template <class V>
-inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
-  if constexpr (short_rows_below<V> > 0)
-    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return rows_short<V, ShortKind::softmax>(x, y, 1, n);
-  softmax_row_general<V>(x, y, n, temp);
-}
-
-template <class V>
 inline void softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
-  if constexpr (short_rows_below<V> > 0)
-    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return rows_short<V, ShortKind::softmax>(x, y, rows, n);
+  if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::softmax>(x, y, rows, n);
   for (std::size_t r = 0; r < rows; ++r) softmax_row_general<V>(x + r * n, y + r * n, n, temp);
 }
-
 template <class V>
-inline scalar_t<V> logsumexp_row(const scalar_t<V>* x, std::size_t n, double temp) {
-  if constexpr (short_rows_below<V> > 0) {
-    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) {
-      scalar_t<V> r;
-      rows_short<V, ShortKind::logsumexp>(x, &r, 1, n);
-      return r;
-    }
-  }
-  return logsumexp_row_general<V>(x, n, temp);
+inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
+  softmax_rows<V>(x, y, 1, n, temp);
 }
 
 // out[r] = logsumexp of row r of `rows` contiguous rows of n.
 template <class V>
 inline void logsumexp_rows(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows, std::size_t n, double temp) {
-  if constexpr (short_rows_below<V> > 0)
-    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) return rows_short<V, ShortKind::logsumexp>(x, out, rows, n);
+  if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::logsumexp>(x, out, rows, n);
   for (std::size_t r = 0; r < rows; ++r) out[r] = logsumexp_row_general<V>(x + r * n, n, temp);
+}
+template <class V>
+inline scalar_t<V> logsumexp_row(const scalar_t<V>* x, std::size_t n, double temp) {
+  scalar_t<V> r;
+  logsumexp_rows<V>(x, &r, 1, n, temp);
+  return r;
 }
 
 template <class V>
