@@ -540,11 +540,11 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
 //   no rounded σ is subtracted from anything. One e = exp(-|x|) serves loss and gradient.
 // PLAIN: no pos_weight, no weight, no smoothing (P = w = 1, ε = 0), the common case: the same
 // formulas with the unit factors left out (bit-identical results).
+// e = exp(-|x|) comes from the caller (exp_neg, or exp_normal where it checked the range: the same bits).
 template <class V, bool PLAIN>
-LOGITKIT_INLINE inline void bce_v(V x, V y, V p, V w, V eps, V gs, V& loss, V& grad) {
+LOGITKIT_INLINE inline void bce_v(V x, V e, V y, V p, V w, V eps, V gs, V& loss, V& grad) {
   using T = scalar_t<V>;
   const V one = V::set1(T(1));
-  V e = math::exp_neg(neg_abs(x));
   // log1p(e)'s division s = f/(2 + f) and the gradient's 1/(1 + e) share one division
   typename V::mask big;
   V den;
@@ -552,26 +552,33 @@ LOGITKIT_INLINE inline void bce_v(V x, V y, V p, V w, V eps, V gs, V& loss, V& g
   const V one_e = one + e;
   const V inv = one / (den * one_e);
   const V l1 = math::log1p_finish(f, (f * inv) * one_e, big);
-  V yp, ym, pyp, c;
+  // The gradient's numerator y-·A - P·y+·B is Pn + Qn·e: Pn = y-, Qn = -P·y+ for x >= 0, and
+  // Pn = -P·y+, Qn = y- for x < 0, one FMA; Pn·x is also the linear term c1·|x|.
+  const auto pos = le(V::zero(), x);
+  V ym, c, Pn, Qn;
   if constexpr (PLAIN) {
-    yp = y;
+    // no selects: with u = 1 where x >= 0, else 0, Pn = u - y and Qn = (1 - u) - y are y- = 1 - y
+    // and -y exactly (the same roundings as the general formulas)
     ym = one - y;
-    pyp = y;
+    c = ym + y;  // = 1 for y in [0, 1] ((1 - y) + y is exact: Sterbenz); NaN y stays NaN
+    const V u = mask_zero(pos, one);
+    Pn = u - y;
+    Qn = (one - u) - y;
   } else {
     const V half_eps = eps * V::set1(T(0.5)), keep = one - eps;
-    yp = mul_add(y, keep, half_eps);
+    const V yp = mul_add(y, keep, half_eps);
     ym = mul_add(one - y, keep, half_eps);
-    pyp = p * yp;
-    c = ym + pyp;
+    const V npyp = neg(p * yp);
+    c = ym - npyp;
+    Pn = select(pos, ym, npyp);
+    Qn = select(pos, npyp, ym);
   }
-  auto pos = le(V::zero(), x);
-  V c1 = select(pos, ym, pyp);
-  V lin = mask_zero(lt(V::zero(), c1), c1 * abs(x));
-  V A = select(pos, one, e), B = select(pos, e, one);
-  V d = mul_add(ym, A, neg(pyp * B)) * (den * inv);
+  // c1·|x| = Pn·x, kept where positive: a zero coefficient times an infinite x gives 0, not NaN
+  const V t = Pn * x;
+  const V lin = mask_zero(lt(V::zero(), t), t);
+  const V d = mul_add(Qn, e, Pn) * (den * inv);
   if constexpr (PLAIN) {
-    // c = y- + y+ = 1 up to rounding: (1 - y) + y is 1 exactly for y in [0, 1] (Sterbenz)
-    loss = mul_add(ym + pyp, l1, lin);
+    loss = mul_add(c, l1, lin);
     grad = gs * d;
   } else {
     loss = w * mul_add(c, l1, lin);
@@ -583,19 +590,23 @@ LOGITKIT_INLINE inline void bce_v(V x, V y, V p, V w, V eps, V gs, V& loss, V& g
 template <class V, bool PLAIN, bool SUM>
 inline void bce_run(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
                     scalar_t<V> eps, scalar_t<V> gscale, scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n,
-                    decltype(acc_make(V::zero()))& acc, V& lo, V& hi) {
+                    decltype(acc_make(V::zero()))& acc_out, V& lo_out, V& hi_out) {
   using T = scalar_t<V>;
+  // locals, written back at the end: updated through the references, they would make a chain of
+  // stores and reloads in every iteration (the compiler cannot prove the stores to loss and grad
+  // leave them alone)
+  auto acc = acc_out;
+  V lo = lo_out, hi = hi_out;
   constexpr std::size_t W = V::size;
   const V veps = V::set1(eps), vgs = V::set1(gscale), one = V::set1(T(1));
   auto ld = [&](const T* a, std::size_t i, std::size_t r, T fill) LOGITKIT_INLINE {
     if (PLAIN) return one;
     return r == W ? V::load(a + i) : load_partial<V>(a + i, r, fill);
   };
-  auto step = [&](std::size_t i, std::size_t r) LOGITKIT_INLINE {
+  auto step = [&](std::size_t i, std::size_t r, V xv, V e) LOGITKIT_INLINE {
     const V yv = r == W ? V::load(y + i) : load_partial<V>(y + i, r, T(0));
-    const V xv = r == W ? V::load(x + i) : load_partial<V>(x + i, r, T(0));
     V l, g;
-    bce_v<V, PLAIN>(xv, yv, ld(p, i, r, T(1)), ld(w, i, r, T(0)), veps, vgs, l, g);
+    bce_v<V, PLAIN>(xv, e, yv, ld(p, i, r, T(1)), ld(w, i, r, T(0)), veps, vgs, l, g);
     if (r < W) l = mask_zero(first_lanes<V>(r), l);
     if constexpr (SUM) {
       lo = min(lo, yv);
@@ -610,15 +621,31 @@ inline void bce_run(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V
     }
     return l;
   };
+  // two vectors share one range check of -|x| (exp_normal where both are in range)
+  const V lo_x = V::set1(math::exp_consts<T>::fast_lo);
   std::size_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
-    V l0 = step(i, W), l1 = step(i + W, W);
+    const V x0 = V::load(x + i), x1 = V::load(x + i + W);
+    const V n0 = neg_abs(x0), n1 = neg_abs(x1);
+    V l0, l1;
+    if (any(lt(min(n0, n1), lo_x))) {
+      l0 = step(i, W, x0, math::exp_neg(n0));
+      l1 = step(i + W, W, x1, math::exp_neg(n1));
+    } else {
+      l0 = step(i, W, x0, math::exp_normal(n0));
+      l1 = step(i + W, W, x1, math::exp_normal(n1));
+    }
     if constexpr (SUM) acc_add(acc, l0 + l1);
   }
   for (; i < n; i += W) {
-    V l = step(i, n - i < W ? n - i : W);
+    const std::size_t r = n - i < W ? n - i : W;
+    const V xv = r == W ? V::load(x + i) : load_partial<V>(x + i, r, T(0));
+    V l = step(i, r, xv, math::exp_neg(neg_abs(xv)));
     if constexpr (SUM) acc_add(acc, l);
   }
+  acc_out = acc;
+  lo_out = lo;
+  hi_out = hi;
 }
 
 // With `loss` null the per-element losses are not stored: their sum is returned instead (in double),

@@ -92,6 +92,16 @@ inline V exp_wide(V x, V lo) {
   return (p * V::from_bits(slli(e1, C::mant_bits))) * V::from_bits(slli(e2, C::mant_bits));
 }
 
+// exp(x)·(1 + lo) where the caller has checked that every lane is in [fast_lo, fast_hi] (or NaN):
+// exp_any's common case, for loops that check several vectors at once.
+template <class V, bool LO = false>
+inline V exp_normal(V x, V lo = V::zero()) {
+  using C = exp_consts<typename V::scalar>;
+  V z;
+  V p = exp_poly<V, LO>(x, lo, z);
+  return p * V::from_bits(slli(bits(z), C::mant_bits));
+}
+
 // exp(x)·(1 + lo). The common case, every lane's 2^n normal, costs one exact multiplication; a
 // vector with any lane outside [fast_lo, fast_hi] (checked only below when UPPER is false: the
 // caller promises x <= 0) takes exp_wide. NaN lanes stay on the fast path and give NaN.
@@ -101,9 +111,7 @@ inline V exp_any(V x, V lo) {
   auto outside = lt(x, V::set1(C::fast_lo));
   if constexpr (UPPER) outside = mask_or(outside, lt(V::set1(C::fast_hi), x));
   if (any(outside)) return exp_wide<V, LO>(x, lo);
-  V z;
-  V p = exp_poly<V, LO>(x, lo, z);
-  return p * V::from_bits(slli(bits(z), C::mant_bits));
+  return exp_normal<V, LO>(x, lo);
 }
 
 // exp(x) over the whole range.

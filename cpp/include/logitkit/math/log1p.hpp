@@ -35,9 +35,11 @@ template <> struct log1p_consts<double> {
 template <class V>
 inline V log1p_reduce(V e, typename V::mask& big, V& den) {
   using T = typename V::scalar;
-  const V half = V::set1(T(0.5));
-  big = le(half, e);  // e >= 1/2 (false for NaN)
-  V f = select(big, (e - V::set1(T(1))) * half, e);
+  big = le(V::set1(T(0.5)), e);  // e >= 1/2 (false for NaN)
+  // f = e·(1 + g) + g with g = -1/2 where big, else 0: (e - 1)/2 in one exact FMA (e - 1 is exact by
+  // Sterbenz, halving is exact), e itself elsewhere; no select
+  const V g = mask_zero(big, V::set1(T(-0.5)));
+  V f = mul_add(e, V::set1(T(1)) + g, g);
   den = V::set1(T(2)) + f;
   return f;
 }
@@ -50,7 +52,7 @@ inline V log1p_finish(V f, V s, typename V::mask big) {
   V R = V::set1(C::R[C::nR - 1]);
   for (int i = C::nR - 2; i >= 0; --i) R = mul_add(R, z, V::set1(C::R[i]));
   R = R * z;
-  V y = f - s * (f - R);
+  V y = mul_add(s, R - f, f);  // f - s·(f - R), one rounding
   V k_lo = mask_zero(big, V::set1(C::ln2_lo));
   V k_hi = mask_zero(big, V::set1(C::ln2_hi));
   return k_hi + (y + k_lo);
