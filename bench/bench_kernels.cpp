@@ -229,7 +229,7 @@ template <class T> void bm_copy(benchmark::State& state, std::size_t n) {
 const std::vector<int64_t> kElementwiseSizes = {1000, 1 << 16, 1 << 20};
 // (row length, rows): many short rows, a cache-resident block of vocabulary-1000 rows, then 1M
 // elements of classifier rows (1000) and of LM-vocabulary rows (32000).
-const std::vector<std::pair<int64_t, int64_t>> kRowShapes = {{10, 4096}, {1000, 64}, {1000, 1024}, {32000, 32}};
+const std::vector<std::pair<int64_t, int64_t>> kRowShapes = {{10, 4096}, {32, 4096}, {100, 1024}, {1000, 64}, {1000, 1024}, {32000, 32}};
 
 template <class T> void register_for(const std::string& isa) {
   const std::string dt = dtype_name<T>();

@@ -63,14 +63,17 @@ def test_strided_inputs(isa, dtype, func):
                 np.testing.assert_array_equal(got, want, err_msg=f"{name} {kw}")
 
 
-@pytest.mark.parametrize("n", [2, 3, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65])
+@pytest.mark.parametrize(
+    "n", [2, 3, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 2048, 2049]
+)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("func", ROW_FUNCS)
 def test_short_rows_same_bits_every_way(isa, func, dtype, n):
-    """Short rows are computed several per SIMD vector (one row per lane) when they come in blocks;
-    every other way of reaching a row (one row alone, a strided or Fortran view, a large array split
-    across threads, the raw gufunc; log_softmax in place) gives the same bits, special rows
-    included."""
+    """Short rows are computed several per SIMD vector (one row per lane) when they come in blocks,
+    and rows up to 2048 in groups whose passes interleave (log_softmax, logsumexp); every other way
+    of reaching a row (one row alone, a strided or Fortran view, a large array split across
+    threads, the raw gufunc; log_softmax in place) gives the same bits, special rows (which leave
+    the group for the max-relative path) and top-heavy rows included."""
     f = getattr(lk, func)
     x = _x((37, n), dtype, seed=n, scale=4.0)
     x[5, 1] = np.nan
@@ -80,6 +83,8 @@ def test_short_rows_same_bits_every_way(isa, func, dtype, n):
     x[9, 0] = x[9, 1] = 3.0
     x[10, 0] = -200.0
     x[11, :] = -30.0 + np.arange(n) * 1e-3  # logsumexp: m < 0 cancelling against log(k + S')
+    x[12, n // 2] = 60.0  # one entry holds nearly all the mass (log_softmax's top-heavy rows)
+    x[13, 0] = 100.0  # outside exp's range: the direct sum declines the row
     ref = f(x)
     for i in range(x.shape[0]):
         np.testing.assert_array_equal(f(x[i]), ref[i])

@@ -294,7 +294,8 @@ void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   });
 }
 
-// (n)->(): out = f(x) row by row (short rows a block at a time where Op has a rows kernel).
+// (n)->(): out = f(x) row by row (contiguous or short rows a block at a time where Op has a rows
+// kernel).
 template <class S, class Op>
 void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   using C = typename compute_of<S>::type;
@@ -302,13 +303,13 @@ void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*
   const auto f = Op::template fn<C>();
   const npy_intp N = dims[0], n = dims[1];
   if constexpr (has_rows<Op, C>::value) {
-    if (n > 0 && n <= 64) {  // rows through scratch blocks (contiguous ones read in place)
+    constexpr npy_intp e = npy_intp(sizeof(C));
+    const bool contiguous = std::is_same_v<S, C> && steps[0] == n * e && steps[2] == e;
+    if (n > 0 && (n <= 64 || contiguous)) {  // rows through scratch blocks (contiguous ones read in place)
       const auto fr = Op::template rows<C>();
-      constexpr npy_intp e = npy_intp(sizeof(C));
-      const bool contiguous = std::is_same_v<S, C> && steps[0] == n * e && steps[2] == e;
       parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
         constexpr npy_intp B = 64;
-        C* bx = scratch<C>(2, std::size_t(B * n)).data();
+        C* bx = contiguous ? nullptr : scratch<C>(2, std::size_t(B * n)).data();
         C* bo = scratch<C>(3, std::size_t(B)).data();
         for (npy_intp r = rb; r < re; r += B) {
           const npy_intp m = re - r < B ? re - r : B;
