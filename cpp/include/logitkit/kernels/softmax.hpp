@@ -268,7 +268,8 @@ inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
 // Each e_j is within an ulp of exp(x_j), and the max entries are left out, not subtracted: S' keeps
 // the relative accuracy that -log1p(S'), the top entry's output, needs.
 template <class V, bool STORED>
-inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, std::size_t n, scalar_t<V> m) {
+inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, std::size_t n, scalar_t<V> m,
+                                  double em) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   using EC = math::exp_consts<T>;
@@ -309,14 +310,17 @@ inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, st
     total.add(acc_sum(acc0) + acc_sum(acc1));
   }
   using Wd = wide_t<V>;
+  if (std::is_same_v<Wd, double> && em > 0) return {hsum(kv), total.value() * em};
   return {hsum(kv), double(Wd(total.value()) * std::exp(-Wd(m)))};
 }
 
-// With e null the e_j are computed again, the same way (the same bits as a stored row).
+// With e null the e_j are computed again, the same way (the same bits as a stored row). em: e^-m
+// in double where the caller has it (float rows: used instead of computing it), else 0.
 template <class V>
-inline RowSum<V> row_sum_stored(const scalar_t<V>* x, const scalar_t<V>* e, std::size_t n, scalar_t<V> m) {
-  if (!e) return row_sum_stored_t<V, false>(x, e, n, m);
-  return row_sum_stored_t<V, true>(x, e, n, m);
+inline RowSum<V> row_sum_stored(const scalar_t<V>* x, const scalar_t<V>* e, std::size_t n, scalar_t<V> m,
+                                double em = 0) {
+  if (!e) return row_sum_stored_t<V, false>(x, e, n, m, em);
+  return row_sum_stored_t<V, true>(x, e, n, m, em);
 }
 
 // Softmax: the sum pass also stores exp(d_i) in y; a last pass scales y by 1/(k + S').
@@ -556,21 +560,57 @@ inline void acc_store(double* out, const Acc& acc) {
   if constexpr (acc_has_b<Acc>::value) store(out + D::size, acc.b);
 }
 
-// log(k + S') for k >= 1, S' >= 0 finite, in double lanes: log1p(S') where k = 1 and S' <= 1 (S'
-// keeps its relative accuracy: a confident row's top output is -L), else e·ln2 + log1p(f) from
-// k + S' = 2^e·(1 + f), f in [0, 1). Within about an ulp (log1p_unit) plus one rounding.
+// log(u) for a positive normal u in double lanes: e·ln2 + log1p(f) from u = 2^e·(1 + f), f in [0, 1).
+// Within about an ulp (log1p_unit) plus one rounding (absolute near u = 1).
 template <class D>
-inline D log_k_plus(D k, D Sp) {
+inline D log_pos(D u) {
   using C = math::log1p_consts<double>;
   const D one = D::set1(1.0);
-  const D direct = math::log1p_unit(min(Sp, one));
-  const D u = k + Sp;
   const auto ub = bits(u);
   const auto eb = srli(ub, 52);                                                 // biased exponent
   const D f = D::from_bits(iadd(isub(ub, slli(eb, 52)), bits(one))) - one;     // mantissa - 1
   const D e = D::from_bits(iadd(eb, bits(D::set1(0x1p52)))) - D::set1(0x1p52 + 1023.0);
-  const D reduced = mul_add(e, D::set1(C::ln2_hi), mul_add(e, D::set1(C::ln2_lo), math::log1p_unit(f)));
-  return select(mask_and(eq(k, one), le(Sp, one)), direct, reduced);
+  return mul_add(e, D::set1(C::ln2_hi), mul_add(e, D::set1(C::ln2_lo), math::log1p_unit(f)));
+}
+
+// log(k + S') for k >= 1, S' >= 0 finite, in double lanes: log1p(S') where k = 1 and S' <= 1 (S'
+// keeps its relative accuracy: a confident row's top output is -L), else log_pos(k + S').
+template <class D>
+inline D log_k_plus(D k, D Sp) {
+  const D one = D::set1(1.0);
+  const D direct = math::log1p_unit(min(Sp, one));
+  return select(mask_and(eq(k, one), le(Sp, one)), direct, log_pos(k + Sp));
+}
+
+// For the rows of a group (kRowGroup values, a multiple of every ISA's double lane count; unused
+// entries hold harmless values): out = exp(-a), log(u), log(k + S') in the double lanes, several
+// rows per call instead of a libm call per row (the scalar ISA calls libm).
+template <class V>
+inline void group_exp_neg(const double* a, double* out, std::size_t g) {
+  using D = wide_lanes_t<V>;
+  if constexpr (std::is_arithmetic_v<D>) {
+    for (std::size_t i = 0; i < g; ++i) out[i] = std::exp(-a[i]);
+  } else {
+    for (std::size_t i = 0; i < g; i += D::size) store(out + i, math::exp(neg(D::load(a + i))));
+  }
+}
+template <class V>
+inline void group_log(const double* u, double* out, std::size_t g) {
+  using D = wide_lanes_t<V>;
+  if constexpr (std::is_arithmetic_v<D>) {
+    for (std::size_t i = 0; i < g; ++i) out[i] = std::log(u[i]);
+  } else {
+    for (std::size_t i = 0; i < g; i += D::size) store(out + i, log_pos(D::load(u + i)));
+  }
+}
+template <class V>
+inline void group_log_k_plus(const double* k, const double* Sp, double* out, std::size_t g) {
+  using D = wide_lanes_t<V>;
+  if constexpr (std::is_arithmetic_v<D>) {
+    for (std::size_t i = 0; i < g; ++i) out[i] = RowSum<V>{k[i], Sp[i]}.L();
+  } else {
+    for (std::size_t i = 0; i < g; i += D::size) store(out + i, log_k_plus(D::load(k + i), D::load(Sp + i)));
+  }
 }
 
 template <class V>
@@ -696,8 +736,9 @@ inline bool short_rows(std::size_t n, double temp) {
 
 // `rows` contiguous rows of n (row i at x + i·n), y may equal x: short rows V::size at a time. One
 // row is a block of one (the same bits, whichever way a row comes).
-// Row groups (log_softmax_rows_grouped, logsumexp_rows_grouped): up to 8 rows of up to 2048 entries, at most about 2048
-// entries in all, so that a group's rows are still in L1 for their last pass.
+// Row groups (log_softmax_rows_grouped, logsumexp_rows_grouped): up to 8 rows of 4 vectors to
+// 2048 entries, at most about 2048 entries in all, so that a group's rows are still in L1 for their
+// last pass. Every such row goes through a group, one alone a group of one.
 constexpr std::size_t kRowGroup = 8;
 constexpr std::size_t kRowGroupMaxN = 2048;
 inline std::size_t rows_per_group(std::size_t n) {
@@ -705,42 +746,54 @@ inline std::size_t rows_per_group(std::size_t n) {
   return per < 1 ? 1 : per > kRowGroup ? kRowGroup : per;
 }
 template <class V>
-inline bool group_rows(std::size_t rows, std::size_t n) {
-  return rows > 1 && n >= 4 * std::size_t(V::size) && n <= kRowGroupMaxN;
+inline bool group_rows(std::size_t n, double temp) {
+  return temp == 1.0 && n >= 4 * std::size_t(V::size) && n <= kRowGroupMaxN;
 }
 
 template <class V>
 inline void log_softmax_row_max_path(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp);
 
-// Rows of up to a few thousand entries, several at a time, each phase for every row of the group
-// before the next: the direct sums, then the row offsets (a libm exp and log each), then the
-// outputs. A row alone spends much of its time waiting on the chain from its sum through those
-// calls to its output pass; a group's chains are independent, so they overlap (rows of 32 floats:
-// 0.7 x the time, rows of 100: 0.77 x). Each row still gets exactly log_softmax_row_general's
-// operations: the same bits alone or in any group.
+// Rows of up to 2048 entries, several at a time, each phase for every row of the group before the
+// next: the direct sums; the rows' e^-m (top-heavy test q = S·e^-m < 2) together in double lanes;
+// the top-heavy rows' S' from their stored exps; every row's offset L together in double lanes
+// (log_k_plus: log1p(S') for a top-heavy row, log q for the others); then the outputs. A row alone
+// waits on the chain from its sum through exp and log to its output pass, and would pay a libm
+// call for each; a group's chains overlap and its exps and logs share vector instructions.
 template <class V>
 inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
   constexpr std::size_t G = kRowGroup;
   const std::size_t per = rows_per_group(n);
-  double S[G], q[G], L[G];
-  RowSum<V> rs[G];
+  alignas(64) double S[G], md[G], em[G], k[G], Sp[G], L[G];
   T m[G];
   bool ok[G];
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
     const std::size_t g = rows - r0 < per ? rows - r0 : per;
+    for (std::size_t i = 0; i < G; ++i) {  // entries past g: harmless values
+      md[i] = 0;
+      k[i] = Sp[i] = 1;
+    }
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
       ok[i] = (yr == xr) ? row_direct_sum<V>(xr, n, S[i], m[i]) : row_direct_sum<V, true>(xr, n, S[i], m[i], yr);
+      if (ok[i]) md[i] = double(m[i]);
     }
-    for (std::size_t i = 0; i < g; ++i) q[i] = ok[i] ? log_softmax_direct_q(S[i], m[i]) : 0.0;
-    for (std::size_t i = 0; i < g; ++i) {  // top-heavy rows: S' from the stored exps
-      const T* xr = x + (r0 + i) * n;
-      T* yr = y + (r0 + i) * n;
-      if (ok[i] && q[i] < 2.0) rs[i] = row_sum_stored<V>(xr, yr == xr ? nullptr : yr, n, m[i]);
+    group_exp_neg<V>(md, em, G);
+    for (std::size_t i = 0; i < g; ++i) {
+      if (!ok[i]) continue;
+      const double q = S[i] * em[i];  // >= 1 (the max's own term); top-heavy where < 2
+      if (q < 2.0) {  // S' from the stored exps (in place: computed again, the same bits)
+        const T* xr = x + (r0 + i) * n;
+        T* yr = y + (r0 + i) * n;
+        const RowSum<V> rs = row_sum_stored<V>(xr, yr == xr ? nullptr : yr, n, m[i], em[i]);
+        k[i] = rs.k;
+        Sp[i] = rs.Sp;
+      } else {
+        Sp[i] = q - 1;  // exact (q >= 2); log(1 + (q - 1)) = log q
+      }
     }
-    for (std::size_t i = 0; i < g; ++i) L[i] = !ok[i] ? 0.0 : q[i] < 2.0 ? rs[i].L() : std::log(q[i]);
+    group_log_k_plus<V>(k, Sp, L, G);
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
@@ -753,7 +806,7 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
 template <class V>
 inline void log_softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
   if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::log_softmax>(x, y, rows, n);
-  if (temp == 1.0 && group_rows<V>(rows, n)) return log_softmax_rows_grouped<V>(x, y, rows, n);
+  if (group_rows<V>(n, temp)) return log_softmax_rows_grouped<V>(x, y, rows, n);
   for (std::size_t r = 0; r < rows; ++r) log_softmax_row_general<V>(x + r * n, y + r * n, n, temp);
 }
 template <class V>
@@ -764,8 +817,9 @@ inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n,
 template <class V>
 inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
   using T = scalar_t<V>;
+  if (group_rows<V>(n, temp)) return log_softmax_rows_grouped<V>(x, y, 1, n);
   T m{};
-  if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {
+  if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {  // (rows longer than a group's)
     const DirectResult r = log_softmax_direct<V>(x, y, n, m);
     if (r == direct_done) return;
     // m known: no max pass; unless in place, y holds exp(x) (in place, the same values are
@@ -800,23 +854,28 @@ inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, dou
 template <class V>
 inline scalar_t<V> logsumexp_row_max_path(const scalar_t<V>* x, std::size_t n, double temp);
 
-// Rows grouped as in log_softmax_rows_grouped: the direct sums of a group, then their logs.
+// Rows grouped as in log_softmax_rows_grouped: the direct sums of a group, then their logs
+// together in double lanes.
 template <class V>
 inline void logsumexp_rows_grouped(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
+  constexpr std::size_t G = kRowGroup;
   const std::size_t per = rows_per_group(n);
-  double S[kRowGroup];
-  bool ok[kRowGroup];
+  alignas(64) double S[G], L[G];
+  bool ok[G];
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
     const std::size_t g = rows - r0 < per ? rows - r0 : per;
+    for (std::size_t i = 0; i < G; ++i) S[i] = 1;
     for (std::size_t i = 0; i < g; ++i) {
       T m;
-      ok[i] = row_direct_sum<V>(x + (r0 + i) * n, n, S[i], m);
+      double s;
+      ok[i] = row_direct_sum<V>(x + (r0 + i) * n, n, s, m);
+      if (ok[i]) S[i] = s;
     }
-    for (std::size_t i = 0; i < g; ++i) {
-      const double L = ok[i] ? std::log(S[i]) : 0.0;
-      out[r0 + i] = (ok[i] && std::fabs(L) >= 1.0) ? T(L) : logsumexp_row_max_path<V>(x + (r0 + i) * n, n, 1.0);
-    }
+    group_log<V>(S, L, G);
+    // log S errs by one exp rounding of S, absolute: fine where |log S| >= 1
+    for (std::size_t i = 0; i < g; ++i)
+      out[r0 + i] = (ok[i] && std::fabs(L[i]) >= 1.0) ? T(L[i]) : logsumexp_row_max_path<V>(x + (r0 + i) * n, n, 1.0);
   }
 }
 
@@ -824,7 +883,7 @@ inline void logsumexp_rows_grouped(const scalar_t<V>* x, scalar_t<V>* out, std::
 template <class V>
 inline void logsumexp_rows(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows, std::size_t n, double temp) {
   if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::logsumexp>(x, out, rows, n);
-  if (temp == 1.0 && group_rows<V>(rows, n)) return logsumexp_rows_grouped<V>(x, out, rows, n);
+  if (group_rows<V>(n, temp)) return logsumexp_rows_grouped<V>(x, out, rows, n);
   for (std::size_t r = 0; r < rows; ++r) out[r] = logsumexp_row_general<V>(x + r * n, n, temp);
 }
 template <class V>
@@ -853,7 +912,12 @@ inline void softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_
 template <class V>
 inline scalar_t<V> logsumexp_row_general(const scalar_t<V>* x, std::size_t n, double temp) {
   using T = scalar_t<V>;
-  if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {
+  if (group_rows<V>(n, temp)) {
+    T r;
+    logsumexp_rows_grouped<V>(x, &r, 1, n);
+    return r;
+  }
+  if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {  // (rows longer than a group's)
     double S;
     T m;
     // log S errs by one exp rounding of S, absolute: fine where |log S| >= 1
