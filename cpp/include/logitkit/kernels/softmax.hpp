@@ -736,10 +736,10 @@ inline bool short_rows(std::size_t n, double temp) {
 
 // `rows` contiguous rows of n (row i at x + i·n), y may equal x: short rows V::size at a time. One
 // row is a block of one (the same bits, whichever way a row comes).
-// Row groups (log_softmax_rows_grouped, logsumexp_rows_grouped): up to 8 rows of 4 vectors to
+// Row groups (log_softmax_rows_grouped, logsumexp_rows_grouped): up to 16 rows of 4 vectors to
 // 2048 entries, at most about 2048 entries in all, so that a group's rows are still in L1 for their
 // last pass. Every such row goes through a group, one alone a group of one.
-constexpr std::size_t kRowGroup = 8;
+constexpr std::size_t kRowGroup = 16;
 constexpr std::size_t kRowGroupMaxN = 2048;
 inline std::size_t rows_per_group(std::size_t n) {
   const std::size_t per = kRowGroupMaxN / n;
