@@ -34,23 +34,17 @@ inline V sigmoid_v(V x) {
   return select(in, one / (one + E), wide);
 }
 
-// e = exp(-|x|) given (exp_neg, or exp_normal where the caller checked the range: the same bits)
 template <class V>
-LOGITKIT_INLINE inline V log_sigmoid_e(V x, V e) {
+inline V log_sigmoid_v(V x) {
+  V e = math::exp_neg(neg_abs(x));
   // min(0, x): the constant first, so a NaN x is returned (x86 rule); neg() makes +inf give -0.
   return neg(math::log1p_unit(e) - min(V::zero(), x));
 }
-template <class V>
-LOGITKIT_INLINE inline V softplus_e(V x, V e) {
-  return max(V::zero(), x) + math::log1p_unit(e);
-}
-template <class V>
-inline V log_sigmoid_v(V x) {
-  return log_sigmoid_e(x, math::exp_neg(neg_abs(x)));
-}
+
 template <class V>
 inline V softplus_v(V x) {
-  return softplus_e(x, math::exp_neg(neg_abs(x)));
+  V e = math::exp_neg(neg_abs(x));
+  return max(V::zero(), x) + math::log1p_unit(e);
 }
 
 // Applies f lane-wise over n contiguous elements (in place allowed: y == x).
@@ -115,39 +109,13 @@ inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
   }
   map_unary<V>(x + i, y + i, n - i, [](V a) { return sigmoid_v(a); });
 }
-// f(x, exp(-|x|)) over n contiguous elements: four vectors share one range check (every
-// -|x| >= fast_lo), so the common case takes exp_normal with no check of its own; a group with a
-// lane outside takes exp_neg lane by lane, which gives the same bits in range.
-template <class V, class F>
-inline void map_exp_neg_abs(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, F f) {
-  using EC = math::exp_consts<scalar_t<V>>;
-  constexpr std::size_t W = V::size;
-  const V lo = V::set1(EC::fast_lo);
-  std::size_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W) {
-    const V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
-    const V n0 = neg_abs(a0), n1 = neg_abs(a1), n2 = neg_abs(a2), n3 = neg_abs(a3);
-    if (any(lt(min(min(n0, n1), min(n2, n3)), lo))) {
-      store(y + i, f(a0, math::exp_neg(n0)));
-      store(y + i + W, f(a1, math::exp_neg(n1)));
-      store(y + i + 2 * W, f(a2, math::exp_neg(n2)));
-      store(y + i + 3 * W, f(a3, math::exp_neg(n3)));
-    } else {
-      store(y + i, f(a0, math::exp_normal(n0)));
-      store(y + i + W, f(a1, math::exp_normal(n1)));
-      store(y + i + 2 * W, f(a2, math::exp_normal(n2)));
-      store(y + i + 3 * W, f(a3, math::exp_normal(n3)));
-    }
-  }
-  map_unary<V>(x + i, y + i, n - i, [f](V a) LOGITKIT_INLINE { return f(a, math::exp_neg(neg_abs(a))); });
-}
 template <class V>
 inline void log_sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
-  map_exp_neg_abs<V>(x, y, n, [](V a, V e) LOGITKIT_INLINE { return log_sigmoid_e(a, e); });
+  map_unary<V>(x, y, n, [](V a) { return log_sigmoid_v(a); });
 }
 template <class V>
 inline void softplus(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
-  map_exp_neg_abs<V>(x, y, n, [](V a, V e) LOGITKIT_INLINE { return softplus_e(a, e); });
+  map_unary<V>(x, y, n, [](V a) { return softplus_v(a); });
 }
 
 // Backward rules of the elementwise functions (numerics.md):

@@ -35,11 +35,9 @@ template <> struct log1p_consts<double> {
 template <class V>
 inline V log1p_reduce(V e, typename V::mask& big, V& den) {
   using T = typename V::scalar;
-  big = le(V::set1(T(0.5)), e);  // e >= 1/2 (false for NaN)
-  // f = e·(1 + g) + g with g = -1/2 where big, else 0: (e - 1)/2 in one exact FMA (e - 1 is exact by
-  // Sterbenz, halving is exact), e itself elsewhere; no select
-  const V g = mask_zero(big, V::set1(T(-0.5)));
-  V f = mul_add(e, V::set1(T(1)) + g, g);
+  const V half = V::set1(T(0.5));
+  big = le(half, e);  // e >= 1/2 (false for NaN)
+  V f = select(big, (e - V::set1(T(1))) * half, e);
   den = V::set1(T(2)) + f;
   return f;
 }
