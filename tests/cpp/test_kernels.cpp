@@ -4,6 +4,8 @@
 // tests/cpp/run_arm64_qemu.sh.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -91,6 +93,39 @@ void test_ce_cancellation(const char* isa) {
   std::printf("%s %s: cross-entropy cancelling gradients %.3f x the bound\n", isa, f ? "f32" : "f64", worst);
 }
 
+// The rows entries (one row per lane for short rows, row groups up to 2048) give each row the bits
+// that row gets alone, special rows (NaN, inf, out of exp's range, top-heavy) included.
+template <class T>
+void test_rows_same_bits(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> nd;
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  for (std::size_t n : {5u, 16u, 33u, 64u, 100u, 257u, 2048u, 2049u}) {
+    const std::size_t rows = 37;
+    std::vector<T> x(rows * n), y(rows * n), y1(n), lse(rows);
+    for (auto& v : x) v = T(nd(rng) * 4.0);
+    x[1 * n + 1] = nan;
+    x[2 * n] = -inf;
+    x[3 * n + n - 1] = inf;
+    x[4 * n] = T(200);      // outside exp's range: the max-relative path
+    x[5 * n + n / 2] = T(60);  // top-heavy
+    for (std::size_t j = 0; j < n; ++j) x[6 * n + j] = -inf;
+    k.log_softmax_rows(x.data(), y.data(), rows, n, 1.0);
+    k.logsumexp_rows(x.data(), lse.data(), rows, n, 1.0);
+    for (std::size_t r = 0; r < rows; ++r) {
+      k.log_softmax(x.data() + r * n, y1.data(), n, 1.0);
+      const T l1 = k.logsumexp(x.data() + r * n, n, 1.0);
+      const bool same_lse = std::memcmp(&l1, &lse[r], sizeof(T)) == 0;
+      if (std::memcmp(y1.data(), y.data() + r * n, n * sizeof(T)) != 0 || !same_lse) {
+        std::printf("FAIL %s rows entry differs from one row: n=%zu row %zu\n", isa, n, r);
+        ++failures;
+        return;
+      }
+    }
+  }
+}
+
 template <class T>
 void test_isa(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -155,6 +190,7 @@ void test_isa(const char* isa) {
   std::printf("%s %s: log_softmax %.2f, softmax %.2f, logsumexp %.2f, sigmoid %.2f, log_sigmoid %.2f, softplus %.2f ulp\n",
               isa, f ? "f32" : "f64", w_lsm, w_sm, w_lse, w_sig, w_lsig, w_sp);
   test_ce_cancellation<T>(isa);
+  test_rows_same_bits<T>(isa);
 }
 
 }  // namespace
