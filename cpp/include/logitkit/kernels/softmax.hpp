@@ -679,10 +679,12 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       for (std::size_t l = 0; l < W; ++l) Lh[l] = T(1.0 / (kd[l] + Sd[l]));
       const V inv = V::load(Lh);
       for (std::size_t j = 0; j < n; ++j) store(cols[j], V::load(ecol[j]) * inv);
-    } else if constexpr (K == ShortKind::log_softmax) {
+    } else if constexpr (K == ShortKind::log_softmax || sizeof(T) == 4) {
+      // (float logsumexp too: L in double is far more exact than its float result needs, even
+      // where m + L partly cancels)
       for (std::size_t l = 0; l < W; l += D::size) store(Ld + l, log_k_plus(D::load(kd + l), D::load(Sd + l)));
     } else {
-      // logsumexp = m + L can cancel (m < 0 < L): L to libm's accuracy, as in the row kernel
+      // double logsumexp = m + L can cancel (m < 0 < L): L to libm's accuracy, as in the row kernel
       for (std::size_t l = 0; l < g; ++l) Ld[l] = RowSum<V>{kd[l], Sd[l]}.L();
     }
     if constexpr (K == ShortKind::log_softmax) {
