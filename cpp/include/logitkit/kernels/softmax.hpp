@@ -165,9 +165,7 @@ inline RowSum<V> row_expsum_t(const scalar_t<V>* x, std::size_t n, scalar_t<V> m
     if constexpr (DIRECT) {
       auto outside = mask_or(lt(a, V::set1(EC::fast_lo)), lt(V::set1(EC::fast_hi), a));
       if (!any(outside)) {
-        V z;
-        V p = math::exp_poly<V, false>(a, V::zero(), z);
-        e = p * V::from_bits(slli(bits(z), EC::mant_bits));
+        e = math::exp_normal(a);
       } else {
         V lo;
         V hi = row_diff<V, false, false>(a, negm, t, tl, invt, lo);
@@ -240,10 +238,10 @@ inline void fill_row(scalar_t<V>* y, std::size_t n, scalar_t<V> value) {
 }
 
 template <class V, bool TEMP>
-inline void log_softmax_out(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp,
-                            double L) {
+inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
+  const double L = row_expsum<V, TEMP>(x, n, m, temp).L();
   const T Lh = T(L), Ll = T(L - double(Lh));
   const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
           invt = V::set1(T(1.0 / temp));
@@ -258,11 +256,6 @@ inline void log_softmax_out(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n,
   if (i < n) store_partial(y + i, out(load_partial<V>(x + i, n - i, m)), n - i);
 }
 
-template <class V, bool TEMP>
-inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp) {
-  log_softmax_out<V, TEMP>(x, y, n, m, temp, row_expsum<V, TEMP>(x, n, m, temp).L());
-}
-
 // k and S' = Σ_{x_j < m} e_j·e^-m from e_j = exp(x_j) as the direct pass stored them (every x_j
 // finite, |x_j| <= 87 for float): the top-heavy log_softmax row's exact sum without a second exp.
 // Each e_j is within an ulp of exp(x_j), and the max entries are left out, not subtracted: S' keeps
@@ -272,16 +265,13 @@ inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, st
                                   double em) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
-  using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   const V vm = V::set1(m), one = V::set1(T(1));
   auto ev = [&](std::size_t i, std::size_t r) LOGITKIT_INLINE {
     if constexpr (STORED) {
       return r == W ? V::load(e + i) : load_partial<V>(e + i, r, T(0));
-    } else {  // row_direct_sum's e_of
-      V z;
-      V p = math::exp_poly<V, false>(r == W ? V::load(x + i) : load_partial<V>(x + i, r, m), V::zero(), z);
-      return p * V::from_bits(slli(bits(z), EC::mant_bits));
+    } else {  // as row_direct_sum computed them
+      return math::exp_normal(r == W ? V::load(x + i) : load_partial<V>(x + i, r, m));
     }
   };
   CompensatedSum<V> total;  // blocks as in row_expsum_t: float64 rows of 32000 need it
@@ -358,11 +348,6 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
   // outside it has been summed for nothing, and the caller takes the max-relative path.
   V vmax = V::set1(x[0]), vmin = vmax;
   CompensatedSum<V> total;
-  auto e_of = [&](V a) LOGITKIT_INLINE {
-    V z;
-    V p = math::exp_poly<V, false>(a, V::zero(), z);
-    return p * V::from_bits(slli(bits(z), EC::mant_bits));
-  };
   for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
     const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
     Acc acc0, acc1;
@@ -375,7 +360,7 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
       V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
       vmax = max(max(vmax, max(a0, a1)), max(a2, a3));
       vmin = min(min(vmin, min(a0, a1)), min(a2, a3));
-      V e0 = e_of(a0), e1 = e_of(a1), e2 = e_of(a2), e3 = e_of(a3);
+      V e0 = math::exp_normal(a0), e1 = math::exp_normal(a1), e2 = math::exp_normal(a2), e3 = math::exp_normal(a3);
       if constexpr (STORE) {
         store(y + i, e0);
         store(y + i + W, e1);
@@ -390,7 +375,7 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
       V a = (m == W) ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);  // padded with a row value
       vmax = max(vmax, a);
       vmin = min(vmin, a);
-      V e = e_of(a);
+      V e = math::exp_normal(a);
       if (m < W) e = mask_zero(first_lanes<V>(m), e);
       if constexpr (STORE) {
         if (m == W) store(y + i, e);
@@ -495,38 +480,6 @@ inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
   std::size_t i = 0;
   for (; i + W <= n; i += W) store(y + i, (V::load(x + i) - hi) - lo);
   if (i < n) store_partial(y + i, (load_partial<V>(x + i, n - i, T(0)) - hi) - lo, n - i);
-}
-
-// log_softmax in two passes (sum, then x - log S) when the direct sum applies and no entry holds
-// more than half the mass (then every output is <= -log 2 and log S's error stays below an ulp).
-// Unless in place, the sum pass also writes exp(x) to y, which the second pass overwrites: the
-// output's cache misses are then taken while the exp arithmetic runs, not in the short second pass.
-// A top-heavy row (one entry above half the mass: a confident classifier's usual row) then needs
-// S' = Σ_{j != top} exp(x_j - m) with relative accuracy for its top output -log1p(S'): summed from
-// those stored exp(x_j) (row_sum_stored), with no second exp and no max pass, then shifted.
-// Returns direct_done, direct_no (m unknown: a row out of range, or NaN), or direct_top_heavy: every
-// entry is finite and in range and m is the row's max, but one entry holds more than half the mass.
-enum DirectResult : int { direct_done = 0, direct_no = 1, direct_top_heavy = 2 };
-// q = S·e^-m >= 1 (the max's own term); top-heavy when e^m > S/2, i.e. q < 2: one exp serves both
-template <class T>
-inline double log_softmax_direct_q(double S, T m) {
-  return S * std::exp(-double(m));
-}
-template <class V>
-inline DirectResult log_softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V>& m) {
-  double S;
-  const bool ok = (y == x) ? row_direct_sum<V>(x, n, S, m) : row_direct_sum<V, true>(x, n, S, m, y);
-  if (!ok) return direct_no;
-  const double q = log_softmax_direct_q(S, m);
-  if (q < 2.0) return direct_top_heavy;
-  log_softmax_shift<V>(x, y, n, m, std::log(q));
-  return direct_done;
-}
-// The top-heavy row after the direct sum: m known, no max pass; unless in place, y holds exp(x)
-// (in place, the same values are computed again: the same bits either way).
-template <class V>
-inline void log_softmax_top_heavy(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m) {
-  log_softmax_shift<V>(x, y, n, m, row_sum_stored<V>(x, y == x ? nullptr : y, n, m).L());
 }
 
 // ---- public row kernels (temp > 0 finite; temp == 1 takes the plain path)
@@ -738,9 +691,10 @@ inline bool short_rows(std::size_t n, double temp) {
 
 // `rows` contiguous rows of n (row i at x + i·n), y may equal x: short rows V::size at a time. One
 // row is a block of one (the same bits, whichever way a row comes).
-// Row groups (log_softmax_rows_grouped, logsumexp_rows_grouped): up to 16 rows of 4 vectors to
-// 2048 entries, at most about 2048 entries in all, so that a group's rows are still in L1 for their
-// last pass. Every such row goes through a group, one alone a group of one.
+// Row groups (log_softmax_rows_grouped, logsumexp_rows_grouped): every row of 4 vectors or more at
+// temperature 1 goes through one, up to 16 rows and about 2048 entries at a time (so that a
+// group's rows are still in L1 for their last pass; a longer row is a group of one, as is a row
+// that comes alone).
 constexpr std::size_t kRowGroup = 16;
 constexpr std::size_t kRowGroupMaxN = 2048;
 inline std::size_t rows_per_group(std::size_t n) {
@@ -749,18 +703,24 @@ inline std::size_t rows_per_group(std::size_t n) {
 }
 template <class V>
 inline bool group_rows(std::size_t n, double temp) {
-  return temp == 1.0 && n >= 4 * std::size_t(V::size) && n <= kRowGroupMaxN;
+  return temp == 1.0 && n >= 4 * std::size_t(V::size);
 }
 
-template <class V>
-inline void log_softmax_row_max_path(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp);
-
-// Rows of up to 2048 entries, several at a time, each phase for every row of the group before the
-// next: the direct sums; the rows' e^-m (top-heavy test q = S·e^-m < 2) together in double lanes;
-// the top-heavy rows' S' from their stored exps; every row's offset L together in double lanes
-// (log_k_plus: log1p(S') for a top-heavy row, log q for the others); then the outputs. A row alone
-// waits on the chain from its sum through exp and log to its output pass, and would pay a libm
-// call for each; a group's chains overlap and its exps and logs share vector instructions.
+// log_softmax of rows several at a time, each phase for every row of the group before the next:
+//  1. the direct sums (row_direct_sum: S = Σ exp(x_j) with no max pass where every logit is inside
+//     exp's range; rows outside it, or with a NaN, take the max-relative path at the end). Unless
+//     in place, the pass also writes exp(x) to y, which the last pass overwrites: the output's cache
+//     misses are taken while the exp arithmetic runs, and a top-heavy row reuses those exps;
+//  2. the rows' e^-m together in double lanes, and q = S·e^-m >= 1 (the max's own term);
+//  3. rows where one entry holds more than half the mass (q < 2, a confident classifier's usual
+//     row: its top output -log1p(S') needs S' = Σ_{j != top} exp(x_j - m) to relative accuracy):
+//     S' from the stored exps (row_sum_stored; in place, computed again: the same bits). Elsewhere
+//     every output is <= -log 2 and log q's error stays below an ulp of it;
+//  4. every row's offset L together in double lanes (log_k_plus: log1p(S'), or log q);
+//  5. the outputs, x - (m + L) (log_softmax_shift).
+// A row alone waits on the chain from its sum through exp and log to its output pass, and would
+// pay a libm call for each; a group's chains overlap and its exps and logs share vector
+// instructions (rows of 32 floats: 0.6 x the time of row by row with libm).
 template <class V>
 inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
@@ -781,7 +741,7 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
       ok[i] = (yr == xr) ? row_direct_sum<V>(xr, n, S[i], m[i]) : row_direct_sum<V, true>(xr, n, S[i], m[i], yr);
       if (ok[i]) md[i] = double(m[i]);
     }
-    group_exp_neg<V>(md, em, G);
+    group_exp_neg<V>(md, em, g);
     for (std::size_t i = 0; i < g; ++i) {
       if (!ok[i]) continue;
       const double q = S[i] * em[i];  // >= 1 (the max's own term); top-heavy where < 2
@@ -795,12 +755,12 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
         Sp[i] = q - 1;  // exact (q >= 2); log(1 + (q - 1)) = log q
       }
     }
-    group_log_k_plus<V>(k, Sp, L, G);
+    group_log_k_plus<V>(k, Sp, L, g);
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
       if (ok[i]) log_softmax_shift<V>(xr, yr, n, m[i], L[i]);
-      else log_softmax_row_max_path<V>(xr, yr, n, 1.0);
+      else log_softmax_row_general<V>(xr, yr, n, 1.0);
     }
   }
 }
@@ -816,24 +776,10 @@ inline void log_softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n,
   log_softmax_rows<V>(x, y, 1, n, temp);
 }
 
+// The max-relative path: rows the groups do not take (short rows' special lanes, temperatures) and
+// rows their direct sum declined.
 template <class V>
 inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
-  using T = scalar_t<V>;
-  if (group_rows<V>(n, temp)) return log_softmax_rows_grouped<V>(x, y, 1, n);
-  T m{};
-  if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {  // (rows longer than a group's)
-    const DirectResult r = log_softmax_direct<V>(x, y, n, m);
-    if (r == direct_done) return;
-    // m known: no max pass; unless in place, y holds exp(x) (in place, the same values are
-    // computed again: the same bits either way)
-    if (r == direct_top_heavy) return log_softmax_top_heavy<V>(x, y, n, m);
-  }
-  log_softmax_row_max_path<V>(x, y, n, temp);
-}
-
-// The max-relative path (rows the direct sum declined, temperatures).
-template <class V>
-inline void log_softmax_row_max_path(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
   using T = scalar_t<V>;
   T m{}, mn{};
   RowKind kind = row_max<V>(x, n, m, &mn);
@@ -853,9 +799,6 @@ inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, dou
   softmax_rows<V>(x, y, 1, n, temp);
 }
 
-template <class V>
-inline scalar_t<V> logsumexp_row_max_path(const scalar_t<V>* x, std::size_t n, double temp);
-
 // Rows grouped as in log_softmax_rows_grouped: the direct sums of a group, then their logs
 // together in double lanes.
 template <class V>
@@ -874,10 +817,10 @@ inline void logsumexp_rows_grouped(const scalar_t<V>* x, scalar_t<V>* out, std::
       ok[i] = row_direct_sum<V>(x + (r0 + i) * n, n, s, m);
       if (ok[i]) S[i] = s;
     }
-    group_log<V>(S, L, G);
+    group_log<V>(S, L, g);
     // log S errs by one exp rounding of S, absolute: fine where |log S| >= 1
     for (std::size_t i = 0; i < g; ++i)
-      out[r0 + i] = (ok[i] && std::fabs(L[i]) >= 1.0) ? T(L[i]) : logsumexp_row_max_path<V>(x + (r0 + i) * n, n, 1.0);
+      out[r0 + i] = (ok[i] && std::fabs(L[i]) >= 1.0) ? T(L[i]) : logsumexp_row_general<V>(x + (r0 + i) * n, n, 1.0);
   }
 }
 
@@ -911,26 +854,10 @@ inline void softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_
   else softmax_row_t<V, true>(x, y, n, m, temp);
 }
 
+// The max-relative path: rows the groups do not take (short rows' special lanes, temperatures) and
+// rows their direct sum declined.
 template <class V>
 inline scalar_t<V> logsumexp_row_general(const scalar_t<V>* x, std::size_t n, double temp) {
-  using T = scalar_t<V>;
-  if (group_rows<V>(n, temp)) {
-    T r;
-    logsumexp_rows_grouped<V>(x, &r, 1, n);
-    return r;
-  }
-  if (temp == 1.0 && n >= 4 * std::size_t(V::size)) {  // (rows longer than a group's)
-    double S;
-    T m;
-    // log S errs by one exp rounding of S, absolute: fine where |log S| >= 1
-    if (row_direct_sum<V>(x, n, S, m) && std::fabs(std::log(S)) >= 1.0) return T(std::log(S));
-  }
-  return logsumexp_row_max_path<V>(x, n, temp);
-}
-
-// The max-relative path (rows the direct sum declined, temperatures).
-template <class V>
-inline scalar_t<V> logsumexp_row_max_path(const scalar_t<V>* x, std::size_t n, double temp) {
   using T = scalar_t<V>;
   T m{}, mn{};
   switch (row_max<V>(x, n, m, &mn)) {
