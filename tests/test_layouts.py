@@ -64,13 +64,14 @@ def test_strided_inputs(isa, dtype, func):
 
 
 @pytest.mark.parametrize(
-    "n", [2, 3, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 2048, 2049]
+    "n", [2, 3, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1025, 2048, 2049, 5000]
 )
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("func", ROW_FUNCS)
 def test_short_rows_same_bits_every_way(isa, func, dtype, n):
     """Short rows are computed several per SIMD vector (one row per lane) when they come in blocks,
-    and rows up to 2048 in groups whose passes interleave (log_softmax, logsumexp); every other way
+    and rows up to 2048 in groups whose passes interleave (log_softmax, logsumexp; longer rows pass
+    their output pass to the next row's sum pass: log_softmax, softmax); every other way
     of reaching a row (one row alone, a strided or Fortran view, a large array split across
     threads, the raw gufunc; log_softmax in place) gives the same bits, special rows (which leave
     the group for the max-relative path) and top-heavy rows included."""
@@ -85,6 +86,8 @@ def test_short_rows_same_bits_every_way(isa, func, dtype, n):
     x[11, :] = -30.0 + np.arange(n) * 1e-3  # logsumexp: m < 0 cancelling against log(k + S')
     x[12, n // 2] = 60.0  # one entry holds nearly all the mass (log_softmax's top-heavy rows)
     x[13, 0] = 100.0  # outside exp's range: the direct sum declines the row
+    for r in range(14, 17):  # top-heavy rows in a row: long rows' sums then store their exps
+        x[r, r % n] = 60.0
     ref = f(x)
     for i in range(x.shape[0]):
         np.testing.assert_array_equal(f(x[i]), ref[i])

@@ -101,7 +101,7 @@ void test_rows_same_bits(const char* isa) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> nd;
   const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
-  for (std::size_t n : {5u, 16u, 33u, 64u, 100u, 257u, 2048u, 2049u}) {
+  for (std::size_t n : {5u, 16u, 33u, 64u, 100u, 257u, 1025u, 2048u, 2049u, 40000u}) {
     const std::size_t rows = 37;
     std::vector<T> x(rows * n), y(rows * n), y1(n), lse(rows);
     for (auto& v : x) v = T(nd(rng) * 4.0);
@@ -111,17 +111,31 @@ void test_rows_same_bits(const char* isa) {
     x[4 * n] = T(200);      // outside exp's range: the max-relative path
     x[5 * n + n / 2] = T(60);  // top-heavy
     for (std::size_t j = 0; j < n; ++j) x[6 * n + j] = -inf;
+    for (std::size_t r = 7; r < 10; ++r) x[r * n + r % n] = T(60);  // top-heavy rows in a row (long rows:
+    x[10 * n + 3] = T(-100);  // the sums store their exps for the next ones); a subnormal term
+    std::vector<T> ys(rows * n), ys1(n);
     k.log_softmax_rows(x.data(), y.data(), rows, n, 1.0);
     k.logsumexp_rows(x.data(), lse.data(), rows, n, 1.0);
+    k.softmax_rows(x.data(), ys.data(), rows, n, 1.0);
     for (std::size_t r = 0; r < rows; ++r) {
       k.log_softmax(x.data() + r * n, y1.data(), n, 1.0);
+      k.softmax(x.data() + r * n, ys1.data(), n, 1.0);
       const T l1 = k.logsumexp(x.data() + r * n, n, 1.0);
       const bool same_lse = std::memcmp(&l1, &lse[r], sizeof(T)) == 0;
-      if (std::memcmp(y1.data(), y.data() + r * n, n * sizeof(T)) != 0 || !same_lse) {
+      if (std::memcmp(y1.data(), y.data() + r * n, n * sizeof(T)) != 0 || !same_lse ||
+          std::memcmp(ys1.data(), ys.data() + r * n, n * sizeof(T)) != 0) {
         std::printf("FAIL %s rows entry differs from one row: n=%zu row %zu\n", isa, n, r);
         ++failures;
         return;
       }
+    }
+    // in place: the same bits as out of place
+    std::vector<T> xi(x);
+    k.log_softmax_rows(xi.data(), xi.data(), rows, n, 1.0);
+    if (std::memcmp(xi.data(), y.data(), rows * n * sizeof(T)) != 0) {
+      std::printf("FAIL %s log_softmax_rows in place differs: n=%zu\n", isa, n);
+      ++failures;
+      return;
     }
   }
 }

@@ -23,6 +23,11 @@ namespace logitkit::kernels {
 
 enum RowKind : int { row_ok = 0, row_nan = 1, row_posinf = 2, row_neginf = 3 };
 
+// Row groups (log_softmax_rows_grouped, logsumexp_rows_grouped): up to kRowGroup rows and about
+// kRowGroupMaxN entries at a time.
+constexpr std::size_t kRowGroup = 16;
+constexpr std::size_t kRowGroupMaxN = 2048;
+
 // Below -big the low part of d is dropped: it is then at most ulp/2 and cannot change the result by
 // more than one rounding; it also keeps the exact-arithmetic steps away from overflow.
 template <class T> struct drop_lo;
@@ -327,6 +332,91 @@ inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, s
   if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * inv, n - i);
 }
 
+// y = x - (m + L), log S = m + L held as an unevaluated sum hi + lo (TwoSum), in two operations per
+// entry: when |m| is large and the outputs are not, log S rounded to double alone would cost
+// float64 results many ulps. Each output errs by two roundings plus lo's own rounding, at most
+// 2^-p·|lo|. That stays below an ulp of every output, |y| >= L, even for a top-heavy row with tiny
+// L: where L is below half the spacing of the lane type at m, hi = m and lo is L itself (relative
+// rounding); elsewhere |lo| <= ulp(hi)/2 <= 2L.
+template <class V>
+inline void log_shift_consts(scalar_t<V> m, double L, V& hi, V& lo) {
+  using T = scalar_t<V>;
+  const double a = double(m);
+  const double s1 = a + L, bb = s1 - a, e1 = (a - (s1 - bb)) + (L - bb);
+  const T hi_t = T(s1);
+  hi = V::set1(hi_t);
+  lo = V::set1(T((s1 - double(hi_t)) + e1));
+}
+template <class V>
+LOGITKIT_INLINE inline void log_shift_range(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, V hi, V lo) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) store(y + i, (V::load(x + i) - hi) - lo);
+  if (i < n) store_partial(y + i, (load_partial<V>(x + i, n - i, T(0)) - hi) - lo, n - i);
+}
+template <class V>
+inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double L) {
+  V hi, lo;
+  log_shift_consts<V>(m, L, hi, lo);
+  log_shift_range<V>(x, y, n, hi, lo);
+}
+// softmax's last pass: y *= f.
+template <class V>
+LOGITKIT_INLINE inline void scale_range(scalar_t<V>* y, std::size_t n, V f) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) store(y + i, V::load(y + i) * f);
+  if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * f, n - i);
+}
+
+// Rows' output passes waiting to run inside the next rows' sum pass (row_direct_sum's side job):
+// LOG: y = (x - hi) - lo (log_softmax_shift), else y *= f (softmax). An output pass alone is a
+// load, one or two operations and a store per vector: it waits on the caches while the arithmetic
+// units idle, and the sum pass is the other way round. step() does four vectors of the oldest
+// pending row; finish() the rest. The same operations on the same values: the same bits, in any
+// order (rows never share memory, except a row with itself in place).
+template <class V, bool LOG>
+struct OutputQueue {
+  using T = scalar_t<V>;
+  static constexpr std::size_t W = V::size;
+  struct Job {
+    const T* x;
+    T* y;
+    std::size_t n;
+    V a, b;
+  };
+  Job jobs[kRowGroup];
+  std::size_t count = 0, cur = 0, off = 0;
+
+  void push(const T* x, T* y, std::size_t n, V a, V b) { jobs[count++] = Job{x, y, n, a, b}; }
+  LOGITKIT_INLINE void run(const Job& j, std::size_t i, std::size_t len) {
+    if constexpr (LOG) log_shift_range<V>(j.x + i, j.y + i, len, j.a, j.b);
+    else scale_range<V>(j.y + i, len, j.a);
+  }
+  LOGITKIT_INLINE void step() {
+    if (cur == count) return;
+    const Job& j = jobs[cur];
+    if (off + 4 * W < j.n) {
+      for (std::size_t c = 0; c < 4; ++c) {
+        const std::size_t i = off + c * W;
+        if constexpr (LOG) store(j.y + i, (V::load(j.x + i) - j.a) - j.b);
+        else store(j.y + i, V::load(j.y + i) * j.a);
+      }
+      off += 4 * W;
+    } else {
+      run(j, off, j.n - off);
+      ++cur;
+      off = 0;
+    }
+  }
+  void finish() {
+    for (; cur < count; ++cur, off = 0) run(jobs[cur], off, jobs[cur].n - off);
+    count = cur = off = 0;
+  }
+};
+
 // One pass, no max: S = Σ exp(x_i) in double and m = max(x), when every |x_i| is inside exp's
 // normal range (else false: huge logits, -inf, NaN). log S is then log_softmax's and logsumexp's
 // offset to within one exp rounding of S, which is exact enough unless one entry holds more than
@@ -335,9 +425,12 @@ inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, s
 // With STORE, exp(x_i) is also written to y[i] (softmax's and cross-entropy's first pass; y != x).
 // The input is prefetched a few KB ahead (the next rows, for a batch of contiguous rows), and so is
 // y with STORE: a row from memory then costs little more than one from cache.
-template <class V, bool STORE = false>
+// side: other rows' output passes (OutputQueue), a few vectors of them after every four vectors
+// here.
+struct NoSide {};
+template <class V, bool STORE = false, class Side = NoSide>
 inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, scalar_t<V>& m_out,
-                           scalar_t<V>* y = nullptr) {
+                           scalar_t<V>* y = nullptr, Side* side = nullptr) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   using EC = math::exp_consts<T>;
@@ -369,6 +462,7 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
       }
       // four terms summed in the lane type (two roundings, a sum of positive terms), one widening
       acc_add(acc0, (e0 + e1) + (e2 + e3));
+      if constexpr (!std::is_same_v<Side, NoSide>) side->step();
     }
     for (; i < b1; i += W) {
       const std::size_t m = (b1 - i >= W) ? W : b1 - i;
@@ -398,19 +492,16 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
 // matters, when a vector leaves that range, the sum is NaN, or 1/S is not a normal float: the
 // caller then takes the exact-difference path. Never used in place (y == x), where a fallback
 // would have lost the input.
+constexpr double softmax_direct_min_factor = 0x1p-100;  // 1/S below: scaled in one step no more
 template <class V>
 inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
   using T = scalar_t<V>;
-  constexpr std::size_t W = V::size;
   double S;
   T m;
   if (!row_direct_sum<V, true>(x, n, S, m, y)) return false;
   const double F = 1.0 / S;
-  if (!(F >= 0x1p-100)) return false;  // NaN sum (a NaN input), or a row too large to scale once
-  const V f = V::set1(T(F));
-  std::size_t i = 0;
-  for (; i + W <= n; i += W) store(y + i, V::load(y + i) * f);
-  if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * f, n - i);
+  if (!(F >= softmax_direct_min_factor)) return false;  // NaN sum (a NaN input), or too large a row
+  scale_range<V>(y, n, V::set1(T(F)));
   return true;
 }
 
@@ -461,25 +552,6 @@ inline scalar_t<V> logsumexp_wide(const scalar_t<V>* x, std::size_t n, scalar_t<
   }
   const Wd L = (k == 1) ? std::log1p(S) : std::log(k + S);
   return T(wm / wt + L);
-}
-
-// y = x - (m + L), log S = m + L held as an unevaluated sum hi + lo (TwoSum), in two operations per
-// entry: when |m| is large and the outputs are not, log S rounded to double alone would cost
-// float64 results many ulps. Each output errs by two roundings plus lo's own rounding, at most
-// 2^-p·|lo|. That stays below an ulp of every output, |y| >= L, even for a top-heavy row with tiny
-// L: where L is below half the spacing of the lane type at m, hi = m and lo is L itself (relative
-// rounding); elsewhere |lo| <= ulp(hi)/2 <= 2L.
-template <class V>
-inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double L) {
-  using T = scalar_t<V>;
-  constexpr std::size_t W = V::size;
-  const double a = double(m);
-  const double s1 = a + L, bb = s1 - a, e1 = (a - (s1 - bb)) + (L - bb);
-  const T hi_t = T(s1);
-  const V hi = V::set1(hi_t), lo = V::set1(T((s1 - double(hi_t)) + e1));
-  std::size_t i = 0;
-  for (; i + W <= n; i += W) store(y + i, (V::load(x + i) - hi) - lo);
-  if (i < n) store_partial(y + i, (load_partial<V>(x + i, n - i, T(0)) - hi) - lo, n - i);
 }
 
 // ---- public row kernels (temp > 0 finite; temp == 1 takes the plain path)
@@ -570,6 +642,8 @@ template <class V>
 inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp);
 template <class V>
 inline void softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp);
+template <class V>
+inline void softmax_row_maxrel(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp);
 template <class V>
 inline scalar_t<V> logsumexp_row_general(const scalar_t<V>* x, std::size_t n, double temp);
 
@@ -695,8 +769,6 @@ inline bool short_rows(std::size_t n, double temp) {
 // temperature 1 goes through one, up to 16 rows and about 2048 entries at a time (so that a
 // group's rows are still in L1 for their last pass; a longer row is a group of one, as is a row
 // that comes alone).
-constexpr std::size_t kRowGroup = 16;
-constexpr std::size_t kRowGroupMaxN = 2048;
 inline std::size_t rows_per_group(std::size_t n) {
   const std::size_t per = kRowGroupMaxN / n;
   return per < 1 ? 1 : per > kRowGroup ? kRowGroup : per;
@@ -710,14 +782,17 @@ inline bool group_rows(std::size_t n, double temp) {
 //  1. the direct sums (row_direct_sum: S = Σ exp(x_j) with no max pass where every logit is inside
 //     exp's range; rows outside it, or with a NaN, take the max-relative path at the end). Unless
 //     in place, the pass also writes exp(x) to y, which the last pass overwrites: the output's cache
-//     misses are taken while the exp arithmetic runs, and a top-heavy row reuses those exps;
+//     misses are taken while the exp arithmetic runs, and a top-heavy row reuses those exps (long
+//     rows: only while the rows come top-heavy, see step 5);
 //  2. the rows' e^-m together in double lanes, and q = S·e^-m >= 1 (the max's own term);
 //  3. rows where one entry holds more than half the mass (q < 2, a confident classifier's usual
 //     row: its top output -log1p(S') needs S' = Σ_{j != top} exp(x_j - m) to relative accuracy):
 //     S' from the stored exps (row_sum_stored; in place, computed again: the same bits). Elsewhere
 //     every output is <= -log 2 and log q's error stays below an ulp of it;
 //  4. every row's offset L together in double lanes (log_k_plus: log1p(S'), or log q);
-//  5. the outputs, x - (m + L) (log_softmax_shift).
+//  5. the outputs, x - (m + L) (log_softmax_shift). Long rows (over kRowGroupMaxN / 2: groups of
+//     one) pass theirs to the next row's phase 1 (OutputQueue), whose arithmetic then hides the
+//     output's misses: rows of 32000, 0.93 x the time (shorter rows: no gain).
 // A row alone waits on the chain from its sum through exp and log to its output pass, and would
 // pay a libm call for each; a group's chains overlap and its exps and logs share vector
 // instructions (rows of 32 floats: 0.6 x the time of row by row with libm).
@@ -729,6 +804,12 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
   alignas(64) double S[G], md[G], em[G], k[G], Sp[G], L[G];
   T m[G];
   bool ok[G];
+  // Long rows (groups of one): each row's output pass runs inside the next row's sum pass, and the
+  // sum pass stores its exps only while the rows come top-heavy (they reuse them; elsewhere the
+  // output pass's misses already overlap arithmetic). Either way, the same bits.
+  const bool queue = per == 1;
+  bool store_exps = !queue;
+  OutputQueue<V, true> pending;
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
     const std::size_t g = rows - r0 < per ? rows - r0 : per;
     for (std::size_t i = 0; i < G; ++i) {  // entries past g: harmless values
@@ -738,31 +819,45 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
-      ok[i] = (yr == xr) ? row_direct_sum<V>(xr, n, S[i], m[i]) : row_direct_sum<V, true>(xr, n, S[i], m[i], yr);
+      if (!queue) ok[i] = (yr == xr) ? row_direct_sum<V, false>(xr, n, S[i], m[i])
+                                     : row_direct_sum<V, true>(xr, n, S[i], m[i], yr);
+      else ok[i] = (yr == xr || !store_exps) ? row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending)
+                                             : row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending);
       if (ok[i]) md[i] = double(m[i]);
     }
+    pending.finish();
+    const bool stored = store_exps;  // whether this group's sums wrote their exps (not in place)
     group_exp_neg<V>(md, em, g);
     for (std::size_t i = 0; i < g; ++i) {
       if (!ok[i]) continue;
       const double q = S[i] * em[i];  // >= 1 (the max's own term); top-heavy where < 2
-      if (q < 2.0) {  // S' from the stored exps (in place: computed again, the same bits)
+      if (q < 2.0) {  // S' from the stored exps (else computed again: the same bits)
         const T* xr = x + (r0 + i) * n;
         T* yr = y + (r0 + i) * n;
-        const RowSum<V> rs = row_sum_stored<V>(xr, yr == xr ? nullptr : yr, n, m[i], em[i]);
+        const RowSum<V> rs = row_sum_stored<V>(xr, stored && yr != xr ? yr : nullptr, n, m[i], em[i]);
         k[i] = rs.k;
         Sp[i] = rs.Sp;
       } else {
         Sp[i] = q - 1;  // exact (q >= 2); log(1 + (q - 1)) = log q
       }
+      if (queue) store_exps = q < 2.0;
     }
     group_log_k_plus<V>(k, Sp, L, g);
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
-      if (ok[i]) log_softmax_shift<V>(xr, yr, n, m[i], L[i]);
-      else log_softmax_row_general<V>(xr, yr, n, 1.0);
+      if (ok[i] && queue) {
+        V hi, lo;
+        log_shift_consts<V>(m[i], L[i], hi, lo);
+        pending.push(xr, yr, n, hi, lo);
+      } else if (ok[i]) {
+        log_softmax_shift<V>(xr, yr, n, m[i], L[i]);
+      } else {
+        log_softmax_row_general<V>(xr, yr, n, 1.0);
+      }
     }
   }
+  pending.finish();
 }
 
 template <class V>
@@ -789,10 +884,31 @@ inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::s
   else log_softmax_row_t<V, true>(x, y, n, m, temp);
 }
 
+// Long rows (over kRowGroupMaxN / 2) at temperature 1, not in place: softmax_row_general's direct
+// path (softmax_direct) with each row's last pass, y *= 1/S, inside the next row's sum pass
+// (OutputQueue; rows of 32000: 0.93 x the time, rows of 1000: no gain, rows of 100: a loss); a row
+// the direct sum declines takes the max-relative path at once.
 template <class V>
 inline void softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
+  using T = scalar_t<V>;
   if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::softmax>(x, y, rows, n);
-  for (std::size_t r = 0; r < rows; ++r) softmax_row_general<V>(x + r * n, y + r * n, n, temp);
+  if (!(group_rows<V>(n, temp) && rows_per_group(n) == 1 && x != y)) {
+    for (std::size_t r = 0; r < rows; ++r) softmax_row_general<V>(x + r * n, y + r * n, n, temp);
+    return;
+  }
+  OutputQueue<V, false> pending;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * n;
+    T* yr = y + r * n;
+    double S;
+    T m;
+    const bool ok = row_direct_sum<V, true>(xr, n, S, m, yr, &pending);
+    pending.finish();
+    const double F = 1.0 / S;
+    if (ok && F >= softmax_direct_min_factor) pending.push(xr, yr, n, V::set1(T(F)), V::zero());
+    else softmax_row_maxrel<V>(xr, yr, n, 1.0);
+  }
+  pending.finish();
 }
 template <class V>
 inline void softmax_row(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
@@ -846,6 +962,12 @@ inline void softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::size_
     return;
   }
   if (temp == 1.0 && x != y && softmax_direct<V>(x, y, n)) return;
+  softmax_row_maxrel<V>(x, y, n, temp);
+}
+// softmax_row_general's path after the direct one (or instead of it).
+template <class V>
+inline void softmax_row_maxrel(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, double temp) {
+  using T = scalar_t<V>;
   T m{}, mn{};
   RowKind kind = row_max<V>(x, n, m, &mn);
   if (kind != row_ok) return fill_row<V>(y, n, lim<V>::nan);
