@@ -29,9 +29,9 @@ template <> struct log1p_consts<double> {
                                  2. / 15, 2. / 17, 2. / 19, 2. / 21, 2. / 23, 2. / 25};
 };
 
-// The steps of log1p_unit around its one division s = f/(2 + f), for callers that share that
-// division with another (the binary cross-entropy gradient): log1p_reduce gives f and 2 + f,
-// log1p_finish the result from f and s.
+// The steps of log1p_unit around its one division s = f/(2 + f), for callers that need f or its
+// other parts (the binary cross-entropy kernel): log1p_reduce gives f and 2 + f, log1p_finish the
+// result from f and s.
 template <class V>
 inline V log1p_reduce(V e, typename V::mask& big, V& den) {
   using T = typename V::scalar;
