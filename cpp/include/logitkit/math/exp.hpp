@@ -73,6 +73,25 @@ inline V exp_poly(V x, V lo, V& z) {
   return p;
 }
 
+// exp_poly of -a without negating a: every step with the sign of r (and of the odd coefficients)
+// flipped, negation being exact and commuting with rounding. The same p and z, bit for bit.
+template <class V>
+inline V exp_poly_neg(V a, V& z) {
+  using T = typename V::scalar;
+  using C = exp_consts<T>;
+  z = mul_add(a, V::set1(-C::log2e), V::set1(C::shifter + C::bias));
+  V n = z - V::set1(C::shifter + C::bias);
+  V rn = mul_add(n, V::set1(C::ln2_hi), a);  // rn = -r
+  rn = mul_add(n, V::set1(C::ln2_lo), rn);
+  constexpr int deg = int(sizeof(C::P) / sizeof(C::P[0])) - 1;
+  const V one = V::set1(T(1));
+  auto coef = [](int i) { return V::set1(i % 2 ? -C::P[i] : C::P[i]); };  // P(r) = Σ (±P_i)·rn^i
+  V p = coef(deg);
+  for (int i = deg - 1; i >= 0; --i) p = mul_add(p, rn, coef(i));
+  p = neg_mul_add(p, rn, one);
+  return neg_mul_add(p, rn, one);
+}
+
 // Rare lanes: some result is subnormal, zero, huge or infinite (or lo is not finite). x is clamped
 // to where 2^n splits into two normal factors, 2^floor(u/2) and 2^(u - floor(u/2)) with
 // u = n + 2·bias, so that a subnormal result is rounded once, like a correctly scaled product.

@@ -59,6 +59,8 @@ inline VF operator/(VF a, VF b) { return {_mm512_div_ps(a.v, b.v)}; }
 inline VD operator/(VD a, VD b) { return {_mm512_div_pd(a.v, b.v)}; }
 inline VF mul_add(VF a, VF b, VF c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
 inline VD mul_add(VD a, VD b, VD c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
+inline VF neg_mul_add(VF a, VF b, VF c) { return {_mm512_fnmadd_ps(a.v, b.v, c.v)}; }
+inline VD neg_mul_add(VD a, VD b, VD c) { return {_mm512_fnmadd_pd(a.v, b.v, c.v)}; }
 inline VF max(VF a, VF b) { return {_mm512_max_ps(a.v, b.v)}; }
 inline VD max(VD a, VD b) { return {_mm512_max_pd(a.v, b.v)}; }
 inline VF min(VF a, VF b) { return {_mm512_min_ps(a.v, b.v)}; }

@@ -50,6 +50,8 @@ inline VF operator/(VF a, VF b) { return {vdivq_f32(a.v, b.v)}; }
 inline VD operator/(VD a, VD b) { return {vdivq_f64(a.v, b.v)}; }
 inline VF mul_add(VF a, VF b, VF c) { return {vfmaq_f32(c.v, a.v, b.v)}; }
 inline VD mul_add(VD a, VD b, VD c) { return {vfmaq_f64(c.v, a.v, b.v)}; }
+inline VF neg_mul_add(VF a, VF b, VF c) { return {vfmsq_f32(c.v, a.v, b.v)}; }
+inline VD neg_mul_add(VD a, VD b, VD c) { return {vfmsq_f64(c.v, a.v, b.v)}; }
 inline VF max(VF a, VF b) { return {vmaxq_f32(a.v, b.v)}; }
 inline VD max(VD a, VD b) { return {vmaxq_f64(a.v, b.v)}; }
 inline VF min(VF a, VF b) { return {vminq_f32(a.v, b.v)}; }

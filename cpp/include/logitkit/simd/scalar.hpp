@@ -2,7 +2,7 @@
 // Every ISA header (scalar, sse2, avx2, avx512, neon) gives the same interface in its own namespace,
 // so the kernel templates in kernels/ compile unchanged for each:
 //   V::scalar, V::size, V::has_fma, V::set1, V::zero, V::load (unaligned), V::from_bits; store;
-//   + - * /, mul_add (fused where the ISA has FMA), max/min (x86 rule: NaN in either gives the
+//   + - * /, mul_add and neg_mul_add (c - a·b) (fused where the ISA has FMA), max/min (x86 rule: NaN in either gives the
 //   second operand), abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask; select, mask_zero, mask_or/and/not, any;
 //   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_make(V) -> an accumulator (sums of
 //   float lanes kept in double).
@@ -47,6 +47,7 @@ LK_V Vec1<T, U> operator*(Vec1<T, U> a, Vec1<T, U> b) { return {a.v * b.v}; }
 LK_V Vec1<T, U> operator/(Vec1<T, U> a, Vec1<T, U> b) { return {a.v / b.v}; }
 // a*b + c, rounded twice here (no FMA on the baseline); polynomial use only.
 LK_V Vec1<T, U> mul_add(Vec1<T, U> a, Vec1<T, U> b, Vec1<T, U> c) { return {a.v * b.v + c.v}; }
+LK_V Vec1<T, U> neg_mul_add(Vec1<T, U> a, Vec1<T, U> b, Vec1<T, U> c) { return {c.v - a.v * b.v}; }
 LK_V Vec1<T, U> max(Vec1<T, U> a, Vec1<T, U> b) { return {a.v > b.v ? a.v : b.v}; }
 LK_V Vec1<T, U> min(Vec1<T, U> a, Vec1<T, U> b) { return {a.v < b.v ? a.v : b.v}; }
 LK_V Vec1<T, U> abs(Vec1<T, U> a) { return {a.v < T(0) ? -a.v : (a.v == T(0) ? T(0) : a.v)}; }

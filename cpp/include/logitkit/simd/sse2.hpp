@@ -49,6 +49,8 @@ inline VD operator/(VD a, VD b) { return {_mm_div_pd(a.v, b.v)}; }
 // No FMA on SSE2: rounded twice; polynomial use only.
 inline VF mul_add(VF a, VF b, VF c) { return a * b + c; }
 inline VD mul_add(VD a, VD b, VD c) { return a * b + c; }
+inline VF neg_mul_add(VF a, VF b, VF c) { return c - a * b; }
+inline VD neg_mul_add(VD a, VD b, VD c) { return c - a * b; }
 inline VF max(VF a, VF b) { return {_mm_max_ps(a.v, b.v)}; }
 inline VD max(VD a, VD b) { return {_mm_max_pd(a.v, b.v)}; }
 inline VF min(VF a, VF b) { return {_mm_min_ps(a.v, b.v)}; }
