@@ -725,12 +725,7 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         Lh[l] = T(Ld[l]);
         Ll[l] = T(Ld[l] - double(Lh[l]));
       }
-      const V vLh = V::load(Lh), vLl = V::load(Ll);
-      for (std::size_t j = 0; j < n; ++j) {
-        V lo;
-        const V hi = two_sum(V::load(cols[j]), negm, lo);
-        store(cols[j], (hi - vLh) + (lo - vLl));
-      }
+      store(mt, negm);
     }
     store(tmp, mask_zero(bad, one));
     if constexpr (K == ShortKind::logsumexp) {
@@ -749,9 +744,23 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         if (tmp[l] != T(0)) {
           if constexpr (SOFTMAX) softmax_row_general<V>(x + r * n, y + r * n, n, 1.0);
           else log_softmax_row_general<V>(x + r * n, y + r * n, n, 1.0);
-        } else {
+        } else if constexpr (SOFTMAX) {
           T* yr = y + r * n;
           for (std::size_t j = 0; j < n; ++j) yr[j] = cols[j][l];
+        } else {
+          // log_softmax from the row itself, lane l's offsets broadcast: the transposed layout's
+          // operations entry by entry (the same bits), without transposing the results back
+          const T* xr = x + r * n;
+          T* yr = y + r * n;
+          const V nm = V::set1(mt[l]), vLh = V::set1(Lh[l]), vLl = V::set1(Ll[l]);
+          auto out = [&](V v) LOGITKIT_INLINE {
+            V lo;
+            const V hi = two_sum(v, nm, lo);
+            return (hi - vLh) + (lo - vLl);
+          };
+          std::size_t j = 0;
+          for (; j + W <= n; j += W) store(yr + j, out(V::load(xr + j)));
+          if (j < n) store_partial(yr + j, out(load_partial<V>(xr + j, n - j, T(0))), n - j);
         }
       }
     }
