@@ -669,17 +669,26 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   constexpr bool SOFTMAX = K == ShortKind::softmax;
-  alignas(64) T cols[short_rows_below<V>][W];  // cols[j][l]: entry j of lane l's row
+  // cols[j][l]: entry j of lane l's row. Two buffers: the next group is transposed before this one
+  // is computed, so that its scalar stores have long reached the cache when the vector loads come
+  // (a load that spans several stores still in flight waits for them all)
+  alignas(64) T colbuf[2][short_rows_below<V>][W];
   alignas(64) T ecol[SOFTMAX ? short_rows_below<V> : 1][W];  // softmax: exp(x_j - m) per lane
   alignas(64) T tmp[W], Lh[W], Ll[W], mt[W];
   alignas(64) double Sd[W], kd[W], Ld[W];
   const V one = V::set1(T(1)), zero = V::zero();
-  for (std::size_t r0 = 0; r0 < rows; r0 += W) {
+  auto transpose = [&](T (*c)[W], std::size_t r0) {
     const std::size_t g = rows - r0 < W ? rows - r0 : W;
     for (std::size_t l = 0; l < W; ++l) {  // lanes past g repeat the group's first row
       const T* xr = x + (r0 + (l < g ? l : 0)) * n;
-      for (std::size_t j = 0; j < n; ++j) cols[j][l] = xr[j];
+      for (std::size_t j = 0; j < n; ++j) c[j][l] = xr[j];
     }
+  };
+  transpose(colbuf[0], 0);
+  for (std::size_t r0 = 0, b = 0; r0 < rows; r0 += W, b ^= 1) {
+    const std::size_t g = rows - r0 < W ? rows - r0 : W;
+    if (r0 + W < rows) transpose(colbuf[b ^ 1], r0 + W);  // (rows never overlap other rows)
+    T (*cols)[W] = colbuf[b];
     V m = V::set1(-lim<V>::inf), mn = V::set1(lim<V>::inf);
     auto nan = lt(zero, zero);
     for (std::size_t j = 0; j < n; ++j) {
