@@ -242,23 +242,32 @@ inline void fill_row(scalar_t<V>* y, std::size_t n, scalar_t<V> value) {
   for (std::size_t i = 0; i < n; ++i) y[i] = value;
 }
 
-template <class V, bool TEMP>
-inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp) {
+// y = (x - m)/T - L, (x - m)/T held as hi + lo (row_diff) and L as the pair Lh + Ll: the max-relative
+// path's output pass (and short rows', row by row: MASK false, their entries are within exp's range
+// of m, so lo never needs clearing).
+template <class V, bool TEMP, bool MASK = true>
+inline void log_softmax_out(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp,
+                            scalar_t<V> Lh, scalar_t<V> Ll) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
-  const double L = row_expsum<V, TEMP>(x, n, m, temp).L();
-  const T Lh = T(L), Ll = T(L - double(Lh));
   const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
           invt = V::set1(T(1.0 / temp));
   const V vLh = V::set1(Lh), vLl = V::set1(Ll);
   auto out = [&](V a) LOGITKIT_INLINE {
     V lo;
-    V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
+    V hi = row_diff<V, TEMP, MASK>(a, negm, t, tl, invt, lo);
     return (hi - vLh) + (lo - vLl);
   };
   std::size_t i = 0;
   for (; i + W <= n; i += W) store(y + i, out(V::load(x + i)));
   if (i < n) store_partial(y + i, out(load_partial<V>(x + i, n - i, m)), n - i);
+}
+
+template <class V, bool TEMP>
+inline void log_softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double temp) {
+  using T = scalar_t<V>;
+  const double L = row_expsum<V, TEMP>(x, n, m, temp).L();
+  log_softmax_out<V, TEMP>(x, y, n, m, temp, T(L), T(L - double(T(L))));
 }
 
 // k and S' = Σ_{x_j < m} e_j·e^-m from e_j = exp(x_j) as the direct pass stored them (every x_j
@@ -498,16 +507,21 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
 // matters, when a vector leaves that range, the sum is NaN, or 1/S is not a normal float: the
 // caller then takes the exact-difference path. Never used in place (y == x), where a fallback
 // would have lost the input.
-constexpr double softmax_direct_min_factor = 0x1p-100;  // 1/S below: scaled in one step no more
-template <class V>
-inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+// With a queue (softmax_rows' long rows), the last pass is queued to run inside the next row's sum
+// pass instead, after the queue's earlier rows are finished.
+template <class V, class Queue = NoSide>
+inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, Queue* pending = nullptr) {
   using T = scalar_t<V>;
+  constexpr bool queued = !std::is_same_v<Queue, NoSide>;
   double S;
   T m;
-  if (!row_direct_sum<V, true>(x, n, S, m, y)) return false;
+  const bool ok = row_direct_sum<V, true>(x, n, S, m, y, pending);
+  if constexpr (queued) pending->finish();
+  if (!ok) return false;
   const double F = 1.0 / S;
-  if (!(F >= softmax_direct_min_factor)) return false;  // NaN sum (a NaN input), or too large a row
-  scale_range<V>(y, n, V::set1(T(F)));
+  if (!(F >= 0x1p-100)) return false;  // NaN sum (a NaN input), or a row too large to scale once
+  if constexpr (queued) pending->push(x, y, n, V::set1(T(F)), V::zero());
+  else scale_range<V>(y, n, V::set1(T(F)));
   return true;
 }
 
@@ -734,7 +748,7 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         Lh[l] = T(Ld[l]);
         Ll[l] = T(Ld[l] - double(Lh[l]));
       }
-      store(mt, negm);
+      store(mt, m);
     }
     store(tmp, mask_zero(bad, one));
     if constexpr (K == ShortKind::logsumexp) {
@@ -757,19 +771,9 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
           T* yr = y + r * n;
           for (std::size_t j = 0; j < n; ++j) yr[j] = cols[j][l];
         } else {
-          // log_softmax from the row itself, lane l's offsets broadcast: the transposed layout's
-          // operations entry by entry (the same bits), without transposing the results back
-          const T* xr = x + r * n;
-          T* yr = y + r * n;
-          const V nm = V::set1(mt[l]), vLh = V::set1(Lh[l]), vLl = V::set1(Ll[l]);
-          auto out = [&](V v) LOGITKIT_INLINE {
-            V lo;
-            const V hi = two_sum(v, nm, lo);
-            return (hi - vLh) + (lo - vLl);
-          };
-          std::size_t j = 0;
-          for (; j + W <= n; j += W) store(yr + j, out(V::load(xr + j)));
-          if (j < n) store_partial(yr + j, out(load_partial<V>(xr + j, n - j, T(0))), n - j);
+          // from the row itself with lane l's m and L (the row kernel's output pass: the same
+          // operations entry by entry), not transposed back
+          log_softmax_out<V, false, false>(x + r * n, y + r * n, n, mt[l], 1.0, Lh[l], Ll[l]);
         }
       }
     }
@@ -843,10 +847,10 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
-      if (!queue) ok[i] = (yr == xr) ? row_direct_sum<V, false>(xr, n, S[i], m[i])
-                                     : row_direct_sum<V, true>(xr, n, S[i], m[i], yr);
-      else ok[i] = (yr == xr || !store_exps) ? row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending)
-                                             : row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending);
+      const bool st = store_exps && yr != xr;
+      if (queue) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending)
+                            : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending);
+      else ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr) : row_direct_sum<V, false>(xr, n, S[i], m[i]);
       if (ok[i]) md[i] = double(m[i]);
     }
     pending.finish();
@@ -914,24 +918,14 @@ inline void log_softmax_row_general(const scalar_t<V>* x, scalar_t<V>* y, std::s
 // the direct sum declines takes the max-relative path at once.
 template <class V>
 inline void softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
-  using T = scalar_t<V>;
   if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::softmax>(x, y, rows, n);
   if (!(group_rows<V>(n, temp) && rows_per_group(n) == 1 && x != y)) {
     for (std::size_t r = 0; r < rows; ++r) softmax_row_general<V>(x + r * n, y + r * n, n, temp);
     return;
   }
   OutputQueue<V, false> pending;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * n;
-    T* yr = y + r * n;
-    double S;
-    T m;
-    const bool ok = row_direct_sum<V, true>(xr, n, S, m, yr, &pending);
-    pending.finish();
-    const double F = 1.0 / S;
-    if (ok && F >= softmax_direct_min_factor) pending.push(xr, yr, n, V::set1(T(F)), V::zero());
-    else softmax_row_maxrel<V>(xr, yr, n, 1.0);
-  }
+  for (std::size_t r = 0; r < rows; ++r)
+    if (!softmax_direct<V>(x + r * n, y + r * n, n, &pending)) softmax_row_maxrel<V>(x + r * n, y + r * n, n, 1.0);
   pending.finish();
 }
 template <class V>

@@ -53,43 +53,35 @@ template <> struct exp_consts<double> {
 };
 
 // The polynomial part: returns p = exp(r)·(1 + lo) and z, whose low mantissa bits hold n + bias.
-template <class V, bool LO>
+// NEG: p and z of exp(-x), without negating x: every step holds -r instead of r, with the signs of
+// log2(e), ln2 and the odd coefficients flipped and the last two steps 1 - (-r)·q (negation is
+// exact and commutes with rounding: the same p and z, bit for bit; no lo).
+template <class V, bool LO, bool NEG = false>
 inline V exp_poly(V x, V lo, V& z) {
   using T = typename V::scalar;
   using C = exp_consts<T>;
-  z = mul_add(x, V::set1(C::log2e), V::set1(C::shifter + C::bias));
+  static_assert(!(LO && NEG), "exp_poly: NEG takes no lo");
+  constexpr T s = NEG ? T(-1) : T(1);
+  z = mul_add(x, V::set1(s * C::log2e), V::set1(C::shifter + C::bias));
   V n = z - V::set1(C::shifter + C::bias);
-  V r = mul_add(n, V::set1(-C::ln2_hi), x);
-  r = mul_add(n, V::set1(-C::ln2_lo), r);
+  V r = mul_add(n, V::set1(-s * C::ln2_hi), x);  // (NEG: -r)
+  r = mul_add(n, V::set1(-s * C::ln2_lo), r);
   // Horner over 1 + r + r²·P(r): the last two steps are r·q + 1 with q = 1 + r·P, each one FMA
   // rounding (the leading 1s are exact), one operation fewer than forming r² apart.
   constexpr int deg = int(sizeof(C::P) / sizeof(C::P[0])) - 1;
   const V one = V::set1(T(1));
-  V p = V::set1(C::P[deg]);
-  for (int i = deg - 1; i >= 0; --i) p = mul_add(p, r, V::set1(C::P[i]));
-  p = mul_add(p, r, one);
-  p = mul_add(p, r, one);
+  auto coef = [](int i) { return V::set1(NEG && i % 2 ? -C::P[i] : C::P[i]); };
+  V p = coef(deg);
+  for (int i = deg - 1; i >= 0; --i) p = mul_add(p, r, coef(i));
+  if constexpr (NEG) {
+    p = neg_mul_add(p, r, one);
+    p = neg_mul_add(p, r, one);
+  } else {
+    p = mul_add(p, r, one);
+    p = mul_add(p, r, one);
+  }
   if constexpr (LO) p = mul_add(p, lo, p);
   return p;
-}
-
-// exp_poly of -a without negating a: every step with the sign of r (and of the odd coefficients)
-// flipped, negation being exact and commuting with rounding. The same p and z, bit for bit.
-template <class V>
-inline V exp_poly_neg(V a, V& z) {
-  using T = typename V::scalar;
-  using C = exp_consts<T>;
-  z = mul_add(a, V::set1(-C::log2e), V::set1(C::shifter + C::bias));
-  V n = z - V::set1(C::shifter + C::bias);
-  V rn = mul_add(n, V::set1(C::ln2_hi), a);  // rn = -r
-  rn = mul_add(n, V::set1(C::ln2_lo), rn);
-  constexpr int deg = int(sizeof(C::P) / sizeof(C::P[0])) - 1;
-  const V one = V::set1(T(1));
-  auto coef = [](int i) { return V::set1(i % 2 ? -C::P[i] : C::P[i]); };  // P(r) = Σ (±P_i)·rn^i
-  V p = coef(deg);
-  for (int i = deg - 1; i >= 0; --i) p = mul_add(p, rn, coef(i));
-  p = neg_mul_add(p, rn, one);
-  return neg_mul_add(p, rn, one);
 }
 
 // Rare lanes: some result is subnormal, zero, huge or infinite (or lo is not finite). x is clamped

@@ -2,8 +2,8 @@
 // Every ISA header (scalar, sse2, avx2, avx512, neon) gives the same interface in its own namespace,
 // so the kernel templates in kernels/ compile unchanged for each:
 //   V::scalar, V::size, V::has_fma, V::set1, V::zero, V::load (unaligned), V::from_bits; store;
-//   + - * /, mul_add and neg_mul_add (c - a·b) (fused where the ISA has FMA), max/min (x86 rule: NaN in either gives the
-//   second operand), abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask; select, mask_zero, mask_or/and/not, any;
+//   + - * /, mul_add and neg_mul_add (c - a·b) (fused where the ISA has FMA), max/min (x86 rule:
+//   NaN in either gives the second operand), abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask; select, mask_zero, mask_or/and/not, any;
 //   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_make(V) -> an accumulator (sums of
 //   float lanes kept in double).
 // All operands are passed through ADL, so every type here is a struct of this namespace.
