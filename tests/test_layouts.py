@@ -113,6 +113,33 @@ def test_short_rows_same_bits_every_way(isa, func, dtype, n):
     _assert_accurate(func, ref, getattr(oracle, func)(x), dtype)
 
 
+@pytest.mark.parametrize("n", [700, 3000])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_big_outputs_same_bits(isa, dtype, n):
+    """An output of 16 MiB or more is taken to miss the cache: log_softmax then queues the output
+    passes of rows over 512 entries (not only over 2048) and always stores the sums' exps. Its rows
+    get the same bits as in a small array, in place and split across two threads too."""
+    x = _x((37, n), dtype, seed=n, scale=4.0)
+    x[3, 1] = np.nan
+    x[4, 0] = 100.0  # outside exp's range: the max-relative path
+    x[5:9, 2] = 60.0  # top-heavy rows, several in a row
+    x[20:24] *= 0.01  # flat rows
+    ref = lk.log_softmax(x)
+    _assert_accurate("log_softmax", ref, oracle.log_softmax(x), dtype)
+    reps = (16 << 20) // (37 * n * dtype.itemsize) + 1
+    big = np.tile(x, (reps, 1))
+    want = np.tile(ref, (reps, 1))
+    np.testing.assert_array_equal(lk.log_softmax(big), want)
+    lk.log_softmax(big, out=big)
+    np.testing.assert_array_equal(big, want)
+    before = lk.get_num_threads()
+    lk.set_num_threads(2)
+    try:
+        np.testing.assert_array_equal(lk.log_softmax(np.tile(x, (2 * reps, 1))), np.tile(ref, (2 * reps, 1)))
+    finally:
+        lk.set_num_threads(before)
+
+
 @pytest.mark.parametrize("func", ["softmax", "log_softmax"] + ELEMENTWISE)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_strided_out(isa, dtype, func):

@@ -27,6 +27,9 @@ enum RowKind : int { row_ok = 0, row_nan = 1, row_posinf = 2, row_neginf = 3 };
 // kRowGroupMaxN entries at a time.
 constexpr std::size_t kRowGroup = 16;
 constexpr std::size_t kRowGroupMaxN = 2048;
+// An output of this many bytes or more is taken to miss the last-level cache: log_softmax's long rows
+// then store their exps in the sum pass, and rows over kRowGroupMaxN / 4 are long rows.
+constexpr std::size_t kBigOutput = std::size_t(16) << 20;
 
 // Below -big the low part of d is dropped: it is then at most ulp/2 and cannot change the result by
 // more than one rounding; it also keeps the exact-arithmetic steps away from overflow.
@@ -608,23 +611,35 @@ inline void acc_store(double* out, const Acc& acc) {
 // log(u) for a positive normal u in double lanes: e·ln2 + log1p(f) from u = 2^e·(1 + f), f in [0, 1).
 // Within about an ulp (log1p_unit) plus one rounding (absolute near u = 1).
 template <class D>
-inline D log_pos(D u) {
-  using C = math::log1p_consts<double>;
+inline D log_split(D u, D& e) {  // returns f, sets e
   const D one = D::set1(1.0);
   const auto ub = bits(u);
-  const auto eb = srli(ub, 52);                                                 // biased exponent
-  const D f = D::from_bits(iadd(isub(ub, slli(eb, 52)), bits(one))) - one;     // mantissa - 1
-  const D e = D::from_bits(iadd(eb, bits(D::set1(0x1p52)))) - D::set1(0x1p52 + 1023.0);
-  return mul_add(e, D::set1(C::ln2_hi), mul_add(e, D::set1(C::ln2_lo), math::log1p_unit(f)));
+  const auto eb = srli(ub, 52);  // biased exponent
+  e = D::from_bits(iadd(eb, bits(D::set1(0x1p52)))) - D::set1(0x1p52 + 1023.0);
+  return D::from_bits(iadd(isub(ub, slli(eb, 52)), bits(one))) - one;  // mantissa - 1
+}
+template <class D>
+inline D log_join(D e, D log1p_f) {  // e·ln2 + log1p(f), exactly log1p(f) where e = 0
+  using C = math::log1p_consts<double>;
+  return mul_add(e, D::set1(C::ln2_hi), mul_add(e, D::set1(C::ln2_lo), log1p_f));
+}
+template <class D>
+inline D log_pos(D u) {
+  D e;
+  const D f = log_split(u, e);
+  return log_join(e, math::log1p_unit(f));
 }
 
 // log(k + S') for k >= 1, S' >= 0 finite, in double lanes: log1p(S') where k = 1 and S' <= 1 (S'
-// keeps its relative accuracy: a confident row's top output is -L), else log_pos(k + S').
+// keeps its relative accuracy: a confident row's top output is -L), else log_pos(k + S'). One
+// log1p_unit for both: its argument S' or f, with e = 0 for the first.
 template <class D>
 inline D log_k_plus(D k, D Sp) {
   const D one = D::set1(1.0);
-  const D direct = math::log1p_unit(min(Sp, one));
-  return select(mask_and(eq(k, one), le(Sp, one)), direct, log_pos(k + Sp));
+  const auto direct = mask_and(eq(k, one), le(Sp, one));
+  D e;
+  const D f = log_split(k + Sp, e);
+  return log_join(select(direct, D::zero(), e), math::log1p_unit(select(direct, Sp, f)));
 }
 
 // For the rows of a group (kRowGroup values, a multiple of every ISA's double lane count; unused
@@ -828,15 +843,17 @@ template <class V>
 inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
   constexpr std::size_t G = kRowGroup;
-  const std::size_t per = rows_per_group(n);
+  const bool big = rows * n * sizeof(T) >= kBigOutput;
+  const bool queue = n > (big ? kRowGroupMaxN / 4 : kRowGroupMaxN / 2);
+  const std::size_t per = queue ? 1 : rows_per_group(n);
   alignas(64) double S[G], md[G], em[G], k[G], Sp[G], L[G];
   T m[G];
   bool ok[G];
-  // Long rows (groups of one): each row's output pass runs inside the next row's sum pass, and the
-  // sum pass stores its exps only while the rows come top-heavy (they reuse them; elsewhere the
-  // output pass's misses already overlap arithmetic). Either way, the same bits.
-  const bool queue = per == 1;
-  bool store_exps = !queue;
+  // Queued rows (groups of one): each row's output pass runs inside the next row's sum pass. Their
+  // sum pass stores its exps (taking the output's misses while the exp arithmetic runs) where the
+  // output is big, else only while the rows come top-heavy (they reuse them; in cache, the output
+  // pass's own misses overlap the next row's arithmetic). Either way, the same bits.
+  bool store_exps = !queue || big;
   OutputQueue<V, true> pending;
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
     const std::size_t g = rows - r0 < per ? rows - r0 : per;
@@ -868,7 +885,7 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
       } else {
         Sp[i] = q - 1;  // exact (q >= 2); log(1 + (q - 1)) = log q
       }
-      if (queue) store_exps = q < 2.0;
+      if (queue) store_exps = big || q < 2.0;
     }
     group_log_k_plus<V>(k, Sp, L, g);
     for (std::size_t i = 0; i < g; ++i) {
