@@ -135,7 +135,9 @@ def test_big_outputs_same_bits(isa, dtype, n):
     before = lk.get_num_threads()
     lk.set_num_threads(2)
     try:
-        np.testing.assert_array_equal(lk.log_softmax(np.tile(x, (2 * reps, 1))), np.tile(ref, (2 * reps, 1)))
+        np.testing.assert_array_equal(
+            lk.log_softmax(np.tile(x, (2 * reps, 1))), np.tile(ref, (2 * reps, 1))
+        )
     finally:
         lk.set_num_threads(before)
 
