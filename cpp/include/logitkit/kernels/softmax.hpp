@@ -833,9 +833,10 @@ inline bool group_rows(std::size_t n, double temp) {
 //     S' from the stored exps (row_sum_stored; in place, computed again: the same bits). Elsewhere
 //     every output is <= -log 2 and log q's error stays below an ulp of it;
 //  4. every row's offset L together in double lanes (log_k_plus: log1p(S'), or log q);
-//  5. the outputs, x - (m + L) (log_softmax_shift). Long rows (over kRowGroupMaxN / 2: groups of
-//     one) pass theirs to the next row's phase 1 (OutputQueue), whose arithmetic then hides the
-//     output's misses: rows of 32000, 0.93 x the time (shorter rows: no gain).
+//  5. the outputs, x - (m + L) (log_softmax_shift). Long rows (over kRowGroupMaxN / 2, or / 4
+//     for an output of kBigOutput or more: groups of one) pass theirs to the next row's phase 1
+//     (OutputQueue), whose arithmetic then hides the output's misses: rows of 32000, 0.93 x the
+//     time; rows of 1000 in cache: no gain, in memory: 0.97 x.
 // A row alone waits on the chain from its sum through exp and log to its output pass, and would
 // pay a libm call for each; a group's chains overlap and its exps and logs share vector
 // instructions (rows of 32 floats: 0.6 x the time of row by row with libm).
