@@ -411,11 +411,7 @@ struct OutputQueue {
     if (cur == count) return;
     const Job& j = jobs[cur];
     if (off + 4 * W < j.n) {
-      for (std::size_t c = 0; c < 4; ++c) {
-        const std::size_t i = off + c * W;
-        if constexpr (LOG) store(j.y + i, (V::load(j.x + i) - j.a) - j.b);
-        else store(j.y + i, V::load(j.y + i) * j.a);
-      }
+      run(j, off, 4 * W);
       off += 4 * W;
     } else {
       run(j, off, j.n - off);
