@@ -93,9 +93,12 @@ inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
   std::size_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
     V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
-    // -|a| < fast_lo in some lane (NaN compares false and stays on the fast path: NaN out)
-    V m = min(min(neg_abs(a0), neg_abs(a1)), min(neg_abs(a2), neg_abs(a3)));
-    if (any(lt(m, lo))) {
+    // some lane has -|a| < fast_lo or is NaN: one compare per vector, OR-ed (docs/numerics.md,
+    // "Special values and lane isolation": a min over the vectors would let a NaN in one vector
+    // hide an out-of-range value in the same lane of another, which the fast formula gets wrong)
+    const auto out = mask_or(mask_or(nge(neg_abs(a0), lo), nge(neg_abs(a1), lo)),
+                             mask_or(nge(neg_abs(a2), lo), nge(neg_abs(a3), lo)));
+    if (any(out)) {
       store(y + i, sigmoid_v(a0));
       store(y + i + W, sigmoid_v(a1));
       store(y + i + 2 * W, sigmoid_v(a2));

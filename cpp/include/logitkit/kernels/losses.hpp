@@ -628,7 +628,9 @@ inline void bce_run(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V
     const V x0 = V::load(x + i), x1 = V::load(x + i + W);
     const V n0 = neg_abs(x0), n1 = neg_abs(x1);
     V l0, l1;
-    if (any(lt(min(n0, n1), lo_x))) {
+    // one compare per vector, true for NaN (not min(n0, n1): a NaN in one vector would hide an
+    // out-of-range value in the same lane of the other; docs/numerics.md)
+    if (any(mask_or(nge(n0, lo_x), nge(n1, lo_x)))) {
       l0 = step(i, W, x0, math::exp_neg(n0));
       l1 = step(i + W, W, x1, math::exp_neg(n1));
     } else {
@@ -679,7 +681,8 @@ inline double bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>*
     else bce_run<V, false, true>(x, y, p, w, eps, gscale, loss, grad, n, acc, lo, hi);
   }
   if (loss) return 0;
-  // a NaN target makes its loss, and so the sum, NaN
+  // a NaN target makes its loss, and so the sum, NaN (lo and hi may have lost it, and a target
+  // outside [0, 1] that it hid in the same lane: min/max reductions assume no NaN, docs/numerics.md)
   if (hmin(lo) < T(0) || hmax(hi) > T(1)) return std::numeric_limits<double>::quiet_NaN();
   return acc_sum(acc);
 }

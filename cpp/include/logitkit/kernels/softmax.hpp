@@ -492,8 +492,11 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
     const double s = i > first_tail ? acc_sum(acc0) + acc_sum(acc1) : acc_sum(acc0);
     if (b0 == 0) total.S = s;
     else total.add(s);
-    // (an out-of-range row stops at the end of its first block; a NaN row at the end, by its sum)
-    if (any(mask_or(lt(V::set1(limit), vmax), lt(vmin, V::set1(-limit))))) return false;
+    // (an out-of-range row stops at the end of its first block; a NaN row at the latest at the end,
+    // by its sum). vmax and vmin may have lost a NaN, and a value a NaN hid in the same lane (x86
+    // max/min): that value is in a row with a NaN, whose sum is NaN; nge also sends a NaN they kept
+    // to the max-relative path at once (docs/numerics.md).
+    if (any(mask_or(nge(V::set1(limit), vmax), nge(vmin, V::set1(-limit))))) return false;
   }
   S_out = total.value();
   m_out = hmax(vmax);

@@ -84,6 +84,10 @@ inline MF lt(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
 inline MD lt(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
 inline MF le(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }
 inline MD le(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)}; }
+// nge(a, b): !(a >= b), true where a < b or either is NaN (the range checks' predicate: a NaN lane
+// takes the lane-exact path, never hides another lane's value).
+inline MF nge(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NGE_UQ)}; }
+inline MD nge(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_NGE_UQ)}; }
 inline MF eq(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ)}; }
 inline MD eq(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_EQ_OQ)}; }
 inline MF isnan(VF a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }

@@ -69,6 +69,8 @@ inline MF lt(VF a, VF b) { return {vcltq_f32(a.v, b.v)}; }
 inline MD lt(VD a, VD b) { return {vcltq_f64(a.v, b.v)}; }
 inline MF le(VF a, VF b) { return {vcleq_f32(a.v, b.v)}; }
 inline MD le(VD a, VD b) { return {vcleq_f64(a.v, b.v)}; }
+inline MF nge(VF a, VF b) { return {vmvnq_u32(vcgeq_f32(a.v, b.v))}; }
+inline MD nge(VD a, VD b) { return {veorq_u64(vcgeq_f64(a.v, b.v), vdupq_n_u64(~0ull))}; }
 inline MF eq(VF a, VF b) { return {vceqq_f32(a.v, b.v)}; }
 inline MD eq(VD a, VD b) { return {vceqq_f64(a.v, b.v)}; }
 inline MF isnan(VF a) { return {vmvnq_u32(vceqq_f32(a.v, a.v))}; }

@@ -3,7 +3,9 @@
 // so the kernel templates in kernels/ compile unchanged for each:
 //   V::scalar, V::size, V::has_fma, V::set1, V::zero, V::load (unaligned), V::from_bits; store;
 //   + - * /, mul_add and neg_mul_add (c - a·b) (fused where the ISA has FMA), max/min (x86 rule:
-//   NaN in either gives the second operand), abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask; select, mask_zero, mask_or/and/not, any;
+//   NaN in either gives the second operand: a min/max reduction may lose a NaN, docs/numerics.md),
+//   abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask, nge(a, b) = !(a >= b) (true where
+//   either is NaN: the predicate of range checks); select, mask_zero, mask_or/and/not, any;
 //   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_make(V) -> an accumulator (sums of
 //   float lanes kept in double).
 // All operands are passed through ADL, so every type here is a struct of this namespace.
@@ -57,6 +59,7 @@ LK_V Vec1<T, U> neg_abs(Vec1<T, U> a) { return {-abs(a).v}; }
 LK_V Vec1<T, U> select_neg(Vec1<T, U> s, Vec1<T, U> a, Vec1<T, U> b) { return std::signbit(s.v) ? a : b; }
 LK_V M lt(Vec1<T, U> a, Vec1<T, U> b) { return {a.v < b.v}; }
 LK_V M le(Vec1<T, U> a, Vec1<T, U> b) { return {a.v <= b.v}; }
+LK_V M nge(Vec1<T, U> a, Vec1<T, U> b) { return {!(a.v >= b.v)}; }
 LK_V M eq(Vec1<T, U> a, Vec1<T, U> b) { return {a.v == b.v}; }
 LK_V M isnan(Vec1<T, U> a) { return {a.v != a.v}; }
 LK_V Vec1<T, U> select(M m, Vec1<T, U> a, Vec1<T, U> b) { return m.m ? a : b; }

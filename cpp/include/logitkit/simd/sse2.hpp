@@ -63,6 +63,8 @@ inline MF lt(VF a, VF b) { return {_mm_cmplt_ps(a.v, b.v)}; }
 inline MD lt(VD a, VD b) { return {_mm_cmplt_pd(a.v, b.v)}; }
 inline MF le(VF a, VF b) { return {_mm_cmple_ps(a.v, b.v)}; }
 inline MD le(VD a, VD b) { return {_mm_cmple_pd(a.v, b.v)}; }
+inline MF nge(VF a, VF b) { return {_mm_cmpnge_ps(a.v, b.v)}; }
+inline MD nge(VD a, VD b) { return {_mm_cmpnge_pd(a.v, b.v)}; }
 inline MF eq(VF a, VF b) { return {_mm_cmpeq_ps(a.v, b.v)}; }
 inline MD eq(VD a, VD b) { return {_mm_cmpeq_pd(a.v, b.v)}; }
 inline MF isnan(VF a) { return {_mm_cmpunord_ps(a.v, a.v)}; }
