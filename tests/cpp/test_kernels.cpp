@@ -140,6 +140,146 @@ void test_rows_same_bits(const char* isa) {
   }
 }
 
+
+// Lane isolation (docs/numerics.md): special values (NaN, +-inf, just outside exp's range, huge,
+// subnormal) at every position of a 64-entry array (a multiple of every ISA's 4-vector group), alone
+// and in pairs whose second value sits in the same lane of another vector of the group (offsets
+// +-k·W, W = 4, 8, 16). Elementwise functions and BCE: every entry has the bits it has alone (lane 0
+// of an array of zeros). Row functions and cross-entropy: the special row of a batch has the bits
+// it has alone, and the clean rows around it are unchanged.
+template <class T>
+bool same_bits(const T* a, const T* b, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!(std::isnan(a[i]) && std::isnan(b[i])) && std::memcmp(&a[i], &b[i], sizeof(T)) != 0) return false;
+  return true;
+}
+
+template <class T>
+void test_lane_isolation(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  const bool f = sizeof(T) == 4;
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  const T out = f ? T(100) : T(800), just = f ? T(88.5) : T(709.5), huge = std::numeric_limits<T>::max();
+  const T sub = std::numeric_limits<T>::denorm_min();
+  const std::vector<T> firsts = {nan, inf, -inf, out, -out, just, -just, T(-1e5), huge, sub};
+  const std::vector<T> seconds = {nan, inf, T(-1e5)};
+  std::vector<int> offsets;
+  for (int d : {1, 4, 8, 12, 16, 24, 32, 48}) offsets.push_back(d), offsets.push_back(-d);  // (1: scalar pairs)
+  constexpr std::size_t N = 64;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> nd;
+  std::vector<T> base(N), tgt(N), pw(N), wt(N);
+  for (auto& v : base) v = T(nd(rng) * 4.0);
+  std::uniform_real_distribution<double> ud(0.0, 1.0);
+  for (auto& v : tgt) v = T(ud(rng));
+  for (auto& v : pw) v = T(0.5 + std::fabs(nd(rng)));
+  for (auto& v : wt) v = T(0.5 + std::fabs(nd(rng)));
+  // each value alone: lane 0 of a vector of zeros (the others ordinary), one array of N per value
+  auto alone = [&](void (*fn)(const T*, T*, std::size_t), T v) {
+    std::vector<T> a(N, T(0)), r(N);
+    a[0] = v;
+    fn(a.data(), r.data(), N);
+    return r[0];
+  };
+  auto bce_alone = [&](T v, std::size_t i, T eps, T& l, T& g) {
+    std::vector<T> a(N, T(0)), y(N, T(0)), p(N, T(1)), w(N, T(1)), lo(N), gr(N);
+    a[0] = v, y[0] = tgt[i], p[0] = pw[i], w[0] = wt[i];
+    const bool plain = eps == T(0);
+    k.bce_with_logits(a.data(), y.data(), plain ? nullptr : p.data(), plain ? nullptr : w.data(), eps, T(1),
+                      lo.data(), gr.data(), N);
+    l = lo[0], g = gr[0];
+  };
+  struct Fn { const char* name; void (*fn)(const T*, T*, std::size_t); };
+  const Fn fns[] = {{"sigmoid", k.sigmoid}, {"log_sigmoid", k.log_sigmoid}, {"softplus", k.softplus}};
+  // per-entry references of the base array
+  std::vector<T> ref[3], bl[2], bg[2];
+  for (int q = 0; q < 3; ++q) {
+    ref[q].resize(N);
+    for (std::size_t i = 0; i < N; ++i) ref[q][i] = alone(fns[q].fn, base[i]);
+  }
+  for (int q = 0; q < 2; ++q) {
+    bl[q].resize(N), bg[q].resize(N);
+    for (std::size_t i = 0; i < N; ++i) bce_alone(base[i], i, q ? T(0.1) : T(0), bl[q][i], bg[q][i]);
+  }
+  // rows: a batch of 3 rows (clean, special, clean) of each length, hard and soft cross-entropy
+  const std::size_t rows = 3;
+  int fails = 0;
+  auto fail = [&](const char* what, std::size_t i, std::ptrdiff_t j, T a, T b) {
+    if (fails++ < 5)
+      std::printf("FAIL %s %s %s: lane isolation, %g at %zu and %g at %td\n", isa, f ? "f32" : "f64", what,
+                  double(a), i, double(b), j);
+  };
+  std::vector<T> x(N), y(N), l(N), g(N), ysm(N * rows), ylsm(N * rows), one(N), xr(N * rows), lse(rows);
+  std::vector<T> soft(N * rows, T(1) / T(N)), gce(N * rows), gce1(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    for (T a : firsts) {
+      for (int oi = -1; oi < int(offsets.size()); ++oi) {
+        const std::ptrdiff_t j = oi < 0 ? -1 : std::ptrdiff_t(i) + offsets[oi];
+        if (oi >= 0 && (j < 0 || j >= std::ptrdiff_t(N))) continue;
+        for (T b : (oi < 0 ? std::vector<T>{T(0)} : seconds)) {
+          x = base;
+          x[i] = a;
+          if (j >= 0) x[std::size_t(j)] = b;
+          auto expect = [&](int q, std::size_t e) {
+            return (e == i || std::ptrdiff_t(e) == j) ? alone(fns[q].fn, x[e]) : ref[q][e];
+          };
+          for (int q = 0; q < 3; ++q) {
+            fns[q].fn(x.data(), y.data(), N);
+            for (std::size_t e = 0; e < N; ++e) {
+              const T r = expect(q, e);
+              if (!same_bits(&y[e], &r, 1)) fail(fns[q].name, i, j, a, b);
+            }
+          }
+          for (T eps : {T(0), T(0.1)}) {
+            const bool plain = eps == T(0);
+            k.bce_with_logits(x.data(), tgt.data(), plain ? nullptr : pw.data(), plain ? nullptr : wt.data(), eps,
+                              T(1), l.data(), g.data(), N);
+            for (std::size_t e = 0; e < N; ++e) {
+              T le = bl[plain ? 0 : 1][e], ge = bg[plain ? 0 : 1][e];
+              if (e == i || std::ptrdiff_t(e) == j) bce_alone(x[e], e, eps, le, ge);
+              if (!same_bits(&l[e], &le, 1) || !same_bits(&g[e], &ge, 1)) fail("bce", i, j, a, b);
+            }
+          }
+          // rows of several lengths ending at this array's entries: the special row between clean ones
+          for (std::size_t n : {std::size_t(17), std::size_t(N)}) {
+            if (i >= n || j >= std::ptrdiff_t(n)) continue;
+            for (std::size_t r = 0; r < rows; ++r)
+              for (std::size_t c = 0; c < n; ++c) xr[r * n + c] = r == 1 ? x[c] : base[(c + r) % N];
+            k.softmax_rows(xr.data(), ysm.data(), rows, n, 1.0);
+            k.log_softmax_rows(xr.data(), ylsm.data(), rows, n, 1.0);
+            k.logsumexp_rows(xr.data(), lse.data(), rows, n, 1.0);
+            for (std::size_t r = 0; r < rows; ++r) {
+              k.softmax(xr.data() + r * n, one.data(), n, 1.0);
+              if (!same_bits(one.data(), ysm.data() + r * n, n)) fail("softmax rows", i, j, a, b);
+              k.log_softmax(xr.data() + r * n, one.data(), n, 1.0);
+              if (!same_bits(one.data(), ylsm.data() + r * n, n)) fail("log_softmax rows", i, j, a, b);
+              const T l1 = k.logsumexp(xr.data() + r * n, n, 1.0);
+              if (!same_bits(&l1, &lse[r], 1)) fail("logsumexp rows", i, j, a, b);
+              if (r != 1) {  // a clean row against the oracle's kind of value: finite, a distribution
+                double s = 0;
+                for (std::size_t c = 0; c < n; ++c) s += double(ysm[r * n + c]);
+                if (!(std::fabs(s - 1) < 1e-5)) fail("softmax clean row", i, j, a, b);
+              }
+              // cross-entropy of the row (hard label r, soft uniform target), with gradient
+              const T lh = k.cross_entropy_hard(xr.data() + r * n, n, std::int64_t(r), nullptr, T(n), T(0.1), T(1),
+                                                gce.data() + r * n);
+              const T lh1 = k.cross_entropy_hard(xr.data() + r * n, n, std::int64_t(r), nullptr, T(n), T(0.1), T(1),
+                                                 gce1.data());
+              if (!same_bits(&lh, &lh1, 1) || !same_bits(gce1.data(), gce.data() + r * n, n))
+                fail("cross_entropy_hard", i, j, a, b);
+              const T ls = k.cross_entropy_soft(xr.data() + r * n, soft.data(), n, nullptr, T(0), T(1), gce1.data());
+              const bool row_nan = r == 1 && (std::isnan(a) || std::isnan(b) || a == inf || b == inf);
+              if (row_nan != std::isnan(ls)) fail("cross_entropy_soft NaN", i, j, a, b);
+            }
+          }
+        }
+      }
+    }
+  }
+  if (fails) failures += fails;
+  std::printf("%s %s: lane isolation %s\n", isa, f ? "f32" : "f64", fails ? "FAILED" : "ok");
+}
+
 template <class T>
 void test_isa(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -205,6 +345,7 @@ void test_isa(const char* isa) {
               isa, f ? "f32" : "f64", w_lsm, w_sm, w_lse, w_sig, w_lsig, w_sp);
   test_ce_cancellation<T>(isa);
   test_rows_same_bits<T>(isa);
+  test_lane_isolation<T>(isa);
 }
 
 }  // namespace
