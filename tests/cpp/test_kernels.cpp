@@ -280,6 +280,38 @@ void test_lane_isolation(const char* isa) {
   std::printf("%s %s: lane isolation %s\n", isa, f ? "f32" : "f64", fails ? "FAILED" : "ok");
 }
 
+// Soft-label cross-entropy of long rows (C = 5000..20000, integer-valued logits, uniform targets):
+// Σ_c t_c·(L - d_c) is a sum of C positive terms, which a plain double sum lets drift by tens of
+// ulps; numerics.md's bound is 8 / 16 ulp per item.
+template <class T>
+void test_ce_soft_long_rows(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  const bool f = sizeof(T) == 4;
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> ud(-10, 10);
+  double worst = 0;
+  for (std::size_t n : {5000u, 12000u, 20000u}) {
+    for (int rep = 0; rep < 3; ++rep) {
+      std::vector<T> x(n), y(n, T(1) / T(n)), grad(n);
+      for (auto& v : x) v = T(ud(rng));
+      for (T eps : {T(0), T(0.1)}) {
+        for (bool with_grad : {false, true}) {
+          const T got = k.cross_entropy_soft(x.data(), y.data(), n, nullptr, eps, T(1), with_grad ? grad.data() : nullptr);
+          long double m = x[0], S = 0, loss = 0;
+          for (T v : x) m = v > m ? v : m;
+          for (T v : x) S += std::exp((long double)v - m);
+          const long double L = m + std::log(S);
+          for (std::size_t i = 0; i < n; ++i)
+            loss += ((1.0L - (long double)eps) * (long double)y[i] + (long double)eps / (long double)n) * (L - (long double)x[i]);
+          worst = std::fmax(worst, ulps(got, loss));
+        }
+      }
+    }
+  }
+  check<T>(isa, "cross_entropy soft, long rows", worst, f ? 8 : 16);
+  std::printf("%s %s: cross-entropy soft long rows %.2f ulp\n", isa, f ? "f32" : "f64", worst);
+}
+
 template <class T>
 void test_isa(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -346,6 +378,7 @@ void test_isa(const char* isa) {
   test_ce_cancellation<T>(isa);
   test_rows_same_bits<T>(isa);
   test_lane_isolation<T>(isa);
+  test_ce_soft_long_rows<T>(isa);
 }
 
 }  // namespace

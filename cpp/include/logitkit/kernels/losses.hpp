@@ -87,6 +87,41 @@ inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
   return (r.L - s) - err;
 }
 
+// The sum of a row's loss terms Σ a_c·(L - d_c) (soft targets, smoothing): positive terms of similar
+// size, C of them. Float lanes are summed in double (29 spare bits). Double lanes keep each lane's
+// rounding error (TwoSum) and add it back at the end: a plain sum of C = 20000 terms drifts by tens
+// of ulps, the compensated one stays within the terms' own error (a few ulp).
+template <class V>
+struct LossAcc {
+  decltype(acc_make(V::zero())) acc;
+  V run = V::zero(), comp = V::zero();
+  LOGITKIT_INLINE void add(V t) {
+    if constexpr (sizeof(scalar_t<V>) == 8) {
+      V err;
+      run = two_sum(run, t, err);
+      comp = comp + err;
+    } else {
+      acc_add(acc, t);
+    }
+  }
+  double sum() const {
+    if constexpr (sizeof(scalar_t<V>) == 8) {
+      alignas(64) scalar_t<V> r[V::size];
+      store(r, run);
+      double S = 0, E = hsum(comp);
+      for (int j = 0; j < V::size; ++j) {
+        const double t = S + r[j];
+        E += (std::fabs(S) >= std::fabs(r[j])) ? (S - t) + r[j] : (r[j] - t) + S;
+        S = t;
+      }
+      // an infinite (or NaN) term: the lanes hold it and the errors are NaN (inf - inf)
+      return std::isfinite(S) ? S + E : S;
+    } else {
+      return acc_sum(acc);
+    }
+  }
+};
+
 // The last pass. COEF: gradient p_c·coef - w_c·b (hard label: b = (ε/C)·g; soft: a_c·g).
 // SUM: accumulate Σ a_c·(L - d_c) with a_c = w_c·(soft_scale·y_c + soft_add) (y = nullptr: a_c = w_c·soft_add).
 // thr: the flag threshold of ce_cancel_threshold; `flagged` is set when some entry needs
@@ -97,7 +132,6 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
                            scalar_t<V> coef, scalar_t<V> g, scalar_t<V>* grad, scalar_t<V> thr = 0,
                            bool* flagged = nullptr) {
   using T = scalar_t<V>;
-  using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
   const V negm = V::set1(-r.m), vinv = V::set1(T(r.inv)), vcoef = V::set1(coef), vg = V::set1(g);
   const T Lh = T(r.L), Ll = T(r.L - double(Lh));
@@ -105,7 +139,7 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
   const V dummy = V::zero(), vthr = V::set1(thr), vq = V::set1(T(0.75));
   const bool check = flagged != nullptr && thr < lim<V>::inf;
   auto flags = lt(V::zero(), V::zero());
-  Acc acc;
+  LossAcc<V> acc;
   auto step = [&](V xv, V wv, V yv, V& gout) LOGITKIT_INLINE {
     V lo;
     V hi = row_diff<V, false, true>(xv, negm, dummy, dummy, dummy, lo);
@@ -131,7 +165,7 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
     V gv;
     V wv = HAS_W ? V::load(w + i) : one;
     V yv = SOFT ? V::load(y + i) : one;
-    acc_add(acc, step(V::load(x + i), wv, yv, gv));
+    acc.add(step(V::load(x + i), wv, yv, gv));
     if constexpr (GRAD) store(grad + i, gv);
   }
   if (i < n) {
@@ -140,16 +174,13 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
     V wv = HAS_W ? load_partial<V>(w + i, rest, T(0)) : one;
     V yv = SOFT ? load_partial<V>(y + i, rest, T(0)) : one;
     V t = step(load_partial<V>(x + i, rest, r.m), wv, yv, gv);
-    alignas(64) T buf[W];
-    store(buf, t);
-    double s = 0;
-    for (std::size_t j = 0; j < rest; ++j) s += double(buf[j]);
+    acc.add(mask_zero(first_lanes<V>(rest), t));
     if constexpr (GRAD) store_partial(grad + i, gv, rest);
     if (flagged && any(flags)) *flagged = true;
-    return acc_sum(acc) + s;
+    return acc.sum();
   }
   if (flagged && any(flags)) *flagged = true;
-  return acc_sum(acc);
+  return acc.sum();
 }
 
 // The flag threshold on p_c·Σa (bracket units, before the scale g): the fast path's error, at most
@@ -328,7 +359,6 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
                       scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out,
                       scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged, bool& heavy) {
   using T = scalar_t<V>;
-  using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
   if (grad == x || n == 0) return false;
   double S;
@@ -351,7 +381,7 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   const V vthr = V::set1(thr), vq = V::set1(T(0.75));
   const bool check = thr < lim<V>::inf;
   auto flags = lt(V::zero(), V::zero());
-  Acc acc;
+  LossAcc<V> acc;
   auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
     const bool full = m == W;
     V a = (SOFT || SMOOTH) ? vsa : V::zero();
@@ -362,7 +392,7 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
       V nlp = (vlogS - xv) + vlogSl;  // log S - x_c >= log 2: no cancellation
       V tv = a * nlp;
       if (!full) tv = mask_zero(first_lanes<V>(m), tv);
-      acc_add(acc, tv);
+      acc.add(tv);
     }
     if (grad) {
       V e = full ? V::load(grad + i) : load_partial<V>(grad + i, m, T(0));
@@ -379,7 +409,7 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   std::size_t i = 0;
   for (; i + W <= n; i += W) step(i, W);
   if (i < n) step(i, n - i);
-  term_out = acc_sum(acc);
+  term_out = acc.sum();
   if (any(flags)) flagged = true;
   return true;
 }
