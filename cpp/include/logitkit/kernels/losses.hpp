@@ -88,34 +88,34 @@ inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
 }
 
 // The sum of a row's loss terms Σ a_c·(L - d_c) (soft targets, smoothing): positive terms of similar
-// size, C of them. Float lanes are summed in double (29 spare bits). Double lanes keep each lane's
-// rounding error (TwoSum) and add it back at the end: a plain sum of C = 20000 terms drifts by tens
-// of ulps, the compensated one stays within the terms' own error (a few ulp).
+// size, C of them. Float lanes are summed in double (29 spare bits). Double lanes are summed plainly
+// for 8 vectors at a time, and those block sums are added with Neumaier's compensation: a plain sum
+// of C = 20000 terms drifts by tens of ulps, this one by the few roundings of one block.
 template <class V>
 struct LossAcc {
+  static constexpr int kBlock = 8;
   decltype(acc_make(V::zero())) acc;
-  V run = V::zero(), comp = V::zero();
+  V run = V::zero();
+  int count = 0;
+  CompensatedSum<V> total;
   LOGITKIT_INLINE void add(V t) {
     if constexpr (sizeof(scalar_t<V>) == 8) {
-      V err;
-      run = two_sum(run, t, err);
-      comp = comp + err;
+      run = run + t;
+      if (++count == kBlock) flush();
     } else {
       acc_add(acc, t);
     }
   }
-  double sum() const {
+  void flush() {
+    total.add(hsum(run));
+    run = V::zero();
+    count = 0;
+  }
+  double sum() {
     if constexpr (sizeof(scalar_t<V>) == 8) {
-      alignas(64) scalar_t<V> r[V::size];
-      store(r, run);
-      double S = 0, E = hsum(comp);
-      for (int j = 0; j < V::size; ++j) {
-        const double t = S + r[j];
-        E += (std::fabs(S) >= std::fabs(r[j])) ? (S - t) + r[j] : (r[j] - t) + S;
-        S = t;
-      }
-      // an infinite (or NaN) term: the lanes hold it and the errors are NaN (inf - inf)
-      return std::isfinite(S) ? S + E : S;
+      flush();
+      // an infinite (or NaN) term: S holds it and the compensation is NaN (inf - inf)
+      return std::isfinite(total.S) ? total.value() : total.S;
     } else {
       return acc_sum(acc);
     }
