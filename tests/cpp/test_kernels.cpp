@@ -241,8 +241,12 @@ void test_lane_isolation(const char* isa) {
             }
           }
           // rows of several lengths ending at this array's entries: the special row between clean ones
+          // (rows: the pairs whose second value is a NaN or none, in rows of 17 and 64: the row kernels
+          // reduce whole rows, so a NaN is the value that can hide another; fewer calls under the
+          // sanitizers)
+          const bool row_case = oi < 0 || std::isnan(b);
           for (std::size_t n : {std::size_t(17), std::size_t(N)}) {
-            if (i >= n || j >= std::ptrdiff_t(n)) continue;
+            if (!row_case || i >= n || j >= std::ptrdiff_t(n)) continue;
             for (std::size_t r = 0; r < rows; ++r)
               for (std::size_t c = 0; c < n; ++c) xr[r * n + c] = r == 1 ? x[c] : base[(c + r) % N];
             k.softmax_rows(xr.data(), ysm.data(), rows, n, 1.0);
