@@ -89,27 +89,25 @@ inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
 
 // The sum of a row's loss terms Σ a_c·(L - d_c) (soft targets, smoothing): positive terms of similar
 // size, C of them. Float lanes are summed in double (29 spare bits). Double lanes are summed plainly
-// for 8 vectors at a time, and those block sums are added with Neumaier's compensation: a plain sum
-// of C = 20000 terms drifts by tens of ulps, this one by the few roundings of one block.
+// over a block of kBlock vectors (the caller's loop calls flush() after each), and the block sums are
+// added with Neumaier's compensation: a plain sum of C = 20000 terms drifts by tens of ulps, this one
+// by the few roundings of one block. (No counter in add(): the loops keep their bodies unchanged.)
 template <class V>
 struct LossAcc {
   static constexpr int kBlock = 8;
+  static constexpr std::size_t block = kBlock * std::size_t(V::size);
   decltype(acc_make(V::zero())) acc;
   V run = V::zero();
-  int count = 0;
   CompensatedSum<V> total;
   LOGITKIT_INLINE void add(V t) {
-    if constexpr (sizeof(scalar_t<V>) == 8) {
-      run = run + t;
-      if (++count == kBlock) flush();
-    } else {
-      acc_add(acc, t);
-    }
+    if constexpr (sizeof(scalar_t<V>) == 8) run = run + t;
+    else acc_add(acc, t);
   }
-  void flush() {
-    total.add(hsum(run));
-    run = V::zero();
-    count = 0;
+  LOGITKIT_INLINE void flush() {
+    if constexpr (sizeof(scalar_t<V>) == 8) {
+      total.add(hsum(run));
+      run = V::zero();
+    }
   }
   double sum() {
     if constexpr (sizeof(scalar_t<V>) == 8) {
@@ -161,12 +159,16 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
   };
   std::size_t i = 0;
   const V one = V::set1(T(1));
-  for (; i + W <= n; i += W) {
-    V gv;
-    V wv = HAS_W ? V::load(w + i) : one;
-    V yv = SOFT ? V::load(y + i) : one;
-    acc.add(step(V::load(x + i), wv, yv, gv));
-    if constexpr (GRAD) store(grad + i, gv);
+  while (i + W <= n) {
+    const std::size_t stop = n - i > acc.block ? i + acc.block : n;
+    for (; i + W <= stop; i += W) {
+      V gv;
+      V wv = HAS_W ? V::load(w + i) : one;
+      V yv = SOFT ? V::load(y + i) : one;
+      acc.add(step(V::load(x + i), wv, yv, gv));
+      if constexpr (GRAD) store(grad + i, gv);
+    }
+    acc.flush();
   }
   if (i < n) {
     const std::size_t rest = n - i;
@@ -407,7 +409,11 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
     }
   };
   std::size_t i = 0;
-  for (; i + W <= n; i += W) step(i, W);
+  while (i + W <= n) {
+    const std::size_t stop = n - i > acc.block ? i + acc.block : n;
+    for (; i + W <= stop; i += W) step(i, W);
+    acc.flush();
+  }
   if (i < n) step(i, n - i);
   term_out = acc.sum();
   if (any(flags)) flagged = true;
