@@ -23,8 +23,9 @@ def restore_threads():
     lk.set_num_threads(n)
 
 
-def _calls(dtype):
-    """One large call of every threaded loop kind (rows × length well above the split grain)."""
+def _calls(dtype, inputs=None):
+    """One large call of every threaded loop kind (rows × length well above the split grain).
+    inputs: a list that receives every array the calls read."""
     rng = np.random.default_rng(7)
     x = (rng.normal(0, 4, (300, 1001))).astype(dtype)
     x[5, 17] = np.nan  # special rows stay special, whichever thread takes them
@@ -34,6 +35,9 @@ def _calls(dtype):
     y = rng.dirichlet(np.ones(1001), 300).astype(dtype)
     mask = rng.random((300, 1001)) < 0.9
     yb = (rng.random(s.shape) < 0.3).astype(dtype)
+    pw = np.asarray(2.0, dtype)
+    if inputs is not None:
+        inputs += [x, s, t, y, mask, yb, pw]
     return {
         "softmax": lambda: lk.softmax(x),
         "log_softmax": lambda: lk.log_softmax(x),
@@ -51,9 +55,7 @@ def _calls(dtype):
         "ce soft + grad": lambda: lk.cross_entropy_with_grad(
             x, y, reduction="none", validate=False
         ),
-        "bce + grad": lambda: lk.binary_cross_entropy_with_logits_with_grad(
-            s, yb, pos_weight=np.asarray(2.0, dtype)
-        ),
+        "bce + grad": lambda: lk.binary_cross_entropy_with_logits_with_grad(s, yb, pos_weight=pw),
     }
 
 
@@ -74,6 +76,22 @@ def test_bit_identical_across_thread_counts(isa, dtype, restore_threads):
             lk.set_num_threads(n)
             for name, f in calls.items():
                 assert _equal(f(), single[name]), f"{name} differs with {n} threads on {isa}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_inputs_are_never_written(dtype, restore_threads):
+    """Every loop kind, split or not: the inputs keep their bytes; read-only inputs are accepted."""
+    inputs = []
+    calls = _calls(dtype, inputs)
+    before = [a.tobytes() for a in inputs]
+    for a in inputs:
+        a.flags.writeable = False
+    for n in (1, 2):
+        lk.set_num_threads(n)
+        for name, f in calls.items():
+            f()
+            for a, b in zip(inputs, before, strict=True):
+                assert a.tobytes() == b, f"{name} wrote to an input with {n} threads"
 
 
 def test_set_num_threads_validates(restore_threads):
