@@ -110,14 +110,6 @@ def _calls(dtype):
             lambda: lk.softmax(x, where=M, temperature=0.5),
             lambda: np.where(M, _softmax(2 * xm), 0.0),
         ),
-        "softmax where": (
-            (
-                "x = np.broadcast_to(np.float32(5), (R, N)); out = np.empty((R, N), np.float32); "
-                "m = np.ones(N, bool); m[::2] = False; m = np.broadcast_to(m, (R, N))"
-            ),
-            "lk.softmax(x, where=m, out=out)",
-            "(0.0, 2.0 / N)",
-        ),
         "logsumexp where T": (
             lambda: lk.logsumexp(x, where=M, temperature=0.5),
             lambda: _lse(2 * xm),
