@@ -6,7 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
+#include <new>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -25,6 +25,11 @@
 namespace logitkit::bindings {
 
 // ---------------------------------------------------------------- fault injection
+
+namespace detail {
+std::atomic<long> large_scratch_held{0};
+std::atomic<bool> fault_armed{false};
+}  // namespace detail
 
 namespace {
 std::atomic<long> g_fault[4] = {};
@@ -46,9 +51,14 @@ bool refusal_fires(std::atomic<long>& c) {
 }
 }  // namespace
 
-void inject_fault(int kind, long count) { g_fault[kind].store(count > 0 ? count : 0, std::memory_order_relaxed); }
+void inject_fault(int kind, long count) {
+  g_fault[kind].store(count > 0 ? count : 0, std::memory_order_relaxed);
+  bool any = false;
+  for (auto& f : g_fault) any |= f.load(std::memory_order_relaxed) > 0;
+  detail::fault_armed.store(any, std::memory_order_relaxed);
+}
 
-void fault_point_part() {
+void detail::fault_point_part_armed() {
   if (countdown_fires(g_fault[1]) || (t_worker && countdown_fires(g_fault[3]))) throw std::bad_alloc();
 }
 
@@ -62,15 +72,25 @@ ScratchAllocError::ScratchAllocError(std::size_t bytes) {
 }
 
 namespace {
+// Cache-line aligned: the kernels' vector loads of a scratch row never straddle more lines than
+// those of an aligned array.
+constexpr std::align_val_t scratch_align{64};
+
 struct ScratchBuffer {
   void* p = nullptr;
   std::size_t bytes = 0;
+  void free() noexcept {
+    if (p) ::operator delete(p, scratch_align);
+    if (bytes > scratch_keep_bytes) detail::large_scratch_held.fetch_sub(1, std::memory_order_relaxed);
+    p = nullptr;
+    bytes = 0;
+  }
 };
 // Freed when the thread exits.
 struct ThreadScratch {
   ScratchBuffer buf[4];
   ~ThreadScratch() {
-    for (auto& b : buf) std::free(b.p);
+    for (auto& b : buf) b.free();
   }
 };
 thread_local ThreadScratch t_scratch;
@@ -79,25 +99,19 @@ thread_local ThreadScratch t_scratch;
 void* scratch_bytes(int which, std::size_t bytes) {
   ScratchBuffer& b = t_scratch.buf[which];
   if (b.bytes >= bytes && b.p) return b.p;
-  std::free(b.p);  // the old contents are not needed: no realloc copy
-  b.p = nullptr;
-  b.bytes = 0;
-  // malloc's alignment suits every scalar type; one byte for a zero-size request
-  void* p = countdown_fires(g_fault[0]) ? nullptr : std::malloc(bytes > 0 ? bytes : 1);
+  b.free();  // the old contents are not needed: no copy
+  const bool fail = detail::fault_armed.load(std::memory_order_relaxed) && countdown_fires(g_fault[0]);
+  void* p = fail ? nullptr : ::operator new(bytes > 0 ? bytes : 1, scratch_align, std::nothrow);
   if (!p) throw ScratchAllocError(bytes);
   b.p = p;
   b.bytes = bytes;
+  if (bytes > scratch_keep_bytes) detail::large_scratch_held.fetch_add(1, std::memory_order_relaxed);
   return p;
 }
 
 void release_large_scratch() noexcept {
-  for (auto& b : t_scratch.buf) {
-    if (b.bytes > scratch_keep_bytes) {
-      std::free(b.p);
-      b.p = nullptr;
-      b.bytes = 0;
-    }
-  }
+  for (auto& b : t_scratch.buf)
+    if (b.bytes > scratch_keep_bytes) b.free();
 }
 
 // ---------------------------------------------------------------- the pool
@@ -168,7 +182,7 @@ struct Pool {
   // std::system_error, or std::bad_alloc), leaving the pool with those it has. Called with m held.
   void ensure(int workers) noexcept {
     while (started < workers) {
-      if (refusal_fires(g_fault[2])) return;
+      if (detail::fault_armed.load(std::memory_order_relaxed) && refusal_fires(g_fault[2])) return;
       try {
         std::thread([this, i = started] { worker(i); }).detach();
       } catch (...) {
@@ -189,6 +203,10 @@ std::atomic<int> g_threads{0};
 void after_fork_in_child() {
   g_pool = nullptr;  // the old one (and its possibly held mutexes) is abandoned
   new (&g_pool_mutex) std::mutex();
+  // the parent's other threads, and their scratch, do not exist here
+  long held = 0;
+  for (const auto& b : t_scratch.buf) held += b.bytes > scratch_keep_bytes;
+  detail::large_scratch_held.store(held, std::memory_order_relaxed);
 }
 #endif
 

@@ -18,6 +18,7 @@
 // buffer of at most scratch_keep_bytes is kept for the next call; a larger one is freed when the
 // part that needed it ends, so a single huge row does not pin its copy for the life of the thread.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <new>
@@ -56,14 +57,22 @@ void* scratch_bytes(int which, std::size_t bytes);
 // Frees this thread's scratch buffers larger than scratch_keep_bytes.
 void release_large_scratch() noexcept;
 
+namespace detail {
+extern std::atomic<long> large_scratch_held;  // scratch buffers above the keep size, all threads
+extern std::atomic<bool> fault_armed;         // any fault of inject_fault armed
+void fault_point_part_armed();
+}  // namespace detail
+
 // Fault injection for the tests (logitkit._core._inject_fault); each hook costs one relaxed atomic
 // load when nothing is armed. kind 0 "alloc": the count-th next scratch allocation fails with
 // ScratchAllocError; 1 "part": the count-th next part to start (on any thread, split or not) throws
 // std::bad_alloc; 2 "thread": the next count worker creations are refused; 3 "worker": as "part",
 // counting the parts that start on pool workers only. count 0 disarms.
 void inject_fault(int kind, long count);
-// Throws std::bad_alloc if the "part" fault fires.
-void fault_point_part();
+// Throws std::bad_alloc if the "part" or "worker" fault fires.
+inline void fault_point_part() {
+  if (detail::fault_armed.load(std::memory_order_relaxed)) detail::fault_point_part_armed();
+}
 
 // Runs fn(part) for every part in [0, parts) on the pool and the calling thread: the caller runs
 // part 0 and worker i part i + 1 while there are workers, then each claims the parts left (fewer
@@ -77,8 +86,10 @@ bool run_parallel(int parts, const std::function<void(int)>& fn);
 // N·cost (elements of work) is large enough, else in one call on this thread.
 template <class F>
 inline void parallel_for(npy_intp N, npy_intp cost, npy_intp align, F&& body) {
-  struct Release {  // also when body throws
-    ~Release() { release_large_scratch(); }
+  struct Release {  // also when body throws; a global load when no thread holds a large buffer
+    ~Release() {
+      if (detail::large_scratch_held.load(std::memory_order_relaxed) > 0) release_large_scratch();
+    }
   };
   const npy_intp work = N * (cost > 0 ? cost : 1);
   npy_intp parts = work / parallel_grain;

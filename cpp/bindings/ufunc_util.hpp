@@ -15,6 +15,7 @@
 #include <numpy/ufuncobject.h>
 #include <pybind11/pybind11.h>
 
+#include <atomic>
 #include <cfenv>
 #include <cstdint>
 #include <cstring>
@@ -150,14 +151,17 @@ template <class T> T* scratch(int which, std::size_t n) {
   return static_cast<T*>(scratch_bytes(which, n * sizeof(T)));
 }
 
-// Whether a loop on this thread has set a Python error that may not have been raised yet.
+// Whether a loop on this thread has set a Python error that may not have been raised yet, and
+// how many threads have (a global load spares the thread-local lookup on every loop call).
 inline thread_local bool t_loop_error = false;
+inline std::atomic<int> g_loop_errors{0};
 
 // Sets the calling thread's Python error (taking the GIL: NumPy runs our loops without it).
 inline void set_loop_error(PyObject* type, const char* message) noexcept {
   const PyGILState_STATE state = PyGILState_Ensure();
   PyErr_SetString(type, message);
   PyGILState_Release(state);
+  if (!t_loop_error) g_loop_errors.fetch_add(1, std::memory_order_relaxed);
   t_loop_error = true;
 }
 // Whether the error a loop set on this thread is still pending (NumPy keeps calling the loop for
@@ -166,7 +170,10 @@ inline bool loop_error_pending() noexcept {
   const PyGILState_STATE state = PyGILState_Ensure();
   const bool pending = PyErr_Occurred() != nullptr;
   PyGILState_Release(state);
-  t_loop_error = pending;
+  if (!pending) {
+    g_loop_errors.fetch_sub(1, std::memory_order_relaxed);
+    t_loop_error = false;
+  }
   return pending;
 }
 
@@ -179,7 +186,7 @@ inline bool loop_error_pending() noexcept {
 // calls of the loop in the same iteration do nothing.
 template <PyUFuncGenericFunction L>
 void safe_loop(char** args, const npy_intp* dims, const npy_intp* steps, void* data) noexcept {
-  if (t_loop_error && loop_error_pending()) return;
+  if (g_loop_errors.load(std::memory_order_relaxed) > 0 && t_loop_error && loop_error_pending()) return;
   try {
     L(args, dims, steps, data);
   } catch (const ScratchAllocError& e) {
