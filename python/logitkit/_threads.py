@@ -28,9 +28,9 @@ def set_num_threads(n: int) -> None:
     the number of CPUs this process may run on, or ``LOGITKIT_NUM_THREADS`` if set at import.
 
     ``n`` above ``max(8, 4 * CPUs this process may run on)`` is clamped to that cap (more threads
-    than cores only add switching), and :func:`get_num_threads` then reports the cap: that many
-    threads at most are ever created. The worker threads are created on the first call that needs
-    them and live as long as the process. If the system refuses to create one (a thread or
+    than cores only add switching), and :func:`get_num_threads` then reports the cap. A call uses
+    the calling thread and at most ``cap - 1`` worker threads, which are created on the first call
+    that needs them and live as long as the process (a lower ``n`` later leaves them idle). If the system refuses to create one (a thread or
     address-space limit), the call is not an error: it runs on the threads that exist, the calling
     thread included, with the same results, and a later call tries again.
 
