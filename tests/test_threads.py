@@ -8,10 +8,12 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
+import threading
 
 import logitkit as lk
 import numpy as np
 import pytest
+from logitkit import _core
 
 
 @pytest.fixture
@@ -21,8 +23,9 @@ def restore_threads():
     lk.set_num_threads(n)
 
 
-def _calls(dtype):
-    """One large call of every threaded loop kind (rows × length well above the split grain)."""
+def _calls(dtype, inputs=None):
+    """One large call of every threaded loop kind (rows × length well above the split grain).
+    inputs: a list that receives every array the calls read."""
     rng = np.random.default_rng(7)
     x = (rng.normal(0, 4, (300, 1001))).astype(dtype)
     x[5, 17] = np.nan  # special rows stay special, whichever thread takes them
@@ -32,6 +35,9 @@ def _calls(dtype):
     y = rng.dirichlet(np.ones(1001), 300).astype(dtype)
     mask = rng.random((300, 1001)) < 0.9
     yb = (rng.random(s.shape) < 0.3).astype(dtype)
+    pw = np.asarray(2.0, dtype)
+    if inputs is not None:
+        inputs += [x, s, t, y, mask, yb, pw]
     return {
         "softmax": lambda: lk.softmax(x),
         "log_softmax": lambda: lk.log_softmax(x),
@@ -49,9 +55,7 @@ def _calls(dtype):
         "ce soft + grad": lambda: lk.cross_entropy_with_grad(
             x, y, reduction="none", validate=False
         ),
-        "bce + grad": lambda: lk.binary_cross_entropy_with_logits_with_grad(
-            s, yb, pos_weight=np.asarray(2.0, dtype)
-        ),
+        "bce + grad": lambda: lk.binary_cross_entropy_with_logits_with_grad(s, yb, pos_weight=pw),
     }
 
 
@@ -72,6 +76,22 @@ def test_bit_identical_across_thread_counts(isa, dtype, restore_threads):
             lk.set_num_threads(n)
             for name, f in calls.items():
                 assert _equal(f(), single[name]), f"{name} differs with {n} threads on {isa}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_inputs_are_never_written(dtype, restore_threads):
+    """Every loop kind, split or not: the inputs keep their bytes; read-only inputs are accepted."""
+    inputs = []
+    calls = _calls(dtype, inputs)
+    before = [a.tobytes() for a in inputs]
+    for a in inputs:
+        a.flags.writeable = False
+    for n in (1, 2):
+        lk.set_num_threads(n)
+        for name, f in calls.items():
+            f()
+            for a, b in zip(inputs, before, strict=True):
+                assert a.tobytes() == b, f"{name} wrote to an input with {n} threads"
 
 
 def test_set_num_threads_validates(restore_threads):
@@ -97,8 +117,61 @@ def test_default_is_the_usable_cpus():
     assert int(out.stdout) == expected
 
 
-@pytest.mark.parametrize("value, ok", [("1", True), ("5", True), ("0", False), ("two", False)])
-def test_environment_variable(value, ok):
+def _cap():
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(8, 4 * cpus)
+
+
+@pytest.mark.parametrize("flag", [True, False, np.True_, np.bool_(False)], ids=repr)
+def test_set_num_threads_rejects_bools(flag, restore_threads):
+    lk.set_num_threads(3)
+    with pytest.raises(TypeError, match="n must be an integer, got (bool|numpy.bool)"):
+        lk.set_num_threads(flag)
+    assert lk.get_num_threads() == 3
+
+
+def test_set_num_threads_takes_integer_types(restore_threads):
+    for n in (np.int64(2), np.uint8(3), 4):
+        lk.set_num_threads(n)
+        assert lk.get_num_threads() == int(n)
+
+
+def test_set_num_threads_clamps_to_the_cap(restore_threads):
+    """Above max(8, 4 x usable CPUs) the count is clamped (get_num_threads reports the cap);
+    huge values, too large for a C int, are clamped the same way."""
+    cap = _cap()
+    assert _core.max_num_threads() == cap
+    for n in (cap, cap + 1, 512 + cap, 2**31, 10**30):
+        lk.set_num_threads(n)
+        assert lk.get_num_threads() == cap
+    lk.set_num_threads(cap - 1)
+    assert lk.get_num_threads() == cap - 1
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("1", 1),
+        ("5", 5),
+        (" 3 ", 3),
+        ("+2", 2),
+        ("007", 7),
+        ("", None),
+        ("   ", None),
+        ("0", "error"),
+        ("-1", "error"),
+        ("two", "error"),
+        ("2.0", "error"),
+        ("1e3", "error"),
+        ("1_0", "error"),
+        ("0x4", "error"),
+        ("\u0663", "error"),  # ARABIC-INDIC DIGIT THREE: int() would take it
+        ("4 4", "error"),
+        ("99999999999999999999999", "cap"),
+    ],
+    ids=repr,
+)
+def test_environment_variable(value, expected):
     env = dict(os.environ, LOGITKIT_NUM_THREADS=value)
     out = subprocess.run(
         [sys.executable, "-c", "import logitkit; print(logitkit.get_num_threads())"],
@@ -107,12 +180,17 @@ def test_environment_variable(value, ok):
         capture_output=True,
         text=True,
     )
-    if ok:
-        assert out.returncode == 0, out.stderr
-        assert int(out.stdout) == int(value)
-    else:
+    if expected == "error":
         assert out.returncode != 0
-        assert f"LOGITKIT_NUM_THREADS='{value}': expected a positive integer" in out.stderr
+        assert f"LOGITKIT_NUM_THREADS={value!r}: expected a positive integer" in out.stderr
+        return
+    assert out.returncode == 0, out.stderr
+    if expected is None:  # blank: the default
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        expected = cpus
+    elif expected == "cap":
+        expected = _cap()
+    assert int(out.stdout) == expected
 
 
 def _child_softmax(q):
@@ -134,3 +212,80 @@ def test_pool_survives_fork(restore_threads):
     p.join(60)
     assert p.exitcode == 0, "the child hung or crashed"
     assert q.get(timeout=5) == expected
+
+
+def test_concurrent_callers_while_the_count_changes(restore_threads):
+    """Python threads calling at once (each call releases the GIL; one holds the pool, the others
+    run single-threaded) while another thread keeps changing the thread count: every result is
+    bit-identical to a single-threaded call."""
+    calls = _calls(np.float64)
+    lk.set_num_threads(1)
+    single = {name: f() for name, f in calls.items()}
+    stop = threading.Event()
+    errors = []
+
+    def changer():
+        n = 1
+        while not stop.is_set():
+            n = n % 8 + 1
+            lk.set_num_threads(n)
+
+    def caller(offset):
+        try:
+            names = list(calls)
+            for i in range(2 * len(names)):
+                name = names[(i + offset) % len(names)]
+                if not _equal(calls[name](), single[name]):
+                    errors.append(name)
+        except BaseException as e:  # noqa: BLE001  (reported below)
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(6)]
+    ch = threading.Thread(target=changer)
+    ch.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    stop.set()
+    ch.join(10)
+    assert not any(t.is_alive() for t in threads), "a caller hung"
+    assert errors == []
+
+
+def _child_after_busy_fork(q):
+    x = np.random.default_rng(1).normal(size=(2000, 500))
+    q.put(float(lk.softmax(x).sum()))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # Python 3.12+: threads + fork
+def test_fork_while_another_thread_holds_the_pool(restore_threads):
+    """fork() while another thread is inside a split call (the pool's locks held, its workers
+    busy): the child has a fresh pool and its own large call completes."""
+    lk.set_num_threads(2)
+    x = np.random.default_rng(1).normal(size=(2000, 500))
+    expected = float(lk.softmax(x).sum())
+    big = np.random.default_rng(2).normal(size=(4000, 2000))
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            lk.log_softmax(big)
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        ctx = mp.get_context("fork")
+        for _ in range(5):
+            q = ctx.Queue()
+            p = ctx.Process(target=_child_after_busy_fork, args=(q,))
+            p.start()
+            p.join(60)
+            if p.is_alive():
+                p.kill()
+            assert p.exitcode == 0, "the child hung or crashed"
+            assert q.get(timeout=5) == expected
+    finally:
+        stop.set()
+        t.join(60)

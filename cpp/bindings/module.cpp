@@ -40,9 +40,25 @@ PYBIND11_MODULE(_core, m) {
         if (n < 1) throw py::value_error("set_num_threads: n must be >= 1, got " + std::to_string(n));
         bindings::set_num_threads(n);
       },
-      py::arg("n"), "Use up to n threads for large calls (1: single-threaded). Results do not depend on n.");
+      py::arg("n"), "Use up to n threads for large calls, at most max_num_threads(). Results do not depend on n.");
   m.def("default_num_threads", &bindings::default_num_threads,
         "The default thread count: the CPUs this process may run on.");
+  m.def("max_num_threads", &bindings::max_num_threads,
+        "The largest thread count: max(8, 4 x the CPUs this process may run on).");
+
+  m.def(
+      "_inject_fault",
+      [](const std::string& kind, long count) {
+        const int k = kind == "alloc" ? 0 : kind == "part" ? 1 : kind == "thread" ? 2 : kind == "worker" ? 3 : -1;
+        if (k < 0)
+          throw py::value_error("_inject_fault: kind must be 'alloc', 'part', 'thread' or 'worker', got '" + kind + "'");
+        bindings::inject_fault(k, count);
+      },
+      py::arg("kind"), py::arg("count"),
+      "Testing only: 'alloc': the count-th next scratch allocation fails; 'part': the count-th next "
+      "part of a call to start raises an allocation failure; 'thread': the next count worker "
+      "creations are refused; 'worker': as 'part', counting parts run by pool workers only. count 0 "
+      "disarms.");
 
   bindings::register_activations(m);
   bindings::register_softmax(m);

@@ -1,10 +1,13 @@
-// The thread pool behind parallel.hpp.
+// The thread pool and the scratch buffers behind parallel.hpp.
 #include "parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <new>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -20,30 +23,146 @@
 #endif
 
 namespace logitkit::bindings {
+
+// ---------------------------------------------------------------- fault injection
+
+namespace detail {
+std::atomic<long> large_scratch_held{0};
+std::atomic<bool> fault_armed{false};
+}  // namespace detail
+
+namespace {
+std::atomic<long> g_fault[4] = {};
+thread_local bool t_worker = false;  // this thread is a pool worker
+
+// Whether a countdown fault fires now: true for the one event that takes the count from 1 to 0.
+bool countdown_fires(std::atomic<long>& c) {
+  long v = c.load(std::memory_order_relaxed);
+  while (v > 0)
+    if (c.compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) return v == 1;
+  return false;
+}
+// Whether a refusal fault fires now: true while the count lasts.
+bool refusal_fires(std::atomic<long>& c) {
+  long v = c.load(std::memory_order_relaxed);
+  while (v > 0)
+    if (c.compare_exchange_weak(v, v - 1, std::memory_order_relaxed)) return true;
+  return false;
+}
+}  // namespace
+
+void inject_fault(int kind, long count) {
+  g_fault[kind].store(count > 0 ? count : 0, std::memory_order_relaxed);
+  bool any = false;
+  for (auto& f : g_fault) any |= f.load(std::memory_order_relaxed) > 0;
+  detail::fault_armed.store(any, std::memory_order_relaxed);
+}
+
+void detail::fault_point_part_armed() {
+  if (countdown_fires(g_fault[1]) || (t_worker && countdown_fires(g_fault[3]))) throw std::bad_alloc();
+}
+
+// ---------------------------------------------------------------- scratch buffers
+
+ScratchAllocError::ScratchAllocError(std::size_t bytes) {
+  std::snprintf(msg_, sizeof(msg_),
+                "logitkit: cannot allocate %zu bytes of scratch memory (a strided, broadcast or "
+                "float16 row is copied to a contiguous buffer)",
+                bytes);
+}
+
+namespace {
+// Cache-line aligned: the kernels' vector loads of a scratch row never straddle more lines than
+// those of an aligned array.
+constexpr std::align_val_t scratch_align{64};
+
+struct ScratchBuffer {
+  void* p = nullptr;
+  std::size_t bytes = 0;
+  void free() noexcept {
+    if (p) ::operator delete(p, scratch_align);
+    if (bytes > scratch_keep_bytes) detail::large_scratch_held.fetch_sub(1, std::memory_order_relaxed);
+    p = nullptr;
+    bytes = 0;
+  }
+};
+// Freed when the thread exits.
+struct ThreadScratch {
+  ScratchBuffer buf[4];
+  ~ThreadScratch() {
+    for (auto& b : buf) b.free();
+  }
+};
+thread_local ThreadScratch t_scratch;
+}  // namespace
+
+void* scratch_bytes(int which, std::size_t bytes) {
+  ScratchBuffer& b = t_scratch.buf[which];
+  if (b.bytes >= bytes && b.p) return b.p;
+  b.free();  // the old contents are not needed: no copy
+  const bool fail = detail::fault_armed.load(std::memory_order_relaxed) && countdown_fires(g_fault[0]);
+  void* p = fail ? nullptr : ::operator new(bytes > 0 ? bytes : 1, scratch_align, std::nothrow);
+  if (!p) throw ScratchAllocError(bytes);
+  b.p = p;
+  b.bytes = bytes;
+  if (bytes > scratch_keep_bytes) detail::large_scratch_held.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+
+void release_large_scratch() noexcept {
+  for (auto& b : t_scratch.buf)
+    if (b.bytes > scratch_keep_bytes) b.free();
+}
+
+// ---------------------------------------------------------------- the pool
+
 namespace {
 
 struct Pool {
   std::mutex run_mutex;  // one caller at a time
-  std::mutex m;
+  std::mutex m;          // guards everything below but `next` and `failed`
   std::condition_variable work_cv, done_cv;
   const std::function<void(int)>* task = nullptr;
-  int parts = 0;
-  int pending = 0;
+  int parts = 0;    // parts of the current task
+  int helpers = 0;  // workers taking part in the current task: those with index < helpers
+  int pending = 0;  // helpers that have not finished
   std::uint64_t generation = 0;
   unsigned csr = 0;
-  int started = 0;  // workers running; worker i runs part i + 1
+  int started = 0;             // workers running
+  std::exception_ptr error;    // the first exception a part of the current task threw
+  std::atomic<int> next{0};    // the next part to claim
+  std::atomic<bool> failed{false};
+
+  // Runs part `own` (when >= 0), then claims and runs parts of the current task until none is
+  // left or one has thrown. Never throws: the first exception is kept for the caller.
+  void run_parts(const std::function<void(int)>& fn, int own, int count) {
+    for (int p = own;; p = next.fetch_add(1, std::memory_order_relaxed)) {
+      if (p >= count || failed.load(std::memory_order_relaxed)) return;
+      if (p < 0) continue;
+      try {
+        fn(p);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(m);
+        if (!error) error = std::current_exception();
+        failed.store(true, std::memory_order_relaxed);
+      }
+    }
+  }
 
   void worker(int index) {
+    t_worker = true;
     std::uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* fn;
+      int count;
       unsigned caller_csr;
       {
         std::unique_lock<std::mutex> lock(m);
         work_cv.wait(lock, [&] { return generation != seen; });
         seen = generation;
-        if (index + 1 >= parts) continue;
+        if (index >= helpers) continue;
         fn = task;
+        count = parts;
         caller_csr = csr;
       }
 #ifdef LOGITKIT_X86
@@ -51,7 +170,7 @@ struct Pool {
 #else
       (void)caller_csr;
 #endif
-      (*fn)(index + 1);
+      run_parts(*fn, index + 1, count);
       {
         std::lock_guard<std::mutex> lock(m);
         if (--pending == 0) done_cv.notify_one();
@@ -59,9 +178,16 @@ struct Pool {
     }
   }
 
-  void ensure(int workers) {
+  // Starts workers until `workers` run; stops at the first the system refuses (std::thread throws
+  // std::system_error, or std::bad_alloc), leaving the pool with those it has. Called with m held.
+  void ensure(int workers) noexcept {
     while (started < workers) {
-      std::thread([this, i = started] { worker(i); }).detach();
+      if (detail::fault_armed.load(std::memory_order_relaxed) && refusal_fires(g_fault[2])) return;
+      try {
+        std::thread([this, i = started] { worker(i); }).detach();
+      } catch (...) {
+        return;
+      }
       ++started;
     }
   }
@@ -77,6 +203,10 @@ std::atomic<int> g_threads{0};
 void after_fork_in_child() {
   g_pool = nullptr;  // the old one (and its possibly held mutexes) is abandoned
   new (&g_pool_mutex) std::mutex();
+  // the parent's other threads, and their scratch, do not exist here
+  long held = 0;
+  for (const auto& b : t_scratch.buf) held += b.bytes > scratch_keep_bytes;
+  detail::large_scratch_held.store(held, std::memory_order_relaxed);
 }
 #endif
 
@@ -106,6 +236,11 @@ int default_num_threads() {
   return hc > 0 ? int(hc) : 1;
 }
 
+int max_num_threads() {
+  const int c = std::min(default_num_threads(), 1 << 20);
+  return std::max(8, 4 * c);
+}
+
 int num_threads() {
   int n = g_threads.load(std::memory_order_relaxed);
   if (n <= 0) {
@@ -115,7 +250,7 @@ int num_threads() {
   return n;
 }
 
-void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+void set_num_threads(int n) { g_threads.store(std::clamp(n, 1, max_num_threads()), std::memory_order_relaxed); }
 
 bool run_parallel(int parts, const std::function<void(int)>& fn) {
   Pool& p = pool();
@@ -123,20 +258,32 @@ bool run_parallel(int parts, const std::function<void(int)>& fn) {
   if (!busy.owns_lock()) return false;
   {
     std::lock_guard<std::mutex> lock(p.m);
-    p.ensure(parts - 1);
+    p.ensure(std::min(parts, max_num_threads()) - 1);
+    const int helpers = std::min(p.started, parts - 1);
+    if (helpers < 1) return false;
     p.task = &fn;
     p.parts = parts;
-    p.pending = parts - 1;
+    p.helpers = helpers;
+    p.pending = helpers;
+    p.error = nullptr;
+    p.next.store(helpers + 1, std::memory_order_relaxed);  // parts 0..helpers: the caller, the helpers
+    p.failed.store(false, std::memory_order_relaxed);
 #ifdef LOGITKIT_X86
     p.csr = _mm_getcsr();
 #endif
     ++p.generation;
   }
   p.work_cv.notify_all();
-  fn(0);
-  std::unique_lock<std::mutex> lock(p.m);
-  p.done_cv.wait(lock, [&] { return p.pending == 0; });
-  p.task = nullptr;
+  p.run_parts(fn, 0, parts);
+  std::exception_ptr error;
+  {
+    std::unique_lock<std::mutex> lock(p.m);
+    p.done_cv.wait(lock, [&] { return p.pending == 0; });
+    p.task = nullptr;
+    error = p.error;
+    p.error = nullptr;
+  }
+  if (error) std::rethrow_exception(error);
   return true;
 }
 

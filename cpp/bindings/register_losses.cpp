@@ -370,12 +370,18 @@ const char f7[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  N
 const char f8[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
                    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 
-PyUFuncGenericFunction ce_hard_funcs[] = {&ce_hard_loop<float, false>, &ce_hard_loop<double, false>};
-PyUFuncGenericFunction ce_hard_grad_funcs[] = {&ce_hard_loop<float, true>, &ce_hard_loop<double, true>};
-PyUFuncGenericFunction ce_soft_funcs[] = {&ce_soft_loop<float, false>, &ce_soft_loop<double, false>};
-PyUFuncGenericFunction ce_soft_grad_funcs[] = {&ce_soft_loop<float, true>, &ce_soft_loop<double, true>};
-PyUFuncGenericFunction bce_funcs[] = {&bce_loop<float, false>, &bce_loop<double, false>};
-PyUFuncGenericFunction bce_grad_funcs[] = {&bce_loop<float, true>, &bce_loop<double, true>};
+PyUFuncGenericFunction ce_hard_funcs[] = {&safe_loop<&ce_hard_loop<float, false>>,
+                                          &safe_loop<&ce_hard_loop<double, false>>};
+PyUFuncGenericFunction ce_hard_grad_funcs[] = {&safe_loop<&ce_hard_loop<float, true>>,
+                                               &safe_loop<&ce_hard_loop<double, true>>};
+PyUFuncGenericFunction ce_soft_funcs[] = {&safe_loop<&ce_soft_loop<float, false>>,
+                                          &safe_loop<&ce_soft_loop<double, false>>};
+PyUFuncGenericFunction ce_soft_grad_funcs[] = {&safe_loop<&ce_soft_loop<float, true>>,
+                                               &safe_loop<&ce_soft_loop<double, true>>};
+PyUFuncGenericFunction bce_funcs[] = {&safe_loop<&bce_loop<float, false>>,
+                                      &safe_loop<&bce_loop<double, false>>};
+PyUFuncGenericFunction bce_grad_funcs[] = {&safe_loop<&bce_loop<float, true>>,
+                                           &safe_loop<&bce_loop<double, true>>};
 }  // namespace
 
 void register_losses(py::module_& m) {

@@ -15,9 +15,12 @@
 #include <numpy/ufuncobject.h>
 #include <pybind11/pybind11.h>
 
+#include <atomic>
 #include <cfenv>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <type_traits>
 #include <limits>
 #include <vector>
@@ -140,13 +143,62 @@ template <class S> constexpr bool direct(npy_intp stride) {
   return !std::is_same_v<S, std::uint16_t> && stride == npy_intp(sizeof(S));
 }
 
-template <class T> std::vector<T>& scratch(int which, std::size_t n) {
-  thread_local std::vector<T> bufs[4];
-  auto& b = bufs[which];
-  if (b.size() < n) b.resize(n);
-  return b;
+// This thread's scratch buffer `which` (0..3) with room for n elements of T (parallel.hpp: freed
+// after the part that used it when larger than scratch_keep_bytes). Throws ScratchAllocError.
+template <class T> T* scratch(int which, std::size_t n) {
+  if (n > std::numeric_limits<std::size_t>::max() / sizeof(T))
+    throw ScratchAllocError(std::numeric_limits<std::size_t>::max());
+  return static_cast<T*>(scratch_bytes(which, n * sizeof(T)));
 }
 
+// Whether a loop on this thread has set a Python error that may not have been raised yet, and
+// how many threads have (a global load spares the thread-local lookup on every loop call).
+inline thread_local bool t_loop_error = false;
+inline std::atomic<int> g_loop_errors{0};
+
+// Sets the calling thread's Python error (taking the GIL: NumPy runs our loops without it).
+inline void set_loop_error(PyObject* type, const char* message) noexcept {
+  const PyGILState_STATE state = PyGILState_Ensure();
+  PyErr_SetString(type, message);
+  PyGILState_Release(state);
+  if (!t_loop_error) g_loop_errors.fetch_add(1, std::memory_order_relaxed);
+  t_loop_error = true;
+}
+// Whether the error a loop set on this thread is still pending (NumPy keeps calling the loop for
+// the rest of the iteration before it raises it).
+inline bool loop_error_pending() noexcept {
+  const PyGILState_STATE state = PyGILState_Ensure();
+  const bool pending = PyErr_Occurred() != nullptr;
+  PyGILState_Release(state);
+  if (!pending) {
+    g_loop_errors.fetch_sub(1, std::memory_order_relaxed);
+    t_loop_error = false;
+  }
+  return pending;
+}
+
+// Every inner loop NumPy calls is safe_loop<L>: an exception must not cross into NumPy's C code
+// (std::terminate). Allocation failure becomes MemoryError, anything else RuntimeError, set as the
+// calling thread's Python error with the GIL taken. NumPy (1.25 to 2.x) raises an error set by a
+// loop that released the GIL: the no-iterator path checks PyErr_Occurred() after the loop, the
+// iterator paths (gufuncs included) when NpyIter_Deallocate finds it set. The ufunc call then
+// returns no result; an out= array may have been partly written. Until NumPy raises it, further
+// calls of the loop in the same iteration do nothing.
+template <PyUFuncGenericFunction L>
+void safe_loop(char** args, const npy_intp* dims, const npy_intp* steps, void* data) noexcept {
+  if (g_loop_errors.load(std::memory_order_relaxed) > 0 && t_loop_error && loop_error_pending()) return;
+  try {
+    L(args, dims, steps, data);
+  } catch (const ScratchAllocError& e) {
+    set_loop_error(PyExc_MemoryError, e.what());
+  } catch (const std::bad_alloc&) {
+    set_loop_error(PyExc_MemoryError, "logitkit: out of memory");
+  } catch (const std::exception& e) {
+    set_loop_error(PyExc_RuntimeError, e.what());
+  } catch (...) {
+    set_loop_error(PyExc_RuntimeError, "logitkit: unknown C++ exception in a ufunc loop");
+  }
+}
 
 // ---------------------------------------------------------------- small-call paths
 // The functional API's small calls skip NumPy's ufunc machinery (register_softmax.cpp,
@@ -229,14 +281,14 @@ void binary_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*
 template <class S, class C>
 inline const C* row_in(const char* p, npy_intp stride, npy_intp n, int which) {
   if (direct<S>(stride)) return reinterpret_cast<const C*>(p);
-  C* buf = scratch<C>(which, std::size_t(n)).data();
+  C* buf = scratch<C>(which, std::size_t(n));
   gather<S>(p, stride, n, buf);
   return buf;
 }
 template <class S, class C>
 inline C* row_out(char* p, npy_intp stride, npy_intp n, int which) {
   if (direct<S>(stride)) return reinterpret_cast<C*>(p);
-  return scratch<C>(which, std::size_t(n)).data();
+  return scratch<C>(which, std::size_t(n));
 }
 template <class S, class C>
 inline void row_done(const C* y, char* p, npy_intp stride, npy_intp n) {
@@ -272,8 +324,8 @@ void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
       const auto fr = Op::template rows<C>();
       parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
         constexpr npy_intp B = 64;
-        C* bx = scratch<C>(2, std::size_t(B * n)).data();
-        C* by = scratch<C>(3, std::size_t(B * n)).data();
+        C* bx = scratch<C>(2, std::size_t(B * n));
+        C* by = scratch<C>(3, std::size_t(B * n));
         for (npy_intp r = rb; r < re; r += B) {
           const npy_intp m = re - r < B ? re - r : B;
           for (npy_intp i = 0; i < m; ++i) gather<S>(args[0] + (r + i) * steps[0], steps[2], n, bx + i * n);
@@ -309,8 +361,8 @@ void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*
       const auto fr = Op::template rows<C>();
       parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
         constexpr npy_intp B = 64;
-        C* bx = contiguous ? nullptr : scratch<C>(2, std::size_t(B * n)).data();
-        C* bo = scratch<C>(3, std::size_t(B)).data();
+        C* bx = contiguous ? nullptr : scratch<C>(2, std::size_t(B * n));
+        C* bo = scratch<C>(3, std::size_t(B));
         for (npy_intp r = rb; r < re; r += B) {
           const npy_intp m = re - r < B ? re - r : B;
           const C* xs = bx;
@@ -343,7 +395,7 @@ inline npy_intp mask_count(const char* m, npy_intp stride, npy_intp n) {
 // Copies a row to scratch with masked-out entries replaced by -inf, before any arithmetic.
 template <class S, class C>
 inline const C* masked_row(const char* x, npy_intp xs, const char* m, npy_intp ms, npy_intp n) {
-  C* buf = scratch<C>(0, std::size_t(n)).data();
+  C* buf = scratch<C>(0, std::size_t(n));
   gather<S>(x, xs, n, buf);
   for (npy_intp j = 0; j < n; ++j)
     if (!m[j * ms]) buf[j] = -std::numeric_limits<C>::infinity();
@@ -427,8 +479,9 @@ void row_binary_loop(char** args, const npy_intp* dims, const npy_intp* steps, v
 // inputs cast to safely is used, as for NumPy's own ufuncs).
 #define LOGITKIT_LOOPS3(LOOP, OP)                                                     \
   [] {                                                                                \
-    static PyUFuncGenericFunction f[3] = {&LOOP<std::uint16_t, OP>, &LOOP<float, OP>, \
-                                          &LOOP<double, OP>};                         \
+    static PyUFuncGenericFunction f[3] = {&safe_loop<&LOOP<std::uint16_t, OP>>,      \
+                                          &safe_loop<&LOOP<float, OP>>,              \
+                                          &safe_loop<&LOOP<double, OP>>};            \
     return f;                                                                         \
   }()
 
