@@ -293,14 +293,15 @@ def top_k(
 # ----------------------------------------------------------------------------- losses
 
 
-def _target(x: Any, target: Any) -> Any:
-    return multilabel_target(target, tuple(np.shape(x)), np.ndim(x) - 1)
+def _target(x: Any, target: Any, ax: int) -> Any:
+    return multilabel_target(target, tuple(np.shape(x)), ax)
 
 
 def loss(
     logits: Any,
     target: Any,
     *,
+    axis: int = -1,
     weight: Any = None,
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
@@ -308,15 +309,17 @@ def loss(
     validate: bool = True,
 ) -> Any:
     """Binary cross-entropy of multi-label logits: :func:`logitkit.binary_cross_entropy_with_logits`
-    with the same options (the class axis is the last one; ``pos_weight`` is one per class).
+    with the same options (``pos_weight`` and a 1-d ``weight`` are one value per class, along
+    ``axis``).
 
     ``target`` has the logits' shape, entries in [0, 1]. A target of the logits' shape without the
     class axis holding class indices raises ValueError pointing to :mod:`logitkit.multiclass`.
     """
-    x, _ = _logits(logits, -1)
+    x, ax = _logits(logits, axis)
     return losses.binary_cross_entropy_with_logits(
         x,
-        _target(x, target),
+        _target(x, target, ax),
+        axis=ax,
         weight=weight,
         pos_weight=pos_weight,
         label_smoothing=label_smoothing,
@@ -329,6 +332,7 @@ def loss_with_grad(
     logits: Any,
     target: Any,
     *,
+    axis: int = -1,
     weight: Any = None,
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
@@ -338,10 +342,11 @@ def loss_with_grad(
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` from one pass:
     :func:`logitkit.binary_cross_entropy_with_logits_with_grad` with the same options."""
-    x, _ = _logits(logits, -1)
+    x, ax = _logits(logits, axis)
     return losses.binary_cross_entropy_with_logits_with_grad(
         x,
-        _target(x, target),
+        _target(x, target, ax),
+        axis=ax,
         weight=weight,
         pos_weight=pos_weight,
         label_smoothing=label_smoothing,
@@ -355,6 +360,7 @@ def grad_hess(
     logits: Any,
     target: Any,
     *,
+    axis: int = -1,
     weight: Any = None,
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
@@ -363,11 +369,12 @@ def grad_hess(
     """Per-element gradient ``c·σ - pos_weight·y`` and Hessian ``c·σ·(1 - σ)`` of the BCE
     (``c = 1 + (pos_weight - 1)·y``), for gradient-boosting custom objectives:
     :func:`logitkit.grad_hess` with ``family="binary"``."""
-    x, _ = _logits(logits, -1)
+    x, ax = _logits(logits, axis)
     return losses.grad_hess(
         x,
-        _target(x, target),
+        _target(x, target, ax),
         family="binary",
+        axis=ax,
         weight=weight,
         pos_weight=pos_weight,
         label_smoothing=label_smoothing,
@@ -556,6 +563,7 @@ class MultiLabel:
 
     def _loss_options(self) -> dict[str, Any]:
         return {
+            "axis": self.axis,
             "weight": self.weight,
             "pos_weight": self.pos_weight,
             "label_smoothing": self.label_smoothing,
@@ -578,7 +586,7 @@ class MultiLabel:
         return top_k(logits, k, **{**self._cal(), **kw})
 
     def loss(self, logits: Any, target: Any, **kw: Any) -> Any:
-        """:func:`loss` with this object's weight, pos_weight and label_smoothing."""
+        """:func:`loss` with this object's axis, weight, pos_weight and label_smoothing."""
         return loss(logits, target, **{**self._loss_options(), **kw})
 
     def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[Any, np.ndarray]:
