@@ -68,7 +68,9 @@ def _class_weight(
 ) -> tuple[np.ndarray, float] | tuple[None, float]:
     if weight is None:
         return None, float(C)
-    w = np.asarray(as_real_array(weight, "weight"), dtype=dtype)
+    w = np.asarray(as_real_array(weight, "weight"))
+    with np.errstate(under="ignore"):  # a tiny float64 weight is a float32 0 or subnormal
+        w = w.astype(dtype, copy=False)
     if w.ndim != 1 or w.shape[0] != C:
         raise ValueError(
             f"weight: expected one weight per class, shape ({C},), got shape {w.shape}"
@@ -271,7 +273,8 @@ def _cross_entropy(
         y = _soft_target(tgt, x.shape, ax, dt, validate)
         denom = float(np.sum(sw)) if sw is not None else float(np.prod(item_shape))
     factor = (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else 1.0
-    g = dt.type(factor) if sw is None else (sw * factor).astype(dt)
+    with np.errstate(under="ignore", over="ignore"):  # tiny sample weights: 0 or subnormal
+        g = dt.type(factor) if sw is None else (sw * factor).astype(dt)
     kw: dict[str, Any] = {}
     if want_grad:
         if out is not None:
@@ -302,7 +305,8 @@ def _cross_entropy(
             per_item = _core.cross_entropy_soft(x, y, wrow, dt.type(eps), g, **kw)
     per_item = np.asarray(per_item)
     if sw is not None:
-        per_item = per_item * sw.astype(dt)
+        with np.errstate(under="ignore", over="ignore"):
+            per_item = per_item * sw.astype(dt)
     loss = _finish(per_item, reduction, denom, dt)
     return (loss, grad) if want_grad else loss
 

@@ -40,8 +40,11 @@ from ._calibration import (
 )
 from ._multi import (
     CalibrationWarning,
+    options_eq,
+    options_hash,
     ProbabilitiesWarning,
     along,
+    check_finite_rows,
     class_axis,
     float_logits,
     logit_cut,
@@ -103,10 +106,11 @@ def _affine(
 def _z(x: np.ndarray, ax: int, T: Any, b: Any, wide: np.dtype) -> np.ndarray:
     """x / T + b in the dtype ``wide`` (T, b scalars or per class along ``ax``)."""
     z = x.astype(wide)
-    if not (isinstance(T, float) and T == 1.0):
-        z = z / np.asarray(along(T, ax, x.ndim), wide)
-    if not (isinstance(b, float) and b == 0.0):
-        z = z + np.asarray(along(b, ax, x.ndim), wide)
+    with np.errstate(all="ignore"):  # x / T past the dtype's range is its limit, ±inf
+        if not (isinstance(T, float) and T == 1.0):
+            z = z / np.asarray(along(T, ax, x.ndim), wide)
+        if not (isinstance(b, float) and b == 0.0):
+            z = z + np.asarray(along(b, ax, x.ndim), wide)
     return z
 
 
@@ -141,7 +145,8 @@ def _apply(x, ax, temperature, bias, complement, log, out):
     else:
         z = _z(x, ax, T, b, np.dtype(np.float64))
         r = np.asarray(f(-z if complement else z))
-    r = r.astype(dt)
+    with np.errstate(all="ignore"):  # a tail probability below the dtype's range rounds to 0
+        r = r.astype(dt)
     if out is not None:
         check_out(out, x.shape)
         np.copyto(out, r, casting="same_kind")
@@ -451,42 +456,45 @@ def fit_temperature(
     x = float_logits(x)
     y = _labels01(x, labels, ax)
     lo, hi = check_bounds(bounds)
-    C = x.shape[ax]
-    X = np.moveaxis(x, ax, -1).reshape(-1, C).astype(np.float64)
-    Y = np.moveaxis(y, ax, -1).reshape(-1, C)
-    held = b_start = None
-    if regularize:
-        t = platt_targets(Y)
-    else:
-        t = Y
-        if fit_bias and Y.shape[0]:
-            one_valued = np.all(Y == 0, axis=0) | np.all(Y == 1, axis=0)
-            if one_valued.any():
-                c = int(np.argmax(one_valued))
-                which = "negative" if Y[0, c] == 0 else "positive"
-                raise ValueError(
-                    f"labels: class {c} has only {which} labels, so its maximum-likelihood bias is "
-                    "infinite; use regularize=True (Platt's targets) or drop the class"
-                )
-        held = separable_columns(Y, X)
-        if held.any():  # start with the cut in the middle of the gap, at the steepest slope
-            top_neg = np.where(Y == 0, X, -np.inf).max(axis=0, initial=-np.inf)
-            low_pos = np.where(Y == 1, X, np.inf).min(axis=0, initial=np.inf)
-            with np.errstate(all="ignore"):
-                b_start = np.where(held, -(top_neg + low_pos) / (2 * lo), 0.0)
-    a, b, _ = platt_newton(
-        X,
-        t,
-        fit_bias=bool(fit_bias),
-        a_lo=1.0 / hi,
-        a_hi=1.0 / lo,
-        hold_at_max=held,
-        b_start=b_start,
-        max_iter=int(max_iter),
-    )
-    T = np.clip(1.0 / a, lo, hi)
-    warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
-    return PlattScaling(temperature=T, bias=b)
+    check_finite_rows(x, ax, "fit_temperature")
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        C = x.shape[ax]
+        X = np.moveaxis(x, ax, -1).reshape(-1, C).astype(np.float64)
+        Y = np.moveaxis(y, ax, -1).reshape(-1, C)
+        held = b_start = None
+        if regularize:
+            t = platt_targets(Y)
+        else:
+            t = Y
+            if fit_bias and Y.shape[0]:
+                one_valued = np.all(Y == 0, axis=0) | np.all(Y == 1, axis=0)
+                if one_valued.any():
+                    c = int(np.argmax(one_valued))
+                    which = "negative" if Y[0, c] == 0 else "positive"
+                    raise ValueError(
+                        f"labels: class {c} has only {which} labels, so its maximum-likelihood bias is "
+                        "infinite; use regularize=True (Platt's targets) or drop the class"
+                    )
+            held = separable_columns(Y, X)
+            if held.any():  # start with the cut in the middle of the gap, at the steepest slope
+                top_neg = np.where(Y == 0, X, -np.inf).max(axis=0, initial=-np.inf)
+                low_pos = np.where(Y == 1, X, np.inf).min(axis=0, initial=np.inf)
+                with np.errstate(all="ignore"):
+                    b_start = np.where(held, -(top_neg + low_pos) / (2 * lo), 0.0)
+        a, b, _ = platt_newton(
+            X,
+            t,
+            fit_bias=bool(fit_bias),
+            a_lo=1.0 / hi,
+            a_hi=1.0 / lo,
+            hold_at_max=held,
+            b_start=b_start,
+            max_iter=int(max_iter),
+        )
+        T = np.clip(1.0 / a, lo, hi)
+        warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
+        return PlattScaling(temperature=T, bias=b)
 
 
 def _p_and_complement(x: np.ndarray, ax: int, temperature: Any, bias: Any):
@@ -512,11 +520,13 @@ def expected_calibration_error(
     distance of the reliability diagram of "class is on" from the diagonal. No pairs gives NaN.
     """
     x, ax = _logits(logits, axis)
-    x = float_logits(x)
-    nb = check_n_bins(n_bins)
-    y = _labels01(x, labels, ax)
-    p, _ = _p_and_complement(x, ax, temperature, bias)
-    return ece_from(p.ravel(), y.ravel(), nb)
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        x = float_logits(x)
+        nb = check_n_bins(n_bins)
+        y = _labels01(x, labels, ax)
+        p, _ = _p_and_complement(x, ax, temperature, bias)
+        return ece_from(p.ravel(), y.ravel(), nb)
 
 
 def brier_score(
@@ -526,17 +536,19 @@ def brier_score(
     float64 (``p - 1`` taken as ``-sigmoid(-z)``, exact for confident positives). 0 is perfect,
     1 the worst. No pairs gives NaN."""
     x, ax = _logits(logits, axis)
-    x = float_logits(x)
-    y = _labels01(x, labels, ax)
-    p, q = _p_and_complement(x, ax, temperature, bias)
-    d = np.where(y >= 0.5, (1.0 - y) - q, p - y)
-    return float(np.mean(d * d)) if d.size else math.nan
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        x = float_logits(x)
+        y = _labels01(x, labels, ax)
+        p, q = _p_and_complement(x, ax, temperature, bias)
+        d = np.where(y >= 0.5, (1.0 - y) - q, p - y)
+        return float(np.mean(d * d)) if d.size else math.nan
 
 
 # ----------------------------------------------------------------------------- config object
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class MultiLabel:
     """Options for multi-label logits, held once and applied by the same verbs as the module.
 
@@ -557,6 +569,12 @@ class MultiLabel:
     threshold: Any = 0.5
     temperature: Any = 1.0
     bias: Any = 0.0
+
+
+    # array-valued options (weight, pos_weight, threshold, ...) compare by value
+    __eq__ = options_eq
+
+    __hash__ = options_hash
 
     def _cal(self) -> dict[str, Any]:
         return {"axis": self.axis, "temperature": self.temperature, "bias": self.bias}
