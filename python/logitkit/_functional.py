@@ -61,11 +61,11 @@ def _elementwise(uf: np.ufunc, x: Any, out: Any) -> Any:
     return uf(x, out=out)
 
 
-def _pair(grad: Any, y: Any, elementwise: bool) -> tuple[Any, Any]:
+def _pair(grad: Any, y: Any, elementwise: bool, name: str = "y") -> tuple[Any, Any]:
     """The two inputs of a backward rule; when neither is floating, both as float64 (NumPy would
     pick the narrowest float loop: float16 for int8 and bool)."""
     grad = as_real_array(grad, "grad", masked_ok=elementwise)
-    y = as_real_array(y, "y", masked_ok=elementwise)
+    y = as_real_array(y, name, masked_ok=elementwise)
     kinds = (getattr(getattr(grad, "dtype", None), "kind", "f"), getattr(y.dtype, "kind", "f"))
     if kinds[0] in "iub" and kinds[1] in "iub":
         grad, y = grad.astype(np.float64), y.astype(np.float64)
@@ -110,7 +110,7 @@ def sigmoid_backward(grad: Any, y: Any, /, *, out: np.ndarray | None = None) -> 
 
 def log_sigmoid_backward(grad: Any, x: Any, /, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``log_sigmoid(x)``: ``grad * sigmoid(-x)`` (takes the input ``x``)."""
-    grad, x = _pair(grad, x, True)
+    grad, x = _pair(grad, x, True, "x")
     if out is not None:
         check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(x)))
     return _core.log_sigmoid_backward(grad, x, out=out)
@@ -204,7 +204,9 @@ def _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims):
         perm = rest + list(axes)
         xt = np.transpose(x, perm)
         lead = xt.shape[: ndim - k]
-        xr = xt.reshape(lead + (math.prod(xt.shape[ndim - k :]),))  # -1 is ambiguous when lead has 0
+        xr = xt.reshape(
+            lead + (math.prod(xt.shape[ndim - k :]),)
+        )  # -1 is ambiguous when lead has 0
         if type(xr).__module__.split(".")[0] == "dask":
             xr = xr.rechunk({xr.ndim - 1: -1})  # a gufunc's core dimension is one chunk
         mask = None
@@ -236,8 +238,10 @@ def softmax(
     Parameters
     ----------
     x : array_like
-        Logits. float16 is computed in float32 and returned as float16; integers are promoted as
-        NumPy promotes them.
+        Logits. float16 is computed in float32 and returned as float16; integer and bool logits
+        are computed and returned in float64; float64 is the widest dtype (long double is a
+        TypeError); other byte orders give native results. Masked arrays are refused (pass the
+        mask as ``where=~x.mask``).
     axis : int, tuple of ints, or None
         The class axis (default: last). A tuple, or None for all axes, treats those axes together
         as one row, like SciPy.
@@ -258,7 +262,13 @@ def softmax(
     >>> lk.softmax([1.0, 2.0, 3.0])
     array([0.09003057, 0.24472847, 0.66524096])
     """
-    if type(x) is _ndarray and where is None and temperature is None and type(axis) is int and axis == -1:
+    if (
+        type(x) is _ndarray
+        and where is None
+        and temperature is None
+        and type(axis) is int
+        and axis == -1
+    ):
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim:
             # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
@@ -294,7 +304,13 @@ def log_softmax(
     >>> lk.log_softmax([0.0, -40.0])
     array([-4.24835426e-18, -4.00000000e+01])
     """
-    if type(x) is _ndarray and where is None and temperature is None and type(axis) is int and axis == -1:
+    if (
+        type(x) is _ndarray
+        and where is None
+        and temperature is None
+        and type(axis) is int
+        and axis == -1
+    ):
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim:
             # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
@@ -333,7 +349,13 @@ def logsumexp(
     >>> float(lk.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     """
-    if type(x) is _ndarray and where is None and temperature is None and type(axis) is int and axis == -1:
+    if (
+        type(x) is _ndarray
+        and where is None
+        and temperature is None
+        and type(axis) is int
+        and axis == -1
+    ):
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
             r = _core.rowwise_small(2, x, None)  # small arrays: the row kernel called directly

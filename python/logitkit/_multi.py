@@ -19,8 +19,8 @@ from ._validation import as_real_array, normalize_axis_index
 __all__ = [
     "CalibrationWarning",
     "ProbabilitiesWarning",
-    "class_axis",
     "check_finite_rows",
+    "class_axis",
     "class_labels",
     "float_logits",
     "logit_cut",

@@ -18,9 +18,9 @@ __all__ = [
     "as_index",
     "as_logits",
     "as_real_array",
-    "class_axis_index",
     "check_out",
     "check_temperature",
+    "class_axis_index",
     "normalize_axes",
     "normalize_axis_index",
 ]

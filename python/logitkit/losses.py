@@ -412,7 +412,12 @@ def nll_loss(
 ) -> Any:
     """Negative log-likelihood of hard labels given log-probabilities (e.g. from
     :func:`logitkit.log_softmax`), like ``torch.nn.functional.nll_loss`` with the options of
-    :func:`cross_entropy` (label smoothing uses ``-Σ_c weight_c·log_probs_c``)."""
+    :func:`cross_entropy` (label smoothing uses ``-Σ_c weight_c·log_probs_c``).
+
+    With ``validate`` (default), every row that counts (not ``ignore_index``) must be
+    log-probabilities: its logsumexp within 0.05 of 0 (probabilities summing to 1 within about 5%).
+    Probabilities or raw logits raise ValueError naming the row (use :func:`cross_entropy` for
+    logits); a NaN row propagates as in the other losses."""
     lp = _float_logits(log_probs, "log_probs")
     dt = lp.dtype
     if lp.ndim == 0:
@@ -437,10 +442,11 @@ def nll_loss(
         return _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored)
 
 
-# |logsumexp| of a row of log-probabilities: rounding each entry to float16 moves it by at most
-# entropy·2^-11 <= log(C)·2^-11 (5e-3 at C = 32768); probability rows have logsumexp >= 1/C + log C
-# (>= 0.69 for C >= 2), raw logits anything.
-_LOG_PROBS_TOL = 1e-2
+# |logsumexp| of a row of log-probabilities (probabilities that sum to 1 within about 5%): rounding
+# each entry to float16 moves it by at most entropy·2^-11 <= log(C)·2^-11 (5e-3 at C = 32768), and
+# hand-made or truncated rows are a few percent off; probability rows have logsumexp >=
+# 1/C + log C (>= 0.69 for C >= 2), raw logits anything.
+_LOG_PROBS_TOL = 0.05
 
 
 def _check_log_probs(lp: np.ndarray, ax: int, ignored: np.ndarray) -> None:

@@ -34,13 +34,13 @@ from ._calibration import (
 )
 from ._multi import (
     CalibrationWarning,
-    options_eq,
-    options_hash,
     ProbabilitiesWarning,
     check_finite_rows,
     class_axis,
     class_labels,
     float_logits,
+    options_eq,
+    options_hash,
     warn_if_probabilities,
 )
 from ._validation import as_real_array, check_temperature
@@ -418,6 +418,8 @@ def fit_temperature(
         with a margin (the loss keeps falling as T -> 0), or logits that carry no information
         about the labels (T -> inf) — the bound is returned with a :class:`CalibrationWarning`.
 
+    A NaN or infinite logit raises ValueError naming its row.
+
     Returns
     -------
     float
@@ -537,7 +539,6 @@ class MultiClass:
     ignore_index: int = -100
     label_smoothing: float = 0.0
     temperature: float = 1.0
-
 
     # array-valued options (weight, pos_weight, threshold, ...) compare by value
     __eq__ = options_eq

@@ -40,8 +40,6 @@ from ._calibration import (
 )
 from ._multi import (
     CalibrationWarning,
-    options_eq,
-    options_hash,
     ProbabilitiesWarning,
     along,
     check_finite_rows,
@@ -49,6 +47,8 @@ from ._multi import (
     float_logits,
     logit_cut,
     multilabel_target,
+    options_eq,
+    options_hash,
     per_class,
     warn_if_probabilities,
 )
@@ -446,6 +446,8 @@ def fit_temperature(
     max_iter : int
         Newton iterations at most (a fit typically takes 5-10).
 
+    A NaN or infinite logit raises ValueError naming its row.
+
     Returns
     -------
     PlattScaling
@@ -569,7 +571,6 @@ class MultiLabel:
     threshold: Any = 0.5
     temperature: Any = 1.0
     bias: Any = 0.0
-
 
     # array-valued options (weight, pos_weight, threshold, ...) compare by value
     __eq__ = options_eq
