@@ -204,9 +204,8 @@ def _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims):
         perm = rest + list(axes)
         xt = np.transpose(x, perm)
         lead = xt.shape[: ndim - k]
-        xr = xt.reshape(
-            lead + (math.prod(xt.shape[ndim - k :]),)
-        )  # -1 is ambiguous when lead has 0
+        # the row length spelled out: -1 is ambiguous when a leading dimension is 0
+        xr = xt.reshape(lead + (math.prod(xt.shape[ndim - k :]),))
         if type(xr).__module__.split(".")[0] == "dask":
             xr = xr.rechunk({xr.ndim - 1: -1})  # a gufunc's core dimension is one chunk
         mask = None
