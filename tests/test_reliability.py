@@ -291,6 +291,9 @@ def test_unsigned_labels_do_not_wrap(dtype):
             f(lk.log_softmax(x), t)
     with pytest.raises(ValueError, match=rf"label {big}"):
         lk.grad_hess(x, t, family="multiclass")
+    for verb in (lk.multiclass.brier_score, lk.multiclass.expected_calibration_error):
+        with pytest.raises(ValueError, match=rf"labels: label {big} at position \(1,\)"):
+            verb(x, t)
     # ignore_index compares in the labels' own dtype: the big label is ignored when asked for
     for f in (lk.cross_entropy, lk.nll_loss):
         got = f(lk.log_softmax(x), t, ignore_index=int(big), reduction="none")

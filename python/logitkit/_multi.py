@@ -220,12 +220,11 @@ def class_labels(labels: Any, item_shape: tuple[int, ...], C: int, name: str = "
             f"{name}: integer class labels must have the shape of logits without the class axis, "
             f"{item_shape}; got {t.shape}"
         )
-    t = t.astype(np.int64, copy=False)
-    bad = (t < 0) | (t >= C)
+    bad = (t < 0) | (t >= C)  # in the labels' own dtype: an unsigned label never wraps
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name}: label {int(t[pos])} at position {pos} is outside [0, {C})")
-    return t
+    return t.astype(np.int64, copy=False)
 
 
 def multilabel_target(target: Any, x_shape: tuple[int, ...], ax: int, name: str = "target"):

@@ -751,6 +751,10 @@ def grad_hess(
     ``family="binary"``: BCE-with-logits; ``grad = c·σ - pos_weight·y``, ``hess = c·σ·(1 - σ)`` with
     ``c = 1 + (pos_weight - 1)·y``, times ``weight``.
 
+    ``axis`` is the class axis: the softmax axis (multiclass), and where a 1-d ``weight`` or
+    ``pos_weight`` lies (binary, one value per class, as in
+    :func:`binary_cross_entropy_with_logits`).
+
     Both arrays have the shape of ``logits``. Hand them to XGBoost (``obj=lambda predt, dtrain:
     lk.grad_hess(predt, dtrain.get_label().astype(int), family="multiclass")`` with
     ``predt`` of shape (n_samples, n_classes), raw margins) or LightGBM (a custom ``objective``
