@@ -7,12 +7,14 @@ dtype handling and ``__array_ufunc__`` overrides such as Dask's come from NumPy)
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from . import _core
 from ._validation import (
+    as_logits,
     as_real_array,
     check_out,
     check_temperature,
@@ -51,11 +53,23 @@ def _elementwise(uf: np.ufunc, x: Any, out: Any) -> Any:
                 except ValueError:
                     check_out(out, x.shape)
                     raise
+    # masked arrays: an elementwise ufunc keeps their mask (NumPy's masked-array rules are exact)
     if out is None:
-        return uf(as_real_array(x))
-    x = as_real_array(x)
+        return uf(as_logits(x, masked_ok=True))
+    x = as_logits(x, masked_ok=True)
     check_out(out, np.shape(x))
     return uf(x, out=out)
+
+
+def _pair(grad: Any, y: Any, elementwise: bool, name: str = "y") -> tuple[Any, Any]:
+    """The two inputs of a backward rule; when neither is floating, both as float64 (NumPy would
+    pick the narrowest float loop: float16 for int8 and bool)."""
+    grad = as_real_array(grad, "grad", masked_ok=elementwise)
+    y = as_real_array(y, name, masked_ok=elementwise)
+    kinds = (getattr(getattr(grad, "dtype", None), "kind", "f"), getattr(y.dtype, "kind", "f"))
+    if kinds[0] in "iub" and kinds[1] in "iub":
+        grad, y = grad.astype(np.float64), y.astype(np.float64)
+    return grad, y
 
 
 def sigmoid(x: Any, /, *, out: np.ndarray | None = None) -> Any:
@@ -88,7 +102,7 @@ def softplus(x: Any, /, *, out: np.ndarray | None = None) -> Any:
 
 def sigmoid_backward(grad: Any, y: Any, /, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``y = sigmoid(x)``: ``grad * y * (1 - y)``."""
-    grad, y = as_real_array(grad, "grad"), as_real_array(y, "y")
+    grad, y = _pair(grad, y, True)
     if out is not None:
         check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(y)))
     return _core.sigmoid_backward(grad, y, out=out)
@@ -96,7 +110,7 @@ def sigmoid_backward(grad: Any, y: Any, /, *, out: np.ndarray | None = None) -> 
 
 def log_sigmoid_backward(grad: Any, x: Any, /, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``log_sigmoid(x)``: ``grad * sigmoid(-x)`` (takes the input ``x``)."""
-    grad, x = as_real_array(grad, "grad"), as_real_array(x, "x")
+    grad, x = _pair(grad, x, True, "x")
     if out is not None:
         check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(x)))
     return _core.log_sigmoid_backward(grad, x, out=out)
@@ -141,7 +155,7 @@ def _rowwise(
     reduce: bool,
     keepdims: bool = False,
 ) -> Any:
-    x = as_real_array(x)
+    x = as_logits(x)
     t = check_temperature(temperature)
     ndim = x.ndim
     if ndim == 0:  # a 0-d input is a row of one
@@ -190,16 +204,19 @@ def _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims):
         perm = rest + list(axes)
         xt = np.transpose(x, perm)
         lead = xt.shape[: ndim - k]
-        xr = xt.reshape(lead + (-1,))
+        # the row length spelled out: -1 is ambiguous when a leading dimension is 0
+        xr = xt.reshape(lead + (math.prod(xt.shape[ndim - k :]),))
+        if type(xr).__module__.split(".")[0] == "dask":
+            xr = xr.rechunk({xr.ndim - 1: -1})  # a gufunc's core dimension is one chunk
         mask = None
         if where is not None:
-            mask = np.transpose(_where_mask(where, x.shape), perm).reshape(lead + (-1,))
+            mask = np.transpose(_where_mask(where, x.shape), perm).reshape(xr.shape)
         r = _rowwise(uf, uf_ext, xr, -1, None, mask, t, reduce)
         if reduce:
             if keepdims:
                 r = np.expand_dims(r, axes)
         else:
-            r = np.transpose(r.reshape(xt.shape), np.argsort(perm))
+            r = np.transpose(r.reshape(xt.shape), tuple(int(a) for a in np.argsort(perm)))
     if out is not None:
         check_out(out, np.shape(r))
         np.copyto(out, r, casting="same_kind")
@@ -220,8 +237,10 @@ def softmax(
     Parameters
     ----------
     x : array_like
-        Logits. float16 is computed in float32 and returned as float16; integers are promoted as
-        NumPy promotes them.
+        Logits. float16 is computed in float32 and returned as float16; integer and bool logits
+        are computed and returned in float64; float64 is the widest dtype (long double is a
+        TypeError); other byte orders give native results. Masked arrays are refused (pass the
+        mask as ``where=~x.mask``).
     axis : int, tuple of ints, or None
         The class axis (default: last). A tuple, or None for all axes, treats those axes together
         as one row, like SciPy.
@@ -242,7 +261,13 @@ def softmax(
     >>> lk.softmax([1.0, 2.0, 3.0])
     array([0.09003057, 0.24472847, 0.66524096])
     """
-    if type(x) is _ndarray and where is None and temperature is None and axis == -1:
+    if (
+        type(x) is _ndarray
+        and where is None
+        and temperature is None
+        and type(axis) is int
+        and axis == -1
+    ):
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim:
             # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
@@ -278,7 +303,13 @@ def log_softmax(
     >>> lk.log_softmax([0.0, -40.0])
     array([-4.24835426e-18, -4.00000000e+01])
     """
-    if type(x) is _ndarray and where is None and temperature is None and axis == -1:
+    if (
+        type(x) is _ndarray
+        and where is None
+        and temperature is None
+        and type(axis) is int
+        and axis == -1
+    ):
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim:
             # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
@@ -317,7 +348,13 @@ def logsumexp(
     >>> float(lk.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     """
-    if type(x) is _ndarray and where is None and temperature is None and axis == -1:
+    if (
+        type(x) is _ndarray
+        and where is None
+        and temperature is None
+        and type(axis) is int
+        and axis == -1
+    ):
         dt = x.dtype
         if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
             r = _core.rowwise_small(2, x, None)  # small arrays: the row kernel called directly
@@ -328,7 +365,7 @@ def logsumexp(
 
 
 def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
-    grad, y = as_real_array(grad, "grad"), as_real_array(y, "y")
+    grad, y = _pair(grad, y, False)
     if np.ndim(grad) == 0 or np.ndim(y) == 0:
         raise ValueError("grad, y: row-wise backward rules need arrays with at least one dimension")
     if out is not None:

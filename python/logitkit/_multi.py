@@ -4,6 +4,7 @@ name the other module, and exact decision thresholds on the logit scale."""
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
 import functools
 import math
@@ -18,11 +19,14 @@ from ._validation import as_real_array, normalize_axis_index
 __all__ = [
     "CalibrationWarning",
     "ProbabilitiesWarning",
+    "check_finite_rows",
     "class_axis",
     "class_labels",
     "float_logits",
     "logit_cut",
     "multilabel_target",
+    "options_eq",
+    "options_hash",
     "per_class",
     "warn_if_probabilities",
 ]
@@ -58,6 +62,58 @@ def class_axis(x: Any, axis: Any) -> int:
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"axis: expected an integer (the class axis), got {axis!r}")
     return normalize_axis_index(int(axis), ndim)
+
+
+def _same_option(a: Any, b: Any) -> bool:
+    """Two option values are the same: equal scalars, or arrays of one shape and equal values."""
+    if a is b:
+        return True
+    if a is None or b is None:
+        return False
+    scalar = (numbers.Number, str, np.generic)
+    if isinstance(a, scalar) and isinstance(b, scalar):
+        return bool(a == b)
+    try:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    except (TypeError, ValueError):
+        return False
+
+
+def options_eq(self: Any, other: Any) -> Any:
+    """``__eq__`` of the option objects: the same class and the same value in every field (array
+    fields compared by shape and values, which the generated ``__eq__`` cannot do)."""
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    return all(
+        _same_option(getattr(self, f.name), getattr(other, f.name))
+        for f in dataclasses.fields(self)
+    )
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, (np.ndarray, list, tuple)):
+        a = np.asarray(v)
+        return (a.shape, tuple(a.ravel().tolist()))  # equal values hash alike in any dtype
+    return v
+
+
+def options_hash(self: Any) -> int:
+    """``__hash__`` consistent with :func:`options_eq`."""
+    return hash(tuple(_hashable(getattr(self, f.name)) for f in dataclasses.fields(self)))
+
+
+def check_finite_rows(x: np.ndarray, ax: int, what: str) -> None:
+    """ValueError naming the first row (index without the class axis) with a NaN or infinite logit:
+    a fit has no meaningful optimum for it."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return
+    pos = tuple(int(i) for i in np.argwhere(bad)[0])
+    row = pos[:ax] + pos[ax + 1 :]
+    raise ValueError(
+        f"logits: row {row} contains {float(x[pos])!r}; {what} needs finite logits (drop or fix "
+        "the rows with NaN or inf)"
+    )
 
 
 def _sample_rows(x: np.ndarray, ax: int) -> np.ndarray:
@@ -164,12 +220,11 @@ def class_labels(labels: Any, item_shape: tuple[int, ...], C: int, name: str = "
             f"{name}: integer class labels must have the shape of logits without the class axis, "
             f"{item_shape}; got {t.shape}"
         )
-    t = t.astype(np.int64, copy=False)
-    bad = (t < 0) | (t >= C)
+    bad = (t < 0) | (t >= C)  # in the labels' own dtype: an unsigned label never wraps
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name}: label {int(t[pos])} at position {pos} is outside [0, {C})")
-    return t
+    return t.astype(np.int64, copy=False)
 
 
 def multilabel_target(target: Any, x_shape: tuple[int, ...], ax: int, name: str = "target"):
@@ -215,17 +270,18 @@ def _logit_decimal(t: float) -> decimal.Decimal:
 
 def _round_down(v: decimal.Decimal, dtype: np.dtype) -> Any:
     """The largest number of ``dtype`` that is <= v (v finite)."""
-    with np.errstate(all="ignore"):  # beyond the dtype's range: inf, stepped back below
+    # beyond the dtype's range: inf, stepped back below; steps among subnormals flag underflow
+    with np.errstate(all="ignore"):
         f = dtype.type(float(v))  # nearest double, then (float32) nearest float32: <= 1 step off
-    ninf, pinf = dtype.type(-np.inf), dtype.type(np.inf)
-    while decimal.Decimal(float(f)) > v:
-        f = np.nextafter(f, ninf)
-    while True:
-        up = np.nextafter(f, pinf)
-        if decimal.Decimal(float(up)) <= v:
-            f = up
-        else:
-            return f
+        ninf, pinf = dtype.type(-np.inf), dtype.type(np.inf)
+        while decimal.Decimal(float(f)) > v:
+            f = np.nextafter(f, ninf)
+        while True:
+            up = np.nextafter(f, pinf)
+            if decimal.Decimal(float(up)) <= v:
+                f = up
+            else:
+                return f
 
 
 @functools.lru_cache(maxsize=1 << 16)

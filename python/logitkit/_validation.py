@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from typing import Any
 
 import numpy as np
@@ -14,20 +15,32 @@ except ImportError:  # pragma: no cover - NumPy 1.25/1.26
     from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
 __all__ = [
+    "as_index",
+    "as_logits",
     "as_real_array",
     "check_out",
     "check_temperature",
+    "class_axis_index",
     "normalize_axes",
     "normalize_axis_index",
 ]
 
 
-def as_real_array(x: Any, name: str = "x") -> Any:
+def as_real_array(x: Any, name: str = "x", *, masked_ok: bool = False) -> Any:
     """Return ``x`` itself when it is an array (NumPy, Dask, ...), else ``np.asarray(x)``.
 
     Arrays that implement ``__array_ufunc__`` are passed through untouched so that they can take over
-    the ufunc call. Raises TypeError for complex and non-numeric dtypes.
+    the ufunc call; a NumPy array of non-native byte order becomes one of native order (the kernels
+    and the result dtypes are native). Raises TypeError for complex, non-numeric and wider than
+    float64 dtypes, and for masked arrays unless ``masked_ok`` (an elementwise function applies
+    NumPy's masked ufunc rules exactly; everywhere else the mask would be ignored).
     """
+    if isinstance(x, np.ma.MaskedArray) and not masked_ok:
+        raise TypeError(
+            f"{name}: masked arrays are not supported (the mask would be ignored); pass the data "
+            f"and the mask as where=~{name}.mask (softmax, log_softmax, logsumexp, "
+            "multiclass.proba/log_proba), or select the unmasked items"
+        )
     if not hasattr(x, "__array_ufunc__"):
         try:
             x = np.asarray(x)
@@ -46,7 +59,42 @@ def as_real_array(x: Any, name: str = "x") -> Any:
                 f"{name}: dtype {dtype} is not a real numeric dtype; expected float16, float32, "
                 "float64, or an integer or bool array"
             )
+        if kind == "f" and dtype.itemsize > 8:
+            raise TypeError(
+                f"{name}: dtype {dtype} is not supported: float64 is the widest supported "
+                f"(pass {name}.astype(np.float64))"
+            )
+        if not dtype.isnative and hasattr(x, "astype"):
+            x = x.astype(dtype.newbyteorder("="))
     return x
+
+
+def as_logits(x: Any, name: str = "x", *, masked_ok: bool = False) -> Any:
+    """:func:`as_real_array`, with integer and bool arrays as float64 (NumPy would pick the
+    narrowest float loop that holds them: float16 for int8 and bool)."""
+    x = as_real_array(x, name, masked_ok=masked_ok)
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "f") in "iub":
+        x = x.astype(np.float64)
+    return x
+
+
+def as_index(value: Any, name: str, what: str = "an integer") -> int:
+    """``operator.index(value)`` (Python and NumPy integers, 0-d integer arrays); bools, floats,
+    strings and arrays of more than one element are a TypeError naming the argument."""
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "b"
+    ):
+        raise TypeError(f"{name}: expected {what}, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected {what}, got {value!r}") from None
+
+
+def class_axis_index(axis: Any, ndim: int) -> int:
+    """The class axis as a non-negative int (strict integer, AxisError when out of range)."""
+    return normalize_axis_index(as_index(axis, "axis", "an integer (the class axis)"), ndim)
 
 
 def check_temperature(temperature: Any) -> float:
@@ -79,9 +127,7 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
 
 
 def _as_int(a: Any) -> int:
-    if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Integral):
-        raise TypeError(f"axis: expected an integer or a tuple of integers, got {a!r}")
-    return int(a)
+    return as_index(a, "axis", "an integer or a tuple of integers")
 
 
 def check_out(out: Any, shape: tuple[int, ...], name: str = "out") -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import as_real_array, check_out, normalize_axis_index
+from ._validation import as_index, as_real_array, check_out, class_axis_index
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -43,6 +43,8 @@ def _check_reduction(reduction: Any) -> str:
 
 
 def _check_smoothing(eps: Any) -> float:
+    if isinstance(eps, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"label_smoothing: expected a number in [0, 1], got {eps!r}")
     try:
         e = float(eps)
     except (TypeError, ValueError):
@@ -66,7 +68,9 @@ def _class_weight(
 ) -> tuple[np.ndarray, float] | tuple[None, float]:
     if weight is None:
         return None, float(C)
-    w = np.asarray(as_real_array(weight, "weight"), dtype=dtype)
+    w = np.asarray(as_real_array(weight, "weight"))
+    with np.errstate(under="ignore"):  # a tiny float64 weight is a float32 0 or subnormal
+        w = w.astype(dtype, copy=False)
     if w.ndim != 1 or w.shape[0] != C:
         raise ValueError(
             f"weight: expected one weight per class, shape ({C},), got shape {w.shape}"
@@ -81,30 +85,38 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
 def _hard_target(
     target: np.ndarray, expected: tuple[int, ...], C: int, ignore_index: int, validate: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Returns (labels as int64 with ignored items = -1, the ignored mask or None if none is)."""
+    """Returns (labels as int64 with ignored items = -1, the ignored mask or None if none is).
+
+    Labels are compared with [0, C) and with ignore_index in their own dtype, so that no unsigned
+    label wraps onto a negative one (2**64 - 100 is not -100) and an ignore_index that the dtype
+    cannot hold matches nothing."""
     if target.shape != expected:
         raise ValueError(
             f"target: integer class labels must have the shape of logits without the class axis, "
             f"{expected}; got {target.shape}"
         )
-    t = target if target.dtype == np.int64 else target.astype(np.int64)
-    if t.size == 0:
-        return t, None
-    lo, hi = int(t.min()), int(t.max())
+    if target.size == 0:
+        return target.astype(np.int64), None
+    info = np.iinfo(target.dtype)
+    ii = target.dtype.type(ignore_index) if info.min <= ignore_index <= info.max else None
+    lo, hi = int(target.min()), int(target.max())
     if lo >= 0 and hi < C:  # every label valid, none ignored (the fast, common case)
-        if 0 <= ignore_index < C and (t == ignore_index).any():
-            ignored = t == ignore_index
+        t = target if target.dtype == np.int64 else target.astype(np.int64)
+        if ii is not None and 0 <= ignore_index < C and (target == ii).any():
+            ignored = target == ii
             return np.where(ignored, -1, t), ignored
         return t, None
-    ignored = t == ignore_index
-    if validate:
-        bad = ~ignored & ((t < 0) | (t >= C))
-        if bad.any():
-            pos = _first_bad(bad)
-            raise ValueError(
-                f"target: label {int(t[pos])} at position {pos} is outside [0, {C}) and is not "
-                f"ignore_index={ignore_index}"
-            )
+    ignored = (target == ii) if ii is not None else np.zeros(target.shape, bool)
+    bad = ~ignored & ((target < 0) | (target >= C))
+    if validate and bad.any():
+        pos = _first_bad(bad)
+        raise ValueError(
+            f"target: label {int(target[pos])} at position {pos} is outside [0, {C}) and is not "
+            f"ignore_index={ignore_index}"
+        )
+    if hi > np.iinfo(np.int64).max:  # unvalidated labels beyond int64: out of range, as C is
+        target = np.where(target > np.iinfo(np.int64).max, np.uint64(C), target)
+    t = target if target.dtype == np.int64 else target.astype(np.int64)
     if not ignored.any():
         return t, None
     return np.where(ignored, -1, t), ignored
@@ -128,7 +140,9 @@ def _soft_target(
                 f"target: probabilities must be >= 0; {float(y[pos])} at position {pos}"
             )
         sums = np.sum(y, axis=ax, dtype=np.float64)
-        tol = 1e-3 if dtype == np.float32 else 1e-6
+        # rounding to the coarser of the logits' and the targets' dtype moves a row's sum
+        coarse = dtype == np.float32 or target.dtype.itemsize < 8
+        tol = 1e-3 if coarse else 1e-6
         bad = np.abs(sums - 1.0) > tol * max(1, shape[ax]) ** 0.5
         if bad.any():
             pos = _first_bad(bad)
@@ -203,10 +217,12 @@ def _cross_entropy(
     if (
         weight is None
         and sample_weight is None
+        and type(axis) is int
         and axis == -1
         and type(logits) is np.ndarray
         and type(target) is np.ndarray
         and type(ignore_index) is int
+        and -(2**63) <= ignore_index < 2**63
         and (type(label_smoothing) is float or type(label_smoothing) is int)
         and 0 <= label_smoothing <= 1
         and (out is None or want_grad)
@@ -220,13 +236,14 @@ def _cross_entropy(
             )
             if r is not None:
                 return r
+    ignore = as_index(ignore_index, "ignore_index")
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
         x = _float_logits(logits)
     dt = x.dtype
     if x.ndim == 0:
         raise ValueError("logits: need at least one dimension (the class axis)")
-    ax = x.ndim - 1 if axis == -1 else normalize_axis_index(int(axis), x.ndim)
+    ax = x.ndim - 1 if type(axis) is int and axis == -1 else class_axis_index(axis, x.ndim)
     C = x.shape[ax]
     if reduction not in _REDUCTIONS:
         _check_reduction(reduction)
@@ -244,7 +261,7 @@ def _cross_entropy(
         )
     last = ax == x.ndim - 1
     if hard:
-        t, ignored = _hard_target(tgt, item_shape, C, int(ignore_index), validate)
+        t, ignored = _hard_target(tgt, item_shape, C, ignore, validate)
         if ignored is None and w is None:  # every item counts with weight 1
             denom = float(t.size) if sw is None else float(np.sum(sw))
         else:
@@ -256,7 +273,8 @@ def _cross_entropy(
         y = _soft_target(tgt, x.shape, ax, dt, validate)
         denom = float(np.sum(sw)) if sw is not None else float(np.prod(item_shape))
     factor = (1.0 / denom if denom != 0 else 0.0) if reduction == "mean" else 1.0
-    g = dt.type(factor) if sw is None else (sw * factor).astype(dt)
+    with np.errstate(under="ignore", over="ignore"):  # tiny sample weights: 0 or subnormal
+        g = dt.type(factor) if sw is None else (sw * factor).astype(dt)
     kw: dict[str, Any] = {}
     if want_grad:
         if out is not None:
@@ -287,7 +305,8 @@ def _cross_entropy(
             per_item = _core.cross_entropy_soft(x, y, wrow, dt.type(eps), g, **kw)
     per_item = np.asarray(per_item)
     if sw is not None:
-        per_item = per_item * sw.astype(dt)
+        with np.errstate(under="ignore", over="ignore"):
+            per_item = per_item * sw.astype(dt)
     loss = _finish(per_item, reduction, denom, dt)
     return (loss, grad) if want_grad else loss
 
@@ -393,12 +412,18 @@ def nll_loss(
 ) -> Any:
     """Negative log-likelihood of hard labels given log-probabilities (e.g. from
     :func:`logitkit.log_softmax`), like ``torch.nn.functional.nll_loss`` with the options of
-    :func:`cross_entropy` (label smoothing uses ``-Σ_c weight_c·log_probs_c``)."""
+    :func:`cross_entropy` (label smoothing uses ``-Σ_c weight_c·log_probs_c``).
+
+    With ``validate`` (default), every row that counts (not ``ignore_index``) must be
+    log-probabilities: its logsumexp within 0.05 of 0 (probabilities summing to 1 within about 5%).
+    Probabilities or raw logits raise ValueError naming the row (use :func:`cross_entropy` for
+    logits); a NaN row propagates as in the other losses."""
     lp = _float_logits(log_probs, "log_probs")
     dt = lp.dtype
     if lp.ndim == 0:
         raise ValueError("log_probs: need at least one dimension (the class axis)")
-    ax = normalize_axis_index(int(axis), lp.ndim)
+    ax = class_axis_index(axis, lp.ndim)
+    ignore = as_index(ignore_index, "ignore_index")
     C = lp.shape[ax]
     reduction = _check_reduction(reduction)
     eps = _check_smoothing(label_smoothing)
@@ -408,11 +433,37 @@ def nll_loss(
         raise TypeError(f"target: nll_loss takes integer class labels, got dtype {tgt.dtype}")
     item_shape = lp.shape[:ax] + lp.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)
-    t, ignored = _hard_target(tgt, item_shape, C, int(ignore_index), validate)
+    t, ignored = _hard_target(tgt, item_shape, C, ignore, validate)
     if ignored is None:
         ignored = np.zeros(item_shape, bool)
+    if validate:
+        _check_log_probs(lp, ax, ignored)
     with np.errstate(all="ignore"):
         return _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored)
+
+
+# |logsumexp| of a row of log-probabilities (probabilities that sum to 1 within about 5%): rounding
+# each entry to float16 moves it by at most entropy·2^-11 <= log(C)·2^-11 (5e-3 at C = 32768), and
+# hand-made or truncated rows are a few percent off; probability rows have logsumexp >=
+# 1/C + log C (>= 0.69 for C >= 2), raw logits anything.
+_LOG_PROBS_TOL = 0.05
+
+
+def _check_log_probs(lp: np.ndarray, ax: int, ignored: np.ndarray) -> None:
+    """Each counted row of log_probs must be log-probabilities: logsumexp within the tolerance of 0.
+    NaN rows pass (they propagate as in every loss); ignored rows are not read."""
+    if lp.size == 0:
+        return
+    with np.errstate(all="ignore"):
+        lse = np.asarray(_core.logsumexp(lp, axis=ax), np.float64)
+        bad = (np.abs(lse) > _LOG_PROBS_TOL) & ~ignored
+    if bad.any():
+        pos = _first_bad(bad)
+        raise ValueError(
+            f"log_probs: nll_loss takes log-probabilities (each row's logsumexp is 0), but row "
+            f"{pos} has logsumexp {float(lse[pos]):.6g}: for raw logits use cross_entropy (or "
+            "log_softmax first); for probabilities use np.log(p) (validate=False skips this check)"
+        )
 
 
 def _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored):
@@ -434,11 +485,43 @@ def _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored):
 # ----------------------------------------------------------------------------- binary
 
 
-def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out):
+def _bce_weight(given: Any, name: str, x: np.ndarray, ax: int | None, dt: np.dtype) -> np.ndarray:
+    """A BCE weight or pos_weight as an array of dtype dt that broadcasts to the logits' shape
+    (never the logits to a larger shape). A 1-d one lies along the class axis ``ax`` (per class)."""
+    a = np.asarray(as_real_array(given, name))
+    with np.errstate(under="ignore"):  # a tiny float64 weight is a float32 0 or subnormal
+        a = a.astype(dt, copy=False)
+    if ax is not None and a.ndim == 1 and ax != x.ndim - 1:
+        if a.shape[0] not in (1, x.shape[ax]):
+            raise ValueError(
+                f"{name}: shape {a.shape} is not one value per class along the class axis {ax} "
+                f"({x.shape[ax]} classes) of the logits' shape {x.shape}"
+            )
+        a = a.reshape((-1,) + (1,) * (x.ndim - 1 - ax))
+    try:
+        ok = np.broadcast_shapes(a.shape, x.shape) == x.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{name}: shape {a.shape} does not broadcast to the logits' shape {x.shape}"
+        )
+    return a
+
+
+def _bce(
+    logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out, axis
+):
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
         x = _float_logits(logits)
     dt = x.dtype
+    if type(axis) is int and axis == -1:
+        ax = x.ndim - 1 if x.ndim else None
+    else:
+        ax = class_axis_index(axis, max(x.ndim, 1))
+        if x.ndim == 0:
+            ax = None
     if reduction not in _REDUCTIONS:
         _check_reduction(reduction)
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
@@ -464,22 +547,16 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
     for name, given in (("pos_weight", pos_weight), ("weight", weight)):
         if given is None:
             continue
-        a = np.asarray(as_real_array(given, name), dt)
-        try:
-            np.broadcast_shapes(a.shape, x.shape)
-        except ValueError:
-            raise ValueError(
-                f"{name}: shape {a.shape} does not broadcast to the logits' shape {x.shape}"
-            ) from None
+        a = _bce_weight(given, name, x, ax, dt)
         if name == "pos_weight":
             if validate and (a < 0).any():
                 raise ValueError("pos_weight: must be >= 0")
             pw = a
         else:
             w = a
-        if fast and a.ndim <= x.ndim:
+        if fast:
             # the one-pass path takes one weight, a weight per class (a row of the last axis) or
-            # per element
+            # per element; other shapes are refused there and take the general path
             if a.size == 1 and a.shape != x.shape:
                 a = a.reshape(())
             elif a.shape != x.shape and a.ndim and a.shape[-1] == a.size == x.shape[-1]:
@@ -488,8 +565,6 @@ def _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validat
                 fast_pw = a
             else:
                 fast_w = a
-        elif fast:
-            fast = False  # broadcasts x to more dimensions: the general path
     n = x.size
     e = dt.type(eps)
     if fast:
@@ -521,6 +596,7 @@ def binary_cross_entropy_with_logits(
     logits: Any,
     target: Any,
     *,
+    axis: int = -1,
     weight: Any = None,
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
@@ -530,13 +606,15 @@ def binary_cross_entropy_with_logits(
     """Binary cross-entropy between multi-label logits and targets in [0, 1] (soft targets allowed),
     like ``torch.nn.functional.binary_cross_entropy_with_logits``.
 
-    ``weight`` broadcasts to the logits; ``pos_weight`` broadcasts along the class axis (last);
+    ``weight`` and ``pos_weight`` broadcast to the logits' shape (never the logits to a larger
+    shape: that is a ValueError); a 1-d one lies along the class axis ``axis`` (default last, where
+    torch's ``pos_weight`` lies: one value per class);
     ``mean`` divides by the number of elements (weights do not enter it, torch's rule); label
     smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
     ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
     """
     return _bce(
-        logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None
+        logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None, axis
     )
 
 
@@ -544,6 +622,7 @@ def binary_cross_entropy_with_logits_with_grad(
     logits: Any,
     target: Any,
     *,
+    axis: int = -1,
     weight: Any = None,
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
@@ -554,7 +633,9 @@ def binary_cross_entropy_with_logits_with_grad(
     """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
     (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
     infinite logits."""
-    return _bce(logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out)
+    return _bce(
+        logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out, axis
+    )
 
 
 # ----------------------------------------------------------------------------- focal loss
@@ -670,6 +751,10 @@ def grad_hess(
     ``family="binary"``: BCE-with-logits; ``grad = c·σ - pos_weight·y``, ``hess = c·σ·(1 - σ)`` with
     ``c = 1 + (pos_weight - 1)·y``, times ``weight``.
 
+    ``axis`` is the class axis: the softmax axis (multiclass), and where a 1-d ``weight`` or
+    ``pos_weight`` lies (binary, one value per class, as in
+    :func:`binary_cross_entropy_with_logits`).
+
     Both arrays have the shape of ``logits``. Hand them to XGBoost (``obj=lambda predt, dtrain:
     lk.grad_hess(predt, dtrain.get_label().astype(int), family="multiclass")`` with
     ``predt`` of shape (n_samples, n_classes), raw margins) or LightGBM (a custom ``objective``
@@ -682,6 +767,7 @@ def grad_hess(
         _, grad = binary_cross_entropy_with_logits_with_grad(
             x,
             target,
+            axis=axis,
             weight=weight,
             pos_weight=pos_weight,
             label_smoothing=label_smoothing,
@@ -689,12 +775,16 @@ def grad_hess(
             validate=validate,
         )
         eps = float(label_smoothing)
+        ax = x.ndim - 1 if x.ndim else None
+        if x.ndim and not (type(axis) is int and axis == -1):
+            ax = class_axis_index(axis, x.ndim)
+        f64 = np.dtype(np.float64)
         with np.errstate(all="ignore"):
             y = np.asarray(target, np.float64)
             yp = y * (1 - eps) + eps / 2
-            ym = (1 - y) * (1 - eps) + eps / 2
-            pw = 1.0 if pos_weight is None else np.asarray(pos_weight, np.float64)
-            w = 1.0 if weight is None else np.asarray(weight, np.float64)
+            ym = (1 - eps) * (1 - y) + eps / 2
+            pw = 1.0 if pos_weight is None else _bce_weight(pos_weight, "pos_weight", x, ax, f64)
+            w = 1.0 if weight is None else _bce_weight(weight, "weight", x, ax, f64)
             # c·σ(x)·σ(-x), both factors computed directly (no 1 - σ)
             hess = (w * (ym + pw * yp)) * _core.sigmoid(x) * _core.sigmoid(-x)
             hess = np.asarray(hess).astype(dt)
@@ -713,8 +803,10 @@ def grad_hess(
         sample_weight=sample_weight,
         validate=validate,
     )
-    ax = normalize_axis_index(int(axis), x.ndim)
+    ax = class_axis_index(axis, x.ndim)
     C = x.shape[ax]
+    if x.size == 0:
+        return grad, np.zeros(x.shape, dt)
     tgt = np.asarray(target)
     eps = float(label_smoothing)
     wv = np.ones(C) if weight is None else np.asarray(weight, np.float64)
@@ -733,9 +825,9 @@ def grad_hess(
         p = np.moveaxis(p, -1, ax)
         one_minus = np.moveaxis(one_minus, -1, ax)
         if tgt.dtype.kind in "iu":
-            t = tgt.astype(np.int64)
-            valid = (t >= 0) & (t < C)
-            wt = np.where(valid, wv[np.clip(t, 0, C - 1)], 0.0)
+            valid = (tgt >= 0) & (tgt < C)  # in the labels' own dtype: no unsigned wrap
+            t = np.where(valid, tgt, 0).astype(np.int64)
+            wt = np.where(valid, wv[t], 0.0)
             coef = np.where(valid, (1 - eps) * wt + eps / C * float(np.sum(wv)), 0.0)
         else:
             y = np.moveaxis(tgt.astype(np.float64), ax, -1)

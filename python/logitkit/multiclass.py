@@ -35,9 +35,12 @@ from ._calibration import (
 from ._multi import (
     CalibrationWarning,
     ProbabilitiesWarning,
+    check_finite_rows,
     class_axis,
     class_labels,
     float_logits,
+    options_eq,
+    options_hash,
     warn_if_probabilities,
 )
 from ._validation import as_real_array, check_temperature
@@ -415,6 +418,8 @@ def fit_temperature(
         with a margin (the loss keeps falling as T -> 0), or logits that carry no information
         about the labels (T -> inf) — the bound is returned with a :class:`CalibrationWarning`.
 
+    A NaN or infinite logit raises ValueError naming its row.
+
     Returns
     -------
     float
@@ -422,27 +427,30 @@ def fit_temperature(
     x, ax = _logits(logits, axis)
     x64 = np.asarray(x, np.float64)
     lo, hi = check_bounds(bounds)
-    state = {"validate": True}
+    check_finite_rows(x64, ax, "fit_temperature")
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        state = {"validate": True}
 
-    def dloss_dlogT(s: float) -> float:
-        z = x64 * math.exp(-s)
-        _, g = _with_hint(
-            losses.cross_entropy_with_grad,
-            z,
-            labels,
-            ax,
-            axis=ax,
-            sample_weight=sample_weight,
-            validate=state["validate"],
-        )
-        state["validate"] = False
-        return -float(np.vdot(g, z))
+        def dloss_dlogT(s: float) -> float:
+            z = x64 * math.exp(-s)
+            _, g = _with_hint(
+                losses.cross_entropy_with_grad,
+                z,
+                labels,
+                ax,
+                axis=ax,
+                sample_weight=sample_weight,
+                validate=state["validate"],
+            )
+            state["validate"] = False
+            return -float(np.vdot(g, z))
 
-    s, side = solve_log_temperature(dloss_dlogT, math.log(lo), math.log(hi))
-    T = lo if side < 0 else hi if side > 0 else math.exp(s)
-    if side:
-        warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
-    return T
+        s, side = solve_log_temperature(dloss_dlogT, math.log(lo), math.log(hi))
+        T = lo if side < 0 else hi if side > 0 else math.exp(s)
+        if side:
+            warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
+        return T
 
 
 def _proba64(x: Any, ax: int, temperature: Any) -> np.ndarray:
@@ -465,20 +473,22 @@ def expected_calibration_error(
     float
     """
     x, ax = _logits(logits, axis)
-    nb = check_n_bins(n_bins)
-    x = np.asarray(x)
-    C = x.shape[ax]
-    item_shape = x.shape[:ax] + x.shape[ax + 1 :]
-    t = np.asarray(as_real_array(labels, "labels"))
-    pred = _argmax(x, ax)
-    p = _proba64(x, ax, temperature)
-    conf = np.take_along_axis(p, np.expand_dims(pred, ax), axis=ax)
-    if t.dtype.kind in "iu":
-        outcome = (class_labels(t, item_shape, C) == pred).astype(np.float64)
-    else:
-        y = _soft_labels(x, t, ax)
-        outcome = np.take_along_axis(y, np.expand_dims(pred, ax), axis=ax)
-    return ece_from(conf.ravel(), np.asarray(outcome, np.float64).ravel(), nb)
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        nb = check_n_bins(n_bins)
+        x = np.asarray(x)
+        C = x.shape[ax]
+        item_shape = x.shape[:ax] + x.shape[ax + 1 :]
+        t = np.asarray(as_real_array(labels, "labels"))
+        pred = _argmax(x, ax)
+        p = _proba64(x, ax, temperature)
+        conf = np.take_along_axis(p, np.expand_dims(pred, ax), axis=ax)
+        if t.dtype.kind in "iu":
+            outcome = (class_labels(t, item_shape, C) == pred).astype(np.float64)
+        else:
+            y = _soft_labels(x, t, ax)
+            outcome = np.take_along_axis(y, np.expand_dims(pred, ax), axis=ax)
+        return ece_from(conf.ravel(), np.asarray(outcome, np.float64).ravel(), nb)
 
 
 def brier_score(logits: Any, labels: Any, *, axis: int = -1, temperature: float = 1.0) -> float:
@@ -491,24 +501,26 @@ def brier_score(logits: Any, labels: Any, *, axis: int = -1, temperature: float 
     float
     """
     x, ax = _logits(logits, axis)
-    x = np.asarray(x)
-    C = x.shape[ax]
-    item_shape = x.shape[:ax] + x.shape[ax + 1 :]
-    t = np.asarray(as_real_array(labels, "labels"))
-    d = _proba64(x, ax, temperature)
-    if t.dtype.kind in "iu":
-        lab = np.expand_dims(class_labels(t, item_shape, C), ax)
-        np.put_along_axis(d, lab, np.take_along_axis(d, lab, axis=ax) - 1.0, axis=ax)
-    else:
-        d = d - _soft_labels(x, t, ax)
-    n = math.prod(item_shape)
-    return float(np.sum(d * d) / n) if n else math.nan
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        x = np.asarray(x)
+        C = x.shape[ax]
+        item_shape = x.shape[:ax] + x.shape[ax + 1 :]
+        t = np.asarray(as_real_array(labels, "labels"))
+        d = _proba64(x, ax, temperature)
+        if t.dtype.kind in "iu":
+            lab = np.expand_dims(class_labels(t, item_shape, C), ax)
+            np.put_along_axis(d, lab, np.take_along_axis(d, lab, axis=ax) - 1.0, axis=ax)
+        else:
+            d = d - _soft_labels(x, t, ax)
+        n = math.prod(item_shape)
+        return float(np.sum(d * d) / n) if n else math.nan
 
 
 # ----------------------------------------------------------------------------- config object
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class MultiClass:
     """Options for multi-class logits, held once and applied by the same verbs as the module.
 
@@ -527,6 +539,11 @@ class MultiClass:
     ignore_index: int = -100
     label_smoothing: float = 0.0
     temperature: float = 1.0
+
+    # array-valued options (weight, pos_weight, threshold, ...) compare by value
+    __eq__ = options_eq
+
+    __hash__ = options_hash
 
     def proba(self, logits: Any, **kw: Any) -> Any:
         """:func:`proba` with this object's axis and temperature."""

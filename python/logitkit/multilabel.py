@@ -42,10 +42,13 @@ from ._multi import (
     CalibrationWarning,
     ProbabilitiesWarning,
     along,
+    check_finite_rows,
     class_axis,
     float_logits,
     logit_cut,
     multilabel_target,
+    options_eq,
+    options_hash,
     per_class,
     warn_if_probabilities,
 )
@@ -103,10 +106,11 @@ def _affine(
 def _z(x: np.ndarray, ax: int, T: Any, b: Any, wide: np.dtype) -> np.ndarray:
     """x / T + b in the dtype ``wide`` (T, b scalars or per class along ``ax``)."""
     z = x.astype(wide)
-    if not (isinstance(T, float) and T == 1.0):
-        z = z / np.asarray(along(T, ax, x.ndim), wide)
-    if not (isinstance(b, float) and b == 0.0):
-        z = z + np.asarray(along(b, ax, x.ndim), wide)
+    with np.errstate(all="ignore"):  # x / T past the dtype's range is its limit, ±inf
+        if not (isinstance(T, float) and T == 1.0):
+            z = z / np.asarray(along(T, ax, x.ndim), wide)
+        if not (isinstance(b, float) and b == 0.0):
+            z = z + np.asarray(along(b, ax, x.ndim), wide)
     return z
 
 
@@ -141,7 +145,8 @@ def _apply(x, ax, temperature, bias, complement, log, out):
     else:
         z = _z(x, ax, T, b, np.dtype(np.float64))
         r = np.asarray(f(-z if complement else z))
-    r = r.astype(dt)
+    with np.errstate(all="ignore"):  # a tail probability below the dtype's range rounds to 0
+        r = r.astype(dt)
     if out is not None:
         check_out(out, x.shape)
         np.copyto(out, r, casting="same_kind")
@@ -293,14 +298,15 @@ def top_k(
 # ----------------------------------------------------------------------------- losses
 
 
-def _target(x: Any, target: Any) -> Any:
-    return multilabel_target(target, tuple(np.shape(x)), np.ndim(x) - 1)
+def _target(x: Any, target: Any, ax: int) -> Any:
+    return multilabel_target(target, tuple(np.shape(x)), ax)
 
 
 def loss(
     logits: Any,
     target: Any,
     *,
+    axis: int = -1,
     weight: Any = None,
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
@@ -308,15 +314,17 @@ def loss(
     validate: bool = True,
 ) -> Any:
     """Binary cross-entropy of multi-label logits: :func:`logitkit.binary_cross_entropy_with_logits`
-    with the same options (the class axis is the last one; ``pos_weight`` is one per class).
+    with the same options (``pos_weight`` and a 1-d ``weight`` are one value per class, along
+    ``axis``).
 
     ``target`` has the logits' shape, entries in [0, 1]. A target of the logits' shape without the
     class axis holding class indices raises ValueError pointing to :mod:`logitkit.multiclass`.
     """
-    x, _ = _logits(logits, -1)
+    x, ax = _logits(logits, axis)
     return losses.binary_cross_entropy_with_logits(
         x,
-        _target(x, target),
+        _target(x, target, ax),
+        axis=ax,
         weight=weight,
         pos_weight=pos_weight,
         label_smoothing=label_smoothing,
@@ -329,6 +337,7 @@ def loss_with_grad(
     logits: Any,
     target: Any,
     *,
+    axis: int = -1,
     weight: Any = None,
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
@@ -338,10 +347,11 @@ def loss_with_grad(
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` from one pass:
     :func:`logitkit.binary_cross_entropy_with_logits_with_grad` with the same options."""
-    x, _ = _logits(logits, -1)
+    x, ax = _logits(logits, axis)
     return losses.binary_cross_entropy_with_logits_with_grad(
         x,
-        _target(x, target),
+        _target(x, target, ax),
+        axis=ax,
         weight=weight,
         pos_weight=pos_weight,
         label_smoothing=label_smoothing,
@@ -355,6 +365,7 @@ def grad_hess(
     logits: Any,
     target: Any,
     *,
+    axis: int = -1,
     weight: Any = None,
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
@@ -363,11 +374,12 @@ def grad_hess(
     """Per-element gradient ``c·σ - pos_weight·y`` and Hessian ``c·σ·(1 - σ)`` of the BCE
     (``c = 1 + (pos_weight - 1)·y``), for gradient-boosting custom objectives:
     :func:`logitkit.grad_hess` with ``family="binary"``."""
-    x, _ = _logits(logits, -1)
+    x, ax = _logits(logits, axis)
     return losses.grad_hess(
         x,
-        _target(x, target),
+        _target(x, target, ax),
         family="binary",
+        axis=ax,
         weight=weight,
         pos_weight=pos_weight,
         label_smoothing=label_smoothing,
@@ -434,6 +446,8 @@ def fit_temperature(
     max_iter : int
         Newton iterations at most (a fit typically takes 5-10).
 
+    A NaN or infinite logit raises ValueError naming its row.
+
     Returns
     -------
     PlattScaling
@@ -444,42 +458,45 @@ def fit_temperature(
     x = float_logits(x)
     y = _labels01(x, labels, ax)
     lo, hi = check_bounds(bounds)
-    C = x.shape[ax]
-    X = np.moveaxis(x, ax, -1).reshape(-1, C).astype(np.float64)
-    Y = np.moveaxis(y, ax, -1).reshape(-1, C)
-    held = b_start = None
-    if regularize:
-        t = platt_targets(Y)
-    else:
-        t = Y
-        if fit_bias and Y.shape[0]:
-            one_valued = np.all(Y == 0, axis=0) | np.all(Y == 1, axis=0)
-            if one_valued.any():
-                c = int(np.argmax(one_valued))
-                which = "negative" if Y[0, c] == 0 else "positive"
-                raise ValueError(
-                    f"labels: class {c} has only {which} labels, so its maximum-likelihood bias is "
-                    "infinite; use regularize=True (Platt's targets) or drop the class"
-                )
-        held = separable_columns(Y, X)
-        if held.any():  # start with the cut in the middle of the gap, at the steepest slope
-            top_neg = np.where(Y == 0, X, -np.inf).max(axis=0, initial=-np.inf)
-            low_pos = np.where(Y == 1, X, np.inf).min(axis=0, initial=np.inf)
-            with np.errstate(all="ignore"):
-                b_start = np.where(held, -(top_neg + low_pos) / (2 * lo), 0.0)
-    a, b, _ = platt_newton(
-        X,
-        t,
-        fit_bias=bool(fit_bias),
-        a_lo=1.0 / hi,
-        a_hi=1.0 / lo,
-        hold_at_max=held,
-        b_start=b_start,
-        max_iter=int(max_iter),
-    )
-    T = np.clip(1.0 / a, lo, hi)
-    warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
-    return PlattScaling(temperature=T, bias=b)
+    check_finite_rows(x, ax, "fit_temperature")
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        C = x.shape[ax]
+        X = np.moveaxis(x, ax, -1).reshape(-1, C).astype(np.float64)
+        Y = np.moveaxis(y, ax, -1).reshape(-1, C)
+        held = b_start = None
+        if regularize:
+            t = platt_targets(Y)
+        else:
+            t = Y
+            if fit_bias and Y.shape[0]:
+                one_valued = np.all(Y == 0, axis=0) | np.all(Y == 1, axis=0)
+                if one_valued.any():
+                    c = int(np.argmax(one_valued))
+                    which = "negative" if Y[0, c] == 0 else "positive"
+                    raise ValueError(
+                        f"labels: class {c} has only {which} labels, so its maximum-likelihood bias is "
+                        "infinite; use regularize=True (Platt's targets) or drop the class"
+                    )
+            held = separable_columns(Y, X)
+            if held.any():  # start with the cut in the middle of the gap, at the steepest slope
+                top_neg = np.where(Y == 0, X, -np.inf).max(axis=0, initial=-np.inf)
+                low_pos = np.where(Y == 1, X, np.inf).min(axis=0, initial=np.inf)
+                with np.errstate(all="ignore"):
+                    b_start = np.where(held, -(top_neg + low_pos) / (2 * lo), 0.0)
+        a, b, _ = platt_newton(
+            X,
+            t,
+            fit_bias=bool(fit_bias),
+            a_lo=1.0 / hi,
+            a_hi=1.0 / lo,
+            hold_at_max=held,
+            b_start=b_start,
+            max_iter=int(max_iter),
+        )
+        T = np.clip(1.0 / a, lo, hi)
+        warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
+        return PlattScaling(temperature=T, bias=b)
 
 
 def _p_and_complement(x: np.ndarray, ax: int, temperature: Any, bias: Any):
@@ -505,11 +522,13 @@ def expected_calibration_error(
     distance of the reliability diagram of "class is on" from the diagonal. No pairs gives NaN.
     """
     x, ax = _logits(logits, axis)
-    x = float_logits(x)
-    nb = check_n_bins(n_bins)
-    y = _labels01(x, labels, ax)
-    p, _ = _p_and_complement(x, ax, temperature, bias)
-    return ece_from(p.ravel(), y.ravel(), nb)
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        x = float_logits(x)
+        nb = check_n_bins(n_bins)
+        y = _labels01(x, labels, ax)
+        p, _ = _p_and_complement(x, ax, temperature, bias)
+        return ece_from(p.ravel(), y.ravel(), nb)
 
 
 def brier_score(
@@ -519,17 +538,19 @@ def brier_score(
     float64 (``p - 1`` taken as ``-sigmoid(-z)``, exact for confident positives). 0 is perfect,
     1 the worst. No pairs gives NaN."""
     x, ax = _logits(logits, axis)
-    x = float_logits(x)
-    y = _labels01(x, labels, ax)
-    p, q = _p_and_complement(x, ax, temperature, bias)
-    d = np.where(y >= 0.5, (1.0 - y) - q, p - y)
-    return float(np.mean(d * d)) if d.size else math.nan
+    # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
+    with np.errstate(all="ignore"):
+        x = float_logits(x)
+        y = _labels01(x, labels, ax)
+        p, q = _p_and_complement(x, ax, temperature, bias)
+        d = np.where(y >= 0.5, (1.0 - y) - q, p - y)
+        return float(np.mean(d * d)) if d.size else math.nan
 
 
 # ----------------------------------------------------------------------------- config object
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class MultiLabel:
     """Options for multi-label logits, held once and applied by the same verbs as the module.
 
@@ -551,11 +572,17 @@ class MultiLabel:
     temperature: Any = 1.0
     bias: Any = 0.0
 
+    # array-valued options (weight, pos_weight, threshold, ...) compare by value
+    __eq__ = options_eq
+
+    __hash__ = options_hash
+
     def _cal(self) -> dict[str, Any]:
         return {"axis": self.axis, "temperature": self.temperature, "bias": self.bias}
 
     def _loss_options(self) -> dict[str, Any]:
         return {
+            "axis": self.axis,
             "weight": self.weight,
             "pos_weight": self.pos_weight,
             "label_smoothing": self.label_smoothing,
@@ -578,7 +605,7 @@ class MultiLabel:
         return top_k(logits, k, **{**self._cal(), **kw})
 
     def loss(self, logits: Any, target: Any, **kw: Any) -> Any:
-        """:func:`loss` with this object's weight, pos_weight and label_smoothing."""
+        """:func:`loss` with this object's axis, weight, pos_weight and label_smoothing."""
         return loss(logits, target, **{**self._loss_options(), **kw})
 
     def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[Any, np.ndarray]:
