@@ -26,7 +26,7 @@ has an entry there, and test_registry_covers_the_public_api fails until it has o
 * test_oracle_agrees_with_mpmath_at_the_injected_values - the elementwise oracle against mpmath
   at every injected value.
 
-Budget: a fixed seed (derandomized) and 6 examples per function and ISA in CI.
+Budget: a fixed seed (derandomized) and 12 examples per function and ISA in CI.
 Set LOGITKIT_FUZZ_EXAMPLES=N for a longer run (N examples per test, and N // 10 extra random base
 seeds for the special-value batches), e.g. ``LOGITKIT_FUZZ_EXAMPLES=500 python -m pytest
 tests/test_fuzz.py``; LOGITKIT_FUZZ_RANDOM=1 draws new examples on every run (no fixed seed);
@@ -53,7 +53,7 @@ from hypothesis import strategies as st
 # ----------------------------------------------------------------------------- settings
 
 FUZZ_EXAMPLES = int(os.environ.get("LOGITKIT_FUZZ_EXAMPLES", "0") or 0)
-_DEFAULT_EXAMPLES = 6
+_DEFAULT_EXAMPLES = 12
 settings.register_profile(
     "logitkit-fuzz",
     max_examples=FUZZ_EXAMPLES or _DEFAULT_EXAMPLES,
