@@ -42,7 +42,7 @@ def special_values(dtype: np.dtype) -> list[float]:
 
 
 def out_of_range(dtype: np.dtype) -> list[float]:
-    """Finite values whose exp overflows or underflows (the ones a hidden range check lets through)."""
+    """Finite values whose exp overflows or underflows (what a hidden range check lets through)."""
     return [100.0, -100.0, 1e5, -1e5] if dtype == F32 else [1000.0, -1000.0, 1e300, -1e300]
 
 
