@@ -24,8 +24,8 @@ ALL_DTYPES = NATIVE_FLOATS + INTEGERS + [BOOL] + SWAPPED
 # every lane offset of every vector of a group for both float widths.
 WINDOW = 64
 # Distances between two injected values that put them in the same lane of different vectors of
-# one group, for vectors of 2, 4, 8 and 16 lanes (i +- W, i +- 2W, i +- 3W).
-PAIR_DISTANCES = sorted({s * k * w for w in (2, 4, 8, 16) for k in (1, 2, 3) for s in (1, -1)})
+# one group, for vectors of 1 (scalar f64), 2, 4, 8 and 16 lanes (i +- W, i +- 2W, i +- 3W).
+PAIR_DISTANCES = sorted({s * k * w for w in (1, 2, 4, 8, 16) for k in (1, 2, 3) for s in (1, -1)})
 
 
 def native(dt: np.dtype) -> np.dtype:
