@@ -528,7 +528,10 @@ REGISTRY += [
 
 
 def _nll_call(x, o, a):
-    lp = O.log_softmax(x, axis=o["axis"]).astype(x.dtype if x.dtype.kind == "f" else F64)
+    # The test builds nll_loss's input itself: its rounding to float16 may underflow, which is the
+    # test's doing, not the library's, so only the nll_loss call runs under errstate(all="raise").
+    with np.errstate(under="ignore"):
+        lp = O.log_softmax(x, axis=o["axis"]).astype(x.dtype if x.dtype.kind == "f" else F64)
     return (lk.nll_loss(lp, a["target"], **a["kw"]),)
 
 

@@ -575,6 +575,25 @@ def _bce(
         )
         if r is not None:
             return r
+        if x.size:
+            # The one-pass sum is the reference: a strided operand or out= must not change the
+            # reduced loss's bits, so plain copies take that path (the gradient is copied to out).
+            plain = [None if a is None else np.ascontiguousarray(a) for a in (fast_pw, fast_w)]
+            r = _core.bce_reduced(
+                np.ascontiguousarray(x),
+                np.ascontiguousarray(y),
+                plain[0],
+                plain[1],
+                float(eps),
+                reduction == "mean",
+                want_grad,
+                None,
+            )
+            if r is not None:
+                if want_grad and out is not None:
+                    np.copyto(out, r[1])
+                    return r[0], out
+                return r
     # the general path: any layout, reduction "none", and the target errors
     if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
         pos = _first_bad(~((y >= 0) & (y <= 1)))
