@@ -648,3 +648,35 @@ def test_longdouble_says_float64_is_the_widest():
     for c in calls:
         with pytest.raises(TypeError, match=r"float64 is the widest"):
             c()
+
+
+# ----------------------------------------------------------------- layout never changes a reduction
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_reductions_do_not_depend_on_memory_layout(seed):
+    """A strided or Fortran-ordered copy of the same logits gives the same bits: the Brier scores
+    and the BCE mean/sum (whose one-pass kernel sum is the reference for every layout)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 3, (2, 3, 1025)).astype(np.float16)
+    labels = rng.integers(0, 3, (2, 1025))
+    hot = rng.random((2, 3, 1025)) < 0.3
+    xf = np.asfortranarray(x)
+    assert lk.multiclass.brier_score(x, labels, axis=1) == lk.multiclass.brier_score(
+        xf, labels, axis=1
+    )
+    assert lk.multilabel.brier_score(x, hot, axis=1) == lk.multilabel.brier_score(xf, hot, axis=1)
+    z = rng.normal(0, 8, (37, 41)).astype(np.float32)
+    y = (rng.random(z.shape) < 0.3).astype(np.float32)
+    zs = np.empty((37, 82), np.float32)[:, ::2]
+    zs[...] = z
+    for reduction in ("mean", "sum"):
+        ref = lk.binary_cross_entropy_with_logits(z, y, reduction=reduction)
+        assert lk.binary_cross_entropy_with_logits(zs, y, reduction=reduction) == ref
+        assert lk.binary_cross_entropy_with_logits(z[::-1], y[::-1], reduction=reduction) == ref
+        loss, g = lk.binary_cross_entropy_with_logits_with_grad(z, y, reduction=reduction)
+        out = np.empty((37, 82), np.float32)[:, ::2]
+        loss2, g2 = lk.binary_cross_entropy_with_logits_with_grad(zs, y, reduction=reduction, out=out)
+        assert loss2 == loss and g2 is out and np.array_equal(g2, g)
+        want = ol.bce_with_logits(z.astype(np.float64), y, reduction=reduction)
+        assert abs(float(loss) - float(want)) <= 1e-6 * max(1.0, abs(float(want)))

@@ -514,7 +514,8 @@ def brier_score(logits: Any, labels: Any, *, axis: int = -1, temperature: float 
         else:
             d = d - _soft_labels(x, t, ax)
         n = math.prod(item_shape)
-        return float(np.sum(d * d) / n) if n else math.nan
+        # squares in C order: the sum's order, and so its bits, never depend on the layout
+        return float(np.sum(np.multiply(d, d, order="C")) / n) if n else math.nan
 
 
 # ----------------------------------------------------------------------------- config object
