@@ -618,6 +618,16 @@ def test_option_objects_compare_by_value():
     assert a == b and hash(a) == hash(b) and len({a, b}) == 1
 
 
+def test_fit_temperature_without_items_is_the_identity():
+    """No items to fit: both modules return the identity calibration, with no warning."""
+    for shape, ax in (((3, 0), 0), ((0, 3), -1), ((2, 0, 4), -1)):
+        x = np.zeros(shape, np.float16)
+        fit = lk.multilabel.fit_temperature(x, np.zeros(shape), axis=ax)
+        C = shape[ax]
+        assert np.array_equal(fit.temperature, np.ones(C)) and np.array_equal(fit.bias, np.zeros(C))
+    assert lk.multiclass.fit_temperature(np.zeros((0, 3)), np.zeros(0, int)) == 1.0
+
+
 def test_grad_hess_empty():
     for shape, t in (
         ((0, 0), np.zeros(0, int)),

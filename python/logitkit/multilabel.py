@@ -464,6 +464,8 @@ def fit_temperature(
         C = x.shape[ax]
         X = np.moveaxis(x, ax, -1).reshape(-1, C).astype(np.float64)
         Y = np.moveaxis(y, ax, -1).reshape(-1, C)
+        if Y.shape[0] == 0:  # no items: nothing to fit, the identity (as multiclass returns T = 1)
+            return PlattScaling(temperature=np.ones(C), bias=np.zeros(C))
         held = b_start = None
         if regularize:
             t = platt_targets(Y)
