@@ -96,20 +96,50 @@ inline V two_sum(V a, V b, V& err) {
   return s;
 }
 
+// a·b - p exactly for p = fl(a·b), by Dekker's splitting (the ISAs without FMA). The splitting
+// multiplies each operand by 2^s + 1 (s = 12 float, 27 double), which overflows for |operand| above
+// max/(2^s + 1) and then gives NaN; dekker_err repairs those lanes (below).
+template <class V>
+inline V dekker_err_split(V a, V b, V p) {
+  using T = scalar_t<V>;
+  const V split = V::set1(std::numeric_limits<T>::digits == 24 ? T(4097) : T(134217729));
+  V ac = a * split, bc = b * split;
+  V ah = ac - (ac - a), bh = bc - (bc - b);
+  V al = a - ah, bl = b - bh;
+  return ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
+// dekker_err_split for every finite a, b whose product p is finite: where a lane's result is NaN
+// (a split overflowed, or an operand or p is not finite), the larger operand is multiplied by 2^-r
+// and the other by 2^r (r = 14 float, 28 double, so that the smaller one's split cannot overflow
+// either). The real product, hence p and the error, is unchanged by this exact rescaling, and the
+// lanes that were not NaN keep their bits. Lanes whose p overflows, or with a non-finite operand,
+// stay NaN (the caller's sum is not finite there anyway).
+template <class V>
+inline V dekker_err(V a, V b, V p) {
+  using T = scalar_t<V>;
+  V err = dekker_err_split(a, b, p);
+  const auto bad = isnan(err);
+  if (any(bad)) {
+    constexpr T down = std::numeric_limits<T>::digits == 24 ? T(0x1p-14) : T(0x1p-28);
+    constexpr T up = std::numeric_limits<T>::digits == 24 ? T(0x1p14) : T(0x1p28);
+    const auto a_big = le(abs(b), abs(a));
+    const V sa = select(a_big, V::set1(down), V::set1(up));
+    const V sb = select(a_big, V::set1(up), V::set1(down));
+    err = select(bad, dekker_err_split(a * sa, b * sb, p), err);
+  }
+  return err;
+}
+
 // TwoProduct: a·b = p + err exactly (no overflow or underflow), with FMA where the ISA has one, else
 // with Dekker's splitting.
 template <class V>
 inline V two_prod(V a, V b, V& err) {
-  using T = scalar_t<V>;
   V p = a * b;
   if constexpr (V::has_fma) {
     err = mul_add(a, b, neg(p));
   } else {
-    const V split = V::set1(std::numeric_limits<T>::digits == 24 ? T(4097) : T(134217729));
-    V ac = a * split, bc = b * split;
-    V ah = ac - (ac - a), bh = bc - (bc - b);
-    V al = a - ah, bl = b - bh;
-    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    err = dekker_err(a, b, p);
   }
   return p;
 }
@@ -118,17 +148,11 @@ inline V two_prod(V a, V b, V& err) {
 // Dekker's product: a - q·b = (a - p) - e where p + e = q·b exactly and a - p is exact (Sterbenz).
 template <class V>
 inline V quotient_residual(V a, V q, V b) {
-  using T = scalar_t<V>;
   if constexpr (V::has_fma) {
     return mul_add(neg(q), b, a);
   } else {
-    const V split = V::set1(std::numeric_limits<T>::digits == 24 ? T(4097) : T(134217729));
     V p = q * b;
-    V qc = q * split, bc = b * split;
-    V qh = qc - (qc - q), bh = bc - (bc - b);
-    V ql = q - qh, bl = b - bh;
-    V e = ((qh * bh - p) + qh * bl + ql * bh) + ql * bl;
-    return (a - p) - e;
+    return (a - p) - dekker_err(q, b, p);
   }
 }
 
