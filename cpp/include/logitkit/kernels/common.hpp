@@ -110,23 +110,26 @@ inline V dekker_err_split(V a, V b, V p) {
 }
 
 // dekker_err_split for every finite a, b whose product p is finite: where a lane's result is NaN
-// (a split overflowed, or an operand or p is not finite), the larger operand is multiplied by 2^-r
-// and the other by 2^r (r = 14 float, 28 double, so that the smaller one's split cannot overflow
-// either). The real product, hence p and the error, is unchanged by this exact rescaling, and the
-// lanes that were not NaN keep their bits. Lanes whose p overflows, or with a non-finite operand,
-// stay NaN (the caller's sum is not finite there anyway).
+// (a split overflowed, or an operand or p is not finite), the larger operand and p are multiplied
+// by 2^-r (r = 14 float, 28 double: the splitting and the partial products then stay below the
+// largest finite value) and the error found is multiplied back by 2^r. Every scaling is exact: the
+// scaled operand is above max/(2^s + 1), and p and its error are multiples of ulp(a)·ulp(b), which
+// stays inside the normal range even times 2^-r (the operand's ulp is that large, the other's at
+// least the smallest subnormal). The lanes that were not NaN keep their
+// bits; lanes whose p overflows, or with a non-finite operand, stay NaN or non-finite (the caller's
+// sum is not finite there anyway).
 template <class V>
 inline V dekker_err(V a, V b, V p) {
   using T = scalar_t<V>;
   V err = dekker_err_split(a, b, p);
   const auto bad = isnan(err);
   if (any(bad)) {
-    constexpr T down = std::numeric_limits<T>::digits == 24 ? T(0x1p-14) : T(0x1p-28);
-    constexpr T up = std::numeric_limits<T>::digits == 24 ? T(0x1p14) : T(0x1p28);
+    constexpr bool F = std::numeric_limits<T>::digits == 24;
+    const V down = V::set1(F ? T(0x1p-14) : T(0x1p-28)), up = V::set1(F ? T(0x1p14) : T(0x1p28));
+    const V one = V::set1(T(1));
     const auto a_big = le(abs(b), abs(a));
-    const V sa = select(a_big, V::set1(down), V::set1(up));
-    const V sb = select(a_big, V::set1(up), V::set1(down));
-    err = select(bad, dekker_err_split(a * sa, b * sb, p), err);
+    const V sa = select(a_big, down, one), sb = select(a_big, one, down);
+    err = select(bad, dekker_err_split(a * sa, b * sb, p * down) * up, err);
   }
   return err;
 }
