@@ -89,3 +89,39 @@ def test_row_backward_infinite_gradient_is_nan_row(isa, dtype, which):
         alone = bwd(g[~bad], y[~bad])
         assert np.isfinite(alone).all()
         np.testing.assert_array_equal(got[~bad].view(np.uint8), alone.view(np.uint8))
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
+    """BCE with pos_weight > 1 > weight and |x| near the largest finite value: the loss is finite
+    and correct wherever the exact loss is representable (the product pos_weight·|x| alone is not),
+    at every lane position; the gradient is correct too."""
+    big = np.finfo(dtype).max
+    xs = np.array([-big, -0.9 * big, -3e38 if dtype == np.float32 else -1e308, big, 0.8 * big], dtype)
+    n = 19
+    rng = np.random.default_rng([93, int(dtype == np.float64)])
+    for xv in xs:
+        for pos in range(n):
+            x = rng.standard_normal(n).astype(dtype)
+            x[pos] = xv
+            y = rng.uniform(0, 1, n).astype(dtype)
+            y[pos] = 1.0 if xv < 0 else 0.0
+            pw = rng.uniform(0.5, 3, n).astype(dtype)
+            w = rng.uniform(0.1, 3, n).astype(dtype)
+            pw[pos], w[pos] = 2.5, 0.3  # w·P·|x| representable, P·|x| not
+            kw = {"weight": w, "pos_weight": pw, "label_smoothing": smoothing}
+            loss, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction="none", **kw)
+            ol = oracle_losses.bce_with_logits(x, y, reduction="none", **kw)
+            og, scale = oracle_losses.bce_with_logits_grad(
+                x, y, reduction="none", with_scale=True, **kw
+            )
+            assert np.isfinite(loss).all(), (xv, pos, loss)
+            err = oracle_losses.ulp_errors(loss, ol, dtype)
+            assert err.max() <= oracle_losses.BOUNDS[dtype], (xv, pos, loss, ol)
+            assert oracle_losses.grad_errors(grad, og, dtype, scale).max() <= 1, (xv, pos)
+            alone = lk.binary_cross_entropy_with_logits(
+                x[pos : pos + 1], y[pos : pos + 1], reduction="none",
+                weight=w[pos : pos + 1], pos_weight=pw[pos : pos + 1], label_smoothing=smoothing,
+            )
+            np.testing.assert_array_equal(loss[pos : pos + 1].view(np.uint8), alone.view(np.uint8))

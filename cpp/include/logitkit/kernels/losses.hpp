@@ -617,8 +617,20 @@ LOGITKIT_INLINE inline void bce_v(V x, V e, V y, V p, V w, V eps, V gs, V& loss,
     loss = mul_add(c, l1, lin);
     grad = gs * d;
   } else {
-    loss = w * mul_add(c, l1, lin);
+    const V inner = mul_add(c, l1, lin);
+    loss = w * inner;
     grad = (w * gs) * d;
+    // c·l1 + Pn·x may overflow where w·(c·l1 + Pn·x) does not (P > 1 > w, |x| near the largest
+    // finite value): those lanes are redone with c and Pn scaled by 2^-64 and the loss scaled
+    // back. Every scaling is exact there (|Pn| >= 2^-62 when Pn·x overflows, and c >= |Pn|), so
+    // the loss is the one an unbounded exponent range would give; an infinite x gives what it did.
+    const auto over = eq(abs(inner), V::set1(lim<V>::inf));
+    if (any(over)) {
+      const V down = V::set1(T(0x1p-64));
+      const V t2 = (Pn * down) * x;
+      const V inner2 = mul_add(c * down, l1, mask_zero(lt(V::zero(), t2), t2));
+      loss = select(over, (w * inner2) * V::set1(T(0x1p64)), loss);
+    }
   }
 }
 
