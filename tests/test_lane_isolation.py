@@ -124,7 +124,7 @@ def inject(base, pairs):
 
 
 def ordinary(rng, shape, dtype):
-    return (rng.standard_normal(shape) * 4).astype(dtype)
+    return (rng.standard_normal(shape) * 6).astype(dtype)
 
 
 def alone(values, fill=0.0):

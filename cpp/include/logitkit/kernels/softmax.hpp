@@ -338,7 +338,13 @@ inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, s
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   const RowSum<V> rs = row_expsum<V, TEMP, true>(x, n, m, temp, y);
-  const V inv = V::set1(T(1.0 / (rs.k + rs.Sp)));
+  const double F = 1.0 / (rs.k + rs.Sp);
+  const T f = T(F);
+  if constexpr (W == 1 && sizeof(T) == 4) {  // (as scale_range: the product in double)
+    for (std::size_t j = 0; j < n; ++j) y[j] = T(double(y[j]) * F);
+    return;
+  }
+  const V inv = V::set1(f);
   std::size_t i = 0;
   for (; i + W <= n; i += W) store(y + i, V::load(y + i) * inv);
   if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * inv, n - i);
@@ -373,11 +379,21 @@ inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
   log_shift_consts<V>(m, L, hi, lo);
   log_shift_range<V>(x, y, n, hi, lo);
 }
-// softmax's last pass: y *= f.
+// softmax's last pass: y *= f. The scalar float path (one lane, no FMA: its exp errs more) takes
+// the factor as the pair f + fl of the double 1/S and multiplies in double, one rounding in all;
+// every other path uses f alone.
 template <class V>
-LOGITKIT_INLINE inline void scale_range(scalar_t<V>* y, std::size_t n, V f) {
+LOGITKIT_INLINE inline void scale_range(scalar_t<V>* y, std::size_t n, V f, V fl = V::zero()) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
+  if constexpr (W == 1 && sizeof(T) == 4) {
+    alignas(64) T a[1], b[1];
+    store(a, f);
+    store(b, fl);
+    const double F = double(a[0]) + double(b[0]);
+    for (std::size_t i = 0; i < n; ++i) y[i] = T(double(y[i]) * F);
+    return;
+  }
   std::size_t i = 0;
   for (; i + W <= n; i += W) store(y + i, V::load(y + i) * f);
   if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * f, n - i);
@@ -405,7 +421,7 @@ struct OutputQueue {
   void push(const T* x, T* y, std::size_t n, V a, V b) { jobs[count++] = Job{x, y, n, a, b}; }
   LOGITKIT_INLINE void run(const Job& j, std::size_t i, std::size_t len) {
     if constexpr (LOG) log_shift_range<V>(j.x + i, j.y + i, len, j.a, j.b);
-    else scale_range<V>(j.y + i, len, j.a);
+    else scale_range<V>(j.y + i, len, j.a, j.b);
   }
   LOGITKIT_INLINE void step() {
     if (cur == count) return;
@@ -522,8 +538,9 @@ inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, 
   if (!ok) return false;
   const double F = 1.0 / S;
   if (!(F >= 0x1p-100)) return false;  // NaN sum (a NaN input), or a row too large to scale once
-  if constexpr (queued) pending->push(x, y, n, V::set1(T(F)), V::zero());
-  else scale_range<V>(y, n, V::set1(T(F)));
+  const T f = T(F), fl = T(F - double(f));
+  if constexpr (queued) pending->push(x, y, n, V::set1(f), V::set1(fl));
+  else scale_range<V>(y, n, V::set1(f), V::set1(fl));
   return true;
 }
 
