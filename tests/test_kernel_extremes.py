@@ -125,3 +125,21 @@ def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
                 weight=w[pos : pos + 1], pos_weight=pw[pos : pos + 1], label_smoothing=smoothing,
             )
             np.testing.assert_array_equal(loss[pos : pos + 1].view(np.uint8), alone.view(np.uint8))
+
+
+@pytest.mark.parametrize("scale", [4, 6])
+def test_softmax_float32_bound_ordinary_rows(isa, scale):
+    """float32 softmax within its 4-ulp bound (numerics.md) on ordinary rows, on every ISA,
+    including those without FMA (the issue's rows: N(0, 4²) of 1100, row 4362 of seed 0)."""
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(0, scale, (4363, 1100)).astype(np.float32)]
+    rng = np.random.default_rng([94, scale])
+    for n in [17, 33, 63, 64, 65, 100, 130]:
+        batches.append((rng.standard_normal((200_000 // n, n)) * scale).astype(np.float32))
+    for x in batches:
+        got = lk.softmax(x)
+        exact = oracle.softmax(x)
+        err = oracle.ulp_errors(got, exact, np.float32)
+        assert err.max() <= oracle.BOUNDS["softmax"][np.dtype(np.float32)], oracle.worst_report(
+            x, got, exact, np.float32, err, row_wise=True
+        )

@@ -330,6 +330,12 @@ inline RowSum<V> row_sum_stored(const scalar_t<V>* x, const scalar_t<V>* e, std:
   return row_sum_stored_t<V, true>(x, e, n, m, em);
 }
 
+// Float lanes without FMA (scalar, SSE2): exp errs a little more there (its reduction and Horner
+// steps round twice), so softmax's last pass multiplies by the double 1/S in double, one rounding
+// instead of two (1/S rounded to float, then the product). The FMA ISAs keep the float product.
+template <class V>
+constexpr bool scale_in_double = !V::has_fma && sizeof(scalar_t<V>) == 4;
+
 // Softmax: the sum pass also stores exp(d_i) in y; a last pass scales y by 1/(k + S').
 // Error: exp 1 ulp + store 0.5 + the factor 0.5 + the product 0.5 (subnormal outputs: two roundings,
 // at most one unit of the smallest subnormal).
@@ -340,7 +346,7 @@ inline void softmax_row_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, s
   const RowSum<V> rs = row_expsum<V, TEMP, true>(x, n, m, temp, y);
   const double F = 1.0 / (rs.k + rs.Sp);
   const T f = T(F);
-  if constexpr (W == 1 && sizeof(T) == 4) {  // (as scale_range: the product in double)
+  if constexpr (scale_in_double<V>) {
     for (std::size_t j = 0; j < n; ++j) y[j] = T(double(y[j]) * F);
     return;
   }
@@ -379,18 +385,17 @@ inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t 
   log_shift_consts<V>(m, L, hi, lo);
   log_shift_range<V>(x, y, n, hi, lo);
 }
-// softmax's last pass: y *= f. The scalar float path (one lane, no FMA: its exp errs more) takes
-// the factor as the pair f + fl of the double 1/S and multiplies in double, one rounding in all;
-// every other path uses f alone.
+// softmax's last pass: y *= f. With scale_in_double the factor is the pair f + fl of the double
+// 1/S, applied in double (one rounding); elsewhere f alone, in the lane type.
 template <class V>
 LOGITKIT_INLINE inline void scale_range(scalar_t<V>* y, std::size_t n, V f, V fl = V::zero()) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
-  if constexpr (W == 1 && sizeof(T) == 4) {
-    alignas(64) T a[1], b[1];
+  if constexpr (scale_in_double<V>) {
+    alignas(64) T a[W], b[W];
     store(a, f);
     store(b, fl);
-    const double F = double(a[0]) + double(b[0]);
+    const double F = double(a[0]) + double(b[0]);  // (equal lanes)
     for (std::size_t i = 0; i < n; ++i) y[i] = T(double(y[i]) * F);
     return;
   }
@@ -763,9 +768,16 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
     store(tmp, k);
     for (std::size_t l = 0; l < W; ++l) kd[l] = double(tmp[l]);
     if constexpr (SOFTMAX) {
-      for (std::size_t l = 0; l < W; ++l) Lh[l] = T(1.0 / (kd[l] + Sd[l]));
-      const V inv = V::load(Lh);
-      for (std::size_t j = 0; j < n; ++j) store(cols[j], V::load(ecol[j]) * inv);
+      if constexpr (scale_in_double<V>) {
+        double F[W];
+        for (std::size_t l = 0; l < W; ++l) F[l] = 1.0 / (kd[l] + Sd[l]);
+        for (std::size_t j = 0; j < n; ++j)
+          for (std::size_t l = 0; l < W; ++l) cols[j][l] = T(double(ecol[j][l]) * F[l]);
+      } else {
+        for (std::size_t l = 0; l < W; ++l) Lh[l] = T(1.0 / (kd[l] + Sd[l]));
+        const V inv = V::load(Lh);
+        for (std::size_t j = 0; j < n; ++j) store(cols[j], V::load(ecol[j]) * inv);
+      }
     } else if constexpr (K == ShortKind::log_softmax || sizeof(T) == 4) {
       // (float logsumexp too: L in double is far more exact than its float result needs, even
       // where m + L partly cancels)
