@@ -374,12 +374,16 @@ def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
 
 
 def softmax_backward(grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None) -> Any:
-    """Gradient through ``y = softmax(x, axis)``: ``y * (grad - sum(grad * y, axis))``."""
+    """Gradient through ``y = softmax(x, axis)``: ``y * (grad - sum(grad * y, axis))``.
+
+    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md)."""
     return _row_backward(_core.softmax_backward, grad, y, axis, out)
 
 
 def log_softmax_backward(
     grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None
 ) -> Any:
-    """Gradient through ``y = log_softmax(x, axis)``: ``grad - exp(y) * sum(grad, axis)``."""
+    """Gradient through ``y = log_softmax(x, axis)``: ``grad - exp(y) * sum(grad, axis)``.
+
+    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md)."""
     return _row_backward(_core.log_softmax_backward, grad, y, axis, out)
