@@ -316,6 +316,47 @@ void test_ce_soft_long_rows(const char* isa) {
   std::printf("%s %s: cross-entropy soft long rows %.2f ulp\n", isa, f ? "f32" : "f64", worst);
 }
 
+// softmax_backward with a gradient entry near the largest finite value (either sign, at every
+// position): the products g·y are split exactly even where Dekker's splitting (ISAs without FMA)
+// overflows (kernels/common.hpp, dekker_err). Every entry finite, within 16 units of 2^-p·Σ|g·y|
+// of the long double value y_i·(g_i - Σ g·y).
+template <class T>
+void test_backward_huge(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> nd;
+  const T mx = std::numeric_limits<T>::max();
+  const T huge[] = {mx, T(mx / 2), T(mx / 4097), T(mx / 100000)};
+  double worst = 0;
+  for (std::size_t n : {1u, 2u, 3u, 4u, 5u, 8u, 9u, 16u, 17u, 33u}) {
+    std::vector<T> x(n), y(n), g(n), out(n);
+    for (T h : huge) {
+      for (std::size_t pos = 0; pos < n; ++pos) {
+        for (auto& v : x) v = T(nd(rng) * 3);
+        for (auto& v : g) v = T(nd(rng));
+        g[pos] = pos % 2 ? -h : h;
+        k.softmax(x.data(), y.data(), n, 1.0);
+        k.softmax_backward(g.data(), y.data(), out.data(), n);
+        long double dot = 0, scale = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          dot += (long double)g[i] * y[i];
+          scale += std::fabs((long double)g[i] * y[i]);
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+          const long double exact = (long double)y[i] * ((long double)g[i] - dot);
+          double e = 1e30;
+          if (std::isfinite(out[i])) {
+            const long double unit = 16 * scale * std::numeric_limits<T>::epsilon();
+            e = double(std::fabs((long double)out[i] - exact) / unit);
+          }
+          worst = std::fmax(worst, e);
+        }
+      }
+    }
+  }
+  check<T>(isa, "softmax_backward huge gradients (units of 16 eps Σ|g·y|)", worst, 1);
+}
+
 template <class T>
 void test_isa(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -383,6 +424,7 @@ void test_isa(const char* isa) {
   test_rows_same_bits<T>(isa);
   test_lane_isolation<T>(isa);
   test_ce_soft_long_rows<T>(isa);
+  test_backward_huge<T>(isa);
 }
 
 }  // namespace
