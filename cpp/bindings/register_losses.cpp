@@ -87,9 +87,14 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   const bool fast_xy = steps[0] == npy_intp(sizeof(T)) && steps[1] == npy_intp(sizeof(T)) &&
                        steps[6] == npy_intp(sizeof(T)) && (!GRAD || steps[7] == npy_intp(sizeof(T))) &&
                        steps[4] == 0 && steps[5] == 0;
+  // A broadcast weight or pos_weight of exactly 1 is passed as null (the kernel's "all ones"), so an
+  // unweighted call takes the kernel's plain variant, as the one-pass reductions do.
+  const T* cptr[2] = {cst[0], cst[1]};
   for (int k : {2, 3})
-    if (steps[k] == 0)
+    if (steps[k] == 0) {
       for (npy_intp j = 0; j < chunk; ++j) cst[k - 2][j] = load<T>(args[k]);
+      if (steps[4] == 0 && steps[5] == 0 && cst[k - 2][0] == T(1)) cptr[k - 2] = nullptr;
+    }
   parallel_for(n, 4, chunk, [&](npy_intp lo_i, npy_intp hi_i) {
   T buf[6][chunk];
   for (npy_intp i = lo_i; i < hi_i; i += chunk) {
@@ -99,7 +104,7 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
       if (steps[k] == npy_intp(sizeof(T)) && (k >= 2 || fast_xy)) {
         in[k] = reinterpret_cast<const T*>(args[k] + i * steps[k]);
       } else if (steps[k] == 0 && k >= 2) {
-        in[k] = cst[k - 2];
+        in[k] = cptr[k - 2];
       } else {
         gather<T>(args[k] + i * steps[k], steps[k], m, buf[k]);
         in[k] = buf[k];
