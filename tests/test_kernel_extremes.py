@@ -98,7 +98,9 @@ def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
     and correct wherever the exact loss is representable (the product pos_weight·|x| alone is not),
     at every lane position; the gradient is correct too."""
     big = np.finfo(dtype).max
-    xs = np.array([-big, -0.9 * big, -3e38 if dtype == np.float32 else -1e308, big, 0.8 * big], dtype)
+    xs = np.array(
+        [-big, -0.9 * big, -3e38 if dtype == np.float32 else -1e308, big, 0.8 * big], dtype
+    )
     n = 19
     rng = np.random.default_rng([93, int(dtype == np.float64)])
     for xv in xs:
@@ -121,8 +123,12 @@ def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
             assert err.max() <= oracle_losses.BOUNDS[dtype], (xv, pos, loss, ol)
             assert oracle_losses.grad_errors(grad, og, dtype, scale).max() <= 1, (xv, pos)
             alone = lk.binary_cross_entropy_with_logits(
-                x[pos : pos + 1], y[pos : pos + 1], reduction="none",
-                weight=w[pos : pos + 1], pos_weight=pw[pos : pos + 1], label_smoothing=smoothing,
+                x[pos : pos + 1],
+                y[pos : pos + 1],
+                reduction="none",
+                weight=w[pos : pos + 1],
+                pos_weight=pw[pos : pos + 1],
+                label_smoothing=smoothing,
             )
             np.testing.assert_array_equal(loss[pos : pos + 1].view(np.uint8), alone.view(np.uint8))
 
