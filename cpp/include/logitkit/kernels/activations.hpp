@@ -79,7 +79,7 @@ inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
   using T = scalar_t<V>;
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
-  const V one = V::set1(T(1)), lo = V::set1(EC::fast_lo);
+  const V one = V::set1(T(1)), hi = V::set1(-EC::fast_lo);
   // |x| <= 87 (float) / 708 (double) here, so E = exp(-x) is a normal number either side of 0 and
   // sigmoid = 1/(1 + E) needs neither |x| nor a select (three operations fewer than e/(1 + e); the
   // sigmoid is bound by the FMA ports). Three roundings as before, but 1 + E rounds at E's ulp when
@@ -93,12 +93,8 @@ inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
   std::size_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
     V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
-    // some lane has -|a| < fast_lo or is NaN: one compare per vector, OR-ed (docs/numerics.md,
-    // "Special values and lane isolation": a min over the vectors would let a NaN in one vector
-    // hide an out-of-range value in the same lane of another, which the fast formula gets wrong)
-    const auto out = mask_or(mask_or(nge(neg_abs(a0), lo), nge(neg_abs(a1), lo)),
-                             mask_or(nge(neg_abs(a2), lo), nge(neg_abs(a3), lo)));
-    if (any(out)) {
+    // some lane has |a| > -fast_lo or is NaN: those groups take the lane-exact path
+    if (any_abs_beyond4(a0, a1, a2, a3, hi)) {
       store(y + i, sigmoid_v(a0));
       store(y + i + W, sigmoid_v(a1));
       store(y + i + 2 * W, sigmoid_v(a2));

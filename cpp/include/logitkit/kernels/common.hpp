@@ -40,6 +40,26 @@ template <class V, class = void> struct has_load_n : std::false_type {};
 template <class V>
 struct has_load_n<V, std::void_t<decltype(V::load_n(nullptr, 0, scalar_t<V>(0)))>> : std::true_type {};
 
+// Whether V has max_bits (an integer max of bit patterns: AVX2 floats, AVX-512).
+template <class V, class = void> struct has_max_bits : std::false_type {};
+template <class V>
+struct has_max_bits<V, std::void_t<decltype(max_bits(V::zero(), V::zero()))>> : std::true_type {};
+
+// Whether some lane of a0..a3 has |a| > hi or is NaN (hi >= 0). Every lane of every vector counts:
+// never a float min/max across the vectors, which would let a NaN in one vector hide an out-of-range
+// value in the same lane of another (docs/numerics.md, "Special values and lane isolation"). With an
+// integer max the |a|'s bit patterns are combined (nonnegative floats order as their bit patterns,
+// NaNs above +inf) and compared once; else each vector has its own NaN-aware compare.
+template <class V>
+LOGITKIT_INLINE inline bool any_abs_beyond4(V a0, V a1, V a2, V a3, V hi) {
+  if constexpr (has_max_bits<V>::value) {
+    const V m = max_bits(max_bits(abs(a0), abs(a1)), max_bits(abs(a2), abs(a3)));
+    return any(nge(hi, m));
+  } else {
+    return any(mask_or(mask_or(nge(hi, abs(a0)), nge(hi, abs(a1))), mask_or(nge(hi, abs(a2)), nge(hi, abs(a3)))));
+  }
+}
+
 // Load n < V::size elements, the other lanes set to `fill` (masked load where the ISA has one: a
 // row's tail then costs no store-to-load forwarding stall through a stack buffer).
 template <class V>

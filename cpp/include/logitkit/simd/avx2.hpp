@@ -88,6 +88,11 @@ inline MD le(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)}; }
 // takes the lane-exact path, never hides another lane's value).
 inline MF nge(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NGE_UQ)}; }
 inline MD nge(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_NGE_UQ)}; }
+// max_bits(a, b): the lane-wise signed-integer max of the bit patterns. On nonnegative floats it is
+// the float max with NaN above +inf (never dropped, unlike max_ps). Floats only: AVX2 has no 64-bit max.
+inline VF max_bits(VF a, VF b) {
+  return {_mm256_castsi256_ps(_mm256_max_epi32(_mm256_castps_si256(a.v), _mm256_castps_si256(b.v)))};
+}
 inline MF eq(VF a, VF b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ)}; }
 inline MD eq(VD a, VD b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_EQ_OQ)}; }
 inline MF isnan(VF a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }

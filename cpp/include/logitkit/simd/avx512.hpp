@@ -80,6 +80,14 @@ inline MF le(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
 inline MD le(VD a, VD b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
 inline MF nge(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_NGE_UQ)}; }
 inline MD nge(VD a, VD b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_NGE_UQ)}; }
+// max_bits(a, b): the lane-wise signed-integer max of the bit patterns. On nonnegative floats it is
+// the float max with NaN above +inf (never dropped, unlike max_ps/max_pd).
+inline VF max_bits(VF a, VF b) {
+  return {_mm512_castsi512_ps(_mm512_max_epi32(_mm512_castps_si512(a.v), _mm512_castps_si512(b.v)))};
+}
+inline VD max_bits(VD a, VD b) {
+  return {_mm512_castsi512_pd(_mm512_max_epi64(_mm512_castpd_si512(a.v), _mm512_castpd_si512(b.v)))};
+}
 inline MF eq(VF a, VF b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)}; }
 inline MD eq(VD a, VD b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)}; }
 inline MF isnan(VF a) { return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)}; }
