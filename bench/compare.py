@@ -10,7 +10,7 @@ For the losses (cross-entropy, BCE with logits; loss alone and loss + gradient):
 forward + backward, and scikit-learn's ``sklearn._loss`` (per-sample loss and gradient: a speed
 comparison, it does not reduce). Peers that are not installed are skipped with a note.
 
-Method (see /work/shared/peers.md): one process; every contender of a case runs on the same input
+Method (bench/README.md): one process; every contender of a case runs on the same input
 array; each repetition times one batch of calls of every contender in a shuffled order (batches
 sized to take ``--batch-ms``), and the table shows the median over repetitions. Outputs are
 preallocated where the contender allows it; an allocating contender is marked ``*``. Each
