@@ -686,7 +686,9 @@ def test_reductions_do_not_depend_on_memory_layout(seed):
         assert lk.binary_cross_entropy_with_logits(z[::-1], y[::-1], reduction=reduction) == ref
         loss, g = lk.binary_cross_entropy_with_logits_with_grad(z, y, reduction=reduction)
         out = np.empty((37, 82), np.float32)[:, ::2]
-        loss2, g2 = lk.binary_cross_entropy_with_logits_with_grad(zs, y, reduction=reduction, out=out)
+        loss2, g2 = lk.binary_cross_entropy_with_logits_with_grad(
+            zs, y, reduction=reduction, out=out
+        )
         assert loss2 == loss and g2 is out and np.array_equal(g2, g)
         want = ol.bce_with_logits(z.astype(np.float64), y, reduction=reduction)
         assert abs(float(loss) - float(want)) <= 1e-6 * max(1.0, abs(float(want)))

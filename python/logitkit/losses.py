@@ -63,14 +63,20 @@ def _float_logits(logits: Any, name: str = "logits") -> np.ndarray:
     return x
 
 
+def _weight_array(given: Any, name: str, dtype: np.dtype) -> np.ndarray:
+    """A weight argument as an array of the logits' dtype (a tiny float64 weight becomes a float32
+    0 or subnormal there, which is no floating-point error)."""
+    a = np.asarray(as_real_array(given, name))
+    with np.errstate(under="ignore"):
+        return a.astype(dtype, copy=False)
+
+
 def _class_weight(
     weight: Any, C: int, dtype: np.dtype
 ) -> tuple[np.ndarray, float] | tuple[None, float]:
     if weight is None:
         return None, float(C)
-    w = np.asarray(as_real_array(weight, "weight"))
-    with np.errstate(under="ignore"):  # a tiny float64 weight is a float32 0 or subnormal
-        w = w.astype(dtype, copy=False)
+    w = _weight_array(weight, "weight", dtype)
     if w.ndim != 1 or w.shape[0] != C:
         raise ValueError(
             f"weight: expected one weight per class, shape ({C},), got shape {w.shape}"
@@ -488,9 +494,7 @@ def _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored):
 def _bce_weight(given: Any, name: str, x: np.ndarray, ax: int | None, dt: np.dtype) -> np.ndarray:
     """A BCE weight or pos_weight as an array of dtype dt that broadcasts to the logits' shape
     (never the logits to a larger shape). A 1-d one lies along the class axis ``ax`` (per class)."""
-    a = np.asarray(as_real_array(given, name))
-    with np.errstate(under="ignore"):  # a tiny float64 weight is a float32 0 or subnormal
-        a = a.astype(dt, copy=False)
+    a = _weight_array(given, name, dt)
     if ax is not None and a.ndim == 1 and ax != x.ndim - 1:
         if a.shape[0] not in (1, x.shape[ax]):
             raise ValueError(

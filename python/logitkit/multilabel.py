@@ -546,7 +546,9 @@ def brier_score(
         y = _labels01(x, labels, ax)
         p, q = _p_and_complement(x, ax, temperature, bias)
         d = np.where(y >= 0.5, (1.0 - y) - q, p - y)
-        return float(np.mean(np.multiply(d, d, order="C"))) if d.size else math.nan  # layout-free order
+        return (
+            float(np.mean(np.multiply(d, d, order="C"))) if d.size else math.nan
+        )  # layout-free order
 
 
 # ----------------------------------------------------------------------------- config object
