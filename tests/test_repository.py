@@ -1,0 +1,283 @@
+"""The repository refers only to itself.
+
+Two checks over every tracked text file (``git ls-files`` in a git checkout; otherwise every file
+under the source tree, minus build outputs and caches):
+
+- no absolute path of a machine: a home or work directory, a temporary directory, a drive letter;
+  such a path names one person's computer and means nothing in a clone;
+- every ``name.md`` or ``dir/name.md`` it mentions is a file of the repository, found from the
+  repository root or from the mentioning file's directory.
+
+Each hit is reported as ``file:line``. The tests read the source tree next to this file, so they
+run wherever the other tests run from a clone (``python -m pytest`` in the clone, as .ci/run and
+README.md do, and ``pytest <clone>/tests`` against an installed wheel, as .ci/check_wheel.sh does).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Files that mark ROOT as the source tree of logitkit (not, say, a copy of tests/ alone).
+SOURCE_MARKERS = ("pyproject.toml", "CMakeLists.txt", "cpp/include/logitkit/logitkit.hpp")
+
+# Directories that the walk (used without git) skips: build outputs, caches, environments.
+SKIP_DIRS = {
+    ".git",
+    "build",
+    "_skbuild",
+    "dist",
+    "__pycache__",
+    ".hypothesis",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+}
+
+# Top-level directories under which a path names one machine's own files: home and work directories,
+# temporary directories, mount points, and installation trees whose layout differs between machines.
+# The system interfaces that are the same on every Linux machine (/dev/null, /proc/self/...) are not
+# in this list and so never match.
+_MACHINE_ROOTS = (
+    "home",
+    "Users",
+    "work",
+    "tmp",
+    "var",
+    "root",
+    "mnt",
+    "media",
+    "scratch",
+    "private",
+    "srv",
+    "data",
+    "opt",
+    "usr",
+)
+
+# An absolute path starts a token: the slash is not preceded by a character that would make it the
+# inside of a URL, a relative path or a variable (`https://host/tmp/...`, `build/tmp/`, `$HOME/`,
+# `~/`, `${dir}/`).
+_UNIX_PATH = re.compile(r"(?<![\w.~$}\])/:@+-])/(?:%s)/[^\s'\"`)<>\]]*" % "|".join(_MACHINE_ROOTS))
+# A file URL always names a local path.
+_FILE_URL = re.compile(r"file:/{2,3}[^\s'\"`)<>\]]+")
+# A Windows drive with at least one directory (`C:\Users\...`); not `e:\n` in a format string: the
+# drive letter is upper-case and stands alone, and a directory name follows the backslash.
+_WINDOWS_PATH = re.compile(r"(?<![\w\\])[A-Z]:\\{1,2}[A-Za-z][^\s'\"`\\]*\\")
+
+# Absolute paths that are the same on every machine the project supports and that the project must
+# name. Each entry is a prefix of the whole match; keep the list short and say why each is needed.
+ALLOWED_PATHS = (
+    # the interpreter lookup of a `#!` line: the portable way to start a script
+    "/usr/bin/env",
+    # Debian's aarch64 cross-compilation sysroot (package libc6-arm64-cross), which qemu-aarch64 -L
+    # needs to run the NEON tests (tests/cpp/run_arm64_qemu.sh, tests/cpp/aarch64-toolchain.cmake)
+    "/usr/aarch64-linux-gnu",
+    # the install prefix README.md's C++ example chooses; a reader replaces it with their own
+    "/opt/logitkit",
+)
+
+# `name.md` or `dir/.../name.md` as a token: not the tail of a URL or of a longer path (`.../x.md`
+# after a slash is part of whatever precedes it), not `name.mdx`.
+_MD_REF = re.compile(r"(?<![\w/.:-])((?:\.{1,2}/)*(?:[\w.-]+/)*[\w.-]*\w\.md)(?![\w-])")
+
+
+def source_tree_present() -> bool:
+    return all((ROOT / m).is_file() for m in SOURCE_MARKERS)
+
+
+def tracked_files() -> list[str]:
+    """Paths, relative to ROOT and with forward slashes, of the repository's files."""
+    git = shutil.which("git")
+    if git and (ROOT / ".git").exists():
+        out = subprocess.run(
+            [git, "-C", str(ROOT), "ls-files", "-z"],
+            capture_output=True,
+            check=False,
+        )
+        if out.returncode == 0 and out.stdout:
+            names = [n for n in out.stdout.decode("utf-8").split("\0") if n]
+            # a file deleted in the work tree but not yet from the index is not part of the tree
+            return sorted(n for n in names if (ROOT / n).is_file())
+    names = []
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS
+            and not d.endswith(".egg-info")
+            and not d.startswith("build-")
+            and not (Path(dirpath, d) / "pyvenv.cfg").exists()
+        )
+        rel = Path(dirpath).relative_to(ROOT)
+        for f in filenames:
+            if f.endswith((".so", ".pyd", ".pyc", ".o", ".a")):
+                continue
+            names.append((rel / f).as_posix())
+    return sorted(names)
+
+
+def text_lines(name: str) -> list[str] | None:
+    """The file's lines, or None for a binary file (an image, say)."""
+    data = (ROOT / name).read_bytes()
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return None
+
+
+def machine_paths(line: str) -> list[str]:
+    """The absolute paths of a machine that one line of text contains."""
+    found = []
+    for pattern in (_UNIX_PATH, _FILE_URL, _WINDOWS_PATH):
+        for m in pattern.finditer(line):
+            path = m.group(0)
+            if not any(
+                path == a or path.startswith(a + "/") or path.startswith(a + " ")
+                for a in ALLOWED_PATHS
+            ):
+                found.append(path)
+    return found
+
+
+def md_references(line: str) -> list[str]:
+    """The `.md` files that one line of text names."""
+    return [m.group(1) for m in _MD_REF.finditer(line)]
+
+
+def resolves(ref: str, citing_file: str, files: set[str]) -> bool:
+    """Whether `ref`, named in `citing_file`, is one of `files` (from the root or the citing file's
+    directory)."""
+    for base in ("", posixpath.dirname(citing_file)):
+        path = posixpath.normpath(posixpath.join(base, ref))
+        if path in files:
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def files() -> list[str]:
+    if not source_tree_present():
+        pytest.skip(
+            f"the source tree is not next to this test file ({ROOT} lacks "
+            f"{', '.join(SOURCE_MARKERS)}): nothing to scan"
+        )
+    names = tracked_files()
+    assert "README.md" in names and "tests/test_repository.py" in names, names[:20]
+    return names
+
+
+def _scan(files, finder):
+    hits = []
+    for name in files:
+        lines = text_lines(name)
+        for number, line in enumerate(lines or (), start=1):
+            for found in finder(name, line):
+                hits.append(f"{name}:{number}: {found}")
+    return hits
+
+
+def test_no_absolute_path_of_a_machine(files):
+    hits = _scan(files, lambda name, line: machine_paths(line))
+    assert not hits, "absolute paths of a machine:\n" + "\n".join(hits)
+
+
+def test_every_md_reference_is_a_file_of_the_repository(files):
+    present = set(files)
+    hits = _scan(
+        files,
+        lambda name, line: [r for r in md_references(line) if not resolves(r, name, present)],
+    )
+    assert not hits, "references to .md files that are not in the repository:\n" + "\n".join(hits)
+
+
+def test_the_scan_covers_sources_tests_and_docs(files):
+    """The file list is the tree, not a fragment of it: a scan of nothing would pass."""
+    assert any(f.startswith("cpp/include/logitkit/") and f.endswith(".hpp") for f in files)
+    assert any(f.startswith("python/logitkit/") and f.endswith(".py") for f in files)
+    assert any(f.startswith("docs/") and f.endswith(".md") for f in files)
+    assert "bench/README.md" in files and "bench/compare.py" in files
+    assert not any(f.startswith(("build/", ".git/")) or "/__pycache__/" in f for f in files)
+
+
+# The matchers themselves, on lines built at run time (a literal machine path in this file would be
+# a hit of the scan above).
+_H = "/" + "home/alice/logitkit/"
+_W = "/" + "work/shared/"
+_T = "/" + "tmp/benchvenv/bin/python"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"see {_W}numerics.md",
+        f"cp -r x {_T}",
+        f'open("{_H}data.csv")',
+        "C:" + "\\Users\\alice\\logitkit",
+        "file://" + _H + "README.md",
+        f"(`{_H}`)",
+        f"'{_H}'",
+        f"#   {'/' + 'usr/local/lib/python3.12/site-packages/numpy'}",
+        "/" + "Users/alice/x",
+    ],
+)
+def test_machine_paths_are_found(line):
+    assert machine_paths(line), line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "#!" + "/usr/bin/env python",
+        "cmd >/dev/null 2>&1",
+        'open("/proc/self/status")',
+        "https://example.org" + "/home/index.html",
+        "build" + "/tmp/x",
+        "$HOME" + "/tmp/x",
+        "~" + "/tmp/x",
+        "${build}" + "/tmp/x",
+        'printf("error:\\n")',
+        "qemu-aarch64 -L " + "/usr/aarch64-linux-gnu",
+        "--prefix " + "/opt/logitkit",
+        "a/b, c/d and x/y",
+    ],
+)
+def test_portable_strings_are_not_machine_paths(line):
+    assert machine_paths(line) == [], line
+
+
+def test_md_references_are_found_and_resolved():
+    present = {"README.md", "docs/numerics.md", "bench/README.md", "cpp/x.hpp"}
+    line = (
+        "numerics.md, docs/numerics.md#special-values, [b](../README.md), bench/README.md's, "
+        "docs/missing.md, https://github.com/o/r/blob/main/docs/other.md, name.mdx, *.md"
+    )
+    refs = md_references(line)
+    assert refs == [
+        "numerics.md",
+        "docs/numerics.md",
+        "../README.md",
+        "bench/README.md",
+        "docs/missing.md",
+    ]
+    assert [r for r in refs if not resolves(r, "cpp/x.hpp", present)] == [
+        "numerics.md",
+        "docs/missing.md",
+    ]
+    # from bench/, `README.md` is bench/README.md; `../README.md` is the root's
+    assert resolves("README.md", "bench/compare.py", {"bench/README.md"})
+    assert resolves("../README.md", "docs/numerics.md", {"README.md"})
+    assert not resolves("numerics.md", "tests/oracle.py", present)
