@@ -5,8 +5,10 @@ under the source tree, minus build outputs and caches):
 
 - no absolute path of a machine: a home or work directory, a temporary directory, a drive letter;
   such a path names one person's computer and means nothing in a clone;
-- every ``name.md`` or ``dir/name.md`` it mentions is a file of the repository, found from the
-  repository root or from the mentioning file's directory.
+- every ``<name>.md`` or ``<dir>/<name>.md`` it mentions is a file of the repository, found from the
+  repository root or from the mentioning file's directory;
+- every path it names from a top-level directory of the repository (``tests/...``, ``cpp/...``)
+  is a file or directory of the repository.
 
 Each hit is reported as ``file:line``. The tests read the source tree next to this file, so they
 run wherever the other tests run from a clone (``python -m pytest`` in the clone, as .ci/run and
@@ -69,10 +71,12 @@ _MACHINE_ROOTS = (
 # An absolute path starts a token: the slash is not preceded by a character that would make it the
 # inside of a URL, a relative path or a variable (`https://host/tmp/...`, `build/tmp/`, `$HOME/`,
 # `~/`, `${dir}/`).
-_UNIX_PATH = re.compile(r"(?<![\w.~$}\])/:@+-])/(?:%s)/[^\s'\"`)<>\]]*" % "|".join(_MACHINE_ROOTS))
+_UNIX_PATH = re.compile(
+    r"(?<![\w.~$}\])/:@+-])/(?:" + "|".join(_MACHINE_ROOTS) + r")/[^\s'\"`)<>\]]*"
+)
 # A file URL always names a local path.
 _FILE_URL = re.compile(r"file:/{2,3}[^\s'\"`)<>\]]+")
-# A Windows drive with at least one directory (`C:\Users\...`); not `e:\n` in a format string: the
+# A Windows drive with at least one directory (drive letter, colon, backslash, a name, a backslash); not `e:\n` in a format string: the
 # drive letter is upper-case and stands alone, and a directory name follows the backslash.
 _WINDOWS_PATH = re.compile(r"(?<![\w\\])[A-Z]:\\{1,2}[A-Za-z][^\s'\"`\\]*\\")
 
@@ -88,9 +92,16 @@ ALLOWED_PATHS = (
     "/opt/logitkit",
 )
 
-# `name.md` or `dir/.../name.md` as a token: not the tail of a URL or of a longer path (`.../x.md`
-# after a slash is part of whatever precedes it), not `name.mdx`.
+# `<name>.md` or `<dir>/<name>.md` as a token: not the tail of a URL or of a longer path (a name
+# after a slash is part of whatever precedes it), not `<name>.mdx`.
 _MD_REF = re.compile(r"(?<![\w/.:-])((?:\.{1,2}/)*(?:[\w.-]+/)*[\w.-]*\w\.md)(?![\w-])")
+
+
+# A path from a top-level directory: the directory, a slash, and at least one more character; not
+# the tail of a longer path or URL, and not a pattern (followed by `*`, `<`, `{` or `$`).
+def _tree_path_pattern(top_dirs: set[str]) -> re.Pattern:
+    names = "|".join(re.escape(d) for d in sorted(top_dirs))
+    return re.compile(r"(?<![\w./:@-])((?:" + names + r")/[\w./-]*[\w])(?![\w*<{$-])(?!/[*<{$])")
 
 
 def source_tree_present() -> bool:
@@ -122,7 +133,8 @@ def tracked_files() -> list[str]:
         )
         rel = Path(dirpath).relative_to(ROOT)
         for f in filenames:
-            if f.endswith((".so", ".pyd", ".pyc", ".o", ".a")):
+            # a worktree's .git is a file; compiled objects are build outputs
+            if f == ".git" or f.endswith((".so", ".pyd", ".pyc", ".o", ".a")):
                 continue
             names.append((rel / f).as_posix())
     return sorted(names)
@@ -145,10 +157,7 @@ def machine_paths(line: str) -> list[str]:
     for pattern in (_UNIX_PATH, _FILE_URL, _WINDOWS_PATH):
         for m in pattern.finditer(line):
             path = m.group(0)
-            if not any(
-                path == a or path.startswith(a + "/") or path.startswith(a + " ")
-                for a in ALLOWED_PATHS
-            ):
+            if not any(path == a or path.startswith(a + "/") for a in ALLOWED_PATHS):
                 found.append(path)
     return found
 
@@ -180,6 +189,30 @@ def files() -> list[str]:
     return names
 
 
+def top_dirs(files) -> set[str]:
+    return {f.split("/", 1)[0] for f in files if "/" in f}
+
+
+def tree_paths(line: str, pattern: re.Pattern) -> list[str]:
+    """The repository paths (from a top-level directory) that one line of text names."""
+    return [m.group(1) for m in pattern.finditer(line)]
+
+
+def path_exists(path: str, files: set[str], dirs: set[str]) -> bool:
+    path = posixpath.normpath(path)
+    return path in files or path in dirs
+
+
+def all_dirs(files) -> set[str]:
+    dirs = set()
+    for f in files:
+        d = posixpath.dirname(f)
+        while d and d not in dirs:
+            dirs.add(d)
+            d = posixpath.dirname(d)
+    return dirs
+
+
 def _scan(files, finder):
     hits = []
     for name in files:
@@ -204,6 +237,18 @@ def test_every_md_reference_is_a_file_of_the_repository(files):
     assert not hits, "references to .md files that are not in the repository:\n" + "\n".join(hits)
 
 
+def test_every_repository_path_named_exists(files):
+    present, dirs = set(files), all_dirs(files)
+    pattern = _tree_path_pattern(top_dirs(files))
+    hits = _scan(
+        files,
+        lambda name, line: [
+            p for p in tree_paths(line, pattern) if not path_exists(p, present, dirs)
+        ],
+    )
+    assert not hits, "paths of files that are not in the repository:\n" + "\n".join(hits)
+
+
 def test_the_scan_covers_sources_tests_and_docs(files):
     """The file list is the tree, not a fragment of it: a scan of nothing would pass."""
     assert any(f.startswith("cpp/include/logitkit/") and f.endswith(".hpp") for f in files)
@@ -223,11 +268,11 @@ _T = "/" + "tmp/benchvenv/bin/python"
 @pytest.mark.parametrize(
     "line",
     [
-        f"see {_W}numerics.md",
+        f"see {_W}notes",
         f"cp -r x {_T}",
         f'open("{_H}data.csv")',
         "C:" + "\\Users\\alice\\logitkit",
-        "file://" + _H + "README.md",
+        "file://" + _H + "README",
         f"(`{_H}`)",
         f"'{_H}'",
         f"#   {'/' + 'usr/local/lib/python3.12/site-packages/numpy'}",
@@ -244,11 +289,11 @@ def test_machine_paths_are_found(line):
         "#!" + "/usr/bin/env python",
         "cmd >/dev/null 2>&1",
         'open("/proc/self/status")',
-        "https://example.org" + "/home/index.html",
-        "build" + "/tmp/x",
-        "$HOME" + "/tmp/x",
-        "~" + "/tmp/x",
-        "${build}" + "/tmp/x",
+        "https://example.org/" + "home/index.html",
+        "build/" + "tmp/x",
+        "$HOME/" + "tmp/x",
+        "~/" + "tmp/x",
+        "${build}/" + "tmp/x",
         'printf("error:\\n")',
         "qemu-aarch64 -L " + "/usr/aarch64-linux-gnu",
         "--prefix " + "/opt/logitkit",
@@ -259,25 +304,46 @@ def test_portable_strings_are_not_machine_paths(line):
     assert machine_paths(line) == [], line
 
 
+def _example(text: str) -> str:
+    """An example line for the matchers: `{md}` stands for the suffix and `{t}`, `{c}` for two
+    top-level directories, so that this file names no missing file itself."""
+    return text.replace("{md}", ".md").replace("{t}", "tests").replace("{c}", "cpp")
+
+
 def test_md_references_are_found_and_resolved():
-    present = {"README.md", "docs/numerics.md", "bench/README.md", "cpp/x.hpp"}
-    line = (
-        "numerics.md, docs/numerics.md#special-values, [b](../README.md), bench/README.md's, "
-        "docs/missing.md, https://github.com/o/r/blob/main/docs/other.md, name.mdx, *.md"
+    present = {_example(f) for f in ("README{md}", "docs/numerics{md}", "bench/README{md}")}
+    line = _example(
+        "numerics{md}, docs/numerics{md}#special-values, [b](../README{md}), bench/README{md}'s, "
+        "docs/missing{md}, https://github.com/o/r/blob/main/docs/other{md}, name{md}x, *{md}"
     )
     refs = md_references(line)
     assert refs == [
-        "numerics.md",
-        "docs/numerics.md",
-        "../README.md",
-        "bench/README.md",
-        "docs/missing.md",
+        _example(r)
+        for r in (
+            "numerics{md}",
+            "docs/numerics{md}",
+            "../README{md}",
+            "bench/README{md}",
+            "docs/missing{md}",
+        )
     ]
-    assert [r for r in refs if not resolves(r, "cpp/x.hpp", present)] == [
-        "numerics.md",
-        "docs/missing.md",
+    missing = [r for r in refs if not resolves(r, _example("{c}/x.hpp"), present)]
+    assert missing == [_example("numerics{md}"), _example("docs/missing{md}")]
+    # from bench/, a bare README is bench's; from docs/, ../README is the root's
+    assert resolves(_example("README{md}"), "bench/compare.py", {_example("bench/README{md}")})
+    assert resolves(_example("../README{md}"), _example("docs/x{md}"), {_example("README{md}")})
+
+
+def test_repository_paths_are_found_and_checked():
+    files = {_example(f) for f in ("{t}/test_a.py", "{c}/include/x.hpp", "docs/numerics{md}")}
+    pattern = _tree_path_pattern(top_dirs(files))
+    line = _example(
+        "see {t}/test_a.py and {t}/test_b.py, {c}/include/ and `{c}/src/<isa>/k.cpp`, "
+        "{t}/test_*.py, build-bench/{c}/x, https://example.org/{t}/x.py, docs/numerics{md}."
+    )
+    refs = tree_paths(line, pattern)
+    assert refs == [
+        _example(r) for r in ("{t}/test_a.py", "{t}/test_b.py", "{c}/include", "docs/numerics{md}")
     ]
-    # from bench/, `README.md` is bench/README.md; `../README.md` is the root's
-    assert resolves("README.md", "bench/compare.py", {"bench/README.md"})
-    assert resolves("../README.md", "docs/numerics.md", {"README.md"})
-    assert not resolves("numerics.md", "tests/oracle.py", present)
+    missing = [r for r in refs if not path_exists(r, files, all_dirs(files))]
+    assert missing == [_example("{t}/test_b.py")]
