@@ -8,7 +8,9 @@ under the source tree, minus build outputs and caches):
 - every ``<name>.md`` or ``<dir>/<name>.md`` it mentions is a file of the repository, found from the
   repository root or from the mentioning file's directory;
 - every path it names from a top-level directory of the repository (``tests/...``, ``cpp/...``)
-  is a file or directory of the repository.
+  is a file or directory of the repository;
+- every section of a document it names, as a Markdown link ``<doc>#<anchor>`` or as a citation
+  ``<doc>, "<Section title>"``, is a heading of that document.
 
 Each hit is reported as ``file:line``. The tests read the source tree next to this file, so they
 run wherever the other tests run from a clone (``python -m pytest`` in the clone, as .ci/run and
@@ -17,11 +19,13 @@ README.md do, and ``pytest <clone>/tests`` against an installed wheel, as .ci/ch
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -213,6 +217,55 @@ def all_dirs(files) -> set[str]:
     return dirs
 
 
+# A Markdown link to a section (`[text](docs/x.md#anchor)`, or `(#anchor)` within the file) and a
+# citation of a section by its title (`docs/x.md, "Section title"`, on one line).
+_MD_ANCHOR = re.compile(r"\]\(((?:[\w.-]+/)*[\w.-]+\.md)?#([\w-]+)\)")
+_MD_SECTION = re.compile(r"((?:[\w.-]+/)*[\w.-]*\w\.md), \"([^\"]+)\"")
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+@functools.cache
+def headings(name: str) -> tuple[str, ...]:
+    """The titles of a Markdown file's headings, outside fenced code blocks."""
+    titles, fenced = [], False
+    for line in text_lines(name) or ():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := _HEADING.match(line)):
+            titles.append(m.group(1))
+    return tuple(titles)
+
+
+def slug(title: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation other than `-` and `_` dropped,
+    spaces as `-`."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def missing_sections(name: str, line: str, files: set[str]) -> list[str]:
+    """The sections that one line of `name` links to or cites and that its document lacks."""
+    found = []
+
+    def target(ref):
+        if not ref:
+            return name
+        for base in ("", posixpath.dirname(name)):
+            path = posixpath.normpath(posixpath.join(base, ref))
+            if path in files:
+                return path
+        return None  # a missing document: the reference test reports it
+
+    for m in _MD_ANCHOR.finditer(line):
+        doc = target(m.group(1))
+        if doc and doc.endswith(".md") and m.group(2) not in {slug(h) for h in headings(doc)}:
+            found.append(m.group(0))
+    for m in _MD_SECTION.finditer(line):
+        doc = target(m.group(1))
+        if doc and m.group(2) not in headings(doc):
+            found.append(m.group(0))
+    return found
+
+
 def _scan(files, finder):
     hits = []
     for name in files:
@@ -247,6 +300,12 @@ def test_every_repository_path_named_exists(files):
         ],
     )
     assert not hits, "paths of files that are not in the repository:\n" + "\n".join(hits)
+
+
+def test_every_section_named_is_a_heading(files):
+    present = set(files)
+    hits = _scan(files, lambda name, line: missing_sections(name, line, present))
+    assert not hits, "sections that their document does not have:\n" + "\n".join(hits)
 
 
 def test_the_scan_covers_sources_tests_and_docs(files):
@@ -347,3 +406,25 @@ def test_repository_paths_are_found_and_checked():
     ]
     missing = [r for r in refs if not path_exists(r, files, all_dirs(files))]
     assert missing == [_example("{t}/test_b.py")]
+
+
+def test_sections_are_found_and_checked(tmp_path, monkeypatch):
+    doc = _example("docs/n{md}")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / doc).write_text(
+        "# Numerics\n## Special values and lane isolation\n```\n## not a heading\n```\n"
+        "### Row-wise functions: softmax, log_softmax\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    headings.cache_clear()
+    files = {doc}
+    assert (
+        slug("Row-wise functions: softmax, log_softmax") == "row-wise-functions-softmax-log_softmax"
+    )
+    good = _example(
+        '[a](docs/n{md}#special-values-and-lane-isolation), (docs/n{md}, "Special values and lane '
+        'isolation"), [b](n{md}#row-wise-functions-softmax-log_softmax), [c](#numerics)'
+    )
+    assert missing_sections(doc, good, files) == []
+    bad = _example('[a](docs/n{md}#special-values), docs/n{md}, "not a heading", [c](#nothing)')
+    assert len(missing_sections(doc, bad, files)) == 3
