@@ -44,7 +44,7 @@ import fuzz_strategies as fs
 import logitkit as lk
 import numpy as np
 import oracle as O
-import oracle_losses as OL
+import registry as R
 import pytest
 from fuzz_strategies import F16, F32, F64
 from hypothesis import HealthCheck, Phase, given, settings
@@ -103,7 +103,7 @@ class Check:
 
 
 def _ulp(name):
-    return lambda exact: Check(exact, "ulp", O.BOUNDS[name])
+    return lambda exact: Check(exact, "ulp", R.BOUNDS[name])
 
 
 def _check(name, got, chk: Check, dt: np.dtype):
@@ -114,17 +114,17 @@ def _check(name, got, chk: Check, dt: np.dtype):
     exact = np.asarray(chk.exact)
     assert got.shape == exact.shape, f"{name}: shape {got.shape}, expected {exact.shape}"
     if chk.kind == "reduced":
-        err = OL.rel_error(got, exact)
-        assert err <= OL.REDUCED_BOUNDS[dt], (
+        err = O.rel_error(got, exact)
+        assert err <= R.REDUCED_BOUNDS[dt], (
             f"{name}: got {got!r}, exact {exact!r}, relative error {err:.3g}"
         )
         return
     if chk.kind == "grad":
-        err = OL.grad_errors(got, exact, dt, chk.scale)
+        err = O.grad_errors(got, exact, dt, chk.scale)
         limit = 1.0
     else:
         bound = chk.bound[dt] if isinstance(chk.bound, dict) else chk.bound
-        err = OL.ulp_errors(got, exact, dt)
+        err = O.ulp_errors(got, exact, dt)
         limit = bound
     if err.size and float(err.max()) > limit:
         i = np.unravel_index(int(np.argmax(err)), err.shape)
@@ -137,7 +137,7 @@ def _check(name, got, chk: Check, dt: np.dtype):
 
 def _loss_check(exact, reduction, dt):
     if reduction == "none":
-        return Check(exact, "ulp", OL.BOUNDS)
+        return Check(exact, "ulp", R.LOSS_BOUNDS)
     return Check(exact, "reduced")
 
 
@@ -451,10 +451,10 @@ def _oracle_kw(a):
 def _ce_oracle(with_grad):
     def oracle(x, o, a):
         kw = _oracle_kw(a)
-        dt = OL.work_dtype(x.dtype)
-        checks = [_loss_check(OL.cross_entropy(x, a["target"], **kw), o["reduction"], x.dtype)]
+        dt = O.loss_work_dtype(x.dtype)
+        checks = [_loss_check(O.cross_entropy(x, a["target"], **kw), o["reduction"], x.dtype)]
         if with_grad:
-            g, s = OL.cross_entropy_grad(x, a["target"], **kw, with_scale=True)
+            g, s = O.cross_entropy_grad(x, a["target"], **kw, with_scale=True)
             checks.append(Check(g, "grad", scale=s))
         del dt
         return checks
@@ -492,7 +492,7 @@ REGISTRY += [
 def _gh_mc_oracle(x, o, a):
     kw = _oracle_kw(a)
     kw.pop("reduction")
-    g, h, s = OL.grad_hess(x, a["target"], family="multiclass", **kw, with_scale=True)
+    g, h, s = O.grad_hess(x, a["target"], family="multiclass", **kw, with_scale=True)
     return [Check(g, "grad", scale=s), Check(h, "grad", scale=s)]
 
 
@@ -537,7 +537,7 @@ def _nll_call(x, o, a):
 
 def _nll_oracle(x, o, a):
     lp = O.log_softmax(x, axis=o["axis"]).astype(x.dtype if x.dtype.kind == "f" else F64)
-    return [_loss_check(OL.nll_loss(lp, a["target"], **_oracle_kw(a)), o["reduction"], x.dtype)]
+    return [_loss_check(O.nll_loss(lp, a["target"], **_oracle_kw(a)), o["reduction"], x.dtype)]
 
 
 REGISTRY.append(
@@ -564,7 +564,7 @@ def _mc_predict_oracle(x, o, a):
 
 def _mc_topk_oracle(x, o, a):
     ax = o["axis"]
-    xr = np.asarray(x).astype(OL.work_dtype(x.dtype))
+    xr = np.asarray(x).astype(O.loss_work_dtype(x.dtype))
     k = min(o["k"], x.shape[ax])
     idx = np.take(np.argsort(-xr, axis=ax, kind="stable"), np.arange(k), axis=ax)
     p = O.softmax(x, axis=ax, temperature=o["temperature"])
@@ -651,9 +651,9 @@ def _bce_aux(shape, dt, o):
 def _bce_oracle(with_grad):
     def oracle(x, o, a):
         kw = _oracle_kw(a)
-        checks = [_loss_check(OL.bce_with_logits(x, a["target"], **kw), o["reduction"], x.dtype)]
+        checks = [_loss_check(O.bce_with_logits(x, a["target"], **kw), o["reduction"], x.dtype)]
         if with_grad:
-            g, s = OL.bce_with_logits_grad(x, a["target"], **kw, with_scale=True)
+            g, s = O.bce_with_logits_grad(x, a["target"], **kw, with_scale=True)
             checks.append(Check(g, "grad", scale=s))
         return checks
 
@@ -693,7 +693,7 @@ REGISTRY += [
 def _gh_bin_oracle(x, o, a):
     kw = _oracle_kw(a)
     kw.pop("reduction")
-    g, h, s = OL.grad_hess(x, a["target"], family="binary", **kw, with_scale=True)
+    g, h, s = O.grad_hess(x, a["target"], family="binary", **kw, with_scale=True)
     return [Check(g, "grad", scale=s), Check(h, "grad", scale=s)]
 
 
@@ -752,9 +752,9 @@ def _focal(with_grad):
 
     def oracle(x, o, a):
         kw = a["kw"]
-        checks = [_loss_check(OL.sigmoid_focal_loss(x, a["target"], **kw), o["reduction"], x.dtype)]
+        checks = [_loss_check(O.sigmoid_focal_loss(x, a["target"], **kw), o["reduction"], x.dtype)]
         if with_grad:
-            checks.append(Check(OL.sigmoid_focal_loss_grad(x, a["target"], **kw), "grad"))
+            checks.append(Check(O.sigmoid_focal_loss_grad(x, a["target"], **kw), "grad"))
         return checks
 
     return Fn(
@@ -799,7 +799,7 @@ def _ml_aux(shape, dt, o):
 def _ml_z(x, o, a):
     """x / T + b in the oracle's work dtype, per class along the axis."""
     ax = _ax(x.shape, o)
-    W = OL.work_dtype(x.dtype)
+    W = O.loss_work_dtype(x.dtype)
     sh = (-1,) + (1,) * (x.ndim - 1 - ax)
     T = np.asarray(a["T"], W).reshape(sh) if np.ndim(a["T"]) else W.type(a["T"])
     b = np.asarray(a["b"], W).reshape(sh) if np.ndim(a["b"]) else W.type(a["b"])
@@ -817,7 +817,7 @@ def _ml_proba(name, log):
         z = -z if o["complement"] else z
         with np.errstate(all="ignore"):
             r = O.log_sigmoid(z) if log else O.sigmoid(z)
-        return [Check(r, "ulp", O.BOUNDS["log_sigmoid" if log else "sigmoid"])]
+        return [Check(r, "ulp", R.BOUNDS["log_sigmoid" if log else "sigmoid"])]
 
     return Fn(f"multilabel.{name}", "elementwise", call, oracle, _ml_opts, _ml_aux, min_ndim=1)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logitkit as lk
 import numpy as np
 import oracle
-import oracle_losses
+import registry
 import pytest
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -114,14 +114,14 @@ def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
             pw[pos], w[pos] = 2.5, 0.3  # w·P·|x| representable, P·|x| not
             kw = {"weight": w, "pos_weight": pw, "label_smoothing": smoothing}
             loss, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction="none", **kw)
-            ol = oracle_losses.bce_with_logits(x, y, reduction="none", **kw)
-            og, scale = oracle_losses.bce_with_logits_grad(
+            ol = oracle.bce_with_logits(x, y, reduction="none", **kw)
+            og, scale = oracle.bce_with_logits_grad(
                 x, y, reduction="none", with_scale=True, **kw
             )
             assert np.isfinite(loss).all(), (xv, pos, loss)
-            err = oracle_losses.ulp_errors(loss, ol, dtype)
-            assert err.max() <= oracle_losses.BOUNDS[dtype], (xv, pos, loss, ol)
-            assert oracle_losses.grad_errors(grad, og, dtype, scale).max() <= 1, (xv, pos)
+            err = oracle.ulp_errors(loss, ol, dtype)
+            assert err.max() <= registry.LOSS_BOUNDS[dtype], (xv, pos, loss, ol)
+            assert oracle.grad_errors(grad, og, dtype, scale).max() <= 1, (xv, pos)
             alone = lk.binary_cross_entropy_with_logits(
                 x[pos : pos + 1],
                 y[pos : pos + 1],
@@ -146,6 +146,6 @@ def test_softmax_float32_bound_ordinary_rows(isa, scale):
         got = lk.softmax(x)
         exact = oracle.softmax(x)
         err = oracle.ulp_errors(got, exact, np.float32)
-        assert err.max() <= oracle.BOUNDS["softmax"][np.dtype(np.float32)], oracle.worst_report(
+        assert err.max() <= registry.BOUNDS["softmax"][np.dtype(np.float32)], oracle.worst_report(
             x, got, exact, np.float32, err, row_wise=True
         )

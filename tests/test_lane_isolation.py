@@ -22,7 +22,7 @@ import itertools
 import logitkit as lk
 import numpy as np
 import oracle
-import oracle_losses
+import registry
 import pytest
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -168,10 +168,10 @@ def test_unary_pairs_every_position(isa, dtype, name):
     # the base alone, and each of its values alone, are the reference: the same bits either way
     fb = f(base)
     same_bits(fb, _unary_ref(f, base, dtype), f"{name}: base vs elements alone")
-    assert oracle.ulp_error(fb, orc(base), dtype) <= oracle.BOUNDS[name][dtype]
+    assert oracle.ulp_error(fb, orc(base), dtype) <= registry.BOUNDS[name][dtype]
     sp = np.array(SPECIALS[dtype], dtype=dtype)
     sp_ref = _unary_ref(f, sp, dtype)
-    assert oracle.ulp_error(sp_ref, orc(sp), dtype) <= oracle.BOUNDS[name][dtype], name
+    assert oracle.ulp_error(sp_ref, orc(sp), dtype) <= registry.BOUNDS[name][dtype], name
     x, special = inject(base, pair_rows(dtype, ROW))
     expected = np.tile(fb, (x.shape[0], 1))
 
@@ -197,7 +197,7 @@ def test_unary_mixtures_every_length(isa, dtype, name):
         for row in x:
             got = f(row)
             same_bits(got, f(alone(row))[:, 0], f"{name} n={n} {row!r}")
-            assert oracle.ulp_error(got, orc(row), dtype) <= oracle.BOUNDS[name][dtype], row
+            assert oracle.ulp_error(got, orc(row), dtype) <= registry.BOUNDS[name][dtype], row
 
 
 BINARY = {
@@ -284,12 +284,12 @@ def test_bce_pairs_every_position(isa, dtype, opts):
     for s in SPECIALS[dtype]:
         full = np.full(ROW, s, dtype=dtype)
         sl, sg = f(full, y[0], reduction="none", **kw1)
-        ol = oracle_losses.bce_with_logits(full, y[0], reduction="none", **kw1)
-        og, scale = oracle_losses.bce_with_logits_grad(
+        ol = oracle.bce_with_logits(full, y[0], reduction="none", **kw1)
+        og, scale = oracle.bce_with_logits_grad(
             full, y[0], reduction="none", with_scale=True, **kw1
         )
-        assert oracle_losses.ulp_errors(sl, ol, dtype).max() <= oracle_losses.BOUNDS[dtype], s
-        assert oracle_losses.grad_errors(sg, og, dtype, scale).max() <= 1, s
+        assert oracle.ulp_errors(sl, ol, dtype).max() <= registry.LOSS_BOUNDS[dtype], s
+        assert oracle.grad_errors(sg, og, dtype, scale).max() <= 1, s
         m = special & ((x == s) | (np.isnan(x) & np.isnan(s)))
         expected_l[m] = np.tile(sl, (R, 1))[m]
         expected_g[m] = np.tile(sg, (R, 1))[m]
@@ -325,7 +325,7 @@ def test_bce_reduced_every_length(isa, dtype, opts, reduction):
             same_bits(gn, ga[:, 0], f"BCE n={n} grad vs alone {row!r}")
             factor = dtype.type(1.0 / n) if reduction == "mean" else dtype.type(1)
             same_bits(grad, (gn * factor).astype(dtype), f"BCE n={n} {reduction} grad")
-            ol = oracle_losses.bce_with_logits(row, y, reduction=reduction, **kw)
+            ol = oracle.bce_with_logits(row, y, reduction=reduction, **kw)
             with np.errstate(over="ignore"):
                 ol_rounded = np.asarray(ol).astype(dtype)
             if np.isnan(row).any():
@@ -333,7 +333,7 @@ def test_bce_reduced_every_length(isa, dtype, opts, reduction):
             elif np.isinf(ol_rounded):  # a sum past the largest finite value
                 assert loss == ol_rounded, (row, loss, ol)
             elif np.abs(row).max() < 1e30:  # (an element's own loss may overflow beyond)
-                assert oracle_losses.rel_error(loss, ol) <= oracle_losses.REDUCED_BOUNDS[dtype], (
+                assert oracle.rel_error(loss, ol) <= registry.REDUCED_BOUNDS[dtype], (
                     row,
                     loss,
                     ol,
@@ -407,7 +407,7 @@ def test_rowwise_pairs_every_position(isa, dtype, name):
         got = _check_rows(f, x, clean, rng, f"{name} n={n}")
         exact = _row_oracle(dtype, n, name)
         err = oracle.ulp_errors(got, exact, dtype)
-        assert err.max() <= oracle.BOUNDS[name][dtype], oracle.worst_report(
+        assert err.max() <= registry.BOUNDS[name][dtype], oracle.worst_report(
             x, got, exact, dtype, err, row_wise=True
         )
 
@@ -448,8 +448,8 @@ def _ce_case(dtype, n, soft, smoothing):
     weight = rng.uniform(0.5, 2, n).astype(dtype)
     oracles = []
     for kw in ({}, {"weight": weight}):
-        ol = oracle_losses.cross_entropy(x, t, reduction="none", label_smoothing=smoothing, **kw)
-        og, scale = oracle_losses.cross_entropy_grad(
+        ol = oracle.cross_entropy(x, t, reduction="none", label_smoothing=smoothing, **kw)
+        og, scale = oracle.cross_entropy_grad(
             x, t, reduction="none", label_smoothing=smoothing, with_scale=True, **kw
         )
         oracles.append((ol, og, scale))
@@ -485,13 +485,13 @@ def test_cross_entropy_pairs(isa, dtype, soft, smoothing):
                 la, ga = f(x[r : r + 1], t[r : r + 1], kw)
                 same_bits(la, loss[r : r + 1], f"CE n={n} row {r} alone")
                 same_bits(ga, grad[r : r + 1], f"CE n={n} row {r} alone grad")
-            err = oracle_losses.ulp_errors(loss, ol, dtype)
-            assert err.max() <= oracle_losses.BOUNDS[dtype], (
+            err = oracle.ulp_errors(loss, ol, dtype)
+            assert err.max() <= registry.LOSS_BOUNDS[dtype], (
                 n,
                 x[err.argmax()],
                 loss[err.argmax()],
             )
-            ge = oracle_losses.grad_errors(grad, og, dtype, scale)
+            ge = oracle.grad_errors(grad, og, dtype, scale)
             assert ge.max() <= 1, (n, np.unravel_index(ge.argmax(), ge.shape))
 
 

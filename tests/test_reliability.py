@@ -10,7 +10,7 @@ import math
 
 import logitkit as lk
 import numpy as np
-import oracle_losses as ol
+import oracle as ol
 import pytest
 
 RNG = np.random.default_rng(1414)
