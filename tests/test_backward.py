@@ -8,6 +8,7 @@ import logitkit as lk
 import numpy as np
 import oracle
 import pytest
+import registry
 from oracle import grad_errors
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -168,7 +169,9 @@ def test_log_sigmoid_backward_vs_oracle(isa, dtype):
 # ----------------------------------------------------------------------------- layout, axis, out
 
 
-@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+@pytest.mark.parametrize(
+    "func", [registry.BY_NAME[b].of for b in registry.names("backward", rowwise=True)]
+)
 def test_row_backward_axis_strides_out(isa, func):
     rng = _rng(8)
     x = rng.standard_normal((5, 6, 7))
@@ -204,7 +207,7 @@ def test_row_backward_axis_strides_out(isa, func):
     np.testing.assert_array_equal(got, back(np.broadcast_to(g[0, 0], y.shape).copy(), y))
 
 
-@pytest.mark.parametrize("func", ["sigmoid_backward", "log_sigmoid_backward"])
+@pytest.mark.parametrize("func", registry.names("backward", rowwise=False))
 def test_elementwise_backward_broadcast_and_out(isa, func):
     rng = _rng(9)
     a = rng.standard_normal((4, 9))

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logitkit as lk
 import numpy as np
 import oracle
-import registry
 import pytest
+import registry
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 DT_IDS = ["f32", "f64"]
@@ -115,9 +115,7 @@ def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
             kw = {"weight": w, "pos_weight": pw, "label_smoothing": smoothing}
             loss, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction="none", **kw)
             ol = oracle.bce_with_logits(x, y, reduction="none", **kw)
-            og, scale = oracle.bce_with_logits_grad(
-                x, y, reduction="none", with_scale=True, **kw
-            )
+            og, scale = oracle.bce_with_logits_grad(x, y, reduction="none", with_scale=True, **kw)
             assert np.isfinite(loss).all(), (xv, pos, loss)
             err = oracle.ulp_errors(loss, ol, dtype)
             assert err.max() <= registry.LOSS_BOUNDS[dtype], (xv, pos, loss, ol)

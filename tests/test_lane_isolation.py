@@ -22,8 +22,8 @@ import itertools
 import logitkit as lk
 import numpy as np
 import oracle
-import registry
 import pytest
+import registry
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 DT_IDS = ["f32", "f64"]
@@ -148,9 +148,7 @@ def random_mixtures(rng, n, dtype, count):
 # ----------------------------------------------------------------------------- elementwise
 
 UNARY = {
-    "sigmoid": (lk.sigmoid, oracle.sigmoid),
-    "log_sigmoid": (lk.log_sigmoid, oracle.log_sigmoid),
-    "softplus": (lk.softplus, oracle.softplus),
+    n: (registry.BY_NAME[n].call, registry.BY_NAME[n].oracle) for n in registry.names("elementwise")
 }
 
 
@@ -201,8 +199,8 @@ def test_unary_mixtures_every_length(isa, dtype, name):
 
 
 BINARY = {
-    "sigmoid_backward": (lk.sigmoid_backward, oracle.sigmoid_backward),
-    "log_sigmoid_backward": (lk.log_sigmoid_backward, oracle.log_sigmoid_backward),
+    n: (registry.BY_NAME[n].call, registry.BY_NAME[n].oracle)
+    for n in registry.names("backward", rowwise=False)
 }
 
 
@@ -391,9 +389,8 @@ def _check_rows(f, x, clean, rng, what):
 
 
 ROWWISE = {
-    "softmax": (lambda x: lk.softmax(x, axis=-1), lambda x: oracle.softmax(x)),
-    "log_softmax": (lambda x: lk.log_softmax(x, axis=-1), lambda x: oracle.log_softmax(x)),
-    "logsumexp": (lambda x: lk.logsumexp(x, axis=-1), lambda x: oracle.logsumexp(x)),
+    n: (lambda x, f=registry.BY_NAME[n].call: f(x, axis=-1), registry.BY_NAME[n].oracle)
+    for n in registry.names("row", "row reduction")
 }
 
 
@@ -412,11 +409,11 @@ def test_rowwise_pairs_every_position(isa, dtype, name):
         )
 
 
-@pytest.mark.parametrize("name", ["softmax_backward", "log_softmax_backward"])
+@pytest.mark.parametrize("name", registry.names("backward", rowwise=True))
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_rowwise_backward_pairs(isa, dtype, name):
     """Specials in the incoming gradient: rows are independent (a row's own entries share its sum)."""
-    fwd = lk.softmax if name == "softmax_backward" else lk.log_softmax
+    fwd = registry.BY_NAME[registry.BY_NAME[name].of].call
     bwd = getattr(lk, name)
     orc = getattr(oracle, name)
     for n in ROW_LENGTHS[::2]:

@@ -28,7 +28,6 @@ from loss_cases import (
     focal_case,
 )
 
-
 _WX = np.array([[1, 2, 3], [1, 0, -1], [0.5, 0.5, 0.5], [-2, 4, 0]], dtype=np.float64)
 
 

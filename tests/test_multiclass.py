@@ -10,8 +10,8 @@ import dataclasses
 import logitkit as lk
 import numpy as np
 import oracle
-import registry
 import pytest
+import registry
 from logitkit import multiclass as mc
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)

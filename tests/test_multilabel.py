@@ -12,8 +12,8 @@ import logitkit as lk
 import mpmath
 import numpy as np
 import oracle
-import registry
 import pytest
+import registry
 from logitkit import multilabel as ml
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -64,7 +64,8 @@ def test_proba_and_log_proba_against_oracle(isa, dtype, complement):
     assert p.dtype == dtype and lp.dtype == dtype
     assert oracle.ulp_error(p, oracle.sigmoid(arg), dtype) <= registry.BOUNDS["sigmoid"][dtype]
     assert (
-        oracle.ulp_error(lp, oracle.log_sigmoid(arg), dtype) <= registry.BOUNDS["log_sigmoid"][dtype]
+        oracle.ulp_error(lp, oracle.log_sigmoid(arg), dtype)
+        <= registry.BOUNDS["log_sigmoid"][dtype]
     )
 
 
