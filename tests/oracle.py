@@ -19,13 +19,14 @@ functions). Only two places need more than "the obvious formula in a wider type"
    When ``logsumexp = m/T + L`` cancels (the result is much smaller than ``L``), the row is
    recomputed with mpmath.
 
-Special rows follow docs/numerics.md, "Special values and lane isolation": masked entries
+Special rows follow docs/numerics.md, "Special values": masked entries
 (``where=False``) are excluded from the row (0 / -inf in the output); an unmasked NaN or +inf, or
 every unmasked entry -inf, gives a NaN row (logsumexp NaN / +inf / -inf); an empty or fully masked
 row gives a 0 row, a -inf row, and logsumexp -inf.
 
 Losses (cross_entropy, nll_loss, bce_with_logits, sigmoid_focal_loss, grad_hess and their
-gradients), docs/semantics.md. Their work dtype is ``loss_work_dtype`` (longdouble for float64
+gradients), docs/semantics.md ("cross_entropy", "binary_cross_entropy_with_logits",
+"Gradients"). Their work dtype is ``loss_work_dtype`` (longdouble for float64
 logits, float64 for every other input). Scalars such as ``label_smoothing`` and ``alpha`` are used
 as the Python floats they are (the library may round them to float32; that rounding is part of the
 error measured). Conventions:
@@ -36,7 +37,7 @@ error measured). Conventions:
   limit (``0`` where the coefficient of ``|x|`` is 0, ``+inf`` otherwise);
 * a row with NaN or ``+inf``, or all ``-inf``, has NaN log-probabilities.
 
-Error measures (docs/numerics.md, "Error measures"): ``ulp_errors`` / ``ulp_error`` (ulps of the
+Error measures (docs/numerics.md, "Accuracy targets"): ``ulp_errors`` / ``ulp_error`` (ulps of the
 output dtype, with the rule for outputs below the smallest normal), ``rel_error`` (reductions) and
 ``grad_errors`` (gradients: a fraction of the ulp-or-absolute target ``GRAD_BOUNDS``). The bounds
 each function must meet are in tests/registry.py.
@@ -232,7 +233,7 @@ def _row_oracle_2d(xw, mask, temperature):
             h, l = _mp_logsumexp(vals, t)
             lse[idx] = w(h) + w(l)
 
-        # Special rows (numerics.md table).
+        # Special rows (docs/numerics.md, "Special values").
         bad = (nan_row | pinf_row | neginf_row) & ~empty_row
         softmax_ = np.where(bad[..., None], w(np.nan), softmax_)
         log_softmax_ = np.where(bad[..., None], w(np.nan), log_softmax_)
@@ -415,7 +416,7 @@ def _target_coefficients(target, C, axis, W, weight, ignore_index, label_smoothi
     weight w_i (0 if ignored; None for soft labels).
 
     Hard label t_i:  a_ic = (1-ε)·w_{t_i}·[c = t_i] + (ε/C)·w_c   (all 0 when t_i is ignored),
-                     i.e. (1-ε)·ℓ_i + (ε/C)·s_i of semantics.md.
+                     i.e. (1-ε)·ℓ_i + (ε/C)·s_i of docs/semantics.md, "cross_entropy".
     Soft target y_i: a_ic = w_c·((1-ε)·y_ic + ε/C).
     """
     eps = W(label_smoothing)
@@ -475,7 +476,7 @@ def cross_entropy(
     reduction="mean",
     sample_weight=None,
 ):
-    """semantics.md's cross_entropy (hard or soft labels), in the work dtype."""
+    """cross_entropy (hard or soft labels; docs/semantics.md, "cross_entropy"), in the work dtype."""
     per_item, denom, _, _, _ = _ce_parts(
         logits, target, axis, weight, ignore_index, label_smoothing, sample_weight
     )
@@ -592,7 +593,8 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
 def bce_with_logits(
     logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0, reduction="mean"
 ):
-    """semantics.md's binary_cross_entropy_with_logits; 'mean' divides by the element count."""
+    """binary_cross_entropy_with_logits (docs/semantics.md, "binary_cross_entropy_with_logits");
+    'mean' divides by the element count."""
     loss, _, _, _ = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
     with np.errstate(all="ignore"):
         return _reduce(loss, loss.dtype.type(loss.size), reduction)
@@ -702,7 +704,7 @@ def ulp_errors(got, exact, dtype) -> np.ndarray:
     """Elementwise error of got against exact, in ulps of dtype (float64 array).
 
     * where |exact| >= the smallest normal of dtype: |got - exact| / ulp(exact);
-    * below it: |got - exact| / (2 * smallest subnormal), so the numerics.md target "absolute error
+    * below it: |got - exact| / (2 * smallest subnormal), so the docs/numerics.md target ("Accuracy targets") "absolute error
       2 x the smallest subnormal" reads as <= 1;
     * NaN must match NaN (0 if both, inf if only one is NaN);
     * where exact rounds to +-inf in dtype, got must be that inf (0 or inf); an inf got against a

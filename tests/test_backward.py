@@ -1,5 +1,5 @@
 """Backward rules: against central finite differences of the forward functions (float64), and
-against the oracle formulas (float32 and float64) with numerics.md's gradient bounds
+against the oracle formulas (float32 and float64) with docs/numerics.md's gradient bounds ("Accuracy targets")
 (<= 8 ulp or 2^-24 absolute for float32, <= 16 ulp or 2^-53 absolute for float64)."""
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def test_log_softmax_backward_vs_oracle(isa, dtype):
         assert got.dtype == dtype and got.shape == y.shape
         exact = oracle.log_softmax_backward(g, y)
         # g - exp(y)·Σg: exp(y) is rounded once in the working precision, so the result is held to
-        # the numerics.md bound or to 2 ulp of the product it subtracts, whichever is larger.
+        # the gradient bound or to 2 ulp of the product it subtracts, whichever is larger.
         w = oracle.work_dtype(dtype)
         eps = float(np.finfo(dtype).eps)
         with np.errstate(all="ignore"):

@@ -1,5 +1,5 @@
 """Differential fuzzing of every public function against the float64 / long double / mpmath oracle
-(oracle.py, oracle_losses.py), on every SIMD instruction set (the ``isa`` fixture).
+(oracle.py), on every SIMD instruction set (the ``isa`` fixture).
 
 What is fuzzed (REGISTRY below lists every function: a function added to logitkit is fuzzed once it
 has an entry there, and test_registry_covers_the_public_api fails until it has one):
@@ -11,7 +11,7 @@ has an entry there, and test_registry_covers_the_public_api fails until it has o
   the result of any layout / byte order is bit-identical to the result of a native C-contiguous
   copy and has the native dtype; integer and bool logits give the float64 result of the same
   values; float16 gives the float32 result rounded (float32 for the losses); float32/float64
-  results meet the numerics.md bounds against the oracle; nothing raises a floating-point error
+  results meet the bounds of tests/registry.py against the oracle; nothing raises a floating-point error
   (every call runs under ``np.errstate(all="raise")``).
 * test_every_dtype_and_layout - the same properties on one fixed case for every dtype x layout
   (no dtype left to the luck of the draw).

@@ -263,7 +263,7 @@ def _bce_kw(opts, rng, shape, dtype):
 @pytest.mark.parametrize("opts", BCE_OPTIONS, ids=lambda o: "+".join(o) or "plain")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_bce_pairs_every_position(isa, dtype, opts):
-    """Logits with pairs of specials in rows of 64 (the issue's case: -1e5 at 0, NaN at 8), each
+    """Logits with pairs of specials in rows of 64 (-1e5 at 0 and NaN at 8 share a lane of one group), each
     element's loss and gradient as if alone, and correct."""
     rng = np.random.default_rng([4, len(opts), int(dtype == np.float64)])
     pairs = pair_rows(dtype, ROW)
@@ -493,7 +493,8 @@ def test_cross_entropy_pairs(isa, dtype, soft, smoothing):
 
 
 def test_issue_examples(isa):
-    """The two reports of the issue, on every ISA."""
+    """Two lane-sharing cases, on every ISA: an out-of-range logit hidden behind a NaN in the
+    same lane of another vector of its group."""
     x = np.zeros(32, np.float32)
     x[0] = -100.0
     x[8] = np.nan

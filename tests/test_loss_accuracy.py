@@ -241,7 +241,7 @@ def test_cross_entropy_grad_cancellation(isa, dtype, kind, n):
     """The gradient entries p_c·Σa - a_c cancel where the target matches the model: logits made
     from the (smoothed) target itself, log y', so that p = y' up to the rounding of the logits.
     The fast path flags these entries and recomputes the row in double-length arithmetic
-    (losses.hpp, ce_grad_accurate); every entry must meet numerics.md's bound exactly (no slack):
+    (losses.hpp, ce_grad_accurate); every entry must meet the gradient bound exactly (no slack):
     8/16 ulp or 2^-24/2^-53 times max(1, scale). Also in place (out=logits) and with weights."""
     rng = np.random.default_rng(_seed("cancel", kind, dtype.name, n))
     rows = 6

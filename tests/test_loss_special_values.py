@@ -57,7 +57,7 @@ def test_bce_one_pass_nan_and_signed_zero(isa, dtype):
 @dtypes
 def test_focal_underflowing_loss_raises_no_warning(isa, dtype):
     """Where the exact focal loss is below the smallest subnormal the result is 0 (within 2
-    subnormals, numerics.md), without an underflow warning."""
+    subnormals, docs/numerics.md "Accuracy targets"), without an underflow warning."""
     v = {F32: 40.0, F64: 400.0}[dtype]
     x = np.array([v, -v], dtype)
     y = np.array([1.0, 0.0], dtype)
@@ -73,7 +73,7 @@ def test_focal_underflowing_loss_raises_no_warning(isa, dtype):
 @dtypes
 def test_grad_hess_multiclass_confident_rows_raise_no_warning(isa, dtype):
     """Hessians of tiny probabilities underflow to (sub)normal values without a floating-point
-    warning (numerics.md: np.errstate(all="raise") must pass for any input)."""
+    warning (docs/numerics.md, "Special values": np.errstate(all="raise") must pass for any input)."""
     far = {F32: -87.0, F64: -708.0}[dtype]  # p = e^far just above the smallest normal
     x = np.array([[0.0, far, far - 1, -800.0], [50.0, -50.0, 0.0, far + 2]], dtype)
     t = np.array([0, 0])

@@ -1,4 +1,4 @@
-"""Boundary checks of the Python API (issue 14): weights that would broadcast the loss, the class
+"""Boundary checks of the Python API: weights that would broadcast the loss, the class
 axis of the binary losses, nll_loss's input contract, masked arrays, strict integer options and
 labels, integer/bool and byte-swapped inputs, non-finite logits in calibration fits, every public
 function under np.errstate(all="raise"), and the small corner cases (empty multi-axis rows, array
