@@ -476,7 +476,7 @@ def cross_entropy(
     reduction="mean",
     sample_weight=None,
 ):
-    """cross_entropy (hard or soft labels; docs/semantics.md, "cross_entropy"), in the work dtype."""
+    """cross_entropy (hard or soft labels; docs/semantics.md, "cross_entropy"), work dtype."""
     per_item, denom, _, _, _ = _ce_parts(
         logits, target, axis, weight, ignore_index, label_smoothing, sample_weight
     )
@@ -704,7 +704,8 @@ def ulp_errors(got, exact, dtype) -> np.ndarray:
     """Elementwise error of got against exact, in ulps of dtype (float64 array).
 
     * where |exact| >= the smallest normal of dtype: |got - exact| / ulp(exact);
-    * below it: |got - exact| / (2 * smallest subnormal), so the docs/numerics.md target ("Accuracy targets") "absolute error
+    * below it: |got - exact| / (2 * smallest subnormal), so the docs/numerics.md target
+      ("Accuracy targets") "absolute error
       2 x the smallest subnormal" reads as <= 1;
     * NaN must match NaN (0 if both, inf if only one is NaN);
     * where exact rounds to +-inf in dtype, got must be that inf (0 or inf); an inf got against a

@@ -252,7 +252,8 @@ def near_zero_lse_rows(dtype_name: str):
 @pytest.mark.parametrize("dtype", _param_dtypes())
 def test_logsumexp_near_zero(isa, dtype):
     """logsumexp = m + L with m < 0 < L and |m + L| << L: the result must still be accurate in
-    ulps of itself (docs/numerics.md, "Accuracy targets", measures every output against the exact result)."""
+    ulps of itself (docs/numerics.md, "Accuracy targets", measures every output against the exact
+    result)."""
     xs = near_zero_lse_rows(dtype.name)
     # The condition number of m + L here is L/|m + L|, unbounded: no fixed-precision method is
     # accurate in ulps of the result for every such row. logitkit detects the cancellation and
@@ -310,7 +311,8 @@ def test_logsumexp_partial_cancellation(isa, dtype):
 
 
 def test_confident_row_top_entry_is_not_rounded_away():
-    """log p(top) of [0, -40] is -exp(-40)-ish, not 0 (docs/numerics.md, "Accuracy targets", point 1)."""
+    """log p(top) of [0, -40] is -exp(-40)-ish, not 0 (docs/numerics.md, "Accuracy targets",
+    point 1)."""
     for dt in (np.float32, np.float64):
         ls = lk.log_softmax(np.array([0.0, -40.0], dtype=dt))
         assert ls[0] < 0

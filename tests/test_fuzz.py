@@ -11,8 +11,8 @@ has an entry there, and test_registry_covers_the_public_api fails until it has o
   the result of any layout / byte order is bit-identical to the result of a native C-contiguous
   copy and has the native dtype; integer and bool logits give the float64 result of the same
   values; float16 gives the float32 result rounded (float32 for the losses); float32/float64
-  results meet the bounds of tests/registry.py against the oracle; nothing raises a floating-point error
-  (every call runs under ``np.errstate(all="raise")``).
+  results meet the bounds of tests/registry.py against the oracle; nothing raises a
+  floating-point error (every call runs under ``np.errstate(all="raise")``).
 * test_every_dtype_and_layout - the same properties on one fixed case for every dtype x layout
   (no dtype left to the luck of the draw).
 * test_special_value_at_every_lane - NaN, +-inf, values just outside and far outside exp's range,

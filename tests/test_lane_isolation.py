@@ -263,8 +263,8 @@ def _bce_kw(opts, rng, shape, dtype):
 @pytest.mark.parametrize("opts", BCE_OPTIONS, ids=lambda o: "+".join(o) or "plain")
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_bce_pairs_every_position(isa, dtype, opts):
-    """Logits with pairs of specials in rows of 64 (-1e5 at 0 and NaN at 8 share a lane of one group), each
-    element's loss and gradient as if alone, and correct."""
+    """Logits with pairs of specials in rows of 64 (-1e5 at 0 and NaN at 8 share a lane of one
+    group), each element's loss and gradient as if alone, and correct."""
     rng = np.random.default_rng([4, len(opts), int(dtype == np.float64)])
     pairs = pair_rows(dtype, ROW)
     R = len(pairs)

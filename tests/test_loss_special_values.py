@@ -73,7 +73,8 @@ def test_focal_underflowing_loss_raises_no_warning(isa, dtype):
 @dtypes
 def test_grad_hess_multiclass_confident_rows_raise_no_warning(isa, dtype):
     """Hessians of tiny probabilities underflow to (sub)normal values without a floating-point
-    warning (docs/numerics.md, "Special values": np.errstate(all="raise") must pass for any input)."""
+    warning (docs/numerics.md, "Special values": np.errstate(all="raise") must pass for any
+    input)."""
     far = {F32: -87.0, F64: -708.0}[dtype]  # p = e^far just above the smallest normal
     x = np.array([[0.0, far, far - 1, -800.0], [50.0, -50.0, 0.0, far + 2]], dtype)
     t = np.array([0, 0])

@@ -1,6 +1,7 @@
-"""Special values (docs/numerics.md, "Special values"): NaN, +-inf, all -inf rows, empty axes, where= masking, huge
-finite logits. Every call here runs under np.errstate(all="raise"), never writes to its input, and
-the rows of a batch that hold no special value must be unaffected (equal to their oracle)."""
+"""Special values (docs/numerics.md, "Special values"): NaN, +-inf, all -inf rows, empty axes,
+where= masking, huge finite logits. Every call here runs under np.errstate(all="raise"), never
+writes to its input, and the rows of a batch that hold no special value must be unaffected (equal to
+their oracle)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ ELEMENTWISE = registry.names("elementwise")
 
 @pytest.fixture(autouse=True)
 def _raise_on_fp_warnings():
-    """No function may raise floating-point warnings for any input (docs/numerics.md, "Special values")."""
+    """No function may raise floating-point warnings for any input (docs/numerics.md, "Special
+    values")."""
     with np.errstate(all="raise"):
         yield
 

@@ -42,7 +42,8 @@ void check(const char* isa, const char* what, double worst, double bound) {
 // Cross-entropy gradients that cancel: logits log y' built from the (smoothed) target itself, so
 // that p_c·Σa - a_c is nearly 0 for every class; the kernels flag such rows and recompute them in
 // double-length arithmetic (losses.hpp, ce_grad_accurate, math/exp_dd.hpp). Every entry must be
-// within the bound of docs/numerics.md ("Accuracy targets"): 8 / 16 ulp or 2^-24 / 2^-53 (times max(1, Σa)) absolute.
+// within the bound of docs/numerics.md ("Accuracy targets"): 8 / 16 ulp or 2^-24 / 2^-53
+// (times max(1, Σa)) absolute.
 template <class T>
 void test_ce_cancellation(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -369,7 +370,8 @@ void test_isa(const char* isa) {
       for (auto& v : x) v = T(nd(rng) * scale);
       long double m = x[0];
       for (T v : x) m = v > m ? v : m;
-      // S = k + S' with the max entries counted apart, L = log1p(S') when k = 1 (docs/numerics.md, "Accuracy targets", point 1):
+      // S = k + S' with the max entries counted apart, L = log1p(S') when k = 1
+      // (docs/numerics.md, "Accuracy targets", point 1):
       // log(S) in long double would round the top entry's tiny log-probability to 0.
       long double Sp = 0, kk = 0;
       for (T v : x) {
