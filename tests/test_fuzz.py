@@ -527,16 +527,24 @@ REGISTRY += [
 ]
 
 
+def _nll_input(x, o):
+    """nll_loss's input, built by the test: the log-probabilities of x in x's float dtype. Integer
+    and bool logits take those of their float64 values, so that the integer case and its float64
+    copy give nll_loss the same input (the oracle's work dtype depends on the input dtype)."""
+    xf = x.astype(F64) if x.dtype.kind in "iub" else x
+    return O.log_softmax(xf, axis=o["axis"]).astype(x.dtype if x.dtype.kind == "f" else F64)
+
+
 def _nll_call(x, o, a):
     # The test builds nll_loss's input itself: its rounding to float16 may underflow, which is the
     # test's doing, not the library's, so only the nll_loss call runs under errstate(all="raise").
     with np.errstate(under="ignore"):
-        lp = O.log_softmax(x, axis=o["axis"]).astype(x.dtype if x.dtype.kind == "f" else F64)
+        lp = _nll_input(x, o)
     return (lk.nll_loss(lp, a["target"], **a["kw"]),)
 
 
 def _nll_oracle(x, o, a):
-    lp = O.log_softmax(x, axis=o["axis"]).astype(x.dtype if x.dtype.kind == "f" else F64)
+    lp = _nll_input(x, o)
     return [_loss_check(O.nll_loss(lp, a["target"], **_oracle_kw(a)), o["reduction"], x.dtype)]
 
 
