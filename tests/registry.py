@@ -4,7 +4,7 @@ Every public math function (and every ufunc of ``logitkit._core``) is described 
 name, its kind, how to call it (the public function and the raw ufuncs that compute it), the
 dtypes it accepts, its oracle (tests/oracle.py: NumPy in a wider type, mpmath at the extremes),
 its accuracy bound per dtype (docs/numerics.md, "Accuracy targets") and its special values
-(docs/numerics.md, "Special values and lane isolation").
+(docs/numerics.md, "Special values").
 
 The concern tests take their function lists from here (``names``, ``publics``, ``BOUNDS``):
 test_accuracy, test_special_values, test_layouts, test_errors, test_threads, test_lane_isolation,
@@ -40,8 +40,8 @@ GRAD_BOUNDS = oracle.GRAD_BOUNDS
 
 @dataclass(frozen=True)
 class Check:
-    """One output of one call and what it must meet: ``measure`` is 'ulp' (``bound`` ulps),
-    'grad' (oracle.grad_errors <= 1, with ``scale``) or 'rel' (relative error <= ``bound``)."""
+    """One output of one call and what it must meet: ``measure`` is 'ulp' (``bound`` ulps) or
+    'grad' (oracle.grad_errors <= 1, with ``scale``)."""
 
     what: str
     got: np.ndarray
@@ -61,7 +61,8 @@ class Fn:
     ufuncs    the ``_core`` ufuncs that compute it (each appears in ``raw_checks``)
     oracle    the float64 / longdouble oracle, called like the public function
     bounds    ulps of the output dtype per input dtype (per item for losses)
-    dtypes    the float dtypes it accepts (float16 is computed in float32 and rounded)
+    dtypes    the float dtypes it returns for inputs of the same dtype (the activations compute
+              float16 in float32 and round; the losses return float32 for float16)
     specials  elementwise: input -> exact output; row-wise: special row -> output of its entries
               ('nan', '+inf', 'all -inf') or the reduction's value
     of        backward functions: the forward function

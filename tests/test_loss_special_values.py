@@ -1,4 +1,4 @@
-"""Loss special values (docs/numerics.md, "Special values and lane isolation"; docs/semantics.md
+"""Loss special values (docs/numerics.md, "Special values"; docs/semantics.md, "cross_entropy",
 for 0·log 0 = 0): ±inf and huge logits, -inf at the label, zero targets at -inf, ignored items
 with NaN / inf logits, all-ignored means, underflowing results without a floating-point warning.
 Every library call runs under np.errstate(all="raise"). Shared checks: tests/loss_cases.py."""
