@@ -75,7 +75,7 @@ def test_entry_is_consistent(name):
         assert isinstance(special, (float, str)) and (want is None or isinstance(want, float))
 
 
-def _assert_meets(c: R.Check, dtype, isa):
+def _assert_meets(c: R.Check, dtype, isa, func):
     got = np.asarray(c.got)
     assert got.shape == np.shape(c.exact), f"{c.what}: shape {got.shape} vs {np.shape(c.exact)}"
     assert got.dtype == dtype, f"{c.what}: dtype {got.dtype}, expected {dtype}"
@@ -85,6 +85,7 @@ def _assert_meets(c: R.Check, dtype, isa):
     else:
         err = oracle.grad_errors(got, c.exact, dtype, c.scale)
         worst, bound = (float(err.max()) if err.size else 0.0), 1
+    R.record(func, dtype, isa, worst, c.what + (" (ulp)" if c.measure == "ulp" else " (/bound)"))
     assert worst <= bound, f"{c.what} {dtype} on {isa}: {worst:.3g} > {bound}; " + (
         oracle.worst_report(np.zeros(got.shape), got, c.exact, dtype, err, row_wise=False)
     )
@@ -99,7 +100,8 @@ def test_raw_ufuncs_against_oracle(isa, name, dtype):
     assert checks
     for c in checks:
         bound = f.bounds[dtype] if c.bound is None and c.measure == "ulp" else c.bound
-        _assert_meets(R.Check(c.what, c.got, c.exact, c.measure, bound, c.scale), dtype, isa)
+        check = R.Check("raw " + c.what, c.got, c.exact, c.measure, bound, c.scale)
+        _assert_meets(check, dtype, isa, name)
 
 
 @pytest.mark.parametrize("dtype", [R.F32, R.F64], ids=["f32", "f64"])
@@ -110,7 +112,7 @@ def test_public_function_against_oracle(isa, name, dtype):
     with np.errstate(all="raise"):
         checks = list(R.public_checks(f, dtype, _rng("public", name, dtype.name)))
     for c in checks:
-        _assert_meets(c, dtype, isa)
+        _assert_meets(c, dtype, isa, name)
 
 
 @pytest.mark.parametrize("name", [n for n in R.names("elementwise", public=False)])
