@@ -77,6 +77,8 @@
 #else
 #error "LOGITKIT_HEADER_ONLY_ISA: expected LOGITKIT_ISA_SCALAR, _SSE2, _AVX2, _AVX512 or _NEON"
 #endif
+// The public API's namespace in this mode (api.hpp): the ISA's own.
+#define LOGITKIT_HEADER_ONLY_NAMESPACE LOGITKIT_ISA_NAMESPACE
 
 #include "kernels/table.hpp"
 

@@ -82,7 +82,7 @@ inline void group_log_k_plus(const double* k, const double* Sp, double* out, std
 //  2. the rows' e^-m together in double lanes, and q = S·e^-m >= 1 (the max's own term);
 //  3. rows where one entry holds more than half the mass (q < 2, a confident classifier's usual
 //     row: its top output -log1p(S') needs S' = Σ_{j != top} exp(x_j - m) to relative accuracy):
-//     S' from the stored exps (row_sum_stored; in place, computed again: the same bits). Elsewhere
+//     S' from the stored exps (row_sum_stored; in place, computed again to the same bits). Elsewhere
 //     every output is <= -log 2 and log q's error stays below an ulp of it;
 //  4. every row's offset L together in double lanes (log_k_plus: log1p(S'), or log q);
 //  5. the outputs, x - (m + L) (log_softmax_shift). Long rows (over kRowGroupMaxN / 2, or / 4

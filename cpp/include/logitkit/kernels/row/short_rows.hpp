@@ -2,7 +2,7 @@
 // shorter than four vectors, at temperature 1.
 // (docs/numerics.md, "Short rows: one row per lane")
 //
-// Such rows pay more per row than per element in the row kernels (reductions across lanes, a tail, a
+// Such rows pay more per row than per element in the one-row paths (reductions across lanes, a tail, a
 // libm log). rows_short transposes a group of V::size rows into a stack buffer, one row per lane,
 // and runs the max-relative algorithm lane-wise: m, then S' = Σ_{x_j<m} exp(x_j - m) with x_j - m
 // exact (TwoSum) and k = #{x_j = m}, then L = log(k + S') in double lanes (math/log.hpp), then
@@ -86,7 +86,7 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       mn = min(mn, v);
       nan = mask_or(nan, isnan(v));
     }
-    // NaN anywhere, m = ±inf, or an entry below m + fast_lo (NaN difference included): the row kernel
+    // NaN anywhere, m = ±inf, or an entry below m + fast_lo (NaN difference included): the row's own path
     const auto bad = mask_or(nan, mask_not(le(V::set1(EC::fast_lo), mn - m)));
     const V negm = neg(m);
     decltype(acc_make(V::zero())) acc;
@@ -138,7 +138,7 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       for (std::size_t l = 0; l < g; ++l) {
         const std::size_t r = r0 + l;
         const double a = double(mt[l]), L = Ld[l];
-        // m < 0 < L cancelling (the row kernel's rule): the row kernel sums the row in the wide type
+        // m < 0 < L cancelling (max_relative.hpp's rule): that path sums the row in the wide type
         if (redo[l] != T(0) || (a < 0 && math::libm_fabs(a + L) < logsumexp_cancel * L))
           y[r] = logsumexp_row_maxrel<V>(x + r * n, n, 1.0);
         else y[r] = T(a + L);
