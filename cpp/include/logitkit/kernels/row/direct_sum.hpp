@@ -3,13 +3,13 @@
 // and sum; then scale by 1/S) instead of three.
 // (docs/numerics.md, "Direct sum (no max pass)")
 //
-// Chosen at temperature 1 for rows of four vectors or more: softmax rows alone
-// (softmax_row_direct_or_maxrel) and long softmax rows (softmax_rows_queued); log_softmax and
-// logsumexp in row groups (row_groups.hpp); cross-entropy (kernels/loss/ce_direct.hpp).
+// Chosen at temperature 1: softmax rows of two or more entries that short_rows.hpp does not take,
+// not in place (softmax_row_direct_or_maxrel; long rows: softmax_rows_queued); log_softmax and
+// logsumexp rows in row groups (row_groups.hpp); cross-entropy rows (kernels/loss/ce_direct.hpp).
 //
 // Invariant: the direct sum declines (returns false) every row it cannot do exactly: an entry
 // outside the range, a NaN, a sum that overflows or underflows; its caller then takes the
-// max-relative path (max_relative.hpp) for the whole row, never a mix. Without the max, exp(x_j)
+// max-relative path (max_relative.hpp) for the whole row, never a mix. Without the max, each term
 // is within an ulp of exp(x_j) and S within one exp rounding; the callers decide where that is
 // enough (a top-heavy row's log, logsumexp near 0, are not: top_heavy.hpp, row_groups.hpp).
 #pragma once
