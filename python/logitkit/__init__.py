@@ -9,22 +9,11 @@ return NaN.
 
 from __future__ import annotations
 
-from . import multiclass, multilabel, ufuncs
+from . import _functional, multiclass, multilabel, ufuncs
 from ._cmake import cmake_dir, include_dir
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
 from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests' ISA hook)
-from ._functional import (
-    log_sigmoid,
-    log_sigmoid_backward,
-    log_softmax,
-    log_softmax_backward,
-    logsumexp,
-    sigmoid,
-    sigmoid_backward,
-    softmax,
-    softmax_backward,
-    softplus,
-)
+from ._functional import *  # noqa: F403  (one function per public kernel list entry)
 from ._threads import _init_from_env as _threads_from_env
 from ._threads import get_num_threads, set_num_threads
 from .losses import (
@@ -38,36 +27,29 @@ from .losses import (
     sigmoid_focal_loss_with_grad,
 )
 
-__all__ = [
-    "__version__",
-    "binary_cross_entropy_with_logits",
-    "binary_cross_entropy_with_logits_with_grad",
-    "cmake_dir",
-    "cross_entropy",
-    "cross_entropy_with_grad",
-    "get_num_threads",
-    "grad_hess",
-    "include_dir",
-    "log_sigmoid",
-    "log_sigmoid_backward",
-    "log_softmax",
-    "log_softmax_backward",
-    "logsumexp",
-    "multiclass",
-    "multilabel",
-    "nll_loss",
-    "set_num_threads",
-    "sigmoid",
-    "sigmoid_backward",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_with_grad",
-    "simd_target",
-    "simd_targets_available",
-    "simd_targets_compiled",
-    "softmax",
-    "softmax_backward",
-    "softplus",
-    "ufuncs",
-]
+__all__ = sorted(
+    [
+        "__version__",
+        "binary_cross_entropy_with_logits",
+        "binary_cross_entropy_with_logits_with_grad",
+        "cmake_dir",
+        "cross_entropy",
+        "cross_entropy_with_grad",
+        "get_num_threads",
+        "grad_hess",
+        "include_dir",
+        "multiclass",
+        "multilabel",
+        "nll_loss",
+        "set_num_threads",
+        "sigmoid_focal_loss",
+        "sigmoid_focal_loss_with_grad",
+        "simd_target",
+        "simd_targets_available",
+        "simd_targets_compiled",
+        "ufuncs",
+        *_functional.__all__,
+    ]
+)
 
 _threads_from_env()

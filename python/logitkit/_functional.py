@@ -21,18 +21,11 @@ from ._validation import (
     normalize_axes,
 )
 
-__all__ = [
-    "log_sigmoid",
-    "log_sigmoid_backward",
-    "log_softmax",
-    "log_softmax_backward",
-    "logsumexp",
-    "sigmoid",
-    "sigmoid_backward",
-    "softmax",
-    "softmax_backward",
-    "softplus",
-]
+# The public functions: one per entry of the kernel list whose kind has a functional form
+# (cpp/include/logitkit/kernels/list.hpp; _core.kernel_list), each defined below. An entry without
+# a definition here fails the import (the check at the end of this module).
+_FUNCTIONAL_KINDS = ("unary", "binary", "row", "reduce", "row_binary")
+__all__ = sorted(name for name, kind, _, _ in _core.kernel_list if kind in _FUNCTIONAL_KINDS)
 
 _ndarray = np.ndarray
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -100,23 +93,71 @@ def softplus(x: Any, /, *, out: np.ndarray | None = None) -> Any:
     return _elementwise(_core.softplus, x, out)
 
 
+def _elementwise_backward(uf: np.ufunc, grad: Any, a: Any, name: str, out: Any) -> Any:
+    grad, a = _pair(grad, a, True, name)
+    if out is not None:
+        check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(a)))
+    return uf(grad, a, out=out)
+
+
 def sigmoid_backward(grad: Any, y: Any, /, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``y = sigmoid(x)``: ``grad * y * (1 - y)``."""
-    grad, y = _pair(grad, y, True)
-    if out is not None:
-        check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(y)))
-    return _core.sigmoid_backward(grad, y, out=out)
+    return _elementwise_backward(_core.sigmoid_backward, grad, y, "y", out)
 
 
 def log_sigmoid_backward(grad: Any, x: Any, /, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``log_sigmoid(x)``: ``grad * sigmoid(-x)`` (takes the input ``x``)."""
-    grad, x = _pair(grad, x, True, "x")
-    if out is not None:
-        check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(x)))
-    return _core.log_sigmoid_backward(grad, x, out=out)
+    return _elementwise_backward(_core.log_sigmoid_backward, grad, x, "x", out)
 
 
 # ----------------------------------------------------------------------------- row-wise
+
+
+# name -> (gufunc, masked/temperature gufunc, small-call function, reduces), for every row-wise
+# entry of the kernel list ("row": (n)->(n), "reduce": (n)->()).
+_ROW = {
+    name: (
+        getattr(_core, name),
+        getattr(_core, name + "_ext"),
+        getattr(_core, name + "_small"),
+        kind == "reduce",
+    )
+    for name, kind, _, _ in _core.kernel_list
+    if kind in ("row", "reduce")
+}
+
+
+def _row(
+    name: str, x: Any, axis: Any, out: Any, where: Any, temperature: Any, keepdims: bool = False
+) -> Any:
+    """The row-wise function `name` of the kernel list with the functional API's options."""
+    uf, uf_ext, small, reduce = _ROW[name]
+    if (
+        type(x) is _ndarray
+        and where is None
+        and temperature is None
+        and type(axis) is int
+        and axis == -1
+    ):
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and x.ndim:
+            # small C-contiguous arrays: the rows kernel called directly (cpp/bindings/register_list.cpp)
+            if not reduce:
+                r = small(x, out)
+                if r is not None:
+                    return r
+                if out is None:
+                    return uf(x)
+                if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
+                    try:  # a read-only out is refused by NumPy: then name the argument
+                        return uf(x, out)
+                    except ValueError:
+                        check_out(out, x.shape)
+                        raise
+            elif out is None and not keepdims:
+                r = small(x, None)
+                return uf(x) if r is None else r
+    return _rowwise(uf, uf_ext, x, axis, out, where, temperature, reduce, keepdims)
 
 
 def _where_mask(where: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -261,28 +302,7 @@ def softmax(
     >>> lk.softmax([1.0, 2.0, 3.0])
     array([0.09003057, 0.24472847, 0.66524096])
     """
-    if (
-        type(x) is _ndarray
-        and where is None
-        and temperature is None
-        and type(axis) is int
-        and axis == -1
-    ):
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.ndim:
-            # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
-            r = _core.rowwise_small(0, x, out)
-            if r is not None:
-                return r
-            if out is None:
-                return _core.softmax(x)
-            if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
-                try:  # a read-only out is refused by NumPy: then name the argument
-                    return _core.softmax(x, out)
-                except ValueError:
-                    check_out(out, x.shape)
-                    raise
-    return _rowwise(_core.softmax, _core.softmax_ext, x, axis, out, where, temperature, False)
+    return _row("softmax", x, axis, out, where, temperature)
 
 
 def log_softmax(
@@ -303,30 +323,7 @@ def log_softmax(
     >>> lk.log_softmax([0.0, -40.0])
     array([-4.24835426e-18, -4.00000000e+01])
     """
-    if (
-        type(x) is _ndarray
-        and where is None
-        and temperature is None
-        and type(axis) is int
-        and axis == -1
-    ):
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.ndim:
-            # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
-            r = _core.rowwise_small(1, x, out)
-            if r is not None:
-                return r
-            if out is None:
-                return _core.log_softmax(x)
-            if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
-                try:  # a read-only out is refused by NumPy: then name the argument
-                    return _core.log_softmax(x, out)
-                except ValueError:
-                    check_out(out, x.shape)
-                    raise
-    return _rowwise(
-        _core.log_softmax, _core.log_softmax_ext, x, axis, out, where, temperature, False
-    )
+    return _row("log_softmax", x, axis, out, where, temperature)
 
 
 def logsumexp(
@@ -348,20 +345,7 @@ def logsumexp(
     >>> float(lk.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     """
-    if (
-        type(x) is _ndarray
-        and where is None
-        and temperature is None
-        and type(axis) is int
-        and axis == -1
-    ):
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
-            r = _core.rowwise_small(2, x, None)  # small arrays: the row kernel called directly
-            return _core.logsumexp(x) if r is None else r
-    return _rowwise(
-        _core.logsumexp, _core.logsumexp_ext, x, axis, out, where, temperature, True, keepdims
-    )
+    return _row("logsumexp", x, axis, out, where, temperature, keepdims)
 
 
 def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
@@ -376,7 +360,8 @@ def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
 def softmax_backward(grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``y = softmax(x, axis)``: ``y * (grad - sum(grad * y, axis))``.
 
-    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md)."""
+    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md, "Special values
+    and lane isolation")."""
     return _row_backward(_core.softmax_backward, grad, y, axis, out)
 
 
@@ -385,5 +370,11 @@ def log_softmax_backward(
 ) -> Any:
     """Gradient through ``y = log_softmax(x, axis)``: ``grad - exp(y) * sum(grad, axis)``.
 
-    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md)."""
+    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md, "Special values
+    and lane isolation")."""
     return _row_backward(_core.log_softmax_backward, grad, y, axis, out)
+
+
+_missing = [name for name in __all__ if name not in globals()]
+if _missing:  # pragma: no cover (a kernel list entry without its functional definition)
+    raise ImportError(f"logitkit._functional: no definition for the kernel list's {_missing}")
