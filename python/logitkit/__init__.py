@@ -13,7 +13,7 @@ from . import _functional, multiclass, multilabel, ufuncs
 from ._cmake import cmake_dir, include_dir
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
 from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests' ISA hook)
-from ._functional import *  # noqa: F403  (one function per public kernel list entry)
+from ._functional import *  # one function per public entry of the kernel list
 from ._threads import _init_from_env as _threads_from_env
 from ._threads import get_num_threads, set_num_threads
 from .losses import (
@@ -27,29 +27,27 @@ from .losses import (
     sigmoid_focal_loss_with_grad,
 )
 
-__all__ = sorted(
-    [
-        "__version__",
-        "binary_cross_entropy_with_logits",
-        "binary_cross_entropy_with_logits_with_grad",
-        "cmake_dir",
-        "cross_entropy",
-        "cross_entropy_with_grad",
-        "get_num_threads",
-        "grad_hess",
-        "include_dir",
-        "multiclass",
-        "multilabel",
-        "nll_loss",
-        "set_num_threads",
-        "sigmoid_focal_loss",
-        "sigmoid_focal_loss_with_grad",
-        "simd_target",
-        "simd_targets_available",
-        "simd_targets_compiled",
-        "ufuncs",
-        *_functional.__all__,
-    ]
-)
+__all__ = [
+    "__version__",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_with_grad",
+    "cmake_dir",
+    "cross_entropy",
+    "cross_entropy_with_grad",
+    "get_num_threads",
+    "grad_hess",
+    "include_dir",
+    "multiclass",
+    "multilabel",
+    "nll_loss",
+    "set_num_threads",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_with_grad",
+    "simd_target",
+    "simd_targets_available",
+    "simd_targets_compiled",
+    "ufuncs",
+]
+__all__ += _functional.__all__
 
 _threads_from_env()

@@ -22,10 +22,21 @@ from ._validation import (
 )
 
 # The public functions: one per entry of the kernel list whose kind has a functional form
-# (cpp/include/logitkit/kernels/list.hpp; _core.kernel_list), each defined below. An entry without
-# a definition here fails the import (the check at the end of this module).
+# (cpp/include/logitkit/kernels/list.hpp; _core.kernel_list). The import fails when this list and
+# the kernel list disagree (the check at the end of this module).
+__all__ = [
+    "log_sigmoid",
+    "log_sigmoid_backward",
+    "log_softmax",
+    "log_softmax_backward",
+    "logsumexp",
+    "sigmoid",
+    "sigmoid_backward",
+    "softmax",
+    "softmax_backward",
+    "softplus",
+]
 _FUNCTIONAL_KINDS = ("unary", "binary", "row", "reduce", "row_binary")
-__all__ = sorted(name for name, kind, _, _ in _core.kernel_list if kind in _FUNCTIONAL_KINDS)
 
 _ndarray = np.ndarray
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -375,6 +386,13 @@ def log_softmax_backward(
     return _row_backward(_core.log_softmax_backward, grad, y, axis, out)
 
 
-_missing = [name for name in __all__ if name not in globals()]
-if _missing:  # pragma: no cover (a kernel list entry without its functional definition)
-    raise ImportError(f"logitkit._functional: no definition for the kernel list's {_missing}")
+def _check_against_the_kernel_list() -> None:
+    listed = {name for name, kind, _, _ in _core.kernel_list if kind in _FUNCTIONAL_KINDS}
+    if listed != set(__all__) or not all(callable(globals().get(name)) for name in listed):
+        raise ImportError(
+            "logitkit._functional: __all__ and its definitions must match the kernel list's "
+            f"functions {sorted(listed)}; got {sorted(__all__)}"
+        )
+
+
+_check_against_the_kernel_list()

@@ -14,6 +14,6 @@ Use them directly for the lowest call overhead, or with NumPy's own keywords (``
 
 from . import _core
 
-__all__ = sorted(name for name, _kind, _signature, public in _core.kernel_list if public)
+__all__ = [name for name, _kind, _signature, public in _core.kernel_list if public]
 
 globals().update({name: getattr(_core, name) for name in __all__})
