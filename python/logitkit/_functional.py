@@ -8,6 +8,7 @@ dtype handling and ``__array_ufunc__`` overrides such as Dask's come from NumPy)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -124,53 +125,6 @@ def log_sigmoid_backward(grad: Any, x: Any, /, *, out: np.ndarray | None = None)
 # ----------------------------------------------------------------------------- row-wise
 
 
-# name -> (gufunc, masked/temperature gufunc, small-call function, reduces), for every row-wise
-# entry of the kernel list ("row": (n)->(n), "reduce": (n)->()).
-_ROW = {
-    name: (
-        getattr(_core, name),
-        getattr(_core, name + "_ext"),
-        getattr(_core, name + "_small"),
-        kind == "reduce",
-    )
-    for name, kind, _, _ in _core.kernel_list
-    if kind in ("row", "reduce")
-}
-
-
-def _row(
-    name: str, x: Any, axis: Any, out: Any, where: Any, temperature: Any, keepdims: bool = False
-) -> Any:
-    """The row-wise function `name` of the kernel list with the functional API's options."""
-    uf, uf_ext, small, reduce = _ROW[name]
-    if (
-        type(x) is _ndarray
-        and where is None
-        and temperature is None
-        and type(axis) is int
-        and axis == -1
-    ):
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.ndim:
-            # small C-contiguous arrays: the rows kernel called directly (cpp/bindings/register_list.cpp)
-            if not reduce:
-                r = small(x, out)
-                if r is not None:
-                    return r
-                if out is None:
-                    return uf(x)
-                if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
-                    try:  # a read-only out is refused by NumPy: then name the argument
-                        return uf(x, out)
-                    except ValueError:
-                        check_out(out, x.shape)
-                        raise
-            elif out is None and not keepdims:
-                r = small(x, None)
-                return uf(x) if r is None else r
-    return _rowwise(uf, uf_ext, x, axis, out, where, temperature, reduce, keepdims)
-
-
 def _where_mask(where: Any, shape: tuple[int, ...]) -> np.ndarray:
     if isinstance(where, (bool, np.bool_)):
         return np.broadcast_to(np.bool_(where), shape)
@@ -276,14 +230,78 @@ def _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims):
     return r
 
 
-def softmax(
-    x: Any,
-    axis: int | tuple[int, ...] | None = -1,
-    *,
-    out: np.ndarray | None = None,
-    where: Any = None,
-    temperature: float | None = None,
-) -> Any:
+def _row_function(name: str, doc: str) -> Callable[..., Any]:
+    """The public function of the row-wise kernel list entry `name` ("row": (n)->(n), "reduce":
+    (n)->()): with default options on a small float32/float64 array the entry's small-call function
+    (cpp/bindings/register_list.cpp), else its gufunc, else ``_rowwise`` for axes, masks and
+    temperatures. The function is built here, not wrapped, so that a call costs one Python frame."""
+    kind = {n: k for n, k, _, _ in _core.kernel_list}[name]
+    uf, uf_ext, small = (getattr(_core, name + s) for s in ("", "_ext", "_small"))
+    if kind == "reduce":
+
+        def f(
+            x: Any,
+            axis: int | tuple[int, ...] | None = -1,
+            *,
+            keepdims: bool = False,
+            out: np.ndarray | None = None,
+            where: Any = None,
+            temperature: float | None = None,
+        ) -> Any:
+            if (
+                type(x) is _ndarray
+                and where is None
+                and temperature is None
+                and type(axis) is int
+                and axis == -1
+            ):
+                dt = x.dtype
+                if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
+                    r = small(x, None)
+                    return uf(x) if r is None else r
+            return _rowwise(uf, uf_ext, x, axis, out, where, temperature, True, keepdims)
+
+    else:
+        if kind != "row":
+            raise ValueError(f"_row_function: {name!r} is a {kind!r} entry, not a row-wise one")
+
+        def f(
+            x: Any,
+            axis: int | tuple[int, ...] | None = -1,
+            *,
+            out: np.ndarray | None = None,
+            where: Any = None,
+            temperature: float | None = None,
+        ) -> Any:
+            if (
+                type(x) is _ndarray
+                and where is None
+                and temperature is None
+                and type(axis) is int
+                and axis == -1
+            ):
+                dt = x.dtype
+                if (dt is _F32 or dt is _F64) and x.ndim:
+                    r = small(x, out)
+                    if r is not None:
+                        return r
+                    if out is None:
+                        return uf(x)
+                    if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
+                        try:  # a read-only out is refused by NumPy: then name the argument
+                            return uf(x, out)
+                        except ValueError:
+                            check_out(out, x.shape)
+                            raise
+            return _rowwise(uf, uf_ext, x, axis, out, where, temperature, False)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+softmax = _row_function(
+    "softmax",
     """Softmax along ``axis``: probabilities that sum to 1 (multi-class logits).
 
     Parameters
@@ -312,18 +330,12 @@ def softmax(
     >>> import logitkit as lk
     >>> lk.softmax([1.0, 2.0, 3.0])
     array([0.09003057, 0.24472847, 0.66524096])
-    """
-    return _row("softmax", x, axis, out, where, temperature)
+    """,
+)
 
 
-def log_softmax(
-    x: Any,
-    axis: int | tuple[int, ...] | None = -1,
-    *,
-    out: np.ndarray | None = None,
-    where: Any = None,
-    temperature: float | None = None,
-) -> Any:
+log_softmax = _row_function(
+    "log_softmax",
     """Log-softmax along ``axis``: ``x - logsumexp(x)``, the log-probabilities of a multi-class row.
 
     Same parameters and special rows as :func:`softmax`; masked entries get ``-inf``. Accurate to
@@ -333,19 +345,12 @@ def log_softmax(
     >>> import logitkit as lk
     >>> lk.log_softmax([0.0, -40.0])
     array([-4.24835426e-18, -4.00000000e+01])
-    """
-    return _row("log_softmax", x, axis, out, where, temperature)
+    """,
+)
 
 
-def logsumexp(
-    x: Any,
-    axis: int | tuple[int, ...] | None = -1,
-    *,
-    keepdims: bool = False,
-    out: np.ndarray | None = None,
-    where: Any = None,
-    temperature: float | None = None,
-) -> Any:
+logsumexp = _row_function(
+    "logsumexp",
     """``log(sum(exp(x)))`` along ``axis``, without overflow or loss of the small terms.
 
     With ``temperature=T`` it is ``logsumexp(x / T)``; with ``where`` only the True entries are
@@ -355,8 +360,8 @@ def logsumexp(
     >>> import logitkit as lk
     >>> float(lk.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
-    """
-    return _row("logsumexp", x, axis, out, where, temperature, keepdims)
+    """,
+)
 
 
 def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
