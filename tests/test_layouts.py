@@ -495,8 +495,8 @@ def test_dask_logsumexp_keepdims(isa, dask_array):
 @pytest.mark.parametrize("shape", [(10,), (1, 10), (5, 37), (64, 512), (3, 1)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_small_call_path_matches_the_gufuncs(isa, dtype, shape):
-    """Small C-contiguous arrays skip NumPy's gufunc machinery (register_softmax.cpp,
-    rowwise_small): the same row kernels, so bit-identical results, result types and out=."""
+    """Small C-contiguous arrays skip NumPy's gufunc machinery (cpp/bindings/register_list.cpp,
+    _core.<name>_small): the same row kernels, so bit-identical results, result types and out=."""
     x = (np.random.default_rng(3).normal(0, 4, shape)).astype(dtype)
     x.flat[0] = -np.inf
     for name in ROW_FUNCS:
