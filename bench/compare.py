@@ -658,7 +658,7 @@ WORKS: dict[str, Work] = {
     ]
 }
 
-# (work, shape): the shapes of peers.md. Small shapes are reported per call, the rest per element.
+# (work, shape): Small shapes are reported per call, the rest per element.
 CASES: list[tuple[str, tuple[int, ...]]] = [
     ("log_softmax", (1, 10)),
     ("log_softmax", (1, 1000)),

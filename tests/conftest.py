@@ -60,7 +60,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     rows = sorted({(f, q, d) for f, q, d, _ in rec}, key=lambda r: (registry.order_key(r[0]), r))
     isas = [i for i in ISAS if any(k[3] == i for k in rec)]
     tr = terminalreporter
-    tr.section("largest errors measured (bounds: docs/numerics.md, Accuracy targets)")
+    tr.section('largest errors measured (bounds: docs/numerics.md, "The bounds")')
     header = f"{'function':<44} {'quantity':<34} {'dtype':<8} {'bound':>6} " + " ".join(
         f"{i:>9}" for i in isas
     )

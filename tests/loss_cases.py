@@ -1,5 +1,5 @@
 """Shared pieces of the loss tests (test_loss_*.py): the checks against the oracle, with the
-bounds of docs/numerics.md ("Accuracy targets"), finite differences, and the test data.
+bounds of docs/numerics.md ("The bounds"), finite differences, and the test data.
 
 Tolerances: per-item losses <= 8 ulp (float32) / <= 16 ulp (float64); mean and sum <= 1e-6 /
 1e-13 relative; gradients (and grad_hess's Hessians) <= 8 ulp or 2^-24 absolute (float32), <= 16
@@ -36,7 +36,7 @@ def _where_worst(err, got, exact):
 
 
 def check_items(name, got, exact, dtype, isa):
-    """Per-item losses: ulps of the output dtype (docs/numerics.md, "Accuracy targets")."""
+    """Per-item losses: ulps of the output dtype (docs/numerics.md, "The bounds")."""
     got = np.asarray(got)
     assert got.dtype == dtype, f"{name}: dtype {got.dtype}, expected {dtype}"
     assert got.shape == np.shape(exact), f"{name}: shape {got.shape}, expected {np.shape(exact)}"
@@ -50,7 +50,7 @@ def check_items(name, got, exact, dtype, isa):
 
 
 def check_reduced(name, got, exact, dtype, isa):
-    """Mean / sum: relative error (docs/numerics.md, "Accuracy targets")."""
+    """Mean / sum: relative error (docs/numerics.md, "The bounds")."""
     got = np.asarray(got)
     assert got.dtype == dtype and got.shape == (), f"{name}: {got.dtype} {got.shape}"
     err = O.rel_error(got, exact)

@@ -3,7 +3,7 @@ docs/numerics.md and docs/semantics.md, not from logitkit's code (this module ne
 logitkit).
 
 Each function computes the exact result of its inputs to far better than the library's accuracy
-targets (docs/numerics.md, "Accuracy targets"), in a wider type than the output:
+targets (docs/numerics.md, "The bounds"), in a wider type than the output:
 
 * float16 / float32 (and integer) inputs are computed in float64 (29+ extra bits);
 * float64 inputs are computed in ``np.longdouble`` (80-bit x87 on x86: 11 extra bits);
@@ -37,7 +37,7 @@ error measured). Conventions:
   limit (``0`` where the coefficient of ``|x|`` is 0, ``+inf`` otherwise);
 * a row with NaN or ``+inf``, or all ``-inf``, has NaN log-probabilities.
 
-Error measures (docs/numerics.md, "Accuracy targets"): ``ulp_errors`` / ``ulp_error`` (ulps of the
+Error measures (docs/numerics.md, "The bounds"): ``ulp_errors`` / ``ulp_error`` (ulps of the
 output dtype, with the rule for outputs below the smallest normal), ``rel_error`` (reductions) and
 ``grad_errors`` (gradients: a fraction of the ulp-or-absolute target ``GRAD_BOUNDS``). The bounds
 each function must meet are in tests/registry.py.
@@ -80,7 +80,7 @@ __all__ = [
 
 LONGDOUBLE_IS_EXTENDED = np.finfo(np.longdouble).nmant >= 63
 
-# The gradient target of docs/numerics.md ("Accuracy targets"), the unit of grad_errors:
+# The gradient target of docs/numerics.md ("The bounds"), the unit of grad_errors:
 # (ulps, absolute); an output passes if it meets either.
 GRAD_BOUNDS = {np.dtype(np.float32): (8, 2.0**-24), np.dtype(np.float64): (16, 2.0**-53)}
 
@@ -416,7 +416,7 @@ def _target_coefficients(target, C, axis, W, weight, ignore_index, label_smoothi
     weight w_i (0 if ignored; None for soft labels).
 
     Hard label t_i:  a_ic = (1-ε)·w_{t_i}·[c = t_i] + (ε/C)·w_c   (all 0 when t_i is ignored),
-                     i.e. (1-ε)·ℓ_i + (ε/C)·s_i of docs/semantics.md, "cross_entropy".
+                     i.e. (1-ε)·ℓ_i + (ε/C)·s_i of docs/semantics.md, "Cross-entropy".
     Soft target y_i: a_ic = w_c·((1-ε)·y_ic + ε/C).
     """
     eps = W(label_smoothing)
@@ -476,7 +476,7 @@ def cross_entropy(
     reduction="mean",
     sample_weight=None,
 ):
-    """cross_entropy (hard or soft labels; docs/semantics.md, "cross_entropy"), work dtype."""
+    """cross_entropy (hard or soft labels; docs/semantics.md, "Cross-entropy"), work dtype."""
     per_item, denom, _, _, _ = _ce_parts(
         logits, target, axis, weight, ignore_index, label_smoothing, sample_weight
     )
@@ -593,7 +593,7 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
 def bce_with_logits(
     logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0, reduction="mean"
 ):
-    """binary_cross_entropy_with_logits (docs/semantics.md, "binary_cross_entropy_with_logits");
+    """binary_cross_entropy_with_logits (docs/semantics.md, "BCE with logits");
     'mean' divides by the element count."""
     loss, _, _, _ = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
     with np.errstate(all="ignore"):
@@ -705,7 +705,7 @@ def ulp_errors(got, exact, dtype) -> np.ndarray:
 
     * where |exact| >= the smallest normal of dtype: |got - exact| / ulp(exact);
     * below it: |got - exact| / (2 * smallest subnormal), so the docs/numerics.md target
-      ("Accuracy targets") "absolute error
+      ("The bounds") "absolute error
       2 x the smallest subnormal" reads as <= 1;
     * NaN must match NaN (0 if both, inf if only one is NaN);
     * where exact rounds to +-inf in dtype, got must be that inf (0 or inf); an inf got against a

@@ -3,7 +3,7 @@
 Every public math function (and every ufunc of ``logitkit._core``) is described here once: its
 name, its kind, how to call it (the public function and the raw ufuncs that compute it), the
 dtypes it accepts, its oracle (tests/oracle.py: NumPy in a wider type, mpmath at the extremes),
-its accuracy bound per dtype (docs/numerics.md, "Accuracy targets") and its special values
+its accuracy bound per dtype (docs/numerics.md, "The bounds") and its special values
 (docs/numerics.md, "Special values").
 
 The concern tests take their function lists from here (``names``, ``publics``, ``BOUNDS``):
@@ -31,7 +31,7 @@ from logitkit import _core
 F16, F32, F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 KINDS = ("elementwise", "row", "row reduction", "backward", "loss")
 
-# docs/numerics.md, "Accuracy targets": per-item losses (ulps of the output dtype), reductions
+# docs/numerics.md, "The bounds": per-item losses (ulps of the output dtype), reductions
 # (relative error), gradients (oracle.GRAD_BOUNDS: ulps or absolute, whichever is met).
 LOSS_BOUNDS = {F32: 8, F64: 16}
 REDUCED_BOUNDS = {F32: 1e-6, F64: 1e-13}

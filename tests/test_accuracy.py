@@ -1,6 +1,6 @@
 """Accuracy against the oracle (tests/oracle.py) and mpmath, in ulps, on every ISA.
 
-Bounds are docs/numerics.md's table, "Accuracy targets" (registry.BOUNDS). Every test records
+Bounds are docs/numerics.md's table, "The bounds" (registry.BOUNDS). Every test records
 its max error with registry.record; conftest.py prints the table at the end of the session.
 """
 
@@ -252,7 +252,7 @@ def near_zero_lse_rows(dtype_name: str):
 @pytest.mark.parametrize("dtype", _param_dtypes())
 def test_logsumexp_near_zero(isa, dtype):
     """logsumexp = m + L with m < 0 < L and |m + L| << L: the result must still be accurate in
-    ulps of itself (docs/numerics.md, "Accuracy targets", measures every output against the exact
+    ulps of itself (docs/numerics.md, "The bounds", measures every output against the exact
     result)."""
     xs = near_zero_lse_rows(dtype.name)
     # The condition number of m + L here is L/|m + L|, unbounded: no fixed-precision method is
@@ -311,8 +311,8 @@ def test_logsumexp_partial_cancellation(isa, dtype):
 
 
 def test_confident_row_top_entry_is_not_rounded_away():
-    """log p(top) of [0, -40] is -exp(-40)-ish, not 0 (docs/numerics.md, "Accuracy targets",
-    point 1)."""
+    """log p(top) of [0, -40] is -exp(-40)-ish, not 0
+    (docs/numerics.md, "Where the textbook formulas lose accuracy", point 1)."""
     for dt in (np.float32, np.float64):
         ls = lk.log_softmax(np.array([0.0, -40.0], dtype=dt))
         assert ls[0] < 0
@@ -558,7 +558,7 @@ def test_known_logsumexp_values(isa, dtype, mp2000):
     got = lk.logsumexp(np.array([1000.0, 1000.0], dtype=dtype))
     exact = 1000 + mpmath.log(2)
     assert _mp_ulps(got, exact, dtype) <= BOUNDS["logsumexp"][dtype]
-    if dtype == np.float64:  # the known values of docs/numerics.md, "Oracle"
+    if dtype == np.float64:  # the known values of docs/numerics.md, "Known values"
         assert float(lk.logsumexp(np.array([0.0, -40.0]))) == pytest.approx(
             4.248354255291589e-18, rel=8 * 2**-52
         )

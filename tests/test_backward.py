@@ -1,6 +1,6 @@
 """Backward rules: against central finite differences of the forward functions (float64), and
 against the oracle formulas (float32 and float64) with docs/numerics.md's gradient bounds
-("Accuracy targets")
+("The bounds")
 (<= 8 ulp or 2^-24 absolute for float32, <= 16 ulp or 2^-53 absolute for float64)."""
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
 
 @pytest.mark.parametrize("scale", [4, 6])
 def test_softmax_float32_bound_ordinary_rows(isa, scale):
-    """float32 softmax within its 4-ulp bound (docs/numerics.md, "Accuracy targets") on ordinary
+    """float32 softmax within its 4-ulp bound (docs/numerics.md, "The bounds") on ordinary
     rows, on every ISA, including those without FMA (rows of 1100 from N(0, 4²): row 4362 of seed 0
     is the worst one known)."""
     rng = np.random.default_rng(0)

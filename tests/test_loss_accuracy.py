@@ -1,4 +1,4 @@
-"""Loss accuracy (docs/semantics.md for the definitions, docs/numerics.md "Accuracy targets" for
+"""Loss accuracy (docs/semantics.md for the definitions, docs/numerics.md "The bounds" for
 the bounds): worked values, every option of every loss and its gradient against the oracle
 (tests/oracle.py) on every SIMD target, the oracle itself against mpmath, and the inputs where an
 accurate result needs care (cancelling gradients, confident elements, smoothing near 1).

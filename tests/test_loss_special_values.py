@@ -1,4 +1,4 @@
-"""Loss special values (docs/numerics.md, "Special values"; docs/semantics.md, "cross_entropy",
+"""Loss special values (docs/numerics.md, "Special values"; docs/semantics.md, "Cross-entropy",
 for 0·log 0 = 0): ±inf and huge logits, -inf at the label, zero targets at -inf, ignored items
 with NaN / inf logits, all-ignored means, underflowing results without a floating-point warning.
 Every library call runs under np.errstate(all="raise"). Shared checks: tests/loss_cases.py."""
@@ -57,7 +57,7 @@ def test_bce_one_pass_nan_and_signed_zero(isa, dtype):
 @dtypes
 def test_focal_underflowing_loss_raises_no_warning(isa, dtype):
     """Where the exact focal loss is below the smallest subnormal the result is 0 (within 2
-    subnormals, docs/numerics.md "Accuracy targets"), without an underflow warning."""
+    subnormals, docs/numerics.md "The bounds"), without an underflow warning."""
     v = {F32: 40.0, F64: 400.0}[dtype]
     x = np.array([v, -v], dtype)
     y = np.array([1.0, 0.0], dtype)

@@ -1,6 +1,6 @@
 """logitkit.multiclass: every verb against a plain NumPy float64 (or long double) oracle, on every
 SIMD target where a kernel runs; predictions and top_k against plain-Python argmax/sorting;
-the losses against tests/oracle_losses.py; the misuse messages (naming logitkit.multilabel) and the
+the losses against tests/oracle.py; the misuse messages (naming logitkit.multilabel) and the
 "these look like probabilities" warning. Calibration lives in test_calibration.py."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """logitkit.multilabel: every verb against an independent oracle — tests/oracle.py (float64 /
 long double) for the sigmoid family, mpmath for temperature/bias and for the exactness of
-``predict`` at the decision boundary, plain Python for top_k, tests/oracle_losses.py for the
+``predict`` at the decision boundary, plain Python for top_k, tests/oracle.py for the
 losses — plus the misuse messages (naming logitkit.multiclass) and the probability warning.
 Calibration lives in test_calibration.py."""
 

@@ -217,8 +217,8 @@ def all_dirs(files) -> set[str]:
     return dirs
 
 
-# A Markdown link to a section (`[text](docs/x.md#anchor)`, or `(#anchor)` within the file) and a
-# citation of a section by its title (`docs/x.md, "Section title"`, on one line).
+# A Markdown link to a section of a document (or `(#anchor)` within the file) and a citation of a
+# section by its title: the document's path, a comma, and the title in double quotes, on one line.
 _MD_ANCHOR = re.compile(r"\]\(((?:[\w.-]+/)*[\w.-]+\.md)?#([\w-]+)\)")
 _MD_SECTION = re.compile(r"((?:[\w.-]+/)*[\w.-]*\w\.md), \"([^\"]+)\"")
 _HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
