@@ -255,8 +255,8 @@ const std::vector<int64_t> kElementwiseSizes = {1000, 1 << 16, 1 << 20};
 // elements of classifier rows (1000) and of LM-vocabulary rows (32000).
 const std::vector<std::pair<int64_t, int64_t>> kRowShapes = {{10, 4096}, {32, 4096}, {100, 1024}, {1000, 64}, {1000, 1024}, {32000, 32}};
 // The specialised paths' shapes (forward row kernels, plain and confident rows): many grouped rows
-// (row groups), rows of 1000 whose output is 16 MiB or more (the big-output rule; OutputQueue for
-// log_softmax), long rows (OutputQueue) in a small and in a big output.
+// (row groups), rows of 1000 in an output of 16 MiB or more, long rows in a small and in a big
+// output (cache-missing outputs, where the row kernels' order of passes matters most).
 const std::vector<std::pair<int64_t, int64_t>> kPathRowShapes = {{32, 65536}, {100, 16384}, {1000, 16384}, {32000, 64}, {32000, 256}};
 
 template <class T> void register_for(const std::string& isa) {

@@ -745,19 +745,6 @@ def case_name(work: str, shape: tuple[int, ...]) -> str:
 # with the path disabled are compared against the library on these cases, one ISA and dtype at a
 # time (--isa, --dtype). Cases of CASES are reused by name; the others run only from here.
 PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
-    # softmax_rows / log_softmax_rows_grouped: long rows' output pass queued into the next row's
-    # sum pass (rows over 1024 entries; log_softmax over 512 when the output is big)
-    "OutputQueue": [
-        ("softmax", (64, 32000)),
-        ("log_softmax", (64, 32000)),
-        ("log_softmax", (16384, 1000)),
-    ],
-    # kBigOutput: an output of 16 MiB or more changes log_softmax's queue threshold and makes the
-    # queued rows store their exps
-    "big output (16 MiB)": [
-        ("log_softmax", (16384, 1000)),
-        ("log_softmax", (256, 32000)),
-    ],
     # the bindings' small-call paths: rowwise_small (softmax, log_softmax, logsumexp), ce_hard_small
     # (cross-entropy, hard labels) and bce_reduced (BCE with logits, mean or sum, any size)
     "rowwise_small": [

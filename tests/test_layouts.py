@@ -123,9 +123,8 @@ def test_short_rows_same_bits_every_way(isa, func, dtype, n):
 @pytest.mark.parametrize("n", [700, 3000])
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_big_outputs_same_bits(isa, dtype, n):
-    """An output of 16 MiB or more is taken to miss the cache: log_softmax then queues the output
-    passes of rows over 512 entries (not only over 2048) and always stores the sums' exps. Its rows
-    get the same bits as in a small array, in place and split across two threads too."""
+    """An output of 16 MiB or more, which misses the cache: its rows get the same bits as in a
+    small array, in place and split across two threads too."""
     x = _x((37, n), dtype, seed=n, scale=4.0)
     x[3, 1] = np.nan
     x[4, 0] = 100.0  # outside exp's range: the max-relative path

@@ -234,7 +234,9 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
     """The public function of the row-wise kernel list entry `name` ("row": (n)->(n), "reduce":
     (n)->()): with default options on a small float32/float64 array the entry's small-call function
     (cpp/bindings/register_list.cpp), else its gufunc, else ``_rowwise`` for axes, masks and
-    temperatures. The function is built here, not wrapped, so that a call costs one Python frame."""
+    temperatures. The function is built here, not wrapped, so that a call costs one Python frame.
+    The small-call function is kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py
+    cases softmax/1x10, log_softmax/1x10, logsumexp_alloc/1x10."""
     kind = {n: k for n, k, _, _ in _core.kernel_list}[name]
     uf, uf_ext, small = (getattr(_core, name + s) for s in ("", "_ext", "_small"))
     if kind == "reduce":

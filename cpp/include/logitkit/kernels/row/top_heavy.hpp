@@ -5,7 +5,9 @@
 // Chosen by row_groups.hpp (log_softmax) and the cross-entropy kernels (kernels/loss/) for rows that
 // row_direct_sum summed (every |x_j| inside exp's normal range) and found top-heavy: S·e^-m < 2.
 // The log-sum offset log S then errs by a rounding of S, too much for the top entry's output
-// -log1p(S'), which needs S' to relative accuracy.
+// -log1p(S'), which needs S' to relative accuracy. The alternative is the max-relative path, a
+// second pass of exps; the reuse is kept while it pays (docs/architecture.md, "Fast paths"):
+// bench/compare.py case log_softmax_confident/16384x100.
 //
 // Invariant: the e_j are exactly the bits row_direct_sum computed (stored, or recomputed by the same
 // exp_normal call where the pass could not store them, e.g. in place): the result does not depend
