@@ -26,6 +26,7 @@ from ._functional import (
     softplus,
 )
 from ._threads import _init_from_env as _threads_from_env
+from ._validation import InvalidTargetError
 from ._threads import get_num_threads, set_num_threads
 from .losses import (
     binary_cross_entropy_with_logits,
@@ -39,6 +40,7 @@ from .losses import (
 )
 
 __all__ = [
+    "InvalidTargetError",
     "__version__",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_with_grad",
