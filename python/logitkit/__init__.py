@@ -26,8 +26,8 @@ from ._functional import (
     softplus,
 )
 from ._threads import _init_from_env as _threads_from_env
-from ._validation import InvalidTargetError
 from ._threads import get_num_threads, set_num_threads
+from ._validation import InvalidTargetError
 from .losses import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_with_grad,

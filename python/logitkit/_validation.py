@@ -24,10 +24,10 @@ __all__ = [
     "class_axis_index",
     "format_value",
     "label_error",
-    "position_text",
-    "target_error",
     "normalize_axes",
     "normalize_axis_index",
+    "position_text",
+    "target_error",
 ]
 
 
@@ -62,7 +62,7 @@ def format_value(v: Any) -> str:
     """``v`` with the fewest significant digits (``%.1g`` .. ``%.17g``) that read back as ``v``;
     NaN as ``nan``: the rule of the C++ API's describe() (api.hpp), so messages match."""
     v = float(v)
-    if v != v:
+    if math.isnan(v):
         return "nan"
     text = ""
     for p in range(1, 18):

@@ -238,14 +238,26 @@ def _out_for(out: np.ndarray, x: np.ndarray, inputs: tuple[Any, ...]) -> bool:
     if not (_plain(out, (x.dtype.num,)) and out.flags.writeable and out.shape == x.shape):
         return False
     for a in inputs:
-        if a is not None and np.may_share_memory(out, a):
-            if a is not x or out.ctypes.data != x.ctypes.data:
-                return False
+        if (
+            a is not None
+            and np.may_share_memory(out, a)
+            and (a is not x or out.ctypes.data != x.ctypes.data)
+        ):
+            return False
     return True
 
 
 def _ce_small_call(
-    logits, target, axis, weight, ignore_index, label_smoothing, reduction, sample_weight, want_grad, out
+    logits,
+    target,
+    axis,
+    weight,
+    ignore_index,
+    label_smoothing,
+    reduction,
+    sample_weight,
+    want_grad,
+    out,
 ) -> bool:
     """Whether cross_entropy[_with_grad] takes the one-call path (_core.ce_hard_small, which runs the
     C++ API's cross_entropy): (N, C) float32/float64 logits and (N,) int64 labels as C reads them,
@@ -289,7 +301,16 @@ def _cross_entropy(
     out,
 ):
     if _ce_small_call(
-        logits, target, axis, weight, ignore_index, label_smoothing, reduction, sample_weight, want_grad, out
+        logits,
+        target,
+        axis,
+        weight,
+        ignore_index,
+        label_smoothing,
+        reduction,
+        sample_weight,
+        want_grad,
+        out,
     ):
         try:
             return _core.ce_hard_small(
@@ -606,6 +627,7 @@ def _bce_one_pass(
         ):
             return None
     return operands, direct
+
 
 def _bce(
     logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out, axis
