@@ -40,7 +40,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 _REDUCTION_CODE = {"mean": 0, "sum": 1, "none": 2}
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _FLOAT_NUMS = (_F32.num, _F64.num)
-_I64_NUM = np.dtype(np.int64).num
+_I64 = np.dtype(np.int64)
 # the most elements (rows × classes) cross_entropy's one-call path takes; larger calls pay for the
 # gufunc's threads
 _SMALL_CALL_ELEMENTS = _core.small_call_elements
@@ -220,22 +220,27 @@ def _ones_row(dt: np.dtype, C: int) -> np.ndarray:
     return r
 
 
-def _plain(a: Any, nums: tuple[int, ...]) -> bool:
-    """An ndarray (not a subclass) that C++ reads as it is: C-contiguous, aligned, native byte
-    order, of a dtype whose number is in ``nums`` (register_losses.cpp's plain_array)."""
+def _plain(a: Any, dt: np.dtype) -> bool:
+    """An ndarray (not a subclass) of dtype ``dt`` that C++ reads as it is: C-contiguous, aligned,
+    native byte order (register_losses.cpp's plain_array; a dtype object other than NumPy's own,
+    e.g. of an unpickled array, counts by its number)."""
     if type(a) is not np.ndarray:
         return False
     d = a.dtype
-    if d.num not in nums or not (d is _F32 or d is _F64 or d.isnative):
+    if d is not dt and not (d.num == dt.num and d.isnative):
         return False
     f = a.flags
-    return f.c_contiguous and f.aligned
+    return f.carray or (f.c_contiguous and f.aligned)  # carray: C-contiguous, aligned, writeable
 
 
-def _out_for(out: np.ndarray, x: np.ndarray, inputs: tuple[Any, ...]) -> bool:
+def _out_for(out: Any, x: np.ndarray, inputs: tuple[Any, ...]) -> bool:
     """Whether a one-call path may write its gradient into ``out`` as it is: plain, writeable, of
     ``x``'s dtype and shape, and either exactly ``x``'s memory (in place) or apart from every input."""
-    if not (_plain(out, (x.dtype.num,)) and out.flags.writeable and out.shape == x.shape):
+    if out is x:  # in place (x is plain where this is asked)
+        return out.flags.writeable and all(
+            a is None or a is x or not np.may_share_memory(out, a) for a in inputs
+        )
+    if not (_plain(out, x.dtype) and out.flags.writeable and out.shape == x.shape):
         return False
     for a in inputs:
         if (
@@ -266,25 +271,33 @@ def _ce_small_call(
     if not (
         weight is None
         and sample_weight is None
+        and type(logits) is np.ndarray
+        and type(target) is np.ndarray
         and type(axis) is int
         and axis == -1
+        and (out is None or want_grad)
+    ):
+        return False
+    xd = logits.dtype
+    if xd is not _F32 and xd is not _F64:
+        if not (xd.num in _FLOAT_NUMS and xd.isnative):
+            return False
+        xd = _F32 if xd.num == _F32.num else _F64
+    if logits.ndim != 2 or not _plain(logits, xd) or not _plain(target, _I64):
+        return False
+    N, C = logits.shape
+    return (
+        0 < C
+        and N * C <= _SMALL_CALL_ELEMENTS
+        and target.shape == (N,)
         and type(ignore_index) is int
         and -(2**63) <= ignore_index < 2**63
         and (type(label_smoothing) is float or type(label_smoothing) is int)
         and 0 <= label_smoothing <= 1
         and type(reduction) is str
         and reduction in _REDUCTION_CODE
-        and (out is None or want_grad)
-        and _plain(logits, _FLOAT_NUMS)
-        and logits.ndim == 2
-        and _plain(target, (_I64_NUM,))
-        and target.ndim == 1
-    ):
-        return False
-    N, C = logits.shape
-    if C == 0 or N * C > _SMALL_CALL_ELEMENTS or target.shape[0] != N:
-        return False
-    return out is None or _out_for(out, logits, (logits,))
+        and (out is None or _out_for(out, logits, (logits,)))
+    )
 
 
 def _cross_entropy(
@@ -612,9 +625,13 @@ def _bce_one_pass(
     if x.ndim == 0 or x.size == 0:
         return None
     operands = (x, y, pos_weight, weight)
-    nums = (x.dtype.num,)
-    direct = all(a is None or _plain(a, nums) for a in operands) and (
-        not want_grad or out is None or _out_for(out, x, operands)
+    dt = x.dtype
+    direct = (
+        _plain(x, dt)
+        and _plain(y, dt)
+        and (pos_weight is None or _plain(pos_weight, dt))
+        and (weight is None or _plain(weight, dt))
+        and (not want_grad or out is None or _out_for(out, x, operands))
     )
     if not direct:
         operands = tuple(None if a is None else np.ascontiguousarray(a) for a in operands)
