@@ -117,6 +117,23 @@ def test_unvalidated_bad_label_takes_the_gufunc_meaning(isa, dtype, reduction):
         assert per[2] == 0 or bad >= 5
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [SMALL, LARGE])
+def test_unvalidated_label_beyond_the_classes_has_a_nan_gradient_row(isa, dtype, shape):
+    """validate=False, a label >= C: its row's loss and gradient are NaN (not uninitialised
+    memory), the other rows' gradients those of a valid call."""
+    x = _logits(shape, dtype)
+    t = np.random.default_rng(4).integers(0, 5, shape[0])
+    ok = t.copy()
+    t[1] = 8
+    for out in (None, np.zeros(shape, dtype)):
+        per, grad = lk.cross_entropy_with_grad(x, t, reduction="none", validate=False, out=out)
+        _, want = lk.cross_entropy_with_grad(x, ok, reduction="none")
+        assert np.isnan(per[1]) and np.isnan(grad[1]).all()
+        keep = np.arange(shape[0]) != 1
+        assert np.array_equal(grad[keep], want[keep]) and np.isfinite(per[keep]).all()
+
+
 # ----------------------------------------------------------------------------- soft targets
 
 

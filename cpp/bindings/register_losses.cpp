@@ -6,6 +6,7 @@
 //   bce_with_logits          x, y, pos_weight, weight, ε, gscale -> loss        (elementwise)
 //   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale -> loss, grad  (elementwise)
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -49,7 +50,11 @@ void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
       const T g = load<T>(args[5] + r * steps[5]);
       T* grad = nullptr;
       if constexpr (GRAD) grad = row_out<T, T>(args[7] + r * steps[7], steps[nargs + 2], n, 1);
-      const T loss = (t >= n) ? std::numeric_limits<T>::quiet_NaN() : f(x, std::size_t(n), t, w, W, eps, g, grad);
+      // a label >= n (unchecked: validate=False) has no class: NaN loss and gradient row
+      const T nan = std::numeric_limits<T>::quiet_NaN();
+      if constexpr (GRAD)
+        if (t >= n) std::fill(grad, grad + n, nan);
+      const T loss = (t >= n) ? nan : f(x, std::size_t(n), t, w, W, eps, g, grad);
       std::memcpy(args[6] + r * steps[6], &loss, sizeof(T));
       if constexpr (GRAD) row_done<T, T>(grad, args[7] + r * steps[7], steps[nargs + 2], n);
     }
