@@ -8,6 +8,7 @@
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <initializer_list>
 #include <limits>
 #include <new>
@@ -299,9 +300,16 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
     gd = static_cast<T*>(PyArray_DATA(g));
   }
   T value = T(0);
-  const auto par = [](std::size_t blocks, std::size_t elements_per_block, auto&& body) {
-    parallel_for(npy_intp(blocks), npy_intp(elements_per_block), 1,
-                 [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); });
+  // The API's functions never throw: an exception of the pool (a part that could not run) is kept
+  // here and raised once the call has returned.
+  std::exception_ptr failure;
+  const auto par = [&failure](std::size_t blocks, std::size_t elements_per_block, auto&& body) noexcept {
+    try {
+      parallel_for(npy_intp(blocks), npy_intp(elements_per_block), 1,
+                   [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); });
+    } catch (...) {
+      failure = std::current_exception();
+    }
   };
   lk::Status st;
   {
@@ -312,6 +320,7 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
                                                                 lk::MatrixView<T>(gd, rows, C, std::ptrdiff_t(C), 1), o, par)
             : lk::binary_cross_entropy_with_logits<T>(matrix(x), matrix(y), lv, o, par);
   }
+  if (failure) std::rethrow_exception(failure);
   if (!st) raise_status(st, nullptr, PyArray_DIMS(x), nd);
   py::object loss = scalar<T>(value, type);
   if (want_grad) return py::make_tuple(loss, grad_obj);

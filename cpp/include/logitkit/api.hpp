@@ -804,6 +804,8 @@ inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> lo
   const std::size_t nblocks = (n + kBceBlock - 1) / kBceBlock;
   Scratch<double> partial(none ? 0 : nblocks);
   if (!partial.get()) return fail(Errc::out_of_memory, "logits", "no memory for the partial sums");
+  if (!none)
+    for (std::size_t b = 0; b < nblocks; ++b) partial.get()[b] = 0;  // defined if par skips a range
   const auto f = kernels<T>().bce_with_logits;
   const T eps = o.label_smoothing;
   par(nblocks, kBceBlock, [&](std::size_t b0, std::size_t b1) {
@@ -988,9 +990,11 @@ inline Status cross_entropy_with_grad(MatrixView<const detail::id_t<T>> logits,
 // [0, 1], soft allowed), with BceOptions. loss: one element for mean and sum (e.g. view(&l, 1)),
 // the logits' shape for Reduction::none. mean divides by the number of elements (weights do not
 // enter it). Infinite logits give the finite limit where there is one.
-// par (optional) splits the work: par(n, elements_per_item, body) must call body(b, e) over disjoint
-// ranges [b, e) that cover [0, n), on any threads, and return when all have returned (the Python
-// package hands it its thread pool). The result is the same bits for every split.
+// par (optional) splits the work: par(n, elements_per_item, body) calls body(b, e) over disjoint
+// ranges [b, e) that cover [0, n), on any threads, and returns when all have returned (the Python
+// package hands it its thread pool). The result is the same bits for every split. par must not
+// throw; one that could not run every range reports that to its own caller (the result is then
+// unspecified, a finite or NaN number).
 template <class T, class Par = detail::SerialFor>
 inline Status binary_cross_entropy_with_logits(MatrixView<const detail::id_t<T>> logits,
                                                MatrixView<const detail::id_t<T>> target, MatrixView<T> loss,
