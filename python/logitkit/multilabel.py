@@ -115,7 +115,7 @@ def _z(x: np.ndarray, ax: int, T: Any, b: Any, wide: np.dtype) -> np.ndarray:
 
 
 def _sigmoid_wide(z: np.ndarray, log: bool) -> np.ndarray:
-    """sigmoid or log_sigmoid in long double, by the stable formulas of docs/numerics.md ("Sigmoid")."""
+    """sigmoid or log_sigmoid in long double, by the stable formulas of docs/numerics.md, "Sigmoid, log-sigmoid, softplus"."""
     with np.errstate(all="ignore"):
         e = np.exp(-np.abs(z))
         if log:

@@ -1,5 +1,5 @@
 // Tests of the public C++ API (logitkit.hpp) against known values: the worked values of
-// docs/semantics.md ("Losses"), values computed with mpmath at 40 digits, hand-derived backward rules, and central
+// docs/semantics.md, values computed with mpmath at 40 digits, hand-derived backward rules, and central
 // finite differences of the losses for their gradients. Strided and in-place layouts must give
 // exactly the contiguous results; errors must be reported (and write nothing).
 //
@@ -182,7 +182,7 @@ void test_softmax() {
 
 // --------------------------------------------------------------------------------------- losses
 
-// docs/semantics.md ("Losses"): x = [[1,2,3],[1,0,-1],[.5,.5,.5],[-2,4,0]], t = [2,1,1,0], weight = [0.2, 0.3, 0.5]
+// docs/semantics.md, "Cross-entropy": x = [[1,2,3],[1,0,-1],[.5,.5,.5],[-2,4,0]], t = [2,1,1,0], weight = [0.2, 0.3, 0.5]
 const std::vector<double> kX = {1, 2, 3, 1, 0, -1, .5, .5, .5, -2, 4, 0};
 const std::vector<std::int64_t> kT = {2, 1, 1, 0};
 const std::vector<double> kW = {0.2, 0.3, 0.5};
@@ -264,7 +264,7 @@ void test_cross_entropy_values() {
 
 template <class T>
 void test_bce_values() {
-  // docs/semantics.md ("Losses"), reduction none
+  // docs/semantics.md, "BCE with logits", reduction none
   const std::vector<T> x = {T(0), T(-120), T(120), T(-1e4), T(1e4), T(3)};
   const std::vector<T> y = {T(0), T(1), T(0), T(1), T(1), T(0.25)};
   const std::vector<double> want = {0.6931471805599453, 120, 120, 1e4, 0, 2.298587351573742};

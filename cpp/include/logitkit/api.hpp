@@ -20,7 +20,7 @@
 //
 // Numbers. The same kernels as the Python package (same results, bit for bit, on the same ISA), the
 // same special values (docs/numerics.md, "Special values and lane isolation") and the same loss semantics
-// (torch.nn.functional's options; docs/semantics.md, "Losses"). Reductions (mean, sum) are summed in
+// (torch.nn.functional's options; docs/semantics.md). Reductions (mean, sum) are summed in
 // double: cross-entropy row by row in order, binary cross-entropy in fixed blocks of elements whose
 // sums are added in order (the same bits for any split of the blocks between threads). Kernels may set floating-point
 // status flags; run them with floating-point traps off (the default).
