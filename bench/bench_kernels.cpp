@@ -5,6 +5,12 @@
 // Names: <dtype>_<kernel>/<isa>/n:<elements>          elementwise kernels over n contiguous elements
 //        <dtype>_<kernel>/<isa>/row:<n>/rows:<rows>    row-wise kernels, rows of n, one call per row
 //        <dtype>_copy/memcpy/n:<elements>              memcpy of the same bytes: the memory limit
+//        <dtype>_<kernel>_confident/<isa>/row:<n>/rows:<rows>   the row kernel on a confident
+//                                                      classifier's rows (one entry holds ~95 % of the
+//                                                      mass: the top-heavy paths)
+// Besides the grid of shapes, the row kernels run on the shapes that reach the kernels' specialised
+// paths (kPathRowShapes: a 64 MiB float output, long rows in a big output), so that each path has a
+// named case here as in compare.py's PATH_CASES.
 // bytes_per_second counts the bytes a kernel must move at least (inputs read once, output written
 // once), so it compares directly with the memcpy rows; items_per_second counts elements.
 // Select with --benchmark_filter, e.g. 'f32_log_softmax/avx2' or 'f32_(sigmoid|copy)/.*/n:1048576'.
@@ -15,6 +21,7 @@
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <tuple>
@@ -38,6 +45,21 @@ template <class T> std::vector<T> logits(std::size_t n, unsigned seed) {
   std::vector<T> v(n);
   for (auto& e : v) e = static_cast<T>(d(gen));
   return v;
+}
+
+// Confident rows: row r's entry (r * 7919) mod n set to the logsumexp of the others plus 3, so that it
+// holds about 95 % of the row's probability (compare.py's confident_make, without its randomness).
+template <class T> void make_confident(std::vector<T>& x, std::size_t n, std::size_t rows) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    T* xr = x.data() + r * n;
+    const std::size_t top = (r * 7919) % n;
+    double m = -std::numeric_limits<double>::infinity(), s = 0;
+    for (std::size_t j = 0; j < n; ++j)
+      if (j != top) m = std::max(m, double(xr[j]));
+    for (std::size_t j = 0; j < n; ++j)
+      if (j != top) s += std::exp(double(xr[j]) - m);
+    xr[top] = static_cast<T>(m + std::log(s) + 3.0);
+  }
 }
 
 // Switch the dispatch to `isa` for this benchmark and return its table for T.
@@ -108,12 +130,14 @@ template <class T> void bm_binary(benchmark::State& state, std::string isa, Bina
 enum class Row { softmax, log_softmax, logsumexp, softmax_backward, log_softmax_backward };
 
 template <class T> void bm_row(benchmark::State& state, std::string isa, Row op, std::size_t n,
-                               std::size_t rows) {
+                               std::size_t rows, bool confident = false) {
   const TypedKernels<T>* k = select<T>(state, isa);
   if (!k) return;
   const std::size_t total = n * rows;
   auto x = logits<T>(total, 1);
-  std::vector<T> y(total), out(total), red(rows);
+  if (confident) make_confident(x, n, rows);
+  const bool backward = op == Row::softmax_backward || op == Row::log_softmax_backward;
+  std::vector<T> y(total), out(backward ? total : 0), red(rows);
   std::size_t bytes = 2 * total * sizeof(T);
   switch (op) {
     case Row::softmax:  // the rows entries, as the gufuncs call them (short rows several per vector)
@@ -230,6 +254,10 @@ const std::vector<int64_t> kElementwiseSizes = {1000, 1 << 16, 1 << 20};
 // (row length, rows): many short rows, a cache-resident block of vocabulary-1000 rows, then 1M
 // elements of classifier rows (1000) and of LM-vocabulary rows (32000).
 const std::vector<std::pair<int64_t, int64_t>> kRowShapes = {{10, 4096}, {32, 4096}, {100, 1024}, {1000, 64}, {1000, 1024}, {32000, 32}};
+// The specialised paths' shapes (forward row kernels, plain and confident rows): many grouped rows
+// (row groups), rows of 1000 whose output is 16 MiB or more (the big-output rule; OutputQueue for
+// log_softmax), long rows (OutputQueue) in a small and in a big output.
+const std::vector<std::pair<int64_t, int64_t>> kPathRowShapes = {{32, 65536}, {100, 16384}, {1000, 16384}, {32000, 64}, {32000, 256}};
 
 template <class T> void register_for(const std::string& isa) {
   const std::string dt = dtype_name<T>();
@@ -261,7 +289,22 @@ template <class T> void register_for(const std::string& isa) {
     for (auto [n, rows] : kRowShapes) {
       benchmark::RegisterBenchmark(
           (dt + "_" + name + "/" + isa + "/row:" + std::to_string(n) + "/rows:" + std::to_string(rows)).c_str(),
-          bm_row<T>, isa, op, std::size_t(n), std::size_t(rows));
+          bm_row<T>, isa, op, std::size_t(n), std::size_t(rows), false);
+    }
+  }
+  for (auto [name, op] : {std::pair<const char*, Row>{"softmax", Row::softmax},
+                          {"log_softmax", Row::log_softmax},
+                          {"logsumexp", Row::logsumexp}}) {
+    for (bool confident : {false, true}) {
+      if (confident && op != Row::log_softmax) continue;  // the top-heavy paths are log_softmax's
+      for (auto [n, rows] : kPathRowShapes) {
+        const bool in_grid = std::find(kRowShapes.begin(), kRowShapes.end(), std::make_pair(n, rows)) != kRowShapes.end();
+        if (in_grid && !confident) continue;
+        benchmark::RegisterBenchmark((dt + "_" + name + (confident ? "_confident/" : "/") + isa + "/row:" +
+                                      std::to_string(n) + "/rows:" + std::to_string(rows))
+                                         .c_str(),
+                                     bm_row<T>, isa, op, std::size_t(n), std::size_t(rows), confident);
+      }
     }
   }
   const std::tuple<const char*, bool, bool> ce[] = {{"cross_entropy_hard", false, false},

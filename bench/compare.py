@@ -24,7 +24,15 @@ Usage::
     python bench/compare.py --isa avx2            # force logitkit's ISA
     python bench/compare.py --isa avx2 --torch-isa avx2   # both libraries on AVX2
     python bench/compare.py --only cross_entropy,bce      # the losses only
+    python bench/compare.py --case log_softmax/64x32000   # one case, by its name
+    python bench/compare.py --list                        # every case name (and the path cases)
+    python bench/compare.py --paths                       # the fast-path cases only
     python bench/compare.py --json out.json --plot out.png
+
+Every case has a stable name, ``WORK/SHAPE`` with the shape's sizes joined by ``x``
+(``softmax/1x10``, ``sigmoid/1000000``). ``PATH_CASES`` name the cases that exercise each of the
+kernels' and bindings' specialised paths (docs/architecture.md: a fast path stays only while it wins
+on its named case); they are not part of the default table and run with ``--paths`` or ``--case``.
 
 Adding an entry (a loss with its gradient, say): write the contender factories (each takes the
 case's data and returns a zero-argument callable, or raises ``Skip``), register a ``Work`` in
@@ -147,6 +155,19 @@ def lk_factory(fn_name: str, reduce: bool = False) -> Factory:
         out = _rows_out(x) if reduce else np.empty_like(x)
         fn = getattr(lk, fn_name)
         return lambda: fn(x, out=out)
+
+    return make
+
+
+def lk_alloc_factory(fn_name: str) -> Factory:
+    """The public function without out=: it allocates its result (logsumexp's small-call path
+    applies only then)."""
+
+    def make(d: dict) -> Runner:
+        x = d["x"]
+        _note_alloc(d, "logitkit")
+        fn = getattr(lk, fn_name)
+        return lambda: fn(x)
 
     return make
 
@@ -573,6 +594,20 @@ def make_logits(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtyp
     return {"x": np.ascontiguousarray(x, dtype=dtype)}
 
 
+def confident_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """A confident classifier's logits: standard normal x 3, then in each row one entry (a random
+    class) set to the logsumexp of the others plus 3, so that it holds about 95 % of the row's
+    probability (a "top-heavy" row: its log-probability is -log1p of the others' mass)."""
+    x = rng.standard_normal(shape, dtype=np.float64) * 3.0
+    rows = x.reshape(-1, shape[-1])
+    top = rng.integers(0, shape[-1], rows.shape[0])
+    idx = np.arange(rows.shape[0])
+    rows[idx, top] = -np.inf
+    m = rows.max(axis=-1)
+    rows[idx, top] = m + np.log(np.exp(rows - m[:, None]).sum(axis=-1)) + 3.0
+    return {"x": np.ascontiguousarray(x, dtype=dtype)}
+
+
 @dataclass
 class Work:
     name: str
@@ -622,12 +657,28 @@ def _row_work(name: str, np_fn: Factory, reduce: bool = False) -> Work:
     )
 
 
+def _confident_work(name: str, np_fn: Factory, reduce: bool = False) -> Work:
+    """The row work ``name`` on confident logits (confident_make), named ``<name>_confident``."""
+    w = _row_work(name, np_fn, reduce)
+    return Work(f"{name}_confident", w.contenders, make=confident_make)
+
+
 WORKS: dict[str, Work] = {
     w.name: w
     for w in [
         _row_work("log_softmax", np_log_softmax),
+        _confident_work("log_softmax", np_log_softmax),
         _row_work("softmax", np_softmax),
         _row_work("logsumexp", np_logsumexp, reduce=True),
+        # logsumexp(x) with no out=, as most callers write it: its small-call path needs out=None
+        Work(
+            "logsumexp_alloc",
+            {
+                "logitkit": lk_alloc_factory("logsumexp"),
+                "numpy": np_logsumexp,
+                "copy": copy_factory,
+            },
+        ),
         _unary_work("sigmoid", np_sigmoid, "expit"),
         _unary_work("log_sigmoid", np_log_sigmoid, "log_expit"),
         _unary_work("softplus", np_softplus, "softplus"),
@@ -658,7 +709,7 @@ WORKS: dict[str, Work] = {
     ]
 }
 
-# (work, shape): the shapes of peers.md. Small shapes are reported per call, the rest per element.
+# (work, shape): Small shapes are reported per call, the rest per element.
 CASES: list[tuple[str, tuple[int, ...]]] = [
     ("log_softmax", (1, 10)),
     ("log_softmax", (1, 1000)),
@@ -682,6 +733,68 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("bce_with_logits+grad", (1, 10)),
     ("bce_with_logits+grad", (4096, 1000)),
 ]
+
+
+def case_name(work: str, shape: tuple[int, ...]) -> str:
+    """The case's stable name: ``WORK/SHAPE``, the sizes joined by ``x`` (``softmax/1x10``)."""
+    return f"{work}/{'x'.join(str(d) for d in shape)}"
+
+
+# The cases that exercise each specialised path of the kernels and bindings, by path: the named
+# benchmarks of docs/architecture.md's rule (a path stays only while it wins on them). Variants
+# with the path disabled are compared against the library on these cases, one ISA and dtype at a
+# time (--isa, --dtype). Cases of CASES are reused by name; the others run only from here.
+PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
+    # softmax_rows / log_softmax_rows_grouped: long rows' output pass queued into the next row's
+    # sum pass (rows over 1024 entries; log_softmax over 512 when the output is big)
+    "OutputQueue": [
+        ("softmax", (64, 32000)),
+        ("log_softmax", (64, 32000)),
+        ("log_softmax", (16384, 1000)),
+    ],
+    # kBigOutput: an output of 16 MiB or more changes log_softmax's queue threshold and makes the
+    # queued rows store their exps
+    "big output (16 MiB)": [
+        ("log_softmax", (16384, 1000)),
+        ("log_softmax", (256, 32000)),
+    ],
+    # the bindings' small-call paths: rowwise_small (softmax, log_softmax, logsumexp), ce_hard_small
+    # (cross-entropy, hard labels) and bce_reduced (BCE with logits, mean or sum, any size)
+    "rowwise_small": [
+        ("softmax", (1, 10)),
+        ("log_softmax", (1, 10)),
+        ("logsumexp_alloc", (1, 10)),
+        ("log_softmax", (1, 1000)),
+        ("log_softmax", (32, 1000)),
+    ],
+    "ce_hard_small": [
+        ("cross_entropy", (1, 10)),
+        ("cross_entropy+grad", (1, 10)),
+        ("cross_entropy", (32, 1000)),
+    ],
+    "bce_reduced": [
+        ("bce_with_logits", (1, 10)),
+        ("bce_with_logits+grad", (1, 10)),
+        ("bce_with_logits", (4096, 1000)),
+        ("bce_with_logits+grad", (4096, 1000)),
+    ],
+    # log_softmax_rows_grouped, logsumexp_rows_grouped: rows of 4 vectors up to 1024 entries, up to
+    # 16 rows at a time
+    "row groups": [
+        ("log_softmax", (65536, 32)),
+        ("log_softmax", (16384, 100)),
+        ("log_softmax", (16384, 1000)),
+        ("logsumexp", (16384, 100)),
+        ("logsumexp", (16384, 1000)),
+    ],
+    # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
+    "top-heavy reuse": [
+        ("log_softmax_confident", (16384, 100)),
+        ("log_softmax_confident", (4096, 1000)),
+        ("log_softmax_confident", (64, 32000)),
+    ],
+}
+
 NOISY = 0.15  # samples whose IQR exceeds this fraction of the median are marked "~"
 PER_CALL_BELOW = 10_000  # elements: below this a call's overhead dominates; report µs/call
 
@@ -692,11 +805,17 @@ PLOT_TOTAL = 4_000_000
 # ----------------------------------------------------------------------------- timing
 
 
+# The clock of every timing: wall time (the default), or with --clock cpu the CPU time of the
+# calling thread, which leaves out the time other processes hold the core (a shared machine); it
+# counts only the calling thread, so it suits the single-threaded contenders alone.
+_clock = time.perf_counter_ns
+
+
 def _time_batch(fn: Runner, k: int) -> float:
-    t0 = time.perf_counter_ns()
+    t0 = _clock()
     for _ in range(k):
         fn()
-    return (time.perf_counter_ns() - t0) * 1e-9
+    return (_clock() - t0) * 1e-9
 
 
 def _calibrate(fn: Runner, batch_s: float) -> int:
@@ -1090,10 +1209,53 @@ def main(argv: list[str] | None = None) -> int:
         " (e.g. sigmoid, or cross_entropy,bce)",
     )
     p.add_argument(
+        "--case",
+        help="run only these cases, by name (comma-separated, e.g. softmax/1x10,log_softmax/64x32000;"
+        " --list shows them); path cases included",
+    )
+    p.add_argument(
+        "--paths",
+        action="store_true",
+        help="run the cases of every fast path (PATH_CASES) instead of the default table",
+    )
+    p.add_argument("--list", action="store_true", help="print every case name and exit")
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall: elapsed time (default); cpu: the calling thread's CPU time, for A/B runs of"
+        " single-threaded contenders on a busy machine (other processes' time left out)",
+    )
+    p.add_argument(
         "--contenders",
         help=f"comma-separated subset of {','.join(CONTENDERS)} (logitkit is always kept)",
     )
     args = p.parse_args(argv)
+    global _clock
+    _clock = time.thread_time_ns if args.clock == "cpu" else time.perf_counter_ns
+    if args.clock == "cpu" and "lk 2 threads" in (args.contenders or ",".join(CONTENDERS)).split(
+        ","
+    ):
+        p.error(
+            "--clock cpu times the calling thread only: leave out 'lk 2 threads' (--contenders)"
+        )
+
+    path_cases = list(dict.fromkeys(c for cs in PATH_CASES.values() for c in cs))
+    known = {case_name(w, s): (w, s) for w, s in [*CASES, *path_cases]}
+    if args.list:
+        for w, s in CASES:
+            print(case_name(w, s))
+        for path, cs in PATH_CASES.items():
+            print(f"# {path}: " + " ".join(case_name(w, s) for w, s in cs))
+        return 0
+    if args.case:
+        names = [c.strip() for c in args.case.split(",") if c.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            p.error(f"--case: unknown {unknown}; --list shows the names")
+        cases = [known[n] for n in dict.fromkeys(names)]
+    else:
+        cases = path_cases if args.paths else CASES
 
     if args.torch_isa:
         if "torch" in sys.modules:
@@ -1115,13 +1277,13 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             p.error(f"--contenders: unknown {sorted(unknown)}; choose from {CONTENDERS}")
         contenders = [c for c in CONTENDERS if c in wanted]
-    for name in (
-        "scipy",
-        "torch",
-        "onnxruntime",
-        "onnx",
-        "sklearn",
-    ):  # import up front: notes, versions, threads
+    # the peers the chosen contenders need, imported up front: notes, versions, threads
+    wanted_peers = {NEEDS[c] for c in contenders if c in NEEDS}
+    if "onnxruntime" in wanted_peers:
+        wanted_peers.add("onnx")
+    for name in ("scipy", "torch", "onnxruntime", "onnx", "sklearn"):
+        if name not in wanted_peers:
+            continue
         try:
             peer(name)
         except Skip:
@@ -1148,14 +1310,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"method:    single thread, {dtype.name}, median of {reps} interleaved repetitions, "
-        f"~{batch_s * 1e3:g} ms batches"
+        f"~{batch_s * 1e3:g} ms batches, {args.clock} clock"
     )
     print(flush=True)
 
     rng = np.random.default_rng(20240601)
     results: list[Result] = []
     only = [o.strip() for o in args.only.split(",") if o.strip()] if args.only else []
-    for work_name, shape in CASES:
+    for work_name, shape in cases:
         if only and not any(o in work_name for o in only):
             continue
         r = run_case(WORKS[work_name], shape, dtype, reps, batch_s, contenders, rng)
@@ -1205,6 +1367,7 @@ def main(argv: list[str] | None = None) -> int:
             "versions": versions(),
             "threads": 1,
             "dtype": dtype.name,
+            "clock": args.clock,
             "reps": reps,
             "batch_s": batch_s,
             "skipped_peers": _missing,
@@ -1219,6 +1382,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _to_json(r: Result) -> dict:
     d = dict(r.__dict__)
+    d["case"] = case_name(r.work, r.shape)
     d["shape"] = list(r.shape)
     d["unit"] = "us/call" if r.per_call else "ns/element"
     d["value"] = {c: r.value(c) for c in r.median_s}

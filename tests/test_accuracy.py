@@ -1,7 +1,7 @@
 """Accuracy against the oracle (tests/oracle.py) and mpmath, in ulps, on every ISA.
 
-Bounds are numerics.md's table (oracle.BOUNDS). Every test records its max error in
-oracle.ULP_RECORD; conftest.py prints the table at the end of the session.
+Bounds are docs/numerics.md's table, "The bounds" (registry.BOUNDS). Every test records
+its max error with registry.record; conftest.py prints the table at the end of the session.
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ import logitkit as lk
 import numpy as np
 import oracle
 import pytest
-from oracle import BOUNDS, ulp_errors, worst_report
+import registry
+from oracle import ulp_errors, worst_report
+from registry import BOUNDS
 
 mpmath = pytest.importorskip("mpmath")
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 DT_IDS = ["f32", "f64"]
 SCALES = [1.0, 10.0, 1000.0]
-ROW_FUNCS = ["softmax", "log_softmax", "logsumexp"]
-ELEMENTWISE = ["sigmoid", "log_sigmoid", "softplus"]
+ROW_FUNCS = registry.names("row", "row reduction")
+ELEMENTWISE = registry.names("elementwise")
 LENGTHS = list(range(71)) + [1000, 32000]
 
 needs_extended = pytest.mark.skipif(
@@ -50,14 +52,14 @@ def _check(func, dtype, isa, cases, category):
         if err.size and err.max() > worst:
             worst = float(err.max())
             report = worst_report(x, got, exact, dtype, err, axis=axis, row_wise=func in ROW_FUNCS)
-    oracle.record(func, dtype, isa, worst, category)
+    registry.record(func, dtype, isa, worst, category)
     bound = BOUNDS[func][dtype]
     assert worst <= bound, f"{func} {dtype} on {isa}: {worst:.3g} ulp > {bound}: {report}"
     return worst
 
 
 def _row_exact(x, func, **kw):
-    return getattr(oracle, func)(x, **kw)
+    return registry.BY_NAME[func].oracle(x, **kw)
 
 
 # ----------------------------------------------------------------------------- random rows
@@ -250,7 +252,8 @@ def near_zero_lse_rows(dtype_name: str):
 @pytest.mark.parametrize("dtype", _param_dtypes())
 def test_logsumexp_near_zero(isa, dtype):
     """logsumexp = m + L with m < 0 < L and |m + L| << L: the result must still be accurate in
-    ulps of itself (numerics.md measures every output against the exact result)."""
+    ulps of itself (docs/numerics.md, "The bounds", measures every output against the exact
+    result)."""
     xs = near_zero_lse_rows(dtype.name)
     # The condition number of m + L here is L/|m + L|, unbounded: no fixed-precision method is
     # accurate in ulps of the result for every such row. logitkit detects the cancellation and
@@ -270,7 +273,7 @@ def test_logsumexp_near_zero(isa, dtype):
         worst = max(worst, float(err.max()))
         i = int(np.argmax(err))
         assert err[i] <= 1, (x[i], got[i], exact[i], float(ue[i]))
-    oracle.record("logsumexp", dtype, isa, worst, "near-zero logsumexp (fraction of the bound)")
+    registry.record("logsumexp", dtype, isa, worst, "near-zero logsumexp (/bound)")
 
 
 @functools.cache
@@ -308,7 +311,8 @@ def test_logsumexp_partial_cancellation(isa, dtype):
 
 
 def test_confident_row_top_entry_is_not_rounded_away():
-    """log p(top) of [0, -40] is -exp(-40)-ish, not 0 (numerics.md, point 1)."""
+    """log p(top) of [0, -40] is -exp(-40)-ish, not 0
+    (docs/numerics.md, "Where the textbook formulas lose accuracy", point 1)."""
     for dt in (np.float32, np.float64):
         ls = lk.log_softmax(np.array([0.0, -40.0], dtype=dt))
         assert ls[0] < 0
@@ -493,7 +497,7 @@ def sweep(dtype_name: str):
 
 @functools.cache
 def sweep_exact(dtype_name: str, func: str):
-    return getattr(oracle, func)(sweep(dtype_name))
+    return registry.BY_NAME[func].oracle(sweep(dtype_name))
 
 
 @pytest.mark.parametrize("func", ELEMENTWISE)
@@ -554,7 +558,7 @@ def test_known_logsumexp_values(isa, dtype, mp2000):
     got = lk.logsumexp(np.array([1000.0, 1000.0], dtype=dtype))
     exact = 1000 + mpmath.log(2)
     assert _mp_ulps(got, exact, dtype) <= BOUNDS["logsumexp"][dtype]
-    if dtype == np.float64:  # the values quoted in numerics.md
+    if dtype == np.float64:  # the known values of docs/numerics.md, "Known values"
         assert float(lk.logsumexp(np.array([0.0, -40.0]))) == pytest.approx(
             4.248354255291589e-18, rel=8 * 2**-52
         )
@@ -623,7 +627,7 @@ def test_oracle_matches_mpmath(mp2000):
         for n in [1, 2, 5, 17]:
             x = rng.standard_normal((3, n)) * 30
             x[0, 0] += 60  # a confident row
-            res = {f: getattr(oracle, f)(x, temperature=t) for f in ROW_FUNCS}
+            res = {f: registry.BY_NAME[f].oracle(x, temperature=t) for f in ROW_FUNCS}
             tt = mpmath.mpf(1.0 if t is None else t)
             for r in range(3):
                 v = [_mp(a) for a in x[r]]

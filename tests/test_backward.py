@@ -1,5 +1,6 @@
 """Backward rules: against central finite differences of the forward functions (float64), and
-against the oracle formulas (float32 and float64) with numerics.md's gradient bounds
+against the oracle formulas (float32 and float64) with docs/numerics.md's gradient bounds
+("The bounds")
 (<= 8 ulp or 2^-24 absolute for float32, <= 16 ulp or 2^-53 absolute for float64)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import logitkit as lk
 import numpy as np
 import oracle
 import pytest
+import registry
 from oracle import grad_errors
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -116,7 +118,7 @@ def test_log_softmax_backward_vs_oracle(isa, dtype):
         assert got.dtype == dtype and got.shape == y.shape
         exact = oracle.log_softmax_backward(g, y)
         # g - exp(y)·Σg: exp(y) is rounded once in the working precision, so the result is held to
-        # the numerics.md bound or to 2 ulp of the product it subtracts, whichever is larger.
+        # the gradient bound or to 2 ulp of the product it subtracts, whichever is larger.
         w = oracle.work_dtype(dtype)
         eps = float(np.finfo(dtype).eps)
         with np.errstate(all="ignore"):
@@ -168,7 +170,9 @@ def test_log_sigmoid_backward_vs_oracle(isa, dtype):
 # ----------------------------------------------------------------------------- layout, axis, out
 
 
-@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+@pytest.mark.parametrize(
+    "func", [registry.BY_NAME[b].of for b in registry.names("backward", rowwise=True)]
+)
 def test_row_backward_axis_strides_out(isa, func):
     rng = _rng(8)
     x = rng.standard_normal((5, 6, 7))
@@ -204,7 +208,7 @@ def test_row_backward_axis_strides_out(isa, func):
     np.testing.assert_array_equal(got, back(np.broadcast_to(g[0, 0], y.shape).copy(), y))
 
 
-@pytest.mark.parametrize("func", ["sigmoid_backward", "log_sigmoid_backward"])
+@pytest.mark.parametrize("func", registry.names("backward", rowwise=False))
 def test_elementwise_backward_broadcast_and_out(isa, func):
     rng = _rng(9)
     a = rng.standard_normal((4, 9))

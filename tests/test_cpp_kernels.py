@@ -1,8 +1,8 @@
-"""Builds the C++ tests (tests/cpp, CMake) and runs them with ctest: the kernels on every ISA of this
-CPU against a long double reference and the numerics.md bounds; the public C++ API (logitkit.hpp)
-against known values, through the compiled library and header-only; the example program; and the
-consumer projects that build against an installed tree (find_package) and the source tree
-(add_subdirectory). No Python is involved in what they test."""
+"""Builds the C++ tests (tests/cpp, CMake) and runs them with ctest: the kernels on every ISA of
+this CPU against a long double reference and the bounds of docs/numerics.md ("The bounds");
+the public C++ API (logitkit.hpp) against known values, through the compiled library and
+header-only; the example program; and the consumer projects that build against an installed tree
+(find_package) and the source tree (add_subdirectory). No Python is involved in what they test."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logitkit as lk
 import numpy as np
 import oracle
-import oracle_losses
 import pytest
+import registry
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 DT_IDS = ["f32", "f64"]
@@ -46,7 +46,7 @@ def test_softmax_backward_huge_finite_gradient(isa, dtype, n):
     assert np.isfinite(exact).all()
     assert np.isfinite(got).all(), np.argwhere(~np.isfinite(got))[:5]
     # the absolute error scales with the row's Σ|g·y| (the sum that cancels): within 16 units of
-    # it, and within the numerics.md gradient bound where no cancellation is involved
+    # it, and within the gradient bound where no cancellation is involved
     w = oracle.work_dtype(dtype)
     eps = float(np.finfo(dtype).eps)
     scale = np.abs(g.astype(w) * y.astype(w)).sum(-1, keepdims=True).astype(np.float64)
@@ -61,7 +61,8 @@ def test_softmax_backward_huge_finite_gradient(isa, dtype, n):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_softmax_backward_huge_matches_fma_isas(isa, dtype):
-    """The issue's reproducer: the ISAs without FMA give the FMA ISAs' (exact-product) result."""
+    """A huge gradient against a softmax output: the ISAs without FMA give the FMA ISAs'
+    (exact-product) result."""
     y = lk.softmax(dtype.type([0, 1, 2, 3]).astype(dtype))
     big = 1e38 if dtype == np.float32 else 1e305
     got = lk.softmax_backward(np.array([big, 0, 0, 0], dtype), y)
@@ -114,14 +115,12 @@ def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
             pw[pos], w[pos] = 2.5, 0.3  # w·P·|x| representable, P·|x| not
             kw = {"weight": w, "pos_weight": pw, "label_smoothing": smoothing}
             loss, grad = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction="none", **kw)
-            ol = oracle_losses.bce_with_logits(x, y, reduction="none", **kw)
-            og, scale = oracle_losses.bce_with_logits_grad(
-                x, y, reduction="none", with_scale=True, **kw
-            )
+            ol = oracle.bce_with_logits(x, y, reduction="none", **kw)
+            og, scale = oracle.bce_with_logits_grad(x, y, reduction="none", with_scale=True, **kw)
             assert np.isfinite(loss).all(), (xv, pos, loss)
-            err = oracle_losses.ulp_errors(loss, ol, dtype)
-            assert err.max() <= oracle_losses.BOUNDS[dtype], (xv, pos, loss, ol)
-            assert oracle_losses.grad_errors(grad, og, dtype, scale).max() <= 1, (xv, pos)
+            err = oracle.ulp_errors(loss, ol, dtype)
+            assert err.max() <= registry.LOSS_BOUNDS[dtype], (xv, pos, loss, ol)
+            assert oracle.grad_errors(grad, og, dtype, scale).max() <= 1, (xv, pos)
             alone = lk.binary_cross_entropy_with_logits(
                 x[pos : pos + 1],
                 y[pos : pos + 1],
@@ -135,8 +134,9 @@ def test_bce_weighted_huge_logits_finite(isa, dtype, smoothing):
 
 @pytest.mark.parametrize("scale", [4, 6])
 def test_softmax_float32_bound_ordinary_rows(isa, scale):
-    """float32 softmax within its 4-ulp bound (numerics.md) on ordinary rows, on every ISA,
-    including those without FMA (the issue's rows: N(0, 4²) of 1100, row 4362 of seed 0)."""
+    """float32 softmax within its 4-ulp bound (docs/numerics.md, "The bounds") on ordinary
+    rows, on every ISA, including those without FMA (rows of 1100 from N(0, 4²): row 4362 of seed 0
+    is the worst one known)."""
     rng = np.random.default_rng(0)
     batches = [rng.normal(0, scale, (4363, 1100)).astype(np.float32)]
     rng = np.random.default_rng([94, scale])
@@ -146,6 +146,6 @@ def test_softmax_float32_bound_ordinary_rows(isa, scale):
         got = lk.softmax(x)
         exact = oracle.softmax(x)
         err = oracle.ulp_errors(got, exact, np.float32)
-        assert err.max() <= oracle.BOUNDS["softmax"][np.dtype(np.float32)], oracle.worst_report(
+        assert err.max() <= registry.BOUNDS["softmax"][np.dtype(np.float32)], oracle.worst_report(
             x, got, exact, np.float32, err, row_wise=True
         )

@@ -7,13 +7,20 @@ import logitkit as lk
 import numpy as np
 import oracle
 import pytest
-from oracle import BOUNDS, ulp_errors
+import registry
+from oracle import ulp_errors
+from registry import BOUNDS
 
-ROW_FUNCS = ["softmax", "log_softmax", "logsumexp"]
-ELEMENTWISE = ["sigmoid", "log_sigmoid", "softplus"]
+ROW_FUNCS = registry.names("row", "row reduction")
+ELEMENTWISE = registry.names("elementwise")
 ALL_FUNCS = ROW_FUNCS + ELEMENTWISE
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 DT_IDS = ["f32", "f64"]
+
+
+def _reduces(func) -> bool:
+    """Whether func reduces each row to one value (the registry's 'row reduction' kind)."""
+    return registry.BY_NAME[func].kind == "row reduction"
 
 
 def _x(shape, dtype=np.float64, seed=0, scale=5.0):
@@ -55,7 +62,7 @@ def test_strided_inputs(isa, dtype, func):
         got = _call(func, v)
         want = _call(func, np.ascontiguousarray(v))
         np.testing.assert_array_equal(got, want, err_msg=name)
-        _assert_accurate(func, got, getattr(oracle, func)(v), dtype)
+        _assert_accurate(func, got, registry.BY_NAME[func].oracle(v), dtype)
         for kw in ({"temperature": 0.5}, {"where": np.ones(v.shape, bool)}):
             if func in ROW_FUNCS:
                 got = _call(func, v, **kw)
@@ -108,9 +115,9 @@ def test_short_rows_same_bits_every_way(isa, func, dtype, n):
     finally:
         lk.set_num_threads(before)
     np.testing.assert_array_equal(
-        big, np.tile(ref, reps) if func == "logsumexp" else np.tile(ref, (reps, 1))
+        big, np.tile(ref, reps) if _reduces(func) else np.tile(ref, (reps, 1))
     )
-    _assert_accurate(func, ref, getattr(oracle, func)(x), dtype)
+    _assert_accurate(func, ref, registry.BY_NAME[func].oracle(x), dtype)
 
 
 @pytest.mark.parametrize("n", [700, 3000])
@@ -142,7 +149,7 @@ def test_big_outputs_same_bits(isa, dtype, n):
         lk.set_num_threads(before)
 
 
-@pytest.mark.parametrize("func", ["softmax", "log_softmax"] + ELEMENTWISE)
+@pytest.mark.parametrize("func", registry.names("row") + ELEMENTWISE)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_strided_out(isa, dtype, func):
     x = _x((6, 33), dtype, seed=2)
@@ -158,7 +165,7 @@ def test_strided_out(isa, dtype, func):
     np.testing.assert_array_equal(out, want)
 
 
-@pytest.mark.parametrize("func", ["softmax", "log_softmax"] + ELEMENTWISE)
+@pytest.mark.parametrize("func", registry.names("row") + ELEMENTWISE)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_out_equal_to_input(isa, dtype, func):
     """out=x: in place, for contiguous and strided views, with every axis."""
@@ -168,7 +175,7 @@ def test_out_equal_to_input(isa, dtype, func):
         kw = {} if axis is None else {"axis": axis}
         for view in (lambda a: a, lambda a: a[:, ::2, ::-1], lambda a: a.transpose(2, 0, 1)):
             x = view(base.copy())
-            exact = getattr(oracle, func)(x.copy(), **kw)
+            exact = registry.BY_NAME[func].oracle(x.copy(), **kw)
             r = _call(func, x, out=x, **kw)
             assert r is x
             # In place may take another (equally accurate) path than out-of-place: compare with
@@ -187,14 +194,14 @@ def test_class_axis_first_middle_last(isa, dtype, func):
         got = _call(func, x, axis=axis)
         moved = np.moveaxis(x, axis, -1)
         ref = _call(func, np.ascontiguousarray(moved))
-        if func != "logsumexp":
+        if not _reduces(func):
             ref = np.moveaxis(ref, -1, axis)
         np.testing.assert_array_equal(got, ref, err_msg=f"axis={axis}")
-        _assert_accurate(func, got, getattr(oracle, func)(x, axis=axis), dtype)
+        _assert_accurate(func, got, registry.BY_NAME[func].oracle(x, axis=axis), dtype)
         # with where / temperature too
         w = np.random.default_rng(5).random(x.shape) < 0.8
         got = _call(func, x, axis=axis, where=w, temperature=2.0)
-        exact = getattr(oracle, func)(x, axis=axis, where=w, temperature=2.0)
+        exact = registry.BY_NAME[func].oracle(x, axis=axis, where=w, temperature=2.0)
         _assert_accurate(func, got, exact, dtype)
 
 
@@ -214,7 +221,9 @@ def test_where_broadcasting(isa, func):
             got = _call(func, x, axis=axis, where=w)
             want = _call(func, x, axis=axis, where=np.ascontiguousarray(full))
             np.testing.assert_array_equal(got, want, err_msg=f"{wshape} axis={axis}")
-            _assert_accurate(func, got, getattr(oracle, func)(x, axis=axis, where=full), np.float64)
+            _assert_accurate(
+                func, got, registry.BY_NAME[func].oracle(x, axis=axis, where=full), np.float64
+            )
     # a Python list of bools broadcasts too
     np.testing.assert_array_equal(
         _call(func, x, where=[True, False, True, True, False, True]),
@@ -328,8 +337,8 @@ def _scipy_like(func, x, axis, keepdims=False):
     xt = np.transpose(x, rest + list(axes))
     lead = xt.shape[: len(rest)]
     xr = xt.reshape(lead + (-1,))
-    r = getattr(oracle, func)(np.ascontiguousarray(xr))
-    if func == "logsumexp":
+    r = registry.BY_NAME[func].oracle(np.ascontiguousarray(xr))
+    if _reduces(func):
         return np.expand_dims(r, axes) if keepdims else r
     return np.transpose(r.reshape(xt.shape), np.argsort(rest + list(axes)))
 
@@ -348,7 +357,7 @@ def test_tuple_axis_and_none(isa, func):
     # axis=None on a 1-D array is the ordinary row; on 2-D the whole array is one row
     v = _x(10, seed=10)
     np.testing.assert_array_equal(_call(func, v, axis=None), _call(func, v))
-    if func == "logsumexp":
+    if _reduces(func):
         assert np.shape(lk.logsumexp(x, axis=None)) == ()
 
 
@@ -362,8 +371,8 @@ def test_tuple_axis_with_where_and_temperature(isa, func):
         rest = [a for a in range(3) if a not in axes]
         xt = np.transpose(x, rest + list(axes)).reshape(tuple(x.shape[a] for a in rest) + (-1,))
         wt = np.transpose(w, rest + list(axes)).reshape(xt.shape)
-        exact = getattr(oracle, func)(xt, where=wt, temperature=3.0)
-        if func != "logsumexp":
+        exact = registry.BY_NAME[func].oracle(xt, where=wt, temperature=3.0)
+        if not _reduces(func):
             perm = rest + list(axes)
             exact = np.transpose(exact.reshape(np.transpose(x, perm).shape), np.argsort(perm))
         _assert_accurate(func, got, exact, np.float64)
@@ -486,11 +495,11 @@ def test_dask_logsumexp_keepdims(isa, dask_array):
 @pytest.mark.parametrize("shape", [(10,), (1, 10), (5, 37), (64, 512), (3, 1)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_small_call_path_matches_the_gufuncs(isa, dtype, shape):
-    """Small C-contiguous arrays skip NumPy's gufunc machinery (register_softmax.cpp,
-    rowwise_small): the same row kernels, so bit-identical results, result types and out=."""
+    """Small C-contiguous arrays skip NumPy's gufunc machinery (cpp/bindings/register_list.cpp,
+    _core.<name>_small): the same row kernels, so bit-identical results, result types and out=."""
     x = (np.random.default_rng(3).normal(0, 4, shape)).astype(dtype)
     x.flat[0] = -np.inf
-    for name in ("softmax", "log_softmax", "logsumexp"):
+    for name in ROW_FUNCS:
         f, uf = getattr(lk, name), getattr(lk.ufuncs, name)
         got, want = f(x), uf(x)
         assert type(got) is type(want)

@@ -1,6 +1,6 @@
 """logitkit.multiclass: every verb against a plain NumPy float64 (or long double) oracle, on every
 SIMD target where a kernel runs; predictions and top_k against plain-Python argmax/sorting;
-the losses against tests/oracle_losses.py; the misuse messages (naming logitkit.multilabel) and the
+the losses against tests/oracle.py; the misuse messages (naming logitkit.multilabel) and the
 "these look like probabilities" warning. Calibration lives in test_calibration.py."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import dataclasses
 import logitkit as lk
 import numpy as np
 import oracle
-import oracle_losses as OL
 import pytest
+import registry
 from logitkit import multiclass as mc
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -44,7 +44,7 @@ def test_proba_and_log_proba_against_oracle(isa, dtype, axis, temperature):
         lp = mc.log_proba(x, axis=axis, temperature=temperature)
     t = None if temperature == 1.0 else temperature
     assert p.dtype == dtype and lp.dtype == dtype and p.shape == x.shape
-    bound = oracle.BOUNDS["softmax"][dtype]
+    bound = registry.BOUNDS["softmax"][dtype]
     assert oracle.ulp_error(p, oracle.softmax(x, axis, temperature=t), dtype) <= bound
     assert oracle.ulp_error(lp, oracle.log_softmax(x, axis, temperature=t), dtype) <= bound
     np.testing.assert_allclose(p.sum(axis=axis), 1.0, rtol=1e-6 if dtype == F32 else 1e-14)
@@ -145,7 +145,7 @@ def test_top_k_against_oracle(isa, dtype, axis, k):
     want_idx, want_p = _top_k_oracle(x, k, axis, temperature=1.5)
     np.testing.assert_array_equal(idx, want_idx)
     assert probs.dtype == dtype
-    assert oracle.ulp_error(probs, want_p, dtype) <= oracle.BOUNDS["softmax"][dtype]
+    assert oracle.ulp_error(probs, want_p, dtype) <= registry.BOUNDS["softmax"][dtype]
     # sorted descending
     assert np.all(np.diff(probs.astype(np.float64), axis=axis) <= 0)
 
@@ -183,19 +183,19 @@ def test_loss_and_grad_forward_with_options(isa, dtype):
     rtol = 1e-5 if dtype == F32 else 1e-12
     got = mc.loss(x, t, **opts)
     assert got.dtype == dtype
-    assert float(got) == pytest.approx(float(OL.cross_entropy(x, t, **opts)), rel=rtol)
+    assert float(got) == pytest.approx(float(oracle.cross_entropy(x, t, **opts)), rel=rtol)
     loss, grad = mc.loss_with_grad(x, t, **opts)
     assert float(loss) == pytest.approx(float(got), rel=rtol)
     np.testing.assert_allclose(
         grad.astype(np.float64),
-        OL.cross_entropy_grad(x, t, **opts).astype(np.float64),
+        oracle.cross_entropy_grad(x, t, **opts).astype(np.float64),
         rtol=0,
         atol=1e-6 if dtype == F32 else 1e-14,
     )
     per = mc.loss(x, t, **{**opts, "reduction": "none"})
     np.testing.assert_allclose(
         per.astype(np.float64),
-        OL.cross_entropy(x, t, **{**opts, "reduction": "none"}).astype(np.float64),
+        oracle.cross_entropy(x, t, **{**opts, "reduction": "none"}).astype(np.float64),
         rtol=rtol,
     )
 
@@ -206,10 +206,10 @@ def test_soft_labels_axis0_and_grad_hess(isa, dtype):
     y = np.random.default_rng(7).dirichlet(np.ones(4), size=6).T.astype(dtype)
     rtol = 1e-5 if dtype == F32 else 1e-12
     assert float(mc.loss(x, y, axis=0)) == pytest.approx(
-        float(OL.cross_entropy(x, y, axis=0)), rel=rtol
+        float(oracle.cross_entropy(x, y, axis=0)), rel=rtol
     )
     g, h = mc.grad_hess(x, y, axis=0, label_smoothing=0.05)
-    g_o, h_o = OL.grad_hess(x, y, family="multiclass", axis=0, label_smoothing=0.05)
+    g_o, h_o = oracle.grad_hess(x, y, family="multiclass", axis=0, label_smoothing=0.05)
     atol = 1e-6 if dtype == F32 else 1e-14
     np.testing.assert_allclose(g.astype(np.float64), g_o.astype(np.float64), rtol=0, atol=atol)
     np.testing.assert_allclose(h.astype(np.float64), h_o.astype(np.float64), rtol=0, atol=atol)

@@ -1,6 +1,6 @@
 """logitkit.multilabel: every verb against an independent oracle — tests/oracle.py (float64 /
 long double) for the sigmoid family, mpmath for temperature/bias and for the exactness of
-``predict`` at the decision boundary, plain Python for top_k, tests/oracle_losses.py for the
+``predict`` at the decision boundary, plain Python for top_k, tests/oracle.py for the
 losses — plus the misuse messages (naming logitkit.multiclass) and the probability warning.
 Calibration lives in test_calibration.py."""
 
@@ -12,8 +12,8 @@ import logitkit as lk
 import mpmath
 import numpy as np
 import oracle
-import oracle_losses as OL
 import pytest
+import registry
 from logitkit import multilabel as ml
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -62,9 +62,10 @@ def test_proba_and_log_proba_against_oracle(isa, dtype, complement):
     arg = -x.astype(np.float64) if complement else x
     arg = arg.astype(dtype)
     assert p.dtype == dtype and lp.dtype == dtype
-    assert oracle.ulp_error(p, oracle.sigmoid(arg), dtype) <= oracle.BOUNDS["sigmoid"][dtype]
+    assert oracle.ulp_error(p, oracle.sigmoid(arg), dtype) <= registry.BOUNDS["sigmoid"][dtype]
     assert (
-        oracle.ulp_error(lp, oracle.log_sigmoid(arg), dtype) <= oracle.BOUNDS["log_sigmoid"][dtype]
+        oracle.ulp_error(lp, oracle.log_sigmoid(arg), dtype)
+        <= registry.BOUNDS["log_sigmoid"][dtype]
     )
 
 
@@ -237,20 +238,20 @@ def test_losses_forward_with_options(isa, dtype):
     rtol = 1e-5 if dtype == F32 else 1e-12
     for reduction in ("mean", "sum"):
         got = ml.loss(x, y, reduction=reduction, **opts)
-        want = OL.bce_with_logits(x, y, reduction=reduction, **opts)
+        want = oracle.bce_with_logits(x, y, reduction=reduction, **opts)
         assert got.dtype == dtype
         assert float(got) == pytest.approx(float(want), rel=rtol)
     loss, grad = ml.loss_with_grad(x, y, **opts)
-    assert float(loss) == pytest.approx(float(OL.bce_with_logits(x, y, **opts)), rel=rtol)
+    assert float(loss) == pytest.approx(float(oracle.bce_with_logits(x, y, **opts)), rel=rtol)
     atol = 1e-6 if dtype == F32 else 1e-14
     np.testing.assert_allclose(
         grad.astype(np.float64),
-        OL.bce_with_logits_grad(x, y, **opts).astype(np.float64),
+        oracle.bce_with_logits_grad(x, y, **opts).astype(np.float64),
         rtol=0,
         atol=atol,
     )
     g, h = ml.grad_hess(x, y, **opts)
-    g_o, h_o = OL.grad_hess(x, y, family="binary", **opts)
+    g_o, h_o = oracle.grad_hess(x, y, family="binary", **opts)
     np.testing.assert_allclose(g.astype(np.float64), g_o.astype(np.float64), rtol=0, atol=4 * atol)
     np.testing.assert_allclose(h.astype(np.float64), h_o.astype(np.float64), rtol=0, atol=4 * atol)
 

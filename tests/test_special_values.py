@@ -1,24 +1,27 @@
-"""Special values (numerics.md table): NaN, +-inf, all -inf rows, empty axes, where= masking, huge
-finite logits. Every call here runs under np.errstate(all="raise"), never writes to its input, and
-the rows of a batch that hold no special value must be unaffected (equal to their oracle)."""
+"""Special values (docs/numerics.md, "Special values"): NaN, +-inf, all -inf rows, empty axes,
+where= masking, huge finite logits. Every call here runs under np.errstate(all="raise"), never
+writes to its input, and the rows of a batch that hold no special value must be unaffected (equal to
+their oracle)."""
 
 from __future__ import annotations
 
 import logitkit as lk
 import numpy as np
-import oracle
 import pytest
-from oracle import BOUNDS, ulp_errors, worst_report
+import registry
+from oracle import ulp_errors, worst_report
+from registry import BOUNDS
 
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
 DT_IDS = ["f32", "f64"]
-ROW_FUNCS = ["softmax", "log_softmax", "logsumexp"]
-ELEMENTWISE = ["sigmoid", "log_sigmoid", "softplus"]
+ROW_FUNCS = registry.names("row", "row reduction")
+ELEMENTWISE = registry.names("elementwise")
 
 
 @pytest.fixture(autouse=True)
 def _raise_on_fp_warnings():
-    """No function may raise floating-point warnings for any input (numerics.md)."""
+    """No function may raise floating-point warnings for any input (docs/numerics.md, "Special
+    values")."""
     with np.errstate(all="raise"):
         yield
 
@@ -41,6 +44,16 @@ def assert_close(func, x, got, exact, dtype, axis=-1):
     )
 
 
+def _reduces(func) -> bool:
+    """Whether func reduces each row to one value (the registry's 'row reduction' kind)."""
+    return registry.BY_NAME[func].kind == "row reduction"
+
+
+def _is(got, want) -> bool:
+    """Every entry of got is want (NaN: every entry NaN), the registry's special value."""
+    return bool(np.isnan(got).all() if np.isnan(want) else np.all(got == want))
+
+
 def _base_rows(rng, n, dtype, rows):
     return (rng.standard_normal((rows, n)) * 5).astype(dtype)
 
@@ -54,35 +67,30 @@ def _base_rows(rng, n, dtype, rows):
 def test_special_at_every_position(isa, dtype, func, special):
     """Rows of length 1..40, the special value at each position in turn (row i has it at i),
     plus two ordinary rows in the same batch."""
+    specials = registry.BY_NAME[func].specials
     rng = np.random.default_rng([7, int(dtype == np.float64)])
     for n in range(1, 41):
         x = _base_rows(rng, n, dtype, n + 2)
         x[np.arange(n), np.arange(n)] = special
         got = call(func, x)
-        exact = getattr(oracle, func)(x)
+        exact = registry.BY_NAME[func].oracle(x)
         sp, ok = got[:n], got[n:]
         # The ordinary rows: equal to their oracle, and bit-identical to computing them alone.
         assert_close(func, x[n:], ok, exact[n:], dtype)
         np.testing.assert_array_equal(ok, getattr(lk, func)(x[n:].copy()))
         if np.isnan(special):
-            assert np.isnan(sp).all(), (n, sp)
+            assert _is(sp, specials["nan"]), (n, sp)
         elif special > 0:
-            if func == "logsumexp":
-                assert np.all(sp == np.inf), (n, sp)
-            else:
-                assert np.isnan(sp).all(), (n, sp)
+            assert _is(sp, specials["+inf"]), (n, sp)
         elif n == 1:  # a row of one -inf: every entry -inf
-            if func == "logsumexp":
-                assert np.all(sp == -np.inf), sp
-            else:
-                assert np.isnan(sp).all(), sp
+            assert _is(sp, specials["all -inf"]), sp
         else:  # some -inf: 0 / -inf there, the rest as the oracle says
             if func == "softmax":
                 d = np.diagonal(sp)
                 assert np.all(d == 0) and not np.signbit(d).any(), d
             elif func == "log_softmax":
                 assert np.all(np.diagonal(sp) == -np.inf)
-            if func == "logsumexp":
+            if _reduces(func):
                 assert np.isfinite(sp).all(), sp
             else:
                 assert np.isfinite(sp[~np.eye(n, dtype=bool)]).all(), sp
@@ -103,10 +111,9 @@ def test_nan_and_inf_in_one_row(isa, dtype, func):
         dtype=dtype,
     )
     got = call(func, x)
-    if func == "logsumexp":
-        assert np.isnan(got[0]) and got[1] == np.inf and got[2] == np.inf and np.isnan(got[3])
-    else:
-        assert np.isnan(got).all()
+    sp = registry.BY_NAME[func].specials
+    assert _is(got[0], sp["nan"]) and _is(got[3], sp["nan"]), got
+    assert _is(got[1], sp["+inf"]) and _is(got[2], sp["+inf"]), got
 
 
 @pytest.mark.parametrize("func", ROW_FUNCS)
@@ -116,21 +123,14 @@ def test_all_neginf_rows(isa, dtype, func):
         x = np.full((3, n), -np.inf, dtype=dtype)
         x[1] = np.linspace(-3, 3, n)  # an ordinary row between two all -inf rows
         got = call(func, x)
-        if func == "logsumexp":
-            assert got[0] == -np.inf and got[2] == -np.inf
-        else:
-            assert np.isnan(got[[0, 2]]).all()
-        assert_close(func, x[1], got[1], getattr(oracle, func)(x[1]), dtype)
+        assert _is(got[[0, 2]], registry.BY_NAME[func].specials["all -inf"]), got
+        assert_close(func, x[1], got[1], registry.BY_NAME[func].oracle(x[1]), dtype)
 
 
 @pytest.mark.parametrize("func", ELEMENTWISE)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_elementwise_special_values(isa, dtype, func):
-    expected = {
-        "sigmoid": {np.inf: 1.0, -np.inf: 0.0},
-        "log_sigmoid": {np.inf: -0.0, -np.inf: -np.inf},
-        "softplus": {np.inf: np.inf, -np.inf: 0.0},
-    }[func]
+    expected = registry.BY_NAME[func].specials
     rng = np.random.default_rng(8)
     for n in range(1, 41):
         base = (rng.standard_normal(n) * 5).astype(dtype)
@@ -181,10 +181,10 @@ def test_empty_axis(isa, dtype, func):
         for kw in ({}, {"temperature": 2.0}, {"where": np.ones(shape, bool)}):
             got = call(func, x, axis=axis, **kw)
             assert got.dtype == dtype
-            if func == "logsumexp":
+            if registry.BY_NAME[func].kind == "row reduction":
                 rshape = shape[: axis % len(shape)] + shape[axis % len(shape) + 1 :]
                 assert got.shape == rshape
-                assert np.all(got == -np.inf)
+                assert np.all(got == registry.BY_NAME[func].specials["empty"])
             else:
                 assert got.shape == shape
 
@@ -216,7 +216,7 @@ def test_masked_values_do_not_leak(isa, dtype, func, garbage):
         x[~w] = garbage
         for t in (None, 0.5):
             got = call(func, x, where=w, temperature=t)
-            exact = getattr(oracle, func)(x, where=w, temperature=t)
+            exact = registry.BY_NAME[func].oracle(x, where=w, temperature=t)
             if func == "softmax":
                 d = np.diagonal(got)
                 assert np.all(d == 0) and not np.signbit(d).any()
@@ -226,8 +226,8 @@ def test_masked_values_do_not_leak(isa, dtype, func, garbage):
             # As accurate as the row without the masked entry (oracle without where=).
             for i in (0, n - 1):
                 row = np.delete(x[i], i)
-                alone = getattr(oracle, func)(row, temperature=t)
-                g = got[i] if func == "logsumexp" else np.delete(got[i], i)
+                alone = registry.BY_NAME[func].oracle(row, temperature=t)
+                g = got[i] if _reduces(func) else np.delete(got[i], i)
                 assert_close(func, row, g, alone, dtype)
 
 
@@ -260,8 +260,8 @@ def test_masked_special_rows(isa, dtype, func):
         [[True, False, True], [True, True, False], [True, False, False], [True, True, False]]
     )
     got = call(func, x, where=w)
-    exact = getattr(oracle, func)(x, where=w)
-    if func == "logsumexp":
+    exact = registry.BY_NAME[func].oracle(x, where=w)
+    if _reduces(func):
         assert np.isnan(got[0]) and got[1] == np.inf and got[2] == -np.inf
         assert_close(func, x[3], got[3], exact[3], dtype)
     else:
@@ -308,7 +308,7 @@ def test_huge_finite_logits(isa, dtype, func):
         x = np.array([row], dtype=dtype)
         for t in (None, 0.5, 1e3):
             got = call(func, x, temperature=t)
-            exact = getattr(oracle, func)(x, temperature=t)
+            exact = registry.BY_NAME[func].oracle(x, temperature=t)
             assert not np.isnan(got).any(), (row, t, got)
             assert_close(func, x, got, exact, dtype)
             if func == "softmax" and t is None:
@@ -337,13 +337,13 @@ def test_huge_finite_elementwise(isa, dtype, func):
     )
     got = call(func, x)
     assert not np.isnan(got).any()
-    assert_close(func, x, got, getattr(oracle, func)(x), dtype)
+    assert_close(func, x, got, registry.BY_NAME[func].oracle(x), dtype)
 
 
 # ----------------------------------------------------------------------------- in place
 
 
-@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("func", registry.names("row"))
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_out_is_x_in_place(isa, dtype, func):
     rng = np.random.default_rng(11)
@@ -353,7 +353,7 @@ def test_out_is_x_in_place(isa, dtype, func):
         x[2, -1] = np.nan
         # In place may take another path than out-of-place: compare with the oracle.
         for kw in ({}, {"temperature": 0.5}, {"where": np.arange(n) % 3 != 1}, {"axis": 0}):
-            exact = getattr(oracle, func)(x, **kw)
+            exact = registry.BY_NAME[func].oracle(x, **kw)
             y = x.copy()
             r = getattr(lk, func)(y, out=y, **kw)
             assert r is y
@@ -396,6 +396,6 @@ def test_extreme_temperatures(isa, dtype, func, t):
         [[0.0, 1.0, -2.0, -np.inf], [3.0, 3.0, -1e4, 2.5], [-5.0, -5.0, -5.0, -5.0]], dtype=dtype
     )
     got = call(func, x, temperature=t)
-    exact = getattr(oracle, func)(x, temperature=t)
+    exact = registry.BY_NAME[func].oracle(x, temperature=t)
     assert not np.isnan(got).any(), (t, got)
     assert_close(func, x, got, exact, dtype)

@@ -13,6 +13,7 @@ import threading
 import logitkit as lk
 import numpy as np
 import pytest
+import registry
 from logitkit import _core
 
 
@@ -24,7 +25,8 @@ def restore_threads():
 
 
 def _calls(dtype, inputs=None):
-    """One large call of every threaded loop kind (rows × length well above the split grain).
+    """One large call of every threaded loop kind (rows × length well above the split grain), and
+    every public function of tests/registry.py.
     inputs: a list that receives every array the calls read."""
     rng = np.random.default_rng(7)
     x = (rng.normal(0, 4, (300, 1001))).astype(dtype)
@@ -38,7 +40,7 @@ def _calls(dtype, inputs=None):
     pw = np.asarray(2.0, dtype)
     if inputs is not None:
         inputs += [x, s, t, y, mask, yb, pw]
-    return {
+    calls = {
         "softmax": lambda: lk.softmax(x),
         "log_softmax": lambda: lk.log_softmax(x),
         "logsumexp": lambda: lk.logsumexp(x),
@@ -57,6 +59,14 @@ def _calls(dtype, inputs=None):
         ),
         "bce + grad": lambda: lk.binary_cross_entropy_with_logits_with_grad(s, yb, pos_weight=pw),
     }
+    # every public function of the registry on its example, at a size that is split into parts
+    for name in registry.names():
+        fn = registry.BY_NAME[name]
+        args, kw = fn.example(np.dtype(dtype), rng, (300, 1001))
+        if inputs is not None:
+            inputs += [a for a in args if isinstance(a, np.ndarray)]
+        calls[f"{name} (registry example)"] = lambda fn=fn, args=args, kw=kw: fn.call(*args, **kw)
+    return calls
 
 
 def _equal(a, b):

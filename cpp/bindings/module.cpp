@@ -1,5 +1,6 @@
 // The extension module logitkit._core: the ufunc objects and the SIMD target controls.
-// One register_<concept>.cpp per group of functions; this file only wires them up.
+// The ufuncs come from the kernel list (register_list.cpp, register_losses.cpp); this file wires
+// them up and adds the controls.
 #define LOGITKIT_IMPORT_NUMPY
 #include "ufunc_util.hpp"
 
@@ -60,8 +61,6 @@ PYBIND11_MODULE(_core, m) {
       "creations are refused; 'worker': as 'part', counting parts run by pool workers only. count 0 "
       "disarms.");
 
-  bindings::register_activations(m);
-  bindings::register_softmax(m);
-  bindings::register_backward(m);
+  bindings::register_list(m);
   bindings::register_losses(m);
 }

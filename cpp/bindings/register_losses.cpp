@@ -362,18 +362,6 @@ const char f7[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  N
 const char f8[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
                    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 
-PyUFuncGenericFunction ce_hard_funcs[] = {&safe_loop<&ce_hard_loop<float, false>>,
-                                          &safe_loop<&ce_hard_loop<double, false>>};
-PyUFuncGenericFunction ce_hard_grad_funcs[] = {&safe_loop<&ce_hard_loop<float, true>>,
-                                               &safe_loop<&ce_hard_loop<double, true>>};
-PyUFuncGenericFunction ce_soft_funcs[] = {&safe_loop<&ce_soft_loop<float, false>>,
-                                          &safe_loop<&ce_soft_loop<double, false>>};
-PyUFuncGenericFunction ce_soft_grad_funcs[] = {&safe_loop<&ce_soft_loop<float, true>>,
-                                               &safe_loop<&ce_soft_loop<double, true>>};
-PyUFuncGenericFunction bce_funcs[] = {&safe_loop<&bce_loop<float, false>>,
-                                      &safe_loop<&bce_loop<double, false>>};
-PyUFuncGenericFunction bce_grad_funcs[] = {&safe_loop<&bce_loop<float, true>>,
-                                           &safe_loop<&bce_loop<double, true>>};
 }  // namespace
 
 void register_losses(py::module_& m) {
@@ -386,19 +374,18 @@ void register_losses(py::module_& m) {
   m.def("soft_target_tolerance", &lk::soft_target_tolerance, py::arg("coarse"), py::arg("classes"),
         "How far from 1 a row of probability targets may sum (api.hpp, soft_target_tolerance).");
   m.attr("small_call_elements") = py::int_(parallel_grain);
-  add_ufunc(m, "cross_entropy_hard", ce_hard_funcs, ce_hard_types, 2, 6, 1, "(n),(),(n),(),(),()->()",
-            "cross_entropy_hard(x, label, weight, weight_sum, eps, g): per-row cross-entropy (label < 0: 0).");
-  add_ufunc(m, "cross_entropy_hard_grad", ce_hard_grad_funcs, ce_hard_grad_types, 2, 6, 2,
-            "(n),(),(n),(),(),()->(),(n)",
-            "cross_entropy_hard_grad(x, label, weight, weight_sum, eps, g) -> (loss, g·dloss/dx).");
-  add_ufunc(m, "cross_entropy_soft", ce_soft_funcs, f6, 2, 5, 1, "(n),(n),(n),(),()->()",
-            "cross_entropy_soft(x, target, weight, eps, g): per-row cross-entropy with soft targets.");
-  add_ufunc(m, "cross_entropy_soft_grad", ce_soft_grad_funcs, f7, 2, 5, 2, "(n),(n),(n),(),()->(),(n)",
-            "cross_entropy_soft_grad(x, target, weight, eps, g) -> (loss, g·dloss/dx).");
-  add_ufunc(m, "bce_with_logits", bce_funcs, f7, 2, 6, 1, nullptr,
-            "bce_with_logits(x, y, pos_weight, weight, eps, gscale): elementwise BCE with logits.");
-  add_ufunc(m, "bce_with_logits_grad", bce_grad_funcs, f8, 2, 6, 2, nullptr,
-            "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale) -> (loss, gscale·dloss/dx).");
+  // One loss ufunc and one loss-and-gradient ufunc per LOSS entry of the kernel list
+  // (kernels/list.hpp), with the loop and type arrays the entry names.
+#define LOGITKIT_REG_LOSS(name, kernel, loop, nin, types, grad_types, signature, grad_signature, doc, grad_doc) \
+  {                                                                                                              \
+    static PyUFuncGenericFunction f[] = {&safe_loop<&loop<float, false>>, &safe_loop<&loop<double, false>>};    \
+    static PyUFuncGenericFunction g[] = {&safe_loop<&loop<float, true>>, &safe_loop<&loop<double, true>>};      \
+    add_ufunc(m, #name, f, types, 2, nin, 1, signature, doc);                                                    \
+    add_ufunc(m, #name "_grad", g, grad_types, 2, nin, 2, grad_signature, grad_doc);                             \
+  }
+  LOGITKIT_KERNEL_LIST(LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP,
+                       LOGITKIT_LIST_SKIP, LOGITKIT_REG_LOSS, LOGITKIT_LIST_SKIP)
+#undef LOGITKIT_REG_LOSS
 }
 
 }  // namespace logitkit::bindings

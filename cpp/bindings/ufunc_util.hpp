@@ -40,8 +40,8 @@ namespace py = pybind11;
 // Our results are exact or correctly limited (no NaN, no spurious overflow), but intermediate steps
 // may raise IEEE flags (exp of a large negative number underflows on purpose; exact-sum steps see
 // inf - inf in masked-out lanes). NumPy turns flags into warnings, so every loop restores the flags
-// it found: no logitkit function raises floating-point warnings (numerics.md). The rounding mode
-// and FTZ/DAZ bits are never changed.
+// it found: no logitkit function raises floating-point warnings (docs/numerics.md, "Floating-point
+// flags"). The rounding mode and FTZ/DAZ bits are never changed.
 class FlagGuard {
  public:
 #ifdef LOGITKIT_X86
@@ -201,7 +201,7 @@ void safe_loop(char** args, const npy_intp* dims, const npy_intp* steps, void* d
 }
 
 // ---------------------------------------------------------------- small-call paths
-// The functional API's small calls skip NumPy's ufunc machinery (register_softmax.cpp,
+// The functional API's small calls skip NumPy's ufunc machinery (register_list.cpp,
 // register_losses.cpp) for arrays the kernels can read as they are: an ndarray of `type` (any when
 // type < 0), C-contiguous, aligned, in native byte order.
 inline bool plain_array(PyObject* o, int type) {
@@ -504,9 +504,7 @@ inline void add_ufunc(py::module_& m, const char* name, PyUFuncGenericFunction* 
   m.add_object(name, py::reinterpret_steal<py::object>(uf));
 }
 
-void register_activations(py::module_& m);
-void register_softmax(py::module_& m);
-void register_backward(py::module_& m);
+void register_list(py::module_& m);
 void register_losses(py::module_& m);
 
 }  // namespace logitkit::bindings

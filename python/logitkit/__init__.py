@@ -9,22 +9,11 @@ return NaN.
 
 from __future__ import annotations
 
-from . import multiclass, multilabel, ufuncs
+from . import _functional, multiclass, multilabel, ufuncs
 from ._cmake import cmake_dir, include_dir
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
 from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests' ISA hook)
-from ._functional import (
-    log_sigmoid,
-    log_sigmoid_backward,
-    log_softmax,
-    log_softmax_backward,
-    logsumexp,
-    sigmoid,
-    sigmoid_backward,
-    softmax,
-    softmax_backward,
-    softplus,
-)
+from ._functional import *  # one function per public entry of the kernel list
 from ._threads import _init_from_env as _threads_from_env
 from ._threads import get_num_threads, set_num_threads
 from ._validation import InvalidTargetError
@@ -50,26 +39,17 @@ __all__ = [
     "get_num_threads",
     "grad_hess",
     "include_dir",
-    "log_sigmoid",
-    "log_sigmoid_backward",
-    "log_softmax",
-    "log_softmax_backward",
-    "logsumexp",
     "multiclass",
     "multilabel",
     "nll_loss",
     "set_num_threads",
-    "sigmoid",
-    "sigmoid_backward",
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_with_grad",
     "simd_target",
     "simd_targets_available",
     "simd_targets_compiled",
-    "softmax",
-    "softmax_backward",
-    "softplus",
     "ufuncs",
 ]
+__all__ += _functional.__all__
 
 _threads_from_env()

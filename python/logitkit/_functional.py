@@ -8,6 +8,7 @@ dtype handling and ``__array_ufunc__`` overrides such as Dask's come from NumPy)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,9 @@ from ._validation import (
     normalize_axes,
 )
 
+# The public functions: one per entry of the kernel list whose kind has a functional form
+# (cpp/include/logitkit/kernels/list.hpp; _core.kernel_list). The import fails when this list and
+# the kernel list disagree (the check at the end of this module).
 __all__ = [
     "log_sigmoid",
     "log_sigmoid_backward",
@@ -33,6 +37,7 @@ __all__ = [
     "softmax_backward",
     "softplus",
 ]
+_FUNCTIONAL_KINDS = ("unary", "binary", "row", "reduce", "row_binary")
 
 _ndarray = np.ndarray
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -100,20 +105,21 @@ def softplus(x: Any, /, *, out: np.ndarray | None = None) -> Any:
     return _elementwise(_core.softplus, x, out)
 
 
+def _elementwise_backward(uf: np.ufunc, grad: Any, a: Any, name: str, out: Any) -> Any:
+    grad, a = _pair(grad, a, True, name)
+    if out is not None:
+        check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(a)))
+    return uf(grad, a, out=out)
+
+
 def sigmoid_backward(grad: Any, y: Any, /, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``y = sigmoid(x)``: ``grad * y * (1 - y)``."""
-    grad, y = _pair(grad, y, True)
-    if out is not None:
-        check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(y)))
-    return _core.sigmoid_backward(grad, y, out=out)
+    return _elementwise_backward(_core.sigmoid_backward, grad, y, "y", out)
 
 
 def log_sigmoid_backward(grad: Any, x: Any, /, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``log_sigmoid(x)``: ``grad * sigmoid(-x)`` (takes the input ``x``)."""
-    grad, x = _pair(grad, x, True, "x")
-    if out is not None:
-        check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(x)))
-    return _core.log_sigmoid_backward(grad, x, out=out)
+    return _elementwise_backward(_core.log_sigmoid_backward, grad, x, "x", out)
 
 
 # ----------------------------------------------------------------------------- row-wise
@@ -224,14 +230,78 @@ def _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims):
     return r
 
 
-def softmax(
-    x: Any,
-    axis: int | tuple[int, ...] | None = -1,
-    *,
-    out: np.ndarray | None = None,
-    where: Any = None,
-    temperature: float | None = None,
-) -> Any:
+def _row_function(name: str, doc: str) -> Callable[..., Any]:
+    """The public function of the row-wise kernel list entry `name` ("row": (n)->(n), "reduce":
+    (n)->()): with default options on a small float32/float64 array the entry's small-call function
+    (cpp/bindings/register_list.cpp), else its gufunc, else ``_rowwise`` for axes, masks and
+    temperatures. The function is built here, not wrapped, so that a call costs one Python frame."""
+    kind = {n: k for n, k, _, _ in _core.kernel_list}[name]
+    uf, uf_ext, small = (getattr(_core, name + s) for s in ("", "_ext", "_small"))
+    if kind == "reduce":
+
+        def f(
+            x: Any,
+            axis: int | tuple[int, ...] | None = -1,
+            *,
+            keepdims: bool = False,
+            out: np.ndarray | None = None,
+            where: Any = None,
+            temperature: float | None = None,
+        ) -> Any:
+            if (
+                type(x) is _ndarray
+                and where is None
+                and temperature is None
+                and type(axis) is int
+                and axis == -1
+            ):
+                dt = x.dtype
+                if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
+                    r = small(x, None)
+                    return uf(x) if r is None else r
+            return _rowwise(uf, uf_ext, x, axis, out, where, temperature, True, keepdims)
+
+    else:
+        if kind != "row":
+            raise ValueError(f"_row_function: {name!r} is a {kind!r} entry, not a row-wise one")
+
+        def f(
+            x: Any,
+            axis: int | tuple[int, ...] | None = -1,
+            *,
+            out: np.ndarray | None = None,
+            where: Any = None,
+            temperature: float | None = None,
+        ) -> Any:
+            if (
+                type(x) is _ndarray
+                and where is None
+                and temperature is None
+                and type(axis) is int
+                and axis == -1
+            ):
+                dt = x.dtype
+                if (dt is _F32 or dt is _F64) and x.ndim:
+                    r = small(x, out)
+                    if r is not None:
+                        return r
+                    if out is None:
+                        return uf(x)
+                    if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
+                        try:  # a read-only out is refused by NumPy: then name the argument
+                            return uf(x, out)
+                        except ValueError:
+                            check_out(out, x.shape)
+                            raise
+            return _rowwise(uf, uf_ext, x, axis, out, where, temperature, False)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+softmax = _row_function(
+    "softmax",
     """Softmax along ``axis``: probabilities that sum to 1 (multi-class logits).
 
     Parameters
@@ -260,39 +330,12 @@ def softmax(
     >>> import logitkit as lk
     >>> lk.softmax([1.0, 2.0, 3.0])
     array([0.09003057, 0.24472847, 0.66524096])
-    """
-    if (
-        type(x) is _ndarray
-        and where is None
-        and temperature is None
-        and type(axis) is int
-        and axis == -1
-    ):
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.ndim:
-            # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
-            r = _core.rowwise_small(0, x, out)
-            if r is not None:
-                return r
-            if out is None:
-                return _core.softmax(x)
-            if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
-                try:  # a read-only out is refused by NumPy: then name the argument
-                    return _core.softmax(x, out)
-                except ValueError:
-                    check_out(out, x.shape)
-                    raise
-    return _rowwise(_core.softmax, _core.softmax_ext, x, axis, out, where, temperature, False)
+    """,
+)
 
 
-def log_softmax(
-    x: Any,
-    axis: int | tuple[int, ...] | None = -1,
-    *,
-    out: np.ndarray | None = None,
-    where: Any = None,
-    temperature: float | None = None,
-) -> Any:
+log_softmax = _row_function(
+    "log_softmax",
     """Log-softmax along ``axis``: ``x - logsumexp(x)``, the log-probabilities of a multi-class row.
 
     Same parameters and special rows as :func:`softmax`; masked entries get ``-inf``. Accurate to
@@ -302,42 +345,12 @@ def log_softmax(
     >>> import logitkit as lk
     >>> lk.log_softmax([0.0, -40.0])
     array([-4.24835426e-18, -4.00000000e+01])
-    """
-    if (
-        type(x) is _ndarray
-        and where is None
-        and temperature is None
-        and type(axis) is int
-        and axis == -1
-    ):
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.ndim:
-            # small C-contiguous arrays: the row kernels called directly (register_softmax.cpp)
-            r = _core.rowwise_small(1, x, out)
-            if r is not None:
-                return r
-            if out is None:
-                return _core.log_softmax(x)
-            if type(out) is _ndarray and out.dtype is dt and out.shape == x.shape:
-                try:  # a read-only out is refused by NumPy: then name the argument
-                    return _core.log_softmax(x, out)
-                except ValueError:
-                    check_out(out, x.shape)
-                    raise
-    return _rowwise(
-        _core.log_softmax, _core.log_softmax_ext, x, axis, out, where, temperature, False
-    )
+    """,
+)
 
 
-def logsumexp(
-    x: Any,
-    axis: int | tuple[int, ...] | None = -1,
-    *,
-    keepdims: bool = False,
-    out: np.ndarray | None = None,
-    where: Any = None,
-    temperature: float | None = None,
-) -> Any:
+logsumexp = _row_function(
+    "logsumexp",
     """``log(sum(exp(x)))`` along ``axis``, without overflow or loss of the small terms.
 
     With ``temperature=T`` it is ``logsumexp(x / T)``; with ``where`` only the True entries are
@@ -347,21 +360,8 @@ def logsumexp(
     >>> import logitkit as lk
     >>> float(lk.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
-    """
-    if (
-        type(x) is _ndarray
-        and where is None
-        and temperature is None
-        and type(axis) is int
-        and axis == -1
-    ):
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
-            r = _core.rowwise_small(2, x, None)  # small arrays: the row kernel called directly
-            return _core.logsumexp(x) if r is None else r
-    return _rowwise(
-        _core.logsumexp, _core.logsumexp_ext, x, axis, out, where, temperature, True, keepdims
-    )
+    """,
+)
 
 
 def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
@@ -376,7 +376,8 @@ def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
 def softmax_backward(grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None) -> Any:
     """Gradient through ``y = softmax(x, axis)``: ``y * (grad - sum(grad * y, axis))``.
 
-    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md)."""
+    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md, "Special values
+    and lane isolation")."""
     return _row_backward(_core.softmax_backward, grad, y, axis, out)
 
 
@@ -385,5 +386,18 @@ def log_softmax_backward(
 ) -> Any:
     """Gradient through ``y = log_softmax(x, axis)``: ``grad - exp(y) * sum(grad, axis)``.
 
-    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md)."""
+    A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md, "Special values
+    and lane isolation")."""
     return _row_backward(_core.log_softmax_backward, grad, y, axis, out)
+
+
+def _check_against_the_kernel_list() -> None:
+    listed = {name for name, kind, _, _ in _core.kernel_list if kind in _FUNCTIONAL_KINDS}
+    if listed != set(__all__) or not all(callable(globals().get(name)) for name in listed):
+        raise ImportError(
+            "logitkit._functional: __all__ and its definitions must match the kernel list's "
+            f"functions {sorted(listed)}; got {sorted(__all__)}"
+        )
+
+
+_check_against_the_kernel_list()

@@ -42,7 +42,8 @@ void check(const char* isa, const char* what, double worst, double bound) {
 // Cross-entropy gradients that cancel: logits log y' built from the (smoothed) target itself, so
 // that p_c·Σa - a_c is nearly 0 for every class; the kernels flag such rows and recompute them in
 // double-length arithmetic (losses.hpp, ce_grad_accurate, math/exp_dd.hpp). Every entry must be
-// within numerics.md's bound: 8 / 16 ulp or 2^-24 / 2^-53 (times max(1, Σa)) absolute.
+// within the bound of docs/numerics.md ("The bounds"): 8 / 16 ulp or 2^-24 / 2^-53
+// (times max(1, Σa)) absolute.
 template <class T>
 void test_ce_cancellation(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -286,7 +287,7 @@ void test_lane_isolation(const char* isa) {
 
 // Soft-label cross-entropy of long rows (C = 5000..20000, integer-valued logits, uniform targets):
 // Σ_c t_c·(L - d_c) is a sum of C positive terms, which a plain double sum lets drift by tens of
-// ulps; numerics.md's bound is 8 / 16 ulp per item.
+// ulps; the bound of docs/numerics.md ("The bounds") is 8 / 16 ulp per item.
 template <class T>
 void test_ce_soft_long_rows(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -369,7 +370,8 @@ void test_isa(const char* isa) {
       for (auto& v : x) v = T(nd(rng) * scale);
       long double m = x[0];
       for (T v : x) m = v > m ? v : m;
-      // S = k + S' with the max entries counted apart, L = log1p(S') when k = 1 (numerics.md):
+      // S = k + S' with the max entries counted apart, L = log1p(S') when k = 1
+      // (docs/numerics.md, "Where the textbook formulas lose accuracy", point 1):
       // log(S) in long double would round the top entry's tiny log-probability to 0.
       long double Sp = 0, kk = 0;
       for (T v : x) {
@@ -404,7 +406,7 @@ void test_isa(const char* isa) {
   check<T>(isa, "sigmoid", w_sig, f ? 3 : 4);
   check<T>(isa, "log_sigmoid", w_lsig, f ? 3 : 4);
   check<T>(isa, "softplus", w_sp, f ? 3 : 4);
-  // Known values (numerics.md).
+  // Known values (docs/numerics.md, "Known values").
   const T a[2] = {T(0), T(-40)};
   const T lse = k.logsumexp(a, 2, 1.0);
   if (!(ulps(lse, 4.248354255291589e-18L) <= 3)) {

@@ -879,81 +879,70 @@ inline const char* kernel_isa() noexcept {
 #endif
 }
 
-// Elementwise: y = sigmoid(x) = 1/(1 + e^-x); log_sigmoid(x) = -softplus(-x); softplus(x) = log(1 + e^x).
-template <class T>
-inline Status sigmoid(MatrixView<const detail::id_t<T>> x, MatrixView<T> y) noexcept {
-  return detail::map1<T>(x, y, detail::kernels<T>().sigmoid);
-}
-template <class T>
-inline Status log_sigmoid(MatrixView<const detail::id_t<T>> x, MatrixView<T> y) noexcept {
-  return detail::map1<T>(x, y, detail::kernels<T>().log_sigmoid);
-}
-template <class T>
-inline Status softplus(MatrixView<const detail::id_t<T>> x, MatrixView<T> y) noexcept {
-  return detail::map1<T>(x, y, detail::kernels<T>().softplus);
-}
-
-// Backward rules, elementwise: out = grad·y·(1 - y) with y = sigmoid(x); out = grad·sigmoid(-x)
-// for log_sigmoid (from the forward input x). out may be grad.
-template <class T>
-inline Status sigmoid_backward(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> y,
-                               MatrixView<T> out) noexcept {
-  return detail::map2<T>(grad, y, out, "y", detail::kernels<T>().sigmoid_backward);
-}
-template <class T>
-inline Status log_sigmoid_backward(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> x,
-                                   MatrixView<T> out) noexcept {
-  return detail::map2<T>(grad, x, out, "x", detail::kernels<T>().log_sigmoid_backward);
-}
-
-// Row-wise over each row of x (the class axis is the columns), of x / temperature (temperature > 0,
-// finite). An empty row has an empty softmax and logsumexp -inf. y may be x (in place).
-template <class T>
-inline Status softmax(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, double temperature = 1.0) noexcept {
-  if (detail::contiguous_rows(x, y, temperature)) {
-    if (!x.empty()) detail::kernels<T>().softmax_rows(x.data, y.data, x.rows, x.cols, temperature);
-    return {};
+// The activations, the row-wise functions and their backward rules: one function per entry of the
+// kernel list (kernels/list.hpp; its docstrings say what each computes), of the form its kind gives:
+//   UNARY       name(x, y): y = f(x) elementwise (sigmoid, log_sigmoid, softplus). y may be x.
+//   BINARY      name(grad, arg, out): an elementwise backward rule, out = grad·y·(1 - y) for
+//               sigmoid_backward (arg: y = sigmoid(x)), grad·sigmoid(-x) for log_sigmoid_backward
+//               (arg: the forward input x). out may be grad.
+//   ROW         name(x, y, temperature = 1): each row of x (the class axis is the columns) at x /
+//               temperature (temperature > 0, finite); softmax, log_softmax. An empty row has an
+//               empty result. y may be x (in place).
+//   REDUCE      name(x, out, temperature = 1): out[r] = f(row r of x / temperature), one element
+//               per row; logsumexp (an empty row gives -inf).
+//   ROW_BINARY  name(grad, y, out): a row-wise backward rule from the forward output y:
+//               softmax_backward out = y ⊙ (grad - Σ grad⊙y); log_softmax_backward
+//               out = grad - exp(y)·Σ grad. out may be grad or y.
+#define LOGITKIT_API_UNARY(name, ...)                                                                     \
+  template <class T>                                                                                      \
+  inline Status name(MatrixView<const detail::id_t<T>> x, MatrixView<T> y) noexcept {                     \
+    return detail::map1<T>(x, y, detail::kernels<T>().name);                                              \
   }
-  return detail::rows1<T>(x, y, temperature, detail::kernels<T>().softmax);
-}
-template <class T>
-inline Status log_softmax(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, double temperature = 1.0) noexcept {
-  if (detail::contiguous_rows(x, y, temperature)) {
-    if (!x.empty()) detail::kernels<T>().log_softmax_rows(x.data, y.data, x.rows, x.cols, temperature);
-    return {};
+#define LOGITKIT_API_BINARY(name, kernel, arg, doc)                                                       \
+  template <class T>                                                                                      \
+  inline Status name(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> arg,       \
+                     MatrixView<T> out) noexcept {                                                        \
+    return detail::map2<T>(grad, arg, out, #arg, detail::kernels<T>().name);                              \
   }
-  return detail::rows1<T>(x, y, temperature, detail::kernels<T>().log_softmax);
-}
-// out[r] = log Σ_c exp(x[r, c] / temperature), one element per row.
-template <class T>
-inline Status logsumexp(MatrixView<const detail::id_t<T>> x, VectorView<T> out, double temperature = 1.0) noexcept {
-  static_assert(detail::is_real_v<T>, "logitkit works on float and double");
-  if (Status s = detail::check_temperature(temperature); !s) return s;
-  if (!detail::has_data(x)) return detail::fail(Errc::null_pointer, "x", "null data for a non-empty view");
-  if (out.size != x.rows) return detail::fail(Errc::shape_mismatch, "out", "must hold one element per row of x");
-  if (!detail::has_data(out)) return detail::fail(Errc::null_pointer, "out", "null data for a non-empty view");
-  if (x.rows == 0) return {};
-  detail::Scratch<T> scratch(x.col_stride != 1 ? x.cols : 0);
-  T* buf = scratch.get();
-  if (!buf) return detail::fail(Errc::out_of_memory, "x", "no memory for a buffer of one strided row");
-  const auto f = detail::kernels<T>().logsumexp;
-  for (std::size_t r = 0; r < x.rows; ++r)
-    out[r] = x.cols == 0 ? -std::numeric_limits<T>::infinity() : f(detail::row_in(x, r, buf), x.cols, temperature);
-  return {};
-}
-
-// Backward rules, row-wise, from the forward output y: softmax: out = y ⊙ (grad - Σ grad⊙y);
-// log_softmax: out = grad - exp(y)·Σ grad. out may be grad or y.
-template <class T>
-inline Status softmax_backward(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> y,
-                               MatrixView<T> out) noexcept {
-  return detail::rows2<T>(grad, y, out, detail::kernels<T>().softmax_backward);
-}
-template <class T>
-inline Status log_softmax_backward(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> y,
-                                   MatrixView<T> out) noexcept {
-  return detail::rows2<T>(grad, y, out, detail::kernels<T>().log_softmax_backward);
-}
+#define LOGITKIT_API_ROW(name, ...)                                                                       \
+  template <class T>                                                                                      \
+  inline Status name(MatrixView<const detail::id_t<T>> x, MatrixView<T> y, double temperature = 1.0) noexcept { \
+    if (detail::contiguous_rows(x, y, temperature)) {                                                     \
+      if (!x.empty()) detail::kernels<T>().name##_rows(x.data, y.data, x.rows, x.cols, temperature);     \
+      return {};                                                                                          \
+    }                                                                                                     \
+    return detail::rows1<T>(x, y, temperature, detail::kernels<T>().name);                                \
+  }
+#define LOGITKIT_API_REDUCE(name, ...)                                                                    \
+  template <class T>                                                                                      \
+  inline Status name(MatrixView<const detail::id_t<T>> x, VectorView<T> out, double temperature = 1.0) noexcept { \
+    static_assert(detail::is_real_v<T>, "logitkit works on float and double");                           \
+    if (Status s = detail::check_temperature(temperature); !s) return s;                                  \
+    if (!detail::has_data(x)) return detail::fail(Errc::null_pointer, "x", "null data for a non-empty view"); \
+    if (out.size != x.rows) return detail::fail(Errc::shape_mismatch, "out", "must hold one element per row of x"); \
+    if (!detail::has_data(out)) return detail::fail(Errc::null_pointer, "out", "null data for a non-empty view"); \
+    if (x.rows == 0) return {};                                                                           \
+    detail::Scratch<T> scratch(x.col_stride != 1 ? x.cols : 0);                                           \
+    T* buf = scratch.get();                                                                               \
+    if (!buf) return detail::fail(Errc::out_of_memory, "x", "no memory for a buffer of one strided row"); \
+    const auto f = detail::kernels<T>().name;                                                             \
+    for (std::size_t r = 0; r < x.rows; ++r)                                                              \
+      out[r] = x.cols == 0 ? -std::numeric_limits<T>::infinity() : f(detail::row_in(x, r, buf), x.cols, temperature); \
+    return {};                                                                                            \
+  }
+#define LOGITKIT_API_ROW_BINARY(name, kernel, arg, doc)                                                   \
+  template <class T>                                                                                      \
+  inline Status name(MatrixView<const detail::id_t<T>> grad, MatrixView<const detail::id_t<T>> arg,       \
+                     MatrixView<T> out) noexcept {                                                        \
+    return detail::rows2<T>(grad, arg, out, detail::kernels<T>().name);                                   \
+  }
+LOGITKIT_KERNEL_LIST(LOGITKIT_API_UNARY, LOGITKIT_API_BINARY, LOGITKIT_API_ROW, LOGITKIT_API_REDUCE,
+                     LOGITKIT_API_ROW_BINARY, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP)
+#undef LOGITKIT_API_UNARY
+#undef LOGITKIT_API_BINARY
+#undef LOGITKIT_API_ROW
+#undef LOGITKIT_API_REDUCE
+#undef LOGITKIT_API_ROW_BINARY
 
 // Cross-entropy of each row of logits (N × C) against a hard label per row (any integer type) or a
 // soft target (N × C probabilities), with CrossEntropyOptions. loss: one element for Reduction::mean

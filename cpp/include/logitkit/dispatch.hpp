@@ -6,42 +6,32 @@
 #include <string>
 #include <vector>
 
+#include "kernels/list.hpp"
+
 namespace logitkit {
 
+// One field per entry of the kernel list (kernels/list.hpp), of the type its kind gives; a row
+// kind also has the field name_rows (a block of contiguous rows).
 template <class T>
 struct TypedKernels {
-  // Elementwise over n contiguous elements (y may equal x).
-  void (*sigmoid)(const T* x, T* y, std::size_t n);
-  void (*log_sigmoid)(const T* x, T* y, std::size_t n);
-  void (*softplus)(const T* x, T* y, std::size_t n);
-  void (*sigmoid_backward)(const T* g, const T* y, T* out, std::size_t n);
-  void (*log_sigmoid_backward)(const T* g, const T* x, T* out, std::size_t n);
-  // One contiguous row of n (temperature > 0, 1 for none; y may equal x).
-  void (*softmax)(const T* x, T* y, std::size_t n, double temperature);
-  void (*log_softmax)(const T* x, T* y, std::size_t n, double temperature);
-  T (*logsumexp)(const T* x, std::size_t n, double temperature);
-  // `rows` contiguous rows of n (row i at x + i·n; y may equal x; logsumexp: out[i]): the same bits
-  // as the row kernels row by row, short rows several at a time.
-  void (*log_softmax_rows)(const T* x, T* y, std::size_t rows, std::size_t n, double temperature);
-  void (*softmax_rows)(const T* x, T* y, std::size_t rows, std::size_t n, double temperature);
-  void (*logsumexp_rows)(const T* x, T* out, std::size_t rows, std::size_t n, double temperature);
-  void (*softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
-  void (*log_softmax_backward)(const T* g, const T* y, T* out, std::size_t n);
-  // Losses (kernels/losses.hpp). Cross-entropy of one row of n logits: hard label t (t < 0: ignored
-  // row) or soft target y; w: class weights or nullptr; Wsum = Σ w; eps: label smoothing; g: the
-  // gradient's scale; grad: nullptr for the loss alone (may equal x). Returns the row's loss.
-  T (*cross_entropy_hard)(const T* x, std::size_t n, std::int64_t t, const T* w, T Wsum, T eps, T g, T* grad);
-  T (*cross_entropy_soft)(const T* x, const T* y, std::size_t n, const T* w, T eps, T g, T* grad);
-  // Binary cross-entropy with logits over n contiguous elements: loss (and grad unless nullptr)
-  // from logits x, targets y, pos_weight p, weight w, label smoothing eps; grad is scaled by gscale
-  // (the reduction's factor). With loss == nullptr the losses are summed instead of stored: the
-  // sum (in double) is returned, NaN if some target is outside [0, 1]; else returns 0.
-  double (*bce_with_logits)(const T* x, const T* y, const T* p, const T* w, T eps, T gscale, T* loss, T* grad,
-                            std::size_t n);
-  // The vector math underneath, exposed for the accuracy tests: exp over the whole range, and
-  // log1p on [0, 1] (the only range the kernels use).
-  void (*exp)(const T* x, T* y, std::size_t n);
-  void (*log1p_unit)(const T* x, T* y, std::size_t n);
+#define LOGITKIT_FIELD(name, ...) kernel_types::unary<T> name;
+#define LOGITKIT_FIELD_BINARY(name, ...) kernel_types::binary<T> name;
+#define LOGITKIT_FIELD_ROW(name, ...) \
+  kernel_types::row<T> name;          \
+  kernel_types::rows<T> name##_rows;
+#define LOGITKIT_FIELD_REDUCE(name, ...) \
+  kernel_types::reduce<T> name;          \
+  kernel_types::reduce_rows<T> name##_rows;
+#define LOGITKIT_FIELD_ROW_BINARY(name, ...) kernel_types::row_binary<T> name;
+#define LOGITKIT_FIELD_LOSS(name, ...) kernel_types::name<T> name;
+  LOGITKIT_KERNEL_LIST(LOGITKIT_FIELD, LOGITKIT_FIELD_BINARY, LOGITKIT_FIELD_ROW, LOGITKIT_FIELD_REDUCE,
+                       LOGITKIT_FIELD_ROW_BINARY, LOGITKIT_FIELD_LOSS, LOGITKIT_FIELD)
+#undef LOGITKIT_FIELD
+#undef LOGITKIT_FIELD_BINARY
+#undef LOGITKIT_FIELD_ROW
+#undef LOGITKIT_FIELD_REDUCE
+#undef LOGITKIT_FIELD_ROW_BINARY
+#undef LOGITKIT_FIELD_LOSS
 };
 
 struct KernelTable {

@@ -9,8 +9,9 @@
 //   anything else                                                                  -> scalar
 // Define LOGITKIT_HEADER_ONLY_ISA to LOGITKIT_ISA_SCALAR (or another ISA the flags allow) to choose.
 //
-// Everything is in an inline namespace named after the ISA (logitkit::header_only_avx2, ...), so
-// translation units compiled with different flags do not share a definition of one function. Give
+// Everything is in an inline namespace named after the ISA (logitkit::header_only_avx2, ...:
+// simd/isa_namespace.hpp), so translation units compiled with different flags, and the compiled
+// library's own ISA objects (logitkit::isa_avx2, ...), do not share a definition of one function. Give
 // every translation unit flags its target machine supports; -ffast-math is refused (the kernels'
 // exact steps and special values rely on IEEE arithmetic), and the target adds -ffp-contract=off for
 // the same reason.
@@ -49,38 +50,40 @@
 #endif
 
 #if LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_AVX512
+#define LOGITKIT_ISA_NAMESPACE header_only_avx512
 #include "simd/avx512.hpp"
 #define LOGITKIT_HEADER_ONLY_SIMD avx512
-#define LOGITKIT_HEADER_ONLY_NAMESPACE header_only_avx512
 #define LOGITKIT_HEADER_ONLY_NAME "avx512"
 #elif LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_AVX2
+#define LOGITKIT_ISA_NAMESPACE header_only_avx2
 #include "simd/avx2.hpp"
 #define LOGITKIT_HEADER_ONLY_SIMD avx2
-#define LOGITKIT_HEADER_ONLY_NAMESPACE header_only_avx2
 #define LOGITKIT_HEADER_ONLY_NAME "avx2"
 #elif LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_SSE2
+#define LOGITKIT_ISA_NAMESPACE header_only_sse2
 #include "simd/sse2.hpp"
 #define LOGITKIT_HEADER_ONLY_SIMD sse2
-#define LOGITKIT_HEADER_ONLY_NAMESPACE header_only_sse2
 #define LOGITKIT_HEADER_ONLY_NAME "sse2"
 #elif LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_NEON
+#define LOGITKIT_ISA_NAMESPACE header_only_neon
 #include "simd/neon.hpp"
 #define LOGITKIT_HEADER_ONLY_SIMD neon
-#define LOGITKIT_HEADER_ONLY_NAMESPACE header_only_neon
 #define LOGITKIT_HEADER_ONLY_NAME "neon"
 #elif LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_SCALAR
+#define LOGITKIT_ISA_NAMESPACE header_only_scalar
 #include "simd/scalar.hpp"
 #define LOGITKIT_HEADER_ONLY_SIMD scalar
-#define LOGITKIT_HEADER_ONLY_NAMESPACE header_only_scalar
 #define LOGITKIT_HEADER_ONLY_NAME "scalar"
 #else
 #error "LOGITKIT_HEADER_ONLY_ISA: expected LOGITKIT_ISA_SCALAR, _SSE2, _AVX2, _AVX512 or _NEON"
 #endif
+// The public API's namespace in this mode (api.hpp): the ISA's own.
+#define LOGITKIT_HEADER_ONLY_NAMESPACE LOGITKIT_ISA_NAMESPACE
 
 #include "kernels/table.hpp"
 
 namespace logitkit {
-inline namespace LOGITKIT_HEADER_ONLY_NAMESPACE {
+inline namespace LOGITKIT_ISA_NAMESPACE {
 // The kernel table of this translation unit's ISA, built at first use (thread-safe).
 inline const KernelTable& header_only_table() noexcept {
   static const KernelTable table =
@@ -88,7 +91,7 @@ inline const KernelTable& header_only_table() noexcept {
           LOGITKIT_HEADER_ONLY_NAME);
   return table;
 }
-}  // namespace LOGITKIT_HEADER_ONLY_NAMESPACE
+}  // namespace LOGITKIT_ISA_NAMESPACE
 }  // namespace logitkit
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -1,5 +1,6 @@
 // A consumer of logitkit's CMake package: probabilities and a loss, checked against values from
-// semantics.md. Built twice by each consumer project, against logitkit::logitkit and logitkit::headers.
+// docs/semantics.md ("cross_entropy"). Built twice by each consumer project, against
+// logitkit::logitkit and logitkit::headers.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>

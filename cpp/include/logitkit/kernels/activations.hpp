@@ -1,22 +1,26 @@
 // Elementwise kernels over contiguous arrays: sigmoid, log_sigmoid, softplus.
 //
-// All three start from e = exp(-|x|) in (0, 1], which never overflows (numerics.md):
+// All three start from e = exp(-|x|) in (0, 1], which never overflows (docs/numerics.md,
+// "Sigmoid, log-sigmoid, softplus"):
 //   sigmoid(x)     = 1/(1 + exp(-x)) for |x| <= 87 (708 double); beyond, 1/(1 + e) for x >= 0 and
 //                    e/(1 + e) for x < 0 (subnormal results exact)
 //   log_sigmoid(x) = -(log1p(e) - min(x, 0))                       (both terms have the same sign)
 //   softplus(x)    = max(x, 0) + log1p(e)
 // Error: exp <= 0.9 ulp, log1p_unit <= 1 ulp, then at most two roundings; the tests assert the
-// numerics.md bounds (3 ulp float, 4 ulp double) over the whole range, subnormal results included.
+// bounds of docs/numerics.md, "Error bounds" (3 ulp float, 4 ulp double) over the whole range, subnormal results included.
 // Special values: NaN -> NaN; sigmoid(±inf) = 1, 0; log_sigmoid(+inf) = -0, (-inf) = -inf;
 // softplus(+inf) = +inf, (-inf) = 0.
 #pragma once
+#include "../simd/isa_namespace.hpp"
 #include <cstddef>
 
 #include "../math/exp.hpp"
 #include "../math/log1p.hpp"
 #include "common.hpp"
 
-namespace logitkit::kernels {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace kernels {
 
 // Lane-exact over the whole range: 1/(1 + exp(-x)) where |x| <= fast range (the bulk loop's
 // formula, so that a lane's result never depends on its neighbours), else e/(1 + e) or 1/(1 + e)
@@ -81,12 +85,12 @@ inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
   constexpr std::size_t W = V::size;
   const V one = V::set1(T(1)), hi = V::set1(-EC::fast_lo);
   // |x| <= 87 (float) / 708 (double) here, so E = exp(-x) is a normal number either side of 0 and
-  // sigmoid = 1/(1 + E) needs neither |x| nor a select (three operations fewer than e/(1 + e); the
-  // sigmoid is bound by the FMA ports). Three roundings as before, but 1 + E rounds at E's ulp when
-  // E is near 2^24: every float32 in [-87, 87] checked, at most 2.48 ulp (x = -16.6357; bound 3).
+  // sigmoid = 1/(1 + E) needs neither |x| nor a select (fewer operations than e/(1 + e); the
+  // sigmoid is bound by the FMA ports). Three roundings (exp, 1 + E, the division); 1 + E rounds at
+  // E's ulp when E is near 2^24, which stays within the 3 ulp bound over every float32 in [-87, 87].
   auto fast = [&](V a) LOGITKIT_INLINE {
     V z;
-    V p = math::exp_poly<V, false, true>(a, V::zero(), z);  // exp_poly(-a): the same bits, one operation fewer
+    V p = math::exp_poly<V, false, true>(a, V::zero(), z);  // exp_poly(-a) without negating a (the same bits: exp_poly's NEG)
     V E = p * V::from_bits(slli(bits(z), EC::mant_bits));
     return one / (one + E);
   };
@@ -117,7 +121,7 @@ inline void softplus(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
   map_unary<V>(x, y, n, [](V a) { return softplus_v(a); });
 }
 
-// Backward rules of the elementwise functions (numerics.md):
+// Backward rules of the elementwise functions (docs/numerics.md, "Backward rules"):
 //   sigmoid:     grad_in = g·y·(1 - y), y = sigmoid(x)
 //   log_sigmoid: grad_in = g·sigmoid(-x)
 template <class V>
@@ -130,4 +134,6 @@ inline void log_sigmoid_backward(const scalar_t<V>* g, const scalar_t<V>* x, sca
   map_binary<V>(g, x, out, n, [](V gv, V xv) { return gv * sigmoid_v(neg(xv)); });
 }
 
-}  // namespace logitkit::kernels
+}  // namespace kernels
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

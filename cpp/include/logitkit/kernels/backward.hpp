@@ -1,17 +1,22 @@
-// Backward rules of the row-wise functions, one contiguous row at a time (numerics.md):
+// Backward rules of the row-wise functions, one contiguous row at a time (docs/numerics.md,
+// "Backward rules"):
 //   softmax:     grad_in = y ⊙ (g - Σ g⊙y)      (y = softmax(x))
 //   log_softmax: grad_in = g - exp(y)·Σ g        (y = log_softmax(x))
 // The row sum is carried as two numbers (hi + lo): each product g·y is split exactly into its
 // rounded value and its error (TwoProduct), both summed in double, so g - Σ keeps the digits that
 // cancel; then g - hi - lo is rounded once more before the last product.
 #pragma once
+#include "../simd/isa_namespace.hpp"
 #include <cmath>
 #include <cstddef>
 
 #include "../math/exp.hpp"
+#include "../math/libm.hpp"
 #include "common.hpp"
 
-namespace logitkit::kernels {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace kernels {
 
 // Σ a·b (or Σ a when b is null) as hi + lo in the lane type.
 template <class V>
@@ -53,7 +58,7 @@ inline void row_dot2(const scalar_t<V>* a, const scalar_t<V>* b, std::size_t n, 
     D = 0;
     for (int j = 0; j < V::size; ++j) {
       const double t = D + r[j];
-      E += (std::fabs(D) >= std::fabs(r[j])) ? (D - t) + r[j] : (r[j] - t) + D;
+      E += (math::libm_fabs(D) >= math::libm_fabs(r[j])) ? (D - t) + r[j] : (r[j] - t) + D;
       D = t;
     }
   }
@@ -92,4 +97,6 @@ inline void log_softmax_backward_row(const scalar_t<V>* g, const scalar_t<V>* y,
   if (i < n) store_partial(out + i, f(load_partial<V>(g + i, n - i, T(0)), load_partial<V>(y + i, n - i, T(0))), n - i);
 }
 
-}  // namespace logitkit::kernels
+}  // namespace kernels
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

@@ -1,7 +1,9 @@
 // Helpers shared by the kernel templates: tail loads/stores, exact two-term arithmetic.
-// Everything here is a template over the vector type V, so each ISA translation unit gets its own
-// symbols (no inline function is compiled under two different -m flags into one symbol).
+// Like everything under simd/, math/ and kernels/, they live in the ISA's own namespace
+// (simd/isa_namespace.hpp): no inline function is compiled under two different -m flags into one
+// symbol.
 #pragma once
+#include "../simd/isa_namespace.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -16,11 +18,13 @@
 #define LOGITKIT_INLINE
 #endif
 
-namespace logitkit::kernels {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace kernels {
 
 template <class V> using scalar_t = typename V::scalar;
 
-// Constants as data, so that no out-of-line function is shared between ISA translation units.
+// Constants as data (constant expressions: no function of std::numeric_limits is emitted).
 template <class V> struct lim {
   static constexpr scalar_t<V> inf = std::numeric_limits<scalar_t<V>>::infinity();
   static constexpr scalar_t<V> nan = std::numeric_limits<scalar_t<V>>::quiet_NaN();
@@ -179,4 +183,6 @@ inline V quotient_residual(V a, V q, V b) {
   }
 }
 
-}  // namespace logitkit::kernels
+}  // namespace kernels
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

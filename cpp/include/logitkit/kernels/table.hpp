@@ -2,6 +2,7 @@
 // translation units in cpp/src/kernels/<isa>/.
 #pragma once
 #include "../dispatch.hpp"
+#include "list.hpp"
 #include "activations.hpp"
 #include "backward.hpp"
 #include "losses.hpp"
@@ -9,31 +10,23 @@
 
 namespace logitkit::kernels {
 
+// One ISA's table for element type scalar_t<V>: each field bound to the kernel template its list
+// entry names (kernels/list.hpp), instantiated for V.
 template <class V>
 TypedKernels<scalar_t<V>> make_typed_kernels() {
-  TypedKernels<scalar_t<V>> t{};
-  t.sigmoid = &sigmoid<V>;
-  t.log_sigmoid = &log_sigmoid<V>;
-  t.softplus = &softplus<V>;
-  t.sigmoid_backward = &sigmoid_backward<V>;
-  t.log_sigmoid_backward = &log_sigmoid_backward<V>;
-  t.softmax = &softmax_row<V>;
-  t.log_softmax = &log_softmax_row<V>;
-  t.logsumexp = &logsumexp_row<V>;
-  t.log_softmax_rows = &log_softmax_rows<V>;
-  t.softmax_rows = &softmax_rows<V>;
-  t.logsumexp_rows = &logsumexp_rows<V>;
-  t.softmax_backward = &softmax_backward_row<V>;
-  t.log_softmax_backward = &log_softmax_backward_row<V>;
-  t.cross_entropy_hard = &ce_hard_row<V>;
-  t.cross_entropy_soft = &ce_soft_row<V>;
-  t.bce_with_logits = &bce<V>;
-  t.exp = [](const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
-    map_unary<V>(x, y, n, [](V a) { return math::exp(a); });
-  };
-  t.log1p_unit = [](const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
-    map_unary<V>(x, y, n, [](V a) { return math::log1p_unit(a); });
-  };
+  using T = scalar_t<V>;
+  TypedKernels<T> t{};
+#define LOGITKIT_BIND(name, kernel, ...) t.name = &kernel<V>;
+#define LOGITKIT_BIND_ROWS(name, row_kernel, rows_kernel, ...) \
+  t.name = &row_kernel<V>;                                     \
+  t.name##_rows = &rows_kernel<V>;
+#define LOGITKIT_BIND_INTERNAL(name, math_fn, doc) \
+  t.name = [](const T* x, T* y, std::size_t n) { map_unary<V>(x, y, n, [](V a) { return math::math_fn(a); }); };
+  LOGITKIT_KERNEL_LIST(LOGITKIT_BIND, LOGITKIT_BIND, LOGITKIT_BIND_ROWS, LOGITKIT_BIND_ROWS, LOGITKIT_BIND,
+                       LOGITKIT_BIND, LOGITKIT_BIND_INTERNAL)
+#undef LOGITKIT_BIND
+#undef LOGITKIT_BIND_ROWS
+#undef LOGITKIT_BIND_INTERNAL
   return t;
 }
 

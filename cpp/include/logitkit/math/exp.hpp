@@ -12,13 +12,18 @@
 // exp_neg_lo(x, lo) = exp(x)·(1 + lo) = exp(x + lo) to within rounding when lo is the rounding
 // error of x: the kernels use it with x - m computed as hi + lo (TwoSum).
 //
-// Measured error (tests/cpp/test_math.cpp, every float32 in [-104, 89]; 10^7 random doubles in
-// [-746, 710]): float <= 0.9 ulp, double <= 0.6 ulp on the AVX2 path (see the test's output).
+// Error: float <= 0.9 ulp, double <= 0.6 ulp on the FMA paths (docs/numerics.md, "exp"); the ISAs
+// without FMA round the reduction and Horner steps twice and err a little more. No test asserts
+// exp's bound alone: the kernels' bounds built on it are asserted by tests/cpp/test_kernels.cpp and
+// tests/test_accuracy.py, on every ISA.
 // Special values: exp(NaN) = NaN, exp(-inf) = 0, exp(+inf) = +inf, no NaN for any other input.
 #pragma once
+#include "../simd/isa_namespace.hpp"
 #include <cstdint>
 
-namespace logitkit::math {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace math {
 
 template <class T> struct exp_consts;
 template <> struct exp_consts<float> {
@@ -67,7 +72,7 @@ inline V exp_poly(V x, V lo, V& z) {
   V r = mul_add(n, V::set1(-s * C::ln2_hi), x);  // (NEG: -r)
   r = mul_add(n, V::set1(-s * C::ln2_lo), r);
   // Horner over 1 + r + r²·P(r): the last two steps are r·q + 1 with q = 1 + r·P, each one FMA
-  // rounding (the leading 1s are exact), one operation fewer than forming r² apart.
+  // rounding (the leading 1s are exact), with no r² formed apart.
   constexpr int deg = int(sizeof(C::P) / sizeof(C::P[0])) - 1;
   const V one = V::set1(T(1));
   auto coef = [](int i) { return V::set1(NEG && i % 2 ? -C::P[i] : C::P[i]); };
@@ -142,4 +147,6 @@ inline V exp_neg_lo(V x, V lo) {
   return exp_any<V, false, true>(x, lo);
 }
 
-}  // namespace logitkit::math
+}  // namespace math
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

@@ -11,9 +11,12 @@
 // lanes with x below `clamp` (exp under 2^-115 / 2^-1009 relative to 1, negligible next to a row's
 // sum, which is >= 1) and x = -inf or NaN give 0 + 0.
 #pragma once
+#include "../simd/isa_namespace.hpp"
 #include "../kernels/common.hpp"
 
-namespace logitkit::math {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace math {
 
 template <class T> struct exp_dd_consts;
 template <> struct exp_dd_consts<float> {
@@ -90,4 +93,6 @@ inline void exp_dd(V x, V xl, V& H, V& L) {
   L = mask_zero(ok, lo * scale);
 }
 
-}  // namespace logitkit::math
+}  // namespace math
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

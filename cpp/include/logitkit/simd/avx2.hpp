@@ -1,12 +1,15 @@
 // AVX2 + FMA vectors: 8 floats / 4 doubles. Compile only in a translation unit built with
 // -mavx2 -mfma (cpp/src/kernels/avx2/). Same interface as scalar.hpp.
 #pragma once
+#include "isa_namespace.hpp"
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
 
-namespace logitkit::simd::avx2 {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace simd::avx2 {
 
 struct MF { __m256 m; };
 struct MD { __m256d m; };
@@ -156,7 +159,7 @@ inline ID iadd(ID a, ID b) { return {_mm256_add_epi64(a.i, b.i)}; }
 inline IF isub(IF a, IF b) { return {_mm256_sub_epi32(a.i, b.i)}; }
 inline ID isub(ID a, ID b) { return {_mm256_sub_epi64(a.i, b.i)}; }
 
-// Sums of float lanes are kept in double (numerics.md, point 3).
+// Sums of float lanes are kept in double (docs/numerics.md, "Max-relative sum", step 3).
 struct AccF {
   VD a = VD::zero(), b = VD::zero();
 };
@@ -174,4 +177,6 @@ inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }
 
-}  // namespace logitkit::simd::avx2
+}  // namespace simd::avx2
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

@@ -1,12 +1,15 @@
 // AVX-512 (F, DQ, BW, VL) vectors: 16 floats / 8 doubles, mask registers for comparisons. Compile
 // only in cpp/src/kernels/avx512/. Same interface as scalar.hpp.
 #pragma once
+#include "isa_namespace.hpp"
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
 
-namespace logitkit::simd::avx512 {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace simd::avx512 {
 
 struct MF { __mmask16 m; };
 struct MD { __mmask8 m; };
@@ -143,4 +146,6 @@ inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }
 
-}  // namespace logitkit::simd::avx512
+}  // namespace simd::avx512
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

@@ -2,11 +2,14 @@
 // NEON's max/min propagate NaN from either operand; every kernel use of max/min is written so that
 // both this rule and the x86 one (second operand on NaN) give the same result.
 #pragma once
+#include "isa_namespace.hpp"
 #include <arm_neon.h>
 
 #include <cstdint>
 
-namespace logitkit::simd::neon {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace simd::neon {
 
 struct MF { uint32x4_t m; };
 struct MD { uint64x2_t m; };
@@ -122,4 +125,6 @@ inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }
 
-}  // namespace logitkit::simd::neon
+}  // namespace simd::neon
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

@@ -3,18 +3,22 @@
 // so the kernel templates in kernels/ compile unchanged for each:
 //   V::scalar, V::size, V::has_fma, V::set1, V::zero, V::load (unaligned), V::from_bits; store;
 //   + - * /, mul_add and neg_mul_add (c - a·b) (fused where the ISA has FMA), max/min (x86 rule:
-//   NaN in either gives the second operand: a min/max reduction may lose a NaN, docs/numerics.md),
+//   NaN in either gives the second operand: a min/max reduction may lose a NaN, docs/numerics.md,
+//   "Special values and lane isolation"),
 //   abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask, nge(a, b) = !(a >= b) (true where
 //   either is NaN: the predicate of range checks); select, mask_zero, mask_or/and/not, any;
 //   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_make(V) -> an accumulator (sums of
 //   float lanes kept in double).
 // All operands are passed through ADL, so every type here is a struct of this namespace.
 #pragma once
+#include "isa_namespace.hpp"
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
-namespace logitkit::simd::scalar {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace simd::scalar {
 
 struct M { bool m; };
 template <class U> struct I { U i; };
@@ -82,7 +86,7 @@ template <class U> inline I<U> srli(I<U> a, int n) { return {U(a.i >> n)}; }
 template <class U> inline I<U> iadd(I<U> a, I<U> b) { return {U(a.i + b.i)}; }
 template <class U> inline I<U> isub(I<U> a, I<U> b) { return {U(a.i - b.i)}; }
 
-// Sums of float lanes are kept in double (numerics.md, point 3).
+// Sums of float lanes are kept in double (docs/numerics.md, "Max-relative sum", step 3).
 struct AccF {
   double a = 0;
 };
@@ -97,4 +101,6 @@ inline double acc_sum(const AccD& acc) { return acc.a; }
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }
 
-}  // namespace logitkit::simd::scalar
+}  // namespace simd::scalar
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

@@ -1,10 +1,13 @@
 // SSE2 vectors (the x86-64 baseline): 4 floats / 2 doubles, no FMA. Same interface as scalar.hpp.
 #pragma once
+#include "isa_namespace.hpp"
 #include <emmintrin.h>
 
 #include <cstdint>
 
-namespace logitkit::simd::sse2 {
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace simd::sse2 {
 
 struct MF { __m128 m; };
 struct MD { __m128d m; };
@@ -137,4 +140,6 @@ inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }
 
-}  // namespace logitkit::simd::sse2
+}  // namespace simd::sse2
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit

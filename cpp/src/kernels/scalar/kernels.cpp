@@ -1,5 +1,7 @@
 // Instantiates every kernel for the scalar vector types; compiled with this ISA's flags only
-// (CMakeLists.txt). Nothing else belongs here.
+// (CMakeLists.txt). Nothing else belongs here. Everything it compiles lives in logitkit::isa_scalar
+// (simd/isa_namespace.hpp), so no symbol of this object is shared with another ISA's.
+#define LOGITKIT_ISA_NAMESPACE isa_scalar
 #include "logitkit/simd/scalar.hpp"
 #include "logitkit/kernels/table.hpp"
 

@@ -1,0 +1,123 @@
+// The kernel list: every function of the dispatch table, stated once. The dispatch table's fields
+// (dispatch.hpp), each ISA's table (kernels/table.hpp), the ufunc registrations and the metadata
+// _core.kernel_list (cpp/bindings/register_list.cpp, register_losses.cpp), the C++ API's
+// activation and row-wise functions (api.hpp) and the Python stub _core.pyi (generated at build
+// time by cpp/bindings/make_stub.py) are all expanded from LOGITKIT_KERNEL_LIST below, and from
+// nowhere else. docs/architecture.md explains the layers; docs/adding-a-function.md the steps.
+//
+// This header declares no kernel and includes none: it is safe to include anywhere (api.hpp,
+// the bindings, the per-ISA translation units).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+// LOGITKIT_KERNEL_LIST(UNARY, BINARY, ROW, REDUCE, ROW_BINARY, LOSS, INTERNAL) expands to one
+// call of the macro named by an entry's kind per entry. The kinds, their arguments, and what an
+// entry becomes (T: float or double; the kernel templates live in namespace logitkit::kernels and
+// take the ISA's vector type V):
+//
+//   UNARY(name, kernel, doc)
+//     Elementwise y = f(x). Field `name` of type kernel_types::unary<T>, bound to kernel<V>;
+//     ufunc `name` (1 input, no core dimensions); C++ API name(x, y).
+//   BINARY(name, kernel, arg, doc)
+//     Elementwise out = f(grad, arg), a backward rule. Field of type kernel_types::binary<T>;
+//     ufunc `name` (2 inputs); C++ API name(grad, arg, out) (`arg` names the second input in
+//     messages).
+//   ROW(name, row_kernel, rows_kernel, masked, doc, ext_doc)
+//     One row (n)->(n) at a temperature. Fields `name` (kernel_types::row<T>, row_kernel<V>) and
+//     `name_rows` (kernel_types::rows<T>, rows_kernel<V>: a block of contiguous rows, the same
+//     bits as row_kernel row by row); gufunc `name` (n)->(n), gufunc `name_ext` (n),(n),()->(n)
+//     taking (x, where, temperature) where a masked-out entry becomes `masked` (an expression of
+//     the compute type C); the small-call function `name_small(x, out)`; C++ API name(x, y, t).
+//   REDUCE(name, row_kernel, rows_kernel, doc, ext_doc)
+//     One row (n)->(). Fields `name` (kernel_types::reduce<T>) and `name_rows`
+//     (kernel_types::reduce_rows<T>); gufuncs `name` (n)->() and `name_ext` (n),(n),()->() (-inf
+//     when no entry is unmasked); `name_small(x, out)`; C++ API name(x, out, t).
+//   ROW_BINARY(name, kernel, arg, doc)
+//     One row (n),(n)->(n), a row-wise backward rule. Field of type kernel_types::row_binary<T>;
+//     gufunc `name` (n),(n)->(n); C++ API name(grad, arg, out).
+//   LOSS(name, kernel, loop, nin, types, grad_types, signature, grad_signature, doc, grad_doc)
+//     A loss with its own hand-written ufunc loop. Field `name` of type kernel_types::name<T>
+//     (declared below with its contract); ufuncs `name` (nin inputs, the loss) and `name_grad`
+//     (nin inputs, the loss and the gradient), both with the loop template loop<T, bool grad>
+//     and the type arrays `types`, `grad_types` of cpp/bindings/register_losses.cpp (float32 and
+//     float64 loops). `signature` is nullptr for an elementwise loss. The C++ API's losses are
+//     written by hand (api.hpp).
+//   INTERNAL(name, math_fn, doc)
+//     The vector math underneath, exposed for the accuracy tests only: field `name`
+//     (kernel_types::unary<T>) maps math::math_fn over the elements; ufunc `_name`; not public.
+//
+// Every ufunc is registered for float16 (computed in float32), float32 and float64, except the
+// losses (float32 and float64). Docstrings are the ufuncs' __doc__. The list is parsed by
+// cpp/bindings/make_stub.py: keep one entry per line group, arguments separated by top-level
+// commas, docstrings as (adjacent) string literals.
+#define LOGITKIT_KERNEL_LIST(UNARY, BINARY, ROW, REDUCE, ROW_BINARY, LOSS, INTERNAL)                      \
+  UNARY(sigmoid, sigmoid, "sigmoid(x): 1/(1 + exp(-x)), exact over the whole range.")                     \
+  UNARY(log_sigmoid, log_sigmoid, "log_sigmoid(x): log(sigmoid(x)) = -softplus(-x), exact over the whole range.") \
+  UNARY(softplus, softplus, "softplus(x): log(1 + exp(x)), exact over the whole range.")                  \
+  BINARY(sigmoid_backward, sigmoid_backward, y, "sigmoid_backward(grad, y): grad·y·(1 - y), y = sigmoid(x).") \
+  BINARY(log_sigmoid_backward, log_sigmoid_backward, x, "log_sigmoid_backward(grad, x): grad·sigmoid(-x).") \
+  ROW(softmax, softmax_row, softmax_rows, C(0),                                                           \
+      "softmax(x): exp(x - logsumexp(x)) along the last core axis.",                                      \
+      "softmax_ext(x, where, temperature): softmax of x/temperature over the entries where "              \
+      "`where` is true; 0 elsewhere.")                                                                    \
+  ROW(log_softmax, log_softmax_row, log_softmax_rows, -std::numeric_limits<C>::infinity(),                \
+      "log_softmax(x): x - logsumexp(x) along the last core axis.",                                       \
+      "log_softmax_ext(x, where, temperature): log_softmax of x/temperature over the entries "            \
+      "where `where` is true; -inf elsewhere.")                                                           \
+  REDUCE(logsumexp, logsumexp_row, logsumexp_rows,                                                        \
+         "logsumexp(x): log(sum(exp(x))) along the last core axis.",                                      \
+         "logsumexp_ext(x, where, temperature): logsumexp of x/temperature over the entries "             \
+         "where `where` is true (-inf when none is).")                                                    \
+  ROW_BINARY(softmax_backward, softmax_backward_row, y,                                                   \
+             "softmax_backward(grad, y): y·(grad - Σ grad·y), y = softmax(x).")                           \
+  ROW_BINARY(log_softmax_backward, log_softmax_backward_row, y,                                           \
+             "log_softmax_backward(grad, y): grad - exp(y)·Σ grad, y = log_softmax(x).")                  \
+  LOSS(cross_entropy_hard, ce_hard_row, ce_hard_loop, 6, ce_hard_types, ce_hard_grad_types,               \
+       "(n),(),(n),(),(),()->()", "(n),(),(n),(),(),()->(),(n)",                                          \
+       "cross_entropy_hard(x, label, weight, weight_sum, eps, g): per-row cross-entropy (label < 0: 0).", \
+       "cross_entropy_hard_grad(x, label, weight, weight_sum, eps, g) -> (loss, g·dloss/dx).")            \
+  LOSS(cross_entropy_soft, ce_soft_row, ce_soft_loop, 5, f6, f7, "(n),(n),(n),(),()->()",                 \
+       "(n),(n),(n),(),()->(),(n)",                                                                       \
+       "cross_entropy_soft(x, target, weight, eps, g): per-row cross-entropy with soft targets.",         \
+       "cross_entropy_soft_grad(x, target, weight, eps, g) -> (loss, g·dloss/dx).")                       \
+  LOSS(bce_with_logits, bce, bce_loop, 6, f7, f8, nullptr, nullptr,                                       \
+       "bce_with_logits(x, y, pos_weight, weight, eps, gscale): elementwise BCE with logits.",            \
+       "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale) -> (loss, gscale·dloss/dx).")         \
+  INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
+  INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")
+
+// A macro that expands an entry to nothing, for expansions that take only some kinds.
+#define LOGITKIT_LIST_SKIP(...)
+
+namespace logitkit::kernel_types {
+
+// Elementwise over n contiguous elements (y may equal x).
+template <class T> using unary = void (*)(const T* x, T* y, std::size_t n);
+template <class T> using binary = void (*)(const T* g, const T* a, T* out, std::size_t n);
+// One contiguous row of n (temperature > 0, 1 for none; y may equal x).
+template <class T> using row = void (*)(const T* x, T* y, std::size_t n, double temperature);
+template <class T> using reduce = T (*)(const T* x, std::size_t n, double temperature);
+// `rows` contiguous rows of n (row i at x + i·n; y may equal x; a reduction writes out[i]): the
+// same bits as the row kernel row by row, short rows several at a time.
+template <class T> using rows = void (*)(const T* x, T* y, std::size_t rows, std::size_t n, double temperature);
+template <class T> using reduce_rows = void (*)(const T* x, T* out, std::size_t rows, std::size_t n, double temperature);
+// One contiguous row of n from two inputs (out may equal either).
+template <class T> using row_binary = void (*)(const T* g, const T* y, T* out, std::size_t n);
+
+// Losses (kernels/losses.hpp). Cross-entropy of one row of n logits: hard label t (t < 0: ignored
+// row) or soft target y; w: class weights or nullptr; Wsum = Σ w; eps: label smoothing; g: the
+// gradient's scale; grad: nullptr for the loss alone (may equal x). Returns the row's loss.
+template <class T>
+using cross_entropy_hard = T (*)(const T* x, std::size_t n, std::int64_t t, const T* w, T Wsum, T eps, T g, T* grad);
+template <class T>
+using cross_entropy_soft = T (*)(const T* x, const T* y, std::size_t n, const T* w, T eps, T g, T* grad);
+// Binary cross-entropy with logits over n contiguous elements: loss (and grad unless nullptr)
+// from logits x, targets y, pos_weight p, weight w, label smoothing eps; grad is scaled by gscale
+// (the reduction's factor). With loss == nullptr the losses are summed instead of stored: the
+// sum (in double) is returned, NaN if some target is outside [0, 1]; else returns 0.
+template <class T>
+using bce_with_logits = double (*)(const T* x, const T* y, const T* p, const T* w, T eps, T gscale, T* loss, T* grad,
+                                   std::size_t n);
+
+}  // namespace logitkit::kernel_types

@@ -1,0 +1,99 @@
+// Cross-entropy's direct path: no max pass, two passes over the row (kernels/row/direct_sum.hpp's
+// sum, then the gradient and the smoothing or soft-target term).
+//
+// Chosen by losses.hpp first for every row; it declines (returns false) the rows it cannot do
+// exactly, which then take ce_max_relative.hpp: a logit outside exp's normal range, NaN or
+// infinities, a gradient written over the logits, and top-heavy rows (one class above half the
+// mass: flagged in `heavy`, so that the max-relative path reuses the exps of this pass).
+//
+// Invariant: where it accepts a row, log S - x_c >= log 2 for every c, so -log p_c = log S - x_c
+// does not cancel and p_c = exp(x_c)/S keeps the relative accuracy of exp.
+#pragma once
+#include "../../simd/isa_namespace.hpp"
+#include <cstddef>
+
+#include "../../math/libm.hpp"
+#include "../common.hpp"
+#include "../row/direct_sum.hpp"
+#include "loss_sum.hpp"
+
+namespace logitkit {
+inline namespace LOGITKIT_ISA_NAMESPACE {
+namespace kernels {
+
+// The direct path of cross-entropy (no max, two passes): when every |x_c| is inside exp's normal
+// range, the gradient is not written over x, and no class holds more than half the probability
+// mass, S = Σ exp(x_c) (in double), log S - x_c >= log 2 for every c, and
+//   -log p_c = log S - x_c, p_c = exp(x_c)/S
+// are accurate without the max (the confident rows, p > 1/2, need the max-relative path: they return
+// false here, as do NaN/inf rows and rows out of range). Pass 1 writes exp(x) into grad (when asked)
+// and sums it; pass 2 scales it into the gradient and sums the smoothing/soft term.
+// a_c = w_c·(soft_scale·y_c + soft_add); coef = Σ_c a_c + (hard) (1-ε)·w_t.
+template <class V, bool HAS_W, bool SOFT, bool SMOOTH>
+inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
+                      const scalar_t<V>* w, scalar_t<V> soft_scale, scalar_t<V> soft_add, double coef,
+                      scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out,
+                      scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged, bool& heavy) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  if (grad == x || n == 0) return false;
+  double S;
+  T m;
+  const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad) : row_direct_sum<V, false>(x, n, S, m);
+  if (!ok) return false;
+  if (math::libm_exp(double(m)) > 0.5 * S) {  // top-heavy: m is the max, exp(x) is in grad (if given)
+    heavy = true;
+    m_out = m;
+    return false;
+  }
+  const double logS = math::libm_log(S);
+  S_out = S;
+  m_out = m;
+  term_out = 0;
+  if (!grad && !SMOOTH && !SOFT) return true;
+  // Pass 2: grad_c = g·(exp(x_c)·coef/S - a_c); the term Σ a_c·(log S - x_c) for smoothing/soft.
+  const V vc = V::set1(T(coef / S)), vg = V::set1(g), vlogS = V::set1(T(logS)),
+          vlogSl = V::set1(T(logS - double(T(logS)))), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
+  const V vthr = V::set1(thr), vq = V::set1(T(0.75));
+  const bool check = thr < lim<V>::inf;
+  auto flags = lt(V::zero(), V::zero());
+  LossAcc<V> acc;
+  auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
+    const bool full = m == W;
+    V a = (SOFT || SMOOTH) ? vsa : V::zero();
+    if constexpr (SOFT) a = mul_add(full ? V::load(y + i) : load_partial<V>(y + i, m, T(0)), vss, vsa);
+    if constexpr (HAS_W) a = a * (full ? V::load(w + i) : load_partial<V>(w + i, m, T(0)));
+    if constexpr (SOFT || SMOOTH) {
+      V xv = full ? V::load(x + i) : load_partial<V>(x + i, m, T(0));
+      V nlp = (vlogS - xv) + vlogSl;  // log S - x_c >= log 2: no cancellation
+      V tv = a * nlp;
+      if (!full) tv = mask_zero(first_lanes<V>(m), tv);
+      acc.add(tv);
+    }
+    if (grad) {
+      V e = full ? V::load(grad + i) : load_partial<V>(grad + i, m, T(0));
+      V u = mul_add(e, vc, neg(a));
+      if ((SOFT || SMOOTH) && check) {
+        V pc = e * vc;
+        flags = mask_or(flags, mask_and(lt(abs(u), pc * vq), lt(vthr, pc)));
+      }
+      V gv = vg * u;
+      if (full) store(grad + i, gv);
+      else store_partial(grad + i, gv, m);
+    }
+  };
+  std::size_t i = 0;
+  while (i + W <= n) {
+    const std::size_t stop = n - i > acc.block ? i + acc.block : n;
+    for (; i + W <= stop; i += W) step(i, W);
+    acc.flush();
+  }
+  if (i < n) step(i, n - i);
+  term_out = acc.sum();
+  if (any(flags)) flagged = true;
+  return true;
+}
+
+}  // namespace kernels
+}  // namespace LOGITKIT_ISA_NAMESPACE
+}  // namespace logitkit
