@@ -16,6 +16,7 @@ from logitkit import _core
 # Public names that are not math functions of logits: configuration, introspection, modules
 # (the multiclass / multilabel verbs are fuzzed by test_fuzz.py against its own entries).
 NOT_MATH = {
+    "InvalidTargetError",  # an exception type, not a function
     "__version__",
     "cmake_dir",
     "include_dir",

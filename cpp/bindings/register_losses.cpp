@@ -8,12 +8,17 @@
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <initializer_list>
 #include <limits>
-#include <vector>
+#include <new>
 
 #include "ufunc_util.hpp"
+// after ufunc_util.hpp, which includes Python.h first
+#include "logitkit/api.hpp"
 
 namespace logitkit::bindings {
+namespace lk = ::logitkit;
 namespace {
 
 template <class T>
@@ -46,7 +51,11 @@ void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
       const T g = load<T>(args[5] + r * steps[5]);
       T* grad = nullptr;
       if constexpr (GRAD) grad = row_out<T, T>(args[7] + r * steps[7], steps[nargs + 2], n, 1);
-      const T loss = (t >= n) ? std::numeric_limits<T>::quiet_NaN() : f(x, std::size_t(n), t, w, W, eps, g, grad);
+      // a label >= n (unchecked: validate=False) has no class: NaN loss and gradient row
+      const T nan = std::numeric_limits<T>::quiet_NaN();
+      if constexpr (GRAD)
+        if (t >= n) std::fill(grad, grad + n, nan);
+      const T loss = (t >= n) ? nan : f(x, std::size_t(n), t, w, W, eps, g, grad);
       std::memcpy(args[6] + r * steps[6], &loss, sizeof(T));
       if constexpr (GRAD) row_done<T, T>(grad, args[7] + r * steps[7], steps[nargs + 2], n);
     }
@@ -127,238 +136,216 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   });
 }
 
-// The small-call path of cross_entropy / cross_entropy_with_grad with hard labels and default
-// layout: C-contiguous (N, C) float32/float64 logits, int64 labels of shape (N,), no class or sample
-// weights, at most parallel_grain elements. Labels are checked, the rows computed and the reduction
-// taken here, in one call from Python (the general path's gufunc call, label checks and reduction
-// cost about ten times the kernels at (1, 10)). Returns None where it does not apply (the caller
-// then takes the general path, which also produces every error message but the label one).
-// reduction: 0 mean, 1 sum, 2 none. Same kernels, so the same per-item values as the general path;
-// the mean/sum is accumulated in double, in order.
-template <class T>
-py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int reduction, long long ignore,
-                               bool validate, bool want_grad, PyArrayObject* out, int type) {
-  const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
-  const T* xd = static_cast<const T*>(PyArray_DATA(x));
-  const std::int64_t* td = static_cast<const std::int64_t*>(PyArray_DATA(t));
-  // labels: ignored items become -1; the first label outside [0, C) that is not ignore_index is
-  // an error (validate=False: the general path decides what such a label means)
-  constexpr npy_intp stack_rows = 64;
-  std::int64_t lab_stack[stack_rows];
-  std::vector<std::int64_t> lab_heap;
-  std::int64_t* lab = lab_stack;
-  if (N > stack_rows) {
-    lab_heap.resize(std::size_t(N));
-    lab = lab_heap.data();
-  }
-  npy_intp valid = 0;
-  for (npy_intp i = 0; i < N; ++i) {
-    const std::int64_t v = td[i];
-    if (v == ignore) {
-      lab[i] = -1;
-    } else if (v < 0 || v >= C) {
-      if (!validate) return py::none();
-      throw py::value_error("target: label " + std::to_string(v) + " at position (" + std::to_string(i) +
-                            ",) is outside [0, " + std::to_string(C) + ") and is not ignore_index=" +
-                            std::to_string(ignore));
-    } else {
-      lab[i] = v;
-      ++valid;
-    }
-  }
-  const double factor = reduction == 0 ? (valid ? 1.0 / double(valid) : 0.0) : 1.0;
-  PyArrayObject* grad = nullptr;
-  py::object grad_obj;
-  if (want_grad) {
-    if (out) {
-      grad_obj = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(out));
-      grad = out;
-    } else {
-      npy_intp dims[2] = {N, C};
-      PyObject* g = PyArray_EMPTY(2, dims, type, 0);
-      if (!g) throw py::error_already_set();
-      grad_obj = py::reinterpret_steal<py::object>(g);
-      grad = reinterpret_cast<PyArrayObject*>(g);
-    }
-  }
-  T* gd = grad ? static_cast<T*>(PyArray_DATA(grad)) : nullptr;
-  py::object items_obj;
-  T* items = nullptr;
-  if (reduction == 2) {
-    npy_intp dims[1] = {N};
-    PyObject* a = PyArray_EMPTY(1, dims, type, 0);
-    if (!a) throw py::error_already_set();
-    items_obj = py::reinterpret_steal<py::object>(a);
-    items = static_cast<T*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(a)));
-  }
-  const auto f = active_kernels().get<T>().cross_entropy_hard;
-  double total = 0;
-  {
-    FlagGuard guard;
-    for (npy_intp i = 0; i < N; ++i) {
-      const T v = f(xd + i * C, std::size_t(C), lab[i], nullptr, T(C), eps, T(factor), gd ? gd + i * C : nullptr);
-      if (items) items[i] = v;
-      total += double(v);
-    }
-  }
-  py::object loss;
-  if (reduction == 2) {
-    loss = items_obj;
-  } else {
-    T value = reduction == 1 ? T(total) : (valid ? T(total / double(valid)) : std::numeric_limits<T>::quiet_NaN());
-    PyArray_Descr* descr = PyArray_DescrFromType(type);
-    PyObject* sc = PyArray_Scalar(&value, descr, nullptr);
-    Py_DECREF(descr);
-    if (!sc) throw py::error_already_set();
-    loss = py::reinterpret_steal<py::object>(sc);
-  }
-  if (want_grad) return py::make_tuple(loss, grad_obj);
-  return loss;
+// ---------------------------------------------------------------- small-call paths
+// The one-call paths of cross_entropy[_with_grad] (hard labels) and binary_cross_entropy_with_logits
+// [_with_grad] (mean, sum). python/logitkit/losses.py decides when they apply (_ce_small_call,
+// _bce_one_pass); here the arrays become views of the C++ API (api.hpp), which checks the labels and
+// targets, runs the rows and takes the reduction. Input outside that decision is refused with
+// TypeError or ValueError, never read.
+
+// A Status of the C++ API as a Python exception, the one way it becomes one: the message is
+// describe()'s, with `argument` (the Python name, when not null) in place of the C++ argument's and
+// positions in the array's shape (shape, ndim). A bad label or target raises
+// logitkit.InvalidTargetError (a ValueError) with position (a tuple) and value.
+[[noreturn]] void raise_status(lk::Status s, const char* argument, const npy_intp* shape, int ndim) {
+  if (argument) s.argument = argument;
+  std::size_t shp[32], idx[32];
+  const std::size_t nd = ndim > 0 && ndim <= 32 ? std::size_t(ndim) : 0;
+  for (std::size_t d = 0; d < nd; ++d) shp[d] = std::size_t(shape[d]);
+  char msg[512];
+  lk::describe(s, msg, sizeof msg, nd ? shp : nullptr, nd);
+  if (s.code == lk::Errc::out_of_memory) throw std::bad_alloc();
+  if (s.code != lk::Errc::invalid_label && s.code != lk::Errc::invalid_target) throw py::value_error(msg);
+  const std::size_t n = lk::status_position(s, idx, nd ? shp : nullptr, nd);
+  py::tuple position(n);
+  for (std::size_t d = 0; d < n; ++d) position[d] = py::int_(idx[d]);
+  py::object value;
+  if (s.has_label)
+    value = s.label_unsigned ? py::int_(static_cast<unsigned long long>(static_cast<std::uint64_t>(s.label)))
+                             : py::int_(static_cast<long long>(s.label));
+  else
+    value = py::float_(s.value);
+  py::object cls = py::module_::import("logitkit._validation").attr("InvalidTargetError");
+  py::object exc = cls(msg, py::arg("position") = position, py::arg("value") = value);
+  PyErr_SetObject(cls.ptr(), exc.ptr());
+  throw py::error_already_set();
 }
 
-py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction, long long ignore, bool validate,
-                         bool want_grad, py::handle outh) {
-  if (!plain_array(xh.ptr(), -1) || !plain_array(th.ptr(), NPY_INT64)) return py::none();
-  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
-  auto* t = reinterpret_cast<PyArrayObject*>(th.ptr());
-  const int type = PyArray_TYPE(x);
-  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) != 2) return py::none();
-  const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
-  if (N * C > parallel_grain || C == 0) return py::none();
-  if (PyArray_NDIM(t) != 1 || PyArray_DIM(t, 0) != N) return py::none();
-  PyArrayObject* out = nullptr;
-  if (want_grad && !outh.is_none()) {
-    if (!plain_out(outh.ptr(), type)) return py::none();
-    out = reinterpret_cast<PyArrayObject*>(outh.ptr());
-    if (PyArray_NDIM(out) != 2 || PyArray_DIM(out, 0) != N || PyArray_DIM(out, 1) != C) return py::none();
-    // an out that overlaps the logits other than exactly (in place) takes the general path
-    if (PyArray_DATA(out) != PyArray_DATA(x) && extents_overlap(out, x)) return py::none();
-  }
-  if (type == NPY_FLOAT)
-    return ce_hard_small_typed<float>(x, t, float(eps), reduction, ignore, validate, want_grad, out, type);
-  return ce_hard_small_typed<double>(x, t, eps, reduction, ignore, validate, want_grad, out, type);
+PyArrayObject* checked(py::handle h, int type, const char* what) {
+  if (!plain_array(h.ptr(), type)) throw py::type_error(what);
+  return reinterpret_cast<PyArrayObject*>(h.ptr());
 }
 
-// The common path of binary_cross_entropy_with_logits[_with_grad] with reduction mean or sum: x and
-// y C-contiguous arrays of one float dtype and one shape; pos_weight and weight each None (1), one
-// value (0-d), a C-contiguous row of the last axis' length (per class), or an array of x's shape. The losses are
-// summed by the kernel (never stored), the targets checked by it too, and the gradient written
-// straight into `out` (or a new array): one pass over the data, no temporaries. Returns None where it
-// does not apply, or where a target is outside [0, 1] (the general path then finds and reports it).
-// The sum is taken over fixed blocks of elements, added in order: the same bits for any thread count.
+bool same_shape(PyArrayObject* a, PyArrayObject* b) {
+  return PyArray_NDIM(a) == PyArray_NDIM(b) && PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(b), PyArray_NDIM(a));
+}
+
+// out= for a gradient of x's shape: refused unless plain, writeable, of x's shape and either exactly
+// x (in place) or apart from every input.
+PyArrayObject* checked_out(py::handle outh, PyArrayObject* x, std::initializer_list<PyArrayObject*> inputs) {
+  if (outh.is_none()) return nullptr;
+  if (!plain_out(outh.ptr(), PyArray_TYPE(x)))
+    throw py::type_error("out: expected a writeable C-contiguous ndarray of the logits' dtype");
+  auto* out = reinterpret_cast<PyArrayObject*>(outh.ptr());
+  if (!same_shape(out, x)) throw py::value_error("out: expected the logits' shape");
+  for (PyArrayObject* a : inputs)
+    if (a && extents_overlap(out, a) && !(a == x && PyArray_DATA(out) == PyArray_DATA(x)))
+      throw py::value_error("out: overlaps an input other than exactly the logits");
+  return out;
+}
+
+PyArrayObject* new_array(int nd, const npy_intp* dims, int type, py::object& owner) {
+  PyObject* a = PyArray_EMPTY(nd, const_cast<npy_intp*>(dims), type, 0);
+  if (!a) throw py::error_already_set();
+  owner = py::reinterpret_steal<py::object>(a);
+  return reinterpret_cast<PyArrayObject*>(a);
+}
+
 template <class T>
-py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* pw, PyArrayObject* w, T eps,
-                             bool mean, bool want_grad, PyArrayObject* out, int type) {
-  const npy_intp n = PyArray_SIZE(x);
-  const npy_intp C = PyArray_NDIM(x) ? PyArray_DIM(x, PyArray_NDIM(x) - 1) : 1;
-  const T* xd = static_cast<const T*>(PyArray_DATA(x));
-  const T* yd = static_cast<const T*>(PyArray_DATA(y));
-  // 0: none (1), 1: per class (a row of C), 2: per element (x's shape), 3: one value
-  auto mode = [&](PyArrayObject* a) {
-    if (!a) return 0;
-    if (PyArray_SIZE(a) == n && PyArray_NDIM(a) == PyArray_NDIM(x)) return 2;
-    return PyArray_NDIM(a) == 0 ? 3 : 1;
-  };
-  const int pm = mode(pw), wm = mode(w);
-  const T* pd = pw ? static_cast<const T*>(PyArray_DATA(pw)) : nullptr;
-  const T* wd = w ? static_cast<const T*>(PyArray_DATA(w)) : nullptr;
-  py::object grad_obj;
-  T* gd = nullptr;
-  if (want_grad) {
-    if (out) {
-      grad_obj = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(out));
-    } else {
-      PyObject* g = PyArray_EMPTY(PyArray_NDIM(x), PyArray_DIMS(x), type, 0);
-      if (!g) throw py::error_already_set();
-      grad_obj = py::reinterpret_steal<py::object>(g);
-    }
-    gd = static_cast<T*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(grad_obj.ptr())));
-  }
-  // Every target in [0, 1] (false for NaN). In place, the gradient replaces the logits as the sum
-  // goes: the targets are checked first, so that a bad target (the general path's error, or its
-  // validate=False values) finds x intact.
-  auto targets_ok = [&] {
-    bool ok = true;
-    for (npy_intp e = 0; e < n; ++e) ok &= (yd[e] >= T(0)) & (yd[e] <= T(1));
-    return ok;
-  };
-  if (gd && static_cast<const void*>(gd) == static_cast<const void*>(xd) && !targets_ok()) return py::none();
-  const T gscale = T(mean ? (n ? 1.0 / double(n) : 0.0) : 1.0);
-  const auto f = active_kernels().get<T>().bce_with_logits;
-  constexpr npy_intp seg = 1024;                       // longest kernel call
-  constexpr npy_intp block = npy_intp(1) << 14;        // elements per partial sum
-  const npy_intp nblocks = (n + block - 1) / block;
-  std::vector<double> partial(std::size_t(nblocks > 0 ? nblocks : 0));
-  {
-    FlagGuard guard;
-    py::gil_scoped_release release;
-    parallel_for(nblocks, block, 1, [&](npy_intp b0, npy_intp b1) {
-      T pc[seg], wc[seg];  // a pos_weight / weight of one value, repeated
-      if (pm == 3) std::fill(pc, pc + seg, *pd);
-      if (wm == 3) std::fill(wc, wc + seg, *wd);
-      for (npy_intp b = b0; b < b1; ++b) {
-        const npy_intp e0 = b * block, e1 = (e0 + block < n) ? e0 + block : n;
-        double s = 0;
-        for (npy_intp e = e0; e < e1;) {
-          const npy_intp c = e % C;
-          npy_intp end = e + seg < e1 ? e + seg : e1;
-          if ((pm == 1 || wm == 1) && end > e - c + C) end = e - c + C;  // a per-class weight: stay in the row
-          const T* pp = pm == 0 ? nullptr : pm == 1 ? pd + c : pm == 2 ? pd + e : pc;  // (null: all ones)
-          const T* wp = wm == 0 ? nullptr : wm == 1 ? wd + c : wm == 2 ? wd + e : wc;
-          s += f(xd + e, yd + e, pp, wp, eps, gscale, nullptr, gd ? gd + e : nullptr, std::size_t(end - e));
-          e = end;
-        }
-        partial[std::size_t(b)] = s;
-      }
-    });
-  }
-  double total = 0;
-  for (double s : partial) total += s;
-  // a NaN target, or one outside [0, 1], or a NaN logit or weight: only the first two are errors
-  if (std::isnan(total) && !targets_ok()) return py::none();
-  T value = mean ? (n ? T(total / double(n)) : std::numeric_limits<T>::quiet_NaN()) : T(total);
+py::object scalar(T value, int type) {
   PyArray_Descr* descr = PyArray_DescrFromType(type);
   PyObject* sc = PyArray_Scalar(&value, descr, nullptr);
   Py_DECREF(descr);
   if (!sc) throw py::error_already_set();
-  py::object loss = py::reinterpret_steal<py::object>(sc);
+  return py::reinterpret_steal<py::object>(sc);
+}
+
+// cross_entropy[_with_grad], hard labels: (N, C) logits, (N,) int64 labels, no class or sample
+// weights. reduction: 0 mean, 1 sum, 2 none.
+template <class T>
+py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int reduction, std::int64_t ignore,
+                               bool want_grad, PyArrayObject* out, int type) {
+  const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
+  lk::CrossEntropyOptions<T> o;
+  o.ignore_index = ignore;
+  o.label_smoothing = eps;
+  o.reduction = reduction == 0 ? lk::Reduction::mean : reduction == 1 ? lk::Reduction::sum : lk::Reduction::none;
+  py::object grad_obj, items_obj;
+  T* gd = nullptr;
+  if (want_grad) {
+    const npy_intp dims[2] = {N, C};
+    PyArrayObject* g = out ? out : new_array(2, dims, type, grad_obj);
+    if (out) grad_obj = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(out));
+    gd = static_cast<T*>(PyArray_DATA(g));
+  }
+  T value = T(0);
+  lk::VectorView<T> loss(&value, 1);
+  if (reduction == 2) loss = lk::VectorView<T>(static_cast<T*>(PyArray_DATA(new_array(1, &N, type, items_obj))), std::size_t(N));
+  const lk::MatrixView<const T> xv(static_cast<const T*>(PyArray_DATA(x)), std::size_t(N), std::size_t(C));
+  const auto labels = lk::vec(static_cast<const std::int64_t*>(PyArray_DATA(t)), std::size_t(N));
+  lk::Status st;
+  {
+    FlagGuard guard;
+    st = gd ? lk::cross_entropy_with_grad<T>(xv, labels, loss, lk::view(gd, std::size_t(N), std::size_t(C)), o)
+            : lk::cross_entropy<T>(xv, labels, loss, o);
+  }
+  if (!st) raise_status(st, "target", PyArray_DIMS(t), 1);
+  py::object result = reduction == 2 ? items_obj : scalar<T>(value, type);
+  if (want_grad) return py::make_tuple(result, grad_obj);
+  return result;
+}
+
+py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction, long long ignore, bool want_grad,
+                         py::handle outh) {
+  PyArrayObject* x = checked(xh, -1, "x: expected a C-contiguous float32 or float64 ndarray of shape (N, C)");
+  const int type = PyArray_TYPE(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) != 2)
+    throw py::type_error("x: expected a C-contiguous float32 or float64 ndarray of shape (N, C)");
+  PyArrayObject* t = checked(th, NPY_INT64, "t: expected a C-contiguous int64 ndarray of shape (N,)");
+  if (PyArray_NDIM(t) != 1 || PyArray_DIM(t, 0) != PyArray_DIM(x, 0))
+    throw py::value_error("t: expected one label per row of x, shape (N,)");
+  if (reduction < 0 || reduction > 2) throw py::value_error("reduction: expected 0 (mean), 1 (sum) or 2 (none)");
+  PyArrayObject* out = want_grad ? checked_out(outh, x, {x}) : nullptr;
+  if (type == NPY_FLOAT)
+    return ce_hard_small_typed<float>(x, t, float(eps), reduction, std::int64_t(ignore), want_grad, out, type);
+  return ce_hard_small_typed<double>(x, t, eps, reduction, std::int64_t(ignore), want_grad, out, type);
+}
+
+// binary_cross_entropy_with_logits[_with_grad], mean or sum: x and y of one float dtype and one shape
+// (at least one dimension); pos_weight and weight each None, one value (0-d), a row of the last
+// axis' length (per class) or an array of x's shape. The blocks run on the thread pool, without the
+// GIL. A target outside [0, 1] raises InvalidTargetError (found when the sum is NaN).
+template <class T>
+py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* pw, PyArrayObject* w, T eps,
+                             bool mean, bool want_grad, PyArrayObject* out, int type) {
+  const int nd = PyArray_NDIM(x);
+  const std::size_t n = std::size_t(PyArray_SIZE(x)), C = std::size_t(PyArray_DIM(x, nd - 1));
+  const std::size_t rows = C ? n / C : 0;
+  auto matrix = [&](PyArrayObject* a) {
+    const T* d = static_cast<const T*>(PyArray_DATA(a));
+    return lk::MatrixView<const T>(d, rows, C, std::ptrdiff_t(C), 1);
+  };
+  lk::BceOptions<T> o;
+  o.label_smoothing = eps;
+  o.reduction = mean ? lk::Reduction::mean : lk::Reduction::sum;
+  o.validate = false;  // pos_weight: checked by the caller
+  o.check_targets_after = true;
+  if (w) {
+    const T* d = static_cast<const T*>(PyArray_DATA(w));
+    o.weight = PyArray_NDIM(w) == 0 ? lk::MatrixView<const T>(d, rows, C, 0, 0)
+               : same_shape(w, x)   ? matrix(w)
+                                    : lk::MatrixView<const T>(d, rows, C, 0, 1);
+  }
+  if (pw) {
+    const T* d = static_cast<const T*>(PyArray_DATA(pw));
+    if (PyArray_NDIM(pw) == 0) o.pos_weight = lk::vec(d, C, 0);
+    else if (same_shape(pw, x)) o.pos_weight_elements = matrix(pw);
+    else o.pos_weight = lk::vec(d, C, 1);
+  }
+  py::object grad_obj;
+  T* gd = nullptr;
+  if (want_grad) {
+    PyArrayObject* g = out ? out : new_array(nd, PyArray_DIMS(x), type, grad_obj);
+    if (out) grad_obj = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(out));
+    gd = static_cast<T*>(PyArray_DATA(g));
+  }
+  T value = T(0);
+  // The API's functions never throw: an exception of the pool (a part that could not run) is kept
+  // here and raised once the call has returned.
+  std::exception_ptr failure;
+  const auto par = [&failure](std::size_t blocks, std::size_t elements_per_block, auto&& body) noexcept {
+    try {
+      parallel_for(npy_intp(blocks), npy_intp(elements_per_block), 1,
+                   [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); });
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  };
+  lk::Status st;
+  {
+    FlagGuard guard;
+    py::gil_scoped_release release;
+    const lk::MatrixView<T> lv(&value, 1, 1);
+    st = gd ? lk::binary_cross_entropy_with_logits_with_grad<T>(matrix(x), matrix(y), lv,
+                                                                lk::MatrixView<T>(gd, rows, C, std::ptrdiff_t(C), 1), o, par)
+            : lk::binary_cross_entropy_with_logits<T>(matrix(x), matrix(y), lv, o, par);
+  }
+  if (failure) std::rethrow_exception(failure);
+  if (!st) raise_status(st, nullptr, PyArray_DIMS(x), nd);
+  py::object loss = scalar<T>(value, type);
   if (want_grad) return py::make_tuple(loss, grad_obj);
   return loss;
 }
 
 py::object bce_reduced(py::handle xh, py::handle yh, py::handle pwh, py::handle wh, double eps, bool mean,
                        bool want_grad, py::handle outh) {
-  if (!plain_array(xh.ptr(), -1)) return py::none();
-  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
-  const int type = PyArray_TYPE(x);
-  if (type != NPY_FLOAT && type != NPY_DOUBLE) return py::none();
-  if (!plain_array(yh.ptr(), type)) return py::none();
-  auto* y = reinterpret_cast<PyArrayObject*>(yh.ptr());
-  const int nd = PyArray_NDIM(x);
-  if (PyArray_NDIM(y) != nd || !PyArray_CompareLists(PyArray_DIMS(x), PyArray_DIMS(y), nd)) return py::none();
+  constexpr const char* xmsg = "x: expected a C-contiguous float32 or float64 ndarray of at least one dimension";
+  PyArrayObject* x = checked(xh, -1, xmsg);
+  const int type = PyArray_TYPE(x), nd = PyArray_NDIM(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || nd == 0) throw py::type_error(xmsg);
+  PyArrayObject* y = checked(yh, type, "y: expected a C-contiguous ndarray of the logits' dtype");
+  if (!same_shape(x, y)) throw py::value_error("y: expected the logits' shape");
   // pos_weight / weight: None, one value (0-d), a per-class row, or x's shape
-  auto weight = [&](py::handle h, PyArrayObject*& a) {
-    a = nullptr;
-    if (h.is_none()) return true;
-    if (!plain_array(h.ptr(), type)) return false;
-    a = reinterpret_cast<PyArrayObject*>(h.ptr());
-    if (PyArray_NDIM(a) == 0) return true;
-    if (nd >= 1 && PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == PyArray_DIM(x, nd - 1)) return true;
-    return PyArray_NDIM(a) == nd && PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(x), nd);
+  auto weight = [&](py::handle h, const char* name) -> PyArrayObject* {
+    if (h.is_none()) return nullptr;
+    PyArrayObject* a = checked(h, type, name);
+    if (PyArray_NDIM(a) == 0 || same_shape(a, x) || (PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == PyArray_DIM(x, nd - 1)))
+      return a;
+    throw py::value_error(name);
   };
-  PyArrayObject *pw, *w;
-  if (!weight(pwh, pw) || !weight(wh, w)) return py::none();
-  if (PyArray_SIZE(x) == 0 || nd == 0) return py::none();
-  PyArrayObject* out = nullptr;
-  if (want_grad && !outh.is_none()) {
-    if (!plain_out(outh.ptr(), type)) return py::none();
-    out = reinterpret_cast<PyArrayObject*>(outh.ptr());
-    if (PyArray_NDIM(out) != nd || !PyArray_CompareLists(PyArray_DIMS(out), PyArray_DIMS(x), nd)) return py::none();
-    // the gradient may replace the logits exactly (in place); any other overlap with an input does
-    // not take this path
-    for (PyArrayObject* a : {x, y, pw, w})
-      if (a && extents_overlap(out, a) && !(a == x && PyArray_DATA(out) == PyArray_DATA(x))) return py::none();
-  }
+  PyArrayObject* pw = weight(pwh, "pos_weight: expected None, one value, one per class or the logits' shape, C-contiguous, of the logits' dtype");
+  PyArrayObject* w = weight(wh, "weight: expected None, one value, one per class or the logits' shape, C-contiguous, of the logits' dtype");
+  PyArrayObject* out = want_grad ? checked_out(outh, x, {x, y, pw, w}) : nullptr;
   if (type == NPY_FLOAT) return bce_reduced_typed<float>(x, y, pw, w, float(eps), mean, want_grad, out, type);
   return bce_reduced_typed<double>(x, y, pw, w, eps, mean, want_grad, out, type);
 }
@@ -379,11 +366,14 @@ const char f8[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  N
 
 void register_losses(py::module_& m) {
   m.def("ce_hard_small", &ce_hard_small, py::arg("x"), py::arg("t"), py::arg("eps"), py::arg("reduction"),
-        py::arg("ignore_index"), py::arg("validate"), py::arg("want_grad"), py::arg("out"),
-        "Small-call cross-entropy with hard labels (None where it does not apply; see losses.py).");
+        py::arg("ignore_index"), py::arg("want_grad"), py::arg("out"),
+        "Cross-entropy with hard labels in one call, for the inputs losses._ce_small_call accepts.");
   m.def("bce_reduced", &bce_reduced, py::arg("x"), py::arg("y"), py::arg("pos_weight"), py::arg("weight"),
         py::arg("eps"), py::arg("mean"), py::arg("want_grad"), py::arg("out"),
-        "Binary cross-entropy with logits, mean or sum, one pass (None where it does not apply; see losses.py).");
+        "Binary cross-entropy with logits, mean or sum, one pass, for the inputs losses._bce_one_pass accepts.");
+  m.def("soft_target_tolerance", &lk::soft_target_tolerance, py::arg("coarse"), py::arg("classes"),
+        "How far from 1 a row of probability targets may sum (api.hpp, soft_target_tolerance).");
+  m.attr("small_call_elements") = py::int_(parallel_grain);
   // One loss ufunc and one loss-and-gradient ufunc per LOSS entry of the kernel list
   // (kernels/list.hpp), with the loop and type arrays the entry names.
 #define LOGITKIT_REG_LOSS(name, kernel, loop, nin, types, grad_types, signature, grad_signature, doc, grad_doc) \

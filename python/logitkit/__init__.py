@@ -16,6 +16,7 @@ from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests
 from ._functional import *  # one function per public entry of the kernel list
 from ._threads import _init_from_env as _threads_from_env
 from ._threads import get_num_threads, set_num_threads
+from ._validation import InvalidTargetError
 from .losses import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_with_grad,
@@ -28,6 +29,7 @@ from .losses import (
 )
 
 __all__ = [
+    "InvalidTargetError",
     "__version__",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_with_grad",

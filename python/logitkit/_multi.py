@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_real_array, normalize_axis_index
+from ._validation import as_real_array, label_error, normalize_axis_index
 
 __all__ = [
     "CalibrationWarning",
@@ -223,7 +223,7 @@ def class_labels(labels: Any, item_shape: tuple[int, ...], C: int, name: str = "
     bad = (t < 0) | (t >= C)  # in the labels' own dtype: an unsigned label never wraps
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: label {int(t[pos])} at position {pos} is outside [0, {C})")
+        raise label_error(name, int(t[pos]), pos, C, None)
     return t.astype(np.int64, copy=False)
 
 

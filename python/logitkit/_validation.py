@@ -15,15 +15,92 @@ except ImportError:  # pragma: no cover - NumPy 1.25/1.26
     from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
 __all__ = [
+    "InvalidTargetError",
     "as_index",
     "as_logits",
     "as_real_array",
     "check_out",
     "check_temperature",
     "class_axis_index",
+    "format_value",
+    "label_error",
     "normalize_axes",
     "normalize_axis_index",
+    "position_text",
+    "target_error",
 ]
+
+
+class InvalidTargetError(ValueError):
+    """A class label or a target value outside its domain (a label outside [0, C) that is not
+    ``ignore_index``, a probability outside [0, 1], NaN or negative, a row of probabilities that
+    does not sum to 1).
+
+    Attributes: ``argument`` (the argument's name, e.g. ``"target"``), ``position`` (the offending
+    element's index in that argument, a tuple; for a row sum, the row's index without the class
+    axis), ``value`` (the label as an int, the target value or the row's sum as a float), and
+    ``row_sum`` (True when the value is a row's sum). The message is the same whichever code path
+    (Python or the C++ API) found the error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        position: tuple[int, ...] = (),
+        value: Any = None,
+        argument: str | None = None,
+        row_sum: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.position = tuple(int(i) for i in position)
+        self.value = value
+        self.argument = message.split(":", 1)[0] if argument is None else argument
+        self.row_sum = row_sum
+
+
+def format_value(v: Any) -> str:
+    """``v`` with the fewest significant digits (``%.1g`` .. ``%.17g``) that read back as ``v``;
+    NaN as ``nan``: the rule of the C++ API's describe() (api.hpp), so messages match."""
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    text = ""
+    for p in range(1, 18):
+        text = f"{v:.{p}g}"
+        if float(text) == v:
+            break
+    return text
+
+
+def position_text(position: tuple[int, ...]) -> str:
+    """A position as Python's tuple notation, ``(2,)`` or ``(1, 2)``, as describe() writes it."""
+    return repr(tuple(int(i) for i in position))
+
+
+def label_error(
+    argument: str, label: int, position: tuple[int, ...], classes: int, ignore_index: int | None
+) -> InvalidTargetError:
+    """The error for a class label outside [0, classes) (that is not ``ignore_index``, when given)."""
+    tail = "" if ignore_index is None else f" and is not ignore_index={ignore_index}"
+    return InvalidTargetError(
+        f"{argument}: label {int(label)} at position {position_text(position)} is outside "
+        f"[0, {classes}){tail}",
+        position=position,
+        value=int(label),
+        argument=argument,
+    )
+
+
+def target_error(
+    argument: str, rule: str, value: Any, position: tuple[int, ...]
+) -> InvalidTargetError:
+    """The error for a target value that breaks ``rule`` (e.g. "probabilities must be in [0, 1]")."""
+    return InvalidTargetError(
+        f"{argument}: {rule}; {format_value(value)} at position {position_text(position)}",
+        position=position,
+        value=float(value),
+        argument=argument,
+    )
 
 
 def as_real_array(x: Any, name: str = "x", *, masked_ok: bool = False) -> Any:

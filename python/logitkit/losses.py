@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._validation import as_index, as_real_array, check_out, class_axis_index
+from ._validation import (
+    InvalidTargetError,
+    as_index,
+    as_real_array,
+    check_out,
+    class_axis_index,
+    label_error,
+    target_error,
+)
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -31,6 +39,11 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 _REDUCTION_CODE = {"mean": 0, "sum": 1, "none": 2}
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_FLOAT_NUMS = (_F32.num, _F64.num)
+_I64 = np.dtype(np.int64)
+# the most elements (rows × classes) cross_entropy's one-call path takes; larger calls pay for the
+# gufunc's threads
+_SMALL_CALL_ELEMENTS = _core.small_call_elements
 
 
 # ----------------------------------------------------------------------------- checks
@@ -116,10 +129,7 @@ def _hard_target(
     bad = ~ignored & ((target < 0) | (target >= C))
     if validate and bad.any():
         pos = _first_bad(bad)
-        raise ValueError(
-            f"target: label {int(target[pos])} at position {pos} is outside [0, {C}) and is not "
-            f"ignore_index={ignore_index}"
-        )
+        raise label_error("target", int(target[pos]), pos, C, ignore_index)
     if hi > np.iinfo(np.int64).max:  # unvalidated labels beyond int64: out of range, as C is
         target = np.where(target > np.iinfo(np.int64).max, np.uint64(C), target)
     t = target if target.dtype == np.int64 else target.astype(np.int64)
@@ -139,17 +149,16 @@ def _soft_target(
     y = target.astype(dtype, copy=False)
     if validate:
         if np.isnan(y).any():
-            raise ValueError(f"target: NaN at position {_first_bad(np.isnan(y))}")
+            pos = _first_bad(np.isnan(y))
+            raise target_error("target", "probabilities must not be NaN", np.nan, pos)
         if (y < 0).any():
             pos = _first_bad(y < 0)
-            raise ValueError(
-                f"target: probabilities must be >= 0; {float(y[pos])} at position {pos}"
-            )
+            raise target_error("target", "probabilities must be >= 0", y[pos], pos)
         sums = np.sum(y, axis=ax, dtype=np.float64)
         # rounding to the coarser of the logits' and the targets' dtype moves a row's sum
         coarse = dtype == np.float32 or target.dtype.itemsize < 8
-        tol = 1e-3 if coarse else 1e-6
-        bad = np.abs(sums - 1.0) > tol * max(1, shape[ax]) ** 0.5
+        tol = _core.soft_target_tolerance(coarse, shape[ax])
+        bad = np.abs(sums - 1.0) > tol
         if bad.any():
             pos = _first_bad(bad)
             s = float(sums[pos])
@@ -159,8 +168,12 @@ def _soft_target(
                     "; if each input can be in several classes at once, the logits are multi-label: "
                     "use logitkit.multilabel (binary_cross_entropy_with_logits)"
                 )
-            raise ValueError(
-                f"target: each row of probabilities must sum to 1; row {pos} sums to {s:.6g}{hint}"
+            raise InvalidTargetError(
+                f"target: each row of probabilities must sum to 1; row {pos} sums to {s:.6g}{hint}",
+                position=pos,
+                value=s,
+                argument="target",
+                row_sum=True,
             )
     return y
 
@@ -207,6 +220,86 @@ def _ones_row(dt: np.dtype, C: int) -> np.ndarray:
     return r
 
 
+def _plain(a: Any, dt: np.dtype) -> bool:
+    """An ndarray (not a subclass) of dtype ``dt`` that C++ reads as it is: C-contiguous, aligned,
+    native byte order (register_losses.cpp's plain_array; a dtype object other than NumPy's own,
+    e.g. of an unpickled array, counts by its number)."""
+    if type(a) is not np.ndarray:
+        return False
+    d = a.dtype
+    if d is not dt and not (d.num == dt.num and d.isnative):
+        return False
+    f = a.flags
+    return f.carray or (f.c_contiguous and f.aligned)  # carray: C-contiguous, aligned, writeable
+
+
+def _out_for(out: Any, x: np.ndarray, inputs: tuple[Any, ...]) -> bool:
+    """Whether a one-call path may write its gradient into ``out`` as it is: plain, writeable, of
+    ``x``'s dtype and shape, and either exactly ``x``'s memory (in place) or apart from every input."""
+    if out is x:  # in place (x is plain where this is asked)
+        return out.flags.writeable and all(
+            a is None or a is x or not np.may_share_memory(out, a) for a in inputs
+        )
+    if not (_plain(out, x.dtype) and out.flags.writeable and out.shape == x.shape):
+        return False
+    for a in inputs:
+        if (
+            a is not None
+            and np.may_share_memory(out, a)
+            and (a is not x or out.ctypes.data != x.ctypes.data)
+        ):
+            return False
+    return True
+
+
+def _ce_small_call(
+    logits,
+    target,
+    axis,
+    weight,
+    ignore_index,
+    label_smoothing,
+    reduction,
+    sample_weight,
+    want_grad,
+    out,
+) -> bool:
+    """Whether cross_entropy[_with_grad] takes the one-call path (_core.ce_hard_small, which runs the
+    C++ API's cross_entropy): (N, C) float32/float64 logits and (N,) int64 labels as C reads them,
+    N·C at most _SMALL_CALL_ELEMENTS and C > 0, the class axis last, no class or sample weights,
+    plain scalar options, and an ``out`` it can write as it is. The only place that decides it."""
+    if not (
+        weight is None
+        and sample_weight is None
+        and type(logits) is np.ndarray
+        and type(target) is np.ndarray
+        and type(axis) is int
+        and axis == -1
+        and (out is None or want_grad)
+    ):
+        return False
+    xd = logits.dtype
+    if xd is not _F32 and xd is not _F64:
+        if not (xd.num in _FLOAT_NUMS and xd.isnative):
+            return False
+        xd = _F32 if xd.num == _F32.num else _F64
+    if logits.ndim != 2 or not _plain(logits, xd) or not _plain(target, _I64):
+        return False
+    N, C = logits.shape
+    return (
+        0 < C
+        and N * C <= _SMALL_CALL_ELEMENTS
+        and target.shape == (N,)
+        and type(ignore_index) is int
+        and -(2**63) <= ignore_index < 2**63
+        and (type(label_smoothing) is float or type(label_smoothing) is int)
+        and 0 <= label_smoothing <= 1
+        and type(reduction) is str
+        and reduction in _REDUCTION_CODE
+        and (out is None or _out_for(out, logits, (logits,)))
+    )
+
+
 def _cross_entropy(
     logits,
     target,
@@ -220,28 +313,32 @@ def _cross_entropy(
     want_grad,
     out,
 ):
-    if (
-        weight is None
-        and sample_weight is None
-        and type(axis) is int
-        and axis == -1
-        and type(logits) is np.ndarray
-        and type(target) is np.ndarray
-        and type(ignore_index) is int
-        and -(2**63) <= ignore_index < 2**63
-        and (type(label_smoothing) is float or type(label_smoothing) is int)
-        and 0 <= label_smoothing <= 1
-        and (out is None or want_grad)
+    if _ce_small_call(
+        logits,
+        target,
+        axis,
+        weight,
+        ignore_index,
+        label_smoothing,
+        reduction,
+        sample_weight,
+        want_grad,
+        out,
     ):
-        code = _REDUCTION_CODE.get(reduction) if type(reduction) is str else None
-        if code is not None:
-            # small (N, C) float logits and int64 labels: one C++ call (register_losses.cpp,
-            # ce_hard_small); None where it does not apply
-            r = _core.ce_hard_small(
-                logits, target, float(label_smoothing), code, ignore_index, validate, want_grad, out
+        try:
+            return _core.ce_hard_small(
+                logits,
+                target,
+                float(label_smoothing),
+                _REDUCTION_CODE[reduction],
+                ignore_index,
+                want_grad,
+                out,
             )
-            if r is not None:
-                return r
+        except InvalidTargetError:
+            if validate:
+                raise
+            # validate=False: the gufunc path gives an unchecked label its meaning
     ignore = as_index(ignore_index, "ignore_index")
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
@@ -513,6 +610,42 @@ def _bce_weight(given: Any, name: str, x: np.ndarray, ax: int | None, dt: np.dty
     return a
 
 
+def _bce_one_pass(
+    x: np.ndarray, y: np.ndarray, pos_weight: Any, weight: Any, want_grad: bool, out: Any
+) -> tuple[tuple[Any, ...], bool] | None:
+    """How binary_cross_entropy_with_logits with reduction mean or sum takes the one-pass path
+    (_core.bce_reduced, which runs the C++ API's blocked sum), or None where it does not; the only
+    place that decides it. It takes non-empty logits of at least one dimension and weights that are
+    None, one value (0-d), one per class along the last axis (1-d) or of the logits' shape.
+
+    Returns (operands, direct): the arrays to pass (x, y, pos_weight, weight), and whether they and
+    ``out`` go as they are. Otherwise they are C-contiguous copies and the gradient is a new array
+    (copied to ``out``), so that a layout or an ``out=`` does not change the bits of the sum.
+    np.ascontiguousarray makes a 0-d weight 1-d, which is then taken only as one per class."""
+    if x.ndim == 0 or x.size == 0:
+        return None
+    operands = (x, y, pos_weight, weight)
+    dt = x.dtype
+    direct = (
+        _plain(x, dt)
+        and _plain(y, dt)
+        and (pos_weight is None or _plain(pos_weight, dt))
+        and (weight is None or _plain(weight, dt))
+        and (not want_grad or out is None or _out_for(out, x, operands))
+    )
+    if not direct:
+        operands = tuple(None if a is None else np.ascontiguousarray(a) for a in operands)
+    for a in operands[2:]:
+        if not (
+            a is None
+            or a.ndim == 0
+            or a.shape == x.shape
+            or (a.ndim == 1 and a.shape[0] == x.shape[-1])
+        ):
+            return None
+    return operands, direct
+
+
 def _bce(
     logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out, axis
 ):
@@ -571,39 +704,28 @@ def _bce(
                 fast_w = a
     n = x.size
     e = dt.type(eps)
-    if fast:
-        if want_grad and out is not None:
-            check_out(out, x.shape)
-        r = _core.bce_reduced(
-            x, y, fast_pw, fast_w, float(eps), reduction == "mean", want_grad, out
-        )
-        if r is not None:
-            return r
-        if x.size:
-            # The one-pass sum is the reference: a strided operand or out= must not change the
-            # reduced loss's bits, so plain copies take that path (the gradient is copied to out).
-            plain = [None if a is None else np.ascontiguousarray(a) for a in (fast_pw, fast_w)]
+    if fast and want_grad and out is not None:
+        check_out(out, x.shape)
+    plan = _bce_one_pass(x, y, fast_pw, fast_w, want_grad, out) if fast else None
+    if plan is not None:
+        operands, direct = plan
+        try:
             r = _core.bce_reduced(
-                np.ascontiguousarray(x),
-                np.ascontiguousarray(y),
-                plain[0],
-                plain[1],
-                float(eps),
-                reduction == "mean",
-                want_grad,
-                None,
+                *operands, float(eps), reduction == "mean", want_grad, out if direct else None
             )
-            if r is not None:
-                if want_grad and out is not None:
-                    np.copyto(out, r[1])
-                    return r[0], out
-                return r
+        except InvalidTargetError:
+            if validate:
+                raise
+            # validate=False: the general path computes what an unchecked target gives
+        else:
+            if want_grad and out is not None and not direct:
+                np.copyto(out, r[1])
+                return r[0], out
+            return r
     # the general path: any layout, reduction "none", and the target errors
     if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
         pos = _first_bad(~((y >= 0) & (y <= 1)))
-        raise ValueError(
-            f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}"
-        )
+        raise target_error("target", "probabilities must be in [0, 1]", y[pos], pos)
     if not want_grad:
         per = _core.bce_with_logits(x, y, pw, w, e, dt.type(1))
         return _finish(np.asarray(per), reduction, float(n), dt)
@@ -676,9 +798,7 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
         bad = ~((y >= 0) & (y <= 1))
         if bad.any():
             pos = _first_bad(bad)
-            raise ValueError(
-                f"target: probabilities must be in [0, 1]; {float(y[pos])} at position {pos}"
-            )
+            raise target_error("target", "probabilities must be in [0, 1]", y[pos], pos)
     gamma = float(gamma)
     if not gamma >= 0:
         raise ValueError(f"gamma: must be >= 0, got {gamma!r}")

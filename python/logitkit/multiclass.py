@@ -43,7 +43,7 @@ from ._multi import (
     options_hash,
     warn_if_probabilities,
 )
-from ._validation import as_real_array, check_temperature
+from ._validation import InvalidTargetError, as_real_array, check_temperature
 
 __all__ = [
     "CalibrationWarning",
@@ -116,9 +116,8 @@ def _with_hint(fn, x: Any, target: Any, ax: int, **kw: Any) -> Any:
     _explain_integer_matrix(x, target, ax)
     try:
         return fn(x, target, **kw)
-    except ValueError as e:
-        msg = str(e)
-        if "must sum to 1" not in msg or "logitkit.multilabel" in msg:
+    except InvalidTargetError as e:
+        if not e.row_sum or "logitkit.multilabel" in str(e):
             raise
         t = np.asarray(target)
         if (
@@ -126,7 +125,13 @@ def _with_hint(fn, x: Any, target: Any, ax: int, **kw: Any) -> Any:
             and t.shape == np.shape(x)
             and bool(np.any(np.sum(t, axis=ax, dtype=np.float64) > 1.0 + 1e-3))
         ):
-            raise ValueError(msg + _MULTILABEL_HINT) from None
+            raise InvalidTargetError(
+                str(e) + _MULTILABEL_HINT,
+                position=e.position,
+                value=e.value,
+                argument=e.argument,
+                row_sum=True,
+            ) from None
         raise
 
 

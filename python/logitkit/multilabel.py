@@ -52,7 +52,7 @@ from ._multi import (
     per_class,
     warn_if_probabilities,
 )
-from ._validation import as_real_array, check_out
+from ._validation import as_real_array, check_out, target_error
 
 __all__ = [
     "CalibrationWarning",
@@ -115,7 +115,7 @@ def _z(x: np.ndarray, ax: int, T: Any, b: Any, wide: np.dtype) -> np.ndarray:
 
 
 def _sigmoid_wide(z: np.ndarray, log: bool) -> np.ndarray:
-    """sigmoid or log_sigmoid in long double, by the stable formulas of numerics.md."""
+    """sigmoid or log_sigmoid in long double, by the stable formulas of docs/numerics.md, "Sigmoid, log-sigmoid, softplus"."""
     with np.errstate(all="ignore"):
         e = np.exp(-np.abs(z))
         if log:
@@ -399,7 +399,7 @@ def _labels01(x: np.ndarray, labels: Any, ax: int) -> np.ndarray:
     bad = ~((y >= 0) & (y <= 1))
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"labels: must be in [0, 1]; {float(y[pos])} at position {pos}")
+        raise target_error("labels", "must be in [0, 1]", y[pos], pos)
     return y
 
 

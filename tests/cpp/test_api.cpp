@@ -1,5 +1,5 @@
 // Tests of the public C++ API (logitkit.hpp) against known values: the worked values of
-// semantics.md, values computed with mpmath at 40 digits, hand-derived backward rules, and central
+// docs/semantics.md, values computed with mpmath at 40 digits, hand-derived backward rules, and central
 // finite differences of the losses for their gradients. Strided and in-place layouts must give
 // exactly the contiguous results; errors must be reported (and write nothing).
 //
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -181,7 +182,7 @@ void test_softmax() {
 
 // --------------------------------------------------------------------------------------- losses
 
-// semantics.md: x = [[1,2,3],[1,0,-1],[.5,.5,.5],[-2,4,0]], t = [2,1,1,0], weight = [0.2, 0.3, 0.5]
+// docs/semantics.md, "Cross-entropy": x = [[1,2,3],[1,0,-1],[.5,.5,.5],[-2,4,0]], t = [2,1,1,0], weight = [0.2, 0.3, 0.5]
 const std::vector<double> kX = {1, 2, 3, 1, 0, -1, .5, .5, .5, -2, 4, 0};
 const std::vector<std::int64_t> kT = {2, 1, 1, 0};
 const std::vector<double> kW = {0.2, 0.3, 0.5};
@@ -263,7 +264,7 @@ void test_cross_entropy_values() {
 
 template <class T>
 void test_bce_values() {
-  // semantics.md, reduction none
+  // docs/semantics.md, "BCE with logits", reduction none
   const std::vector<T> x = {T(0), T(-120), T(120), T(-1e4), T(1e4), T(3)};
   const std::vector<T> y = {T(0), T(1), T(0), T(1), T(1), T(0.25)};
   const std::vector<double> want = {0.6931471805599453, 120, 120, 1e4, 0, 2.298587351573742};
@@ -425,8 +426,10 @@ void test_errors() {
   s = lk::cross_entropy(lk::view(x.data(), 4, 3), lk::vec(bad.data(), 4), lk::vec(&loss, 1));
   expect(s.code == lk::Errc::invalid_label && s.row == 2 && s.value == 3, "label 3 at row 2");
   lk::describe(s, msg, sizeof msg);
-  expect(std::strcmp(msg, "labels: a label must be in [0, C) (C: the logits' cols) or equal ignore_index; got 3 at row 2") == 0,
+  expect(std::strcmp(msg, "labels: label 3 at position (2,) is outside [0, 3) and is not ignore_index=-100") == 0,
          "describe() of a bad label");
+  expect(s.has_label && !s.label_unsigned && s.label == 3 && s.classes == 3 && s.ignore_index == -100,
+         "a bad label's exact value, class count and ignore_index");
   expect(loss == T(7), "an error writes no loss");
   std::vector<T> grad(12, T(7));
   s = lk::cross_entropy_with_grad(lk::view(x.data(), 4, 3), lk::vec(bad.data(), 4), lk::vec(&loss, 1),
@@ -464,7 +467,7 @@ void test_errors() {
   s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 3), lk::view(by.data(), 3), lk::view(&loss, 1));
   expect(s.code == lk::Errc::invalid_target && s.row == 0 && s.col == 2 && s.value == 1.5, "bce target 1.5");
   lk::describe(s, msg, sizeof msg);
-  expect(std::strcmp(msg, "target: probabilities must be in [0, 1]; got 1.5 at row 0, column 2") == 0,
+  expect(std::strcmp(msg, "target: probabilities must be in [0, 1]; 1.5 at position (0, 2)") == 0,
          "describe() of a bad BCE target");
   const std::vector<T> by2 = {T(0), T(1), T(0.5)}, pw = {T(1), T(-1), T(1)};
   lk::BceOptions<T> bo;
@@ -491,6 +494,137 @@ void test_long_strided_rows() {
   expect(same, "long strided row equals the dense one");
 }
 
+// describe(): the value with the fewest digits that read back, positions in Python's tuple notation,
+// or in an N-d shape the caller flattened; labels exactly, also beyond double's precision.
+template <class T>
+void test_describe() {
+  char msg[256];
+  const std::vector<T> x(12, T(0));
+  std::vector<T> y(12, T(0.5));
+  y[11] = T(0.1) - T(1);  // -0.9 in T: its shortest decimal form differs between float and double
+  T loss = 0;
+  lk::Status s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 4, 3), lk::view(y.data(), 4, 3), lk::view(&loss, 1));
+  lk::describe(s, msg, sizeof msg);
+  char want[128];
+  std::snprintf(want, sizeof want, "target: probabilities must be in [0, 1]; %s at position (3, 2)",
+                sizeof(T) == 4 ? "-0.8999999761581421" : "-0.9");
+  expect(std::strcmp(msg, want) == 0, "describe(): shortest value that reads back");
+  const std::size_t shape[3] = {2, 2, 3};
+  lk::describe(s, msg, sizeof msg, shape, 3);
+  expect(std::strstr(msg, "at position (1, 1, 2)") != nullptr, "describe(): position in an N-d shape");
+  std::size_t idx[32];
+  expect(lk::status_position(s, idx, shape, 3) == 3 && idx[0] == 1 && idx[1] == 1 && idx[2] == 2, "status_position");
+  y[11] = T(2);
+  s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 4, 3), lk::view(y.data(), 4, 3), lk::view(&loss, 1));
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strcmp(msg, "target: probabilities must be in [0, 1]; 2 at position (3, 2)") == 0, "describe(): 2, not 2.0");
+  s = lk::softmax(lk::view(x.data(), 4, 3), lk::view(y.data(), 4, 3), -1.5);
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strcmp(msg, "temperature: must be a positive finite number; got -1.5") == 0, "describe(): value, no position");
+
+  const std::vector<std::uint64_t> big = {1, 18446744073709551516ull, 2};
+  s = lk::cross_entropy(lk::view(x.data(), 3, 4), lk::vec(big.data(), 3), lk::vec(&loss, 1));
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strcmp(msg, "labels: label 18446744073709551516 at position (1,) is outside [0, 4) and is not ignore_index=-100") == 0,
+         "describe(): an unsigned label beyond int64, exactly");
+  const std::vector<std::int64_t> huge = {0, 9007199254740993, 1};
+  s = lk::cross_entropy(lk::view(x.data(), 3, 4), lk::vec(huge.data(), 3), lk::vec(&loss, 1));
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strstr(msg, "label 9007199254740993 at") != nullptr, "describe(): a label beyond double's precision, exactly");
+}
+
+// A split of the blocks other than the serial one: in reverse order, one at a time.
+struct Backwards {
+  template <class F>
+  void operator()(std::size_t nb, std::size_t, F&& body) const {
+    for (std::size_t b = nb; b-- > 0;) body(b, b + 1);
+  }
+};
+
+// Binary cross-entropy, mean and sum: one blocked sum whatever the layout of the operands and
+// whatever split of the blocks the caller's par makes (the Python package hands it its threads).
+template <class T>
+void test_bce_blocked_sum() {
+  const std::size_t N = 301, C = 101, n = N * C;  // two blocks and a part of a third
+  std::vector<T> x(n), y(n), w(n), pc(C), xs(2 * n), ys(2 * n);
+  std::uint64_t r = 88172645463325252ull;
+  auto next = [&] {
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+    return double(r >> 11) * 0x1p-53;
+  };
+  for (std::size_t e = 0; e < n; ++e) {
+    x[e] = T(8 * next() - 4), y[e] = T(next() < 0.3 ? 0 : next()), w[e] = T(next() + 0.5);
+    xs[2 * e] = x[e], ys[2 * e] = y[e];
+  }
+  for (std::size_t c = 0; c < C; ++c) pc[c] = T(2 * next());
+  // with a per-class pos_weight the segments stay in their rows; without, they cross row ends
+  for (int k = 0; k < 4; ++k) {
+    const auto red = k % 2 ? lk::Reduction::sum : lk::Reduction::mean;
+    lk::BceOptions<T> o;
+    o.reduction = red;
+    o.weight = lk::view(w.data(), N, C);
+    if (k < 2) o.pos_weight = lk::vec(pc.data(), C);
+    o.label_smoothing = T(0.05);
+    T a = 0, b = 0, c = 0;
+    std::vector<T> ga(n), gb(n), gc(2 * n);
+    expect_ok(lk::binary_cross_entropy_with_logits_with_grad(lk::view(x.data(), N, C), lk::view(y.data(), N, C),
+                                                              lk::view(&a, 1), lk::view(ga.data(), N, C), o),
+              "bce blocked");
+    expect_ok(lk::binary_cross_entropy_with_logits_with_grad(lk::view(x.data(), N, C), lk::view(y.data(), N, C),
+                                                              lk::view(&b, 1), lk::view(gb.data(), N, C), o, Backwards{}),
+              "bce blocked, another split");
+    expect_ok(lk::binary_cross_entropy_with_logits_with_grad(
+                  lk::view(xs.data(), N, C, std::ptrdiff_t(2 * C), 2), lk::view(ys.data(), N, C, std::ptrdiff_t(2 * C), 2),
+                  lk::view(&c, 1), lk::view(gc.data(), N, C, std::ptrdiff_t(2 * C), 2), o),
+              "bce blocked, strided");
+    expect(std::memcmp(&a, &b, sizeof(T)) == 0 && ga == gb, "bce: the same bits for any split of the blocks");
+    bool same = std::memcmp(&a, &c, sizeof(T)) == 0;
+    for (std::size_t e = 0; e < n; ++e) same &= ga[e] == gc[2 * e];
+    expect(same, "bce: the same bits for strided operands");
+    // against a float64 sum of the per-element losses (reduction none)
+    std::vector<T> per(n);
+    lk::BceOptions<T> on = o;
+    on.reduction = lk::Reduction::none;
+    expect_ok(lk::binary_cross_entropy_with_logits(lk::view(x.data(), N, C), lk::view(y.data(), N, C),
+                                                   lk::view(per.data(), N, C), on),
+              "bce none");
+    double sum = 0;
+    for (T v : per) sum += double(v);
+    const double want = red == lk::Reduction::mean ? sum / double(n) : sum;
+    close<T>(a, want, "bce blocked sum vs per-element sum", sizeof(T) == 4 ? 1e-6 : 1e-13);
+  }
+}
+
+// check_targets_after: a bad target is found after the pass (the sum is NaN), also with
+// validate = false; in place it is found before the gradient replaces the logits.
+template <class T>
+void test_bce_targets_after() {
+  std::vector<T> x = {T(1), T(-2), T(3), T(0.5), T(0), T(-1)}, y = {T(0), T(1), T(0.5), T(1.25), T(0), T(1)};
+  T loss = T(7);
+  lk::BceOptions<T> o;
+  o.validate = false;
+  o.check_targets_after = true;
+  std::vector<T> g(6, T(9));
+  lk::Status s = lk::binary_cross_entropy_with_logits_with_grad(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3),
+                                                               lk::view(&loss, 1), lk::view(g.data(), 2, 3), o);
+  expect(s.code == lk::Errc::invalid_target && s.row == 1 && s.col == 0 && s.value == 1.25, "targets checked after");
+  expect(loss == T(7), "no loss written on a bad target");
+  const std::vector<T> x0 = x;
+  s = lk::binary_cross_entropy_with_logits_with_grad(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3),
+                                                     lk::view(&loss, 1), lk::view(x.data(), 2, 3), o);
+  expect(s.code == lk::Errc::invalid_target && x == x0, "in place: the targets are checked before the logits change");
+  o.check_targets_after = false;
+  s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3), lk::view(&loss, 1), o);
+  expect(s.ok() && std::isnan(loss), "validate = false: a bad target makes the sum NaN");
+  y[3] = T(1);
+  x[0] = std::numeric_limits<T>::quiet_NaN();
+  o.check_targets_after = true;
+  s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3), lk::view(&loss, 1), o);
+  expect(s.ok() && std::isnan(loss), "a NaN logit is no target error");
+  expect(lk::soft_target_tolerance(true, 4) == 2e-3 && lk::soft_target_tolerance(false, 0) == 1e-6,
+         "soft_target_tolerance");
+}
+
 template <class T>
 void run_all() {
   test_activations<T>();
@@ -499,6 +633,9 @@ void run_all() {
   test_bce_values<T>();
   test_errors<T>();
   test_long_strided_rows<T>();
+  test_describe<T>();
+  test_bce_blocked_sum<T>();
+  test_bce_targets_after<T>();
 }
 
 #ifdef LOGITKIT_HEADER_ONLY

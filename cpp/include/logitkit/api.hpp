@@ -8,23 +8,28 @@
 // stride. Outputs may be exactly their input (same data and strides: in place) or must not overlap it.
 //
 // Errors. Every function returns a Status and never throws; a function that returns an error has
-// written nothing to its outputs. Status::code says what went wrong, Status::argument names the
-// argument, and row/col/value locate the offending element where there is one; describe() formats
-// the message the Python package would raise. No function allocates except for strided rows longer
-// than 512 elements (one buffer per call, new(std::nothrow); Errc::out_of_memory if it fails).
+// written nothing to its outputs (one documented exception: BceOptions::check_targets_after). Status::code
+// says what went wrong, Status::argument names the argument, and row/col/value locate the offending
+// element where there is one; describe() formats the message, the same text the Python package
+// raises for the same error. No function allocates except for strided rows longer than 512 elements
+// and the partial sums of a binary cross-entropy over more than 2^23 elements (one buffer per call,
+// new(std::nothrow); Errc::out_of_memory if it fails).
 //
 // Threads. The functions keep no state: call them from any number of threads at once (each call
 // runs on the calling thread; the kernel table is chosen once, thread-safely, at first use).
 //
 // Numbers. The same kernels as the Python package (same results, bit for bit, on the same ISA), the
-// same special values (numerics.md) and the same loss semantics (torch.nn.functional's options;
-// README "Losses"). Reductions (mean, sum) are summed in double. Kernels may set floating-point
+// same special values (docs/numerics.md, "Special values and lane isolation") and the same loss semantics
+// (torch.nn.functional's options; docs/semantics.md). Reductions (mean, sum) are summed in
+// double: cross-entropy row by row in order, binary cross-entropy in fixed blocks of elements whose
+// sums are added in order (the same bits for any split of the blocks between threads). Kernels may set floating-point
 // status flags; run them with floating-point traps off (the default).
 #pragma once
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <new>
 #include <type_traits>
@@ -56,6 +61,11 @@ struct [[nodiscard]] Status {
   bool has_value = false, has_row = false, has_col = false;
   double value = 0;             // the offending value, if has_value
   std::size_t row = 0, col = 0;  // its position (a vector's element index is its row)
+  // Errc::invalid_label: the label exactly (value holds it rounded to double; label_unsigned: the
+  // bits are a std::uint64_t), the number of classes and the ignore_index it did not equal.
+  bool has_label = false, label_unsigned = false;
+  std::int64_t label = 0, ignore_index = 0;
+  std::size_t classes = 0;
 
   constexpr bool ok() const noexcept { return code == Errc::ok; }
   constexpr explicit operator bool() const noexcept { return ok(); }
@@ -75,15 +85,79 @@ inline const char* errc_name(Errc e) noexcept {
   return "unknown";
 }
 
-// Writes a one-line message ("target: probabilities must be in [0, 1]; got 1.5 at row 2, column
-// 0") into buf (always terminated when size > 0). Returns the message's full length, like snprintf.
-inline int describe(const Status& s, char* buf, std::size_t size) noexcept {
+namespace describe_detail {
+// v with the fewest significant digits (%.1g .. %.17g) that read back as v; NaN as "nan". The
+// Python package formats the values of its messages by the same rule (_validation.py).
+inline void number(double v, char* buf, std::size_t size) noexcept {
+  if (std::isnan(v)) {
+    std::snprintf(buf, size, "nan");
+    return;
+  }
+  for (int p = 1; p <= 17; ++p) {
+    std::snprintf(buf, size, "%.*g", p, v);
+    if (std::strtod(buf, nullptr) == v) return;
+  }
+}
+// "(i,)" or "(i, j, ...)": Python's tuple notation, so that messages read the same in both languages.
+inline void position(const std::size_t* idx, std::size_t n, char* buf, std::size_t size) noexcept {
+  int k = std::snprintf(buf, size, "(");
+  for (std::size_t d = 0; d < n && k >= 0 && std::size_t(k) < size; ++d)
+    k += std::snprintf(buf + k, size - std::size_t(k), d ? ", %zu" : "%zu", idx[d]);
+  if (k >= 0 && std::size_t(k) < size) std::snprintf(buf + k, size - std::size_t(k), n == 1 ? ",)" : ")");
+}
+}  // namespace describe_detail
+
+// The offending element's position as indices (returns how many; at most 32): (row) or (row, col),
+// or with a shape (0 < ndim <= 32) its row-major index in the view (row·shape[ndim-1] + col, or row)
+// as an index into an array of that shape. 0 when the status has no position.
+inline std::size_t status_position(const Status& s, std::size_t* idx, const std::size_t* shape = nullptr,
+                                   std::size_t ndim = 0) noexcept {
+  if (!s.has_row) return 0;
+  if (shape && ndim > 0 && ndim <= 32) {
+    std::size_t flat = s.has_col ? s.row * shape[ndim - 1] + s.col : s.row;
+    for (std::size_t d = ndim; d-- > 0;) {
+      idx[d] = shape[d] ? flat % shape[d] : 0;
+      flat = shape[d] ? flat / shape[d] : 0;
+    }
+    return ndim;
+  }
+  idx[0] = s.row;
+  if (!s.has_col) return 1;
+  idx[1] = s.col;
+  return 2;
+}
+
+// Writes a one-line message into buf (always terminated when size > 0) and returns its full length,
+// like snprintf:
+//   "target: probabilities must be in [0, 1]; 1.5 at position (2, 0)"
+//   "labels: label 3 at position (2,) is outside [0, 3) and is not ignore_index=-100"
+//   "temperature: must be a positive finite number; got 0"
+// The position is (row,) for a vector element, (row, col) for a matrix element. With a shape
+// (ndim > 0), the element's row-major index in the view (row·shape[ndim-1] + col, or row) is written
+// as an index into an array of that shape instead: a caller that flattened an N-d array into the view
+// names the element in the array's own terms.
+inline int describe(const Status& s, char* buf, std::size_t size, const std::size_t* shape = nullptr,
+                    std::size_t ndim = 0) noexcept {
   if (s.ok()) return std::snprintf(buf, size, "ok");
-  char value[48] = "", row[32] = "", col[32] = "";
-  if (s.has_value) std::snprintf(value, sizeof value, "; got %.17g", s.value);
-  if (s.has_row) std::snprintf(row, sizeof row, "%s row %zu", s.has_value ? " at" : "; at", s.row);
-  if (s.has_col) std::snprintf(col, sizeof col, ", column %zu", s.col);
-  return std::snprintf(buf, size, "%s: %s%s%s%s", s.argument, s.what, value, row, col);
+  char value[48] = "", pos[160] = "";
+  if (s.has_row) {
+    std::size_t idx[32];
+    describe_detail::position(idx, status_position(s, idx, shape, ndim), pos, sizeof pos);
+  }
+  if (s.code == Errc::invalid_label && s.has_label) {
+    char label[32];
+    if (s.label_unsigned)
+      std::snprintf(label, sizeof label, "%llu", static_cast<unsigned long long>(static_cast<std::uint64_t>(s.label)));
+    else
+      std::snprintf(label, sizeof label, "%lld", static_cast<long long>(s.label));
+    return std::snprintf(buf, size, "%s: label %s at position %s is outside [0, %zu) and is not ignore_index=%lld",
+                         s.argument, label, pos, s.classes, static_cast<long long>(s.ignore_index));
+  }
+  if (s.has_value) describe_detail::number(s.value, value, sizeof value);
+  if (s.has_value && s.has_row) return std::snprintf(buf, size, "%s: %s; %s at position %s", s.argument, s.what, value, pos);
+  if (s.has_value) return std::snprintf(buf, size, "%s: %s; got %s", s.argument, s.what, value);
+  if (s.has_row) return std::snprintf(buf, size, "%s: %s at position %s", s.argument, s.what, pos);
+  return std::snprintf(buf, size, "%s: %s", s.argument, s.what);
 }
 
 // -------------------------------------------------------------------------------------- views
@@ -167,7 +241,21 @@ struct BceOptions {
   T label_smoothing = 0;             // ε in [0, 1]: the target becomes y·(1 - ε) + ε/2
   Reduction reduction = Reduction::mean;
   bool validate = true;  // check targets are in [0, 1] and pos_weight >= 0
+  // One pos_weight per element (the logits' shape; strides 0 broadcast), instead of pos_weight.
+  MatrixView<const T> pos_weight_elements{};
+  // Mean and sum (none ignores it): check the targets, whatever validate says, without a pass of
+  // their own: after the pass over the data and only when the reduced loss is NaN (a target outside
+  // [0, 1] makes it NaN), or first when grad is the logits' memory. On Errc::invalid_target grad may
+  // then have been written (the one exception to "an error writes nothing").
+  bool check_targets_after = false;
 };
+
+// The tolerance of the soft-target check (each row of probabilities sums to 1 within it) for rows of
+// C classes: 1e-3·sqrt(C) when the targets or the logits are float32 or narrower (coarse), else
+// 1e-6·sqrt(C). The Python package uses this function too.
+inline double soft_target_tolerance(bool coarse, std::size_t C) noexcept {
+  return (coarse ? 1e-3 : 1e-6) * std::sqrt(double(C > 1 ? C : 1));
+}
 
 // ------------------------------------------------------------------------------- implementation
 
@@ -458,7 +546,7 @@ inline void finish(const VectorView<T>& loss, Reduction red, double total, doubl
   if (red == Reduction::mean) loss[0] = denom != 0 ? T(total / denom) : std::numeric_limits<T>::quiet_NaN();
 }
 
-// Cross-entropy, hard labels (per row: semantics.md): the Python layer's loop, row by row.
+// Cross-entropy, hard labels (per row: docs/semantics.md, "Cross-entropy"), row by row.
 // Scratch elements for one strided row of logits and one of the gradient (0 when both are contiguous).
 template <class T>
 inline std::size_t ce_row_buffers(const MatrixView<const T>& x, const MatrixView<T>* grad) noexcept {
@@ -528,8 +616,13 @@ inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T>
     if (fits && t == o.ignore_index) continue;
     if (!fits || t < 0 || std::uint64_t(t) >= C) {
       const double v = fits ? double(t) : double(static_cast<std::uint64_t>(raw));
-      return fail_at(Errc::invalid_label, "labels",
-                     "a label must be in [0, C) (C: the logits' cols) or equal ignore_index", v, i);
+      Status s = fail_at(Errc::invalid_label, "labels", "a label must be in [0, C) or equal ignore_index", v, i);
+      s.has_label = true;
+      s.label_unsigned = !fits || (std::is_unsigned_v<std::remove_const_t<L>> && t < 0);
+      s.label = t;
+      s.ignore_index = o.ignore_index;
+      s.classes = C;
+      return s;
     }
     const double wt = has_w ? double(o.weight[std::size_t(t)]) : 1.0;
     denom += has_sw ? wt * double(o.sample_weight[i]) : wt;
@@ -559,7 +652,7 @@ inline Status ce_soft(MatrixView<const T> x, MatrixView<const T> y, VectorView<T
   const std::size_t N = x.rows, C = x.cols;
   const bool has_w = !o.weight.empty(), has_sw = !o.sample_weight.empty();
   if (o.validate) {
-    const double tol = (std::is_same_v<T, float> ? 1e-3 : 1e-6) * std::sqrt(double(C > 1 ? C : 1));
+    const double tol = soft_target_tolerance(std::is_same_v<T, float>, C);
     for (std::size_t i = 0; i < N; ++i) {
       double sum = 0;
       for (std::size_t c = 0; c < C; ++c) {
@@ -594,21 +687,87 @@ inline Status ce_soft(MatrixView<const T> x, MatrixView<const T> y, VectorView<T
   return {};
 }
 
-// Binary cross-entropy with logits, elementwise, in chunks of kChunk.
+// Binary cross-entropy with logits: one loop over the elements in row-major order, in blocks of
+// kBceBlock elements whose sums are kept apart and added in order at the end (par may run the blocks
+// on several threads: the same bits), each block in kernel calls of at most kBceSegment elements (a
+// segment stays in its row when a weight is per class). Contiguous operands are read in place, others
+// gathered a segment at a time; either way the kernel sees the same segments, so strides never change
+// a result. Weights: 0 none (the kernel's all-ones variant), 1 per class, 2 per element, 3 one value.
+constexpr std::size_t kBceSegment = 1024;
+constexpr std::size_t kBceBlock = std::size_t(1) << 14;
+
+// The serial split: every block on the calling thread.
+struct SerialFor {
+  template <class F>
+  void operator()(std::size_t n, std::size_t /*elements_per_item*/, F&& body) const {
+    if (n) body(std::size_t(0), n);
+  }
+};
+
 template <class T>
+inline int bce_weight_mode(const MatrixView<const T>& w) noexcept {
+  if (w.empty()) return 0;
+  if (w.row_stride == 0 && w.col_stride == 0) return 3;
+  if (w.row_stride == 0 || w.rows == 1) return 1;
+  return 2;
+}
+
+// Elements [e, e + m) of v (v.cols per row) in row-major order: a pointer into v when it is dense,
+// else gathered into buf.
+template <class T>
+inline const T* flat_in(const MatrixView<const T>& v, std::size_t e, std::size_t m, T* buf) noexcept {
+  if (dense(v)) return v.data + e;
+  std::size_t r = e / v.cols, c = e % v.cols;
+  for (std::size_t j = 0; j < m; ++j) {
+    buf[j] = v(r, c);
+    if (++c == v.cols) c = 0, ++r;
+  }
+  return buf;
+}
+template <class T>
+inline T* flat_out(const MatrixView<T>& v, std::size_t e, T* buf) noexcept {
+  return dense(v) ? v.data + e : buf;
+}
+template <class T>
+inline void flat_done(const MatrixView<T>& v, std::size_t e, std::size_t m, const T* buf) noexcept {
+  if (dense(v)) return;
+  std::size_t r = e / v.cols, c = e % v.cols;
+  for (std::size_t j = 0; j < m; ++j) {
+    v(r, c) = buf[j];
+    if (++c == v.cols) c = 0, ++r;
+  }
+}
+
+// The first target outside [0, 1] (or NaN), row-major; ok when there is none.
+template <class T>
+inline Status bce_check_targets(const MatrixView<const T>& y) noexcept {
+  for (std::size_t i = 0; i < y.rows; ++i)
+    for (std::size_t c = 0; c < y.cols; ++c) {
+      const T v = y(i, c);
+      if (!(v >= T(0) && v <= T(1)))
+        return fail_at(Errc::invalid_target, "target", "probabilities must be in [0, 1]", double(v), i, true, c);
+    }
+  return {};
+}
+
+template <class T, class Par>
 inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> loss, const BceOptions<T>& o,
-                  MatrixView<T>* grad) noexcept {
+                  MatrixView<T>* grad, Par&& par) noexcept {
   static_assert(is_real_v<T>, "logitkit works on float and double");
   if (!has_data(x)) return fail(Errc::null_pointer, "logits", "null data for a non-empty view");
   if (Status s = check_reduction(o.reduction); !s) return s;
   if (Status s = check_smoothing(o.label_smoothing); !s) return s;
   if (Status s = same_shape(x, y, "target"); !s) return s;
-  const bool has_w = !o.weight.empty(), has_p = !o.pos_weight.empty();
+  const bool has_w = !o.weight.empty(), has_p = !o.pos_weight.empty(), has_pe = !o.pos_weight_elements.empty();
   if (has_w)
     if (Status s = same_shape(x, o.weight, "weight"); !s) return s;
   if (has_p && o.pos_weight.size != x.cols)
     return fail(Errc::shape_mismatch, "pos_weight", "must hold one weight per class (the logits' cols)");
   if (!has_data(o.pos_weight)) return fail(Errc::null_pointer, "pos_weight", "null data for a non-empty view");
+  if (has_pe) {
+    if (has_p) return fail(Errc::invalid_argument, "pos_weight_elements", "must be empty when pos_weight is given");
+    if (Status s = same_shape(x, o.pos_weight_elements, "pos_weight_elements"); !s) return s;
+  }
   const bool none = o.reduction == Reduction::none;
   if (none) {
     if (Status s = same_shape(x, loss, "loss"); !s) return s;
@@ -617,65 +776,90 @@ inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> lo
   }
   if (grad)
     if (Status s = same_shape(x, *grad, "grad"); !s) return s;
-  const std::size_t N = x.rows, C = x.cols;
+  const std::size_t C = x.cols;
+  // Lazily (reductions only), the kernel's NaN sum reveals a bad target after the pass; in place, the
+  // gradient would replace the logits before that, so the targets are checked first.
+  const bool lazy = o.check_targets_after && !none && !(grad && grad->data == x.data);
+  if ((o.validate || (o.check_targets_after && !none)) && !lazy)
+    if (Status s = bce_check_targets(y); !s) return s;
   if (o.validate) {
-    for (std::size_t i = 0; i < N; ++i)
-      for (std::size_t c = 0; c < C; ++c) {
-        const T v = y(i, c);
-        if (!(v >= T(0) && v <= T(1)))
-          return fail_at(Errc::invalid_target, "target", "probabilities must be in [0, 1]", double(v), i, true, c);
-      }
     if (has_p)
       for (std::size_t c = 0; c < C; ++c)
         if (o.pos_weight[c] < T(0))
           return fail_at(Errc::invalid_weight, "pos_weight", "must be >= 0", double(o.pos_weight[c]), c);
+    if (has_pe)
+      for (std::size_t i = 0; i < x.rows; ++i)
+        for (std::size_t c = 0; c < C; ++c)
+          if (o.pos_weight_elements(i, c) < T(0))
+            return fail_at(Errc::invalid_weight, "pos_weight", "must be >= 0", double(o.pos_weight_elements(i, c)), i,
+                           true, c);
   }
-  const double n = double(N) * double(C);
-  const T gscale = T(o.reduction == Reduction::mean ? (n != 0 ? 1.0 / n : 0.0) : 1.0);
+  const std::size_t n = x.size();
+  const T gscale = T(o.reduction == Reduction::mean ? (n ? 1.0 / double(n) : 0.0) : 1.0);
+  const int wm = bce_weight_mode(o.weight);
+  const MatrixView<const T> pv = has_pe ? o.pos_weight_elements
+                                 : has_p ? MatrixView<const T>(o.pos_weight.data, x.rows, C, 0, o.pos_weight.stride)
+                                         : MatrixView<const T>();
+  const int pm = bce_weight_mode(pv);
+  const std::size_t nblocks = (n + kBceBlock - 1) / kBceBlock;
+  Scratch<double> partial(none ? 0 : nblocks);
+  if (!partial.get()) return fail(Errc::out_of_memory, "logits", "no memory for the partial sums");
+  if (!none)
+    for (std::size_t b = 0; b < nblocks; ++b) partial.get()[b] = 0;  // defined if par skips a range
   const auto f = kernels<T>().bce_with_logits;
-  T bx[kChunk], by[kChunk], bp[kChunk], bw[kChunk], bl[kChunk], bg[kChunk];
-  T ones[kChunk];
-  for (std::size_t j = 0; j < kChunk; ++j) ones[j] = T(1);
-  double total = 0;
-  for (std::size_t i = 0; i < N; ++i) {
-    for (std::size_t c0 = 0; c0 < C; c0 += kChunk) {
-      const std::size_t m = C - c0 < kChunk ? C - c0 : kChunk;
-      auto in = [&](const MatrixView<const T>& v, T* b) -> const T* {
-        const T* p = v.row(i) + std::ptrdiff_t(c0) * v.col_stride;
-        if (v.col_stride == 1) return p;
-        for (std::size_t j = 0; j < m; ++j) b[j] = p[std::ptrdiff_t(j) * v.col_stride];
-        return b;
-      };
-      const T* xp = in(x, bx);
-      const T* yp = in(y, by);
-      const T* wp = has_w ? in(o.weight, bw) : ones;
-      const T* pp = ones;
-      if (has_p) {
-        if (o.pos_weight.stride == 1) {
-          pp = o.pos_weight.data + c0;
-        } else {
-          for (std::size_t j = 0; j < m; ++j) bp[j] = o.pos_weight[c0 + j];
-          pp = bp;
-        }
+  const T eps = o.label_smoothing;
+  par(nblocks, kBceBlock, [&](std::size_t b0, std::size_t b1) {
+    T pc[kBceSegment], wc[kBceSegment];  // a weight of one value, repeated
+    T bx[kBceSegment], by[kBceSegment], bp[kBceSegment], bw[kBceSegment], bl[kBceSegment], bg[kBceSegment];
+    if (pm == 3)
+      for (std::size_t j = 0; j < kBceSegment; ++j) pc[j] = pv.data[0];
+    if (wm == 3)
+      for (std::size_t j = 0; j < kBceSegment; ++j) wc[j] = o.weight.data[0];
+    // a per-class weight's row segment [c, c + m): in place when its columns are contiguous
+    auto per_class = [&](const MatrixView<const T>& v, std::size_t c, std::size_t m, T* buf) -> const T* {
+      if (v.col_stride == 1) return v.data + c;
+      for (std::size_t j = 0; j < m; ++j) buf[j] = v.data[std::ptrdiff_t(c + j) * v.col_stride];
+      return buf;
+    };
+    auto weight = [&](int mode, const MatrixView<const T>& v, std::size_t e, std::size_t c, std::size_t m, T* one,
+                      T* buf) -> const T* {
+      switch (mode) {
+        case 0: return nullptr;
+        case 1: return per_class(v, c, m, buf);
+        case 2: return flat_in(v, e, m, buf);
+        default: return one;
       }
-      T* lp = (none && loss.col_stride == 1) ? loss.row(i) + c0 : bl;
-      T* gp = nullptr;
-      if (grad) gp = grad->col_stride == 1 ? grad->row(i) + c0 : bg;
-      f(xp, yp, pp, wp, o.label_smoothing, gscale, lp, gp, m);
-      if (none) {
-        if (lp == bl)
-          for (std::size_t j = 0; j < m; ++j) loss(i, c0 + j) = bl[j];
-      } else {
-        for (std::size_t j = 0; j < m; ++j) total += double(lp[j]);
+    };
+    for (std::size_t b = b0; b < b1; ++b) {
+      const std::size_t e0 = b * kBceBlock, e1 = e0 + kBceBlock < n ? e0 + kBceBlock : n;
+      double s = 0;
+      for (std::size_t e = e0; e < e1;) {
+        const std::size_t c = e % C;
+        std::size_t end = e + kBceSegment < e1 ? e + kBceSegment : e1;
+        if ((pm == 1 || wm == 1) && end > e - c + C) end = e - c + C;
+        const std::size_t m = end - e;
+        const T* xp = flat_in(x, e, m, bx);
+        const T* yp = flat_in(y, e, m, by);
+        const T* pp = weight(pm, pv, e, c, m, pc, bp);
+        const T* wp = weight(wm, o.weight, e, c, m, wc, bw);
+        T* lp = none ? flat_out(loss, e, bl) : nullptr;
+        T* gp = grad ? flat_out(*grad, e, bg) : nullptr;
+        s += f(xp, yp, pp, wp, eps, gscale, lp, gp, m);
+        if (lp) flat_done(loss, e, m, lp);
+        if (gp) flat_done(*grad, e, m, gp);
+        e = end;
       }
-      if (gp == bg)
-        for (std::size_t j = 0; j < m; ++j) (*grad)(i, c0 + j) = bg[j];
+      if (!none) partial.get()[b] = s;
     }
-  }
-  if (!none) {
-    T& out = loss(0, 0);
-    out = o.reduction == Reduction::sum ? T(total) : (n != 0 ? T(total / n) : std::numeric_limits<T>::quiet_NaN());
-  }
+  });
+  if (none) return {};
+  double total = 0;
+  for (std::size_t b = 0; b < nblocks; ++b) total += partial.get()[b];
+  // the kernel's sum is NaN for a target outside [0, 1] or NaN (and for a NaN logit or weight,
+  // which are no error)
+  if (lazy && std::isnan(total))
+    if (Status s = bce_check_targets(y); !s) return s;
+  loss(0, 0) = o.reduction == Reduction::sum ? T(total) : (n ? T(total / double(n)) : std::numeric_limits<T>::quiet_NaN());
   return {};
 }
 
@@ -795,18 +979,25 @@ inline Status cross_entropy_with_grad(MatrixView<const detail::id_t<T>> logits,
 // [0, 1], soft allowed), with BceOptions. loss: one element for mean and sum (e.g. view(&l, 1)),
 // the logits' shape for Reduction::none. mean divides by the number of elements (weights do not
 // enter it). Infinite logits give the finite limit where there is one.
-template <class T>
+// par (optional) splits the work: par(n, elements_per_item, body) calls body(b, e) over disjoint
+// ranges [b, e) that cover [0, n), on any threads, and returns when all have returned (the Python
+// package hands it its thread pool). The result is the same bits for every split. par must not
+// throw; one that could not run every range reports that to its own caller (the result is then
+// unspecified, a finite or NaN number).
+template <class T, class Par = detail::SerialFor>
 inline Status binary_cross_entropy_with_logits(MatrixView<const detail::id_t<T>> logits,
                                                MatrixView<const detail::id_t<T>> target, MatrixView<T> loss,
-                                               const BceOptions<detail::id_t<T>>& options = {}) noexcept {
-  return detail::bce<T>(logits, target, loss, options, nullptr);
+                                               const BceOptions<detail::id_t<T>>& options = {},
+                                               Par&& par = {}) noexcept {
+  return detail::bce<T>(logits, target, loss, options, nullptr, par);
 }
-template <class T>
+template <class T, class Par = detail::SerialFor>
 inline Status binary_cross_entropy_with_logits_with_grad(MatrixView<const detail::id_t<T>> logits,
                                                          MatrixView<const detail::id_t<T>> target, MatrixView<T> loss,
                                                          MatrixView<detail::id_t<T>> grad,
-                                                         const BceOptions<detail::id_t<T>>& options = {}) noexcept {
-  return detail::bce<T>(logits, target, loss, options, &grad);
+                                                         const BceOptions<detail::id_t<T>>& options = {},
+                                                         Par&& par = {}) noexcept {
+  return detail::bce<T>(logits, target, loss, options, &grad, par);
 }
 
 }  // namespace LOGITKIT_API_NAMESPACE

@@ -1,0 +1,318 @@
+"""The loss driver: one C++ implementation (api.hpp) behind the one-call paths, one exception type
+for bad labels and targets (logitkit.InvalidTargetError, with position and value), one message
+whichever path finds the error, and one Python predicate per one-call path (losses.py)."""
+
+from __future__ import annotations
+
+import logitkit as lk
+import numpy as np
+import pytest
+from logitkit import _core, losses
+
+DTYPES = [np.float32, np.float64]
+SMALL = (6, 5)  # the one-call path (C-contiguous)
+LARGE = (getattr(_core, "small_call_elements", 1 << 15) // 5 + 7, 5)  # beyond it: the gufunc path
+
+
+def _logits(shape, dtype, seed=0):
+    return np.random.default_rng(seed).normal(0, 2, shape).astype(dtype)
+
+
+def _raises(fn, *args, **kw) -> lk.InvalidTargetError:
+    with pytest.raises(lk.InvalidTargetError) as info:
+        fn(*args, **kw)
+    e = info.value
+    assert isinstance(e, ValueError)
+    return e
+
+
+def test_exported():
+    assert "InvalidTargetError" in lk.__all__
+    assert issubclass(lk.InvalidTargetError, ValueError)
+
+
+# ----------------------------------------------------------------------------- hard labels
+
+
+@pytest.mark.parametrize("dtype", DTYPES + [np.int64])
+@pytest.mark.parametrize("shape", [SMALL, LARGE])
+@pytest.mark.parametrize("bad", [-1, 5, 2**40])
+def test_bad_label_every_entry_point(isa, dtype, shape, bad):
+    x = _logits(shape, np.float64).astype(dtype)
+    t = np.random.default_rng(1).integers(0, 5, shape[0])
+    at = shape[0] - 2
+    t[at] = bad
+    want = f"target: label {bad} at position ({at},) is outside [0, 5) and is not ignore_index=-100"
+    calls = [
+        lambda: lk.cross_entropy(x, t),
+        lambda: lk.cross_entropy_with_grad(x, t, reduction="none"),
+        lambda: lk.cross_entropy(x, t, reduction="sum", label_smoothing=0.1),
+        lambda: lk.nll_loss(lk.log_softmax(np.asarray(x, np.float64)), t),
+        lambda: lk.grad_hess(x, t, family="multiclass"),
+        lambda: lk.multiclass.loss(x, t),
+        lambda: lk.multiclass.loss_with_grad(x, t),
+        lambda: lk.multiclass.MultiClass().loss(x, t),
+    ]
+    for call in calls:
+        e = _raises(call)
+        assert str(e) == want
+        assert e.position == (at,) and e.value == bad and type(e.value) is int
+        assert e.argument == "target" and not e.row_sum
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bad_label_same_message_small_and_gufunc_path(isa, dtype):
+    """The one-call path (C++ API) and the gufunc path (Python's check) give one message and the
+    same attributes for the same bad label, also for a label beyond double's precision."""
+    x = _logits(SMALL, dtype)
+    for bad in (7, -3, 2**53 + 1, -(2**62) - 1):
+        t = np.array([0, 1, bad, 2, 3, 4])
+        assert losses._ce_small_call(x, t, -1, None, -100, 0.0, "mean", None, False, None)
+        xf = np.asfortranarray(x)
+        assert not losses._ce_small_call(xf, t, -1, None, -100, 0.0, "mean", None, False, None)
+        with pytest.raises(lk.InvalidTargetError) as direct:
+            _core.ce_hard_small(x, t, 0.0, 0, -100, True, None)
+        errors = [direct.value] + [
+            _raises(f, xx, t)
+            for f in (lk.cross_entropy, lk.cross_entropy_with_grad)
+            for xx in (x, xf)
+        ]
+        assert len({str(e) for e in errors}) == 1, [str(e) for e in errors]
+        assert {(e.position, e.value) for e in errors} == {((2,), bad)}
+        assert f"label {bad} at position (2,)" in str(errors[0])
+
+
+def test_unsigned_label_beyond_int64():
+    x = np.zeros((3, 4))
+    big = 2**64 - 100
+    e = _raises(lk.cross_entropy, x, np.array([1, big, 2], np.uint64))
+    assert e.value == big and e.position == (1,)
+    # multiclass verbs without ignore_index: the same type and attributes
+    e = _raises(lk.multiclass.brier_score, x, np.array([1, big, 2], np.uint64))
+    assert e.value == big and e.position == (1,) and e.argument == "labels"
+    assert str(e) == f"labels: label {big} at position (1,) is outside [0, 4)"
+
+
+def test_labels_in_nd_target_position():
+    x = np.zeros((2, 4, 3))  # class axis 1
+    t = np.array([[0, 1, 2], [3, 9, 0]])
+    e = _raises(lk.cross_entropy, x, t, axis=1)
+    assert e.position == (1, 1) and e.value == 9
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_unvalidated_bad_label_takes_the_gufunc_meaning(isa, dtype, reduction):
+    """validate=False: the one-call path refuses the bad label and the gufunc path computes it
+    (a label >= C gives NaN for its row, one < 0 counts as 0): the same bits as the gufunc path
+    that Fortran-ordered logits take."""
+    x = _logits(SMALL, dtype)
+    for bad in (-7, 9):
+        t = np.array([0, 1, bad, 2, 3, 4])
+        got = lk.cross_entropy(x, t, validate=False, reduction=reduction)
+        want = lk.cross_entropy(np.asfortranarray(x), t, validate=False, reduction=reduction)
+        assert np.array_equal(np.asarray(got), np.asarray(want), equal_nan=True)
+        per = lk.cross_entropy(x, t, validate=False, reduction="none")
+        assert np.isnan(per[2]) == (bad >= 5)
+        assert per[2] == 0 or bad >= 5
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [SMALL, LARGE])
+def test_unvalidated_label_beyond_the_classes_has_a_nan_gradient_row(isa, dtype, shape):
+    """validate=False, a label >= C: its row's loss and gradient are NaN (not uninitialised
+    memory), the other rows' gradients those of a valid call."""
+    x = _logits(shape, dtype)
+    t = np.random.default_rng(4).integers(0, 5, shape[0])
+    ok = t.copy()
+    t[1] = 8
+    for out in (None, np.zeros(shape, dtype)):
+        per, grad = lk.cross_entropy_with_grad(x, t, reduction="none", validate=False, out=out)
+        _, want = lk.cross_entropy_with_grad(x, ok, reduction="none")
+        assert np.isnan(per[1]) and np.isnan(grad[1]).all()
+        keep = np.arange(shape[0]) != 1
+        assert np.array_equal(grad[keep], want[keep]) and np.isfinite(per[keep]).all()
+
+
+# ----------------------------------------------------------------------------- soft targets
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [SMALL, LARGE])
+def test_bad_soft_targets(isa, dtype, shape):
+    x = _logits(shape, dtype)
+    y = np.full(shape, 0.2)
+    y[3, 1] = -0.25
+    y[3, 2] += 0.25
+    e = _raises(lk.cross_entropy, x, y)
+    assert e.position == (3, 1) and e.value == -0.25 and not e.row_sum
+    assert str(e) == "target: probabilities must be >= 0; -0.25 at position (3, 1)"
+    y[3, 1], y[3, 2] = np.nan, 0.2
+    e = _raises(lk.cross_entropy_with_grad, x, y)
+    assert e.position == (3, 1) and np.isnan(e.value)
+    assert str(e) == "target: probabilities must not be NaN; nan at position (3, 1)"
+    y[3, 1] = 0.7  # row 3 sums to 1.5
+    for f in (lk.cross_entropy, lk.multiclass.loss):
+        e = _raises(f, x, y)
+        assert e.row_sum and e.position == (3,) and e.value == pytest.approx(1.5)
+    assert "logitkit.multilabel" in str(e)  # the multi-label hint survives the structured type
+
+
+def test_soft_target_tolerance_is_the_cpp_one():
+    """One tolerance: Python asks the C++ API for it."""
+    assert _core.soft_target_tolerance(True, 16) == pytest.approx(4e-3, rel=1e-15)
+    assert _core.soft_target_tolerance(False, 1) == 1e-6
+    C = 16
+    x = np.zeros((1, C))
+    tol = _core.soft_target_tolerance(False, C)
+    y = np.full((1, C), 1 / C)
+    y[0, 0] += 0.9 * tol
+    lk.cross_entropy(x, y)  # within
+    y[0, 0] += 0.2 * tol
+    _raises(lk.cross_entropy, x, y)
+
+
+# ----------------------------------------------------------------------------- binary
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(7,), (3, 4), (2, 3, 4), (300, 101)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_bad_binary_target_every_entry_point(isa, dtype, shape, reduction):
+    x = _logits(shape, dtype)
+    y = np.random.default_rng(2).random(shape).astype(dtype)
+    pos = tuple(d - 1 for d in shape)
+    y[pos] = 1.5
+    want = f"target: probabilities must be in [0, 1]; 1.5 at position {pos}"
+    calls = [
+        lambda: lk.binary_cross_entropy_with_logits(x, y, reduction=reduction),
+        lambda: lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction=reduction),
+        lambda: lk.binary_cross_entropy_with_logits(x, y, reduction=reduction, weight=2.0),
+        lambda: lk.binary_cross_entropy_with_logits(np.asfortranarray(x), y, reduction=reduction),
+        lambda: lk.multilabel.loss(x, y, reduction=reduction),
+        lambda: lk.multilabel.loss_with_grad(x, y, reduction=reduction),
+        lambda: lk.sigmoid_focal_loss(x, y, reduction=reduction),
+        lambda: lk.grad_hess(x, y, family="binary"),
+    ]
+    for call in calls:
+        e = _raises(call)
+        assert str(e) == want and e.position == pos and e.value == 1.5 and e.argument == "target"
+
+
+@pytest.mark.parametrize(
+    "value", [2.0, -0.1, 1e15, 1e-300 - 1, np.inf, -np.inf, np.nan, 1 + 2**-52]
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_target_same_message_one_pass_and_general_path(isa, value, dtype):
+    """The one-pass path (the C++ API's describe()) and the general path (Python) format the value
+    and the position alike: the fewest digits that read back, Python's tuple notation."""
+    x = _logits((3, 5, 4), dtype)
+    y = np.full(x.shape, 0.5, dtype)
+    y[2, 1, 3] = value
+    v = float(y[2, 1, 3])
+    if 0 <= v <= 1:
+        pytest.skip("the value rounds into [0, 1] in this dtype")
+    assert losses._bce_one_pass(x, y, None, None, False, None) is not None
+    with pytest.raises(lk.InvalidTargetError) as one_pass:
+        _core.bce_reduced(x, y, None, None, 0.0, True, False, None)
+    general = _raises(lk.binary_cross_entropy_with_logits, x, y, reduction="none")
+    assert str(one_pass.value) == str(general)
+    assert one_pass.value.position == general.position == (2, 1, 3)
+    assert np.array_equal(one_pass.value.value, general.value, equal_nan=True)
+    assert str(general).endswith(f"; {lk._validation.format_value(v)} at position (2, 1, 3)")
+
+
+def test_format_value_reads_back():
+    for v in (2.0, 0.1, -0.25, 1e15, 1e16, 1e-5, 123456789.0, float(np.float32(0.1)), 5e-324):
+        s = lk._validation.format_value(v)
+        assert float(s) == v
+        assert len(s) <= len(repr(v)) + 4
+    assert lk._validation.format_value(2.0) == "2"
+    assert lk._validation.format_value(np.nan) == "nan"
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_unvalidated_bad_binary_target_takes_the_general_path(isa, reduction):
+    """validate=False: the one-pass path refuses a bad target (its sum is NaN) and the general path
+    computes it, in place too (the logits are intact when the general path reads them)."""
+    x = _logits((4, 6), np.float64)
+    y = np.random.default_rng(3).random((4, 6))
+    y[1, 2] = 1.5
+    want_loss, want_grad = lk.binary_cross_entropy_with_logits_with_grad(
+        np.asfortranarray(x), y, reduction=reduction, validate=False
+    )
+    loss, grad = lk.binary_cross_entropy_with_logits_with_grad(
+        x, y, reduction=reduction, validate=False
+    )
+    assert loss == want_loss and np.array_equal(grad, want_grad)
+    xi = x.copy()
+    loss_i, grad_i = lk.binary_cross_entropy_with_logits_with_grad(
+        xi, y, reduction=reduction, validate=False, out=xi
+    )
+    assert grad_i is xi and loss_i == want_loss and np.array_equal(grad_i, want_grad)
+    assert np.isfinite(loss)  # the general path's value, not the one-pass NaN
+
+
+def test_multilabel_labels_error():
+    e = _raises(lk.multilabel.brier_score, np.zeros((2, 3)), np.array([[0, 1, 2.0], [0, 0, 0]]))
+    assert str(e) == "labels: must be in [0, 1]; 2 at position (0, 2)"
+    assert e.position == (0, 2) and e.value == 2.0 and e.argument == "labels"
+
+
+# ----------------------------------------------------------------------------- one decision
+
+
+def test_one_call_paths_refuse_input_outside_the_predicate():
+    """The C++ side trusts losses.py's predicate, and refuses with a clear exception (never None,
+    never a crash) what it does not take."""
+    x = np.zeros((3, 4), np.float32)
+    t = np.array([0, 1, 2])
+    with pytest.raises(TypeError, match="x:"):
+        _core.ce_hard_small(np.asfortranarray(np.zeros((3, 4))), t, 0.0, 0, -100, False, None)
+    with pytest.raises(TypeError, match="x:"):
+        _core.ce_hard_small(np.zeros((3, 4), np.float16), t, 0.0, 0, -100, False, None)
+    with pytest.raises(TypeError, match="t:"):
+        _core.ce_hard_small(x, t.astype(np.int32), 0.0, 0, -100, False, None)
+    with pytest.raises(ValueError, match="t:"):
+        _core.ce_hard_small(x, np.array([0, 1]), 0.0, 0, -100, False, None)
+    with pytest.raises(ValueError, match="reduction"):
+        _core.ce_hard_small(x, t, 0.0, 5, -100, False, None)
+    with pytest.raises(ValueError, match="out:"):
+        _core.ce_hard_small(x, t, 0.0, 0, -100, True, np.zeros((4, 3), np.float32))
+    with pytest.raises(TypeError, match="out:"):
+        _core.ce_hard_small(x, t, 0.0, 0, -100, True, np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="out:"):  # overlaps the logits, not exactly
+        buf = np.zeros(13, np.float32)
+        _core.ce_hard_small(buf[:12].reshape(3, 4), t, 0.0, 0, -100, True, buf[1:].reshape(3, 4))
+    y = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match="weight:"):
+        _core.bce_reduced(x, y, None, np.ones((3, 1), np.float32), 0.0, True, False, None)
+    with pytest.raises(TypeError, match="y:"):
+        _core.bce_reduced(x, y.astype(np.float64), None, None, 0.0, True, False, None)
+    with pytest.raises(TypeError, match="x:"):
+        _core.bce_reduced(
+            np.zeros((), np.float32), np.zeros((), np.float32), None, None, 0.0, True, False, None
+        )
+
+
+def test_predicates():
+    x = np.zeros((4, 3))
+    t = np.array([0, 1, 2, 0])
+    args = (-1, None, -100, 0.0, "mean", None)
+    assert losses._ce_small_call(x, t, *args, False, None)
+    assert not losses._ce_small_call(x, t.astype(np.int32), *args, False, None)
+    assert not losses._ce_small_call(x[:, ::-1], t, *args, False, None)
+    assert not losses._ce_small_call(x.astype(">f8"), t, *args, False, None)
+    assert not losses._ce_small_call(np.zeros((4, 0)), t, *args, False, None)
+    assert not losses._ce_small_call(
+        np.zeros(LARGE), np.zeros(LARGE[0], np.int64), *args, False, None
+    )
+    assert losses._ce_small_call(x, t, *args, True, x)  # in place
+    assert not losses._ce_small_call(x, t, *args, True, np.asfortranarray(x))
+    assert not losses._ce_small_call(x, t, -1, np.ones(3), -100, 0.0, "mean", None, False, None)
+    y = np.zeros((4, 3))
+    assert losses._bce_one_pass(x, y, None, None, False, None) == ((x, y, None, None), True)
+    assert losses._bce_one_pass(x, y, None, np.ones((4, 1)), False, None) is None
+    assert losses._bce_one_pass(np.zeros((0, 3)), np.zeros((0, 3)), None, None, False, None) is None
+    ops, direct = losses._bce_one_pass(np.asfortranarray(x), y, None, None, False, None)
+    assert not direct and ops[0].flags.c_contiguous
