@@ -171,27 +171,8 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   throw py::error_already_set();
 }
 
-PyArrayObject* checked(py::handle h, int type, const char* what) {
-  if (!plain_array(h.ptr(), type)) throw py::type_error(what);
-  return reinterpret_cast<PyArrayObject*>(h.ptr());
-}
-
 bool same_shape(PyArrayObject* a, PyArrayObject* b) {
   return PyArray_NDIM(a) == PyArray_NDIM(b) && PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(b), PyArray_NDIM(a));
-}
-
-// out= for a gradient of x's shape: refused unless plain, writeable, of x's shape and either exactly
-// x (in place) or apart from every input.
-PyArrayObject* checked_out(py::handle outh, PyArrayObject* x, std::initializer_list<PyArrayObject*> inputs) {
-  if (outh.is_none()) return nullptr;
-  if (!plain_out(outh.ptr(), PyArray_TYPE(x)))
-    throw py::type_error("out: expected a writeable C-contiguous ndarray of the logits' dtype");
-  auto* out = reinterpret_cast<PyArrayObject*>(outh.ptr());
-  if (!same_shape(out, x)) throw py::value_error("out: expected the logits' shape");
-  for (PyArrayObject* a : inputs)
-    if (a && extents_overlap(out, a) && !(a == x && PyArray_DATA(out) == PyArray_DATA(x)))
-      throw py::value_error("out: overlaps an input other than exactly the logits");
-  return out;
 }
 
 PyArrayObject* new_array(int nd, const npy_intp* dims, int type, py::object& owner) {
@@ -208,6 +189,60 @@ py::object scalar(T value, int type) {
   Py_DECREF(descr);
   if (!sc) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(sc);
+}
+
+// The array half of the one-call paths' decision (losses.py decides on the options, these on the
+// arrays; no condition is checked on both sides), read in C because these facts cost more to read
+// from Python than a small call itself. An exact ndarray,
+// C-contiguous, aligned, native byte order, of `type`:
+bool exact_plain(py::handle h, int type) { return PyArray_CheckExact(h.ptr()) && plain_array(h.ptr(), type); }
+
+// out= for a gradient of x's shape that a one-call path writes as it is: x itself, writeable (in
+// place), or a plain writeable array of x's dtype and shape apart from every input (one that starts
+// exactly at x's data counts as x).
+bool out_usable(py::handle outh, PyArrayObject* x, std::initializer_list<py::handle> inputs) {
+  if (outh.ptr() == reinterpret_cast<PyObject*>(x)) {
+    if (!PyArray_ISWRITEABLE(x)) return false;
+    for (py::handle a : inputs)
+      if (!a.is_none() && a.ptr() != outh.ptr() && extents_overlap(x, reinterpret_cast<PyArrayObject*>(a.ptr())))
+        return false;
+    return true;
+  }
+  if (!plain_out(outh.ptr(), PyArray_TYPE(x))) return false;
+  auto* out = reinterpret_cast<PyArrayObject*>(outh.ptr());
+  if (PyArray_NDIM(out) != PyArray_NDIM(x) || !PyArray_CompareLists(PyArray_DIMS(out), PyArray_DIMS(x), PyArray_NDIM(x)))
+    return false;
+  for (py::handle a : inputs) {
+    if (a.is_none()) continue;
+    auto* aa = reinterpret_cast<PyArrayObject*>(a.ptr());
+    if (extents_overlap(out, aa) && !(aa == x && PyArray_DATA(out) == PyArray_DATA(x))) return false;
+  }
+  return true;
+}
+
+// cross_entropy's one call takes these arrays as they are: (N, C) float32/float64 logits with
+// C > 0 and N·C <= small_call_elements, (N,) int64 labels, out None or usable.
+bool ce_small_layout(py::handle xh, py::handle th, py::handle outh) {
+  if (!PyArray_CheckExact(xh.ptr())) return false;
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  const int type = PyArray_TYPE(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) != 2 || !exact_plain(xh, type)) return false;
+  const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
+  if (C <= 0 || N * C > npy_intp(parallel_grain) || !exact_plain(th, NPY_INT64)) return false;
+  auto* t = reinterpret_cast<PyArrayObject*>(th.ptr());
+  if (PyArray_NDIM(t) != 1 || PyArray_DIM(t, 0) != N) return false;
+  return outh.is_none() || out_usable(outh, x, {xh});
+}
+
+// BCE's one pass takes these operands as they are: x a non-empty float32/float64 array of at least
+// one dimension, y, pos_weight and weight (each None or) plain arrays of x's dtype, out None or usable.
+bool bce_direct_layout(py::handle xh, py::handle yh, py::handle pwh, py::handle wh, py::handle outh) {
+  if (!PyArray_CheckExact(xh.ptr())) return false;
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  const int type = PyArray_TYPE(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) == 0 || PyArray_SIZE(x) == 0) return false;
+  return exact_plain(xh, type) && exact_plain(yh, type) && (pwh.is_none() || exact_plain(pwh, type)) &&
+         (wh.is_none() || exact_plain(wh, type)) && (outh.is_none() || out_usable(outh, x, {xh, yh, pwh, wh}));
 }
 
 // cross_entropy[_with_grad], hard labels: (N, C) logits, (N,) int64 labels, no class or sample
@@ -245,17 +280,16 @@ py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int re
   return result;
 }
 
+// None where the arrays are not ones ce_small_layout accepts: the caller takes the gufunc path.
 py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction, long long ignore, bool want_grad,
                          py::handle outh) {
-  PyArrayObject* x = checked(xh, -1, "x: expected a C-contiguous float32 or float64 ndarray of shape (N, C)");
-  const int type = PyArray_TYPE(x);
-  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) != 2)
-    throw py::type_error("x: expected a C-contiguous float32 or float64 ndarray of shape (N, C)");
-  PyArrayObject* t = checked(th, NPY_INT64, "t: expected a C-contiguous int64 ndarray of shape (N,)");
-  if (PyArray_NDIM(t) != 1 || PyArray_DIM(t, 0) != PyArray_DIM(x, 0))
-    throw py::value_error("t: expected one label per row of x, shape (N,)");
   if (reduction < 0 || reduction > 2) throw py::value_error("reduction: expected 0 (mean), 1 (sum) or 2 (none)");
-  PyArrayObject* out = want_grad ? checked_out(outh, x, {x}) : nullptr;
+  const py::handle o = want_grad ? outh : py::none();
+  if (!ce_small_layout(xh, th, o)) return py::none();
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  auto* t = reinterpret_cast<PyArrayObject*>(th.ptr());
+  auto* out = o.is_none() ? nullptr : reinterpret_cast<PyArrayObject*>(o.ptr());
+  const int type = PyArray_TYPE(x);
   if (type == NPY_FLOAT)
     return ce_hard_small_typed<float>(x, t, float(eps), reduction, std::int64_t(ignore), want_grad, out, type);
   return ce_hard_small_typed<double>(x, t, eps, reduction, std::int64_t(ignore), want_grad, out, type);
@@ -327,25 +361,29 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
   return loss;
 }
 
+// None unless bce_direct_layout takes the operands as they are and each weight is None, one
+// value, a per-class row or of x's shape: the caller then passes C-contiguous copies, or takes the
+// general path.
 py::object bce_reduced(py::handle xh, py::handle yh, py::handle pwh, py::handle wh, double eps, bool mean,
                        bool want_grad, py::handle outh) {
-  constexpr const char* xmsg = "x: expected a C-contiguous float32 or float64 ndarray of at least one dimension";
-  PyArrayObject* x = checked(xh, -1, xmsg);
+  const py::handle o = want_grad ? outh : py::none();
+  if (!bce_direct_layout(xh, yh, pwh, wh, o)) return py::none();
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  auto* y = reinterpret_cast<PyArrayObject*>(yh.ptr());
   const int type = PyArray_TYPE(x), nd = PyArray_NDIM(x);
-  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || nd == 0) throw py::type_error(xmsg);
-  PyArrayObject* y = checked(yh, type, "y: expected a C-contiguous ndarray of the logits' dtype");
-  if (!same_shape(x, y)) throw py::value_error("y: expected the logits' shape");
-  // pos_weight / weight: None, one value (0-d), a per-class row, or x's shape
-  auto weight = [&](py::handle h, const char* name) -> PyArrayObject* {
+  if (!same_shape(x, y)) return py::none();
+  auto weight = [&](py::handle h, bool& ok) -> PyArrayObject* {
     if (h.is_none()) return nullptr;
-    PyArrayObject* a = checked(h, type, name);
-    if (PyArray_NDIM(a) == 0 || same_shape(a, x) || (PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == PyArray_DIM(x, nd - 1)))
-      return a;
-    throw py::value_error(name);
+    auto* a = reinterpret_cast<PyArrayObject*>(h.ptr());
+    ok = ok && (PyArray_NDIM(a) == 0 || same_shape(a, x) ||
+                (PyArray_NDIM(a) == 1 && PyArray_DIM(a, 0) == PyArray_DIM(x, nd - 1)));
+    return a;
   };
-  PyArrayObject* pw = weight(pwh, "pos_weight: expected None, one value, one per class or the logits' shape, C-contiguous, of the logits' dtype");
-  PyArrayObject* w = weight(wh, "weight: expected None, one value, one per class or the logits' shape, C-contiguous, of the logits' dtype");
-  PyArrayObject* out = want_grad ? checked_out(outh, x, {x, y, pw, w}) : nullptr;
+  bool ok = true;
+  PyArrayObject* pw = weight(pwh, ok);
+  PyArrayObject* w = weight(wh, ok);
+  if (!ok) return py::none();
+  auto* out = o.is_none() ? nullptr : reinterpret_cast<PyArrayObject*>(o.ptr());
   if (type == NPY_FLOAT) return bce_reduced_typed<float>(x, y, pw, w, float(eps), mean, want_grad, out, type);
   return bce_reduced_typed<double>(x, y, pw, w, eps, mean, want_grad, out, type);
 }
@@ -367,10 +405,10 @@ const char f8[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  N
 void register_losses(py::module_& m) {
   m.def("ce_hard_small", &ce_hard_small, py::arg("x"), py::arg("t"), py::arg("eps"), py::arg("reduction"),
         py::arg("ignore_index"), py::arg("want_grad"), py::arg("out"),
-        "Cross-entropy with hard labels in one call, for the inputs losses._ce_small_call accepts.");
+        "Cross-entropy with hard labels in one call, after losses._ce_small_call accepted the options; None where the arrays do not fit (ce_small_layout).");
   m.def("bce_reduced", &bce_reduced, py::arg("x"), py::arg("y"), py::arg("pos_weight"), py::arg("weight"),
         py::arg("eps"), py::arg("mean"), py::arg("want_grad"), py::arg("out"),
-        "Binary cross-entropy with logits, mean or sum, one pass, for the inputs losses._bce_one_pass accepts.");
+        "Binary cross-entropy with logits, mean or sum, one pass; None where the operands do not fit as they are (bce_direct_layout).");
   m.def("soft_target_tolerance", &lk::soft_target_tolerance, py::arg("coarse"), py::arg("classes"),
         "How far from 1 a row of probability targets may sum (api.hpp, soft_target_tolerance).");
   m.attr("small_call_elements") = py::int_(parallel_grain);

@@ -39,11 +39,8 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 _REDUCTION_CODE = {"mean": 0, "sum": 1, "none": 2}
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-_FLOAT_NUMS = (_F32.num, _F64.num)
-_I64 = np.dtype(np.int64)
 # the most elements (rows × classes) cross_entropy's one-call path takes; larger calls pay for the
 # gufunc's threads
-_SMALL_CALL_ELEMENTS = _core.small_call_elements
 
 
 # ----------------------------------------------------------------------------- checks
@@ -220,38 +217,6 @@ def _ones_row(dt: np.dtype, C: int) -> np.ndarray:
     return r
 
 
-def _plain(a: Any, dt: np.dtype) -> bool:
-    """An ndarray (not a subclass) of dtype ``dt`` that C++ reads as it is: C-contiguous, aligned,
-    native byte order (register_losses.cpp's plain_array; a dtype object other than NumPy's own,
-    e.g. of an unpickled array, counts by its number)."""
-    if type(a) is not np.ndarray:
-        return False
-    d = a.dtype
-    if d is not dt and not (d.num == dt.num and d.isnative):
-        return False
-    f = a.flags
-    return f.carray or (f.c_contiguous and f.aligned)  # carray: C-contiguous, aligned, writeable
-
-
-def _out_for(out: Any, x: np.ndarray, inputs: tuple[Any, ...]) -> bool:
-    """Whether a one-call path may write its gradient into ``out`` as it is: plain, writeable, of
-    ``x``'s dtype and shape, and either exactly ``x``'s memory (in place) or apart from every input."""
-    if out is x:  # in place (x is plain where this is asked)
-        return out.flags.writeable and all(
-            a is None or a is x or not np.may_share_memory(out, a) for a in inputs
-        )
-    if not (_plain(out, x.dtype) and out.flags.writeable and out.shape == x.shape):
-        return False
-    for a in inputs:
-        if (
-            a is not None
-            and np.may_share_memory(out, a)
-            and (a is not x or out.ctypes.data != x.ctypes.data)
-        ):
-            return False
-    return True
-
-
 def _ce_small_call(
     logits,
     target,
@@ -264,39 +229,25 @@ def _ce_small_call(
     want_grad,
     out,
 ) -> bool:
-    """Whether cross_entropy[_with_grad] takes the one-call path (_core.ce_hard_small, which runs the
-    C++ API's cross_entropy): (N, C) float32/float64 logits and (N,) int64 labels as C reads them,
-    N·C at most _SMALL_CALL_ELEMENTS and C > 0, the class axis last, no class or sample weights,
-    plain scalar options, and an ``out`` it can write as it is. The only place that decides it."""
-    if not (
+    """Whether cross_entropy[_with_grad] tries the one-call path (_core.ce_hard_small, which runs the
+    C++ API's cross_entropy), by its options: the class axis last, no class or sample weights, plain
+    scalar options. The arrays are C++'s half of the decision (ce_small_layout in
+    cpp/bindings/register_losses.cpp: (N, C) float32/float64 logits and (N,) int64 labels as C reads
+    them, N·C at most _core.small_call_elements and C > 0, an ``out`` it can write as it is; None
+    otherwise), read there because they cost more to read from Python than the call itself. Kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py cases
+    cross_entropy/1x10, cross_entropy+grad/1x10."""
+    return (
         weight is None
         and sample_weight is None
-        and type(logits) is np.ndarray
-        and type(target) is np.ndarray
         and type(axis) is int
         and axis == -1
         and (out is None or want_grad)
-    ):
-        return False
-    xd = logits.dtype
-    if xd is not _F32 and xd is not _F64:
-        if not (xd.num in _FLOAT_NUMS and xd.isnative):
-            return False
-        xd = _F32 if xd.num == _F32.num else _F64
-    if logits.ndim != 2 or not _plain(logits, xd) or not _plain(target, _I64):
-        return False
-    N, C = logits.shape
-    return (
-        0 < C
-        and N * C <= _SMALL_CALL_ELEMENTS
-        and target.shape == (N,)
         and type(ignore_index) is int
         and -(2**63) <= ignore_index < 2**63
         and (type(label_smoothing) is float or type(label_smoothing) is int)
         and 0 <= label_smoothing <= 1
         and type(reduction) is str
         and reduction in _REDUCTION_CODE
-        and (out is None or _out_for(out, logits, (logits,)))
     )
 
 
@@ -326,7 +277,7 @@ def _cross_entropy(
         out,
     ):
         try:
-            return _core.ce_hard_small(
+            r = _core.ce_hard_small(
                 logits,
                 target,
                 float(label_smoothing),
@@ -339,6 +290,9 @@ def _cross_entropy(
             if validate:
                 raise
             # validate=False: the gufunc path gives an unchecked label its meaning
+            r = None
+        if r is not None:
+            return r
     ignore = as_index(ignore_index, "ignore_index")
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
@@ -610,42 +564,6 @@ def _bce_weight(given: Any, name: str, x: np.ndarray, ax: int | None, dt: np.dty
     return a
 
 
-def _bce_one_pass(
-    x: np.ndarray, y: np.ndarray, pos_weight: Any, weight: Any, want_grad: bool, out: Any
-) -> tuple[tuple[Any, ...], bool] | None:
-    """How binary_cross_entropy_with_logits with reduction mean or sum takes the one-pass path
-    (_core.bce_reduced, which runs the C++ API's blocked sum), or None where it does not; the only
-    place that decides it. It takes non-empty logits of at least one dimension and weights that are
-    None, one value (0-d), one per class along the last axis (1-d) or of the logits' shape.
-
-    Returns (operands, direct): the arrays to pass (x, y, pos_weight, weight), and whether they and
-    ``out`` go as they are. Otherwise they are C-contiguous copies and the gradient is a new array
-    (copied to ``out``), so that a layout or an ``out=`` does not change the bits of the sum.
-    np.ascontiguousarray makes a 0-d weight 1-d, which is then taken only as one per class."""
-    if x.ndim == 0 or x.size == 0:
-        return None
-    operands = (x, y, pos_weight, weight)
-    dt = x.dtype
-    direct = (
-        _plain(x, dt)
-        and _plain(y, dt)
-        and (pos_weight is None or _plain(pos_weight, dt))
-        and (weight is None or _plain(weight, dt))
-        and (not want_grad or out is None or _out_for(out, x, operands))
-    )
-    if not direct:
-        operands = tuple(None if a is None else np.ascontiguousarray(a) for a in operands)
-    for a in operands[2:]:
-        if not (
-            a is None
-            or a.ndim == 0
-            or a.shape == x.shape
-            or (a.ndim == 1 and a.shape[0] == x.shape[-1])
-        ):
-            return None
-    return operands, direct
-
-
 def _bce(
     logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out, axis
 ):
@@ -706,21 +624,30 @@ def _bce(
     e = dt.type(eps)
     if fast and want_grad and out is not None:
         check_out(out, x.shape)
-    plan = _bce_one_pass(x, y, fast_pw, fast_w, want_grad, out) if fast else None
-    if plan is not None:
-        operands, direct = plan
+    if fast:
+        # The one-pass sum (_core.bce_reduced, the C++ API's blocked sum) is the reference for mean
+        # and sum: it takes the operands as they are where C++ finds them plain and a weight one
+        # value, one per class or per element (bce_direct_layout in register_losses.cpp), else
+        # returns None; then plain copies take it, so that a layout or an out= never changes the
+        # sum's bits (the gradient is copied to out). Kept while it pays (docs/architecture.md,
+        # "Fast paths"): bench/compare.py cases bce_with_logits/1x10, bce_with_logits/4096x1000.
+        mean = reduction == "mean"
         try:
-            r = _core.bce_reduced(
-                *operands, float(eps), reduction == "mean", want_grad, out if direct else None
-            )
+            r = _core.bce_reduced(x, y, fast_pw, fast_w, float(eps), mean, want_grad, out)
+            if r is None and x.size:
+                ops = [
+                    None if a is None else np.ascontiguousarray(a) for a in (x, y, fast_pw, fast_w)
+                ]
+                r = _core.bce_reduced(*ops, float(eps), mean, want_grad, None)
+                if r is not None and want_grad and out is not None:
+                    np.copyto(out, r[1])
+                    r = (r[0], out)
         except InvalidTargetError:
             if validate:
                 raise
             # validate=False: the general path computes what an unchecked target gives
-        else:
-            if want_grad and out is not None and not direct:
-                np.copyto(out, r[1])
-                return r[0], out
+            r = None
+        if r is not None:
             return r
     # the general path: any layout, reduction "none", and the target errors
     if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
