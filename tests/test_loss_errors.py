@@ -69,7 +69,9 @@ def test_soft_target_errors():
     with pytest.raises(ValueError, match=r"row \(1,\) sums to 0\.5") as info:
         lk.cross_entropy_with_grad(X3, np.array([[1, 0, 0], [0.5, 0, 0], [0, 1, 0], [1, 0, 0.0]]))
     assert "multilabel" not in str(info.value)
-    with pytest.raises(ValueError, match=r"target: probabilities must not be NaN; nan at position \(0, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"target: probabilities must not be NaN; nan at position \(0, 1\)"
+    ):
         lk.cross_entropy(X3, np.array([[0.5, np.nan, 0.5], [0, 1, 0], [0, 1, 0], [1, 0, 0]]))
     # the class axis is where the rows are summed
     with pytest.raises(ValueError, match=r"row \(0, 1\) sums to"):
