@@ -745,9 +745,16 @@ def case_name(work: str, shape: tuple[int, ...]) -> str:
 # with the path disabled are compared against the library on these cases, one ISA and dtype at a
 # time (--isa, --dtype). Cases of CASES are reused by name; the others run only from here.
 PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
-    # the bindings' small-call paths: rowwise_small (softmax, log_softmax, logsumexp), ce_hard_small
+    # softmax_rows / log_softmax_rows_grouped: long rows' output pass queued into the next row's
+    # sum pass (rows over 1024 entries)
+    "OutputQueue": [
+        ("softmax", (64, 32000)),
+        ("log_softmax", (64, 32000)),
+        ("log_softmax", (16384, 1000)),
+    ],
+    # the bindings' small-call paths: <name>_small (softmax, log_softmax, logsumexp), ce_hard_small
     # (cross-entropy, hard labels) and bce_reduced (BCE with logits, mean or sum, any size)
-    "rowwise_small": [
+    "row functions' small calls": [
         ("softmax", (1, 10)),
         ("log_softmax", (1, 10)),
         ("logsumexp_alloc", (1, 10)),

@@ -8,7 +8,8 @@
 //   row/row_groups.hpp    log_softmax and logsumexp rows of four vectors or more at temperature 1:
 //                         direct sums of up to 16 rows, their exps and logs together in vector lanes.
 //   row/direct_sum.hpp    softmax rows at temperature 1, not in place: S = Σ exp(x_j) without a max
-//                         pass, then y = exp(x)·(1/S) (row/output_pass.hpp).
+//                         pass, then y = exp(x)·(1/S); long rows queue each output pass into the
+//                         next row's sum pass (row/output_queue.hpp).
 //   row/top_heavy.hpp     rows with one entry above half the mass, after a direct sum: S' from the
 //                         exps already computed.
 //   row/max_relative.hpp  everything else, and every row the others decline: temperatures, NaN,
@@ -56,10 +57,12 @@ inline void log_softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t r
   for (std::size_t r = 0; r < rows; ++r) log_softmax_row_maxrel<V>(x + r * n, y + r * n, n, temp);
 }
 
-// softmax of `rows` contiguous rows of n; y may equal x.
+// softmax of `rows` contiguous rows of n; y may equal x. Rows over kRowGroupMaxN / 2 (a group of
+// one each), not in place, queue each row's last pass into the next row's sum pass.
 template <class V>
 inline void softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
   if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::softmax>(x, y, rows, n);
+  if (group_rows<V>(n, temp) && rows_per_group(n) == 1 && x != y) return softmax_rows_queued<V>(x, y, rows, n);
   for (std::size_t r = 0; r < rows; ++r) softmax_row_direct_or_maxrel<V>(x + r * n, y + r * n, n, temp);
 }
 

@@ -4,7 +4,7 @@
 // (docs/numerics.md, "Direct sum (no max pass)")
 //
 // Chosen at temperature 1: softmax rows of two or more entries that short_rows.hpp does not take,
-// not in place (softmax_row_direct_or_maxrel); log_softmax and
+// not in place (softmax_row_direct_or_maxrel; long rows: softmax_rows_queued); log_softmax and
 // logsumexp rows in row groups (row_groups.hpp); cross-entropy rows (kernels/loss/ce_direct.hpp).
 //
 // Invariant: the direct sum declines (returns false) every row it cannot do exactly: an entry
@@ -20,7 +20,7 @@
 #include "../../math/exp.hpp"
 #include "basics.hpp"
 #include "max_relative.hpp"
-#include "output_pass.hpp"
+#include "output_queue.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
@@ -34,9 +34,12 @@ namespace kernels {
 // With STORE, exp(x_i) is also written to y[i] (softmax's and cross-entropy's first pass; y != x).
 // The input is prefetched a few KB ahead (the next rows, for a batch of contiguous rows), and so is
 // y with STORE: a row from memory then costs little more than one from cache.
-template <class V, bool STORE = false>
+// side: other rows' output passes (OutputQueue), a few vectors of them after every four vectors
+// here.
+struct NoSide {};
+template <class V, bool STORE = false, class Side = NoSide>
 inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, scalar_t<V>& m_out,
-                           scalar_t<V>* y = nullptr) {
+                           scalar_t<V>* y = nullptr, Side* side = nullptr) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
   using EC = math::exp_consts<T>;
@@ -68,6 +71,7 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
       }
       // four terms summed in the lane type (two roundings, a sum of positive terms), one widening
       acc_add(acc0, (e0 + e1) + (e2 + e3));
+      if constexpr (!std::is_same_v<Side, NoSide>) side->step();
     }
     const std::size_t first_tail = i;
     for (; i < b1; i += W) {
@@ -106,16 +110,22 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
 // matters, when a vector leaves that range, the sum is NaN, or 1/S is not a normal float: the
 // caller then takes the exact-difference path. Never used in place (y == x), where a fallback
 // would have lost the input.
-template <class V>
-inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+// With a queue (softmax_rows' long rows), the last pass is queued to run inside the next row's sum
+// pass instead, after the queue's earlier rows are finished.
+template <class V, class Queue = NoSide>
+inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, Queue* pending = nullptr) {
   using T = scalar_t<V>;
+  constexpr bool queued = !std::is_same_v<Queue, NoSide>;
   double S;
   T m;
-  if (!row_direct_sum<V, true>(x, n, S, m, y)) return false;
+  const bool ok = row_direct_sum<V, true>(x, n, S, m, y, pending);
+  if constexpr (queued) pending->finish();
+  if (!ok) return false;
   const double F = 1.0 / S;
   if (!(F >= 0x1p-100)) return false;  // NaN sum (a NaN input), or a row too large to scale once
   const T f = T(F), fl = T(F - double(f));
-  scale_range<V>(y, n, V::set1(f), V::set1(fl));
+  if constexpr (queued) pending->push(x, y, n, V::set1(f), V::set1(fl));
+  else scale_range<V>(y, n, V::set1(f), V::set1(fl));
   return true;
 }
 
@@ -130,6 +140,17 @@ inline void softmax_row_direct_or_maxrel(const scalar_t<V>* x, scalar_t<V>* y, s
   }
   if (temp == 1.0 && x != y && softmax_direct<V>(x, y, n)) return;
   softmax_row_maxrel<V>(x, y, n, temp);
+}
+
+// softmax of `rows` contiguous rows of n at temperature 1, y != x: each row's direct path
+// (softmax_direct) with its last pass, y *= 1/S, queued to run inside the next row's sum pass
+// (OutputQueue); a row the direct sum declines takes the max-relative path at once.
+template <class V>
+inline void softmax_rows_queued(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
+  OutputQueue<V, false> pending;
+  for (std::size_t r = 0; r < rows; ++r)
+    if (!softmax_direct<V>(x + r * n, y + r * n, n, &pending)) softmax_row_maxrel<V>(x + r * n, y + r * n, n, 1.0);
+  pending.finish();
 }
 
 }  // namespace kernels

@@ -23,7 +23,7 @@
 #include "basics.hpp"
 #include "direct_sum.hpp"
 #include "max_relative.hpp"
-#include "output_pass.hpp"
+#include "output_queue.hpp"
 #include "top_heavy.hpp"
 
 namespace logitkit {
@@ -75,22 +75,32 @@ inline void group_log_k_plus(const double* k, const double* Sp, double* out, std
 //  1. the direct sums (row_direct_sum: S = Σ exp(x_j) with no max pass where every logit is inside
 //     exp's range; rows outside it, or with a NaN, take the max-relative path at the end). Unless
 //     in place, the pass also writes exp(x) to y, which the last pass overwrites: the output's cache
-//     misses are taken while the exp arithmetic runs, and a top-heavy row reuses those exps;
+//     misses are taken while the exp arithmetic runs, and a top-heavy row reuses those exps (long
+//     rows: only while the rows come top-heavy, see step 5);
 //  2. the rows' e^-m together in double lanes, and q = S·e^-m >= 1 (the max's own term);
 //  3. rows where one entry holds more than half the mass (q < 2, a confident classifier's usual
 //     row: its top output -log1p(S') needs S' = Σ_{j != top} exp(x_j - m) to relative accuracy):
 //     S' from the stored exps (row_sum_stored; in place, computed again to the same bits). Elsewhere
 //     every output is <= -log 2 and log q's error stays below an ulp of it;
 //  4. every row's offset L together in double lanes (log_k_plus: log1p(S'), or log q);
-//  5. the outputs, x - (m + L) (log_softmax_shift).
+//  5. the outputs, x - (m + L) (log_softmax_shift). Long rows (over kRowGroupMaxN / 2: groups of
+//     one) pass theirs to the next row's phase 1 (OutputQueue), whose arithmetic then hides the
+//     output's latency.
 template <class V>
 inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
   constexpr std::size_t G = kRowGroup;
-  const std::size_t per = rows_per_group(n);
+  const bool queue = n > kRowGroupMaxN / 2;
+  const std::size_t per = queue ? 1 : rows_per_group(n);
   alignas(64) double S[G], md[G], em[G], k[G], Sp[G], L[G];
   T m[G];
   bool ok[G];
+  // Queued rows (groups of one): each row's output pass runs inside the next row's sum pass. Their
+  // sum pass stores its exps only while the rows come top-heavy (they reuse them; otherwise the
+  // output pass's own stores overlap the next row's arithmetic). Stored or not, the exps have the
+  // same bits (top_heavy.hpp), so the outputs do not depend on this choice.
+  bool store_exps = !queue;
+  OutputQueue<V, true> pending;
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
     const std::size_t g = rows - r0 < per ? rows - r0 : per;
     for (std::size_t i = 0; i < G; ++i) {  // entries past g: harmless values
@@ -100,31 +110,45 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
-      ok[i] = yr != xr ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr) : row_direct_sum<V, false>(xr, n, S[i], m[i]);
+      const bool st = store_exps && yr != xr;
+      if (queue) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending)
+                            : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending);
+      else ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr) : row_direct_sum<V, false>(xr, n, S[i], m[i]);
       if (ok[i]) md[i] = double(m[i]);
     }
+    pending.finish();
+    const bool stored = store_exps;  // whether this group's sums wrote their exps (not in place)
     group_exp_neg<V>(md, em, g);
     for (std::size_t i = 0; i < g; ++i) {
       if (!ok[i]) continue;
       const double q = S[i] * em[i];  // >= 1 (the max's own term); top-heavy where < 2
-      if (q < 2.0) {  // S' from the stored exps (in place: computed again, to the same bits)
+      if (q < 2.0) {  // S' from the stored exps (else computed again, to the same bits)
         const T* xr = x + (r0 + i) * n;
         T* yr = y + (r0 + i) * n;
-        const RowSum<V> rs = row_sum_stored<V>(xr, yr != xr ? yr : nullptr, n, m[i], em[i]);
+        const RowSum<V> rs = row_sum_stored<V>(xr, stored && yr != xr ? yr : nullptr, n, m[i], em[i]);
         k[i] = rs.k;
         Sp[i] = rs.Sp;
       } else {
         Sp[i] = q - 1;  // exact (q >= 2); log(1 + (q - 1)) = log q
       }
+      if (queue) store_exps = q < 2.0;
     }
     group_log_k_plus<V>(k, Sp, L, g);
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
-      if (ok[i]) log_softmax_shift<V>(xr, yr, n, m[i], L[i]);
-      else log_softmax_row_maxrel<V>(xr, yr, n, 1.0);
+      if (ok[i] && queue) {
+        V hi, lo;
+        log_shift_consts<V>(m[i], L[i], hi, lo);
+        pending.push(xr, yr, n, hi, lo);
+      } else if (ok[i]) {
+        log_softmax_shift<V>(xr, yr, n, m[i], L[i]);
+      } else {
+        log_softmax_row_maxrel<V>(xr, yr, n, 1.0);
+      }
     }
   }
+  pending.finish();
 }
 
 // Rows grouped as in log_softmax_rows_grouped: the direct sums of a group, then their logs

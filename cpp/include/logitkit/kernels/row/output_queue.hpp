@@ -1,9 +1,15 @@
-// Output passes of rows whose offset is known: log_softmax's y = x - (m + L) and softmax's y *= 1/S.
+// Output passes of rows whose offset is known: log_softmax's y = x - (m + L) and softmax's y *= 1/S,
+// run at once or queued (OutputQueue) to run inside the next row's sum pass.
 //
-// Called by the direct sum's users (direct_sum.hpp, row_groups.hpp) once a row's S and m are known,
-// and by the max-relative path's last pass.
+// Chosen by the direct sum's callers (direct_sum.hpp, row_groups.hpp) once a row's S and m are known.
+// An output pass alone is a load, one or two operations and a store per vector: it waits on the
+// caches while the arithmetic units idle, and a sum pass is the other way round; the queue lets
+// long rows overlap the two (docs/numerics.md, "Long rows: the output pass inside the next row's
+// sum pass"). Kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py case
+// log_softmax/64x32000.
 //
-// Invariant: each output is computed from its own input and the row's constants only.
+// Invariant: a queued pass performs the same operations on the same values as the pass run at once,
+// so the outputs do not depend on whether, or how far, a pass was queued.
 #pragma once
 #include "../../simd/isa_namespace.hpp"
 #include <cstddef>
@@ -61,6 +67,48 @@ LOGITKIT_INLINE inline void scale_range(scalar_t<V>* y, std::size_t n, V f, V fl
   for (; i + W <= n; i += W) store(y + i, V::load(y + i) * f);
   if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * f, n - i);
 }
+
+// Rows' output passes waiting to run inside the next rows' sum pass (row_direct_sum's side job):
+// LOG: y = (x - hi) - lo (log_shift_range), else y *= f (scale_range). step() does four vectors of
+// the oldest pending row; finish() the rest. Any interleaving gives the same outputs: rows never
+// share memory, except a row with itself in place. Every caller finishes the queue before it pushes
+// again, so one job is pending at a time; kJobs leaves room for a group's rows.
+template <class V, bool LOG>
+struct OutputQueue {
+  using T = scalar_t<V>;
+  static constexpr std::size_t W = V::size;
+  struct Job {
+    const T* x;
+    T* y;
+    std::size_t n;
+    V a, b;
+  };
+  static constexpr std::size_t kJobs = 16;
+  Job jobs[kJobs];
+  std::size_t count = 0, cur = 0, off = 0;
+
+  void push(const T* x, T* y, std::size_t n, V a, V b) { jobs[count++] = Job{x, y, n, a, b}; }
+  LOGITKIT_INLINE void run(const Job& j, std::size_t i, std::size_t len) {
+    if constexpr (LOG) log_shift_range<V>(j.x + i, j.y + i, len, j.a, j.b);
+    else scale_range<V>(j.y + i, len, j.a, j.b);
+  }
+  LOGITKIT_INLINE void step() {
+    if (cur == count) return;
+    const Job& j = jobs[cur];
+    if (off + 4 * W < j.n) {
+      run(j, off, 4 * W);
+      off += 4 * W;
+    } else {
+      run(j, off, j.n - off);
+      ++cur;
+      off = 0;
+    }
+  }
+  void finish() {
+    for (; cur < count; ++cur, off = 0) run(jobs[cur], off, jobs[cur].n - off);
+    count = cur = off = 0;
+  }
+};
 
 }  // namespace kernels
 }  // namespace LOGITKIT_ISA_NAMESPACE
