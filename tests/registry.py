@@ -547,3 +547,21 @@ def order_key(func: str) -> tuple[int, str]:
     """Registry order of a recorded function name (names not in the registry last)."""
     base = func.split(" ")[0]
     return (list(BY_NAME).index(base) if base in BY_NAME else len(BY_NAME), func)
+
+
+# Public names that are not math functions of logits: configuration, introspection, modules
+# (the multiclass / multilabel verbs are fuzzed by test_fuzz.py against its own entries).
+NOT_MATH = {
+    "InvalidTargetError",  # an exception type, not a function
+    "__version__",
+    "cmake_dir",
+    "include_dir",
+    "get_num_threads",
+    "set_num_threads",
+    "simd_target",
+    "simd_targets_available",
+    "simd_targets_compiled",
+    "multiclass",
+    "multilabel",
+    "ufuncs",
+}

@@ -927,19 +927,7 @@ assert len(BY_NAME) == len(REGISTRY)
 
 # Public names that are not numeric functions of logits (configuration, introspection, classes
 # whose verbs are the module functions above).
-NOT_FUZZED = {
-    "InvalidTargetError",  # an exception type, not a function
-    "__version__",
-    "cmake_dir",
-    "include_dir",
-    "get_num_threads",
-    "set_num_threads",
-    "simd_target",
-    "simd_targets_available",
-    "simd_targets_compiled",
-    "multiclass",
-    "multilabel",
-    "ufuncs",
+NOT_FUZZED = R.NOT_MATH | {
     "grad_hess",  # grad_hess: registered per family
     "MultiClass",
     "MultiLabel",

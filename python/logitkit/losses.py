@@ -622,9 +622,9 @@ def _bce(
                 fast_w = a
     n = x.size
     e = dt.type(eps)
-    if fast and want_grad and out is not None:
-        check_out(out, x.shape)
     if fast:
+        if want_grad and out is not None:
+            check_out(out, x.shape)
         # The one-pass sum (_core.bce_reduced, the C++ API's blocked sum) is the reference for mean
         # and sum: it takes the operands as they are where C++ finds them plain and a weight one
         # value, one per class or per element (bce_direct_layout in register_losses.cpp), else
