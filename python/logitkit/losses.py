@@ -10,6 +10,7 @@ gradient): no N×C log-probability array is ever allocated.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -812,6 +813,7 @@ def grad_hess(
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
     validate: bool = True,
+    hess_scale: float | str = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient and diagonal Hessian of the per-item loss, for gradient-boosting
     custom objectives.
@@ -830,7 +832,23 @@ def grad_hess(
     ``predt`` of shape (n_samples, n_classes), raw margins) or LightGBM (a custom ``objective``
     returning ``grad, hess`` of shape (n_samples, n_classes) for multiclass, (n_samples,) for binary:
     ``lk.grad_hess(preds, train_data.get_label(), family="binary")``).
+
+    The Hessian is the exact diagonal of the per-item loss's second derivative, ``p·(1 - p)``
+    (``σ·(1 - σ)`` for binary), never floored. The gradient-boosting libraries' built-in objectives
+    use other diagonals for multiclass, and ``hess_scale`` reproduces them:
+
+    * ``hess_scale="xgboost"``: XGBoost's ``multi:softprob`` / ``multi:softmax``, Hessian
+      ``max(2·p·(1 - p)·w, 1e-16)``; for ``family="binary"``, ``binary:logistic``,
+      ``w·max(σ·(1 - σ), 1e-16)`` (``pos_weight`` plays ``scale_pos_weight``'s part).
+    * ``hess_scale="lightgbm"``: LightGBM's ``multiclass``, Hessian ``C/(C - 1)·p·(1 - p)·w``;
+      for ``family="binary"``, ``binary`` (``sigmoid=1``), ``σ·(1 - σ)·w`` (the default).
+    * a positive number ``s``: the Hessian times ``s`` (no floor).
+
+    The gradient never changes (all three use ``p - y``). The factor 2 is XGBoost's upper bound on
+    the softmax Hessian's spectral radius, C/(C - 1) LightGBM's; either makes a boosting step more
+    cautious than the exact diagonal does.
     """
+    scale, floor = _hess_rule(hess_scale, family)
     if family == "binary":
         x = _float_logits(logits)
         dt = x.dtype
@@ -856,7 +874,10 @@ def grad_hess(
             pw = 1.0 if pos_weight is None else _bce_weight(pos_weight, "pos_weight", x, ax, f64)
             w = 1.0 if weight is None else _bce_weight(weight, "weight", x, ax, f64)
             # c·σ(x)·σ(-x), both factors computed directly (no 1 - σ)
-            hess = (w * (ym + pw * yp)) * _core.sigmoid(x) * _core.sigmoid(-x)
+            s2 = _core.sigmoid(x) * _core.sigmoid(-x)
+            if floor:  # XGBoost floors σ·(1 - σ) before the weights
+                s2 = np.maximum(s2, dt.type(floor))
+            hess = (scale * w * (ym + pw * yp)) * s2
             hess = np.asarray(hess).astype(dt)
         return grad, np.broadcast_to(hess, x.shape).copy() if hess.shape != x.shape else hess
     if family != "multiclass":
@@ -875,6 +896,8 @@ def grad_hess(
     )
     ax = class_axis_index(axis, x.ndim)
     C = x.shape[ax]
+    if isinstance(hess_scale, str) and hess_scale == "lightgbm" and C > 1:
+        scale = C / (C - 1)
     if x.size == 0:
         return grad, np.zeros(x.shape, dt)
     tgt = np.asarray(target)
@@ -904,5 +927,33 @@ def grad_hess(
             coef = np.sum(wv * ((1 - eps) * y + eps / C), axis=-1)
         if sample_weight is not None:
             coef = coef * np.broadcast_to(np.asarray(sample_weight, np.float64), coef.shape)
-        hess = (np.expand_dims(coef, ax) * p * one_minus).astype(dt)
+        hess = ((scale * np.expand_dims(coef, ax)) * p * one_minus).astype(dt)
+        if floor:  # XGBoost floors the weighted Hessian
+            hess = np.maximum(hess, dt.type(floor))
     return grad, hess
+
+
+# XGBoost's floor on the Hessian (its kRtEps, a float constant)
+_XGBOOST_HESS_FLOOR = 1e-16
+
+
+def _hess_rule(hess_scale: Any, family: Any) -> tuple[float, float]:
+    """(scale, floor) of grad_hess's Hessian for ``hess_scale`` (see grad_hess)."""
+    if isinstance(hess_scale, str):
+        if hess_scale not in ("xgboost", "lightgbm"):
+            raise ValueError(
+                "hess_scale: expected a positive number, 'xgboost' or 'lightgbm'; got "
+                f"{hess_scale!r}"
+            )
+        if hess_scale == "xgboost":
+            return (2.0 if family == "multiclass" else 1.0), _XGBOOST_HESS_FLOOR
+        return 1.0, 0.0  # LightGBM's multiclass factor C/(C - 1) is set where C is known
+    if isinstance(hess_scale, (bool, np.bool_)) or not isinstance(hess_scale, numbers.Real):
+        raise TypeError(
+            "hess_scale: expected a positive number, 'xgboost' or 'lightgbm'; got "
+            f"{type(hess_scale).__name__} {hess_scale!r}"
+        )
+    v = float(hess_scale)
+    if not (v > 0.0 and np.isfinite(v)):
+        raise ValueError(f"hess_scale: must be a positive finite number, got {hess_scale!r}")
+    return v, 0.0

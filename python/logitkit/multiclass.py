@@ -367,10 +367,13 @@ def grad_hess(
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
     validate: bool = True,
+    hess_scale: float | str = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient ``p - y`` and diagonal Hessian ``p·(1 - p)`` of the per-item
     cross-entropy (times weights), for gradient-boosting custom objectives:
-    :func:`logitkit.grad_hess` with ``family="multiclass"``."""
+    :func:`logitkit.grad_hess` with ``family="multiclass"``. ``hess_scale="xgboost"`` or
+    ``"lightgbm"`` gives the Hessian of that library's built-in multiclass objective (see
+    :func:`logitkit.grad_hess`)."""
     x, ax = _logits(logits, axis)
     return _with_hint(
         losses.grad_hess,
@@ -383,6 +386,7 @@ def grad_hess(
         label_smoothing=label_smoothing,
         sample_weight=sample_weight,
         validate=validate,
+        hess_scale=hess_scale,
     )
 
 

@@ -370,10 +370,12 @@ def grad_hess(
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
     validate: bool = True,
+    hess_scale: float | str = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient ``c·σ - pos_weight·y`` and Hessian ``c·σ·(1 - σ)`` of the BCE
     (``c = 1 + (pos_weight - 1)·y``), for gradient-boosting custom objectives:
-    :func:`logitkit.grad_hess` with ``family="binary"``."""
+    :func:`logitkit.grad_hess` with ``family="binary"``. ``hess_scale="xgboost"`` floors
+    ``σ·(1 - σ)`` at 1e-16 as XGBoost's ``binary:logistic`` does (see :func:`logitkit.grad_hess`)."""
     x, ax = _logits(logits, axis)
     return losses.grad_hess(
         x,
@@ -384,6 +386,7 @@ def grad_hess(
         pos_weight=pos_weight,
         label_smoothing=label_smoothing,
         validate=validate,
+        hess_scale=hess_scale,
     )
 
 
