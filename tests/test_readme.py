@@ -12,8 +12,12 @@ import doctest
 import math
 import pathlib
 import re
+import shutil
+import subprocess
 import warnings
 
+import logitkit as lk
+import numpy as np
 import pytest
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
@@ -111,3 +115,43 @@ def test_the_checker_itself(want, got, same):
 def test_numbers_in_words_are_compared_too():
     assert not ShownDigits().check_output("shape (3, 4)\n", "shape (3, 5)\n", 0)
     assert ShownDigits().check_output("shape (3, 4)\n", "shape (3, 4)\n", 0)
+
+
+def _cpp_block(text: str) -> str:
+    (block,) = re.findall(r"```cpp\n(.*?)```", text, flags=re.DOTALL)
+    return block
+
+
+def test_readme_cpp_example_compiles_links_and_computes(tmp_path):
+    """The README's C++ example, wrapped in main() with N = 3 rows of C = 4 zero logits, built
+    against the installed package (headers and static library): softmax gives 1/4 everywhere and
+    the mean cross-entropy is log 4 whatever the label and the smoothing."""
+    cxx = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    if cxx is None:
+        pytest.skip("no C++ compiler on PATH (the C++ API's own tests need one too)")
+    block = _cpp_block(README.read_text(encoding="utf-8"))
+    head = [ln for ln in block.splitlines() if ln.startswith(("#include", "namespace"))]
+    body = [ln for ln in block.splitlines() if ln not in head]
+    src = "\n".join(
+        ["#include <cmath>", "#include <cstdint>", "#include <cstdio>", "#include <vector>"]
+        + head
+        + ["int main() {", "const std::size_t N = 3, C = 4;"]
+        + body
+        + [
+            'std::printf("%.9g %.9g %.9g\\n", probs[0], probs[N * C - 1], loss);',
+            "return s ? 0 : 1;",
+            "}",
+        ]
+    )
+    (tmp_path / "example.cpp").write_text(src)
+    lib = pathlib.Path(lk.__file__).resolve().parent / "lib" / "liblogitkit.a"
+    exe = tmp_path / "example"
+    cmd = [cxx, "-std=c++17", "-O1", f"-I{lk.include_dir()}", str(tmp_path / "example.cpp")]
+    build = subprocess.run(
+        cmd + [str(lib), "-lpthread", "-o", str(exe)], check=False, capture_output=True, text=True
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
+    p0, p_last, loss = (float(v) for v in out)
+    assert p0 == p_last == 0.25
+    assert abs(loss - math.log(4.0)) <= 2 * np.spacing(np.float32(math.log(4.0)))
