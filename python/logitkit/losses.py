@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _dask
 from ._validation import (
     InvalidTargetError,
     as_index,
@@ -409,6 +409,8 @@ def cross_entropy(
     target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
     ignored the mean is NaN, without a warning (torch's value).
     """
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(cross_entropy, locals())
     return _cross_entropy(
         logits,
         target,
@@ -440,6 +442,8 @@ def cross_entropy_with_grad(
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
     backward); its dtype must match the logits' floating dtype."""
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(cross_entropy_with_grad, locals())
     return _cross_entropy(
         logits,
         target,
@@ -475,6 +479,8 @@ def nll_loss(
     log-probabilities: its logsumexp within 0.05 of 0 (probabilities summing to 1 within about 5%).
     Probabilities or raw logits raise ValueError naming the row (use :func:`cross_entropy` for
     logits); a NaN row propagates as in the other losses."""
+    if type(log_probs) is not np.ndarray and _dask.is_dask(log_probs):
+        return _dask.loss(nll_loss, locals())
     lp = _float_logits(log_probs, "log_probs")
     dt = lp.dtype
     if lp.ndim == 0:
@@ -685,6 +691,8 @@ def binary_cross_entropy_with_logits(
     smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
     ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
     """
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(binary_cross_entropy_with_logits, locals())
     return _bce(
         logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None, axis
     )
@@ -705,6 +713,8 @@ def binary_cross_entropy_with_logits_with_grad(
     """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
     (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
     infinite logits."""
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(binary_cross_entropy_with_logits_with_grad, locals())
     return _bce(
         logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out, axis
     )
@@ -782,6 +792,8 @@ def sigmoid_focal_loss(
     ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
     ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
     space from ``log_sigmoid``, so confident elements keep their tiny losses exactly."""
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(sigmoid_focal_loss, locals())
     return _focal(logits, target, alpha, gamma, reduction, validate, False)
 
 
@@ -795,6 +807,8 @@ def sigmoid_focal_loss_with_grad(
     validate: bool = True,
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss`."""
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(sigmoid_focal_loss_with_grad, locals())
     return _focal(logits, target, alpha, gamma, reduction, validate, True)
 
 
@@ -831,6 +845,8 @@ def grad_hess(
     returning ``grad, hess`` of shape (n_samples, n_classes) for multiclass, (n_samples,) for binary:
     ``lk.grad_hess(preds, train_data.get_label(), family="binary")``).
     """
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(grad_hess, locals())
     if family == "binary":
         x = _float_logits(logits)
         dt = x.dtype
