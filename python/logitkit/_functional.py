@@ -161,7 +161,7 @@ def _rowwise(
     reduce: bool,
     keepdims: bool = False,
 ) -> Any:
-    if _dask.is_xarray(x):
+    if type(x) is not _ndarray and _dask.is_xarray(x):
         return _xarray_rowwise(uf, uf_ext, x, axis, out, where, temperature, reduce, keepdims)
     x = as_logits(x)
     t = check_temperature(temperature)
@@ -180,7 +180,7 @@ def _rowwise(
     if len(axes) != 1:
         return _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims)
     ax = axes[0]
-    if _dask.is_dask(x):
+    if type(x) is not _ndarray and _dask.is_dask(x):
         _dask.check_class_chunks(x, ax)
     if out is not None:
         shape = x.shape
@@ -209,7 +209,9 @@ def _xarray_rowwise(uf, uf_ext, x, axis, out, where, temperature, reduce, keepdi
             "xr.apply_ufunc with the class dimension as the core dimension"
         )
     if axis is not None and not isinstance(axis, (str, int, np.integer)):
-        raise TypeError(f"axis: an xarray.DataArray takes one class axis (a number or a name), got {axis!r}")
+        raise TypeError(
+            f"axis: an xarray.DataArray takes one class axis (a number or a name), got {axis!r}"
+        )
 
     def f(a: Any, ax: int) -> Any:
         return _rowwise(uf, uf_ext, a, ax, None, None, temperature, reduce)

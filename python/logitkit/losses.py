@@ -296,6 +296,24 @@ def _cross_entropy(
     ignore = as_index(ignore_index, "ignore_index")
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
+        if _dask.is_dask(logits):  # lazy, block by block (_dask.py)
+            fn = cross_entropy_with_grad if want_grad else cross_entropy
+            kw = {"out": out} if want_grad else {}
+            return _dask.loss(
+                fn,
+                dict(
+                    logits=logits,
+                    target=target,
+                    axis=axis,
+                    weight=weight,
+                    ignore_index=ignore_index,
+                    label_smoothing=label_smoothing,
+                    reduction=reduction,
+                    sample_weight=sample_weight,
+                    validate=validate,
+                    **kw,
+                ),
+            )
         x = _float_logits(logits)
     dt = x.dtype
     if x.ndim == 0:
@@ -409,8 +427,6 @@ def cross_entropy(
     target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
     ignored the mean is NaN, without a warning (torch's value).
     """
-    if type(logits) is not np.ndarray and _dask.is_dask(logits):
-        return _dask.loss(cross_entropy, locals())
     return _cross_entropy(
         logits,
         target,
@@ -442,8 +458,6 @@ def cross_entropy_with_grad(
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
     backward); its dtype must match the logits' floating dtype."""
-    if type(logits) is not np.ndarray and _dask.is_dask(logits):
-        return _dask.loss(cross_entropy_with_grad, locals())
     return _cross_entropy(
         logits,
         target,
@@ -575,6 +589,23 @@ def _bce(
 ):
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
+        if _dask.is_dask(logits):  # lazy, block by block (_dask.py)
+            fn = binary_cross_entropy_with_logits_with_grad
+            kw = {"out": out} if want_grad else {}
+            return _dask.loss(
+                fn if want_grad else binary_cross_entropy_with_logits,
+                dict(
+                    logits=logits,
+                    target=target,
+                    axis=axis,
+                    weight=weight,
+                    pos_weight=pos_weight,
+                    label_smoothing=label_smoothing,
+                    reduction=reduction,
+                    validate=validate,
+                    **kw,
+                ),
+            )
         x = _float_logits(logits)
     dt = x.dtype
     if type(axis) is int and axis == -1:
@@ -691,8 +722,6 @@ def binary_cross_entropy_with_logits(
     smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
     ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
     """
-    if type(logits) is not np.ndarray and _dask.is_dask(logits):
-        return _dask.loss(binary_cross_entropy_with_logits, locals())
     return _bce(
         logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None, axis
     )
@@ -713,8 +742,6 @@ def binary_cross_entropy_with_logits_with_grad(
     """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
     (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
     infinite logits."""
-    if type(logits) is not np.ndarray and _dask.is_dask(logits):
-        return _dask.loss(binary_cross_entropy_with_logits_with_grad, locals())
     return _bce(
         logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out, axis
     )

@@ -235,7 +235,7 @@ def predict(logits: Any, *, axis: int = -1) -> np.ndarray:
         The logits' shape without the class axis.
     """
     x, ax = _logits(logits, axis)
-    if _dask.is_dask(x):
+    if type(x) is not np.ndarray and _dask.is_dask(x):
         return _dask.map_rows(lambda b, axis: _argmax(np.asarray(b), axis), x, ax)
     return _argmax(np.asarray(x), ax)
 
@@ -281,7 +281,7 @@ def top_k(
         ``proba(logits, temperature=...)`` at ``indices``.
     """
     x, ax = _logits(logits, axis)
-    if _dask.is_dask(x):
+    if type(x) is not np.ndarray and _dask.is_dask(x):
         kk = _check_k(k, x.shape[ax])
         return _dask.map_rows(top_k, x, ax, kk, width=kk, pair=True, temperature=temperature)
     x = float_logits(x)

@@ -137,7 +137,8 @@ def _apply(x, ax, temperature, bias, complement, log, out):
             return f(x, out=out)
         lazy = hasattr(x, "__array_ufunc__") and not isinstance(x, np.ndarray)  # Dask & co.
         return f(-(x if lazy else float_logits(x)), out=out)
-    if _dask.is_dask(x):  # block by block, each with its classes' temperature and bias
+    # a Dask array: block by block, each block with its classes' temperature and bias
+    if type(x) is not np.ndarray and _dask.is_dask(x):
         return _dask.map_classes(_apply, x, ax, (T, b), complement, log, out)
     x = float_logits(x)
     dt = x.dtype
@@ -270,7 +271,8 @@ def predict(
         The logits' shape. NaN logits are never on.
     """
     x, ax = _logits(logits, axis)
-    if _dask.is_dask(x):  # the cuts need only the shape and the dtype: lazy
+    # a Dask array stays lazy: the cuts need only its shape and dtype
+    if type(x) is not np.ndarray and _dask.is_dask(x):
         x = x if x.dtype.kind == "f" else x.astype(np.float64)
         return x > _cuts(x, ax, threshold, temperature, bias)
     x = float_logits(x)
@@ -289,7 +291,7 @@ def top_k(
     from .multiclass import _check_k, _check_nan_rows
 
     x, ax = _logits(logits, axis)
-    if _dask.is_dask(x):
+    if type(x) is not np.ndarray and _dask.is_dask(x):
         kk = _check_k(k, x.shape[ax])
         return _dask.map_rows(
             top_k, x, ax, kk, width=kk, pair=True, temperature=temperature, bias=bias
