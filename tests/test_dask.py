@@ -418,6 +418,19 @@ def test_invalid_label_raises_the_numpy_message_at_compute(call):
     assert got.value.value == 7
 
 
+def test_nll_loss_log_probs_check_names_the_global_row():
+    lp = lk.log_softmax(_logits(np.float64))
+    lp[10] += 1.0  # row 10 is not log-probabilities
+    t = RNG.integers(0, 5, 12)
+    with pytest.raises(ValueError) as want:
+        lk.nll_loss(lp, t)
+    r = lk.nll_loss(_rows_of(lp, 4), t)
+    _lazy(r)
+    with pytest.raises(ValueError) as got:
+        _compute(r)
+    assert str(got.value) == str(want.value) and "row (10,)" in str(got.value)
+
+
 def test_invalid_soft_and_binary_targets_at_compute():
     x = _logits(np.float64)
     soft = np.full((12, 5), 0.2)
@@ -443,6 +456,8 @@ def test_argument_errors_are_raised_at_the_call():
     calls = [
         lambda a: lk.cross_entropy(a, t, reduction="avg"),
         lambda a: lk.cross_entropy(a, t[:11]),
+        lambda a: lk.cross_entropy(a.T, t[:3], axis=0),
+        lambda a: lk.cross_entropy(a[0], t[:2], axis=-1),
         lambda a: lk.cross_entropy(a, t, weight=np.ones(4)),
         lambda a: lk.cross_entropy(a, t, sample_weight=np.ones(5)),
         lambda a: lk.cross_entropy(a, t, label_smoothing=2.0),

@@ -84,6 +84,11 @@ def _call_block(fn, offsets, ax, lead, **kw):
         return fn(**kw)
     except InvalidTargetError as e:
         raise _shift_error(e, offsets, ax, lead) from None
+    except ValueError as e:  # nll_loss's "row (i,) has logsumexp ..."
+        shifted = _shift_row(e, offsets, ax, lead)
+        if shifted is None:
+            raise
+        raise shifted from None
 
 
 # ----------------------------------------------------------------------------- losses
@@ -136,6 +141,7 @@ def loss(fn: Any, kw: dict[str, Any]) -> Any:
     if rows and x.ndim == 0:
         fn(**{**kw, first: _zeros((), x.dtype)})  # raises the "need a class axis" error
     axis = kw.get("axis", -1)
+    given = dict(kw)  # for the shape errors, as the caller gave them
     # a lead axis of one row where the logits have no other axis: the Dask path needs an axis of rows
     lead = int(x.ndim == (1 if rows else 0))
     ax = None if x.ndim == 0 else class_axis_index(axis, x.ndim)
@@ -199,7 +205,7 @@ def loss(fn: Any, kw: dict[str, Any]) -> Any:
     elif kw.get("weight") is not None and is_dask(kw["weight"]):
         kw["weight"] = np.asarray(kw["weight"])  # one weight per class: small
     if bad_shape:
-        _shape_error(fn, kw, first, x, lead)
+        _shape_error(fn, given, first, x, lead)
 
     # the options, checked by fn on no rows (reads no values)
     r = next(i for i in range(x.ndim) if i != ax)
@@ -448,7 +454,9 @@ def map_classes(fn: Any, x: Any, ax: int, params: tuple[Any, ...], *args: Any) -
     return da.map_blocks(block, x, dtype=probe.dtype)
 
 
-def _shift_row(e: ValueError, offsets: tuple[int, ...], ax: int) -> ValueError | None:
+def _shift_row(
+    e: ValueError, offsets: tuple[int, ...], ax: int, lead: int = 0
+) -> ValueError | None:
     """A "row (i, j)" in a block's error message, made global."""
     text = str(e)
     start = text.find("row (")
@@ -460,7 +468,7 @@ def _shift_row(e: ValueError, offsets: tuple[int, ...], ax: int) -> ValueError |
     except ValueError:
         return None
     item = offsets[:ax] + offsets[ax + 1 :]
-    full = tuple(o + i for o, i in zip(item, local))
+    full = tuple(o + i for o, i in zip(item, local))[lead:]
     return ValueError(text[:start] + "row " + position_text(full) + text[end + 1 :])
 
 
