@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _dask
 from ._validation import (
     as_logits,
     as_real_array,
@@ -161,6 +161,8 @@ def _rowwise(
     reduce: bool,
     keepdims: bool = False,
 ) -> Any:
+    if type(x) is not _ndarray and _dask.is_xarray(x):
+        return _xarray_rowwise(uf, uf_ext, x, axis, out, where, temperature, reduce, keepdims)
     x = as_logits(x)
     t = check_temperature(temperature)
     ndim = x.ndim
@@ -178,6 +180,8 @@ def _rowwise(
     if len(axes) != 1:
         return _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims)
     ax = axes[0]
+    if type(x) is not _ndarray and _dask.is_dask(x):
+        _dask.check_class_chunks(x, ax)
     if out is not None:
         shape = x.shape
         if reduce:
@@ -194,6 +198,26 @@ def _rowwise(
         r = uf_ext(x, mask, t, axis=ax, out=o)
         return out if out is not None else np.expand_dims(r, ax)
     return uf_ext(x, mask, t, axis=ax, out=out)
+
+
+def _xarray_rowwise(uf, uf_ext, x, axis, out, where, temperature, reduce, keepdims):
+    """A DataArray along its dimension number ``axis`` (or named ``axis``): xr.apply_ufunc with
+    that dimension as the core dimension (a Dask-backed DataArray stays lazy)."""
+    if out is not None or where is not None:
+        raise TypeError(
+            "out, where: not supported for an xarray.DataArray; pass its .data, or use "
+            "xr.apply_ufunc with the class dimension as the core dimension"
+        )
+    if axis is not None and not isinstance(axis, (str, int, np.integer)):
+        raise TypeError(
+            f"axis: an xarray.DataArray takes one class axis (a number or a name), got {axis!r}"
+        )
+
+    def f(a: Any, ax: int) -> Any:
+        return _rowwise(uf, uf_ext, a, ax, None, None, temperature, reduce)
+
+    ax = -1 if axis is None and x.ndim == 1 else axis
+    return _dask.xarray_rowwise(f, x, ax, reduce, keepdims)
 
 
 def _multi_axis(uf, uf_ext, x, axes, out, where, t, reduce, keepdims):
@@ -370,6 +394,12 @@ def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
     grad, y = _pair(grad, y, False)
     if np.ndim(grad) == 0 or np.ndim(y) == 0:
         raise ValueError("grad, y: row-wise backward rules need arrays with at least one dimension")
+    if _dask.is_dask(grad) or _dask.is_dask(y):
+        nd = len(np.broadcast_shapes(np.shape(grad), np.shape(y)))
+        ax = normalize_axes(axis, nd)[0]
+        for name, a in (("grad", grad), ("y", y)):
+            if _dask.is_dask(a) and a.shape[ax - nd + a.ndim] != 1:
+                _dask.check_class_chunks(a, ax - nd + a.ndim, name)
     if out is not None:
         check_out(out, np.broadcast_shapes(np.shape(grad), np.shape(y)))
     return uf(grad, y, axis=axis, out=out)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _dask
 from ._validation import (
     InvalidTargetError,
     as_index,
@@ -297,6 +297,24 @@ def _cross_entropy(
     ignore = as_index(ignore_index, "ignore_index")
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
+        if _dask.is_dask(logits):  # lazy, block by block (_dask.py)
+            fn = cross_entropy_with_grad if want_grad else cross_entropy
+            kw = {"out": out} if want_grad else {}
+            return _dask.loss(
+                fn,
+                dict(
+                    logits=logits,
+                    target=target,
+                    axis=axis,
+                    weight=weight,
+                    ignore_index=ignore_index,
+                    label_smoothing=label_smoothing,
+                    reduction=reduction,
+                    sample_weight=sample_weight,
+                    validate=validate,
+                    **kw,
+                ),
+            )
         x = _float_logits(logits)
     dt = x.dtype
     if x.ndim == 0:
@@ -476,6 +494,8 @@ def nll_loss(
     log-probabilities: its logsumexp within 0.05 of 0 (probabilities summing to 1 within about 5%).
     Probabilities or raw logits raise ValueError naming the row (use :func:`cross_entropy` for
     logits); a NaN row propagates as in the other losses."""
+    if type(log_probs) is not np.ndarray and _dask.is_dask(log_probs):
+        return _dask.loss(nll_loss, locals())
     lp = _float_logits(log_probs, "log_probs")
     dt = lp.dtype
     if lp.ndim == 0:
@@ -570,6 +590,23 @@ def _bce(
 ):
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
+        if _dask.is_dask(logits):  # lazy, block by block (_dask.py)
+            fn = binary_cross_entropy_with_logits_with_grad
+            kw = {"out": out} if want_grad else {}
+            return _dask.loss(
+                fn if want_grad else binary_cross_entropy_with_logits,
+                dict(
+                    logits=logits,
+                    target=target,
+                    axis=axis,
+                    weight=weight,
+                    pos_weight=pos_weight,
+                    label_smoothing=label_smoothing,
+                    reduction=reduction,
+                    validate=validate,
+                    **kw,
+                ),
+            )
         x = _float_logits(logits)
     dt = x.dtype
     if type(axis) is int and axis == -1:
@@ -783,6 +820,8 @@ def sigmoid_focal_loss(
     ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
     ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
     space from ``log_sigmoid``, so confident elements keep their tiny losses exactly."""
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(sigmoid_focal_loss, locals())
     return _focal(logits, target, alpha, gamma, reduction, validate, False)
 
 
@@ -796,6 +835,8 @@ def sigmoid_focal_loss_with_grad(
     validate: bool = True,
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss`."""
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(sigmoid_focal_loss_with_grad, locals())
     return _focal(logits, target, alpha, gamma, reduction, validate, True)
 
 
@@ -848,6 +889,8 @@ def grad_hess(
     the softmax Hessian's spectral radius, C/(C - 1) LightGBM's; either makes a boosting step more
     cautious than the exact diagonal does.
     """
+    if type(logits) is not np.ndarray and _dask.is_dask(logits):
+        return _dask.loss(grad_hess, locals())
     scale, floor = _hess_rule(hess_scale, family)
     if family == "binary":
         x = _float_logits(logits)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _functional, losses
+from . import _dask, _functional, losses
 from ._calibration import (
     check_bounds,
     check_n_bins,
@@ -235,6 +235,8 @@ def predict(logits: Any, *, axis: int = -1) -> np.ndarray:
         The logits' shape without the class axis.
     """
     x, ax = _logits(logits, axis)
+    if type(x) is not np.ndarray and _dask.is_dask(x):
+        return _dask.map_rows(lambda b, axis: _argmax(np.asarray(b), axis), x, ax)
     return _argmax(np.asarray(x), ax)
 
 
@@ -279,6 +281,9 @@ def top_k(
         ``proba(logits, temperature=...)`` at ``indices``.
     """
     x, ax = _logits(logits, axis)
+    if type(x) is not np.ndarray and _dask.is_dask(x):
+        kk = _check_k(k, x.shape[ax])
+        return _dask.map_rows(top_k, x, ax, kk, width=kk, pair=True, temperature=temperature)
     x = float_logits(x)
     kk = _check_k(k, x.shape[ax])
     order = np.argsort(-x, axis=ax, kind="stable")  # negation is exact; NaN sorts last
@@ -435,6 +440,9 @@ def fit_temperature(
     """
     x, ax = _logits(logits, axis)
     x64 = np.asarray(x, np.float64)
+    if _dask.is_dask(labels) or _dask.is_dask(sample_weight):  # computed once, not once per step
+        labels = np.asarray(labels)
+        sample_weight = None if sample_weight is None else np.asarray(sample_weight)
     lo, hi = check_bounds(bounds)
     check_finite_rows(x64, ax, "fit_temperature")
     # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _core, _functional, losses
+from . import _core, _dask, _functional, losses
 from ._calibration import (
     check_bounds,
     check_n_bins,
@@ -137,6 +137,9 @@ def _apply(x, ax, temperature, bias, complement, log, out):
             return f(x, out=out)
         lazy = hasattr(x, "__array_ufunc__") and not isinstance(x, np.ndarray)  # Dask & co.
         return f(-(x if lazy else float_logits(x)), out=out)
+    # a Dask array: block by block, each block with its classes' temperature and bias
+    if type(x) is not np.ndarray and _dask.is_dask(x):
+        return _dask.map_classes(_apply, x, ax, (T, b), complement, log, out)
     x = float_logits(x)
     dt = x.dtype
     if dt == np.float64 and _WIDE_IS_WIDER:
@@ -268,6 +271,10 @@ def predict(
         The logits' shape. NaN logits are never on.
     """
     x, ax = _logits(logits, axis)
+    # a Dask array stays lazy: the cuts need only its shape and dtype
+    if type(x) is not np.ndarray and _dask.is_dask(x):
+        x = x if x.dtype.kind == "f" else x.astype(np.float64)
+        return x > _cuts(x, ax, threshold, temperature, bias)
     x = float_logits(x)
     return x > _cuts(x, ax, threshold, temperature, bias)
 
@@ -284,6 +291,11 @@ def top_k(
     from .multiclass import _check_k, _check_nan_rows
 
     x, ax = _logits(logits, axis)
+    if type(x) is not np.ndarray and _dask.is_dask(x):
+        kk = _check_k(k, x.shape[ax])
+        return _dask.map_rows(
+            top_k, x, ax, kk, width=kk, pair=True, temperature=temperature, bias=bias
+        )
     x = float_logits(x)
     kk = _check_k(k, x.shape[ax])
     T, b, trivial = _affine(x, ax, temperature, bias)
