@@ -19,6 +19,7 @@ from ._validation import (
     as_real_array,
     check_out,
     check_temperature,
+    no_dim,
     normalize_axes,
 )
 
@@ -249,6 +250,7 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
             out: np.ndarray | None = None,
             where: Any = None,
             temperature: float | None = None,
+            dim: None = None,
         ) -> Any:
             if (
                 type(x) is _ndarray
@@ -256,11 +258,14 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
                 and temperature is None
                 and type(axis) is int
                 and axis == -1
+                and dim is None
             ):
                 dt = x.dtype
                 if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
                     r = small(x, None)
                     return uf(x) if r is None else r
+            if dim is not None:
+                no_dim(dim)
             return _rowwise(uf, uf_ext, x, axis, out, where, temperature, True, keepdims)
 
     else:
@@ -274,6 +279,7 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
             out: np.ndarray | None = None,
             where: Any = None,
             temperature: float | None = None,
+            dim: None = None,
         ) -> Any:
             if (
                 type(x) is _ndarray
@@ -281,6 +287,7 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
                 and temperature is None
                 and type(axis) is int
                 and axis == -1
+                and dim is None
             ):
                 dt = x.dtype
                 if (dt is _F32 or dt is _F64) and x.ndim:
@@ -295,6 +302,8 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
                         except ValueError:
                             check_out(out, x.shape)
                             raise
+            if dim is not None:
+                no_dim(dim)
             return _rowwise(uf, uf_ext, x, axis, out, where, temperature, False)
 
     f.__name__ = f.__qualname__ = name
@@ -375,21 +384,27 @@ def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
     return uf(grad, y, axis=axis, out=out)
 
 
-def softmax_backward(grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None) -> Any:
+def softmax_backward(
+    grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None, dim: None = None
+) -> Any:
     """Gradient through ``y = softmax(x, axis)``: ``y * (grad - sum(grad * y, axis))``.
 
     A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md, "Special values
     and lane isolation")."""
+    if dim is not None:
+        no_dim(dim)
     return _row_backward(_core.softmax_backward, grad, y, axis, out)
 
 
 def log_softmax_backward(
-    grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None
+    grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None, dim: None = None
 ) -> Any:
     """Gradient through ``y = log_softmax(x, axis)``: ``grad - exp(y) * sum(grad, axis)``.
 
     A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md, "Special values
     and lane isolation")."""
+    if dim is not None:
+        no_dim(dim)
     return _row_backward(_core.log_softmax_backward, grad, y, axis, out)
 
 

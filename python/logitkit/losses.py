@@ -21,7 +21,11 @@ from ._validation import (
     as_real_array,
     check_out,
     class_axis_index,
+    describe,
     label_error,
+    no_dim,
+    one_class_error,
+    row_sum_error,
     target_error,
 )
 
@@ -60,7 +64,7 @@ def _check_smoothing(eps: Any) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"label_smoothing: expected a number in [0, 1], got {eps!r}") from None
     if not (0.0 <= e <= 1.0):
-        raise ValueError(f"label_smoothing: must be in [0, 1], got {eps!r}")
+        raise ValueError(describe("unit_interval", "label_smoothing", e))
     return e
 
 
@@ -98,18 +102,66 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
+def explain_target_shape(
+    target: np.ndarray, x_shape: tuple[int, ...], ax: int, name: str = "target"
+) -> None:
+    """Class labels whose shape is not the logits' without the class axis: say what the shape
+    suggests when it is unambiguous, else the plain shape error (a ValueError, always raised).
+
+    An integer (or bool) matrix with the logits' shape is a one-hot encoding (one 1 per row: pass
+    ``argmax``) or a multi-hot one (several 1s: the logits are multi-label); labels that match the
+    logits without another axis ``a`` mean the classes lie along ``a`` (class-major (C, N) logits:
+    pass ``axis=a``)."""
+    expected = x_shape[:ax] + x_shape[ax + 1 :]
+    t = target
+    if t.shape == x_shape and t.ndim and t.dtype.kind in "iub":
+        sums = np.sum(t, axis=ax, dtype=np.int64)
+        binary = bool(np.all((t == 0) | (t == 1)))
+        if binary and bool(np.all(sums == 1)):
+            raise ValueError(
+                f"{name}: an integer matrix with the logits' shape {t.shape} and one 1 per row is "
+                f"a one-hot encoding; pass class indices ({name}.argmax(axis={ax})) or "
+                f"probabilities ({name}.astype(float))"
+            )
+        if binary and bool(np.any(sums > 1)):
+            raise ValueError(
+                f"{name}: a 0/1 matrix with the logits' shape {t.shape} and several 1s in a row: "
+                "each input can be in several classes? use logitkit.multilabel "
+                "(binary_cross_entropy_with_logits)"
+            )
+    hint = ""
+    for a in range(len(x_shape)):
+        if a != ax and t.shape == x_shape[:a] + x_shape[a + 1 :]:
+            hint = (
+                f": the logits {x_shape} look class-major (C, N), with the classes along axis {a}: "
+                f"pass axis={a}"
+            )
+            break
+    raise ValueError(
+        f"{name}: integer class labels must have the shape of logits without the class axis, "
+        f"{expected}; got {t.shape}{hint}"
+    )
+
+
 def _hard_target(
-    target: np.ndarray, expected: tuple[int, ...], C: int, ignore_index: int, validate: bool
+    target: np.ndarray,
+    expected: tuple[int, ...],
+    C: int,
+    ignore_index: int,
+    validate: bool,
+    x_shape: tuple[int, ...] = (),
+    ax: int = -1,
+    name: str = "target",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Returns (labels as int64 with ignored items = -1, the ignored mask or None if none is).
 
     Labels are compared with [0, C) and with ignore_index in their own dtype, so that no unsigned
     label wraps onto a negative one (2**64 - 100 is not -100) and an ignore_index that the dtype
-    cannot hold matches nothing."""
+    cannot hold matches nothing. A shape that is not ``expected`` is explained against the logits'
+    shape ``x_shape`` and class axis ``ax`` (explain_target_shape)."""
     if target.shape != expected:
-        raise ValueError(
-            f"target: integer class labels must have the shape of logits without the class axis, "
-            f"{expected}; got {target.shape}"
+        explain_target_shape(
+            target, x_shape or expected + (C,), ax if x_shape else len(expected), name
         )
     if target.size == 0:
         return target.astype(np.int64), None
@@ -126,7 +178,7 @@ def _hard_target(
     bad = ~ignored & ((target < 0) | (target >= C))
     if validate and bad.any():
         pos = _first_bad(bad)
-        raise label_error("target", int(target[pos]), pos, C, ignore_index)
+        raise label_error(name, int(target[pos]), pos, C, ignore_index)
     if hi > np.iinfo(np.int64).max:  # unvalidated labels beyond int64: out of range, as C is
         target = np.where(target > np.iinfo(np.int64).max, np.uint64(C), target)
     t = target if target.dtype == np.int64 else target.astype(np.int64)
@@ -136,21 +188,26 @@ def _hard_target(
 
 
 def _soft_target(
-    target: np.ndarray, shape: tuple[int, ...], ax: int, dtype: np.dtype, validate: bool
+    target: np.ndarray,
+    shape: tuple[int, ...],
+    ax: int,
+    dtype: np.dtype,
+    validate: bool,
+    name: str = "target",
 ) -> np.ndarray:
     if target.shape != shape:
         raise ValueError(
-            f"target: probability targets must have the shape of logits {shape}; got {target.shape} "
-            "(class labels must have an integer dtype)"
+            f"{name}: probability targets must have the shape of logits {shape}; got "
+            f"{target.shape} (class labels must have an integer dtype)"
         )
     y = target.astype(dtype, copy=False)
     if validate:
         if np.isnan(y).any():
             pos = _first_bad(np.isnan(y))
-            raise target_error("target", "probabilities must not be NaN", np.nan, pos)
+            raise target_error(name, "probabilities_not_nan", np.nan, pos)
         if (y < 0).any():
             pos = _first_bad(y < 0)
-            raise target_error("target", "probabilities must be >= 0", y[pos], pos)
+            raise target_error(name, "probabilities_nonnegative", y[pos], pos)
         sums = np.sum(y, axis=ax, dtype=np.float64)
         # rounding to the coarser of the logits' and the targets' dtype moves a row's sum
         coarse = dtype == np.float32 or target.dtype.itemsize < 8
@@ -158,20 +215,7 @@ def _soft_target(
         bad = np.abs(sums - 1.0) > tol
         if bad.any():
             pos = _first_bad(bad)
-            s = float(sums[pos])
-            hint = ""
-            if s > 1.0 + tol:
-                hint = (
-                    "; if each input can be in several classes at once, the logits are multi-label: "
-                    "use logitkit.multilabel (binary_cross_entropy_with_logits)"
-                )
-            raise InvalidTargetError(
-                f"target: each row of probabilities must sum to 1; row {pos} sums to {s:.6g}{hint}",
-                position=pos,
-                value=s,
-                argument="target",
-                row_sum=True,
-            )
+            raise row_sum_error(name, float(sums[pos]), pos)
     return y
 
 
@@ -302,6 +346,8 @@ def _cross_entropy(
         raise ValueError("logits: need at least one dimension (the class axis)")
     ax = x.ndim - 1 if type(axis) is int and axis == -1 else class_axis_index(axis, x.ndim)
     C = x.shape[ax]
+    if C == 1:
+        raise one_class_error("logits", ax)
     if reduction not in _REDUCTIONS:
         _check_reduction(reduction)
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
@@ -313,12 +359,14 @@ def _cross_entropy(
     kind = tgt.dtype.kind
     hard = kind in "iu"
     if not hard and kind != "f":
+        if kind == "b" and tgt.shape == x.shape:
+            explain_target_shape(tgt, x.shape, ax)  # a one-hot or multi-hot bool matrix
         raise TypeError(
             f"target: expected integer class labels or float probabilities, got dtype {tgt.dtype}"
         )
     last = ax == x.ndim - 1
     if hard:
-        t, ignored = _hard_target(tgt, item_shape, C, ignore, validate)
+        t, ignored = _hard_target(tgt, item_shape, C, ignore, validate, x.shape, ax)
         if ignored is None and w is None:  # every item counts with weight 1
             denom = float(t.size) if sw is None else float(np.sum(sw))
         else:
@@ -379,6 +427,7 @@ def cross_entropy(
     reduction: str = "mean",
     sample_weight: Any = None,
     validate: bool = True,
+    dim: None = None,
 ) -> Any:
     """Cross-entropy between multi-class logits and targets, like ``torch.nn.functional.cross_entropy``.
 
@@ -409,6 +458,8 @@ def cross_entropy(
     target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
     ignored the mean is NaN, without a warning (torch's value).
     """
+    if dim is not None:
+        no_dim(dim)
     return _cross_entropy(
         logits,
         target,
@@ -436,10 +487,13 @@ def cross_entropy_with_grad(
     sample_weight: Any = None,
     validate: bool = True,
     out: np.ndarray | None = None,
+    dim: None = None,
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
     backward); its dtype must match the logits' floating dtype."""
+    if dim is not None:
+        no_dim(dim)
     return _cross_entropy(
         logits,
         target,
@@ -466,6 +520,7 @@ def nll_loss(
     reduction: str = "mean",
     sample_weight: Any = None,
     validate: bool = True,
+    dim: None = None,
 ) -> Any:
     """Negative log-likelihood of hard labels given log-probabilities (e.g. from
     :func:`logitkit.log_softmax`), like ``torch.nn.functional.nll_loss`` with the options of
@@ -475,6 +530,8 @@ def nll_loss(
     log-probabilities: its logsumexp within 0.05 of 0 (probabilities summing to 1 within about 5%).
     Probabilities or raw logits raise ValueError naming the row (use :func:`cross_entropy` for
     logits); a NaN row propagates as in the other losses."""
+    if dim is not None:
+        no_dim(dim)
     lp = _float_logits(log_probs, "log_probs")
     dt = lp.dtype
     if lp.ndim == 0:
@@ -482,6 +539,8 @@ def nll_loss(
     ax = class_axis_index(axis, lp.ndim)
     ignore = as_index(ignore_index, "ignore_index")
     C = lp.shape[ax]
+    if C == 1:
+        raise one_class_error("log_probs", ax)
     reduction = _check_reduction(reduction)
     eps = _check_smoothing(label_smoothing)
     w, _ = _class_weight(weight, C, dt)
@@ -490,7 +549,7 @@ def nll_loss(
         raise TypeError(f"target: nll_loss takes integer class labels, got dtype {tgt.dtype}")
     item_shape = lp.shape[:ax] + lp.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)
-    t, ignored = _hard_target(tgt, item_shape, C, ignore, validate)
+    t, ignored = _hard_target(tgt, item_shape, C, ignore, validate, lp.shape, ax)
     if ignored is None:
         ignored = np.zeros(item_shape, bool)
     if validate:
@@ -605,7 +664,9 @@ def _bce(
         a = _bce_weight(given, name, x, ax, dt)
         if name == "pos_weight":
             if validate and (a < 0).any():
-                raise ValueError("pos_weight: must be >= 0")
+                g = np.asarray(given, np.float64)  # the position in the array the user passed
+                pos = _first_bad(g < 0) if g.ndim else ()
+                raise ValueError(describe("weight_nonnegative", name, g[pos], pos))
             pw = a
         else:
             w = a
@@ -652,7 +713,7 @@ def _bce(
     # the general path: any layout, reduction "none", and the target errors
     if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
         pos = _first_bad(~((y >= 0) & (y <= 1)))
-        raise target_error("target", "probabilities must be in [0, 1]", y[pos], pos)
+        raise target_error("target", "probabilities_in_unit", y[pos], pos)
     if not want_grad:
         per = _core.bce_with_logits(x, y, pw, w, e, dt.type(1))
         return _finish(np.asarray(per), reduction, float(n), dt)
@@ -674,6 +735,7 @@ def binary_cross_entropy_with_logits(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     validate: bool = True,
+    dim: None = None,
 ) -> Any:
     """Binary cross-entropy between multi-label logits and targets in [0, 1] (soft targets allowed),
     like ``torch.nn.functional.binary_cross_entropy_with_logits``.
@@ -685,6 +747,8 @@ def binary_cross_entropy_with_logits(
     smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
     ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
     """
+    if dim is not None:
+        no_dim(dim)
     return _bce(
         logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None, axis
     )
@@ -701,10 +765,13 @@ def binary_cross_entropy_with_logits_with_grad(
     reduction: str = "mean",
     validate: bool = True,
     out: np.ndarray | None = None,
+    dim: None = None,
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
     (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
     infinite logits."""
+    if dim is not None:
+        no_dim(dim)
     return _bce(
         logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out, axis
     )
@@ -725,7 +792,7 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
         bad = ~((y >= 0) & (y <= 1))
         if bad.any():
             pos = _first_bad(bad)
-            raise target_error("target", "probabilities must be in [0, 1]", y[pos], pos)
+            raise target_error("target", "probabilities_in_unit", y[pos], pos)
     gamma = float(gamma)
     if not gamma >= 0:
         raise ValueError(f"gamma: must be >= 0, got {gamma!r}")
@@ -812,6 +879,7 @@ def grad_hess(
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
     validate: bool = True,
+    dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient and diagonal Hessian of the per-item loss, for gradient-boosting
     custom objectives.
@@ -831,6 +899,8 @@ def grad_hess(
     returning ``grad, hess`` of shape (n_samples, n_classes) for multiclass, (n_samples,) for binary:
     ``lk.grad_hess(preds, train_data.get_label(), family="binary")``).
     """
+    if dim is not None:
+        no_dim(dim)
     if family == "binary":
         x = _float_logits(logits)
         dt = x.dtype

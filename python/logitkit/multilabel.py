@@ -52,7 +52,7 @@ from ._multi import (
     per_class,
     warn_if_probabilities,
 )
-from ._validation import as_real_array, check_out, target_error
+from ._validation import as_real_array, check_out, no_dim, target_error
 
 __all__ = [
     "CalibrationWarning",
@@ -86,10 +86,10 @@ class PlattScaling(NamedTuple):
     bias: np.ndarray
 
 
-def _logits(logits: Any, axis: Any, stacklevel: int = 4) -> tuple[Any, int]:
+def _logits(logits: Any, axis: Any) -> tuple[Any, int]:
     x = as_real_array(logits, "logits")
     ax = class_axis(x, axis)
-    warn_if_probabilities(x, ax, multilabel=True, stacklevel=stacklevel)
+    warn_if_probabilities(x, ax, multilabel=True)
     return x, ax
 
 
@@ -124,7 +124,7 @@ def _sigmoid_wide(z: np.ndarray, log: bool) -> np.ndarray:
 
 
 def _transform(logits, axis, temperature, bias, complement, log, out):
-    x, ax = _logits(logits, axis, stacklevel=5)
+    x, ax = _logits(logits, axis)
     return _apply(x, ax, temperature, bias, complement, log, out)
 
 
@@ -162,6 +162,7 @@ def proba(
     bias: Any = 0.0,
     complement: bool = False,
     out: np.ndarray | None = None,
+    dim: None = None,
 ) -> Any:
     """Per-class probabilities ``sigmoid(logits / temperature + bias)``, each on its own.
 
@@ -193,6 +194,8 @@ def proba(
     >>> lk.multilabel.proba([2.0, 1.0, -1.0])
     array([0.88079708, 0.73105858, 0.26894142])
     """
+    if dim is not None:
+        no_dim(dim)
     return _transform(logits, axis, temperature, bias, complement, False, out)
 
 
@@ -204,6 +207,7 @@ def log_proba(
     bias: Any = 0.0,
     complement: bool = False,
     out: np.ndarray | None = None,
+    dim: None = None,
 ) -> Any:
     """``log p`` per class, ``log_sigmoid(logits / temperature + bias)``, without rounding p first.
 
@@ -211,6 +215,8 @@ def log_proba(
     positive (z = 40) it is -40 exactly where ``log(1 - proba(...))`` gives -inf; for z = -40 it
     is -4.25e-18 where ``log1p(-proba(...))`` loses most digits. Parameters as :func:`proba`.
     """
+    if dim is not None:
+        no_dim(dim)
     return _transform(logits, axis, temperature, bias, complement, True, out)
 
 
@@ -244,6 +250,7 @@ def predict(
     axis: int = -1,
     temperature: Any = 1.0,
     bias: Any = 0.0,
+    dim: None = None,
 ) -> np.ndarray:
     """Which classes are on: ``proba(logits, ...) > threshold``, decided on the logits.
 
@@ -267,13 +274,21 @@ def predict(
     ndarray of bool
         The logits' shape. NaN logits are never on.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     x = float_logits(x)
     return x > _cuts(x, ax, threshold, temperature, bias)
 
 
 def top_k(
-    logits: Any, k: int, *, axis: int = -1, temperature: Any = 1.0, bias: Any = 0.0
+    logits: Any,
+    k: int,
+    *,
+    axis: int = -1,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+    dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k classes of highest probability per input and their (independent) probabilities.
 
@@ -281,6 +296,8 @@ def top_k(
     otherwise), ties broken by the lower class index. A row containing NaN raises ValueError.
     Returns (indices, probabilities) with the class axis of length k.
     """
+    if dim is not None:
+        no_dim(dim)
     from .multiclass import _check_k, _check_nan_rows
 
     x, ax = _logits(logits, axis)
@@ -312,6 +329,7 @@ def loss(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     validate: bool = True,
+    dim: None = None,
 ) -> Any:
     """Binary cross-entropy of multi-label logits: :func:`logitkit.binary_cross_entropy_with_logits`
     with the same options (``pos_weight`` and a 1-d ``weight`` are one value per class, along
@@ -320,6 +338,8 @@ def loss(
     ``target`` has the logits' shape, entries in [0, 1]. A target of the logits' shape without the
     class axis holding class indices raises ValueError pointing to :mod:`logitkit.multiclass`.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return losses.binary_cross_entropy_with_logits(
         x,
@@ -344,9 +364,12 @@ def loss_with_grad(
     reduction: str = "mean",
     validate: bool = True,
     out: np.ndarray | None = None,
+    dim: None = None,
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` from one pass:
     :func:`logitkit.binary_cross_entropy_with_logits_with_grad` with the same options."""
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return losses.binary_cross_entropy_with_logits_with_grad(
         x,
@@ -370,10 +393,13 @@ def grad_hess(
     pos_weight: Any = None,
     label_smoothing: float = 0.0,
     validate: bool = True,
+    dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient ``c·σ - pos_weight·y`` and Hessian ``c·σ·(1 - σ)`` of the BCE
     (``c = 1 + (pos_weight - 1)·y``), for gradient-boosting custom objectives:
     :func:`logitkit.grad_hess` with ``family="binary"``."""
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return losses.grad_hess(
         x,
@@ -399,7 +425,7 @@ def _labels01(x: np.ndarray, labels: Any, ax: int) -> np.ndarray:
     bad = ~((y >= 0) & (y <= 1))
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise target_error("labels", "must be in [0, 1]", y[pos], pos)
+        raise target_error("labels", "unit_interval", y[pos], pos)
     return y
 
 
@@ -412,6 +438,7 @@ def fit_temperature(
     regularize: bool = True,
     bounds: tuple[float, float] = (1e-3, 1e3),
     max_iter: int = 100,
+    dim: None = None,
 ) -> PlattScaling:
     """Platt scaling per class: the temperature T_c > 0 and bias b_c that minimize the mean BCE of
     ``sigmoid(x / T_c + b_c)`` against the labels of class c.
@@ -454,6 +481,8 @@ def fit_temperature(
         ``(temperature, bias)``, two float64 arrays of shape (C,), usable as
         ``proba(logits, temperature=..., bias=...)`` or ``proba(logits, **fit._asdict())``.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     x = float_logits(x)
     y = _labels01(x, labels, ax)
@@ -497,7 +526,7 @@ def fit_temperature(
             max_iter=int(max_iter),
         )
         T = np.clip(1.0 / a, lo, hi)
-        warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
+        warn_at_bounds(T, lo, hi, "fit_temperature")
         return PlattScaling(temperature=T, bias=b)
 
 
@@ -515,6 +544,7 @@ def expected_calibration_error(
     n_bins: int = 15,
     temperature: Any = 1.0,
     bias: Any = 0.0,
+    dim: None = None,
 ) -> float:
     """Expected calibration error over every (input, class) pair, with equal-width bins.
 
@@ -523,6 +553,8 @@ def expected_calibration_error(
     (k/n_bins, (k+1)/n_bins]; ECE = Σ_k (n_k / N)·|mean label_k - mean p_k| over the N pairs — the
     distance of the reliability diagram of "class is on" from the diagonal. No pairs gives NaN.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
     with np.errstate(all="ignore"):
@@ -534,11 +566,19 @@ def expected_calibration_error(
 
 
 def brier_score(
-    logits: Any, labels: Any, *, axis: int = -1, temperature: Any = 1.0, bias: Any = 0.0
+    logits: Any,
+    labels: Any,
+    *,
+    axis: int = -1,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+    dim: None = None,
 ) -> float:
     """Multi-label Brier score: the mean of ``(p - y)²`` over every (input, class) pair, in
     float64 (``p - 1`` taken as ``-sigmoid(-z)``, exact for confident positives). 0 is perfect,
     1 the worst. No pairs gives NaN."""
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
     with np.errstate(all="ignore"):
