@@ -7,7 +7,7 @@ import numbers
 import operator
 import os
 import sys
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -17,7 +17,9 @@ except ImportError:  # pragma: no cover - NumPy 1.25/1.26
     from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
 __all__ = [
+    "Array",
     "InvalidTargetError",
+    "LossValue",
     "as_index",
     "caller_stacklevel",
     "describe",
@@ -36,6 +38,16 @@ __all__ = [
     "position_text",
     "target_error",
 ]
+
+
+# What the transforms (softmax, sigmoid, proba, ...) return: a NumPy array, or a NumPy scalar where
+# the result is 0-d (logsumexp of one row). An array type that implements __array_ufunc__ (Dask)
+# comes back as its own type, which no annotation can name.
+Array = Union[np.ndarray, np.generic]
+# What a loss returns: with reduction 'mean' or 'sum' a 0-d NumPy scalar of the loss dtype
+# (np.float32 for float32 logits, np.float64 for float64), as NumPy's reductions return; with
+# 'none' an ndarray of the items' shape.
+LossValue = Union[np.floating, np.ndarray]
 
 
 class InvalidTargetError(ValueError):

@@ -6,6 +6,18 @@ torch's dim 1) and gives the same number for the same input; where torch returns
 express an option, logitkit gives the exact limit or the documented extension (README, "Losses").
 The per-row work runs in one C++ kernel per row (max, exp-sum, then one pass that writes the
 gradient): no N×C log-probability array is ever allocated.
+
+Diagnoses, the same as :mod:`logitkit.multiclass` and :mod:`logitkit.multilabel` give wherever
+the situation is unambiguous: a one-hot (or multi-hot) integer target for cross-entropy, labels
+that fit class-major (C, N) logits (use ``axis=0``), ``dim=`` instead of ``axis=`` (TypeError),
+and logits with one class for cross-entropy, NLL and ``grad_hess(family="multiclass")`` (a single
+logit per input is a binary model: ValueError pointing at the sigmoid losses). Error texts are the
+C++ API's describe() texts (one vocabulary). Only the check that logits look like probabilities
+is left to the two modules: it is a heuristic, and a warning here would fire on legitimate input.
+
+Return values: a loss with reduction ``mean`` or ``sum`` is a 0-d NumPy scalar of the loss dtype
+(``np.float32`` for float32 logits, ``np.float64`` for float64), as NumPy's reductions return
+(``LossValue``); ``none`` gives an ndarray, ``grad_hess`` two ndarrays.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ import numpy as np
 
 from . import _core
 from ._validation import (
+    LossValue,
     InvalidTargetError,
     as_index,
     as_real_array,
@@ -428,7 +441,7 @@ def cross_entropy(
     sample_weight: Any = None,
     validate: bool = True,
     dim: None = None,
-) -> Any:
+) -> LossValue:
     """Cross-entropy between multi-class logits and targets, like ``torch.nn.functional.cross_entropy``.
 
     Parameters
@@ -488,7 +501,7 @@ def cross_entropy_with_grad(
     validate: bool = True,
     out: np.ndarray | None = None,
     dim: None = None,
-) -> tuple[Any, np.ndarray]:
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
     backward); its dtype must match the logits' floating dtype."""
@@ -521,7 +534,7 @@ def nll_loss(
     sample_weight: Any = None,
     validate: bool = True,
     dim: None = None,
-) -> Any:
+) -> LossValue:
     """Negative log-likelihood of hard labels given log-probabilities (e.g. from
     :func:`logitkit.log_softmax`), like ``torch.nn.functional.nll_loss`` with the options of
     :func:`cross_entropy` (label smoothing uses ``-Σ_c weight_c·log_probs_c``).
@@ -736,7 +749,7 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     validate: bool = True,
     dim: None = None,
-) -> Any:
+) -> LossValue:
     """Binary cross-entropy between multi-label logits and targets in [0, 1] (soft targets allowed),
     like ``torch.nn.functional.binary_cross_entropy_with_logits``.
 
@@ -766,7 +779,7 @@ def binary_cross_entropy_with_logits_with_grad(
     validate: bool = True,
     out: np.ndarray | None = None,
     dim: None = None,
-) -> tuple[Any, np.ndarray]:
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
     (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
     infinite logits."""
@@ -844,7 +857,7 @@ def sigmoid_focal_loss(
     gamma: float = 2.0,
     reduction: str = "none",
     validate: bool = True,
-) -> Any:
+) -> LossValue:
     """Focal loss of multi-label logits (torchvision's ``sigmoid_focal_loss`` definition):
     ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
     ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
@@ -860,7 +873,7 @@ def sigmoid_focal_loss_with_grad(
     gamma: float = 2.0,
     reduction: str = "none",
     validate: bool = True,
-) -> tuple[Any, np.ndarray]:
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss`."""
     return _focal(logits, target, alpha, gamma, reduction, validate, True)
 

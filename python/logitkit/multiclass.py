@@ -13,6 +13,27 @@ exposes the same verbs.
 Every verb that reads logits warns (:class:`ProbabilitiesWarning`, a ``UserWarning``) when they
 look like probabilities instead: up to 16 rows spread over the batch are read (so the check costs
 the same for any batch size), and the warning fires when every one lies in [0, 1] and sums to 1.
+The warning points at the caller's line. It is a heuristic, so only this module and
+:mod:`logitkit.multilabel` run it; the top-level functions (``lk.softmax``, ``lk.cross_entropy``)
+compute on whatever they are given, but share every unambiguous diagnosis below.
+
+One class is not a multi-class problem: logits whose class axis has length 1 (a single logit per
+input: a binary model) raise ValueError in every verb, pointing at :mod:`logitkit.multilabel`
+(``lk.sigmoid``): their softmax is always 1 and their cross-entropy always 0, whatever the model
+says. ``lk.cross_entropy``, ``lk.cross_entropy_with_grad``, ``lk.nll_loss`` and ``lk.grad_hess``
+(multiclass) raise the same error; ``lk.softmax`` itself accepts an axis of length 1.
+
+Labels: integer class labels equal to ``ignore_index`` (default -100) are skipped by every verb
+that takes labels (:func:`loss`, :func:`fit_temperature`, :func:`expected_calibration_error`,
+:func:`brier_score`; :class:`MultiClass` passes its own). A one-hot integer matrix, a multi-hot one
+and labels that fit class-major (C, N) logits are explained, as in the top-level losses; errors
+name the argument (``target`` for the losses, ``labels`` for the calibration functions), and
+``dim=`` (torch's name) is a TypeError that says to use ``axis=``.
+
+Return values: a loss with reduction ``mean`` or ``sum`` is a NumPy scalar of the logits' loss
+dtype (``np.float32`` for float32 logits), as NumPy reductions return; calibration values
+(:func:`fit_temperature`, :func:`expected_calibration_error`, :func:`brier_score`) are Python
+floats.
 """
 
 from __future__ import annotations
@@ -43,7 +64,9 @@ from ._multi import (
     warn_if_probabilities,
 )
 from ._validation import (
+    Array,
     InvalidTargetError,
+    LossValue,
     as_real_array,
     check_temperature,
     no_dim,
@@ -164,7 +187,7 @@ def proba(
     where: Any = None,
     out: np.ndarray | None = None,
     dim: None = None,
-) -> Any:
+) -> Array:
     """Class probabilities: ``softmax(logits / temperature)`` along the class axis (rows sum to 1).
 
     Parameters
@@ -208,7 +231,7 @@ def log_proba(
     where: Any = None,
     out: np.ndarray | None = None,
     dim: None = None,
-) -> Any:
+) -> Array:
     """Class log-probabilities: ``log_softmax(logits / temperature)`` along the class axis.
 
     Exact where ``log(proba(...))`` is not: the top class of a confident row keeps its tiny
@@ -237,7 +260,7 @@ def _check_nan_rows(x: np.ndarray, idx: np.ndarray, ax: int) -> None:
         )
 
 
-def predict(logits: Any, *, axis: int = -1, dim: None = None) -> np.ndarray:
+def predict(logits: Any, *, axis: int = -1, dim: None = None) -> np.ndarray | np.intp:
     """The most likely class of each input: the argmax of the logits along the class axis.
 
     Decided on the logits themselves, so two classes whose probabilities round to the same number
@@ -247,8 +270,9 @@ def predict(logits: Any, *, axis: int = -1, dim: None = None) -> np.ndarray:
 
     Returns
     -------
-    ndarray of intp
-        The logits' shape without the class axis.
+    ndarray of intp, or np.intp
+        The logits' shape without the class axis: one ``np.intp`` scalar for 1-d logits (one
+        row), as ``np.argmax`` returns.
     """
     if dim is not None:
         no_dim(dim)
@@ -328,7 +352,7 @@ def loss(
     sample_weight: Any = None,
     validate: bool = True,
     dim: None = None,
-) -> Any:
+) -> LossValue:
     """Cross-entropy of multi-class logits: :func:`logitkit.cross_entropy` with the same options.
 
     ``target`` holds class indices (the logits' shape without the class axis, integer dtype) or
@@ -367,7 +391,7 @@ def loss_with_grad(
     validate: bool = True,
     out: np.ndarray | None = None,
     dim: None = None,
-) -> tuple[Any, np.ndarray]:
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` from one fused pass: :func:`logitkit.cross_entropy_with_grad`
     with the same options (``out`` receives the gradient). Targets as :func:`loss`."""
     if dim is not None:
@@ -610,15 +634,15 @@ class MultiClass:
 
     __hash__ = options_hash
 
-    def proba(self, logits: Any, **kw: Any) -> Any:
+    def proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`proba` with this object's axis and temperature."""
         return proba(logits, **{"axis": self.axis, "temperature": self.temperature, **kw})
 
-    def log_proba(self, logits: Any, **kw: Any) -> Any:
+    def log_proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`log_proba` with this object's axis and temperature."""
         return log_proba(logits, **{"axis": self.axis, "temperature": self.temperature, **kw})
 
-    def predict(self, logits: Any, **kw: Any) -> np.ndarray:
+    def predict(self, logits: Any, **kw: Any) -> np.ndarray | np.intp:
         """:func:`predict` along this object's axis."""
         return predict(logits, **{"axis": self.axis, **kw})
 
@@ -634,11 +658,11 @@ class MultiClass:
             "label_smoothing": self.label_smoothing,
         }
 
-    def loss(self, logits: Any, target: Any, **kw: Any) -> Any:
+    def loss(self, logits: Any, target: Any, **kw: Any) -> LossValue:
         """:func:`loss` with this object's axis, weight, ignore_index and label_smoothing."""
         return loss(logits, target, **{**self._loss_options(), **kw})
 
-    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[Any, np.ndarray]:
+    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[LossValue, np.ndarray]:
         """:func:`loss_with_grad` with this object's loss options."""
         return loss_with_grad(logits, target, **{**self._loss_options(), **kw})
 

@@ -17,7 +17,16 @@ Every verb that reads logits warns (:class:`ProbabilitiesWarning`, a ``UserWarni
 look like probabilities: up to 16 rows spread over the batch are read (the check costs the same
 for any batch size); it fires when every sampled row lies in [0, 1] and sums to 1 (softmax
 outputs), or when at least 32 sampled entries all lie in [0, 1] and are not all equal (sigmoid
-outputs).
+outputs). The warning points at the caller's line.
+
+There is no ``ignore_index``: every (input, class) pair is its own binary label, as in
+``torch.nn.functional.binary_cross_entropy_with_logits``. To leave pairs out of a loss, give them
+``weight=0`` (``weight`` broadcasts to the logits' shape; the mean still divides by the number of
+elements, torch's rule); the calibration functions read every pair. Errors name the argument
+(``target`` for the losses, ``labels`` for the calibration functions); ``dim=`` (torch's name) is
+a TypeError that says to use ``axis=``. A loss with reduction ``mean`` or ``sum`` is a NumPy
+scalar of the logits' loss dtype; calibration values are Python floats (and
+:class:`PlattScaling` from :func:`fit_temperature`).
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ from ._multi import (
     per_class,
     warn_if_probabilities,
 )
-from ._validation import as_real_array, check_out, no_dim, target_error
+from ._validation import Array, LossValue, as_real_array, check_out, no_dim, target_error
 
 __all__ = [
     "CalibrationWarning",
@@ -163,7 +172,7 @@ def proba(
     complement: bool = False,
     out: np.ndarray | None = None,
     dim: None = None,
-) -> Any:
+) -> Array:
     """Per-class probabilities ``sigmoid(logits / temperature + bias)``, each on its own.
 
     Parameters
@@ -208,7 +217,7 @@ def log_proba(
     complement: bool = False,
     out: np.ndarray | None = None,
     dim: None = None,
-) -> Any:
+) -> Array:
     """``log p`` per class, ``log_sigmoid(logits / temperature + bias)``, without rounding p first.
 
     ``complement=True`` gives ``log(1 - p) = log_sigmoid(-z)`` accurately: for a confident
@@ -330,7 +339,7 @@ def loss(
     reduction: str = "mean",
     validate: bool = True,
     dim: None = None,
-) -> Any:
+) -> LossValue:
     """Binary cross-entropy of multi-label logits: :func:`logitkit.binary_cross_entropy_with_logits`
     with the same options (``pos_weight`` and a 1-d ``weight`` are one value per class, along
     ``axis``).
@@ -365,7 +374,7 @@ def loss_with_grad(
     validate: bool = True,
     out: np.ndarray | None = None,
     dim: None = None,
-) -> tuple[Any, np.ndarray]:
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` from one pass:
     :func:`logitkit.binary_cross_entropy_with_logits_with_grad` with the same options."""
     if dim is not None:
@@ -632,11 +641,11 @@ class MultiLabel:
             "label_smoothing": self.label_smoothing,
         }
 
-    def proba(self, logits: Any, **kw: Any) -> Any:
+    def proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`proba` with this object's axis, temperature and bias."""
         return proba(logits, **{**self._cal(), **kw})
 
-    def log_proba(self, logits: Any, **kw: Any) -> Any:
+    def log_proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`log_proba` with this object's axis, temperature and bias."""
         return log_proba(logits, **{**self._cal(), **kw})
 
@@ -648,11 +657,11 @@ class MultiLabel:
         """:func:`top_k` with this object's axis, temperature and bias."""
         return top_k(logits, k, **{**self._cal(), **kw})
 
-    def loss(self, logits: Any, target: Any, **kw: Any) -> Any:
+    def loss(self, logits: Any, target: Any, **kw: Any) -> LossValue:
         """:func:`loss` with this object's axis, weight, pos_weight and label_smoothing."""
         return loss(logits, target, **{**self._loss_options(), **kw})
 
-    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[Any, np.ndarray]:
+    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[LossValue, np.ndarray]:
         """:func:`loss_with_grad` with this object's loss options."""
         return loss_with_grad(logits, target, **{**self._loss_options(), **kw})
 
