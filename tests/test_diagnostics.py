@@ -9,6 +9,7 @@ here once it is listed."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 import warnings
@@ -64,7 +65,6 @@ MULTICLASS_CALLS = {
     "grad_hess(multiclass)": lambda x, t, **kw: lk.grad_hess(x, t, family="multiclass", **kw),
 }
 # the functions of MULTICLASS_CALLS that take labels (the others read only the logits)
-TAKES_LABELS = [n for n in MULTICLASS_CALLS if n.split(".")[-1] not in _public(mc) or True]
 TAKES_LABELS = [
     n for n in MULTICLASS_CALLS if not n.endswith(("proba", "log_proba", "predict", "top_k"))
 ]
@@ -197,9 +197,11 @@ def test_class_major_logits(name):
     np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64).T, 1e-6)
 
 
-DIM_CALLS = {
-    **{n: (lambda f: lambda **kw: f(X, LABELS, **kw))(f) for n, f in MULTICLASS_CALLS.items()}
-}
+def _bound(f, *args):
+    return functools.partial(f, *args)
+
+
+DIM_CALLS = {n: _bound(f, X, LABELS) for n, f in MULTICLASS_CALLS.items()}
 DIM_CALLS.update(OTHER_AXIS_CALLS)
 
 
@@ -335,50 +337,60 @@ ERROR_KINDS = {
     # kind -> (Python call that raises it, the C++ Status fields that describe() formats)
     "label": (
         lambda: lk.cross_entropy(X.T, np.array([0, 1, 7, 3, 1, 2]), axis=0),
-        dict(
-            kind="invalid_label",
-            argument="target",
-            label=7,
-            position=(2,),
-            classes=4,
-            ignore_index=-100,
-        ),
+        {
+            "kind": "invalid_label",
+            "argument": "target",
+            "label": 7,
+            "position": (2,),
+            "classes": 4,
+            "ignore_index": -100,
+        },
     ),
     "probability": (
         lambda: lk.binary_cross_entropy_with_logits(
             X, np.where(np.eye(6, 4) > 0, -0.5, Y01), reduction="none"
         ),
-        dict(kind="probabilities_in_unit", argument="target", value=-0.5, position=(0, 0)),
+        {"kind": "probabilities_in_unit", "argument": "target", "value": -0.5, "position": (0, 0)},
     ),
     "nan": (
         lambda: lk.cross_entropy(X, np.full((6, 4), 0.25) + np.eye(6, 4) * np.nan),
-        dict(kind="probabilities_not_nan", argument="target", value=np.nan, position=(0, 0)),
+        {
+            "kind": "probabilities_not_nan",
+            "argument": "target",
+            "value": np.nan,
+            "position": (0, 0),
+        },
     ),
     "negative": (
         lambda: lk.cross_entropy(X, np.full((6, 4), 0.25) - np.eye(6, 4) * 0.5),
-        dict(kind="probabilities_nonnegative", argument="target", value=-0.25, position=(0, 0)),
+        {
+            "kind": "probabilities_nonnegative",
+            "argument": "target",
+            "value": -0.25,
+            "position": (0, 0),
+        },
     ),
     "row sum": (
         lambda: lk.cross_entropy(X, np.full((6, 4), 0.3)),
-        dict(kind="row_sum", argument="target", value=1.2, position=(0,)),
+        {"kind": "row_sum", "argument": "target", "value": 1.2, "position": (0,)},
     ),
     "row sum below 1": (
         lambda: lk.cross_entropy(X, np.full((6, 4), 0.2)),
-        dict(kind="row_sum", argument="target", value=0.8, position=(0,)),
+        {"kind": "row_sum", "argument": "target", "value": 0.8, "position": (0,)},
     ),
     "pos_weight": (
         lambda: lk.binary_cross_entropy_with_logits(
             X, Y01, pos_weight=np.array([1.0, -2.0, 1.0, 1.0])
         ),
-        dict(kind="weight_nonnegative", argument="pos_weight", value=-2.0, position=(1,)),
+        {"kind": "weight_nonnegative", "argument": "pos_weight", "value": -2.0, "position": (1,)},
     ),
     "temperature": (
         lambda: lk.softmax(X, temperature=-1.0),
-        dict(kind="positive_finite", argument="temperature", value=-1.0),
+        {"kind": "positive_finite", "argument": "temperature", "value": -1.0},
     ),
     "label_smoothing": (
         lambda: lk.cross_entropy(X, LABELS, label_smoothing=1.5),
-        dict(kind="unit_interval", argument="label_smoothing", value=1.5),
+        {"kind": "unit_interval", "argument": "label_smoothing", "value": 1.5},
     ),
 }
 
@@ -412,7 +424,7 @@ P = lk.softmax(X)  # probabilities where logits belong
 PL = RNG.random((40, 4)) * 0.9 + 0.05  # sigmoid outputs where logits belong
 
 PROBA_WARNERS = {
-    **{n: (lambda f: lambda: f(P, LABELS))(f) for n, f in MULTICLASS_CALLS.items() if "." in n},
+    **{n: _bound(f, P, LABELS) for n, f in MULTICLASS_CALLS.items() if "." in n},
     "multilabel.proba": lambda: ml.proba(PL),
     "multilabel.log_proba": lambda: ml.log_proba(PL),
     "multilabel.predict": lambda: ml.predict(PL),
@@ -556,10 +568,6 @@ def test_calibration_values_are_python_floats():
             ml.brier_score(x, Y01),
         ]
     assert [type(v) for v in values] == [float] * len(values)
-
-
-def _hints(f):
-    return typing.get_type_hints(f, globalns=vars(np) | vars(typing) | {"np": np})
 
 
 def test_annotations_say_what_is_returned():
