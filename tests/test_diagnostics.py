@@ -201,6 +201,41 @@ def _bound(f, *args):
     return functools.partial(f, *args)
 
 
+BINARY_CALLS = {
+    "binary_cross_entropy_with_logits": lk.binary_cross_entropy_with_logits,
+    "binary_cross_entropy_with_logits_with_grad": lk.binary_cross_entropy_with_logits_with_grad,
+    "grad_hess(binary)": functools.partial(lk.grad_hess, family="binary"),
+    "sigmoid_focal_loss": lk.sigmoid_focal_loss,
+    "sigmoid_focal_loss_with_grad": lk.sigmoid_focal_loss_with_grad,
+    "multilabel.loss": ml.loss,
+    "multilabel.loss_with_grad": ml.loss_with_grad,
+    "multilabel.grad_hess": ml.grad_hess,
+    "MultiLabel.loss": ml.MultiLabel().loss,
+}
+
+
+@pytest.mark.parametrize(
+    "x, target, hint",
+    [
+        (X[:, :1], np.zeros(6), "np.expand_dims(target, 1)"),
+        (X, LABELS, "looks like class indices"),
+        (X, LABELS.astype(np.float64), "looks like class indices"),
+        (X, np.zeros((6, 3)), "expected the shape of logits (6, 4), got (6, 3)"),
+    ],
+    ids=["one-column", "class-indices", "float-class-indices", "other"],
+)
+def test_binary_targets_get_the_multilabel_diagnosis(x, target, hint):
+    """The top-level binary losses explain a target shape as logitkit.multilabel does, in the
+    same words."""
+    msgs = set()
+    for name, f in BINARY_CALLS.items():
+        with pytest.raises(ValueError) as e:
+            f(x, target)
+        assert hint in str(e.value), f"{name}: {e.value}"
+        msgs.add(str(e.value))
+    assert len(msgs) == 1, msgs
+
+
 DIM_CALLS = {n: _bound(f, X, LABELS) for n, f in MULTICLASS_CALLS.items()}
 DIM_CALLS.update(OTHER_AXIS_CALLS)
 

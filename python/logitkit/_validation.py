@@ -7,7 +7,7 @@ import numbers
 import operator
 import os
 import sys
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -21,21 +21,21 @@ __all__ = [
     "InvalidTargetError",
     "LossValue",
     "as_index",
-    "caller_stacklevel",
-    "describe",
-    "no_dim",
-    "one_class_error",
-    "row_sum_error",
     "as_logits",
     "as_real_array",
+    "caller_stacklevel",
     "check_out",
     "check_temperature",
     "class_axis_index",
+    "describe",
     "format_value",
     "label_error",
+    "no_dim",
     "normalize_axes",
     "normalize_axis_index",
+    "one_class_error",
     "position_text",
+    "row_sum_error",
     "target_error",
 ]
 
@@ -43,11 +43,11 @@ __all__ = [
 # What the transforms (softmax, sigmoid, proba, ...) return: a NumPy array, or a NumPy scalar where
 # the result is 0-d (logsumexp of one row). An array type that implements __array_ufunc__ (Dask)
 # comes back as its own type, which no annotation can name.
-Array = Union[np.ndarray, np.generic]
+Array = np.ndarray | np.generic
 # What a loss returns: with reduction 'mean' or 'sum' a 0-d NumPy scalar of the loss dtype
 # (np.float32 for float32 logits, np.float64 for float64), as NumPy's reductions return; with
 # 'none' an ndarray of the items' shape.
-LossValue = Union[np.floating, np.ndarray]
+LossValue = np.floating | np.ndarray
 
 
 class InvalidTargetError(ValueError):

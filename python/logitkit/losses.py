@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._multi import multilabel_target
 from ._validation import (
-    LossValue,
     InvalidTargetError,
+    LossValue,
     as_index,
     as_real_array,
     check_out,
@@ -653,16 +654,8 @@ def _bce(
         _check_reduction(reduction)
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
     y = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
-    if y.shape != x.shape:
-        raise ValueError(
-            f"target: expected the shape of logits {x.shape}, got {y.shape}"
-            + (
-                "; class indices of shape (N,) mean one class per input: for that, use "
-                "logitkit.multiclass (cross_entropy)"
-                if y.dtype.kind in "iu" and y.ndim == x.ndim - 1
-                else ""
-            )
-        )
+    if y.shape != x.shape:  # the diagnosis of logitkit.multilabel (one column, class indices)
+        multilabel_target(y, x.shape, 0 if ax is None else ax)
     if y.dtype.kind not in "fiub":
         as_real_array(y, "target")  # raises the dtype error
     if y.dtype != dt:
@@ -798,8 +791,8 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
     dt = x.dtype
     reduction = _check_reduction(reduction)
     y = np.asarray(as_real_array(target, "target"))
-    if y.shape != x.shape:
-        raise ValueError(f"target: expected the shape of logits {x.shape}, got {y.shape}")
+    if y.shape != x.shape:  # the diagnosis of logitkit.multilabel (one column, class indices)
+        multilabel_target(y, x.shape, x.ndim - 1 if x.ndim else 0)
     y = y.astype(dt, copy=False)
     if validate:
         bad = ~((y >= 0) & (y <= 1))
