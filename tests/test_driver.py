@@ -87,10 +87,12 @@ def test_unsigned_label_beyond_int64():
     big = 2**64 - 100
     e = _raises(lk.cross_entropy, x, np.array([1, big, 2], np.uint64))
     assert e.value == big and e.position == (1,)
-    # multiclass verbs without ignore_index: the same type and attributes
+    # the multiclass metrics (ignore_index as the losses): the same type, attributes and text
     e = _raises(lk.multiclass.brier_score, x, np.array([1, big, 2], np.uint64))
     assert e.value == big and e.position == (1,) and e.argument == "labels"
-    assert str(e) == f"labels: label {big} at position (1,) is outside [0, 4)"
+    assert str(e) == (
+        f"labels: label {big} at position (1,) is outside [0, 4) and is not ignore_index=-100"
+    )
 
 
 def test_labels_in_nd_target_position():

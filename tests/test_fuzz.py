@@ -166,6 +166,7 @@ class Fn:
     aux: Callable = lambda shape, dt, o: {}
     min_ndim: int = 0
     min_class: int = 0  # the class axis needs at least this many entries
+    one_class_error: bool = False  # a class axis of length 1 is an error (a binary model)
     f16_out: np.dtype = F16
     lanes: bool = True  # take part in the special-value test
     float_outputs: tuple = (0,)  # outputs whose dtype follows the logits' dtype
@@ -332,6 +333,7 @@ def _mc_row(name, ref):
         _row_oracle(ref),
         lambda s: _row_opts(s, False),
         min_ndim=1,
+        one_class_error=True,
     )
 
 
@@ -475,7 +477,7 @@ def _ce(name, f, with_grad):
         _ce_opts,
         _ce_aux,
         min_ndim=1,
-        min_class=1,
+        min_class=2,  # one class is a binary model: an error
         f16_out=F32,
         float_outputs=(0, 1) if with_grad else (0,),
     )
@@ -515,7 +517,7 @@ def _gh_mc(name, f, fam):
         _gh_opts,
         _ce_aux,
         min_ndim=1,
-        min_class=1,
+        min_class=2,  # one class is a binary model: an error
         f16_out=F32,
         float_outputs=(0, 1),
     )
@@ -557,7 +559,7 @@ REGISTRY.append(
         lambda s: _ce_opts(s).map(lambda o: {**o, "soft": False}),
         _ce_aux,
         min_ndim=1,
-        min_class=1,
+        min_class=2,  # one class is a binary model: an error
         f16_out=F32,
         lanes=False,
         f16_like_f32=False,
@@ -598,7 +600,7 @@ REGISTRY += [
         _mc_predict_oracle,
         _k_opts,
         min_ndim=1,
-        min_class=1,
+        min_class=2,  # one class is a binary model: an error
         float_outputs=(),
         lanes=False,
     ),
@@ -614,7 +616,7 @@ REGISTRY += [
         _mc_topk_oracle,
         _k_opts,
         min_ndim=1,
-        min_class=1,
+        min_class=2,  # one class is a binary model: an error
         float_outputs=(1,),
         lanes=False,
     ),
@@ -1018,6 +1020,10 @@ def _case(draw, fn: Fn):
         ax %= len(shape)
         if shape[ax] < fn.min_class:
             shape = shape[:ax] + (max(fn.min_class, 3),) + shape[ax + 1 :]
+    if fn.one_class_error and shape:
+        ax = (opts["axis"] if isinstance(opts.get("axis"), int) else -1) % len(shape)
+        if shape[ax] == 1:
+            shape = shape[:ax] + (2,) + shape[ax + 1 :]
     dtype = draw(st.sampled_from(FUZZ_DTYPES))
     layout = draw(st.sampled_from(fs.LAYOUTS))
     scale = draw(st.sampled_from(["unit", "moderate", "wide"]))

@@ -94,7 +94,7 @@ def test_bce_target_errors():
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         lk.grad_hess(np.zeros(2), np.array([0, 2.0]), family="binary")
     # class indices of shape (N,) for (N, C) logits: the multi-class API
-    with pytest.raises(ValueError, match=r"class indices of shape \(N,\).*logitkit\.multiclass"):
+    with pytest.raises(ValueError, match=r"looks like class indices.*logitkit\.multiclass"):
         lk.binary_cross_entropy_with_logits(np.zeros((4, 3)), np.array([0, 2, 1, 1]))
     with pytest.raises(ValueError, match=r"logitkit\.multiclass"):
         lk.binary_cross_entropy_with_logits_with_grad(np.zeros((4, 3)), np.array([0, 2, 1, 1]))

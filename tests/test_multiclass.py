@@ -281,11 +281,10 @@ def test_probability_check_is_bounded_and_quiet_on_logits():
         mc.predict(big)
     assert _multi._sample_rows(big, 1).shape == (_multi.SAMPLE_ROWS, 3)
     assert _multi._sample_rows(np.moveaxis(big, 1, 0), 0).shape == (_multi.SAMPLE_ROWS, 3)
-    # not probabilities: logits, or rows in [0, 1] not summing to 1, or one class (filterwarnings
-    # = error turns any warning here into a failure)
+    # not probabilities: logits, or rows in [0, 1] not summing to 1 (filterwarnings = error turns
+    # any warning here into a failure); one class is an error (test_diagnostics.py)
     mc.proba(_logits((50, 4), F64))
     mc.proba(np.full((3, 4), 0.5))
-    mc.proba(np.ones((6, 1)))
     mc.proba(np.array([[0.2, 0.8], [0.5, -0.5]]))
 
 

@@ -12,6 +12,8 @@
 #include <initializer_list>
 #include <limits>
 #include <new>
+#include <string>
+#include <utility>
 
 #include "ufunc_util.hpp"
 // after ufunc_util.hpp, which includes Python.h first
@@ -171,6 +173,55 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   throw py::error_already_set();
 }
 
+// describe()'s text for an error that Python found itself (logitkit._validation formats every
+// target, label, weight and option error through it): `kind` names a rule of lk::messages, or
+// "invalid_label"; position is the element's index in the user's array.
+std::string describe_status(const std::string& kind, const std::string& argument, py::object value,
+                            py::tuple position, py::int_ label, std::size_t classes, long long ignore_index) {
+  static const std::pair<const char*, std::pair<lk::Errc, const char*>> rules[] = {
+      {"probabilities_in_unit", {lk::Errc::invalid_target, lk::messages::probabilities_in_unit}},
+      {"probabilities_not_nan", {lk::Errc::invalid_target, lk::messages::probabilities_not_nan}},
+      {"probabilities_nonnegative", {lk::Errc::invalid_target, lk::messages::probabilities_nonnegative}},
+      {"row_sum", {lk::Errc::invalid_target, lk::messages::row_sum}},
+      {"unit_interval", {lk::Errc::invalid_argument, lk::messages::unit_interval}},
+      {"weight_nonnegative", {lk::Errc::invalid_weight, lk::messages::weight_nonnegative}},
+      {"positive_finite", {lk::Errc::invalid_argument, lk::messages::positive_finite}},
+  };
+  lk::Status s;
+  s.argument = argument.c_str();
+  if (kind == "invalid_label") {
+    s.code = lk::Errc::invalid_label;
+    s.has_label = true;
+    // a label beyond int64 (an unsigned dtype's) keeps its bits, as ce_hard reports it
+    s.label_unsigned = label > py::int_(std::numeric_limits<std::int64_t>::max());
+    s.label = s.label_unsigned ? static_cast<std::int64_t>(label.cast<unsigned long long>())
+                               : static_cast<std::int64_t>(label.cast<long long>());
+    s.classes = classes;
+    s.ignore_index = ignore_index;
+  } else {
+    bool found = false;
+    for (const auto& r : rules)
+      if (kind == r.first) {
+        s.code = r.second.first;
+        s.what = r.second.second;
+        found = true;
+      }
+    if (!found) throw py::value_error("describe_status: unknown kind " + kind);
+  }
+  if (!value.is_none()) {
+    s.has_value = true;
+    s.value = value.cast<double>();
+  }
+  const std::size_t n = position.size();
+  if (n > 32) throw py::value_error("describe_status: at most 32 indices");
+  std::size_t idx[32];
+  for (std::size_t d = 0; d < n; ++d) idx[d] = position[d].cast<std::size_t>();
+  s.has_row = n > 0;
+  char msg[512];
+  lk::describe_at(s, idx, n, msg, sizeof msg);
+  return msg;
+}
+
 bool same_shape(PyArrayObject* a, PyArrayObject* b) {
   return PyArray_NDIM(a) == PyArray_NDIM(b) && PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(b), PyArray_NDIM(a));
 }
@@ -221,14 +272,14 @@ bool out_usable(py::handle outh, PyArrayObject* x, std::initializer_list<py::han
 }
 
 // cross_entropy's one call takes these arrays as they are: (N, C) float32/float64 logits with
-// C > 0 and N·C <= small_call_elements, (N,) int64 labels, out None or usable.
+// C > 1 (one class is diagnosed in Python) and N·C <= small_call_elements, (N,) int64 labels, out None or usable.
 bool ce_small_layout(py::handle xh, py::handle th, py::handle outh) {
   if (!PyArray_CheckExact(xh.ptr())) return false;
   auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
   const int type = PyArray_TYPE(x);
   if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) != 2 || !exact_plain(xh, type)) return false;
   const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
-  if (C <= 0 || N * C > npy_intp(parallel_grain) || !exact_plain(th, NPY_INT64)) return false;
+  if (C <= 1 || N * C > npy_intp(parallel_grain) || !exact_plain(th, NPY_INT64)) return false;
   auto* t = reinterpret_cast<PyArrayObject*>(th.ptr());
   if (PyArray_NDIM(t) != 1 || PyArray_DIM(t, 0) != N) return false;
   return outh.is_none() || out_usable(outh, x, {xh});
@@ -412,6 +463,10 @@ void register_losses(py::module_& m) {
   m.def("soft_target_tolerance", &lk::soft_target_tolerance, py::arg("coarse"), py::arg("classes"),
         "How far from 1 a row of probability targets may sum (api.hpp, soft_target_tolerance).");
   m.attr("small_call_elements") = py::int_(parallel_grain);
+  m.def("describe_status", &describe_status, py::arg("kind"), py::arg("argument"), py::arg("value") = py::none(),
+        py::arg("position") = py::tuple(), py::arg("label") = py::int_(0), py::arg("classes") = 0,
+        py::arg("ignore_index") = 0,
+        "The C++ API's describe() text of an error (kind: a rule of api.hpp's messages, or 'invalid_label').");
   // One loss ufunc and one loss-and-gradient ufunc per LOSS entry of the kernel list
   // (kernels/list.hpp), with the loop and type arrays the entry names.
 #define LOGITKIT_REG_LOSS(name, kernel, loop, nin, types, grad_types, signature, grad_signature, doc, grad_doc) \

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _core
 from ._multi import CalibrationWarning
+from ._validation import caller_stacklevel
 
 __all__ = [
     "check_bounds",
@@ -237,8 +238,9 @@ def platt_newton(
     return a, b, it
 
 
-def warn_at_bounds(T: np.ndarray | float, lo: float, hi: float, what: str, stacklevel: int) -> None:
-    """A CalibrationWarning naming the classes (or the scalar) whose temperature sits at a bound."""
+def warn_at_bounds(T: np.ndarray | float, lo: float, hi: float, what: str) -> None:
+    """A CalibrationWarning naming the classes (or the scalar) whose temperature sits at a bound;
+    it points at the first line outside logitkit (the user's call)."""
     Ta = np.atleast_1d(np.asarray(T, np.float64))
     at_lo = Ta <= lo * (1 + 1e-12)
     at_hi = Ta >= hi * (1 - 1e-12)
@@ -260,5 +262,5 @@ def warn_at_bounds(T: np.ndarray | float, lo: float, hi: float, what: str, stack
     warnings.warn(
         f"{what}: the fitted temperature is at " + "; and at ".join(parts),
         CalibrationWarning,
-        stacklevel=stacklevel,
+        stacklevel=caller_stacklevel(),
     )

@@ -15,10 +15,12 @@ import numpy as np
 
 from . import _core, _dask
 from ._validation import (
+    Array,
     as_logits,
     as_real_array,
     check_out,
     check_temperature,
+    no_dim,
     normalize_axes,
 )
 
@@ -77,7 +79,7 @@ def _pair(grad: Any, y: Any, elementwise: bool, name: str = "y") -> tuple[Any, A
     return grad, y
 
 
-def sigmoid(x: Any, /, *, out: np.ndarray | None = None) -> Any:
+def sigmoid(x: Any, /, *, out: np.ndarray | None = None) -> Array:
     """Logistic sigmoid ``1 / (1 + exp(-x))``, elementwise: the probability of each class on its own
     (multi-label logits).
 
@@ -91,7 +93,7 @@ def sigmoid(x: Any, /, *, out: np.ndarray | None = None) -> Any:
     return _elementwise(_core.sigmoid, x, out)
 
 
-def log_sigmoid(x: Any, /, *, out: np.ndarray | None = None) -> Any:
+def log_sigmoid(x: Any, /, *, out: np.ndarray | None = None) -> Array:
     """``log(sigmoid(x)) = -softplus(-x)``, elementwise, without rounding sigmoid first.
 
     ``log_sigmoid(-750) = -750`` and ``log_sigmoid(710) = -4.476e-309`` (float64) exactly; where
@@ -100,7 +102,7 @@ def log_sigmoid(x: Any, /, *, out: np.ndarray | None = None) -> Any:
     return _elementwise(_core.log_sigmoid, x, out)
 
 
-def softplus(x: Any, /, *, out: np.ndarray | None = None) -> Any:
+def softplus(x: Any, /, *, out: np.ndarray | None = None) -> Array:
     """``log(1 + exp(x))``, elementwise, exact over the whole range (no overflow for large x)."""
     return _elementwise(_core.softplus, x, out)
 
@@ -112,12 +114,12 @@ def _elementwise_backward(uf: np.ufunc, grad: Any, a: Any, name: str, out: Any) 
     return uf(grad, a, out=out)
 
 
-def sigmoid_backward(grad: Any, y: Any, /, *, out: np.ndarray | None = None) -> Any:
+def sigmoid_backward(grad: Any, y: Any, /, *, out: np.ndarray | None = None) -> Array:
     """Gradient through ``y = sigmoid(x)``: ``grad * y * (1 - y)``."""
     return _elementwise_backward(_core.sigmoid_backward, grad, y, "y", out)
 
 
-def log_sigmoid_backward(grad: Any, x: Any, /, *, out: np.ndarray | None = None) -> Any:
+def log_sigmoid_backward(grad: Any, x: Any, /, *, out: np.ndarray | None = None) -> Array:
     """Gradient through ``log_sigmoid(x)``: ``grad * sigmoid(-x)`` (takes the input ``x``)."""
     return _elementwise_backward(_core.log_sigmoid_backward, grad, x, "x", out)
 
@@ -273,18 +275,22 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
             out: np.ndarray | None = None,
             where: Any = None,
             temperature: float | None = None,
-        ) -> Any:
+            dim: None = None,
+        ) -> Array:
             if (
                 type(x) is _ndarray
                 and where is None
                 and temperature is None
                 and type(axis) is int
                 and axis == -1
+                and dim is None
             ):
                 dt = x.dtype
                 if (dt is _F32 or dt is _F64) and x.ndim and out is None and not keepdims:
                     r = small(x, None)
                     return uf(x) if r is None else r
+            if dim is not None:
+                no_dim(dim)
             return _rowwise(uf, uf_ext, x, axis, out, where, temperature, True, keepdims)
 
     else:
@@ -298,13 +304,15 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
             out: np.ndarray | None = None,
             where: Any = None,
             temperature: float | None = None,
-        ) -> Any:
+            dim: None = None,
+        ) -> Array:
             if (
                 type(x) is _ndarray
                 and where is None
                 and temperature is None
                 and type(axis) is int
                 and axis == -1
+                and dim is None
             ):
                 dt = x.dtype
                 if (dt is _F32 or dt is _F64) and x.ndim:
@@ -319,6 +327,8 @@ def _row_function(name: str, doc: str) -> Callable[..., Any]:
                         except ValueError:
                             check_out(out, x.shape)
                             raise
+            if dim is not None:
+                no_dim(dim)
             return _rowwise(uf, uf_ext, x, axis, out, where, temperature, False)
 
     f.__name__ = f.__qualname__ = name
@@ -405,21 +415,27 @@ def _row_backward(uf: np.ufunc, grad: Any, y: Any, axis: int, out: Any) -> Any:
     return uf(grad, y, axis=axis, out=out)
 
 
-def softmax_backward(grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None) -> Any:
+def softmax_backward(
+    grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None, dim: None = None
+) -> Array:
     """Gradient through ``y = softmax(x, axis)``: ``y * (grad - sum(grad * y, axis))``.
 
     A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md, "Special values
     and lane isolation")."""
+    if dim is not None:
+        no_dim(dim)
     return _row_backward(_core.softmax_backward, grad, y, axis, out)
 
 
 def log_softmax_backward(
-    grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None
-) -> Any:
+    grad: Any, y: Any, axis: int = -1, *, out: np.ndarray | None = None, dim: None = None
+) -> Array:
     """Gradient through ``y = log_softmax(x, axis)``: ``grad - exp(y) * sum(grad, axis)``.
 
     A row whose ``grad`` holds an infinity (or NaN) is all NaN (docs/numerics.md, "Special values
     and lane isolation")."""
+    if dim is not None:
+        no_dim(dim)
     return _row_backward(_core.log_softmax_backward, grad, y, axis, out)
 
 

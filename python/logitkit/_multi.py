@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_real_array, label_error, normalize_axis_index
+from ._validation import as_real_array, caller_stacklevel, normalize_axis_index
 
 __all__ = [
     "CalibrationWarning",
     "ProbabilitiesWarning",
     "check_finite_rows",
     "class_axis",
-    "class_labels",
     "float_logits",
     "logit_cut",
     "multilabel_target",
@@ -129,9 +128,7 @@ def _sample_rows(x: np.ndarray, ax: int) -> np.ndarray:
     return np.asarray(xm[np.unravel_index(flat, lead)], np.float64)
 
 
-def warn_if_probabilities(
-    logits: Any, ax: int, *, multilabel: bool = False, stacklevel: int = 3
-) -> None:
+def warn_if_probabilities(logits: Any, ax: int, *, multilabel: bool = False) -> None:
     """Warn (:class:`ProbabilitiesWarning`, a UserWarning) when ``logits`` look like probabilities.
 
     The check reads at most ``SAMPLE_ROWS`` rows, evenly spaced over the batch (O(1) in the batch
@@ -139,7 +136,12 @@ def warn_if_probabilities(
     sampled row sums to 1 (within 1e-3) — a softmax output. For multi-label logits, a sample of at
     least 32 entries that all lie in [0, 1] and are not all equal also warns (sigmoid outputs:
     real logits are that rarely all non-negative and below 1). Rows of one class, empty arrays and
-    arrays that are not NumPy arrays (Dask, ...) are not checked.
+    arrays that are not NumPy arrays (Dask, ...) are not checked. The warning points at the first
+    line outside logitkit (the user's call), whichever function or method led here.
+
+    Only :mod:`logitkit.multiclass` and :mod:`logitkit.multilabel` run this check: it is a
+    heuristic, and the top-level functions (``lk.softmax``, ``lk.cross_entropy``, ...) are plain
+    math on whatever they are given.
     """
     if type(logits) is not np.ndarray or logits.ndim == 0 or logits.shape[ax] < 2:
         return
@@ -168,7 +170,7 @@ def warn_if_probabilities(
             f"logits: the values look like probabilities, not logits ({where} lie in [0, 1] and "
             f"sum to 1); pass the raw scores (logits) the model produced ({fix})",
             ProbabilitiesWarning,
-            stacklevel=stacklevel,
+            stacklevel=caller_stacklevel(),
         )
     elif multilabel and rows.size >= _SIGMOID_MIN_ENTRIES and rows.min() < rows.max():
         warnings.warn(
@@ -176,7 +178,7 @@ def warn_if_probabilities(
             f"{rows.size} entries lie in [0, 1]); pass the raw scores (logits) the model produced "
             "(log(p) - log1p(-p) turns sigmoid outputs back into logits)",
             ProbabilitiesWarning,
-            stacklevel=stacklevel,
+            stacklevel=caller_stacklevel(),
         )
 
 
@@ -208,23 +210,6 @@ def along(v: np.ndarray | float, ax: int, ndim: int) -> np.ndarray | float:
     if isinstance(v, float):
         return v
     return v.reshape((-1,) + (1,) * (ndim - 1 - ax))
-
-
-def class_labels(labels: Any, item_shape: tuple[int, ...], C: int, name: str = "labels"):
-    """Integer class labels of the given shape, each in [0, C) (int64)."""
-    t = np.asarray(as_real_array(labels, name))
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name}: expected integer class labels, got dtype {t.dtype}")
-    if t.shape != item_shape:
-        raise ValueError(
-            f"{name}: integer class labels must have the shape of logits without the class axis, "
-            f"{item_shape}; got {t.shape}"
-        )
-    bad = (t < 0) | (t >= C)  # in the labels' own dtype: an unsigned label never wraps
-    if bad.any():
-        pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise label_error(name, int(t[pos]), pos, C, None)
-    return t.astype(np.int64, copy=False)
 
 
 def multilabel_target(target: Any, x_shape: tuple[int, ...], ax: int, name: str = "target"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -15,20 +17,37 @@ except ImportError:  # pragma: no cover - NumPy 1.25/1.26
     from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
 __all__ = [
+    "Array",
     "InvalidTargetError",
+    "LossValue",
     "as_index",
     "as_logits",
     "as_real_array",
+    "caller_stacklevel",
     "check_out",
     "check_temperature",
     "class_axis_index",
+    "describe",
     "format_value",
     "label_error",
+    "no_dim",
     "normalize_axes",
     "normalize_axis_index",
+    "one_class_error",
     "position_text",
+    "row_sum_error",
     "target_error",
 ]
+
+
+# What the transforms (softmax, sigmoid, proba, ...) return: a NumPy array, or a NumPy scalar where
+# the result is 0-d (logsumexp of one row). An array type that implements __array_ufunc__ (Dask)
+# comes back as its own type, which no annotation can name.
+Array = np.ndarray | np.generic
+# What a loss returns: with reduction 'mean' or 'sum' a 0-d NumPy scalar of the loss dtype
+# (np.float32 for float32 logits, np.float64 for float64), as NumPy's reductions return; with
+# 'none' an ndarray of the items' shape.
+LossValue = np.floating | np.ndarray
 
 
 class InvalidTargetError(ValueError):
@@ -77,14 +96,33 @@ def position_text(position: tuple[int, ...]) -> str:
     return repr(tuple(int(i) for i in position))
 
 
+def describe(
+    kind: str, argument: str, value: Any = None, position: tuple[int, ...] = (), **label: Any
+) -> str:
+    """The message of an error, formatted by the C++ API's describe() (api.hpp): Python and C++
+    raise the same text for the same error, from one source. ``kind`` names a rule of api.hpp's
+    ``messages`` ("probabilities_in_unit", "probabilities_not_nan", "probabilities_nonnegative",
+    "row_sum", "unit_interval", "weight_nonnegative", "positive_finite") or is "invalid_label"
+    (then ``label``, ``classes`` and ``ignore_index`` are given)."""
+    from . import _core  # the extension imports this module while it loads
+
+    v = None if value is None else float(value)
+    return _core.describe_status(kind, argument, v, tuple(int(i) for i in position), **label)
+
+
 def label_error(
-    argument: str, label: int, position: tuple[int, ...], classes: int, ignore_index: int | None
+    argument: str, label: int, position: tuple[int, ...], classes: int, ignore_index: int
 ) -> InvalidTargetError:
-    """The error for a class label outside [0, classes) (that is not ``ignore_index``, when given)."""
-    tail = "" if ignore_index is None else f" and is not ignore_index={ignore_index}"
+    """The error for a class label outside [0, classes) that is not ``ignore_index``."""
     return InvalidTargetError(
-        f"{argument}: label {int(label)} at position {position_text(position)} is outside "
-        f"[0, {classes}){tail}",
+        describe(
+            "invalid_label",
+            argument,
+            position=position,
+            label=int(label),
+            classes=int(classes),
+            ignore_index=int(ignore_index),
+        ),
         position=position,
         value=int(label),
         argument=argument,
@@ -92,15 +130,64 @@ def label_error(
 
 
 def target_error(
-    argument: str, rule: str, value: Any, position: tuple[int, ...]
+    argument: str, kind: str, value: Any, position: tuple[int, ...]
 ) -> InvalidTargetError:
-    """The error for a target value that breaks ``rule`` (e.g. "probabilities must be in [0, 1]")."""
+    """The error for a target value that breaks the rule ``kind`` (see :func:`describe`)."""
     return InvalidTargetError(
-        f"{argument}: {rule}; {format_value(value)} at position {position_text(position)}",
+        describe(kind, argument, value, position),
         position=position,
         value=float(value),
         argument=argument,
     )
+
+
+def row_sum_error(argument: str, row_sum: float, position: tuple[int, ...]) -> InvalidTargetError:
+    """The error for a row of probability targets that does not sum to 1 (``position``: the row's
+    index without the class axis); a sum above 1 adds the hint that the logits may be multi-label."""
+    return InvalidTargetError(
+        describe("row_sum", argument, row_sum, position),
+        position=position,
+        value=float(row_sum),
+        argument=argument,
+        row_sum=True,
+    )
+
+
+def one_class_error(name: str, ax: int) -> ValueError:
+    """The error for multi-class logits with one class: a single logit per input is a binary model.
+
+    Every entry point that takes multi-class logits (the losses and metrics of class logits,
+    :mod:`logitkit.multiclass`) raises it: one class makes the softmax 1 and the cross-entropy 0
+    whatever the logit, so a result would be silently meaningless. The math functions
+    (softmax, log_softmax, logsumexp) accept an axis of length 1 (attention over one key)."""
+    return ValueError(
+        f"{name}: the class axis (axis {ax}) has length 1: a single logit per input is a binary "
+        "model, not a multi-class one (its softmax is always 1 and its cross-entropy always 0); "
+        "use logitkit.multilabel, i.e. lk.sigmoid(logits) for the probability and "
+        "lk.binary_cross_entropy_with_logits(logits, target) for the loss"
+    )
+
+
+def no_dim(dim: Any, axis: Any = -1) -> None:
+    """``dim=`` (torch's name) given to a function whose class axis is ``axis=``: a TypeError."""
+    raise TypeError(
+        f"dim: logitkit names the class axis axis=, not dim= (torch's name); use axis={dim!r}"
+    )
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` called by the caller of this function that names
+    the first frame outside the logitkit package: the user's line, whatever path (module
+    function, config object method, helper) led there."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def as_real_array(x: Any, name: str = "x", *, masked_ok: bool = False) -> Any:
@@ -187,7 +274,7 @@ def check_temperature(temperature: Any) -> float:
         )
     t = float(temperature)
     if not (t > 0.0 and math.isfinite(t)):
-        raise ValueError(f"temperature: must be a positive finite number, got {temperature!r}")
+        raise ValueError(describe("positive_finite", "temperature", t))
     return t
 
 

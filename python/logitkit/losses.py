@@ -6,6 +6,18 @@ torch's dim 1) and gives the same number for the same input; where torch returns
 express an option, logitkit gives the exact limit or the documented extension (README, "Losses").
 The per-row work runs in one C++ kernel per row (max, exp-sum, then one pass that writes the
 gradient): no N×C log-probability array is ever allocated.
+
+Diagnoses, the same as :mod:`logitkit.multiclass` and :mod:`logitkit.multilabel` give wherever
+the situation is unambiguous: a one-hot (or multi-hot) integer target for cross-entropy, labels
+that fit class-major (C, N) logits (use ``axis=0``), ``dim=`` instead of ``axis=`` (TypeError),
+and logits with one class for cross-entropy, NLL and ``grad_hess(family="multiclass")`` (a single
+logit per input is a binary model: ValueError pointing at the sigmoid losses). Error texts are the
+C++ API's describe() texts (one vocabulary). Only the check that logits look like probabilities
+is left to the two modules: it is a heuristic, and a warning here would fire on legitimate input.
+
+Return values: a loss with reduction ``mean`` or ``sum`` is a 0-d NumPy scalar of the loss dtype
+(``np.float32`` for float32 logits, ``np.float64`` for float64), as NumPy's reductions return
+(``LossValue``); ``none`` gives an ndarray, ``grad_hess`` two ndarrays.
 """
 
 from __future__ import annotations
@@ -16,13 +28,19 @@ from typing import Any
 import numpy as np
 
 from . import _core, _dask
+from ._multi import multilabel_target
 from ._validation import (
     InvalidTargetError,
+    LossValue,
     as_index,
     as_real_array,
     check_out,
     class_axis_index,
+    describe,
     label_error,
+    no_dim,
+    one_class_error,
+    row_sum_error,
     target_error,
 )
 
@@ -61,7 +79,7 @@ def _check_smoothing(eps: Any) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"label_smoothing: expected a number in [0, 1], got {eps!r}") from None
     if not (0.0 <= e <= 1.0):
-        raise ValueError(f"label_smoothing: must be in [0, 1], got {eps!r}")
+        raise ValueError(describe("unit_interval", "label_smoothing", e))
     return e
 
 
@@ -99,18 +117,66 @@ def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
+def explain_target_shape(
+    target: np.ndarray, x_shape: tuple[int, ...], ax: int, name: str = "target"
+) -> None:
+    """Class labels whose shape is not the logits' without the class axis: say what the shape
+    suggests when it is unambiguous, else the plain shape error (a ValueError, always raised).
+
+    An integer (or bool) matrix with the logits' shape is a one-hot encoding (one 1 per row: pass
+    ``argmax``) or a multi-hot one (several 1s: the logits are multi-label); labels that match the
+    logits without another axis ``a`` mean the classes lie along ``a`` (class-major (C, N) logits:
+    pass ``axis=a``)."""
+    expected = x_shape[:ax] + x_shape[ax + 1 :]
+    t = target
+    if t.shape == x_shape and t.ndim and t.dtype.kind in "iub":
+        sums = np.sum(t, axis=ax, dtype=np.int64)
+        binary = bool(np.all((t == 0) | (t == 1)))
+        if binary and bool(np.all(sums == 1)):
+            raise ValueError(
+                f"{name}: an integer matrix with the logits' shape {t.shape} and one 1 per row is "
+                f"a one-hot encoding; pass class indices ({name}.argmax(axis={ax})) or "
+                f"probabilities ({name}.astype(float))"
+            )
+        if binary and bool(np.any(sums > 1)):
+            raise ValueError(
+                f"{name}: a 0/1 matrix with the logits' shape {t.shape} and several 1s in a row: "
+                "each input can be in several classes? use logitkit.multilabel "
+                "(binary_cross_entropy_with_logits)"
+            )
+    hint = ""
+    for a in range(len(x_shape)):
+        if a != ax and t.shape == x_shape[:a] + x_shape[a + 1 :]:
+            hint = (
+                f": the logits {x_shape} look class-major (C, N), with the classes along axis {a}: "
+                f"pass axis={a}"
+            )
+            break
+    raise ValueError(
+        f"{name}: integer class labels must have the shape of logits without the class axis, "
+        f"{expected}; got {t.shape}{hint}"
+    )
+
+
 def _hard_target(
-    target: np.ndarray, expected: tuple[int, ...], C: int, ignore_index: int, validate: bool
+    target: np.ndarray,
+    expected: tuple[int, ...],
+    C: int,
+    ignore_index: int,
+    validate: bool,
+    x_shape: tuple[int, ...] = (),
+    ax: int = -1,
+    name: str = "target",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Returns (labels as int64 with ignored items = -1, the ignored mask or None if none is).
 
     Labels are compared with [0, C) and with ignore_index in their own dtype, so that no unsigned
     label wraps onto a negative one (2**64 - 100 is not -100) and an ignore_index that the dtype
-    cannot hold matches nothing."""
+    cannot hold matches nothing. A shape that is not ``expected`` is explained against the logits'
+    shape ``x_shape`` and class axis ``ax`` (explain_target_shape)."""
     if target.shape != expected:
-        raise ValueError(
-            f"target: integer class labels must have the shape of logits without the class axis, "
-            f"{expected}; got {target.shape}"
+        explain_target_shape(
+            target, x_shape or expected + (C,), ax if x_shape else len(expected), name
         )
     if target.size == 0:
         return target.astype(np.int64), None
@@ -127,7 +193,7 @@ def _hard_target(
     bad = ~ignored & ((target < 0) | (target >= C))
     if validate and bad.any():
         pos = _first_bad(bad)
-        raise label_error("target", int(target[pos]), pos, C, ignore_index)
+        raise label_error(name, int(target[pos]), pos, C, ignore_index)
     if hi > np.iinfo(np.int64).max:  # unvalidated labels beyond int64: out of range, as C is
         target = np.where(target > np.iinfo(np.int64).max, np.uint64(C), target)
     t = target if target.dtype == np.int64 else target.astype(np.int64)
@@ -137,21 +203,26 @@ def _hard_target(
 
 
 def _soft_target(
-    target: np.ndarray, shape: tuple[int, ...], ax: int, dtype: np.dtype, validate: bool
+    target: np.ndarray,
+    shape: tuple[int, ...],
+    ax: int,
+    dtype: np.dtype,
+    validate: bool,
+    name: str = "target",
 ) -> np.ndarray:
     if target.shape != shape:
         raise ValueError(
-            f"target: probability targets must have the shape of logits {shape}; got {target.shape} "
-            "(class labels must have an integer dtype)"
+            f"{name}: probability targets must have the shape of logits {shape}; got "
+            f"{target.shape} (class labels must have an integer dtype)"
         )
     y = target.astype(dtype, copy=False)
     if validate:
         if np.isnan(y).any():
             pos = _first_bad(np.isnan(y))
-            raise target_error("target", "probabilities must not be NaN", np.nan, pos)
+            raise target_error(name, "probabilities_not_nan", np.nan, pos)
         if (y < 0).any():
             pos = _first_bad(y < 0)
-            raise target_error("target", "probabilities must be >= 0", y[pos], pos)
+            raise target_error(name, "probabilities_nonnegative", y[pos], pos)
         sums = np.sum(y, axis=ax, dtype=np.float64)
         # rounding to the coarser of the logits' and the targets' dtype moves a row's sum
         coarse = dtype == np.float32 or target.dtype.itemsize < 8
@@ -159,20 +230,7 @@ def _soft_target(
         bad = np.abs(sums - 1.0) > tol
         if bad.any():
             pos = _first_bad(bad)
-            s = float(sums[pos])
-            hint = ""
-            if s > 1.0 + tol:
-                hint = (
-                    "; if each input can be in several classes at once, the logits are multi-label: "
-                    "use logitkit.multilabel (binary_cross_entropy_with_logits)"
-                )
-            raise InvalidTargetError(
-                f"target: each row of probabilities must sum to 1; row {pos} sums to {s:.6g}{hint}",
-                position=pos,
-                value=s,
-                argument="target",
-                row_sum=True,
-            )
+            raise row_sum_error(name, float(sums[pos]), pos)
     return y
 
 
@@ -321,6 +379,8 @@ def _cross_entropy(
         raise ValueError("logits: need at least one dimension (the class axis)")
     ax = x.ndim - 1 if type(axis) is int and axis == -1 else class_axis_index(axis, x.ndim)
     C = x.shape[ax]
+    if C == 1:
+        raise one_class_error("logits", ax)
     if reduction not in _REDUCTIONS:
         _check_reduction(reduction)
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
@@ -332,12 +392,14 @@ def _cross_entropy(
     kind = tgt.dtype.kind
     hard = kind in "iu"
     if not hard and kind != "f":
+        if kind == "b" and tgt.shape == x.shape:
+            explain_target_shape(tgt, x.shape, ax)  # a one-hot or multi-hot bool matrix
         raise TypeError(
             f"target: expected integer class labels or float probabilities, got dtype {tgt.dtype}"
         )
     last = ax == x.ndim - 1
     if hard:
-        t, ignored = _hard_target(tgt, item_shape, C, ignore, validate)
+        t, ignored = _hard_target(tgt, item_shape, C, ignore, validate, x.shape, ax)
         if ignored is None and w is None:  # every item counts with weight 1
             denom = float(t.size) if sw is None else float(np.sum(sw))
         else:
@@ -398,7 +460,8 @@ def cross_entropy(
     reduction: str = "mean",
     sample_weight: Any = None,
     validate: bool = True,
-) -> Any:
+    dim: None = None,
+) -> LossValue:
     """Cross-entropy between multi-class logits and targets, like ``torch.nn.functional.cross_entropy``.
 
     Parameters
@@ -428,6 +491,8 @@ def cross_entropy(
     target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
     ignored the mean is NaN, without a warning (torch's value).
     """
+    if dim is not None:
+        no_dim(dim)
     return _cross_entropy(
         logits,
         target,
@@ -455,10 +520,13 @@ def cross_entropy_with_grad(
     sample_weight: Any = None,
     validate: bool = True,
     out: np.ndarray | None = None,
-) -> tuple[Any, np.ndarray]:
+    dim: None = None,
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
     backward); its dtype must match the logits' floating dtype."""
+    if dim is not None:
+        no_dim(dim)
     return _cross_entropy(
         logits,
         target,
@@ -485,7 +553,8 @@ def nll_loss(
     reduction: str = "mean",
     sample_weight: Any = None,
     validate: bool = True,
-) -> Any:
+    dim: None = None,
+) -> LossValue:
     """Negative log-likelihood of hard labels given log-probabilities (e.g. from
     :func:`logitkit.log_softmax`), like ``torch.nn.functional.nll_loss`` with the options of
     :func:`cross_entropy` (label smoothing uses ``-Σ_c weight_c·log_probs_c``).
@@ -494,6 +563,8 @@ def nll_loss(
     log-probabilities: its logsumexp within 0.05 of 0 (probabilities summing to 1 within about 5%).
     Probabilities or raw logits raise ValueError naming the row (use :func:`cross_entropy` for
     logits); a NaN row propagates as in the other losses."""
+    if dim is not None:
+        no_dim(dim)
     if type(log_probs) is not np.ndarray and _dask.is_dask(log_probs):
         return _dask.loss(nll_loss, locals())
     lp = _float_logits(log_probs, "log_probs")
@@ -503,6 +574,8 @@ def nll_loss(
     ax = class_axis_index(axis, lp.ndim)
     ignore = as_index(ignore_index, "ignore_index")
     C = lp.shape[ax]
+    if C == 1:
+        raise one_class_error("log_probs", ax)
     reduction = _check_reduction(reduction)
     eps = _check_smoothing(label_smoothing)
     w, _ = _class_weight(weight, C, dt)
@@ -511,7 +584,7 @@ def nll_loss(
         raise TypeError(f"target: nll_loss takes integer class labels, got dtype {tgt.dtype}")
     item_shape = lp.shape[:ax] + lp.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)
-    t, ignored = _hard_target(tgt, item_shape, C, ignore, validate)
+    t, ignored = _hard_target(tgt, item_shape, C, ignore, validate, lp.shape, ax)
     if ignored is None:
         ignored = np.zeros(item_shape, bool)
     if validate:
@@ -619,16 +692,8 @@ def _bce(
         _check_reduction(reduction)
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
     y = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
-    if y.shape != x.shape:
-        raise ValueError(
-            f"target: expected the shape of logits {x.shape}, got {y.shape}"
-            + (
-                "; class indices of shape (N,) mean one class per input: for that, use "
-                "logitkit.multiclass (cross_entropy)"
-                if y.dtype.kind in "iu" and y.ndim == x.ndim - 1
-                else ""
-            )
-        )
+    if y.shape != x.shape:  # the diagnosis of logitkit.multilabel (one column, class indices)
+        multilabel_target(y, x.shape, 0 if ax is None else ax)
     if y.dtype.kind not in "fiub":
         as_real_array(y, "target")  # raises the dtype error
     if y.dtype != dt:
@@ -643,7 +708,9 @@ def _bce(
         a = _bce_weight(given, name, x, ax, dt)
         if name == "pos_weight":
             if validate and (a < 0).any():
-                raise ValueError("pos_weight: must be >= 0")
+                g = np.asarray(given, np.float64)  # the position in the array the user passed
+                pos = _first_bad(g < 0) if g.ndim else ()
+                raise ValueError(describe("weight_nonnegative", name, g[pos], pos))
             pw = a
         else:
             w = a
@@ -690,7 +757,7 @@ def _bce(
     # the general path: any layout, reduction "none", and the target errors
     if validate and y.size and not (y.min() >= 0 and y.max() <= 1):  # two reads, no temporaries
         pos = _first_bad(~((y >= 0) & (y <= 1)))
-        raise target_error("target", "probabilities must be in [0, 1]", y[pos], pos)
+        raise target_error("target", "probabilities_in_unit", y[pos], pos)
     if not want_grad:
         per = _core.bce_with_logits(x, y, pw, w, e, dt.type(1))
         return _finish(np.asarray(per), reduction, float(n), dt)
@@ -712,7 +779,8 @@ def binary_cross_entropy_with_logits(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     validate: bool = True,
-) -> Any:
+    dim: None = None,
+) -> LossValue:
     """Binary cross-entropy between multi-label logits and targets in [0, 1] (soft targets allowed),
     like ``torch.nn.functional.binary_cross_entropy_with_logits``.
 
@@ -723,6 +791,8 @@ def binary_cross_entropy_with_logits(
     smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
     ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
     """
+    if dim is not None:
+        no_dim(dim)
     return _bce(
         logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None, axis
     )
@@ -739,10 +809,13 @@ def binary_cross_entropy_with_logits_with_grad(
     reduction: str = "mean",
     validate: bool = True,
     out: np.ndarray | None = None,
-) -> tuple[Any, np.ndarray]:
+    dim: None = None,
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
     (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
     infinite logits."""
+    if dim is not None:
+        no_dim(dim)
     return _bce(
         logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out, axis
     )
@@ -756,14 +829,14 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
     dt = x.dtype
     reduction = _check_reduction(reduction)
     y = np.asarray(as_real_array(target, "target"))
-    if y.shape != x.shape:
-        raise ValueError(f"target: expected the shape of logits {x.shape}, got {y.shape}")
+    if y.shape != x.shape:  # the diagnosis of logitkit.multilabel (one column, class indices)
+        multilabel_target(y, x.shape, x.ndim - 1 if x.ndim else 0)
     y = y.astype(dt, copy=False)
     if validate:
         bad = ~((y >= 0) & (y <= 1))
         if bad.any():
             pos = _first_bad(bad)
-            raise target_error("target", "probabilities must be in [0, 1]", y[pos], pos)
+            raise target_error("target", "probabilities_in_unit", y[pos], pos)
     gamma = float(gamma)
     if not gamma >= 0:
         raise ValueError(f"gamma: must be >= 0, got {gamma!r}")
@@ -815,7 +888,7 @@ def sigmoid_focal_loss(
     gamma: float = 2.0,
     reduction: str = "none",
     validate: bool = True,
-) -> Any:
+) -> LossValue:
     """Focal loss of multi-label logits (torchvision's ``sigmoid_focal_loss`` definition):
     ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
     ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
@@ -833,7 +906,7 @@ def sigmoid_focal_loss_with_grad(
     gamma: float = 2.0,
     reduction: str = "none",
     validate: bool = True,
-) -> tuple[Any, np.ndarray]:
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss`."""
     if type(logits) is not np.ndarray and _dask.is_dask(logits):
         return _dask.loss(sigmoid_focal_loss_with_grad, locals())
@@ -855,6 +928,7 @@ def grad_hess(
     sample_weight: Any = None,
     validate: bool = True,
     hess_scale: float | str = 1.0,
+    dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient and diagonal Hessian of the per-item loss, for gradient-boosting
     custom objectives.
@@ -889,6 +963,8 @@ def grad_hess(
     the softmax Hessian's spectral radius, C/(C - 1) LightGBM's; either makes a boosting step more
     cautious than the exact diagonal does.
     """
+    if dim is not None:
+        no_dim(dim)
     if type(logits) is not np.ndarray and _dask.is_dask(logits):
         return _dask.loss(grad_hess, locals())
     scale, floor = _hess_rule(hess_scale, family)

@@ -13,6 +13,27 @@ exposes the same verbs.
 Every verb that reads logits warns (:class:`ProbabilitiesWarning`, a ``UserWarning``) when they
 look like probabilities instead: up to 16 rows spread over the batch are read (so the check costs
 the same for any batch size), and the warning fires when every one lies in [0, 1] and sums to 1.
+The warning points at the caller's line. It is a heuristic, so only this module and
+:mod:`logitkit.multilabel` run it; the top-level functions (``lk.softmax``, ``lk.cross_entropy``)
+compute on whatever they are given, but share every unambiguous diagnosis below.
+
+One class is not a multi-class problem: logits whose class axis has length 1 (a single logit per
+input: a binary model) raise ValueError in every verb, pointing at :mod:`logitkit.multilabel`
+(``lk.sigmoid``): their softmax is always 1 and their cross-entropy always 0, whatever the model
+says. ``lk.cross_entropy``, ``lk.cross_entropy_with_grad``, ``lk.nll_loss`` and ``lk.grad_hess``
+(multiclass) raise the same error; ``lk.softmax`` itself accepts an axis of length 1.
+
+Labels: integer class labels equal to ``ignore_index`` (default -100) are skipped by every verb
+that takes labels (:func:`loss`, :func:`fit_temperature`, :func:`expected_calibration_error`,
+:func:`brier_score`; :class:`MultiClass` passes its own). A one-hot integer matrix, a multi-hot one
+and labels that fit class-major (C, N) logits are explained, as in the top-level losses; errors
+name the argument (``target`` for the losses, ``labels`` for the calibration functions), and
+``dim=`` (torch's name) is a TypeError that says to use ``axis=``.
+
+Return values: a loss with reduction ``mean`` or ``sum`` is a NumPy scalar of the logits' loss
+dtype (``np.float32`` for float32 logits), as NumPy reductions return; calibration values
+(:func:`fit_temperature`, :func:`expected_calibration_error`, :func:`brier_score`) are Python
+floats.
 """
 
 from __future__ import annotations
@@ -37,13 +58,20 @@ from ._multi import (
     ProbabilitiesWarning,
     check_finite_rows,
     class_axis,
-    class_labels,
     float_logits,
     options_eq,
     options_hash,
     warn_if_probabilities,
 )
-from ._validation import InvalidTargetError, as_real_array, check_temperature
+from ._validation import (
+    Array,
+    InvalidTargetError,
+    LossValue,
+    as_real_array,
+    check_temperature,
+    no_dim,
+    one_class_error,
+)
 
 __all__ = [
     "CalibrationWarning",
@@ -71,7 +99,9 @@ def _logits(logits: Any, axis: Any) -> tuple[Any, int]:
     """(logits as an array, class axis), after the cheap probability check."""
     x = as_real_array(logits, "logits")
     ax = class_axis(x, axis)
-    warn_if_probabilities(x, ax, stacklevel=4)
+    if x.shape[ax] == 1:
+        raise one_class_error("logits", ax)
+    warn_if_probabilities(x, ax)
     return x, ax
 
 
@@ -83,37 +113,14 @@ def _temperature(temperature: Any) -> float | None:
 # ----------------------------------------------------------------------------- targets
 
 
-def _explain_integer_matrix(x: Any, target: Any, ax: int) -> None:
-    """An integer/bool target with the logits' own shape is a one-hot or multi-hot matrix, not
-    class labels: say which, and what to pass instead."""
-    t = target if isinstance(target, np.ndarray) else None
-    if t is None and not hasattr(target, "__array_ufunc__"):
-        try:
-            t = np.asarray(target)
-        except (TypeError, ValueError):
-            return
-    if t is None or t.dtype.kind not in "iub" or t.shape != np.shape(x) or t.ndim == 0:
-        return
-    sums = np.sum(t, axis=ax, dtype=np.int64)
-    binary = bool(np.all((t == 0) | (t == 1)))
-    if binary and bool(np.all(sums == 1)):
-        raise ValueError(
-            f"target: an integer matrix with the logits' shape {t.shape} and one 1 per row is a "
-            f"one-hot encoding; pass class indices (target.argmax(axis={ax})) or probabilities "
-            "(target.astype(float))"
-        )
-    if binary and bool(np.any(sums > 1)):
-        raise ValueError(
-            f"target: a 0/1 matrix with the logits' shape {t.shape} and several 1s in a row: each "
-            "input can be in several classes? use logitkit.multilabel "
-            "(binary_cross_entropy_with_logits)"
-        )
-
-
 def _with_hint(fn, x: Any, target: Any, ax: int, **kw: Any) -> Any:
     """Call a loss; when it rejects probability rows that do not sum to 1 and some row sums to
-    more than 1 (a multi-hot target), add the hint to use logitkit.multilabel."""
-    _explain_integer_matrix(x, target, ax)
+    more than 1 (a multi-hot target), add the hint to use logitkit.multilabel. (The losses
+    themselves explain one-hot and multi-hot integer targets and class-major logits.)"""
+    return _add_multilabel_hint(fn, x, target, ax, **kw)
+
+
+def _add_multilabel_hint(fn, x: Any, target: Any, ax: int, **kw: Any) -> Any:
     try:
         return fn(x, target, **kw)
     except InvalidTargetError as e:
@@ -136,11 +143,37 @@ def _with_hint(fn, x: Any, target: Any, ax: int, **kw: Any) -> Any:
 
 
 def _soft_labels(x: np.ndarray, labels: Any, ax: int) -> np.ndarray:
-    """Probability targets (rows summing to 1) with the logits' shape, as float64."""
+    """Probability labels (rows summing to 1) with the logits' shape, as float64; errors name
+    ``labels``."""
     t = np.asarray(as_real_array(labels, "labels"))
-    return _with_hint(
-        lambda x_, t_: losses._soft_target(t_, x_.shape, ax, np.dtype(np.float64), True), x, t, ax
+    return _add_multilabel_hint(
+        lambda x_, t_: losses._soft_target(t_, x_.shape, ax, np.dtype(np.float64), True, "labels"),
+        x,
+        t,
+        ax,
     )
+
+
+def _checked_labels(
+    x: np.ndarray, labels: Any, ax: int, ignore_index: Any
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """The labels of a calibration function, checked with errors that name ``labels``:
+    (class indices as int64 with ignored items = -1 and the ignored mask or None, hard=True), or
+    (probability rows as float64, None, hard=False)."""
+    t = np.asarray(as_real_array(labels, "labels"))
+    if t.dtype.kind in "iu":
+        ii = losses.as_index(ignore_index, "ignore_index")
+        shape = tuple(x.shape)
+        item_shape = shape[:ax] + shape[ax + 1 :]
+        lab, ignored = losses._hard_target(t, item_shape, shape[ax], ii, True, shape, ax, "labels")
+        return lab, ignored, True
+    if t.dtype.kind == "b" and t.shape == x.shape:
+        losses.explain_target_shape(t, tuple(x.shape), ax, "labels")
+    if t.dtype.kind != "f":
+        raise TypeError(
+            f"labels: expected integer class labels or float probabilities, got dtype {t.dtype}"
+        )
+    return _soft_labels(x, t, ax), None, False
 
 
 # ----------------------------------------------------------------------------- probabilities
@@ -153,7 +186,8 @@ def proba(
     temperature: float = 1.0,
     where: Any = None,
     out: np.ndarray | None = None,
-) -> Any:
+    dim: None = None,
+) -> Array:
     """Class probabilities: ``softmax(logits / temperature)`` along the class axis (rows sum to 1).
 
     Parameters
@@ -183,6 +217,8 @@ def proba(
     >>> lk.multiclass.proba([2.0, 1.0, -1.0])
     array([0.70538451, 0.25949646, 0.03511903])
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return _functional.softmax(x, ax, out=out, where=where, temperature=_temperature(temperature))
 
@@ -194,13 +230,16 @@ def log_proba(
     temperature: float = 1.0,
     where: Any = None,
     out: np.ndarray | None = None,
-) -> Any:
+    dim: None = None,
+) -> Array:
     """Class log-probabilities: ``log_softmax(logits / temperature)`` along the class axis.
 
     Exact where ``log(proba(...))`` is not: the top class of a confident row keeps its tiny
     log-probability (``log_proba([0, -40])[0] = -4.25e-18``, not 0). Parameters as :func:`proba`;
     masked entries get ``-inf``.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return _functional.log_softmax(
         x, ax, out=out, where=where, temperature=_temperature(temperature)
@@ -221,7 +260,7 @@ def _check_nan_rows(x: np.ndarray, idx: np.ndarray, ax: int) -> None:
         )
 
 
-def predict(logits: Any, *, axis: int = -1) -> np.ndarray:
+def predict(logits: Any, *, axis: int = -1, dim: None = None) -> np.ndarray | np.intp:
     """The most likely class of each input: the argmax of the logits along the class axis.
 
     Decided on the logits themselves, so two classes whose probabilities round to the same number
@@ -231,9 +270,12 @@ def predict(logits: Any, *, axis: int = -1) -> np.ndarray:
 
     Returns
     -------
-    ndarray of intp
-        The logits' shape without the class axis.
+    ndarray of intp, or np.intp
+        The logits' shape without the class axis: one ``np.intp`` scalar for 1-d logits (one
+        row), as ``np.argmax`` returns.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     if type(x) is not np.ndarray and _dask.is_dask(x):
         return _dask.map_rows(lambda b, axis: _argmax(np.asarray(b), axis), x, ax)
@@ -257,7 +299,12 @@ def _check_k(k: Any, C: int) -> int:
 
 
 def top_k(
-    logits: Any, k: int, *, axis: int = -1, temperature: float = 1.0
+    logits: Any,
+    k: int,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k most likely classes of each input and their probabilities, most likely first.
 
@@ -280,6 +327,8 @@ def top_k(
     probabilities : ndarray of the logits' floating dtype
         ``proba(logits, temperature=...)`` at ``indices``.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     if type(x) is not np.ndarray and _dask.is_dask(x):
         kk = _check_k(k, x.shape[ax])
@@ -307,7 +356,8 @@ def loss(
     reduction: str = "mean",
     sample_weight: Any = None,
     validate: bool = True,
-) -> Any:
+    dim: None = None,
+) -> LossValue:
     """Cross-entropy of multi-class logits: :func:`logitkit.cross_entropy` with the same options.
 
     ``target`` holds class indices (the logits' shape without the class axis, integer dtype) or
@@ -315,6 +365,8 @@ def loss(
     or a 0/1 integer matrix with several 1s in a row, raise ValueError pointing to
     :mod:`logitkit.multilabel`; a one-hot integer matrix raises one that says how to pass it.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return _with_hint(
         losses.cross_entropy,
@@ -343,9 +395,12 @@ def loss_with_grad(
     sample_weight: Any = None,
     validate: bool = True,
     out: np.ndarray | None = None,
-) -> tuple[Any, np.ndarray]:
+    dim: None = None,
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` from one fused pass: :func:`logitkit.cross_entropy_with_grad`
     with the same options (``out`` receives the gradient). Targets as :func:`loss`."""
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return _with_hint(
         losses.cross_entropy_with_grad,
@@ -373,12 +428,15 @@ def grad_hess(
     sample_weight: Any = None,
     validate: bool = True,
     hess_scale: float | str = 1.0,
+    dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient ``p - y`` and diagonal Hessian ``p·(1 - p)`` of the per-item
     cross-entropy (times weights), for gradient-boosting custom objectives:
     :func:`logitkit.grad_hess` with ``family="multiclass"``. ``hess_scale="xgboost"`` or
     ``"lightgbm"`` gives the Hessian of that library's built-in multiclass objective (see
     :func:`logitkit.grad_hess`)."""
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return _with_hint(
         losses.grad_hess,
@@ -405,6 +463,8 @@ def fit_temperature(
     axis: int = -1,
     sample_weight: Any = None,
     bounds: tuple[float, float] = (1e-3, 1e3),
+    ignore_index: int = -100,
+    dim: None = None,
 ) -> float:
     """The temperature T > 0 that minimizes the mean NLL of ``softmax(logits / T)`` (temperature
     scaling, Guo et al. 2017): ``proba(logits, temperature=T)`` is then calibrated.
@@ -421,12 +481,15 @@ def fit_temperature(
     logits : array_like, shape (..., C, ...)
         Held-out logits (not those the model was trained on).
     labels : array_like
-        Class indices (integer, the logits' shape without the class axis; ``-100`` is ignored as
-        in :func:`loss`) or probability rows (float, the logits' shape).
+        Class indices (integer, the logits' shape without the class axis) or probability rows
+        (float, the logits' shape). Errors name ``labels``.
     axis : int
         The class axis.
     sample_weight : array_like, optional
         One weight per item.
+    ignore_index : int
+        Items labelled ``ignore_index`` are skipped, as in :func:`loss` (and in
+        :func:`expected_calibration_error` and :func:`brier_score`).
     bounds : (T_min, T_max)
         The search interval. When the optimum lies beyond it — every item classified correctly
         with a margin (the loss keeps falling as T -> 0), or logits that carry no information
@@ -438,6 +501,8 @@ def fit_temperature(
     -------
     float
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     x64 = np.asarray(x, np.float64)
     if _dask.is_dask(labels) or _dask.is_dask(sample_weight):  # computed once, not once per step
@@ -445,28 +510,22 @@ def fit_temperature(
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)
     lo, hi = check_bounds(bounds)
     check_finite_rows(x64, ax, "fit_temperature")
+    lab, _, hard = _checked_labels(x64, labels, ax, ignore_index)
+    ii = -1 if hard else -100  # _checked_labels marks ignored items -1
     # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
     with np.errstate(all="ignore"):
-        state = {"validate": True}
 
         def dloss_dlogT(s: float) -> float:
             z = x64 * math.exp(-s)
-            _, g = _with_hint(
-                losses.cross_entropy_with_grad,
-                z,
-                labels,
-                ax,
-                axis=ax,
-                sample_weight=sample_weight,
-                validate=state["validate"],
+            _, g = losses.cross_entropy_with_grad(
+                z, lab, axis=ax, sample_weight=sample_weight, ignore_index=ii, validate=False
             )
-            state["validate"] = False
             return -float(np.vdot(g, z))
 
         s, side = solve_log_temperature(dloss_dlogT, math.log(lo), math.log(hi))
         T = lo if side < 0 else hi if side > 0 else math.exp(s)
         if side:
-            warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
+            warn_at_bounds(T, lo, hi, "fit_temperature")
         return T
 
 
@@ -475,7 +534,14 @@ def _proba64(x: Any, ax: int, temperature: Any) -> np.ndarray:
 
 
 def expected_calibration_error(
-    logits: Any, labels: Any, *, axis: int = -1, n_bins: int = 15, temperature: float = 1.0
+    logits: Any,
+    labels: Any,
+    *,
+    axis: int = -1,
+    n_bins: int = 15,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    dim: None = None,
 ) -> float:
     """Expected calibration error of the top-1 prediction, with equal-width confidence bins.
 
@@ -483,54 +549,71 @@ def expected_calibration_error(
     outcome is 1 if that class is the label, else 0 (for probability labels: the label's
     probability of the predicted class). Bin k of ``n_bins`` holds the confidences in
     (k/n_bins, (k+1)/n_bins]; ECE = Σ_k (n_k / N)·|mean outcome_k - mean confidence_k|.
-    Probabilities are computed in float64, at ``temperature``. No items gives NaN.
+    Probabilities are computed in float64, at ``temperature``. Items labelled ``ignore_index``
+    are skipped (they do not count in N), as in :func:`loss`. No items gives NaN.
 
     Returns
     -------
     float
+        A Python float (as every calibration value: :func:`brier_score`, :func:`fit_temperature`).
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
     with np.errstate(all="ignore"):
         nb = check_n_bins(n_bins)
         x = np.asarray(x)
-        C = x.shape[ax]
-        item_shape = x.shape[:ax] + x.shape[ax + 1 :]
-        t = np.asarray(as_real_array(labels, "labels"))
+        lab, ignored, hard = _checked_labels(x, labels, ax, ignore_index)
         pred = _argmax(x, ax)
         p = _proba64(x, ax, temperature)
-        conf = np.take_along_axis(p, np.expand_dims(pred, ax), axis=ax)
-        if t.dtype.kind in "iu":
-            outcome = (class_labels(t, item_shape, C) == pred).astype(np.float64)
+        conf = np.take_along_axis(p, np.expand_dims(pred, ax), axis=ax).squeeze(ax)
+        if hard:
+            outcome = (lab == pred).astype(np.float64)
         else:
-            y = _soft_labels(x, t, ax)
-            outcome = np.take_along_axis(y, np.expand_dims(pred, ax), axis=ax)
-        return ece_from(conf.ravel(), np.asarray(outcome, np.float64).ravel(), nb)
+            outcome = np.take_along_axis(lab, np.expand_dims(pred, ax), axis=ax).squeeze(ax)
+        if ignored is not None:
+            conf, outcome = conf[~ignored], outcome[~ignored]
+        return ece_from(conf.ravel(), outcome.ravel(), nb)
 
 
-def brier_score(logits: Any, labels: Any, *, axis: int = -1, temperature: float = 1.0) -> float:
+def brier_score(
+    logits: Any,
+    labels: Any,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    dim: None = None,
+) -> float:
     """Multi-class Brier score: the mean over items of Σ_c (p_c - y_c)², with y the one-hot label
     (or the probability label). 0 is perfect; 2 is the worst. Probabilities are computed in
-    float64, at ``temperature``. No items gives NaN.
+    float64, at ``temperature``. Items labelled ``ignore_index`` are skipped (they do not count in
+    the mean), as in :func:`loss`. No items gives NaN.
 
     Returns
     -------
     float
+        A Python float.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
     with np.errstate(all="ignore"):
         x = np.asarray(x)
-        C = x.shape[ax]
         item_shape = x.shape[:ax] + x.shape[ax + 1 :]
-        t = np.asarray(as_real_array(labels, "labels"))
+        lab, ignored, hard = _checked_labels(x, labels, ax, ignore_index)
         d = _proba64(x, ax, temperature)
-        if t.dtype.kind in "iu":
-            lab = np.expand_dims(class_labels(t, item_shape, C), ax)
-            np.put_along_axis(d, lab, np.take_along_axis(d, lab, axis=ax) - 1.0, axis=ax)
-        else:
-            d = d - _soft_labels(x, t, ax)
         n = math.prod(item_shape)
+        if hard:
+            idx = np.expand_dims(np.where(lab < 0, 0, lab), ax)
+            np.put_along_axis(d, idx, np.take_along_axis(d, idx, axis=ax) - 1.0, axis=ax)
+            if ignored is not None:  # the counted items' rows, class axis last, in C order
+                d = np.moveaxis(d, ax, -1)[~ignored]
+                n = d.shape[0]
+        else:
+            d = d - lab
         # squares in C order: the sum's order, and so its bits, never depend on the layout
         return float(np.sum(np.multiply(d, d, order="C")) / n) if n else math.nan
 
@@ -563,15 +646,15 @@ class MultiClass:
 
     __hash__ = options_hash
 
-    def proba(self, logits: Any, **kw: Any) -> Any:
+    def proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`proba` with this object's axis and temperature."""
         return proba(logits, **{"axis": self.axis, "temperature": self.temperature, **kw})
 
-    def log_proba(self, logits: Any, **kw: Any) -> Any:
+    def log_proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`log_proba` with this object's axis and temperature."""
         return log_proba(logits, **{"axis": self.axis, "temperature": self.temperature, **kw})
 
-    def predict(self, logits: Any, **kw: Any) -> np.ndarray:
+    def predict(self, logits: Any, **kw: Any) -> np.ndarray | np.intp:
         """:func:`predict` along this object's axis."""
         return predict(logits, **{"axis": self.axis, **kw})
 
@@ -587,11 +670,11 @@ class MultiClass:
             "label_smoothing": self.label_smoothing,
         }
 
-    def loss(self, logits: Any, target: Any, **kw: Any) -> Any:
+    def loss(self, logits: Any, target: Any, **kw: Any) -> LossValue:
         """:func:`loss` with this object's axis, weight, ignore_index and label_smoothing."""
         return loss(logits, target, **{**self._loss_options(), **kw})
 
-    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[Any, np.ndarray]:
+    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[LossValue, np.ndarray]:
         """:func:`loss_with_grad` with this object's loss options."""
         return loss_with_grad(logits, target, **{**self._loss_options(), **kw})
 
@@ -602,18 +685,25 @@ class MultiClass:
         return grad_hess(logits, target, **{**opts, **kw})
 
     def fit_temperature(self, logits: Any, labels: Any, **kw: Any) -> MultiClass:
-        """A copy of this object with ``temperature`` from :func:`fit_temperature`."""
-        T = fit_temperature(logits, labels, **{"axis": self.axis, **kw})
+        """A copy of this object with ``temperature`` from :func:`fit_temperature` (with this
+        object's axis and ignore_index)."""
+        T = fit_temperature(
+            logits, labels, **{"axis": self.axis, "ignore_index": self.ignore_index, **kw}
+        )
         return dataclasses.replace(self, temperature=T)
 
     def expected_calibration_error(self, logits: Any, labels: Any, **kw: Any) -> float:
-        """:func:`expected_calibration_error` with this object's axis and temperature."""
-        return expected_calibration_error(
-            logits, labels, **{"axis": self.axis, "temperature": self.temperature, **kw}
-        )
+        """:func:`expected_calibration_error` with this object's axis, temperature and
+        ignore_index."""
+        return expected_calibration_error(logits, labels, **{**self._cal_options(), **kw})
 
     def brier_score(self, logits: Any, labels: Any, **kw: Any) -> float:
-        """:func:`brier_score` with this object's axis and temperature."""
-        return brier_score(
-            logits, labels, **{"axis": self.axis, "temperature": self.temperature, **kw}
-        )
+        """:func:`brier_score` with this object's axis, temperature and ignore_index."""
+        return brier_score(logits, labels, **{**self._cal_options(), **kw})
+
+    def _cal_options(self) -> dict[str, Any]:
+        return {
+            "axis": self.axis,
+            "temperature": self.temperature,
+            "ignore_index": self.ignore_index,
+        }

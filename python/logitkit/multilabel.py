@@ -17,7 +17,16 @@ Every verb that reads logits warns (:class:`ProbabilitiesWarning`, a ``UserWarni
 look like probabilities: up to 16 rows spread over the batch are read (the check costs the same
 for any batch size); it fires when every sampled row lies in [0, 1] and sums to 1 (softmax
 outputs), or when at least 32 sampled entries all lie in [0, 1] and are not all equal (sigmoid
-outputs).
+outputs). The warning points at the caller's line.
+
+There is no ``ignore_index``: every (input, class) pair is its own binary label, as in
+``torch.nn.functional.binary_cross_entropy_with_logits``. To leave pairs out of a loss, give them
+``weight=0`` (``weight`` broadcasts to the logits' shape; the mean still divides by the number of
+elements, torch's rule); the calibration functions read every pair. Errors name the argument
+(``target`` for the losses, ``labels`` for the calibration functions); ``dim=`` (torch's name) is
+a TypeError that says to use ``axis=``. A loss with reduction ``mean`` or ``sum`` is a NumPy
+scalar of the logits' loss dtype; calibration values are Python floats (and
+:class:`PlattScaling` from :func:`fit_temperature`).
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ from ._multi import (
     per_class,
     warn_if_probabilities,
 )
-from ._validation import as_real_array, check_out, target_error
+from ._validation import Array, LossValue, as_real_array, check_out, no_dim, target_error
 
 __all__ = [
     "CalibrationWarning",
@@ -86,10 +95,10 @@ class PlattScaling(NamedTuple):
     bias: np.ndarray
 
 
-def _logits(logits: Any, axis: Any, stacklevel: int = 4) -> tuple[Any, int]:
+def _logits(logits: Any, axis: Any) -> tuple[Any, int]:
     x = as_real_array(logits, "logits")
     ax = class_axis(x, axis)
-    warn_if_probabilities(x, ax, multilabel=True, stacklevel=stacklevel)
+    warn_if_probabilities(x, ax, multilabel=True)
     return x, ax
 
 
@@ -124,7 +133,7 @@ def _sigmoid_wide(z: np.ndarray, log: bool) -> np.ndarray:
 
 
 def _transform(logits, axis, temperature, bias, complement, log, out):
-    x, ax = _logits(logits, axis, stacklevel=5)
+    x, ax = _logits(logits, axis)
     return _apply(x, ax, temperature, bias, complement, log, out)
 
 
@@ -165,7 +174,8 @@ def proba(
     bias: Any = 0.0,
     complement: bool = False,
     out: np.ndarray | None = None,
-) -> Any:
+    dim: None = None,
+) -> Array:
     """Per-class probabilities ``sigmoid(logits / temperature + bias)``, each on its own.
 
     Parameters
@@ -196,6 +206,8 @@ def proba(
     >>> lk.multilabel.proba([2.0, 1.0, -1.0])
     array([0.88079708, 0.73105858, 0.26894142])
     """
+    if dim is not None:
+        no_dim(dim)
     return _transform(logits, axis, temperature, bias, complement, False, out)
 
 
@@ -207,13 +219,16 @@ def log_proba(
     bias: Any = 0.0,
     complement: bool = False,
     out: np.ndarray | None = None,
-) -> Any:
+    dim: None = None,
+) -> Array:
     """``log p`` per class, ``log_sigmoid(logits / temperature + bias)``, without rounding p first.
 
     ``complement=True`` gives ``log(1 - p) = log_sigmoid(-z)`` accurately: for a confident
     positive (z = 40) it is -40 exactly where ``log(1 - proba(...))`` gives -inf; for z = -40 it
     is -4.25e-18 where ``log1p(-proba(...))`` loses most digits. Parameters as :func:`proba`.
     """
+    if dim is not None:
+        no_dim(dim)
     return _transform(logits, axis, temperature, bias, complement, True, out)
 
 
@@ -247,6 +262,7 @@ def predict(
     axis: int = -1,
     temperature: Any = 1.0,
     bias: Any = 0.0,
+    dim: None = None,
 ) -> np.ndarray:
     """Which classes are on: ``proba(logits, ...) > threshold``, decided on the logits.
 
@@ -270,6 +286,8 @@ def predict(
     ndarray of bool
         The logits' shape. NaN logits are never on.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     # a Dask array stays lazy: the cuts need only its shape and dtype
     if type(x) is not np.ndarray and _dask.is_dask(x):
@@ -280,7 +298,13 @@ def predict(
 
 
 def top_k(
-    logits: Any, k: int, *, axis: int = -1, temperature: Any = 1.0, bias: Any = 0.0
+    logits: Any,
+    k: int,
+    *,
+    axis: int = -1,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+    dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k classes of highest probability per input and their (independent) probabilities.
 
@@ -288,6 +312,8 @@ def top_k(
     otherwise), ties broken by the lower class index. A row containing NaN raises ValueError.
     Returns (indices, probabilities) with the class axis of length k.
     """
+    if dim is not None:
+        no_dim(dim)
     from .multiclass import _check_k, _check_nan_rows
 
     x, ax = _logits(logits, axis)
@@ -324,7 +350,8 @@ def loss(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     validate: bool = True,
-) -> Any:
+    dim: None = None,
+) -> LossValue:
     """Binary cross-entropy of multi-label logits: :func:`logitkit.binary_cross_entropy_with_logits`
     with the same options (``pos_weight`` and a 1-d ``weight`` are one value per class, along
     ``axis``).
@@ -332,6 +359,8 @@ def loss(
     ``target`` has the logits' shape, entries in [0, 1]. A target of the logits' shape without the
     class axis holding class indices raises ValueError pointing to :mod:`logitkit.multiclass`.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return losses.binary_cross_entropy_with_logits(
         x,
@@ -356,9 +385,12 @@ def loss_with_grad(
     reduction: str = "mean",
     validate: bool = True,
     out: np.ndarray | None = None,
-) -> tuple[Any, np.ndarray]:
+    dim: None = None,
+) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` from one pass:
     :func:`logitkit.binary_cross_entropy_with_logits_with_grad` with the same options."""
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return losses.binary_cross_entropy_with_logits_with_grad(
         x,
@@ -383,11 +415,14 @@ def grad_hess(
     label_smoothing: float = 0.0,
     validate: bool = True,
     hess_scale: float | str = 1.0,
+    dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient ``c·σ - pos_weight·y`` and Hessian ``c·σ·(1 - σ)`` of the BCE
     (``c = 1 + (pos_weight - 1)·y``), for gradient-boosting custom objectives:
     :func:`logitkit.grad_hess` with ``family="binary"``. ``hess_scale="xgboost"`` floors
     ``σ·(1 - σ)`` at 1e-16 as XGBoost's ``binary:logistic`` does (see :func:`logitkit.grad_hess`)."""
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     return losses.grad_hess(
         x,
@@ -414,7 +449,7 @@ def _labels01(x: np.ndarray, labels: Any, ax: int) -> np.ndarray:
     bad = ~((y >= 0) & (y <= 1))
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise target_error("labels", "must be in [0, 1]", y[pos], pos)
+        raise target_error("labels", "unit_interval", y[pos], pos)
     return y
 
 
@@ -427,6 +462,7 @@ def fit_temperature(
     regularize: bool = True,
     bounds: tuple[float, float] = (1e-3, 1e3),
     max_iter: int = 100,
+    dim: None = None,
 ) -> PlattScaling:
     """Platt scaling per class: the temperature T_c > 0 and bias b_c that minimize the mean BCE of
     ``sigmoid(x / T_c + b_c)`` against the labels of class c.
@@ -469,6 +505,8 @@ def fit_temperature(
         ``(temperature, bias)``, two float64 arrays of shape (C,), usable as
         ``proba(logits, temperature=..., bias=...)`` or ``proba(logits, **fit._asdict())``.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     x = float_logits(x)
     y = _labels01(x, labels, ax)
@@ -512,7 +550,7 @@ def fit_temperature(
             max_iter=int(max_iter),
         )
         T = np.clip(1.0 / a, lo, hi)
-        warn_at_bounds(T, lo, hi, "fit_temperature", stacklevel=3)
+        warn_at_bounds(T, lo, hi, "fit_temperature")
         return PlattScaling(temperature=T, bias=b)
 
 
@@ -530,6 +568,7 @@ def expected_calibration_error(
     n_bins: int = 15,
     temperature: Any = 1.0,
     bias: Any = 0.0,
+    dim: None = None,
 ) -> float:
     """Expected calibration error over every (input, class) pair, with equal-width bins.
 
@@ -538,6 +577,8 @@ def expected_calibration_error(
     (k/n_bins, (k+1)/n_bins]; ECE = Σ_k (n_k / N)·|mean label_k - mean p_k| over the N pairs — the
     distance of the reliability diagram of "class is on" from the diagonal. No pairs gives NaN.
     """
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
     with np.errstate(all="ignore"):
@@ -549,11 +590,19 @@ def expected_calibration_error(
 
 
 def brier_score(
-    logits: Any, labels: Any, *, axis: int = -1, temperature: Any = 1.0, bias: Any = 0.0
+    logits: Any,
+    labels: Any,
+    *,
+    axis: int = -1,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+    dim: None = None,
 ) -> float:
     """Multi-label Brier score: the mean of ``(p - y)²`` over every (input, class) pair, in
     float64 (``p - 1`` taken as ``-sigmoid(-z)``, exact for confident positives). 0 is perfect,
     1 the worst. No pairs gives NaN."""
+    if dim is not None:
+        no_dim(dim)
     x, ax = _logits(logits, axis)
     # valid input never raises under np.errstate(all='raise'): tails underflow, limits overflow
     with np.errstate(all="ignore"):
@@ -607,11 +656,11 @@ class MultiLabel:
             "label_smoothing": self.label_smoothing,
         }
 
-    def proba(self, logits: Any, **kw: Any) -> Any:
+    def proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`proba` with this object's axis, temperature and bias."""
         return proba(logits, **{**self._cal(), **kw})
 
-    def log_proba(self, logits: Any, **kw: Any) -> Any:
+    def log_proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`log_proba` with this object's axis, temperature and bias."""
         return log_proba(logits, **{**self._cal(), **kw})
 
@@ -623,11 +672,11 @@ class MultiLabel:
         """:func:`top_k` with this object's axis, temperature and bias."""
         return top_k(logits, k, **{**self._cal(), **kw})
 
-    def loss(self, logits: Any, target: Any, **kw: Any) -> Any:
+    def loss(self, logits: Any, target: Any, **kw: Any) -> LossValue:
         """:func:`loss` with this object's axis, weight, pos_weight and label_smoothing."""
         return loss(logits, target, **{**self._loss_options(), **kw})
 
-    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[Any, np.ndarray]:
+    def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[LossValue, np.ndarray]:
         """:func:`loss_with_grad` with this object's loss options."""
         return loss_with_grad(logits, target, **{**self._loss_options(), **kw})
 

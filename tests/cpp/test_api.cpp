@@ -454,6 +454,18 @@ void test_errors() {
   std::vector<T> soft = {T(0.2), T(0.8), T(0), T(0.5), T(0.6), T(0)};
   s = lk::cross_entropy(lk::view(x.data(), 2, 3), lk::view(soft.data(), 2, 3), lk::vec(&loss, 1));
   expect(s.code == lk::Errc::invalid_target && s.row == 1 && std::fabs(s.value - 1.1) < 1e-6, "soft row 1 sums to 1.1");
+  // the texts Python raises for the same errors (tests/test_diagnostics.py, test_one_error_vocabulary)
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strcmp(msg, "target: each row of probabilities must sum to 1; row (1,) sums to 1.1; if each input can "
+                          "be in several classes at once, the logits are multi-label: use logitkit.multilabel "
+                          "(binary_cross_entropy_with_logits)") == 0,
+         "describe() of a row sum above 1");
+  soft[4] = T(0.1);
+  s = lk::cross_entropy(lk::view(x.data(), 2, 3), lk::view(soft.data(), 2, 3), lk::vec(&loss, 1));
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strcmp(msg, "target: each row of probabilities must sum to 1; row (1,) sums to 0.6") == 0,
+         "describe() of a row sum below 1");
+  soft[4] = T(0.6);
   soft[4] = T(-0.5);
   soft[5] = T(1);
   s = lk::cross_entropy(lk::view(x.data(), 2, 3), lk::view(soft.data(), 2, 3), lk::vec(&loss, 1));
@@ -474,6 +486,8 @@ void test_errors() {
   bo.pos_weight = lk::vec(pw.data(), 3);
   s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 3), lk::view(by2.data(), 3), lk::view(&loss, 1), bo);
   expect(s.code == lk::Errc::invalid_weight && s.row == 1, "negative pos_weight");
+  lk::describe(s, msg, sizeof msg);
+  expect(std::strcmp(msg, "pos_weight: must be >= 0; -1 at position (1,)") == 0, "describe() of a negative pos_weight");
   bo.pos_weight = lk::vec(pw.data(), 2);
   s = lk::binary_cross_entropy_with_logits(lk::view(x.data(), 3), lk::view(by2.data(), 3), lk::view(&loss, 1), bo);
   expect(s.code == lk::Errc::shape_mismatch && std::strcmp(s.argument, "pos_weight") == 0, "pos_weight per class");

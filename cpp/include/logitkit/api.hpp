@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <type_traits>
@@ -85,6 +86,23 @@ inline const char* errc_name(Errc e) noexcept {
   return "unknown";
 }
 
+// The rules the error messages state, one text per kind of error: the C++ functions put them in
+// Status::what, and the Python package raises them through _core.describe_status, so that both
+// languages say the same thing (one vocabulary; tests/test_diagnostics.py compares the texts).
+namespace messages {
+inline constexpr char probabilities_in_unit[] = "probabilities must be in [0, 1]";
+inline constexpr char probabilities_not_nan[] = "probabilities must not be NaN";
+inline constexpr char probabilities_nonnegative[] = "probabilities must be >= 0";
+// describe() writes a row sum as "...; row (i,) sums to S", with the multi-label hint when S > 1
+inline constexpr char row_sum[] = "each row of probabilities must sum to 1";
+inline constexpr char row_sum_hint[] =
+    "; if each input can be in several classes at once, the logits are multi-label: use logitkit.multilabel "
+    "(binary_cross_entropy_with_logits)";
+inline constexpr char weight_nonnegative[] = "must be >= 0";
+inline constexpr char positive_finite[] = "must be a positive finite number";
+inline constexpr char unit_interval[] = "must be in [0, 1]";
+}  // namespace messages
+
 namespace describe_detail {
 // v with the fewest significant digits (%.1g .. %.17g) that read back as v; NaN as "nan". The
 // Python package formats the values of its messages by the same rule (_validation.py).
@@ -127,23 +145,13 @@ inline std::size_t status_position(const Status& s, std::size_t* idx, const std:
   return 2;
 }
 
-// Writes a one-line message into buf (always terminated when size > 0) and returns its full length,
-// like snprintf:
-//   "target: probabilities must be in [0, 1]; 1.5 at position (2, 0)"
-//   "labels: label 3 at position (2,) is outside [0, 3) and is not ignore_index=-100"
-//   "temperature: must be a positive finite number; got 0"
-// The position is (row,) for a vector element, (row, col) for a matrix element. With a shape
-// (ndim > 0), the element's row-major index in the view (row·shape[ndim-1] + col, or row) is written
-// as an index into an array of that shape instead: a caller that flattened an N-d array into the view
-// names the element in the array's own terms.
-inline int describe(const Status& s, char* buf, std::size_t size, const std::size_t* shape = nullptr,
-                    std::size_t ndim = 0) noexcept {
+// describe() with the position given as indices (n of them; Python's tuple notation): the one
+// formatter of every message, which the Python package calls through _core.describe_status.
+inline int describe_at(const Status& s, const std::size_t* idx, std::size_t n, char* buf, std::size_t size) noexcept {
   if (s.ok()) return std::snprintf(buf, size, "ok");
   char value[48] = "", pos[160] = "";
-  if (s.has_row) {
-    std::size_t idx[32];
-    describe_detail::position(idx, status_position(s, idx, shape, ndim), pos, sizeof pos);
-  }
+  const bool has_pos = s.has_row && n > 0;
+  if (has_pos) describe_detail::position(idx, n, pos, sizeof pos);
   if (s.code == Errc::invalid_label && s.has_label) {
     char label[32];
     if (s.label_unsigned)
@@ -153,11 +161,32 @@ inline int describe(const Status& s, char* buf, std::size_t size, const std::siz
     return std::snprintf(buf, size, "%s: label %s at position %s is outside [0, %zu) and is not ignore_index=%lld",
                          s.argument, label, pos, s.classes, static_cast<long long>(s.ignore_index));
   }
+  if (s.code == Errc::invalid_target && s.has_value && has_pos && std::strcmp(s.what, messages::row_sum) == 0)
+    return std::snprintf(buf, size, "%s: %s; row %s sums to %.6g%s", s.argument, s.what, pos, s.value,
+                         s.value > 1.0 ? messages::row_sum_hint : "");
   if (s.has_value) describe_detail::number(s.value, value, sizeof value);
-  if (s.has_value && s.has_row) return std::snprintf(buf, size, "%s: %s; %s at position %s", s.argument, s.what, value, pos);
+  if (s.has_value && has_pos) return std::snprintf(buf, size, "%s: %s; %s at position %s", s.argument, s.what, value, pos);
   if (s.has_value) return std::snprintf(buf, size, "%s: %s; got %s", s.argument, s.what, value);
-  if (s.has_row) return std::snprintf(buf, size, "%s: %s at position %s", s.argument, s.what, pos);
+  if (has_pos) return std::snprintf(buf, size, "%s: %s at position %s", s.argument, s.what, pos);
   return std::snprintf(buf, size, "%s: %s", s.argument, s.what);
+}
+
+// Writes a one-line message into buf (always terminated when size > 0) and returns its full length,
+// like snprintf:
+//   "target: probabilities must be in [0, 1]; 1.5 at position (2, 0)"
+//   "labels: label 3 at position (2,) is outside [0, 3) and is not ignore_index=-100"
+//   "target: each row of probabilities must sum to 1; row (1,) sums to 0.8"
+//   "temperature: must be a positive finite number; got 0"
+// A row sum above 1 adds the hint that the logits may be multi-label (messages::row_sum_hint).
+// The position is (row,) for a vector element or a row, (row, col) for a matrix element. With a shape
+// (ndim > 0), the element's row-major index in the view (row·shape[ndim-1] + col, or row) is written
+// as an index into an array of that shape instead: a caller that flattened an N-d array into the view
+// names the element in the array's own terms.
+inline int describe(const Status& s, char* buf, std::size_t size, const std::size_t* shape = nullptr,
+                    std::size_t ndim = 0) noexcept {
+  std::size_t idx[32];
+  const std::size_t n = s.has_row ? status_position(s, idx, shape, ndim) : 0;
+  return describe_at(s, idx, n, buf, size);
 }
 
 // -------------------------------------------------------------------------------------- views
@@ -429,7 +458,7 @@ inline Status map2(MatrixView<const T> a, MatrixView<const T> b, MatrixView<T> o
 
 inline Status check_temperature(double t) noexcept {
   if (!(t > 0) || !std::isfinite(t)) {
-    Status s = fail(Errc::invalid_argument, "temperature", "must be a positive finite number");
+    Status s = fail(Errc::invalid_argument, "temperature", messages::positive_finite);
     s.has_value = true;
     s.value = t;
     return s;
@@ -440,7 +469,7 @@ inline Status check_temperature(double t) noexcept {
 template <class T>
 inline Status check_smoothing(T eps) noexcept {
   if (!(eps >= T(0) && eps <= T(1))) {
-    Status s = fail(Errc::invalid_argument, "label_smoothing", "must be in [0, 1]");
+    Status s = fail(Errc::invalid_argument, "label_smoothing", messages::unit_interval);
     s.has_value = true;
     s.value = double(eps);
     return s;
@@ -658,13 +687,13 @@ inline Status ce_soft(MatrixView<const T> x, MatrixView<const T> y, VectorView<T
       for (std::size_t c = 0; c < C; ++c) {
         const T v = y(i, c);
         if (std::isnan(v))
-          return fail_at(Errc::invalid_target, "target", "probabilities must not be NaN", double(v), i, true, c);
+          return fail_at(Errc::invalid_target, "target", messages::probabilities_not_nan, double(v), i, true, c);
         if (v < T(0))
-          return fail_at(Errc::invalid_target, "target", "probabilities must be >= 0", double(v), i, true, c);
+          return fail_at(Errc::invalid_target, "target", messages::probabilities_nonnegative, double(v), i, true, c);
         sum += double(v);
       }
       if (!(std::fabs(sum - 1.0) <= tol))
-        return fail_at(Errc::invalid_target, "target", "each row of probabilities must sum to 1 (value: the row's sum)",
+        return fail_at(Errc::invalid_target, "target", messages::row_sum,
                        sum, i);
     }
   }
@@ -745,7 +774,7 @@ inline Status bce_check_targets(const MatrixView<const T>& y) noexcept {
     for (std::size_t c = 0; c < y.cols; ++c) {
       const T v = y(i, c);
       if (!(v >= T(0) && v <= T(1)))
-        return fail_at(Errc::invalid_target, "target", "probabilities must be in [0, 1]", double(v), i, true, c);
+        return fail_at(Errc::invalid_target, "target", messages::probabilities_in_unit, double(v), i, true, c);
     }
   return {};
 }
@@ -786,12 +815,12 @@ inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> lo
     if (has_p)
       for (std::size_t c = 0; c < C; ++c)
         if (o.pos_weight[c] < T(0))
-          return fail_at(Errc::invalid_weight, "pos_weight", "must be >= 0", double(o.pos_weight[c]), c);
+          return fail_at(Errc::invalid_weight, "pos_weight", messages::weight_nonnegative, double(o.pos_weight[c]), c);
     if (has_pe)
       for (std::size_t i = 0; i < x.rows; ++i)
         for (std::size_t c = 0; c < C; ++c)
           if (o.pos_weight_elements(i, c) < T(0))
-            return fail_at(Errc::invalid_weight, "pos_weight", "must be >= 0", double(o.pos_weight_elements(i, c)), i,
+            return fail_at(Errc::invalid_weight, "pos_weight", messages::weight_nonnegative, double(o.pos_weight_elements(i, c)), i,
                            true, c);
   }
   const std::size_t n = x.size();
