@@ -14,7 +14,18 @@ try:  # NumPy >= 2.0
 except ImportError:  # pragma: no cover - NumPy 1.25/1.26
     from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
+# ml_dtypes.bfloat16 (an optional dependency: the extra logitkit[bfloat16]) as a NumPy dtype, or
+# None when ml_dtypes cannot be imported. Its kind is "V" (a NumPy user dtype), so the dtype checks
+# below name it where they test kinds.
+try:
+    import ml_dtypes as _ml_dtypes
+except ImportError:
+    BFLOAT16: np.dtype | None = None
+else:
+    BFLOAT16 = np.dtype(_ml_dtypes.bfloat16)
+
 __all__ = [
+    "BFLOAT16",
     "InvalidTargetError",
     "as_index",
     "as_logits",
@@ -131,10 +142,10 @@ def as_real_array(x: Any, name: str = "x", *, masked_ok: bool = False) -> Any:
                 f"{name}: complex dtype {dtype} is not supported; logits are real numbers "
                 "(pass x.real if the imaginary part is zero)"
             )
-        if kind not in "fiub":
+        if kind not in "fiub" and not (BFLOAT16 is not None and dtype == BFLOAT16):
             raise TypeError(
-                f"{name}: dtype {dtype} is not a real numeric dtype; expected float16, float32, "
-                "float64, or an integer or bool array"
+                f"{name}: dtype {dtype} is not a real numeric dtype; expected float16, bfloat16 "
+                "(ml_dtypes), float32, float64, or an integer or bool array"
             )
         if kind == "f" and dtype.itemsize > 8:
             raise TypeError(
@@ -208,14 +219,15 @@ def _as_int(a: Any) -> int:
 
 
 def check_out(out: Any, shape: tuple[int, ...], name: str = "out") -> None:
-    """out must be a writeable floating ndarray of the result's shape."""
+    """out must be a writeable floating (float16, bfloat16, float32, float64) ndarray of the
+    result's shape."""
     if out is None:
         return
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(out).__name__}")
     if not out.flags.writeable:
         raise ValueError(f"{name}: array is read-only")
-    if out.dtype.kind != "f":
+    if out.dtype.kind != "f" and not (BFLOAT16 is not None and out.dtype == BFLOAT16):
         raise TypeError(
             f"{name}: dtype {out.dtype} cannot hold the result; expected a floating dtype"
         )
