@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _core
 from ._validation import (
+    BFLOAT16,
     InvalidTargetError,
     as_index,
     as_real_array,
@@ -65,12 +66,61 @@ def _check_smoothing(eps: Any) -> float:
 
 
 def _float_logits(logits: Any, name: str = "logits") -> np.ndarray:
+    """The logits as the array the loss is computed in: float16 and bfloat16 as float32 (exact),
+    integers and bool as float64."""
     x = np.asarray(as_real_array(logits, name))
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
-    elif x.dtype == np.float16:
+    if x.dtype == np.float16 or (BFLOAT16 is not None and x.dtype == BFLOAT16):
         x = x.astype(np.float32)
+    elif x.dtype.kind != "f":
+        x = x.astype(np.float64)
     return x
+
+
+_F16 = np.dtype(np.float16)
+
+
+def _narrow_dtypes(logits: Any) -> tuple[np.dtype, np.dtype] | None:
+    """(loss dtype, gradient dtype) of logits that are computed in float32 and returned narrower:
+    float16 gives float16 losses and gradients; bfloat16 gives float32 losses (a bfloat16 sum or
+    mean would keep 3 significant digits) and bfloat16 gradients (the logits' dtype, like every
+    array of the logits' shape). None for every other dtype: its results are in the dtype it is
+    computed in."""
+    dt = getattr(logits, "dtype", None)
+    if dt is None or dt is _F32 or dt is _F64:
+        return None
+    if dt == _F16:
+        return _F16, _F16
+    if BFLOAT16 is not None and dt == BFLOAT16:
+        return _F32, BFLOAT16
+    return None
+
+
+def _narrowed(
+    compute: Any, shape: tuple[int, ...], dts: tuple[np.dtype, np.dtype], want_grad: bool, out: Any
+) -> Any:
+    """compute() on the float32 logits, its results rounded to ``dts`` (_narrow_dtypes): the loss
+    to dts[0] (a NumPy scalar stays one), the gradient to dts[1], written to ``out`` (which must be
+    of dts[1]) when given. A value beyond the narrow dtype's range rounds to ±inf, without a
+    warning."""
+    if want_grad and out is not None:
+        check_out(out, shape)
+        if out.dtype != dts[1]:
+            raise TypeError(f"out: dtype {out.dtype} does not match the gradient's dtype {dts[1]}")
+    r = compute()
+    loss, grad = r if want_grad else (r, None)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if isinstance(loss, np.ndarray):
+            loss = loss.astype(dts[0])
+        else:
+            loss = np.asarray(loss).astype(dts[0])[()]
+        if not want_grad:
+            return loss
+        if out is not None:
+            np.copyto(out, grad, casting="unsafe")
+            grad = out
+        else:
+            grad = np.asarray(grad).astype(dts[1])
+    return loss, grad
 
 
 def _weight_array(given: Any, name: str, dtype: np.dtype) -> np.ndarray:
@@ -297,6 +347,27 @@ def _cross_entropy(
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
         x = _float_logits(logits)
+        narrow = _narrow_dtypes(as_real_array(logits, "logits"))
+        if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
+            return _narrowed(
+                lambda: _cross_entropy(
+                    x,
+                    target,
+                    axis,
+                    weight,
+                    ignore,
+                    label_smoothing,
+                    reduction,
+                    sample_weight,
+                    validate,
+                    want_grad,
+                    None,
+                ),
+                x.shape,
+                narrow,
+                want_grad,
+                out,
+            )
     dt = x.dtype
     if x.ndim == 0:
         raise ValueError("logits: need at least one dimension (the class axis)")
@@ -307,6 +378,8 @@ def _cross_entropy(
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
     w, wsum = _class_weight(weight, C, dt)
     tgt = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
+    if BFLOAT16 is not None and tgt.dtype == BFLOAT16:  # bfloat16 probabilities: exact in float32
+        tgt = tgt.astype(np.float32)
     item_shape = x.shape[:ax] + x.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)
     wrow = _ones_row(dt, C) if w is None else w
@@ -476,6 +549,25 @@ def nll_loss(
     Probabilities or raw logits raise ValueError naming the row (use :func:`cross_entropy` for
     logits); a NaN row propagates as in the other losses."""
     lp = _float_logits(log_probs, "log_probs")
+    narrow = _narrow_dtypes(as_real_array(log_probs, "log_probs"))
+    if narrow is not None:  # float16, bfloat16: computed in float32 (lp), rounded after
+        return _narrowed(
+            lambda: nll_loss(
+                lp,
+                target,
+                axis=axis,
+                weight=weight,
+                ignore_index=ignore_index,
+                label_smoothing=label_smoothing,
+                reduction=reduction,
+                sample_weight=sample_weight,
+                validate=validate,
+            ),
+            lp.shape,
+            narrow,
+            False,
+            None,
+        )
     dt = lp.dtype
     if lp.ndim == 0:
         raise ValueError("log_probs: need at least one dimension (the class axis)")
@@ -570,6 +662,26 @@ def _bce(
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
         x = _float_logits(logits)
+        narrow = _narrow_dtypes(as_real_array(logits, "logits"))
+        if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
+            return _narrowed(
+                lambda: _bce(
+                    x,
+                    target,
+                    weight,
+                    pos_weight,
+                    label_smoothing,
+                    reduction,
+                    validate,
+                    want_grad,
+                    None,
+                    axis,
+                ),
+                x.shape,
+                narrow,
+                want_grad,
+                out,
+            )
     dt = x.dtype
     if type(axis) is int and axis == -1:
         ax = x.ndim - 1 if x.ndim else None
@@ -715,6 +827,15 @@ def binary_cross_entropy_with_logits_with_grad(
 
 def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
     x = _float_logits(logits)
+    narrow = _narrow_dtypes(as_real_array(logits, "logits"))
+    if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
+        return _narrowed(
+            lambda: _focal(x, target, alpha, gamma, reduction, validate, want_grad),
+            x.shape,
+            narrow,
+            want_grad,
+            None,
+        )
     dt = x.dtype
     reduction = _check_reduction(reduction)
     y = np.asarray(as_real_array(target, "target"))
@@ -831,6 +952,21 @@ def grad_hess(
     returning ``grad, hess`` of shape (n_samples, n_classes) for multiclass, (n_samples,) for binary:
     ``lk.grad_hess(preds, train_data.get_label(), family="binary")``).
     """
+    narrow = _narrow_dtypes(as_real_array(logits, "logits"))
+    if narrow is not None:  # float16, bfloat16: computed in float32, both in the gradient's dtype
+        g, h = grad_hess(
+            _float_logits(logits),
+            target,
+            family=family,
+            axis=axis,
+            weight=weight,
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            sample_weight=sample_weight,
+            validate=validate,
+        )
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            return g.astype(narrow[1]), h.astype(narrow[1])
     if family == "binary":
         x = _float_logits(logits)
         dt = x.dtype
