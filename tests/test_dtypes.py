@@ -24,6 +24,7 @@ import logitkit as lk
 import numpy as np
 import oracle
 import pytest
+import registry
 from logitkit import _core, multiclass, multilabel
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -174,7 +175,7 @@ def test_float16_grad_hess_is_float16(name, f):
 def test_float16_gradient_out_and_overflow():
     x = _loss_input("cross_entropy", F16)
     out = np.empty_like(x)
-    loss, grad = lk.cross_entropy_with_grad(x, _T, out=out)
+    _loss, grad = lk.cross_entropy_with_grad(x, _T, out=out)
     assert grad is out and out.dtype == F16
     np.testing.assert_array_equal(out, lk.cross_entropy_with_grad(x, _T)[1])
     with pytest.raises(
@@ -412,7 +413,7 @@ def test_bfloat16_multiclass_multilabel():
     np.testing.assert_array_equal(multiclass.predict(x), multiclass.predict(x32))
     np.testing.assert_array_equal(multilabel.predict(x), multilabel.predict(x32))
     for m in (multiclass, multilabel):
-        idx, p = m.top_k(x, 3)
+        idx, _p = m.top_k(x, 3)
         idx32, _ = m.top_k(x32, 3)
         np.testing.assert_array_equal(idx, idx32)
     bad = x.copy()
@@ -475,5 +476,43 @@ def test_without_ml_dtypes_everything_else_works():
         print("ok")
         """
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+# ============================================================================ every registry entry
+
+
+def _expected_dtypes(fn, narrow):
+    """The result dtypes of fn for logits of dtype `narrow` (float16 or bfloat16), per output."""
+    if fn.kind == "row reduction":
+        return (F32,) if narrow == BF16 else (narrow,)
+    if fn.kind == "loss":
+        loss_dt = F32 if narrow == BF16 else narrow
+        return tuple(narrow if m == "grad" else loss_dt for m in fn.measures)
+    return (narrow,) * len(fn.measures)
+
+
+@pytest.mark.parametrize("narrow", [F16, BF16], ids=["float16", "bfloat16"])
+@pytest.mark.parametrize("name", registry.names())
+def test_every_public_function_computes_narrow_dtypes_in_float32(name, narrow):
+    """Every public math function of the registry: float16 / bfloat16 logits give the float32
+    computation on the same (exactly widened) values, rounded once to the documented dtypes."""
+    fn = registry.BY_NAME[name]
+    args, kw = fn.example(F32, np.random.default_rng(5), (4, 9))
+    # the logits (and the second array of a backward rule) in the narrow dtype; targets stay
+    n_narrow = 2 if fn.kind == "backward" else 1
+    nargs = tuple(a.astype(narrow) if i < n_narrow else a for i, a in enumerate(args))
+    wide = tuple(a.astype(F32) if i < n_narrow else a for i, a in enumerate(nargs))
+    if name == "nll_loss":
+        kw = dict(kw, validate=False)  # log-probabilities rounded to float16 may not sum to 1
+    got, ref = fn.call(*nargs, **kw), fn.call(*wide, **kw)
+    if len(fn.measures) == 1:
+        got, ref = (got,), (ref,)
+    for g, r, dt in zip(got, ref, _expected_dtypes(fn, narrow), strict=True):
+        assert np.asarray(g).dtype == dt, f"{name}: {np.asarray(g).dtype}, expected {dt}"
+        with np.errstate(over="ignore"):
+            expect = np.asarray(r).astype(dt)
+        np.testing.assert_array_equal(_f64(g), _f64(expect), name)

@@ -316,7 +316,8 @@ softmax = _row_function(
     Parameters
     ----------
     x : array_like
-        Logits. float16 is computed in float32 and returned as float16; integer and bool logits
+        Logits. float16 and bfloat16 (``ml_dtypes.bfloat16``) are computed in float32 and
+        returned in their own dtype (rounded once, to nearest even); integer and bool logits
         are computed and returned in float64; float64 is the widest dtype (long double is a
         TypeError); other byte orders give native results. Masked arrays are refused (pass the
         mask as ``where=~x.mask``).
@@ -364,7 +365,8 @@ logsumexp = _row_function(
 
     With ``temperature=T`` it is ``logsumexp(x / T)``; with ``where`` only the True entries are
     summed (``-inf`` when there is none). An empty axis gives ``-inf``, a NaN gives NaN, a +inf
-    gives +inf. Accurate to 3 ulp (float32) / 8 ulp (float64).
+    gives +inf. Accurate to 3 ulp (float32) / 8 ulp (float64). Returns the logits' dtype, except
+    for bfloat16 logits: float32 (a reduction keeps float32's precision; it is computed in float32).
 
     >>> import logitkit as lk
     >>> float(lk.logsumexp([1000.0, 1000.0]))

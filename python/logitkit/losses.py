@@ -478,7 +478,9 @@ def cross_entropy(
         Check labels and probability rows (default). False skips those checks for callers that
         already know; shapes are always checked. Validation reads the targets, never the logits.
 
-    Returns the loss (a scalar of the logits' floating dtype, or per item for ``none``). A zero
+    Returns the loss (a scalar of the logits' floating dtype, or per item for ``none``; float16
+    and bfloat16 logits are computed in float32, float16 losses returned as float16, bfloat16 ones
+    as float32; gradients always have the logits' dtype). A zero
     target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
     ignored the mean is NaN, without a warning (torch's value).
     """
@@ -512,7 +514,8 @@ def cross_entropy_with_grad(
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
-    backward); its dtype must match the logits' floating dtype."""
+    backward); its dtype must match the logits' floating dtype (float16 for float16 logits,
+    bfloat16 for bfloat16 logits: gradients have the logits' dtype, losses float32 for bfloat16)."""
     return _cross_entropy(
         logits,
         target,
