@@ -96,17 +96,18 @@ def _narrow_dtypes(logits: Any) -> tuple[np.dtype, np.dtype] | None:
 
 
 def _narrowed(
-    compute: Any, shape: tuple[int, ...], dts: tuple[np.dtype, np.dtype], want_grad: bool, out: Any
+    fn: Any, args: tuple, kw: dict, dts: tuple[np.dtype, np.dtype], want_grad: bool, out: Any
 ) -> Any:
-    """compute() on the float32 logits, its results rounded to ``dts`` (_narrow_dtypes): the loss
-    to dts[0] (a NumPy scalar stays one), the gradient to dts[1], written to ``out`` (which must be
-    of dts[1]) when given. A value beyond the narrow dtype's range rounds to ±inf, without a
-    warning."""
+    """fn(*args, **kw), whose first argument is the float32 logits, with its results rounded to
+    ``dts`` (_narrow_dtypes): the loss to dts[0] (a NumPy scalar stays one), the gradient to dts[1],
+    written to ``out`` (which must be of dts[1]) when given. A value beyond the narrow dtype's range
+    rounds to ±inf, without a warning. (A function and its arguments, not a closure: a closure
+    would make the caller's variables cells, which costs its small-call path.)"""
     if want_grad and out is not None:
-        check_out(out, shape)
+        check_out(out, args[0].shape)
         if out.dtype != dts[1]:
             raise TypeError(f"out: dtype {out.dtype} does not match the gradient's dtype {dts[1]}")
-    r = compute()
+    r = fn(*args, **kw)
     loss, grad = r if want_grad else (r, None)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         if isinstance(loss, np.ndarray):
@@ -349,24 +350,9 @@ def _cross_entropy(
         x = _float_logits(logits)
         narrow = _narrow_dtypes(as_real_array(logits, "logits"))
         if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
+            args = (x, target, axis, weight, ignore, label_smoothing, reduction, sample_weight)
             return _narrowed(
-                lambda: _cross_entropy(
-                    x,
-                    target,
-                    axis,
-                    weight,
-                    ignore,
-                    label_smoothing,
-                    reduction,
-                    sample_weight,
-                    validate,
-                    want_grad,
-                    None,
-                ),
-                x.shape,
-                narrow,
-                want_grad,
-                out,
+                _cross_entropy, (*args, validate, want_grad, None), {}, narrow, want_grad, out
             )
     dt = x.dtype
     if x.ndim == 0:
@@ -554,23 +540,16 @@ def nll_loss(
     lp = _float_logits(log_probs, "log_probs")
     narrow = _narrow_dtypes(as_real_array(log_probs, "log_probs"))
     if narrow is not None:  # float16, bfloat16: computed in float32 (lp), rounded after
-        return _narrowed(
-            lambda: nll_loss(
-                lp,
-                target,
-                axis=axis,
-                weight=weight,
-                ignore_index=ignore_index,
-                label_smoothing=label_smoothing,
-                reduction=reduction,
-                sample_weight=sample_weight,
-                validate=validate,
-            ),
-            lp.shape,
-            narrow,
-            False,
-            None,
-        )
+        kw = {
+            "axis": axis,
+            "weight": weight,
+            "ignore_index": ignore_index,
+            "label_smoothing": label_smoothing,
+            "reduction": reduction,
+            "sample_weight": sample_weight,
+            "validate": validate,
+        }
+        return _narrowed(nll_loss, (lp, target), kw, narrow, False, None)
     dt = lp.dtype
     if lp.ndim == 0:
         raise ValueError("log_probs: need at least one dimension (the class axis)")
@@ -667,24 +646,8 @@ def _bce(
         x = _float_logits(logits)
         narrow = _narrow_dtypes(as_real_array(logits, "logits"))
         if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
-            return _narrowed(
-                lambda: _bce(
-                    x,
-                    target,
-                    weight,
-                    pos_weight,
-                    label_smoothing,
-                    reduction,
-                    validate,
-                    want_grad,
-                    None,
-                    axis,
-                ),
-                x.shape,
-                narrow,
-                want_grad,
-                out,
-            )
+            args = (x, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad)
+            return _narrowed(_bce, (*args, None, axis), {}, narrow, want_grad, out)
     dt = x.dtype
     if type(axis) is int and axis == -1:
         ax = x.ndim - 1 if x.ndim else None
@@ -832,13 +795,8 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
     x = _float_logits(logits)
     narrow = _narrow_dtypes(as_real_array(logits, "logits"))
     if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
-        return _narrowed(
-            lambda: _focal(x, target, alpha, gamma, reduction, validate, want_grad),
-            x.shape,
-            narrow,
-            want_grad,
-            None,
-        )
+        args = (x, target, alpha, gamma, reduction, validate, want_grad)
+        return _narrowed(_focal, args, {}, narrow, want_grad, None)
     dt = x.dtype
     reduction = _check_reduction(reduction)
     y = np.asarray(as_real_array(target, "target"))
