@@ -464,7 +464,7 @@ def test_without_ml_dtypes_everything_else_works():
         import numpy as np
         import logitkit as lk
         from logitkit import _validation
-        assert _validation.BFLOAT16 is None
+        assert _validation.bfloat16() is None
         x = np.array([[1.0, 2.0, 3.0]], np.float16)
         assert lk.softmax(x).dtype == np.float16
         assert lk.cross_entropy(x, np.array([2])).dtype == np.float16
@@ -518,3 +518,46 @@ def test_every_public_function_computes_narrow_dtypes_in_float32(name, narrow):
         with np.errstate(over="ignore"):
             expect = np.asarray(r).astype(dt)
         np.testing.assert_array_equal(_f64(g), _f64(expect), name)
+
+
+def _run(code: str) -> None:
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_logitkit_does_not_import_ml_dtypes_and_registers_once_it_is_imported():
+    # logitkit first: no ml_dtypes import of its own; the loops are registered when ml_dtypes's
+    # import ends, before any bfloat16 array exists (NumPy caches the loop a ufunc resolved for a
+    # dtype: a raw call before registration would cast bfloat16 to float32 for good)
+    _run(
+        """
+        import sys
+        import numpy as np
+        import logitkit as lk
+        assert "ml_dtypes" not in sys.modules
+        import ml_dtypes
+        x = np.array([[1.0, 2.0, 3.0]], ml_dtypes.bfloat16)
+        assert lk.ufuncs.sigmoid(x).dtype == x.dtype
+        assert lk.ufuncs.softmax(x).dtype == x.dtype
+        assert lk.softmax(x).dtype == x.dtype
+        print("ok")
+        """
+    )
+    # ml_dtypes first: the raw ufuncs take bfloat16 from logitkit's import on
+    _run(
+        """
+        import numpy as np
+        import ml_dtypes
+        import logitkit as lk
+        x = np.array([[1.0, 2.0, 3.0]], ml_dtypes.bfloat16)
+        assert lk.ufuncs.log_softmax(x).dtype == x.dtype
+        assert lk.ufuncs.logsumexp(x).dtype == np.float32
+        print("ok")
+        """
+    )

@@ -15,12 +15,12 @@ import numpy as np
 
 from . import _core
 from ._validation import (
-    BFLOAT16,
     as_logits,
     as_real_array,
     check_out,
     check_temperature,
     normalize_axes,
+    register_bfloat16_when_imported,
 )
 
 # The public functions: one per entry of the kernel list whose kind has a functional form
@@ -43,11 +43,11 @@ _FUNCTIONAL_KINDS = ("unary", "binary", "row", "reduce", "row_binary")
 _ndarray = np.ndarray
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
-# With ml_dtypes importable, every ufunc of the kernel list but the losses gets a bfloat16 loop
+# Once ml_dtypes is imported, every ufunc of the kernel list but the losses gets a bfloat16 loop
 # (cpp/bindings/register_list.cpp, register_bfloat16): computed in float32 a block or a row at a
-# time, transforms returned as bfloat16, logsumexp as float32.
-if BFLOAT16 is not None:
-    _core._register_bfloat16(BFLOAT16.num)
+# time, transforms returned as bfloat16, logsumexp as float32. Registered here when ml_dtypes was
+# imported before logitkit, else as soon as its import ends (_validation).
+register_bfloat16_when_imported()
 
 
 # ----------------------------------------------------------------------------- elementwise

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import BFLOAT16, as_real_array, label_error, normalize_axis_index
+from ._validation import as_real_array, is_bfloat16, label_error, normalize_axis_index
 
 __all__ = [
     "CalibrationWarning",
@@ -51,7 +51,7 @@ def float_logits(logits: Any, name: str = "logits") -> np.ndarray:
     bfloat16 -> float32, exact)."""
     x = np.asarray(as_real_array(logits, name))
     if x.dtype.kind != "f":
-        x = x.astype(np.float32 if BFLOAT16 is not None and x.dtype == BFLOAT16 else np.float64)
+        x = x.astype(np.float32 if is_bfloat16(x.dtype) else np.float64)
     return x
 
 

@@ -16,12 +16,12 @@ import numpy as np
 
 from . import _core
 from ._validation import (
-    BFLOAT16,
     InvalidTargetError,
     as_index,
     as_real_array,
     check_out,
     class_axis_index,
+    is_bfloat16,
     label_error,
     target_error,
 )
@@ -69,7 +69,7 @@ def _float_logits(logits: Any, name: str = "logits") -> np.ndarray:
     """The logits as the array the loss is computed in: float16 and bfloat16 as float32 (exact),
     integers and bool as float64."""
     x = np.asarray(as_real_array(logits, name))
-    if x.dtype == np.float16 or (BFLOAT16 is not None and x.dtype == BFLOAT16):
+    if x.dtype == np.float16 or is_bfloat16(x.dtype):
         x = x.astype(np.float32)
     elif x.dtype.kind != "f":
         x = x.astype(np.float64)
@@ -90,8 +90,8 @@ def _narrow_dtypes(logits: Any) -> tuple[np.dtype, np.dtype] | None:
         return None
     if dt == _F16:
         return _F16, _F16
-    if BFLOAT16 is not None and dt == BFLOAT16:
-        return _F32, BFLOAT16
+    if is_bfloat16(dt):
+        return _F32, dt
     return None
 
 
@@ -364,7 +364,7 @@ def _cross_entropy(
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
     w, wsum = _class_weight(weight, C, dt)
     tgt = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
-    if BFLOAT16 is not None and tgt.dtype == BFLOAT16:  # bfloat16 probabilities: exact in float32
+    if is_bfloat16(tgt.dtype):  # bfloat16 probabilities: exact in float32
         tgt = tgt.astype(np.float32)
     item_shape = x.shape[:ax] + x.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)

@@ -43,7 +43,7 @@ from ._multi import (
     options_hash,
     warn_if_probabilities,
 )
-from ._validation import BFLOAT16, InvalidTargetError, as_real_array, check_temperature
+from ._validation import InvalidTargetError, as_real_array, check_temperature, is_bfloat16
 
 __all__ = [
     "CalibrationWarning",
@@ -241,7 +241,7 @@ def predict(logits: Any, *, axis: int = -1) -> np.ndarray:
 def _argmax(x: np.ndarray, ax: int) -> np.ndarray:
     if x.shape[ax] == 0:
         raise ValueError("logits: the class axis is empty; there is no class to predict")
-    if BFLOAT16 is not None and x.dtype == BFLOAT16:  # float32 holds it exactly; NaN is seen
+    if is_bfloat16(x.dtype):  # float32 holds it exactly; NaN is seen
         x = x.astype(np.float32)
     idx = np.argmax(x, axis=ax)
     _check_nan_rows(x, idx, ax)

@@ -52,7 +52,7 @@ from ._multi import (
     per_class,
     warn_if_probabilities,
 )
-from ._validation import BFLOAT16, as_real_array, check_out, target_error
+from ._validation import as_real_array, check_out, is_bfloat16, target_error
 
 __all__ = [
     "CalibrationWarning",
@@ -136,11 +136,11 @@ def _apply(x, ax, temperature, bias, complement, log, out):
         if not complement:
             return f(x, out=out)
         lazy = hasattr(x, "__array_ufunc__") and not isinstance(x, np.ndarray)  # Dask & co.
-        lazy = lazy or (BFLOAT16 is not None and x.dtype == BFLOAT16)  # bfloat16: -x is exact
+        lazy = lazy or is_bfloat16(x.dtype)  # bfloat16: -x is exact
         return f(-(x if lazy else float_logits(x)), out=out)
     rdt = getattr(x, "dtype", None)  # bfloat16 results stay bfloat16 (float_logits: float32)
     x = float_logits(x)
-    dt = rdt if BFLOAT16 is not None and rdt == BFLOAT16 else x.dtype
+    dt = rdt if is_bfloat16(rdt) else x.dtype
     if dt == np.float64 and _WIDE_IS_WIDER:
         z = _z(x, ax, T, b, _WIDE)
         r = _sigmoid_wide(-z if complement else z, log)
