@@ -154,8 +154,8 @@ class Fn:
     errstate properties are still checked).
     kind: 'elementwise' (each output element depends on its own input element), 'rowwise' (on its
     row along o['axis']), 'other' (losses reduced over everything, calibration).
-    f16_out: the dtype float16 logits give (float16 for the ufunc-based functions, float32 for
-    the losses, which compute float16 in float32).
+    f16_out: the dtype float16 logits give (float16 for every function: the losses compute float16
+    in float32 and round their results).
     """
 
     name: str
@@ -478,7 +478,6 @@ def _ce(name, f, with_grad):
         _ce_aux,
         min_ndim=1,
         min_class=2,  # one class is a binary model: an error
-        f16_out=F32,
         float_outputs=(0, 1) if with_grad else (0,),
     )
 
@@ -518,7 +517,6 @@ def _gh_mc(name, f, fam):
         _ce_aux,
         min_ndim=1,
         min_class=2,  # one class is a binary model: an error
-        f16_out=F32,
         float_outputs=(0, 1),
     )
 
@@ -560,7 +558,6 @@ REGISTRY.append(
         _ce_aux,
         min_ndim=1,
         min_class=2,  # one class is a binary model: an error
-        f16_out=F32,
         lanes=False,
         f16_like_f32=False,
     )
@@ -683,7 +680,6 @@ def _bce(name, f, with_grad, min_ndim=0):
         _bce_opts,
         _bce_aux,
         min_ndim=min_ndim,
-        f16_out=F32,
         float_outputs=(0, 1) if with_grad else (0,),
     )
 
@@ -721,7 +717,6 @@ def _gh_bin(name, f, fam, min_ndim=0):
         lambda s: _bce_opts(s).map(lambda o: {**o, "reduction": "none"}),
         _bce_aux,
         min_ndim=min_ndim,
-        f16_out=F32,
         float_outputs=(0, 1),
     )
 
@@ -774,7 +769,6 @@ def _focal(with_grad):
         oracle,
         _focal_opts,
         _focal_aux,
-        f16_out=F32,
         float_outputs=(0, 1) if with_grad else (0,),
     )
 

@@ -63,4 +63,18 @@ PYBIND11_MODULE(_core, m) {
 
   bindings::register_list(m);
   bindings::register_losses(m);
+  // logitkit/__init__.py calls this with ml_dtypes.bfloat16's type number when ml_dtypes is
+  // importable; once per process (NumPy replaces a loop registered again for the same types).
+  m.def(
+      "_register_bfloat16",
+      [m](int type) mutable {
+        static int registered = -1;
+        if (registered == type) return;
+        // the caller passes a 2-byte dtype (ml_dtypes.bfloat16); NumPy's own types cannot take user loops
+        if (type < NPY_USERDEF || type >= NPY_USERDEF + NPY_NUMUSERTYPES)
+          throw py::value_error("_register_bfloat16: type " + std::to_string(type) + " is not a user dtype");
+        bindings::register_bfloat16(m, type);
+        registered = type;
+      },
+      py::arg("type"), "Add the bfloat16 loops for the user dtype with this type number (ml_dtypes.bfloat16).");
 }

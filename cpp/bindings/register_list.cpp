@@ -154,4 +154,34 @@ void register_list(py::module_& m) {
   m.attr("kernel_list") = py::tuple(meta);
 }
 
+// bfloat16 loops for every ufunc of the list but the losses (whose Python functions compute
+// bfloat16 logits in float32): the kind's loop over storage type bf16, computing in float32 a block
+// or a row at a time (ufunc_util.hpp). Transforms and backward rules return bfloat16; the
+// reductions float32 (reduce_out). The temperature stays float64 and the mask bool.
+void register_bfloat16(py::module_& m, int type) {
+  constexpr int B = NPY_BOOL, D = NPY_DOUBLE, F = NPY_FLOAT;
+#define LOGITKIT_BF16_UNARY(name, ...) \
+  add_user_loop(m, #name, type, &safe_loop<&unary_loop<bf16, Op_##name>>, {type, type});
+#define LOGITKIT_BF16_BINARY(name, ...) \
+  add_user_loop(m, #name, type, &safe_loop<&binary_loop<bf16, Op_##name>>, {type, type, type});
+#define LOGITKIT_BF16_ROW(name, ...)                                                                  \
+  add_user_loop(m, #name, type, &safe_loop<&row_loop<bf16, Op_##name>>, {type, type});               \
+  add_user_loop(m, #name "_ext", type, &safe_loop<&row_ext_loop<bf16, Op_##name>>, {type, B, D, type});
+#define LOGITKIT_BF16_REDUCE(name, ...)                                                           \
+  add_user_loop(m, #name, type, &safe_loop<&reduce_loop<bf16, Op_##name>>, {type, F});           \
+  add_user_loop(m, #name "_ext", type, &safe_loop<&reduce_ext_loop<bf16, Op_##name>>, {type, B, D, F});
+#define LOGITKIT_BF16_ROW_BINARY(name, ...) \
+  add_user_loop(m, #name, type, &safe_loop<&row_binary_loop<bf16, Op_##name>>, {type, type, type});
+#define LOGITKIT_BF16_INTERNAL(name, ...) \
+  add_user_loop(m, "_" #name, type, &safe_loop<&unary_loop<bf16, Op_##name>>, {type, type});
+  LOGITKIT_KERNEL_LIST(LOGITKIT_BF16_UNARY, LOGITKIT_BF16_BINARY, LOGITKIT_BF16_ROW, LOGITKIT_BF16_REDUCE,
+                       LOGITKIT_BF16_ROW_BINARY, LOGITKIT_LIST_SKIP, LOGITKIT_BF16_INTERNAL)
+#undef LOGITKIT_BF16_UNARY
+#undef LOGITKIT_BF16_BINARY
+#undef LOGITKIT_BF16_ROW
+#undef LOGITKIT_BF16_REDUCE
+#undef LOGITKIT_BF16_ROW_BINARY
+#undef LOGITKIT_BF16_INTERNAL
+}
+
 }  // namespace logitkit::bindings

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <new>
 #include <type_traits>
 #include <limits>
@@ -114,14 +115,47 @@ inline std::uint16_t float_to_half(float f) {
   return std::uint16_t(sign | r);
 }
 
+// bfloat16 (ml_dtypes.bfloat16, a NumPy user dtype): the upper 16 bits of a float32. Its own
+// storage type, so that a loop template tells it from float16 (std::uint16_t).
+struct bf16 {
+  std::uint16_t bits;
+};
+static_assert(sizeof(bf16) == 2, "bf16 is stored in two bytes");
+inline float bf16_to_float(bf16 h) {
+  const std::uint32_t bits = std::uint32_t(h.bits) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+// Round to nearest even; NaN stays NaN (quieted, sign kept: truncating a NaN whose payload lies in
+// the low half only would give an infinity); overflow rounds to an infinity as IEEE rounding does.
+inline bf16 float_to_bf16(float f) {
+  std::uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return bf16{std::uint16_t((x >> 16) | 0x0040u)};
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return bf16{std::uint16_t(x >> 16)};
+}
 
-// Copies n elements at byte stride `stride` into a contiguous buffer of T (converting float16).
+// Storage type S in NumPy's array, compute type C: float16 and bfloat16 are computed in float32.
+template <class S> struct compute_of { using type = S; };
+template <> struct compute_of<std::uint16_t> { using type = float; };
+template <> struct compute_of<bf16> { using type = float; };
+// The storage type of a reduction's result (logsumexp): bfloat16's is float32, the dtype its
+// reductions and losses return (a value that is subtracted from or compared with many others keeps
+// float32's precision); every other type's is its own.
+template <class S> struct reduce_out { using type = S; };
+template <> struct reduce_out<bf16> { using type = float; };
+
+// Copies n elements at byte stride `stride` into a contiguous buffer of T (converting float16 and
+// bfloat16).
 template <class S, class T>
 inline void gather(const char* p, npy_intp stride, npy_intp n, T* out) {
   for (npy_intp i = 0; i < n; ++i, p += stride) {
     S v;
     std::memcpy(&v, p, sizeof(S));
     if constexpr (std::is_same_v<S, std::uint16_t>) out[i] = half_to_float(v);
+    else if constexpr (std::is_same_v<S, bf16>) out[i] = bf16_to_float(v);
     else out[i] = T(v);
   }
 }
@@ -130,17 +164,16 @@ inline void scatter(const T* in, npy_intp n, char* p, npy_intp stride) {
   for (npy_intp i = 0; i < n; ++i, p += stride) {
     S v;
     if constexpr (std::is_same_v<S, std::uint16_t>) v = float_to_half(in[i]);
+    else if constexpr (std::is_same_v<S, bf16>) v = float_to_bf16(in[i]);
     else v = S(in[i]);
     std::memcpy(p, &v, sizeof(S));
   }
 }
 
-// Storage type S in NumPy's array, compute type C: float16 is computed in float32.
-template <class S> struct compute_of { using type = S; };
-template <> struct compute_of<std::uint16_t> { using type = float; };
-
+// Whether the kernels can read or write an array of S at this byte stride in place (S is the
+// compute type and the stride is one element).
 template <class S> constexpr bool direct(npy_intp stride) {
-  return !std::is_same_v<S, std::uint16_t> && stride == npy_intp(sizeof(S));
+  return std::is_same_v<S, typename compute_of<S>::type> && stride == npy_intp(sizeof(S));
 }
 
 // This thread's scratch buffer `which` (0..3) with room for n elements of T (parallel.hpp: freed
@@ -347,7 +380,7 @@ void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
 }
 
 // (n)->(): out = f(x) row by row (contiguous or short rows a block at a time where Op has a rows
-// kernel).
+// kernel). The result is stored as reduce_out<S> (bfloat16: float32).
 template <class S, class Op>
 void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   using C = typename compute_of<S>::type;
@@ -370,7 +403,7 @@ void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*
           else
             for (npy_intp i = 0; i < m; ++i) gather<S>(args[0] + (r + i) * steps[0], steps[2], n, bx + i * n);
           fr(xs, bo, std::size_t(m), std::size_t(n), 1.0);
-          scatter<S>(bo, m, args[1] + r * steps[1], steps[1]);
+          scatter<typename reduce_out<S>::type>(bo, m, args[1] + r * steps[1], steps[1]);
         }
       });
       return;
@@ -380,7 +413,7 @@ void reduce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*
     for (npy_intp r = rb; r < re; ++r) {
       const C* x = row_in<S, C>(args[0] + r * steps[0], steps[2], n, 0);
       const C v = f(x, std::size_t(n), 1.0);
-      scatter<S>(&v, 1, args[1] + r * steps[1], 0);
+      scatter<typename reduce_out<S>::type>(&v, 1, args[1] + r * steps[1], 0);
     }
   });
 }
@@ -452,7 +485,7 @@ void reduce_ext_loop(char** args, const npy_intp* dims, const npy_intp* steps, v
       if (count == n) v = f(row_in<S, C>(xr, xs, n, 0), std::size_t(n), t);
       else if (count == 0) v = -std::numeric_limits<C>::infinity();
       else v = f(masked_row<S, C>(xr, xs, mr, ms, n), std::size_t(n), t);
-      scatter<S>(&v, 1, args[3] + r * steps[3], 0);
+      scatter<typename reduce_out<S>::type>(&v, 1, args[3] + r * steps[3], 0);
     }
   });
 }
@@ -506,5 +539,19 @@ inline void add_ufunc(py::module_& m, const char* name, PyUFuncGenericFunction* 
 
 void register_list(py::module_& m);
 void register_losses(py::module_& m);
+// Adds the bfloat16 loops (NumPy type number `type`, ml_dtypes.bfloat16) to the ufuncs of the
+// kernel list in m (register_list.cpp).
+void register_bfloat16(py::module_& m, int type);
+
+// Registers loop `f` for the user dtype of one of the types in `types` on the ufunc attribute
+// `name` of m (PyUFunc_RegisterLoopForType: NumPy's resolver tries it when an input is of the user
+// dtype). Throws error_already_set when NumPy refuses.
+inline void add_user_loop(py::module_& m, const char* name, int user_type, PyUFuncGenericFunction f,
+                          std::initializer_list<int> types) {
+  py::object uf = m.attr(name);
+  std::vector<int> t(types);
+  if (PyUFunc_RegisterLoopForType(reinterpret_cast<PyUFuncObject*>(uf.ptr()), user_type, f, t.data(), nullptr) < 0)
+    throw py::error_already_set();
+}
 
 }  // namespace logitkit::bindings

@@ -22,6 +22,7 @@ from ._validation import (
     check_temperature,
     no_dim,
     normalize_axes,
+    register_bfloat16_when_imported,
 )
 
 # The public functions: one per entry of the kernel list whose kind has a functional form
@@ -43,6 +44,12 @@ _FUNCTIONAL_KINDS = ("unary", "binary", "row", "reduce", "row_binary")
 
 _ndarray = np.ndarray
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+# Once ml_dtypes is imported, every ufunc of the kernel list but the losses gets a bfloat16 loop
+# (cpp/bindings/register_list.cpp, register_bfloat16): computed in float32 a block or a row at a
+# time, transforms returned as bfloat16, logsumexp as float32. Registered here when ml_dtypes was
+# imported before logitkit, else as soon as its import ends (_validation).
+register_bfloat16_when_imported()
 
 
 # ----------------------------------------------------------------------------- elementwise
@@ -343,7 +350,8 @@ softmax = _row_function(
     Parameters
     ----------
     x : array_like
-        Logits. float16 is computed in float32 and returned as float16; integer and bool logits
+        Logits. float16 and bfloat16 (``ml_dtypes.bfloat16``) are computed in float32 and
+        returned in their own dtype (rounded once, to nearest even); integer and bool logits
         are computed and returned in float64; float64 is the widest dtype (long double is a
         TypeError); other byte orders give native results. Masked arrays are refused (pass the
         mask as ``where=~x.mask``).
@@ -391,7 +399,8 @@ logsumexp = _row_function(
 
     With ``temperature=T`` it is ``logsumexp(x / T)``; with ``where`` only the True entries are
     summed (``-inf`` when there is none). An empty axis gives ``-inf``, a NaN gives NaN, a +inf
-    gives +inf. Accurate to 3 ulp (float32) / 8 ulp (float64).
+    gives +inf. Accurate to 3 ulp (float32) / 8 ulp (float64). Returns the logits' dtype, except
+    for bfloat16 logits: float32 (a reduction keeps float32's precision; it is computed in float32).
 
     >>> import logitkit as lk
     >>> float(lk.logsumexp([1000.0, 1000.0]))

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import as_real_array, caller_stacklevel, normalize_axis_index
+from ._validation import (
+    as_real_array,
+    caller_stacklevel,
+    is_bfloat16,
+    normalize_axis_index,
+)
 
 __all__ = [
     "CalibrationWarning",
@@ -46,10 +51,11 @@ _SIGMOID_MIN_ENTRIES = 32
 
 
 def float_logits(logits: Any, name: str = "logits") -> np.ndarray:
-    """``logits`` as a NumPy floating array (no copy when it already is one; integers -> float64)."""
+    """``logits`` as a NumPy floating array (no copy when it already is one; integers -> float64,
+    bfloat16 -> float32, exact)."""
     x = np.asarray(as_real_array(logits, name))
     if x.dtype.kind != "f":
-        x = x.astype(np.float64)
+        x = x.astype(np.float32 if is_bfloat16(x.dtype) else np.float64)
     return x
 
 

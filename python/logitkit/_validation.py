@@ -16,6 +16,73 @@ try:  # NumPy >= 2.0
 except ImportError:  # pragma: no cover - NumPy 1.25/1.26
     from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
 
+# ml_dtypes.bfloat16 (an optional dependency: the extra logitkit[bfloat16]) as a NumPy dtype, once
+# ml_dtypes has been imported by anyone; None until then. logitkit never imports ml_dtypes itself
+# (its import costs far more than logitkit's): a bfloat16 array exists only once ml_dtypes has been
+# imported, and the bfloat16 loops are added to the ufuncs (_core._register_bfloat16) as soon as it
+# is: at logitkit's import when it came first, else when its import ends (_RegisterOnImport).
+# Either way before any bfloat16 array reaches a ufunc: NumPy caches the loop a ufunc resolved for
+# a dtype (a bfloat16 input would otherwise be cast to float32 for good in that process). Its kind
+# is "V" (a NumPy user dtype), so the dtype checks below name it where they test kinds.
+_BFLOAT16: list[np.dtype] = []
+
+
+class _RegisterOnImport:
+    """A sys.meta_path finder that lets the other finders find ml_dtypes and registers the
+    bfloat16 loops right after the module has run; it removes itself on first use."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "ml_dtypes":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find is not None else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+
+        def exec_and_register(module: Any) -> None:
+            exec_module(module)
+            bfloat16()
+
+        loader.exec_module = exec_and_register
+        return spec
+
+
+def register_bfloat16_when_imported() -> None:
+    """Register the bfloat16 loops now if ml_dtypes has been imported, else when it is."""
+    if bfloat16() is None and "ml_dtypes" not in sys.modules:
+        sys.meta_path.insert(0, _RegisterOnImport())
+
+
+def bfloat16() -> np.dtype | None:
+    """ml_dtypes.bfloat16 as a NumPy dtype, or None while ml_dtypes has not been imported (or
+    cannot be). The first call that finds it registers the ufuncs' bfloat16 loops."""
+    if _BFLOAT16:
+        return _BFLOAT16[0]
+    module = sys.modules.get("ml_dtypes")
+    if module is None:
+        return None
+    from . import _core
+
+    dt = np.dtype(module.bfloat16)
+    _core._register_bfloat16(dt.num)
+    _BFLOAT16.append(dt)
+    return dt
+
+
+def is_bfloat16(dtype: Any) -> bool:
+    """Whether ``dtype`` is ml_dtypes.bfloat16 (cheap for every other dtype: one attribute)."""
+    return getattr(dtype, "kind", None) == "V" and dtype == bfloat16()
+
+
 __all__ = [
     "Array",
     "InvalidTargetError",
@@ -23,18 +90,21 @@ __all__ = [
     "as_index",
     "as_logits",
     "as_real_array",
+    "bfloat16",
     "caller_stacklevel",
     "check_out",
     "check_temperature",
     "class_axis_index",
     "describe",
     "format_value",
+    "is_bfloat16",
     "label_error",
     "no_dim",
     "normalize_axes",
     "normalize_axis_index",
     "one_class_error",
     "position_text",
+    "register_bfloat16_when_imported",
     "row_sum_error",
     "target_error",
 ]
@@ -218,10 +288,10 @@ def as_real_array(x: Any, name: str = "x", *, masked_ok: bool = False) -> Any:
                 f"{name}: complex dtype {dtype} is not supported; logits are real numbers "
                 "(pass x.real if the imaginary part is zero)"
             )
-        if kind not in "fiub":
+        if kind not in "fiub" and not is_bfloat16(dtype):
             raise TypeError(
-                f"{name}: dtype {dtype} is not a real numeric dtype; expected float16, float32, "
-                "float64, or an integer or bool array"
+                f"{name}: dtype {dtype} is not a real numeric dtype; expected float16, bfloat16 "
+                "(ml_dtypes), float32, float64, or an integer or bool array"
             )
         if kind == "f" and dtype.itemsize > 8:
             raise TypeError(
@@ -295,14 +365,15 @@ def _as_int(a: Any) -> int:
 
 
 def check_out(out: Any, shape: tuple[int, ...], name: str = "out") -> None:
-    """out must be a writeable floating ndarray of the result's shape."""
+    """out must be a writeable floating (float16, bfloat16, float32, float64) ndarray of the
+    result's shape."""
     if out is None:
         return
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(out).__name__}")
     if not out.flags.writeable:
         raise ValueError(f"{name}: array is read-only")
-    if out.dtype.kind != "f":
+    if out.dtype.kind != "f" and not is_bfloat16(out.dtype):
         raise TypeError(
             f"{name}: dtype {out.dtype} cannot hold the result; expected a floating dtype"
         )

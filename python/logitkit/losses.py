@@ -37,6 +37,7 @@ from ._validation import (
     check_out,
     class_axis_index,
     describe,
+    is_bfloat16,
     label_error,
     no_dim,
     one_class_error,
@@ -84,12 +85,62 @@ def _check_smoothing(eps: Any) -> float:
 
 
 def _float_logits(logits: Any, name: str = "logits") -> np.ndarray:
+    """The logits as the array the loss is computed in: float16 and bfloat16 as float32 (exact),
+    integers and bool as float64."""
     x = np.asarray(as_real_array(logits, name))
-    if x.dtype.kind != "f":
-        x = x.astype(np.float64)
-    elif x.dtype == np.float16:
+    if x.dtype == np.float16 or is_bfloat16(x.dtype):
         x = x.astype(np.float32)
+    elif x.dtype.kind != "f":
+        x = x.astype(np.float64)
     return x
+
+
+_F16 = np.dtype(np.float16)
+
+
+def _narrow_dtypes(logits: Any) -> tuple[np.dtype, np.dtype] | None:
+    """(loss dtype, gradient dtype) of logits that are computed in float32 and returned narrower:
+    float16 gives float16 losses and gradients; bfloat16 gives float32 losses (a bfloat16 sum or
+    mean would keep 3 significant digits) and bfloat16 gradients (the logits' dtype, like every
+    array of the logits' shape). None for every other dtype: its results are in the dtype it is
+    computed in."""
+    dt = getattr(logits, "dtype", None)
+    if dt is None or dt is _F32 or dt is _F64:
+        return None
+    if dt == _F16:
+        return _F16, _F16
+    if is_bfloat16(dt):
+        return _F32, dt
+    return None
+
+
+def _narrowed(
+    fn: Any, args: tuple, kw: dict, dts: tuple[np.dtype, np.dtype], want_grad: bool, out: Any
+) -> Any:
+    """fn(*args, **kw), whose first argument is the float32 logits, with its results rounded to
+    ``dts`` (_narrow_dtypes): the loss to dts[0] (a NumPy scalar stays one), the gradient to dts[1],
+    written to ``out`` (which must be of dts[1]) when given. A value beyond the narrow dtype's range
+    rounds to ±inf, without a warning. (A function and its arguments, not a closure: a closure
+    would make the caller's variables cells, which costs its small-call path.)"""
+    if want_grad and out is not None:
+        check_out(out, args[0].shape)
+        if out.dtype != dts[1]:
+            raise TypeError(f"out: dtype {out.dtype} does not match the gradient's dtype {dts[1]}")
+    r = fn(*args, **kw)
+    loss, grad = r if want_grad else (r, None)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if isinstance(loss, np.ndarray):
+            loss = loss.astype(dts[0])
+        else:
+            loss = np.asarray(loss).astype(dts[0])[()]
+        if not want_grad:
+            return loss
+        if out is not None:
+            np.copyto(out, grad, casting="unsafe")
+            grad = out
+        else:
+            grad = np.asarray(grad).astype(dts[1])
+    return loss, grad
 
 
 def _weight_array(given: Any, name: str, dtype: np.dtype) -> np.ndarray:
@@ -374,6 +425,12 @@ def _cross_entropy(
                 ),
             )
         x = _float_logits(logits)
+        narrow = _narrow_dtypes(as_real_array(logits, "logits"))
+        if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
+            args = (x, target, axis, weight, ignore, label_smoothing, reduction, sample_weight)
+            return _narrowed(
+                _cross_entropy, (*args, validate, want_grad, None), {}, narrow, want_grad, out
+            )
     dt = x.dtype
     if x.ndim == 0:
         raise ValueError("logits: need at least one dimension (the class axis)")
@@ -386,6 +443,8 @@ def _cross_entropy(
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
     w, wsum = _class_weight(weight, C, dt)
     tgt = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
+    if is_bfloat16(tgt.dtype):  # bfloat16 probabilities: exact in float32
+        tgt = tgt.astype(np.float32)
     item_shape = x.shape[:ax] + x.shape[ax + 1 :]
     sw = _sample_weight(sample_weight, item_shape, dt)
     wrow = _ones_row(dt, C) if w is None else w
@@ -487,7 +546,9 @@ def cross_entropy(
         Check labels and probability rows (default). False skips those checks for callers that
         already know; shapes are always checked. Validation reads the targets, never the logits.
 
-    Returns the loss (a scalar of the logits' floating dtype, or per item for ``none``). A zero
+    Returns the loss (a scalar of the logits' floating dtype, or per item for ``none``; float16
+    and bfloat16 logits are computed in float32, float16 losses returned as float16, bfloat16 ones
+    as float32; gradients always have the logits' dtype). A zero
     target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
     ignored the mean is NaN, without a warning (torch's value).
     """
@@ -524,7 +585,8 @@ def cross_entropy_with_grad(
 ) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
-    backward); its dtype must match the logits' floating dtype."""
+    backward); its dtype must match the logits' floating dtype (float16 for float16 logits,
+    bfloat16 for bfloat16 logits: gradients have the logits' dtype, losses float32 for bfloat16)."""
     if dim is not None:
         no_dim(dim)
     return _cross_entropy(
@@ -568,6 +630,18 @@ def nll_loss(
     if type(log_probs) is not np.ndarray and _dask.is_dask(log_probs):
         return _dask.loss(nll_loss, locals())
     lp = _float_logits(log_probs, "log_probs")
+    narrow = _narrow_dtypes(as_real_array(log_probs, "log_probs"))
+    if narrow is not None:  # float16, bfloat16: computed in float32 (lp), rounded after
+        kw = {
+            "axis": axis,
+            "weight": weight,
+            "ignore_index": ignore_index,
+            "label_smoothing": label_smoothing,
+            "reduction": reduction,
+            "sample_weight": sample_weight,
+            "validate": validate,
+        }
+        return _narrowed(nll_loss, (lp, target), kw, narrow, False, None)
     dt = lp.dtype
     if lp.ndim == 0:
         raise ValueError("log_probs: need at least one dimension (the class axis)")
@@ -681,6 +755,10 @@ def _bce(
                 ),
             )
         x = _float_logits(logits)
+        narrow = _narrow_dtypes(as_real_array(logits, "logits"))
+        if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
+            args = (x, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad)
+            return _narrowed(_bce, (*args, None, axis), {}, narrow, want_grad, out)
     dt = x.dtype
     if type(axis) is int and axis == -1:
         ax = x.ndim - 1 if x.ndim else None
@@ -826,6 +904,10 @@ def binary_cross_entropy_with_logits_with_grad(
 
 def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
     x = _float_logits(logits)
+    narrow = _narrow_dtypes(as_real_array(logits, "logits"))
+    if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
+        args = (x, target, alpha, gamma, reduction, validate, want_grad)
+        return _narrowed(_focal, args, {}, narrow, want_grad, None)
     dt = x.dtype
     reduction = _check_reduction(reduction)
     y = np.asarray(as_real_array(target, "target"))
@@ -967,6 +1049,22 @@ def grad_hess(
         no_dim(dim)
     if type(logits) is not np.ndarray and _dask.is_dask(logits):
         return _dask.loss(grad_hess, locals())
+    narrow = _narrow_dtypes(as_real_array(logits, "logits"))
+    if narrow is not None:  # float16, bfloat16: computed in float32, both in the gradient's dtype
+        g, h = grad_hess(
+            _float_logits(logits),
+            target,
+            family=family,
+            axis=axis,
+            weight=weight,
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            sample_weight=sample_weight,
+            validate=validate,
+            hess_scale=hess_scale,
+        )
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            return g.astype(narrow[1]), h.astype(narrow[1])
     scale, floor = _hess_rule(hess_scale, family)
     if family == "binary":
         x = _float_logits(logits)

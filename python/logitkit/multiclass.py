@@ -69,6 +69,7 @@ from ._validation import (
     LossValue,
     as_real_array,
     check_temperature,
+    is_bfloat16,
     no_dim,
     one_class_error,
 )
@@ -285,6 +286,8 @@ def predict(logits: Any, *, axis: int = -1, dim: None = None) -> np.ndarray | np
 def _argmax(x: np.ndarray, ax: int) -> np.ndarray:
     if x.shape[ax] == 0:
         raise ValueError("logits: the class axis is empty; there is no class to predict")
+    if is_bfloat16(x.dtype):  # float32 holds it exactly; NaN is seen
+        x = x.astype(np.float32)
     idx = np.argmax(x, axis=ax)
     _check_nan_rows(x, idx, ax)
     return idx

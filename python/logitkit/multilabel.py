@@ -61,7 +61,15 @@ from ._multi import (
     per_class,
     warn_if_probabilities,
 )
-from ._validation import Array, LossValue, as_real_array, check_out, no_dim, target_error
+from ._validation import (
+    Array,
+    LossValue,
+    as_real_array,
+    check_out,
+    is_bfloat16,
+    no_dim,
+    target_error,
+)
 
 __all__ = [
     "CalibrationWarning",
@@ -145,12 +153,14 @@ def _apply(x, ax, temperature, bias, complement, log, out):
         if not complement:
             return f(x, out=out)
         lazy = hasattr(x, "__array_ufunc__") and not isinstance(x, np.ndarray)  # Dask & co.
+        lazy = lazy or is_bfloat16(x.dtype)  # bfloat16: -x is exact
         return f(-(x if lazy else float_logits(x)), out=out)
     # a Dask array: block by block, each block with its classes' temperature and bias
     if type(x) is not np.ndarray and _dask.is_dask(x):
         return _dask.map_classes(_apply, x, ax, (T, b), complement, log, out)
+    rdt = getattr(x, "dtype", None)  # bfloat16 results stay bfloat16 (float_logits: float32)
     x = float_logits(x)
-    dt = x.dtype
+    dt = rdt if is_bfloat16(rdt) else x.dtype
     if dt == np.float64 and _WIDE_IS_WIDER:
         z = _z(x, ax, T, b, _WIDE)
         r = _sigmoid_wide(-z if complement else z, log)
