@@ -203,8 +203,8 @@ template <class T> void bm_cross_entropy(benchmark::State& state, std::string is
   for (auto _ : state) {
     for (std::size_t r = 0; r < rows; ++r) {
       T* gp = grad ? g.data() + r * n : nullptr;
-      sink += soft ? k->cross_entropy_soft(x.data() + r * n, y.data() + r * n, n, nullptr, T(0), scale, gp)
-                   : k->cross_entropy_hard(x.data() + r * n, n, std::int64_t(r % n), nullptr, T(n), T(0), scale, gp);
+      sink += soft ? k->cross_entropy_soft(x.data() + r * n, y.data() + r * n, n, nullptr, T(0), scale, gp, 1.0)
+                   : k->cross_entropy_hard(x.data() + r * n, n, std::int64_t(r % n), nullptr, T(n), T(0), scale, gp, 1.0);
     }
     benchmark::DoNotOptimize(sink);
     benchmark::DoNotOptimize(g.data());

@@ -20,6 +20,7 @@ from ._validation import (
     as_index,
     as_real_array,
     check_out,
+    check_temperature,
     class_axis_index,
     label_error,
     target_error,
@@ -228,6 +229,7 @@ def _ce_small_call(
     sample_weight,
     want_grad,
     out,
+    temperature=1.0,
 ) -> bool:
     """Whether cross_entropy[_with_grad] tries the one-call path (_core.ce_hard_small, which runs the
     C++ API's cross_entropy), by its options: the class axis last, no class or sample weights, plain
@@ -248,6 +250,11 @@ def _ce_small_call(
         and 0 <= label_smoothing <= 1
         and type(reduction) is str
         and reduction in _REDUCTION_CODE
+        and (
+            temperature == 1.0
+            if type(temperature) is float
+            else type(temperature) is int and 0 < temperature < 2**53
+        )
     )
 
 
@@ -263,6 +270,7 @@ def _cross_entropy(
     validate,
     want_grad,
     out,
+    temperature=1.0,
 ):
     if _ce_small_call(
         logits,
@@ -275,6 +283,7 @@ def _cross_entropy(
         sample_weight,
         want_grad,
         out,
+        temperature,
     ):
         try:
             r = _core.ce_hard_small(
@@ -285,6 +294,7 @@ def _cross_entropy(
                 ignore_index,
                 want_grad,
                 out,
+                float(temperature),
             )
         except InvalidTargetError:
             if validate:
@@ -305,6 +315,7 @@ def _cross_entropy(
     if reduction not in _REDUCTIONS:
         _check_reduction(reduction)
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
+    temp = check_temperature(temperature)
     w, wsum = _class_weight(weight, C, dt)
     tgt = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
     item_shape = x.shape[:ax] + x.shape[ax + 1 :]
@@ -341,25 +352,29 @@ def _cross_entropy(
             kw["out"] = (None, out)
         if not last:
             kw["axes"] = (
-                [(ax,), (), (0,), (), (), (), (), (ax,)]
+                [(ax,), (), (0,), (), (), (), (), (), (ax,)]
                 if hard
-                else [(ax,), (ax,), (0,), (), (), (), (ax,)]
+                else [(ax,), (ax,), (0,), (), (), (), (), (ax,)]
             )
         if hard:
             per_item, grad = _core.cross_entropy_hard_grad(
-                x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw
+                x, t, wrow, dt.type(wsum), dt.type(eps), g, temp, **kw
             )
         else:
-            per_item, grad = _core.cross_entropy_soft_grad(x, y, wrow, dt.type(eps), g, **kw)
+            per_item, grad = _core.cross_entropy_soft_grad(x, y, wrow, dt.type(eps), g, temp, **kw)
     else:
         if not last:
             kw["axes"] = (
-                [(ax,), (), (0,), (), (), (), ()] if hard else [(ax,), (ax,), (0,), (), (), ()]
+                [(ax,), (), (0,), (), (), (), (), ()]
+                if hard
+                else [(ax,), (ax,), (0,), (), (), (), ()]
             )
         if hard:
-            per_item = _core.cross_entropy_hard(x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw)
+            per_item = _core.cross_entropy_hard(
+                x, t, wrow, dt.type(wsum), dt.type(eps), g, temp, **kw
+            )
         else:
-            per_item = _core.cross_entropy_soft(x, y, wrow, dt.type(eps), g, **kw)
+            per_item = _core.cross_entropy_soft(x, y, wrow, dt.type(eps), g, temp, **kw)
     per_item = np.asarray(per_item)
     if sw is not None:
         with np.errstate(under="ignore", over="ignore"):
@@ -379,6 +394,7 @@ def cross_entropy(
     reduction: str = "mean",
     sample_weight: Any = None,
     validate: bool = True,
+    temperature: float = 1.0,
 ) -> Any:
     """Cross-entropy between multi-class logits and targets, like ``torch.nn.functional.cross_entropy``.
 
@@ -404,6 +420,10 @@ def cross_entropy(
     validate : bool
         Check labels and probability rows (default). False skips those checks for callers that
         already know; shapes are always checked. Validation reads the targets, never the logits.
+    temperature : float > 0
+        The loss of ``logits / temperature`` (temperature scaling: a fitted T gives the calibrated
+        NLL), computed inside the kernel (no temporary array). Gradients are with respect to the
+        raw ``logits``: d loss/d logits = (d loss/d z)/T with z = logits/T.
 
     Returns the loss (a scalar of the logits' floating dtype, or per item for ``none``). A zero
     target probability contributes 0 even where the logit is -inf (0·log 0 = 0). When every item is
@@ -421,6 +441,7 @@ def cross_entropy(
         validate,
         False,
         None,
+        temperature,
     )
 
 
@@ -436,10 +457,12 @@ def cross_entropy_with_grad(
     sample_weight: Any = None,
     validate: bool = True,
     out: np.ndarray | None = None,
+    temperature: float = 1.0,
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
-    backward); its dtype must match the logits' floating dtype."""
+    backward); its dtype must match the logits' floating dtype. With ``temperature`` T the loss is
+    that of ``logits / T`` and the gradient is with respect to the raw ``logits``: (d loss/d z)/T."""
     return _cross_entropy(
         logits,
         target,
@@ -452,6 +475,7 @@ def cross_entropy_with_grad(
         validate,
         True,
         out,
+        temperature,
     )
 
 
@@ -812,9 +836,15 @@ def grad_hess(
     label_smoothing: float = 0.0,
     sample_weight: Any = None,
     validate: bool = True,
+    temperature: Any = 1.0,
+    bias: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient and diagonal Hessian of the per-item loss, for gradient-boosting
     custom objectives.
+
+    ``temperature`` T (and, for ``family="binary"``, ``bias`` b; per class allowed there, as in
+    :func:`binary_cross_entropy_with_logits`): the loss of z = logits/T (+ b); both derivatives are
+    with respect to the raw logits: grad = (dL/dz)/T, hess = (d²L/dz²)/T².
 
     ``family="multiclass"``: cross-entropy; ``grad = p - y``, ``hess = p·(1 - p)`` (y one-hot or
     soft), times the class weight of the label, the sample weight, and the smoothing mix.
@@ -861,8 +891,13 @@ def grad_hess(
         return grad, np.broadcast_to(hess, x.shape).copy() if hess.shape != x.shape else hess
     if family != "multiclass":
         raise ValueError(f"family: expected 'multiclass' or 'binary', got {family!r}")
+    if bias is not None:
+        raise TypeError(
+            "bias: only family='binary' takes a bias (multiclass logits are shift-invariant)"
+        )
     x = _float_logits(logits)
     dt = x.dtype
+    temp = check_temperature(temperature)
     _, grad = cross_entropy_with_grad(
         x,
         target,
@@ -872,6 +907,7 @@ def grad_hess(
         reduction="none",
         sample_weight=sample_weight,
         validate=validate,
+        temperature=temp,
     )
     ax = class_axis_index(axis, x.ndim)
     C = x.shape[ax]
@@ -885,6 +921,8 @@ def grad_hess(
         # top entry as the sum of the others, so a confident row keeps its tiny Hessian exact.
         wide = np.float64 if dt != np.float64 else np.longdouble
         xw = np.moveaxis(x, ax, -1).astype(wide)
+        if temp != 1.0:
+            xw = xw / wide(temp)
         top = np.argmax(xw, axis=-1)[..., None]
         e = np.exp(xw - np.take_along_axis(xw, top, axis=-1))
         S = np.sum(e, axis=-1, keepdims=True)
@@ -904,5 +942,7 @@ def grad_hess(
             coef = np.sum(wv * ((1 - eps) * y + eps / C), axis=-1)
         if sample_weight is not None:
             coef = coef * np.broadcast_to(np.asarray(sample_weight, np.float64), coef.shape)
+        if temp != 1.0:
+            coef = coef / (temp * temp)  # d²/dx² = (d²/dz²)/T²
         hess = (np.expand_dims(coef, ax) * p * one_minus).astype(dt)
     return grad, hess

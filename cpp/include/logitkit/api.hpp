@@ -231,6 +231,9 @@ struct CrossEntropyOptions {
   Reduction reduction = Reduction::mean;
   VectorView<const T> sample_weight{};  // one weight per row (N; stride 0 repeats one), or empty
   bool validate = true;                 // soft targets: check they are >= 0 and each row sums to 1
+  // T > 0 finite: the loss of z = x/T, the gradient with respect to the raw logits x (dL/dx =
+  // (dL/dz)/T); 1 is plain cross-entropy. Computed inside the row kernel (no x/T array).
+  double temperature = 1.0;
 };
 
 // Options of binary_cross_entropy_with_logits (torch's).
@@ -524,6 +527,7 @@ inline Status ce_common(const MatrixView<const T>& x, const VectorView<T>& loss,
   if (!has_data(x)) return fail(Errc::null_pointer, "logits", "null data for a non-empty view");
   if (Status s = check_reduction(o.reduction); !s) return s;
   if (Status s = check_smoothing(o.label_smoothing); !s) return s;
+  if (Status s = check_temperature(o.temperature); !s) return s;
   if (!o.weight.empty() && o.weight.size != x.cols)
     return fail(Errc::shape_mismatch, "weight", "must hold one weight per class (the logits' cols)");
   if (!has_data(o.weight)) return fail(Errc::null_pointer, "weight", "null data for a non-empty view");
@@ -637,7 +641,7 @@ inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T>
   ce_rows(x, loss, o, grad, denom, buf, [&](std::size_t i, const T* xp, T g, T* gp) {
     const std::int64_t raw = static_cast<std::int64_t>(labels[i]);
     const std::int64_t t = raw == o.ignore_index ? -1 : raw;  // validated above
-    return f(xp, C, t, w, Wsum, o.label_smoothing, g, gp);
+    return f(xp, C, t, w, Wsum, o.label_smoothing, g, gp, o.temperature);
   });
   return {};
 }
@@ -682,7 +686,7 @@ inline Status ce_soft(MatrixView<const T> x, MatrixView<const T> y, VectorView<T
   const T* w = class_weights(o, ybuf + (strided_y ? C : 0));
   const auto f = kernels<T>().cross_entropy_soft;
   ce_rows(x, loss, o, grad, denom, buf, [&](std::size_t i, const T* xp, T g, T* gp) {
-    return f(xp, row_in(y, i, ybuf), C, w, o.label_smoothing, g, gp);
+    return f(xp, row_in(y, i, ybuf), C, w, o.label_smoothing, g, gp, o.temperature);
   });
   return {};
 }
