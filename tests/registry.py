@@ -216,13 +216,14 @@ def _raw_cross_entropy(with_grad):
         cases = [("hard", t, (ones, dtype.type(C), zero, one)), ("soft", y, (ones, zero, one))]
         for kind, target, rest in cases:
             uf = f"cross_entropy_{kind}" + ("_grad" if with_grad else "")
-            r = getattr(_core, uf)(x, target, *rest)
-            exact = oracle.cross_entropy(x, target, reduction="none")
-            loss = r[0] if with_grad else r
-            yield Check(f"{uf} loss", loss, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
-            if with_grad:
-                eg = oracle.cross_entropy_grad(x, target, reduction="none")
-                yield Check(f"{uf} grad", r[1], eg, "grad", ufunc=uf)
+            for temp in (1.0, 1.7):  # the last operand: the temperature (float64)
+                r = getattr(_core, uf)(x, target, *rest, temp)
+                exact = oracle.cross_entropy(x, target, reduction="none", temperature=temp)
+                loss = r[0] if with_grad else r
+                yield Check(f"{uf} loss T={temp}", loss, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+                if with_grad:
+                    eg = oracle.cross_entropy_grad(x, target, reduction="none", temperature=temp)
+                    yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", ufunc=uf)
 
     return raw
 
