@@ -227,7 +227,7 @@ template <class T> void bm_bce(benchmark::State& state, std::string isa, Bce mod
   for (auto _ : state) {
     sink += k->bce_with_logits(x.data(), y.data(), nullptr, nullptr, T(0), T(1.0 / double(n)),
                                mode == Bce::store ? loss.data() : nullptr,
-                               mode == Bce::sum_grad ? g.data() : nullptr, n);
+                               mode == Bce::sum_grad ? g.data() : nullptr, n, nullptr, nullptr);
     benchmark::DoNotOptimize(sink);
     benchmark::DoNotOptimize(loss.data());
     benchmark::DoNotOptimize(g.data());

@@ -233,13 +233,17 @@ def _raw_bce(with_grad):
         (x, y), _ = _binary_example(dtype, rng, (7, 37))
         one, zero = dtype.type(1), dtype.type(0)
         uf = "bce_with_logits" + ("_grad" if with_grad else "")
-        r = getattr(_core, uf)(x, y, one, one, zero, one)
-        exact = oracle.bce_with_logits(x, y, reduction="none")
-        loss = r[0] if with_grad else r
-        yield Check(f"{uf} loss", loss, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
-        if with_grad:
-            eg = oracle.bce_with_logits_grad(x, y, reduction="none")
-            yield Check(f"{uf} grad", r[1], eg, "grad", ufunc=uf)
+        # the last two operands: temperature and bias (float64; 1 and 0: the plain kernel)
+        for temp, bias in ((1.0, 0.0), (1.7, -0.4)):
+            r = getattr(_core, uf)(x, y, one, one, zero, one, temp, bias)
+            exact = oracle.bce_with_logits(x, y, reduction="none", temperature=temp, bias=bias)
+            loss = r[0] if with_grad else r
+            yield Check(f"{uf} loss T={temp}", loss, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+            if with_grad:
+                eg = oracle.bce_with_logits_grad(
+                    x, y, reduction="none", temperature=temp, bias=bias
+                )
+                yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", ufunc=uf)
 
     return raw
 

@@ -1,4 +1,4 @@
-"""Temperature on the cross-entropy losses (issue 16, item 7): the loss of z = logits/T computed
+"""Temperature (and bias, for BCE) on the losses (issue 16, item 7): the loss of z = logits/T computed
 inside the kernels, the gradient with respect to the raw logits (dL/dx = (dL/dz)/T) and
 grad_hess's Hessian (d²L/dx² = (d²L/dz²)/T²), against the oracle of the exact x/T
 (tests/oracle.py, the division in the work dtype) with the bounds of tests/registry.py, with every
@@ -10,8 +10,9 @@ import logitkit as lk
 import numpy as np
 import oracle as O
 import pytest
-from logitkit import multiclass
+from logitkit import multiclass, multilabel
 from loss_cases import (
+    BCE_SHAPES,
     CE_KINDS,
     F32,
     F64,
@@ -19,6 +20,7 @@ from loss_cases import (
     REDUCTIONS,
     _seed,
     assert_fd_close,
+    bce_case,
     ce_case,
     check_grad,
     check_loss,
@@ -260,3 +262,195 @@ def test_cross_entropy_temperature_one_is_plain(isa):
             for one in (1.0, 1):
                 b = lk.cross_entropy_with_grad(x, t, label_smoothing=0.1, temperature=one)
                 assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes()
+
+
+# ----------------------------------------------------------------------------- BCE
+
+
+def _bce_check(x, y, kw, dtype, isa, reduction, T, b, name, axis=-1):
+    """Loss and gradient of binary_cross_entropy_with_logits at x/T + b against the oracle (T and
+    b numbers or per class along axis; the oracle takes them broadcast)."""
+    ax = axis % x.ndim
+    Tb = T if np.ndim(T) == 0 else np.reshape(T, (-1,) + (1,) * (x.ndim - 1 - ax))
+    bb = b if np.ndim(b) == 0 else np.reshape(b, (-1,) + (1,) * (x.ndim - 1 - ax))
+    okw = dict(kw)
+    for k in ("weight", "pos_weight"):
+        if k in okw and np.ndim(okw[k]) == 1:
+            okw[k] = np.reshape(okw[k], (-1,) + (1,) * (x.ndim - 1 - ax))
+    with np.errstate(all="raise"):
+        got = lk.binary_cross_entropy_with_logits(
+            x, y, reduction=reduction, temperature=T, bias=b, axis=axis, **kw
+        )
+        got2, grad = lk.binary_cross_entropy_with_logits_with_grad(
+            x, y, reduction=reduction, temperature=T, bias=b, axis=axis, **kw
+        )
+    exact = O.bce_with_logits(x, y, reduction=reduction, temperature=Tb, bias=bb, **okw)
+    check_loss(name, got, exact, dtype, isa, reduction)
+    check_loss(name + " (with grad)", got2, exact, dtype, isa, reduction)
+    eg, scale = O.bce_with_logits_grad(
+        x, y, reduction=reduction, temperature=Tb, bias=bb, with_scale=True, **okw
+    )
+    check_grad(name + " grad", grad, eg, dtype, isa, scale)
+    return grad
+
+
+@dtypes
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape_name", list(BCE_SHAPES))
+def test_bce_temperature_bias_options(isa, dtype, reduction, shape_name):
+    """Scalar and per-class temperature and bias, with weight (per class, per element),
+    pos_weight and smoothing, every reduction, against the oracle at x/T + b."""
+    C = BCE_SHAPES[shape_name][-1]
+    rng = np.random.default_rng(_seed("bce-Tb", dtype.name, reduction, shape_name))
+    Tc = rng.uniform(0.3, 3.0, C)
+    bc = rng.normal(0, 2, C)
+    for wk, pw, eps in [(None, False, 0.0), ("class", True, 0.1), ("full", True, 0.0)]:
+        x, y, kw = bce_case(shape_name, dtype, wk, pw, eps, _seed(shape_name, wk, pw, eps))
+        for T, b in [(2.5, 0.0), (0.37, -1.5), (Tc, bc), (1.0, bc), (Tc, 0.0)]:
+            _bce_check(x, y, kw, dtype, isa, reduction, T, b, f"bce T/b {shape_name} {wk}")
+
+
+@dtypes
+def test_bce_temperature_bias_tails_and_specials(isa, dtype):
+    """Confident elements (the sigmoid's tail, where z must be formed beyond the lane type's
+    precision), infinite logits, huge and tiny temperatures, class axis first."""
+    rng = np.random.default_rng(_seed("bce-tail", dtype.name))
+    x = rng.uniform(-60, 60, (4, 33))
+    x[0, :3] = [np.inf, -np.inf, 0.0]
+    x = x.astype(dtype)
+    y = (rng.random(x.shape) < 0.5).astype(dtype)
+    y[:, ::5] = 0.3
+    for T, b in [(1.0 / 3.0, 0.1), (0.7, 1e-3), (3.3, -2.0), (1e-3, 0.0), (1e3, 0.5)]:
+        _bce_check(x, y, {}, dtype, isa, "none", T, b, f"bce tail T={T}")
+    Tc = rng.uniform(0.2, 2.0, 4)
+    bc = rng.normal(0, 1, 4)
+    _bce_check(x, y, {"pos_weight": np.full(4, 2.0, dtype)}, dtype, isa, "none", Tc, bc, "ax0", 0)
+    _bce_check(x, y, {"weight": np.full(4, 0.5, dtype)}, dtype, isa, "sum", Tc, bc, "ax0 sum", 0)
+
+
+@dtypes
+def test_bce_temperature_layouts_out_threads(isa, dtype):
+    """Strided logits, out=, several threads: the bits of the contiguous single-thread call."""
+    rng = np.random.default_rng(_seed("bce-lay", dtype.name))
+    base = rng.normal(0, 5, (600, 2 * 41)).astype(dtype)
+    xs = base[:, ::2]
+    x = np.ascontiguousarray(xs)
+    y = (rng.random(x.shape) < 0.4).astype(dtype)
+    Tc, bc = rng.uniform(0.5, 2, 41), rng.normal(0, 1, 41)
+    ref = lk.binary_cross_entropy_with_logits_with_grad(x, y, temperature=Tc, bias=bc)
+    _bce_check(x, y, {}, dtype, isa, "mean", Tc, bc, "contiguous")
+    out = np.empty_like(x)
+    r1 = lk.binary_cross_entropy_with_logits_with_grad(xs, y, temperature=Tc, bias=bc)
+    r2 = lk.binary_cross_entropy_with_logits_with_grad(x, y, temperature=Tc, bias=bc, out=out)
+    old = lk.get_num_threads()
+    try:
+        lk.set_num_threads(2)
+        r3 = lk.binary_cross_entropy_with_logits_with_grad(x, y, temperature=Tc, bias=bc)
+    finally:
+        lk.set_num_threads(old)
+    assert r2[1] is out
+    for r in (r1, r2, r3):
+        assert np.asarray(r[0]).tobytes() == np.asarray(ref[0]).tobytes()
+        assert r[1].tobytes() == ref[1].tobytes()
+
+
+def test_bce_temperature_finite_differences():
+    rng = np.random.default_rng(12)
+    x = rng.normal(0, 3, (3, 5))
+    y = rng.random((3, 5))
+    Tc, bc = np.array([0.5, 1, 2, 3, 0.8]), np.array([0.1, -1, 0, 2, 0.3])
+    kw = {"pos_weight": np.array([1, 2, 0.5, 1, 3.0]), "label_smoothing": 0.1}
+    _, g = lk.binary_cross_entropy_with_logits_with_grad(
+        x, y, temperature=Tc, bias=bc, reduction="sum", **kw
+    )
+    fd = fd_grad(
+        lambda v: lk.binary_cross_entropy_with_logits(
+            v, y, temperature=Tc, bias=bc, reduction="sum", **kw
+        ),
+        x,
+    )
+    assert_fd_close(g, fd, "bce temperature/bias")
+
+
+@dtypes
+def test_grad_hess_binary_temperature_bias(isa, dtype):
+    rng = np.random.default_rng(_seed("gh-bin", dtype.name))
+    x = rng.normal(0, 8, (6, 7)).astype(dtype)
+    y = (rng.random(x.shape) < 0.5).astype(dtype)
+    Tc, bc = rng.uniform(0.3, 3, 7), rng.normal(0, 2, 7)
+    pw = rng.uniform(0.5, 2, 7).astype(dtype)
+    g, h = lk.grad_hess(x, y, family="binary", temperature=Tc, bias=bc, pos_weight=pw)
+    eg, eh, s = O.grad_hess(
+        x, y, family="binary", temperature=Tc, bias=bc, pos_weight=pw, with_scale=True
+    )
+    check_grad("grad_hess binary T/b grad", g, eg, dtype, isa, s)
+    check_grad("grad_hess binary T/b hess", h, eh, dtype, isa, s / np.min(Tc))
+    g2, h2 = multilabel.grad_hess(x, y, temperature=Tc, bias=bc, pos_weight=pw)
+    assert g2.tobytes() == g.tobytes() and h2.tobytes() == h.tobytes()
+
+
+@dtypes
+def test_multilabel_temperature_bias(isa, dtype):
+    """multilabel.loss / loss_with_grad / grad_hess take temperature and bias; a MultiLabel
+    holding a fitted Platt scaling uses them (the calibrated BCE: the mean BCE of its proba)."""
+    rng = np.random.default_rng(_seed("ml-Tb", dtype.name))
+    x = rng.normal(0, 3, (300, 4)).astype(dtype)
+    y = (rng.random(x.shape) < 1 / (1 + np.exp(-x / 2 - 0.3))).astype(dtype)
+    ml = multilabel.MultiLabel().fit_temperature(x.astype(np.float64), y)
+    assert not np.allclose(ml.temperature, 1.0)
+    kw = {"temperature": ml.temperature, "bias": ml.bias}
+    got = ml.loss(x, y)
+    assert got.tobytes() == multilabel.loss(x, y, **kw).tobytes()
+    check_loss("MultiLabel T/b", got, O.bce_with_logits(x, y, **kw), dtype, isa, "mean")
+    l1, g1 = ml.loss_with_grad(x, y)
+    l2, g2 = multilabel.loss_with_grad(x, y, **kw)
+    assert g1.tobytes() == g2.tobytes()
+    check_grad("MultiLabel T/b grad", g1, O.bce_with_logits_grad(x, y, **kw), dtype, isa)
+    if dtype == F64:
+        p = ml.proba(x)
+        ref = -np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))
+        np.testing.assert_allclose(got, ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "kw, exc",
+    [
+        ({"temperature": 0.0}, ValueError),
+        ({"temperature": -2.0}, ValueError),
+        ({"temperature": float("nan")}, ValueError),
+        ({"temperature": True}, TypeError),
+        ({"temperature": np.array([1.0, 2.0])}, ValueError),  # 3 classes
+        ({"temperature": np.array([1.0, 0.0, 1.0])}, ValueError),
+        ({"bias": float("inf")}, ValueError),
+        ({"bias": np.array([0.0, 1.0])}, ValueError),
+        ({"bias": False}, TypeError),
+    ],
+)
+def test_bce_bad_temperature_bias(kw, exc):
+    x, y = np.zeros((2, 3)), np.zeros((2, 3))
+    name = next(iter(kw))
+    for fn in (
+        lambda: lk.binary_cross_entropy_with_logits(x, y, **kw),
+        lambda: lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction="none", **kw),
+        lambda: multilabel.loss(x, y, **kw),
+        lambda: lk.grad_hess(x, y, family="binary", **kw),
+    ):
+        with pytest.raises(exc, match=f"^{name}: "):
+            fn()
+
+
+def test_bce_temperature_one_bias_zero_is_plain(isa):
+    """T = 1 and b = 0 (numbers or per-class arrays of ones and zeros) give the plain call's bits."""
+    rng = np.random.default_rng(8)
+    for shape in [(1, 10), (64, 300)]:
+        for dt in (F32, F64):
+            x = rng.normal(0, 4, shape).astype(dt)
+            y = (rng.random(shape) < 0.3).astype(dt)
+            for red in REDUCTIONS:
+                a = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction=red)
+                for T, b in [(1.0, 0.0), (1, None), (np.ones(shape[1]), np.zeros(shape[1]))]:
+                    r = lk.binary_cross_entropy_with_logits_with_grad(
+                        x, y, reduction=red, temperature=T, bias=b
+                    )
+                    assert np.asarray(r[0]).tobytes() == np.asarray(a[0]).tobytes()
+                    assert r[1].tobytes() == a[1].tobytes()

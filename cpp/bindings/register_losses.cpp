@@ -5,8 +5,8 @@
 //   cross_entropy_soft_grad  (n),(n),(n),(),(),()->(),(n)    ... -> loss, grad
 // T (float64, > 0 finite, checked by the caller) is the temperature: the loss of x/T, the gradient
 // with respect to x.
-//   bce_with_logits          x, y, pos_weight, weight, ε, gscale -> loss        (elementwise)
-//   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale -> loss, grad  (elementwise)
+//   bce_with_logits          x, y, pos_weight, weight, ε, gscale, T, b -> loss        (elementwise)
+//   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale, T, b -> loss, grad  (elementwise)
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
 #include <algorithm>
 #include <cmath>
@@ -93,23 +93,35 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   FlagGuard guard;
   const auto f = active_kernels().get<T>().bce_with_logits;
   const npy_intp n = dims[0];
-  // inputs x, y, pos_weight, weight, eps, gscale; outputs loss[, grad]. eps and gscale are scalars
-  // in every call the Python layer makes; elsewhere they are read per chunk element run.
+  // inputs x, y, pos_weight, weight, eps, gscale, temperature, bias (the last two float64);
+  // outputs loss[, grad]. eps and gscale are scalars in every call the Python layer makes;
+  // elsewhere they are read per chunk element run.
+  constexpr int LO = 8, GR = 9;
   constexpr npy_intp chunk = 1024;
   T cst[2][chunk];
+  double dcst[2][chunk];
   const bool fast_xy = steps[0] == npy_intp(sizeof(T)) && steps[1] == npy_intp(sizeof(T)) &&
-                       steps[6] == npy_intp(sizeof(T)) && (!GRAD || steps[7] == npy_intp(sizeof(T))) &&
+                       steps[LO] == npy_intp(sizeof(T)) && (!GRAD || steps[GR] == npy_intp(sizeof(T))) &&
                        steps[4] == 0 && steps[5] == 0;
   // A broadcast weight or pos_weight of exactly 1 is passed as null (the kernel's "all ones"), so an
-  // unweighted call takes the kernel's plain variant, as the one-pass reductions do.
+  // unweighted call takes the kernel's plain variant, as the one-pass reductions do; so are a
+  // broadcast temperature of 1 and bias of 0 (the kernel's T = 1, b = 0 path, bit for bit).
   const T* cptr[2] = {cst[0], cst[1]};
   for (int k : {2, 3})
     if (steps[k] == 0) {
       for (npy_intp j = 0; j < chunk; ++j) cst[k - 2][j] = load<T>(args[k]);
       if (steps[4] == 0 && steps[5] == 0 && cst[k - 2][0] == T(1)) cptr[k - 2] = nullptr;
     }
+  const double* dptr[2] = {dcst[0], dcst[1]};
+  for (int k : {6, 7})
+    if (steps[k] == 0) {
+      const double v = load<double>(args[k]);
+      for (npy_intp j = 0; j < chunk; ++j) dcst[k - 6][j] = v;
+      if (v == (k == 6 ? 1.0 : 0.0)) dptr[k - 6] = nullptr;
+    }
   parallel_for(n, 4, chunk, [&](npy_intp lo_i, npy_intp hi_i) {
   T buf[6][chunk];
+  double dbuf[2][chunk];
   for (npy_intp i = lo_i; i < hi_i; i += chunk) {
     const npy_intp m = (hi_i - i < chunk) ? hi_i - i : chunk;
     const T* in[4];
@@ -123,18 +135,30 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
         in[k] = buf[k];
       }
     }
-    T* lo = fast_xy ? reinterpret_cast<T*>(args[6]) + i : buf[4];
-    T* go = GRAD ? (fast_xy ? reinterpret_cast<T*>(args[7]) + i : buf[5]) : nullptr;
+    const double* tb[2];
+    for (int k : {6, 7}) {
+      if (steps[k] == 0) {
+        tb[k - 6] = dptr[k - 6];
+      } else if (steps[k] == npy_intp(sizeof(double))) {
+        tb[k - 6] = reinterpret_cast<const double*>(args[k] + i * steps[k]);
+      } else {
+        gather<double>(args[k] + i * steps[k], steps[k], m, dbuf[k - 6]);
+        tb[k - 6] = dbuf[k - 6];
+      }
+    }
+    T* lo = fast_xy ? reinterpret_cast<T*>(args[LO]) + i : buf[4];
+    T* go = GRAD ? (fast_xy ? reinterpret_cast<T*>(args[GR]) + i : buf[5]) : nullptr;
     if (steps[4] == 0 && steps[5] == 0) {
-      f(in[0], in[1], in[2], in[3], load<T>(args[4]), load<T>(args[5]), lo, go, std::size_t(m));
+      f(in[0], in[1], in[2], in[3], load<T>(args[4]), load<T>(args[5]), lo, go, std::size_t(m), tb[0], tb[1]);
     } else {
       for (npy_intp j = 0; j < m; ++j)
-        f(in[0] + j, in[1] + j, in[2] + j, in[3] + j, load<T>(args[4] + (i + j) * steps[4]),
-          load<T>(args[5] + (i + j) * steps[5]), lo + j, go ? go + j : nullptr, 1);
+        f(in[0] + j, in[1] + j, in[2] ? in[2] + j : nullptr, in[3] ? in[3] + j : nullptr,
+          load<T>(args[4] + (i + j) * steps[4]), load<T>(args[5] + (i + j) * steps[5]), lo + j,
+          go ? go + j : nullptr, 1, tb[0] ? tb[0] + j : nullptr, tb[1] ? tb[1] + j : nullptr);
     }
     if (!fast_xy) {
-      scatter<T>(buf[4], m, args[6] + i * steps[6], steps[6]);
-      if constexpr (GRAD) scatter<T>(buf[5], m, args[7] + i * steps[7], steps[7]);
+      scatter<T>(buf[4], m, args[LO] + i * steps[LO], steps[LO]);
+      if constexpr (GRAD) scatter<T>(buf[5], m, args[GR] + i * steps[GR], steps[GR]);
     }
   }
   });
@@ -403,10 +427,14 @@ const char ce_soft_types[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NP
                               NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 const char ce_soft_grad_types[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
                                    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
-const char f7[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
-                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
-const char f8[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
-                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+#define LK_F NPY_FLOAT
+#define LK_D NPY_DOUBLE
+const char bce_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, LK_F,
+                          LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char bce_grad_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, LK_F, LK_F,
+                               LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
+#undef LK_F
+#undef LK_D
 
 }  // namespace
 

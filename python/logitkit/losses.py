@@ -588,8 +588,42 @@ def _bce_weight(given: Any, name: str, x: np.ndarray, ax: int | None, dt: np.dty
     return a
 
 
+def _bce_affine(temperature: Any, bias: Any, x: np.ndarray, ax: int | None):
+    """(T, b, trivial): the temperature and bias as float64 operands that broadcast to the logits
+    (a number, or one value per class along ``ax``, as multilabel.proba takes them)."""
+    if (type(temperature) is float and temperature == 1.0) and (
+        bias is None or (type(bias) is float and bias == 0.0)
+    ):
+        return 1.0, 0.0, True
+    from ._multi import along, per_class
+
+    C = 1 if ax is None else x.shape[ax]
+    T = per_class(temperature, C, "temperature", positive=True)
+    b = per_class(0.0 if bias is None else bias, C, "bias", positive=False)
+    # T = 1 and b = 0 everywhere (numbers or per-class arrays) take the plain kernel paths
+    if bool(np.all(np.asarray(T) == 1.0)) and bool(np.all(np.asarray(b) == 0.0)):
+        return 1.0, 0.0, True
+    trivial = False
+    if ax is None:  # 0-d logits: one value
+        T, b = float(np.asarray(T).reshape(-1)[0]), float(np.asarray(b).reshape(-1)[0])
+    else:
+        T, b = along(T, ax, x.ndim), along(b, ax, x.ndim)
+    return T, b, trivial
+
+
 def _bce(
-    logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out, axis
+    logits,
+    target,
+    weight,
+    pos_weight,
+    label_smoothing,
+    reduction,
+    validate,
+    want_grad,
+    out,
+    axis,
+    temperature=1.0,
+    bias=None,
 ):
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
@@ -621,7 +655,10 @@ def _bce(
         y = y.astype(dt)
     one = dt.type(1)
     pw, w = one, one
-    fast = reduction != "none" and x.ndim > 0
+    temp, bias_, trivial = _bce_affine(temperature, bias, x, ax)
+    # the one-pass sum takes T = 1, b = 0 only (the kernel's plain path); other temperatures and
+    # biases take the elementwise ufunc, which forms x/T + b inside its kernel
+    fast = reduction != "none" and x.ndim > 0 and trivial
     fast_pw = fast_w = None
     for name, given in (("pos_weight", pos_weight), ("weight", weight)):
         if given is None:
@@ -678,13 +715,13 @@ def _bce(
         pos = _first_bad(~((y >= 0) & (y <= 1)))
         raise target_error("target", "probabilities must be in [0, 1]", y[pos], pos)
     if not want_grad:
-        per = _core.bce_with_logits(x, y, pw, w, e, dt.type(1))
+        per = _core.bce_with_logits(x, y, pw, w, e, dt.type(1), temp, bias_)
         return _finish(np.asarray(per), reduction, float(n), dt)
     factor = (1.0 / n if n else 0.0) if reduction == "mean" else 1.0
     if out is not None:
         check_out(out, x.shape)
     kw = {} if out is None else {"out": (None, out)}
-    per, grad = _core.bce_with_logits_grad(x, y, pw, w, e, dt.type(factor), **kw)
+    per, grad = _core.bce_with_logits_grad(x, y, pw, w, e, dt.type(factor), temp, bias_, **kw)
     return _finish(np.asarray(per), reduction, float(n), dt), grad
 
 
@@ -698,6 +735,8 @@ def binary_cross_entropy_with_logits(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     validate: bool = True,
+    temperature: Any = 1.0,
+    bias: Any = None,
 ) -> Any:
     """Binary cross-entropy between multi-label logits and targets in [0, 1] (soft targets allowed),
     like ``torch.nn.functional.binary_cross_entropy_with_logits``.
@@ -708,9 +747,25 @@ def binary_cross_entropy_with_logits(
     ``mean`` divides by the number of elements (weights do not enter it, torch's rule); label
     smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
     ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
+
+    ``temperature`` (> 0) and ``bias``: numbers or one value per class along ``axis`` (as
+    :func:`logitkit.multilabel.proba` takes them): the loss of z = logits/temperature + bias, formed
+    inside the kernel (no temporary array). The gradient is with respect to the raw ``logits``:
+    (d loss/d z)/temperature.
     """
     return _bce(
-        logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None, axis
+        logits,
+        target,
+        weight,
+        pos_weight,
+        label_smoothing,
+        reduction,
+        validate,
+        False,
+        None,
+        axis,
+        temperature,
+        bias,
     )
 
 
@@ -725,12 +780,26 @@ def binary_cross_entropy_with_logits_with_grad(
     reduction: str = "mean",
     validate: bool = True,
     out: np.ndarray | None = None,
+    temperature: Any = 1.0,
+    bias: Any = None,
 ) -> tuple[Any, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
     (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
-    infinite logits."""
+    infinite logits. With ``temperature``/``bias`` it is with respect to the raw logits:
+    (d loss/d z)/temperature, z = logits/temperature + bias."""
     return _bce(
-        logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out, axis
+        logits,
+        target,
+        weight,
+        pos_weight,
+        label_smoothing,
+        reduction,
+        validate,
+        True,
+        out,
+        axis,
+        temperature,
+        bias,
     )
 
 
@@ -873,11 +942,14 @@ def grad_hess(
             label_smoothing=label_smoothing,
             reduction="none",
             validate=validate,
+            temperature=temperature,
+            bias=bias,
         )
         eps = float(label_smoothing)
         ax = x.ndim - 1 if x.ndim else None
         if x.ndim and not (type(axis) is int and axis == -1):
             ax = class_axis_index(axis, x.ndim)
+        temp, bias_, trivial = _bce_affine(temperature, bias, x, ax)
         f64 = np.dtype(np.float64)
         with np.errstate(all="ignore"):
             y = np.asarray(target, np.float64)
@@ -885,8 +957,18 @@ def grad_hess(
             ym = (1 - eps) * (1 - y) + eps / 2
             pw = 1.0 if pos_weight is None else _bce_weight(pos_weight, "pos_weight", x, ax, f64)
             w = 1.0 if weight is None else _bce_weight(weight, "weight", x, ax, f64)
-            # c·σ(x)·σ(-x), both factors computed directly (no 1 - σ)
-            hess = (w * (ym + pw * yp)) * _core.sigmoid(x) * _core.sigmoid(-x)
+            if trivial:
+                # c·σ(x)·σ(-x), both factors computed directly (no 1 - σ)
+                hess = (w * (ym + pw * yp)) * _core.sigmoid(x) * _core.sigmoid(-x)
+            else:
+                # of z = x/T + b in a wider type (long double for float64: the tail's σ(z)σ(-z)
+                # keeps its relative accuracy), e/(1 + e)² = σ(z)σ(-z), then /T²
+                wide = np.longdouble if dt == np.float64 else np.float64
+                tw = np.asarray(temp, wide)
+                z = x.astype(wide) / tw + np.asarray(bias_, wide)
+                ez = np.exp(-np.abs(z))
+                s2 = ez / ((1 + ez) * (1 + ez))
+                hess = (w * (ym + pw * yp)) * s2 / (tw * tw)
             hess = np.asarray(hess).astype(dt)
         return grad, np.broadcast_to(hess, x.shape).copy() if hess.shape != x.shape else hess
     if family != "multiclass":

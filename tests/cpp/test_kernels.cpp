@@ -187,7 +187,7 @@ void test_lane_isolation(const char* isa) {
     a[0] = v, y[0] = tgt[i], p[0] = pw[i], w[0] = wt[i];
     const bool plain = eps == T(0);
     k.bce_with_logits(a.data(), y.data(), plain ? nullptr : p.data(), plain ? nullptr : w.data(), eps, T(1),
-                      lo.data(), gr.data(), N);
+                      lo.data(), gr.data(), N, nullptr, nullptr);
     l = lo[0], g = gr[0];
   };
   struct Fn { const char* name; void (*fn)(const T*, T*, std::size_t); };
@@ -234,7 +234,7 @@ void test_lane_isolation(const char* isa) {
           for (T eps : {T(0), T(0.1)}) {
             const bool plain = eps == T(0);
             k.bce_with_logits(x.data(), tgt.data(), plain ? nullptr : pw.data(), plain ? nullptr : wt.data(), eps,
-                              T(1), l.data(), g.data(), N);
+                              T(1), l.data(), g.data(), N, nullptr, nullptr);
             for (std::size_t e = 0; e < N; ++e) {
               T le = bl[plain ? 0 : 1][e], ge = bg[plain ? 0 : 1][e];
               if (e == i || std::ptrdiff_t(e) == j) bce_alone(x[e], e, eps, le, ge);

@@ -85,9 +85,11 @@
        "x/temperature with soft targets (temperature float64).",                                          \
        "cross_entropy_soft_grad(x, target, weight, eps, g, temperature) -> (loss, g·dloss/dx), the "     \
        "gradient with respect to x.")                                                                     \
-  LOSS(bce_with_logits, bce, bce_loop, 6, f7, f8, nullptr, nullptr,                                       \
-       "bce_with_logits(x, y, pos_weight, weight, eps, gscale): elementwise BCE with logits.",            \
-       "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale) -> (loss, gscale·dloss/dx).")         \
+  LOSS(bce_with_logits, bce_entry, bce_loop, 8, bce_types, bce_grad_types, nullptr, nullptr,             \
+       "bce_with_logits(x, y, pos_weight, weight, eps, gscale, temperature, bias): elementwise BCE with " \
+       "logits of x/temperature + bias (temperature and bias float64).",                                  \
+       "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale, temperature, bias) -> (loss, "       \
+       "gscale·dloss/dx), the gradient with respect to x.")                                               \
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")
 
@@ -122,9 +124,10 @@ using cross_entropy_soft = T (*)(const T* x, const T* y, std::size_t n, const T*
 // Binary cross-entropy with logits over n contiguous elements: loss (and grad unless nullptr)
 // from logits x, targets y, pos_weight p, weight w, label smoothing eps; grad is scaled by gscale
 // (the reduction's factor). With loss == nullptr the losses are summed instead of stored: the
-// sum (in double) is returned, NaN if some target is outside [0, 1]; else returns 0.
+// sum (in double) is returned, NaN if some target is outside [0, 1]; else returns 0. temp, bias:
+// nullptr (1, 0) or n float64 values each: the loss of x/temp + bias, the gradient with respect to x.
 template <class T>
 using bce_with_logits = double (*)(const T* x, const T* y, const T* p, const T* w, T eps, T gscale, T* loss, T* grad,
-                                   std::size_t n);
+                                   std::size_t n, const double* temp, const double* bias);
 
 }  // namespace logitkit::kernel_types
