@@ -647,7 +647,7 @@ def bce_with_logits_grad(
 # ----------------------------------------------------------------------------- focal
 
 
-def _focal_parts(logits, target, alpha, gamma):
+def _focal_parts(logits, target, alpha, gamma, temperature=1.0, bias=0.0):
     """torchvision.ops.sigmoid_focal_loss, elementwise:
         p = σ(x); ce = BCE-with-logits(x, y); p_t = p·y + (1-p)·(1-y)
         loss = ce·(1 - p_t)^γ, times α_t = α·y + (1-α)·(1-y) when α >= 0.
@@ -656,9 +656,10 @@ def _focal_parts(logits, target, alpha, gamma):
     """
     x = np.asarray(logits)
     W = loss_work_dtype(x.dtype)
-    xw = _w(x, W)
+    Tw = _w(temperature, W)
+    xw = _w(x, W) / Tw + _w(bias, W)  # z; dce below is already (dℓ/dz)/T
     y = _w(target, W)
-    ce, dce, _, _ = _bce_parts(x, target, None, None, 0.0)
+    ce, dce, _, _ = _bce_parts(x, target, None, None, 0.0, temperature, bias)
     with np.errstate(all="ignore"):
         p, pm = _sigmoid_same(xw), _sigmoid_same(-xw)
         q = p * (1 - y) + pm * y
@@ -666,7 +667,7 @@ def _focal_parts(logits, target, alpha, gamma):
         mod = q**g  # 0**0 = 1
         r = np.where(q > 0, p * pm / q, W.type(0))
         loss = ce * mod
-        grad = dce * mod + ce * g * mod * r * (1 - 2 * y)
+        grad = dce * mod + ce * g * mod * r * (1 - 2 * y) / Tw
         if alpha >= 0:
             a_t = W.type(alpha) * y + (1 - W.type(alpha)) * (1 - y)
             loss = a_t * loss
@@ -674,14 +675,18 @@ def _focal_parts(logits, target, alpha, gamma):
     return loss, grad
 
 
-def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, reduction="none"):
-    loss, _ = _focal_parts(logits, target, alpha, gamma)
+def sigmoid_focal_loss(
+    logits, target, *, alpha=0.25, gamma=2.0, reduction="none", temperature=1.0, bias=0.0
+):
+    loss, _ = _focal_parts(logits, target, alpha, gamma, temperature, bias)
     with np.errstate(all="ignore"):
         return _reduce(loss, loss.dtype.type(loss.size), reduction)
 
 
-def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction="none"):
-    loss, grad = _focal_parts(logits, target, alpha, gamma)
+def sigmoid_focal_loss_grad(
+    logits, target, *, alpha=0.25, gamma=2.0, reduction="none", temperature=1.0, bias=0.0
+):
+    loss, grad = _focal_parts(logits, target, alpha, gamma, temperature, bias)
     return grad * _mean_scale(loss.dtype.type(loss.size), reduction, loss.dtype)
 
 

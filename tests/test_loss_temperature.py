@@ -404,7 +404,7 @@ def test_multilabel_temperature_bias(isa, dtype):
     check_loss("MultiLabel T/b", got, O.bce_with_logits(x, y, **kw), dtype, isa, "mean")
     l1, g1 = ml.loss_with_grad(x, y)
     l2, g2 = multilabel.loss_with_grad(x, y, **kw)
-    assert g1.tobytes() == g2.tobytes()
+    assert l1.tobytes() == l2.tobytes() == got.tobytes() and g1.tobytes() == g2.tobytes()
     check_grad("MultiLabel T/b grad", g1, O.bce_with_logits_grad(x, y, **kw), dtype, isa)
     if dtype == F64:
         p = ml.proba(x)
@@ -454,3 +454,29 @@ def test_bce_temperature_one_bias_zero_is_plain(isa):
                     )
                     assert np.asarray(r[0]).tobytes() == np.asarray(a[0]).tobytes()
                     assert r[1].tobytes() == a[1].tobytes()
+
+
+@dtypes
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_focal_temperature_bias(isa, dtype, reduction):
+    """sigmoid_focal_loss at x/T + b (per class along the last axis and along axis 0), gradient
+    with respect to the raw logits, against the oracle."""
+    rng = np.random.default_rng(_seed("focal-Tb", dtype.name, reduction))
+    x = rng.normal(0, 6, (6, 11)).astype(dtype)
+    y = (rng.random(x.shape) < 0.3).astype(dtype)
+    for axis, C in ((-1, 11), (0, 6)):
+        Tc, bc = rng.uniform(0.3, 3, C), rng.normal(0, 1, C)
+        shp = (-1,) if axis == -1 else (-1, 1)
+        for T, b in [(0.6, 0.4), (Tc, bc)]:
+            kw = {"temperature": T, "bias": b, "axis": axis, "reduction": reduction}
+            got = lk.sigmoid_focal_loss(x, y, **kw)
+            l2, g = lk.sigmoid_focal_loss_with_grad(x, y, **kw)
+            okw = {
+                "temperature": np.reshape(T, shp) if np.ndim(T) else T,
+                "bias": np.reshape(b, shp) if np.ndim(b) else b,
+                "reduction": reduction,
+            }
+            exact = O.sigmoid_focal_loss(x, y, **okw)
+            check_loss("focal T/b", got, exact, dtype, isa, reduction)
+            check_loss("focal T/b (with grad)", l2, exact, dtype, isa, reduction)
+            check_grad("focal T/b grad", g, O.sigmoid_focal_loss_grad(x, y, **okw), dtype, isa)

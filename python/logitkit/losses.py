@@ -806,9 +806,22 @@ def binary_cross_entropy_with_logits_with_grad(
 # ----------------------------------------------------------------------------- focal loss
 
 
-def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
+def _focal(
+    logits,
+    target,
+    alpha,
+    gamma,
+    reduction,
+    validate,
+    want_grad,
+    temperature=1.0,
+    bias=None,
+    axis=-1,
+):
     x = _float_logits(logits)
     dt = x.dtype
+    ax = None if x.ndim == 0 else class_axis_index(axis, x.ndim)
+    temp, bias_, trivial = _bce_affine(temperature, bias, x, ax)
     reduction = _check_reduction(reduction)
     y = np.asarray(as_real_array(target, "target"))
     if y.shape != x.shape:
@@ -828,6 +841,8 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
     wt = np.float64 if dt != np.float64 else np.longdouble
     xw, yw = x.astype(wt), y.astype(wt)
     with np.errstate(all="ignore"):
+        if not trivial:  # z = x/T + b in the wide type; the gradient is divided by T below
+            xw = xw / np.asarray(temp, wt) + np.asarray(bias_, wt)
         ax = np.abs(xw)
         e = np.exp(-ax)
         l1 = np.log1p(e)
@@ -856,6 +871,8 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
         grad = dce * mod + gamma * ce * r * (1 - 2 * yw)
         if alpha >= 0:
             grad = a_t * grad
+        if not trivial:
+            grad = grad / np.asarray(temp, wt)  # d/dx = (d/dz)/T
         if reduction == "mean" and x.size:
             grad = grad / x.size
         grad = np.asarray(grad).astype(dt)
@@ -870,12 +887,17 @@ def sigmoid_focal_loss(
     gamma: float = 2.0,
     reduction: str = "none",
     validate: bool = True,
+    temperature: Any = 1.0,
+    bias: Any = None,
+    axis: int = -1,
 ) -> Any:
     """Focal loss of multi-label logits (torchvision's ``sigmoid_focal_loss`` definition):
     ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
     ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
-    space from ``log_sigmoid``, so confident elements keep their tiny losses exactly."""
-    return _focal(logits, target, alpha, gamma, reduction, validate, False)
+    space from ``log_sigmoid``, so confident elements keep their tiny losses exactly.
+    ``temperature`` and ``bias`` (numbers or one per class along ``axis``): the loss of
+    x/temperature + bias, formed in the wide work type; gradients with respect to the raw x."""
+    return _focal(logits, target, alpha, gamma, reduction, validate, False, temperature, bias, axis)
 
 
 def sigmoid_focal_loss_with_grad(
@@ -886,9 +908,13 @@ def sigmoid_focal_loss_with_grad(
     gamma: float = 2.0,
     reduction: str = "none",
     validate: bool = True,
+    temperature: Any = 1.0,
+    bias: Any = None,
+    axis: int = -1,
 ) -> tuple[Any, np.ndarray]:
-    """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss`."""
-    return _focal(logits, target, alpha, gamma, reduction, validate, True)
+    """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss` (with ``temperature``/``bias``:
+    with respect to the raw logits)."""
+    return _focal(logits, target, alpha, gamma, reduction, validate, True, temperature, bias, axis)
 
 
 # ----------------------------------------------------------------------------- grad_hess
