@@ -653,7 +653,10 @@ def _bce(
         y = y.astype(dt)
     one = dt.type(1)
     pw, w = one, one
-    temp, bias_, trivial = _bce_affine(temperature, bias, x, ax)
+    if type(temperature) is float and temperature == 1.0 and bias is None:  # the defaults
+        temp, bias_, trivial = 1.0, 0.0, True
+    else:
+        temp, bias_, trivial = _bce_affine(temperature, bias, x, ax)
     # the one-pass sum takes T = 1, b = 0 only (the kernel's plain path); other temperatures and
     # biases take the elementwise ufunc, which forms x/T + b inside its kernel
     fast = reduction != "none" and x.ndim > 0 and trivial

@@ -262,7 +262,9 @@ inline double bce_affine(const scalar_t<V>* x, const scalar_t<V>* y, const scala
     }
   }
   if (loss) return 0;
-  if (bad_target) return std::numeric_limits<double>::quiet_NaN();
+  // (a constant: a call of numeric_limits would be a weak symbol shared by the ISA objects)
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  if (bad_target) return nan;
   return sum;
 }
 

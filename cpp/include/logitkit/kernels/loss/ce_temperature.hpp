@@ -61,8 +61,10 @@ template <class V>
 inline double ce_temp_nll_at(scalar_t<V> xt, scalar_t<V> m, double temp, double L, double& d_out) {
   using T = scalar_t<V>;
   if (xt == -lim<V>::inf) {
-    d_out = -std::numeric_limits<double>::infinity();
-    return std::numeric_limits<double>::infinity();  // p_t = 0
+    // (a constant: a call of numeric_limits would be a weak symbol shared by the ISA objects)
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    d_out = -inf;
+    return inf;  // p_t = 0
   }
   const V t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))), invt = V::set1(T(1.0 / temp));
   V lo;
