@@ -27,6 +27,16 @@
 #include "ce_accurate.hpp"
 #include "ce_max_relative.hpp"
 
+// The temperature path is called out of line (and kept apart as cold code), so that the T = 1 row
+// functions that branch to it are compiled as they are without it.
+#if defined(__GNUC__) || defined(__clang__)
+#define LOGITKIT_CE_TEMP_OUTLINE __attribute__((noinline, cold))
+#elif defined(_MSC_VER)
+#define LOGITKIT_CE_TEMP_OUTLINE __declspec(noinline)
+#else
+#define LOGITKIT_CE_TEMP_OUTLINE
+#endif
+
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
@@ -80,7 +90,7 @@ inline double ce_temp_nll_at(scalar_t<V> xt, scalar_t<V> m, double temp, double 
 // the hard label t >= 0 (the caller has handled t < 0); coef = A = Σ a_c. Returns the row's loss
 // and writes grad (unless nullptr; it may equal x) with respect to the raw logits.
 template <class V>
-inline scalar_t<V> ce_temp_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, std::int64_t t,
+LOGITKIT_CE_TEMP_OUTLINE inline scalar_t<V> ce_temp_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, std::int64_t t,
                                const scalar_t<V>* w, scalar_t<V> eps, double coef, scalar_t<V> g,
                                scalar_t<V>* grad, double temp) {
   using T = scalar_t<V>;
