@@ -233,8 +233,8 @@ def _ce_small_call(
 ) -> bool:
     """Whether cross_entropy[_with_grad] tries the one-call path (_core.ce_hard_small, which runs the
     C++ API's cross_entropy), by its options: the class axis last, no class or sample weights, plain
-    scalar options, temperature 1 (ce_hard_small takes a temperature; other temperatures take the
-    gufuncs, whose rows reach the same kernel). The arrays are C++'s half of the decision (ce_small_layout in
+    scalar options, temperature 1.0 (ce_hard_small's temperature keeps its default; other
+    temperatures take the gufuncs, whose rows reach the same kernel). The arrays are C++'s half of the decision (ce_small_layout in
     cpp/bindings/register_losses.cpp: (N, C) float32/float64 logits and (N,) int64 labels as C reads
     them, N·C at most _core.small_call_elements and C > 0, an ``out`` it can write as it is; None
     otherwise), read there because they cost more to read from Python than the call itself. Kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py cases
@@ -251,8 +251,8 @@ def _ce_small_call(
         and 0 <= label_smoothing <= 1
         and type(reduction) is str
         and reduction in _REDUCTION_CODE
-        and (type(temperature) is float or type(temperature) is int)
-        and temperature == 1
+        and type(temperature) is float
+        and temperature == 1.0
     )
 
 
@@ -292,7 +292,6 @@ def _cross_entropy(
                 ignore_index,
                 want_grad,
                 out,
-                float(temperature),
             )
         except InvalidTargetError:
             if validate:
