@@ -203,8 +203,8 @@ template <class T> void bm_cross_entropy(benchmark::State& state, std::string is
   for (auto _ : state) {
     for (std::size_t r = 0; r < rows; ++r) {
       T* gp = grad ? g.data() + r * n : nullptr;
-      sink += soft ? k->cross_entropy_soft(x.data() + r * n, y.data() + r * n, n, nullptr, T(0), scale, gp)
-                   : k->cross_entropy_hard(x.data() + r * n, n, std::int64_t(r % n), nullptr, T(n), T(0), scale, gp);
+      sink += soft ? k->cross_entropy_soft(x.data() + r * n, y.data() + r * n, n, nullptr, T(0), scale, gp, 1.0)
+                   : k->cross_entropy_hard(x.data() + r * n, n, std::int64_t(r % n), nullptr, T(n), T(0), scale, gp, 1.0);
     }
     benchmark::DoNotOptimize(sink);
     benchmark::DoNotOptimize(g.data());
@@ -227,7 +227,7 @@ template <class T> void bm_bce(benchmark::State& state, std::string isa, Bce mod
   for (auto _ : state) {
     sink += k->bce_with_logits(x.data(), y.data(), nullptr, nullptr, T(0), T(1.0 / double(n)),
                                mode == Bce::store ? loss.data() : nullptr,
-                               mode == Bce::sum_grad ? g.data() : nullptr, n);
+                               mode == Bce::sum_grad ? g.data() : nullptr, n, nullptr, nullptr);
     benchmark::DoNotOptimize(sink);
     benchmark::DoNotOptimize(loss.data());
     benchmark::DoNotOptimize(g.data());

@@ -435,12 +435,17 @@ def _target_coefficients(target, C, axis, W, weight, ignore_index, label_smoothi
     return wc * ((1 - eps) * y + eps / C), None
 
 
-def _ce_parts(logits, target, axis, weight, ignore_index, label_smoothing, sample_weight):
+def _ce_parts(
+    logits, target, axis, weight, ignore_index, label_smoothing, sample_weight, temperature=1.0
+):
     """Per-item losses (sample weight applied), the mean's denominator, and for the gradient the
-    coefficients a (class last), the probabilities p (class last) and the sample weights."""
+    coefficients a (class last), the probabilities p (class last) and the sample weights.
+    temperature: the loss of logits/temperature, the division done in the work dtype."""
     x = np.asarray(logits)
     W = loss_work_dtype(x.dtype)
     xl = np.moveaxis(_w(x, W), axis, -1)
+    if temperature != 1.0:
+        xl = xl / W.type(temperature)
     C = xl.shape[-1]
     item_shape = xl.shape[:-1]
     lp, p = _log_softmax_last(xl)
@@ -475,10 +480,12 @@ def cross_entropy(
     label_smoothing=0.0,
     reduction="mean",
     sample_weight=None,
+    temperature=1.0,
 ):
-    """cross_entropy (hard or soft labels; docs/semantics.md, "Cross-entropy"), work dtype."""
+    """cross_entropy (hard or soft labels; docs/semantics.md, "Cross-entropy"), work dtype; of
+    logits/temperature."""
     per_item, denom, _, _, _ = _ce_parts(
-        logits, target, axis, weight, ignore_index, label_smoothing, sample_weight
+        logits, target, axis, weight, ignore_index, label_smoothing, sample_weight, temperature
     )
     with np.errstate(all="ignore"):
         return _reduce(per_item, denom, reduction)
@@ -495,18 +502,20 @@ def cross_entropy_grad(
     reduction="mean",
     sample_weight=None,
     with_scale=False,
+    temperature=1.0,
 ):
     """d(reduced loss)/d logits. The item loss Σ_c a_c·(-log p_c) has the gradient
     p_c·Σ_j a_j - a_c; each item's gradient is scaled by its sample weight and, for 'mean', divided
-    by the mean's denominator ('none': the gradient of the sum of the items).
+    by the mean's denominator ('none': the gradient of the sum of the items). With a temperature T
+    (p of logits/T) the gradient with respect to the raw logits is that divided by T (so is s).
 
     with_scale: also return the gradient's scale s = |sample weight · factor|·Σ_j a_j per element
     (the gradient is s·(p_c - a_c/Σa), the bracket in [-1, 1]; see grad_errors)."""
     per_item, denom, a, p, sw = _ce_parts(
-        logits, target, axis, weight, ignore_index, label_smoothing, sample_weight
+        logits, target, axis, weight, ignore_index, label_smoothing, sample_weight, temperature
     )
     W = per_item.dtype
-    scale = sw * _mean_scale(denom, reduction, W)
+    scale = sw * _mean_scale(denom, reduction, W) / W.type(temperature)
     with np.errstate(all="ignore"):
         A = a.sum(axis=-1, keepdims=True)
         # an item whose coefficients are all 0 (ignored) has the constant loss 0: gradient 0
@@ -550,7 +559,7 @@ def nll_loss(
 # ----------------------------------------------------------------------------- binary
 
 
-def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
+def _bce_parts(logits, target, weight, pos_weight, label_smoothing, temperature=1.0, bias=0.0):
     """(loss, grad, hess) per element, work dtype.
 
     With y' = (1-ε)·y + ε/2, 1-y' = (1-ε)·(1-y) + ε/2 (no cancellation), pos_weight P and
@@ -561,10 +570,14 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
       dℓ/dx = c·σ(x) - P·y' = (1-y')·σ(x) - P·y'·σ(-x)
       d²ℓ/dx² = c·σ(x)·σ(-x)
     all times weight; the gradient's scale |weight|·c is returned too (see grad_errors).
+    temperature T, bias b (numbers or broadcasting arrays): x above is z = logits/T + b, formed in
+    the work dtype; the derivatives are with respect to the raw logits (dℓ/dz / T, d²ℓ/dz² / T²).
     """
     x = np.asarray(logits)
     W = loss_work_dtype(x.dtype)
     xw = _w(x, W)
+    Tw = _w(temperature, W)
+    xw = xw / Tw + _w(bias, W)
     y = _w(target, W)
     eps = W.type(label_smoothing)
     yp = (1 - eps) * y + eps / 2
@@ -578,9 +591,9 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
         lin = np.where(xw >= 0, _zero_times(ym, ax), _zero_times(P * yp, ax))
         loss = w * (lin + c * lg)
         s_pos, s_neg = _sigmoid_same(xw), _sigmoid_same(-xw)
-        grad = w * (ym * s_pos - P * yp * s_neg)
-        hess = w * c * s_pos * s_neg
-        scale = np.abs(w) * c
+        grad = w * (ym * s_pos - P * yp * s_neg) / Tw
+        hess = w * c * s_pos * s_neg / (Tw * Tw)
+        scale = np.abs(w) * c / Tw
         shape = np.broadcast_shapes(loss.shape, x.shape)
     return (
         np.broadcast_to(loss, shape),
@@ -591,11 +604,21 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing):
 
 
 def bce_with_logits(
-    logits, target, *, weight=None, pos_weight=None, label_smoothing=0.0, reduction="mean"
+    logits,
+    target,
+    *,
+    weight=None,
+    pos_weight=None,
+    label_smoothing=0.0,
+    reduction="mean",
+    temperature=1.0,
+    bias=0.0,
 ):
     """binary_cross_entropy_with_logits (docs/semantics.md, "BCE with logits");
-    'mean' divides by the element count."""
-    loss, _, _, _ = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
+    'mean' divides by the element count. Of logits/temperature + bias."""
+    loss, _, _, _ = _bce_parts(
+        logits, target, weight, pos_weight, label_smoothing, temperature, bias
+    )
     with np.errstate(all="ignore"):
         return _reduce(loss, loss.dtype.type(loss.size), reduction)
 
@@ -609,9 +632,14 @@ def bce_with_logits_grad(
     label_smoothing=0.0,
     reduction="mean",
     with_scale=False,
+    temperature=1.0,
+    bias=0.0,
 ):
-    """dℓ/dx of the reduction; with_scale: also the gradient's scale |weight|·c·factor."""
-    loss, grad, _, scale = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
+    """dℓ/dx of the reduction (x the raw logits); with_scale: also the gradient's scale
+    |weight|·c·factor."""
+    loss, grad, _, scale = _bce_parts(
+        logits, target, weight, pos_weight, label_smoothing, temperature, bias
+    )
     f = _mean_scale(loss.dtype.type(loss.size), reduction, loss.dtype)
     return (grad * f, scale * f) if with_scale else grad * f
 
@@ -619,7 +647,7 @@ def bce_with_logits_grad(
 # ----------------------------------------------------------------------------- focal
 
 
-def _focal_parts(logits, target, alpha, gamma):
+def _focal_parts(logits, target, alpha, gamma, temperature=1.0, bias=0.0):
     """torchvision.ops.sigmoid_focal_loss, elementwise:
         p = σ(x); ce = BCE-with-logits(x, y); p_t = p·y + (1-p)·(1-y)
         loss = ce·(1 - p_t)^γ, times α_t = α·y + (1-α)·(1-y) when α >= 0.
@@ -628,9 +656,10 @@ def _focal_parts(logits, target, alpha, gamma):
     """
     x = np.asarray(logits)
     W = loss_work_dtype(x.dtype)
-    xw = _w(x, W)
+    Tw = _w(temperature, W)
+    xw = _w(x, W) / Tw + _w(bias, W)  # z; dce below is already (dℓ/dz)/T
     y = _w(target, W)
-    ce, dce, _, _ = _bce_parts(x, target, None, None, 0.0)
+    ce, dce, _, _ = _bce_parts(x, target, None, None, 0.0, temperature, bias)
     with np.errstate(all="ignore"):
         p, pm = _sigmoid_same(xw), _sigmoid_same(-xw)
         q = p * (1 - y) + pm * y
@@ -638,7 +667,7 @@ def _focal_parts(logits, target, alpha, gamma):
         mod = q**g  # 0**0 = 1
         r = np.where(q > 0, p * pm / q, W.type(0))
         loss = ce * mod
-        grad = dce * mod + ce * g * mod * r * (1 - 2 * y)
+        grad = dce * mod + ce * g * mod * r * (1 - 2 * y) / Tw
         if alpha >= 0:
             a_t = W.type(alpha) * y + (1 - W.type(alpha)) * (1 - y)
             loss = a_t * loss
@@ -646,14 +675,18 @@ def _focal_parts(logits, target, alpha, gamma):
     return loss, grad
 
 
-def sigmoid_focal_loss(logits, target, *, alpha=0.25, gamma=2.0, reduction="none"):
-    loss, _ = _focal_parts(logits, target, alpha, gamma)
+def sigmoid_focal_loss(
+    logits, target, *, alpha=0.25, gamma=2.0, reduction="none", temperature=1.0, bias=0.0
+):
+    loss, _ = _focal_parts(logits, target, alpha, gamma, temperature, bias)
     with np.errstate(all="ignore"):
         return _reduce(loss, loss.dtype.type(loss.size), reduction)
 
 
-def sigmoid_focal_loss_grad(logits, target, *, alpha=0.25, gamma=2.0, reduction="none"):
-    loss, grad = _focal_parts(logits, target, alpha, gamma)
+def sigmoid_focal_loss_grad(
+    logits, target, *, alpha=0.25, gamma=2.0, reduction="none", temperature=1.0, bias=0.0
+):
+    loss, grad = _focal_parts(logits, target, alpha, gamma, temperature, bias)
     return grad * _mean_scale(loss.dtype.type(loss.size), reduction, loss.dtype)
 
 
@@ -672,8 +705,11 @@ def grad_hess(
     sample_weight=None,
     ignore_index=-100,
     with_scale=False,
+    temperature=1.0,
+    bias=0.0,
 ):
-    """Per-element gradient and diagonal Hessian of the per-item loss (no reduction).
+    """Per-element gradient and diagonal Hessian of the per-item loss (no reduction), of
+    logits/temperature (+ bias, binary), with respect to the raw logits.
 
     multiclass: item loss Σ_c a_c·(-log p_c) (times the sample weight):
         grad_c = sw·(p_c·A - a_c), hess_c = sw·A·p_c·(1 - p_c), A = Σ_c a_c
@@ -682,17 +718,20 @@ def grad_hess(
     with_scale: also the scale of both (sw·A, or |weight|·c; see grad_errors).
     """
     if family == "binary":
-        _, g, h, s = _bce_parts(logits, target, weight, pos_weight, label_smoothing)
+        _, g, h, s = _bce_parts(
+            logits, target, weight, pos_weight, label_smoothing, temperature, bias
+        )
         return (g, h, s) if with_scale else (g, h)
     x = np.asarray(logits)
     _, _, a, p, sw = _ce_parts(
-        x, target, axis, weight, ignore_index, label_smoothing, sample_weight
+        x, target, axis, weight, ignore_index, label_smoothing, sample_weight, temperature
     )
     with np.errstate(all="ignore"):
+        Tw = p.dtype.type(temperature)
         A = a.sum(axis=-1, keepdims=True)
-        g = np.where(A == 0, p.dtype.type(0), sw[..., None] * (p * A - a))
-        h = np.where(A == 0, p.dtype.type(0), sw[..., None] * A * p * (1 - p))
-        s = np.broadcast_to(np.abs(sw[..., None]) * A, g.shape)
+        g = np.where(A == 0, p.dtype.type(0), sw[..., None] * (p * A - a) / Tw)
+        h = np.where(A == 0, p.dtype.type(0), sw[..., None] * A * p * (1 - p) / (Tw * Tw))
+        s = np.broadcast_to(np.abs(sw[..., None]) * A / Tw, g.shape)
     g, h, s = (np.moveaxis(v, -1, axis) for v in (g, h, s))
     return (g, h, s) if with_scale else (g, h)
 

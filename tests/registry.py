@@ -220,13 +220,14 @@ def _raw_cross_entropy(with_grad):
         cases = [("hard", t, (ones, dtype.type(C), zero, one)), ("soft", y, (ones, zero, one))]
         for kind, target, rest in cases:
             uf = f"cross_entropy_{kind}" + ("_grad" if with_grad else "")
-            r = getattr(_core, uf)(x, target, *rest)
-            exact = oracle.cross_entropy(x, target, reduction="none")
-            loss = r[0] if with_grad else r
-            yield Check(f"{uf} loss", loss, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
-            if with_grad:
-                eg = oracle.cross_entropy_grad(x, target, reduction="none")
-                yield Check(f"{uf} grad", r[1], eg, "grad", ufunc=uf)
+            for temp in (1.0, 1.7):  # the last operand: the temperature (float64)
+                r = getattr(_core, uf)(x, target, *rest, temp)
+                exact = oracle.cross_entropy(x, target, reduction="none", temperature=temp)
+                loss = r[0] if with_grad else r
+                yield Check(f"{uf} loss T={temp}", loss, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+                if with_grad:
+                    eg = oracle.cross_entropy_grad(x, target, reduction="none", temperature=temp)
+                    yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", ufunc=uf)
 
     return raw
 
@@ -236,13 +237,17 @@ def _raw_bce(with_grad):
         (x, y), _ = _binary_example(dtype, rng, (7, 37))
         one, zero = dtype.type(1), dtype.type(0)
         uf = "bce_with_logits" + ("_grad" if with_grad else "")
-        r = getattr(_core, uf)(x, y, one, one, zero, one)
-        exact = oracle.bce_with_logits(x, y, reduction="none")
-        loss = r[0] if with_grad else r
-        yield Check(f"{uf} loss", loss, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
-        if with_grad:
-            eg = oracle.bce_with_logits_grad(x, y, reduction="none")
-            yield Check(f"{uf} grad", r[1], eg, "grad", ufunc=uf)
+        # the last two operands: temperature and bias (float64; 1 and 0: the plain kernel)
+        for temp, bias in ((1.0, 0.0), (1.7, -0.4)):
+            r = getattr(_core, uf)(x, y, one, one, zero, one, temp, bias)
+            exact = oracle.bce_with_logits(x, y, reduction="none", temperature=temp, bias=bias)
+            loss = r[0] if with_grad else r
+            yield Check(f"{uf} loss T={temp}", loss, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+            if with_grad:
+                eg = oracle.bce_with_logits_grad(
+                    x, y, reduction="none", temperature=temp, bias=bias
+                )
+                yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", ufunc=uf)
 
     return raw
 

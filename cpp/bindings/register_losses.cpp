@@ -1,10 +1,12 @@
 // Loss gufuncs and ufuncs (kernels: cpp/include/logitkit/kernels/losses.hpp):
-//   cross_entropy_hard       (n),(),(n),(),(),()->()      x, label, weight, Σweight, ε, g -> loss
-//   cross_entropy_hard_grad  (n),(),(n),(),(),()->(),(n)  ... -> loss, grad
-//   cross_entropy_soft       (n),(n),(n),(),()->()        x, target, weight, ε, g -> loss
-//   cross_entropy_soft_grad  (n),(n),(n),(),()->(),(n)    ... -> loss, grad
-//   bce_with_logits          x, y, pos_weight, weight, ε, gscale -> loss        (elementwise)
-//   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale -> loss, grad  (elementwise)
+//   cross_entropy_hard       (n),(),(n),(),(),(),()->()      x, label, weight, Σweight, ε, g, T -> loss
+//   cross_entropy_hard_grad  (n),(),(n),(),(),(),()->(),(n)  ... -> loss, grad
+//   cross_entropy_soft       (n),(n),(n),(),(),()->()        x, target, weight, ε, g, T -> loss
+//   cross_entropy_soft_grad  (n),(n),(n),(),(),()->(),(n)    ... -> loss, grad
+// T (float64, > 0 finite, checked by the caller) is the temperature: the loss of x/T, the gradient
+// with respect to x.
+//   bce_with_logits          x, y, pos_weight, weight, ε, gscale, T, b -> loss        (elementwise)
+//   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale, T, b -> loss, grad  (elementwise)
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
 #include <algorithm>
 #include <cmath>
@@ -42,7 +44,7 @@ void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
   FlagGuard guard;
   const auto f = active_kernels().get<T>().cross_entropy_hard;
   const npy_intp N = dims[0], n = dims[1];
-  constexpr int nargs = GRAD ? 8 : 7;  // x, t, w, W, eps, g, loss[, grad]
+  constexpr int nargs = GRAD ? 9 : 8;  // x, t, w, W, eps, g, T, loss[, grad]
   const npy_intp xs = steps[nargs], ws = steps[nargs + 1];
   parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
     for (npy_intp r = rb; r < re; ++r) {
@@ -51,15 +53,16 @@ void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
       const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
       const T W = load<T>(args[3] + r * steps[3]), eps = load<T>(args[4] + r * steps[4]);
       const T g = load<T>(args[5] + r * steps[5]);
+      const double temp = load<double>(args[6] + r * steps[6]);
       T* grad = nullptr;
-      if constexpr (GRAD) grad = row_out<T, T>(args[7] + r * steps[7], steps[nargs + 2], n, 1);
+      if constexpr (GRAD) grad = row_out<T, T>(args[8] + r * steps[8], steps[nargs + 2], n, 1);
       // a label >= n (unchecked: validate=False) has no class: NaN loss and gradient row
       const T nan = std::numeric_limits<T>::quiet_NaN();
       if constexpr (GRAD)
         if (t >= n) std::fill(grad, grad + n, nan);
-      const T loss = (t >= n) ? nan : f(x, std::size_t(n), t, w, W, eps, g, grad);
-      std::memcpy(args[6] + r * steps[6], &loss, sizeof(T));
-      if constexpr (GRAD) row_done<T, T>(grad, args[7] + r * steps[7], steps[nargs + 2], n);
+      const T loss = (t >= n) ? nan : f(x, std::size_t(n), t, w, W, eps, g, grad, temp);
+      std::memcpy(args[7] + r * steps[7], &loss, sizeof(T));
+      if constexpr (GRAD) row_done<T, T>(grad, args[8] + r * steps[8], steps[nargs + 2], n);
     }
   });
 }
@@ -69,7 +72,7 @@ void ce_soft_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
   FlagGuard guard;
   const auto f = active_kernels().get<T>().cross_entropy_soft;
   const npy_intp N = dims[0], n = dims[1];
-  constexpr int nargs = GRAD ? 7 : 6;  // x, y, w, eps, g, loss[, grad]
+  constexpr int nargs = GRAD ? 8 : 7;  // x, y, w, eps, g, T, loss[, grad]
   const npy_intp xs = steps[nargs], ys = steps[nargs + 1], ws = steps[nargs + 2];
   parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
     for (npy_intp r = rb; r < re; ++r) {
@@ -77,11 +80,12 @@ void ce_soft_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
       const T* y = row_in<T, T>(args[1] + r * steps[1], ys, n, 3);
       const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
       const T eps = load<T>(args[3] + r * steps[3]), g = load<T>(args[4] + r * steps[4]);
+      const double temp = load<double>(args[5] + r * steps[5]);
       T* grad = nullptr;
-      if constexpr (GRAD) grad = row_out<T, T>(args[6] + r * steps[6], steps[nargs + 3], n, 1);
-      const T loss = f(x, y, std::size_t(n), w, eps, g, grad);
-      std::memcpy(args[5] + r * steps[5], &loss, sizeof(T));
-      if constexpr (GRAD) row_done<T, T>(grad, args[6] + r * steps[6], steps[nargs + 3], n);
+      if constexpr (GRAD) grad = row_out<T, T>(args[7] + r * steps[7], steps[nargs + 3], n, 1);
+      const T loss = f(x, y, std::size_t(n), w, eps, g, grad, temp);
+      std::memcpy(args[6] + r * steps[6], &loss, sizeof(T));
+      if constexpr (GRAD) row_done<T, T>(grad, args[7] + r * steps[7], steps[nargs + 3], n);
     }
   });
 }
@@ -91,23 +95,35 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   FlagGuard guard;
   const auto f = active_kernels().get<T>().bce_with_logits;
   const npy_intp n = dims[0];
-  // inputs x, y, pos_weight, weight, eps, gscale; outputs loss[, grad]. eps and gscale are scalars
-  // in every call the Python layer makes; elsewhere they are read per chunk element run.
+  // inputs x, y, pos_weight, weight, eps, gscale, temperature, bias (the last two float64);
+  // outputs loss[, grad]. eps and gscale are scalars in every call the Python layer makes;
+  // elsewhere they are read per chunk element run.
+  constexpr int LO = 8, GR = 9;
   constexpr npy_intp chunk = 1024;
   T cst[2][chunk];
+  double dcst[2][chunk];
   const bool fast_xy = steps[0] == npy_intp(sizeof(T)) && steps[1] == npy_intp(sizeof(T)) &&
-                       steps[6] == npy_intp(sizeof(T)) && (!GRAD || steps[7] == npy_intp(sizeof(T))) &&
+                       steps[LO] == npy_intp(sizeof(T)) && (!GRAD || steps[GR] == npy_intp(sizeof(T))) &&
                        steps[4] == 0 && steps[5] == 0;
   // A broadcast weight or pos_weight of exactly 1 is passed as null (the kernel's "all ones"), so an
-  // unweighted call takes the kernel's plain variant, as the one-pass reductions do.
+  // unweighted call takes the kernel's plain variant, as the one-pass reductions do; so are a
+  // broadcast temperature of 1 and bias of 0 (the kernel's T = 1, b = 0 path, bit for bit).
   const T* cptr[2] = {cst[0], cst[1]};
   for (int k : {2, 3})
     if (steps[k] == 0) {
       for (npy_intp j = 0; j < chunk; ++j) cst[k - 2][j] = load<T>(args[k]);
       if (steps[4] == 0 && steps[5] == 0 && cst[k - 2][0] == T(1)) cptr[k - 2] = nullptr;
     }
+  const double* dptr[2] = {dcst[0], dcst[1]};
+  for (int k : {6, 7})
+    if (steps[k] == 0) {
+      const double v = load<double>(args[k]);
+      for (npy_intp j = 0; j < chunk; ++j) dcst[k - 6][j] = v;
+      if (v == (k == 6 ? 1.0 : 0.0)) dptr[k - 6] = nullptr;
+    }
   parallel_for(n, 4, chunk, [&](npy_intp lo_i, npy_intp hi_i) {
   T buf[6][chunk];
+  double dbuf[2][chunk];
   for (npy_intp i = lo_i; i < hi_i; i += chunk) {
     const npy_intp m = (hi_i - i < chunk) ? hi_i - i : chunk;
     const T* in[4];
@@ -121,18 +137,30 @@ void bce_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
         in[k] = buf[k];
       }
     }
-    T* lo = fast_xy ? reinterpret_cast<T*>(args[6]) + i : buf[4];
-    T* go = GRAD ? (fast_xy ? reinterpret_cast<T*>(args[7]) + i : buf[5]) : nullptr;
+    const double* tb[2];
+    for (int k : {6, 7}) {
+      if (steps[k] == 0) {
+        tb[k - 6] = dptr[k - 6];
+      } else if (steps[k] == npy_intp(sizeof(double))) {
+        tb[k - 6] = reinterpret_cast<const double*>(args[k] + i * steps[k]);
+      } else {
+        gather<double>(args[k] + i * steps[k], steps[k], m, dbuf[k - 6]);
+        tb[k - 6] = dbuf[k - 6];
+      }
+    }
+    T* lo = fast_xy ? reinterpret_cast<T*>(args[LO]) + i : buf[4];
+    T* go = GRAD ? (fast_xy ? reinterpret_cast<T*>(args[GR]) + i : buf[5]) : nullptr;
     if (steps[4] == 0 && steps[5] == 0) {
-      f(in[0], in[1], in[2], in[3], load<T>(args[4]), load<T>(args[5]), lo, go, std::size_t(m));
+      f(in[0], in[1], in[2], in[3], load<T>(args[4]), load<T>(args[5]), lo, go, std::size_t(m), tb[0], tb[1]);
     } else {
       for (npy_intp j = 0; j < m; ++j)
-        f(in[0] + j, in[1] + j, in[2] + j, in[3] + j, load<T>(args[4] + (i + j) * steps[4]),
-          load<T>(args[5] + (i + j) * steps[5]), lo + j, go ? go + j : nullptr, 1);
+        f(in[0] + j, in[1] + j, in[2] ? in[2] + j : nullptr, in[3] ? in[3] + j : nullptr,
+          load<T>(args[4] + (i + j) * steps[4]), load<T>(args[5] + (i + j) * steps[5]), lo + j,
+          go ? go + j : nullptr, 1, tb[0] ? tb[0] + j : nullptr, tb[1] ? tb[1] + j : nullptr);
     }
     if (!fast_xy) {
-      scatter<T>(buf[4], m, args[6] + i * steps[6], steps[6]);
-      if constexpr (GRAD) scatter<T>(buf[5], m, args[7] + i * steps[7], steps[7]);
+      scatter<T>(buf[4], m, args[LO] + i * steps[LO], steps[LO]);
+      if constexpr (GRAD) scatter<T>(buf[5], m, args[GR] + i * steps[GR], steps[GR]);
     }
   }
   });
@@ -300,11 +328,12 @@ bool bce_direct_layout(py::handle xh, py::handle yh, py::handle pwh, py::handle 
 // weights. reduction: 0 mean, 1 sum, 2 none.
 template <class T>
 py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int reduction, std::int64_t ignore,
-                               bool want_grad, PyArrayObject* out, int type) {
+                               bool want_grad, PyArrayObject* out, int type, double temperature) {
   const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
   lk::CrossEntropyOptions<T> o;
   o.ignore_index = ignore;
   o.label_smoothing = eps;
+  o.temperature = temperature;
   o.reduction = reduction == 0 ? lk::Reduction::mean : reduction == 1 ? lk::Reduction::sum : lk::Reduction::none;
   py::object grad_obj, items_obj;
   T* gd = nullptr;
@@ -325,7 +354,7 @@ py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int re
     st = gd ? lk::cross_entropy_with_grad<T>(xv, labels, loss, lk::view(gd, std::size_t(N), std::size_t(C)), o)
             : lk::cross_entropy<T>(xv, labels, loss, o);
   }
-  if (!st) raise_status(st, "target", PyArray_DIMS(t), 1);
+  if (!st) raise_status(st, st.code == lk::Errc::invalid_argument ? nullptr : "target", PyArray_DIMS(t), 1);
   py::object result = reduction == 2 ? items_obj : scalar<T>(value, type);
   if (want_grad) return py::make_tuple(result, grad_obj);
   return result;
@@ -333,7 +362,7 @@ py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int re
 
 // None where the arrays are not ones ce_small_layout accepts: the caller takes the gufunc path.
 py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction, long long ignore, bool want_grad,
-                         py::handle outh) {
+                         py::handle outh, double temperature) {
   if (reduction < 0 || reduction > 2) throw py::value_error("reduction: expected 0 (mean), 1 (sum) or 2 (none)");
   const py::handle o = want_grad ? outh : py::none();
   if (!ce_small_layout(xh, th, o)) return py::none();
@@ -342,8 +371,8 @@ py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction
   auto* out = o.is_none() ? nullptr : reinterpret_cast<PyArrayObject*>(o.ptr());
   const int type = PyArray_TYPE(x);
   if (type == NPY_FLOAT)
-    return ce_hard_small_typed<float>(x, t, float(eps), reduction, std::int64_t(ignore), want_grad, out, type);
-  return ce_hard_small_typed<double>(x, t, eps, reduction, std::int64_t(ignore), want_grad, out, type);
+    return ce_hard_small_typed<float>(x, t, float(eps), reduction, std::int64_t(ignore), want_grad, out, type, temperature);
+  return ce_hard_small_typed<double>(x, t, eps, reduction, std::int64_t(ignore), want_grad, out, type, temperature);
 }
 
 // binary_cross_entropy_with_logits[_with_grad], mean or sum: x and y of one float dtype and one shape
@@ -439,23 +468,30 @@ py::object bce_reduced(py::handle xh, py::handle yh, py::handle pwh, py::handle 
   return bce_reduced_typed<double>(x, y, pw, w, eps, mean, want_grad, out, type);
 }
 
-const char ce_hard_types[] = {NPY_FLOAT,  NPY_INT64, NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
-                              NPY_DOUBLE, NPY_INT64, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+// The temperature operand is float64 in every loop (as the row functions' temperature).
+const char ce_hard_types[] = {NPY_FLOAT,  NPY_INT64, NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_DOUBLE, NPY_FLOAT,
+                              NPY_DOUBLE, NPY_INT64, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 const char ce_hard_grad_types[] = {NPY_FLOAT,  NPY_INT64,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
-                                   NPY_FLOAT,  NPY_FLOAT,  NPY_DOUBLE, NPY_INT64,  NPY_DOUBLE, NPY_DOUBLE,
-                                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
-const char f6[] = {NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT, NPY_FLOAT,
-                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
-const char f7[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
-                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
-const char f8[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
-                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+                                   NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,  NPY_DOUBLE, NPY_INT64,  NPY_DOUBLE,
+                                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+const char ce_soft_types[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_DOUBLE, NPY_FLOAT,
+                              NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+const char ce_soft_grad_types[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
+                                   NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
+#define LK_F NPY_FLOAT
+#define LK_D NPY_DOUBLE
+const char bce_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, LK_F,
+                          LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char bce_grad_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, LK_F, LK_F,
+                               LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
+#undef LK_F
+#undef LK_D
 
 }  // namespace
 
 void register_losses(py::module_& m) {
   m.def("ce_hard_small", &ce_hard_small, py::arg("x"), py::arg("t"), py::arg("eps"), py::arg("reduction"),
-        py::arg("ignore_index"), py::arg("want_grad"), py::arg("out"),
+        py::arg("ignore_index"), py::arg("want_grad"), py::arg("out"), py::arg("temperature") = 1.0,
         "Cross-entropy with hard labels in one call, after losses._ce_small_call accepted the options; None where the arrays do not fit (ce_small_layout).");
   m.def("bce_reduced", &bce_reduced, py::arg("x"), py::arg("y"), py::arg("pos_weight"), py::arg("weight"),
         py::arg("eps"), py::arg("mean"), py::arg("want_grad"), py::arg("out"),

@@ -130,7 +130,9 @@ def solve_log_temperature(
 def _bce_per_class(z: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Mean over rows of BCE-with-logits(z, t), one value per column (our fused kernel)."""
     one = np.float64(1.0)
-    return np.asarray(_core.bce_with_logits(z, t, one, one, np.float64(0.0), one)).mean(axis=0)
+    return np.asarray(_core.bce_with_logits(z, t, one, one, np.float64(0.0), one, 1.0, 0.0)).mean(
+        axis=0
+    )
 
 
 def platt_targets(y: np.ndarray) -> np.ndarray:

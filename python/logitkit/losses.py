@@ -35,6 +35,7 @@ from ._validation import (
     as_index,
     as_real_array,
     check_out,
+    check_temperature,
     class_axis_index,
     describe,
     is_bfloat16,
@@ -338,10 +339,12 @@ def _ce_small_call(
     sample_weight,
     want_grad,
     out,
+    temperature=1.0,
 ) -> bool:
     """Whether cross_entropy[_with_grad] tries the one-call path (_core.ce_hard_small, which runs the
     C++ API's cross_entropy), by its options: the class axis last, no class or sample weights, plain
-    scalar options. The arrays are C++'s half of the decision (ce_small_layout in
+    scalar options, temperature 1.0 (ce_hard_small's temperature keeps its default; other
+    temperatures take the gufuncs, whose rows reach the same kernel). The arrays are C++'s half of the decision (ce_small_layout in
     cpp/bindings/register_losses.cpp: (N, C) float32/float64 logits and (N,) int64 labels as C reads
     them, N·C at most _core.small_call_elements and C > 0, an ``out`` it can write as it is; None
     otherwise), read there because they cost more to read from Python than the call itself. Kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py cases
@@ -358,6 +361,8 @@ def _ce_small_call(
         and 0 <= label_smoothing <= 1
         and type(reduction) is str
         and reduction in _REDUCTION_CODE
+        and type(temperature) is float
+        and temperature == 1.0
     )
 
 
@@ -373,6 +378,7 @@ def _cross_entropy(
     validate,
     want_grad,
     out,
+    temperature=1.0,
 ):
     if _ce_small_call(
         logits,
@@ -385,6 +391,7 @@ def _cross_entropy(
         sample_weight,
         want_grad,
         out,
+        temperature,
     ):
         try:
             r = _core.ce_hard_small(
@@ -421,6 +428,7 @@ def _cross_entropy(
                     reduction=reduction,
                     sample_weight=sample_weight,
                     validate=validate,
+                    temperature=temperature,
                     **kw,
                 ),
             )
@@ -429,7 +437,12 @@ def _cross_entropy(
         if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
             args = (x, target, axis, weight, ignore, label_smoothing, reduction, sample_weight)
             return _narrowed(
-                _cross_entropy, (*args, validate, want_grad, None), {}, narrow, want_grad, out
+                _cross_entropy,
+                (*args, validate, want_grad, None, temperature),
+                {},
+                narrow,
+                want_grad,
+                out,
             )
     dt = x.dtype
     if x.ndim == 0:
@@ -441,6 +454,7 @@ def _cross_entropy(
     if reduction not in _REDUCTIONS:
         _check_reduction(reduction)
     eps = 0.0 if label_smoothing == 0.0 else _check_smoothing(label_smoothing)
+    temp = check_temperature(temperature)
     w, wsum = _class_weight(weight, C, dt)
     tgt = target if type(target) is np.ndarray else np.asarray(as_real_array(target, "target"))
     if is_bfloat16(tgt.dtype):  # bfloat16 probabilities: exact in float32
@@ -481,25 +495,29 @@ def _cross_entropy(
             kw["out"] = (None, out)
         if not last:
             kw["axes"] = (
-                [(ax,), (), (0,), (), (), (), (), (ax,)]
+                [(ax,), (), (0,), (), (), (), (), (), (ax,)]
                 if hard
-                else [(ax,), (ax,), (0,), (), (), (), (ax,)]
+                else [(ax,), (ax,), (0,), (), (), (), (), (ax,)]
             )
         if hard:
             per_item, grad = _core.cross_entropy_hard_grad(
-                x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw
+                x, t, wrow, dt.type(wsum), dt.type(eps), g, temp, **kw
             )
         else:
-            per_item, grad = _core.cross_entropy_soft_grad(x, y, wrow, dt.type(eps), g, **kw)
+            per_item, grad = _core.cross_entropy_soft_grad(x, y, wrow, dt.type(eps), g, temp, **kw)
     else:
         if not last:
             kw["axes"] = (
-                [(ax,), (), (0,), (), (), (), ()] if hard else [(ax,), (ax,), (0,), (), (), ()]
+                [(ax,), (), (0,), (), (), (), (), ()]
+                if hard
+                else [(ax,), (ax,), (0,), (), (), (), ()]
             )
         if hard:
-            per_item = _core.cross_entropy_hard(x, t, wrow, dt.type(wsum), dt.type(eps), g, **kw)
+            per_item = _core.cross_entropy_hard(
+                x, t, wrow, dt.type(wsum), dt.type(eps), g, temp, **kw
+            )
         else:
-            per_item = _core.cross_entropy_soft(x, y, wrow, dt.type(eps), g, **kw)
+            per_item = _core.cross_entropy_soft(x, y, wrow, dt.type(eps), g, temp, **kw)
     per_item = np.asarray(per_item)
     if sw is not None:
         with np.errstate(under="ignore", over="ignore"):
@@ -519,6 +537,7 @@ def cross_entropy(
     reduction: str = "mean",
     sample_weight: Any = None,
     validate: bool = True,
+    temperature: float = 1.0,
     dim: None = None,
 ) -> LossValue:
     """Cross-entropy between multi-class logits and targets, like ``torch.nn.functional.cross_entropy``.
@@ -545,6 +564,10 @@ def cross_entropy(
     validate : bool
         Check labels and probability rows (default). False skips those checks for callers that
         already know; shapes are always checked. Validation reads the targets, never the logits.
+    temperature : float > 0
+        The loss of ``logits / temperature`` (temperature scaling: a fitted T gives the calibrated
+        NLL), computed inside the kernel (no temporary array). Gradients are with respect to the
+        raw ``logits``: d loss/d logits = (d loss/d z)/T with z = logits/T.
 
     Returns the loss (a scalar of the logits' floating dtype, or per item for ``none``; float16
     and bfloat16 logits are computed in float32, float16 losses returned as float16, bfloat16 ones
@@ -566,6 +589,7 @@ def cross_entropy(
         validate,
         False,
         None,
+        temperature,
     )
 
 
@@ -581,12 +605,15 @@ def cross_entropy_with_grad(
     sample_weight: Any = None,
     validate: bool = True,
     out: np.ndarray | None = None,
+    temperature: float = 1.0,
     dim: None = None,
 ) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`cross_entropy` for the chosen reduction, from one
     fused pass per row. ``out`` receives the gradient (it may be ``logits`` itself, for in-place
     backward); its dtype must match the logits' floating dtype (float16 for float16 logits,
-    bfloat16 for bfloat16 logits: gradients have the logits' dtype, losses float32 for bfloat16)."""
+    bfloat16 for bfloat16 logits: gradients have the logits' dtype, losses float32 for bfloat16).
+    With ``temperature`` T the loss is that of ``logits / T`` and the gradient is with respect to
+    the raw ``logits``: (d loss/d z)/T."""
     if dim is not None:
         no_dim(dim)
     return _cross_entropy(
@@ -601,6 +628,7 @@ def cross_entropy_with_grad(
         validate,
         True,
         out,
+        temperature,
     )
 
 
@@ -732,8 +760,42 @@ def _bce_weight(given: Any, name: str, x: np.ndarray, ax: int | None, dt: np.dty
     return a
 
 
+def _bce_affine(temperature: Any, bias: Any, x: np.ndarray, ax: int | None):
+    """(T, b, trivial): the temperature and bias as float64 operands that broadcast to the logits
+    (a number, or one value per class along ``ax``, as multilabel.proba takes them)."""
+    if (type(temperature) is float and temperature == 1.0) and (
+        bias is None or (type(bias) is float and bias == 0.0)
+    ):
+        return 1.0, 0.0, True
+    from ._multi import along, per_class
+
+    C = 1 if ax is None else x.shape[ax]
+    T = per_class(temperature, C, "temperature", positive=True)
+    b = per_class(0.0 if bias is None else bias, C, "bias", positive=False)
+    # T = 1 and b = 0 everywhere (numbers or per-class arrays) take the plain kernel paths
+    if bool(np.all(np.asarray(T) == 1.0)) and bool(np.all(np.asarray(b) == 0.0)):
+        return 1.0, 0.0, True
+    trivial = False
+    if ax is None:  # 0-d logits: one value
+        T, b = float(np.asarray(T).reshape(-1)[0]), float(np.asarray(b).reshape(-1)[0])
+    else:
+        T, b = along(T, ax, x.ndim), along(b, ax, x.ndim)
+    return T, b, trivial
+
+
 def _bce(
-    logits, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad, out, axis
+    logits,
+    target,
+    weight,
+    pos_weight,
+    label_smoothing,
+    reduction,
+    validate,
+    want_grad,
+    out,
+    axis,
+    temperature=1.0,
+    bias=None,
 ):
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
@@ -751,6 +813,8 @@ def _bce(
                     label_smoothing=label_smoothing,
                     reduction=reduction,
                     validate=validate,
+                    temperature=temperature,
+                    bias=bias,
                     **kw,
                 ),
             )
@@ -758,7 +822,9 @@ def _bce(
         narrow = _narrow_dtypes(as_real_array(logits, "logits"))
         if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
             args = (x, target, weight, pos_weight, label_smoothing, reduction, validate, want_grad)
-            return _narrowed(_bce, (*args, None, axis), {}, narrow, want_grad, out)
+            return _narrowed(
+                _bce, (*args, None, axis, temperature, bias), {}, narrow, want_grad, out
+            )
     dt = x.dtype
     if type(axis) is int and axis == -1:
         ax = x.ndim - 1 if x.ndim else None
@@ -778,7 +844,13 @@ def _bce(
         y = y.astype(dt)
     one = dt.type(1)
     pw, w = one, one
-    fast = reduction != "none" and x.ndim > 0
+    if type(temperature) is float and temperature == 1.0 and bias is None:  # the defaults
+        temp, bias_, trivial = 1.0, 0.0, True
+    else:
+        temp, bias_, trivial = _bce_affine(temperature, bias, x, ax)
+    # the one-pass sum takes T = 1, b = 0 only (the kernel's plain path); other temperatures and
+    # biases take the elementwise ufunc, which forms x/T + b inside its kernel
+    fast = reduction != "none" and x.ndim > 0 and trivial
     fast_pw = fast_w = None
     for name, given in (("pos_weight", pos_weight), ("weight", weight)):
         if given is None:
@@ -837,13 +909,13 @@ def _bce(
         pos = _first_bad(~((y >= 0) & (y <= 1)))
         raise target_error("target", "probabilities_in_unit", y[pos], pos)
     if not want_grad:
-        per = _core.bce_with_logits(x, y, pw, w, e, dt.type(1))
+        per = _core.bce_with_logits(x, y, pw, w, e, dt.type(1), temp, bias_)
         return _finish(np.asarray(per), reduction, float(n), dt)
     factor = (1.0 / n if n else 0.0) if reduction == "mean" else 1.0
     if out is not None:
         check_out(out, x.shape)
     kw = {} if out is None else {"out": (None, out)}
-    per, grad = _core.bce_with_logits_grad(x, y, pw, w, e, dt.type(factor), **kw)
+    per, grad = _core.bce_with_logits_grad(x, y, pw, w, e, dt.type(factor), temp, bias_, **kw)
     return _finish(np.asarray(per), reduction, float(n), dt), grad
 
 
@@ -857,6 +929,8 @@ def binary_cross_entropy_with_logits(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     validate: bool = True,
+    temperature: Any = 1.0,
+    bias: Any = None,
     dim: None = None,
 ) -> LossValue:
     """Binary cross-entropy between multi-label logits and targets in [0, 1] (soft targets allowed),
@@ -868,11 +942,27 @@ def binary_cross_entropy_with_logits(
     ``mean`` divides by the number of elements (weights do not enter it, torch's rule); label
     smoothing uses ``y·(1 - ε) + ε/2``. Infinite logits give the finite limit where there is one:
     ``x = +inf, y = 1`` and ``x = -inf, y = 0`` give 0 (torch gives NaN), ``x = +inf, y = 0`` gives inf.
+
+    ``temperature`` (> 0) and ``bias``: numbers or one value per class along ``axis`` (as
+    :func:`logitkit.multilabel.proba` takes them): the loss of z = logits/temperature + bias, formed
+    inside the kernel (no temporary array). The gradient is with respect to the raw ``logits``:
+    (d loss/d z)/temperature.
     """
     if dim is not None:
         no_dim(dim)
     return _bce(
-        logits, target, weight, pos_weight, label_smoothing, reduction, validate, False, None, axis
+        logits,
+        target,
+        weight,
+        pos_weight,
+        label_smoothing,
+        reduction,
+        validate,
+        False,
+        None,
+        axis,
+        temperature,
+        bias,
     )
 
 
@@ -887,28 +977,55 @@ def binary_cross_entropy_with_logits_with_grad(
     reduction: str = "mean",
     validate: bool = True,
     out: np.ndarray | None = None,
+    temperature: Any = 1.0,
+    bias: Any = None,
     dim: None = None,
 ) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`binary_cross_entropy_with_logits`, from one pass
     (one ``exp(-|x|)`` per element serves the loss and the gradient). The gradient stays finite at
-    infinite logits."""
+    infinite logits. With ``temperature``/``bias`` it is with respect to the raw logits:
+    (d loss/d z)/temperature, z = logits/temperature + bias."""
     if dim is not None:
         no_dim(dim)
     return _bce(
-        logits, target, weight, pos_weight, label_smoothing, reduction, validate, True, out, axis
+        logits,
+        target,
+        weight,
+        pos_weight,
+        label_smoothing,
+        reduction,
+        validate,
+        True,
+        out,
+        axis,
+        temperature,
+        bias,
     )
 
 
 # ----------------------------------------------------------------------------- focal loss
 
 
-def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
+def _focal(
+    logits,
+    target,
+    alpha,
+    gamma,
+    reduction,
+    validate,
+    want_grad,
+    temperature=1.0,
+    bias=None,
+    axis=-1,
+):
     x = _float_logits(logits)
     narrow = _narrow_dtypes(as_real_array(logits, "logits"))
     if narrow is not None:  # float16, bfloat16: computed in float32 (x), rounded after
-        args = (x, target, alpha, gamma, reduction, validate, want_grad)
+        args = (x, target, alpha, gamma, reduction, validate, want_grad, temperature, bias, axis)
         return _narrowed(_focal, args, {}, narrow, want_grad, None)
     dt = x.dtype
+    ax = None if x.ndim == 0 else class_axis_index(axis, x.ndim)
+    temp, bias_, trivial = _bce_affine(temperature, bias, x, ax)
     reduction = _check_reduction(reduction)
     y = np.asarray(as_real_array(target, "target"))
     if y.shape != x.shape:  # the diagnosis of logitkit.multilabel (one column, class indices)
@@ -928,6 +1045,8 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
     wt = np.float64 if dt != np.float64 else np.longdouble
     xw, yw = x.astype(wt), y.astype(wt)
     with np.errstate(all="ignore"):
+        if not trivial:  # z = x/T + b in the wide type; the gradient is divided by T below
+            xw = xw / np.asarray(temp, wt) + np.asarray(bias_, wt)
         ax = np.abs(xw)
         e = np.exp(-ax)
         l1 = np.log1p(e)
@@ -956,6 +1075,8 @@ def _focal(logits, target, alpha, gamma, reduction, validate, want_grad):
         grad = dce * mod + gamma * ce * r * (1 - 2 * yw)
         if alpha >= 0:
             grad = a_t * grad
+        if not trivial:
+            grad = grad / np.asarray(temp, wt)  # d/dx = (d/dz)/T
         if reduction == "mean" and x.size:
             grad = grad / x.size
         grad = np.asarray(grad).astype(dt)
@@ -970,14 +1091,19 @@ def sigmoid_focal_loss(
     gamma: float = 2.0,
     reduction: str = "none",
     validate: bool = True,
+    temperature: Any = 1.0,
+    bias: Any = None,
+    axis: int = -1,
 ) -> LossValue:
     """Focal loss of multi-label logits (torchvision's ``sigmoid_focal_loss`` definition):
     ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
     ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
-    space from ``log_sigmoid``, so confident elements keep their tiny losses exactly."""
+    space from ``log_sigmoid``, so confident elements keep their tiny losses exactly.
+    ``temperature`` and ``bias`` (numbers or one per class along ``axis``): the loss of
+    x/temperature + bias, formed in the wide work type; gradients with respect to the raw x."""
     if type(logits) is not np.ndarray and _dask.is_dask(logits):
         return _dask.loss(sigmoid_focal_loss, locals())
-    return _focal(logits, target, alpha, gamma, reduction, validate, False)
+    return _focal(logits, target, alpha, gamma, reduction, validate, False, temperature, bias, axis)
 
 
 def sigmoid_focal_loss_with_grad(
@@ -988,11 +1114,15 @@ def sigmoid_focal_loss_with_grad(
     gamma: float = 2.0,
     reduction: str = "none",
     validate: bool = True,
+    temperature: Any = 1.0,
+    bias: Any = None,
+    axis: int = -1,
 ) -> tuple[LossValue, np.ndarray]:
-    """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss`."""
+    """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss` (with ``temperature``/``bias``:
+    with respect to the raw logits)."""
     if type(logits) is not np.ndarray and _dask.is_dask(logits):
         return _dask.loss(sigmoid_focal_loss_with_grad, locals())
-    return _focal(logits, target, alpha, gamma, reduction, validate, True)
+    return _focal(logits, target, alpha, gamma, reduction, validate, True, temperature, bias, axis)
 
 
 # ----------------------------------------------------------------------------- grad_hess
@@ -1010,10 +1140,16 @@ def grad_hess(
     sample_weight: Any = None,
     validate: bool = True,
     hess_scale: float | str = 1.0,
+    temperature: Any = 1.0,
+    bias: Any = None,
     dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient and diagonal Hessian of the per-item loss, for gradient-boosting
     custom objectives.
+
+    ``temperature`` T (and, for ``family="binary"``, ``bias`` b; per class allowed there, as in
+    :func:`binary_cross_entropy_with_logits`): the loss of z = logits/T (+ b); both derivatives are
+    with respect to the raw logits: grad = (dL/dz)/T, hess = (d²L/dz²)/T².
 
     ``family="multiclass"``: cross-entropy; ``grad = p - y``, ``hess = p·(1 - p)`` (y one-hot or
     soft), times the class weight of the label, the sample weight, and the smoothing mix.
@@ -1062,6 +1198,8 @@ def grad_hess(
             sample_weight=sample_weight,
             validate=validate,
             hess_scale=hess_scale,
+            temperature=temperature,
+            bias=bias,
         )
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             return g.astype(narrow[1]), h.astype(narrow[1])
@@ -1078,11 +1216,14 @@ def grad_hess(
             label_smoothing=label_smoothing,
             reduction="none",
             validate=validate,
+            temperature=temperature,
+            bias=bias,
         )
         eps = float(label_smoothing)
         ax = x.ndim - 1 if x.ndim else None
         if x.ndim and not (type(axis) is int and axis == -1):
             ax = class_axis_index(axis, x.ndim)
+        temp, bias_, trivial = _bce_affine(temperature, bias, x, ax)
         f64 = np.dtype(np.float64)
         with np.errstate(all="ignore"):
             y = np.asarray(target, np.float64)
@@ -1090,17 +1231,31 @@ def grad_hess(
             ym = (1 - eps) * (1 - y) + eps / 2
             pw = 1.0 if pos_weight is None else _bce_weight(pos_weight, "pos_weight", x, ax, f64)
             w = 1.0 if weight is None else _bce_weight(weight, "weight", x, ax, f64)
-            # c·σ(x)·σ(-x), both factors computed directly (no 1 - σ)
-            s2 = _core.sigmoid(x) * _core.sigmoid(-x)
+            if trivial:
+                # c·σ(x)·σ(-x), both factors computed directly (no 1 - σ)
+                s2 = _core.sigmoid(x) * _core.sigmoid(-x)
+            else:
+                # of z = x/T + b in a wider type (long double for float64: the tail's σ(z)σ(-z)
+                # keeps its relative accuracy), e/(1 + e)² = σ(z)σ(-z), then /T²
+                wide = np.longdouble if dt == np.float64 else np.float64
+                tw = np.asarray(temp, wide)
+                z = x.astype(wide) / tw + np.asarray(bias_, wide)
+                ez = np.exp(-np.abs(z))
+                s2 = ez / ((1 + ez) * (1 + ez)) / (tw * tw)
             if floor:  # XGBoost floors σ·(1 - σ) before the weights
-                s2 = np.maximum(s2, dt.type(floor))
+                s2 = np.maximum(s2, s2.dtype.type(floor))
             hess = (scale * w * (ym + pw * yp)) * s2
             hess = np.asarray(hess).astype(dt)
         return grad, np.broadcast_to(hess, x.shape).copy() if hess.shape != x.shape else hess
     if family != "multiclass":
         raise ValueError(f"family: expected 'multiclass' or 'binary', got {family!r}")
+    if bias is not None:
+        raise TypeError(
+            "bias: only family='binary' takes a bias (multiclass logits are shift-invariant)"
+        )
     x = _float_logits(logits)
     dt = x.dtype
+    temp = check_temperature(temperature)
     _, grad = cross_entropy_with_grad(
         x,
         target,
@@ -1110,6 +1265,7 @@ def grad_hess(
         reduction="none",
         sample_weight=sample_weight,
         validate=validate,
+        temperature=temp,
     )
     ax = class_axis_index(axis, x.ndim)
     C = x.shape[ax]
@@ -1125,6 +1281,8 @@ def grad_hess(
         # top entry as the sum of the others, so a confident row keeps its tiny Hessian exact.
         wide = np.float64 if dt != np.float64 else np.longdouble
         xw = np.moveaxis(x, ax, -1).astype(wide)
+        if temp != 1.0:
+            xw = xw / wide(temp)
         top = np.argmax(xw, axis=-1)[..., None]
         e = np.exp(xw - np.take_along_axis(xw, top, axis=-1))
         S = np.sum(e, axis=-1, keepdims=True)
@@ -1144,6 +1302,8 @@ def grad_hess(
             coef = np.sum(wv * ((1 - eps) * y + eps / C), axis=-1)
         if sample_weight is not None:
             coef = coef * np.broadcast_to(np.asarray(sample_weight, np.float64), coef.shape)
+        if temp != 1.0:
+            coef = coef / (temp * temp)  # d²/dx² = (d²/dz²)/T²
         hess = ((scale * np.expand_dims(coef, ax)) * p * one_minus).astype(dt)
         if floor:  # XGBoost floors the weighted Hessian
             hess = np.maximum(hess, dt.type(floor))

@@ -359,6 +359,7 @@ def loss(
     reduction: str = "mean",
     sample_weight: Any = None,
     validate: bool = True,
+    temperature: float = 1.0,
     dim: None = None,
 ) -> LossValue:
     """Cross-entropy of multi-class logits: :func:`logitkit.cross_entropy` with the same options.
@@ -367,6 +368,10 @@ def loss(
     probabilities (the logits' shape, float dtype, rows summing to 1). Rows that sum to more than 1,
     or a 0/1 integer matrix with several 1s in a row, raise ValueError pointing to
     :mod:`logitkit.multilabel`; a one-hot integer matrix raises one that says how to pass it.
+
+    ``temperature`` T > 0: the loss of ``logits / T`` (computed inside the kernel, no temporary); a
+    fitted T (:func:`fit_temperature`) gives the calibrated NLL. Gradients are with respect to the
+    raw logits, (d loss/d z)/T with z = logits/T.
     """
     if dim is not None:
         no_dim(dim)
@@ -383,6 +388,7 @@ def loss(
         reduction=reduction,
         sample_weight=sample_weight,
         validate=validate,
+        temperature=temperature,
     )
 
 
@@ -398,10 +404,12 @@ def loss_with_grad(
     sample_weight: Any = None,
     validate: bool = True,
     out: np.ndarray | None = None,
+    temperature: float = 1.0,
     dim: None = None,
 ) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` from one fused pass: :func:`logitkit.cross_entropy_with_grad`
-    with the same options (``out`` receives the gradient). Targets as :func:`loss`."""
+    with the same options (``out`` receives the gradient). Targets and ``temperature`` as
+    :func:`loss` (the gradient is with respect to the raw logits)."""
     if dim is not None:
         no_dim(dim)
     x, ax = _logits(logits, axis)
@@ -418,6 +426,7 @@ def loss_with_grad(
         sample_weight=sample_weight,
         validate=validate,
         out=out,
+        temperature=temperature,
     )
 
 
@@ -431,12 +440,14 @@ def grad_hess(
     sample_weight: Any = None,
     validate: bool = True,
     hess_scale: float | str = 1.0,
+    temperature: float = 1.0,
     dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient ``p - y`` and diagonal Hessian ``p·(1 - p)`` of the per-item
     cross-entropy (times weights), for gradient-boosting custom objectives:
-    :func:`logitkit.grad_hess` with ``family="multiclass"``. ``hess_scale="xgboost"`` or
-    ``"lightgbm"`` gives the Hessian of that library's built-in multiclass objective (see
+    :func:`logitkit.grad_hess` with ``family="multiclass"``. With ``temperature`` T, of the loss of
+    z = logits/T, with respect to the raw logits: grad = (dL/dz)/T, hess = (d²L/dz²)/T².
+    ``hess_scale="xgboost"`` or ``"lightgbm"`` gives the Hessian of that library's built-in multiclass objective (see
     :func:`logitkit.grad_hess`)."""
     if dim is not None:
         no_dim(dim)
@@ -453,6 +464,7 @@ def grad_hess(
         sample_weight=sample_weight,
         validate=validate,
         hess_scale=hess_scale,
+        temperature=temperature,
     )
 
 
@@ -671,10 +683,12 @@ class MultiClass:
             "weight": self.weight,
             "ignore_index": self.ignore_index,
             "label_smoothing": self.label_smoothing,
+            "temperature": self.temperature,
         }
 
     def loss(self, logits: Any, target: Any, **kw: Any) -> LossValue:
-        """:func:`loss` with this object's axis, weight, ignore_index and label_smoothing."""
+        """:func:`loss` with this object's axis, weight, ignore_index, label_smoothing and
+        temperature (a fitted temperature gives the calibrated NLL)."""
         return loss(logits, target, **{**self._loss_options(), **kw})
 
     def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[LossValue, np.ndarray]:
@@ -682,7 +696,7 @@ class MultiClass:
         return loss_with_grad(logits, target, **{**self._loss_options(), **kw})
 
     def grad_hess(self, logits: Any, target: Any, **kw: Any) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`grad_hess` with this object's axis, weight and label_smoothing."""
+        """:func:`grad_hess` with this object's axis, weight, label_smoothing and temperature."""
         opts = self._loss_options()
         del opts["ignore_index"]
         return grad_hess(logits, target, **{**opts, **kw})

@@ -360,6 +360,8 @@ def loss(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     validate: bool = True,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
     dim: None = None,
 ) -> LossValue:
     """Binary cross-entropy of multi-label logits: :func:`logitkit.binary_cross_entropy_with_logits`
@@ -368,6 +370,10 @@ def loss(
 
     ``target`` has the logits' shape, entries in [0, 1]. A target of the logits' shape without the
     class axis holding class indices raises ValueError pointing to :mod:`logitkit.multiclass`.
+
+    ``temperature`` (> 0) and ``bias``, numbers or one per class along ``axis`` (as :func:`proba`
+    takes them): the loss of z = logits/temperature + bias, formed inside the kernel; gradients are
+    with respect to the raw logits, (d loss/d z)/temperature (Hessians /temperature²).
     """
     if dim is not None:
         no_dim(dim)
@@ -381,6 +387,8 @@ def loss(
         label_smoothing=label_smoothing,
         reduction=reduction,
         validate=validate,
+        temperature=temperature,
+        bias=bias,
     )
 
 
@@ -395,10 +403,13 @@ def loss_with_grad(
     reduction: str = "mean",
     validate: bool = True,
     out: np.ndarray | None = None,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
     dim: None = None,
 ) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` from one pass:
-    :func:`logitkit.binary_cross_entropy_with_logits_with_grad` with the same options."""
+    :func:`logitkit.binary_cross_entropy_with_logits_with_grad` with the same options
+    (``temperature`` and ``bias`` as :func:`loss`; the gradient is with respect to the raw logits)."""
     if dim is not None:
         no_dim(dim)
     x, ax = _logits(logits, axis)
@@ -412,6 +423,8 @@ def loss_with_grad(
         reduction=reduction,
         validate=validate,
         out=out,
+        temperature=temperature,
+        bias=bias,
     )
 
 
@@ -425,12 +438,15 @@ def grad_hess(
     label_smoothing: float = 0.0,
     validate: bool = True,
     hess_scale: float | str = 1.0,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
     dim: None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-element gradient ``c·σ - pos_weight·y`` and Hessian ``c·σ·(1 - σ)`` of the BCE
     (``c = 1 + (pos_weight - 1)·y``), for gradient-boosting custom objectives:
-    :func:`logitkit.grad_hess` with ``family="binary"``. ``hess_scale="xgboost"`` floors
-    ``σ·(1 - σ)`` at 1e-16 as XGBoost's ``binary:logistic`` does (see :func:`logitkit.grad_hess`)."""
+    :func:`logitkit.grad_hess` with ``family="binary"``. With ``temperature`` T and ``bias``: of
+    z = logits/T + b, with respect to the raw logits (grad /T, hess /T²).
+    ``hess_scale="xgboost"`` floors ``σ·(1 - σ)`` at 1e-16 as XGBoost's ``binary:logistic`` does (see :func:`logitkit.grad_hess`)."""
     if dim is not None:
         no_dim(dim)
     x, ax = _logits(logits, axis)
@@ -444,6 +460,8 @@ def grad_hess(
         label_smoothing=label_smoothing,
         validate=validate,
         hess_scale=hess_scale,
+        temperature=temperature,
+        bias=bias,
     )
 
 
@@ -664,6 +682,8 @@ class MultiLabel:
             "weight": self.weight,
             "pos_weight": self.pos_weight,
             "label_smoothing": self.label_smoothing,
+            "temperature": self.temperature,
+            "bias": self.bias,
         }
 
     def proba(self, logits: Any, **kw: Any) -> Array:
@@ -683,7 +703,8 @@ class MultiLabel:
         return top_k(logits, k, **{**self._cal(), **kw})
 
     def loss(self, logits: Any, target: Any, **kw: Any) -> LossValue:
-        """:func:`loss` with this object's axis, weight, pos_weight and label_smoothing."""
+        """:func:`loss` with this object's axis, weight, pos_weight, label_smoothing, temperature
+        and bias (a fitted Platt scaling gives the calibrated BCE)."""
         return loss(logits, target, **{**self._loss_options(), **kw})
 
     def loss_with_grad(self, logits: Any, target: Any, **kw: Any) -> tuple[LossValue, np.ndarray]:

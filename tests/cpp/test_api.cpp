@@ -6,6 +6,7 @@
 // Built three ways (tests/cpp/CMakeLists.txt): against the compiled library, where it runs on every
 // ISA this CPU supports, and header-only for the ISA of its compiler flags, where it exits with 77
 // (skipped) if this CPU lacks that ISA.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -303,6 +304,71 @@ void test_bce_values() {
     const long double lin = (1 - yv) == 0 ? 0 : (1 - yv) * xv;
     close<T>(per[i], double(wv * (lin + (1 + (p - 1) * yv) * sp)), "bce weighted value", sizeof(T) == 4 ? 2e-6 : 1e-13);
   }
+}
+
+// Temperature (cross-entropy) and per-class temperature and bias (BCE): the loss of x/T (+ b) and
+// the gradient with respect to x, against long double; bad values are errors naming the argument.
+template <class T>
+void test_temperature() {
+  const std::vector<T> x = {T(1), T(-2), T(3.5), T(0.25), T(7), T(-1)};
+  const std::vector<std::int64_t> t = {2, 0};
+  std::vector<T> per(2), grad(6);
+  lk::CrossEntropyOptions<T> o;
+  o.reduction = lk::Reduction::none;
+  o.temperature = 2.5;
+  expect_ok(lk::cross_entropy_with_grad(lk::view(x.data(), 2, 3), lk::vec(t.data(), 2), lk::vec(per.data(), 2),
+                                        lk::view(grad.data(), 2, 3), o),
+            "cross_entropy temperature");
+  for (int i = 0; i < 2; ++i) {
+    long double m = -1e300L, S = 0;
+    for (int c = 0; c < 3; ++c) m = std::max(m, (long double)x[i * 3 + c] / 2.5L);
+    for (int c = 0; c < 3; ++c) S += std::exp((long double)x[i * 3 + c] / 2.5L - m);
+    close<T>(per[i], double(m + std::log(S) - (long double)x[i * 3 + t[i]] / 2.5L), "ce temperature loss");
+    for (int c = 0; c < 3; ++c) {
+      const long double p = std::exp((long double)x[i * 3 + c] / 2.5L - m) / S;
+      close<T>(grad[i * 3 + c], double((p - (c == t[i] ? 1 : 0)) / 2.5L), "ce temperature grad", sizeof(T) == 4 ? 1e-5 : 1e-13);
+    }
+  }
+  for (double bad : {0.0, -1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    o.temperature = bad;
+    const lk::Status s = lk::cross_entropy(lk::view(x.data(), 2, 3), lk::vec(t.data(), 2), lk::vec(per.data(), 2), o);
+    expect(!s && s.code == lk::Errc::invalid_argument && std::string(s.argument) == "temperature",
+           "cross_entropy: a bad temperature is an error naming it");
+  }
+  // BCE, per class
+  const std::vector<T> y = {T(1), T(0), T(0.25), T(0), T(1), T(1)};
+  const std::vector<double> tc = {0.5, 2.0, 1.3}, bc = {0.1, -1.0, 2.0};
+  lk::BceOptions<T> b;
+  b.reduction = lk::Reduction::none;
+  b.temperature = lk::vec(tc.data(), 3);
+  b.bias = lk::vec(bc.data(), 3);
+  std::vector<T> bl(6), bg(6);
+  expect_ok(lk::binary_cross_entropy_with_logits_with_grad(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3),
+                                                           lk::view(bl.data(), 2, 3), lk::view(bg.data(), 2, 3), b),
+            "bce temperature/bias");
+  for (int i = 0; i < 6; ++i) {
+    const long double z = (long double)x[i] / tc[i % 3] + bc[i % 3], yv = y[i];
+    const long double sp = (z < 0 ? -z : 0) + std::log1p(std::exp(-std::fabs(z)));  // softplus(-z)
+    close<T>(bl[i], double((1 - yv) * z + sp), "bce temperature/bias loss", sizeof(T) == 4 ? 2e-6 : 1e-13);
+    const long double sg = 1 / (1 + std::exp(-z));
+    close<T>(bg[i], double((sg - yv) / tc[i % 3]), "bce temperature/bias grad", sizeof(T) == 4 ? 1e-5 : 1e-12);
+  }
+  const std::vector<double> short_t = {1.0, 2.0}, bad_t = {1.0, 0.0, 1.0};
+  const std::vector<double> bad_b = {0.0, std::numeric_limits<double>::quiet_NaN(), 0.0};
+  auto bce_err = [&](const lk::BceOptions<T>& bo) {
+    return lk::binary_cross_entropy_with_logits(lk::view(x.data(), 2, 3), lk::view(y.data(), 2, 3),
+                                                lk::view(bl.data(), 2, 3), bo);
+  };
+  b.temperature = lk::vec(short_t.data(), 2);
+  lk::Status s = bce_err(b);
+  expect(!s && s.code == lk::Errc::shape_mismatch && std::string(s.argument) == "temperature", "bce: temperature length");
+  b.temperature = lk::vec(bad_t.data(), 3);
+  s = bce_err(b);
+  expect(!s && s.code == lk::Errc::invalid_argument && std::string(s.argument) == "temperature", "bce: temperature 0");
+  b.temperature = lk::vec(tc.data(), 3);
+  b.bias = lk::vec(bad_b.data(), 3);
+  s = bce_err(b);
+  expect(!s && s.code == lk::Errc::invalid_argument && std::string(s.argument) == "bias", "bce: NaN bias");
 }
 
 // Gradients of the fused functions against central differences of the loss (double only: the
@@ -650,6 +716,7 @@ void run_all() {
   test_describe<T>();
   test_bce_blocked_sum<T>();
   test_bce_targets_after<T>();
+  test_temperature<T>();
 }
 
 #ifdef LOGITKIT_HEADER_ONLY

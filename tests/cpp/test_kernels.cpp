@@ -73,8 +73,8 @@ void test_ce_cancellation(const char* isa) {
         A += a[i];
         x[i] = T(std::log(a[i]));
       }
-      if (kind == 2) k.cross_entropy_hard(x.data(), n, t, nullptr, T(n), eps, T(1), grad.data());
-      else k.cross_entropy_soft(x.data(), y.data(), n, nullptr, eps, T(1), grad.data());
+      if (kind == 2) k.cross_entropy_hard(x.data(), n, t, nullptr, T(n), eps, T(1), grad.data(), 1.0);
+      else k.cross_entropy_soft(x.data(), y.data(), n, nullptr, eps, T(1), grad.data(), 1.0);
       long double m = x[0], S = 0;
       for (T v : x) m = v > m ? v : m;
       for (T v : x) S += std::exp((long double)v - m);
@@ -187,7 +187,7 @@ void test_lane_isolation(const char* isa) {
     a[0] = v, y[0] = tgt[i], p[0] = pw[i], w[0] = wt[i];
     const bool plain = eps == T(0);
     k.bce_with_logits(a.data(), y.data(), plain ? nullptr : p.data(), plain ? nullptr : w.data(), eps, T(1),
-                      lo.data(), gr.data(), N);
+                      lo.data(), gr.data(), N, nullptr, nullptr);
     l = lo[0], g = gr[0];
   };
   struct Fn { const char* name; void (*fn)(const T*, T*, std::size_t); };
@@ -234,7 +234,7 @@ void test_lane_isolation(const char* isa) {
           for (T eps : {T(0), T(0.1)}) {
             const bool plain = eps == T(0);
             k.bce_with_logits(x.data(), tgt.data(), plain ? nullptr : pw.data(), plain ? nullptr : wt.data(), eps,
-                              T(1), l.data(), g.data(), N);
+                              T(1), l.data(), g.data(), N, nullptr, nullptr);
             for (std::size_t e = 0; e < N; ++e) {
               T le = bl[plain ? 0 : 1][e], ge = bg[plain ? 0 : 1][e];
               if (e == i || std::ptrdiff_t(e) == j) bce_alone(x[e], e, eps, le, ge);
@@ -267,12 +267,12 @@ void test_lane_isolation(const char* isa) {
               }
               // cross-entropy of the row (hard label r, soft uniform target), with gradient
               const T lh = k.cross_entropy_hard(xr.data() + r * n, n, std::int64_t(r), nullptr, T(n), T(0.1), T(1),
-                                                gce.data() + r * n);
+                                                gce.data() + r * n, 1.0);
               const T lh1 = k.cross_entropy_hard(xr.data() + r * n, n, std::int64_t(r), nullptr, T(n), T(0.1), T(1),
-                                                 gce1.data());
+                                                 gce1.data(), 1.0);
               if (!same_bits(&lh, &lh1, 1) || !same_bits(gce1.data(), gce.data() + r * n, n))
                 fail("cross_entropy_hard", i, j, a, b);
-              const T ls = k.cross_entropy_soft(xr.data() + r * n, soft.data(), n, nullptr, T(0), T(1), gce1.data());
+              const T ls = k.cross_entropy_soft(xr.data() + r * n, soft.data(), n, nullptr, T(0), T(1), gce1.data(), 1.0);
               const bool row_nan = r == 1 && (std::isnan(a) || std::isnan(b) || a == inf || b == inf);
               if (row_nan != std::isnan(ls)) fail("cross_entropy_soft NaN", i, j, a, b);
             }
@@ -301,7 +301,7 @@ void test_ce_soft_long_rows(const char* isa) {
       for (auto& v : x) v = T(ud(rng));
       for (T eps : {T(0), T(0.1)}) {
         for (bool with_grad : {false, true}) {
-          const T got = k.cross_entropy_soft(x.data(), y.data(), n, nullptr, eps, T(1), with_grad ? grad.data() : nullptr);
+          const T got = k.cross_entropy_soft(x.data(), y.data(), n, nullptr, eps, T(1), with_grad ? grad.data() : nullptr, 1.0);
           long double m = x[0], S = 0, loss = 0;
           for (T v : x) m = v > m ? v : m;
           for (T v : x) S += std::exp((long double)v - m);

@@ -260,6 +260,9 @@ struct CrossEntropyOptions {
   Reduction reduction = Reduction::mean;
   VectorView<const T> sample_weight{};  // one weight per row (N; stride 0 repeats one), or empty
   bool validate = true;                 // soft targets: check they are >= 0 and each row sums to 1
+  // T > 0 finite: the loss of z = x/T, the gradient with respect to the raw logits x (dL/dx =
+  // (dL/dz)/T); 1 is plain cross-entropy. Computed inside the row kernel (no x/T array).
+  double temperature = 1.0;
 };
 
 // Options of binary_cross_entropy_with_logits (torch's).
@@ -277,6 +280,11 @@ struct BceOptions {
   // [0, 1] makes it NaN), or first when grad is the logits' memory. On Errc::invalid_target grad may
   // then have been written (the one exception to "an error writes nothing").
   bool check_targets_after = false;
+  // Per-class temperature T_c > 0 and bias b_c (C values each, finite; stride 0 repeats one; empty:
+  // 1 and 0): the loss of z = x/T_c + b_c, the gradient with respect to the raw logits x
+  // (dL/dx = (dL/dz)/T_c). Computed in the kernel (loss/bce.hpp, bce_affine; no z array).
+  VectorView<const double> temperature{};
+  VectorView<const double> bias{};
 };
 
 // The tolerance of the soft-target check (each row of probabilities sums to 1 within it) for rows of
@@ -553,6 +561,7 @@ inline Status ce_common(const MatrixView<const T>& x, const VectorView<T>& loss,
   if (!has_data(x)) return fail(Errc::null_pointer, "logits", "null data for a non-empty view");
   if (Status s = check_reduction(o.reduction); !s) return s;
   if (Status s = check_smoothing(o.label_smoothing); !s) return s;
+  if (Status s = check_temperature(o.temperature); !s) return s;
   if (!o.weight.empty() && o.weight.size != x.cols)
     return fail(Errc::shape_mismatch, "weight", "must hold one weight per class (the logits' cols)");
   if (!has_data(o.weight)) return fail(Errc::null_pointer, "weight", "null data for a non-empty view");
@@ -666,7 +675,7 @@ inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T>
   ce_rows(x, loss, o, grad, denom, buf, [&](std::size_t i, const T* xp, T g, T* gp) {
     const std::int64_t raw = static_cast<std::int64_t>(labels[i]);
     const std::int64_t t = raw == o.ignore_index ? -1 : raw;  // validated above
-    return f(xp, C, t, w, Wsum, o.label_smoothing, g, gp);
+    return f(xp, C, t, w, Wsum, o.label_smoothing, g, gp, o.temperature);
   });
   return {};
 }
@@ -711,7 +720,7 @@ inline Status ce_soft(MatrixView<const T> x, MatrixView<const T> y, VectorView<T
   const T* w = class_weights(o, ybuf + (strided_y ? C : 0));
   const auto f = kernels<T>().cross_entropy_soft;
   ce_rows(x, loss, o, grad, denom, buf, [&](std::size_t i, const T* xp, T g, T* gp) {
-    return f(xp, row_in(y, i, ybuf), C, w, o.label_smoothing, g, gp);
+    return f(xp, row_in(y, i, ybuf), C, w, o.label_smoothing, g, gp, o.temperature);
   });
   return {};
 }
@@ -797,6 +806,18 @@ inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> lo
     if (has_p) return fail(Errc::invalid_argument, "pos_weight_elements", "must be empty when pos_weight is given");
     if (Status s = same_shape(x, o.pos_weight_elements, "pos_weight_elements"); !s) return s;
   }
+  const bool has_t = !o.temperature.empty(), has_b = !o.bias.empty();
+  if (has_t && o.temperature.size != x.cols)
+    return fail(Errc::shape_mismatch, "temperature", "must hold one temperature per class (the logits' cols)");
+  if (!has_data(o.temperature)) return fail(Errc::null_pointer, "temperature", "null data for a non-empty view");
+  if (has_b && o.bias.size != x.cols)
+    return fail(Errc::shape_mismatch, "bias", "must hold one bias per class (the logits' cols)");
+  if (!has_data(o.bias)) return fail(Errc::null_pointer, "bias", "null data for a non-empty view");
+  for (std::size_t c = 0; has_t && c < x.cols; ++c)
+    if (!(o.temperature[c] > 0) || !std::isfinite(o.temperature[c]))
+      return fail_at(Errc::invalid_argument, "temperature", "must be a positive finite number", o.temperature[c], c);
+  for (std::size_t c = 0; has_b && c < x.cols; ++c)
+    if (!std::isfinite(o.bias[c])) return fail_at(Errc::invalid_argument, "bias", "must be finite", o.bias[c], c);
   const bool none = o.reduction == Reduction::none;
   if (none) {
     if (Status s = same_shape(x, loss, "loss"); !s) return s;
@@ -840,6 +861,7 @@ inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> lo
   par(nblocks, kBceBlock, [&](std::size_t b0, std::size_t b1) {
     T pc[kBceSegment], wc[kBceSegment];  // a weight of one value, repeated
     T bx[kBceSegment], by[kBceSegment], bp[kBceSegment], bw[kBceSegment], bl[kBceSegment], bg[kBceSegment];
+    double bt[kBceSegment], bb[kBceSegment];  // the segment's temperatures and biases (per class)
     if (pm == 3)
       for (std::size_t j = 0; j < kBceSegment; ++j) pc[j] = pv.data[0];
     if (wm == 3)
@@ -865,7 +887,7 @@ inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> lo
       for (std::size_t e = e0; e < e1;) {
         const std::size_t c = e % C;
         std::size_t end = e + kBceSegment < e1 ? e + kBceSegment : e1;
-        if ((pm == 1 || wm == 1) && end > e - c + C) end = e - c + C;
+        if ((pm == 1 || wm == 1 || has_t || has_b) && end > e - c + C) end = e - c + C;
         const std::size_t m = end - e;
         const T* xp = flat_in(x, e, m, bx);
         const T* yp = flat_in(y, e, m, by);
@@ -873,7 +895,17 @@ inline Status bce(MatrixView<const T> x, MatrixView<const T> y, MatrixView<T> lo
         const T* wp = weight(wm, o.weight, e, c, m, wc, bw);
         T* lp = none ? flat_out(loss, e, bl) : nullptr;
         T* gp = grad ? flat_out(*grad, e, bg) : nullptr;
-        s += f(xp, yp, pp, wp, eps, gscale, lp, gp, m);
+        const double* tp = nullptr;
+        const double* bp2 = nullptr;
+        if (has_t) {
+          for (std::size_t j = 0; j < m; ++j) bt[j] = o.temperature[c + j];
+          tp = bt;
+        }
+        if (has_b) {
+          for (std::size_t j = 0; j < m; ++j) bb[j] = o.bias[c + j];
+          bp2 = bb;
+        }
+        s += f(xp, yp, pp, wp, eps, gscale, lp, gp, m, tp, bp2);
         if (lp) flat_done(loss, e, m, lp);
         if (gp) flat_done(*grad, e, m, gp);
         e = end;

@@ -73,17 +73,23 @@
              "softmax_backward(grad, y): y·(grad - Σ grad·y), y = softmax(x).")                           \
   ROW_BINARY(log_softmax_backward, log_softmax_backward_row, y,                                           \
              "log_softmax_backward(grad, y): grad - exp(y)·Σ grad, y = log_softmax(x).")                  \
-  LOSS(cross_entropy_hard, ce_hard_row, ce_hard_loop, 6, ce_hard_types, ce_hard_grad_types,               \
-       "(n),(),(n),(),(),()->()", "(n),(),(n),(),(),()->(),(n)",                                          \
-       "cross_entropy_hard(x, label, weight, weight_sum, eps, g): per-row cross-entropy (label < 0: 0).", \
-       "cross_entropy_hard_grad(x, label, weight, weight_sum, eps, g) -> (loss, g·dloss/dx).")            \
-  LOSS(cross_entropy_soft, ce_soft_row, ce_soft_loop, 5, f6, f7, "(n),(n),(n),(),()->()",                 \
-       "(n),(n),(n),(),()->(),(n)",                                                                       \
-       "cross_entropy_soft(x, target, weight, eps, g): per-row cross-entropy with soft targets.",         \
-       "cross_entropy_soft_grad(x, target, weight, eps, g) -> (loss, g·dloss/dx).")                       \
-  LOSS(bce_with_logits, bce, bce_loop, 6, f7, f8, nullptr, nullptr,                                       \
-       "bce_with_logits(x, y, pos_weight, weight, eps, gscale): elementwise BCE with logits.",            \
-       "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale) -> (loss, gscale·dloss/dx).")         \
+  LOSS(cross_entropy_hard, ce_hard_row, ce_hard_loop, 7, ce_hard_types, ce_hard_grad_types,               \
+       "(n),(),(n),(),(),(),()->()", "(n),(),(n),(),(),(),()->(),(n)",                                    \
+       "cross_entropy_hard(x, label, weight, weight_sum, eps, g, temperature): per-row cross-entropy "   \
+       "of x/temperature (label < 0: 0; temperature float64).",                                           \
+       "cross_entropy_hard_grad(x, label, weight, weight_sum, eps, g, temperature) -> (loss, "           \
+       "g·dloss/dx), the gradient with respect to x.")                                                    \
+  LOSS(cross_entropy_soft, ce_soft_row, ce_soft_loop, 6, ce_soft_types, ce_soft_grad_types,               \
+       "(n),(n),(n),(),(),()->()", "(n),(n),(n),(),(),()->(),(n)",                                        \
+       "cross_entropy_soft(x, target, weight, eps, g, temperature): per-row cross-entropy of "           \
+       "x/temperature with soft targets (temperature float64).",                                          \
+       "cross_entropy_soft_grad(x, target, weight, eps, g, temperature) -> (loss, g·dloss/dx), the "     \
+       "gradient with respect to x.")                                                                     \
+  LOSS(bce_with_logits, bce_entry, bce_loop, 8, bce_types, bce_grad_types, nullptr, nullptr,             \
+       "bce_with_logits(x, y, pos_weight, weight, eps, gscale, temperature, bias): elementwise BCE with " \
+       "logits of x/temperature + bias (temperature and bias float64).",                                  \
+       "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale, temperature, bias) -> (loss, "       \
+       "gscale·dloss/dx), the gradient with respect to x.")                                               \
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")
 
@@ -107,17 +113,21 @@ template <class T> using row_binary = void (*)(const T* g, const T* y, T* out, s
 
 // Losses (kernels/losses.hpp). Cross-entropy of one row of n logits: hard label t (t < 0: ignored
 // row) or soft target y; w: class weights or nullptr; Wsum = Σ w; eps: label smoothing; g: the
-// gradient's scale; grad: nullptr for the loss alone (may equal x). Returns the row's loss.
+// gradient's scale; grad: nullptr for the loss alone (may equal x); temperature > 0 finite (1 for
+// none): the loss of x/temperature, the gradient with respect to x. Returns the row's loss.
 template <class T>
-using cross_entropy_hard = T (*)(const T* x, std::size_t n, std::int64_t t, const T* w, T Wsum, T eps, T g, T* grad);
+using cross_entropy_hard = T (*)(const T* x, std::size_t n, std::int64_t t, const T* w, T Wsum, T eps, T g, T* grad,
+                                 double temperature);
 template <class T>
-using cross_entropy_soft = T (*)(const T* x, const T* y, std::size_t n, const T* w, T eps, T g, T* grad);
+using cross_entropy_soft = T (*)(const T* x, const T* y, std::size_t n, const T* w, T eps, T g, T* grad,
+                                 double temperature);
 // Binary cross-entropy with logits over n contiguous elements: loss (and grad unless nullptr)
 // from logits x, targets y, pos_weight p, weight w, label smoothing eps; grad is scaled by gscale
 // (the reduction's factor). With loss == nullptr the losses are summed instead of stored: the
-// sum (in double) is returned, NaN if some target is outside [0, 1]; else returns 0.
+// sum (in double) is returned, NaN if some target is outside [0, 1]; else returns 0. temp, bias:
+// nullptr (1, 0) or n float64 values each: the loss of x/temp + bias, the gradient with respect to x.
 template <class T>
 using bce_with_logits = double (*)(const T* x, const T* y, const T* p, const T* w, T eps, T gscale, T* loss, T* grad,
-                                   std::size_t n);
+                                   std::size_t n, const double* temp, const double* bias);
 
 }  // namespace logitkit::kernel_types

@@ -21,6 +21,8 @@
 //                             smoothing needs only the first two;
 //   loss/ce_accurate.hpp      then, where a gradient entry was flagged as cancelling, the row's
 //                             gradient again in double-length arithmetic.
+// A temperature T != 1 (the loss of z = x/T, the gradient with respect to x: dL/dx = (dL/dz)/T)
+// sends the row to loss/ce_temperature.hpp instead, before any pass; T = 1 takes the steps above.
 #pragma once
 #include "../simd/isa_namespace.hpp"
 #include <cstddef>
@@ -32,6 +34,7 @@
 #include "loss/ce_accurate.hpp"
 #include "loss/ce_direct.hpp"
 #include "loss/ce_max_relative.hpp"
+#include "loss/ce_temperature.hpp"
 #include "row/top_heavy.hpp"
 
 namespace logitkit {
@@ -43,7 +46,8 @@ namespace kernels {
 // (class weight and smoothing included; the sample weight is the caller's).
 template <class V>
 inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t t, const scalar_t<V>* w,
-                               scalar_t<V> Wsum, scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad) {
+                               scalar_t<V> Wsum, scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad,
+                               double temp = 1.0) {
   using T = scalar_t<V>;
   if (t < 0) {
     if (grad)
@@ -53,6 +57,7 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
   const T wt = w ? w[t] : T(1), xt = x[t];  // (read before the gradient may overwrite x)
   const T add = eps / T(n);                  // a_c = w_c·ε/C: the smoothing part
   const double coef = double(T(1) - eps) * double(wt) + double(add) * double(Wsum);  // Σ a_c
+  if (temp != 1.0) return ce_temp_row<V>(x, nullptr, n, t, w, eps, coef, g, grad, temp);
   // Smoothing makes every entry p_c·Σa - a_c, which can cancel: such rows may need
   // ce_grad_accurate (without smoothing only the label's entry differs from p_c·Σa).
   const CeFix<V> fix = ce_fix_setup<V>(x, n, eps != T(0) ? grad : nullptr, double(g), coef);
@@ -144,11 +149,12 @@ inline double soft_coef_sum(const scalar_t<V>* y, const scalar_t<V>* w, std::siz
 // Cross-entropy of one row with a soft target y (probabilities), smoothed y' = (1-ε)·y + ε/C.
 template <class V>
 inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, const scalar_t<V>* w,
-                               scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad) {
+                               scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad, double temp = 1.0) {
   using T = scalar_t<V>;
   const T scale = T(1) - eps, add = eps / T(n);
   // Σ a_c, needed by the gradient before it is written: a pass over the targets, not the logits.
   const double A = soft_coef_sum<V>(y, w, n, scale, add);
+  if (temp != 1.0) return ce_temp_row<V>(x, y, n, -1, w, eps, A, g, grad, temp);
   const CeFix<V> fix = ce_fix_setup<V>(x, n, grad, double(g), A);
   const T thr = fix.thr;
   bool flagged = false;

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "../../math/exp.hpp"
+#include "../../math/libm.hpp"
 #include "../../math/log1p.hpp"
 #include "../common.hpp"
 
@@ -187,6 +188,94 @@ inline double bce(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>*
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   if (hmin(lo) < T(0) || hmax(hi) > T(1)) return nan;
   return acc_sum(acc);
+}
+
+// BCE of z = x/T + b (temperature T > 0 and bias b per element, float64, either null for 1 / 0),
+// the gradient with respect to the raw x: dL/dx = (dL/dz)/T. Block by block, z is formed as a pair
+// hi + lo (float: in double, then split; double: x/T with its exact residual and the sum with b by
+// TwoSum), the kernel runs on hi with unit gradient scale, and the pair's low part enters to first
+// order: L(z) = L(hi) + L'(hi)·lo, L'(z) = L'(hi) + L''(hi)·lo with L'' = w·c·σ(hi)·σ(-hi), in
+// double. |lo| <= ulp(hi)/2, so the neglected second-order terms are below the results' rounding,
+// and the loss keeps its relative accuracy where it is tiny and sensitive to z (the sigmoid's tail),
+// which rounding z to the lane type would not. The same contract as bce otherwise (loss null: the
+// sum is returned, NaN for a target outside [0, 1]).
+template <class V>
+inline double bce_affine(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
+                         scalar_t<V> eps, scalar_t<V> gscale, const double* temp, const double* bias,
+                         scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n) {
+  using T = scalar_t<V>;
+  constexpr std::size_t K = 256;
+  alignas(64) T zh[K], zl[K], lb[K], gb[K];
+  double sum = 0;
+  bool bad_target = false;
+  const double e_ = double(eps), keep = 1.0 - e_, half = 0.5 * e_;
+  for (std::size_t i = 0; i < n; i += K) {
+    const std::size_t m = n - i < K ? n - i : K;
+    for (std::size_t j = 0; j < m; ++j) {
+      const double tj = temp ? temp[i + j] : 1.0, bj = bias ? bias[i + j] : 0.0;
+      T hi, lo;
+      if constexpr (sizeof(T) == 4) {
+        const double zd = double(x[i + j]) / tj + bj;
+        hi = T(zd);
+        lo = T(zd - double(hi));
+      } else {
+        const V xv = V::set1(x[i + j]), tv = V::set1(tj);
+        const V q = xv / tv;
+        const V ql = quotient_residual(xv, q, tv) / tv;
+        V e;
+        const V s = two_sum(q, V::set1(bj), e);
+        V l = e + ql;
+        const V h = s + l;
+        l = l - (h - s);
+        alignas(64) T hb[V::size], lbuf[V::size];
+        store(hb, h);
+        store(lbuf, l);
+        hi = hb[0];
+        lo = lbuf[0];
+        const T qs = x[i + j] / T(tj);
+        if (!(qs - qs == T(0))) hi = qs + T(bj);  // x/T infinite or NaN: z is that (the pair is NaN)
+      }
+      // infinite or NaN z (x infinite or NaN, or x/T past the range): no low part
+      if (!(hi - hi == T(0)) || !(lo - lo == T(0))) lo = T(0);
+      zh[j] = hi;
+      zl[j] = lo;
+    }
+    bce<V>(zh, y + i, p ? p + i : nullptr, w ? w + i : nullptr, eps, T(1), lb, gb, m);
+    for (std::size_t j = 0; j < m; ++j) {
+      const double lo = double(zl[j]), dz = double(gb[j]);
+      const double l = lo != 0 ? double(lb[j]) + dz * lo : double(lb[j]);
+      if (loss) loss[i + j] = T(l);
+      else sum += l;
+      const T yj = y[i + j];
+      if (!(yj >= T(0) && yj <= T(1))) bad_target = true;
+      if (grad) {
+        double d = dz;
+        if (lo != 0) {
+          const double hi = double(zh[j]), ea = math::libm_exp(-math::libm_fabs(hi)), op = 1.0 + ea;
+          const double yy = double(yj), P = p ? double(p[i + j]) : 1.0, ww = w ? double(w[i + j]) : 1.0;
+          const double c = ((1.0 - yy) * keep + half) + P * (yy * keep + half);
+          d += ww * c * (ea / (op * op)) * lo;
+        }
+        const double tj = temp ? temp[i + j] : 1.0;
+        grad[i + j] = T(d * (double(gscale) / tj));
+      }
+    }
+  }
+  if (loss) return 0;
+  // (a constant: a call of numeric_limits would be a weak symbol shared by the ISA objects)
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  if (bad_target) return nan;
+  return sum;
+}
+
+// The kernel list's entry: temperature and bias (per element, float64) both null take bce itself,
+// so that T = 1, b = 0 is the plain kernel bit for bit; else bce_affine.
+template <class V>
+inline double bce_entry(const scalar_t<V>* x, const scalar_t<V>* y, const scalar_t<V>* p, const scalar_t<V>* w,
+                        scalar_t<V> eps, scalar_t<V> gscale, scalar_t<V>* loss, scalar_t<V>* grad, std::size_t n,
+                        const double* temp, const double* bias) {
+  if (!temp && !bias) return bce<V>(x, y, p, w, eps, gscale, loss, grad, n);
+  return bce_affine<V>(x, y, p, w, eps, gscale, temp, bias, loss, grad, n);
 }
 
 }  // namespace kernels

@@ -21,6 +21,7 @@
 #include "../../math/exp_dd.hpp"
 #include "../../math/libm.hpp"
 #include "../common.hpp"
+#include "../row/basics.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
@@ -132,11 +133,12 @@ inline void dd_hsum(V hi, V lo, scalar_t<V>& sh, scalar_t<V>& sl) {
 // flagged a cancelling entry: grad_c = g·(p_c·A - a_c) with a_c = w_c·((1-ε)·y_c + ε/C) (hard label
 // t >= 0: y = onehot(t); y == nullptr otherwise all 0), A = Σ a_c, p_c = exp(x_c - m)/Σ exp(x_j - m),
 // every quantity a hi + lo pair; one rounding at the end (and g's product). Two passes over the row;
-// x must still hold the logits (not the gradient).
-template <class V>
+// x must still hold the logits (not the gradient). TEMP: p_c from (x_c - m)/temp, the pair of
+// row_diff with its low part divided too (loss/ce_temperature.hpp; g is then the caller's g/temp).
+template <class V, bool TEMP = false>
 inline void ce_grad_accurate(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, const scalar_t<V>* w,
                              const scalar_t<V>* y, std::int64_t t, scalar_t<V> eps, scalar_t<V> g,
-                             scalar_t<V>* grad) {
+                             scalar_t<V>* grad, double temp = 1.0) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   // (1 - ε) and ε/C as pairs (vectors of equal lanes).
@@ -146,6 +148,16 @@ inline void ce_grad_accurate(const scalar_t<V>* x, std::size_t n, scalar_t<V> m,
   const V ad_h = veps / vn;
   const V ad_l = quotient_residual(veps, ad_h, vn) / vn;
   const V negm = V::set1(-m), zero = V::zero();
+  const V vt = V::set1(T(temp)), vtl = V::set1(T(temp - double(T(temp)))), vinvt = V::set1(T(1.0 / temp));
+  // (hi + lo)/temp as a pair (hi returned, lo updated): row_diff's step, lo cleared where hi is
+  // -inf or below drop_lo (there it cannot matter, and it may be NaN)
+  auto row_diff_temp_lo = [](V hi, V& lo, V t_, V tl_, V invt_) LOGITKIT_INLINE {
+    V q = hi * invt_;
+    V r = quotient_residual(hi, q, t_);
+    lo = mul_add(neg(q), tl_, r + lo) * invt_;
+    lo = mask_zero(le(V::set1(drop_lo<scalar_t<V>>::below), q), lo);
+    return q;
+  };
   alignas(64) T ybuf[W];
   // a_c = w_c·((1-ε)·y_c + ε/C) as a pair, for the lanes from i (count k <= W).
   auto coef = [&](std::size_t i, std::size_t k, V& al) LOGITKIT_INLINE {
@@ -183,6 +195,7 @@ inline void ce_grad_accurate(const scalar_t<V>* x, std::size_t n, scalar_t<V> m,
     V xv = k == W ? V::load(x + i) : load_partial<V>(x + i, k, -lim<V>::inf);
     V dl;
     V dh = two_sum(xv, negm, dl);
+    if constexpr (TEMP) dh = row_diff_temp_lo(dh, dl, vt, vtl, vinvt);
     V eh;
     math::exp_dd(dh, dl, eh, el);
     return eh;

@@ -75,14 +75,17 @@ inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
 // SUM: accumulate Σ a_c·(L - d_c) with a_c = w_c·(soft_scale·y_c + soft_add) (y = nullptr: a_c = w_c·soft_add).
 // thr: the flag threshold of ce_cancel_threshold; `flagged` is set when some entry needs
 // ce_grad_accurate (never cleared).
-template <class V, bool GRAD, bool HAS_W, bool SOFT>
+// TEMP: d = (x - m)/temp (temp != 1, in the lane type's normal range; loss/ce_temperature.hpp), the
+// exact pair of row_diff; r then holds the row's sums at that temperature.
+template <class V, bool GRAD, bool HAS_W, bool SOFT, bool TEMP = false>
 inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& r, const scalar_t<V>* w,
                            const scalar_t<V>* y, scalar_t<V> soft_scale, scalar_t<V> soft_add,
                            scalar_t<V> coef, scalar_t<V> g, scalar_t<V>* grad, scalar_t<V> thr = 0,
-                           bool* flagged = nullptr) {
+                           bool* flagged = nullptr, double temp = 1.0) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   const V negm = V::set1(-r.m), vinv = V::set1(T(r.inv)), vcoef = V::set1(coef), vg = V::set1(g);
+  const V vt = V::set1(T(temp)), vtl = V::set1(T(temp - double(T(temp)))), vinvt = V::set1(T(1.0 / temp));
   const T Lh = T(r.L), Ll = T(r.L - double(Lh));
   const V vLh = V::set1(Lh), vLl = V::set1(Ll), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
   const V dummy = V::zero(), vthr = V::set1(thr), vq = V::set1(T(0.75));
@@ -91,7 +94,9 @@ inline double ce_last_pass(const scalar_t<V>* x, std::size_t n, const CeRow<V>& 
   LossAcc<V> acc;
   auto step = [&](V xv, V wv, V yv, V& gout) LOGITKIT_INLINE {
     V lo;
-    V hi = row_diff<V, false, true>(xv, negm, dummy, dummy, dummy, lo);
+    V hi;
+    if constexpr (TEMP) hi = row_diff<V, true, true>(xv, negm, vt, vtl, vinvt, lo);
+    else hi = row_diff<V, false, true>(xv, negm, dummy, dummy, dummy, lo);
     V a = SOFT ? mul_add(yv, vss, vsa) : vsa;
     if constexpr (HAS_W) a = a * wv;
     // a·(L - d): both factors >= 0; a = 0 contributes 0 even where L - d = inf.
