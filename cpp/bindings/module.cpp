@@ -63,4 +63,5 @@ PYBIND11_MODULE(_core, m) {
 
   bindings::register_list(m);
   bindings::register_losses(m);
+  bindings::register_top_k(m);
 }

@@ -506,5 +506,6 @@ inline void add_ufunc(py::module_& m, const char* name, PyUFuncGenericFunction* 
 
 void register_list(py::module_& m);
 void register_losses(py::module_& m);
+void register_top_k(py::module_& m);
 
 }  // namespace logitkit::bindings
