@@ -1014,22 +1014,26 @@ struct TopKEntry {
 
 // Rows [b, e) of top_k (arguments checked). Returns the first of these rows that holds a NaN, or e;
 // sets *oom (and returns e) when a buffer could not be allocated. Rows are read a block at a time
-// (at most kTopKBlock elements, at least one row): gathered into a buffer when x is not dense, their
-// softmax computed by the rows kernel into another (the same bits as the softmax of each row alone,
-// not in place: the ufunc's), then each row's k winners selected and their probabilities gathered.
+// (at most kTopKBlock elements, at least one row), gathered into a buffer when x is not dense; each
+// row's k winners are selected, then their probabilities: rows shorter than kTopKShort (which the
+// short-row kernel may take several per vector) from the rows kernel's softmax of the whole block,
+// longer ones by softmax_at (the sum pass over the row, the outputs at the winners only). Both give
+// the softmax ufunc's bits (the row kernels' invariant: not in place, any block of rows).
 constexpr std::size_t kTopKBlock = 512;
+constexpr std::size_t kTopKShort = 64;
 template <class T>
 inline std::size_t top_k_range(const MatrixView<const T>& x, std::size_t k, const MatrixView<std::int64_t>& ix,
                                const MatrixView<T>& p, bool probs, double temperature, std::size_t b, std::size_t e,
                                bool* oom) noexcept {
   const std::size_t n = x.cols;
   const bool dense_x = x.col_stride == 1 && (x.row_stride == std::ptrdiff_t(n) || x.rows == 1);
-  const std::size_t B = probs && n < kTopKBlock ? kTopKBlock / n : 1;
+  const bool whole = probs && n < kTopKShort;  // softmax of whole blocks
+  const std::size_t B = whole ? kTopKBlock / n : 1;
   const bool large = k > kernel_types::top_k_small_max;
-  Scratch<T> xbuf(dense_x ? 0 : B * n), ybuf(probs ? B * n : 0), vbuf(large ? 0 : k);
+  Scratch<T> xbuf(dense_x ? 0 : B * n), ybuf(probs ? B * n : 0), vbuf(k);
   Scratch<TopKEntry<T>> ebuf(large ? n : 0);
   Scratch<std::int64_t> ibuf(ix.col_stride == 1 ? 0 : k);
-  if ((!dense_x && !xbuf.get()) || (probs && !ybuf.get()) || (!large && !vbuf.get()) || (large && !ebuf.get()) ||
+  if ((!dense_x && !xbuf.get()) || (probs && !ybuf.get()) || !vbuf.get() || (large && !ebuf.get()) ||
       (ix.col_stride != 1 && !ibuf.get())) {
     *oom = true;
     return e;
@@ -1042,7 +1046,7 @@ inline std::size_t top_k_range(const MatrixView<const T>& x, std::size_t k, cons
       for (std::size_t i = 0; i < m; ++i) row_in(x, r0 + i, xbuf.get() + i * n);
       xs = xbuf.get();
     }
-    if (probs) kt.softmax_rows(xs, ybuf.get(), m, n, temperature);
+    if (whole) kt.softmax_rows(xs, ybuf.get(), m, n, temperature);
     for (std::size_t i = 0; i < m; ++i) {
       const T* row = xs + i * n;
       std::int64_t* id = ix.col_stride == 1 ? ix.row(r0 + i) : ibuf.get();
@@ -1065,9 +1069,14 @@ inline std::size_t top_k_range(const MatrixView<const T>& x, std::size_t k, cons
       }
       if (ix.col_stride != 1)
         for (std::size_t j = 0; j < k; ++j) ix(r0 + i, j) = id[j];
-      if (probs) {
+      if (whole) {
         const T* y = ybuf.get() + i * n;
         for (std::size_t j = 0; j < k; ++j) p(r0 + i, j) = y[id[j]];
+      } else if (probs) {
+        T* pr = p.col_stride == 1 ? p.row(r0 + i) : vbuf.get();
+        kt.softmax_at(row, n, temperature, id, k, pr, ybuf.get());
+        if (p.col_stride != 1)
+          for (std::size_t j = 0; j < k; ++j) p(r0 + i, j) = pr[j];
       }
     }
   }

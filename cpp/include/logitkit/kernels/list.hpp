@@ -47,7 +47,8 @@
 //     The vector math underneath, exposed for the accuracy tests only: field `name`
 //     (kernel_types::unary<T>) maps math::math_fn over the elements; ufunc `_name`; not public.
 //   SELECT(name, kernel, doc)
-//     A selection over one row that is not a ufunc: field `name` of type kernel_types::name<T>
+//     A row function that is not a ufunc (top_k's selection, softmax at the selected entries):
+//     field `name` of type kernel_types::name<T>
 //     (declared below with its contract), bound to kernel<V>. The C++ API function (api.hpp), the
 //     binding (cpp/bindings/register_top_k.cpp) and its stub lines (cpp/bindings/_core.pyi.in)
 //     are written by hand: no ufunc, no kernel_list entry.
@@ -91,7 +92,8 @@
        "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale) -> (loss, gscale·dloss/dx).")         \
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")                \
-  SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.")
+  SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
+  SELECT(softmax_at, softmax_at_row, "softmax_at(x, idx): softmax of a row at some of its entries, softmax's bits.")
 
 // A macro that expands an entry to nothing, for expansions that take only some kinds.
 #define LOGITKIT_LIST_SKIP(...)
@@ -133,5 +135,11 @@ using bce_with_logits = double (*)(const T* x, const T* y, const T* p, const T* 
 constexpr std::size_t top_k_small_max = 64;
 template <class T>
 using top_k = bool (*)(const T* x, std::size_t n, std::size_t k, T* vals, std::int64_t* idx);
+// softmax(x / temperature) of the row x[0..n) (n >= 1) at the entries idx[0..k) (each in [0, n)),
+// into out[0..k): the same bits as the row kernel softmax gives at those entries (not in place).
+// y: scratch for n elements, which it may use.
+template <class T>
+using softmax_at = void (*)(const T* x, std::size_t n, double temperature, const std::int64_t* idx, std::size_t k,
+                            T* out, T* y);
 
 }  // namespace logitkit::kernel_types

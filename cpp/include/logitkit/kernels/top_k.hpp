@@ -1,12 +1,13 @@
 // Top-k selection of one row for small k (kernels/list.hpp, kind SELECT; the C++ API's top_k in
 // api.hpp calls it for k <= kernel_types::top_k_small_max and selects larger k itself).
 //
-// Algorithm: the k best entries so far are kept sorted, largest first, in vals/idx (the first k
-// entries of the row, insertion-sorted). The rest of the row is read four vectors at a time and
-// compared with the current k-th value t: a block whose entries are all <= t (the usual case once
-// t has risen) costs four compares and one mask test. A block with an entry > t, or a NaN (which
-// fails "<= t"), is walked entry by entry: an entry > t is inserted in order (t rises), a NaN ends
-// the row.
+// Algorithm: a lower bound t0 of the k-th largest entry from per-lane maxima of the row,
+// then one pass that keeps the k best entries so far sorted, largest first, in vals/idx. The row is
+// read four vectors at a time and compared with the threshold (t0, then the kept k-th value t): a
+// block whose entries are all below it (the usual case) costs four compares and one mask test. A
+// vector with an entry at or above it, or a NaN (which fails every compare), is walked entry by
+// entry: an entry that beats the kept k-th value is inserted in order (t rises), a NaN ends the
+// row.
 //
 // Order: by value, largest first; equal values by the lower index. An entry enters only when it
 // is strictly greater than the k-th value and is placed after every kept entry it equals, and the
@@ -16,12 +17,23 @@
 //
 // Invariant: the result depends only on the row, n and k (never on the ISA: only compares are
 // vectorised, and a block is re-read entry by entry whenever a compare passes).
+//
+// softmax_at_row: the softmax of a row at k of its entries (the winners), the same bits as
+// softmax_row gives there. Where softmax_row takes the direct path (row/direct_sum.hpp: temperature
+// 1, rows the short-row kernel does not take, every |x_j| in exp's normal range), its sum pass runs
+// over the row as softmax_direct runs it, and its output pass, y_j = exp(x_j) then y *= 1/S, over
+// the k entries only: exp and the scaling are lane by lane (math/exp.hpp exp_normal,
+// row/output_queue.hpp scale_range), so an entry's output does not depend on its neighbours. Every
+// other row (a temperature, short rows, a row the direct sum declines) is computed whole by
+// softmax_row into the caller's scratch and gathered.
 #pragma once
 #include "../simd/isa_namespace.hpp"
 #include <cstddef>
 #include <cstdint>
 
+#include "../math/exp.hpp"
 #include "common.hpp"
+#include "softmax.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
@@ -41,42 +53,120 @@ LOGITKIT_INLINE inline void top_k_place(T* vals, std::int64_t* idx, std::size_t 
   idx[p] = i;
 }
 
+// A lower bound of the k-th largest entry of x[0..n) (1 <= k <= n): A·V::size vector lanes each
+// take the max of a disjoint set of entries (entry j goes to lane j mod A·V::size, the tail's
+// padding is -inf), and the k-th largest of these maxima is at most the k-th largest entry: it
+// and the k - 1 maxima above it are k distinct entries. -inf when there are fewer than k lanes, or
+// when a NaN reached a lane (the second pass finds the NaN).
+template <class V, std::size_t A>
+inline scalar_t<V> top_k_bound(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar_t<V>* vals,
+                               std::int64_t* idx) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size, S = A * W;
+  constexpr T ninf = -lim<V>::inf;
+  if (k > S) return ninf;
+  V acc[A];
+  for (std::size_t a = 0; a < A; ++a) acc[a] = V::set1(ninf);
+  std::size_t i = 0;
+  for (; i + S <= n; i += S)
+    for (std::size_t a = 0; a < A; ++a) acc[a] = max(acc[a], V::load(x + i + a * W));
+  for (std::size_t a = 0; i < n; i += W, ++a)
+    acc[a] = max(acc[a], n - i >= W ? V::load(x + i) : load_partial<V>(x + i, n - i, ninf));
+  alignas(64) T m[S];
+  for (std::size_t a = 0; a < A; ++a) store(m + a * W, acc[a]);
+  // the k largest of the S maxima, in vals (idx: unused positions)
+  std::size_t kept = 0;
+  for (std::size_t s = 0; s < S; ++s) {
+    const T v = m[s];
+    if (v != v) return ninf;
+    if (kept < k) top_k_place(vals, idx, kept++, v, 0);
+    else if (v > vals[k - 1]) top_k_place(vals, idx, k - 1, v, 0);
+  }
+  return vals[k - 1];
+}
+
 // The k largest entries of x[0..n) (1 <= k <= n), largest first, ties to the lower index, into
 // vals[0..k) and idx[0..k). Returns false (vals/idx unspecified) when the row holds a NaN.
+//
+// A first pass bounds the k-th largest entry from below by t0 (top_k_bound: the k-th largest of
+// per-lane maxima), so an entry below t0 is not among the k largest. The second pass visits the
+// entries in index order, skipping the vectors below the current threshold (t0 while fewer than k
+// are kept, then the k-th value kept), and places each
+// other entry in the kept set by the rule above. A NaN is never below a threshold: it is visited
+// and ends the row.
 template <class V>
 inline bool top_k_row(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar_t<V>* vals, std::int64_t* idx) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
-  for (std::size_t i = 0; i < k; ++i) {
-    const T v = x[i];
-    if (v != v) return false;
-    top_k_place(vals, idx, i, v, std::int64_t(i));
-  }
-  T t = vals[k - 1];
-  // Entries [b, e) one by one against the current k-th value; false on a NaN.
+  // lanes for about four maxima per winner
+  const T t0 = 4 * k <= 4 * W ? top_k_bound<V, 4>(x, n, k, vals, idx) : top_k_bound<V, 16>(x, n, k, vals, idx);
+  std::size_t kept = 0;
+  T t = t0;
+  // Entries [b, e) one by one; false on a NaN.
   const auto walk = [&](std::size_t b, std::size_t e) LOGITKIT_INLINE {
     for (std::size_t j = b; j < e; ++j) {
       const T v = x[j];
-      if (v > t) {
-        top_k_place(vals, idx, k - 1, v, std::int64_t(j));
-        t = vals[k - 1];
+      if (kept == k) {
+        if (v > t) {
+          top_k_place(vals, idx, k - 1, v, std::int64_t(j));
+          t = vals[k - 1];
+        } else if (v != v) {
+          return false;
+        }
+      } else if (v >= t0) {
+        top_k_place(vals, idx, kept, v, std::int64_t(j));
+        if (++kept == k) t = vals[k - 1];
       } else if (v != v) {
         return false;
       }
     }
     return true;
   };
-  std::size_t i = k;
+  // Whether every lane of a is skipped: below t0 while the set fills, at most t once it is full.
+  const auto skip = [&](V a, V tv) LOGITKIT_INLINE { return kept == k ? le(a, tv) : lt(a, tv); };
+  std::size_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
     const V tv = V::set1(t);
-    const auto below = mask_and(mask_and(le(V::load(x + i), tv), le(V::load(x + i + W), tv)),
-                                mask_and(le(V::load(x + i + 2 * W), tv), le(V::load(x + i + 3 * W), tv)));
-    if (any(mask_not(below)) && !walk(i, i + 4 * W)) return false;
+    const V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
+    if (!any(mask_not(mask_and(mask_and(skip(a0, tv), skip(a1, tv)), mask_and(skip(a2, tv), skip(a3, tv))))))
+      continue;
+    for (std::size_t c = 0; c < 4; ++c)  // each vector against the threshold as it now stands
+      if (any(mask_not(skip(V::load(x + i + c * W), V::set1(t)))) && !walk(i + c * W, i + (c + 1) * W)) return false;
   }
-  for (; i + W <= n; i += W) {
-    if (any(mask_not(le(V::load(x + i), V::set1(t)))) && !walk(i, i + W)) return false;
-  }
+  for (; i + W <= n; i += W)
+    if (any(mask_not(skip(V::load(x + i), V::set1(t)))) && !walk(i, i + W)) return false;
   return walk(i, n);
+}
+
+// softmax(x / temp) of the row x[0..n) (n >= 1) at the entries idx[0..k), into out[0..k): the same
+// bits as softmax_row<V>(x, y, n, temp) at those entries, y != x. y: scratch for n entries.
+template <class V>
+inline void softmax_at_row(const scalar_t<V>* x, std::size_t n, double temp, const std::int64_t* idx, std::size_t k,
+                           scalar_t<V>* out, scalar_t<V>* y) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  if (temp == 1.0 && n >= 2 && !short_rows<V>(n, temp)) {
+    double S;
+    T m;
+    if (row_direct_sum<V>(x, n, S, m)) {
+      const double F = 1.0 / S;
+      if (F >= 0x1p-100) {  // softmax_direct's test: otherwise it declines too
+        const T f = T(F), fl = T(F - double(f));
+        alignas(64) T g[W];
+        for (std::size_t j = 0; j < k; j += W) {
+          const std::size_t c = k - j < W ? k - j : W;
+          for (std::size_t l = 0; l < W; ++l) g[l] = x[idx[j + (l < c ? l : 0)]];
+          const V e = math::exp_normal(V::load(g));
+          if (c == W) store(out + j, e);
+          else store_partial(out + j, e, c);
+        }
+        scale_range<V>(out, k, V::set1(f), V::set1(fl));
+        return;
+      }
+    }
+  }
+  softmax_row<V>(x, y, n, temp);
+  for (std::size_t j = 0; j < k; ++j) out[j] = y[idx[j]];
 }
 
 }  // namespace kernels
