@@ -39,6 +39,23 @@ namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
 
+// Lane l's bit, 2^l, as a value of the lane type (exact: at most 16 lanes).
+template <class V> struct top_k_lane_bit {
+  alignas(64) static constexpr scalar_t<V> values[16] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
+                                                         8192, 16384, 32768};
+};
+
+// The index of the lowest set bit of b != 0.
+inline std::size_t top_k_lowest_bit(std::uint32_t b) {
+#if defined(__GNUC__) || defined(__clang__)
+  return std::size_t(__builtin_ctz(b));
+#else
+  std::size_t j = 0;
+  while (!(b & 1u)) b >>= 1, ++j;
+  return j;
+#endif
+}
+
 // Places (v, i) among the m sorted entries of vals/idx (m < capacity or v > vals[m-1]): after the
 // entries >= v, before those < v; the last one falls off when m == k.
 template <class T>
@@ -102,9 +119,10 @@ inline bool top_k_row(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar
   const T t0 = 4 * k <= 4 * W ? top_k_bound<V, 4>(x, n, k, vals, idx) : top_k_bound<V, 16>(x, n, k, vals, idx);
   std::size_t kept = 0;
   T t = t0;
-  // Entries [b, e) one by one; false on a NaN.
-  const auto walk = [&](std::size_t b, std::size_t e) LOGITKIT_INLINE {
-    for (std::size_t j = b; j < e; ++j) {
+  // The entries i + j of a vector for the set bits j of `lanes`, one by one; false on a NaN.
+  const auto walk = [&](std::size_t i, std::uint32_t lanes) LOGITKIT_INLINE {
+    for (; lanes; lanes &= lanes - 1) {
+      const std::size_t j = i + top_k_lowest_bit(lanes);
       const T v = x[j];
       if (kept == k) {
         if (v > t) {
@@ -122,20 +140,35 @@ inline bool top_k_row(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar
     }
     return true;
   };
-  // Whether every lane of a is skipped: below t0 while the set fills, at most t once it is full.
-  const auto skip = [&](V a, V tv) LOGITKIT_INLINE { return kept == k ? le(a, tv) : lt(a, tv); };
+  // The lanes of a that are not skipped: below t0 while the set fills, at most t once it is full
+  // (a NaN is never skipped). Bit l for lane l, from a sum of distinct powers of two (exact).
+  const V pow2 = V::load(top_k_lane_bit<V>::values);
+  const auto visit = [&](V a) LOGITKIT_INLINE {
+    const V tv = V::set1(t);
+    return mask_not(kept == k ? le(a, tv) : lt(a, tv));
+  };
+  const auto lanes = [&](decltype(visit(pow2)) m) LOGITKIT_INLINE {
+    return std::uint32_t(hsum(mask_zero(m, pow2)));
+  };
   std::size_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
-    const V tv = V::set1(t);
     const V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
-    if (!any(mask_not(mask_and(mask_and(skip(a0, tv), skip(a1, tv)), mask_and(skip(a2, tv), skip(a3, tv))))))
-      continue;
-    for (std::size_t c = 0; c < 4; ++c)  // each vector against the threshold as it now stands
-      if (any(mask_not(skip(V::load(x + i + c * W), V::set1(t)))) && !walk(i + c * W, i + (c + 1) * W)) return false;
+    if (!any(mask_or(mask_or(visit(a0), visit(a1)), mask_or(visit(a2), visit(a3))))) continue;
+    for (std::size_t c = 0; c < 4; ++c) {  // each vector against the threshold as it now stands
+      const auto m = visit(V::load(x + i + c * W));
+      if (any(m) && !walk(i + c * W, lanes(m))) return false;
+    }
   }
-  for (; i + W <= n; i += W)
-    if (any(mask_not(skip(V::load(x + i), V::set1(t)))) && !walk(i, i + W)) return false;
-  return walk(i, n);
+  for (; i + W <= n; i += W) {
+    const auto m = visit(V::load(x + i));
+    if (any(m) && !walk(i, lanes(m))) return false;
+  }
+  // the tail: padded with -inf, which is skipped or (a set still filling at t0 = -inf) cut off
+  if (i < n) {
+    const auto m = visit(load_partial<V>(x + i, n - i, -lim<V>::inf));
+    if (any(m) && !walk(i, lanes(m) & ((std::uint32_t(1) << (n - i)) - 1))) return false;
+  }
+  return true;
 }
 
 // softmax(x / temp) of the row x[0..n) (n >= 1) at the entries idx[0..k), into out[0..k): the same
