@@ -46,9 +46,9 @@ template <class V> struct top_k_lane_bit {
 };
 
 // The index of the lowest set bit of b != 0.
-inline std::size_t top_k_lowest_bit(std::uint32_t b) {
+inline std::size_t top_k_lowest_bit(std::uint64_t b) {
 #if defined(__GNUC__) || defined(__clang__)
-  return std::size_t(__builtin_ctz(b));
+  return std::size_t(__builtin_ctzll(b));
 #else
   std::size_t j = 0;
   while (!(b & 1u)) b >>= 1, ++j;
@@ -120,7 +120,7 @@ inline bool top_k_row(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar
   std::size_t kept = 0;
   T t = t0;
   // The entries i + j of a vector for the set bits j of `lanes`, one by one; false on a NaN.
-  const auto walk = [&](std::size_t i, std::uint32_t lanes) LOGITKIT_INLINE {
+  const auto walk = [&](std::size_t i, std::uint64_t lanes) LOGITKIT_INLINE {
     for (; lanes; lanes &= lanes - 1) {
       const std::size_t j = i + top_k_lowest_bit(lanes);
       const T v = x[j];
@@ -148,16 +148,16 @@ inline bool top_k_row(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar
     return mask_not(kept == k ? le(a, tv) : lt(a, tv));
   };
   const auto lanes = [&](decltype(visit(pow2)) m) LOGITKIT_INLINE {
-    return std::uint32_t(hsum(mask_zero(m, pow2)));
+    return std::uint64_t(hsum(mask_zero(m, pow2)));
   };
   std::size_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
     const V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
-    if (!any(mask_or(mask_or(visit(a0), visit(a1)), mask_or(visit(a2), visit(a3))))) continue;
-    for (std::size_t c = 0; c < 4; ++c) {  // each vector against the threshold as it now stands
-      const auto m = visit(V::load(x + i + c * W));
-      if (any(m) && !walk(i + c * W, lanes(m))) return false;
-    }
+    const auto m0 = visit(a0), m1 = visit(a1), m2 = visit(a2), m3 = visit(a3);
+    if (!any(mask_or(mask_or(m0, m1), mask_or(m2, m3)))) continue;
+    // the block's lanes to visit as one word (4·W <= 64 bits), without a branch per vector
+    const std::uint64_t bits = lanes(m0) | lanes(m1) << W | lanes(m2) << (2 * W) | lanes(m3) << (3 * W);
+    if (!walk(i, bits)) return false;
   }
   for (; i + W <= n; i += W) {
     const auto m = visit(V::load(x + i));
@@ -166,7 +166,7 @@ inline bool top_k_row(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar
   // the tail: padded with -inf, which is skipped or (a set still filling at t0 = -inf) cut off
   if (i < n) {
     const auto m = visit(load_partial<V>(x + i, n - i, -lim<V>::inf));
-    if (any(m) && !walk(i, lanes(m) & ((std::uint32_t(1) << (n - i)) - 1))) return false;
+    if (any(m) && !walk(i, lanes(m) & ((std::uint64_t(1) << (n - i)) - 1))) return false;
   }
   return true;
 }
