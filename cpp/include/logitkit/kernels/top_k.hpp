@@ -72,16 +72,18 @@ LOGITKIT_INLINE inline void top_k_place(T* vals, std::int64_t* idx, std::size_t 
 
 // A lower bound of the k-th largest entry of x[0..n) (1 <= k <= n): A·V::size vector lanes each
 // take the max of a disjoint set of entries (entry j goes to lane j mod A·V::size, the tail's
-// padding is -inf), and the k-th largest of these maxima is at most the k-th largest entry: it
-// and the k - 1 maxima above it are k distinct entries. -inf when there are fewer than k lanes, or
-// when a NaN reached a lane (the second pass finds the NaN).
+// padding is -inf); then k rounds each take the largest lane value left and drop every lane equal
+// to it (no branch per lane). The last value taken is at most the k-th largest lane maximum, so at
+// most the k-th largest entry: it and the values taken before it are maxima of k distinct lanes,
+// that is, k distinct entries. -inf when there are fewer than k lanes, when the row is too short
+// for the first pass to pay (fewer than 8 entries per lane), or when a NaN reached the result (the
+// second pass finds the NaN).
 template <class V, std::size_t A>
-inline scalar_t<V> top_k_bound(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar_t<V>* vals,
-                               std::int64_t* idx) {
+inline scalar_t<V> top_k_bound(const scalar_t<V>* x, std::size_t n, std::size_t k) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size, S = A * W;
   constexpr T ninf = -lim<V>::inf;
-  if (k > S) return ninf;
+  if (k > S || n < 8 * S) return ninf;
   V acc[A];
   for (std::size_t a = 0; a < A; ++a) acc[a] = V::set1(ninf);
   std::size_t i = 0;
@@ -89,17 +91,16 @@ inline scalar_t<V> top_k_bound(const scalar_t<V>* x, std::size_t n, std::size_t 
     for (std::size_t a = 0; a < A; ++a) acc[a] = max(acc[a], V::load(x + i + a * W));
   for (std::size_t a = 0; i < n; i += W, ++a)
     acc[a] = max(acc[a], n - i >= W ? V::load(x + i) : load_partial<V>(x + i, n - i, ninf));
-  alignas(64) T m[S];
-  for (std::size_t a = 0; a < A; ++a) store(m + a * W, acc[a]);
-  // the k largest of the S maxima, in vals (idx: unused positions)
-  std::size_t kept = 0;
-  for (std::size_t s = 0; s < S; ++s) {
-    const T v = m[s];
-    if (v != v) return ninf;
-    if (kept < k) top_k_place(vals, idx, kept++, v, 0);
-    else if (v > vals[k - 1]) top_k_place(vals, idx, k - 1, v, 0);
+  T b = ninf;
+  for (std::size_t r = 0; r < k; ++r) {
+    V m = acc[0];
+    for (std::size_t a = 1; a < A; ++a) m = max(m, acc[a]);
+    b = hmax(m);
+    if (b != b) return ninf;
+    const V bv = V::set1(b), drop = V::set1(ninf);
+    for (std::size_t a = 0; a < A; ++a) acc[a] = select(eq(acc[a], bv), drop, acc[a]);
   }
-  return vals[k - 1];
+  return b;
 }
 
 // The k largest entries of x[0..n) (1 <= k <= n), largest first, ties to the lower index, into
@@ -116,7 +117,7 @@ inline bool top_k_row(const scalar_t<V>* x, std::size_t n, std::size_t k, scalar
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   // lanes for about four maxima per winner
-  const T t0 = 4 * k <= 4 * W ? top_k_bound<V, 4>(x, n, k, vals, idx) : top_k_bound<V, 16>(x, n, k, vals, idx);
+  const T t0 = 4 * k <= 4 * W ? top_k_bound<V, 4>(x, n, k) : top_k_bound<V, 16>(x, n, k);
   std::size_t kept = 0;
   T t = t0;
   // The entries i + j of a vector for the set bits j of `lanes`, one by one; false on a NaN.
