@@ -847,6 +847,13 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("logsumexp", (16384, 100)),
         ("logsumexp", (16384, 1000)),
     ],
+    # multiclass.top_k: _core.top_k_small (one call for small arrays) and softmax_at (the winners'
+    # probabilities from the sum pass, without the row's output pass)
+    "top_k": [
+        ("top_k_k1", (1, 10)),
+        ("top_k_k5", (10000, 1000)),
+        ("top_k_k50", (1, 128256)),
+    ],
     # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
     "top-heavy reuse": [
         ("log_softmax_confident", (16384, 100)),

@@ -24,7 +24,9 @@ SMALL_K_MAX = 64
 
 
 def _ks(C):
-    return sorted({k for k in (1, 2, C // 2, C - 1, C, SMALL_K_MAX, SMALL_K_MAX + 1) if 1 <= k <= C})
+    return sorted(
+        {k for k in (1, 2, C // 2, C - 1, C, SMALL_K_MAX, SMALL_K_MAX + 1) if 1 <= k <= C}
+    )
 
 
 def _oracle_idx(x, k, axis=-1):
@@ -165,7 +167,7 @@ def test_layouts(isa, dtype):
 
 def test_integer_logits_are_float64():
     x = np.array([[3, 1, 3, 2], [0, 0, 5, 5]])
-    idx, p = _check_mc(x, 3)
+    idx, _ = _check_mc(x, 3)
     np.testing.assert_array_equal(idx, [[0, 2, 3], [2, 3, 0]])
 
 
