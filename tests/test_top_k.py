@@ -187,11 +187,16 @@ def test_threads_give_the_same_bits():
                 _check_mc(x, k, temperature=0.7)
         # the first NaN row is named whichever thread finds it
         x = big[0].copy()
-        x[2900, 5] = x[1600, 1] = x[1700, 99] = np.nan
+        # (two threads: rows [0, 1500) and [1500, 3000); the first part stops early at row 10)
+        x[10, 50] = x[2900, 5] = x[1600, 1] = x[1700, 99] = np.nan
         for t in (1, 2):
             lk.set_num_threads(t)
+            with pytest.raises(ValueError, match=r"row \(10,\)"):
+                mc.top_k(x, 3)
+            x[10, 50] = 0.0
             with pytest.raises(ValueError, match=r"row \(1600,\)"):
                 mc.top_k(x, 3)
+            x[10, 50] = np.nan
     finally:
         lk.set_num_threads(n0)
 
