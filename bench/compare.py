@@ -585,6 +585,68 @@ def compare_loss(ref: tuple, r: tuple) -> str | None:
     return None
 
 
+# ----------------------------------------------------------------------------- top_k
+
+# The k most likely classes per row. logitkit: multiclass.top_k (indices and their softmax
+# probabilities); torch.topk (values and indices of the logits); NumPy: np.argpartition of -x,
+# then a sort of the k winners. Checked on the indices.
+
+
+def lk_top_k(k: int) -> Factory:
+    def make(d: dict) -> Runner:
+        x = d["x"]
+        _note_alloc(d, "logitkit")
+        return _with_check(lambda: lk.multiclass.top_k(x, k), lambda r: np.asarray(r[0]))
+
+    return make
+
+
+def torch_top_k(k: int) -> Factory:
+    def make(d: dict) -> Runner:
+        torch = peer("torch")
+        xt = torch.from_numpy(d["x"])
+        _note_alloc(d, "torch")
+        return _with_check(lambda: torch.topk(xt, k, dim=-1), lambda r: r[1].numpy())
+
+    return make
+
+
+def np_top_k(k: int) -> Factory:
+    def make(d: dict) -> Runner:
+        x = d["x"]
+        _note_alloc(d, "numpy")
+
+        def run():
+            idx = np.argpartition(-x, k - 1, axis=-1)[..., :k]
+            order = np.argsort(-np.take_along_axis(x, idx, axis=-1), axis=-1, kind="stable")
+            return np.take_along_axis(idx, order, axis=-1)
+
+        return run
+
+    return make
+
+
+def compare_top_k(ref: Any, r: Any) -> str | None:
+    """The same indices (continuous random logits: no ties)."""
+    if np.shape(r) != np.shape(ref):
+        return f"shape {np.shape(r)} vs {np.shape(ref)}"
+    bad = int(np.count_nonzero(np.asarray(r) != np.asarray(ref)))
+    return f"{bad} indices differ" if bad else None
+
+
+def _top_k_work(k: int) -> Work:
+    return Work(
+        f"top_k_k{k}",
+        {
+            "logitkit": lk_top_k(k),
+            "lk 2 threads": threads_factory(lk_top_k(k)),
+            "torch": torch_top_k(k),
+            "numpy": np_top_k(k),
+        },
+        compare=compare_top_k,
+    )
+
+
 # ----------------------------------------------------------------------------- works and cases
 
 
@@ -706,6 +768,7 @@ WORKS: dict[str, Work] = {
             )
             for grad in (False, True)
         ),
+        *(_top_k_work(k) for k in (1, 5, 50)),
     ]
 }
 
@@ -732,6 +795,9 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("bce_with_logits", (4096, 1000)),
     ("bce_with_logits+grad", (1, 10)),
     ("bce_with_logits+grad", (4096, 1000)),
+    ("top_k_k1", (1, 10)),
+    ("top_k_k5", (10000, 1000)),
+    ("top_k_k50", (1, 128256)),
 ]
 
 
@@ -780,6 +846,13 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("log_softmax", (16384, 1000)),
         ("logsumexp", (16384, 100)),
         ("logsumexp", (16384, 1000)),
+    ],
+    # multiclass.top_k: _core.top_k_small (one call for small arrays) and softmax_at (the winners'
+    # probabilities from the sum pass, without the row's output pass)
+    "top_k": [
+        ("top_k_k1", (1, 10)),
+        ("top_k_k5", (10000, 1000)),
+        ("top_k_k50", (1, 128256)),
     ],
     # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
     "top-heavy reuse": [

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import sys
 
-KINDS = ("UNARY", "BINARY", "ROW", "REDUCE", "ROW_BINARY", "LOSS", "INTERNAL")
+KINDS = ("UNARY", "BINARY", "ROW", "REDUCE", "ROW_BINARY", "LOSS", "INTERNAL", "SELECT")
 
 
 def _macro_body(text: str) -> str:
@@ -108,8 +108,9 @@ def ufuncs(list_hpp: str) -> list[tuple[str, str, str | None, bool]]:
                 (name, "loss", _string(a[6]), False),
                 (name + "_grad", "loss_grad", _string(a[7]), False),
             ]
-        else:
+        elif kind == "INTERNAL":
             out.append(("_" + name, "internal", None, False))
+        # SELECT: no ufunc; its binding's stub lines are in the template (_core.pyi.in)
     return out
 
 

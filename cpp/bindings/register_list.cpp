@@ -25,7 +25,7 @@ namespace {
     template <class C> static auto rows() { return active_kernels().get<C>().name##_rows; } \
   };
 LOGITKIT_KERNEL_LIST(LOGITKIT_OP_PLAIN, LOGITKIT_OP_PLAIN, LOGITKIT_OP_ROW, LOGITKIT_OP_REDUCE, LOGITKIT_OP_PLAIN,
-                     LOGITKIT_LIST_SKIP, LOGITKIT_OP_PLAIN)
+                     LOGITKIT_LIST_SKIP, LOGITKIT_OP_PLAIN, LOGITKIT_LIST_SKIP)
 #undef LOGITKIT_OP_PLAIN
 #undef LOGITKIT_OP_ROW
 #undef LOGITKIT_OP_REDUCE
@@ -142,7 +142,8 @@ void register_list(py::module_& m) {
   entry("_" #name, "internal", nullptr, false);
 
   LOGITKIT_KERNEL_LIST(LOGITKIT_REG_UNARY, LOGITKIT_REG_BINARY, LOGITKIT_REG_ROW, LOGITKIT_REG_REDUCE,
-                       LOGITKIT_REG_ROW_BINARY, LOGITKIT_REG_LOSS, LOGITKIT_REG_INTERNAL)
+                       LOGITKIT_REG_ROW_BINARY, LOGITKIT_REG_LOSS, LOGITKIT_REG_INTERNAL,
+                       LOGITKIT_LIST_SKIP)
 #undef LOGITKIT_REG_UNARY
 #undef LOGITKIT_REG_BINARY
 #undef LOGITKIT_REG_ROW

@@ -513,7 +513,7 @@ void register_losses(py::module_& m) {
     add_ufunc(m, #name "_grad", g, grad_types, 2, nin, 2, grad_signature, grad_doc);                             \
   }
   LOGITKIT_KERNEL_LIST(LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP,
-                       LOGITKIT_LIST_SKIP, LOGITKIT_REG_LOSS, LOGITKIT_LIST_SKIP)
+                       LOGITKIT_LIST_SKIP, LOGITKIT_REG_LOSS, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP)
 #undef LOGITKIT_REG_LOSS
 }
 

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _dask, _functional, losses
+from . import _core, _dask, _functional, _top_k, losses
 from ._calibration import (
     check_bounds,
     check_n_bins,
@@ -312,8 +312,9 @@ def top_k(
     """The k most likely classes of each input and their probabilities, most likely first.
 
     Ordered by the logits (so no two probabilities that round alike swap places); ties are broken
-    by the lower class index (a stable sort). A row containing NaN raises ValueError. Costs a full
-    O(C log C) sort per row.
+    by the lower class index (the order of a stable sort), ``+inf`` ranks first, a row of only
+    ``-inf`` gives classes 0..k-1. A row containing NaN raises ValueError naming the row. A partial
+    selection per row (O(C) for small k), then a sort of the k winners.
 
     Parameters
     ----------
@@ -332,16 +333,26 @@ def top_k(
     """
     if dim is not None:
         no_dim(dim)
+    # Small plain arrays along the last axis in one call; None for any array the checks below must
+    # see (values in [0, 1], a single class, NaN, bad k or temperature).
+    if axis == -1 and type(logits) is np.ndarray and type(temperature) is float:
+        r = _core.top_k_small(logits, k, temperature)
+        if r is not None:
+            return r
     x, ax = _logits(logits, axis)
     if type(x) is not np.ndarray and _dask.is_dask(x):
         kk = _check_k(k, x.shape[ax])
         return _dask.map_rows(top_k, x, ax, kk, width=kk, pair=True, temperature=temperature)
     x = float_logits(x)
     kk = _check_k(k, x.shape[ax])
-    order = np.argsort(-x, axis=ax, kind="stable")  # negation is exact; NaN sorts last
+    t = _temperature(temperature)
+    r = _top_k.select(x, ax, kk, t, True)
+    if r is not None:
+        return r
+    order = np.argsort(-x, axis=ax, kind="stable")  # dtypes the core does not take; NaN sorts last
     idx = np.take(order, np.arange(kk), axis=ax)
-    _check_nan_rows(x, np.take(order, -1, axis=ax), ax)  # NaN sorts last
-    p = _functional.softmax(x, ax, temperature=_temperature(temperature))
+    _check_nan_rows(x, np.take(order, -1, axis=ax), ax)
+    p = _functional.softmax(x, ax, temperature=t)
     return idx, np.take_along_axis(p, idx, axis=ax)
 
 

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _core, _dask, _functional, losses
+from . import _core, _dask, _functional, _top_k, losses
 from ._calibration import (
     check_bounds,
     check_n_bins,
@@ -319,8 +319,10 @@ def top_k(
     """The k classes of highest probability per input and their (independent) probabilities.
 
     Ordered by ``x / temperature + bias`` (the logits themselves when both are trivial; in float64
-    otherwise), ties broken by the lower class index. A row containing NaN raises ValueError.
-    Returns (indices, probabilities) with the class axis of length k.
+    otherwise), ties broken by the lower class index. A row containing NaN raises ValueError naming
+    the row. Returns (indices, probabilities) with the class axis of length k: ``proba(logits,
+    temperature=..., bias=...)`` at ``indices``. A partial selection per row, then a sort of the k
+    winners.
     """
     if dim is not None:
         no_dim(dim)
@@ -336,11 +338,29 @@ def top_k(
     kk = _check_k(k, x.shape[ax])
     T, b, trivial = _affine(x, ax, temperature, bias)
     key = x if trivial else _z(x, ax, T, b, np.dtype(np.float64))
-    order = np.argsort(-key, axis=ax, kind="stable")
-    idx = np.take(order, np.arange(kk), axis=ax)
-    _check_nan_rows(key, np.take(order, -1, axis=ax), ax)  # NaN sorts last
-    p = _apply(x, ax, temperature, bias, False, False, None)
-    return idx, np.take_along_axis(p, idx, axis=ax)
+    r = _top_k.select(key, ax, kk, None, False)
+    if r is None:  # dtypes the core does not take
+        order = np.argsort(-key, axis=ax, kind="stable")
+        idx = np.take(order, np.arange(kk), axis=ax)
+        _check_nan_rows(key, np.take(order, -1, axis=ax), ax)  # NaN sorts last
+        p = _apply(x, ax, temperature, bias, False, False, None)
+        return idx, np.take_along_axis(p, idx, axis=ax)
+    idx = r[0]
+    # proba's elementwise steps on the winners only: x / T + b at each winner's own class.
+    xg = np.take_along_axis(x, idx, axis=ax)
+    if trivial:
+        return idx, _functional.sigmoid(xg)
+    Tg = T if isinstance(T, float) else np.asarray(T)[idx]
+    bg = b if isinstance(b, float) else np.asarray(b)[idx]
+    wide = _WIDE if x.dtype == np.float64 and _WIDE_IS_WIDER else np.dtype(np.float64)
+    z = xg.astype(wide)
+    with np.errstate(all="ignore"):
+        if not (isinstance(T, float) and T == 1.0):
+            z = z / np.asarray(Tg, wide)
+        if not (isinstance(b, float) and b == 0.0):
+            z = z + np.asarray(bg, wide)
+        r = _sigmoid_wide(z, False) if wide == _WIDE else np.asarray(_functional.sigmoid(z))
+        return idx, r.astype(x.dtype)
 
 
 # ----------------------------------------------------------------------------- losses

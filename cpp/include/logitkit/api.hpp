@@ -25,6 +25,8 @@
 // sums are added in order (the same bits for any split of the blocks between threads). Kernels may set floating-point
 // status flags; run them with floating-point traps off (the default).
 #pragma once
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -998,7 +1000,7 @@ inline const char* kernel_isa() noexcept {
     return detail::rows2<T>(grad, arg, out, detail::kernels<T>().name);                                   \
   }
 LOGITKIT_KERNEL_LIST(LOGITKIT_API_UNARY, LOGITKIT_API_BINARY, LOGITKIT_API_ROW, LOGITKIT_API_REDUCE,
-                     LOGITKIT_API_ROW_BINARY, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP)
+                     LOGITKIT_API_ROW_BINARY, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP, LOGITKIT_LIST_SKIP)
 #undef LOGITKIT_API_UNARY
 #undef LOGITKIT_API_BINARY
 #undef LOGITKIT_API_ROW
@@ -1059,6 +1061,140 @@ inline Status binary_cross_entropy_with_logits_with_grad(MatrixView<const detail
                                                          const BceOptions<detail::id_t<T>>& options = {},
                                                          Par&& par = {}) noexcept {
   return detail::bce<T>(logits, target, loss, options, &grad, par);
+}
+
+// ------------------------------------------------------------------------------------- top_k
+
+namespace detail {
+
+template <class T>
+struct TopKEntry {
+  T v;
+  std::int64_t i;
+};
+
+// Rows [b, e) of top_k (arguments checked). Returns the first of these rows that holds a NaN, or e;
+// sets *oom (and returns e) when a buffer could not be allocated. Rows are read a block at a time
+// (at most kTopKBlock elements, at least one row), gathered into a buffer when x is not dense; each
+// row's k winners are selected, then their probabilities: rows shorter than kTopKShort (which the
+// short-row kernel may take several per vector) from the rows kernel's softmax of the whole block,
+// longer ones by softmax_at (the sum pass over the row, the outputs at the winners only). Both give
+// the softmax ufunc's bits (the row kernels' invariant: not in place, any block of rows).
+constexpr std::size_t kTopKBlock = 512;
+constexpr std::size_t kTopKShort = 64;
+template <class T>
+inline std::size_t top_k_range(const MatrixView<const T>& x, std::size_t k, const MatrixView<std::int64_t>& ix,
+                               const MatrixView<T>& p, bool probs, double temperature, std::size_t b, std::size_t e,
+                               bool* oom) noexcept {
+  const std::size_t n = x.cols;
+  const bool dense_x = x.col_stride == 1 && (x.row_stride == std::ptrdiff_t(n) || x.rows == 1);
+  const bool whole = probs && n < kTopKShort;  // softmax of whole blocks
+  const std::size_t B = whole ? kTopKBlock / n : 1;
+  const bool large = k > kernel_types::top_k_small_max;
+  Scratch<T> xbuf(dense_x ? 0 : B * n), ybuf(probs ? B * n : 0), vbuf(k);
+  Scratch<TopKEntry<T>> ebuf(large ? n : 0);
+  Scratch<std::int64_t> ibuf(ix.col_stride == 1 ? 0 : k);
+  if ((!dense_x && !xbuf.get()) || (probs && !ybuf.get()) || !vbuf.get() || (large && !ebuf.get()) ||
+      (ix.col_stride != 1 && !ibuf.get())) {
+    *oom = true;
+    return e;
+  }
+  const auto& kt = kernels<T>();
+  for (std::size_t r0 = b; r0 < e; r0 += B) {
+    const std::size_t m = e - r0 < B ? e - r0 : B;
+    const T* xs = x.row(r0);
+    if (!dense_x) {
+      for (std::size_t i = 0; i < m; ++i) row_in(x, r0 + i, xbuf.get() + i * n);
+      xs = xbuf.get();
+    }
+    if (whole) kt.softmax_rows(xs, ybuf.get(), m, n, temperature);
+    for (std::size_t i = 0; i < m; ++i) {
+      const T* row = xs + i * n;
+      std::int64_t* id = ix.col_stride == 1 ? ix.row(r0 + i) : ibuf.get();
+      if (!large) {
+        if (!kt.top_k(row, n, k, vbuf.get(), id)) return r0 + i;
+      } else {
+        // Large k: nth_element on (value, index) by the same order (largest first, equal values by
+        // the lower index: a strict total order once the row has no NaN), then sort the k winners.
+        TopKEntry<T>* es = ebuf.get();
+        for (std::size_t j = 0; j < n; ++j) {
+          if (row[j] != row[j]) return r0 + i;
+          es[j] = {row[j], std::int64_t(j)};
+        }
+        const auto before = [](const TopKEntry<T>& a, const TopKEntry<T>& c) {
+          return a.v > c.v || (a.v == c.v && a.i < c.i);
+        };
+        if (k < n) std::nth_element(es, es + (k - 1), es + n, before);
+        std::sort(es, es + k, before);
+        for (std::size_t j = 0; j < k; ++j) id[j] = es[j].i;
+      }
+      if (ix.col_stride != 1)
+        for (std::size_t j = 0; j < k; ++j) ix(r0 + i, j) = id[j];
+      if (whole) {
+        const T* y = ybuf.get() + i * n;
+        for (std::size_t j = 0; j < k; ++j) p(r0 + i, j) = y[id[j]];
+      } else if (probs) {
+        T* pr = p.col_stride == 1 ? p.row(r0 + i) : vbuf.get();
+        kt.softmax_at(row, n, temperature, id, k, pr, ybuf.get());
+        if (p.col_stride != 1)
+          for (std::size_t j = 0; j < k; ++j) p(r0 + i, j) = pr[j];
+      }
+    }
+  }
+  return e;
+}
+
+}  // namespace detail
+
+// The k largest logits of each row (rows × C) and their softmax probabilities, most likely first:
+// indices[r][j] is the class of row r's j-th largest logit, equal logits ordered by the lower class
+// index (a stable sort of -logits), +inf above every finite value, a row of only -inf giving
+// 0..k-1; probs[r][j] = softmax(logits row r / temperature) at that class, the same bits as the
+// softmax functions give it. probs may be MatrixView<T>{} (no data, 0 × 0): indices only.
+// Errors: k outside [1, C] (Errc::invalid_argument, argument "k"); indices (or probs) not rows × k
+// (shape_mismatch); a row holding a NaN (Errc::invalid_argument, argument "logits", row = the first
+// such row; the outputs are then unspecified). Allocates per row block: buffers of the block's
+// softmax (rows shorter than 512 several at a time), of strided rows, and for k >
+// kernel_types::top_k_small_max of one row's (value, index) pairs (new(std::nothrow);
+// Errc::out_of_memory if it fails).
+// par (optional) splits the rows as for binary_cross_entropy_with_logits: par(rows, C, body).
+template <class T, class Par = detail::SerialFor>
+inline Status top_k(MatrixView<const detail::id_t<T>> logits, std::size_t k, MatrixView<std::int64_t> indices,
+                    MatrixView<T> probs, double temperature = 1.0, Par&& par = {}) noexcept {
+  static_assert(detail::is_real_v<T>, "logitkit works on float and double");
+  if (Status s = detail::check_temperature(temperature); !s) return s;
+  if (!detail::has_data(logits)) return detail::fail(Errc::null_pointer, "logits", "null data for a non-empty view");
+  if (k < 1 || k > logits.cols) {
+    Status s = detail::fail(Errc::invalid_argument, "k", "must be in [1, C] (the number of classes)");
+    s.has_value = true;
+    s.value = double(k);
+    return s;
+  }
+  if (indices.rows != logits.rows || indices.cols != k)
+    return detail::fail(Errc::shape_mismatch, "indices", "must be rows x k");
+  if (!detail::has_data(indices)) return detail::fail(Errc::null_pointer, "indices", "null data for a non-empty view");
+  const bool want = !(probs.data == nullptr && probs.rows == 0 && probs.cols == 0);
+  if (want && (probs.rows != logits.rows || probs.cols != k))
+    return detail::fail(Errc::shape_mismatch, "probs", "must be rows x k (or MatrixView<T>{} for none)");
+  if (want && !detail::has_data(probs)) return detail::fail(Errc::null_pointer, "probs", "null data for a non-empty view");
+  if (logits.rows == 0) return {};
+  std::atomic<std::size_t> first_nan{logits.rows};
+  std::atomic<bool> oom{false};
+  par(logits.rows, logits.cols, [&](std::size_t b, std::size_t e) {
+    bool o = false;
+    const std::size_t r =
+        detail::top_k_range<T>(logits, k, indices, probs, want, temperature, b, e, &o);
+    if (o) oom.store(true, std::memory_order_relaxed);
+    std::size_t cur = first_nan.load(std::memory_order_relaxed);
+    while (r < e && r < cur && !first_nan.compare_exchange_weak(cur, r, std::memory_order_relaxed)) {
+    }
+  });
+  if (oom.load()) return detail::fail(Errc::out_of_memory, "logits", "no memory for the buffers of a block of rows");
+  const std::size_t r = first_nan.load();
+  if (r < logits.rows)
+    return detail::fail_at(Errc::invalid_argument, "logits", "a row containing NaN has no top k",
+                           std::numeric_limits<double>::quiet_NaN(), r);
+  return {};
 }
 
 }  // namespace LOGITKIT_API_NAMESPACE

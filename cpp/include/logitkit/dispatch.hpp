@@ -24,14 +24,16 @@ struct TypedKernels {
   kernel_types::reduce_rows<T> name##_rows;
 #define LOGITKIT_FIELD_ROW_BINARY(name, ...) kernel_types::row_binary<T> name;
 #define LOGITKIT_FIELD_LOSS(name, ...) kernel_types::name<T> name;
+#define LOGITKIT_FIELD_SELECT(name, ...) kernel_types::name<T> name;
   LOGITKIT_KERNEL_LIST(LOGITKIT_FIELD, LOGITKIT_FIELD_BINARY, LOGITKIT_FIELD_ROW, LOGITKIT_FIELD_REDUCE,
-                       LOGITKIT_FIELD_ROW_BINARY, LOGITKIT_FIELD_LOSS, LOGITKIT_FIELD)
+                       LOGITKIT_FIELD_ROW_BINARY, LOGITKIT_FIELD_LOSS, LOGITKIT_FIELD, LOGITKIT_FIELD_SELECT)
 #undef LOGITKIT_FIELD
 #undef LOGITKIT_FIELD_BINARY
 #undef LOGITKIT_FIELD_ROW
 #undef LOGITKIT_FIELD_REDUCE
 #undef LOGITKIT_FIELD_ROW_BINARY
 #undef LOGITKIT_FIELD_LOSS
+#undef LOGITKIT_FIELD_SELECT
 };
 
 struct KernelTable {

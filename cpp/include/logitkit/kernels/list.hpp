@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
-// LOGITKIT_KERNEL_LIST(UNARY, BINARY, ROW, REDUCE, ROW_BINARY, LOSS, INTERNAL) expands to one
+// LOGITKIT_KERNEL_LIST(UNARY, BINARY, ROW, REDUCE, ROW_BINARY, LOSS, INTERNAL, SELECT) expands to one
 // call of the macro named by an entry's kind per entry. The kinds, their arguments, and what an
 // entry becomes (T: float or double; the kernel templates live in namespace logitkit::kernels and
 // take the ISA's vector type V):
@@ -46,12 +46,18 @@
 //   INTERNAL(name, math_fn, doc)
 //     The vector math underneath, exposed for the accuracy tests only: field `name`
 //     (kernel_types::unary<T>) maps math::math_fn over the elements; ufunc `_name`; not public.
+//   SELECT(name, kernel, doc)
+//     A row function that is not a ufunc (top_k's selection, softmax at the selected entries):
+//     field `name` of type kernel_types::name<T>
+//     (declared below with its contract), bound to kernel<V>. The C++ API function (api.hpp), the
+//     binding (cpp/bindings/register_top_k.cpp) and its stub lines (cpp/bindings/_core.pyi.in)
+//     are written by hand: no ufunc, no kernel_list entry.
 //
 // Every ufunc is registered for float16 (computed in float32), float32 and float64, except the
 // losses (float32 and float64). Docstrings are the ufuncs' __doc__. The list is parsed by
 // cpp/bindings/make_stub.py: keep one entry per line group, arguments separated by top-level
 // commas, docstrings as (adjacent) string literals.
-#define LOGITKIT_KERNEL_LIST(UNARY, BINARY, ROW, REDUCE, ROW_BINARY, LOSS, INTERNAL)                      \
+#define LOGITKIT_KERNEL_LIST(UNARY, BINARY, ROW, REDUCE, ROW_BINARY, LOSS, INTERNAL, SELECT)              \
   UNARY(sigmoid, sigmoid, "sigmoid(x): 1/(1 + exp(-x)), exact over the whole range.")                     \
   UNARY(log_sigmoid, log_sigmoid, "log_sigmoid(x): log(sigmoid(x)) = -softplus(-x), exact over the whole range.") \
   UNARY(softplus, softplus, "softplus(x): log(1 + exp(x)), exact over the whole range.")                  \
@@ -91,7 +97,9 @@
        "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale, temperature, bias) -> (loss, "       \
        "gscale·dloss/dx), the gradient with respect to x.")                                               \
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
-  INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")
+  INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")                \
+  SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
+  SELECT(softmax_at, softmax_at_row, "softmax_at(x, idx): softmax of a row at some of its entries, softmax's bits.")
 
 // A macro that expands an entry to nothing, for expansions that take only some kinds.
 #define LOGITKIT_LIST_SKIP(...)
@@ -129,5 +137,19 @@ using cross_entropy_soft = T (*)(const T* x, const T* y, std::size_t n, const T*
 template <class T>
 using bce_with_logits = double (*)(const T* x, const T* y, const T* p, const T* w, T eps, T gscale, T* loss, T* grad,
                                    std::size_t n, const double* temp, const double* bias);
+
+// Top-k selection (kernels/top_k.hpp): the k largest of the n contiguous entries of x
+// (1 <= k <= min(n, top_k_small_max)), largest first, equal values by the lower index, into vals[0..k)
+// and idx[0..k); false (outputs unspecified) when the row holds a NaN. Larger k: api.hpp's top_k
+// selects by itself (the kept set would cost O(k) per entry that enters it).
+constexpr std::size_t top_k_small_max = 64;
+template <class T>
+using top_k = bool (*)(const T* x, std::size_t n, std::size_t k, T* vals, std::int64_t* idx);
+// softmax(x / temperature) of the row x[0..n) (n >= 1) at the entries idx[0..k) (each in [0, n)),
+// into out[0..k): the same bits as the row kernel softmax gives at those entries (not in place).
+// y: scratch for n elements, which it may use.
+template <class T>
+using softmax_at = void (*)(const T* x, std::size_t n, double temperature, const std::int64_t* idx, std::size_t k,
+                            T* out, T* y);
 
 }  // namespace logitkit::kernel_types

@@ -7,6 +7,7 @@
 #include "backward.hpp"
 #include "losses.hpp"
 #include "softmax.hpp"
+#include "top_k.hpp"
 
 namespace logitkit::kernels {
 
@@ -23,7 +24,7 @@ TypedKernels<scalar_t<V>> make_typed_kernels() {
 #define LOGITKIT_BIND_INTERNAL(name, math_fn, doc) \
   t.name = [](const T* x, T* y, std::size_t n) { map_unary<V>(x, y, n, [](V a) { return math::math_fn(a); }); };
   LOGITKIT_KERNEL_LIST(LOGITKIT_BIND, LOGITKIT_BIND, LOGITKIT_BIND_ROWS, LOGITKIT_BIND_ROWS, LOGITKIT_BIND,
-                       LOGITKIT_BIND, LOGITKIT_BIND_INTERNAL)
+                       LOGITKIT_BIND, LOGITKIT_BIND_INTERNAL, LOGITKIT_BIND)
 #undef LOGITKIT_BIND
 #undef LOGITKIT_BIND_ROWS
 #undef LOGITKIT_BIND_INTERNAL
