@@ -415,9 +415,13 @@ def test_bfloat16_multiclass_multilabel():
     np.testing.assert_array_equal(multiclass.predict(x), multiclass.predict(x32))
     np.testing.assert_array_equal(multilabel.predict(x), multilabel.predict(x32))
     for m in (multiclass, multilabel):
-        idx, _p = m.top_k(x, 3)
-        idx32, _ = m.top_k(x32, 3)
-        np.testing.assert_array_equal(idx, idx32)
+        for kw in ({}, {"temperature": 2.0}):
+            idx, p = m.top_k(x, 3, **kw)
+            idx32, p32 = m.top_k(x32, 3, **kw)
+            np.testing.assert_array_equal(idx, idx32)
+            # the probabilities in the logits' dtype, as proba gives them
+            assert p.dtype == BF16, (m.__name__, p.dtype)
+            np.testing.assert_array_equal(_f64(p), _f64(p32.astype(BF16)))
     bad = x.copy()
     bad[4, 2] = np.nan
     with pytest.raises(ValueError, match=r"row \(4,\) contains NaN"):

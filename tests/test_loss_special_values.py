@@ -314,3 +314,58 @@ def test_all_ignored_mean_is_nan_without_warning(isa):
         assert np.isnan(loss) and np.all(g == 0)
         # a zero class weight on every label
         assert np.isnan(lk.cross_entropy(x, np.zeros(4, int), weight=[0.0, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+@pytest.mark.parametrize("C", [2, 3, 9, 17])
+def test_cross_entropy_label_logit_past_the_range_of_the_difference(isa, C, temperature):
+    """float64 logits whose difference x_t - m overflows (1e308 - (-1e308)): the exact loss
+    exceeds the largest double, so it is +inf, not NaN; the gradient is p - onehot (p_t = 0)."""
+    x = np.zeros((1, C))
+    x[0, 0], x[0, 1] = 1e308, -1e308
+    t = np.array([1])
+    with np.errstate(all="raise"):
+        loss = lk.cross_entropy(x, t, reduction="none", temperature=temperature)
+        loss2, grad = lk.cross_entropy_with_grad(x, t, reduction="none", temperature=temperature)
+    assert loss[0] == np.inf and loss2[0] == np.inf, (loss, loss2)
+    expected = np.zeros((1, C))
+    expected[0, 0], expected[0, 1] = 1.0 / temperature, -1.0 / temperature
+    np.testing.assert_array_equal(grad, expected)
+
+
+@dtypes
+def test_zero_weight_removes_an_item_whose_loss_is_infinite(isa, dtype):
+    """A zero sample weight or class weight times an infinite loss is 0 (the item does not count),
+    not NaN; the other items' losses and the NaN of a NaN item are unchanged."""
+    x = np.array([[0.0, -np.inf], [1.0, 2.0], [np.nan, 0.0]], dtype)
+    t = np.array([1, 0, 0])
+    lse = np.logaddexp(1.0, 2.0)
+    with np.errstate(all="raise"):
+        for kw in ({"sample_weight": [0.0, 1.0, 0.0]}, {"weight": [1.0, 0.0]}):
+            per = lk.cross_entropy(x, t, reduction="none", **kw)
+            assert per[0] == 0 and np.isnan(per[2]), (kw, per)
+            np.testing.assert_allclose(per[1], lse - 1.0, rtol=1e-6)
+            per2, _ = lk.cross_entropy_with_grad(x, t, reduction="none", **kw)
+            assert per2[0] == 0 and np.isnan(per2[2]), (kw, per2)
+        two = x[:2]
+        s = lk.cross_entropy(two, t[:2], reduction="sum", sample_weight=[0.0, 2.0])
+        np.testing.assert_allclose(s, 2 * (lse - 1.0), rtol=1e-6)
+        lp = np.array([[0.0, -np.inf], [np.log(0.5), np.log(0.5)]], dtype)
+        per = lk.nll_loss(lp, t[:2], reduction="none", sample_weight=[0.0, 1.0])
+        assert per[0] == 0, per
+        np.testing.assert_allclose(per[1], np.log(2.0), rtol=1e-6)
+        # BCE: weight 0 on x = +inf, y = 0 (loss +inf); a NaN logit with weight 0 stays NaN
+        xb = np.array([np.inf, 1.0, np.nan, -np.inf] * 5, dtype)
+        yb = np.array([0.0, 1.0, 0.0, 1.0] * 5, dtype)
+        wb = np.array([0.0, 1.0, 0.0, 0.0] * 5, dtype)
+        for T in (1.0, 2.0):
+            per = lk.binary_cross_entropy_with_logits(
+                xb, yb, weight=wb, reduction="none", temperature=T
+            )
+            assert np.all(per[0::4] == 0) and np.all(per[3::4] == 0), per
+            assert np.all(np.isnan(per[2::4])), per
+            np.testing.assert_allclose(per[1::4], np.logaddexp(0.0, -1.0 / T), rtol=1e-6)
+        s = lk.binary_cross_entropy_with_logits(
+            xb[[0, 1]], yb[[0, 1]], weight=wb[[0, 1]], reduction="sum"
+        )
+        np.testing.assert_allclose(s, np.logaddexp(0.0, -1.0), rtol=1e-6)

@@ -147,6 +147,10 @@ def test_layouts(isa, dtype):
     views = [
         x[:, ::2],
         x[::3, ::-1],
+        x[::2],  # contiguous rows, a row stride of two rows
+        x[:, :40],  # contiguous rows longer than needed (short rows: whole blocks)
+        x[:, 10:110],
+        x.reshape(40, 3, 50)[:, 1],  # a middle slice of a 3-d array
         np.asfortranarray(x),
         x.T,  # class axis 0 along memory rows
         unaligned,

@@ -176,7 +176,8 @@ void register_bfloat16(py::module_& m, int type) {
 #define LOGITKIT_BF16_INTERNAL(name, ...) \
   add_user_loop(m, "_" #name, type, &safe_loop<&unary_loop<bf16, Op_##name>>, {type, type});
   LOGITKIT_KERNEL_LIST(LOGITKIT_BF16_UNARY, LOGITKIT_BF16_BINARY, LOGITKIT_BF16_ROW, LOGITKIT_BF16_REDUCE,
-                       LOGITKIT_BF16_ROW_BINARY, LOGITKIT_LIST_SKIP, LOGITKIT_BF16_INTERNAL)
+                       LOGITKIT_BF16_ROW_BINARY, LOGITKIT_LIST_SKIP, LOGITKIT_BF16_INTERNAL,
+                       LOGITKIT_LIST_SKIP)
 #undef LOGITKIT_BF16_UNARY
 #undef LOGITKIT_BF16_BINARY
 #undef LOGITKIT_BF16_ROW

@@ -520,8 +520,7 @@ def _cross_entropy(
             per_item = _core.cross_entropy_soft(x, y, wrow, dt.type(eps), g, temp, **kw)
     per_item = np.asarray(per_item)
     if sw is not None:
-        with np.errstate(under="ignore", over="ignore"):
-            per_item = per_item * sw.astype(dt)
+        per_item = _weighted(per_item, sw, dt)
     loss = _finish(per_item, reduction, denom, dt)
     return (loss, grad) if want_grad else loss
 
@@ -719,6 +718,18 @@ def _check_log_probs(lp: np.ndarray, ax: int, ignored: np.ndarray) -> None:
         )
 
 
+def _weighted(per_item: np.ndarray, sw: np.ndarray, dt: Any = None) -> np.ndarray:
+    """per_item·sw (sw cast to dt first, where given), where a zero sample weight removes the item:
+    0 even where its loss is infinite (0·inf would be NaN); a NaN loss stays NaN."""
+    with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+        if dt is not None:
+            sw = sw.astype(dt)  # tiny weights round to 0 or subnormals in float32
+        r = per_item * sw
+    if np.isnan(r).any():
+        r = np.where((sw == 0) & np.isinf(per_item), r.dtype.type(0), r)
+    return r
+
+
 def _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored):
     lpm = np.moveaxis(lp, ax, -1).astype(np.float64)
     idx = np.where(ignored, 0, t)[..., None]
@@ -731,7 +742,7 @@ def _nll(lp, dt, ax, C, reduction, eps, w, sw, t, ignored):
         per = per + np.where(ignored, 0.0, eps / C * np.where(ignored, 0.0, smooth))
     item_w = wt if sw is None else wt * sw
     if sw is not None:
-        per = per * sw
+        per = _weighted(per, sw)
     return _finish(per.astype(dt), reduction, float(np.sum(item_w)), dt)
 
 
@@ -1094,6 +1105,7 @@ def sigmoid_focal_loss(
     temperature: Any = 1.0,
     bias: Any = None,
     axis: int = -1,
+    dim: None = None,
 ) -> LossValue:
     """Focal loss of multi-label logits (torchvision's ``sigmoid_focal_loss`` definition):
     ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
@@ -1101,6 +1113,8 @@ def sigmoid_focal_loss(
     space from ``log_sigmoid``, so confident elements keep their tiny losses exactly.
     ``temperature`` and ``bias`` (numbers or one per class along ``axis``): the loss of
     x/temperature + bias, formed in the wide work type; gradients with respect to the raw x."""
+    if dim is not None:
+        no_dim(dim)
     if type(logits) is not np.ndarray and _dask.is_dask(logits):
         return _dask.loss(sigmoid_focal_loss, locals())
     return _focal(logits, target, alpha, gamma, reduction, validate, False, temperature, bias, axis)
@@ -1117,9 +1131,12 @@ def sigmoid_focal_loss_with_grad(
     temperature: Any = 1.0,
     bias: Any = None,
     axis: int = -1,
+    dim: None = None,
 ) -> tuple[LossValue, np.ndarray]:
     """``(loss, d loss / d logits)`` of :func:`sigmoid_focal_loss` (with ``temperature``/``bias``:
     with respect to the raw logits)."""
+    if dim is not None:
+        no_dim(dim)
     if type(logits) is not np.ndarray and _dask.is_dask(logits):
         return _dask.loss(sigmoid_focal_loss_with_grad, locals())
     return _focal(logits, target, alpha, gamma, reduction, validate, True, temperature, bias, axis)

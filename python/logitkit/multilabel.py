@@ -334,6 +334,9 @@ def top_k(
         return _dask.map_rows(
             top_k, x, ax, kk, width=kk, pair=True, temperature=temperature, bias=bias
         )
+    if is_bfloat16(getattr(x, "dtype", None)):  # selected in float32 (exact), returned in bfloat16
+        idx, p = top_k(np.asarray(x, np.float32), k, axis=ax, temperature=temperature, bias=bias)
+        return idx, p.astype(x.dtype)
     x = float_logits(x)
     kk = _check_k(k, x.shape[ax])
     T, b, trivial = _affine(x, ax, temperature, bias)

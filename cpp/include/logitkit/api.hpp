@@ -11,9 +11,13 @@
 // written nothing to its outputs (one documented exception: BceOptions::check_targets_after). Status::code
 // says what went wrong, Status::argument names the argument, and row/col/value locate the offending
 // element where there is one; describe() formats the message, the same text the Python package
-// raises for the same error. No function allocates except for strided rows longer than 512 elements
-// and the partial sums of a binary cross-entropy over more than 2^23 elements (one buffer per call,
-// new(std::nothrow); Errc::out_of_memory if it fails).
+// raises for the same error. No function allocates except where a row buffer outgrows Scratch's
+// 512-element stack buffer (strided rows longer than 256 elements, 512 for logsumexp), for the
+// partial sums of a binary cross-entropy over more than 2^23 elements, for top_k's row buffers
+// (one buffer each per call, new(std::nothrow)), and, for an in-place cross-entropy gradient whose
+// row needs the cancellation recompute, a per-thread copy of that row (malloc, kept for the
+// thread's next row up to 1 MiB: kernels/loss/ce_accurate.hpp; without it the row keeps its
+// one-pass gradient). Errc::out_of_memory if one of the others fails.
 //
 // Threads. The functions keep no state: call them from any number of threads at once (each call
 // runs on the calling thread; the kernel table is chosen once, thread-safely, at first use).
@@ -1104,7 +1108,11 @@ inline std::size_t top_k_range(const MatrixView<const T>& x, std::size_t k, cons
     const std::size_t m = e - r0 < B ? e - r0 : B;
     const T* xs = x.row(r0);
     if (!dense_x) {
-      for (std::size_t i = 0; i < m; ++i) row_in(x, r0 + i, xbuf.get() + i * n);
+      for (std::size_t i = 0; i < m; ++i) {  // rows gathered, or copied whole (row_in gives a contiguous row as it is)
+        T* dst = xbuf.get() + i * n;
+        const T* src = row_in(x, r0 + i, dst);
+        if (src != dst) std::memcpy(dst, src, n * sizeof(T));
+      }
       xs = xbuf.get();
     }
     if (whole) kt.softmax_rows(xs, ybuf.get(), m, n, temperature);

@@ -102,7 +102,10 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
     return special;
   }
   const double nll_t = ce_nll_at<V>(r, xt);
-  double loss = double(T(1) - eps) * double(wt) * nll_t;
+  // a zero label coefficient (weight 0, or ε = 1) takes nothing from the label's term, even where
+  // its -log p_t is infinite
+  const double label_coef = double(T(1) - eps) * double(wt);
+  double loss = label_coef == 0 ? 0.0 : label_coef * nll_t;
   if (eps == T(0) && !grad) return T(loss);
   double smooth;
   if (grad) {

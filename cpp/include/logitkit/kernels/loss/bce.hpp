@@ -83,6 +83,8 @@ LOGITKIT_INLINE inline void bce_v(V x, V e, V y, V p, V w, V eps, V gs, V& loss,
       const V inner2 = mul_add(c * down, l1, mask_zero(lt(V::zero(), t2), t2));
       loss = select(over, (w * inner2) * V::set1(T(0x1p64)), loss);
     }
+    // a zero weight removes the element: w·inf is 0 there, not NaN (a NaN inner stays NaN)
+    loss = select(mask_and(eq(w, V::zero()), eq(inner, V::set1(lim<V>::inf))), V::zero(), loss);
   }
 }
 

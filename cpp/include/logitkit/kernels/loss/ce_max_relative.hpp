@@ -68,6 +68,7 @@ inline double ce_nll_at(const CeRow<V>& r, scalar_t<V> xt) {
   if (xt == -lim<V>::inf) return double(lim<V>::inf);  // p_t = 0: the loss is +inf (torch's value)
   const double a = double(xt), b = -double(r.m);
   const double s = a + b, bb = s - a, err = (a - (s - bb)) + (b - bb);
+  if (s == -double(lim<V>::inf)) return double(lim<V>::inf);  // x_t - m past double's range: no low part
   return (r.L - s) - err;
 }
 

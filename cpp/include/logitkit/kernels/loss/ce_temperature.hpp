@@ -123,7 +123,8 @@ LOGITKIT_CE_TEMP_OUTLINE inline scalar_t<V> ce_temp_row(const scalar_t<V>* x, co
   bool flagged = false;
   double loss = 0;
   if (hard) {
-    loss = double(scale) * double(wt) * nll_t;
+    const double label_coef = double(scale) * double(wt);  // 0: nothing from the label (see ce_hard_row)
+    loss = label_coef == 0 ? 0.0 : label_coef * nll_t;
     if (eps == T(0) && !grad) return T(loss);
   }
   const T sc = hard ? T(0) : scale;
