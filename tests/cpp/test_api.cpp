@@ -705,6 +705,56 @@ void test_bce_targets_after() {
          "soft_target_tolerance");
 }
 
+// top_k against a stable sort of -x and against softmax at the winners, over dense rows, rows with a
+// larger row stride (contiguous columns), column-strided rows, k on both sides of the SIMD
+// selection's limit (64); a NaN row and a bad k are errors naming them.
+template <class T>
+void test_top_k() {
+  const std::size_t R = 7, C = 150, S = 2 * C + 3;  // S: the row stride of the spaced copy
+  std::vector<T> dense(R * C), spaced(R * S, T(-9e9)), cols(R * C * 2, T(-9e9)), probs(R * C);
+  std::uint32_t seed = 12345;
+  for (std::size_t i = 0; i < R * C; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    dense[i] = T(int(seed >> 20) % 41 - 20) / T(4);  // ties on purpose
+  }
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t c = 0; c < C; ++c) {
+      spaced[r * S + c] = dense[r * C + c];
+      cols[(r * C + c) * 2] = dense[r * C + c];
+    }
+  expect_ok(lk::softmax(lk::view(dense.data(), R, C), lk::view(probs.data(), R, C)), "top_k: softmax");
+  const lk::MatrixView<const T> views[3] = {lk::view(dense.data(), R, C),
+                                            lk::MatrixView<const T>(spaced.data(), R, C, std::ptrdiff_t(S), 1),
+                                            lk::MatrixView<const T>(cols.data(), R, C, std::ptrdiff_t(2 * C), 2)};
+  for (const auto& v : views)
+    for (std::size_t k : {std::size_t(1), std::size_t(5), std::size_t(64), std::size_t(65), C}) {
+      std::vector<std::int64_t> idx(R * k);
+      std::vector<T> p(R * k);
+      expect_ok(lk::top_k<T>(v, k, lk::MatrixView<std::int64_t>(idx.data(), R, k), lk::view(p.data(), R, k)),
+                "top_k");
+      for (std::size_t r = 0; r < R; ++r) {
+        std::vector<std::int64_t> order(C);
+        for (std::size_t c = 0; c < C; ++c) order[c] = std::int64_t(c);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](std::int64_t a, std::int64_t b) { return dense[r * C + a] > dense[r * C + b]; });
+        for (std::size_t j = 0; j < k; ++j) {
+          expect(idx[r * k + j] == order[j], "top_k: indices of a stable sort of -x");
+          expect(p[r * k + j] == probs[r * C + std::size_t(order[j])], "top_k: softmax's bits at the winners");
+        }
+      }
+    }
+  std::vector<std::int64_t> idx(R * 2);
+  std::vector<T> bad = dense;
+  bad[3 * C + 17] = std::numeric_limits<T>::quiet_NaN();
+  lk::Status s = lk::top_k<T>(lk::view(bad.data(), R, C), 2, lk::MatrixView<std::int64_t>(idx.data(), R, 2),
+                              lk::MatrixView<T>{});
+  expect(!s && s.code == lk::Errc::invalid_argument && std::string(s.argument) == "logits" && s.has_row && s.row == 3,
+         "top_k: a NaN row is an error naming the row");
+  s = lk::top_k<T>(lk::view(dense.data(), R, C), C + 1, lk::MatrixView<std::int64_t>(idx.data(), R, 2),
+                   lk::MatrixView<T>{});
+  expect(!s && s.code == lk::Errc::invalid_argument && std::string(s.argument) == "k", "top_k: k > C is an error");
+}
+
 template <class T>
 void run_all() {
   test_activations<T>();
@@ -717,6 +767,7 @@ void run_all() {
   test_bce_blocked_sum<T>();
   test_bce_targets_after<T>();
   test_temperature<T>();
+  test_top_k<T>();
 }
 
 #ifdef LOGITKIT_HEADER_ONLY
