@@ -1,13 +1,14 @@
 """The loss driver: one C++ implementation (api.hpp) behind the one-call paths, one exception type
 for bad labels and targets (logitkit.InvalidTargetError, with position and value), one message
-whichever path finds the error, and one Python predicate per one-call path (losses.py)."""
+whichever path finds the error, and the one-call paths' decisions (ce_hard_small's in C++,
+BCE's predicate in losses.py)."""
 
 from __future__ import annotations
 
 import logitkit as lk
 import numpy as np
 import pytest
-from logitkit import _core, losses
+from logitkit import _core
 
 DTYPES = [np.float32, np.float64]
 SMALL = (6, 5)  # the one-call path (C-contiguous)
@@ -60,6 +61,11 @@ def test_bad_label_every_entry_point(isa, dtype, shape, bad):
         assert e.argument == "target" and not e.row_sum
 
 
+def _small(x, t, want_grad, out):
+    """_core.ce_hard_small with the default options, as cross_entropy passes them."""
+    return _core.ce_hard_small(x, t, -1, None, -100, 0.0, "mean", None, want_grad, out, 1.0)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bad_label_same_message_small_and_gufunc_path(isa, dtype):
     """The one-call path (C++ API) and the gufunc path (Python's check) give one message and the
@@ -67,11 +73,10 @@ def test_bad_label_same_message_small_and_gufunc_path(isa, dtype):
     x = _logits(SMALL, dtype)
     for bad in (7, -3, 2**53 + 1, -(2**62) - 1):
         t = np.array([0, 1, bad, 2, 3, 4])
-        assert losses._ce_small_call(x, t, -1, None, -100, 0.0, "mean", None, False, None)
         xf = np.asfortranarray(x)
-        assert _core.ce_hard_small(xf, t, 0.0, 0, -100, False, None) is None  # the gufunc path
+        assert _small(xf, t, False, None) is None  # the gufunc path
         with pytest.raises(lk.InvalidTargetError) as direct:
-            _core.ce_hard_small(x, t, 0.0, 0, -100, True, None)
+            _small(x, t, True, None)
         errors = [direct.value] + [
             _raises(f, xx, t)
             for f in (lk.cross_entropy, lk.cross_entropy_with_grad)
@@ -285,16 +290,11 @@ def test_one_call_paths_decline_arrays_they_do_not_take():
         (x.view(np.ndarray).view(type("Sub", (np.ndarray,), {})), t, False, None),
     ]
     for xx, tt, grad, out in declined:
-        assert _core.ce_hard_small(xx, tt, 0.0, 0, -100, grad, out) is None, (xx.shape, out)
+        assert _small(xx, tt, grad, out) is None, (xx.shape, out)
     buf = np.zeros(13, np.float32)  # out overlaps the logits, not exactly
-    assert (
-        _core.ce_hard_small(buf[:12].reshape(3, 4), t, 0.0, 0, -100, True, buf[1:].reshape(3, 4))
-        is None
-    )
-    assert _core.ce_hard_small(x, t, 0.0, 0, -100, False, None) is not None
-    assert _core.ce_hard_small(x, t, 0.0, 0, -100, True, x) is not None  # in place
-    with pytest.raises(ValueError, match="reduction"):
-        _core.ce_hard_small(x, t, 0.0, 5, -100, False, None)
+    assert _small(buf[:12].reshape(3, 4), t, True, buf[1:].reshape(3, 4)) is None
+    assert _small(x, t, False, None) is not None
+    assert _small(x, t, True, x) is not None  # in place
     y = np.zeros((3, 4), np.float32)
     for xx, yy, pw, w in [
         (x, y, None, np.ones((3, 1), np.float32)),
@@ -310,16 +310,55 @@ def test_one_call_paths_decline_arrays_they_do_not_take():
 
 
 def test_predicates():
-    """losses._ce_small_call decides on the options only; the arrays are C++'s half."""
+    """ce_hard_small reads the options as passed: the plain ones take the one call, every other
+    (weights, another axis, NumPy or bool scalars, a bad reduction or smoothing, a temperature
+    other than the float 1.0, out= without a gradient) returns None for the general path."""
     x = np.zeros((4, 3))
     t = np.array([0, 1, 2, 0])
-    args = (-1, None, -100, 0.0, "mean", None)
-    assert losses._ce_small_call(x, t, *args, False, None)
-    assert losses._ce_small_call(x, t, *args, True, x)  # in place
-    assert not losses._ce_small_call(x, t, *args, False, x)  # out= without a gradient
-    assert not losses._ce_small_call(x, t, -1, np.ones(3), -100, 0.0, "mean", None, False, None)
-    assert not losses._ce_small_call(x, t, -1, None, -100, 0.0, "mean", np.ones(4), False, None)
-    assert not losses._ce_small_call(x, t, 1, None, -100, 0.0, "mean", None, False, None)
-    assert not losses._ce_small_call(x, t, -1, None, np.int64(-100), 0.0, "mean", None, False, None)
-    assert not losses._ce_small_call(x, t, -1, None, -100, 0.0, "avg", None, False, None)
-    assert not losses._ce_small_call(x, t, -1, None, -100, 2.0, "mean", None, False, None)
+    opts = {
+        "axis": -1,
+        "weight": None,
+        "ignore_index": -100,
+        "label_smoothing": 0.0,
+        "reduction": "mean",
+        "sample_weight": None,
+        "want_grad": False,
+        "out": None,
+        "temperature": 1.0,
+    }
+
+    def small(**kw):
+        return _core.ce_hard_small(x, t, **{**opts, **kw})
+
+    assert small() is not None
+    assert small(label_smoothing=1, reduction="none") is not None  # an int smoothing
+    assert small(reduction="sum", ignore_index=2**63 - 1) is not None
+    assert small(want_grad=True, out=x.copy()) is not None
+    assert small(want_grad=True, out=x) is not None  # in place
+    for kw in (
+        {"out": x.copy()},  # out= without a gradient
+        {"weight": np.ones(3)},
+        {"sample_weight": np.ones(4)},
+        {"axis": 1},
+        {"axis": np.int64(-1)},
+        {"axis": True},
+        {"ignore_index": np.int64(-100)},
+        {"ignore_index": 2**63},
+        {"ignore_index": False},
+        {"label_smoothing": 2.0},
+        {"label_smoothing": float("nan")},
+        {"label_smoothing": np.float64(0.0)},
+        {"label_smoothing": True},
+        {"reduction": "avg"},
+        {"reduction": None},
+        {"temperature": 2.0},
+        {"temperature": 1},
+        {"temperature": np.float64(1.0)},
+    ):
+        assert small(**kw) is None, kw
+    # the general path gives the one call's values for the declined plain-looking options
+    xr = np.random.default_rng(0).standard_normal((4, 3))
+    np.testing.assert_array_equal(
+        lk.cross_entropy(xr, t, ignore_index=np.int64(-100), temperature=1),
+        lk.cross_entropy(xr, t),
+    )

@@ -328,12 +328,11 @@ bool bce_direct_layout(py::handle xh, py::handle yh, py::handle pwh, py::handle 
 // weights. reduction: 0 mean, 1 sum, 2 none.
 template <class T>
 py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int reduction, std::int64_t ignore,
-                               bool want_grad, PyArrayObject* out, int type, double temperature) {
+                               bool want_grad, PyArrayObject* out, int type) {
   const npy_intp N = PyArray_DIM(x, 0), C = PyArray_DIM(x, 1);
   lk::CrossEntropyOptions<T> o;
   o.ignore_index = ignore;
   o.label_smoothing = eps;
-  o.temperature = temperature;
   o.reduction = reduction == 0 ? lk::Reduction::mean : reduction == 1 ? lk::Reduction::sum : lk::Reduction::none;
   py::object grad_obj, items_obj;
   T* gd = nullptr;
@@ -360,10 +359,50 @@ py::object ce_hard_small_typed(PyArrayObject* x, PyArrayObject* t, T eps, int re
   return result;
 }
 
-// None where the arrays are not ones ce_small_layout accepts: the caller takes the gufunc path.
-py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction, long long ignore, bool want_grad,
-                         py::handle outh, double temperature) {
-  if (reduction < 0 || reduction > 2) throw py::value_error("reduction: expected 0 (mean), 1 (sum) or 2 (none)");
+// The options' half of the one-call decision, read from the Python objects as passed: no class or
+// sample weights, the class axis -1, an int ignore_index within int64, a float or int
+// label_smoothing in [0, 1], reduction "mean", "sum" or "none", temperature the float 1.0 (other
+// temperatures take the gufuncs, whose rows reach the same kernel), out only with the gradient.
+// Exact types only (a bool or NumPy scalar takes the general path, whose checks explain it).
+bool ce_small_options(py::handle axis, py::handle weight, py::handle ignore, py::handle eps, py::handle reduction,
+                      py::handle sample_weight, bool want_grad, py::handle out, py::handle temperature,
+                      long long& ignore_v, double& eps_v, int& reduction_v) {
+  if (!weight.is_none() || !sample_weight.is_none() || (!want_grad && !out.is_none())) return false;
+  int overflow = 0;
+  if (!PyLong_CheckExact(axis.ptr()) || PyLong_AsLongAndOverflow(axis.ptr(), &overflow) != -1 || overflow)
+    return false;
+  if (!PyFloat_CheckExact(temperature.ptr()) || PyFloat_AS_DOUBLE(temperature.ptr()) != 1.0) return false;
+  if (!PyLong_CheckExact(ignore.ptr())) return false;
+  ignore_v = PyLong_AsLongLongAndOverflow(ignore.ptr(), &overflow);
+  if (overflow) return false;
+  if (PyFloat_CheckExact(eps.ptr())) {
+    eps_v = PyFloat_AS_DOUBLE(eps.ptr());
+  } else if (PyLong_CheckExact(eps.ptr())) {
+    const long v = PyLong_AsLongAndOverflow(eps.ptr(), &overflow);
+    if (overflow) return false;
+    eps_v = double(v);
+  } else {
+    return false;
+  }
+  if (!(eps_v >= 0.0 && eps_v <= 1.0)) return false;
+  if (!PyUnicode_CheckExact(reduction.ptr())) return false;
+  static const char* const names[3] = {"mean", "sum", "none"};
+  for (reduction_v = 0; reduction_v < 3; ++reduction_v)
+    if (PyUnicode_CompareWithASCIIString(reduction.ptr(), names[reduction_v]) == 0) return true;
+  return false;
+}
+
+// cross_entropy[_with_grad] in one call: the options as the user passed them (ce_small_options) and
+// the arrays as they are (ce_small_layout); None where either declines: the caller takes the
+// general path. Python decides nothing before calling (its predicate cost more than the call).
+py::object ce_hard_small(py::handle xh, py::handle th, py::handle axis, py::handle weight, py::handle ignore,
+                         py::handle eps, py::handle reduction, py::handle sample_weight, bool want_grad,
+                         py::handle outh, py::handle temperature) {
+  long long ig = 0;
+  double e = 0;
+  int red = 0;
+  if (!ce_small_options(axis, weight, ignore, eps, reduction, sample_weight, want_grad, outh, temperature, ig, e, red))
+    return py::none();
   const py::handle o = want_grad ? outh : py::none();
   if (!ce_small_layout(xh, th, o)) return py::none();
   auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
@@ -371,8 +410,8 @@ py::object ce_hard_small(py::handle xh, py::handle th, double eps, int reduction
   auto* out = o.is_none() ? nullptr : reinterpret_cast<PyArrayObject*>(o.ptr());
   const int type = PyArray_TYPE(x);
   if (type == NPY_FLOAT)
-    return ce_hard_small_typed<float>(x, t, float(eps), reduction, std::int64_t(ignore), want_grad, out, type, temperature);
-  return ce_hard_small_typed<double>(x, t, eps, reduction, std::int64_t(ignore), want_grad, out, type, temperature);
+    return ce_hard_small_typed<float>(x, t, float(e), red, std::int64_t(ig), want_grad, out, type);
+  return ce_hard_small_typed<double>(x, t, e, red, std::int64_t(ig), want_grad, out, type);
 }
 
 // binary_cross_entropy_with_logits[_with_grad], mean or sum: x and y of one float dtype and one shape
@@ -490,9 +529,11 @@ const char bce_grad_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, L
 }  // namespace
 
 void register_losses(py::module_& m) {
-  m.def("ce_hard_small", &ce_hard_small, py::arg("x"), py::arg("t"), py::arg("eps"), py::arg("reduction"),
-        py::arg("ignore_index"), py::arg("want_grad"), py::arg("out"), py::arg("temperature") = 1.0,
-        "Cross-entropy with hard labels in one call, after losses._ce_small_call accepted the options; None where the arrays do not fit (ce_small_layout).");
+  m.def("ce_hard_small", &ce_hard_small, py::arg("x"), py::arg("t"), py::arg("axis"), py::arg("weight"),
+        py::arg("ignore_index"), py::arg("label_smoothing"), py::arg("reduction"), py::arg("sample_weight"),
+        py::arg("want_grad"), py::arg("out"), py::arg("temperature"),
+        "cross_entropy[_with_grad] with hard labels in one call, the options as the user passed them; None where "
+        "the options (ce_small_options) or the arrays (ce_small_layout) do not fit.");
   m.def("bce_reduced", &bce_reduced, py::arg("x"), py::arg("y"), py::arg("pos_weight"), py::arg("weight"),
         py::arg("eps"), py::arg("mean"), py::arg("want_grad"), py::arg("out"),
         "Binary cross-entropy with logits, mean or sum, one pass; None where the operands do not fit as they are (bce_direct_layout).");

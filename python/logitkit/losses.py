@@ -58,10 +58,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
-_REDUCTION_CODE = {"mean": 0, "sum": 1, "none": 2}
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-# the most elements (rows × classes) cross_entropy's one-call path takes; larger calls pay for the
-# gufunc's threads
 
 
 # ----------------------------------------------------------------------------- checks
@@ -328,44 +325,6 @@ def _ones_row(dt: np.dtype, C: int) -> np.ndarray:
     return r
 
 
-def _ce_small_call(
-    logits,
-    target,
-    axis,
-    weight,
-    ignore_index,
-    label_smoothing,
-    reduction,
-    sample_weight,
-    want_grad,
-    out,
-    temperature=1.0,
-) -> bool:
-    """Whether cross_entropy[_with_grad] tries the one-call path (_core.ce_hard_small, which runs the
-    C++ API's cross_entropy), by its options: the class axis last, no class or sample weights, plain
-    scalar options, temperature 1.0 (ce_hard_small's temperature keeps its default; other
-    temperatures take the gufuncs, whose rows reach the same kernel). The arrays are C++'s half of the decision (ce_small_layout in
-    cpp/bindings/register_losses.cpp: (N, C) float32/float64 logits and (N,) int64 labels as C reads
-    them, N·C at most _core.small_call_elements and C > 0, an ``out`` it can write as it is; None
-    otherwise), read there because they cost more to read from Python than the call itself. Kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py cases
-    cross_entropy/1x10, cross_entropy+grad/1x10."""
-    return (
-        weight is None
-        and sample_weight is None
-        and type(axis) is int
-        and axis == -1
-        and (out is None or want_grad)
-        and type(ignore_index) is int
-        and -(2**63) <= ignore_index < 2**63
-        and (type(label_smoothing) is float or type(label_smoothing) is int)
-        and 0 <= label_smoothing <= 1
-        and type(reduction) is str
-        and reduction in _REDUCTION_CODE
-        and type(temperature) is float
-        and temperature == 1.0
-    )
-
-
 def _cross_entropy(
     logits,
     target,
@@ -380,36 +339,32 @@ def _cross_entropy(
     out,
     temperature=1.0,
 ):
-    if _ce_small_call(
-        logits,
-        target,
-        axis,
-        weight,
-        ignore_index,
-        label_smoothing,
-        reduction,
-        sample_weight,
-        want_grad,
-        out,
-        temperature,
-    ):
-        try:
-            r = _core.ce_hard_small(
-                logits,
-                target,
-                float(label_smoothing),
-                _REDUCTION_CODE[reduction],
-                ignore_index,
-                want_grad,
-                out,
-            )
-        except InvalidTargetError:
-            if validate:
-                raise
-            # validate=False: the gufunc path gives an unchecked label its meaning
-            r = None
-        if r is not None:
-            return r
+    # The one-call path (_core.ce_hard_small: the C++ API's cross_entropy on (N, C) logits and (N,)
+    # int64 labels, no weights, plain scalar options, temperature 1.0). C++ reads the options and
+    # the arrays as passed and returns None where either does not fit: a predicate in Python cost
+    # more than the call. Kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py
+    # cases cross_entropy/1x10, cross_entropy+grad/1x10.
+    try:
+        r = _core.ce_hard_small(
+            logits,
+            target,
+            axis,
+            weight,
+            ignore_index,
+            label_smoothing,
+            reduction,
+            sample_weight,
+            want_grad,
+            out,
+            temperature,
+        )
+    except InvalidTargetError:
+        if validate:
+            raise
+        # validate=False: the gufunc path gives an unchecked label its meaning
+        r = None
+    if r is not None:
+        return r
     ignore = as_index(ignore_index, "ignore_index")
     x = logits
     if not (type(x) is np.ndarray and (x.dtype is _F32 or x.dtype is _F64)):
