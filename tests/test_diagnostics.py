@@ -240,6 +240,8 @@ def test_binary_targets_get_the_multilabel_diagnosis(x, target, hint):
 
 DIM_CALLS = {n: _bound(f, X, LABELS) for n, f in MULTICLASS_CALLS.items()}
 DIM_CALLS.update(OTHER_AXIS_CALLS)
+DIM_CALLS["MultiClass(...)"] = lambda **kw: mc.MultiClass(**kw)
+DIM_CALLS["MultiLabel(...)"] = lambda **kw: ml.MultiLabel(**kw)
 
 
 @pytest.mark.parametrize("name", DIM_CALLS)

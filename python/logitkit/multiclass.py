@@ -669,6 +669,12 @@ class MultiClass:
     ignore_index: int = -100
     label_smoothing: float = 0.0
     temperature: float = 1.0
+    # not a field: `dim=` (PyTorch's name) raises a TypeError that says to use axis=
+    dim: dataclasses.InitVar[None] = None
+
+    def __post_init__(self, dim: None) -> None:
+        if dim is not None:
+            no_dim(dim)
 
     # array-valued options (weight, pos_weight, threshold, ...) compare by value
     __eq__ = options_eq
