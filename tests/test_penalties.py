@@ -412,6 +412,14 @@ def test_overflow_rounds_to_inf_without_a_warning():
     down = mc.apply_penalties(x, [[0, 1]], repetition_penalty=2.0)
     assert_same(down, oracle(x, [[0, 1]], rep=2.0))
     assert np.isposinf(up[0, 0]) and np.isneginf(down[0, 1])
+    # no floating-point error even under the caller's errstate(all="raise"): overflow, and
+    # underflow to a subnormal or zero, are the IEEE results of the definitions
+    tiny = np.array([[-1e-320, 5e-324, 1e308, -1e308]])
+    with np.errstate(all="raise"):
+        got = mc.apply_penalties(tiny, [[0, 1, 2, 3]], repetition_penalty=0.3, logit_bias={1: 0.0})
+        got16 = mc.apply_penalties(x, [[0, 1]], repetition_penalty=0.5, out=x.copy())
+    assert_same(got, oracle(tiny, [[0, 1, 2, 3]], rep=0.3, bias={1: 0.0}))
+    assert_same(got16, up)
     y = np.array([1e308, -1e308])
     got = mc.apply_penalties(y, [0, 1], repetition_penalty=1e-10, logit_bias=[1e308, -1e308])
     assert_same(got, oracle(y, [0, 1], rep=1e-10, bias=[1e308, -1e308]))

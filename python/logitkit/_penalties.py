@@ -307,7 +307,7 @@ def apply_penalties(
     if hist is not None and (do_rep or do_sub) and hist[0].size:
         pen_keys, pen_counts = hist
 
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # IEEE results (inf, subnormals) are the definition
         if dense is not None:
             y = xm.astype(np.float64).reshape(R, V)  # a fresh C-contiguous copy
             if pen_keys is not None:
