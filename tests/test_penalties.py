@@ -1,7 +1,7 @@
 """multiclass.apply_penalties: repetition, presence and frequency penalties and logit bias.
 
 Oracle: a plain Python loop over every row and token (Python floats are IEEE float64), applying
-the definitions of docs/semantics.md ("Penalties and logit bias") in their order: the count of
+the definitions of docs/semantics.md, "Penalties and logit bias", in their order: the count of
 the token in the row's previous tokens; if it is > 0, the repetition penalty (``y * r`` for
 ``y < 0``, else ``y / r``) and then ``y - (frequency * count + presence)``; then ``y + bias``
 where the token has a bias; rounded once from float64 to the output dtype. Results are compared
