@@ -111,8 +111,13 @@ def _history(
             )
         p = p.reshape(R, p.shape[-1]).astype(np.int64, copy=False)
         r, j = np.nonzero(p >= 0)
-        keys, c = np.unique(r * V + p[r, j], return_counts=True)
-        return keys, c.astype(np.int64)
+        keys = r * V + p[r, j]
+        keys.sort()
+        if not keys.size:
+            return keys, keys
+        # the distinct keys and their run lengths (one sort: cheaper than np.unique)
+        first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        return keys[first], np.diff(np.append(first, keys.size))
     if counts is not None:
         try:
             c = np.asarray(counts)
@@ -318,29 +323,35 @@ def apply_penalties(
             np.copyto(np.moveaxis(res, ax, -1), y.reshape(xm.shape), casting="unsafe")
             return res
 
-        keys, counts_at, biases_at = _union(pen_keys, pen_counts, bias_keys, bias_vals)
-        if keys is None:
-            values = idx = None
-        else:
-            r, t = np.divmod(keys, V)
+        # two disjoint sets of flat positions: the penalised ones (their biases added there)
+        # and the biased ones that are not penalised; every value is read before out (maybe the
+        # logits themselves) is written.
+        writes = []
+        if pen_keys is not None:
+            r, t = np.divmod(pen_keys, V)
             idx = (*np.unravel_index(r, batch), t) if batch else (t,)
-            values = xm[idx].astype(np.float64)  # read before out (maybe the logits) is written
-            if counts_at is not None:
-                pen = counts_at > 0
-                values[pen] = _penalise(
-                    values[pen], r[pen], counts_at[pen], rep, pres, freq, do_rep, do_sub
-                )
-            if biases_at is not None:
-                has = ~np.isnan(biases_at)
-                values[has] = values[has] + biases_at[has]
+            v = _penalise(
+                xm[idx].astype(np.float64), r, pen_counts, rep, pres, freq, do_rep, do_sub
+            )
+            writes.append((idx, v))
+            if bias_keys is not None:
+                at = np.minimum(np.searchsorted(pen_keys, bias_keys), pen_keys.size - 1)
+                hit = pen_keys[at] == bias_keys
+                v[at[hit]] += bias_vals[hit]  # distinct keys: no position twice
+                bias_keys, bias_vals = bias_keys[~hit], bias_vals[~hit]
+        if bias_keys is not None and bias_keys.size:
+            r, t = np.divmod(bias_keys, V)
+            idx = (*np.unravel_index(r, batch), t) if batch else (t,)
+            writes.append((idx, xm[idx].astype(np.float64) + bias_vals))
         if out is None:
             res = np.array(x, copy=True)
         else:
             res = out
             if not (out is x or (out.dtype == x.dtype and _same_memory(out, x))):
                 np.copyto(out, x, casting="unsafe")
-        if idx is not None:
-            np.moveaxis(res, ax, -1)[idx] = values
+        rm = np.moveaxis(res, ax, -1)
+        for idx, v in writes:
+            rm[idx] = v
         return res
 
 
@@ -353,28 +364,6 @@ def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
     )
 
 
-def _union(
-    pen_keys: np.ndarray | None,
-    pen_counts: np.ndarray | None,
-    bias_keys: np.ndarray | None,
-    bias_vals: np.ndarray | None,
-) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """The sorted distinct flat positions touched by the penalties or the bias, with the count
-    (0 where only biased) and the bias (NaN where only penalised) at each; None where absent."""
-    if pen_keys is None and bias_keys is None:
-        return None, None, None
-    if bias_keys is None:
-        return pen_keys, pen_counts, None
-    if pen_keys is None:
-        return bias_keys, None, bias_vals
-    keys = np.union1d(pen_keys, bias_keys)
-    c = np.zeros(keys.size, np.int64)
-    c[np.searchsorted(keys, pen_keys)] = pen_counts
-    b = np.full(keys.size, np.nan)
-    b[np.searchsorted(keys, bias_keys)] = bias_vals
-    return keys, c, b
-
-
 def _penalise(
     v: np.ndarray,
     rows: np.ndarray,
@@ -385,7 +374,7 @@ def _penalise(
     do_rep: bool,
     do_sub: bool,
 ) -> np.ndarray:
-    """Steps 1 and 2 of the module's definitions at elements with count c > 0 (float64)."""
+    """Steps 1 and 2 of the module's definitions at elements with counts c > 0 (float64)."""
     if do_rep:
         r = rep if isinstance(rep, float) else rep.reshape(-1)[rows]
         v = np.where(v < 0.0, v * r, v / r)
