@@ -8,14 +8,17 @@ one intra-op and one inter-op thread, inputs and outputs bound in place with IOB
 ``np.copyto(out, x)``: a kernel that reads x and writes an output of the same size cannot beat it.
 For the losses (cross-entropy, BCE with logits; loss alone and loss + gradient): torch autograd
 forward + backward, and scikit-learn's ``sklearn._loss`` (per-sample loss and gradient: a speed
-comparison, it does not reduce). Peers that are not installed are skipped with a note.
+comparison, it does not reduce). For sampling a token (the ``sample*`` cases): a PyTorch chain of
+transformers' logits warpers written here, and llama.cpp's sampler chain through llama-cpp-python
+(bench/README.md, "Sampling"). Peers that are not installed are skipped with a note.
 
 Method (bench/README.md): one process; every contender of a case runs on the same input
 array; each repetition times one batch of calls of every contender in a shuffled order (batches
 sized to take ``--batch-ms``), and the table shows the median over repetitions. Outputs are
 preallocated where the contender allows it; an allocating contender is marked ``*``. Each
 contender's result is checked once against logitkit's (a mismatch is marked ``!``), so a wrong axis
-or a wrong formula cannot slip into the table as a fast time.
+or a wrong formula cannot slip into the table as a fast time; random draws, which differ between
+libraries, are checked instead against a float64 reference (the Work's ``check``).
 
 Usage::
 
