@@ -129,6 +129,7 @@ CONTENDERS = [
     "scipy",
     "torch",
     "llama_cpp",
+    "llama refill",
     "onnxruntime",
     "sklearn",
     "copy",
@@ -140,12 +141,17 @@ PEERS_FOR_RATIO = [
     "scipy",
     "torch",
     "llama_cpp",
+    "llama chain",
     "onnxruntime",
     "sklearn",
     "lk softmax",
     "copy",
     "read",
 ]
+# Ratio columns derived from two timed columns: the first's median time minus the second's. "llama
+# chain": llama.cpp's chain without the bench's NumPy refill of its token array (llama_sampler_sample
+# refills it in C++).
+DERIVED = {"llama chain": ("llama_cpp", "llama refill")}
 # Which optional module a contender needs (for the "skipped" note).
 NEEDS = {
     "scipy": "scipy",
@@ -153,10 +159,11 @@ NEEDS = {
     "onnxruntime": "onnxruntime",
     "sklearn": "sklearn",
     "llama_cpp": "llama_cpp",
+    "llama refill": "llama_cpp",
 }
 # Columns that are not the case's work (a memory limit, a softmax of the same logits): timed for the
 # ratios, never checked against logitkit's result.
-UNCHECKED = ("copy", "read", "lk softmax")
+UNCHECKED = ("copy", "read", "lk softmax", "llama refill")
 
 
 # ----------------------------------------------------------------------------- contenders
@@ -805,7 +812,11 @@ def sample_make(
     spec: SampleSpec,
 ) -> Callable[[np.random.Generator, tuple[int, ...], np.dtype], dict]:
     def make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
-        d = make_logits(rng, shape, dtype)
+        # The kept set's size decides how much work a sampler does (llama.cpp's top-p sorts 256
+        # entries, or the whole row when the nucleus is larger), so a case's logits come from its
+        # own seed, whatever ran before it; a note states the kept sets' sizes.
+        del rng
+        d = make_logits(np.random.default_rng([SAMPLE_SEED, *shape]), shape, dtype)
         rows = math.prod(shape[:-1])
         if spec.mixed:
             reqs = [SAMPLE_MIX[i % len(SAMPLE_MIX)] for i in range(rows)]
@@ -816,6 +827,15 @@ def sample_make(
         d["sample_kw"] = _lk_sample_kw(spec, reqs)
         x64 = d["x"].reshape(rows, shape[-1]).astype(np.float64)
         d["kept"] = kept_reference(x64, reqs, SAMPLE_SLACK)
+        sizes = kept_reference(x64, reqs).sum(axis=-1)
+        if rows == 1:
+            kept_note = f"the kept set holds {sizes[0]} of {shape[-1]} tokens"
+        else:
+            kept_note = (
+                f"the kept sets hold {sizes.min()} to {sizes.max()} of {shape[-1]} tokens"
+                f" (median {np.median(sizes):g})"
+            )
+        d["_after"] = [lambda: kept_note]
         if spec.logprobs is not None:
             t = np.array([r[0] for r in reqs])[:, None]
             z = x64 / t
@@ -1046,7 +1066,7 @@ def _llama_chain(llama: Any, req: Request, seed: int) -> Any:
     A greedy request is llama_sampler_init_greedy."""
     t, k, p, mp = req
     params = llama.llama_sampler_chain_default_params()
-    params.no_perf = True
+    params.no_perf = False  # the chain times its applications (llama_perf_sampler)
     chain = llama.llama_sampler_chain_init(params)
 
     def add(s: Any) -> None:
@@ -1066,45 +1086,83 @@ def _llama_chain(llama: Any, req: Request, seed: int) -> Any:
     return chain
 
 
-def llama_sample(spec: SampleSpec) -> Factory:
-    """llama.cpp's sampler chain on a llama_token_data_array built from the logits, one chain per
-    row (a server's slot per request). Every call refills the array (id, logit, p = 0), as
-    llama_sampler_sample does before it applies the chain: the samplers reorder and shrink it.
-    With logprobs: the log-softmax of the tempered row in float32 NumPy and the top n by
-    np.argpartition, as llama-cpp-python computes them in Python (its sampler chain has none)."""
+class _LlamaTokens:
+    """A llama_token_data_array over a NumPy record array of (id, logit, p), refilled from one row
+    of logits before each application of a chain, as llama_sampler_sample does (the samplers
+    reorder and shrink the array). The refill is two NumPy passes: a copy of a template holding the
+    ids and p = 0, then the logits written into their field."""
 
-    def make(d: dict) -> Runner:
-        llama = peer("llama_cpp")
+    def __init__(self, llama: Any, V: int) -> None:
         import ctypes
 
-        x = d["x"]
-        if x.dtype != np.float32:
-            raise Skip("llama.cpp's samplers take float32 logits")
-        V = x.shape[-1]
-        rows = x.reshape(-1, V)
-        chains = [_llama_chain(llama, r, SAMPLE_SEED + i) for i, r in enumerate(d["requests"])]
-        # The chains live as long as the process: a few per case, freed at exit.
+        self.V = V
         template = np.zeros(V, _LLAMA_TOKEN_DATA)
         template["id"] = np.arange(V, dtype=np.int32)
-        buf = np.empty_like(template)
-        ptr = buf.ctypes.data_as(ctypes.POINTER(llama.llama_token_data))
-        cur = llama.llama_token_data_array(data=ptr, size=V, selected=-1, sorted=False)
-        cur_ref = ctypes.byref(cur)
-        ids = buf["id"]
+        self.buf = np.empty_like(template)
+        # flat uint32 views make the template copy a memcpy; a float32 view takes the logits
+        self._template32 = template.view(np.uint32)
+        self._buf32 = self.buf.view(np.uint32)
+        self._logits = self.buf.view(np.float32).reshape(V, 3)[:, 1]
+        self.ids = self.buf["id"]
+        self.ptr = self.buf.ctypes.data_as(ctypes.POINTER(llama.llama_token_data))
+        self.cur = llama.llama_token_data_array(data=self.ptr, size=V, selected=-1, sorted=False)
+        self.ref = ctypes.byref(self.cur)
+
+    def refill(self, row: np.ndarray) -> None:
+        np.copyto(self._buf32, self._template32)
+        self._logits[...] = row
+        cur = self.cur
+        cur.data, cur.size, cur.selected, cur.sorted = self.ptr, self.V, -1, False
+
+
+def _llama_rows(d: dict) -> tuple[Any, np.ndarray]:
+    llama = peer("llama_cpp")
+    x = d["x"]
+    if x.dtype != np.float32:
+        raise Skip("llama.cpp's samplers take float32 logits")
+    return llama, x.reshape(-1, x.shape[-1])
+
+
+def llama_sample(spec: SampleSpec) -> Factory:
+    """llama.cpp's sampler chain on a llama_token_data_array built from the logits (_LlamaTokens),
+    one chain per row (a server's slot per request); the refill is in the time, and the column
+    "llama refill" times it alone. After the timing, a note gives the chains' own time per call from
+    llama.cpp's perf counters (llama_perf_sampler). With logprobs: the log-softmax of the tempered
+    row in float32 NumPy and the top n by np.argpartition, as llama-cpp-python computes them in
+    Python (its sampler chain has none)."""
+
+    def make(d: dict) -> Runner:
+        llama, rows = _llama_rows(d)
+        # The chains live as long as the process: a few per case.
+        chains = [_llama_chain(llama, r, SAMPLE_SEED + i) for i, r in enumerate(d["requests"])]
+        arr = _LlamaTokens(llama, rows.shape[-1])
+        cur, ids = arr.cur, arr.ids
         tokens = np.empty(rows.shape[0], dtype=np.intp)
         apply = llama.llama_sampler_apply
+        calls = [0]  # llama_perf_sampler counts time only for llama_sampler_apply, not calls
 
         def draw() -> np.ndarray:
+            calls[0] += 1
             for i, chain in enumerate(chains):
-                np.copyto(buf, template)
-                buf["logit"] = rows[i]
-                cur.data, cur.size, cur.selected, cur.sorted = ptr, V, -1, False
-                apply(chain, cur_ref)
+                arr.refill(rows[i])
+                apply(chain, arr.ref)
                 if not 0 <= cur.selected < cur.size:
                     raise RuntimeError(f"llama.cpp selected {cur.selected} of {cur.size}")
                 tokens[i] = ids[cur.selected]
             return tokens
 
+        for chain in chains:
+            llama.llama_perf_sampler_reset(chain)
+
+        def chain_time() -> str:
+            ms = sum(llama.llama_perf_sampler(c).t_sample_ms for c in chains)
+            return (
+                f"llama_cpp: the chain{'s' if len(chains) > 1 else ''} alone, by llama.cpp's"
+                f" timer (llama_perf_sampler): {_fmt(ms * 1e3 / calls[0])} us per call (mean"
+                f" of {calls[0]} calls)"
+            )
+
+        d.setdefault("_after", []).append(chain_time)
         n = spec.logprobs
         if n is None:
             return _with_check(draw, _sample_value)
@@ -1128,12 +1186,25 @@ def llama_sample(spec: SampleSpec) -> Factory:
     return make
 
 
+def llama_refill(d: dict) -> Runner:
+    """The llama_cpp column's refill of its token array alone (every row), no sampler applied."""
+    llama, rows = _llama_rows(d)
+    arr = _LlamaTokens(llama, rows.shape[-1])
+
+    def run() -> None:
+        for row in rows:
+            arr.refill(row)
+
+    return run
+
+
 def _sample_work(name: str, spec: SampleSpec) -> Work:
     c: dict[str, Factory] = {
         "logitkit": lk_sample(spec),
         "lk softmax": lk_factory("softmax"),
         "torch": torch_sample(spec),
         "llama_cpp": llama_sample(spec),
+        "llama refill": llama_refill,
     }
     if spec.mixed:
         c["lk 2 threads"] = threads_factory(lk_sample(spec))
@@ -1345,6 +1416,7 @@ class Result:
     allocates: list[str]
     mismatch: dict[str, str]
     skipped: dict[str, str]
+    notes: list[str] = field(default_factory=list)  # what a contender reports after the timing
 
     def spread(self, name: str) -> float:
         """Interquartile range of the samples over their median (0 when too few samples)."""
@@ -1353,6 +1425,13 @@ class Result:
             return 0.0
         q1, _, q3 = statistics.quantiles(s, n=4)
         return (q3 - q1) / statistics.median(s)
+
+    def median(self, name: str) -> float | None:
+        """The median time of a column, or of a DERIVED column; None when not measured."""
+        if name in DERIVED:
+            a, b = (self.median_s.get(c) for c in DERIVED[name])
+            return None if a is None or b is None else a - b
+        return self.median_s.get(name)
 
     def value(self, name: str) -> float | None:
         """µs/call for per-call cases, ns/element otherwise."""
@@ -1444,6 +1523,7 @@ def run_case(
     finally:
         if gc_was_enabled:
             gc.enable()
+    notes = [f() for f in data.get("_after", ())]
     elements = work.elements(shape)
     if per_call is None:
         per_call = work.per_call
@@ -1459,6 +1539,7 @@ def run_case(
         allocates=sorted(data.get("_alloc", ())),
         mismatch=mismatch,
         skipped=skipped,
+        notes=notes,
     )
 
 
@@ -1546,7 +1627,11 @@ def print_tables(results: list[Result], contenders: list[str]) -> None:
     print("  ! result differs from logitkit's, or fails its check (see notes)")
     print(f"  ~ noisy: interquartile range over {NOISY:.0%} of the median (machine busy? rerun)")
 
-    peers = [c for c in PEERS_FOR_RATIO if c in cols]
+    peers = [
+        c
+        for c in PEERS_FOR_RATIO
+        if c in cols or (c in DERIVED and all(s in cols for s in DERIVED[c]))
+    ]
     print()
     print(f"Ratio {REFERENCE} time / peer time (below 1: {REFERENCE} is faster; vs copy: how many")
     print("memory-limit passes logitkit's time is worth)")
@@ -1555,8 +1640,8 @@ def print_tables(results: list[Result], contenders: list[str]) -> None:
         ref = r.median_s.get(REFERENCE)
         cells = [r.work, _shape(r.shape)]
         for c in peers:
-            t = r.median_s.get(c)
-            cells.append("-" if ref is None or t is None else f"{ref / t:.2f}")
+            t = r.median(c)
+            cells.append("-" if ref is None or t is None or t <= 0 else f"{ref / t:.2f}")
         rows.append(cells)
     _print_grid(["work", "shape"] + [f"lk/{c}" for c in peers], rows)
 
@@ -1589,6 +1674,7 @@ def print_notes(results: list[Result]) -> None:
         for name, why in r.mismatch.items():
             what = "fails the result check" if checked else "result differs from logitkit"
             notes.append(f"{r.work} {_shape(r.shape)}: {name} {what} ({why})")
+        notes.extend(f"{r.work} {_shape(r.shape)}: {n}" for n in r.notes)
     if notes:
         print()
         print("Notes:")
@@ -1626,9 +1712,9 @@ TARGETS: list[tuple[str, tuple[int, ...], str, float]] = [
     ("cross_entropy", (16384, 1000), "read", 2.5),
     # sampling (issue 17); "lk softmax": logitkit's softmax of the same logits
     ("sample_topp", (1, 128256), "torch", 0.01),
-    ("sample_topp", (1, 128256), "llama_cpp", 0.02),
+    ("sample_topp", (1, 128256), "llama chain", 0.02),
     ("sample_topp", (1, 128256), "lk softmax", 3.0),
-    ("sample_chain", (1, 128256), "llama_cpp", 0.5),
+    ("sample_chain", (1, 128256), "llama chain", 0.5),
     ("sample_chain_logprobs", (1, 128256), "lk softmax", 1.5),
     ("sample_mixed", (64, 32000), "lk softmax", 2.5),
 ]
@@ -1645,8 +1731,8 @@ def print_targets(results: list[Result]) -> None:
         r = by.get((work, shape))
         if r is None:
             continue
-        ref, t = r.median_s.get(REFERENCE), r.median_s.get(peer_name)
-        if ref is None or t is None:
+        ref, t = r.median_s.get(REFERENCE), r.median(peer_name)
+        if ref is None or t is None or t <= 0:
             rows.append([work, _shape(shape), f"lk/{peer_name}", f"<= {limit:g}", "-", "n/a"])
             continue
         ratio = ref / t
