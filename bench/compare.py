@@ -148,9 +148,9 @@ PEERS_FOR_RATIO = [
     "copy",
     "read",
 ]
-# Ratio columns derived from two timed columns: the first's median time minus the second's. "llama
-# chain": llama.cpp's chain without the bench's NumPy refill of its token array (llama_sampler_sample
-# refills it in C++).
+# Ratio columns derived from two timed columns: the first's median time minus the second's.
+# "llama chain": llama.cpp's chain without the bench's NumPy refill of its token array
+# (llama_sampler_sample refills it in C++).
 DERIVED = {"llama chain": ("llama_cpp", "llama refill")}
 # Which optional module a contender needs (for the "skipped" note).
 NEEDS = {
@@ -869,7 +869,8 @@ def kept_reference(x64: np.ndarray, reqs: list[Request], slack: float = 0.0) -> 
     z = x / temperature; top-k keeps the k largest (ties: the lower index, a stable sort); top-p
     keeps the smallest prefix of the probability-sorted, renormalised top-k set whose cumulative sum
     reaches p (the token that crosses p is kept); min-p keeps p_i >= min_p * p_max; a greedy row
-    (temperature 0) keeps its argmax. ``slack`` widens the set: top_p + slack, min_p * (1 - slack)."""
+    (temperature 0) keeps its argmax. ``slack`` widens the set: top_p + slack and
+    min_p * (1 - slack)."""
     kept = np.zeros(x64.shape, dtype=bool)
     for i, (t, k, p, mp) in enumerate(reqs):
         if t == 0:
@@ -1158,8 +1159,8 @@ def llama_sample(spec: SampleSpec) -> Factory:
             ms = sum(llama.llama_perf_sampler(c).t_sample_ms for c in chains)
             return (
                 f"llama_cpp: the chain{'s' if len(chains) > 1 else ''} alone, by llama.cpp's"
-                f" timer (llama_perf_sampler): {_fmt(ms * 1e3 / calls[0])} us per call (mean"
-                f" of {calls[0]} calls)"
+                f" timer (llama_perf_sampler, wall clock): {_fmt(ms * 1e3 / calls[0])} us per"
+                f" call (mean of {calls[0]} calls)"
             )
 
         d.setdefault("_after", []).append(chain_time)

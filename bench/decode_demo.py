@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             np.array_equal(a[0], b[0]) for a, b in zip(results["logitkit"], again, strict=True)
         )
         print(
-            f"\nlogitkit, decoded again with seed {args.seed}: same tokens: {'yes' if same else 'NO'}"
+            f"\nlogitkit, decoded again with seed {args.seed}:"
+            f" same tokens: {'yes' if same else 'NO'}"
         )
 
     print(f"\nspeed: {args.bench_tokens} tokens per backend, batch {args.batch}, the loop included")
