@@ -121,8 +121,7 @@ def tokens_per_second(dec: Decoder, table: np.ndarray, start: np.ndarray, n: int
 
 def show(results: dict[str, list[tuple]], n_alt: int) -> None:
     names = list(results)
-    width = 40
-    print("step  " + "".join(f"{n:<{width}}" for n in names))
+    table = []
     for step in range(len(results[names[0]])):
         cells = []
         for name in names:
@@ -133,7 +132,11 @@ def show(results: dict[str, list[tuple]], n_alt: int) -> None:
                 for a, b in zip(np.asarray(top_tok)[0][:n_alt], np.asarray(top_lp)[0][:n_alt])
             )
             cells.append(f"{word(t)} {float(np.asarray(lp).reshape(-1)[0]):.3f} [{alts}]")
-        print(f"{step + 1:>4}  " + "".join(f"{c:<{width}}" for c in cells))
+        table.append(cells)
+    widths = [max(len(n), *(len(row[i]) for row in table)) + 3 for i, n in enumerate(names)]
+    print("step  " + "".join(n.ljust(w) for n, w in zip(names, widths)).rstrip())
+    for step, cells in enumerate(table):
+        print(f"{step + 1:>4}  " + "".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
 
 
 def main(argv: list[str] | None = None) -> int:
