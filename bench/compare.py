@@ -8,14 +8,17 @@ one intra-op and one inter-op thread, inputs and outputs bound in place with IOB
 ``np.copyto(out, x)``: a kernel that reads x and writes an output of the same size cannot beat it.
 For the losses (cross-entropy, BCE with logits; loss alone and loss + gradient): torch autograd
 forward + backward, and scikit-learn's ``sklearn._loss`` (per-sample loss and gradient: a speed
-comparison, it does not reduce). Peers that are not installed are skipped with a note.
+comparison, it does not reduce). For sampling a token (the ``sample*`` cases): a PyTorch chain of
+transformers' logits warpers written here, and llama.cpp's sampler chain through llama-cpp-python
+(bench/README.md, "Sampling"). Peers that are not installed are skipped with a note.
 
 Method (bench/README.md): one process; every contender of a case runs on the same input
 array; each repetition times one batch of calls of every contender in a shuffled order (batches
 sized to take ``--batch-ms``), and the table shows the median over repetitions. Outputs are
 preallocated where the contender allows it; an allocating contender is marked ``*``. Each
 contender's result is checked once against logitkit's (a mismatch is marked ``!``), so a wrong axis
-or a wrong formula cannot slip into the table as a fast time.
+or a wrong formula cannot slip into the table as a fast time; random draws, which differ between
+libraries, are checked instead against a float64 reference (the Work's ``check``).
 
 Usage::
 
@@ -88,6 +91,7 @@ _PEER_MODULES = {
     "onnxruntime": "onnxruntime",
     "onnx": "onnx",
     "sklearn": "sklearn._loss.loss",
+    "llama_cpp": "llama_cpp",
     "matplotlib": "matplotlib",
 }
 _peers: dict[str, Any] = {}
@@ -120,18 +124,46 @@ CONTENDERS = [
     "logitkit",
     "lk.ufunc",
     "lk 2 threads",
+    "lk softmax",
     "numpy",
     "scipy",
     "torch",
+    "llama_cpp",
+    "llama refill",
     "onnxruntime",
     "sklearn",
     "copy",
     "read",
 ]
 REFERENCE = "logitkit"
-PEERS_FOR_RATIO = ["numpy", "scipy", "torch", "onnxruntime", "sklearn", "copy", "read"]
+PEERS_FOR_RATIO = [
+    "numpy",
+    "scipy",
+    "torch",
+    "llama_cpp",
+    "llama chain",
+    "onnxruntime",
+    "sklearn",
+    "lk softmax",
+    "copy",
+    "read",
+]
+# Ratio columns derived from two timed columns: the first's median time minus the second's.
+# "llama chain": llama.cpp's chain without the bench's NumPy refill of its token array
+# (llama_sampler_sample refills it in C++).
+DERIVED = {"llama chain": ("llama_cpp", "llama refill")}
 # Which optional module a contender needs (for the "skipped" note).
-NEEDS = {"scipy": "scipy", "torch": "torch", "onnxruntime": "onnxruntime", "sklearn": "sklearn"}
+NEEDS = {
+    "scipy": "scipy",
+    "torch": "torch",
+    "onnxruntime": "onnxruntime",
+    "sklearn": "sklearn",
+    "llama_cpp": "llama_cpp",
+    "llama refill": "llama_cpp",
+}
+# Columns that are not the case's work (a memory limit, a softmax of the same logits): timed for the
+# ratios, never checked against logitkit's result.
+UNCHECKED = ("copy", "read", "lk softmax", "llama refill")
 
 
 # ----------------------------------------------------------------------------- contenders
@@ -684,6 +716,13 @@ class Work:
     # A custom result check (ref, result) -> None when they agree, else what differs; for results
     # that are not one array (the losses: (loss, gradient)). Replaces the rtol/atol check.
     compare: Callable[[Any, Any], str | None] | None = None
+    # A check of each contender's result against the case's data (data, result) -> None or what
+    # is wrong, for results that differ legitimately between contenders (random draws): replaces
+    # the comparison with logitkit's, and runs on check_calls calls of every contender.
+    check: Callable[[dict, Any], str | None] | None = None
+    check_calls: int = 1
+    # µs/call (True) or ns/element (False); None: by size (PER_CALL_BELOW).
+    per_call: bool | None = None
 
 
 def _unary_work(name: str, np_fn: Factory, scipy_name: str | None) -> Work:
@@ -723,6 +762,470 @@ def _confident_work(name: str, np_fn: Factory, reduce: bool = False) -> Work:
     """The row work ``name`` on confident logits (confident_make), named ``<name>_confident``."""
     w = _row_work(name, np_fn, reduce)
     return Work(f"{name}_confident", w.contenders, make=confident_make)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+# One token per row from the filtered distribution (issue 17): temperature, then top-k, top-p and
+# min-p, renormalise, draw. Contenders: logitkit.multiclass.sample; a PyTorch chain written here
+# (Hugging Face transformers' logits warpers for one parameter set, a vLLM-style sorted chain for
+# per-row parameters); llama.cpp's sampler chain through llama-cpp-python's ctypes bindings (no
+# model). Each library draws from its own generator, so tokens are not compared with logitkit's:
+# every contender's tokens, over SAMPLE_CHECK_CALLS calls, must lie in the kept set of a float64
+# reference computed here from the definitions (docs/semantics.md), and its logprobs (where the
+# case asks for them) must match the reference's.
+
+SAMPLE_SEED = 20261204
+SAMPLE_CHECK_CALLS = 8
+# The check widens the reference's kept set by this much (top_p + slack, min_p * (1 - slack)), so
+# that a float32 cumsum's rounding at the boundary (torch, llama.cpp) is not reported as a wrong
+# result: the bench asks "is this a draw from the right distribution", the test suite asks for the
+# exact set.
+SAMPLE_SLACK = 1e-4
+
+# (temperature, top_k, top_p, min_p) of one request; None: that filter off; temperature 0: greedy.
+Request = tuple[float, int | None, float | None, float | None]
+
+# The requests of a serving batch, cycled over the rows of sample_mixed.
+SAMPLE_MIX: list[Request] = [
+    (0.7, None, 0.9, None),
+    (1.0, 50, 0.95, None),
+    (0.8, 40, 0.95, 0.05),
+    (0.0, None, None, None),
+    (1.0, None, None, None),
+    (1.2, None, None, 0.1),
+    (0.6, 20, None, None),
+    (0.9, None, 0.8, 0.02),
+]
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """A sample case's parameters: one request for every row, or SAMPLE_MIX cycled (``mixed``)."""
+
+    request: Request = (1.0, None, None, None)
+    logprobs: int | None = None
+    mixed: bool = False
+
+
+def sample_make(
+    spec: SampleSpec,
+) -> Callable[[np.random.Generator, tuple[int, ...], np.dtype], dict]:
+    def make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+        # The kept set's size decides how much work a sampler does (llama.cpp's top-p sorts 256
+        # entries, or the whole row when the nucleus is larger), so a case's logits come from its
+        # own seed, whatever ran before it; a note states the kept sets' sizes.
+        del rng
+        d = make_logits(np.random.default_rng([SAMPLE_SEED, *shape]), shape, dtype)
+        rows = math.prod(shape[:-1])
+        if spec.mixed:
+            reqs = [SAMPLE_MIX[i % len(SAMPLE_MIX)] for i in range(rows)]
+        else:
+            reqs = [spec.request] * rows
+        d["spec"] = spec
+        d["requests"] = reqs
+        d["sample_kw"] = _lk_sample_kw(spec, reqs)
+        x64 = d["x"].reshape(rows, shape[-1]).astype(np.float64)
+        d["kept"] = kept_reference(x64, reqs, SAMPLE_SLACK)
+        sizes = kept_reference(x64, reqs).sum(axis=-1)
+        if rows == 1:
+            kept_note = f"the kept set holds {sizes[0]} of {shape[-1]} tokens"
+        else:
+            kept_note = (
+                f"the kept sets hold {sizes.min()} to {sizes.max()} of {shape[-1]} tokens"
+                f" (median {np.median(sizes):g})"
+            )
+        d["_after"] = [lambda: kept_note]
+        if spec.logprobs is not None:
+            t = np.array([r[0] for r in reqs])[:, None]
+            z = x64 / t
+            m = z.max(axis=-1, keepdims=True)
+            d["ref_logprobs"] = z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+        return d
+
+    return make
+
+
+def _lk_sample_kw(spec: SampleSpec, reqs: list[Request]) -> dict:
+    """multiclass.sample's keywords: scalars, or one value per row (0, 1.0 and 0.0: no top-k,
+    top-p and min-p filter on that row)."""
+    if not spec.mixed:
+        t, k, p, mp = spec.request
+        kw: dict[str, Any] = {"temperature": t}
+        for key, v in (("top_k", k), ("top_p", p), ("min_p", mp)):
+            if v is not None:
+                kw[key] = v
+        return kw
+    return {
+        "temperature": np.array([r[0] for r in reqs], dtype=np.float64),
+        "top_k": np.array([r[1] or 0 for r in reqs], dtype=np.intp),
+        "top_p": np.array([1.0 if r[2] is None else r[2] for r in reqs], dtype=np.float64),
+        "min_p": np.array([r[3] or 0.0 for r in reqs], dtype=np.float64),
+    }
+
+
+def kept_reference(x64: np.ndarray, reqs: list[Request], slack: float = 0.0) -> np.ndarray:
+    """The kept set of each row of x64 (rows, V) as a boolean mask, in float64 from the definitions:
+    z = x / temperature; top-k keeps the k largest (ties: the lower index, a stable sort); top-p
+    keeps the smallest prefix of the probability-sorted, renormalised top-k set whose cumulative sum
+    reaches p (the token that crosses p is kept); min-p keeps p_i >= min_p * p_max; a greedy row
+    (temperature 0) keeps its argmax. ``slack`` widens the set: top_p + slack and
+    min_p * (1 - slack)."""
+    kept = np.zeros(x64.shape, dtype=bool)
+    for i, (t, k, p, mp) in enumerate(reqs):
+        if t == 0:
+            kept[i, np.argmax(x64[i])] = True
+            continue
+        z = x64[i] / t
+        order = np.argsort(-z, kind="stable")
+        n = len(order) if not k else min(k, len(order))
+        q = np.exp(z[order[:n]] - z[order[0]])
+        q /= q.sum()
+        if p is not None and p < 1:
+            c = np.cumsum(q)
+            n = min(n, int(np.searchsorted(c, min(p + slack, 1.0))) + 1)
+        if mp:
+            n = min(n, int(np.count_nonzero(q[:n] >= mp * (1.0 - slack) * q[0])))
+        kept[i, order[:n]] = True
+    return kept
+
+
+def _sample_value(tokens: Any, logprob: Any = None, top_tokens: Any = None, top_lp: Any = None):
+    """A contender's result as NumPy arrays: tokens (rows,), and with logprobs the chosen token's
+    log-probability (rows,), the top tokens and their log-probabilities (rows, n)."""
+    tok = _as_numpy(tokens).reshape(-1)
+    if logprob is None:
+        return (tok, None, None, None)
+    rows = tok.shape[0]
+    return (
+        tok,
+        _as_numpy(logprob).astype(np.float64).reshape(rows),
+        _as_numpy(top_tokens).reshape(rows, -1),
+        _as_numpy(top_lp).astype(np.float64).reshape(rows, -1),
+    )
+
+
+def check_sample(d: dict, value: tuple) -> str | None:
+    """None when every token lies in its row's kept set (and, with logprobs, the log-probabilities
+    and the top tokens match the float64 reference's); else what is wrong."""
+    tok, lp, top_tok, top_lp = value
+    kept = d["kept"]
+    rows, V = kept.shape
+    if tok.shape != (rows,) or tok.dtype.kind not in "iu":
+        return f"tokens of shape {tok.shape} and dtype {tok.dtype}, expected ({rows},) integers"
+    inside = (tok >= 0) & (tok < V)
+    inside[inside] = kept[np.flatnonzero(inside), tok[inside]]
+    if not inside.all():
+        r = int(np.flatnonzero(~inside)[0])
+        t = int(tok[r])
+        if not 0 <= t < V:
+            return f"row {r}: token {t} outside [0, {V})"
+        x = d["x"].reshape(rows, V)[r]
+        rank = int(np.count_nonzero(x > x[t]))
+        return (
+            f"row {r}: token {t} (logit rank {rank}) outside the kept set of the float64"
+            f" reference ({int(kept[r].sum())} tokens)"
+        )
+    n = d["spec"].logprobs
+    if n is None:
+        return None
+    if lp is None:
+        return "no logprobs returned"
+    ref = d["ref_logprobs"]
+    want_lp = ref[np.arange(rows), tok]
+    if not np.allclose(lp, want_lp, rtol=1e-5, atol=1e-4):
+        err = float(np.max(np.abs(lp - want_lp)))
+        return f"chosen tokens' logprobs differ from the reference by up to {err:.3g}"
+    want_top = np.argsort(-ref, axis=-1, kind="stable")[:, :n]
+    if top_tok.shape != want_top.shape or (top_tok != want_top).any():
+        return f"top tokens {top_tok[0].tolist()} vs the reference's {want_top[0].tolist()} (row 0)"
+    want_top_lp = np.take_along_axis(ref, want_top, axis=-1)
+    if not np.allclose(top_lp, want_top_lp, rtol=1e-5, atol=1e-4):
+        err = float(np.max(np.abs(top_lp - want_top_lp)))
+        return f"top logprobs differ from the reference by up to {err:.3g}"
+    return None
+
+
+def lk_sample(spec: SampleSpec) -> Factory:
+    def make(d: dict) -> Runner:
+        fn = getattr(lk.multiclass, "sample", None)
+        if fn is None:
+            raise Skip("this logitkit has no multiclass.sample")
+        x, kw = d["x"], d["sample_kw"]
+        gen = np.random.default_rng(SAMPLE_SEED)
+        _note_alloc(d, "logitkit")
+        if spec.logprobs is None:
+            return _with_check(lambda: fn(x, rng=gen, **kw), _sample_value)
+        n = spec.logprobs
+        return _with_check(lambda: fn(x, rng=gen, logprobs=n, **kw), lambda r: _sample_value(*r))
+
+    return make
+
+
+def torch_hf_chain(torch: Any, x: Any, req: Request, n_logprobs: int | None, gen: Any) -> tuple:
+    """transformers' logits warpers in generate()'s order (TemperatureLogitsWarper,
+    TopKLogitsWarper, TopPLogitsWarper, MinPLogitsWarper), then softmax and torch.multinomial.
+    MinPLogitsWarper also argsorts the row to keep min_tokens_to_keep tokens; with one token to keep
+    the argmax always passes, so that sort is left out here (the column is a lower bound on
+    transformers' time)."""
+    t, k, p, mp = req
+    if t == 0:  # generate() switches to greedy search
+        tokens = x.argmax(dim=-1)
+        return (tokens,)
+    scores = x / t
+    out: tuple = ()
+    if n_logprobs is not None:
+        logp = torch.log_softmax(scores, dim=-1)
+        top = torch.topk(logp, n_logprobs, dim=-1)
+    if k:
+        kth = torch.topk(scores, min(k, scores.shape[-1]), dim=-1)[0][..., -1, None]
+        scores = scores.masked_fill(scores < kth, -math.inf)
+    if p is not None and p < 1:
+        sorted_logits, sorted_idx = torch.sort(scores, descending=False, dim=-1)
+        cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        sorted_remove = cum <= (1 - p)
+        sorted_remove[..., -1:] = False
+        remove = sorted_remove.scatter(1, sorted_idx, sorted_remove)
+        scores = scores.masked_fill(remove, -math.inf)
+    if mp:
+        probs = torch.softmax(scores, dim=-1)
+        remove = probs < mp * probs.amax(dim=-1, keepdim=True)
+        scores = scores.masked_fill(remove, -math.inf)
+    probs = torch.softmax(scores, dim=-1)
+    tokens = torch.multinomial(probs, 1, generator=gen)[..., 0]
+    if n_logprobs is not None:
+        out = (logp.gather(-1, tokens[:, None])[:, 0], top.indices, top.values)
+    return (tokens, *out)
+
+
+def torch_row_params(torch: Any, reqs: list[Request], dtype: Any, V: int) -> tuple:
+    """Per-row parameters as column tensors: temperature (greedy rows 1: their argmax is taken at
+    the end), k (V: off), p (2: off, the exclusive cumsum never reaches it), min_p (0: off)."""
+
+    def col(vals: list, dt: Any) -> Any:
+        return torch.tensor(vals, dtype=dt)[:, None]
+
+    return (
+        col([r[0] or 1.0 for r in reqs], dtype),
+        torch.tensor([r[0] == 0 for r in reqs]),
+        col([r[1] or V for r in reqs], torch.int64),
+        col([2.0 if r[2] is None or r[2] >= 1 else r[2] for r in reqs], dtype),
+        col([r[3] or 0.0 for r in reqs], dtype),
+    )
+
+
+def torch_batched_chain(torch: Any, x: Any, params: tuple, gen: Any) -> tuple:
+    """Per-row parameters in one batch, as vLLM's sampler does it: one descending sort of every
+    row, top-k, top-p and min-p as masks on the sorted rows, softmax, torch.multinomial, the drawn
+    position mapped back through the sort's indices; greedy rows take the argmax."""
+    t, greedy, k, p, mp = params
+    scores = x / t
+    sorted_logits, sorted_idx = torch.sort(scores, dim=-1, descending=True)
+    remove = torch.arange(scores.shape[-1]) >= k
+    sorted_logits.masked_fill_(remove, -math.inf)
+    probs = sorted_logits.softmax(dim=-1)
+    cum = probs.cumsum(dim=-1)
+    remove |= (cum - probs) >= p  # the token that crosses p is kept
+    remove |= probs < mp * probs[:, :1]
+    sorted_logits.masked_fill_(remove, -math.inf)
+    choice = torch.multinomial(sorted_logits.softmax(dim=-1), 1, generator=gen)
+    tokens = sorted_idx.gather(-1, choice)[:, 0]
+    return (torch.where(greedy, scores.argmax(dim=-1), tokens),)
+
+
+def torch_sample(spec: SampleSpec) -> Factory:
+    def make(d: dict) -> Runner:
+        torch = peer("torch")
+        x = d["x"]
+        xt = torch.from_numpy(x).reshape(-1, x.shape[-1])
+        gen = torch.Generator().manual_seed(SAMPLE_SEED)
+        _note_alloc(d, "torch")
+        if spec.mixed:
+            if spec.logprobs is not None:
+                raise Skip("the batched chain computes no logprobs")
+            params = torch_row_params(torch, d["requests"], xt.dtype, x.shape[-1])
+            return _with_check(
+                lambda: torch_batched_chain(torch, xt, params, gen), lambda r: _sample_value(*r)
+            )
+        req, n = spec.request, spec.logprobs
+        return _with_check(
+            lambda: torch_hf_chain(torch, xt, req, n, gen), lambda r: _sample_value(*r)
+        )
+
+    return make
+
+
+# llama.cpp's llama_token_data {int32 id; float logit; float p;}, as a NumPy record.
+_LLAMA_TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
+
+
+def _llama_chain(llama: Any, req: Request, seed: int) -> Any:
+    """A llama.cpp sampler chain for one request: top_k, temp, top_p, min_p, dist. llama.cpp's
+    default order puts temp after min_p; here it comes before top_p, so that top-p and min-p filter
+    the tempered distribution, as the definitions (and logitkit and transformers) do; top-k before
+    temp keeps the same tokens (a positive temperature keeps the order) on 40 entries instead of V.
+    A greedy request is llama_sampler_init_greedy."""
+    t, k, p, mp = req
+    params = llama.llama_sampler_chain_default_params()
+    params.no_perf = False  # the chain times its applications (llama_perf_sampler)
+    chain = llama.llama_sampler_chain_init(params)
+
+    def add(s: Any) -> None:
+        llama.llama_sampler_chain_add(chain, s)  # the chain owns (and frees) what is added
+
+    if t == 0:
+        add(llama.llama_sampler_init_greedy())
+        return chain
+    if k:
+        add(llama.llama_sampler_init_top_k(k))
+    add(llama.llama_sampler_init_temp(t))
+    if p is not None and p < 1:
+        add(llama.llama_sampler_init_top_p(p, 1))
+    if mp:
+        add(llama.llama_sampler_init_min_p(mp, 1))
+    add(llama.llama_sampler_init_dist(seed))
+    return chain
+
+
+class _LlamaTokens:
+    """A llama_token_data_array over a NumPy record array of (id, logit, p), refilled from one row
+    of logits before each application of a chain, as llama_sampler_sample does (the samplers
+    reorder and shrink the array). The refill is two NumPy passes: a copy of a template holding the
+    ids and p = 0, then the logits written into their field."""
+
+    def __init__(self, llama: Any, V: int) -> None:
+        import ctypes
+
+        self.V = V
+        template = np.zeros(V, _LLAMA_TOKEN_DATA)
+        template["id"] = np.arange(V, dtype=np.int32)
+        self.buf = np.empty_like(template)
+        # flat uint32 views make the template copy a memcpy; a float32 view takes the logits
+        self._template32 = template.view(np.uint32)
+        self._buf32 = self.buf.view(np.uint32)
+        self._logits = self.buf.view(np.float32).reshape(V, 3)[:, 1]
+        self.ids = self.buf["id"]
+        self.ptr = self.buf.ctypes.data_as(ctypes.POINTER(llama.llama_token_data))
+        self.cur = llama.llama_token_data_array(data=self.ptr, size=V, selected=-1, sorted=False)
+        self.ref = ctypes.byref(self.cur)
+
+    def refill(self, row: np.ndarray) -> None:
+        np.copyto(self._buf32, self._template32)
+        self._logits[...] = row
+        cur = self.cur
+        cur.data, cur.size, cur.selected, cur.sorted = self.ptr, self.V, -1, False
+
+
+def _llama_rows(d: dict) -> tuple[Any, np.ndarray]:
+    llama = peer("llama_cpp")
+    x = d["x"]
+    if x.dtype != np.float32:
+        raise Skip("llama.cpp's samplers take float32 logits")
+    return llama, x.reshape(-1, x.shape[-1])
+
+
+def llama_sample(spec: SampleSpec) -> Factory:
+    """llama.cpp's sampler chain on a llama_token_data_array built from the logits (_LlamaTokens),
+    one chain per row (a server's slot per request); the refill is in the time, and the column
+    "llama refill" times it alone. After the timing, a note gives the chains' own time per call from
+    llama.cpp's perf counters (llama_perf_sampler). With logprobs: the log-softmax of the tempered
+    row in float32 NumPy and the top n by np.argpartition, as llama-cpp-python computes them in
+    Python (its sampler chain has none)."""
+
+    def make(d: dict) -> Runner:
+        llama, rows = _llama_rows(d)
+        # The chains live as long as the process: a few per case.
+        chains = [_llama_chain(llama, r, SAMPLE_SEED + i) for i, r in enumerate(d["requests"])]
+        arr = _LlamaTokens(llama, rows.shape[-1])
+        cur, ids = arr.cur, arr.ids
+        tokens = np.empty(rows.shape[0], dtype=np.intp)
+        apply = llama.llama_sampler_apply
+        calls = [0]  # llama_perf_sampler counts time only for llama_sampler_apply, not calls
+
+        def draw() -> np.ndarray:
+            calls[0] += 1
+            for i, chain in enumerate(chains):
+                arr.refill(rows[i])
+                apply(chain, arr.ref)
+                if not 0 <= cur.selected < cur.size:
+                    raise RuntimeError(f"llama.cpp selected {cur.selected} of {cur.size}")
+                tokens[i] = ids[cur.selected]
+            return tokens
+
+        for chain in chains:
+            llama.llama_perf_sampler_reset(chain)
+
+        def chain_time() -> str:
+            ms = sum(llama.llama_perf_sampler(c).t_sample_ms for c in chains)
+            return (
+                f"llama_cpp: the chain{'s' if len(chains) > 1 else ''} alone, by llama.cpp's"
+                f" timer (llama_perf_sampler, wall clock): {_fmt(ms * 1e3 / calls[0])} us per"
+                f" call (mean of {calls[0]} calls)"
+            )
+
+        d.setdefault("_after", []).append(chain_time)
+        n = spec.logprobs
+        if n is None:
+            return _with_check(draw, _sample_value)
+        t = np.array([r[0] for r in d["requests"]], dtype=np.float32)[:, None]
+        z = np.empty_like(rows)
+        s = np.empty((rows.shape[0], 1), dtype=np.float32)
+        at = np.arange(rows.shape[0])
+
+        def draw_logprobs() -> tuple:
+            tok = draw()
+            np.divide(rows, t, out=z)
+            np.subtract(z, z.max(axis=-1, keepdims=True), out=z)
+            np.sum(np.exp(z), axis=-1, keepdims=True, out=s)
+            np.subtract(z, np.log(s), out=z)
+            top = np.argpartition(-z, n - 1, axis=-1)[:, :n]
+            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(z, top, -1), -1), -1)
+            return tok, z[at, tok], top, np.take_along_axis(z, top, -1)
+
+        return _with_check(draw_logprobs, lambda r: _sample_value(*r))
+
+    return make
+
+
+def llama_refill(d: dict) -> Runner:
+    """The llama_cpp column's refill of its token array alone (every row), no sampler applied."""
+    llama, rows = _llama_rows(d)
+    arr = _LlamaTokens(llama, rows.shape[-1])
+
+    def run() -> None:
+        for row in rows:
+            arr.refill(row)
+
+    return run
+
+
+def _sample_work(name: str, spec: SampleSpec) -> Work:
+    c: dict[str, Factory] = {
+        "logitkit": lk_sample(spec),
+        "lk softmax": lk_factory("softmax"),
+        "torch": torch_sample(spec),
+        "llama_cpp": llama_sample(spec),
+        "llama refill": llama_refill,
+    }
+    if spec.mixed:
+        c["lk 2 threads"] = threads_factory(lk_sample(spec))
+    return Work(
+        name,
+        c,
+        make=sample_make(spec),
+        check=check_sample,
+        check_calls=SAMPLE_CHECK_CALLS,
+        per_call=True,
+    )
+
+
+SAMPLE_WORKS = [
+    _sample_work("sample_topp", SampleSpec((0.8, None, 0.9, None))),
+    _sample_work("sample_chain", SampleSpec((0.8, 40, 0.95, 0.05))),
+    _sample_work("sample_chain_logprobs", SampleSpec((0.8, 40, 0.95, 0.05), logprobs=5)),
+    _sample_work("sample_mixed", SampleSpec(mixed=True)),
+    _sample_work("sample", SampleSpec((0.8, 10, 0.9, 0.05))),
+]
 
 
 WORKS: dict[str, Work] = {
@@ -769,6 +1272,7 @@ WORKS: dict[str, Work] = {
             for grad in (False, True)
         ),
         *(_top_k_work(k) for k in (1, 5, 50)),
+        *SAMPLE_WORKS,
     ]
 }
 
@@ -798,6 +1302,11 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("top_k_k1", (1, 10)),
     ("top_k_k5", (10000, 1000)),
     ("top_k_k50", (1, 128256)),
+    ("sample_topp", (1, 128256)),
+    ("sample_chain", (1, 128256)),
+    ("sample_chain_logprobs", (1, 128256)),
+    ("sample_mixed", (64, 32000)),
+    ("sample", (1, 32)),
 ]
 
 
@@ -908,6 +1417,7 @@ class Result:
     allocates: list[str]
     mismatch: dict[str, str]
     skipped: dict[str, str]
+    notes: list[str] = field(default_factory=list)  # what a contender reports after the timing
 
     def spread(self, name: str) -> float:
         """Interquartile range of the samples over their median (0 when too few samples)."""
@@ -916,6 +1426,13 @@ class Result:
             return 0.0
         q1, _, q3 = statistics.quantiles(s, n=4)
         return (q3 - q1) / statistics.median(s)
+
+    def median(self, name: str) -> float | None:
+        """The median time of a column, or of a DERIVED column; None when not measured."""
+        if name in DERIVED:
+            a, b = (self.median_s.get(c) for c in DERIVED[name])
+            return None if a is None or b is None else a - b
+        return self.median_s.get(name)
 
     def value(self, name: str) -> float | None:
         """µs/call for per-call cases, ns/element otherwise."""
@@ -947,6 +1464,7 @@ def run_case(
     runners: dict[str, Runner] = {}
     skipped: dict[str, str] = {}
     results: dict[str, Any] = {}
+    mismatch: dict[str, str] = {}
     for name in contenders:
         factory = work.contenders.get(name)
         if factory is None:
@@ -956,17 +1474,25 @@ def run_case(
             r = fn()  # first call: warm-up and the result check
             conv = getattr(fn, "check_value", None)
             results[name] = conv(r) if conv is not None else _as_numpy(r)
+            if work.check is not None and name not in UNCHECKED:
+                why = work.check(data, results[name])
+                for _ in range(work.check_calls - 1):
+                    if why is not None:
+                        break
+                    r = fn()
+                    why = work.check(data, conv(r) if conv is not None else _as_numpy(r))
+                if why is not None:
+                    mismatch[name] = why
         except Skip as e:
             skipped[name] = str(e)
             continue
         runners[name] = fn
 
-    mismatch: dict[str, str] = {}
     ref = results.get(REFERENCE)
     rtol, atol = work.tol.get(np.dtype(dtype).name, (1e-3, 1e-6))
-    if ref is not None:
+    if ref is not None and work.check is None:
         for name, r in results.items():
-            if name in (REFERENCE, "copy", "read"):
+            if name == REFERENCE or name in UNCHECKED:
                 continue
             if work.compare is not None:
                 why = work.compare(ref, r)
@@ -998,7 +1524,10 @@ def run_case(
     finally:
         if gc_was_enabled:
             gc.enable()
+    notes = [f() for f in data.get("_after", ())]
     elements = work.elements(shape)
+    if per_call is None:
+        per_call = work.per_call
     return Result(
         work=work.name,
         shape=tuple(shape),
@@ -1011,6 +1540,7 @@ def run_case(
         allocates=sorted(data.get("_alloc", ())),
         mismatch=mismatch,
         skipped=skipped,
+        notes=notes,
     )
 
 
@@ -1036,7 +1566,7 @@ def machine() -> str:
 
 def versions() -> dict[str, str]:
     v = {"python": platform.python_version(), "numpy": np.__version__, "logitkit": lk.__version__}
-    for name in ("scipy", "torch", "onnxruntime", "sklearn"):
+    for name in ("scipy", "torch", "onnxruntime", "sklearn", "llama_cpp"):
         if name in _peers:
             v[name] = getattr(sys.modules.get(name), "__version__", "?")
     return v
@@ -1095,10 +1625,14 @@ def print_tables(results: list[Result], contenders: list[str]) -> None:
         rows.append(cells)
     _print_grid(head + cols, rows)
     print("  * allocates its output on every call (no out=)")
-    print("  ! result differs from logitkit's (see notes)")
+    print("  ! result differs from logitkit's, or fails its check (see notes)")
     print(f"  ~ noisy: interquartile range over {NOISY:.0%} of the median (machine busy? rerun)")
 
-    peers = [c for c in PEERS_FOR_RATIO if c in cols]
+    peers = [
+        c
+        for c in PEERS_FOR_RATIO
+        if c in cols or (c in DERIVED and all(s in cols for s in DERIVED[c]))
+    ]
     print()
     print(f"Ratio {REFERENCE} time / peer time (below 1: {REFERENCE} is faster; vs copy: how many")
     print("memory-limit passes logitkit's time is worth)")
@@ -1107,8 +1641,8 @@ def print_tables(results: list[Result], contenders: list[str]) -> None:
         ref = r.median_s.get(REFERENCE)
         cells = [r.work, _shape(r.shape)]
         for c in peers:
-            t = r.median_s.get(c)
-            cells.append("-" if ref is None or t is None else f"{ref / t:.2f}")
+            t = r.median(c)
+            cells.append("-" if ref is None or t is None or t <= 0 else f"{ref / t:.2f}")
         rows.append(cells)
     _print_grid(["work", "shape"] + [f"lk/{c}" for c in peers], rows)
 
@@ -1137,8 +1671,11 @@ def print_notes(results: list[Result]) -> None:
             if name in NEEDS and NEEDS[name] in _missing:
                 continue  # already said
             notes.append(f"{r.work} {_shape(r.shape)}: {name} skipped ({why})")
+        checked = r.work in WORKS and WORKS[r.work].check is not None
         for name, why in r.mismatch.items():
-            notes.append(f"{r.work} {_shape(r.shape)}: {name} result differs from logitkit ({why})")
+            what = "fails the result check" if checked else "result differs from logitkit"
+            notes.append(f"{r.work} {_shape(r.shape)}: {name} {what} ({why})")
+        notes.extend(f"{r.work} {_shape(r.shape)}: {n}" for n in r.notes)
     if notes:
         print()
         print("Notes:")
@@ -1174,7 +1711,18 @@ TARGETS: list[tuple[str, tuple[int, ...], str, float]] = [
     ("cross_entropy+grad", (1, 10), "torch", 0.05),
     ("logsumexp", (16384, 1000), "read", 2.5),
     ("cross_entropy", (16384, 1000), "read", 2.5),
+    # sampling (issue 17); "lk softmax": logitkit's softmax of the same logits
+    ("sample_topp", (1, 128256), "torch", 0.01),
+    ("sample_topp", (1, 128256), "llama chain", 0.02),
+    ("sample_topp", (1, 128256), "lk softmax", 3.0),
+    ("sample_chain", (1, 128256), "llama chain", 0.5),
+    ("sample_chain_logprobs", (1, 128256), "lk softmax", 1.5),
+    ("sample_mixed", (64, 32000), "lk softmax", 2.5),
 ]
+# Goals on logitkit's own time: (work, shape, most µs per call).
+TIME_TARGETS: list[tuple[str, tuple[int, ...], float]] = [("sample", (1, 32), 3.0)]
+# Goals on two threads: (work, shape, least speedup of "lk 2 threads" over logitkit).
+THREAD_TARGETS: dict[tuple[str, tuple[int, ...]], float] = {("sample_mixed", (64, 32000)): 1.6}
 
 
 def print_targets(results: list[Result]) -> None:
@@ -1184,8 +1732,8 @@ def print_targets(results: list[Result]) -> None:
         r = by.get((work, shape))
         if r is None:
             continue
-        ref, t = r.median_s.get(REFERENCE), r.median_s.get(peer_name)
-        if ref is None or t is None:
+        ref, t = r.median_s.get(REFERENCE), r.median(peer_name)
+        if ref is None or t is None or t <= 0:
             rows.append([work, _shape(shape), f"lk/{peer_name}", f"<= {limit:g}", "-", "n/a"])
             continue
         ratio = ref / t
@@ -1199,19 +1747,34 @@ def print_targets(results: list[Result]) -> None:
                 "met" if ratio <= limit else "MISSED",
             ]
         )
+    for work, shape, limit in TIME_TARGETS:
+        r = by.get((work, shape))
+        if r is None:
+            continue
+        t = r.median_s.get(REFERENCE)
+        measured, verdict = ("-", "n/a") if t is None else (f"{t * 1e6:.2f}", "")
+        if t is not None:
+            verdict = "met" if t * 1e6 <= limit else "MISSED"
+        rows.append([work, _shape(shape), "lk us/call", f"<= {limit:g}", measured, verdict])
     if rows:
         print()
-        print("Targets (issue 6): logitkit time / peer time, single thread")
+        print("Targets (issues 6 and 17): logitkit time / peer time, single thread")
         _print_grid(["work", "shape", "ratio", "target", "measured", ""], rows)
     rows = []
     for r in results:
         one, two = r.median_s.get(REFERENCE), r.median_s.get("lk 2 threads")
         if one is not None and two is not None:
-            rows.append([r.work, _shape(r.shape), f"{one / two:.2f}x"])
+            goal = THREAD_TARGETS.get((r.work, r.shape))
+            verdict = (
+                ""
+                if goal is None
+                else f">= {goal:g}x " + ("met" if one / two >= goal else "MISSED")
+            )
+            rows.append([r.work, _shape(r.shape), f"{one / two:.2f}x", verdict])
     if rows:
         print()
         print("Two threads (logitkit.set_num_threads(2)) vs one: speedup")
-        _print_grid(["work", "shape", "speedup"], rows)
+        _print_grid(["work", "shape", "speedup", "target"], rows)
 
 
 def plot(path: str, results: list[Result], contenders: list[str], title: str) -> bool:
@@ -1348,7 +1911,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted_peers = {NEEDS[c] for c in contenders if c in NEEDS}
     if "onnxruntime" in wanted_peers:
         wanted_peers.add("onnx")
-    for name in ("scipy", "torch", "onnxruntime", "onnx", "sklearn"):
+    for name in ("scipy", "torch", "onnxruntime", "onnx", "sklearn", "llama_cpp"):
         if name not in wanted_peers:
             continue
         try:
