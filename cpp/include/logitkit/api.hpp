@@ -1205,5 +1205,489 @@ inline Status top_k(MatrixView<const detail::id_t<T>> logits, std::size_t k, Mat
   return {};
 }
 
+// ------------------------------------------------------------------------------------ sample
+//
+// Sampling a token per row (docs/semantics.md, "Sampling"). Per row, with z = logits / temperature:
+//   w = softmax(z) in float64 (the softmax row kernel of double: the row is widened first);
+//   order: by logit, largest first, equal logits by the lower index (top_k's order);
+//   top-k keeps the first k of that order (0, or k >= C: no filter);
+//   top-p keeps the shortest prefix of the order (within the top-k set) whose weight reaches
+//     top_p times the weight of the top-k set (the crossing token is kept; 1: no filter);
+//   min-p keeps, of those, the tokens with w_i >= min_p * max(w) (0: no filter);
+//   P_i = w_i / (sum of the kept w) on the kept set, 0 elsewhere (sample_proba's output);
+//   the draw: the smallest index j with C_j > u * C_{C-1}, C_j = P_0 + ... + P_j accumulated left
+//     to right in double (the last index with P_j > 0 when rounding leaves none).
+// temperature 0 is greedy: the first largest logit (P one-hot there). The sums that decide the top-p
+// set are carried in two doubles (a sum and its accumulated rounding errors), so the set is that of
+// exact arithmetic on w except where the two sides agree to about 30 digits. No sort of the row: the
+// top-p prefix is found by a radix selection on the order-preserving integer image of the logits
+// (2048 buckets of the leading bits, with the count and weight of each; only the bucket that
+// crosses the target is refined on the next bits; a bucket of equal logits is walked in index
+// order), the top-k set by top_k's selection.
+
+// Options of sample and sample_proba. A per-row view, when it has elements, gives row r's value
+// (its size must be the number of rows) and overrides the scalar.
+struct SampleOptions {
+  double temperature = 1.0;  // >= 0, finite; 0 is greedy
+  std::size_t top_k = 0;     // 0 or >= C: no filter
+  double top_p = 1.0;        // in (0, 1]; 1: no filter
+  double min_p = 0.0;        // in [0, 1]; 0: no filter
+  VectorView<const double> temperatures;
+  VectorView<const std::int64_t> top_ks;  // each >= 0
+  VectorView<const double> top_ps, min_ps;
+};
+
+namespace detail {
+
+// A sum and the accumulated rounding errors of its additions (Neumaier's two-sum per term).
+struct WideSum {
+  double hi = 0, lo = 0;
+  void add(double x) noexcept {
+    const double s = hi + x, bp = s - hi;
+    lo += (hi - (s - bp)) + (x - bp);
+    hi = s;
+  }
+  void add(const WideSum& o) noexcept {
+    add(o.hi);
+    lo += o.lo;
+  }
+  double value() const noexcept { return hi + lo; }
+};
+// a >= b, the difference taken in two parts (a.hi - b.hi is exact when the two are close).
+inline bool wide_ge(const WideSum& a, const WideSum& b) noexcept { return (a.hi - b.hi) + (a.lo - b.lo) >= 0; }
+// p * s with the rounding error of p * s.hi kept.
+inline WideSum wide_scale(double p, const WideSum& s) noexcept {
+  WideSum r;
+  r.hi = p * s.hi;
+  r.lo = std::fma(p, s.hi, -r.hi) + p * s.lo;
+  return r;
+}
+
+template <class T> struct sample_key;
+template <> struct sample_key<float> {
+  using U = std::uint32_t;
+};
+template <> struct sample_key<double> {
+  using U = std::uint64_t;
+};
+// The descending key of a non-NaN x: a larger x has a smaller key; -0 and +0 alike.
+template <class T>
+inline typename sample_key<T>::U sample_desc_key(T x) noexcept {
+  using U = typename sample_key<T>::U;
+  constexpr U sign = U(1) << (sizeof(U) * 8 - 1);
+  if (x == 0) x = 0;
+  U b;
+  std::memcpy(&b, &x, sizeof b);
+  const U ord = (b & sign) ? U(~b) : U(b | sign);
+  return U(~ord);
+}
+
+// Why a row cannot be sampled (the first such row is reported).
+enum class SampleRowError : int { none = 0, nan, pos_inf, all_neg_inf };
+
+// Per-thread buffers of the row pass, grown as needed (new(std::nothrow)); never shrunk.
+struct SampleScratch {
+  double* z = nullptr;  // the row widened to double
+  double* w = nullptr;  // its softmax, then P
+  std::uint32_t* cand = nullptr;
+  std::size_t cap = 0;
+  void* sel = nullptr;  // top-k: k values and k indices (or n (value, index) pairs)
+  std::size_t sel_bytes = 0;
+  ~SampleScratch() {
+    delete[] z;
+    delete[] w;
+    delete[] cand;
+    ::operator delete(sel, std::nothrow);
+  }
+  bool reserve(std::size_t n) noexcept {
+    if (n <= cap) return true;
+    delete[] z;
+    delete[] w;
+    delete[] cand;
+    z = new (std::nothrow) double[n];
+    w = new (std::nothrow) double[n];
+    cand = new (std::nothrow) std::uint32_t[n];
+    cap = (z && w && cand) ? n : 0;
+    return cap != 0;
+  }
+  void* reserve_sel(std::size_t bytes) noexcept {
+    if (bytes <= sel_bytes) return sel;
+    ::operator delete(sel, std::nothrow);
+    sel = ::operator new(bytes, std::nothrow);
+    sel_bytes = sel ? bytes : 0;
+    return sel;
+  }
+};
+inline SampleScratch& sample_scratch() noexcept {
+  thread_local SampleScratch s;
+  return s;
+}
+
+struct SampleRow {
+  double temperature;
+  std::size_t top_k;
+  double top_p, min_p;
+};
+
+// The cut of a prefix of the order: kept iff key < key_b, or key == key_b and index <= idx_b.
+template <class U>
+struct SampleCut {
+  bool all = true;
+  U key = 0;
+  std::size_t idx = 0;
+  bool keeps(U k, std::size_t i) const noexcept { return all || k < key || (k == key && i <= idx); }
+};
+
+// The top-p cut over the whole row x[0..n) with weights w: a radix selection on the descending keys.
+template <class T>
+inline SampleCut<typename sample_key<T>::U> top_p_cut(const T* x, const double* w, std::size_t n, double p,
+                                                      std::uint32_t* cand) noexcept {
+  using U = typename sample_key<T>::U;
+  constexpr int bits = int(sizeof(U) * 8), radix = 11;
+  constexpr std::size_t B = std::size_t(1) << radix;
+  std::uint32_t count[B];
+  WideSum sum[B];
+  int shift = bits - radix;
+  WideSum before;  // weight of the tokens ahead of the candidates
+  WideSum target;
+  std::size_t m = n;  // candidates: cand[0..m) (all of 0..n) at the first level), in index order
+  bool first = true;
+  for (;;) {
+    const U mask = U(B - 1);
+    std::memset(count, 0, sizeof count);
+    for (auto& s : sum) s = WideSum{};
+    if (first) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t b = std::size_t((sample_desc_key(x[i]) >> shift) & mask);
+        ++count[b];
+        sum[b].add(w[i]);
+      }
+      WideSum total;  // the bucket sums in key order: the same additions as the walk below
+      for (std::size_t b = 0; b < B; ++b)
+        if (count[b]) total.add(sum[b]);
+      target = wide_scale(p, total);
+    } else {
+      for (std::size_t j = 0; j < m; ++j) {
+        const std::uint32_t i = cand[j];
+        const std::size_t b = std::size_t((sample_desc_key(x[i]) >> shift) & mask);
+        ++count[b];
+        sum[b].add(w[i]);
+      }
+    }
+    // the bucket where the running weight reaches the target (the last non-empty one if rounding
+    // leaves it short)
+    std::size_t hit = B;
+    for (std::size_t b = 0; b < B; ++b) {
+      if (!count[b]) continue;
+      WideSum t = before;
+      t.add(sum[b]);
+      hit = b;
+      if (wide_ge(t, target)) break;
+      before = t;
+    }
+    // the candidates of that bucket, in index order
+    std::size_t k = 0;
+    if (first) {
+      for (std::size_t i = 0; i < n; ++i)
+        if (std::size_t((sample_desc_key(x[i]) >> shift) & mask) == hit) cand[k++] = std::uint32_t(i);
+    } else {
+      for (std::size_t j = 0; j < m; ++j)
+        if (std::size_t((sample_desc_key(x[cand[j]]) >> shift) & mask) == hit) cand[k++] = cand[j];
+    }
+    m = k;
+    first = false;
+    if (shift == 0) break;
+    shift = shift > radix ? shift - radix : 0;
+  }
+  // cand[0..m): equal keys, in index order: walk them
+  SampleCut<U> cut;
+  cut.all = false;
+  cut.key = sample_desc_key(x[cand[0]]);
+  cut.idx = cand[m - 1];
+  for (std::size_t j = 0; j < m; ++j) {
+    before.add(w[cand[j]]);
+    if (wide_ge(before, target)) {
+      cut.idx = cand[j];
+      break;
+    }
+  }
+  return cut;
+}
+
+// One row: x[0..n) contiguous (n >= 1), options checked. Writes P (n doubles) into s.w, or for
+// temperature 0 sets *greedy to the argmax (s.w untouched). Returns the row's error.
+template <class T>
+inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, SampleScratch& s,
+                                 std::size_t* greedy, bool* oom) noexcept {
+  using U = typename sample_key<T>::U;
+  // checks and argmax in one pass
+  std::size_t arg = 0;
+  T best = x[0];
+  bool nan = false, pinf = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = x[i];
+    nan |= v != v;
+    pinf |= v == std::numeric_limits<T>::infinity();
+    if (v > best) best = v, arg = i;
+  }
+  if (nan) return SampleRowError::nan;
+  if (best == -std::numeric_limits<T>::infinity()) return SampleRowError::all_neg_inf;
+  if (o.temperature == 0) {
+    *greedy = arg;
+    return SampleRowError::none;
+  }
+  if (pinf) return SampleRowError::pos_inf;
+  if (!s.reserve(n)) {
+    *oom = true;
+    return SampleRowError::none;
+  }
+  double* z = s.z;
+  double* w = s.w;
+  for (std::size_t i = 0; i < n; ++i) z[i] = double(x[i]);
+  kernels<double>().softmax(z, w, n, o.temperature);
+  const std::size_t k = o.top_k == 0 || o.top_k >= n ? n : o.top_k;
+  SampleCut<U> cut;
+  if (k < n) {
+    // the k winners in order, then the top-p prefix of them
+    std::int64_t* idx;
+    if (k <= kernel_types::top_k_small_max) {
+      void* buf = s.reserve_sel(k * (sizeof(T) + sizeof(std::int64_t)));
+      if (!buf) {
+        *oom = true;
+        return SampleRowError::none;
+      }
+      idx = static_cast<std::int64_t*>(buf);
+      T* vals = reinterpret_cast<T*>(idx + k);
+      kernels<T>().top_k(x, n, k, vals, idx);  // no NaN: checked above
+    } else {
+      void* buf = s.reserve_sel(n * sizeof(TopKEntry<T>) + k * sizeof(std::int64_t));
+      if (!buf) {
+        *oom = true;
+        return SampleRowError::none;
+      }
+      TopKEntry<T>* es = static_cast<TopKEntry<T>*>(buf);
+      idx = reinterpret_cast<std::int64_t*>(es + n);
+      for (std::size_t j = 0; j < n; ++j) es[j] = {x[j], std::int64_t(j)};
+      const auto before = [](const TopKEntry<T>& a, const TopKEntry<T>& c) {
+        return a.v > c.v || (a.v == c.v && a.i < c.i);
+      };
+      std::nth_element(es, es + (k - 1), es + n, before);
+      std::sort(es, es + k, before);
+      for (std::size_t j = 0; j < k; ++j) idx[j] = es[j].i;
+    }
+    std::size_t last = k - 1;
+    if (o.top_p < 1) {
+      WideSum total, run;
+      for (std::size_t j = 0; j < k; ++j) total.add(w[idx[j]]);
+      const WideSum target = wide_scale(o.top_p, total);
+      for (std::size_t j = 0; j < k; ++j) {
+        run.add(w[idx[j]]);
+        if (wide_ge(run, target)) {
+          last = j;
+          break;
+        }
+      }
+    }
+    cut.all = false;
+    cut.key = sample_desc_key(x[idx[last]]);
+    cut.idx = std::size_t(idx[last]);
+  } else if (o.top_p < 1) {
+    cut = top_p_cut<T>(x, w, n, o.top_p, s.cand);
+  }
+  // min-p relative to the top token's weight (the largest w: the argmax's)
+  const double floor_w = o.min_p > 0 ? o.min_p * w[arg] : 0.0;
+  const bool by_min_p = o.min_p > 0;
+  WideSum kept;
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool keep = (cut.all || cut.keeps(sample_desc_key(x[i]), i)) && (!by_min_p || w[i] >= floor_w);
+    if (keep) kept.add(w[i]);
+    else w[i] = 0;
+  }
+  const double S = kept.value();
+  for (std::size_t i = 0; i < n; ++i) w[i] /= S;
+  return SampleRowError::none;
+}
+
+inline std::size_t sample_draw(const double* P, std::size_t n, double u) noexcept {
+  double c = 0;
+  for (std::size_t i = 0; i < n; ++i) c += P[i];
+  const double t = u * c;
+  double run = 0;
+  std::size_t last = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (P[i] > 0) last = i;
+    run += P[i];
+    if (run > t) return i;
+  }
+  return last;
+}
+
+inline SampleRow sample_row_options(const SampleOptions& o, std::size_t r) noexcept {
+  SampleRow s{o.temperature, o.top_k, o.top_p, o.min_p};
+  if (!o.temperatures.empty()) s.temperature = o.temperatures[r];
+  if (!o.top_ks.empty()) s.top_k = std::size_t(o.top_ks[r]);
+  if (!o.top_ps.empty()) s.top_p = o.top_ps[r];
+  if (!o.min_ps.empty()) s.min_p = o.min_ps[r];
+  return s;
+}
+
+inline Status sample_check_value(const char* name, const char* what, double v, bool ok, bool per_row, std::size_t r) noexcept {
+  if (ok) return {};
+  Status s = fail(Errc::invalid_argument, name, what);
+  s.has_value = true;
+  s.value = v;
+  if (per_row) s.has_row = true, s.row = r;
+  return s;
+}
+
+inline Status sample_check_options(const SampleOptions& o, std::size_t rows) noexcept {
+  const auto t_ok = [](double t) { return t >= 0 && std::isfinite(t); };
+  const auto p_ok = [](double p) { return p > 0 && p <= 1; };
+  const auto m_ok = [](double p) { return p >= 0 && p <= 1; };
+  if (Status s = sample_check_value("temperature", "must be a finite number >= 0", o.temperature,
+                                    t_ok(o.temperature), false, 0); !s) return s;
+  if (Status s = sample_check_value("top_p", "must be in (0, 1]", o.top_p, p_ok(o.top_p), false, 0); !s) return s;
+  if (Status s = sample_check_value("min_p", "must be in [0, 1]", o.min_p, m_ok(o.min_p), false, 0); !s) return s;
+  const auto sized = [rows](const auto& v, const char* name) -> Status {
+    if (v.empty() || v.size == rows) {
+      if (!has_data(v)) return fail(Errc::null_pointer, name, "null data for a non-empty view");
+      return {};
+    }
+    return fail(Errc::shape_mismatch, name, "must have one value per row (or none)");
+  };
+  if (Status s = sized(o.temperatures, "temperature"); !s) return s;
+  if (Status s = sized(o.top_ks, "top_k"); !s) return s;
+  if (Status s = sized(o.top_ps, "top_p"); !s) return s;
+  if (Status s = sized(o.min_ps, "min_p"); !s) return s;
+  for (std::size_t r = 0; r < o.temperatures.size; ++r)
+    if (Status s = sample_check_value("temperature", "must be a finite number >= 0", o.temperatures[r],
+                                      t_ok(o.temperatures[r]), true, r); !s) return s;
+  for (std::size_t r = 0; r < o.top_ks.size; ++r)
+    if (Status s = sample_check_value("top_k", "must be >= 0", double(o.top_ks[r]), o.top_ks[r] >= 0, true, r); !s)
+      return s;
+  for (std::size_t r = 0; r < o.top_ps.size; ++r)
+    if (Status s = sample_check_value("top_p", "must be in (0, 1]", o.top_ps[r], p_ok(o.top_ps[r]), true, r); !s)
+      return s;
+  for (std::size_t r = 0; r < o.min_ps.size; ++r)
+    if (Status s = sample_check_value("min_p", "must be in [0, 1]", o.min_ps[r], m_ok(o.min_ps[r]), true, r); !s)
+      return s;
+  return {};
+}
+
+inline const char* sample_row_message(SampleRowError e) noexcept {
+  switch (e) {
+    case SampleRowError::nan: return "a row containing NaN cannot be sampled";
+    case SampleRowError::pos_inf: return "a row containing +inf cannot be sampled at a temperature > 0";
+    case SampleRowError::all_neg_inf: return "a row of only -inf has no token to sample";
+    default: return "";
+  }
+}
+
+// Rows of sample (tokens) or sample_proba (probs), split by par; the first failing row reported.
+template <class T, class Par, class Out>
+inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions& o, Par&& par, Out&& out) noexcept {
+  if (logits.rows == 0) return {};
+  std::atomic<std::size_t> first_bad{logits.rows};
+  std::atomic<bool> oom{false};
+  par(logits.rows, logits.cols, [&](std::size_t b, std::size_t e) {
+    SampleScratch& s = sample_scratch();
+    Scratch<T> xbuf(logits.col_stride == 1 ? 0 : logits.cols);
+    if (logits.col_stride != 1 && !xbuf.get()) {
+      oom.store(true, std::memory_order_relaxed);
+      return;
+    }
+    for (std::size_t r = b; r < e; ++r) {
+      const T* row = row_in(logits, r, xbuf.get());
+      std::size_t greedy = logits.cols;
+      bool o2 = false;
+      const SampleRowError err = sample_row<T>(row, logits.cols, sample_row_options(o, r), s, &greedy, &o2);
+      if (o2) {
+        oom.store(true, std::memory_order_relaxed);
+        return;
+      }
+      if (err != SampleRowError::none) {
+        std::size_t cur = first_bad.load(std::memory_order_relaxed);
+        while (r < cur && !first_bad.compare_exchange_weak(cur, r, std::memory_order_relaxed)) {
+        }
+        return;  // later rows of this part cannot be the first bad one
+      }
+      out(r, greedy, s.w);
+    }
+  });
+  if (oom.load()) return fail(Errc::out_of_memory, "logits", "no memory for the buffers of a row");
+  const std::size_t r = first_bad.load();
+  if (r < logits.rows) {
+    // the kind of row r, read again here (one pass over one row)
+    Scratch<T> xbuf(logits.col_stride == 1 ? 0 : logits.cols);
+    const T* row = row_in(logits, r, xbuf.get());
+    SampleRowError k = SampleRowError::none;
+    bool nan = false, pinf = false, fin = false;
+    for (std::size_t c = 0; c < logits.cols; ++c) {
+      nan |= row[c] != row[c];
+      pinf |= row[c] == std::numeric_limits<T>::infinity();
+      fin |= row[c] > -std::numeric_limits<T>::infinity();
+    }
+    k = nan ? SampleRowError::nan : !fin ? SampleRowError::all_neg_inf : SampleRowError::pos_inf;
+    const double v = k == SampleRowError::nan ? std::numeric_limits<double>::quiet_NaN()
+                     : k == SampleRowError::pos_inf ? std::numeric_limits<double>::infinity()
+                                                    : -std::numeric_limits<double>::infinity();
+    return fail_at(Errc::invalid_argument, "logits", sample_row_message(k), v, r);
+  }
+  return {};
+}
+
+}  // namespace detail
+
+// One token per row of logits (rows × C, C >= 1), drawn with the caller's uniforms[r] in [0, 1)
+// (docs/semantics.md, "Sampling": temperature, top-k, top-p, min-p, then the inverse-CDF draw of
+// the kept set in index order); tokens[r] in [0, C). The same uniforms give the same tokens for any
+// split of the rows. Errors: an option out of range (argument "temperature", "top_k", "top_p",
+// "min_p"; a per-row value with its row), uniforms or tokens not one per row (shape_mismatch), a
+// uniform outside [0, 1) ("uniforms"), a row holding NaN, a row of only -inf, or a row holding
+// +inf at a temperature > 0 (argument "logits", row = the first such row; tokens unspecified).
+// Buffers: per thread, kept for the thread's next call (new(std::nothrow); out_of_memory if it fails).
+template <class T, class Par = detail::SerialFor>
+inline Status sample(MatrixView<const detail::id_t<T>> logits, VectorView<const double> uniforms,
+                     VectorView<std::int64_t> tokens, const SampleOptions& options = {}, Par&& par = {}) noexcept {
+  static_assert(detail::is_real_v<T>, "logitkit works on float and double");
+  if (!detail::has_data(logits)) return detail::fail(Errc::null_pointer, "logits", "null data for a non-empty view");
+  if (logits.rows > 0 && logits.cols == 0)
+    return detail::fail(Errc::shape_mismatch, "logits", "a row needs at least one class");
+  if (logits.cols > std::size_t(0xffffffffu))
+    return detail::fail(Errc::shape_mismatch, "logits", "at most 2^32 - 1 classes");
+  if (uniforms.size != logits.rows) return detail::fail(Errc::shape_mismatch, "uniforms", "must have one value per row");
+  if (tokens.size != logits.rows) return detail::fail(Errc::shape_mismatch, "tokens", "must have one value per row");
+  if (!detail::has_data(uniforms)) return detail::fail(Errc::null_pointer, "uniforms", "null data for a non-empty view");
+  if (!detail::has_data(tokens)) return detail::fail(Errc::null_pointer, "tokens", "null data for a non-empty view");
+  if (Status s = detail::sample_check_options(options, logits.rows); !s) return s;
+  for (std::size_t r = 0; r < uniforms.size; ++r)
+    if (!(uniforms[r] >= 0 && uniforms[r] < 1))
+      return detail::fail_at(Errc::invalid_argument, "uniforms", "must be in [0, 1)", uniforms[r], r);
+  const std::size_t C = logits.cols;
+  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, std::size_t greedy, const double* P) {
+    tokens[r] = std::int64_t(greedy < C ? greedy : detail::sample_draw(P, C, uniforms[r]));
+  });
+}
+
+// The distribution sample draws from (rows × C, C >= 1): P of docs/semantics.md, "Sampling" (0
+// outside the kept set; one-hot at the first largest logit at temperature 0), rounded to T.
+// Errors as sample's.
+template <class T, class Par = detail::SerialFor>
+inline Status sample_proba(MatrixView<const detail::id_t<T>> logits, MatrixView<T> probs,
+                           const SampleOptions& options = {}, Par&& par = {}) noexcept {
+  static_assert(detail::is_real_v<T>, "logitkit works on float and double");
+  if (!detail::has_data(logits)) return detail::fail(Errc::null_pointer, "logits", "null data for a non-empty view");
+  if (logits.rows > 0 && logits.cols == 0)
+    return detail::fail(Errc::shape_mismatch, "logits", "a row needs at least one class");
+  if (logits.cols > std::size_t(0xffffffffu))
+    return detail::fail(Errc::shape_mismatch, "logits", "at most 2^32 - 1 classes");
+  if (Status s = detail::same_shape(logits, probs, "probs"); !s) return s;
+  if (Status s = detail::sample_check_options(options, logits.rows); !s) return s;
+  const std::size_t C = logits.cols;
+  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, std::size_t greedy, const double* P) {
+    for (std::size_t c = 0; c < C; ++c) probs(r, c) = greedy < C ? T(c == greedy ? 1 : 0) : T(P[c]);
+  });
+}
+
 }  // namespace LOGITKIT_API_NAMESPACE
 }  // namespace logitkit
