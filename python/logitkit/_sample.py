@@ -104,11 +104,15 @@ def _top_k_option(value: Any, batch: tuple[int, ...]) -> Any:
     neg = a < 0
     if neg.any():
         pos = tuple(int(i) for i in np.argwhere(neg)[0])
-        raise ValueError(f"top_k: must be >= 0 (0 or None: no filter), got {int(a[pos])} (row {pos})")
+        raise ValueError(
+            f"top_k: must be >= 0 (0 or None: no filter), got {int(a[pos])} (row {pos})"
+        )
     return np.ascontiguousarray(np.minimum(a, 2**62), dtype=np.int64).reshape(-1)
 
 
-def _rows(logits: Any, axis: Any, where: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], int, Any]:
+def _rows(
+    logits: Any, axis: Any, where: Any
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], int, Any]:
     """(x as rows × V float32/float64 with -inf where masked, the class axis, batch shape, V,
     original dtype)."""
     x0 = as_real_array(logits, "logits")
