@@ -1338,33 +1338,45 @@ struct SampleCut {
   bool keeps(U k, std::size_t i) const noexcept { return all || k < key || (k == key && i <= idx); }
 };
 
-// The top-p cut over the whole row x[0..n) with weights w: a radix selection on the descending keys.
-template <class T>
+// A plain double sum (the fast pass of top_p_cut).
+struct PlainSum {
+  double v = 0;
+  void add(double x) noexcept { v += x; }
+};
+inline void wide_add(WideSum& a, const PlainSum& b) noexcept { a.add(b.v); }
+inline void wide_add(WideSum& a, const WideSum& b) noexcept { a.add(b); }
+
+// The top-p cut over the whole row x[0..n) with weights w >= 0: a radix selection on the descending
+// keys, the buckets' weights summed in Sum (PlainSum or WideSum); the walk through the last
+// candidates (equal logits, in index order) in two doubles, on top of the weight of the buckets
+// ahead of them. *close (PlainSum): the crossing is within the rounding error of the plain sums
+// ((n + 2·buckets)·2^-52 of the total, a bound of the error of sums of positive terms), so the
+// caller redoes the selection with WideSum buckets.
+template <class T, class Sum>
 inline SampleCut<typename sample_key<T>::U> top_p_cut(const T* x, const double* w, std::size_t n, double p,
-                                                      std::uint32_t* cand) noexcept {
+                                                      std::uint32_t* cand, bool* close) noexcept {
   using U = typename sample_key<T>::U;
   constexpr int bits = int(sizeof(U) * 8), radix = 11;
   constexpr std::size_t B = std::size_t(1) << radix;
   std::uint32_t count[B];
-  WideSum sum[B];
+  Sum sum[B];
   int shift = bits - radix;
   WideSum before;  // weight of the tokens ahead of the candidates
-  WideSum target;
-  std::size_t m = n;  // candidates: cand[0..m) (all of 0..n) at the first level), in index order
+  WideSum target, total;
+  std::size_t m = n;  // candidates: cand[0..m) (all of 0..n at the first level), in index order
   bool first = true;
+  const U mask = U(B - 1);
   for (;;) {
-    const U mask = U(B - 1);
     std::memset(count, 0, sizeof count);
-    for (auto& s : sum) s = WideSum{};
+    for (auto& b : sum) b = Sum{};
     if (first) {
       for (std::size_t i = 0; i < n; ++i) {
         const std::size_t b = std::size_t((sample_desc_key(x[i]) >> shift) & mask);
         ++count[b];
         sum[b].add(w[i]);
       }
-      WideSum total;  // the bucket sums in key order: the same additions as the walk below
-      for (std::size_t b = 0; b < B; ++b)
-        if (count[b]) total.add(sum[b]);
+      for (std::size_t b = 0; b < B; ++b)  // the bucket sums in key order, as the walk below adds them
+        if (count[b]) wide_add(total, sum[b]);
       target = wide_scale(p, total);
     } else {
       for (std::size_t j = 0; j < m; ++j) {
@@ -1380,7 +1392,7 @@ inline SampleCut<typename sample_key<T>::U> top_p_cut(const T* x, const double* 
     for (std::size_t b = 0; b < B; ++b) {
       if (!count[b]) continue;
       WideSum t = before;
-      t.add(sum[b]);
+      wide_add(t, sum[b]);
       hit = b;
       if (wide_ge(t, target)) break;
       before = t;
@@ -1404,47 +1416,76 @@ inline SampleCut<typename sample_key<T>::U> top_p_cut(const T* x, const double* 
   cut.all = false;
   cut.key = sample_desc_key(x[cand[0]]);
   cut.idx = cand[m - 1];
+  const auto margin = [](const WideSum& a, const WideSum& b) { return (a.hi - b.hi) + (a.lo - b.lo); };
+  const double tol = double(n + 2 * B) * 0x1p-52 * total.value();
+  *close = true;
   for (std::size_t j = 0; j < m; ++j) {
+    const WideSum prev = before;
     before.add(w[cand[j]]);
     if (wide_ge(before, target)) {
       cut.idx = cand[j];
+      *close = !(margin(before, target) > tol && margin(target, prev) > tol);
       break;
     }
   }
   return cut;
 }
 
-// One row: x[0..n) contiguous (n >= 1), options checked. Writes P (n doubles) into s.w, or for
-// temperature 0 sets *greedy to the argmax (s.w untouched). Returns the row's error.
+// The sum of a[0..n) for the normalisation, in four interleaved two-double sums (a plain double sum
+// of many terms would cost the probabilities their last digits).
+inline double sample_sum(const double* a, std::size_t n) noexcept {
+  WideSum s0, s1, s2, s3;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) s0.add(a[i]), s1.add(a[i + 1]), s2.add(a[i + 2]), s3.add(a[i + 3]);
+  for (; i < n; ++i) s0.add(a[i]);
+  s0.add(s1);
+  s2.add(s3);
+  s0.add(s2);
+  return s0.value();
+}
+
+// The result of one row: greedy (the token, at temperature 0), or the kept tokens idx[0..m) in
+// index order (idx null: every token, 0..n) with their probabilities P[0..m).
+struct SampleKept {
+  std::size_t greedy;  // < n at temperature 0
+  const std::uint32_t* idx;
+  const double* P;
+  std::size_t m;
+  std::size_t token(std::size_t j) const noexcept { return idx ? idx[j] : j; }
+};
+
+// One row: x[0..n) contiguous (n >= 1), options checked. Returns the row's error; *out as above
+// (pointing into s) otherwise.
 template <class T>
-inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, SampleScratch& s,
-                                 std::size_t* greedy, bool* oom) noexcept {
+inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, SampleScratch& s, SampleKept* out,
+                                 bool* oom) noexcept {
   using U = typename sample_key<T>::U;
-  // checks and argmax in one pass
-  std::size_t arg = 0;
-  T best = x[0];
-  bool nan = false, pinf = false;
-  for (std::size_t i = 0; i < n; ++i) {
-    const T v = x[i];
-    nan |= v != v;
-    pinf |= v == std::numeric_limits<T>::infinity();
-    if (v > best) best = v, arg = i;
-  }
-  if (nan) return SampleRowError::nan;
+  // NaN check, largest logit and its first index: top_k's selection of one entry
+  T best;
+  std::int64_t arg64;
+  if (!kernels<T>().top_k(x, n, 1, &best, &arg64)) return SampleRowError::nan;
+  const std::size_t arg = std::size_t(arg64);
   if (best == -std::numeric_limits<T>::infinity()) return SampleRowError::all_neg_inf;
+  out->greedy = n;
   if (o.temperature == 0) {
-    *greedy = arg;
+    out->greedy = arg;
     return SampleRowError::none;
   }
-  if (pinf) return SampleRowError::pos_inf;
+  if (best == std::numeric_limits<T>::infinity()) return SampleRowError::pos_inf;
   if (!s.reserve(n)) {
     *oom = true;
     return SampleRowError::none;
   }
   double* z = s.z;
   double* w = s.w;
-  for (std::size_t i = 0; i < n; ++i) z[i] = double(x[i]);
-  kernels<double>().softmax(z, w, n, o.temperature);
+  // z = x / temperature, each quotient rounded once (as x / T in double); w = softmax(z)
+  if (o.temperature == 1) {
+    for (std::size_t i = 0; i < n; ++i) z[i] = double(x[i]);
+  } else {
+    const double t = o.temperature;
+    for (std::size_t i = 0; i < n; ++i) z[i] = double(x[i]) / t;
+  }
+  kernels<double>().softmax(z, w, n, 1.0);
   const std::size_t k = o.top_k == 0 || o.top_k >= n ? n : o.top_k;
   SampleCut<U> cut;
   if (k < n) {
@@ -1492,34 +1533,50 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
     cut.key = sample_desc_key(x[idx[last]]);
     cut.idx = std::size_t(idx[last]);
   } else if (o.top_p < 1) {
-    cut = top_p_cut<T>(x, w, n, o.top_p, s.cand);
+    bool close = false;
+    cut = top_p_cut<T, PlainSum>(x, w, n, o.top_p, s.cand, &close);
+    if (close) cut = top_p_cut<T, WideSum>(x, w, n, o.top_p, s.cand, &close);
   }
   // min-p relative to the top token's weight (the largest w: the argmax's)
-  const double floor_w = o.min_p > 0 ? o.min_p * w[arg] : 0.0;
   const bool by_min_p = o.min_p > 0;
-  WideSum kept;
-  for (std::size_t i = 0; i < n; ++i) {
-    const bool keep = (cut.all || cut.keeps(sample_desc_key(x[i]), i)) && (!by_min_p || w[i] >= floor_w);
-    if (keep) kept.add(w[i]);
-    else w[i] = 0;
+  const double floor_w = by_min_p ? o.min_p * w[arg] : 0.0;
+  double* P = z;  // z is spent: the kept probabilities go there
+  if (cut.all && !by_min_p) {
+    // every token: P = w / sum(w)
+    const double S = sample_sum(w, n);
+    for (std::size_t i = 0; i < n; ++i) P[i] = w[i] / S;
+    *out = SampleKept{n, nullptr, P, n};
+    return SampleRowError::none;
   }
-  const double S = kept.value();
-  for (std::size_t i = 0; i < n; ++i) w[i] /= S;
+  // the kept tokens: ahead of the cut in the order (x > x_b, or x == x_b at an index <= idx_b), and
+  // at or above the min-p floor
+  std::uint32_t* idx = s.cand;
+  std::size_t m = 0;
+  const T xb = cut.all ? -std::numeric_limits<T>::infinity() : x[cut.idx];
+  const std::size_t ib = cut.all ? n : cut.idx;
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool ahead = cut.all || x[i] > xb || (x[i] == xb && i <= ib);
+    if (ahead && (!by_min_p || w[i] >= floor_w)) idx[m++] = std::uint32_t(i);
+  }
+  for (std::size_t j = 0; j < m; ++j) P[j] = w[idx[j]];
+  const double S = sample_sum(P, m);
+  for (std::size_t j = 0; j < m; ++j) P[j] /= S;
+  *out = SampleKept{n, idx, P, m};
   return SampleRowError::none;
 }
 
-inline std::size_t sample_draw(const double* P, std::size_t n, double u) noexcept {
+// The inverse-CDF draw over the kept tokens (index order): the first with C_j > u * C_total, C
+// accumulated left to right in double (the tokens outside the kept set add 0).
+// C is stored as it is accumulated (into cum[0..m)), then searched: C is non-decreasing.
+inline std::size_t sample_draw(const SampleKept& k, double u, double* cum) noexcept {
   double c = 0;
-  for (std::size_t i = 0; i < n; ++i) c += P[i];
+  for (std::size_t j = 0; j < k.m; ++j) cum[j] = c += k.P[j];
   const double t = u * c;
-  double run = 0;
-  std::size_t last = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (P[i] > 0) last = i;
-    run += P[i];
-    if (run > t) return i;
-  }
-  return last;
+  const std::size_t j = std::size_t(std::upper_bound(cum, cum + k.m, t) - cum);  // first C_j > t
+  if (j < k.m) return k.token(j);
+  std::size_t last = k.m - 1;  // none: the last kept token with P > 0
+  while (last > 0 && !(k.P[last] > 0)) --last;
+  return k.token(last);
 }
 
 inline SampleRow sample_row_options(const SampleOptions& o, std::size_t r) noexcept {
@@ -1598,9 +1655,9 @@ inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions
     }
     for (std::size_t r = b; r < e; ++r) {
       const T* row = row_in(logits, r, xbuf.get());
-      std::size_t greedy = logits.cols;
+      SampleKept kept{};
       bool o2 = false;
-      const SampleRowError err = sample_row<T>(row, logits.cols, sample_row_options(o, r), s, &greedy, &o2);
+      const SampleRowError err = sample_row<T>(row, logits.cols, sample_row_options(o, r), s, &kept, &o2);
       if (o2) {
         oom.store(true, std::memory_order_relaxed);
         return;
@@ -1611,7 +1668,7 @@ inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions
         }
         return;  // later rows of this part cannot be the first bad one
       }
-      out(r, greedy, s.w);
+      out(r, kept);
     }
   });
   if (oom.load()) return fail(Errc::out_of_memory, "logits", "no memory for the buffers of a row");
@@ -1664,8 +1721,8 @@ inline Status sample(MatrixView<const detail::id_t<T>> logits, VectorView<const 
     if (!(uniforms[r] >= 0 && uniforms[r] < 1))
       return detail::fail_at(Errc::invalid_argument, "uniforms", "must be in [0, 1)", uniforms[r], r);
   const std::size_t C = logits.cols;
-  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, std::size_t greedy, const double* P) {
-    tokens[r] = std::int64_t(greedy < C ? greedy : detail::sample_draw(P, C, uniforms[r]));
+  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, const detail::SampleKept& k) {
+    tokens[r] = std::int64_t(k.greedy < C ? k.greedy : detail::sample_draw(k, uniforms[r], detail::sample_scratch().w));
   });
 }
 
@@ -1684,8 +1741,14 @@ inline Status sample_proba(MatrixView<const detail::id_t<T>> logits, MatrixView<
   if (Status s = detail::same_shape(logits, probs, "probs"); !s) return s;
   if (Status s = detail::sample_check_options(options, logits.rows); !s) return s;
   const std::size_t C = logits.cols;
-  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, std::size_t greedy, const double* P) {
-    for (std::size_t c = 0; c < C; ++c) probs(r, c) = greedy < C ? T(c == greedy ? 1 : 0) : T(P[c]);
+  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, const detail::SampleKept& k) {
+    if (k.greedy < C || k.idx) {
+      for (std::size_t c = 0; c < C; ++c) probs(r, c) = T(c == k.greedy ? 1 : 0);
+      if (k.greedy < C) return;
+      for (std::size_t j = 0; j < k.m; ++j) probs(r, k.idx[j]) = T(k.P[j]);
+    } else {
+      for (std::size_t c = 0; c < C; ++c) probs(r, c) = T(k.P[c]);
+    }
   });
 }
 
