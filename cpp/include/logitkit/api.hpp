@@ -1554,9 +1554,10 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
   std::size_t m = 0;
   const T xb = cut.all ? -std::numeric_limits<T>::infinity() : x[cut.idx];
   const std::size_t ib = cut.all ? n : cut.idx;
-  for (std::size_t i = 0; i < n; ++i) {
-    const bool ahead = cut.all || x[i] > xb || (x[i] == xb && i <= ib);
-    if (ahead && (!by_min_p || w[i] >= floor_w)) idx[m++] = std::uint32_t(i);
+  for (std::size_t i = 0; i < n; ++i) {  // without branches: the kept tokens are few or many
+    const bool ahead = (x[i] > xb) | ((x[i] == xb) & (i <= ib));
+    idx[m] = std::uint32_t(i);
+    m += std::size_t(ahead & (w[i] >= floor_w));
   }
   for (std::size_t j = 0; j < m; ++j) P[j] = w[idx[j]];
   const double S = sample_sum(P, m);
