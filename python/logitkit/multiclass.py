@@ -246,7 +246,8 @@ def sample(
     axis: int = -1,
     where: Any = None,
     logprobs: int | None = None,
-) -> Any:
+    dim: None = None,
+) -> np.ndarray | np.intp | _sample.Sample:
     """One token per row, drawn from the filtered distribution (LLM decoding).
 
     Per row: ``temperature`` divides the logits, then top-k, top-p and min-p filter, the kept set is
@@ -294,6 +295,8 @@ def sample(
     >>> int(lk.multiclass.sample([2.0, 1.0, -1.0], top_k=1, rng=0))
     0
     """
+    if dim is not None:
+        no_dim(dim)
     return _sample.sample(logits, temperature, top_k, top_p, min_p, rng, axis, where, logprobs)
 
 

@@ -1208,7 +1208,9 @@ inline Status top_k(MatrixView<const detail::id_t<T>> logits, std::size_t k, Mat
 // ------------------------------------------------------------------------------------ sample
 //
 // Sampling a token per row (docs/semantics.md, "Sampling"). Per row, with z = logits / temperature:
-//   w = softmax(z) in float64 (the softmax row kernel of double: the row is widened first);
+//   w = exp(z - max z) at the top-k winners when top-k filters (no pass over the row beyond the
+//     selection), else softmax(z) in float64 (the softmax row kernel of double, the row widened);
+//     only ratios of w matter below;
 //   order: by logit, largest first, equal logits by the lower index (top_k's order);
 //   top-k keeps the first k of that order (0, or k >= C: no filter);
 //   top-p keeps the shortest prefix of the order (within the top-k set) whose weight reaches
@@ -1220,10 +1222,9 @@ inline Status top_k(MatrixView<const detail::id_t<T>> logits, std::size_t k, Mat
 // temperature 0 is greedy: the first largest logit (P one-hot there). The sums that decide the top-p
 // set are carried in two doubles (a sum and its accumulated rounding errors), so the set is that of
 // exact arithmetic on w except where the two sides agree to about 30 digits. No sort of the row: the
-// top-p prefix is found by a radix selection on the order-preserving integer image of the logits
-// (2048 buckets of the leading bits, with the count and weight of each; only the bucket that
-// crosses the target is refined on the next bits; a bucket of equal logits is walked in index
-// order), the top-k set by top_k's selection.
+// top-p prefix is found by selection (top_p_cut: 2048 buckets spread linearly over the logits'
+// range, with the count and weight of each; only the bucket that crosses the target is refined; a
+// set of equal logits is walked in index order), the top-k set by top_k's selection.
 
 // Options of sample and sample_proba. A per-row view, when it has elements, gives row r's value
 // (its size must be the number of rows) and overrides the scalar.
@@ -1261,25 +1262,6 @@ inline WideSum wide_scale(double p, const WideSum& s) noexcept {
   r.hi = p * s.hi;
   r.lo = std::fma(p, s.hi, -r.hi) + p * s.lo;
   return r;
-}
-
-template <class T> struct sample_key;
-template <> struct sample_key<float> {
-  using U = std::uint32_t;
-};
-template <> struct sample_key<double> {
-  using U = std::uint64_t;
-};
-// The descending key of a non-NaN x: a larger x has a smaller key; -0 and +0 alike.
-template <class T>
-inline typename sample_key<T>::U sample_desc_key(T x) noexcept {
-  using U = typename sample_key<T>::U;
-  constexpr U sign = U(1) << (sizeof(U) * 8 - 1);
-  if (x == 0) x = 0;
-  U b;
-  std::memcpy(&b, &x, sizeof b);
-  const U ord = (b & sign) ? U(~b) : U(b | sign);
-  return U(~ord);
 }
 
 // Why a row cannot be sampled (the first such row is reported).
@@ -1329,13 +1311,11 @@ struct SampleRow {
   double top_p, min_p;
 };
 
-// The cut of a prefix of the order: kept iff key < key_b, or key == key_b and index <= idx_b.
-template <class U>
+// The cut of a prefix of the order: every token, or those ahead of token idx (a larger logit, or
+// the same logit at an index <= idx).
 struct SampleCut {
   bool all = true;
-  U key = 0;
   std::size_t idx = 0;
-  bool keeps(U k, std::size_t i) const noexcept { return all || k < key || (k == key && i <= idx); }
 };
 
 // A plain double sum (the fast pass of top_p_cut).
@@ -1346,44 +1326,51 @@ struct PlainSum {
 inline void wide_add(WideSum& a, const PlainSum& b) noexcept { a.add(b.v); }
 inline void wide_add(WideSum& a, const WideSum& b) noexcept { a.add(b); }
 
-// The top-p cut over the whole row x[0..n) with weights w >= 0: a radix selection on the descending
-// keys, the buckets' weights summed in Sum (PlainSum or WideSum); the walk through the last
-// candidates (equal logits, in index order) in two doubles, on top of the weight of the buckets
-// ahead of them. *close (PlainSum): the crossing is within the rounding error of the plain sums
-// ((n + 2·buckets)·2^-52 of the total, a bound of the error of sums of positive terms), so the
-// caller redoes the selection with WideSum buckets.
+// The top-p cut over the whole row x[0..n) (no NaN or +inf; its largest entry xmax, its smallest
+// finite one xmin) with weights w >= 0, found by selection. Each level spreads the candidates (the
+// whole row at first) over B buckets by value, linearly over their range [lo, hi]:
+// b(x) = floor((hi - x) · B / (hi - lo)) capped at B - 1 (monotone: a larger logit never falls in a
+// later bucket, equal logits in the same one; -inf in the last), sums each bucket's count and weight
+// in Sum (PlainSum or WideSum), finds the bucket where the running weight, from the largest logits
+// down, reaches top_p · total, and keeps its tokens (in index order) as the next candidates. It ends
+// when the candidates are few (then sorted by logit, largest first, ties by index) or all equal
+// (already in index order), and walks them in two doubles on top of the weight ahead of them.
+// *close (PlainSum): the crossing is within the rounding error of the plain sums ((n + 2·B)·2^-52
+// of the total: a bound of the error of sums of positive terms), so the caller redoes the selection
+// with WideSum buckets.
 template <class T, class Sum>
-inline SampleCut<typename sample_key<T>::U> top_p_cut(const T* x, const double* w, std::size_t n, double p,
-                                                      std::uint32_t* cand, bool* close) noexcept {
-  using U = typename sample_key<T>::U;
-  constexpr int bits = int(sizeof(U) * 8), radix = 11;
-  constexpr std::size_t B = std::size_t(1) << radix;
+inline SampleCut top_p_cut(const T* x, const double* w, std::size_t n, double p,
+                          double xmin, double xmax, std::uint32_t* cand, bool* close) noexcept {
+  constexpr std::size_t B = 2048, small = 16;
   std::uint32_t count[B];
   Sum sum[B];
-  int shift = bits - radix;
   WideSum before;  // weight of the tokens ahead of the candidates
   WideSum target, total;
   std::size_t m = n;  // candidates: cand[0..m) (all of 0..n at the first level), in index order
   bool first = true;
-  const U mask = U(B - 1);
-  for (;;) {
+  double lo = xmin, hi = xmax;
+  while (m > small && lo < hi) {
+    const double scale = double(B) / (hi - lo);
+    const auto bucket = [&](std::size_t i) {
+      const double d = (hi - double(x[i])) * scale;
+      return d < double(B - 1) ? std::size_t(d) : B - 1;
+    };
     std::memset(count, 0, sizeof count);
     for (auto& b : sum) b = Sum{};
     if (first) {
       for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t b = std::size_t((sample_desc_key(x[i]) >> shift) & mask);
+        const std::size_t b = bucket(i);
         ++count[b];
         sum[b].add(w[i]);
       }
-      for (std::size_t b = 0; b < B; ++b)  // the bucket sums in key order, as the walk below adds them
+      for (std::size_t b = 0; b < B; ++b)  // the bucket sums in order, as the walk below adds them
         if (count[b]) wide_add(total, sum[b]);
       target = wide_scale(p, total);
     } else {
       for (std::size_t j = 0; j < m; ++j) {
-        const std::uint32_t i = cand[j];
-        const std::size_t b = std::size_t((sample_desc_key(x[i]) >> shift) & mask);
+        const std::size_t b = bucket(cand[j]);
         ++count[b];
-        sum[b].add(w[i]);
+        sum[b].add(w[cand[j]]);
       }
     }
     // the bucket where the running weight reaches the target (the last non-empty one if rounding
@@ -1397,24 +1384,40 @@ inline SampleCut<typename sample_key<T>::U> top_p_cut(const T* x, const double* 
       if (wide_ge(t, target)) break;
       before = t;
     }
-    // the candidates of that bucket, in index order
+    // its tokens, in index order, and their range
     std::size_t k = 0;
+    double nlo = std::numeric_limits<double>::infinity(), nhi = -nlo;
+    const auto take = [&](std::uint32_t i) {
+      cand[k] = i;
+      const bool in = bucket(i) == hit;
+      k += std::size_t(in);
+      if (in) {
+        const double v = double(x[i]);
+        nlo = v < nlo ? v : nlo;
+        nhi = v > nhi ? v : nhi;
+      }
+    };
     if (first) {
-      for (std::size_t i = 0; i < n; ++i)
-        if (std::size_t((sample_desc_key(x[i]) >> shift) & mask) == hit) cand[k++] = std::uint32_t(i);
+      for (std::size_t i = 0; i < n; ++i) take(std::uint32_t(i));
     } else {
-      for (std::size_t j = 0; j < m; ++j)
-        if (std::size_t((sample_desc_key(x[cand[j]]) >> shift) & mask) == hit) cand[k++] = cand[j];
+      for (std::size_t j = 0; j < m; ++j) take(cand[j]);
     }
     m = k;
+    lo = nlo;
+    hi = nhi;
     first = false;
-    if (shift == 0) break;
-    shift = shift > radix ? shift - radix : 0;
   }
-  // cand[0..m): equal keys, in index order: walk them
-  SampleCut<U> cut;
+  if (first) {  // a short row or one of equal logits: the whole row is the candidate set
+    for (std::size_t i = 0; i < n; ++i) {
+      cand[i] = std::uint32_t(i);
+      total.add(w[i]);
+    }
+    target = wide_scale(p, total);
+  }
+  if (lo < hi)  // few candidates: by logit, largest first, equal ones by index
+    std::sort(cand, cand + m, [x](std::uint32_t a, std::uint32_t b) { return x[a] > x[b] || (x[a] == x[b] && a < b); });
+  SampleCut cut;
   cut.all = false;
-  cut.key = sample_desc_key(x[cand[0]]);
   cut.idx = cand[m - 1];
   const auto margin = [](const WideSum& a, const WideSum& b) { return (a.hi - b.hi) + (a.lo - b.lo); };
   const double tol = double(n + 2 * B) * 0x1p-52 * total.value();
@@ -1459,7 +1462,6 @@ struct SampleKept {
 template <class T>
 inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, SampleScratch& s, SampleKept* out,
                                  bool* oom) noexcept {
-  using U = typename sample_key<T>::U;
   // NaN check, largest logit and its first index: top_k's selection of one entry
   T best;
   std::int64_t arg64;
@@ -1478,16 +1480,8 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
   }
   double* z = s.z;
   double* w = s.w;
-  // z = x / temperature, each quotient rounded once (as x / T in double); w = softmax(z)
-  if (o.temperature == 1) {
-    for (std::size_t i = 0; i < n; ++i) z[i] = double(x[i]);
-  } else {
-    const double t = o.temperature;
-    for (std::size_t i = 0; i < n; ++i) z[i] = double(x[i]) / t;
-  }
-  kernels<double>().softmax(z, w, n, 1.0);
+  const double t = o.temperature;
   const std::size_t k = o.top_k == 0 || o.top_k >= n ? n : o.top_k;
-  SampleCut<U> cut;
   if (k < n) {
     // the k winners in order, then the top-p prefix of them
     std::int64_t* idx;
@@ -1516,26 +1510,59 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
       std::sort(es, es + k, before);
       for (std::size_t j = 0; j < k; ++j) idx[j] = es[j].i;
     }
+    // the winners' weights exp((x - max x) / temperature) (only the kept set is renormalised: no
+    // sum over the row is needed); the difference and the quotient carry their rounding errors
+    // into exp to first order, so the weight is as exact as exp
+    const double b = double(best);
+    const auto weight = [&](std::size_t i) {
+      const double a = double(x[i]), d = a - b;
+      if (!(d > -std::numeric_limits<double>::infinity())) return 0.0;
+      const double dp = d - a, err = (a - (d - dp)) + (-b - dp);  // d + err = a - b exactly
+      const double q = d / t, r = (std::fma(-q, t, d) + err) / t;  // q + r = (a - b) / t
+      return std::exp(q) * (1 + r);
+    };
+    for (std::size_t j = 0; j < k; ++j) w[j] = weight(std::size_t(idx[j]));
     std::size_t last = k - 1;
     if (o.top_p < 1) {
       WideSum total, run;
-      for (std::size_t j = 0; j < k; ++j) total.add(w[idx[j]]);
+      for (std::size_t j = 0; j < k; ++j) total.add(w[j]);
       const WideSum target = wide_scale(o.top_p, total);
       for (std::size_t j = 0; j < k; ++j) {
-        run.add(w[idx[j]]);
+        run.add(w[j]);
         if (wide_ge(run, target)) {
           last = j;
           break;
         }
       }
     }
-    cut.all = false;
-    cut.key = sample_desc_key(x[idx[last]]);
-    cut.idx = std::size_t(idx[last]);
-  } else if (o.top_p < 1) {
+    // min-p against the top token's weight (w[0]); the kept tokens in index order
+    const double floor_w = o.min_p > 0 ? o.min_p * w[0] : 0.0;
+    std::uint32_t* kept = s.cand;
+    std::size_t m = 0;
+    for (std::size_t j = 0; j <= last; ++j)
+      if (w[j] >= floor_w) kept[m++] = std::uint32_t(idx[j]);
+    std::sort(kept, kept + m);
+    for (std::size_t j = 0; j < m; ++j) z[j] = weight(kept[j]);
+    const double S = sample_sum(z, m);
+    for (std::size_t j = 0; j < m; ++j) z[j] /= S;
+    *out = SampleKept{n, kept, z, m};
+    return SampleRowError::none;
+  }
+  // z = x / temperature, each quotient rounded once (as x / T in double); w = softmax(z)
+  // and the smallest finite logit (top_p_cut's range)
+  constexpr double ninf = -std::numeric_limits<double>::infinity();
+  double xmin = std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = double(x[i]);
+    z[i] = v / t;
+    xmin = v < xmin && v != ninf ? v : xmin;
+  }
+  kernels<double>().softmax(z, w, n, 1.0);
+  SampleCut cut;
+  if (o.top_p < 1) {
     bool close = false;
-    cut = top_p_cut<T, PlainSum>(x, w, n, o.top_p, s.cand, &close);
-    if (close) cut = top_p_cut<T, WideSum>(x, w, n, o.top_p, s.cand, &close);
+    cut = top_p_cut<T, PlainSum>(x, w, n, o.top_p, xmin, double(best), s.cand, &close);
+    if (close) cut = top_p_cut<T, WideSum>(x, w, n, o.top_p, xmin, double(best), s.cand, &close);
   }
   // min-p relative to the top token's weight (the largest w: the argmax's)
   const bool by_min_p = o.min_p > 0;
