@@ -842,6 +842,15 @@ void test_sample() {
       }
     }
   }
+  // u = 0 draws the first token of positive probability: C_j > 0, not C_j >= 0 (token 0 underflows)
+  {
+    const T zrow[4] = {T(-1000), T(0), T(0), T(-1)};
+    const double u0[1] = {0.0};
+    std::int64_t t0[1] = {-1};
+    expect_ok(lk::sample<T>(lk::view(zrow, 4), lk::VectorView<const double>(u0, 1), lk::VectorView<std::int64_t>(t0, 1)),
+              "sample: u = 0");
+    expect(t0[0] == 1, "sample: u = 0 never draws a token of probability 0");
+  }
   // errors
   std::int64_t tok[R] = {};
   const auto sample_with = [&](const lk::SampleOptions& oo, const double* u, const T* data) {
