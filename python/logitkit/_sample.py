@@ -11,6 +11,7 @@ the row's temperature, before filtering).
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, NamedTuple
 
@@ -46,6 +47,13 @@ _SPECS = {
     "min_p": ("must be in [0, 1] (0: no filter)", lambda a: (a >= 0) & (a <= 1)),
 }
 
+# the same tests of one Python float (NaN fails each)
+_PLAIN = {
+    "temperature": lambda v: math.isfinite(v) and v >= 0,
+    "top_p": lambda v: 0 < v <= 1,
+    "min_p": lambda v: 0 <= v <= 1,
+}
+
 
 def _bad(name: str, rule: str, a: np.ndarray, ok: np.ndarray, batch: tuple[int, ...]) -> ValueError:
     pos = tuple(int(i) for i in np.argwhere(~ok)[0]) if a.ndim else ()
@@ -56,6 +64,11 @@ def _bad(name: str, rule: str, a: np.ndarray, ok: np.ndarray, batch: tuple[int, 
 
 def _option(value: Any, name: str, batch: tuple[int, ...]) -> Any:
     """A float option as a Python float or a 1-d float64 array of one value per row (C order)."""
+    if type(value) is float or type(value) is int:  # the common call: one plain number
+        v = float(value)
+        if not _PLAIN[name](v):
+            raise ValueError(f"{name}: {_SPECS[name][0]}, got {v!r}")
+        return v
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a real number or one per row, got {value!r}")
     try:
@@ -86,6 +99,8 @@ def _top_k_option(value: Any, batch: tuple[int, ...]) -> Any:
     """top_k as an int (0: no filter) or a 1-d int64 array of one value per row."""
     if value is None:
         return 0
+    if type(value) is int and value >= 0:
+        return min(value, 2**62)
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"top_k: expected an integer or one per row, got {value!r}")
     a = np.asarray(value)
@@ -124,7 +139,7 @@ def _rows(
     if where is not None:
         mask = _functional._where_mask(where, x.shape)
         x = np.where(mask, x, x.dtype.type(-np.inf))
-    xm = np.moveaxis(x, ax, -1)
+    xm = x if ax == x.ndim - 1 else np.moveaxis(x, ax, -1)
     batch, V = xm.shape[:-1], xm.shape[-1]
     if V == 0:
         raise ValueError("logits: the class axis has length 0; there is no token to sample")
