@@ -87,6 +87,7 @@ OTHER_AXIS_CALLS = {
     "sigmoid_focal_loss": lambda **kw: lk.sigmoid_focal_loss(X, Y01, **kw),
     "sigmoid_focal_loss_with_grad": lambda **kw: lk.sigmoid_focal_loss_with_grad(X, Y01, **kw),
     "multiclass.sample": lambda **kw: mc.sample(X, rng=0, **kw),
+    "multiclass.apply_penalties": lambda **kw: mc.apply_penalties(X, **kw),
     "multilabel.proba": lambda **kw: ml.proba(X, **kw),
     "multilabel.log_proba": lambda **kw: ml.log_proba(X, **kw),
     "multilabel.predict": lambda **kw: ml.predict(X, **kw),

@@ -632,6 +632,96 @@ REGISTRY += [
     ),
 ]
 
+# --- multiclass.apply_penalties: elementwise given the previous tokens (tests/test_penalties.py
+# has the Python-loop oracle; this one is the same definitions in NumPy float64)
+
+
+def _pen_opts(shape):
+    return st.fixed_dictionaries(
+        {
+            "seed": st.integers(0, 3),
+            "axis": _axis_st(shape),
+            "pen_rep": st.sampled_from([1.0, 1.3, 0.6]),
+            "pen_pres": st.sampled_from([0.0, 0.5]),
+            "pen_freq": st.sampled_from([0.0, -0.2]),
+            "pen_bias": st.sampled_from([None, "dict", "dense"]),
+            "pen_counts": st.booleans(),
+        }
+    )
+
+
+def _pen_aux(shape, dt, o):
+    """Previous tokens (batch + (6,), padded with -1), their counts (the logits' layout), the
+    bias as given and as a (mask, dense float64) pair."""
+    r = _rng(o, 7)
+    ax = _ax(shape, o)
+    V = shape[ax] if shape else 1
+    batch = shape[:ax] + shape[ax + 1 :]
+    prev = r.integers(0, max(V, 1), batch + (6,))
+    prev[(r.random(prev.shape) < 0.3) | (V == 0)] = -1
+    cm = np.zeros(batch + (V,), np.int64)
+    for b in np.ndindex(*batch):
+        for t in prev[b]:
+            if t >= 0:
+                cm[b + (t,)] += 1
+    has, dense, bias = np.zeros(V, bool), np.zeros(V), None
+    if o.get("pen_bias", "dict") == "dict" and V:
+        toks = r.choice(V, size=min(V, 3), replace=False)
+        bias = {int(t): float(v) for t, v in zip(toks, r.uniform(-2, 2, toks.size))}
+        has[toks], dense[toks] = True, [bias[int(t)] for t in toks]
+    elif o.get("pen_bias") == "dense":
+        dense = r.uniform(-2, 2, V)
+        has[:], bias = True, dense
+    return {
+        "prev": prev,
+        "counts": np.moveaxis(cm, -1, ax),
+        "bias": bias,
+        "has": has,
+        "dense": dense,
+    }
+
+
+def _pen_call(x, o, a):
+    hist = {"counts": a["counts"]} if o.get("pen_counts") else {"prev_tokens": a["prev"]}
+    return (
+        lk.multiclass.apply_penalties(
+            x,
+            **hist,
+            repetition_penalty=o.get("pen_rep", 1.3),
+            presence_penalty=o.get("pen_pres", 0.5),
+            frequency_penalty=o.get("pen_freq", -0.2),
+            logit_bias=a["bias"],
+            axis=o["axis"],
+        ),
+    )
+
+
+def _pen_oracle(x, o, a):
+    ax = _ax(np.shape(x), o)
+    y = np.moveaxis(np.asarray(x).astype(F64), ax, -1)
+    c = np.moveaxis(a["counts"], ax, -1)
+    r, p, f = o.get("pen_rep", 1.3), o.get("pen_pres", 0.5), o.get("pen_freq", -0.2)
+    with np.errstate(all="ignore"):
+        y = np.where(c > 0, np.where(y < 0, y * r, y / r), y)
+        y = np.where(c > 0, y - (f * c + p), y)
+        y = np.where(a["has"], y + a["dense"], y)
+        exact = np.moveaxis(y, -1, ax).astype(x.dtype if x.dtype.kind == "f" else F64)
+    return [Check(exact, "equal")]
+
+
+REGISTRY.append(
+    Fn(
+        "multiclass.apply_penalties",
+        "elementwise",
+        _pen_call,
+        _pen_oracle,
+        _pen_opts,
+        _pen_aux,
+        min_ndim=1,
+        f16_like_f32=False,  # float16 results round once from float64, not through float32
+    )
+)
+
 # --- binary losses
 
 

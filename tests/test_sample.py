@@ -448,3 +448,32 @@ def test_bad_row_does_not_change_other_rows():
     got = mc.sample(y, rng=4, top_p=0.9)
     assert got[2] == 7
     assert np.array_equal(np.delete(got, 2), np.delete(base, 2))
+
+
+def test_penalties_then_filters_and_draw():
+    """apply_penalties (in place) then proba's filters and sample: the filters and the draw see the
+    penalised logits; a token banned by a large negative bias is never drawn."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((8, 60))
+    prev = rng.integers(-1, 60, (8, 12))  # -1: padding
+    y = x.copy()
+    mc.apply_penalties(
+        y,
+        prev,
+        repetition_penalty=1.3,
+        presence_penalty=0.4,
+        frequency_penalty=0.2,
+        logit_bias={5: -1e4, 7: 2.0},
+        out=y,
+    )
+    assert not np.array_equal(x, y)
+    P = mc.proba(y, temperature=0.9, top_k=20, top_p=0.85, min_p=0.02)
+    for i in range(8):
+        exp = ref_proba(y[i], 0.9, 20, 0.85, 0.02)
+        assert np.array_equal(P[i] > 0, exp > 0)
+        assert oracle.ulp_error(P[i], exp, F64) <= BOUNDS[F64]
+    tokens = mc.sample(np.repeat(y, 500, axis=0), temperature=0.9, top_p=0.99, rng=3)
+    assert not (tokens == 5).any()
+    u = np.random.default_rng(4).random(8)
+    got = mc.sample(y, temperature=0.9, top_k=20, top_p=0.85, min_p=0.02, rng=4)
+    assert [ref_draw(P[i], u[i]) for i in range(8)] == got.tolist()

@@ -63,6 +63,7 @@ from ._multi import (
     options_hash,
     warn_if_probabilities,
 )
+from ._penalties import apply_penalties
 from ._validation import (
     Array,
     InvalidTargetError,
@@ -78,6 +79,7 @@ __all__ = [
     "CalibrationWarning",
     "MultiClass",
     "ProbabilitiesWarning",
+    "apply_penalties",
     "brier_score",
     "expected_calibration_error",
     "fit_temperature",
