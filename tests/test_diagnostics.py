@@ -86,6 +86,7 @@ OTHER_AXIS_CALLS = {
     "grad_hess(binary)": lambda **kw: lk.grad_hess(X, Y01, family="binary", **kw),
     "sigmoid_focal_loss": lambda **kw: lk.sigmoid_focal_loss(X, Y01, **kw),
     "sigmoid_focal_loss_with_grad": lambda **kw: lk.sigmoid_focal_loss_with_grad(X, Y01, **kw),
+    "multiclass.sample": lambda **kw: mc.sample(X, rng=0, **kw),
     "multiclass.apply_penalties": lambda **kw: mc.apply_penalties(X, **kw),
     "multilabel.proba": lambda **kw: ml.proba(X, **kw),
     "multilabel.log_proba": lambda **kw: ml.log_proba(X, **kw),

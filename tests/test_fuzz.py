@@ -602,6 +602,19 @@ REGISTRY += [
         lanes=False,
     ),
     Fn(
+        "multiclass.sample",  # greedy: deterministic (tests/test_sample.py tests the draws)
+        "rowwise",
+        lambda x, o, a: (
+            lk.multiclass.sample(x, axis=o["axis"], temperature=0, top_k=o["k"], rng=0),
+        ),
+        _mc_predict_oracle,
+        _k_opts,
+        min_ndim=1,
+        min_class=1,
+        float_outputs=(),
+        lanes=False,
+    ),
+    Fn(
         "multiclass.top_k",
         "rowwise",
         lambda x, o, a: lk.multiclass.top_k(

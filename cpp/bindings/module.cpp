@@ -64,6 +64,7 @@ PYBIND11_MODULE(_core, m) {
   bindings::register_list(m);
   bindings::register_losses(m);
   bindings::register_top_k(m);
+  bindings::register_sample(m);
   // logitkit/__init__.py calls this with ml_dtypes.bfloat16's type number when ml_dtypes is
   // importable; once per process (NumPy replaces a loop registered again for the same types).
   m.def(

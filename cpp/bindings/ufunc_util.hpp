@@ -540,6 +540,7 @@ inline void add_ufunc(py::module_& m, const char* name, PyUFuncGenericFunction* 
 void register_list(py::module_& m);
 void register_losses(py::module_& m);
 void register_top_k(py::module_& m);
+void register_sample(py::module_& m);
 // Adds the bfloat16 loops (NumPy type number `type`, ml_dtypes.bfloat16) to the ufuncs of the
 // kernel list in m (register_list.cpp).
 void register_bfloat16(py::module_& m, int type);

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _dask, _functional, _top_k, losses
+from . import _core, _dask, _functional, _sample, _top_k, losses
 from ._calibration import (
     check_bounds,
     check_n_bins,
@@ -89,6 +89,7 @@ __all__ = [
     "loss_with_grad",
     "predict",
     "proba",
+    "sample",
     "top_k",
 ]
 
@@ -190,6 +191,9 @@ def proba(
     where: Any = None,
     out: np.ndarray | None = None,
     dim: None = None,
+    top_k: Any = None,
+    top_p: Any = None,
+    min_p: Any = None,
 ) -> Array:
     """Class probabilities: ``softmax(logits / temperature)`` along the class axis (rows sum to 1).
 
@@ -207,6 +211,11 @@ def proba(
         :func:`logitkit.softmax`).
     out : ndarray, optional
         Where to write the result.
+    top_k, top_p, min_p : optional, a number or one per row
+        The filters of :func:`sample` (docs/semantics.md, "Sampling"): with any of them, the result
+        is the filtered, renormalised distribution that :func:`sample` draws from (0 outside the
+        kept set); ``temperature`` may then be 0 (one-hot at the first largest logit) or one value
+        per row, and a row holding NaN, +inf, or only -inf raises ValueError naming the row.
 
     Returns
     -------
@@ -223,7 +232,74 @@ def proba(
     if dim is not None:
         no_dim(dim)
     x, ax = _logits(logits, axis)
+    if top_k is not None or top_p is not None or min_p is not None:
+        return _sample.filtered_proba(x, ax, temperature, where, out, top_k, top_p, min_p)
     return _functional.softmax(x, ax, out=out, where=where, temperature=_temperature(temperature))
+
+
+def sample(
+    logits: Any,
+    *,
+    temperature: Any = 1.0,
+    top_k: Any = None,
+    top_p: Any = None,
+    min_p: Any = None,
+    rng: Any = None,
+    axis: int = -1,
+    where: Any = None,
+    logprobs: int | None = None,
+    dim: None = None,
+) -> np.ndarray | np.intp | _sample.Sample:
+    """One token per row, drawn from the filtered distribution (LLM decoding).
+
+    Per row: ``temperature`` divides the logits, then top-k, top-p and min-p filter, the kept set is
+    renormalised (:func:`proba` with the same options returns it) and one uniform ``u`` picks the
+    token by the inverse CDF of the kept set in token order (docs/semantics.md, "Sampling", has the
+    exact definitions). No sort of the row: the top-p set is found by selection, in float64 sums.
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., V, ...)
+        Raw scores (apply penalties and logit bias first: :func:`apply_penalties`).
+    temperature : float >= 0 or one per row
+        0 is greedy: the first largest logit (no uniform is used, but one is still drawn for the
+        row so that the other rows get the same ones).
+    top_k : int >= 0 or one per row, optional
+        Keep the k largest logits (ties to the lower index); None, 0 or k >= V: no filter.
+    top_p : float in (0, 1] or one per row, optional
+        Keep the smallest set of most likely tokens whose probability reaches top_p (the token that
+        crosses it is kept; ties to the lower index); None or 1: no filter.
+    min_p : float in [0, 1] or one per row, optional
+        Keep the tokens with probability >= min_p times the top token's; None or 0: no filter.
+    rng : None, int, numpy.random.Generator
+        ``np.random.default_rng(rng)``; one uniform per row, in C order of the rows, so a seed gives
+        the same tokens for any thread count.
+    axis : int
+        The token axis.
+    where : array_like of bool, optional
+        Only the True entries can be sampled (the others are -inf). A row with no finite entry left
+        raises ValueError naming it, as does a row holding NaN (or +inf, at a temperature > 0).
+    logprobs : int >= 0, optional
+        Also return the log-probabilities (float64) of the chosen tokens and of the ``logprobs``
+        most likely tokens of each row, under the distribution after temperature and before the
+        filters: a :class:`Sample` ``(tokens, logprob, top_tokens, top_logprobs)``.
+
+    Returns
+    -------
+    ndarray of intp (a NumPy intp scalar for 1-d logits), or a Sample
+        The logits' shape without the token axis.
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> int(lk.multiclass.sample([2.0, 1.0, -1.0], temperature=0))
+    0
+    >>> int(lk.multiclass.sample([2.0, 1.0, -1.0], top_k=1, rng=0))
+    0
+    """
+    if dim is not None:
+        no_dim(dim)
+    return _sample.sample(logits, temperature, top_k, top_p, min_p, rng, axis, where, logprobs)
 
 
 def log_proba(

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <logitkit/logitkit.hpp>
@@ -755,6 +756,138 @@ void test_top_k() {
   expect(!s && s.code == lk::Errc::invalid_argument && std::string(s.argument) == "k", "top_k: k > C is an error");
 }
 
+// sample and sample_proba: the kept set against a stable sort and long double prefix sums, the
+// draw against the inverse CDF of sample_proba's values, strided views, per-row options, errors.
+template <class T>
+void test_sample() {
+  const std::size_t R = 6, C = 200, S = 2 * C + 5;
+  std::vector<T> dense(R * C), spaced(R * S, T(-9e9)), cols(R * C * 2, T(-9e9));
+  std::uint32_t seed = 777;
+  for (std::size_t i = 0; i < R * C; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    dense[i] = T(int(seed >> 20) % 61 - 30) / T(8);  // ties on purpose
+  }
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t c = 0; c < C; ++c) {
+      spaced[r * S + c] = dense[r * C + c];
+      cols[(r * C + c) * 2] = dense[r * C + c];
+    }
+  const double temps[R] = {1.0, 0.7, 1.5, 1.0, 0.0, 2.0};
+  const std::int64_t ks[R] = {0, 10, 0, 150, 3, 1000};
+  const double ps[R] = {0.9, 1.0, 0.5, 0.8, 0.5, 0.99};
+  const double mps[R] = {0.0, 0.0, 0.1, 0.05, 0.0, 0.2};
+  lk::SampleOptions o;
+  o.temperatures = lk::VectorView<const double>(temps, R);
+  o.top_ks = lk::VectorView<const std::int64_t>(ks, R);
+  o.top_ps = lk::VectorView<const double>(ps, R);
+  o.min_ps = lk::VectorView<const double>(mps, R);
+  std::vector<T> P(R * C);
+  expect_ok(lk::sample_proba<T>(lk::view(dense.data(), R, C), lk::view(P.data(), R, C), o), "sample_proba");
+  for (std::size_t r = 0; r < R; ++r) {
+    const T* x = dense.data() + r * C;
+    std::vector<std::size_t> order(C);
+    for (std::size_t c = 0; c < C; ++c) order[c] = c;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return x[a] > x[b]; });
+    std::vector<bool> kept(C, false);
+    if (temps[r] == 0) {
+      kept[order[0]] = true;
+    } else {
+      std::vector<long double> w(C);
+      long double mx = -1e300L;
+      for (std::size_t c = 0; c < C; ++c) mx = std::max(mx, (long double)(double(x[c]) / temps[r]));
+      for (std::size_t c = 0; c < C; ++c) w[c] = std::exp((long double)(double(x[c]) / temps[r]) - mx);
+      const std::size_t k = ks[r] == 0 || std::size_t(ks[r]) >= C ? C : std::size_t(ks[r]);
+      long double total = 0, run = 0;
+      for (std::size_t j = 0; j < k; ++j) total += w[order[j]];
+      std::size_t m = k;
+      for (std::size_t j = 0; j < k && ps[r] < 1; ++j) {
+        run += w[order[j]];
+        if (run >= (long double)ps[r] * total) {
+          m = j + 1;
+          break;
+        }
+      }
+      for (std::size_t j = 0; j < m; ++j) kept[order[j]] = w[order[j]] >= (long double)mps[r] * w[order[0]];
+      long double sk = 0;
+      for (std::size_t c = 0; c < C; ++c) sk += kept[c] ? w[c] : 0;
+      for (std::size_t c = 0; c < C; ++c)
+        if (kept[c]) close<T>(double(P[r * C + c]), double(w[c] / sk), "sample_proba: value", sizeof(T) == 4 ? 1e-6 : 1e-14);
+    }
+    for (std::size_t c = 0; c < C; ++c) expect((P[r * C + c] > 0) == kept[c], "sample_proba: the kept set");
+  }
+  // the draw: tokens of every layout equal, and (double) the inverse CDF of P in index order
+  double us[R];
+  for (std::size_t r = 0; r < R; ++r) us[r] = (double(r) + 0.37) / double(R);
+  const lk::MatrixView<const T> views[3] = {lk::view(dense.data(), R, C),
+                                            lk::MatrixView<const T>(spaced.data(), R, C, std::ptrdiff_t(S), 1),
+                                            lk::MatrixView<const T>(cols.data(), R, C, std::ptrdiff_t(2 * C), 2)};
+  std::int64_t first[R] = {};
+  for (std::size_t v = 0; v < 3; ++v) {
+    std::int64_t tok[R] = {};
+    expect_ok(lk::sample<T>(views[v], lk::VectorView<const double>(us, R), lk::VectorView<std::int64_t>(tok, R), o),
+              "sample");
+    for (std::size_t r = 0; r < R; ++r) {
+      if (v == 0) first[r] = tok[r];
+      expect(tok[r] == first[r], "sample: strided views give the same tokens");
+      expect(tok[r] >= 0 && std::size_t(tok[r]) < C && P[r * C + std::size_t(tok[r])] > 0, "sample: a kept token");
+      if (std::is_same_v<T, double>) {
+        double c = 0;
+        for (std::size_t j = 0; j < C; ++j) c += double(P[r * C + j]);
+        const double t = us[r] * c;
+        double run = 0;
+        std::size_t want = C;
+        for (std::size_t j = 0; j < C && want == C; ++j)
+          if ((run += double(P[r * C + j])) > t) want = j;
+        expect(std::size_t(tok[r]) == want, "sample: the inverse CDF of sample_proba's values");
+      }
+    }
+  }
+  // u = 0 draws the first token of positive probability: C_j > 0, not C_j >= 0 (token 0 underflows)
+  {
+    const T zrow[4] = {T(-1000), T(0), T(0), T(-1)};
+    const double u0[1] = {0.0};
+    std::int64_t t0[1] = {-1};
+    expect_ok(lk::sample<T>(lk::view(zrow, 4), lk::VectorView<const double>(u0, 1), lk::VectorView<std::int64_t>(t0, 1)),
+              "sample: u = 0");
+    expect(t0[0] == 1, "sample: u = 0 never draws a token of probability 0");
+  }
+  // errors
+  std::int64_t tok[R] = {};
+  const auto sample_with = [&](const lk::SampleOptions& oo, const double* u, const T* data) {
+    return lk::sample<T>(lk::view(data, R, C), lk::VectorView<const double>(u, R), lk::VectorView<std::int64_t>(tok, R),
+                         oo);
+  };
+  lk::SampleOptions bad;
+  bad.temperature = -1;
+  lk::Status s = sample_with(bad, us, dense.data());
+  expect(!s && std::string(s.argument) == "temperature" && s.value == -1, "sample: temperature < 0");
+  bad = {};
+  bad.top_p = 0;
+  s = sample_with(bad, us, dense.data());
+  expect(!s && std::string(s.argument) == "top_p", "sample: top_p = 0");
+  bad = {};
+  bad.min_p = 1.5;
+  s = sample_with(bad, us, dense.data());
+  expect(!s && std::string(s.argument) == "min_p", "sample: min_p > 1");
+  const std::int64_t badk[R] = {1, 2, -3, 4, 5, 6};
+  bad = {};
+  bad.top_ks = lk::VectorView<const std::int64_t>(badk, R);
+  s = sample_with(bad, us, dense.data());
+  expect(!s && std::string(s.argument) == "top_k" && s.has_row && s.row == 2, "sample: a negative per-row top_k");
+  double badu[R] = {0, 0, 0, 1.0, 0, 0};
+  s = sample_with({}, badu, dense.data());
+  expect(!s && std::string(s.argument) == "uniforms" && s.row == 3, "sample: a uniform of 1");
+  std::vector<T> rows = dense;
+  rows[4 * C + 9] = std::numeric_limits<T>::quiet_NaN();
+  for (std::size_t c = 0; c < C; ++c) rows[2 * C + c] = -std::numeric_limits<T>::infinity();
+  s = sample_with({}, us, rows.data());
+  expect(!s && std::string(s.argument) == "logits" && s.row == 2 && s.value < 0, "sample: the first bad row (-inf)");
+  rows = dense;
+  rows[4 * C + 9] = std::numeric_limits<T>::quiet_NaN();
+  s = lk::sample_proba<T>(lk::view(rows.data(), R, C), lk::view(P.data(), R, C));
+  expect(!s && std::string(s.argument) == "logits" && s.row == 4 && s.value != s.value, "sample_proba: a NaN row");
+}
+
 template <class T>
 void run_all() {
   test_activations<T>();
@@ -768,6 +901,7 @@ void run_all() {
   test_bce_targets_after<T>();
   test_temperature<T>();
   test_top_k<T>();
+  test_sample<T>();
 }
 
 #ifdef LOGITKIT_HEADER_ONLY

@@ -1205,5 +1205,580 @@ inline Status top_k(MatrixView<const detail::id_t<T>> logits, std::size_t k, Mat
   return {};
 }
 
+// ------------------------------------------------------------------------------------ sample
+//
+// Sampling a token per row (docs/semantics.md, "Sampling"). Per row, with z = logits / temperature:
+//   w = exp(z - max z) at the top-k winners when top-k filters (no pass over the row beyond the
+//     selection), else softmax(z) in float64 (the softmax row kernel of double, the row widened);
+//     only ratios of w matter below;
+//   order: by logit, largest first, equal logits by the lower index (top_k's order);
+//   top-k keeps the first k of that order (0, or k >= C: no filter);
+//   top-p keeps the shortest prefix of the order (within the top-k set) whose weight reaches
+//     top_p times the weight of the top-k set (the crossing token is kept; 1: no filter);
+//   min-p keeps, of those, the tokens with w_i >= min_p * max(w) (0: no filter);
+//   P_i = w_i / (sum of the kept w) on the kept set, 0 elsewhere (sample_proba's output);
+//   the draw: the smallest index j with C_j > u * C_{C-1}, C_j = P_0 + ... + P_j accumulated left
+//     to right in double (the last index with P_j > 0 when rounding leaves none).
+// temperature 0 is greedy: the first largest logit (P one-hot there). The sums that decide the top-p
+// set are carried in two doubles (a sum and its accumulated rounding errors), so the set is that of
+// exact arithmetic on w except where the two sides agree to about 30 digits. No sort of the row: the
+// top-p prefix is found by selection (top_p_cut: 2048 buckets spread linearly over the logits'
+// range, with the count and weight of each; only the bucket that crosses the target is refined; a
+// set of equal logits is walked in index order), the top-k set by top_k's selection.
+
+// Options of sample and sample_proba. A per-row view, when it has elements, gives row r's value
+// (its size must be the number of rows) and overrides the scalar.
+struct SampleOptions {
+  double temperature = 1.0;  // >= 0, finite; 0 is greedy
+  std::size_t top_k = 0;     // 0 or >= C: no filter
+  double top_p = 1.0;        // in (0, 1]; 1: no filter
+  double min_p = 0.0;        // in [0, 1]; 0: no filter
+  VectorView<const double> temperatures;
+  VectorView<const std::int64_t> top_ks;  // each >= 0
+  VectorView<const double> top_ps, min_ps;
+};
+
+namespace detail {
+
+// A sum and the accumulated rounding errors of its additions (Neumaier's two-sum per term).
+struct WideSum {
+  double hi = 0, lo = 0;
+  void add(double x) noexcept {
+    const double s = hi + x, bp = s - hi;
+    lo += (hi - (s - bp)) + (x - bp);
+    hi = s;
+  }
+  void add(const WideSum& o) noexcept {
+    add(o.hi);
+    lo += o.lo;
+  }
+  double value() const noexcept { return hi + lo; }
+};
+// a >= b, the difference taken in two parts (a.hi - b.hi is exact when the two are close).
+inline bool wide_ge(const WideSum& a, const WideSum& b) noexcept { return (a.hi - b.hi) + (a.lo - b.lo) >= 0; }
+// p * s with the rounding error of p * s.hi kept.
+inline WideSum wide_scale(double p, const WideSum& s) noexcept {
+  WideSum r;
+  r.hi = p * s.hi;
+  r.lo = std::fma(p, s.hi, -r.hi) + p * s.lo;
+  return r;
+}
+
+// Why a row cannot be sampled (the first such row is reported).
+enum class SampleRowError : int { none = 0, nan, pos_inf, all_neg_inf };
+
+// Per-thread buffers of the row pass, grown as needed (new(std::nothrow)); never shrunk.
+struct SampleScratch {
+  double* z = nullptr;  // the row widened to double
+  double* w = nullptr;  // its softmax, then P
+  std::uint32_t* cand = nullptr;
+  std::size_t cap = 0;
+  void* sel = nullptr;  // top-k: k values and k indices (or n (value, index) pairs)
+  std::size_t sel_bytes = 0;
+  ~SampleScratch() {
+    delete[] z;
+    delete[] w;
+    delete[] cand;
+    ::operator delete(sel, std::nothrow);
+  }
+  bool reserve(std::size_t n) noexcept {
+    if (n <= cap) return true;
+    delete[] z;
+    delete[] w;
+    delete[] cand;
+    z = new (std::nothrow) double[n];
+    w = new (std::nothrow) double[n];
+    cand = new (std::nothrow) std::uint32_t[n];
+    cap = (z && w && cand) ? n : 0;
+    return cap != 0;
+  }
+  void* reserve_sel(std::size_t bytes) noexcept {
+    if (bytes <= sel_bytes) return sel;
+    ::operator delete(sel, std::nothrow);
+    sel = ::operator new(bytes, std::nothrow);
+    sel_bytes = sel ? bytes : 0;
+    return sel;
+  }
+};
+inline SampleScratch& sample_scratch() noexcept {
+  thread_local SampleScratch s;
+  return s;
+}
+
+struct SampleRow {
+  double temperature;
+  std::size_t top_k;
+  double top_p, min_p;
+};
+
+// The cut of a prefix of the order: every token, or those ahead of token idx (a larger logit, or
+// the same logit at an index <= idx).
+struct SampleCut {
+  bool all = true;
+  std::size_t idx = 0;
+};
+
+// A plain double sum (the fast pass of top_p_cut).
+struct PlainSum {
+  double v = 0;
+  void add(double x) noexcept { v += x; }
+};
+inline void wide_add(WideSum& a, const PlainSum& b) noexcept { a.add(b.v); }
+inline void wide_add(WideSum& a, const WideSum& b) noexcept { a.add(b); }
+
+// The top-p cut over the whole row x[0..n) (no NaN or +inf; its largest entry xmax, its smallest
+// finite one xmin) with weights w >= 0, found by selection. Each level spreads the candidates (the
+// whole row at first) over B buckets by value, linearly over their range [lo, hi]:
+// b(x) = floor((hi - x) · B / (hi - lo)) capped at B - 1 (monotone: a larger logit never falls in a
+// later bucket, equal logits in the same one; -inf in the last), sums each bucket's count and weight
+// in Sum (PlainSum or WideSum), finds the bucket where the running weight, from the largest logits
+// down, reaches top_p · total, and keeps its tokens (in index order) as the next candidates. It ends
+// when the candidates are few (then sorted by logit, largest first, ties by index) or all equal
+// (already in index order), and walks them in two doubles on top of the weight ahead of them.
+// *close (PlainSum): the crossing is within the rounding error of the plain sums ((n + 2·B)·2^-52
+// of the total: a bound of the error of sums of positive terms), so the caller redoes the selection
+// with WideSum buckets.
+template <class T, class Sum>
+inline SampleCut top_p_cut(const T* x, const double* w, std::size_t n, double p,
+                          double xmin, double xmax, std::uint32_t* cand, bool* close) noexcept {
+  constexpr std::size_t B = 2048, small = 16;
+  std::uint32_t count[B];
+  Sum sum[B];
+  WideSum before;  // weight of the tokens ahead of the candidates
+  WideSum target, total;
+  std::size_t m = n;  // candidates: cand[0..m) (all of 0..n at the first level), in index order
+  bool first = true;
+  double lo = xmin, hi = xmax;
+  while (m > small && lo < hi) {
+    const double scale = double(B) / (hi - lo);
+    const auto bucket = [&](std::size_t i) {
+      const double d = (hi - double(x[i])) * scale;
+      return d < double(B - 1) ? std::size_t(d) : B - 1;
+    };
+    std::memset(count, 0, sizeof count);
+    for (auto& b : sum) b = Sum{};
+    if (first) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t b = bucket(i);
+        ++count[b];
+        sum[b].add(w[i]);
+      }
+      for (std::size_t b = 0; b < B; ++b)  // the bucket sums in order, as the walk below adds them
+        if (count[b]) wide_add(total, sum[b]);
+      target = wide_scale(p, total);
+    } else {
+      for (std::size_t j = 0; j < m; ++j) {
+        const std::size_t b = bucket(cand[j]);
+        ++count[b];
+        sum[b].add(w[cand[j]]);
+      }
+    }
+    // the bucket where the running weight reaches the target (the last non-empty one if rounding
+    // leaves it short)
+    std::size_t hit = B;
+    for (std::size_t b = 0; b < B; ++b) {
+      if (!count[b]) continue;
+      WideSum t = before;
+      wide_add(t, sum[b]);
+      hit = b;
+      if (wide_ge(t, target)) break;
+      before = t;
+    }
+    // its tokens, in index order, and their range
+    std::size_t k = 0;
+    double nlo = std::numeric_limits<double>::infinity(), nhi = -nlo;
+    const auto take = [&](std::uint32_t i) {
+      cand[k] = i;
+      const bool in = bucket(i) == hit;
+      k += std::size_t(in);
+      if (in) {
+        const double v = double(x[i]);
+        nlo = v < nlo ? v : nlo;
+        nhi = v > nhi ? v : nhi;
+      }
+    };
+    if (first) {
+      for (std::size_t i = 0; i < n; ++i) take(std::uint32_t(i));
+    } else {
+      for (std::size_t j = 0; j < m; ++j) take(cand[j]);
+    }
+    m = k;
+    lo = nlo;
+    hi = nhi;
+    first = false;
+  }
+  if (first) {  // a short row or one of equal logits: the whole row is the candidate set
+    for (std::size_t i = 0; i < n; ++i) {
+      cand[i] = std::uint32_t(i);
+      total.add(w[i]);
+    }
+    target = wide_scale(p, total);
+  }
+  if (lo < hi)  // few candidates: by logit, largest first, equal ones by index
+    std::sort(cand, cand + m, [x](std::uint32_t a, std::uint32_t b) { return x[a] > x[b] || (x[a] == x[b] && a < b); });
+  SampleCut cut;
+  cut.all = false;
+  cut.idx = cand[m - 1];
+  const auto margin = [](const WideSum& a, const WideSum& b) { return (a.hi - b.hi) + (a.lo - b.lo); };
+  const double tol = double(n + 2 * B) * 0x1p-52 * total.value();
+  *close = true;
+  for (std::size_t j = 0; j < m; ++j) {
+    const WideSum prev = before;
+    before.add(w[cand[j]]);
+    if (wide_ge(before, target)) {
+      cut.idx = cand[j];
+      *close = !(margin(before, target) > tol && margin(target, prev) > tol);
+      break;
+    }
+  }
+  return cut;
+}
+
+// The sum of a[0..n) for the normalisation, in four interleaved two-double sums (a plain double sum
+// of many terms would cost the probabilities their last digits).
+inline double sample_sum(const double* a, std::size_t n) noexcept {
+  WideSum s0, s1, s2, s3;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) s0.add(a[i]), s1.add(a[i + 1]), s2.add(a[i + 2]), s3.add(a[i + 3]);
+  for (; i < n; ++i) s0.add(a[i]);
+  s0.add(s1);
+  s2.add(s3);
+  s0.add(s2);
+  return s0.value();
+}
+
+// The result of one row: greedy (the token, at temperature 0), or the kept tokens idx[0..m) in
+// index order (idx null: every token, 0..n) with their probabilities P[0..m).
+struct SampleKept {
+  std::size_t greedy;  // < n at temperature 0
+  const std::uint32_t* idx;
+  const double* P;
+  std::size_t m;
+  std::size_t token(std::size_t j) const noexcept { return idx ? idx[j] : j; }
+};
+
+// One row: x[0..n) contiguous (n >= 1), options checked. Returns the row's error; *out as above
+// (pointing into s) otherwise.
+template <class T>
+inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, SampleScratch& s, SampleKept* out,
+                                 bool* oom) noexcept {
+  // NaN check, largest logit and its first index: top_k's selection of one entry
+  T best;
+  std::int64_t arg64;
+  if (!kernels<T>().top_k(x, n, 1, &best, &arg64)) return SampleRowError::nan;
+  const std::size_t arg = std::size_t(arg64);
+  if (best == -std::numeric_limits<T>::infinity()) return SampleRowError::all_neg_inf;
+  out->greedy = n;
+  if (o.temperature == 0) {
+    out->greedy = arg;
+    return SampleRowError::none;
+  }
+  if (best == std::numeric_limits<T>::infinity()) return SampleRowError::pos_inf;
+  if (!s.reserve(n)) {
+    *oom = true;
+    return SampleRowError::none;
+  }
+  double* z = s.z;
+  double* w = s.w;
+  const double t = o.temperature;
+  const std::size_t k = o.top_k == 0 || o.top_k >= n ? n : o.top_k;
+  if (k < n) {
+    // the k winners in order, then the top-p prefix of them
+    std::int64_t* idx;
+    if (k <= kernel_types::top_k_small_max) {
+      void* buf = s.reserve_sel(k * (sizeof(T) + sizeof(std::int64_t)));
+      if (!buf) {
+        *oom = true;
+        return SampleRowError::none;
+      }
+      idx = static_cast<std::int64_t*>(buf);
+      T* vals = reinterpret_cast<T*>(idx + k);
+      kernels<T>().top_k(x, n, k, vals, idx);  // no NaN: checked above
+    } else {
+      void* buf = s.reserve_sel(n * sizeof(TopKEntry<T>) + k * sizeof(std::int64_t));
+      if (!buf) {
+        *oom = true;
+        return SampleRowError::none;
+      }
+      TopKEntry<T>* es = static_cast<TopKEntry<T>*>(buf);
+      idx = reinterpret_cast<std::int64_t*>(es + n);
+      for (std::size_t j = 0; j < n; ++j) es[j] = {x[j], std::int64_t(j)};
+      const auto before = [](const TopKEntry<T>& a, const TopKEntry<T>& c) {
+        return a.v > c.v || (a.v == c.v && a.i < c.i);
+      };
+      std::nth_element(es, es + (k - 1), es + n, before);
+      std::sort(es, es + k, before);
+      for (std::size_t j = 0; j < k; ++j) idx[j] = es[j].i;
+    }
+    // the winners' weights exp((x - max x) / temperature) (only the kept set is renormalised: no
+    // sum over the row is needed); the difference and the quotient carry their rounding errors
+    // into exp to first order, so the weight is as exact as exp
+    const double b = double(best);
+    const auto weight = [&](std::size_t i) {
+      const double a = double(x[i]), d = a - b;
+      if (!(d > -std::numeric_limits<double>::infinity())) return 0.0;
+      const double dp = d - a, err = (a - (d - dp)) + (-b - dp);  // d + err = a - b exactly
+      const double q = d / t, r = (std::fma(-q, t, d) + err) / t;  // q + r = (a - b) / t
+      return std::exp(q) * (1 + r);
+    };
+    for (std::size_t j = 0; j < k; ++j) w[j] = weight(std::size_t(idx[j]));
+    std::size_t last = k - 1;
+    if (o.top_p < 1) {
+      WideSum total, run;
+      for (std::size_t j = 0; j < k; ++j) total.add(w[j]);
+      const WideSum target = wide_scale(o.top_p, total);
+      for (std::size_t j = 0; j < k; ++j) {
+        run.add(w[j]);
+        if (wide_ge(run, target)) {
+          last = j;
+          break;
+        }
+      }
+    }
+    // min-p against the top token's weight (w[0]); the kept tokens in index order
+    const double floor_w = o.min_p > 0 ? o.min_p * w[0] : 0.0;
+    std::uint32_t* kept = s.cand;
+    std::size_t m = 0;
+    for (std::size_t j = 0; j <= last; ++j)
+      if (w[j] >= floor_w) kept[m++] = std::uint32_t(idx[j]);
+    std::sort(kept, kept + m);
+    for (std::size_t j = 0; j < m; ++j) z[j] = weight(kept[j]);
+    const double S = sample_sum(z, m);
+    for (std::size_t j = 0; j < m; ++j) z[j] /= S;
+    *out = SampleKept{n, kept, z, m};
+    return SampleRowError::none;
+  }
+  // z = x / temperature, each quotient rounded once (as x / T in double); w = softmax(z)
+  // and the smallest finite logit (top_p_cut's range)
+  constexpr double ninf = -std::numeric_limits<double>::infinity();
+  double xmin = std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = double(x[i]);
+    z[i] = v / t;
+    xmin = v < xmin && v != ninf ? v : xmin;
+  }
+  kernels<double>().softmax(z, w, n, 1.0);
+  SampleCut cut;
+  if (o.top_p < 1) {
+    bool close = false;
+    cut = top_p_cut<T, PlainSum>(x, w, n, o.top_p, xmin, double(best), s.cand, &close);
+    if (close) cut = top_p_cut<T, WideSum>(x, w, n, o.top_p, xmin, double(best), s.cand, &close);
+  }
+  // min-p relative to the top token's weight (the largest w: the argmax's)
+  const bool by_min_p = o.min_p > 0;
+  const double floor_w = by_min_p ? o.min_p * w[arg] : 0.0;
+  double* P = z;  // z is spent: the kept probabilities go there
+  if (cut.all && !by_min_p) {
+    // every token: P = w / sum(w)
+    const double S = sample_sum(w, n);
+    for (std::size_t i = 0; i < n; ++i) P[i] = w[i] / S;
+    *out = SampleKept{n, nullptr, P, n};
+    return SampleRowError::none;
+  }
+  // the kept tokens: ahead of the cut in the order (x > x_b, or x == x_b at an index <= idx_b), and
+  // at or above the min-p floor
+  std::uint32_t* idx = s.cand;
+  std::size_t m = 0;
+  const T xb = cut.all ? -std::numeric_limits<T>::infinity() : x[cut.idx];
+  const std::size_t ib = cut.all ? n : cut.idx;
+  for (std::size_t i = 0; i < n; ++i) {  // without branches: the kept tokens are few or many
+    const bool ahead = (x[i] > xb) | ((x[i] == xb) & (i <= ib));
+    idx[m] = std::uint32_t(i);
+    m += std::size_t(ahead & (w[i] >= floor_w));
+  }
+  for (std::size_t j = 0; j < m; ++j) P[j] = w[idx[j]];
+  const double S = sample_sum(P, m);
+  for (std::size_t j = 0; j < m; ++j) P[j] /= S;
+  *out = SampleKept{n, idx, P, m};
+  return SampleRowError::none;
+}
+
+// The inverse-CDF draw over the kept tokens (index order): the first with C_j > u * C_total, C
+// accumulated left to right in double (the tokens outside the kept set add 0).
+// C is stored as it is accumulated (into cum[0..m)), then searched: C is non-decreasing.
+inline std::size_t sample_draw(const SampleKept& k, double u, double* cum) noexcept {
+  double c = 0;
+  for (std::size_t j = 0; j < k.m; ++j) cum[j] = c += k.P[j];
+  const double t = u * c;
+  const std::size_t j = std::size_t(std::upper_bound(cum, cum + k.m, t) - cum);  // first C_j > t
+  if (j < k.m) return k.token(j);
+  std::size_t last = k.m - 1;  // none: the last kept token with P > 0
+  while (last > 0 && !(k.P[last] > 0)) --last;
+  return k.token(last);
+}
+
+inline SampleRow sample_row_options(const SampleOptions& o, std::size_t r) noexcept {
+  SampleRow s{o.temperature, o.top_k, o.top_p, o.min_p};
+  if (!o.temperatures.empty()) s.temperature = o.temperatures[r];
+  if (!o.top_ks.empty()) s.top_k = std::size_t(o.top_ks[r]);
+  if (!o.top_ps.empty()) s.top_p = o.top_ps[r];
+  if (!o.min_ps.empty()) s.min_p = o.min_ps[r];
+  return s;
+}
+
+inline Status sample_check_value(const char* name, const char* what, double v, bool ok, bool per_row, std::size_t r) noexcept {
+  if (ok) return {};
+  Status s = fail(Errc::invalid_argument, name, what);
+  s.has_value = true;
+  s.value = v;
+  if (per_row) s.has_row = true, s.row = r;
+  return s;
+}
+
+inline Status sample_check_options(const SampleOptions& o, std::size_t rows) noexcept {
+  const auto t_ok = [](double t) { return t >= 0 && std::isfinite(t); };
+  const auto p_ok = [](double p) { return p > 0 && p <= 1; };
+  const auto m_ok = [](double p) { return p >= 0 && p <= 1; };
+  if (Status s = sample_check_value("temperature", "must be a finite number >= 0", o.temperature,
+                                    t_ok(o.temperature), false, 0); !s) return s;
+  if (Status s = sample_check_value("top_p", "must be in (0, 1]", o.top_p, p_ok(o.top_p), false, 0); !s) return s;
+  if (Status s = sample_check_value("min_p", "must be in [0, 1]", o.min_p, m_ok(o.min_p), false, 0); !s) return s;
+  const auto sized = [rows](const auto& v, const char* name) -> Status {
+    if (v.empty() || v.size == rows) {
+      if (!has_data(v)) return fail(Errc::null_pointer, name, "null data for a non-empty view");
+      return {};
+    }
+    return fail(Errc::shape_mismatch, name, "must have one value per row (or none)");
+  };
+  if (Status s = sized(o.temperatures, "temperature"); !s) return s;
+  if (Status s = sized(o.top_ks, "top_k"); !s) return s;
+  if (Status s = sized(o.top_ps, "top_p"); !s) return s;
+  if (Status s = sized(o.min_ps, "min_p"); !s) return s;
+  for (std::size_t r = 0; r < o.temperatures.size; ++r)
+    if (Status s = sample_check_value("temperature", "must be a finite number >= 0", o.temperatures[r],
+                                      t_ok(o.temperatures[r]), true, r); !s) return s;
+  for (std::size_t r = 0; r < o.top_ks.size; ++r)
+    if (Status s = sample_check_value("top_k", "must be >= 0", double(o.top_ks[r]), o.top_ks[r] >= 0, true, r); !s)
+      return s;
+  for (std::size_t r = 0; r < o.top_ps.size; ++r)
+    if (Status s = sample_check_value("top_p", "must be in (0, 1]", o.top_ps[r], p_ok(o.top_ps[r]), true, r); !s)
+      return s;
+  for (std::size_t r = 0; r < o.min_ps.size; ++r)
+    if (Status s = sample_check_value("min_p", "must be in [0, 1]", o.min_ps[r], m_ok(o.min_ps[r]), true, r); !s)
+      return s;
+  return {};
+}
+
+inline const char* sample_row_message(SampleRowError e) noexcept {
+  switch (e) {
+    case SampleRowError::nan: return "a row containing NaN cannot be sampled";
+    case SampleRowError::pos_inf: return "a row containing +inf cannot be sampled at a temperature > 0";
+    case SampleRowError::all_neg_inf: return "a row of only -inf has no token to sample";
+    default: return "";
+  }
+}
+
+// Rows of sample (tokens) or sample_proba (probs), split by par; the first failing row reported.
+template <class T, class Par, class Out>
+inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions& o, Par&& par, Out&& out) noexcept {
+  if (logits.rows == 0) return {};
+  std::atomic<std::size_t> first_bad{logits.rows};
+  std::atomic<bool> oom{false};
+  par(logits.rows, logits.cols, [&](std::size_t b, std::size_t e) {
+    SampleScratch& s = sample_scratch();
+    Scratch<T> xbuf(logits.col_stride == 1 ? 0 : logits.cols);
+    if (logits.col_stride != 1 && !xbuf.get()) {
+      oom.store(true, std::memory_order_relaxed);
+      return;
+    }
+    for (std::size_t r = b; r < e; ++r) {
+      const T* row = row_in(logits, r, xbuf.get());
+      SampleKept kept{};
+      bool o2 = false;
+      const SampleRowError err = sample_row<T>(row, logits.cols, sample_row_options(o, r), s, &kept, &o2);
+      if (o2) {
+        oom.store(true, std::memory_order_relaxed);
+        return;
+      }
+      if (err != SampleRowError::none) {
+        std::size_t cur = first_bad.load(std::memory_order_relaxed);
+        while (r < cur && !first_bad.compare_exchange_weak(cur, r, std::memory_order_relaxed)) {
+        }
+        return;  // later rows of this part cannot be the first bad one
+      }
+      out(r, kept);
+    }
+  });
+  if (oom.load()) return fail(Errc::out_of_memory, "logits", "no memory for the buffers of a row");
+  const std::size_t r = first_bad.load();
+  if (r < logits.rows) {
+    // the kind of row r, read again here (one pass over one row)
+    Scratch<T> xbuf(logits.col_stride == 1 ? 0 : logits.cols);
+    const T* row = row_in(logits, r, xbuf.get());
+    SampleRowError k = SampleRowError::none;
+    bool nan = false, pinf = false, fin = false;
+    for (std::size_t c = 0; c < logits.cols; ++c) {
+      nan |= row[c] != row[c];
+      pinf |= row[c] == std::numeric_limits<T>::infinity();
+      fin |= row[c] > -std::numeric_limits<T>::infinity();
+    }
+    k = nan ? SampleRowError::nan : !fin ? SampleRowError::all_neg_inf : SampleRowError::pos_inf;
+    const double v = k == SampleRowError::nan ? std::numeric_limits<double>::quiet_NaN()
+                     : k == SampleRowError::pos_inf ? std::numeric_limits<double>::infinity()
+                                                    : -std::numeric_limits<double>::infinity();
+    return fail_at(Errc::invalid_argument, "logits", sample_row_message(k), v, r);
+  }
+  return {};
+}
+
+}  // namespace detail
+
+// One token per row of logits (rows × C, C >= 1), drawn with the caller's uniforms[r] in [0, 1)
+// (docs/semantics.md, "Sampling": temperature, top-k, top-p, min-p, then the inverse-CDF draw of
+// the kept set in index order); tokens[r] in [0, C). The same uniforms give the same tokens for any
+// split of the rows. Errors: an option out of range (argument "temperature", "top_k", "top_p",
+// "min_p"; a per-row value with its row), uniforms or tokens not one per row (shape_mismatch), a
+// uniform outside [0, 1) ("uniforms"), a row holding NaN, a row of only -inf, or a row holding
+// +inf at a temperature > 0 (argument "logits", row = the first such row; tokens unspecified).
+// Buffers: per thread, kept for the thread's next call (new(std::nothrow); out_of_memory if it fails).
+template <class T, class Par = detail::SerialFor>
+inline Status sample(MatrixView<const detail::id_t<T>> logits, VectorView<const double> uniforms,
+                     VectorView<std::int64_t> tokens, const SampleOptions& options = {}, Par&& par = {}) noexcept {
+  static_assert(detail::is_real_v<T>, "logitkit works on float and double");
+  if (!detail::has_data(logits)) return detail::fail(Errc::null_pointer, "logits", "null data for a non-empty view");
+  if (logits.rows > 0 && logits.cols == 0)
+    return detail::fail(Errc::shape_mismatch, "logits", "a row needs at least one class");
+  if (logits.cols > std::size_t(0xffffffffu))
+    return detail::fail(Errc::shape_mismatch, "logits", "at most 2^32 - 1 classes");
+  if (uniforms.size != logits.rows) return detail::fail(Errc::shape_mismatch, "uniforms", "must have one value per row");
+  if (tokens.size != logits.rows) return detail::fail(Errc::shape_mismatch, "tokens", "must have one value per row");
+  if (!detail::has_data(uniforms)) return detail::fail(Errc::null_pointer, "uniforms", "null data for a non-empty view");
+  if (!detail::has_data(tokens)) return detail::fail(Errc::null_pointer, "tokens", "null data for a non-empty view");
+  if (Status s = detail::sample_check_options(options, logits.rows); !s) return s;
+  for (std::size_t r = 0; r < uniforms.size; ++r)
+    if (!(uniforms[r] >= 0 && uniforms[r] < 1))
+      return detail::fail_at(Errc::invalid_argument, "uniforms", "must be in [0, 1)", uniforms[r], r);
+  const std::size_t C = logits.cols;
+  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, const detail::SampleKept& k) {
+    tokens[r] = std::int64_t(k.greedy < C ? k.greedy : detail::sample_draw(k, uniforms[r], detail::sample_scratch().w));
+  });
+}
+
+// The distribution sample draws from (rows × C, C >= 1): P of docs/semantics.md, "Sampling" (0
+// outside the kept set; one-hot at the first largest logit at temperature 0), rounded to T.
+// Errors as sample's.
+template <class T, class Par = detail::SerialFor>
+inline Status sample_proba(MatrixView<const detail::id_t<T>> logits, MatrixView<T> probs,
+                           const SampleOptions& options = {}, Par&& par = {}) noexcept {
+  static_assert(detail::is_real_v<T>, "logitkit works on float and double");
+  if (!detail::has_data(logits)) return detail::fail(Errc::null_pointer, "logits", "null data for a non-empty view");
+  if (logits.rows > 0 && logits.cols == 0)
+    return detail::fail(Errc::shape_mismatch, "logits", "a row needs at least one class");
+  if (logits.cols > std::size_t(0xffffffffu))
+    return detail::fail(Errc::shape_mismatch, "logits", "at most 2^32 - 1 classes");
+  if (Status s = detail::same_shape(logits, probs, "probs"); !s) return s;
+  if (Status s = detail::sample_check_options(options, logits.rows); !s) return s;
+  const std::size_t C = logits.cols;
+  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, const detail::SampleKept& k) {
+    if (k.greedy < C || k.idx) {
+      for (std::size_t c = 0; c < C; ++c) probs(r, c) = T(c == k.greedy ? 1 : 0);
+      if (k.greedy < C) return;
+      for (std::size_t j = 0; j < k.m; ++j) probs(r, k.idx[j]) = T(k.P[j]);
+    } else {
+      for (std::size_t c = 0; c < C; ++c) probs(r, c) = T(k.P[c]);
+    }
+  });
+}
+
 }  // namespace LOGITKIT_API_NAMESPACE
 }  // namespace logitkit
