@@ -20,6 +20,7 @@
 #pragma once
 #include <atomic>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <new>
 
@@ -114,5 +115,21 @@ inline void parallel_for(npy_intp N, npy_intp cost, npy_intp align, F&& body) {
   fault_point_part();
   body(npy_intp(0), N);
 }
+
+// The row splitter the C++ API's functions take (`par(n, cost_per_item, body)`: body(begin, end)
+// over [0, n)), run on this pool. The API never throws, so an exception of the pool (a part that
+// could not run) is kept in `failure`; the caller rethrows it once the API call has returned.
+struct PoolFor {
+  std::exception_ptr& failure;
+  template <class Body>
+  void operator()(std::size_t n, std::size_t cost, Body&& body) const noexcept {
+    try {
+      parallel_for(npy_intp(n), npy_intp(cost), 1,
+                   [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); });
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }
+};
 
 }  // namespace logitkit::bindings

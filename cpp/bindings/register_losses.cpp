@@ -453,17 +453,8 @@ py::object bce_reduced_typed(PyArrayObject* x, PyArrayObject* y, PyArrayObject* 
     gd = static_cast<T*>(PyArray_DATA(g));
   }
   T value = T(0);
-  // The API's functions never throw: an exception of the pool (a part that could not run) is kept
-  // here and raised once the call has returned.
   std::exception_ptr failure;
-  const auto par = [&failure](std::size_t blocks, std::size_t elements_per_block, auto&& body) noexcept {
-    try {
-      parallel_for(npy_intp(blocks), npy_intp(elements_per_block), 1,
-                   [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); });
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  };
+  const PoolFor par{failure};
   lk::Status st;
   {
     FlagGuard guard;

@@ -64,24 +64,15 @@ PyArrayObject* matrix(py::handle xh, py::object& keep) {
 
 // Runs f(par) with the rows split across the pool without the GIL; a row error becomes (row, kind).
 template <class F>
-py::object run(std::size_t rows, std::size_t C, py::object result, F&& f) {
+py::object run(py::object result, F&& f) {
   lk::Status st;
   std::exception_ptr failure;
   {
     FlagGuard guard;
-    const auto par = [&failure](std::size_t n, std::size_t per_row, auto&& body) noexcept {
-      try {
-        parallel_for(npy_intp(n), npy_intp(per_row), 1,
-                     [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); });
-      } catch (...) {
-        failure = std::current_exception();
-      }
-    };
+    const PoolFor par{failure};
     py::gil_scoped_release release;
     st = f(par);
   }
-  (void)rows;
-  (void)C;
   if (failure) std::rethrow_exception(failure);
   if (st.code == lk::Errc::out_of_memory) throw std::bad_alloc();
   if (st.code == lk::Errc::invalid_argument && std::string(st.argument) == "logits" && st.has_row) {
@@ -112,7 +103,7 @@ py::object sample_t(PyArrayObject* a, py::handle uh, const lk::SampleOptions& o)
   py::object tokens = py::reinterpret_steal<py::object>(t);
   const lk::VectorView<std::int64_t> tv(static_cast<std::int64_t*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(t))),
                                         std::size_t(rows));
-  return run(std::size_t(rows), std::size_t(C), tokens,
+  return run(tokens,
              [&](auto& par) { return lk::sample<T>(xv, uv, tv, o, par); });
 }
 
@@ -127,7 +118,7 @@ py::object proba_t(PyArrayObject* a, const lk::SampleOptions& o) {
   py::object probs = py::reinterpret_steal<py::object>(p);
   const lk::MatrixView<T> pv(static_cast<T*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(p))), std::size_t(rows),
                              std::size_t(C));
-  return run(std::size_t(rows), std::size_t(C), probs,
+  return run(probs,
              [&](auto& par) { return lk::sample_proba<T>(xv, pv, o, par); });
 }
 

@@ -44,15 +44,7 @@ py::object run(PyArrayObject* a, std::size_t rows, std::size_t C, npy_intp rs, n
   {
     FlagGuard guard;
     if (threaded) {
-      // The API never throws: an exception of the pool (a part that could not run) is kept here.
-      const auto par = [&failure](std::size_t n, std::size_t per_row, auto&& body) noexcept {
-        try {
-          parallel_for(npy_intp(n), npy_intp(per_row), 1,
-                       [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); });
-        } catch (...) {
-          failure = std::current_exception();
-        }
-      };
+      const PoolFor par{failure};
       py::gil_scoped_release release;
       st = lk::top_k<T>(xv, k, iv, pv, temperature, par);
     } else {
