@@ -11,6 +11,8 @@ in long double. The draw's reference is the inverse CDF over the float64 filtere
 
 from __future__ import annotations
 
+import re
+
 import logitkit as lk
 import numpy as np
 import oracle
@@ -344,27 +346,66 @@ def test_per_row_options_match_one_row_at_a_time():
 # ----------------------------------------------------------------------------------- logprobs
 
 
-def test_logprobs_against_float64_log_softmax():
+# logprobs: float64 values as accurate as log_softmax of the logits' dtype (the row's max-relative
+# sum of the kernels): within LOGPROB_ULPS ulps of that dtype of the float64 oracle (softmax's budgets).
+LOGPROB_ULPS = {F32: 4, F64: 16}
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_logprobs_against_float64_log_softmax(isa, dtype):
     rng = np.random.default_rng(6)
-    x = rng.standard_normal((20, 100)).astype(np.float32)
+    x = (rng.standard_normal((20, 300)) * 4).astype(dtype)
     t = np.linspace(0, 2, 20)
     s = mc.sample(x, temperature=t, top_p=0.8, rng=3, logprobs=5)
-    assert type(s).__name__ == "Sample" and isinstance(s, tuple)
+    assert isinstance(s, mc.Sample) and isinstance(s, tuple)
     assert (
         s.tokens.shape == (20,)
         and s.top_tokens.shape == (20, 5)
         and s.top_logprobs.shape == (20, 5)
     )
+    assert s.logprob.dtype == np.float64 and s.top_logprobs.dtype == np.float64
     assert np.array_equal(s.tokens, mc.sample(x, temperature=t, top_p=0.8, rng=3))
     tt = np.where(t > 0, t, 1.0)
     exact = oracle.log_softmax(x.astype(np.float64) / tt[:, None])
-    np.testing.assert_allclose(s.logprob, exact[np.arange(20), s.tokens], rtol=1e-14, atol=0)
+    chosen = exact[np.arange(20), s.tokens]
+    assert oracle.ulp_error(s.logprob.astype(dtype), chosen, dtype) <= LOGPROB_ULPS[dtype]
+    assert np.allclose(s.logprob, chosen, rtol=LOGPROB_ULPS[dtype] * np.finfo(dtype).eps, atol=0)
     assert np.array_equal(s.top_tokens, np.argsort(-x, axis=1, kind="stable")[:, :5])
+    top = np.take_along_axis(exact, s.top_tokens, 1)
+    assert np.allclose(s.top_logprobs, top, rtol=LOGPROB_ULPS[dtype] * np.finfo(dtype).eps, atol=0)
+    s0 = mc.sample(x[0], rng=3, logprobs=0)
+    assert s0.top_tokens.shape == (0,) and np.ndim(s0.logprob) == 0
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        (0.7, 40, 0.95, 0.05),
+        (1.0, None, None, None),
+        (0.0, None, None, None),
+        (1.3, None, 0.9, None),
+        (0.9, None, None, 0.1),
+    ],
+)
+def test_logprobs_every_path_and_strided(settings):
+    """Each row path (top-k, whole row, greedy, top-p, min-p) reports the same logprobs: those of the
+    row's softmax at its temperature (1 when greedy), on strided and class-axis-first input too."""
+    t, k, p, m = settings
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((6, 1000)) * 3
+    x[1, ::7] = -np.inf
+    s = mc.sample(x, temperature=t, top_k=k, top_p=p, min_p=m, rng=1, logprobs=70)
+    exact = oracle.log_softmax(x / (t if t > 0 else 1.0))
+    np.testing.assert_allclose(s.logprob, exact[np.arange(6), s.tokens], rtol=1e-14)
     np.testing.assert_allclose(
         s.top_logprobs, np.take_along_axis(exact, s.top_tokens, 1), rtol=1e-14
     )
-    s0 = mc.sample(x[0], rng=3, logprobs=0)
-    assert s0.top_tokens.shape == (0,) and np.ndim(s0.logprob) == 0
+    assert np.array_equal(s.top_tokens, np.argsort(-x, axis=1, kind="stable")[:, :70])
+    sT = mc.sample(
+        np.asfortranarray(x.T), temperature=t, top_k=k, top_p=p, min_p=m, rng=1, logprobs=70, axis=0
+    )
+    assert np.array_equal(sT.tokens, s.tokens) and np.array_equal(sT.top_tokens, s.top_tokens)
+    assert np.array_equal(sT.top_logprobs, s.top_logprobs)
 
 
 def test_logprob_of_a_confident_token_is_not_zero():
@@ -477,3 +518,41 @@ def test_penalties_then_filters_and_draw():
     u = np.random.default_rng(4).random(8)
     got = mc.sample(y, temperature=0.9, top_k=20, top_p=0.85, min_p=0.02, rng=4)
     assert [ref_draw(P[i], u[i]) for i in range(8)] == got.tolist()
+
+
+# ------------------------------------------------------------- special values at every lane offset
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize(
+    "settings",
+    [(0.8, None, 0.9, None), (1.0, None, None, 0.2), (1.0, None, None, None), (0.7, 5, 0.95, None)],
+)
+def test_special_value_at_every_lane_offset(isa, dtype, settings):
+    """A NaN or +inf at any position of a row (every lane of the row pass's vectors, the tail too)
+    is reported for that row; a -inf there only removes that token. The other rows are unchanged."""
+    t, k, p, m = settings
+    V = 67  # more than four AVX-512 vectors of float32, and a tail
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal((3, V)) * 2).astype(dtype)
+    base_p = mc.proba(x, temperature=t, top_k=k, top_p=p, min_p=m)
+    base_s = mc.sample(x, temperature=t, top_k=k, top_p=p, min_p=m, rng=5)
+    for i in range(V):
+        for v, what in ((np.nan, "NaN"), (np.inf, "+inf")):
+            y = x.copy()
+            y[1, i] = v
+            with pytest.raises(ValueError, match=rf"row \(1,\) contains {re.escape(what)}"):
+                mc.sample(y, temperature=t, top_k=k, top_p=p, min_p=m, rng=5)
+        y = x.copy()
+        y[1, i] = -np.inf
+        got = mc.proba(y, temperature=t, top_k=k, top_p=p, min_p=m)
+        assert np.array_equal(got[[0, 2]], base_p[[0, 2]])
+        assert got[1, i] == 0
+        exp = ref_proba(y[1].astype(np.float64), t, k, p, m)
+        assert np.array_equal(got[1] > 0, exp.astype(dtype) > 0)
+        assert (
+            oracle.ulp_error(got[1], exp.astype(np.float64) if dtype == F32 else exp, dtype)
+            <= BOUNDS[dtype]
+        )
+        s = mc.sample(y, temperature=t, top_k=k, top_p=p, min_p=m, rng=5)
+        assert s[0] == base_s[0] and s[2] == base_s[2] and s[1] != i

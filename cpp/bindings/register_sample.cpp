@@ -1,7 +1,9 @@
 // The sampling functions of _core (C++ API: logitkit::sample and logitkit::sample_proba in api.hpp),
 // for multiclass.sample and multiclass.proba's filters (python/logitkit/_sample.py):
-//   sample(x, uniforms, temperature, top_k, top_p, min_p)   one token per row of the 2-d
-//       float32/float64 array x (any strides) with uniforms[r]: an intp array of rows
+//   sample(x, uniforms, temperature, top_k, top_p, min_p, logprobs=-1)   one token per row of the
+//       2-d float32/float64 array x (any strides) with uniforms[r]: an intp array of rows; with
+//       logprobs = n >= 0 the tuple (tokens, chosen, top_tokens, top_logprobs) of
+//       logitkit::SampleLogprobs (float64 log-probabilities, top_* rows × n)
 //   sample_proba(x, temperature, top_k, top_p, min_p)        the filtered distribution, x's shape
 // Each option is a Python number (every row) or a 1-d C-contiguous array of one value per row
 // (float64; int64 for top_k). A row that cannot be sampled comes back as (row, kind), kind one of
@@ -88,7 +90,7 @@ py::object run(py::object result, F&& f) {
 }
 
 template <class T>
-py::object sample_t(PyArrayObject* a, py::handle uh, const lk::SampleOptions& o) {
+py::object sample_t(PyArrayObject* a, py::handle uh, const lk::SampleOptions& o, npy_intp nlp) {
   const npy_intp rows = PyArray_DIM(a, 0), C = PyArray_DIM(a, 1), e = PyArray_ITEMSIZE(a);
   const lk::MatrixView<const T> xv(static_cast<const T*>(PyArray_DATA(a)), std::size_t(rows), std::size_t(C),
                                    PyArray_STRIDE(a, 0) / e, PyArray_STRIDE(a, 1) / e);
@@ -98,13 +100,25 @@ py::object sample_t(PyArrayObject* a, py::handle uh, const lk::SampleOptions& o)
   py::object ukeep = py::reinterpret_steal<py::object>(u);
   auto* ua = reinterpret_cast<PyArrayObject*>(u);
   const lk::VectorView<const double> uv(static_cast<const double*>(PyArray_DATA(ua)), std::size_t(PyArray_DIM(ua, 0)));
-  PyObject* t = PyArray_EMPTY(1, const_cast<npy_intp*>(&rows), NPY_INTP, 0);
-  if (!t) throw py::error_already_set();
-  py::object tokens = py::reinterpret_steal<py::object>(t);
-  const lk::VectorView<std::int64_t> tv(static_cast<std::int64_t*>(PyArray_DATA(reinterpret_cast<PyArrayObject*>(t))),
-                                        std::size_t(rows));
-  return run(tokens,
-             [&](auto& par) { return lk::sample<T>(xv, uv, tv, o, par); });
+  const auto array = [](int nd, const npy_intp* dims, int type) {
+    PyObject* p = PyArray_EMPTY(nd, const_cast<npy_intp*>(dims), type, 0);
+    if (!p) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(p);
+  };
+  const auto data = [](const py::object& o) { return PyArray_DATA(reinterpret_cast<PyArrayObject*>(o.ptr())); };
+  py::object tokens = array(1, &rows, NPY_INTP);
+  const lk::VectorView<std::int64_t> tv(static_cast<std::int64_t*>(data(tokens)), std::size_t(rows));
+  if (nlp < 0)
+    return run(tokens, [&](auto& par) { return lk::sample<T>(xv, uv, tv, o, par); });
+  // with logprobs: the chosen token's and the nlp most likely ones'
+  const npy_intp dims[2] = {rows, nlp};
+  py::object chosen = array(1, &rows, NPY_DOUBLE), top = array(2, dims, NPY_INTP), top_lp = array(2, dims, NPY_DOUBLE);
+  lk::SampleLogprobs lp;
+  lp.chosen = lk::VectorView<double>(static_cast<double*>(data(chosen)), std::size_t(rows));
+  lp.top_tokens = lk::MatrixView<std::int64_t>(static_cast<std::int64_t*>(data(top)), std::size_t(rows), std::size_t(nlp));
+  lp.top_logprobs = lk::MatrixView<double>(static_cast<double*>(data(top_lp)), std::size_t(rows), std::size_t(nlp));
+  return run(py::make_tuple(tokens, chosen, top, top_lp),
+             [&](auto& par) { return lk::sample<T>(xv, uv, tv, lp, o, par); });
 }
 
 template <class T>
@@ -122,11 +136,14 @@ py::object proba_t(PyArrayObject* a, const lk::SampleOptions& o) {
              [&](auto& par) { return lk::sample_proba<T>(xv, pv, o, par); });
 }
 
-py::object sample(py::handle xh, py::handle uh, py::handle t, py::handle k, py::handle p, py::handle m) {
+py::object sample(py::handle xh, py::handle uh, py::handle t, py::handle k, py::handle p, py::handle m,
+                  npy_intp logprobs) {
   py::object keep, okeep[4];
   PyArrayObject* a = matrix(xh, keep);
   const lk::SampleOptions o = options(t, k, p, m, std::size_t(PyArray_DIM(a, 0)), okeep);
-  return PyArray_TYPE(a) == NPY_FLOAT ? sample_t<float>(a, uh, o) : sample_t<double>(a, uh, o);
+  if (logprobs > PyArray_DIM(a, 1))
+    throw py::value_error("logprobs: must be at most the number of classes, got " + std::to_string(logprobs));
+  return PyArray_TYPE(a) == NPY_FLOAT ? sample_t<float>(a, uh, o, logprobs) : sample_t<double>(a, uh, o, logprobs);
 }
 
 py::object sample_proba(py::handle xh, py::handle t, py::handle k, py::handle p, py::handle m) {
@@ -140,9 +157,10 @@ py::object sample_proba(py::handle xh, py::handle t, py::handle k, py::handle p,
 
 void register_sample(py::module_& m) {
   m.def("sample", &sample, py::arg("x"), py::arg("uniforms"), py::arg("temperature"), py::arg("top_k"),
-        py::arg("top_p"), py::arg("min_p"),
-        "sample(x, uniforms, temperature, top_k, top_p, min_p): one token per row of the 2-d "
-        "float32/float64 array x drawn with uniforms[r] (docs/semantics.md, Sampling), or (row, kind) "
+        py::arg("top_p"), py::arg("min_p"), py::arg("logprobs") = -1,
+        "sample(x, uniforms, temperature, top_k, top_p, min_p, logprobs=-1): one token per row of the "
+        "2-d float32/float64 array x drawn with uniforms[r] (docs/semantics.md, Sampling); with "
+        "logprobs = n >= 0, (tokens, chosen logprob, top n tokens, their logprobs); or (row, kind) "
         "for the first row that cannot be sampled.");
   m.def("sample_proba", &sample_proba, py::arg("x"), py::arg("temperature"), py::arg("top_k"), py::arg("top_p"),
         py::arg("min_p"),

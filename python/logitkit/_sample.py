@@ -5,8 +5,8 @@ The row pass runs in the C++ core (``_core.sample`` / ``_core.sample_proba``; th
 ``logitkit::sample`` and ``logitkit::sample_proba`` in api.hpp): docs/semantics.md, "Sampling",
 defines the kept set and the draw. This module moves the class axis last, applies ``where=`` (the
 masked entries become -inf), reads the options (one value, or one per row), draws one uniform per
-row in C order of the rows, and computes the logprobs (float64 ``log_softmax`` of the logits at
-the row's temperature, before filtering).
+row in C order of the rows; the logprobs come from the same C++ row pass (the row's max-relative
+log-sum, as ``log_softmax`` computes it, at the row's temperature, before filtering).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ class Sample(NamedTuple):
     """The result of ``multiclass.sample(..., logprobs=n)``.
 
     tokens: the sampled token of each row (intp; the logits' shape without the class axis).
-    logprob: the chosen token's log-probability (float64).
+    logprob: the chosen token's log-probability (float64, as accurate as ``log_softmax`` of the
+    logits' dtype: float32 logits give float32's accuracy).
     top_tokens, top_logprobs: the n most likely tokens of each row, most likely first (ties to the
     lower index), and their log-probabilities; the last axis has length n.
     The log-probabilities are those of the distribution after temperature (and whatever penalties
@@ -170,6 +171,40 @@ def _uniforms(rng: Any, rows: int) -> np.ndarray:
     return gen.random(rows)
 
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_NUMBER = (float, int)
+
+
+def _fast_sample(
+    logits: Any, temperature: Any, top_k: Any, top_p: Any, min_p: Any, rng: Any
+) -> Any:
+    """The serving loop's call — a 1-d or 2-d native float32/float64 array, plain-number options,
+    no axis, where= or logprobs — with the same checks and messages as the general path, in fewer
+    steps. None when the call is not of that kind."""
+    dt = getattr(logits, "dtype", None)
+    if (
+        type(logits) is not np.ndarray
+        or (dt is not _F32 and dt is not _F64)
+        or not 1 <= logits.ndim <= 2
+        or logits.shape[-1] == 0
+        or type(temperature) not in _NUMBER
+        or (top_k is not None and type(top_k) is not int)
+        or (top_p is not None and type(top_p) not in _NUMBER)
+        or (min_p is not None and type(min_p) not in _NUMBER)
+    ):
+        return None
+    t = _option(temperature, "temperature", ())
+    k = 0 if top_k is None else _top_k_option(top_k, ())
+    p = 1.0 if top_p is None else _option(top_p, "top_p", ())
+    m = 0.0 if min_p is None else _option(min_p, "min_p", ())
+    x = logits if logits.ndim == 2 else logits.reshape(1, -1)
+    gen = rng if type(rng) is np.random.Generator else np.random.default_rng(rng)
+    r = _core.sample(x, gen.random(x.shape[0]), t, k, p, m)
+    if type(r) is tuple:
+        raise _row_error(r, logits.shape[:-1])
+    return r if logits.ndim == 2 else r[0]
+
+
 def sample(
     logits: Any,
     temperature: Any,
@@ -181,6 +216,10 @@ def sample(
     where: Any,
     logprobs: Any,
 ) -> Any:
+    if logprobs is None and where is None and axis == -1 and type(axis) is int:
+        r = _fast_sample(logits, temperature, top_k, top_p, min_p, rng)
+        if r is not None:
+            return r
     if logprobs is not None and (
         isinstance(logprobs, (bool, np.bool_)) or not isinstance(logprobs, numbers.Integral)
     ):
@@ -190,32 +229,14 @@ def sample(
     if logprobs is not None and not 0 <= logprobs <= V:
         raise ValueError(f"logprobs: must be in [0, {V}] (the number of classes), got {logprobs}")
     u = _uniforms(rng, x.shape[0])
-    r = _core.sample(x, u, t, k, p, m)
-    if isinstance(r, tuple):
+    r = _core.sample(x, u, t, k, p, m, -1 if logprobs is None else int(logprobs))
+    if isinstance(r, tuple) and len(r) == 2:
         raise _row_error(r, batch)
-    tokens = r.reshape(batch)
     if logprobs is None:
+        tokens = r.reshape(batch)
         return tokens[()] if not batch else tokens
-    return _logprobs(x, tokens.reshape(-1), t, int(logprobs), batch)
-
-
-def _logprobs(x: np.ndarray, tokens: np.ndarray, t: Any, n: int, batch: tuple[int, ...]) -> Sample:
-    """log_softmax in float64 of the rows at their temperature (1 where it is 0)."""
-    z = x.astype(np.float64)
-    tt = np.where(np.asarray(t) > 0, t, 1.0)
-    if tt.ndim:
-        z = z / tt[:, None]
-    elif tt != 1.0:
-        z = z / float(tt)
-    lp = _functional.log_softmax(z)
-    rows = np.arange(x.shape[0])
-    chosen = lp[rows, tokens]
-    if n > 0:
-        r = _core.top_k(x, n, 1.0, False)
-        top = r[0]
-    else:
-        top = np.zeros((x.shape[0], 0), np.intp)
-    top_lp = np.take_along_axis(lp, top, axis=1)
+    tokens, chosen, top, top_lp = r
+    n = int(logprobs)
     tok = tokens.reshape(batch)
     return Sample(
         tok[()] if not batch else tok,

@@ -64,6 +64,7 @@ from ._multi import (
     warn_if_probabilities,
 )
 from ._penalties import apply_penalties
+from ._sample import Sample
 from ._validation import (
     Array,
     InvalidTargetError,
@@ -79,6 +80,7 @@ __all__ = [
     "CalibrationWarning",
     "MultiClass",
     "ProbabilitiesWarning",
+    "Sample",
     "apply_penalties",
     "brier_score",
     "expected_calibration_error",
@@ -249,7 +251,7 @@ def sample(
     where: Any = None,
     logprobs: int | None = None,
     dim: None = None,
-) -> np.ndarray | np.intp | _sample.Sample:
+) -> np.ndarray | np.intp | Sample:
     """One token per row, drawn from the filtered distribution (LLM decoding).
 
     Per row: ``temperature`` divides the logits, then top-k, top-p and min-p filter, the kept set is
@@ -282,7 +284,9 @@ def sample(
     logprobs : int >= 0, optional
         Also return the log-probabilities (float64) of the chosen tokens and of the ``logprobs``
         most likely tokens of each row, under the distribution after temperature and before the
-        filters: a :class:`Sample` ``(tokens, logprob, top_tokens, top_logprobs)``.
+        filters: a :class:`Sample` ``(tokens, logprob, top_tokens, top_logprobs)``
+        (``logitkit.multiclass.Sample``). They are as accurate as ``log_softmax`` of the logits'
+        dtype (float32 logits: within a few float32 ulps), from the same C++ row pass.
 
     Returns
     -------

@@ -842,6 +842,37 @@ void test_sample() {
       }
     }
   }
+  // logprobs: the same tokens, and log-softmax at the row's temperature (1 when greedy) of the token
+  // and of the 7 largest logits, for every layout
+  for (std::size_t v = 0; v < 3; ++v) {
+    constexpr std::size_t N = 7;
+    std::int64_t tok[R] = {}, top[R * N] = {};
+    double chosen[R] = {}, top_lp[R * N] = {};
+    lk::SampleLogprobs lp;
+    lp.chosen = lk::VectorView<double>(chosen, R);
+    lp.top_tokens = lk::MatrixView<std::int64_t>(top, R, N);
+    lp.top_logprobs = lk::MatrixView<double>(top_lp, R, N);
+    expect_ok(lk::sample<T>(views[v], lk::VectorView<const double>(us, R), lk::VectorView<std::int64_t>(tok, R), lp, o),
+              "sample with logprobs");
+    for (std::size_t r = 0; r < R; ++r) {
+      expect(tok[r] == first[r], "sample with logprobs: the same tokens");
+      const T* x = dense.data() + r * C;
+      const double t = temps[r] > 0 ? temps[r] : 1.0;
+      long double mx = -1e300L, sum = 0;
+      for (std::size_t c = 0; c < C; ++c) mx = std::max(mx, (long double)x[c] / t);
+      for (std::size_t c = 0; c < C; ++c) sum += std::exp((long double)x[c] / t - mx);
+      const auto ref = [&](std::size_t c) { return double((long double)x[c] / t - mx - std::log(sum)); };
+      const double tol = sizeof(T) == 4 ? 4e-7 : 4e-15;
+      close<T>(chosen[r], ref(std::size_t(tok[r])), "sample: chosen logprob", tol);
+      std::vector<std::size_t> order(C);
+      for (std::size_t c = 0; c < C; ++c) order[c] = c;
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return x[a] > x[b]; });
+      for (std::size_t j = 0; j < N; ++j) {
+        expect(std::size_t(top[r * N + j]) == order[j], "sample: top tokens in top_k's order");
+        close<T>(top_lp[r * N + j], ref(order[j]), "sample: top logprobs", tol);
+      }
+    }
+  }
   // u = 0 draws the first token of positive probability: C_j > 0, not C_j >= 0 (token 0 underflows)
   {
     const T zrow[4] = {T(-1000), T(0), T(0), T(-1)};

@@ -1208,9 +1208,10 @@ inline Status top_k(MatrixView<const detail::id_t<T>> logits, std::size_t k, Mat
 // ------------------------------------------------------------------------------------ sample
 //
 // Sampling a token per row (docs/semantics.md, "Sampling"). Per row, with z = logits / temperature:
-//   w = exp(z - max z) at the top-k winners when top-k filters (no pass over the row beyond the
-//     selection), else softmax(z) in float64 (the softmax row kernel of double, the row widened);
-//     only ratios of w matter below;
+//   w = exp(z - max z) in double (the difference and the quotient carried to first order, so each
+//     w is as exact as the vector exp of double), computed where needed: at the top-k winners when
+//     top-k filters, at the candidates of top-p and min-p otherwise (the scan below), the whole row
+//     without filters (the softmax row kernel of double); only ratios of w matter below;
 //   order: by logit, largest first, equal logits by the lower index (top_k's order);
 //   top-k keeps the first k of that order (0, or k >= C: no filter);
 //   top-p keeps the shortest prefix of the order (within the top-k set) whose weight reaches
@@ -1221,10 +1222,13 @@ inline Status top_k(MatrixView<const detail::id_t<T>> logits, std::size_t k, Mat
 //     to right in double (the last index with P_j > 0 when rounding leaves none).
 // temperature 0 is greedy: the first largest logit (P one-hot there). The sums that decide the top-p
 // set are carried in two doubles (a sum and its accumulated rounding errors), so the set is that of
-// exact arithmetic on w except where the two sides agree to about 30 digits. No sort of the row: the
-// top-p prefix is found by selection (top_p_cut: 2048 buckets spread linearly over the logits'
-// range, with the count and weight of each; only the bucket that crosses the target is refined; a
-// set of equal logits is walked in index order), the top-k set by top_k's selection.
+// exact arithmetic on w except where the two sides agree to about 30 digits. No sort of the row:
+// top-k is top_k's selection; top-p and min-p without top-k take one scan of the row (the kernel
+// list's sample_scan: max, sum, the weight below a few edges on the logits), which bounds the kept
+// set from below by an edge; the tokens above it (sample_at_least) are the only ones weighed in
+// double and cut (top_p_cut: 2048 buckets spread linearly over their logits' range, with the count
+// and weight of each; only the bucket that crosses the target is refined; a set of equal logits is
+// walked in index order). A crossing within the scan's error bound is decided over the whole row.
 
 // Options of sample and sample_proba. A per-row view, when it has elements, gives row r's value
 // (its size must be the number of rows) and overrides the scalar.
@@ -1267,30 +1271,45 @@ inline WideSum wide_scale(double p, const WideSum& s) noexcept {
 // Why a row cannot be sampled (the first such row is reported).
 enum class SampleRowError : int { none = 0, nan, pos_inf, all_neg_inf };
 
-// Per-thread buffers of the row pass, grown as needed (new(std::nothrow)); never shrunk.
+// Per-thread buffers of the row pass, grown as needed (new(std::nothrow)); never shrunk. One slot
+// per candidate token of the kept set (every token on the exact path).
 struct SampleScratch {
-  double* z = nullptr;  // the row widened to double
-  double* w = nullptr;  // its softmax, then P
-  std::uint32_t* cand = nullptr;
+  double* z = nullptr;   // the residuals of (x - max)/t, then the kept probabilities
+  double* w = nullptr;   // the weights (the full softmax without filters), then the draw's sums
+  double* xs = nullptr;  // the logits
+  std::uint32_t* cand = nullptr;  // the token indices, in index order
+  std::uint32_t* pos = nullptr;   // top_p_cut's working list
   std::size_t cap = 0;
   void* sel = nullptr;  // top-k: k values and k indices (or n (value, index) pairs)
   std::size_t sel_bytes = 0;
   ~SampleScratch() {
+    release();
+    ::operator delete(sel, std::nothrow);
+  }
+  void release() noexcept {
     delete[] z;
     delete[] w;
+    delete[] xs;
     delete[] cand;
-    ::operator delete(sel, std::nothrow);
+    delete[] pos;
+    z = w = xs = nullptr;
+    cand = pos = nullptr;
+    cap = 0;
   }
   bool reserve(std::size_t n) noexcept {
     if (n <= cap) return true;
-    delete[] z;
-    delete[] w;
-    delete[] cand;
+    release();
     z = new (std::nothrow) double[n];
     w = new (std::nothrow) double[n];
+    xs = new (std::nothrow) double[n];
     cand = new (std::nothrow) std::uint32_t[n];
-    cap = (z && w && cand) ? n : 0;
-    return cap != 0;
+    pos = new (std::nothrow) std::uint32_t[n];
+    if (z && w && xs && cand && pos) {
+      cap = n;
+      return true;
+    }
+    release();
+    return false;
   }
   void* reserve_sel(std::size_t bytes) noexcept {
     if (bytes <= sel_bytes) return sel;
@@ -1311,11 +1330,11 @@ struct SampleRow {
   double top_p, min_p;
 };
 
-// The cut of a prefix of the order: every token, or those ahead of token idx (a larger logit, or
-// the same logit at an index <= idx).
+// The cut of a prefix of the order among m candidates (positions 0..m, in index order): every
+// candidate, or those ahead of position pos (a larger logit, or the same logit at a position <= pos).
 struct SampleCut {
   bool all = true;
-  std::size_t idx = 0;
+  std::size_t pos = 0;
 };
 
 // A plain double sum (the fast pass of top_p_cut).
@@ -1326,51 +1345,53 @@ struct PlainSum {
 inline void wide_add(WideSum& a, const PlainSum& b) noexcept { a.add(b.v); }
 inline void wide_add(WideSum& a, const WideSum& b) noexcept { a.add(b); }
 
-// The top-p cut over the whole row x[0..n) (no NaN or +inf; its largest entry xmax, its smallest
-// finite one xmin) with weights w >= 0, found by selection. Each level spreads the candidates (the
-// whole row at first) over B buckets by value, linearly over their range [lo, hi]:
-// b(x) = floor((hi - x) · B / (hi - lo)) capped at B - 1 (monotone: a larger logit never falls in a
-// later bucket, equal logits in the same one; -inf in the last), sums each bucket's count and weight
-// in Sum (PlainSum or WideSum), finds the bucket where the running weight, from the largest logits
-// down, reaches top_p · total, and keeps its tokens (in index order) as the next candidates. It ends
-// when the candidates are few (then sorted by logit, largest first, ties by index) or all equal
-// (already in index order), and walks them in two doubles on top of the weight ahead of them.
-// *close (PlainSum): the crossing is within the rounding error of the plain sums ((n + 2·B)·2^-52
-// of the total: a bound of the error of sums of positive terms), so the caller redoes the selection
-// with WideSum buckets.
-template <class T, class Sum>
-inline SampleCut top_p_cut(const T* x, const double* w, std::size_t n, double p,
-                          double xmin, double xmax, std::uint32_t* cand, bool* close) noexcept {
+// The top-p cut, found by selection, among m0 >= 1 candidates: positions 0..m0 in index order, with
+// logits xs (no NaN or +inf; the largest xmax, the smallest finite one xmin) and weights w >= 0; the
+// rest of the row lies behind every candidate and weighs `rest`, known to within `slack`. Each level
+// spreads the candidates (all of them at first) over B buckets by logit, linearly over their range
+// [lo, hi]: b(x) = floor((hi - x) · B / (hi - lo)) capped at B - 1 (monotone: a larger logit never
+// falls in a later bucket, equal logits in the same one; -inf in the last), sums each bucket's count
+// and weight in Sum (PlainSum or WideSum), finds the bucket where the running weight, from the
+// largest logits down, reaches top_p · (the candidates' weight + rest), and keeps its candidates (in
+// position order) for the next level. It ends when the candidates are few (then sorted by logit,
+// largest first, ties by position) or all equal (already in order), and walks them in two doubles on
+// top of the weight ahead of them. *close: the crossing is within the rounding error of the sums
+// ((m0 + 2·B)·2^-52 of the total: a bound of the error of sums of positive terms; exact for WideSum
+// to about 30 digits) plus slack, so the caller decides with better sums.
+template <class Sum>
+inline SampleCut top_p_cut(const double* xs, const double* w, std::size_t m0, double p, double rest, double slack,
+                           double xmin, double xmax, std::uint32_t* cand, bool* close) noexcept {
   constexpr std::size_t B = 2048, small = 16;
   std::uint32_t count[B];
   Sum sum[B];
-  WideSum before;  // weight of the tokens ahead of the candidates
+  WideSum before;  // weight of the candidates ahead of the current ones
   WideSum target, total;
-  std::size_t m = n;  // candidates: cand[0..m) (all of 0..n at the first level), in index order
+  std::size_t m = m0;  // current candidates: cand[0..m) (all of 0..m0 at the first level)
   bool first = true;
   double lo = xmin, hi = xmax;
   while (m > small && lo < hi) {
     const double scale = double(B) / (hi - lo);
-    const auto bucket = [&](std::size_t i) {
-      const double d = (hi - double(x[i])) * scale;
+    const auto bucket = [&](std::size_t j) {
+      const double d = (hi - xs[j]) * scale;
       return d < double(B - 1) ? std::size_t(d) : B - 1;
     };
     std::memset(count, 0, sizeof count);
     for (auto& b : sum) b = Sum{};
     if (first) {
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t b = bucket(i);
+      for (std::size_t j = 0; j < m0; ++j) {
+        const std::size_t b = bucket(j);
         ++count[b];
-        sum[b].add(w[i]);
+        sum[b].add(w[j]);
       }
       for (std::size_t b = 0; b < B; ++b)  // the bucket sums in order, as the walk below adds them
         if (count[b]) wide_add(total, sum[b]);
+      total.add(rest);
       target = wide_scale(p, total);
     } else {
-      for (std::size_t j = 0; j < m; ++j) {
-        const std::size_t b = bucket(cand[j]);
+      for (std::size_t k = 0; k < m; ++k) {
+        const std::size_t b = bucket(cand[k]);
         ++count[b];
-        sum[b].add(w[cand[j]]);
+        sum[b].add(w[cand[k]]);
       }
     }
     // the bucket where the running weight reaches the target (the last non-empty one if rounding
@@ -1384,21 +1405,20 @@ inline SampleCut top_p_cut(const T* x, const double* w, std::size_t n, double p,
       if (wide_ge(t, target)) break;
       before = t;
     }
-    // its tokens, in index order, and their range
+    // its candidates, in position order, and their range
     std::size_t k = 0;
     double nlo = std::numeric_limits<double>::infinity(), nhi = -nlo;
-    const auto take = [&](std::uint32_t i) {
-      cand[k] = i;
-      const bool in = bucket(i) == hit;
+    const auto take = [&](std::uint32_t j) {
+      cand[k] = j;
+      const bool in = bucket(j) == hit;
       k += std::size_t(in);
       if (in) {
-        const double v = double(x[i]);
-        nlo = v < nlo ? v : nlo;
-        nhi = v > nhi ? v : nhi;
+        nlo = xs[j] < nlo ? xs[j] : nlo;
+        nhi = xs[j] > nhi ? xs[j] : nhi;
       }
     };
     if (first) {
-      for (std::size_t i = 0; i < n; ++i) take(std::uint32_t(i));
+      for (std::size_t j = 0; j < m0; ++j) take(std::uint32_t(j));
     } else {
       for (std::size_t j = 0; j < m; ++j) take(cand[j]);
     }
@@ -1407,26 +1427,27 @@ inline SampleCut top_p_cut(const T* x, const double* w, std::size_t n, double p,
     hi = nhi;
     first = false;
   }
-  if (first) {  // a short row or one of equal logits: the whole row is the candidate set
-    for (std::size_t i = 0; i < n; ++i) {
-      cand[i] = std::uint32_t(i);
-      total.add(w[i]);
+  if (first) {  // few candidates or equal logits: all of them
+    for (std::size_t j = 0; j < m0; ++j) {
+      cand[j] = std::uint32_t(j);
+      total.add(w[j]);
     }
+    total.add(rest);
     target = wide_scale(p, total);
   }
-  if (lo < hi)  // few candidates: by logit, largest first, equal ones by index
-    std::sort(cand, cand + m, [x](std::uint32_t a, std::uint32_t b) { return x[a] > x[b] || (x[a] == x[b] && a < b); });
+  if (lo < hi)  // by logit, largest first, equal ones by position
+    std::sort(cand, cand + m, [xs](std::uint32_t a, std::uint32_t b) { return xs[a] > xs[b] || (xs[a] == xs[b] && a < b); });
   SampleCut cut;
   cut.all = false;
-  cut.idx = cand[m - 1];
+  cut.pos = cand[m - 1];
   const auto margin = [](const WideSum& a, const WideSum& b) { return (a.hi - b.hi) + (a.lo - b.lo); };
-  const double tol = double(n + 2 * B) * 0x1p-52 * total.value();
+  const double tol = double(m0 + 2 * B) * 0x1p-52 * total.value() + slack;
   *close = true;
   for (std::size_t j = 0; j < m; ++j) {
     const WideSum prev = before;
     before.add(w[cand[j]]);
     if (wide_ge(before, target)) {
-      cut.idx = cand[j];
+      cut.pos = cand[j];
       *close = !(margin(before, target) > tol && margin(target, prev) > tol);
       break;
     }
@@ -1447,44 +1468,106 @@ inline double sample_sum(const double* a, std::size_t n) noexcept {
   return s0.value();
 }
 
+// (x - b)/t for a logit x and the row's max b, as q + r: the difference and the quotient carry their
+// rounding errors (r), so exp(q)·(1 + r) and q + r are as exact as exp and the sum. -inf: q = -inf.
+inline void sample_quotient(double a, double b, double t, double it, double& q, double& r) noexcept {
+  const double d = a - b;
+  if (!(d > -std::numeric_limits<double>::infinity())) {
+    q = -std::numeric_limits<double>::infinity();
+    r = 0;
+    return;
+  }
+  const double dp = d - a, err = (a - (d - dp)) + (-b - dp);  // d + err = a - b exactly
+  q = d * it;
+  r = (std::fma(-q, t, d) + err) * it;  // q + r = (a - b)/t to about 2^-100 relatively
+}
+
+// The weights w[j] = exp((x_i - b)/t) of the tokens i = idx[j] (idx null: i = j), j < m, in double
+// (the vector exp of the kernel list, then the first-order correction), and their logits xs[j];
+// r: scratch. Returns the smallest finite logit among them.
+template <class T>
+inline double sample_weights(const T* x, const std::uint32_t* idx, std::size_t m, double b, double t, double* xs,
+                             double* w, double* r) noexcept {
+  double xmin = std::numeric_limits<double>::infinity();
+  const double it = 1.0 / t;
+  for (std::size_t j = 0; j < m; ++j) {
+    const double a = double(x[idx ? idx[j] : j]);
+    xs[j] = a;
+    xmin = a < xmin && a != -std::numeric_limits<double>::infinity() ? a : xmin;
+    sample_quotient(a, b, t, it, w[j], r[j]);
+  }
+  kernels<double>().exp(w, w, m);
+  for (std::size_t j = 0; j < m; ++j) w[j] *= 1 + r[j];
+  return xmin;
+}
+
+// log P of a logit a under softmax(x / t) of a row with max b and log-sum L (the row's logsumexp
+// minus b/t): (a - b)/t - L, the quotient as q + r.
+inline double sample_logprob(double a, double b, double t, double L) noexcept {
+  double q, r;
+  sample_quotient(a, b, t, 1.0 / t, q, r);
+  return q == -std::numeric_limits<double>::infinity() ? q : (q - L) + r;
+}
+
 // The result of one row: greedy (the token, at temperature 0), or the kept tokens idx[0..m) in
-// index order (idx null: every token, 0..n) with their probabilities P[0..m).
+// index order (idx null: every token, 0..n) with their probabilities P[0..m). With logprobs asked
+// for: the row's max and L = log Σ exp((x_j - max)/lt) at lt (the temperature; 1 for a greedy row);
+// L is NaN where it is undefined (a greedy row holding +inf).
 struct SampleKept {
   std::size_t greedy;  // < n at temperature 0
   const std::uint32_t* idx;
   const double* P;
   std::size_t m;
+  double max = 0, L = 0, lt = 1;
   std::size_t token(std::size_t j) const noexcept { return idx ? idx[j] : j; }
 };
 
-// One row: x[0..n) contiguous (n >= 1), options checked. Returns the row's error; *out as above
-// (pointing into s) otherwise.
+inline SampleRowError sample_scan_error(int kind) noexcept {
+  return kind == 1 ? SampleRowError::nan : kind == 2 ? SampleRowError::pos_inf : SampleRowError::all_neg_inf;
+}
+
+// One row: x[0..n) contiguous (n >= 1), options checked; want_L: fill out->max, L, lt. Returns the
+// row's error; *out as above (pointing into s) otherwise.
 template <class T>
-inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, SampleScratch& s, SampleKept* out,
-                                 bool* oom) noexcept {
-  // NaN check, largest logit and its first index: top_k's selection of one entry
-  T best;
-  std::int64_t arg64;
-  if (!kernels<T>().top_k(x, n, 1, &best, &arg64)) return SampleRowError::nan;
-  const std::size_t arg = std::size_t(arg64);
-  if (best == -std::numeric_limits<T>::infinity()) return SampleRowError::all_neg_inf;
+inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, bool want_L, SampleScratch& s,
+                                 SampleKept* out, bool* oom) noexcept {
+  const auto& kt = kernels<T>();
+  constexpr T pinf = std::numeric_limits<T>::infinity();
+  constexpr std::size_t E = kernel_types::sample_edges;
   out->greedy = n;
-  if (o.temperature == 0) {
-    out->greedy = arg;
+  const double t = o.temperature;
+  // L of the whole row at temperature lt (a pass over the row; no edges)
+  const auto scan_L = [&](double lt) {
+    kernel_types::SampleScan sc;
+    kt.sample_scan(x, n, lt, nullptr, 0, &sc);
+    out->lt = lt;
+    if (sc.kind != 0) {
+      out->L = std::numeric_limits<double>::quiet_NaN();
+      return sample_scan_error(sc.kind);
+    }
+    out->max = sc.max;
+    out->L = sc.ties == 1 ? std::log1p(sc.rest) : std::log(sc.ties + sc.rest);
+    return SampleRowError::none;
+  };
+  if (t == 0) {
+    // greedy: the first largest logit (top_k's selection of one entry, which also finds a NaN)
+    T best;
+    std::int64_t arg;
+    if (!kt.top_k(x, n, 1, &best, &arg)) return SampleRowError::nan;
+    if (best == -pinf) return SampleRowError::all_neg_inf;
+    out->greedy = std::size_t(arg);
+    if (want_L) scan_L(1.0);  // a row holding +inf has no logprobs: L is NaN
     return SampleRowError::none;
   }
-  if (best == std::numeric_limits<T>::infinity()) return SampleRowError::pos_inf;
   if (!s.reserve(n)) {
     *oom = true;
     return SampleRowError::none;
   }
-  double* z = s.z;
-  double* w = s.w;
-  const double t = o.temperature;
   const std::size_t k = o.top_k == 0 || o.top_k >= n ? n : o.top_k;
   if (k < n) {
-    // the k winners in order, then the top-p prefix of them
+    // the k winners in order (the selection finds a NaN), then the top-p prefix of them
     std::int64_t* idx;
+    T best;
     if (k <= kernel_types::top_k_small_max) {
       void* buf = s.reserve_sel(k * (sizeof(T) + sizeof(std::int64_t)));
       if (!buf) {
@@ -1493,8 +1576,11 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
       }
       idx = static_cast<std::int64_t*>(buf);
       T* vals = reinterpret_cast<T*>(idx + k);
-      kernels<T>().top_k(x, n, k, vals, idx);  // no NaN: checked above
+      if (!kt.top_k(x, n, k, vals, idx)) return SampleRowError::nan;
+      best = vals[0];
     } else {
+      std::int64_t arg;
+      if (!kt.top_k(x, n, 1, &best, &arg)) return SampleRowError::nan;
       void* buf = s.reserve_sel(n * sizeof(TopKEntry<T>) + k * sizeof(std::int64_t));
       if (!buf) {
         *oom = true;
@@ -1510,18 +1596,15 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
       std::sort(es, es + k, before);
       for (std::size_t j = 0; j < k; ++j) idx[j] = es[j].i;
     }
-    // the winners' weights exp((x - max x) / temperature) (only the kept set is renormalised: no
-    // sum over the row is needed); the difference and the quotient carry their rounding errors
-    // into exp to first order, so the weight is as exact as exp
-    const double b = double(best);
-    const auto weight = [&](std::size_t i) {
-      const double a = double(x[i]), d = a - b;
-      if (!(d > -std::numeric_limits<double>::infinity())) return 0.0;
-      const double dp = d - a, err = (a - (d - dp)) + (-b - dp);  // d + err = a - b exactly
-      const double q = d / t, r = (std::fma(-q, t, d) + err) / t;  // q + r = (a - b) / t
-      return std::exp(q) * (1 + r);
-    };
-    for (std::size_t j = 0; j < k; ++j) w[j] = weight(std::size_t(idx[j]));
+    if (best == -pinf) return SampleRowError::all_neg_inf;
+    if (best == pinf) return SampleRowError::pos_inf;
+    // the winners' weights (only the kept set is renormalised: no sum over the row is needed)
+    const double b = double(best), it = 1.0 / t;
+    double* w = s.w;
+    double* r = s.z;
+    for (std::size_t j = 0; j < k; ++j) sample_quotient(double(x[idx[j]]), b, t, it, w[j], r[j]);
+    kernels<double>().exp(w, w, k);
+    for (std::size_t j = 0; j < k; ++j) w[j] *= 1 + r[j];
     std::size_t last = k - 1;
     if (o.top_p < 1) {
       WideSum total, run;
@@ -1535,61 +1618,124 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
         }
       }
     }
-    // min-p against the top token's weight (w[0]); the kept tokens in index order
+    // min-p against the top token's weight (w[0] = 1); the kept tokens in index order
     const double floor_w = o.min_p > 0 ? o.min_p * w[0] : 0.0;
     std::uint32_t* kept = s.cand;
     std::size_t m = 0;
     for (std::size_t j = 0; j <= last; ++j)
       if (w[j] >= floor_w) kept[m++] = std::uint32_t(idx[j]);
     std::sort(kept, kept + m);
-    for (std::size_t j = 0; j < m; ++j) z[j] = weight(kept[j]);
-    const double S = sample_sum(z, m);
-    for (std::size_t j = 0; j < m; ++j) z[j] /= S;
-    *out = SampleKept{n, kept, z, m};
+    double* P = s.z;
+    for (std::size_t j = 0; j < m; ++j) {
+      double q, rr;
+      sample_quotient(double(x[kept[j]]), b, t, it, q, rr);
+      P[j] = q;
+      s.xs[j] = rr;
+    }
+    kernels<double>().exp(P, P, m);
+    for (std::size_t j = 0; j < m; ++j) P[j] *= 1 + s.xs[j];
+    const double S = sample_sum(P, m);
+    for (std::size_t j = 0; j < m; ++j) P[j] /= S;
+    *out = SampleKept{n, kept, P, m};
+    if (want_L) scan_L(t);
     return SampleRowError::none;
   }
-  // z = x / temperature, each quotient rounded once (as x / T in double); w = softmax(z)
-  // and the smallest finite logit (top_p_cut's range)
-  constexpr double ninf = -std::numeric_limits<double>::infinity();
-  double xmin = std::numeric_limits<double>::infinity();
-  for (std::size_t i = 0; i < n; ++i) {
-    const double v = double(x[i]);
-    z[i] = v / t;
-    xmin = v < xmin && v != ninf ? v : xmin;
+  // The whole row: one scan gives its max, its sum, and the weight below a few edges, from which a
+  // superset of the kept set follows (the candidates, one compare per token); only the candidates
+  // are weighed exactly and cut.
+  const bool by_p = o.top_p < 1, by_min_p = o.min_p > 0;
+  double delta[E];
+  std::size_t K = 0;
+  if (by_p) {
+    // The token that crosses top_p weighs more than (1 - top_p)·S/n (the rest of the order weighs
+    // more than (1 - top_p)·S and holds at most n tokens), and S >= 1 (the max weighs 1): it lies
+    // within D = log(n / (1 - top_p)) of the max (in units of t). The edges split [0, D] evenly.
+    const double D = std::log(double(n) / (1 - o.top_p)) + 0.01;
+    K = E;
+    for (std::size_t j = 0; j < K; ++j) delta[j] = D * double(j + 1) / double(K);
   }
-  kernels<double>().softmax(z, w, n, 1.0);
-  SampleCut cut;
-  if (o.top_p < 1) {
-    bool close = false;
-    cut = top_p_cut<T, PlainSum>(x, w, n, o.top_p, xmin, double(best), s.cand, &close);
-    if (close) cut = top_p_cut<T, WideSum>(x, w, n, o.top_p, xmin, double(best), s.cand, &close);
-  }
-  // min-p relative to the top token's weight (the largest w: the argmax's)
-  const bool by_min_p = o.min_p > 0;
-  const double floor_w = by_min_p ? o.min_p * w[arg] : 0.0;
-  double* P = z;  // z is spent: the kept probabilities go there
-  if (cut.all && !by_min_p) {
-    // every token: P = w / sum(w)
-    const double S = sample_sum(w, n);
-    for (std::size_t i = 0; i < n; ++i) P[i] = w[i] / S;
-    *out = SampleKept{n, nullptr, P, n};
+  kernel_types::SampleScan sc;
+  kt.sample_scan(x, n, t, delta, K, &sc);
+  if (sc.kind != 0) return sample_scan_error(sc.kind);
+  out->max = sc.max;
+  out->lt = t;
+  out->L = sc.ties == 1 ? std::log1p(sc.rest) : std::log(sc.ties + sc.rest);
+  const double b = sc.max;
+  if (!by_p && !by_min_p) {
+    // every token: the softmax of the row at t in double (the row kernel of double)
+    double* P = s.z;
+    const double* xd = s.xs;
+    if constexpr (std::is_same_v<T, double>) {
+      xd = x;
+    } else {
+      for (std::size_t i = 0; i < n; ++i) s.xs[i] = double(x[i]);
+    }
+    kernels<double>().softmax(xd, P, n, t);
+    *out = SampleKept{n, nullptr, P, n, out->max, out->L, out->lt};
     return SampleRowError::none;
   }
-  // the kept tokens: ahead of the cut in the order (x > x_b, or x == x_b at an index <= idx_b), and
-  // at or above the min-p floor
-  std::uint32_t* idx = s.cand;
-  std::size_t m = 0;
-  const T xb = cut.all ? -std::numeric_limits<T>::infinity() : x[cut.idx];
-  const std::size_t ib = cut.all ? n : cut.idx;
-  for (std::size_t i = 0; i < n; ++i) {  // without branches: the kept tokens are few or many
-    const bool ahead = (x[i] > xb) | ((x[i] == xb) & (i <= ib));
-    idx[m] = std::uint32_t(i);
-    m += std::size_t(ahead & (w[i] >= floor_w));
+  // the candidates: the tokens at or above an edge on the logits
+  bool cands = true;
+  T edge = -pinf;
+  double rest = 0, slack = 0;
+  if (by_p) {
+    // The kept set lies at or above edge j when the weight below it is at most (1 - top_p)·S. The
+    // scan's sums err by at most rho relatively (kernels/sample.hpp: the block sums and exp's ulp,
+    // doubled for margin) plus the dropped terms below exp's range (tiny).
+    constexpr double rho = sizeof(T) == 4 ? 0x1p-18 : 0x1p-47;
+    const double tiny = double(n) * (sizeof(T) == 4 ? 0x1p-124 : 0x1p-1020);
+    const double S = sc.ties + sc.rest;
+    cands = false;
+    for (std::size_t j = 0; j < sc.edges; ++j) {
+      if (sc.below[j] * (1 + rho) + tiny <= (1 - o.top_p) * S * (1 - rho)) {
+        edge = T(sc.edge[j]);
+        rest = sc.below[j];
+        slack = rest * rho + tiny;
+        cands = true;
+        break;
+      }
+    }
+  } else {
+    // min-p alone: w_i >= min_p exactly when x_i >= b + t·log(min_p); the edge a little below
+    double c = b + t * std::log(o.min_p);
+    c -= 0x1p-40 * (std::fabs(b) + std::fabs(c - b)) + 0x1p-1000;
+    constexpr double lowest = double(std::numeric_limits<T>::lowest());
+    edge = c < lowest ? -pinf : T(c);
+    if (double(edge) > c) edge = std::nextafter(edge, -pinf);
   }
-  for (std::size_t j = 0; j < m; ++j) P[j] = w[idx[j]];
-  const double S = sample_sum(P, m);
-  for (std::size_t j = 0; j < m; ++j) P[j] /= S;
-  *out = SampleKept{n, idx, P, m};
+  // Weighs the m candidates exactly and cuts them; false when the cut is within the rest's error.
+  const auto keep = [&](const std::uint32_t* idx, std::size_t m, double rest, double slack) {
+    double* w = s.w;
+    double* xs = s.xs;
+    const double xmin = sample_weights(x, idx, m, b, t, xs, w, s.z);
+    SampleCut cut;
+    if (by_p) {
+      bool close = false;
+      cut = top_p_cut<PlainSum>(xs, w, m, o.top_p, rest, slack, xmin, b, s.pos, &close);
+      if (close) cut = top_p_cut<WideSum>(xs, w, m, o.top_p, rest, slack, xmin, b, s.pos, &close);
+      if (close && slack > 0) return false;
+    }
+    // kept: ahead of the cut and at or above the min-p floor (the max weighs exactly 1); written over
+    // the candidates' slots (position k <= j)
+    const double floor_w = by_min_p ? o.min_p : 0.0;
+    const double xb = cut.all ? -std::numeric_limits<double>::infinity() : xs[cut.pos];
+    const std::size_t pb = cut.all ? m : cut.pos;
+    std::uint32_t* kept = s.cand;
+    double* P = s.z;
+    std::size_t c = 0;
+    for (std::size_t j = 0; j < m; ++j) {  // without branches: the kept tokens are few or many
+      const bool ahead = (xs[j] > xb) | ((xs[j] == xb) & (j <= pb));
+      kept[c] = idx ? idx[j] : std::uint32_t(j);
+      P[c] = w[j];
+      c += std::size_t(ahead & (w[j] >= floor_w));
+    }
+    const double S = sample_sum(P, c);
+    for (std::size_t j = 0; j < c; ++j) P[j] /= S;
+    *out = SampleKept{n, kept, P, c, out->max, out->L, out->lt};
+    return true;
+  };
+  if (cands && keep(s.cand, kt.sample_at_least(x, n, edge, s.cand), rest, slack)) return SampleRowError::none;
+  keep(nullptr, n, 0.0, 0.0);  // every token: exact, as the candidates are not decisive
   return SampleRowError::none;
 }
 
@@ -1669,8 +1815,11 @@ inline const char* sample_row_message(SampleRowError e) noexcept {
 }
 
 // Rows of sample (tokens) or sample_proba (probs), split by par; the first failing row reported.
+// want_L: each row's SampleKept carries max and L (logprobs). out(r, row, kept), row: the row's logits
+// (contiguous).
 template <class T, class Par, class Out>
-inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions& o, Par&& par, Out&& out) noexcept {
+inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions& o, bool want_L, Par&& par,
+                          Out&& out) noexcept {
   if (logits.rows == 0) return {};
   std::atomic<std::size_t> first_bad{logits.rows};
   std::atomic<bool> oom{false};
@@ -1685,7 +1834,7 @@ inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions
       const T* row = row_in(logits, r, xbuf.get());
       SampleKept kept{};
       bool o2 = false;
-      const SampleRowError err = sample_row<T>(row, logits.cols, sample_row_options(o, r), s, &kept, &o2);
+      const SampleRowError err = sample_row<T>(row, logits.cols, sample_row_options(o, r), want_L, s, &kept, &o2);
       if (o2) {
         oom.store(true, std::memory_order_relaxed);
         return;
@@ -1696,7 +1845,10 @@ inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions
         }
         return;  // later rows of this part cannot be the first bad one
       }
-      out(r, kept);
+      if (!out(r, row, kept)) {
+        oom.store(true, std::memory_order_relaxed);
+        return;
+      }
     }
   });
   if (oom.load()) return fail(Errc::out_of_memory, "logits", "no memory for the buffers of a row");
@@ -1723,6 +1875,90 @@ inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions
 
 }  // namespace detail
 
+// The logprobs of sample (docs/semantics.md, "Sampling"): chosen[r], the log-probability of row r's
+// token, and top_tokens(r, j), top_logprobs(r, j) for j < n = top_tokens.cols, the row's n most
+// likely tokens (largest logit first, equal logits by the lower index) and theirs; all under
+// softmax(logits / temperature) before top-k, top-p and min-p (a greedy row: at temperature 1; NaN
+// where that is undefined, a greedy row holding +inf). Accurate to the logits' type: the row's
+// log-sum is the max-relative sum of the kernels (float: within a few ulps of float). Any view may
+// be empty (not computed).
+struct SampleLogprobs {
+  VectorView<double> chosen{};
+  MatrixView<std::int64_t> top_tokens{};
+  MatrixView<double> top_logprobs{};
+};
+
+namespace detail {
+
+// The first n tokens of a row in top_k's order into idx[0..n) (n <= C; the row has no NaN).
+template <class T>
+inline bool sample_top_n(const T* x, std::size_t C, std::size_t n, SampleScratch& s, std::int64_t* idx) noexcept {
+  if (n == 0) return true;
+  if (n <= kernel_types::top_k_small_max) {
+    T vals[kernel_types::top_k_small_max];
+    kernels<T>().top_k(x, C, n, vals, idx);
+    return true;
+  }
+  void* buf = s.reserve_sel(C * sizeof(TopKEntry<T>));
+  if (!buf) return false;
+  TopKEntry<T>* es = static_cast<TopKEntry<T>*>(buf);
+  for (std::size_t j = 0; j < C; ++j) es[j] = {x[j], std::int64_t(j)};
+  const auto before = [](const TopKEntry<T>& a, const TopKEntry<T>& c) { return a.v > c.v || (a.v == c.v && a.i < c.i); };
+  if (n < C) std::nth_element(es, es + (n - 1), es + C, before);
+  std::sort(es, es + n, before);
+  for (std::size_t j = 0; j < n; ++j) idx[j] = es[j].i;
+  return true;
+}
+
+template <class T, class Par>
+inline Status sample_impl(MatrixView<const T> logits, VectorView<const double> uniforms, VectorView<std::int64_t> tokens,
+                          const SampleLogprobs& lp, const SampleOptions& options, Par&& par) noexcept {
+  if (!has_data(logits)) return fail(Errc::null_pointer, "logits", "null data for a non-empty view");
+  if (logits.rows > 0 && logits.cols == 0) return fail(Errc::shape_mismatch, "logits", "a row needs at least one class");
+  if (logits.cols > std::size_t(0xffffffffu)) return fail(Errc::shape_mismatch, "logits", "at most 2^32 - 1 classes");
+  if (uniforms.size != logits.rows) return fail(Errc::shape_mismatch, "uniforms", "must have one value per row");
+  if (tokens.size != logits.rows) return fail(Errc::shape_mismatch, "tokens", "must have one value per row");
+  if (!has_data(uniforms)) return fail(Errc::null_pointer, "uniforms", "null data for a non-empty view");
+  if (!has_data(tokens)) return fail(Errc::null_pointer, "tokens", "null data for a non-empty view");
+  if (!lp.chosen.empty() && lp.chosen.size != logits.rows)
+    return fail(Errc::shape_mismatch, "chosen", "must have one value per row (or none)");
+  if (!has_data(lp.chosen)) return fail(Errc::null_pointer, "chosen", "null data for a non-empty view");
+  const std::size_t n = lp.top_tokens.cols;
+  if (lp.top_tokens.rows != (n ? logits.rows : lp.top_tokens.rows) || lp.top_logprobs.rows != lp.top_tokens.rows ||
+      lp.top_logprobs.cols != n)
+    return fail(Errc::shape_mismatch, "top_tokens", "top_tokens and top_logprobs must be rows × n, n alike");
+  if (n > logits.cols) return fail(Errc::shape_mismatch, "top_tokens", "n must be at most the number of classes");
+  if (!has_data(lp.top_tokens)) return fail(Errc::null_pointer, "top_tokens", "null data for a non-empty view");
+  if (!has_data(lp.top_logprobs)) return fail(Errc::null_pointer, "top_logprobs", "null data for a non-empty view");
+  if (Status s = sample_check_options(options, logits.rows); !s) return s;
+  for (std::size_t r = 0; r < uniforms.size; ++r)
+    if (!(uniforms[r] >= 0 && uniforms[r] < 1))
+      return fail_at(Errc::invalid_argument, "uniforms", "must be in [0, 1)", uniforms[r], r);
+  const std::size_t C = logits.cols;
+  const bool want_L = !lp.chosen.empty() || n > 0;
+  return sample_rows<T>(logits, options, want_L, par, [&](std::size_t r, const T* row, const SampleKept& k) {
+    SampleScratch& s = sample_scratch();
+    const std::size_t tok = k.greedy < C ? k.greedy : sample_draw(k, uniforms[r], s.w);
+    tokens[r] = std::int64_t(tok);
+    if (!want_L) return true;
+    const auto logprob = [&](std::size_t i) { return sample_logprob(double(row[i]), k.max, k.lt, k.L); };
+    if (!lp.chosen.empty()) lp.chosen[r] = logprob(tok);
+    if (n == 0) return true;
+    if (lp.top_tokens.col_stride == 1) {
+      if (!sample_top_n(row, C, n, s, lp.top_tokens.row(r))) return false;
+    } else {  // into the scratch, then copied
+      if (!s.reserve(C)) return false;
+      std::int64_t* top = reinterpret_cast<std::int64_t*>(s.w);
+      if (!sample_top_n(row, C, n, s, top)) return false;
+      for (std::size_t j = 0; j < n; ++j) lp.top_tokens(r, j) = top[j];
+    }
+    for (std::size_t j = 0; j < n; ++j) lp.top_logprobs(r, j) = logprob(std::size_t(lp.top_tokens(r, j)));
+    return true;
+  });
+}
+
+}  // namespace detail
+
 // One token per row of logits (rows × C, C >= 1), drawn with the caller's uniforms[r] in [0, 1)
 // (docs/semantics.md, "Sampling": temperature, top-k, top-p, min-p, then the inverse-CDF draw of
 // the kept set in index order); tokens[r] in [0, C). The same uniforms give the same tokens for any
@@ -1735,23 +1971,17 @@ template <class T, class Par = detail::SerialFor>
 inline Status sample(MatrixView<const detail::id_t<T>> logits, VectorView<const double> uniforms,
                      VectorView<std::int64_t> tokens, const SampleOptions& options = {}, Par&& par = {}) noexcept {
   static_assert(detail::is_real_v<T>, "logitkit works on float and double");
-  if (!detail::has_data(logits)) return detail::fail(Errc::null_pointer, "logits", "null data for a non-empty view");
-  if (logits.rows > 0 && logits.cols == 0)
-    return detail::fail(Errc::shape_mismatch, "logits", "a row needs at least one class");
-  if (logits.cols > std::size_t(0xffffffffu))
-    return detail::fail(Errc::shape_mismatch, "logits", "at most 2^32 - 1 classes");
-  if (uniforms.size != logits.rows) return detail::fail(Errc::shape_mismatch, "uniforms", "must have one value per row");
-  if (tokens.size != logits.rows) return detail::fail(Errc::shape_mismatch, "tokens", "must have one value per row");
-  if (!detail::has_data(uniforms)) return detail::fail(Errc::null_pointer, "uniforms", "null data for a non-empty view");
-  if (!detail::has_data(tokens)) return detail::fail(Errc::null_pointer, "tokens", "null data for a non-empty view");
-  if (Status s = detail::sample_check_options(options, logits.rows); !s) return s;
-  for (std::size_t r = 0; r < uniforms.size; ++r)
-    if (!(uniforms[r] >= 0 && uniforms[r] < 1))
-      return detail::fail_at(Errc::invalid_argument, "uniforms", "must be in [0, 1)", uniforms[r], r);
-  const std::size_t C = logits.cols;
-  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, const detail::SampleKept& k) {
-    tokens[r] = std::int64_t(k.greedy < C ? k.greedy : detail::sample_draw(k, uniforms[r], detail::sample_scratch().w));
-  });
+  return detail::sample_impl<T>(logits, uniforms, tokens, SampleLogprobs{}, options, par);
+}
+
+// sample, and the logprobs of its tokens (SampleLogprobs above; errors also for its views' shapes:
+// argument "chosen" or "top_tokens").
+template <class T, class Par = detail::SerialFor>
+inline Status sample(MatrixView<const detail::id_t<T>> logits, VectorView<const double> uniforms,
+                     VectorView<std::int64_t> tokens, const SampleLogprobs& logprobs, const SampleOptions& options = {},
+                     Par&& par = {}) noexcept {
+  static_assert(detail::is_real_v<T>, "logitkit works on float and double");
+  return detail::sample_impl<T>(logits, uniforms, tokens, logprobs, options, par);
 }
 
 // The distribution sample draws from (rows × C, C >= 1): P of docs/semantics.md, "Sampling" (0
@@ -1769,14 +1999,15 @@ inline Status sample_proba(MatrixView<const detail::id_t<T>> logits, MatrixView<
   if (Status s = detail::same_shape(logits, probs, "probs"); !s) return s;
   if (Status s = detail::sample_check_options(options, logits.rows); !s) return s;
   const std::size_t C = logits.cols;
-  return detail::sample_rows<T>(logits, options, par, [&](std::size_t r, const detail::SampleKept& k) {
+  return detail::sample_rows<T>(logits, options, false, par, [&](std::size_t r, const T*, const detail::SampleKept& k) {
     if (k.greedy < C || k.idx) {
       for (std::size_t c = 0; c < C; ++c) probs(r, c) = T(c == k.greedy ? 1 : 0);
-      if (k.greedy < C) return;
+      if (k.greedy < C) return true;
       for (std::size_t j = 0; j < k.m; ++j) probs(r, k.idx[j]) = T(k.P[j]);
     } else {
       for (std::size_t c = 0; c < C; ++c) probs(r, c) = T(k.P[c]);
     }
+    return true;
   });
 }
 

@@ -99,7 +99,9 @@
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")                \
   SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
-  SELECT(softmax_at, softmax_at_row, "softmax_at(x, idx): softmax of a row at some of its entries, softmax's bits.")
+  SELECT(softmax_at, softmax_at_row, "softmax_at(x, idx): softmax of a row at some of its entries, softmax's bits.") \
+  SELECT(sample_scan, sample_scan_row, "sample_scan(x, t, delta): a row's max, its max-relative sum and the weight below edges.") \
+  SELECT(sample_at_least, sample_at_least_row, "sample_at_least(x, edge): the indices of the entries >= edge, in order.")
 
 // A macro that expands an entry to nothing, for expansions that take only some kinds.
 #define LOGITKIT_LIST_SKIP(...)
@@ -151,5 +153,26 @@ using top_k = bool (*)(const T* x, std::size_t n, std::size_t k, T* vals, std::i
 template <class T>
 using softmax_at = void (*)(const T* x, std::size_t n, double temperature, const std::int64_t* idx, std::size_t k,
                             T* out, T* y);
+
+// The row pass of sampling (kernels/sample.hpp): of the row x[0..n) at temperature > 0 (finite),
+// kind 0 (a row to sample) or 1 (it holds a NaN), 2 (a +inf), 3 (only -inf); for kind 0 its max,
+// ties = the number of entries equal to it, rest = Σ exp((x_j - max)/temperature) over the others,
+// and for j < edges (= min(K, sample_edges)): edge[j] = the row type's rounding of
+// max - temperature·delta[j], below[j] = the sum of those weights over the entries below edge[j].
+// Error bounds: kernels/sample.hpp.
+constexpr std::size_t sample_edges = 8;
+struct SampleScan {
+  int kind;
+  std::size_t edges;
+  double max, ties, rest;
+  double edge[sample_edges], below[sample_edges];
+};
+template <class T>
+using sample_scan = void (*)(const T* x, std::size_t n, double temperature, const double* delta, std::size_t K,
+                             SampleScan* out);
+// The indices i of the entries x[i] >= edge of the row x[0..n) (no NaN), in increasing order, into
+// idx (room for n); returns their number.
+template <class T>
+using sample_at_least = std::size_t (*)(const T* x, std::size_t n, T edge, std::uint32_t* idx);
 
 }  // namespace logitkit::kernel_types

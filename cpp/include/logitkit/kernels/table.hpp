@@ -6,6 +6,7 @@
 #include "activations.hpp"
 #include "backward.hpp"
 #include "losses.hpp"
+#include "sample.hpp"
 #include "softmax.hpp"
 #include "top_k.hpp"
 

@@ -114,6 +114,9 @@ inline MF mask_not(MF a) { return {_mm256_xor_ps(a.m, _mm256_castsi256_ps(_mm256
 inline MD mask_not(MD a) { return {_mm256_xor_pd(a.m, _mm256_castsi256_pd(_mm256_set1_epi32(-1)))}; }
 inline bool any(MF m) { return _mm256_movemask_ps(m.m) != 0; }
 inline bool any(MD m) { return _mm256_movemask_pd(m.m) != 0; }
+// Lane l of a mask as bit l.
+inline std::uint32_t mask_bits(MF m) { return std::uint32_t(_mm256_movemask_ps(m.m)); }
+inline std::uint32_t mask_bits(MD m) { return std::uint32_t(_mm256_movemask_pd(m.m)); }
 
 inline float hmax(VF a) {
   __m128 x = _mm_max_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));

@@ -107,6 +107,12 @@ inline MF mask_not(MF a) { return {__mmask16(~a.m)}; }
 inline MD mask_not(MD a) { return {__mmask8(~a.m)}; }
 inline bool any(MF m) { return m.m != 0; }
 inline bool any(MD m) { return m.m != 0; }
+// Lane l of a mask as bit l.
+inline std::uint32_t mask_bits(MF m) { return m.m; }
+inline std::uint32_t mask_bits(MD m) { return m.m; }
+// a + b in the lanes of m, a elsewhere (one masked add).
+inline VF mask_add(MF m, VF a, VF b) { return {_mm512_mask_add_ps(a.v, m.m, a.v, b.v)}; }
+inline VD mask_add(MD m, VD a, VD b) { return {_mm512_mask_add_pd(a.v, m.m, a.v, b.v)}; }
 
 inline float hmax(VF a) { return _mm512_reduce_max_ps(a.v); }
 inline double hmax(VD a) { return _mm512_reduce_max_pd(a.v); }

@@ -92,6 +92,9 @@ inline MF mask_not(MF a) { return {_mm_xor_ps(a.m, _mm_castsi128_ps(_mm_set1_epi
 inline MD mask_not(MD a) { return {_mm_xor_pd(a.m, _mm_castsi128_pd(_mm_set1_epi32(-1)))}; }
 inline bool any(MF m) { return _mm_movemask_ps(m.m) != 0; }
 inline bool any(MD m) { return _mm_movemask_pd(m.m) != 0; }
+// Lane l of a mask as bit l.
+inline std::uint32_t mask_bits(MF m) { return std::uint32_t(_mm_movemask_ps(m.m)); }
+inline std::uint32_t mask_bits(MD m) { return std::uint32_t(_mm_movemask_pd(m.m)); }
 
 inline float hmax(VF a) {
   __m128 x = _mm_max_ps(a.v, _mm_movehl_ps(a.v, a.v));
