@@ -1033,6 +1033,7 @@ NOT_FUZZED = R.NOT_MATH | {
     "PlattScaling",
     "ProbabilitiesWarning",
     "CalibrationWarning",
+    "Sample",  # sample's result type (a NamedTuple), not a function
 }
 
 

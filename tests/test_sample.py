@@ -6,7 +6,7 @@ first, ties to the lower index), takes the top-k prefix, decides the top-p prefi
 ``np.cumsum`` of the float64 weights exp(z - max) and confirms the crossing in exact integer
 arithmetic (each float64 weight is an integer multiple of 2**-1074), applies min-p and renormalises
 in long double. The draw's reference is the inverse CDF over the float64 filtered probabilities
-(those proba returns for float64 logits), accumulated left to right by ``np.cumsum``.
+(those proba returns for float64 logits), summed by blocks of 64 token indices with ``np.cumsum``.
 """
 
 from __future__ import annotations
@@ -82,10 +82,21 @@ def ref_proba(x, temperature, top_k=None, top_p=None, min_p=None) -> np.ndarray:
     return e / e.sum()
 
 
+DRAW_BLOCK = 64  # docs/semantics.md's draw: the sums are taken by blocks of 64 token indices
+
+
 def ref_draw(P: np.ndarray, u: float) -> int:
-    """docs/semantics.md's draw: the first j with C_j > u * C_{V-1}, C = cumsum(P) in float64."""
-    c = np.cumsum(P)
-    hit = np.flatnonzero(c > u * c[-1])
+    """docs/semantics.md's draw: the first j with C_j > u * C_total in float64, C_j = (the blocks'
+    sums before j's block, added left to right) + (P summed left to right within j's block)."""
+    V = P.size
+    nb = -(-V // DRAW_BLOCK)
+    Q = np.zeros(nb * DRAW_BLOCK)
+    Q[:V] = P
+    part = np.cumsum(Q.reshape(nb, DRAW_BLOCK), axis=1)
+    run = np.cumsum(part[:, -1])
+    prefix = np.concatenate([[0.0], run[:-1]])
+    C = (prefix[:, None] + part).reshape(-1)[:V]
+    hit = np.flatnonzero(C > u * run[-1])
     return int(hit[0]) if hit.size else int(np.flatnonzero(P > 0)[-1])
 
 
@@ -556,3 +567,42 @@ def test_special_value_at_every_lane_offset(isa, dtype, settings):
         )
         s = mc.sample(y, temperature=t, top_k=k, top_p=p, min_p=m, rng=5)
         assert s[0] == base_s[0] and s[2] == base_s[2] and s[1] != i
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("t", [1e-30, 1e-45, 3e-39, 1e30, 1e39, 1e300])
+def test_extreme_temperatures(isa, dtype, t):
+    """Temperatures beyond float32's range (the float32 row pass widens the row) give the limits:
+    greedy-like rows for tiny T, a flat kept set for huge T; logprobs finite and exact."""
+    x = np.random.default_rng(2).standard_normal((2, 50)).astype(dtype)
+    for settings in ((t, None, 0.9, None), (t, None, None, 0.5), (t, 7, 0.9, None)):
+        _check_proba(x[0], dtype, settings)
+    s = mc.sample(x, temperature=t, top_p=0.9, rng=0, logprobs=3)
+    exact = oracle.log_softmax(x.astype(np.float64) / t)
+    assert np.isfinite(s.logprob).all() and np.isfinite(s.top_logprobs[:, 0]).all()
+    rel = LOGPROB_ULPS[dtype] * np.finfo(dtype).eps
+    np.testing.assert_allclose(s.logprob, exact[np.arange(2), s.tokens], rtol=rel, atol=1e-300)
+    np.testing.assert_allclose(s.top_logprobs, np.take_along_axis(exact, s.top_tokens, 1), rtol=rel)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("side", [-1, 1])
+def test_top_p_crossing_closer_than_the_row_scan_can_tell(isa, dtype, side):
+    """top_p set 1e-12 (relatively) above or below a prefix sum of the order: closer than the float32
+    row scan's sums can decide, so the exact set comes from the double sums (the row's sum again in
+    float64, then the whole row); it equals the exact reference on both sides. Also the bench's
+    mixed-batch row that met such a crossing by chance."""
+    rng = np.random.default_rng(44)
+    x = (rng.standard_normal(5000) * 3).astype(dtype)
+    x64 = x.astype(np.float64)
+    w = np.exp(x64 - x64.max())
+    order = np.argsort(-x64, kind="stable")
+    c = np.cumsum(w[order])
+    S = c[-1]
+    for j in (3, 40, 400):
+        p = float(c[j - 1] * (1 + side * 1e-12) / S)
+        _check_proba(x, dtype, (1.0, None, p, None))
+        kept = mc.proba(x, top_p=p) > 0
+        assert kept.sum() == (j if side < 0 else j + 1)
+    row = np.random.default_rng([20261204, 64, 32000]).standard_normal((64, 32000))[63] * 3
+    _check_proba(row.astype(dtype).astype(np.float64), dtype, (0.9, None, 0.8, 0.02))

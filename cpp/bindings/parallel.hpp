@@ -84,9 +84,11 @@ inline void fault_point_part() {
 bool run_parallel(int parts, const std::function<void(int)>& fn);
 
 // body(begin, end) over [0, N), split into contiguous parts of whole `align`-multiples when
-// N·cost (elements of work) is large enough, else in one call on this thread.
+// N·cost (elements of work) is large enough, else in one call on this thread. parts_per_thread > 1
+// cuts the work finer (at most that many parts per thread, claimed as the threads come free), for
+// items whose costs differ.
 template <class F>
-inline void parallel_for(npy_intp N, npy_intp cost, npy_intp align, F&& body) {
+inline void parallel_for(npy_intp N, npy_intp cost, npy_intp align, F&& body, npy_intp parts_per_thread = 1) {
   struct Release {  // also when body throws; a global load when no thread holds a large buffer
     ~Release() {
       if (detail::large_scratch_held.load(std::memory_order_relaxed) > 0) release_large_scratch();
@@ -95,7 +97,8 @@ inline void parallel_for(npy_intp N, npy_intp cost, npy_intp align, F&& body) {
   const npy_intp work = N * (cost > 0 ? cost : 1);
   npy_intp parts = work / parallel_grain;
   const npy_intp threads = num_threads();
-  if (parts > threads) parts = threads;
+  if (threads < 2) parts = 1;
+  if (parts > threads * parts_per_thread) parts = threads * parts_per_thread;
   if (parts > N / align) parts = N / align;
   if (parts >= 2) {
     // part p covers [b(p), b(p+1)), boundaries rounded down to multiples of align
@@ -121,11 +124,13 @@ inline void parallel_for(npy_intp N, npy_intp cost, npy_intp align, F&& body) {
 // could not run) is kept in `failure`; the caller rethrows it once the API call has returned.
 struct PoolFor {
   std::exception_ptr& failure;
+  npy_intp parts_per_thread = 1;  // > 1: rows of different costs (sampling), claimed part by part
   template <class Body>
   void operator()(std::size_t n, std::size_t cost, Body&& body) const noexcept {
     try {
-      parallel_for(npy_intp(n), npy_intp(cost), 1,
-                   [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); });
+      parallel_for(
+          npy_intp(n), npy_intp(cost), 1, [&](npy_intp b, npy_intp e) { body(std::size_t(b), std::size_t(e)); },
+          parts_per_thread);
     } catch (...) {
       failure = std::current_exception();
     }

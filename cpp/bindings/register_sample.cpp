@@ -1,7 +1,8 @@
 // The sampling functions of _core (C++ API: logitkit::sample and logitkit::sample_proba in api.hpp),
 // for multiclass.sample and multiclass.proba's filters (python/logitkit/_sample.py):
 //   sample(x, uniforms, temperature, top_k, top_p, min_p, logprobs=-1)   one token per row of the
-//       2-d float32/float64 array x (any strides) with uniforms[r]: an intp array of rows; with
+//       2-d float32/float64 array x (any strides; a 1-d array is one row) with uniforms[r] (a 1-d
+//       array, or a Python float for one row): an intp array of rows; with
 //       logprobs = n >= 0 the tuple (tokens, chosen, top_tokens, top_logprobs) of
 //       logitkit::SampleLogprobs (float64 log-probabilities, top_* rows × n)
 //   sample_proba(x, temperature, top_k, top_p, min_p)        the filtered distribution, x's shape
@@ -51,14 +52,15 @@ lk::SampleOptions options(py::handle t, py::handle k, py::handle p, py::handle m
   return o;
 }
 
-// x as an aligned native 2-d float32/float64 array (a copy only when it is neither).
-PyArrayObject* matrix(py::handle xh, py::object& keep) {
+// x as an aligned native 2-d float32/float64 array (a copy only when it is neither); a 1-d array
+// (sample only) is one row.
+PyArrayObject* matrix(py::handle xh, py::object& keep, int min_nd = 2) {
   if (!PyArray_Check(xh.ptr())) throw py::type_error("sample: x must be an ndarray");
   auto* x0 = reinterpret_cast<PyArrayObject*>(xh.ptr());
   const int type = PyArray_TYPE(x0);
-  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x0) != 2)
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x0) < min_nd || PyArray_NDIM(x0) > 2)
     throw py::type_error("sample: x must be a 2-d float32 or float64 array");
-  PyObject* conv = PyArray_FromAny(xh.ptr(), PyArray_DescrFromType(type), 2, 2, NPY_ARRAY_ALIGNED, nullptr);
+  PyObject* conv = PyArray_FromAny(xh.ptr(), PyArray_DescrFromType(type), min_nd, 2, NPY_ARRAY_ALIGNED, nullptr);
   if (!conv) throw py::error_already_set();
   keep = py::reinterpret_steal<py::object>(conv);
   return reinterpret_cast<PyArrayObject*>(conv);
@@ -71,7 +73,7 @@ py::object run(py::object result, F&& f) {
   std::exception_ptr failure;
   {
     FlagGuard guard;
-    const PoolFor par{failure};
+    const PoolFor par{failure, 8};  // rows differ in cost (filters, kept sets): finer parts
     py::gil_scoped_release release;
     st = f(par);
   }
@@ -91,15 +93,25 @@ py::object run(py::object result, F&& f) {
 
 template <class T>
 py::object sample_t(PyArrayObject* a, py::handle uh, const lk::SampleOptions& o, npy_intp nlp) {
-  const npy_intp rows = PyArray_DIM(a, 0), C = PyArray_DIM(a, 1), e = PyArray_ITEMSIZE(a);
+  const bool one = PyArray_NDIM(a) == 1;  // a 1-d array: one row
+  const npy_intp e = PyArray_ITEMSIZE(a), rows = one ? 1 : PyArray_DIM(a, 0), C = PyArray_DIM(a, one ? 0 : 1);
   const lk::MatrixView<const T> xv(static_cast<const T*>(PyArray_DATA(a)), std::size_t(rows), std::size_t(C),
-                                   PyArray_STRIDE(a, 0) / e, PyArray_STRIDE(a, 1) / e);
-  PyObject* u = PyArray_FromAny(uh.ptr(), PyArray_DescrFromType(NPY_DOUBLE), 1, 1,
-                                NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, nullptr);
-  if (!u) throw py::error_already_set();
-  py::object ukeep = py::reinterpret_steal<py::object>(u);
-  auto* ua = reinterpret_cast<PyArrayObject*>(u);
-  const lk::VectorView<const double> uv(static_cast<const double*>(PyArray_DATA(ua)), std::size_t(PyArray_DIM(ua, 0)));
+                                   one ? C : PyArray_STRIDE(a, 0) / e, PyArray_STRIDE(a, one ? 0 : 1) / e);
+  // the uniforms: a 1-d array of one per row, or a Python float for one row
+  double u1 = 0;
+  py::object ukeep;
+  lk::VectorView<const double> uv;
+  if (PyFloat_CheckExact(uh.ptr())) {
+    u1 = PyFloat_AS_DOUBLE(uh.ptr());
+    uv = lk::VectorView<const double>(&u1, 1);
+  } else {
+    PyObject* u = PyArray_FromAny(uh.ptr(), PyArray_DescrFromType(NPY_DOUBLE), 1, 1,
+                                  NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, nullptr);
+    if (!u) throw py::error_already_set();
+    ukeep = py::reinterpret_steal<py::object>(u);
+    auto* ua = reinterpret_cast<PyArrayObject*>(u);
+    uv = lk::VectorView<const double>(static_cast<const double*>(PyArray_DATA(ua)), std::size_t(PyArray_DIM(ua, 0)));
+  }
   const auto array = [](int nd, const npy_intp* dims, int type) {
     PyObject* p = PyArray_EMPTY(nd, const_cast<npy_intp*>(dims), type, 0);
     if (!p) throw py::error_already_set();
@@ -139,9 +151,10 @@ py::object proba_t(PyArrayObject* a, const lk::SampleOptions& o) {
 py::object sample(py::handle xh, py::handle uh, py::handle t, py::handle k, py::handle p, py::handle m,
                   npy_intp logprobs) {
   py::object keep, okeep[4];
-  PyArrayObject* a = matrix(xh, keep);
-  const lk::SampleOptions o = options(t, k, p, m, std::size_t(PyArray_DIM(a, 0)), okeep);
-  if (logprobs > PyArray_DIM(a, 1))
+  PyArrayObject* a = matrix(xh, keep, 1);
+  const bool one = PyArray_NDIM(a) == 1;
+  const lk::SampleOptions o = options(t, k, p, m, one ? 1 : std::size_t(PyArray_DIM(a, 0)), okeep);
+  if (logprobs > PyArray_DIM(a, one ? 0 : 1))
     throw py::value_error("logprobs: must be at most the number of classes, got " + std::to_string(logprobs));
   return PyArray_TYPE(a) == NPY_FLOAT ? sample_t<float>(a, uh, o, logprobs) : sample_t<double>(a, uh, o, logprobs);
 }

@@ -176,33 +176,45 @@ _NUMBER = (float, int)
 
 
 def _fast_sample(
-    logits: Any, temperature: Any, top_k: Any, top_p: Any, min_p: Any, rng: Any
+    logits: Any, temperature: Any, top_k: Any, top_p: Any, min_p: Any, rng: Any, logprobs: Any
 ) -> Any:
-    """The serving loop's call — a 1-d or 2-d native float32/float64 array, plain-number options,
-    no axis, where= or logprobs — with the same checks and messages as the general path, in fewer
-    steps. None when the call is not of that kind."""
-    dt = getattr(logits, "dtype", None)
-    if (
-        type(logits) is not np.ndarray
-        or (dt is not _F32 and dt is not _F64)
-        or not 1 <= logits.ndim <= 2
-        or logits.shape[-1] == 0
-        or type(temperature) not in _NUMBER
-        or (top_k is not None and type(top_k) is not int)
-        or (top_p is not None and type(top_p) not in _NUMBER)
-        or (min_p is not None and type(min_p) not in _NUMBER)
-    ):
+    """The serving loop's call — a 1-d or 2-d native float32/float64 array, options that are plain
+    numbers in range, no axis or where= — in fewer steps. None for any other call, which the
+    general path checks and explains."""
+    if type(logits) is not np.ndarray:
         return None
-    t = _option(temperature, "temperature", ())
-    k = 0 if top_k is None else _top_k_option(top_k, ())
-    p = 1.0 if top_p is None else _option(top_p, "top_p", ())
-    m = 0.0 if min_p is None else _option(min_p, "min_p", ())
-    x = logits if logits.ndim == 2 else logits.reshape(1, -1)
+    dt = logits.dtype
+    shape = logits.shape
+    if (dt is not _F32 and dt is not _F64) or not 1 <= len(shape) <= 2 or shape[-1] == 0:
+        return None
+    t = temperature
+    if type(t) is not float and (type(t) is not int or type(t) is bool):
+        return None
+    if not 0 <= t < math.inf:
+        return None
+    if top_k is None:
+        k = 0
+    elif type(top_k) is int and top_k >= 0:
+        k = min(top_k, 2**62)
+    else:
+        return None
+    p = 1.0 if top_p is None else top_p
+    m = 0.0 if min_p is None else min_p
+    if type(p) not in _NUMBER or type(m) not in _NUMBER or not (0 < p <= 1 and 0 <= m <= 1):
+        return None
+    if logprobs is not None and (type(logprobs) is not int or not 0 <= logprobs <= shape[-1]):
+        return None
     gen = rng if type(rng) is np.random.Generator else np.random.default_rng(rng)
-    r = _core.sample(x, gen.random(x.shape[0]), t, k, p, m)
-    if type(r) is tuple:
-        raise _row_error(r, logits.shape[:-1])
-    return r if logits.ndim == 2 else r[0]
+    rows = 1 if len(shape) == 1 else shape[0]
+    u = gen.random() if rows == 1 else gen.random(rows)
+    r = _core.sample(logits, u, t, k, p, m, -1 if logprobs is None else logprobs)
+    if type(r) is tuple and len(r) == 2:
+        raise _row_error(r, shape[:-1])
+    if logprobs is None:
+        return r if len(shape) == 2 else r[0]
+    if len(shape) == 2:
+        return Sample(*r)
+    return Sample(r[0][0], r[1][0], r[2][0], r[3][0])
 
 
 def sample(
@@ -216,8 +228,8 @@ def sample(
     where: Any,
     logprobs: Any,
 ) -> Any:
-    if logprobs is None and where is None and axis == -1 and type(axis) is int:
-        r = _fast_sample(logits, temperature, top_k, top_p, min_p, rng)
+    if where is None and axis == -1 and type(axis) is int:
+        r = _fast_sample(logits, temperature, top_k, top_p, min_p, rng, logprobs)
         if r is not None:
             return r
     if logprobs is not None and (

@@ -301,6 +301,10 @@ def sample(
     >>> int(lk.multiclass.sample([2.0, 1.0, -1.0], top_k=1, rng=0))
     0
     """
+    if where is None and axis == -1 and dim is None:
+        r = _sample._fast_sample(logits, temperature, top_k, top_p, min_p, rng, logprobs)
+        if r is not None:
+            return r
     if dim is not None:
         no_dim(dim)
     return _sample.sample(logits, temperature, top_k, top_p, min_p, rng, axis, where, logprobs)

@@ -831,13 +831,22 @@ void test_sample() {
       expect(tok[r] == first[r], "sample: strided views give the same tokens");
       expect(tok[r] >= 0 && std::size_t(tok[r]) < C && P[r * C + std::size_t(tok[r])] > 0, "sample: a kept token");
       if (std::is_same_v<T, double>) {
+        // the draw's sums: by blocks of 64 token indices, each left to right, the blocks' sums left to right
+        constexpr std::size_t L = 64;
+        const std::size_t nb = (C + L - 1) / L;
+        std::vector<double> bs(nb, 0.0);
+        for (std::size_t j = 0; j < C; ++j) bs[j / L] += double(P[r * C + j]);
         double c = 0;
-        for (std::size_t j = 0; j < C; ++j) c += double(P[r * C + j]);
+        for (std::size_t b = 0; b < nb; ++b) c += bs[b];
         const double t = us[r] * c;
-        double run = 0;
+        double prefix = 0;
         std::size_t want = C;
-        for (std::size_t j = 0; j < C && want == C; ++j)
-          if ((run += double(P[r * C + j])) > t) want = j;
+        for (std::size_t b = 0; b < nb && want == C; ++b) {
+          double part = 0;
+          for (std::size_t j = b * L; j < C && j < (b + 1) * L && want == C; ++j)
+            if (prefix + (part += double(P[r * C + j])) > t) want = j;
+          prefix += bs[b];
+        }
         expect(std::size_t(tok[r]) == want, "sample: the inverse CDF of sample_proba's values");
       }
     }

@@ -1210,16 +1210,16 @@ inline Status top_k(MatrixView<const detail::id_t<T>> logits, std::size_t k, Mat
 // Sampling a token per row (docs/semantics.md, "Sampling"). Per row, with z = logits / temperature:
 //   w = exp(z - max z) in double (the difference and the quotient carried to first order, so each
 //     w is as exact as the vector exp of double), computed where needed: at the top-k winners when
-//     top-k filters, at the candidates of top-p and min-p otherwise (the scan below), the whole row
-//     without filters (the softmax row kernel of double); only ratios of w matter below;
+//     top-k filters, at the candidates of top-p and min-p otherwise (the scan below); without
+//     filters P is softmax(z), the softmax row kernel of the logits' type; only ratios of w matter;
 //   order: by logit, largest first, equal logits by the lower index (top_k's order);
 //   top-k keeps the first k of that order (0, or k >= C: no filter);
 //   top-p keeps the shortest prefix of the order (within the top-k set) whose weight reaches
 //     top_p times the weight of the top-k set (the crossing token is kept; 1: no filter);
 //   min-p keeps, of those, the tokens with w_i >= min_p * max(w) (0: no filter);
 //   P_i = w_i / (sum of the kept w) on the kept set, 0 elsewhere (sample_proba's output);
-//   the draw: the smallest index j with C_j > u * C_{C-1}, C_j = P_0 + ... + P_j accumulated left
-//     to right in double (the last index with P_j > 0 when rounding leaves none).
+//   the draw: the smallest index j with C_j > u * C_total, C_j = P_0 + ... + P_j in double by
+//     blocks of 64 indices (sample_draw; the last index with P_j > 0 when rounding leaves none).
 // temperature 0 is greedy: the first largest logit (P one-hot there). The sums that decide the top-p
 // set are carried in two doubles (a sum and its accumulated rounding errors), so the set is that of
 // exact arithmetic on w except where the two sides agree to about 30 digits. No sort of the row:
@@ -1277,6 +1277,7 @@ struct SampleScratch {
   double* z = nullptr;   // the residuals of (x - max)/t, then the kept probabilities
   double* w = nullptr;   // the weights (the full softmax without filters), then the draw's sums
   double* xs = nullptr;  // the logits
+  double* xd = nullptr;  // a float row widened, for a scan at a temperature outside float's range
   std::uint32_t* cand = nullptr;  // the token indices, in index order
   std::uint32_t* pos = nullptr;   // top_p_cut's working list
   std::size_t cap = 0;
@@ -1290,9 +1291,10 @@ struct SampleScratch {
     delete[] z;
     delete[] w;
     delete[] xs;
+    delete[] xd;
     delete[] cand;
     delete[] pos;
-    z = w = xs = nullptr;
+    z = w = xs = xd = nullptr;
     cand = pos = nullptr;
     cap = 0;
   }
@@ -1302,9 +1304,10 @@ struct SampleScratch {
     z = new (std::nothrow) double[n];
     w = new (std::nothrow) double[n];
     xs = new (std::nothrow) double[n];
+    xd = new (std::nothrow) double[n];
     cand = new (std::nothrow) std::uint32_t[n];
     pos = new (std::nothrow) std::uint32_t[n];
-    if (z && w && xs && cand && pos) {
+    if (z && w && xs && xd && cand && pos) {
       cap = n;
       return true;
     }
@@ -1361,9 +1364,13 @@ inline void wide_add(WideSum& a, const WideSum& b) noexcept { a.add(b); }
 template <class Sum>
 inline SampleCut top_p_cut(const double* xs, const double* w, std::size_t m0, double p, double rest, double slack,
                            double xmin, double xmax, std::uint32_t* cand, bool* close) noexcept {
-  constexpr std::size_t B = 2048, small = 16;
-  std::uint32_t count[B];
-  Sum sum[B];
+  // B buckets: about one per eight candidates (the per-level cost of the buckets themselves stays
+  // below that of the candidates), between 64 and Bmax
+  constexpr std::size_t Bmax = 2048, small = 16;
+  std::size_t B = 64;
+  while (B < Bmax && 8 * B < m0) B *= 2;
+  std::uint32_t count[Bmax];
+  Sum sum[Bmax];
   WideSum before;  // weight of the candidates ahead of the current ones
   WideSum target, total;
   std::size_t m = m0;  // current candidates: cand[0..m) (all of 0..m0 at the first level)
@@ -1375,8 +1382,8 @@ inline SampleCut top_p_cut(const double* xs, const double* w, std::size_t m0, do
       const double d = (hi - xs[j]) * scale;
       return d < double(B - 1) ? std::size_t(d) : B - 1;
     };
-    std::memset(count, 0, sizeof count);
-    for (auto& b : sum) b = Sum{};
+    std::memset(count, 0, B * sizeof count[0]);
+    for (std::size_t b = 0; b < B; ++b) sum[b] = Sum{};
     if (first) {
       for (std::size_t j = 0; j < m0; ++j) {
         const std::size_t b = bucket(j);
@@ -1483,19 +1490,12 @@ inline void sample_quotient(double a, double b, double t, double it, double& q, 
 }
 
 // The weights w[j] = exp((x_i - b)/t) of the tokens i = idx[j] (idx null: i = j), j < m, in double
-// (the vector exp of the kernel list, then the first-order correction), and their logits xs[j];
-// r: scratch. Returns the smallest finite logit among them.
+// (the kernel list's sample_quotients and vector exp, then the first-order correction), and their
+// logits xs[j]; r: scratch. Returns the smallest finite logit among them.
 template <class T>
 inline double sample_weights(const T* x, const std::uint32_t* idx, std::size_t m, double b, double t, double* xs,
                              double* w, double* r) noexcept {
-  double xmin = std::numeric_limits<double>::infinity();
-  const double it = 1.0 / t;
-  for (std::size_t j = 0; j < m; ++j) {
-    const double a = double(x[idx ? idx[j] : j]);
-    xs[j] = a;
-    xmin = a < xmin && a != -std::numeric_limits<double>::infinity() ? a : xmin;
-    sample_quotient(a, b, t, it, w[j], r[j]);
-  }
+  const double xmin = kernels<T>().sample_quotients(x, idx, m, b, t, xs, w, r);
   kernels<double>().exp(w, w, m);
   for (std::size_t j = 0; j < m; ++j) w[j] *= 1 + r[j];
   return xmin;
@@ -1519,11 +1519,37 @@ struct SampleKept {
   const double* P;
   std::size_t m;
   double max = 0, L = 0, lt = 1;
+  const std::int64_t* top = nullptr;  // the row's first ntop tokens in top_k's order, when known
+  std::size_t ntop = 0;
   std::size_t token(std::size_t j) const noexcept { return idx ? idx[j] : j; }
 };
 
 inline SampleRowError sample_scan_error(int kind) noexcept {
   return kind == 1 ? SampleRowError::nan : kind == 2 ? SampleRowError::pos_inf : SampleRowError::all_neg_inf;
+}
+
+// The kernel list's sample_scan of the row x[0..n) at temperature t. The float kernel holds t and
+// 1/t as floats: outside [2^-100, 2^100] (or when asked for: wide) the row is widened into xd (n
+// doubles) and scanned by the double kernel, its edges then rounded up to float (x < edge holds for
+// the same float x).
+template <class T>
+inline void sample_scan_at(const T* x, std::size_t n, double t, const double* delta, std::size_t K, const T* known_max,
+                           double* xd, kernel_types::SampleScan* sc, bool wide = false) noexcept {
+  if constexpr (sizeof(T) == 4) {
+    if ((wide || !(t >= 0x1p-100 && t <= 0x1p100)) && xd) {
+      for (std::size_t i = 0; i < n; ++i) xd[i] = double(x[i]);
+      const double km = known_max ? double(*known_max) : 0.0;
+      kernels<double>().sample_scan(xd, n, t, delta, K, known_max ? &km : nullptr, sc);
+      for (std::size_t j = 0; j < sc->edges; ++j) {
+        const double e = sc->edge[j];
+        T f = e < double(std::numeric_limits<T>::lowest()) ? -std::numeric_limits<T>::infinity() : T(e);
+        if (double(f) < e) f = std::nextafter(f, std::numeric_limits<T>::infinity());
+        sc->edge[j] = double(f);
+      }
+      return;
+    }
+  }
+  kernels<T>().sample_scan(x, n, t, delta, K, known_max, sc);
 }
 
 // One row: x[0..n) contiguous (n >= 1), options checked; want_L: fill out->max, L, lt. Returns the
@@ -1537,9 +1563,9 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
   out->greedy = n;
   const double t = o.temperature;
   // L of the whole row at temperature lt (a pass over the row; no edges)
-  const auto scan_L = [&](double lt) {
+  const auto scan_L = [&](double lt, const T* known_max) {
     kernel_types::SampleScan sc;
-    kt.sample_scan(x, n, lt, nullptr, 0, &sc);
+    sample_scan_at(x, n, lt, nullptr, 0, known_max, s.cap >= n ? s.xd : nullptr, &sc);
     out->lt = lt;
     if (sc.kind != 0) {
       out->L = std::numeric_limits<double>::quiet_NaN();
@@ -1556,7 +1582,8 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
     if (!kt.top_k(x, n, 1, &best, &arg)) return SampleRowError::nan;
     if (best == -pinf) return SampleRowError::all_neg_inf;
     out->greedy = std::size_t(arg);
-    if (want_L) scan_L(1.0);  // a row holding +inf has no logprobs: L is NaN
+    // a row holding +inf has no logprobs (L is NaN: the scan finds the +inf); t = 1: no widening
+    if (want_L) scan_L(1.0, best < pinf ? &best : nullptr);
     return SampleRowError::none;
   }
   if (!s.reserve(n)) {
@@ -1599,12 +1626,11 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
     if (best == -pinf) return SampleRowError::all_neg_inf;
     if (best == pinf) return SampleRowError::pos_inf;
     // the winners' weights (only the kept set is renormalised: no sum over the row is needed)
-    const double b = double(best), it = 1.0 / t;
+    const double b = double(best);
     double* w = s.w;
-    double* r = s.z;
-    for (std::size_t j = 0; j < k; ++j) sample_quotient(double(x[idx[j]]), b, t, it, w[j], r[j]);
-    kernels<double>().exp(w, w, k);
-    for (std::size_t j = 0; j < k; ++j) w[j] *= 1 + r[j];
+    std::uint32_t* kept = s.cand;
+    for (std::size_t j = 0; j < k; ++j) kept[j] = std::uint32_t(idx[j]);
+    sample_weights(x, kept, k, b, t, s.xs, w, s.z);
     std::size_t last = k - 1;
     if (o.top_p < 1) {
       WideSum total, run;
@@ -1620,24 +1646,18 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
     }
     // min-p against the top token's weight (w[0] = 1); the kept tokens in index order
     const double floor_w = o.min_p > 0 ? o.min_p * w[0] : 0.0;
-    std::uint32_t* kept = s.cand;
     std::size_t m = 0;
     for (std::size_t j = 0; j <= last; ++j)
       if (w[j] >= floor_w) kept[m++] = std::uint32_t(idx[j]);
     std::sort(kept, kept + m);
     double* P = s.z;
-    for (std::size_t j = 0; j < m; ++j) {
-      double q, rr;
-      sample_quotient(double(x[kept[j]]), b, t, it, q, rr);
-      P[j] = q;
-      s.xs[j] = rr;
-    }
-    kernels<double>().exp(P, P, m);
-    for (std::size_t j = 0; j < m; ++j) P[j] *= 1 + s.xs[j];
+    sample_weights(x, kept, m, b, t, s.xs, P, s.w);  // the winners' weights are spent
     const double S = sample_sum(P, m);
     for (std::size_t j = 0; j < m; ++j) P[j] /= S;
     *out = SampleKept{n, kept, P, m};
-    if (want_L) scan_L(t);
+    out->top = idx;
+    out->ntop = k;
+    if (want_L) scan_L(t, &best);  // the selection found the max and no NaN
     return SampleRowError::none;
   }
   // The whole row: one scan gives its max, its sum, and the weight below a few edges, from which a
@@ -1649,52 +1669,66 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
   if (by_p) {
     // The token that crosses top_p weighs more than (1 - top_p)·S/n (the rest of the order weighs
     // more than (1 - top_p)·S and holds at most n tokens), and S >= 1 (the max weighs 1): it lies
-    // within D = log(n / (1 - top_p)) of the max (in units of t). The edges split [0, D] evenly.
+    // within D = log(n / (1 - top_p)) of the max (in units of t).
     const double D = std::log(double(n) / (1 - o.top_p)) + 0.01;
-    K = E;
-    for (std::size_t j = 0; j < K; ++j) delta[j] = D * double(j + 1) / double(K);
+    // Four edges (each costs a compare and an add per token): the crossing usually lies between
+    // D/2 and 3D/4 below the max, so the edges are denser there.
+    K = 4;
+    const double f[4] = {0.5, 0.625, 0.75, 1.0};
+    for (std::size_t j = 0; j < K; ++j) delta[j] = D * f[j];
+  }
+  if (!by_p && !by_min_p) {
+    // every token: P = softmax(x / t), the softmax row kernel of the logits' type (lk.softmax's
+    // values); a special row gives NaN there, and its kind is read again; the scan only for the
+    // logprobs
+    double* P = s.z;
+    if constexpr (std::is_same_v<T, double>) {
+      kernels<double>().softmax(x, P, n, t);
+    } else {
+      T* y = reinterpret_cast<T*>(s.xs);
+      kernels<T>().softmax(x, y, n, t);
+      for (std::size_t i = 0; i < n; ++i) P[i] = double(y[i]);
+    }
+    if (!(P[0] == P[0])) {
+      bool nan = false, pinf_seen = false;
+      for (std::size_t i = 0; i < n; ++i) nan |= x[i] != x[i], pinf_seen |= x[i] == pinf;
+      return nan ? SampleRowError::nan : pinf_seen ? SampleRowError::pos_inf : SampleRowError::all_neg_inf;
+    }
+    *out = SampleKept{n, nullptr, P, n};
+    if (want_L) scan_L(t, nullptr);
+    return SampleRowError::none;
   }
   kernel_types::SampleScan sc;
-  kt.sample_scan(x, n, t, delta, K, &sc);
+  sample_scan_at(x, n, t, delta, K, static_cast<const T*>(nullptr), s.xd, &sc);
   if (sc.kind != 0) return sample_scan_error(sc.kind);
   out->max = sc.max;
   out->lt = t;
   out->L = sc.ties == 1 ? std::log1p(sc.rest) : std::log(sc.ties + sc.rest);
   const double b = sc.max;
-  if (!by_p && !by_min_p) {
-    // every token: the softmax of the row at t in double (the row kernel of double)
-    double* P = s.z;
-    const double* xd = s.xs;
-    if constexpr (std::is_same_v<T, double>) {
-      xd = x;
-    } else {
-      for (std::size_t i = 0; i < n; ++i) s.xs[i] = double(x[i]);
-    }
-    kernels<double>().softmax(xd, P, n, t);
-    *out = SampleKept{n, nullptr, P, n, out->max, out->L, out->lt};
-    return SampleRowError::none;
-  }
   // the candidates: the tokens at or above an edge on the logits
   bool cands = true;
   T edge = -pinf;
   double rest = 0, slack = 0;
-  if (by_p) {
-    // The kept set lies at or above edge j when the weight below it is at most (1 - top_p)·S. The
-    // scan's sums err by at most rho relatively (kernels/sample.hpp: the block sums and exp's ulp,
-    // doubled for margin) plus the dropped terms below exp's range (tiny).
-    constexpr double rho = sizeof(T) == 4 ? 0x1p-18 : 0x1p-47;
+  // The kept set lies at or above edge j when the weight below it is at most (1 - top_p)·S. The
+  // scan's sums err by at most rho relatively (kernels/sample.hpp: (sample_block + 3) roundings of
+  // the lane type and exp's ulp, 21·2^-24 for float, with a margin) plus the dropped terms below
+  // exp's range (tiny). Sets edge, rest (the weight below it) and slack (a bound of rest's error).
+  const auto choose = [&](const kernel_types::SampleScan& c) {
+    const double rho = sizeof(T) == 4 ? 0x1p-19 : 0x1p-47;
     const double tiny = double(n) * (sizeof(T) == 4 ? 0x1p-124 : 0x1p-1020);
-    const double S = sc.ties + sc.rest;
-    cands = false;
-    for (std::size_t j = 0; j < sc.edges; ++j) {
-      if (sc.below[j] * (1 + rho) + tiny <= (1 - o.top_p) * S * (1 - rho)) {
-        edge = T(sc.edge[j]);
-        rest = sc.below[j];
+    const double S = c.ties + c.rest;
+    for (std::size_t j = 0; j < c.edges; ++j) {
+      if (c.below[j] * (1 + rho) + tiny <= (1 - o.top_p) * S * (1 - rho)) {
+        edge = T(c.edge[j]);
+        rest = c.below[j];
         slack = rest * rho + tiny;
-        cands = true;
-        break;
+        return true;
       }
     }
+    return false;
+  };
+  if (by_p) {
+    cands = choose(sc);
   } else {
     // min-p alone: w_i >= min_p exactly when x_i >= b + t·log(min_p); the edge a little below
     double c = b + t * std::log(o.min_p);
@@ -1729,26 +1763,92 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
       P[c] = w[j];
       c += std::size_t(ahead & (w[j] >= floor_w));
     }
-    const double S = sample_sum(P, c);
-    for (std::size_t j = 0; j < c; ++j) P[j] /= S;
+    const double iS = 1 / sample_sum(P, c);
+    for (std::size_t j = 0; j < c; ++j) P[j] *= iS;
     *out = SampleKept{n, kept, P, c, out->max, out->L, out->lt};
     return true;
   };
-  if (cands && keep(s.cand, kt.sample_at_least(x, n, edge, s.cand), rest, slack)) return SampleRowError::none;
+  const std::size_t mc = cands ? kt.sample_at_least(x, n, edge, s.cand) : 0;
+  if (cands && keep(s.cand, mc, rest, slack)) return SampleRowError::none;
+  if constexpr (sizeof(T) == 4) {
+    // The crossing lies within the float scan's error: the row's sum again in double (the double
+    // kernel on the row widened, to about 2^-47), and the rest as that sum minus the candidates'
+    // exact weights (left in s.w by the failed cut), then the same cut with that rest.
+    if (cands) {
+      kernel_types::SampleScan wide;
+      sample_scan_at(x, n, t, nullptr, 0, static_cast<const T*>(nullptr), s.xd, &wide, true);
+      const double S = wide.ties + wide.rest, r2 = S - sample_sum(s.w, mc);
+      if (wide.kind == 0 && r2 >= 0 && keep(s.cand, mc, r2, S * 0x1p-45 + double(n) * 0x1p-1020))
+        return SampleRowError::none;
+    }
+  }
   keep(nullptr, n, 0.0, 0.0);  // every token: exact, as the candidates are not decisive
   return SampleRowError::none;
 }
 
-// The inverse-CDF draw over the kept tokens (index order): the first with C_j > u * C_total, C
-// accumulated left to right in double (the tokens outside the kept set add 0).
-// C is stored as it is accumulated (into cum[0..m)), then searched: C is non-decreasing.
-inline std::size_t sample_draw(const SampleKept& k, double u, double* cum) noexcept {
-  double c = 0;
-  for (std::size_t j = 0; j < k.m; ++j) cum[j] = c += k.P[j];
-  const double t = u * c;
-  const std::size_t j = std::size_t(std::upper_bound(cum, cum + k.m, t) - cum);  // first C_j > t
-  if (j < k.m) return k.token(j);
-  std::size_t last = k.m - 1;  // none: the last kept token with P > 0
+// The inverse-CDF draw over the kept tokens (index order): C_j, the kept probabilities summed up to
+// token j, is taken by blocks of sample_draw_block token indices: P summed left to right within a
+// block (B_b, its whole sum), the blocks' sums added left to right (prefix_b), C_j = prefix_b +
+// (the block's sum up to j). The token is the first with C_j > u · C_total (C_total = the prefix
+// after the last block; the last kept token with P > 0 when rounding leaves none). The blocks make
+// the sums of a long row independent chains; the result is a function of P and u alone.
+constexpr std::size_t sample_draw_block = 64;
+// bsum, first: room for min(m, C / sample_draw_block + 1) block sums and first positions.
+inline std::size_t sample_draw(const SampleKept& k, double u, double* bsum, std::uint32_t* first) noexcept {
+  constexpr std::size_t L = sample_draw_block;
+  const std::size_t m = k.m;
+  // the blocks' sums (bsum[b], b < nb) and, for each, the first kept position in it (first[b])
+  std::size_t nb = 0;
+  if (!k.idx) {
+    // dense: four blocks at a time, each summed left to right
+    const std::size_t full = m / L;
+    std::size_t b = 0;
+    for (; b + 4 <= full; b += 4) {
+      const double* p = k.P + b * L;
+      double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (std::size_t j = 0; j < L; ++j) {
+        s0 += p[j];
+        s1 += p[L + j];
+        s2 += p[2 * L + j];
+        s3 += p[3 * L + j];
+      }
+      bsum[b] = s0, bsum[b + 1] = s1, bsum[b + 2] = s2, bsum[b + 3] = s3;
+    }
+    for (; b * L < m; ++b) {
+      double s0 = 0;
+      for (std::size_t j = b * L; j < m && j < (b + 1) * L; ++j) s0 += k.P[j];
+      bsum[b] = s0;
+    }
+    nb = b;
+    for (std::size_t c = 0; c < nb; ++c) first[c] = std::uint32_t(c * L);
+  } else {
+    std::size_t cur = std::size_t(-1);
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::size_t blk = k.idx[j] / L;
+      if (blk != cur) {
+        cur = blk;
+        first[nb] = std::uint32_t(j);
+        bsum[nb++] = 0;
+      }
+      bsum[nb - 1] += k.P[j];
+    }
+  }
+  double total = 0;
+  for (std::size_t c = 0; c < nb; ++c) total += bsum[c];
+  const double t = u * total;
+  double prefix = 0;
+  for (std::size_t c = 0; c < nb; ++c) {
+    if (prefix + bsum[c] > t) {
+      const std::size_t end = c + 1 < nb ? first[c + 1] : m;
+      double part = 0;
+      for (std::size_t j = first[c]; j < end; ++j) {
+        part += k.P[j];
+        if (prefix + part > t) return k.token(j);
+      }
+    }
+    prefix += bsum[c];
+  }
+  std::size_t last = m - 1;  // none: the last kept token with P > 0
   while (last > 0 && !(k.P[last] > 0)) --last;
   return k.token(last);
 }
@@ -1938,13 +2038,15 @@ inline Status sample_impl(MatrixView<const T> logits, VectorView<const double> u
   const bool want_L = !lp.chosen.empty() || n > 0;
   return sample_rows<T>(logits, options, want_L, par, [&](std::size_t r, const T* row, const SampleKept& k) {
     SampleScratch& s = sample_scratch();
-    const std::size_t tok = k.greedy < C ? k.greedy : sample_draw(k, uniforms[r], s.w);
+    const std::size_t tok = k.greedy < C ? k.greedy : sample_draw(k, uniforms[r], s.w, s.pos);
     tokens[r] = std::int64_t(tok);
     if (!want_L) return true;
     const auto logprob = [&](std::size_t i) { return sample_logprob(double(row[i]), k.max, k.lt, k.L); };
     if (!lp.chosen.empty()) lp.chosen[r] = logprob(tok);
     if (n == 0) return true;
-    if (lp.top_tokens.col_stride == 1) {
+    if (k.ntop >= n) {  // the top-k selection's first n
+      for (std::size_t j = 0; j < n; ++j) lp.top_tokens(r, j) = k.top[j];
+    } else if (lp.top_tokens.col_stride == 1) {
       if (!sample_top_n(row, C, n, s, lp.top_tokens.row(r))) return false;
     } else {  // into the scratch, then copied
       if (!s.reserve(C)) return false;

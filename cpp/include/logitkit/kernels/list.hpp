@@ -101,7 +101,8 @@
   SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
   SELECT(softmax_at, softmax_at_row, "softmax_at(x, idx): softmax of a row at some of its entries, softmax's bits.") \
   SELECT(sample_scan, sample_scan_row, "sample_scan(x, t, delta): a row's max, its max-relative sum and the weight below edges.") \
-  SELECT(sample_at_least, sample_at_least_row, "sample_at_least(x, edge): the indices of the entries >= edge, in order.")
+  SELECT(sample_at_least, sample_at_least_row, "sample_at_least(x, edge): the indices of the entries >= edge, in order.") \
+  SELECT(sample_quotients, sample_quotients_row, "sample_quotients(x, idx, b, t): (x - b)/t as q + r at some entries.")
 
 // A macro that expands an entry to nothing, for expansions that take only some kinds.
 #define LOGITKIT_LIST_SKIP(...)
@@ -167,12 +168,19 @@ struct SampleScan {
   double max, ties, rest;
   double edge[sample_edges], below[sample_edges];
 };
+// known_max: the row's max when the caller knows it and that the row holds no NaN, else nullptr.
 template <class T>
 using sample_scan = void (*)(const T* x, std::size_t n, double temperature, const double* delta, std::size_t K,
-                             SampleScan* out);
+                             const T* known_max, SampleScan* out);
 // The indices i of the entries x[i] >= edge of the row x[0..n) (no NaN), in increasing order, into
 // idx (room for n); returns their number.
 template <class T>
 using sample_at_least = std::size_t (*)(const T* x, std::size_t n, T edge, std::uint32_t* idx);
+// (x_i - b)/t as q[j] + r[j] (their sum exact to about 2^-100 relatively; -inf: q = -inf, r = 0) and
+// xs[j] = x_i at the entries i = idx[j] (idx null: i = j), j < m; returns the smallest finite x_i
+// (+inf when none).
+template <class T>
+using sample_quotients = double (*)(const T* x, const std::uint32_t* idx, std::size_t m, double b, double t,
+                                    double* xs, double* q, double* r);
 
 }  // namespace logitkit::kernel_types
