@@ -1713,6 +1713,8 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
   // scan's sums err by at most rho relatively (kernels/sample.hpp: (sample_block + 3) roundings of
   // the lane type and exp's ulp, 21·2^-24 for float, with a margin) plus the dropped terms below
   // exp's range (tiny). Sets edge, rest (the weight below it) and slack (a bound of rest's error).
+  // The choice decides speed only: with a wrong edge the cut finds no crossing among the candidates
+  // (or a close one) and the decision falls to the float64 sums below.
   const auto choose = [&](const kernel_types::SampleScan& c) {
     const double rho = sizeof(T) == 4 ? 0x1p-19 : 0x1p-47;
     const double tiny = double(n) * (sizeof(T) == 4 ? 0x1p-124 : 0x1p-1020);
