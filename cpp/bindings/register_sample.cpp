@@ -91,12 +91,19 @@ py::object run(py::object result, F&& f) {
   return result;
 }
 
+// The rows × C view of x (a 1-d array: one row).
+template <class T>
+lk::MatrixView<const T> rows_view(PyArrayObject* a) {
+  const bool one = PyArray_NDIM(a) == 1;
+  const npy_intp e = PyArray_ITEMSIZE(a), rows = one ? 1 : PyArray_DIM(a, 0), C = PyArray_DIM(a, one ? 0 : 1);
+  return lk::MatrixView<const T>(static_cast<const T*>(PyArray_DATA(a)), std::size_t(rows), std::size_t(C),
+                                 one ? C : PyArray_STRIDE(a, 0) / e, PyArray_STRIDE(a, one ? 0 : 1) / e);
+}
+
 template <class T>
 py::object sample_t(PyArrayObject* a, py::handle uh, const lk::SampleOptions& o, npy_intp nlp) {
-  const bool one = PyArray_NDIM(a) == 1;  // a 1-d array: one row
-  const npy_intp e = PyArray_ITEMSIZE(a), rows = one ? 1 : PyArray_DIM(a, 0), C = PyArray_DIM(a, one ? 0 : 1);
-  const lk::MatrixView<const T> xv(static_cast<const T*>(PyArray_DATA(a)), std::size_t(rows), std::size_t(C),
-                                   one ? C : PyArray_STRIDE(a, 0) / e, PyArray_STRIDE(a, one ? 0 : 1) / e);
+  const lk::MatrixView<const T> xv = rows_view<T>(a);
+  const npy_intp rows = npy_intp(xv.rows);
   // the uniforms: a 1-d array of one per row, or a Python float for one row
   double u1 = 0;
   py::object ukeep;
@@ -135,9 +142,8 @@ py::object sample_t(PyArrayObject* a, py::handle uh, const lk::SampleOptions& o,
 
 template <class T>
 py::object proba_t(PyArrayObject* a, const lk::SampleOptions& o) {
-  const npy_intp rows = PyArray_DIM(a, 0), C = PyArray_DIM(a, 1), e = PyArray_ITEMSIZE(a);
-  const lk::MatrixView<const T> xv(static_cast<const T*>(PyArray_DATA(a)), std::size_t(rows), std::size_t(C),
-                                   PyArray_STRIDE(a, 0) / e, PyArray_STRIDE(a, 1) / e);
+  const lk::MatrixView<const T> xv = rows_view<T>(a);
+  const npy_intp rows = npy_intp(xv.rows), C = npy_intp(xv.cols);
   const npy_intp dims[2] = {rows, C};
   PyObject* p = PyArray_EMPTY(2, const_cast<npy_intp*>(dims), PyArray_TYPE(a), 0);
   if (!p) throw py::error_already_set();

@@ -228,10 +228,6 @@ def sample(
     where: Any,
     logprobs: Any,
 ) -> Any:
-    if where is None and axis == -1 and type(axis) is int:
-        r = _fast_sample(logits, temperature, top_k, top_p, min_p, rng, logprobs)
-        if r is not None:
-            return r
     if logprobs is not None and (
         isinstance(logprobs, (bool, np.bool_)) or not isinstance(logprobs, numbers.Integral)
     ):

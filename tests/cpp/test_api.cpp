@@ -7,6 +7,7 @@
 // ISA this CPU supports, and header-only for the ISA of its compiler flags, where it exits with 77
 // (skipped) if this CPU lacks that ISA.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -706,27 +707,42 @@ void test_bce_targets_after() {
          "soft_target_tolerance");
 }
 
+// A rows × cols matrix of small values with ties on purpose (dense[i] = (lcg % span - span/2) /
+// scale), and the same values in two other layouts: rows spaced apart (row stride 2·cols + 3,
+// contiguous columns) and every other column (column stride 2). views: the three of them.
+template <class T>
+struct TestLayouts {
+  std::size_t R, C, S;
+  std::vector<T> dense, spaced, cols;
+  TestLayouts(std::size_t rows, std::size_t n, std::uint32_t seed, int span, T scale)
+      : R(rows), C(n), S(2 * n + 3), dense(rows * n), spaced(rows * S, T(-9e9)), cols(rows * n * 2, T(-9e9)) {
+    for (std::size_t i = 0; i < R * C; ++i) {
+      seed = seed * 1664525u + 1013904223u;
+      dense[i] = T(int(seed >> 20) % span - span / 2) / scale;
+    }
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t c = 0; c < C; ++c) {
+        spaced[r * S + c] = dense[r * C + c];
+        cols[(r * C + c) * 2] = dense[r * C + c];
+      }
+  }
+  std::array<lk::MatrixView<const T>, 3> views() const {
+    return {lk::view(dense.data(), R, C), lk::MatrixView<const T>(spaced.data(), R, C, std::ptrdiff_t(S), 1),
+            lk::MatrixView<const T>(cols.data(), R, C, std::ptrdiff_t(2 * C), 2)};
+  }
+};
+
 // top_k against a stable sort of -x and against softmax at the winners, over dense rows, rows with a
 // larger row stride (contiguous columns), column-strided rows, k on both sides of the SIMD
 // selection's limit (64); a NaN row and a bad k are errors naming them.
 template <class T>
 void test_top_k() {
-  const std::size_t R = 7, C = 150, S = 2 * C + 3;  // S: the row stride of the spaced copy
-  std::vector<T> dense(R * C), spaced(R * S, T(-9e9)), cols(R * C * 2, T(-9e9)), probs(R * C);
-  std::uint32_t seed = 12345;
-  for (std::size_t i = 0; i < R * C; ++i) {
-    seed = seed * 1664525u + 1013904223u;
-    dense[i] = T(int(seed >> 20) % 41 - 20) / T(4);  // ties on purpose
-  }
-  for (std::size_t r = 0; r < R; ++r)
-    for (std::size_t c = 0; c < C; ++c) {
-      spaced[r * S + c] = dense[r * C + c];
-      cols[(r * C + c) * 2] = dense[r * C + c];
-    }
+  const std::size_t R = 7, C = 150;
+  const TestLayouts<T> L(R, C, 12345, 41, T(4));
+  const std::vector<T>& dense = L.dense;
+  std::vector<T> probs(R * C);
   expect_ok(lk::softmax(lk::view(dense.data(), R, C), lk::view(probs.data(), R, C)), "top_k: softmax");
-  const lk::MatrixView<const T> views[3] = {lk::view(dense.data(), R, C),
-                                            lk::MatrixView<const T>(spaced.data(), R, C, std::ptrdiff_t(S), 1),
-                                            lk::MatrixView<const T>(cols.data(), R, C, std::ptrdiff_t(2 * C), 2)};
+  const auto views = L.views();
   for (const auto& v : views)
     for (std::size_t k : {std::size_t(1), std::size_t(5), std::size_t(64), std::size_t(65), C}) {
       std::vector<std::int64_t> idx(R * k);
@@ -760,18 +776,9 @@ void test_top_k() {
 // draw against the inverse CDF of sample_proba's values, strided views, per-row options, errors.
 template <class T>
 void test_sample() {
-  const std::size_t R = 6, C = 200, S = 2 * C + 5;
-  std::vector<T> dense(R * C), spaced(R * S, T(-9e9)), cols(R * C * 2, T(-9e9));
-  std::uint32_t seed = 777;
-  for (std::size_t i = 0; i < R * C; ++i) {
-    seed = seed * 1664525u + 1013904223u;
-    dense[i] = T(int(seed >> 20) % 61 - 30) / T(8);  // ties on purpose
-  }
-  for (std::size_t r = 0; r < R; ++r)
-    for (std::size_t c = 0; c < C; ++c) {
-      spaced[r * S + c] = dense[r * C + c];
-      cols[(r * C + c) * 2] = dense[r * C + c];
-    }
+  const std::size_t R = 6, C = 200;
+  const TestLayouts<T> L(R, C, 777, 61, T(8));
+  const std::vector<T>& dense = L.dense;
   const double temps[R] = {1.0, 0.7, 1.5, 1.0, 0.0, 2.0};
   const std::int64_t ks[R] = {0, 10, 0, 150, 3, 1000};
   const double ps[R] = {0.9, 1.0, 0.5, 0.8, 0.5, 0.99};
@@ -818,9 +825,7 @@ void test_sample() {
   // the draw: tokens of every layout equal, and (double) the inverse CDF of P in index order
   double us[R];
   for (std::size_t r = 0; r < R; ++r) us[r] = (double(r) + 0.37) / double(R);
-  const lk::MatrixView<const T> views[3] = {lk::view(dense.data(), R, C),
-                                            lk::MatrixView<const T>(spaced.data(), R, C, std::ptrdiff_t(S), 1),
-                                            lk::MatrixView<const T>(cols.data(), R, C, std::ptrdiff_t(2 * C), 2)};
+  const auto views = L.views();
   std::int64_t first[R] = {};
   for (std::size_t v = 0; v < 3; ++v) {
     std::int64_t tok[R] = {};

@@ -1475,20 +1475,6 @@ inline double sample_sum(const double* a, std::size_t n) noexcept {
   return s0.value();
 }
 
-// (x - b)/t for a logit x and the row's max b, as q + r: the difference and the quotient carry their
-// rounding errors (r), so exp(q)·(1 + r) and q + r are as exact as exp and the sum. -inf: q = -inf.
-inline void sample_quotient(double a, double b, double t, double it, double& q, double& r) noexcept {
-  const double d = a - b;
-  if (!(d > -std::numeric_limits<double>::infinity())) {
-    q = -std::numeric_limits<double>::infinity();
-    r = 0;
-    return;
-  }
-  const double dp = d - a, err = (a - (d - dp)) + (-b - dp);  // d + err = a - b exactly
-  q = d * it;
-  r = (std::fma(-q, t, d) + err) * it;  // q + r = (a - b)/t to about 2^-100 relatively
-}
-
 // The weights w[j] = exp((x_i - b)/t) of the tokens i = idx[j] (idx null: i = j), j < m, in double
 // (the kernel list's sample_quotients and vector exp, then the first-order correction), and their
 // logits xs[j]; r: scratch. Returns the smallest finite logit among them.
@@ -1501,11 +1487,13 @@ inline double sample_weights(const T* x, const std::uint32_t* idx, std::size_t m
   return xmin;
 }
 
-// log P of a logit a under softmax(x / t) of a row with max b and log-sum L (the row's logsumexp
-// minus b/t): (a - b)/t - L, the quotient as q + r.
-inline double sample_logprob(double a, double b, double t, double L) noexcept {
-  double q, r;
-  sample_quotient(a, b, t, 1.0 / t, q, r);
+// log P of token i of a row under softmax(x / t), the row's max b and log-sum L (its logsumexp minus
+// b/t): (x_i - b)/t - L, the quotient as q + r (the kernel list's sample_quotients).
+template <class T>
+inline double sample_logprob(const T* x, std::size_t i, double b, double t, double L) noexcept {
+  const std::uint32_t j = std::uint32_t(i);
+  double a, q, r;
+  kernels<T>().sample_quotients(x, &j, 1, b, t, &a, &q, &r);
   return q == -std::numeric_limits<double>::infinity() ? q : (q - L) + r;
 }
 
@@ -1523,6 +1511,37 @@ struct SampleKept {
   std::size_t ntop = 0;
   std::size_t token(std::size_t j) const noexcept { return idx ? idx[j] : j; }
 };
+
+// The k largest entries of x[0..n) in top_k's order (largest first, equal values by the lower index)
+// into idx[0..k) (1 <= k <= n), the largest into *best; false when the row holds a NaN. Up to
+// top_k_small_max the kernel list's top_k; beyond, std::nth_element over (value, index) pairs in es
+// (room for n).
+template <class T>
+inline bool sample_select(const T* x, std::size_t n, std::size_t k, std::int64_t* idx, TopKEntry<T>* es,
+                          T* best) noexcept {
+  if (k <= kernel_types::top_k_small_max) {
+    T vals[kernel_types::top_k_small_max];
+    if (!kernels<T>().top_k(x, n, k, vals, idx)) return false;
+    *best = vals[0];
+    return true;
+  }
+  std::int64_t arg;
+  if (!kernels<T>().top_k(x, n, 1, best, &arg)) return false;
+  for (std::size_t j = 0; j < n; ++j) es[j] = {x[j], std::int64_t(j)};
+  const auto before = [](const TopKEntry<T>& a, const TopKEntry<T>& c) { return a.v > c.v || (a.v == c.v && a.i < c.i); };
+  if (k < n) std::nth_element(es, es + (k - 1), es + n, before);
+  std::sort(es, es + k, before);
+  for (std::size_t j = 0; j < k; ++j) idx[j] = es[j].i;
+  return true;
+}
+
+// The kind of a row that cannot be sampled: NaN first, then +inf, else only -inf.
+template <class T>
+inline SampleRowError sample_row_kind(const T* x, std::size_t n) noexcept {
+  bool nan = false, pinf = false;
+  for (std::size_t i = 0; i < n; ++i) nan |= x[i] != x[i], pinf |= x[i] == std::numeric_limits<T>::infinity();
+  return nan ? SampleRowError::nan : pinf ? SampleRowError::pos_inf : SampleRowError::all_neg_inf;
+}
 
 inline SampleRowError sample_scan_error(int kind) noexcept {
   return kind == 1 ? SampleRowError::nan : kind == 2 ? SampleRowError::pos_inf : SampleRowError::all_neg_inf;
@@ -1593,36 +1612,15 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
   const std::size_t k = o.top_k == 0 || o.top_k >= n ? n : o.top_k;
   if (k < n) {
     // the k winners in order (the selection finds a NaN), then the top-p prefix of them
-    std::int64_t* idx;
-    T best;
-    if (k <= kernel_types::top_k_small_max) {
-      void* buf = s.reserve_sel(k * (sizeof(T) + sizeof(std::int64_t)));
-      if (!buf) {
-        *oom = true;
-        return SampleRowError::none;
-      }
-      idx = static_cast<std::int64_t*>(buf);
-      T* vals = reinterpret_cast<T*>(idx + k);
-      if (!kt.top_k(x, n, k, vals, idx)) return SampleRowError::nan;
-      best = vals[0];
-    } else {
-      std::int64_t arg;
-      if (!kt.top_k(x, n, 1, &best, &arg)) return SampleRowError::nan;
-      void* buf = s.reserve_sel(n * sizeof(TopKEntry<T>) + k * sizeof(std::int64_t));
-      if (!buf) {
-        *oom = true;
-        return SampleRowError::none;
-      }
-      TopKEntry<T>* es = static_cast<TopKEntry<T>*>(buf);
-      idx = reinterpret_cast<std::int64_t*>(es + n);
-      for (std::size_t j = 0; j < n; ++j) es[j] = {x[j], std::int64_t(j)};
-      const auto before = [](const TopKEntry<T>& a, const TopKEntry<T>& c) {
-        return a.v > c.v || (a.v == c.v && a.i < c.i);
-      };
-      std::nth_element(es, es + (k - 1), es + n, before);
-      std::sort(es, es + k, before);
-      for (std::size_t j = 0; j < k; ++j) idx[j] = es[j].i;
+    const bool large = k > kernel_types::top_k_small_max;
+    void* buf = s.reserve_sel(k * sizeof(std::int64_t) + (large ? n * sizeof(TopKEntry<T>) : 0));
+    if (!buf) {
+      *oom = true;
+      return SampleRowError::none;
     }
+    std::int64_t* idx = static_cast<std::int64_t*>(buf);
+    T best;
+    if (!sample_select(x, n, k, idx, reinterpret_cast<TopKEntry<T>*>(idx + k), &best)) return SampleRowError::nan;
     if (best == -pinf) return SampleRowError::all_neg_inf;
     if (best == pinf) return SampleRowError::pos_inf;
     // the winners' weights (only the kept set is renormalised: no sum over the row is needed)
@@ -1644,14 +1642,19 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
         }
       }
     }
-    // min-p against the top token's weight (w[0] = 1); the kept tokens in index order
+    // min-p against the top token's weight (w[0] = 1); the kept winners in index order, with their
+    // weights
     const double floor_w = o.min_p > 0 ? o.min_p * w[0] : 0.0;
+    std::uint32_t* pos = s.pos;
     std::size_t m = 0;
     for (std::size_t j = 0; j <= last; ++j)
-      if (w[j] >= floor_w) kept[m++] = std::uint32_t(idx[j]);
-    std::sort(kept, kept + m);
+      if (w[j] >= floor_w) pos[m++] = std::uint32_t(j);
+    std::sort(pos, pos + m, [idx](std::uint32_t a, std::uint32_t c) { return idx[a] < idx[c]; });
     double* P = s.z;
-    sample_weights(x, kept, m, b, t, s.xs, P, s.w);  // the winners' weights are spent
+    for (std::size_t j = 0; j < m; ++j) {
+      kept[j] = std::uint32_t(idx[pos[j]]);
+      P[j] = w[pos[j]];
+    }
     const double S = sample_sum(P, m);
     for (std::size_t j = 0; j < m; ++j) P[j] /= S;
     *out = SampleKept{n, kept, P, m};
@@ -1673,8 +1676,9 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
     const double D = std::log(double(n) / (1 - o.top_p)) + 0.01;
     // Four edges (each costs a compare and an add per token): the crossing usually lies between
     // D/2 and 3D/4 below the max, so the edges are denser there.
-    K = 4;
-    const double f[4] = {0.5, 0.625, 0.75, 1.0};
+    static_assert(E == 4, "the edges below are four");
+    K = E;
+    const double f[E] = {0.5, 0.625, 0.75, 1.0};
     for (std::size_t j = 0; j < K; ++j) delta[j] = D * f[j];
   }
   if (!by_p && !by_min_p) {
@@ -1689,11 +1693,7 @@ inline SampleRowError sample_row(const T* x, std::size_t n, const SampleRow& o, 
       kernels<T>().softmax(x, y, n, t);
       for (std::size_t i = 0; i < n; ++i) P[i] = double(y[i]);
     }
-    if (!(P[0] == P[0])) {
-      bool nan = false, pinf_seen = false;
-      for (std::size_t i = 0; i < n; ++i) nan |= x[i] != x[i], pinf_seen |= x[i] == pinf;
-      return nan ? SampleRowError::nan : pinf_seen ? SampleRowError::pos_inf : SampleRowError::all_neg_inf;
-    }
+    if (!(P[0] == P[0])) return sample_row_kind(x, n);
     *out = SampleKept{n, nullptr, P, n};
     if (want_L) scan_L(t, nullptr);
     return SampleRowError::none;
@@ -1923,7 +1923,9 @@ template <class T, class Par, class Out>
 inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions& o, bool want_L, Par&& par,
                           Out&& out) noexcept {
   if (logits.rows == 0) return {};
-  std::atomic<std::size_t> first_bad{logits.rows};
+  // the first failing row and its kind, as row · 4 + kind (the smallest wins)
+  constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+  std::atomic<std::size_t> first_bad{none};
   std::atomic<bool> oom{false};
   par(logits.rows, logits.cols, [&](std::size_t b, std::size_t e) {
     SampleScratch& s = sample_scratch();
@@ -1942,8 +1944,9 @@ inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions
         return;
       }
       if (err != SampleRowError::none) {
+        const std::size_t code = r * 4 + std::size_t(err);
         std::size_t cur = first_bad.load(std::memory_order_relaxed);
-        while (r < cur && !first_bad.compare_exchange_weak(cur, r, std::memory_order_relaxed)) {
+        while (code < cur && !first_bad.compare_exchange_weak(cur, code, std::memory_order_relaxed)) {
         }
         return;  // later rows of this part cannot be the first bad one
       }
@@ -1954,25 +1957,13 @@ inline Status sample_rows(const MatrixView<const T>& logits, const SampleOptions
     }
   });
   if (oom.load()) return fail(Errc::out_of_memory, "logits", "no memory for the buffers of a row");
-  const std::size_t r = first_bad.load();
-  if (r < logits.rows) {
-    // the kind of row r, read again here (one pass over one row)
-    Scratch<T> xbuf(logits.col_stride == 1 ? 0 : logits.cols);
-    const T* row = row_in(logits, r, xbuf.get());
-    SampleRowError k = SampleRowError::none;
-    bool nan = false, pinf = false, fin = false;
-    for (std::size_t c = 0; c < logits.cols; ++c) {
-      nan |= row[c] != row[c];
-      pinf |= row[c] == std::numeric_limits<T>::infinity();
-      fin |= row[c] > -std::numeric_limits<T>::infinity();
-    }
-    k = nan ? SampleRowError::nan : !fin ? SampleRowError::all_neg_inf : SampleRowError::pos_inf;
-    const double v = k == SampleRowError::nan ? std::numeric_limits<double>::quiet_NaN()
-                     : k == SampleRowError::pos_inf ? std::numeric_limits<double>::infinity()
-                                                    : -std::numeric_limits<double>::infinity();
-    return fail_at(Errc::invalid_argument, "logits", sample_row_message(k), v, r);
-  }
-  return {};
+  const std::size_t code = first_bad.load();
+  if (code == none) return {};
+  const auto k = SampleRowError(code % 4);
+  const double v = k == SampleRowError::nan ? std::numeric_limits<double>::quiet_NaN()
+                   : k == SampleRowError::pos_inf ? std::numeric_limits<double>::infinity()
+                                                  : -std::numeric_limits<double>::infinity();
+  return fail_at(Errc::invalid_argument, "logits", sample_row_message(k), v, code / 4);
 }
 
 }  // namespace detail
@@ -1992,23 +1983,14 @@ struct SampleLogprobs {
 
 namespace detail {
 
-// The first n tokens of a row in top_k's order into idx[0..n) (n <= C; the row has no NaN).
+// The first n >= 1 tokens of a row in top_k's order into idx[0..n) (n <= C; the row has no NaN);
+// false when the scratch cannot be had.
 template <class T>
 inline bool sample_top_n(const T* x, std::size_t C, std::size_t n, SampleScratch& s, std::int64_t* idx) noexcept {
-  if (n == 0) return true;
-  if (n <= kernel_types::top_k_small_max) {
-    T vals[kernel_types::top_k_small_max];
-    kernels<T>().top_k(x, C, n, vals, idx);
-    return true;
-  }
-  void* buf = s.reserve_sel(C * sizeof(TopKEntry<T>));
-  if (!buf) return false;
-  TopKEntry<T>* es = static_cast<TopKEntry<T>*>(buf);
-  for (std::size_t j = 0; j < C; ++j) es[j] = {x[j], std::int64_t(j)};
-  const auto before = [](const TopKEntry<T>& a, const TopKEntry<T>& c) { return a.v > c.v || (a.v == c.v && a.i < c.i); };
-  if (n < C) std::nth_element(es, es + (n - 1), es + C, before);
-  std::sort(es, es + n, before);
-  for (std::size_t j = 0; j < n; ++j) idx[j] = es[j].i;
+  void* es = n > kernel_types::top_k_small_max ? s.reserve_sel(C * sizeof(TopKEntry<T>)) : s.sel;
+  if (n > kernel_types::top_k_small_max && !es) return false;
+  T best;
+  sample_select(x, C, n, idx, static_cast<TopKEntry<T>*>(es), &best);
   return true;
 }
 
@@ -2043,7 +2025,7 @@ inline Status sample_impl(MatrixView<const T> logits, VectorView<const double> u
     const std::size_t tok = k.greedy < C ? k.greedy : sample_draw(k, uniforms[r], s.w, s.pos);
     tokens[r] = std::int64_t(tok);
     if (!want_L) return true;
-    const auto logprob = [&](std::size_t i) { return sample_logprob(double(row[i]), k.max, k.lt, k.L); };
+    const auto logprob = [&](std::size_t i) { return sample_logprob(row, i, k.max, k.lt, k.L); };
     if (!lp.chosen.empty()) lp.chosen[r] = logprob(tok);
     if (n == 0) return true;
     if (k.ntop >= n) {  // the top-k selection's first n

@@ -161,7 +161,7 @@ using softmax_at = void (*)(const T* x, std::size_t n, double temperature, const
 // and for j < edges (= min(K, sample_edges)): edge[j] = the row type's rounding of
 // max - temperature·delta[j], below[j] = the sum of those weights over the entries below edge[j].
 // Error bounds: kernels/sample.hpp.
-constexpr std::size_t sample_edges = 8;
+constexpr std::size_t sample_edges = 4;
 struct SampleScan {
   int kind;
   std::size_t edges;

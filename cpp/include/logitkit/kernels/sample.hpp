@@ -222,9 +222,6 @@ inline void sample_scan_row(const scalar_t<V>* x, std::size_t n, double temp, co
   if (K == 0) {
     if (direct) sample_scan_k<V, 0, true>(x, n, temp, m, edges, out);
     else sample_scan_k<V, 0, false>(x, n, temp, m, edges, out);
-  } else if (K <= E / 2) {
-    if (direct) sample_scan_k<V, E / 2, true>(x, n, temp, m, edges, out);
-    else sample_scan_k<V, E / 2, false>(x, n, temp, m, edges, out);
   } else {
     if (direct) sample_scan_k<V, E, true>(x, n, temp, m, edges, out);
     else sample_scan_k<V, E, false>(x, n, temp, m, edges, out);
