@@ -342,7 +342,7 @@ def test_per_row_options_match_one_row_at_a_time():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((6, 40))
     t = np.array([0.0, 0.5, 1.0, 1.5, 1.0, 0.9])
-    k = np.array([0, 1, 5, 40, 3, 1000])
+    k = np.array([0, 1, 5, 40, 3, 2**63 - 1])  # the last: no filter, past the C++ clamp
     p = np.array([1.0, 0.9, 0.5, 0.2, 1e-3, 0.99])
     m = np.array([0.0, 0.1, 0.0, 0.3, 1.0, 0.01])
     u = np.random.default_rng(77).random(6)
@@ -439,6 +439,13 @@ def test_logprob_of_a_confident_token_is_not_zero():
         ({"temperature": np.nan}, ValueError, ["temperature", "nan"]),
         ({"temperature": np.inf}, ValueError, ["temperature", "inf"]),
         ({"temperature": np.array([1.0, -1.0, 1.0])}, ValueError, ["temperature", "row (1,)"]),
+        ({"temperature": np.array([1.0, 1.0, np.nan])}, ValueError, ["temperature", "row (2,)"]),
+        ({"temperature": np.array([np.inf, 1.0, 1.0])}, ValueError, ["temperature", "row (0,)"]),
+        ({"top_p": np.array([0.5, 0.0, 0.5])}, ValueError, ["top_p", "row (1,)"]),
+        ({"top_p": np.array([0.5, 0.5, 1.5])}, ValueError, ["top_p", "1.5", "row (2,)"]),
+        ({"top_p": np.array([np.nan, 0.5, 0.5])}, ValueError, ["top_p", "row (0,)"]),
+        ({"min_p": np.array([0.0, -0.1, 1.0])}, ValueError, ["min_p", "row (1,)"]),
+        ({"min_p": np.array([0.0, 1.0, 1.01])}, ValueError, ["min_p", "row (2,)"]),
         ({"temperature": np.ones(4)}, ValueError, ["temperature", "shape"]),
         ({"top_p": 0.0}, ValueError, ["top_p", "0.0"]),
         ({"top_p": 1.5}, ValueError, ["top_p", "1.5"]),

@@ -224,6 +224,35 @@ def test_pool_survives_fork(restore_threads):
     assert q.get(timeout=5) == expected
 
 
+_COUNT_WORKERS = """
+import os, numpy as np, logitkit as lk
+lk.set_num_threads(2)
+before = len(os.listdir("/proc/self/task"))
+x = np.random.default_rng(0).normal(0, 3, (64, 32000)).astype(np.float32)
+lk.multiclass.sample(x, temperature=0.8, top_p=0.9, rng=0)  # cut into more parts than threads
+lk.softmax(x)
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
+def test_a_call_cut_into_more_parts_than_threads_starts_no_extra_worker():
+    """A sampling batch is cut into up to 8 parts per thread; with 2 threads the pool must still
+    start one worker, not one per part (extra workers would share the cores, and busy-waiting ones
+    would take them)."""
+    env = {**os.environ, "LOGITKIT_NUM_THREADS": "2"}
+    out = subprocess.run(
+        [sys.executable, "-c", _COUNT_WORKERS],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) == 1
+
+
 def test_concurrent_callers_while_the_count_changes(restore_threads):
     """Python threads calling at once (each call releases the GIL; one holds the pool, the others
     run single-threaded) while another thread keeps changing the thread count: every result is

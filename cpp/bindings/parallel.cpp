@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -118,6 +119,37 @@ void release_large_scratch() noexcept {
 
 namespace {
 
+// How long a thread busy-waits before it sleeps on a condition variable: a worker after its task
+// (the next call of a loop finds it awake), the caller for the workers' last parts. Waking a
+// sleeping thread costs a system call on each side and, on a virtual machine, a halted vCPU's
+// wake-up, tens of microseconds: longer than many whole calls. Only when the threads fit on the
+// cores the process may use: a spinning worker would otherwise take the caller's core.
+constexpr auto spin_time = std::chrono::microseconds(200);
+
+inline void cpu_relax() {
+#ifdef LOGITKIT_X86
+  _mm_pause();
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+  __asm__ __volatile__("yield");
+#endif
+}
+
+// Busy-waits until done() or spin_time has passed; whether done() held.
+template <class Done>
+bool spin_until(Done&& done) {
+  if (done()) return true;
+  const auto end = std::chrono::steady_clock::now() + spin_time;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      cpu_relax();
+      if (done()) return true;
+    }
+    if (std::chrono::steady_clock::now() >= end) return false;
+  }
+}
+
+bool may_spin();
+
 struct Pool {
   std::mutex run_mutex;  // one caller at a time
   std::mutex m;          // guards everything below but `next` and `failed`
@@ -125,8 +157,8 @@ struct Pool {
   const std::function<void(int)>* task = nullptr;
   int parts = 0;    // parts of the current task
   int helpers = 0;  // workers taking part in the current task: those with index < helpers
-  int pending = 0;  // helpers that have not finished
-  std::uint64_t generation = 0;
+  std::atomic<int> pending{0};  // helpers that have not finished (changed with m held)
+  std::atomic<std::uint64_t> generation{0};  // changed with m held
   unsigned csr = 0;
   int started = 0;             // workers running
   std::exception_ptr error;    // the first exception a part of the current task threw
@@ -152,15 +184,19 @@ struct Pool {
   void worker(int index) {
     t_worker = true;
     std::uint64_t seen = 0;
+    bool took_part = false;  // in the last task: spin for the next one
     for (;;) {
       const std::function<void(int)>* fn;
       int count;
       unsigned caller_csr;
+      if (took_part && may_spin())
+        spin_until([&] { return generation.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(m);
-        work_cv.wait(lock, [&] { return generation != seen; });
-        seen = generation;
-        if (index >= helpers) continue;
+        work_cv.wait(lock, [&] { return generation.load(std::memory_order_relaxed) != seen; });
+        seen = generation.load(std::memory_order_relaxed);
+        took_part = index < helpers;
+        if (!took_part) continue;
         fn = task;
         count = parts;
         caller_csr = csr;
@@ -173,7 +209,7 @@ struct Pool {
       run_parts(*fn, index + 1, count);
       {
         std::lock_guard<std::mutex> lock(m);
-        if (--pending == 0) done_cv.notify_one();
+        if (pending.fetch_sub(1, std::memory_order_release) == 1) done_cv.notify_one();
       }
     }
   }
@@ -250,6 +286,13 @@ int num_threads() {
   return n;
 }
 
+namespace {
+bool may_spin() {
+  static const int cores = default_num_threads();
+  return num_threads() <= cores;
+}
+}  // namespace
+
 void set_num_threads(int n) { g_threads.store(std::clamp(n, 1, max_num_threads()), std::memory_order_relaxed); }
 
 bool run_parallel(int parts, const std::function<void(int)>& fn) {
@@ -258,27 +301,31 @@ bool run_parallel(int parts, const std::function<void(int)>& fn) {
   if (!busy.owns_lock()) return false;
   {
     std::lock_guard<std::mutex> lock(p.m);
-    p.ensure(std::min(parts, max_num_threads()) - 1);
-    const int helpers = std::min(p.started, parts - 1);
+    // parts may exceed the thread count (parallel_for's parts_per_thread): the workers beyond
+    // num_threads() - 1 stay out, the threads that take part claim the rest
+    const int wanted = std::min(parts, num_threads()) - 1;
+    p.ensure(wanted);
+    const int helpers = std::min(p.started, wanted);
     if (helpers < 1) return false;
     p.task = &fn;
     p.parts = parts;
     p.helpers = helpers;
-    p.pending = helpers;
+    p.pending.store(helpers, std::memory_order_relaxed);
     p.error = nullptr;
     p.next.store(helpers + 1, std::memory_order_relaxed);  // parts 0..helpers: the caller, the helpers
     p.failed.store(false, std::memory_order_relaxed);
 #ifdef LOGITKIT_X86
     p.csr = _mm_getcsr();
 #endif
-    ++p.generation;
+    p.generation.fetch_add(1, std::memory_order_release);
   }
   p.work_cv.notify_all();
   p.run_parts(fn, 0, parts);
   std::exception_ptr error;
+  if (may_spin()) spin_until([&] { return p.pending.load(std::memory_order_acquire) == 0; });
   {
     std::unique_lock<std::mutex> lock(p.m);
-    p.done_cv.wait(lock, [&] { return p.pending == 0; });
+    p.done_cv.wait(lock, [&] { return p.pending.load(std::memory_order_relaxed) == 0; });
     p.task = nullptr;
     error = p.error;
     p.error = nullptr;

@@ -10,7 +10,9 @@
 // max_num_threads() - 1. A call made while another thread is using the pool (e.g. Dask's own
 // threads) runs single-threaded instead of waiting. A worker the system refuses to create (thread
 // or address-space limits) is not an error: the parts run on the threads that exist, the caller
-// included, and the next call tries again. An exception thrown by a part on any thread is handed
+// included, and the next call tries again. A worker that took part in a call, and the caller
+// waiting for the workers, busy-wait a short while (parallel.cpp's spin_time) before they sleep,
+// unless there are more threads than cores. An exception thrown by a part on any thread is handed
 // to the caller and rethrown there once every part has finished. The workers take the calling
 // thread's MXCSR control bits (rounding mode, FTZ/DAZ). After fork() the child starts a fresh pool.
 //
@@ -75,10 +77,10 @@ inline void fault_point_part() {
   if (detail::fault_armed.load(std::memory_order_relaxed)) detail::fault_point_part_armed();
 }
 
-// Runs fn(part) for every part in [0, parts) on the pool and the calling thread: the caller runs
-// part 0 and worker i part i + 1 while there are workers, then each claims the parts left (fewer
-// workers than parts - 1: the system refused some); false if the pool is busy with another caller
-// or has no worker (nothing was run).
+// Runs fn(part) for every part in [0, parts) on the calling thread and at most num_threads() - 1
+// workers: the caller runs part 0 and worker i part i + 1, then each claims the parts left (also
+// when the system refused some workers); false if the pool is busy with another caller or has no
+// worker (nothing was run).
 // The first exception a part throws is rethrown here after every running part has finished (the
 // parts not yet started are skipped).
 bool run_parallel(int parts, const std::function<void(int)>& fn);

@@ -55,6 +55,14 @@ _PLAIN = {
     "min_p": lambda v: 0 <= v <= 1,
 }
 
+# the same tests of a float64 array by its least and largest values (NaN fails each: min and max
+# propagate it); a failure is explained by the elementwise test
+_RANGE = {
+    "temperature": lambda lo, hi: lo >= 0 and hi < math.inf,
+    "top_p": lambda lo, hi: lo > 0 and hi <= 1,
+    "min_p": lambda lo, hi: lo >= 0 and hi <= 1,
+}
+
 
 def _bad(name: str, rule: str, a: np.ndarray, ok: np.ndarray, batch: tuple[int, ...]) -> ValueError:
     pos = tuple(int(i) for i in np.argwhere(~ok)[0]) if a.ndim else ()
@@ -70,6 +78,16 @@ def _option(value: Any, name: str, batch: tuple[int, ...]) -> Any:
         if not _PLAIN[name](v):
             raise ValueError(f"{name}: {_SPECS[name][0]}, got {v!r}")
         return v
+    if (
+        type(value) is np.ndarray
+        and value.dtype == _F64
+        and value.shape == batch
+        and value.ndim == 1
+        and value.size > 0
+        and value.flags.c_contiguous
+        and _RANGE[name](value.min(), value.max())
+    ):  # one value per row of a 2-d batch, as a serving loop keeps them
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a real number or one per row, got {value!r}")
     try:
@@ -104,6 +122,17 @@ def _top_k_option(value: Any, batch: tuple[int, ...]) -> Any:
         return min(value, 2**62)
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"top_k: expected an integer or one per row, got {value!r}")
+    if (
+        type(value) is np.ndarray
+        and value.dtype == np.int64
+        and value.shape == batch
+        and value.ndim == 1
+        and value.size > 0
+        and value.flags.c_contiguous
+        and value.min() >= 0
+        and value.max() <= 2**62
+    ):  # one value per row of a 2-d batch, as a serving loop keeps them
+        return value
     a = np.asarray(value)
     if a.dtype.kind not in "iu":
         raise TypeError(f"top_k: expected an integer or one per row, got {value!r}")
