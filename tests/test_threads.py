@@ -237,7 +237,7 @@ print(len(os.listdir("/proc/self/task")) - before)
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
 def test_a_call_cut_into_more_parts_than_threads_starts_no_extra_worker():
-    """A sampling batch is cut into up to 8 parts per thread; with 2 threads the pool must still
+    """A sampling batch is cut into up to 32 parts per thread; with 2 threads the pool must still
     start one worker, not one per part (extra workers would share the cores, and busy-waiting ones
     would take them)."""
     env = {**os.environ, "LOGITKIT_NUM_THREADS": "2"}

@@ -73,7 +73,7 @@ py::object run(py::object result, F&& f) {
   std::exception_ptr failure;
   {
     FlagGuard guard;
-    const PoolFor par{failure, 8};  // rows differ in cost (filters, kept sets): finer parts
+    const PoolFor par{failure, 32};  // rows differ in cost (filters, kept sets): finer parts
     py::gil_scoped_release release;
     st = f(par);
   }
