@@ -560,6 +560,84 @@ def torch_loss(op: str, grad: bool) -> Factory:
     return make
 
 
+# --- entropy and KL divergence (issue 18)
+
+
+def kl_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """A teacher's logits (d["t"]) and a student's (d["x"], the array the gradient is taken for):
+    the student is the teacher plus noise of a third of its spread, as in distillation."""
+    d = make_logits(rng, shape, dtype)
+    d["t"] = np.ascontiguousarray(d["x"] + rng.standard_normal(shape) * 1.0, dtype=dtype)
+    return d
+
+
+def lk_entropy(d: dict) -> Runner:
+    x = d["x"]
+    return lambda: lk.entropy(x)
+
+
+def np_entropy(d: dict) -> Runner:
+    """-Σ p·log p from the max-shifted log-softmax, preallocated buffers."""
+    x = d["x"]
+    lp, p, out = np.empty_like(x), np.empty_like(x), _rows_out(x)
+    lse = _rows_out(x)[:, None]
+
+    def run():
+        np.max(x, axis=-1, keepdims=True, out=lse)
+        np.subtract(x, lse, out=lp)
+        np.exp(lp, out=p)
+        np.log(np.add.reduce(p, axis=-1, keepdims=True), out=lse)
+        np.subtract(lp, lse, out=lp)
+        np.exp(lp, out=p)
+        np.multiply(p, lp, out=p)
+        np.add.reduce(p, axis=-1, out=out)
+        return np.negative(out, out=out)
+
+    return run
+
+
+def torch_entropy(d: dict) -> Runner:
+    torch = peer("torch")
+    F = torch.nn.functional
+    xt = torch.from_numpy(d["x"])
+
+    def run():
+        with torch.no_grad():
+            lp = F.log_softmax(xt, dim=-1)
+            return -(lp.exp() * lp).sum(dim=-1)
+
+    _note_alloc(d, "torch")
+    return run
+
+
+def lk_kl_grad(d: dict) -> Runner:
+    s, t = d["x"], d["t"]
+    return _with_check(lambda: lk.kl_divergence_with_grad(t, s), lambda r: _loss_value(*r))
+
+
+def torch_kl_grad(d: dict) -> Runner:
+    """F.kl_div(log_softmax(s), log_softmax(t), log_target=True, reduction='batchmean'): forward
+    and backward with respect to the student's logits s."""
+    torch = peer("torch")
+    F = torch.nn.functional
+    sg = torch.from_numpy(d["x"]).requires_grad_(True)
+    tt = torch.from_numpy(d["t"])
+
+    def run():
+        sg.grad = None
+        loss = F.kl_div(
+            F.log_softmax(sg, dim=-1),
+            F.log_softmax(tt, dim=-1),
+            log_target=True,
+            reduction="batchmean",
+        )
+        loss.backward()
+        return loss, sg.grad
+
+    _note_alloc(d, "torch")
+    return _with_check(run, lambda r: _loss_value(*r))
+
+
 def sklearn_loss(op: str, grad: bool) -> Factory:
     """scikit-learn's private loss module (what its GLMs and gradient boosting use), n_threads=1,
     preallocated loss_out/gradient_out. It returns the per-sample loss and per-sample gradient
@@ -1273,6 +1351,29 @@ WORKS: dict[str, Work] = {
         ),
         *(_top_k_work(k) for k in (1, 5, 50)),
         *SAMPLE_WORKS,
+        # entropy of each row (issue 18): the read pass is its memory limit
+        Work(
+            "entropy",
+            {
+                "logitkit": lk_entropy,
+                "lk 2 threads": threads_factory(lk_entropy),
+                "numpy": np_entropy,
+                "torch": torch_entropy,
+                "read": read_factory,
+            },
+        ),
+        # KL(teacher || student) and its gradient with respect to the student's logits, batchmean
+        Work(
+            "kl_divergence+grad",
+            {
+                "logitkit": lk_kl_grad,
+                "lk 2 threads": threads_factory(lk_kl_grad),
+                "torch": torch_kl_grad,
+                "copy": copy_factory,
+            },
+            make=kl_make,
+            compare=compare_loss,
+        ),
     ]
 }
 
@@ -1307,6 +1408,8 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("sample_chain_logprobs", (1, 128256)),
     ("sample_mixed", (64, 32000)),
     ("sample", (1, 32)),
+    ("entropy", (16384, 1000)),
+    ("kl_divergence+grad", (4096, 1000)),
 ]
 
 
@@ -1718,6 +1821,9 @@ TARGETS: list[tuple[str, tuple[int, ...], str, float]] = [
     ("sample_chain", (1, 128256), "llama chain", 0.5),
     ("sample_chain_logprobs", (1, 128256), "lk softmax", 1.5),
     ("sample_mixed", (64, 32000), "lk softmax", 2.5),
+    # entropy and divergences (issue 18)
+    ("entropy", (16384, 1000), "read", 2.5),
+    ("kl_divergence+grad", (4096, 1000), "torch", 0.25),
 ]
 # Goals on logitkit's own time: (work, shape, most µs per call).
 TIME_TARGETS: list[tuple[str, tuple[int, ...], float]] = [("sample", (1, 32), 3.0)]

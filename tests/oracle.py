@@ -739,6 +739,73 @@ def grad_hess(
 # ============================================================================= error measures
 
 
+# ----------------------------------------------------------------------------- divergences
+
+
+def _rows_last(x, axis, temperature, where=None):
+    """(log p, p) of softmax(x/temperature) along axis, moved last, in the losses' work dtype."""
+    x = np.asarray(x)
+    W = loss_work_dtype(x.dtype if x.dtype.kind == "f" else np.float64)
+    xw = np.moveaxis(x.astype(W), axis, -1) / W.type(temperature)
+    if where is not None:
+        mask = np.moveaxis(np.broadcast_to(np.asarray(where), x.shape), axis, -1)
+        xw = np.where(mask, xw, W.type(-np.inf))
+    return _log_softmax_last(xw)
+
+
+def _divergence_reduce(per_row, reduction, rows, classes):
+    if reduction == "none":
+        return per_row
+    total = per_row.sum()
+    if reduction == "sum":
+        return total
+    return total / (rows * classes if reduction == "mean" else rows)
+
+
+def entropy(x, *, axis=-1, temperature=1.0, where=None, reduction="none"):
+    """H(softmax(x/T)) = -Σ p log p per row (0·log 0 = 0), work dtype."""
+    lp, p = _rows_last(x, axis, temperature, where)
+    with np.errstate(all="ignore"):
+        h = -_zero_times(p, lp).sum(axis=-1)
+    if reduction == "none":
+        return h
+    return h.sum() if reduction == "sum" else h.sum() / h.size
+
+
+def entropy_grad(x, *, axis=-1, temperature=1.0, where=None, reduction="none"):
+    """dH/dx = -(p/T)·(log p + H) per row (0 where p = 0), divided by the rows for 'mean'."""
+    lp, p = _rows_last(x, axis, temperature, where)
+    W = p.dtype.type
+    with np.errstate(all="ignore"):
+        h = -_zero_times(p, lp).sum(axis=-1, keepdims=True)
+        g = np.where(p == 0, W(0), -(p / W(temperature)) * (lp + h))
+    if reduction == "mean":
+        g = g / W(h.size)
+    return np.moveaxis(g, -1, axis)
+
+
+def kl_divergence(p_logits, q_logits, *, axis=-1, temperature=1.0, reduction="batchmean"):
+    """KL(softmax(p/T) || softmax(q/T)) = Σ p (log p - log q) per row (p = 0 adds 0; q = 0 where
+    p > 0 gives +inf), work dtype."""
+    lp, p = _rows_last(p_logits, axis, temperature)
+    lq, _ = _rows_last(q_logits, axis, temperature)
+    with np.errstate(all="ignore"):
+        kl = _zero_times(p, lp - lq).sum(axis=-1)
+    return _divergence_reduce(kl, reduction, kl.size, p.shape[-1])
+
+
+def kl_divergence_grad(p_logits, q_logits, *, axis=-1, temperature=1.0, reduction="batchmean"):
+    """dKL/dq_logits = (q - p)/T per row, times the reduction's factor."""
+    _, p = _rows_last(p_logits, axis, temperature)
+    _, q = _rows_last(q_logits, axis, temperature)
+    W = p.dtype.type
+    rows, C = p.size // p.shape[-1], p.shape[-1]
+    factor = {"batchmean": W(1) / W(rows), "mean": W(1) / W(rows * C)}.get(reduction, W(1))
+    with np.errstate(all="ignore"):
+        g = (q - p) * (factor / W(temperature))
+    return np.moveaxis(g, -1, axis)
+
+
 def ulp_errors(got, exact, dtype) -> np.ndarray:
     """Elementwise error of got against exact, in ulps of dtype (float64 array).
 

@@ -76,6 +76,7 @@ class Fn:
     measures  per output of the public call: 'ulp' or 'grad'
     raw       (dtype, rng) -> the raw ufunc calls, as Checks
     grad_scale (args of the public call) -> the gradient's scale (oracle.grad_errors), if not 1
+    logit_inputs the number of leading arguments that are logits (a divergence takes two)
     """
 
     name: str
@@ -92,6 +93,7 @@ class Fn:
     mp_oracle: Callable | None = None
     measures: tuple[str, ...] = ("ulp",)
     grad_scale: Callable | None = None
+    logit_inputs: int = 1  # leading arguments that are logits (two for a divergence)
 
     @property
     def call(self) -> Callable:
@@ -248,6 +250,43 @@ def _raw_bce(with_grad):
                     x, y, reduction="none", temperature=temp, bias=bias
                 )
                 yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", ufunc=uf)
+
+    return raw
+
+
+def _kl_example(dtype, rng, shape):
+    return (_x(dtype, rng, shape, 3.0), _x(dtype, rng, shape, 3.0)), {"reduction": "none"}
+
+
+def _raw_entropy(with_grad):
+    def raw(dtype, rng):
+        x = _x(dtype, rng, (7, 37), 3.0)
+        uf = "entropy" + ("_grad" if with_grad else "")
+        for temp in (1.0, 1.7):  # the last operand: the temperature (float64)
+            r = getattr(_core, uf)(x, dtype.type(1), temp)
+            exact = oracle.entropy(x, temperature=temp)
+            h = r[0] if with_grad else r
+            yield Check(f"{uf} T={temp}", h, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+            if with_grad:
+                eg = oracle.entropy_grad(x, temperature=temp)
+                yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", ufunc=uf)
+
+    return raw
+
+
+def _raw_kl(with_grad):
+    def raw(dtype, rng):
+        (x, y), _ = _kl_example(dtype, rng, (7, 37))
+        uf = "kl_divergence" + ("_grad" if with_grad else "")
+        for temp in (1.0, 1.7):
+            r = getattr(_core, uf)(x, y, dtype.type(1), temp)
+            exact = oracle.kl_divergence(x, y, temperature=temp, reduction="none")
+            kl = r[0] if with_grad else r
+            yield Check(f"{uf} T={temp}", kl, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+            if with_grad:
+                eg = oracle.kl_divergence_grad(x, y, temperature=temp, reduction="sum")
+                # (q - p)/T: within an ulp of max(p, q)/T (docs/numerics.md)
+                yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", None, 2.0 / temp, ufunc=uf)
 
     return raw
 
@@ -419,6 +458,48 @@ FUNCTIONS: list[Fn] = [
         _binary_example,
         raw=_raw_bce(True),
         measures=("ulp", "grad"),
+    ),
+    # --- entropy and divergences (docs/numerics.md, "Entropy and divergences")
+    Fn(
+        "entropy",
+        "loss",
+        ("entropy",),
+        oracle.entropy,
+        LOSS_BOUNDS,
+        _row_example,
+        raw=_raw_entropy(False),
+    ),
+    Fn(
+        "entropy_with_grad",
+        "loss",
+        ("entropy_grad",),
+        _with_grad(oracle.entropy, oracle.entropy_grad),
+        LOSS_BOUNDS,
+        _row_example,
+        raw=_raw_entropy(True),
+        measures=("ulp", "grad"),
+    ),
+    Fn(
+        "kl_divergence",
+        "loss",
+        ("kl_divergence",),
+        oracle.kl_divergence,
+        LOSS_BOUNDS,
+        _kl_example,
+        raw=_raw_kl(False),
+        logit_inputs=2,
+    ),
+    Fn(
+        "kl_divergence_with_grad",
+        "loss",
+        ("kl_divergence_grad",),
+        _with_grad(oracle.kl_divergence, oracle.kl_divergence_grad),
+        LOSS_BOUNDS,
+        _kl_example,
+        raw=_raw_kl(True),
+        measures=("ulp", "grad"),
+        grad_scale=lambda *args: 2.0,
+        logit_inputs=2,
     ),
     Fn(
         "sigmoid_focal_loss",

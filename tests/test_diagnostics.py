@@ -59,6 +59,14 @@ MULTICLASS_CALLS = {
         mc.MultiClass().expected_calibration_error(x, t, **kw)
     ),
     "MultiClass.brier_score": lambda x, t, **kw: mc.MultiClass().brier_score(x, t, **kw),
+    "multiclass.entropy": lambda x, t, **kw: mc.entropy(x, **kw),
+    "MultiClass.entropy": lambda x, t, **kw: mc.MultiClass().entropy(x, **kw),
+    "entropy": lambda x, t, **kw: lk.entropy(x, **kw),
+    "entropy_with_grad": lambda x, t, **kw: lk.entropy_with_grad(x, **kw),
+    "kl_divergence": lambda x, t, **kw: lk.kl_divergence(x, x[::-1].copy(), **kw),
+    "kl_divergence_with_grad": lambda x, t, **kw: lk.kl_divergence_with_grad(
+        x, x[::-1].copy(), **kw
+    ),
     "cross_entropy": lambda x, t, **kw: lk.cross_entropy(x, t, **kw),
     "cross_entropy_with_grad": lambda x, t, **kw: lk.cross_entropy_with_grad(x, t, **kw),
     "nll_loss": lambda x, t, **kw: lk.nll_loss(lk.log_softmax(x, axis=kw.get("axis", -1)), t, **kw),
@@ -66,7 +74,11 @@ MULTICLASS_CALLS = {
 }
 # the functions of MULTICLASS_CALLS that take labels (the others read only the logits)
 TAKES_LABELS = [
-    n for n in MULTICLASS_CALLS if not n.endswith(("proba", "log_proba", "predict", "top_k"))
+    n
+    for n in MULTICLASS_CALLS
+    if not n.endswith(("proba", "log_proba", "predict", "top_k"))
+    and "entropy" not in n
+    and "kl_divergence" not in n
 ]
 LOSSES = [n for n in TAKES_LABELS if "loss" in n or "grad" in n or "entropy" in n]
 

@@ -509,7 +509,7 @@ def test_every_public_function_computes_narrow_dtypes_in_float32(name, narrow):
     fn = registry.BY_NAME[name]
     args, kw = fn.example(F32, np.random.default_rng(5), (4, 9))
     # the logits (and the second array of a backward rule) in the narrow dtype; targets stay
-    n_narrow = 2 if fn.kind == "backward" else 1
+    n_narrow = 2 if fn.kind == "backward" else fn.logit_inputs
     nargs = tuple(a.astype(narrow) if i < n_narrow else a for i, a in enumerate(args))
     wide = tuple(a.astype(F32) if i < n_narrow else a for i, a in enumerate(nargs))
     if name == "nll_loss":

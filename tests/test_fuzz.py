@@ -725,6 +725,108 @@ REGISTRY.append(
 # --- binary losses
 
 
+# --- entropy and KL divergence
+
+
+def _div_opts(reductions):
+    def opts(shape):
+        return st.fixed_dictionaries(
+            {
+                "seed": st.integers(0, 3),
+                "axis": _axis_st(shape),
+                "temperature": st.sampled_from([1.0, 0.5, 3.0]),
+                "reduction": st.sampled_from(reductions),
+                "where": st.booleans(),
+            }
+        )
+
+    return opts
+
+
+def _div_aux(shape, dt, o):
+    r = _rng(o, 1)
+    a = {"q": (r.standard_normal(shape) * 3).astype(dt)}
+    if o.get("where") and shape:
+        a["where"] = r.random(shape) < 0.8
+    return a
+
+
+def _entropy(name, f, with_grad):
+    def kw(o, a):
+        return {
+            "axis": o["axis"],
+            "temperature": o["temperature"] or 1.0,
+            "reduction": o["reduction"],
+            "where": a.get("where"),
+        }
+
+    def call(x, o, a):
+        r = f(x, **kw(o, a))
+        return tuple(r) if with_grad else (r,)
+
+    def oracle(x, o, a):
+        checks = [_loss_check(O.entropy(x, **kw(o, a)), o["reduction"], x.dtype)]
+        if with_grad:
+            C = x.shape[_ax(x.shape, o)]
+            scale = max(1.0, float(np.log(C))) / (o["temperature"] or 1.0)
+            checks.append(Check(O.entropy_grad(x, **kw(o, a)), "grad", scale=scale))
+        return checks
+
+    return Fn(
+        name,
+        "other",
+        call,
+        oracle,
+        _div_opts(["none", "mean", "sum"]),
+        _div_aux,
+        min_ndim=1,
+        min_class=1,
+        one_class_error=True,
+        float_outputs=(0, 1) if with_grad else (0,),
+    )
+
+
+def _kl(name, f, with_grad):
+    def kw(o):
+        t = o["temperature"] or 1.0
+        return {"axis": o["axis"], "temperature": t, "reduction": o["reduction"]}
+
+    def call(x, o, a):
+        r = f(x, a["q"], **kw(o))
+        return tuple(r) if with_grad else (r,)
+
+    def oracle(x, o, a):
+        checks = [_loss_check(O.kl_divergence(x, a["q"], **kw(o)), o["reduction"], x.dtype)]
+        if with_grad:
+            g = O.kl_divergence_grad(x, a["q"], **kw(o))
+            # (q - p)/T from p and q each within an ulp: the error bound of docs/numerics.md is
+            # an ulp of the larger of p and q over T, twice the plain gradient target
+            checks.append(Check(g, "grad", scale=2.0 / (o["temperature"] or 1.0)))
+        return checks
+
+    return Fn(
+        name,
+        "other",
+        call,
+        oracle,
+        _div_opts(["batchmean", "sum", "none", "mean"]),
+        _div_aux,
+        min_ndim=1,
+        min_class=1,
+        one_class_error=True,
+        float_outputs=(0, 1) if with_grad else (0,),
+    )
+
+
+REGISTRY += [
+    _entropy("entropy", lk.entropy, False),
+    _entropy("entropy_with_grad", lk.entropy_with_grad, True),
+    _entropy("multiclass.entropy", lk.multiclass.entropy, False),
+    _kl("kl_divergence", lk.kl_divergence, False),
+    _kl("kl_divergence_with_grad", lk.kl_divergence_with_grad, True),
+]
+
+
 def _bce_opts(shape):
     return st.fixed_dictionaries(
         {

@@ -8,6 +8,10 @@
 //   bce_with_logits          x, y, pos_weight, weight, ε, gscale, T, b -> loss        (elementwise)
 //   bce_with_logits_grad     x, y, pos_weight, weight, ε, gscale, T, b -> loss, grad  (elementwise)
 // A weight row of stride 0 holding 1 is "no weights" (the kernel's fast path).
+//   entropy                  (n),(),()->()                   x, g, T -> H
+//   entropy_grad             (n),(),()->(),(n)               x, g, T -> H, g·dH/dx
+//   kl_divergence            (n),(n),(),()->()               p, q, g, T -> KL(softmax(p/T) || softmax(q/T))
+//   kl_divergence_grad       (n),(n),(),()->(),(n)           p, q, g, T -> KL, g·dKL/dq
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -86,6 +90,49 @@ void ce_soft_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
       const T loss = f(x, y, std::size_t(n), w, eps, g, grad, temp);
       std::memcpy(args[6] + r * steps[6], &loss, sizeof(T));
       if constexpr (GRAD) row_done<T, T>(grad, args[7] + r * steps[7], steps[nargs + 3], n);
+    }
+  });
+}
+
+template <class T, bool GRAD>
+void entropy_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  const auto f = active_kernels().get<T>().entropy;
+  const npy_intp N = dims[0], n = dims[1];
+  constexpr int nargs = GRAD ? 5 : 4;  // x, g, T, H[, grad]
+  const npy_intp xs = steps[nargs];
+  parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
+      const T g = load<T>(args[1] + r * steps[1]);
+      const double temp = load<double>(args[2] + r * steps[2]);
+      T* grad = nullptr;
+      if constexpr (GRAD) grad = row_out<T, T>(args[4] + r * steps[4], steps[nargs + 1], n, 1);
+      const T h = f(x, std::size_t(n), g, grad, temp);
+      std::memcpy(args[3] + r * steps[3], &h, sizeof(T));
+      if constexpr (GRAD) row_done<T, T>(grad, args[4] + r * steps[4], steps[nargs + 1], n);
+    }
+  });
+}
+
+template <class T, bool GRAD>
+void kl_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  const auto f = active_kernels().get<T>().kl_divergence;
+  const npy_intp N = dims[0], n = dims[1];
+  constexpr int nargs = GRAD ? 6 : 5;  // p, q, g, T, KL[, grad]
+  const npy_intp ps = steps[nargs], qs = steps[nargs + 1];
+  parallel_for(N, 2 * n, 1, [&](npy_intp rb, npy_intp re) {
+    for (npy_intp r = rb; r < re; ++r) {
+      const T* p = row_in<T, T>(args[0] + r * steps[0], ps, n, 0);
+      const T* q = row_in<T, T>(args[1] + r * steps[1], qs, n, 3);
+      const T g = load<T>(args[2] + r * steps[2]);
+      const double temp = load<double>(args[3] + r * steps[3]);
+      T* grad = nullptr;
+      if constexpr (GRAD) grad = row_out<T, T>(args[5] + r * steps[5], steps[nargs + 2], n, 1);
+      const T kl = f(p, q, std::size_t(n), g, grad, temp);
+      std::memcpy(args[4] + r * steps[4], &kl, sizeof(T));
+      if constexpr (GRAD) row_done<T, T>(grad, args[5] + r * steps[5], steps[nargs + 2], n);
     }
   });
 }
@@ -510,6 +557,10 @@ const char ce_soft_grad_types[] = {NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT
                                    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE};
 #define LK_F NPY_FLOAT
 #define LK_D NPY_DOUBLE
+const char entropy_types[] = {LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D};
+const char entropy_grad_types[] = {LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char kl_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char kl_grad_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char bce_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, LK_F,
                           LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char bce_grad_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, LK_F, LK_F,

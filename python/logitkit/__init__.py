@@ -13,6 +13,7 @@ from . import _functional, multiclass, multilabel, ufuncs
 from ._cmake import cmake_dir, include_dir
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
 from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests' ISA hook)
+from ._divergence import entropy, entropy_with_grad, kl_divergence, kl_divergence_with_grad
 from ._functional import *  # one function per public entry of the kernel list
 from ._threads import _init_from_env as _threads_from_env
 from ._threads import get_num_threads, set_num_threads
@@ -36,9 +37,13 @@ __all__ = [
     "cmake_dir",
     "cross_entropy",
     "cross_entropy_with_grad",
+    "entropy",
+    "entropy_with_grad",
     "get_num_threads",
     "grad_hess",
     "include_dir",
+    "kl_divergence",
+    "kl_divergence_with_grad",
     "multiclass",
     "multilabel",
     "nll_loss",

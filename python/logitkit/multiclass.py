@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _dask, _functional, _sample, _top_k, losses
+from . import _core, _dask, _divergence, _functional, _sample, _top_k, losses
 from ._calibration import (
     check_bounds,
     check_n_bins,
@@ -83,6 +83,7 @@ __all__ = [
     "Sample",
     "apply_penalties",
     "brier_score",
+    "entropy",
     "expected_calibration_error",
     "fit_temperature",
     "grad_hess",
@@ -736,6 +737,32 @@ def brier_score(
 # ----------------------------------------------------------------------------- config object
 
 
+def entropy(
+    logits: Any,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    where: Any = None,
+    reduction: str = "none",
+    dim: None = None,
+) -> Array | LossValue:
+    """The entropy of each input's class distribution, ``softmax(logits / temperature)``, in nats:
+    :func:`logitkit.entropy` (exact for confident and flat rows alike; 0 to log C), with this
+    module's checks (a single logit per input is a binary model; probabilities where logits
+    belong warn).
+
+    >>> import logitkit as lk
+    >>> float(lk.multiclass.entropy([0.0, 0.0, 0.0, 0.0]))  # log 4
+    1.3862943611198906
+    """
+    if dim is not None:
+        no_dim(dim)
+    x, ax = _logits(logits, axis)
+    return _divergence.entropy(
+        x, axis=ax, temperature=temperature, where=where, reduction=reduction
+    )
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class MultiClass:
     """Options for multi-class logits, held once and applied by the same verbs as the module.
@@ -774,6 +801,10 @@ class MultiClass:
     def log_proba(self, logits: Any, **kw: Any) -> Array:
         """:func:`log_proba` with this object's axis and temperature."""
         return log_proba(logits, **{"axis": self.axis, "temperature": self.temperature, **kw})
+
+    def entropy(self, logits: Any, **kw: Any) -> Array | LossValue:
+        """:func:`entropy` with this object's axis and temperature."""
+        return entropy(logits, **{"axis": self.axis, "temperature": self.temperature, **kw})
 
     def predict(self, logits: Any, **kw: Any) -> np.ndarray | np.intp:
         """:func:`predict` along this object's axis."""

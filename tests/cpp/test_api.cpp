@@ -933,6 +933,88 @@ void test_sample() {
   expect(!s && std::string(s.argument) == "logits" && s.row == 4 && s.value != s.value, "sample_proba: a NaN row");
 }
 
+// entropy and kl_divergence against mpmath (50 digits), strided and in-place layouts against the
+// contiguous call, the gradient against central differences, and the errors.
+template <class T>
+void test_divergences() {
+  const T x3[3] = {1, 2, 3}, y3[3] = {3, 1, 2}, conf[2] = {40, 0}, z2[2] = {0, 0};
+  T v[2];
+  expect_ok(lk::entropy<T>(lk::view(conf, 1, 2), lk::vec(v, 1)), "entropy");
+  close<T>(v[0], 1.7418252446695514808e-16, "entropy of a confident row (1.7e-16, not 0)");
+  expect_ok(lk::entropy<T>(lk::view(x3, 1, 3), lk::vec(v, 1), 2.0), "entropy T=2");
+  close<T>(v[0], 1.0201913367268313514, "entropy T=2");
+  expect_ok(lk::kl_divergence<T>(lk::view(x3, 1, 3), lk::view(y3, 1, 3), lk::vec(v, 1)), "kl");
+  close<T>(v[0], 0.72990828048885862601, "kl");
+  expect_ok(lk::kl_divergence<T>(lk::view(x3, 1, 3), lk::view(y3, 1, 3), lk::vec(v, 1), 0.5), "kl T=0.5");
+  close<T>(v[0], 1.9047425601411994021, "kl T=0.5");
+  const T tiny[2] = {0, T(1e-6)};
+  expect_ok(lk::kl_divergence<T>(lk::view(z2, 1, 2), lk::view(tiny, 1, 2), lk::vec(v, 1)), "kl tiny");
+  close<T>(v[0], sizeof(T) == 4 ? double(T(1e-6)) * double(T(1e-6)) / 8 : 1.2499999999999479167e-13,
+           "kl of rows 1e-6 apart (1.25e-13)");
+  const T shifted[3] = {101, 102, 103};
+  expect_ok(lk::kl_divergence<T>(lk::view(x3, 1, 3), lk::view(shifted, 1, 3), lk::vec(v, 1)), "kl shift");
+  expect(v[0] == T(0), "kl of rows that differ by a constant is exactly 0");
+
+  // layouts: a 5 × 37 batch, strided (every other column) and in place, against the dense call
+  const std::size_t R = 5, C = 37;
+  std::vector<T> p(R * C), q(R * C), ps(2 * R * C), qs(2 * R * C);
+  for (std::size_t i = 0; i < R * C; ++i) {
+    p[i] = T(std::sin(double(i) * 0.7) * 4);
+    q[i] = T(std::cos(double(i) * 1.3) * 3);
+    ps[2 * i] = p[i];
+    qs[2 * i] = q[i];
+  }
+  std::vector<T> kl(R), kl2(R), g(R * C), g2(2 * R * C), h(R), h2(R), gh(R * C);
+  expect_ok(lk::kl_divergence_with_grad<T>(lk::view(p.data(), R, C), lk::view(q.data(), R, C), lk::vec(kl.data(), R),
+                                           lk::view(g.data(), R, C), 1.5),
+            "kl_with_grad");
+  const auto sview = [&](const T* d) { return lk::MatrixView<const T>(d, R, C, std::ptrdiff_t(2 * C), 2); };
+  expect_ok(lk::kl_divergence_with_grad<T>(sview(ps.data()), sview(qs.data()), lk::vec(kl2.data(), R),
+                                           lk::MatrixView<T>(g2.data(), R, C, std::ptrdiff_t(2 * C), 2), 1.5),
+            "kl_with_grad strided");
+  bool same = true;
+  for (std::size_t i = 0; i < R; ++i) same = same && kl2[i] == kl[i];
+  for (std::size_t i = 0; i < R * C; ++i) same = same && g2[2 * i] == g[i];
+  expect(same, "kl_with_grad: strided views give the contiguous bits");
+  std::vector<T> inplace = q;
+  expect_ok(lk::kl_divergence_with_grad<T>(lk::view(p.data(), R, C), lk::view(inplace.data(), R, C),
+                                           lk::vec(kl2.data(), R), lk::view(inplace.data(), R, C), 1.5),
+            "kl_with_grad in place");
+  expect(std::equal(inplace.begin(), inplace.end(), g.begin()) && std::equal(kl.begin(), kl.end(), kl2.begin()),
+         "kl_with_grad: in place over q gives the same bits");
+  // the gradient against central differences of the divergence, in double
+  if constexpr (sizeof(T) == 8) {
+    for (std::size_t j : {std::size_t(0), std::size_t(17), std::size_t(36)}) {
+      std::vector<T> qp = q, qm = q;
+      const double e = 1e-6;
+      qp[j] += e;
+      qm[j] -= e;
+      T a, b;
+      expect_ok(lk::kl_divergence<T>(lk::view(p.data(), 1, C), lk::view(qp.data(), 1, C), lk::vec(&a, 1), 1.5), "kl +");
+      expect_ok(lk::kl_divergence<T>(lk::view(p.data(), 1, C), lk::view(qm.data(), 1, C), lk::vec(&b, 1), 1.5), "kl -");
+      // central differences err by about 1e-16·KL/e: an absolute comparison
+      expect(std::fabs(double(g[j]) - (double(a) - double(b)) / (2 * e)) <= 1e-8,
+             "kl gradient against central differences");
+    }
+  }
+  expect_ok(lk::entropy_with_grad<T>(lk::view(p.data(), R, C), lk::vec(h.data(), R), lk::view(gh.data(), R, C)),
+            "entropy_with_grad");
+  expect_ok(lk::entropy<T>(sview(ps.data()), lk::vec(h2.data(), R)), "entropy strided");
+  expect(std::equal(h.begin(), h.end(), h2.begin()), "entropy: strided views give the contiguous bits");
+
+  // errors: shapes, temperature, and a NaN row's value
+  lk::Status s = lk::kl_divergence<T>(lk::view(p.data(), R, C), lk::view(q.data(), R, C - 1), lk::vec(kl.data(), R));
+  expect(!s && std::string(s.argument) == "q_logits", "kl: a shape mismatch names q_logits");
+  s = lk::entropy<T>(lk::view(p.data(), R, C), lk::vec(h.data(), R - 1));
+  expect(!s && std::string(s.argument) == "out", "entropy: out of the wrong size names out");
+  s = lk::entropy<T>(lk::view(p.data(), R, C), lk::vec(h.data(), R), 0.0);
+  expect(!s && std::string(s.argument) == "temperature", "entropy: temperature 0 is refused");
+  std::vector<T> bad = p;
+  bad[C + 3] = std::numeric_limits<T>::quiet_NaN();
+  expect_ok(lk::entropy<T>(lk::view(bad.data(), R, C), lk::vec(h2.data(), R)), "entropy with a NaN row");
+  expect(std::isnan(h2[1]) && h2[0] == h[0] && h2[2] == h[2], "entropy: a NaN row is NaN, the others keep their bits");
+}
+
 template <class T>
 void run_all() {
   test_activations<T>();
@@ -947,6 +1029,7 @@ void run_all() {
   test_temperature<T>();
   test_top_k<T>();
   test_sample<T>();
+  test_divergences<T>();
 }
 
 #ifdef LOGITKIT_HEADER_ONLY

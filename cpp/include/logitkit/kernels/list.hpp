@@ -96,6 +96,16 @@
        "logits of x/temperature + bias (temperature and bias float64).",                                  \
        "bce_with_logits_grad(x, y, pos_weight, weight, eps, gscale, temperature, bias) -> (loss, "       \
        "gscale·dloss/dx), the gradient with respect to x.")                                               \
+  LOSS(entropy, entropy_row, entropy_loop, 3, entropy_types, entropy_grad_types, "(n),(),()->()",          \
+       "(n),(),()->(),(n)",                                                                               \
+       "entropy(x, g, temperature): the entropy of softmax(x/temperature) in nats, per row (temperature " \
+       "float64).",                                                                                       \
+       "entropy_grad(x, g, temperature) -> (H, g·dH/dx), the gradient with respect to x.")               \
+  LOSS(kl_divergence, kl_row, kl_loop, 4, kl_types, kl_grad_types, "(n),(n),(),()->()",                   \
+       "(n),(n),(),()->(),(n)",                                                                           \
+       "kl_divergence(p, q, g, temperature): KL(softmax(p/T) || softmax(q/T)) per row, from the logits " \
+       "p and q (temperature float64).",                                                                  \
+       "kl_divergence_grad(p, q, g, temperature) -> (KL, g·dKL/dq), the gradient with respect to q.")    \
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")                \
   SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
@@ -140,6 +150,15 @@ using cross_entropy_soft = T (*)(const T* x, const T* y, std::size_t n, const T*
 template <class T>
 using bce_with_logits = double (*)(const T* x, const T* y, const T* p, const T* w, T eps, T gscale, T* loss, T* grad,
                                    std::size_t n, const double* temp, const double* bias);
+
+// Entropy and divergences (kernels/divergence.hpp), one row of n at temperature > 0 (finite; 1 for
+// none). entropy: H(softmax(x/T)) in nats; with grad (may equal x), g·dH/dx. kl_divergence:
+// KL(softmax(p/T) || softmax(q/T)); with grad (may equal p or q), g·dKL/dq. A row holding NaN or
+// +inf, or only -inf, gives NaN (and a NaN gradient row).
+template <class T>
+using entropy = T (*)(const T* x, std::size_t n, T g, T* grad, double temperature);
+template <class T>
+using kl_divergence = T (*)(const T* p, const T* q, std::size_t n, T g, T* grad, double temperature);
 
 // Top-k selection (kernels/top_k.hpp): the k largest of the n contiguous entries of x
 // (1 <= k <= min(n, top_k_small_max)), largest first, equal values by the lower index, into vals[0..k)

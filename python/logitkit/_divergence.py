@@ -1,0 +1,290 @@
+"""Entropy and KL divergence straight from logits: :func:`logitkit.entropy`,
+:func:`logitkit.kl_divergence` and their ``*_with_grad`` forms.
+
+Each row is one C++ kernel call (``_core.entropy`` / ``_core.kl_divergence`` and their ``_grad``
+ufuncs; kernels/divergence.hpp): no probability or log-probability array is formed, and the
+results are exact where the usual compositions cancel (docs/numerics.md, "Entropy and
+divergences"). This module reads the options, moves nothing (the class axis is passed to the
+gufunc as a strided view), and applies the reduction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core, _functional
+from ._validation import (
+    LossValue,
+    as_real_array,
+    check_temperature,
+    class_axis_index,
+    is_bfloat16,
+    no_dim,
+    one_class_error,
+)
+
+__all__ = ["entropy", "entropy_with_grad", "kl_divergence", "kl_divergence_with_grad"]
+
+_F16 = np.dtype(np.float16)
+
+
+def _float_rows(logits: Any, name: str) -> tuple[np.ndarray, Any]:
+    """The logits as float32 or float64 (float16, bfloat16 as float32; integers, bool as float64)
+    and their own dtype."""
+    x = np.asarray(as_real_array(logits, name))
+    dt = x.dtype
+    if dt == _F16 or is_bfloat16(dt):
+        x = x.astype(np.float32)
+    elif dt.kind != "f":
+        x = x.astype(np.float64)
+    return x, dt
+
+
+def _result_dtypes(dt: Any, x: np.ndarray) -> tuple[np.dtype, np.dtype]:
+    """(value dtype, gradient dtype): float16 gives float16 and float16; bfloat16 gives float32
+    values (a bfloat16 sum keeps three digits) and a bfloat16 gradient; integer logits float64."""
+    if dt == _F16:
+        return _F16, _F16
+    if is_bfloat16(dt):
+        return np.dtype(np.float32), dt
+    return x.dtype, x.dtype
+
+
+def _class_axis(x: np.ndarray, axis: Any, name: str) -> int:
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected at least one dimension (the classes), got a scalar")
+    ax = class_axis_index(axis, x.ndim)
+    if x.shape[ax] == 0:
+        raise ValueError(f"{name}: the class axis (axis {ax}) has length 0")
+    if x.shape[ax] == 1:  # softmax is 1 whatever the logit: a binary model's single logit
+        raise one_class_error(name, ax)
+    return ax
+
+
+def _check_reduction(reduction: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(reduction, str) or reduction not in allowed:
+        names = ", ".join(repr(r) for r in allowed)
+        raise ValueError(f"reduction: expected one of {names}, got {reduction!r}")
+    return reduction
+
+
+def _reduce(per_row: np.ndarray, reduction: str, denom: float, dt: np.dtype) -> Any:
+    if reduction == "none":
+        return per_row.astype(dt, copy=False)
+    # in C order of the rows, whatever the layout of the logits: the same bits for every layout
+    total = float(np.add.reduce(np.ascontiguousarray(per_row), axis=None, dtype=np.float64))
+    if reduction == "sum":
+        value = total
+    else:  # the mean of no rows is NaN, as NumPy's and torch's are
+        value = total / denom if denom else float("nan")
+    with np.errstate(over="ignore"):
+        return np.asarray(value).astype(dt)[()]
+
+
+def _finish_grad(grad: np.ndarray, dt: np.dtype) -> np.ndarray:
+    with np.errstate(over="ignore", under="ignore"):
+        return grad if grad.dtype == dt else grad.astype(dt)
+
+
+# ------------------------------------------------------------------------------------- entropy
+
+
+_ENTROPY_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _entropy(logits, axis, temperature, where, reduction, want_grad):
+    x, dt = _float_rows(logits, "logits")
+    ax = _class_axis(x, axis, "logits")
+    t = check_temperature(temperature)
+    red = _check_reduction(reduction, _ENTROPY_REDUCTIONS)
+    if where is not None:
+        mask = _functional._where_mask(where, x.shape)
+        x = np.where(mask, x, x.dtype.type(-np.inf))
+    rows = x.size // x.shape[ax]
+    g = 1.0 / rows if red == "mean" and rows else 1.0
+    axes = [(ax,), (), (), ()]
+    vdt, gdt = _result_dtypes(dt, x)
+    if not want_grad:
+        h = _core.entropy(x, x.dtype.type(g), t, axes=axes)
+        return _reduce(np.asarray(h), red, rows, vdt)
+    h, grad = _core.entropy_grad(x, x.dtype.type(g), t, axes=[*axes, (ax,)])
+    return _reduce(np.asarray(h), red, rows, vdt), _finish_grad(grad, gdt)
+
+
+def entropy(
+    logits: Any,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    where: Any = None,
+    reduction: str = "none",
+    dim: None = None,
+) -> np.ndarray | LossValue:
+    """The entropy of ``softmax(logits / temperature)`` along ``axis``, in nats.
+
+    H = -Σ p log p, computed as L + Σ p·(-d) with d = (x - max)/T and L = log Σ exp(d): two
+    non-negative terms, so H >= 0 always and a confident row's tiny entropy (1e-30, say) is as
+    accurate as a flat row's log n. No probability array is formed.
+
+    Parameters
+    ----------
+    logits : array_like
+        Raw scores; the classes lie along ``axis``.
+    axis : int
+        The class axis.
+    temperature : float > 0
+        The entropy of softmax(logits / temperature).
+    where : array_like of bool, optional
+        Only the True entries are classes of the row (the others have probability 0).
+    reduction : {'none', 'mean', 'sum'}
+        'none' (default): one entropy per row; 'mean' and 'sum' over the rows.
+
+    Returns
+    -------
+    ndarray (the logits' shape without ``axis``) or a NumPy scalar
+        float32 for float32 logits, float64 for float64 (and integers); float16 logits give
+        float16, bfloat16 logits float32. A row holding NaN or +inf, or no finite entry, gives NaN.
+
+    Notes
+    -----
+    0 for a one-hot limit (one finite entry), log(n) for n equal logits; within 8 ulps (float32)
+    or 16 ulps (float64) of the exact value (docs/numerics.md). A class axis of length 1 is a
+    binary model's single logit: ValueError (its entropy is that of sigmoid, not of softmax).
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> float(lk.entropy([0.0, 0.0]))  # log 2
+    0.6931471805599453
+    >>> print(f"{lk.entropy([40.0, 0.0]):.6e}")  # confident: about (1 + 40)·e^-40, not 0
+    1.741825e-16
+    """
+    if dim is not None:
+        no_dim(dim)
+    return _entropy(logits, axis, temperature, where, reduction, False)
+
+
+def entropy_with_grad(
+    logits: Any,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    where: Any = None,
+    reduction: str = "none",
+    dim: None = None,
+) -> tuple[np.ndarray | LossValue, np.ndarray]:
+    """:func:`entropy` and its gradient with respect to the logits, from the same passes.
+
+    The gradient is that of the reduced value: for 'none' and 'sum' each row's gradient of its
+    own entropy, dH/dx_i = -(p_i / T)·(log p_i + H); for 'mean' that divided by the number of rows.
+    It has the logits' shape (and dtype; bfloat16 logits: bfloat16); 0 where ``where`` is False or
+    a logit is -inf.
+    """
+    if dim is not None:
+        no_dim(dim)
+    return _entropy(logits, axis, temperature, where, reduction, True)
+
+
+# ------------------------------------------------------------------------------- KL divergence
+
+
+_KL_REDUCTIONS = ("batchmean", "sum", "none", "mean")
+
+
+def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
+    x, dtx = _float_rows(p_logits, "p_logits")
+    y, dty = _float_rows(q_logits, "q_logits")
+    if x.shape != y.shape:
+        raise ValueError(
+            f"p_logits and q_logits: the shapes differ, {x.shape} and {y.shape} (one row of "
+            "logits of each distribution per item)"
+        )
+    if x.dtype != y.dtype:
+        x = x.astype(np.float64)
+        y = y.astype(np.float64)
+    ax = _class_axis(x, axis, "p_logits")
+    t = check_temperature(temperature)
+    red = _check_reduction(reduction, _KL_REDUCTIONS)
+    C = x.shape[ax]
+    rows = x.size // C
+    denom = {"batchmean": rows, "mean": rows * C}.get(red, 1)
+    g = 1.0 / denom if denom else 1.0
+    axes = [(ax,), (ax,), (), ()]
+    vdt, gdt = _result_dtypes(dty if dtx == dty else x.dtype, x)
+    if not want_grad:
+        kl = _core.kl_divergence(x, y, x.dtype.type(g), t, axes=axes)
+        return _reduce(np.asarray(kl), red, denom, vdt)
+    kl, grad = _core.kl_divergence_grad(x, y, x.dtype.type(g), t, axes=[*axes, (), (ax,)])
+    return _reduce(np.asarray(kl), red, denom, vdt), _finish_grad(grad, gdt)
+
+
+def kl_divergence(
+    p_logits: Any,
+    q_logits: Any,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    reduction: str = "batchmean",
+    dim: None = None,
+) -> np.ndarray | LossValue:
+    """KL(P ‖ Q) between P = softmax(p_logits / T) and Q = softmax(q_logits / T), along ``axis``.
+
+    Both arguments are logits (no log_softmax first). For knowledge distillation P is the teacher
+    (the target) and Q the student. Computed as log1p(Σ p_i·φ(u_i)) with φ(u) = e^u - 1 - u and
+    u_i the centred log-ratio (docs/numerics.md): never negative, exactly 0 for rows that differ by
+    a constant (softmax does not see a shift), and accurate to a few ulps even when two models
+    agree to 1e-12 and the divergence is 1e-24 (where Σ p (log p - log q) in the logits' dtype
+    returns 0 or negative noise).
+
+    Parameters
+    ----------
+    p_logits, q_logits : array_like, the same shape
+        Logits of P and of Q.
+    axis : int
+        The class axis.
+    temperature : float > 0
+        Both softmaxes at this temperature (for distillation's T² scaling, multiply by T²).
+    reduction : {'batchmean', 'sum', 'none', 'mean'}
+        'batchmean' (default): the sum over rows divided by the number of rows, the mean KL per
+        item; 'sum'; 'none': one value per row; 'mean': the sum divided by the number of elements
+        (rows × classes), as ``torch.nn.functional.kl_div(reduction='mean')`` computes it (which
+        is not a KL divergence per item; PyTorch recommends 'batchmean').
+
+    Returns
+    -------
+    ndarray or a NumPy scalar
+        float32 for float32 logits, float64 for float64 (float16 logits give float16, bfloat16
+        logits float32). +inf where Q has probability 0 (a -inf logit) where P has mass; an entry
+        where P is 0 adds nothing whatever Q is; a row of P or Q holding NaN or +inf, or no
+        finite entry, gives NaN.
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> float(lk.kl_divergence([1.0, 2.0, 3.0], [11.0, 12.0, 13.0]))  # a shift: exactly 0
+    0.0
+    >>> print(f"{lk.kl_divergence([0.0, 0.0], [0.0, 1e-12]):.6e}")  # about 1e-24 / 8, not 0
+    1.250000e-25
+    """
+    if dim is not None:
+        no_dim(dim)
+    return _kl(p_logits, q_logits, axis, temperature, reduction, False)
+
+
+def kl_divergence_with_grad(
+    p_logits: Any,
+    q_logits: Any,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    reduction: str = "batchmean",
+    dim: None = None,
+) -> tuple[np.ndarray | LossValue, np.ndarray]:
+    """:func:`kl_divergence` and its gradient with respect to ``q_logits`` (the student), from the
+    same passes: (Q - P)/T per row, times the reduction's factor (1/rows for 'batchmean',
+    1/(rows × classes) for 'mean'). The gradient has the logits' shape and dtype."""
+    if dim is not None:
+        no_dim(dim)
+    return _kl(p_logits, q_logits, axis, temperature, reduction, True)

@@ -1,0 +1,532 @@
+"""Entropy and KL divergence from logits (python/logitkit/_divergence.py, kernels/divergence.hpp).
+
+The registry (tests/registry.py) runs both on every ISA against the NumPy oracle on random rows;
+this file covers what that cannot: the extremes against mpmath (a confident row's tiny entropy, the
+divergence 1e-30 of two nearly identical rows), the exact zeros (identical rows, rows that differ by
+a constant), the special values entry by entry and at every lane offset, the gradients against
+finite differences and PyTorch, every reduction and option with every other, and the errors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import logitkit as lk
+import mpmath as mp
+import numpy as np
+import oracle
+import pytest
+import registry
+from registry import LOSS_BOUNDS
+
+F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
+DTYPES = [F32, F64]
+MP_DPS = 120  # a KL of 1e-40 from terms of order 1: 40 digits cancel, 80 remain
+
+
+def _mp_rows(x, t):
+    z = [mp.mpf(float(v)) / mp.mpf(t) for v in x]
+    fin = [v for v in z if v != -mp.inf]
+    m = max(fin)
+    s = mp.fsum(mp.e ** (v - m) for v in fin)
+    lse = m + mp.log(s)
+    return [(v - lse) if v != -mp.inf else -mp.inf for v in z]
+
+
+def mp_entropy(x, t=1.0):
+    with mp.workdps(MP_DPS):
+        lp = _mp_rows(x, t)
+        return -mp.fsum(mp.e**v * v for v in lp if v != -mp.inf)
+
+
+def mp_kl(x, y, t=1.0):
+    with mp.workdps(MP_DPS):
+        lp, lq = _mp_rows(x, t), _mp_rows(y, t)
+        total = mp.mpf(0)
+        for a, b in zip(lp, lq, strict=True):
+            if a == -mp.inf:
+                continue
+            if b == -mp.inf:
+                return mp.inf
+            total += mp.e**a * (a - b)
+        return total
+
+
+def ulps(got, exact, dtype):
+    """|got - exact| in ulps of dtype at the exact (mpmath) value, without rounding it first
+    (oracle.ulp_errors' conventions: 2 x the smallest subnormal below the normal range)."""
+    fi = np.finfo(dtype)
+    g = float(np.asarray(got, dtype=np.float64))
+    if not mp.isfinite(exact) or not np.isfinite(g):
+        return 0.0 if g == float(exact) else np.inf
+    with mp.workdps(MP_DPS):
+        e = +exact
+        if abs(e) >= fi.smallest_normal:
+            unit = mp.mpf(2) ** (mp.floor(mp.log(abs(e), 2)) - fi.nmant)
+        else:
+            unit = 2 * mp.mpf(float(fi.smallest_subnormal))
+        return float(abs(mp.mpf(g) - e) / unit)
+
+
+def within(name, got, exact, dtype, isa, what):
+    """Whether got is within the losses' ulp bound of the mpmath value; the error is recorded for
+    the end-of-run table (conftest.py) under `what`."""
+    err = ulps(got, exact, dtype)
+    registry.record(name, dtype, isa, err, f"{what} (ulp)")
+    return err <= LOSS_BOUNDS[dtype]
+
+
+# ------------------------------------------------------------------------------ entropy extremes
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "row, t",
+    [
+        ([40.0, 0.0], 1.0),  # 1.7e-16: not 0
+        ([80.0, 0.0, -3.0], 1.0),
+        ([0.0, -60.0, -61.0, -200.0], 1.0),
+        ([3.0] * 7, 1.0),  # flat: log 7
+        ([5.0, -np.inf, 5.0, -np.inf], 1.0),  # log 2: the -inf entries are not classes
+        ([1.0, 2.0, 3.0], 1e-3),  # a tiny temperature: nearly one-hot
+        ([1.0, 2.0, 3.0], 1e4),  # a huge one: nearly flat
+        (list(np.linspace(-30, 30, 301)), 0.5),
+    ],
+)
+def test_entropy_against_mpmath_at_the_extremes(isa, dtype, row, t):
+    x = np.array(row, dtype)
+    got = lk.entropy(x, temperature=t)
+    exact = mp_entropy(x, t)
+    assert got >= 0
+    assert within("entropy", got, exact, dtype, isa, "mpmath extremes"), (got, float(exact))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_entropy_of_a_very_confident_float64_row_keeps_its_digits(isa, dtype):
+    # float64: H = 201·e^-200 ≈ 2.8e-85; float32 rows go as far as their range allows
+    big = 200.0 if dtype == F64 else 60.0
+    x = np.array([big, 0.0], dtype)
+    exact = mp_entropy(x)
+    assert 0 < float(exact) < 1e-20
+    assert within("entropy", lk.entropy(x), exact, dtype, isa, "mpmath extremes")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_entropy_exact_values(isa, dtype):
+    assert lk.entropy(np.array([-np.inf, 1.0, -np.inf], dtype)) == 0  # one finite entry
+    n = 1000
+    h = lk.entropy(np.zeros(n, dtype))
+    assert ulps(h, mp.log(n), dtype) <= LOSS_BOUNDS[dtype]
+
+
+# --------------------------------------------------------------------------------- KL extremes
+
+
+def _near(dtype, rng, n, rel):
+    """Two rows that differ by a constant shift and a relative perturbation of about rel."""
+    x = (rng.standard_normal(n) * 3).astype(dtype)
+    y = (x.astype(np.float64) * (1 + rel * rng.standard_normal(n)) + 4.0).astype(dtype)
+    return x, y
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [2, 9, 67, 300, 1000])
+@pytest.mark.parametrize("t", [1.0, 0.6])
+def test_kl_of_nearly_identical_rows_against_mpmath(isa, dtype, n, t):
+    rng = np.random.default_rng(n)
+    rel = 1e-6 if dtype == F32 else 1e-13
+    for _ in range(3):
+        x, y = _near(dtype, rng, n, rel)
+        got = lk.kl_divergence(x, y, temperature=t)
+        exact = mp_kl(x, y, t)
+        assert got >= 0
+        assert within("kl_divergence", got, exact, dtype, isa, "nearly identical rows"), (
+            got,
+            float(exact),
+        )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [3, 8, 9, 16, 100, 700])
+def test_kl_of_rows_one_ulp_apart_at_one_entry(isa, dtype, n):
+    """The divergence lives in the low part of one entry's difference (10^-30 and below): every
+    part of the centred difference must reach the sum."""
+    rng = np.random.default_rng(100 + n)
+    for j in range(min(n, 5)):
+        x = (rng.standard_normal(n) * 3).astype(dtype)
+        y = x.copy()
+        y[j] = np.nextafter(y[j], dtype.type(np.inf))
+        got = lk.kl_divergence(x, y)
+        exact = mp_kl(x, y)
+        assert float(exact) > 0
+        assert within("kl_divergence", got, exact, dtype, isa, "rows one ulp apart"), (
+            j,
+            got,
+            float(exact),
+        )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [2000, 20000])
+def test_kl_when_the_largest_entry_is_the_one_that_moved(isa, dtype, n):
+    """A nearly flat row whose largest entry (the reference of the centred differences) is the only
+    one Q changes: every other u_i is about -p_k·δ and c is about δ, so the weights must sum to 1
+    as used (an error η in Σ p costs η·c²/2, relatively η/p_k = η·n)."""
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 0.01).astype(dtype)
+    k = int(np.argmax(x))
+    y = x.copy()
+    y[k] = x[k] + dtype.type(1e-3 if dtype == F32 else 1e-9)
+    got = lk.kl_divergence(x, y)
+    exact = mp_kl(x, y)
+    assert within("kl_divergence", got, exact, dtype, isa, "the largest entry moved"), (
+        got,
+        float(exact),
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kl_is_exactly_zero_for_identical_and_shifted_rows(isa, dtype):
+    rng = np.random.default_rng(3)
+    x = rng.integers(-20, 20, (6, 301)).astype(dtype)  # integers: x + 1024 is exact
+    assert np.all(lk.kl_divergence(x, x, reduction="none") == 0)
+    assert np.all(lk.kl_divergence(x, x + dtype.type(1024), reduction="none") == 0)
+    assert np.all(lk.kl_divergence(x, x - dtype.type(7), temperature=0.3, reduction="none") == 0)
+    kl, g = lk.kl_divergence_with_grad(x, x + dtype.type(5), reduction="none")
+    assert np.all(kl == 0) and np.all(np.abs(g) <= 4 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kl_is_never_negative(isa, dtype):
+    rng = np.random.default_rng(5)
+    for rel in (1e-3, 1e-7, 1e-12):
+        x = (rng.standard_normal((200, 33)) * 4).astype(dtype)
+        y = (x * (1 + rel * rng.standard_normal(x.shape)) + 1).astype(dtype)
+        assert np.all(lk.kl_divergence(x, y, reduction="none") >= 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kl_of_far_apart_rows(isa, dtype):
+    """|u| > 1 (φ from exp) and a divergence of ~1000 (some p·e^u beyond double's range: the log
+    domain)."""
+    for x, y in (
+        ([0.0, 0.0, 0.0], [0.0, -3.0, 5.0]),
+        ([10.0, 0.0, -5.0, 2.0], [-10.0, 1.0, 4.0, 0.0]),
+        ([0.0, 0.0], [0.0, -2000.0]),  # 1000 - log 2
+        ([0.0, 0.0] + [-1e4] * 20, [0.0, -1500.0] + [30.0] * 20),
+    ):
+        xa, ya = np.array(x, dtype), np.array(y, dtype)
+        got = lk.kl_divergence(xa, ya)
+        exact = mp_kl(xa, ya)
+        assert within("kl_divergence", got, exact, dtype, isa, "mpmath extremes"), (x, y, got)
+
+
+# ------------------------------------------------------------------------------ special values
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kl_special_entries(isa, dtype):
+    inf = np.inf
+    # p = 0 where x = -inf adds nothing, even where q = 0 too
+    x, y = np.array([0.0, -inf, 1.0], dtype), np.array([1.0, -inf, 0.5], dtype)
+    assert ulps(lk.kl_divergence(x, y), mp_kl(x, y), dtype) <= LOSS_BOUNDS[dtype]
+    # q = 0 where p has mass: +inf, and the gradient (q - p)/T stays finite
+    y2 = np.array([1.0, 3.0, -inf], dtype)
+    kl, g = lk.kl_divergence_with_grad(x, y2, temperature=2.0)
+    assert kl == inf
+    eg = oracle.kl_divergence_grad(x, y2, temperature=2.0)
+    assert np.all(np.isfinite(g)) and np.allclose(g, eg.astype(np.float64), atol=1e-6)
+    # NaN or +inf anywhere, or no finite entry: NaN, and a NaN gradient row
+    for bad in ([np.nan, 0.0, 1.0], [inf, 0.0, 1.0], [-inf, -inf, -inf]):
+        b = np.array(bad, dtype)
+        for args in ((b, y), (x, b)):
+            kl, g = lk.kl_divergence_with_grad(*args)
+            assert np.isnan(kl) and np.all(np.isnan(g))
+        h, gh = lk.entropy_with_grad(b)
+        assert np.isnan(h) and np.all(np.isnan(gh))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_special_value_at_every_lane_changes_only_its_row(isa, dtype, value):
+    """NaN, +inf or -inf at each position of a 67-wide row (every lane of every vector, the tail,
+    the widened chunks), in p or in q: the other rows keep their bits."""
+    rng = np.random.default_rng(9)
+    n = 67
+    x = (rng.standard_normal((n, n)) * 3).astype(dtype)
+    y = (rng.standard_normal((n, n)) * 3).astype(dtype)
+    clean_kl, clean_g = lk.kl_divergence_with_grad(x, y, reduction="none")
+    clean_h, clean_gh = lk.entropy_with_grad(x)
+    for target in ("p", "q"):
+        xs, ys = x.copy(), y.copy()
+        inj = xs if target == "p" else ys
+        idx = np.arange(n)
+        inj[idx, idx] = value  # row i gets the special value at position i
+        kl, g = lk.kl_divergence_with_grad(xs, ys, reduction="none")
+        for i in range(n):
+            xr, yr = xs[i], ys[i]
+            if np.isnan(value) or value == np.inf:
+                assert np.isnan(kl[i]) and np.all(np.isnan(g[i])), i
+            else:
+                ek = mp_kl(xr, yr)
+                if ek == mp.inf:
+                    assert kl[i] == np.inf, i
+                else:
+                    assert ulps(kl[i], ek, dtype) <= LOSS_BOUNDS[dtype], i
+                eg = oracle.kl_divergence_grad(xr, yr, reduction="sum").astype(np.float64)
+                assert np.allclose(g[i], eg, atol=4 * np.finfo(dtype).eps, rtol=0), i
+        # the same bits as the clean rows' where nothing was injected: checked on a second batch
+        # whose injected rows are left clean
+        keep = np.arange(n) % 2 == 0
+        xs2, ys2 = x.copy(), y.copy()
+        inj2 = xs2 if target == "p" else ys2
+        inj2[idx[~keep], idx[~keep]] = value
+        kl2, g2 = lk.kl_divergence_with_grad(xs2, ys2, reduction="none")
+        assert np.array_equal(kl2[keep], clean_kl[keep]) and np.array_equal(g2[keep], clean_g[keep])
+        if target == "p":
+            h2, gh2 = lk.entropy_with_grad(xs2)
+            assert np.array_equal(h2[keep], clean_h[keep])
+            assert np.array_equal(gh2[keep], clean_gh[keep])
+            h, _ = lk.entropy_with_grad(xs)
+            for i in range(n):
+                if np.isnan(value) or value == np.inf:
+                    assert np.isnan(h[i])
+                else:
+                    assert ulps(h[i], mp_entropy(xs[i]), dtype) <= LOSS_BOUNDS[dtype]
+
+
+# ---------------------------------------------------------------------------------- gradients
+
+
+def _fd(f, x, h):
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        g[idx] = (f(xp) - f(xm)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("t", [1.0, 0.7])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_entropy_gradient_against_finite_differences(isa, t, reduction):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 6)) * 2
+    _, g = lk.entropy_with_grad(x, temperature=t, reduction=reduction)
+
+    def f(v):
+        h = oracle.entropy(v, temperature=t).astype(np.float64)
+        return h.sum() / (3 if reduction == "mean" else 1)
+
+    assert np.allclose(g, _fd(f, x, 1e-6), atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("t", [1.0, 2.5])
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "mean", "none"])
+def test_kl_gradient_against_finite_differences(isa, t, reduction):
+    rng = np.random.default_rng(12)
+    x, y = rng.standard_normal((4, 5)) * 2, rng.standard_normal((4, 5)) * 2
+    _, g = lk.kl_divergence_with_grad(x, y, temperature=t, reduction=reduction)
+    red = "sum" if reduction == "none" else reduction
+
+    def f(v):
+        return float(oracle.kl_divergence(x, v, temperature=t, reduction=red))
+
+    assert np.allclose(g, _fd(f, y, 1e-6), atol=1e-8, rtol=1e-6)
+
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed (optional test dependency)")
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")  # torch's own warning
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "mean", "none"])
+@pytest.mark.parametrize("t", [1.0, 3.0])
+def test_kl_matches_pytorch_kl_div_of_log_softmax(reduction, t):
+    """F.kl_div(log_softmax(s/T), log_softmax(t/T), log_target=True): the same value (and the
+    same meaning of each reduction) and the same gradient with respect to the student's logits."""
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(13)
+    teacher = rng.standard_normal((6, 10)) * 3
+    student = rng.standard_normal((6, 10)) * 3
+    s = torch.tensor(student, requires_grad=True)
+    tt = torch.tensor(teacher)
+    ref = F.kl_div(
+        F.log_softmax(s / t, dim=1),
+        F.log_softmax(tt / t, dim=1),
+        log_target=True,
+        reduction=reduction,
+    )
+    if reduction == "none":
+        ref = ref.sum(dim=1)  # torch keeps the elements; ours is one value per row
+    ref.sum().backward()
+    kl, g = lk.kl_divergence_with_grad(teacher, student, temperature=t, reduction=reduction)
+    assert np.allclose(kl, ref.detach().numpy(), rtol=1e-12, atol=0)
+    assert np.allclose(g, s.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- options combined
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none", "mean"])
+def test_kl_options_together(dtype, axis, reduction):
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal((4, 7, 5)) * 3).astype(dtype)
+    y = (rng.standard_normal((4, 7, 5)) * 3).astype(dtype)
+    t = 1.3
+    kl, g = lk.kl_divergence_with_grad(x, y, axis=axis, temperature=t, reduction=reduction)
+    kl_only = lk.kl_divergence(x, y, axis=axis, temperature=t, reduction=reduction)
+    assert np.array_equal(kl, kl_only)
+    ek = oracle.kl_divergence(x, y, axis=axis, temperature=t, reduction=reduction)
+    eg = oracle.kl_divergence_grad(x, y, axis=axis, temperature=t, reduction=reduction)
+    out = np.dtype(np.float64) if np.dtype(dtype).kind == "i" else np.dtype(dtype)
+    assert g.shape == x.shape and g.dtype == out
+    assert np.asarray(kl).dtype == out
+    tol = {np.float16: 2e-3, np.float32: 1e-6}.get(dtype, 1e-13)
+    assert np.allclose(np.asarray(kl, np.float64), ek.astype(np.float64), rtol=tol, atol=0)
+    assert np.allclose(g.astype(np.float64), eg.astype(np.float64), rtol=0, atol=tol)
+    # strided and class-axis-first views give the same bits as contiguous copies
+    xs, ys = np.asfortranarray(x), np.asfortranarray(y)
+    kl2, g2 = lk.kl_divergence_with_grad(xs, ys, axis=axis, temperature=t, reduction=reduction)
+    assert np.array_equal(kl2, kl) and np.array_equal(g2, g)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("axis", [0, -1])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_entropy_options_together(dtype, axis, reduction):
+    rng = np.random.default_rng(22)
+    x = (rng.standard_normal((6, 9)) * 3).astype(dtype)
+    where = rng.random((6, 9)) < 0.7
+    where[:, 0] = True
+    where[0, :] = True
+    t = 0.8
+    h, g = lk.entropy_with_grad(x, axis=axis, temperature=t, where=where, reduction=reduction)
+    assert np.array_equal(
+        h, lk.entropy(x, axis=axis, temperature=t, where=where, reduction=reduction)
+    )
+    eh = oracle.entropy(x, axis=axis, temperature=t, where=where, reduction=reduction)
+    eg = oracle.entropy_grad(x, axis=axis, temperature=t, where=where, reduction=reduction)
+    tol = {np.float16: 3e-3, np.float32: 1e-6}.get(dtype, 1e-13)
+    assert np.allclose(np.asarray(h, np.float64), eh.astype(np.float64), rtol=tol, atol=0)
+    assert np.allclose(g.astype(np.float64), eg.astype(np.float64), rtol=0, atol=tol)
+    assert np.all(g[~where] == 0)
+
+
+def test_inputs_are_not_written_and_bfloat16_gives_float32_values():
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((5, 40)).astype(np.float32)
+    y = rng.standard_normal((5, 40)).astype(np.float32)
+    x0, y0 = x.copy(), y.copy()
+    lk.kl_divergence_with_grad(x, y)
+    lk.entropy_with_grad(x)
+    assert np.array_equal(x, x0) and np.array_equal(y, y0)
+    ml = pytest.importorskip("ml_dtypes", reason="ml_dtypes (bfloat16) is not installed")
+    xb, yb = x.astype(ml.bfloat16), y.astype(ml.bfloat16)
+    kl, g = lk.kl_divergence_with_grad(xb, yb)
+    assert np.asarray(kl).dtype == np.float32 and g.dtype == ml.bfloat16
+    assert kl == lk.kl_divergence(xb.astype(np.float32), yb.astype(np.float32))
+
+
+def test_long_rows_in_float32_and_float64():
+    """Rows past the widening chunk (256) and the kernels' blocks."""
+    rng = np.random.default_rng(24)
+    for n in (255, 256, 257, 4099):
+        for dt in DTYPES:
+            x = (rng.standard_normal((2, n)) * 4).astype(dt)
+            y = (rng.standard_normal((2, n)) * 4).astype(dt)
+            kl, g = lk.kl_divergence_with_grad(x, y, reduction="none")
+            assert (
+                oracle.ulp_error(kl, oracle.kl_divergence(x, y, reduction="none"), dt)
+                <= LOSS_BOUNDS[dt]
+            )
+            eg = oracle.kl_divergence_grad(x, y, reduction="sum")
+            assert np.all(oracle.grad_errors(g, eg, dt) <= 1)
+            h = lk.entropy(x)
+            assert oracle.ulp_error(h, oracle.entropy(x), dt) <= LOSS_BOUNDS[dt]
+
+
+# ---------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (
+            lambda: lk.kl_divergence(np.zeros((2, 3)), np.zeros((2, 4))),
+            ValueError,
+            ["shapes differ", "(2, 3)", "(2, 4)"],
+        ),
+        (
+            lambda: lk.kl_divergence(np.zeros(3), np.zeros(3), reduction="avg"),
+            ValueError,
+            ["reduction", "'avg'", "batchmean"],
+        ),
+        (
+            lambda: lk.kl_divergence(np.zeros(3), np.zeros(3), temperature=0),
+            ValueError,
+            ["temperature"],
+        ),
+        (
+            lambda: lk.kl_divergence(np.zeros(3), np.zeros(3), temperature=np.nan),
+            ValueError,
+            ["temperature"],
+        ),
+        (lambda: lk.kl_divergence(np.zeros(3), np.zeros(3), dim=1), TypeError, ["axis="]),
+        (
+            lambda: lk.kl_divergence(np.zeros((2, 0)), np.zeros((2, 0))),
+            ValueError,
+            ["p_logits", "length 0"],
+        ),
+        (
+            lambda: lk.kl_divergence(np.float64(1.0), np.float64(1.0)),
+            ValueError,
+            ["p_logits", "scalar"],
+        ),
+        (
+            lambda: lk.kl_divergence(np.zeros(3), np.zeros(3), axis=2),
+            np.exceptions.AxisError,
+            ["axis"],
+        ),
+        (lambda: lk.kl_divergence(["a", "b"], [1.0, 2.0]), TypeError, ["p_logits"]),
+        (
+            lambda: lk.entropy(np.zeros(3), reduction="batchmean"),
+            ValueError,
+            ["reduction", "'batchmean'"],
+        ),
+        (lambda: lk.entropy(np.zeros(3), where=np.ones(4, bool)), ValueError, ["where"]),
+        (lambda: lk.entropy(np.zeros(3), temperature=-1.0), ValueError, ["temperature"]),
+        (lambda: lk.entropy(np.zeros((3, 0))), ValueError, ["logits", "length 0"]),
+        (lambda: lk.entropy(np.zeros((3, 1))), ValueError, ["logits", "single logit", "binary"]),
+        (
+            lambda: lk.kl_divergence(np.zeros((3, 1)), np.zeros((3, 1))),
+            ValueError,
+            ["p_logits", "single logit"],
+        ),
+    ],
+)
+def test_errors_name_the_argument(call, exc, words):
+    with pytest.raises(exc) as e:
+        call()
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+
+
+def test_the_multiclass_verb_and_the_config_object():
+    rng = np.random.default_rng(30)
+    x = rng.standard_normal((5, 8)) * 2
+    assert np.array_equal(lk.multiclass.entropy(x), lk.entropy(x))
+    assert np.array_equal(
+        lk.multiclass.MultiClass(temperature=2.0, axis=0).entropy(x),
+        lk.entropy(x, temperature=2.0, axis=0),
+    )
+    assert lk.multiclass.MultiClass().entropy(x, reduction="mean") == lk.entropy(
+        x, reduction="mean"
+    )
+    with pytest.warns(lk.multiclass.ProbabilitiesWarning):
+        lk.multiclass.entropy(lk.softmax(x))
