@@ -2,13 +2,13 @@
 // same passes (docs/numerics.md, "Entropy and divergences").
 //
 // Entropy of p = softmax(x/T), in the lane type: m = max x, d_i = (x_i - m)/T exact as hi + lo
-// (row_diff), L = log(k + S') as the softmax kernels compute it, p_i = exp(d_i)/(k + S'), and
+// (row_diff), L = log(k + S') as the softmax kernels define it, p_i = exp(d_i)/(k + S'), and
 //   H = L + A,  A = Σ p_i·(-d_i):
 // two non-negative terms, so no cancellation: a confident row's H (1e-30, say) is as accurate as a
 // flat row's log n. Gradient with respect to x: dH/dx_i = -(p_i/T)·(log p_i + H) = -(p_i/T)·(d_i + A).
 //
-// KL(p ‖ q) with p = softmax(x/T), q = softmax(y/T), in double lanes (float rows widened a chunk at
-// a time): with d_i = (x_i - y_i)/T and c = Σ p_j d_j,
+// KL(p ‖ q) with p = softmax(x/T), q = softmax(y/T), in the lane type with pairs of it (float rows:
+// kl_lanes_f, double rows: kl_lanes): with d_i = (x_i - y_i)/T and c = Σ p_j d_j,
 //   KL = log Σ p_i·e^(u_i), u_i = c - d_i  (Σ p_i u_i = 0)  = log1p(F),  F = Σ p_i·φ(u_i),
 // φ(u) = e^u - 1 - u >= 0. Never negative, exactly 0 when every u_i is 0 (rows equal up to a
 // shift), and as accurate for a KL of 1e-24 as for one of 1. d is taken relative to the entry k where
@@ -36,7 +36,6 @@
 #include <cstddef>
 #include <limits>
 #include <type_traits>
-#include <utility>
 
 #include "../math/exp.hpp"
 #include "../math/exp_dd.hpp"
@@ -50,10 +49,6 @@
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
-
-// The ISA's double-lane vector (VD for either lane type).
-template <class V>
-using double_lanes_t = decltype(double_lanes(std::declval<V>()));
 
 // g/T as the lane type, when it is a normal number there (or 0).
 template <class V>
@@ -91,63 +86,74 @@ inline scalar_t<V> entropy_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V>
   return T(L + A);
 }
 
+// One pass sums, with e_j = exp(d_j): S' = Σ e_j over the entries below the max (k of them at it)
+// and A' = Σ e_j·(-d_j); then L = log(k + S') (log1p(S') for k = 1, as the softmax kernels) and
+// A = A'/(k + S'). Terms whose e_j is below the lane type's normal range are summed in the wide type
+// (a confident row's entropy may be made of them alone). A second pass writes the gradient.
 template <class V, bool TEMP>
 inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> g,
                                  scalar_t<V>* grad, double temp) {
   using T = scalar_t<V>;
-  constexpr std::size_t W = V::size;
-  const RowSum<V> rs = row_expsum<V, TEMP>(x, n, m, temp);
-  const double L = rs.L(), inv = 1.0 / (rs.k + rs.Sp);
-  const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
-          invt = V::set1(T(1.0 / temp)), vinv = V::set1(T(inv));
-  // p and d = hi + lo of one vector; p = 0 where x = -inf (lo is cleared there)
-  const auto pd = [&](V a, V& hi, V& lo) LOGITKIT_INLINE {
-    hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
-    return math::exp_neg_lo(hi, lo) * vinv;
-  };
-  // A = Σ p·(-d): non-negative terms; p = 0 adds 0 even where d = -inf. Terms whose p is below the
-  // lane type's normal range are summed in the wide type instead (A2): a confident row's entropy
-  // may be made of them alone.
   using Wd = wide_t<V>;
   using EC = math::exp_consts<T>;
+  constexpr std::size_t W = V::size;
   constexpr T cutoff = sizeof(T) == 4 ? T(-200) : T(-1500);
-  Wd A2 = 0;
-  const auto term = [&](V a) LOGITKIT_INLINE {
-    V hi, lo;
-    const V p = pd(a, hi, lo);
-    const auto tiny = mask_and(lt(hi, V::set1(EC::fast_lo)), lt(V::set1(cutoff), hi));
-    V t = mask_zero(lt(V::zero(), p), p * (neg(hi) - lo));
-    if (any(tiny)) {
-      alignas(64) T h[V::size], l[V::size], f[V::size];
-      store(h, hi);
-      store(l, lo);
-      store(f, mask_zero(tiny, V::set1(T(1))));
-      for (int j = 0; j < V::size; ++j)
-        if (f[j] != T(0)) {
-          const Wd d = Wd(h[j]) + Wd(l[j]);
-          A2 -= math::libm_exp(d) * Wd(inv) * d;
-        }
-      t = mask_zero(mask_not(tiny), t);
+  const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
+          invt = V::set1(T(1.0 / temp)), vm = V::set1(m), one = V::set1(T(1)), zero = V::zero(),
+          lowest = V::set1(EC::fast_lo);
+  double k = 0;
+  Wd S2 = 0, A2 = 0;  // the tiny terms, in the wide type
+  LossAcc<V> sacc, aacc;
+  const auto step = [&](V a, typename V::mask valid) LOGITKIT_INLINE {
+    V lo;
+    const V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
+    V e = math::exp_neg_lo(hi, lo);
+    V ad = mask_zero(lt(zero, e), e * (neg(hi) - lo));  // e = 0 adds 0 even where d = -inf
+    const auto at_max = mask_and(valid, eq(a, vm));
+    const auto tiny = mask_and(valid, mask_and(lt(hi, lowest), lt(V::set1(cutoff), hi)));
+    if (any(mask_or(at_max, tiny))) {
+      k += hsum(mask_zero(at_max, one));
+      if (any(tiny)) {
+        alignas(64) T h[V::size], l[V::size], f[V::size];
+        store(h, hi);
+        store(l, lo);
+        store(f, mask_zero(tiny, one));
+        for (int j = 0; j < V::size; ++j)
+          if (f[j] != T(0)) {
+            const Wd d = Wd(h[j]) + Wd(l[j]), ed = math::libm_exp(d);
+            S2 += ed;
+            A2 -= ed * d;
+          }
+      }
+      const auto out = mask_or(at_max, tiny);
+      e = mask_zero(mask_not(out), e);
+      ad = mask_zero(mask_not(out), ad);
     }
-    return t;
+    sacc.add(mask_zero(valid, e));
+    aacc.add(mask_zero(valid, ad));
   };
-  LossAcc<V> acc;
+  const auto all = eq(zero, zero);
   std::size_t i = 0;
   while (i + W <= n) {
-    const std::size_t stop = n - i > acc.block ? i + acc.block : n;
-    for (; i + W <= stop; i += W) acc.add(term(V::load(x + i)));
-    acc.flush();
+    const std::size_t stop = n - i > sacc.block ? i + sacc.block : n;
+    for (; i + W <= stop; i += W) step(V::load(x + i), all);
+    sacc.flush();
+    aacc.flush();
   }
-  if (i < n) acc.add(mask_zero(first_lanes<V>(n - i), term(load_partial<V>(x + i, n - i, m))));
-  const double A = double(Wd(acc.sum()) + A2);
+  if (i < n) step(load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i));
+  const Wd Sp = Wd(sacc.sum()) + S2, Z = Wd(k) + Sp;
+  const double L = double(k == 1 ? math::libm_log1p(Sp) : math::libm_log(Z));
+  const double A = double((Wd(aacc.sum()) + A2) / Z);
   if (grad) {
+    const V vinv = V::set1(T(1.0 / double(Z)));
     const T Ah = T(A), Al = T(A - double(Ah));
     const V vAh = V::set1(Ah), vAl = V::set1(Al), vgs = V::set1(T(double(g) / temp));
     const auto out = [&](V a) LOGITKIT_INLINE {
-      V hi, lo;
-      const V p = pd(a, hi, lo);
+      V lo;
+      const V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
+      const V p = math::exp_neg_lo(hi, lo) * vinv;
       const V s = (hi + vAh) + (lo + vAl);  // log p_i + H = d_i + A
-      return mask_zero(lt(V::zero(), p), neg(vgs * (p * s)));
+      return mask_zero(lt(zero, p), neg(vgs * (p * s)));
     };
     std::size_t j = 0;
     for (; j + W <= n; j += W) store(grad + j, out(V::load(x + j)));
@@ -171,26 +177,6 @@ inline scalar_t<V> entropy_row(const scalar_t<V>* x, std::size_t n, scalar_t<V> 
 }
 
 // ------------------------------------------------------------------------------- KL divergence
-
-// Calls f(xd, yd, i0, m) for consecutive chunks [i0, i0 + m) of the rows x and y as double arrays: a
-// double row as it is, a float row widened 256 entries at a time.
-template <class T, class F>
-inline void widened_chunks(const T* x, const T* y, std::size_t n, F&& f) {
-  if constexpr (std::is_same_v<T, double>) {
-    if (n) f(x, y, std::size_t(0), n);
-  } else {
-    constexpr std::size_t chunk = 256;
-    alignas(64) double xb[chunk], yb[chunk];
-    for (std::size_t i0 = 0; i0 < n; i0 += chunk) {
-      const std::size_t m = n - i0 < chunk ? n - i0 : chunk;
-      for (std::size_t j = 0; j < m; ++j) {
-        xb[j] = double(x[i0 + j]);
-        yb[j] = double(y[i0 + j]);
-      }
-      f(static_cast<const double*>(xb), static_cast<const double*>(yb), i0, m);
-    }
-  }
-}
 
 // KL of a row in the wide type, scalar (extreme temperatures); the formulas of the file comment.
 template <class V>
@@ -271,9 +257,31 @@ template <class D, class T>
 LOGITKIT_INLINE inline D phi_small(D u) {
   constexpr int deg = sizeof(T) == 4 ? 9 : 16;
   static constexpr PhiTaylor<deg> tc{};
-  D p = D::set1(tc.c[deg]);
-  for (int j = deg - 1; j >= 0; --j) p = mul_add(p, u, D::set1(tc.c[j]));
+  using S = scalar_t<D>;
+  D p = D::set1(S(tc.c[deg]));
+  for (int j = deg - 1; j >= 0; --j) p = mul_add(p, u, D::set1(S(tc.c[j])));
   return p * (u * u);
+}
+
+// d'_i = ((a - x_k) - (b - y_k))/T as hi + r, in pairs of the lane type: each difference exact
+// (TwoSum), their difference exact when they are close (Sterbenz) and otherwise rounded relative to
+// itself, and the quotient by 1/T with its product's error (a 1/T that is not exact scales every
+// d' alike, which changes F only by that factor's square).
+template <class V, bool TEMP>
+LOGITKIT_INLINE inline V kl_dprime(V a, V b, V negmx, V negyk, V invt, V& r) {
+  V al, bl, se;
+  const V ah = two_sum(a, negmx, al), bh = two_sum(b, negyk, bl);
+  const V sh = two_sum(ah, neg(bh), se);
+  const V dl = se + (al - bl);
+  if constexpr (TEMP) {
+    V pe;
+    const V qt = two_prod(sh, invt, pe);
+    r = mul_add(dl, invt, pe);
+    return qt;
+  } else {
+    r = dl;
+    return sh;
+  }
 }
 
 // A sum of many vectors of terms: plain over blocks of 8 vectors, the block sums added with
@@ -298,11 +306,13 @@ struct BlockSum {
   }
 };
 
+// KL of double rows in double lanes (float rows: kl_lanes_f below).
 template <class V, bool TEMP>
 inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx,
                             scalar_t<V> my, std::size_t k, scalar_t<V> g, scalar_t<V>* grad, double temp) {
   using T = scalar_t<V>;
-  using D = double_lanes_t<V>;
+  static_assert(sizeof(T) == 8, "kl_lanes takes double rows");
+  using D = V;
   constexpr std::size_t W = D::size;
   constexpr double ninf = -std::numeric_limits<double>::infinity();
   const double Lx = row_expsum<V, TEMP>(x, n, mx, temp).L(), Ly = row_expsum<V, TEMP>(y, n, my, temp).L();
@@ -324,32 +334,13 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
     lo = sl + al;
     return sh;
   };
-  // d'_i = ((x_i - x_k) - (y_i - y_k))/T as hi + r
-  const auto dprime = [&](D a, D b, D& r) LOGITKIT_INLINE {
-    D al, bl, se;
-    const D ah = two_sum(a, negmx, al), bh = two_sum(b, negyk, bl);
-    const D sh = two_sum(ah, neg(bh), se);
-    const D dl = se + (al - bl);
-    if constexpr (TEMP) {
-      const D qt = sh * vinvt;
-      r = (quotient_residual(sh, qt, vt) + dl) * vinvt;
-      return qt;
-    } else {
-      r = dl;
-      return sh;
-    }
-  };
+  const auto dprime = [&](D a, D b, D& r) LOGITKIT_INLINE { return kl_dprime<D, TEMP>(a, b, negmx, negyk, vinvt, r); };
   // p_i from its logarithm as a pair. The weights of F carry their rounding into the result
-  // relatively, one for one: for float rows exp's few ulps of double are far below float's; for
-  // double rows the double-length exp (about 2^-58), rounded once.
+  // relatively, one for one: the double-length exp (about 2^-58), rounded once.
   const auto pexp = [&](D h, D l) LOGITKIT_INLINE {
-    if constexpr (sizeof(T) == 8) {
-      D H, L;
-      math::exp_dd(h, l, H, L);
-      return H + L;
-    } else {
-      return math::exp_neg_lo(h, l);
-    }
+    D H, L;
+    math::exp_dd(h, l, H, L);
+    return H + L;
   };
   // Every lane of a chunk, the tail padded with x's max and y's entry at k (then masked out).
   const auto lanes = [&](const double* xd, const double* yd, std::size_t m, auto&& body) LOGITKIT_INLINE {
@@ -364,9 +355,9 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
   // cancels (F carries a common relative error of the weights one for one).
   bool infinite = false;
   BlockSum<D> csum, psum;
-  widened_chunks<T>(x, y, n, [&](const double* xd, const double* yd, std::size_t, std::size_t m) {
+  {
     auto bad = lt(zero, zero);
-    lanes(xd, yd, m, [&](std::size_t, D a, D b, auto valid) LOGITKIT_INLINE {
+    lanes(x, y, n, [&](std::size_t, D a, D b, auto valid) LOGITKIT_INLINE {
       D lo, r;
       const D p = pexp(logprob(a, negmx, nLxh, lo), lo);
       const auto has_mass = mask_and(valid, lt(vninf, a));
@@ -375,8 +366,8 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
       csum.add(mask_zero(has_mass, p * (dq + r)));
       psum.add(mask_zero(has_mass, p));
     });
-    infinite = infinite || any(bad);
-  });
+    infinite = any(bad);
+  }
   const double P1 = psum.value(), c = csum.value() / P1;
 
   // Pass 2: F = Σ p_i φ(u_i), and the gradient (q - p)·g/T.
@@ -391,15 +382,11 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
   };
   BlockSum<D> fsum;
   bool overflow = false;
-  alignas(64) double gb[256];
-  widened_chunks<T>(x, y, n, [&](const double* xd, const double* yd, std::size_t i0, std::size_t m) {
+  {
     auto huge = lt(zero, zero);
-    double* go = nullptr;
-    if (grad) {
-      if constexpr (std::is_same_v<T, double>) go = grad + i0;
-      else go = gb;
-    }
-    lanes(xd, yd, m, [&](std::size_t j, D a, D b, auto valid) LOGITKIT_INLINE {
+    double* const go = grad;
+    const std::size_t m = n;
+    lanes(x, y, n, [&](std::size_t j, D a, D b, auto valid) LOGITKIT_INLINE {
       D lo;
       const D p = pexp(logprob(a, negmx, nLxh, lo), lo);
       if (!infinite) {
@@ -431,16 +418,161 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
         else store_partial(go + j, gv, m - j);
       }
     });
-    overflow = overflow || any(huge);
-    if constexpr (!std::is_same_v<T, double>)
-      if (grad)
-        for (std::size_t j = 0; j < m; ++j) grad[i0 + j] = T(gb[j]);
-  });
+    overflow = any(huge);
+  }
   if (infinite) return lim<V>::inf;
   if (!overflow) return T(math::libm_log1p(fsum.value()));
   // Some p_i·e^(u_i) leaves double's range: KL >= 600, and the closed form
   // log Σ e^((y_i - y_k)/T - L_x + c) = c - L_x + L_y + (max y - y_k)/T has no cancellation to fear.
   const double kl = c - Lx + Ly + (double(my) - yk) / temp;
+  return T(kl > 0 ? kl : 0.0);
+}
+
+// KL of float rows in float lanes, the same formulas as kl_lanes with float pairs where kl_lanes
+// has double pairs, in two passes over the rows: the first sums e_i = exp((x_i - max x)/T), the
+// same of y, and e_i·d'_i (so P's sum, Q's sum and c come from one exp of each row); the second
+// forms F and the gradient. d' and u are exact as pairs (TwoSum), the weights p_i = e_i/S_x are
+// those the sums used, and e_i and q_i come from the lane type's exp (within about an ulp of
+// float, which F carries one for one); every sum is widened to double, and F is summed in units of
+// e (S_x·F, divided once in double). A 1/T that is not exact in float scales every d' and u alike
+// by (1 + 2^-24) at most. e·e^u for u > 1 is exp(w) with w = (y_i - y_k)/T + c as a pair; above
+// w = 80 the closed form, in double. With a
+// gradient row (not x's or y's memory), e_i is kept there between the passes.
+template <class V, bool TEMP>
+inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx,
+                              scalar_t<V> my, std::size_t k, scalar_t<V> g, scalar_t<V>* grad, double temp) {
+  using T = scalar_t<V>;
+  using Acc = decltype(acc_make(V::zero()));
+  constexpr std::size_t W = V::size;
+  constexpr T ninf_s = -lim<V>::inf;
+  const T yk = y[k];
+  const V negmx = V::set1(-mx), negmy = V::set1(-my), negyk = V::set1(-yk), vninf = V::set1(ninf_s),
+          zero = V::zero(), one = V::set1(T(1));
+  const V t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))), invt = V::set1(T(1.0 / temp));
+  // exp((a - b)/T), b a row's max
+  const auto expd = [&](V a, V negb) LOGITKIT_INLINE {
+    V lo;
+    const V hi = row_diff<V, TEMP, true>(a, negb, t, tl, invt, lo);
+    return math::exp_neg_lo(hi, lo);
+  };
+  const auto dprime = [&](V a, V b, V& r) LOGITKIT_INLINE { return kl_dprime<V, TEMP>(a, b, negmx, negyk, invt, r); };
+  const auto each = [&](auto&& body) LOGITKIT_INLINE {
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) body(i, W, V::load(x + i), V::load(y + i), eq(zero, zero));
+    if (i < n)
+      body(i, n - i, load_partial<V>(x + i, n - i, mx), load_partial<V>(y + i, n - i, yk), first_lanes<V>(n - i));
+  };
+  const auto overlaps = [&](const T* a) { return grad && grad < a + n && a < grad + n; };
+  T* const estore = overlaps(x) || overlaps(y) ? nullptr : grad;
+
+  // Pass 1: S_x = Σ e_i, S_y, Σ e_i·d'_i; an entry with P's mass where y is -inf makes KL infinite.
+  CompensatedSum<V> sx, sy, cs;
+  bool infinite;
+  {
+    Acc ax, ay, ac;
+    int blocks = 0;
+    auto bad = lt(zero, zero);
+    each([&](std::size_t i, std::size_t m, V a, V b, auto valid) LOGITKIT_INLINE {
+      const V ex = mask_zero(valid, expd(a, negmx)), ey = mask_zero(valid, expd(b, negmy));
+      bad = mask_or(bad, mask_and(mask_and(valid, lt(vninf, a)), eq(b, vninf)));
+      V r;
+      const V dq = dprime(a, b, r);
+      acc_add(ax, ex);
+      acc_add(ay, ey);
+      acc_add(ac, mask_zero(lt(zero, ex), ex * (dq + r)));  // (e = 0: d' may be inf or NaN)
+      if (estore) {
+        if (m == W) store(estore + i, ex);
+        else store_partial(estore + i, ex, m);
+      }
+      if (++blocks == 8) {
+        sx.add(acc_sum(ax));
+        sy.add(acc_sum(ay));
+        cs.add(acc_sum(ac));
+        ax = Acc{};
+        ay = Acc{};
+        ac = Acc{};
+        blocks = 0;
+      }
+    });
+    sx.add(acc_sum(ax));
+    sy.add(acc_sum(ay));
+    cs.add(acc_sum(ac));
+    infinite = any(bad);
+  }
+  const double Sx = sx.value(), Sy = sy.value(), c = cs.value() / Sx, Lx = math::libm_log(Sx);
+  const T ch = T(c);
+  const V vch = V::set1(ch), vcl = V::set1(T(c - double(ch))), vinvSx = V::set1(T(1.0 / Sx)),
+          vinvSy = V::set1(T(1.0 / Sy));
+  // F is summed in units of e (F·S_x): w = log(e_i·e^(u_i)) = (y_i - y_k)/T + c, c as a float pair
+  const double C = c;
+  const T Ch = T(C);
+  const V vCh = V::set1(Ch), vCl = V::set1(T(C - double(Ch))), big = V::set1(T(80));
+  const auto q_arg = [&](V b, V& lo) LOGITKIT_INLINE {
+    V bl;
+    const V bh = two_sum(b, negyk, bl);
+    V ph, pe;
+    if constexpr (TEMP) {
+      ph = two_prod(bh, invt, pe);
+      pe = mul_add(bl, invt, pe);
+    } else {
+      ph = bh;
+      pe = bl;
+    }
+    V se;
+    const V sh = two_sum(ph, vCh, se);
+    lo = se + (pe + vCl);
+    return sh;
+  };
+  const V vgs = V::set1(T(double(g) / temp));
+
+  // Pass 2: F = Σ p_i φ(u_i) (q's mass where p is 0), and the gradient (q - p)·g/T.
+  CompensatedSum<V> fsum;
+  bool huge_any = false;
+  {
+    Acc facc;
+    int blocks = 0;
+    each([&](std::size_t i, std::size_t m, V a, V b, auto valid) LOGITKIT_INLINE {
+      V e;
+      if (estore) e = m == W ? V::load(estore + i) : load_partial<V>(estore + i, m, T(0));
+      else e = mask_zero(valid, expd(a, negmx));
+      const V p = e * vinvSx;
+      if (!infinite) {
+        const auto pos = mask_and(valid, lt(zero, e));
+        V r;
+        const V dq = dprime(a, b, r);
+        const V u = (vch - dq) + (vcl - r);
+        V term = mask_zero(pos, e * phi_small<V, T>(u));
+        const auto above = mask_and(pos, lt(one, u)), below = mask_and(pos, lt(u, neg(one)));
+        const auto q_only = mask_and(valid, mask_and(le(e, zero), lt(vninf, b)));
+        const auto by_q = mask_or(above, q_only);
+        if (any(by_q)) {
+          V wl;
+          const V w = q_arg(b, wl);
+          if (any(mask_and(by_q, lt(big, w)))) huge_any = true;
+          const V qe = math::exp_any<V, true, true>(w, wl);
+          term = select(above, qe - e * (one + u), term);
+          term = select(q_only, qe, term);
+        }
+        if (any(below)) term = select(below, e * ((math::exp(u) - one) - u), term);
+        acc_add(facc, term);
+        if (++blocks == 8) {
+          fsum.add(acc_sum(facc));
+          facc = Acc{};
+          blocks = 0;
+        }
+      }
+      if (grad) {
+        const V q = expd(b, negmy) * vinvSy;
+        const V gv = vgs * (q - p);
+        if (m == W) store(grad + i, gv);
+        else store_partial(grad + i, gv, m);
+      }
+    });
+    fsum.add(acc_sum(facc));
+  }
+  if (infinite) return lim<V>::inf;
+  if (!huge_any) return T(math::libm_log1p(fsum.value() / Sx));
+  const double kl = c - Lx + math::libm_log(Sy) + (double(my) - double(yk)) / temp;
   return T(kl > 0 ? kl : 0.0);
 }
 
@@ -458,12 +590,17 @@ inline scalar_t<V> kl_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
   }
   std::size_t k = 0;
   while (x[k] != mx) ++k;
-  bool wide = (temp != 1.0 && (temp_needs_wide<V>(x, n, mx, mnx, temp) || temp_needs_wide<V>(y, n, my, mny, temp))) ||
-              (grad && !grad_scale_fits<V>(g, temp));
-  if constexpr (std::is_same_v<T, float>) wide = wide && !(temp >= 1e-30 && temp <= 1e30);
+  // (also at temperature 1: a difference x_i - x_k or y_i - y_k that overflows)
+  const bool wide = temp_needs_wide<V>(x, n, mx, mnx, temp) || temp_needs_wide<V>(y, n, my, mny, temp) ||
+                    (grad && !grad_scale_fits<V>(g, temp));
   if (wide) return kl_wide<V>(x, y, n, mx, my, k, g, grad, temp);
-  return temp == 1.0 ? kl_lanes<V, false>(x, y, n, mx, my, k, g, grad, temp)
-                     : kl_lanes<V, true>(x, y, n, mx, my, k, g, grad, temp);
+  if constexpr (std::is_same_v<T, float>) {
+    return temp == 1.0 ? kl_lanes_f<V, false>(x, y, n, mx, my, k, g, grad, temp)
+                       : kl_lanes_f<V, true>(x, y, n, mx, my, k, g, grad, temp);
+  } else {
+    return temp == 1.0 ? kl_lanes<V, false>(x, y, n, mx, my, k, g, grad, temp)
+                       : kl_lanes<V, true>(x, y, n, mx, my, k, g, grad, temp);
+  }
 }
 
 }  // namespace kernels

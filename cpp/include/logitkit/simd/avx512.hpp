@@ -151,9 +151,6 @@ inline void acc_add(AccD& acc, VD x) { acc.a = acc.a + x; }
 inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }
-// The double-lane vector of this ISA, for either lane type (declared for decltype only).
-VD double_lanes(VF);
-VD double_lanes(VD);
 
 }  // namespace simd::avx512
 }  // namespace LOGITKIT_ISA_NAMESPACE

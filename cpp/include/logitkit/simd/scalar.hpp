@@ -100,9 +100,6 @@ inline double acc_sum(const AccD& acc) { return acc.a; }
 
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }
-// The double-lane vector of this ISA, for either lane type (declared for decltype only).
-VD double_lanes(VF);
-VD double_lanes(VD);
 
 }  // namespace simd::scalar
 }  // namespace LOGITKIT_ISA_NAMESPACE
