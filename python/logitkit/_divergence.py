@@ -14,42 +14,25 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _functional
+from . import _core, _functional, losses
 from ._validation import (
     LossValue,
     as_real_array,
     check_temperature,
     class_axis_index,
-    is_bfloat16,
     no_dim,
     one_class_error,
 )
 
 __all__ = ["entropy", "entropy_with_grad", "kl_divergence", "kl_divergence_with_grad"]
 
-_F16 = np.dtype(np.float16)
 
-
-def _float_rows(logits: Any, name: str) -> tuple[np.ndarray, Any]:
-    """The logits as float32 or float64 (float16, bfloat16 as float32; integers, bool as float64)
-    and their own dtype."""
-    x = np.asarray(as_real_array(logits, name))
-    dt = x.dtype
-    if dt == _F16 or is_bfloat16(dt):
-        x = x.astype(np.float32)
-    elif dt.kind != "f":
-        x = x.astype(np.float64)
-    return x, dt
-
-
-def _result_dtypes(dt: Any, x: np.ndarray) -> tuple[np.dtype, np.dtype]:
-    """(value dtype, gradient dtype): float16 gives float16 and float16; bfloat16 gives float32
-    values (a bfloat16 sum keeps three digits) and a bfloat16 gradient; integer logits float64."""
-    if dt == _F16:
-        return _F16, _F16
-    if is_bfloat16(dt):
-        return np.dtype(np.float32), dt
-    return x.dtype, x.dtype
+def _float_rows(logits: Any, name: str) -> tuple[np.ndarray, tuple[np.dtype, np.dtype]]:
+    """The logits as the losses compute them (float16, bfloat16 as float32; integers, bool as
+    float64) and the (value, gradient) dtypes the losses return for them."""
+    x0 = np.asarray(as_real_array(logits, name))
+    x = losses._float_logits(x0, name)
+    return x, losses._narrow_dtypes(x0) or (x.dtype, x.dtype)
 
 
 def _class_axis(x: np.ndarray, axis: Any, name: str) -> int:
@@ -95,7 +78,7 @@ _ENTROPY_REDUCTIONS = ("none", "mean", "sum")
 
 
 def _entropy(logits, axis, temperature, where, reduction, want_grad):
-    x, dt = _float_rows(logits, "logits")
+    x, (vdt, gdt) = _float_rows(logits, "logits")
     ax = _class_axis(x, axis, "logits")
     t = check_temperature(temperature)
     red = _check_reduction(reduction, _ENTROPY_REDUCTIONS)
@@ -105,7 +88,6 @@ def _entropy(logits, axis, temperature, where, reduction, want_grad):
     rows = x.size // x.shape[ax]
     g = 1.0 / rows if red == "mean" and rows else 1.0
     axes = [(ax,), (), (), ()]
-    vdt, gdt = _result_dtypes(dt, x)
     if not want_grad:
         h = _core.entropy(x, x.dtype.type(g), t, axes=axes)
         return _reduce(np.asarray(h), red, rows, vdt)
@@ -194,8 +176,8 @@ _KL_REDUCTIONS = ("batchmean", "sum", "none", "mean")
 
 
 def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
-    x, dtx = _float_rows(p_logits, "p_logits")
-    y, dty = _float_rows(q_logits, "q_logits")
+    x, dts_x = _float_rows(p_logits, "p_logits")
+    y, dts_y = _float_rows(q_logits, "q_logits")
     if x.shape != y.shape:
         raise ValueError(
             f"p_logits and q_logits: the shapes differ, {x.shape} and {y.shape} (one row of "
@@ -212,7 +194,7 @@ def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
     denom = {"batchmean": rows, "mean": rows * C}.get(red, 1)
     g = 1.0 / denom if denom else 1.0
     axes = [(ax,), (ax,), (), ()]
-    vdt, gdt = _result_dtypes(dty if dtx == dty else x.dtype, x)
+    vdt, gdt = dts_x if dts_x == dts_y else (x.dtype, x.dtype)
     if not want_grad:
         kl = _core.kl_divergence(x, y, x.dtype.type(g), t, axes=axes)
         return _reduce(np.asarray(kl), red, denom, vdt)
