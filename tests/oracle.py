@@ -806,6 +806,123 @@ def kl_divergence_grad(p_logits, q_logits, *, axis=-1, temperature=1.0, reductio
     return np.moveaxis(g, -1, axis)
 
 
+def js_divergence(p_logits, q_logits, *, axis=-1, temperature=1.0, reduction="none"):
+    """JS = ½ Σ p log(2p/(p + q)) + ½ Σ q log(2q/(p + q)) per row (0·log 0 = 0), work dtype."""
+    lp, p = _rows_last(p_logits, axis, temperature)
+    lq, q = _rows_last(q_logits, axis, temperature)
+    W = p.dtype.type
+    with np.errstate(all="ignore"):
+        lm = np.logaddexp(lp, lq) - np.log(W(2))  # log m
+        js = W(0.5) * (_zero_times(p, lp - lm).sum(axis=-1) + _zero_times(q, lq - lm).sum(axis=-1))
+    if reduction == "none":
+        return js
+    return js.sum() if reduction == "sum" else js.sum() / js.size
+
+
+def js_divergence_grad(p_logits, q_logits, *, axis=-1, temperature=1.0, reduction="none"):
+    """dJS/dq_logits = (q/(2T))·(log(q/m) - Σ q log(q/m)) per row, divided by the rows for 'mean'."""
+    lp, p = _rows_last(p_logits, axis, temperature)
+    lq, q = _rows_last(q_logits, axis, temperature)
+    W = p.dtype.type
+    with np.errstate(all="ignore"):
+        lm = np.logaddexp(lp, lq) - np.log(W(2))
+        lqm = np.where(q == 0, 0, lq - lm)
+        kl = (q * lqm).sum(axis=-1, keepdims=True)
+        g = q / (W(2) * W(temperature)) * (lqm - kl)
+    if reduction == "mean":
+        g = g / W(g.size // g.shape[-1])
+    return np.moveaxis(g, -1, axis)
+
+
+def _bernoulli(x, temperature):
+    """(z, p, 1 - p, softplus(-z), softplus(z)) of z = x/T elementwise, the losses' work dtype;
+    softplus(±z) = -log p, -log(1 - p), with no 1 - p formed by subtraction."""
+    x = np.asarray(x)
+    W = loss_work_dtype(x.dtype if x.dtype.kind == "f" else np.float64)
+    z = x.astype(W) / W.type(temperature)
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(z))
+        p = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        r = np.where(z >= 0, e / (1 + e), 1 / (1 + e))
+        sp_neg = np.log1p(e) + np.maximum(-z, 0)  # softplus(-z)
+        sp_pos = np.log1p(e) + np.maximum(z, 0)  # softplus(z)
+    return z, p, r, sp_neg, sp_pos
+
+
+def _elementwise_reduce(v, reduction):
+    if reduction == "none":
+        return v
+    if reduction == "sum":
+        return v.sum()
+    if reduction == "batchmean":
+        return v.sum() / (v.shape[0] if v.ndim else 1)
+    return v.sum() / v.size
+
+
+def binary_entropy(x, *, temperature=1.0, reduction="none"):
+    """H(sigmoid(x/T)) = p·softplus(-z) + (1 - p)·softplus(z) elementwise (0 at ±inf)."""
+    z, p, r, spn, spp = _bernoulli(x, temperature)
+    with np.errstate(all="ignore"):
+        h = np.where(np.isinf(z), 0, _zero_times(p, spn) + _zero_times(r, spp))
+    return _elementwise_reduce(h, reduction)
+
+
+def binary_entropy_grad(x, *, temperature=1.0, reduction="none"):
+    """dH/dx = -(z·p·(1 - p))/T, divided by the elements for 'mean'."""
+    z, p, r, _, _ = _bernoulli(x, temperature)
+    W = p.dtype.type
+    with np.errstate(all="ignore"):
+        g = np.where(np.isinf(z), W(0), -(z * p * r) / W(temperature))
+    return g / W(g.size) if reduction == "mean" else g
+
+
+def _t_minus_1_minus_log_t(d, log_t):
+    """h(t) = t - 1 - log t >= 0 with d = t - 1: by its alternating series in d for |d| < 1/2 (no
+    cancellation), else from log t given directly (1 + d may have lost t's digits when t << 1)."""
+    with np.errstate(all="ignore"):
+        direct = d - log_t
+        small = np.abs(d) < 0.5
+        ds = np.where(small, d, 0)
+        term, series = ds * ds, np.zeros_like(ds)
+        for k in range(2, 70):
+            series = series + term / k
+            term = -term * ds
+        return np.where(small, series, direct)
+
+
+def binary_kl_divergence(p_logits, q_logits, *, temperature=1.0, reduction="mean"):
+    """KL(Bern(p) || Bern(q)) elementwise as p·h(q/p) + (1 - p)·h((1 - q)/(1 - p)) with
+    h(t) = t - 1 - log t >= 0 (the linear parts cancel exactly), t - 1 from q - p formed without
+    cancellation (σ(a)·σ(-b)·expm1(b - a) for logits within 1, else on the side where p and q are
+    small), log t from the softplus forms of the logs; infinite logits by their limits."""
+    za, p, pr, a_n, a_p = _bernoulli(p_logits, temperature)
+    zb, q, qr, b_n, b_p = _bernoulli(q_logits, temperature)
+    with np.errstate(all="ignore"):
+        far = np.where(za + zb > 0, pr - qr, q - p)
+        q_minus_p = np.where(np.abs(zb - za) <= 1, p * qr * np.expm1(zb - za), far)
+        # w·h(v/w) -> v as the weight w underflows to 0 (p or 1 - p), whatever v is
+        t1 = p * _t_minus_1_minus_log_t(q_minus_p / p, a_n - b_n)
+        t2 = pr * _t_minus_1_minus_log_t(-q_minus_p / pr, a_p - b_p)
+        kl = np.where(p == 0, q, t1) + np.where(pr == 0, qr, t2)
+        # infinite logits: P or Q certain. P certain: -log q of its class; Q certain and P not the
+        # same: +inf; the same certainty: 0
+        kl = np.where(np.isinf(za), np.where(za > 0, b_n, b_p), kl)
+        kl = np.where(np.isinf(zb), np.where(za == zb, 0, np.inf), kl)
+        kl = np.where(np.isnan(za) | np.isnan(zb), np.nan, kl)
+    return _elementwise_reduce(kl.astype(p.dtype), reduction)
+
+
+def binary_kl_divergence_grad(p_logits, q_logits, *, temperature=1.0, reduction="mean"):
+    """dKL/dq_logits = (q - p)/T elementwise, times the reduction's factor."""
+    _, p, pr, _, _ = _bernoulli(p_logits, temperature)
+    _, q, qr, _, _ = _bernoulli(q_logits, temperature)
+    W = p.dtype.type
+    n = {"mean": q.size, "batchmean": q.shape[0] if q.ndim else 1}.get(reduction, 1)
+    with np.errstate(all="ignore"):
+        d = np.where(p + q > 1, pr - qr, q - p)  # on the side where both are small
+        return d / W(temperature) / W(n)
+
+
 def ulp_errors(got, exact, dtype) -> np.ndarray:
     """Elementwise error of got against exact, in ulps of dtype (float64 array).
 

@@ -291,6 +291,48 @@ def _raw_kl(with_grad):
     return raw
 
 
+def _raw_js(with_grad):
+    def raw(dtype, rng):
+        (x, y), _ = _kl_example(dtype, rng, (7, 37))
+        uf = "js_divergence" + ("_grad" if with_grad else "")
+        for temp in (1.0, 1.7):
+            r = getattr(_core, uf)(x, y, dtype.type(1), temp)
+            v = r[0] if with_grad else r
+            exact = oracle.js_divergence(x, y, temperature=temp)
+            yield Check(f"{uf} T={temp}", v, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+            if with_grad:
+                eg = oracle.js_divergence_grad(x, y, temperature=temp)
+                # q·(log(q/m) - KL(Q ‖ M))/(2T): within an ulp of 2·q/T, as the KL gradient
+                yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", None, 2.0 / temp, ufunc=uf)
+
+    return raw
+
+
+def _binary_kl_example(dtype, rng, shape):
+    return (_x(dtype, rng, shape, 4.0), _x(dtype, rng, shape, 4.0)), {"reduction": "none"}
+
+
+def _raw_binary(name, with_grad):
+    """The elementwise divergences' raw ufuncs: (inputs..., g, T) -> value[, g·gradient]."""
+
+    def raw(dtype, rng):
+        args = (_x(dtype, rng, (7, 37), 4.0),) + (
+            (_x(dtype, rng, (7, 37), 4.0),) if "kl" in name else ()
+        )
+        uf = name + ("_grad" if with_grad else "")
+        for temp in (1.0, 1.7):
+            r = getattr(_core, uf)(*args, dtype.type(1), temp)
+            f = getattr(oracle, name)
+            kw = {"temperature": temp, "reduction": "none"}
+            v = r[0] if with_grad else r
+            yield Check(f"{uf} T={temp}", v, f(*args, **kw), "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+            if with_grad:
+                eg = getattr(oracle, name + "_grad")(*args, **kw)
+                yield Check(f"{uf} grad T={temp}", r[1], eg, "grad", ufunc=uf)
+
+    return raw
+
+
 # ----------------------------------------------------------------------------- oracles
 
 
@@ -499,6 +541,68 @@ FUNCTIONS: list[Fn] = [
         raw=_raw_kl(True),
         measures=("ulp", "grad"),
         grad_scale=lambda *args: 2.0,
+        logit_inputs=2,
+    ),
+    Fn(
+        "js_divergence",
+        "loss",
+        ("js_divergence",),
+        oracle.js_divergence,
+        LOSS_BOUNDS,
+        _kl_example,
+        raw=_raw_js(False),
+        logit_inputs=2,
+    ),
+    Fn(
+        "js_divergence_with_grad",
+        "loss",
+        ("js_divergence_grad",),
+        _with_grad(oracle.js_divergence, oracle.js_divergence_grad),
+        LOSS_BOUNDS,
+        _kl_example,
+        raw=_raw_js(True),
+        measures=("ulp", "grad"),
+        grad_scale=lambda *args: 2.0,
+        logit_inputs=2,
+    ),
+    Fn(
+        "binary_entropy",
+        "loss",
+        ("binary_entropy",),
+        oracle.binary_entropy,
+        LOSS_BOUNDS,
+        _unary_example,
+        raw=_raw_binary("binary_entropy", False),
+    ),
+    Fn(
+        "binary_entropy_with_grad",
+        "loss",
+        ("binary_entropy_grad",),
+        _with_grad(oracle.binary_entropy, oracle.binary_entropy_grad),
+        LOSS_BOUNDS,
+        _unary_example,
+        raw=_raw_binary("binary_entropy", True),
+        measures=("ulp", "grad"),
+    ),
+    Fn(
+        "binary_kl_divergence",
+        "loss",
+        ("binary_kl_divergence",),
+        oracle.binary_kl_divergence,
+        LOSS_BOUNDS,
+        _binary_kl_example,
+        raw=_raw_binary("binary_kl_divergence", False),
+        logit_inputs=2,
+    ),
+    Fn(
+        "binary_kl_divergence_with_grad",
+        "loss",
+        ("binary_kl_divergence_grad",),
+        _with_grad(oracle.binary_kl_divergence, oracle.binary_kl_divergence_grad),
+        LOSS_BOUNDS,
+        _binary_kl_example,
+        raw=_raw_binary("binary_kl_divergence", True),
+        measures=("ulp", "grad"),
         logit_inputs=2,
     ),
     Fn(

@@ -64,6 +64,10 @@ MULTICLASS_CALLS = {
     "entropy": lambda x, t, **kw: lk.entropy(x, **kw),
     "entropy_with_grad": lambda x, t, **kw: lk.entropy_with_grad(x, **kw),
     "kl_divergence": lambda x, t, **kw: lk.kl_divergence(x, x[::-1].copy(), **kw),
+    "js_divergence": lambda x, t, **kw: lk.js_divergence(x, x[::-1].copy(), **kw),
+    "js_divergence_with_grad": lambda x, t, **kw: lk.js_divergence_with_grad(
+        x, x[::-1].copy(), **kw
+    ),
     "kl_divergence_with_grad": lambda x, t, **kw: lk.kl_divergence_with_grad(
         x, x[::-1].copy(), **kw
     ),
@@ -79,6 +83,7 @@ TAKES_LABELS = [
     if not n.endswith(("proba", "log_proba", "predict", "top_k"))
     and "entropy" not in n
     and "kl_divergence" not in n
+    and "js_divergence" not in n
 ]
 LOSSES = [n for n in TAKES_LABELS if "loss" in n or "grad" in n or "entropy" in n]
 
@@ -112,6 +117,7 @@ OTHER_AXIS_CALLS = {
         X, Y01, **kw
     ),
     "multilabel.brier_score": lambda **kw: ml.brier_score(X, Y01, **kw),
+    "multilabel.entropy": lambda **kw: ml.entropy(X, **kw),
     "MultiLabel.proba": lambda **kw: ml.MultiLabel().proba(X, **kw),
     "MultiLabel.loss": lambda **kw: ml.MultiLabel().loss(X, Y01, **kw),
 }

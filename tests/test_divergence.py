@@ -530,3 +530,148 @@ def test_the_multiclass_verb_and_the_config_object():
     )
     with pytest.warns(lk.multiclass.ProbabilitiesWarning):
         lk.multiclass.entropy(lk.softmax(x))
+
+
+# ------------------------------------------------------------------ Jensen-Shannon divergence
+
+
+def mp_js(x, y, t=1.0):
+    with mp.workdps(MP_DPS):
+        lp, lq = _mp_rows(x, t), _mp_rows(y, t)
+        total = mp.mpf(0)
+        for a, b in zip(lp, lq, strict=True):
+            p = mp.e**a if a != -mp.inf else mp.mpf(0)
+            q = mp.e**b if b != -mp.inf else mp.mpf(0)
+            m = (p + q) / 2
+            if p > 0:
+                total += p * mp.log(p / m) / 2
+            if q > 0:
+                total += q * mp.log(q / m) / 2
+        return total
+
+
+def mp_js_grad(x, y, t=1.0):
+    with mp.workdps(MP_DPS):
+        lp, lq = _mp_rows(x, t), _mp_rows(y, t)
+        p = [mp.e**a if a != -mp.inf else mp.mpf(0) for a in lp]
+        q = [mp.e**b if b != -mp.inf else mp.mpf(0) for b in lq]
+        lqm = [
+            mp.log(2 * qi / (pi + qi)) if qi > 0 else mp.mpf(0) for pi, qi in zip(p, q, strict=True)
+        ]
+        kl = mp.fsum(qi * v for qi, v in zip(q, lqm, strict=True))
+        return [float(qi / (2 * mp.mpf(t)) * (v - kl)) for qi, v in zip(q, lqm, strict=True)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [2, 9, 67, 300])
+@pytest.mark.parametrize("t", [1.0, 0.6])
+def test_js_of_nearly_identical_and_far_rows_against_mpmath(isa, dtype, n, t):
+    rng = np.random.default_rng(n)
+    rels = (1e-3, 1e-6) if dtype == F32 else (1e-3, 1e-8, 1e-13)
+    cases = [_near(dtype, rng, n, rel) for rel in rels]
+    cases.append(
+        ((rng.standard_normal(n) * 4).astype(dtype), (rng.standard_normal(n) * 4).astype(dtype))
+    )
+    x = np.array([c[0] for c in cases])
+    y = np.array([c[1] for c in cases])
+    js, g = lk.js_divergence_with_grad(x, y, temperature=t)
+    assert js.dtype == dtype
+    for i in range(len(cases)):
+        exact = mp_js(x[i], y[i], t)
+        assert 0 <= js[i] <= np.log(2)
+        assert within("js_divergence", js[i], exact, dtype, isa, "mpmath"), (i, js[i], exact)
+        eg = np.array(mp_js_grad(x[i], y[i], t))
+        tol = 4 * float(np.finfo(dtype).eps) * max(1.0, float(np.abs(eg).max()))
+        assert np.allclose(g[i].astype(np.float64), eg, rtol=0, atol=tol), i
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_js_of_rows_one_ulp_apart_keeps_its_digits(isa, dtype):
+    rng = np.random.default_rng(3)
+    for n in (3, 40, 257):
+        x = (rng.standard_normal(n) * 3).astype(dtype)
+        for j in (0, int(np.argmax(x)), n - 1):
+            y = x.copy()
+            y[j] = np.nextafter(y[j], np.array(np.inf, dtype))
+            exact = mp_js(x, y)
+            assert 0 < float(exact) < 1e-12
+            got = lk.js_divergence(x, y)
+            assert within("js_divergence", got, exact, dtype, isa, "mpmath one ulp apart"), (n, j)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_js_exact_values_symmetry_and_bounds(isa, dtype):
+    inf = np.inf
+    x = np.array([1.0, 2.0, 3.0], dtype)
+    assert lk.js_divergence(x, x) == 0
+    assert lk.js_divergence(x, x + dtype.type(100)) == 0  # a shift: the same distribution
+    # disjoint supports: exactly log 2, the bound
+    d = lk.js_divergence(np.array([0.0, -inf], dtype), np.array([-inf, 0.0], dtype))
+    assert ulps(d, mp.log(2), dtype) <= LOSS_BOUNDS[dtype]
+    rng = np.random.default_rng(7)
+    a = (rng.standard_normal((20, 30)) * 5).astype(dtype)
+    b = (rng.standard_normal((20, 30)) * 5).astype(dtype)
+    ab, ba = lk.js_divergence(a, b), lk.js_divergence(b, a)
+    assert np.all(ab <= np.log(2)) and np.all(ab >= 0)
+    # symmetric: the two orders agree within twice the bound (each within it of the exact value)
+    np.testing.assert_allclose(ab, ba, rtol=2 * LOSS_BOUNDS[dtype] * float(np.finfo(dtype).eps))
+    # entries where one side is 0: q·log(2)/2; NaN or +inf anywhere, or no finite entry: NaN
+    p = np.array([0.0, -inf, 1.0], dtype)
+    q = np.array([0.5, 2.0, -inf], dtype)
+    assert ulps(lk.js_divergence(p, q), mp_js(p, q), dtype) <= LOSS_BOUNDS[dtype]
+    for bad in ([np.nan, 0.0, 1.0], [inf, 0.0, 1.0], [-inf, -inf, -inf]):
+        bb = np.array(bad, dtype)
+        for args in ((bb, x), (x, bb)):
+            v, g = lk.js_divergence_with_grad(*args)
+            assert np.isnan(v) and np.all(np.isnan(g))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("t", [1.0, 2.5])
+def test_js_gradient_against_finite_differences(reduction, t):
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((3, 6)) * 2
+    b = rng.standard_normal((3, 6)) * 2
+    v, g = lk.js_divergence_with_grad(a, b, temperature=t, reduction=reduction)
+
+    def total(q):
+        return float(np.sum(lk.js_divergence(a, q, temperature=t, reduction=reduction)))
+
+    np.testing.assert_allclose(g, _fd(total, b, 1e-6), rtol=1e-6, atol=1e-9)
+    per = np.array([float(mp_js(a[i], b[i], t)) for i in range(3)])
+    np.testing.assert_allclose(
+        v, {"none": per, "mean": per.mean(), "sum": per.sum()}[reduction], rtol=1e-14
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_js_options_together(dtype, axis):
+    rng = np.random.default_rng(13)
+    a = (rng.standard_normal((4, 5)) * 3).astype(dtype)
+    b = (rng.standard_normal((4, 5)) * 3).astype(dtype)
+    a0, b0 = a.copy(), b.copy()
+    for red in ("none", "mean", "sum"):
+        v, g = lk.js_divergence_with_grad(a, b, axis=axis, temperature=1.5, reduction=red)
+        am, bm = (
+            np.moveaxis(a.astype(np.float64), axis, -1),
+            np.moveaxis(b.astype(np.float64), axis, -1),
+        )
+        per = np.array([float(mp_js(am[i], bm[i], 1.5)) for i in range(am.shape[0])])
+        want = {"none": per, "mean": per.mean(), "sum": per.sum()}[red]
+        rt = {np.float16: 2e-3, np.float32: 1e-6, np.float64: 1e-14, np.int64: 1e-14}[dtype]
+        np.testing.assert_allclose(np.asarray(v, np.float64), want, rtol=rt)
+        assert g.shape == a.shape
+        eg = np.moveaxis(
+            np.array([mp_js_grad(am[i], bm[i], 1.5) for i in range(am.shape[0])]), -1, axis
+        )
+        if red == "mean":
+            eg = eg / am.shape[0]
+        np.testing.assert_allclose(g.astype(np.float64), eg, rtol=0, atol=10 * rt)
+    assert np.array_equal(a, a0) and np.array_equal(b, b0)
+    with pytest.raises(ValueError, match="reduction"):
+        lk.js_divergence(a, b, reduction="batchmean")
+    with pytest.raises(ValueError, match="shapes differ"):
+        lk.js_divergence(a, b[:2])
+    with pytest.raises(ValueError, match="single logit"):
+        lk.js_divergence(a[:, :1], b[:, :1])

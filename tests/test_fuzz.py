@@ -818,12 +818,127 @@ def _kl(name, f, with_grad):
     )
 
 
+def _js(name, f, with_grad):
+    def kw(o):
+        return {
+            "axis": o["axis"],
+            "temperature": o["temperature"] or 1.0,
+            "reduction": o["reduction"],
+        }
+
+    def call(x, o, a):
+        r = f(x, a["q"], **kw(o))
+        return tuple(r) if with_grad else (r,)
+
+    def oracle(x, o, a):
+        checks = [_loss_check(O.js_divergence(x, a["q"], **kw(o)), o["reduction"], x.dtype)]
+        if with_grad:
+            g = O.js_divergence_grad(x, a["q"], **kw(o))
+            checks.append(Check(g, "grad", scale=2.0 / (o["temperature"] or 1.0)))
+        return checks
+
+    return Fn(
+        name,
+        "other",
+        call,
+        oracle,
+        _div_opts(["none", "mean", "sum"]),
+        _div_aux,
+        min_ndim=1,
+        min_class=1,
+        one_class_error=True,
+        float_outputs=(0, 1) if with_grad else (0,),
+    )
+
+
 REGISTRY += [
     _entropy("entropy", lk.entropy, False),
     _entropy("entropy_with_grad", lk.entropy_with_grad, True),
     _entropy("multiclass.entropy", lk.multiclass.entropy, False),
     _kl("kl_divergence", lk.kl_divergence, False),
     _kl("kl_divergence_with_grad", lk.kl_divergence_with_grad, True),
+    _js("js_divergence", lk.js_divergence, False),
+    _js("js_divergence_with_grad", lk.js_divergence_with_grad, True),
+]
+
+
+# --- binary (multi-label) entropy and KL divergence, elementwise
+
+
+def _bin_opts(reductions):
+    def opts(shape):
+        return st.fixed_dictionaries(
+            {
+                "seed": st.integers(0, 3),
+                "temperature": st.sampled_from([1.0, 0.5, 3.0]),
+                "reduction": st.sampled_from(reductions),
+            }
+        )
+
+    return opts
+
+
+def _bin_aux(shape, dt, o):
+    return {"q": (_rng(o, 2).standard_normal(shape) * 4).astype(dt)}
+
+
+def _binary_entropy(name, f, with_grad, min_ndim=0):
+    def kw(o):
+        return {"temperature": o["temperature"] or 1.0, "reduction": o["reduction"]}
+
+    def call(x, o, a):
+        r = f(x, **kw(o))
+        return tuple(r) if with_grad else (r,)
+
+    def oracle(x, o, a):
+        checks = [_loss_check(O.binary_entropy(x, **kw(o)), o["reduction"], x.dtype)]
+        if with_grad:
+            checks.append(Check(O.binary_entropy_grad(x, **kw(o)), "grad", scale=1.0))
+        return checks
+
+    return Fn(
+        name,
+        "elementwise",
+        call,
+        oracle,
+        _bin_opts(["none", "mean", "sum"]),
+        _bin_aux,
+        min_ndim=min_ndim,
+        float_outputs=(0, 1) if with_grad else (0,),
+    )
+
+
+def _binary_kl(name, f, with_grad):
+    def kw(o):
+        return {"temperature": o["temperature"] or 1.0, "reduction": o["reduction"]}
+
+    def call(x, o, a):
+        r = f(x, a["q"], **kw(o))
+        return tuple(r) if with_grad else (r,)
+
+    def oracle(x, o, a):
+        checks = [_loss_check(O.binary_kl_divergence(x, a["q"], **kw(o)), o["reduction"], x.dtype)]
+        if with_grad:
+            checks.append(Check(O.binary_kl_divergence_grad(x, a["q"], **kw(o)), "grad", scale=1.0))
+        return checks
+
+    return Fn(
+        name,
+        "elementwise",
+        call,
+        oracle,
+        _bin_opts(["mean", "sum", "none", "batchmean"]),
+        _bin_aux,
+        float_outputs=(0, 1) if with_grad else (0,),
+    )
+
+
+REGISTRY += [
+    _binary_entropy("binary_entropy", lk.binary_entropy, False),
+    _binary_entropy("binary_entropy_with_grad", lk.binary_entropy_with_grad, True),
+    _binary_entropy("multilabel.entropy", lk.multilabel.entropy, False, 1),
+    _binary_kl("binary_kl_divergence", lk.binary_kl_divergence, False),
+    _binary_kl("binary_kl_divergence_with_grad", lk.binary_kl_divergence_with_grad, True),
 ]
 
 

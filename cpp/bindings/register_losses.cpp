@@ -12,6 +12,9 @@
 //   entropy_grad             (n),(),()->(),(n)               x, g, T -> H, g·dH/dx
 //   kl_divergence            (n),(n),(),()->()               p, q, g, T -> KL(softmax(p/T) || softmax(q/T))
 //   kl_divergence_grad       (n),(n),(),()->(),(n)           p, q, g, T -> KL, g·dKL/dq
+//   js_divergence[_grad]     as kl_divergence                 p, q, g, T -> JS[, g·dJS/dq]
+//   binary_entropy[_grad]          x, g, T -> H[, g·dH/dx]          (elementwise)
+//   binary_kl_divergence[_grad]    p, q, g, T -> KL[, g·dKL/dq]     (elementwise)
 #include <algorithm>
 #include <cmath>
 #include <exception>
@@ -115,12 +118,11 @@ void entropy_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
   });
 }
 
-template <class T, bool GRAD>
-void kl_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
-  FlagGuard guard;
-  const auto f = active_kernels().get<T>().kl_divergence;
+// Two rows of logits in, one value per row out (and a gradient row): kl_divergence, js_divergence.
+template <class T, bool GRAD, class F>
+void two_row_loop(char** args, const npy_intp* dims, const npy_intp* steps, F f) {
   const npy_intp N = dims[0], n = dims[1];
-  constexpr int nargs = GRAD ? 6 : 5;  // p, q, g, T, KL[, grad]
+  constexpr int nargs = GRAD ? 6 : 5;  // p, q, g, T, value[, grad]
   const npy_intp ps = steps[nargs], qs = steps[nargs + 1];
   parallel_for(N, 2 * n, 1, [&](npy_intp rb, npy_intp re) {
     for (npy_intp r = rb; r < re; ++r) {
@@ -130,11 +132,76 @@ void kl_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
       const double temp = load<double>(args[3] + r * steps[3]);
       T* grad = nullptr;
       if constexpr (GRAD) grad = row_out<T, T>(args[5] + r * steps[5], steps[nargs + 2], n, 1);
-      const T kl = f(p, q, std::size_t(n), g, grad, temp);
-      std::memcpy(args[4] + r * steps[4], &kl, sizeof(T));
+      const T v = f(p, q, std::size_t(n), g, grad, temp);
+      std::memcpy(args[4] + r * steps[4], &v, sizeof(T));
       if constexpr (GRAD) row_done<T, T>(grad, args[5] + r * steps[5], steps[nargs + 2], n);
     }
   });
+}
+
+template <class T, bool GRAD>
+void kl_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  two_row_loop<T, GRAD>(args, dims, steps, active_kernels().get<T>().kl_divergence);
+}
+
+template <class T, bool GRAD>
+void js_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  two_row_loop<T, GRAD>(args, dims, steps, active_kernels().get<T>().js_divergence);
+}
+
+// The elementwise divergences: NIN array inputs (x, or p and q), then g and T (float64), then the
+// value[, gradient]. A run of contiguous elements with one g and T is one kernel call; otherwise
+// the kernel is called per element (its cost per element is far above a call's).
+template <class T, bool GRAD, int NIN, class Call>
+void binary_divergence_loop(char** args, const npy_intp* dims, const npy_intp* steps, Call call) {
+  const npy_intp n = dims[0];
+  constexpr int G = NIN, TT = NIN + 1, V = NIN + 2, GR = NIN + 3;
+  bool contiguous = steps[G] == 0 && steps[TT] == 0 && steps[V] == npy_intp(sizeof(T)) &&
+                    (!GRAD || steps[GR] == npy_intp(sizeof(T)));
+  for (int k = 0; k < NIN; ++k) contiguous = contiguous && steps[k] == npy_intp(sizeof(T));
+  parallel_for(n, 64, 256, [&](npy_intp b, npy_intp e) {
+    if (contiguous) {
+      const T* in[NIN];
+      for (int k = 0; k < NIN; ++k) in[k] = reinterpret_cast<const T*>(args[k]) + b;
+      T* gr = GRAD ? reinterpret_cast<T*>(args[GR]) + b : nullptr;
+      call(in, std::size_t(e - b), load<T>(args[G]), reinterpret_cast<T*>(args[V]) + b, gr,
+           load<double>(args[TT]));
+      return;
+    }
+    for (npy_intp i = b; i < e; ++i) {
+      T in_v[NIN], v, gv;
+      const T* in[NIN];
+      for (int k = 0; k < NIN; ++k) {
+        in_v[k] = load<T>(args[k] + i * steps[k]);
+        in[k] = &in_v[k];
+      }
+      call(in, 1, load<T>(args[G] + i * steps[G]), &v, GRAD ? &gv : nullptr, load<double>(args[TT] + i * steps[TT]));
+      std::memcpy(args[V] + i * steps[V], &v, sizeof(T));
+      if constexpr (GRAD) std::memcpy(args[GR] + i * steps[GR], &gv, sizeof(T));
+    }
+  });
+}
+
+template <class T, bool GRAD>
+void binary_entropy_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  const auto f = active_kernels().get<T>().binary_entropy;
+  binary_divergence_loop<T, GRAD, 1>(args, dims, steps,
+                                     [f](const T* const* in, std::size_t m, T g, T* v, T* gr, double t) {
+                                       f(in[0], m, g, v, gr, t);
+                                     });
+}
+
+template <class T, bool GRAD>
+void binary_kl_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  const auto f = active_kernels().get<T>().binary_kl_divergence;
+  binary_divergence_loop<T, GRAD, 2>(args, dims, steps,
+                                     [f](const T* const* in, std::size_t m, T g, T* v, T* gr, double t) {
+                                       f(in[0], in[1], m, g, v, gr, t);
+                                     });
 }
 
 template <class T, bool GRAD>
@@ -561,6 +628,10 @@ const char entropy_types[] = {LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D};
 const char entropy_grad_types[] = {LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char kl_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char kl_grad_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char binary_entropy_types[] = {LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D};
+const char binary_entropy_grad_types[] = {LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char binary_kl_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char binary_kl_grad_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char bce_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, LK_F,
                           LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char bce_grad_types[] = {LK_F, LK_F, LK_F, LK_F, LK_F, LK_F, LK_D, LK_D, LK_F, LK_F,

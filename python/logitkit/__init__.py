@@ -13,7 +13,18 @@ from . import _functional, multiclass, multilabel, ufuncs
 from ._cmake import cmake_dir, include_dir
 from ._core import __version__, simd_target, simd_targets_available, simd_targets_compiled
 from ._core import set_simd_target as _set_simd_target  # noqa: F401  (the tests' ISA hook)
-from ._divergence import entropy, entropy_with_grad, kl_divergence, kl_divergence_with_grad
+from ._divergence import (
+    binary_entropy,
+    binary_entropy_with_grad,
+    binary_kl_divergence,
+    binary_kl_divergence_with_grad,
+    entropy,
+    entropy_with_grad,
+    js_divergence,
+    js_divergence_with_grad,
+    kl_divergence,
+    kl_divergence_with_grad,
+)
 from ._functional import *  # one function per public entry of the kernel list
 from ._threads import _init_from_env as _threads_from_env
 from ._threads import get_num_threads, set_num_threads
@@ -34,6 +45,10 @@ __all__ = [
     "__version__",
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_with_grad",
+    "binary_entropy",
+    "binary_entropy_with_grad",
+    "binary_kl_divergence",
+    "binary_kl_divergence_with_grad",
     "cmake_dir",
     "cross_entropy",
     "cross_entropy_with_grad",
@@ -42,6 +57,8 @@ __all__ = [
     "get_num_threads",
     "grad_hess",
     "include_dir",
+    "js_divergence",
+    "js_divergence_with_grad",
     "kl_divergence",
     "kl_divergence_with_grad",
     "multiclass",

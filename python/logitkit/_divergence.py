@@ -24,7 +24,18 @@ from ._validation import (
     one_class_error,
 )
 
-__all__ = ["entropy", "entropy_with_grad", "kl_divergence", "kl_divergence_with_grad"]
+__all__ = [
+    "binary_entropy",
+    "binary_entropy_with_grad",
+    "binary_kl_divergence",
+    "binary_kl_divergence_with_grad",
+    "entropy",
+    "entropy_with_grad",
+    "js_divergence",
+    "js_divergence_with_grad",
+    "kl_divergence",
+    "kl_divergence_with_grad",
+]
 
 
 def _float_rows(logits: Any, name: str) -> tuple[np.ndarray, tuple[np.dtype, np.dtype]]:
@@ -55,7 +66,8 @@ def _check_reduction(reduction: Any, allowed: tuple[str, ...]) -> str:
 
 def _reduce(per_row: np.ndarray, reduction: str, denom: float, dt: np.dtype) -> Any:
     if reduction == "none":
-        return per_row.astype(dt, copy=False)
+        with np.errstate(under="ignore", over="ignore"):  # float16 results of tiny values
+            return per_row.astype(dt, copy=False)
     # in C order of the rows, whatever the layout of the logits: the same bits for every layout
     total = float(np.add.reduce(np.ascontiguousarray(per_row), axis=None, dtype=np.float64))
     if reduction == "sum":
@@ -175,7 +187,8 @@ def entropy_with_grad(
 _KL_REDUCTIONS = ("batchmean", "sum", "none", "mean")
 
 
-def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
+def _two_rows(p_logits, q_logits, axis):
+    """Both distributions' logits in one float dtype, the class axis, the result dtypes."""
     x, dts_x = _float_rows(p_logits, "p_logits")
     y, dts_y = _float_rows(q_logits, "q_logits")
     if x.shape != y.shape:
@@ -187,6 +200,11 @@ def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
         x = x.astype(np.float64)
         y = y.astype(np.float64)
     ax = _class_axis(x, axis, "p_logits")
+    return x, y, ax, (dts_x if dts_x == dts_y else (x.dtype, x.dtype))
+
+
+def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
+    x, y, ax, (vdt, gdt) = _two_rows(p_logits, q_logits, axis)
     t = check_temperature(temperature)
     red = _check_reduction(reduction, _KL_REDUCTIONS)
     C = x.shape[ax]
@@ -194,7 +212,6 @@ def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
     denom = {"batchmean": rows, "mean": rows * C}.get(red, 1)
     g = 1.0 / denom if denom else 1.0
     axes = [(ax,), (ax,), (), ()]
-    vdt, gdt = dts_x if dts_x == dts_y else (x.dtype, x.dtype)
     if not want_grad:
         kl = _core.kl_divergence(x, y, x.dtype.type(g), t, axes=axes)
         return _reduce(np.asarray(kl), red, denom, vdt)
@@ -270,3 +287,224 @@ def kl_divergence_with_grad(
     if dim is not None:
         no_dim(dim)
     return _kl(p_logits, q_logits, axis, temperature, reduction, True)
+
+
+# ---------------------------------------------------------------------- Jensen-Shannon divergence
+
+
+_JS_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _js(p_logits, q_logits, axis, temperature, reduction, want_grad):
+    x, y, ax, (vdt, gdt) = _two_rows(p_logits, q_logits, axis)
+    t = check_temperature(temperature)
+    red = _check_reduction(reduction, _JS_REDUCTIONS)
+    rows = x.size // x.shape[ax]
+    g = 1.0 / rows if red == "mean" and rows else 1.0
+    axes = [(ax,), (ax,), (), ()]
+    if not want_grad:
+        js = _core.js_divergence(x, y, x.dtype.type(g), t, axes=axes)
+        return _reduce(np.asarray(js), red, rows, vdt)
+    js, grad = _core.js_divergence_grad(x, y, x.dtype.type(g), t, axes=[*axes, (), (ax,)])
+    return _reduce(np.asarray(js), red, rows, vdt), _finish_grad(grad, gdt)
+
+
+def js_divergence(
+    p_logits: Any,
+    q_logits: Any,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    reduction: str = "none",
+    dim: None = None,
+) -> np.ndarray | LossValue:
+    """The Jensen-Shannon divergence of P = softmax(p_logits / T) and Q = softmax(q_logits / T),
+    along ``axis``: ½ KL(P ‖ M) + ½ KL(Q ‖ M) with M = (P + Q)/2, in nats.
+
+    Symmetric, bounded by log 2, 0 for rows equal up to a shift; a disagreement score between two
+    models that stays finite where one gives a class probability 0. Computed as
+    Σ m_i·(log 2 - H(sigmoid(r_i))) with r_i = log(q_i/p_i) exact from the logits
+    (docs/numerics.md): a sum of non-negative terms, as accurate for two models that agree to 1e-12
+    (JS ≈ 1e-25) as for two that disagree.
+
+    Parameters
+    ----------
+    p_logits, q_logits : array_like, the same shape
+        Logits of P and of Q.
+    axis : int
+        The class axis.
+    temperature : float > 0
+        Both softmaxes at this temperature.
+    reduction : {'none', 'mean', 'sum'}
+        'none' (default): one value per row; 'mean' and 'sum' over the rows.
+
+    Returns
+    -------
+    ndarray or a NumPy scalar
+        float32 for float32 logits, float64 for float64 (float16 logits give float16, bfloat16
+        logits float32). A row of P or Q holding NaN or +inf, or no finite entry, gives NaN.
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> float(lk.js_divergence([0.0, -float("inf")], [-float("inf"), 0.0]))  # disjoint: log 2
+    0.6931471805599453
+    >>> print(f"{lk.js_divergence([0.0, 0.0], [0.0, 1e-12]):.6e}")  # ≈ δ²/32
+    3.125000e-26
+    """
+    if dim is not None:
+        no_dim(dim)
+    return _js(p_logits, q_logits, axis, temperature, reduction, False)
+
+
+def js_divergence_with_grad(
+    p_logits: Any,
+    q_logits: Any,
+    *,
+    axis: int = -1,
+    temperature: float = 1.0,
+    reduction: str = "none",
+    dim: None = None,
+) -> tuple[np.ndarray | LossValue, np.ndarray]:
+    """:func:`js_divergence` and its gradient with respect to ``q_logits``:
+    (q_i/(2T))·(log(q_i/m_i) - KL(Q ‖ M)) per row (divided by the number of rows for 'mean');
+    the logits' shape and dtype."""
+    if dim is not None:
+        no_dim(dim)
+    return _js(p_logits, q_logits, axis, temperature, reduction, True)
+
+
+# --------------------------------------------------------------- binary (multi-label) forms
+
+
+_BINARY_ENTROPY_REDUCTIONS = ("none", "mean", "sum")
+_BINARY_KL_REDUCTIONS = ("mean", "sum", "none", "batchmean")
+
+
+def _binary_entropy(logits, temperature, reduction, want_grad):
+    x, (vdt, gdt) = _float_rows(logits, "logits")
+    t = check_temperature(temperature)
+    red = _check_reduction(reduction, _BINARY_ENTROPY_REDUCTIONS)
+    g = 1.0 / x.size if red == "mean" and x.size else 1.0
+    if not want_grad:
+        h = _core.binary_entropy(x, x.dtype.type(g), t)
+        return _reduce(np.asarray(h), red, x.size, vdt)
+    h, grad = _core.binary_entropy_grad(x, x.dtype.type(g), t)
+    return _reduce(np.asarray(h), red, x.size, vdt), _finish_grad(np.asarray(grad), gdt)
+
+
+def binary_entropy(
+    logits: Any, *, temperature: float = 1.0, reduction: str = "none"
+) -> np.ndarray | LossValue:
+    """The entropy of ``sigmoid(logits / temperature)`` in nats, elementwise: of each label of a
+    multi-label model, each a Bernoulli distribution.
+
+    H = log1p(e^-a) + a·e^-a/(1 + e^-a) with a = |x/T|: two non-negative terms, so H >= 0 and a
+    confident label's entropy keeps its digits in both tails (x = ±40 gives about 1.74e-16, not 0
+    or NaN); log 2 at x = 0. For the entropy of a softmax over classes use :func:`entropy`.
+
+    Parameters
+    ----------
+    logits : array_like
+        One logit per label (any shape).
+    temperature : float > 0
+        The entropy of sigmoid(logits / temperature).
+    reduction : {'none', 'mean', 'sum'}
+        'none' (default): the logits' shape; 'mean' and 'sum' over every element. (The entropy
+        of an item's independent labels together is the sum along its label axis.)
+
+    Returns
+    -------
+    ndarray or a NumPy scalar
+        float32 for float32 logits, float64 for float64 (and integers); float16 logits give
+        float16, bfloat16 logits float32. ±inf gives 0, NaN gives NaN.
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> float(lk.binary_entropy(0.0))  # log 2
+    0.6931471805599453
+    >>> print(f"{lk.binary_entropy(-40.0):.6e}")
+    1.741825e-16
+    """
+    return _binary_entropy(logits, temperature, reduction, False)
+
+
+def binary_entropy_with_grad(
+    logits: Any, *, temperature: float = 1.0, reduction: str = "none"
+) -> tuple[np.ndarray | LossValue, np.ndarray]:
+    """:func:`binary_entropy` and its gradient with respect to the logits,
+    dH/dx = -(x/T)·p·(1 - p)/T with p = sigmoid(x/T) (divided by the number of elements for
+    'mean'); the gradient has the logits' shape and dtype, 0 at ±inf."""
+    return _binary_entropy(logits, temperature, reduction, True)
+
+
+def _binary_kl(p_logits, q_logits, temperature, reduction, want_grad):
+    x, dts_x = _float_rows(p_logits, "p_logits")
+    y, dts_y = _float_rows(q_logits, "q_logits")
+    if x.shape != y.shape:
+        raise ValueError(
+            f"p_logits and q_logits: the shapes differ, {x.shape} and {y.shape} (one logit of "
+            "each distribution per label)"
+        )
+    if x.dtype != y.dtype:
+        x = x.astype(np.float64)
+        y = y.astype(np.float64)
+    t = check_temperature(temperature)
+    red = _check_reduction(reduction, _BINARY_KL_REDUCTIONS)
+    first = x.shape[0] if x.ndim else 1
+    denom = {"mean": x.size, "batchmean": first}.get(red, 1)
+    g = 1.0 / denom if denom else 1.0
+    vdt, gdt = dts_x if dts_x == dts_y else (x.dtype, x.dtype)
+    if not want_grad:
+        kl = _core.binary_kl_divergence(x, y, x.dtype.type(g), t)
+        return _reduce(np.asarray(kl), red, denom, vdt)
+    kl, grad = _core.binary_kl_divergence_grad(x, y, x.dtype.type(g), t)
+    return _reduce(np.asarray(kl), red, denom, vdt), _finish_grad(np.asarray(grad), gdt)
+
+
+def binary_kl_divergence(
+    p_logits: Any, q_logits: Any, *, temperature: float = 1.0, reduction: str = "mean"
+) -> np.ndarray | LossValue:
+    """KL(Bernoulli(p) ‖ Bernoulli(q)) with p = sigmoid(p_logits / T), q = sigmoid(q_logits / T),
+    elementwise: the divergence between two multi-label models, label by label (P the teacher,
+    Q the student in distillation).
+
+    Computed as log1p(p·φ(u1) + (1 - p)·φ(u2)) with φ(u) = e^u - 1 - u and the centred
+    log-ratios u1, u2 (docs/numerics.md): never negative, exactly 0 for equal logits, accurate to
+    a few ulps for a divergence of 1e-30 as for one of 100, and in both tails (logits of ±40,
+    where p log(p/q) + (1 - p) log((1 - p)/(1 - q)) in float64 returns 0 or noise).
+
+    Parameters
+    ----------
+    p_logits, q_logits : array_like, the same shape
+        Logits of P and of Q, one per label.
+    temperature : float > 0
+        Both sigmoids at this temperature.
+    reduction : {'mean', 'sum', 'none', 'batchmean'}
+        'mean' (default): over every element, as ``binary_cross_entropy_with_logits``; 'sum';
+        'none': the logits' shape; 'batchmean': the sum divided by the length of the first axis
+        (the number of items), the mean over items of each item's KL of its labels together.
+
+    Returns
+    -------
+    ndarray or a NumPy scalar
+        float32 for float32 logits, float64 for float64. +inf where Q is certain (a ±inf logit)
+        and P is not the same; 0 where both are the same certainty; NaN for NaN.
+
+    Examples
+    --------
+    >>> import logitkit as lk
+    >>> print(f"{lk.binary_kl_divergence(0.0, 1e-12, reduction='none'):.6e}")  # ≈ δ²/8
+    1.250000e-25
+    """
+    return _binary_kl(p_logits, q_logits, temperature, reduction, False)
+
+
+def binary_kl_divergence_with_grad(
+    p_logits: Any, q_logits: Any, *, temperature: float = 1.0, reduction: str = "mean"
+) -> tuple[np.ndarray | LossValue, np.ndarray]:
+    """:func:`binary_kl_divergence` and its gradient with respect to ``q_logits`` (the student):
+    (q - p)/T elementwise, computed without cancellation where q and p are close, times the
+    reduction's factor (1/size for 'mean', 1/len(first axis) for 'batchmean')."""
+    return _binary_kl(p_logits, q_logits, temperature, reduction, True)

@@ -6,8 +6,9 @@ row's probabilities need not sum to 1. If exactly one class per input is right, 
 multi-class: use :mod:`logitkit.multiclass` instead, which offers the same verbs.
 
 Verbs: :func:`proba`, :func:`log_proba`, :func:`predict`, :func:`top_k`, :func:`loss`,
-:func:`loss_with_grad`, :func:`grad_hess`, :func:`fit_temperature` (Platt scaling: a temperature
-and a bias per class), :func:`expected_calibration_error`, :func:`brier_score`;
+:func:`loss_with_grad`, :func:`grad_hess`, :func:`entropy`, :func:`fit_temperature` (Platt
+scaling: a temperature and a bias per class), :func:`expected_calibration_error`,
+:func:`brier_score`;
 :class:`MultiLabel` holds options and exposes the same verbs.
 
 ``temperature`` and ``bias`` (a number, or one per class along the class axis) turn logits x into
@@ -37,7 +38,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _core, _dask, _functional, _top_k, losses
+from . import _core, _dask, _divergence, _functional, _top_k, losses
 from ._calibration import (
     check_bounds,
     check_n_bins,
@@ -77,6 +78,7 @@ __all__ = [
     "PlattScaling",
     "ProbabilitiesWarning",
     "brier_score",
+    "entropy",
     "expected_calibration_error",
     "fit_temperature",
     "grad_hess",
@@ -491,6 +493,56 @@ def grad_hess(
 # ----------------------------------------------------------------------------- calibration
 
 
+def entropy(
+    logits: Any,
+    *,
+    axis: int = -1,
+    temperature: Any = 1.0,
+    bias: Any = 0.0,
+    reduction: str = "none",
+    dim: None = None,
+) -> Array | LossValue:
+    """The entropy of each label's Bernoulli distribution, ``sigmoid(logits / temperature + bias)``,
+    in nats: :func:`logitkit.binary_entropy` (exact in both tails; 0 to log 2), with this module's
+    checks (probabilities where logits belong warn) and a per-class ``temperature`` and ``bias`` (a
+    fitted Platt scaling gives the calibrated uncertainty).
+
+    reduction: 'none' (default, the logits' shape), 'mean' or 'sum' over every element. The
+    entropy of an input's labels together (they are independent) is the sum along ``axis``.
+
+    With a bias or a per-class temperature, z = logits / temperature + bias is formed first (in
+    long double where it is wider than float64, and the entropy taken at z's pair of doubles), the
+    way :func:`proba` forms it.
+
+    >>> import logitkit as lk
+    >>> lk.multilabel.entropy([[0.0, 40.0]])
+    array([[6.93147181e-01, 1.74182524e-16]])
+    """
+    if dim is not None:
+        no_dim(dim)
+    x, ax = _logits(logits, axis)
+    T, b, _ = _affine(x, ax, temperature, bias)
+    if isinstance(T, float) and isinstance(b, float) and b == 0.0:
+        return _divergence.binary_entropy(x, temperature=T, reduction=reduction)
+    xf, (vdt, _) = _divergence._float_rows(x, "logits")
+    if xf.dtype == np.float64 and _WIDE_IS_WIDER:
+        zw = _z(xf, ax, T, b, _WIDE)
+        z = zw.astype(np.float64)
+        with np.errstate(all="ignore"):
+            lo = (zw - z).astype(np.float64)
+        h, g = _divergence.binary_entropy_with_grad(z)
+        with np.errstate(all="ignore"):  # H(z + lo) = H(z) + H'(z)·lo; lo is 0 where z is ±inf
+            h = np.where(lo != 0, h + g * lo, h)
+    else:
+        h = _divergence.binary_entropy(_z(xf, ax, T, b, np.dtype(np.float64)))
+    return _divergence._reduce(
+        np.asarray(h),
+        _divergence._check_reduction(reduction, _divergence._BINARY_ENTROPY_REDUCTIONS),
+        h.size,
+        vdt,
+    )
+
+
 def _labels01(x: np.ndarray, labels: Any, ax: int) -> np.ndarray:
     """Labels with the logits' shape, values in [0, 1], as float64."""
     y = np.asarray(multilabel_target(labels, x.shape, ax, "labels"))
@@ -743,6 +795,10 @@ class MultiLabel:
     def grad_hess(self, logits: Any, target: Any, **kw: Any) -> tuple[np.ndarray, np.ndarray]:
         """:func:`grad_hess` with this object's loss options."""
         return grad_hess(logits, target, **{**self._loss_options(), **kw})
+
+    def entropy(self, logits: Any, **kw: Any) -> Array | LossValue:
+        """:func:`entropy` with this object's axis, temperature and bias."""
+        return entropy(logits, **{**self._cal(), **kw})
 
     def fit_temperature(self, logits: Any, labels: Any, **kw: Any) -> MultiLabel:
         """A copy with ``temperature`` and ``bias`` from :func:`fit_temperature`."""

@@ -1002,6 +1002,28 @@ void test_divergences() {
   expect_ok(lk::entropy<T>(sview(ps.data()), lk::vec(h2.data(), R)), "entropy strided");
   expect(std::equal(h.begin(), h.end(), h2.begin()), "entropy: strided views give the contiguous bits");
 
+  // Jensen-Shannon: a value from mpmath, the shift, the bound, in place over q
+  {
+    T js[1];
+    expect_ok(lk::js_divergence<T>(lk::view(x3, 1, 3), lk::view(y3, 1, 3), lk::vec(js, 1), 0.5), "js");
+    close<T>(js[0], 0.44928866158919222376, "js T=0.5");
+    expect_ok(lk::js_divergence<T>(lk::view(x3, 1, 3), lk::view(shifted, 1, 3), lk::vec(js, 1)), "js shift");
+    expect(js[0] == T(0), "js of rows that differ by a constant is exactly 0");
+    std::vector<T> jg(R * C), q2 = q;
+    std::vector<T> jv(R), jv2(R);
+    expect_ok(lk::js_divergence_with_grad<T>(lk::view(p.data(), R, C), lk::view(q.data(), R, C), lk::vec(jv.data(), R),
+                                             lk::view(jg.data(), R, C)),
+              "js_with_grad");
+    expect_ok(lk::js_divergence_with_grad<T>(lk::view(p.data(), R, C), lk::view(q2.data(), R, C),
+                                             lk::vec(jv2.data(), R), lk::view(q2.data(), R, C)),
+              "js_with_grad in place");
+    expect(std::equal(jg.begin(), jg.end(), q2.begin()) && std::equal(jv.begin(), jv.end(), jv2.begin()),
+           "js_with_grad: in place over q gives the same bits");
+    bool bounded = true;
+    for (T v : jv) bounded = bounded && v >= T(0) && double(v) <= 0.6931471805599453;
+    expect(bounded, "js is within [0, log 2]");
+  }
+
   // errors: shapes, temperature, and a NaN row's value
   lk::Status s = lk::kl_divergence<T>(lk::view(p.data(), R, C), lk::view(q.data(), R, C - 1), lk::vec(kl.data(), R));
   expect(!s && std::string(s.argument) == "q_logits", "kl: a shape mismatch names q_logits");
@@ -1013,6 +1035,35 @@ void test_divergences() {
   bad[C + 3] = std::numeric_limits<T>::quiet_NaN();
   expect_ok(lk::entropy<T>(lk::view(bad.data(), R, C), lk::vec(h2.data(), R)), "entropy with a NaN row");
   expect(std::isnan(h2[1]) && h2[0] == h[0] && h2[2] == h[2], "entropy: a NaN row is NaN, the others keep their bits");
+}
+
+template <class T>
+void test_binary_divergences() {
+  // values from mpmath at 50 digits
+  const T x[4] = {0, 40, -40, T(1.5)}, y[4] = {0, 41, -40, T(-0.5)};
+  T h[4], g[4], kl[4], gk[4];
+  expect_ok(lk::binary_entropy_with_grad<T>(lk::view(x, 1, 4), lk::view(h, 1, 4), lk::view(g, 1, 4)), "binary_entropy");
+  close<T>(h[0], 0.69314718055994530942, "binary entropy at 0: log 2");
+  close<T>(h[1], 1.7418252446695514808e-16, "binary entropy at 40 (1.7e-16, not 0)");
+  close<T>(h[2], 1.7418252446695514808e-16, "binary entropy at -40");
+  close<T>(g[3], -0.22371967810549928475, "binary entropy gradient at 1.5: -x·p·(1 - p)");
+  expect_ok(lk::binary_kl_divergence_with_grad<T>(lk::view(x, 1, 4), lk::view(y, 1, 4), lk::view(kl, 1, 4),
+                                                  lk::view(gk, 1, 4), 2.0),
+            "binary_kl_divergence");
+  expect(kl[0] == T(0) && kl[2] == T(0), "binary KL of equal logits is exactly 0");
+  close<T>(kl[1], 2.1957605438602262240e-10, "binary KL at 40, 41 over T = 2 (both tails)");
+  close<T>(kl[3], 0.11824711293933659170, "binary KL at 1.5, -0.5 over T = 2");
+  close<T>(gk[3], -0.12067760003059553859, "binary KL gradient (q - p)/T");
+  // strided input, output over the input (in place)
+  T xs[8] = {0, 9, 40, 9, -40, 9, T(1.5), 9}, io[4] = {0, 40, -40, T(1.5)};
+  T h2[4];
+  expect_ok(lk::binary_entropy<T>(lk::MatrixView<const T>(xs, 1, 4, 8, 2), lk::view(h2, 1, 4)), "strided");
+  expect_ok(lk::binary_entropy<T>(lk::view(io, 1, 4), lk::view(io, 1, 4)), "in place");
+  expect(std::equal(h, h + 4, h2) && std::equal(h, h + 4, io), "binary entropy: strided and in place, the same bits");
+  lk::Status s = lk::binary_kl_divergence<T>(lk::view(x, 1, 4), lk::view(y, 1, 3), lk::view(kl, 1, 4));
+  expect(!s && std::string(s.argument) == "q_logits", "binary KL: a shape mismatch names q_logits");
+  s = lk::binary_entropy<T>(lk::view(x, 1, 4), lk::view(h, 1, 4), -1.0);
+  expect(!s && std::string(s.argument) == "temperature", "binary entropy: a negative temperature is refused");
 }
 
 template <class T>
@@ -1030,6 +1081,7 @@ void run_all() {
   test_top_k<T>();
   test_sample<T>();
   test_divergences<T>();
+  test_binary_divergences<T>();
 }
 
 #ifdef LOGITKIT_HEADER_ONLY

@@ -1071,11 +1071,12 @@ inline Status binary_cross_entropy_with_logits_with_grad(MatrixView<const detail
 
 namespace detail {
 
-// The rows of entropy (q null) or kl_divergence, one value per row into out, the gradient rows into
-// grad when given (kernels/divergence.hpp; strided rows gathered into a scratch row).
+// The rows of entropy (q null), kl_divergence or js_divergence (js), one value per row into out, the
+// gradient rows into grad when given (kernels/divergence.hpp; strided rows gathered into a scratch
+// row).
 template <class T>
 inline Status divergence_rows(const MatrixView<const T>& p, const MatrixView<const T>* q, const VectorView<T>& out,
-                              const MatrixView<T>* grad, double temperature) noexcept {
+                              const MatrixView<T>* grad, double temperature, bool js = false) noexcept {
   const char* pname = q ? "p_logits" : "logits";
   if (!has_data(p)) return fail(Errc::null_pointer, pname, "null data for a non-empty view");
   if (q) {
@@ -1098,8 +1099,9 @@ inline Status divergence_rows(const MatrixView<const T>& p, const MatrixView<con
   for (std::size_t i = 0; i < p.rows; ++i) {
     const T* pr = row_in(p, i, buf);
     T* gr = grad ? row_out(*grad, i, buf + 2 * C) : nullptr;
-    out[i] = q ? k.kl_divergence(pr, row_in(*q, i, buf + C), C, T(1), gr, temperature)
-               : k.entropy(pr, C, T(1), gr, temperature);
+    out[i] = !q   ? k.entropy(pr, C, T(1), gr, temperature)
+             : js ? k.js_divergence(pr, row_in(*q, i, buf + C), C, T(1), gr, temperature)
+                  : k.kl_divergence(pr, row_in(*q, i, buf + C), C, T(1), gr, temperature);
     if (grad) row_done(*grad, i, gr);
   }
   return {};
@@ -1133,6 +1135,91 @@ inline Status kl_divergence_with_grad(MatrixView<const detail::id_t<T>> p_logits
                                       MatrixView<const detail::id_t<T>> q_logits, VectorView<T> out,
                                       MatrixView<detail::id_t<T>> grad, double temperature = 1.0) noexcept {
   return detail::divergence_rows<T>(p_logits, &q_logits, out, &grad, temperature);
+}
+
+// The Jensen-Shannon divergence of each row's P = softmax(p_logits / T) and Q = softmax(q_logits / T):
+// ½ KL(P ‖ M) + ½ KL(Q ‖ M), M = (P + Q)/2, in [0, log 2], exact for nearly equal rows.
+template <class T>
+inline Status js_divergence(MatrixView<const detail::id_t<T>> p_logits, MatrixView<const detail::id_t<T>> q_logits,
+                            VectorView<T> out, double temperature = 1.0) noexcept {
+  return detail::divergence_rows<T>(p_logits, &q_logits, out, nullptr, temperature, true);
+}
+// The same and each row's gradient with respect to q_logits (may be q_logits' memory).
+template <class T>
+inline Status js_divergence_with_grad(MatrixView<const detail::id_t<T>> p_logits,
+                                      MatrixView<const detail::id_t<T>> q_logits, VectorView<T> out,
+                                      MatrixView<detail::id_t<T>> grad, double temperature = 1.0) noexcept {
+  return detail::divergence_rows<T>(p_logits, &q_logits, out, &grad, temperature, true);
+}
+
+// Binary (multi-label) forms, elementwise (kernels/binary_divergence.hpp): each element of the
+// logits is one label's Bernoulli distribution sigmoid(x/T).
+
+namespace detail {
+
+// binary_entropy (q null) or binary_kl_divergence over the elements, out[i, j] the value, grad[i, j]
+// its derivative (with respect to x, or to q) when grad is given; outputs may alias the inputs.
+template <class T>
+inline Status binary_divergence(const MatrixView<const T>& p, const MatrixView<const T>* q, const MatrixView<T>& out,
+                                const MatrixView<T>* grad, double temperature) noexcept {
+  const char* pname = q ? "p_logits" : "logits";
+  if (!has_data(p)) return fail(Errc::null_pointer, pname, "null data for a non-empty view");
+  if (q) {
+    if (Status s = same_shape(p, *q, "q_logits"); !s) return s;
+    if (!has_data(*q)) return fail(Errc::null_pointer, "q_logits", "null data for a non-empty view");
+  }
+  if (Status s = check_temperature(temperature); !s) return s;
+  if (Status s = same_shape(p, out, "out"); !s) return s;
+  if (!has_data(out)) return fail(Errc::null_pointer, "out", "null data for a non-empty view");
+  if (grad) {
+    if (Status s = same_shape(p, *grad, "grad"); !s) return s;
+    if (!has_data(*grad)) return fail(Errc::null_pointer, "grad", "null data for a non-empty view");
+  }
+  const auto& k = kernels<T>();
+  for (std::size_t i = 0; i < p.rows; ++i)
+    for (std::size_t j = 0; j < p.cols; ++j) {  // one element per call: any strides, any aliasing
+      const T a = p(i, j);
+      T v, g = T(0);
+      if (q) {
+        const T b = (*q)(i, j);
+        k.binary_kl_divergence(&a, &b, 1, T(1), &v, grad ? &g : nullptr, temperature);
+      } else {
+        k.binary_entropy(&a, 1, T(1), &v, grad ? &g : nullptr, temperature);
+      }
+      out(i, j) = v;
+      if (grad) (*grad)(i, j) = g;
+    }
+  return {};
+}
+
+}  // namespace detail
+
+// The entropy of sigmoid(logits / temperature) of each element, in nats (exact in both tails).
+template <class T>
+inline Status binary_entropy(MatrixView<const detail::id_t<T>> logits, MatrixView<T> out,
+                             double temperature = 1.0) noexcept {
+  return detail::binary_divergence<T>(logits, nullptr, out, nullptr, temperature);
+}
+// The same and dH/dx of each element.
+template <class T>
+inline Status binary_entropy_with_grad(MatrixView<const detail::id_t<T>> logits, MatrixView<T> out,
+                                       MatrixView<detail::id_t<T>> grad, double temperature = 1.0) noexcept {
+  return detail::binary_divergence<T>(logits, nullptr, out, &grad, temperature);
+}
+// KL(Bernoulli(sigmoid(p/T)) || Bernoulli(sigmoid(q/T))) of each element: never negative, 0 for equal
+// logits, +inf where Q is certain (±inf) and P is not the same.
+template <class T>
+inline Status binary_kl_divergence(MatrixView<const detail::id_t<T>> p_logits,
+                                   MatrixView<const detail::id_t<T>> q_logits, MatrixView<T> out,
+                                   double temperature = 1.0) noexcept {
+  return detail::binary_divergence<T>(p_logits, &q_logits, out, nullptr, temperature);
+}
+// The same and dKL/dq of each element, (q - p)/T.
+template <class T>
+inline Status binary_kl_divergence_with_grad(MatrixView<const detail::id_t<T>> p_logits,
+                                             MatrixView<const detail::id_t<T>> q_logits, MatrixView<T> out,
+                                             MatrixView<detail::id_t<T>> grad, double temperature = 1.0) noexcept {
+  return detail::binary_divergence<T>(p_logits, &q_logits, out, &grad, temperature);
 }
 
 // ------------------------------------------------------------------------------------- top_k

@@ -33,6 +33,7 @@
 // x - m overflowing) take the same formulas scalar in the wide type (row/wide.hpp).
 #pragma once
 #include "../simd/isa_namespace.hpp"
+#include <cmath>
 #include <cstddef>
 #include <limits>
 #include <type_traits>
@@ -601,6 +602,191 @@ inline scalar_t<V> kl_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     return temp == 1.0 ? kl_lanes<V, false>(x, y, n, mx, my, k, g, grad, temp)
                        : kl_lanes<V, true>(x, y, n, mx, my, k, g, grad, temp);
   }
+}
+
+// ----------------------------------------------------------------------- Jensen-Shannon divergence
+
+// JS(P, Q) = ½ KL(P ‖ M) + ½ KL(Q ‖ M), M = (P + Q)/2, of one pair of rows, scalar in double (float
+// rows too). Written per entry as m_i·D(r_i) with r_i = log(q_i/p_i) and
+//   D(r) = log 2 - H(sigmoid(r)) = y·tanh(y) - log cosh(y),  y = |r|/2,
+// H the binary entropy in nats: every term is >= 0 (JS is a sum of non-negative terms, bounded by
+// log 2), D(r) ≈ r²/8 near 0. D is its Taylor series for y < 2e-3, y·tanh(y) - log1p(cosh(y) - 1)
+// up to y = 1 (at most a 2.3-fold cancellation) and log 2 - log1p(e^-a) - a·σ(-a) beyond (at most
+// 2.1-fold).
+// r_i = δ_i - ΔL with δ_i = ((y_i - y_k) - (x_i - x_k))/T exact as a pair (k: x's largest entry;
+// rows that differ by a constant give δ = 0 exactly) and ΔL = L_y - L_x, the difference of the two
+// rows' log-sums relative to entry k. An error ε in ΔL is common to every r_i; it changes JS only
+// by ε·KL(Q ‖ M)/2, second order, because q_i = p_i·e^(r_i) is taken from the same r_i.
+// Entries where p_i = 0 add q_i·log(2)/2 (and where q_i = 0, p_i·log(2)/2).
+// Gradient with respect to y: dJS/dy_i = (q_i/(2T))·(log(q_i/m_i) - KL(Q ‖ M)), log(q/m) =
+// -log1p(expm1(-r)/2).
+namespace js_detail {
+
+// (a - b)/T as hi + lo, exact but for the quotient's last rounding (TwoSum, then FMA residual).
+inline void diff_over_t(double a, double b, double temp, double& hi, double& lo) {
+  const double s = a - b, bb = s - a, e = (a - (s - bb)) + (-b - bb);
+  if (temp == 1.0) {
+    hi = s;
+    lo = e;
+    return;
+  }
+  const double q = s / temp;
+  hi = q;
+  lo = (std::fma(-q, temp, s) + e) / temp;
+}
+
+// D(r) = log 2 - H(sigmoid(r)) >= 0.
+inline double d_of(double r) {
+  const double a = r < 0 ? -r : r, y = a / 2;
+  if (y < 2e-3) {  // D = ∫_0^y t·sech²(t) dt = y²/2 - y⁴/4 + y⁶/9 - 17y⁸/360 + ...: no cancellation
+    const double y2 = y * y;
+    return y2 * (0.5 - y2 * (0.25 - y2 / 9));
+  }
+  if (y <= 1) {
+    const double em2 = ::expm1(2 * y), em = ::expm1(y);
+    const double tanh_y = em2 / (em2 + 2);
+    const double cosh_m1 = em * em / (2 * (1 + em));  // cosh(y) - 1 = (e^y - 1)²/(2e^y)
+    const double d = y * tanh_y - math::libm_log1p(cosh_m1);
+    return d > 0 ? d : 0.0;
+  }
+  const double e = math::libm_exp(-a);
+  const double d = 0.69314718055994530942 - math::libm_log1p(e) - a * (e / (1 + e));
+  return d > 0 ? d : 0.0;
+}
+
+}  // namespace js_detail
+
+template <class V>
+inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> g, scalar_t<V>* grad,
+                          double temp) {
+  using T = scalar_t<V>;
+  constexpr double ninf = -std::numeric_limits<double>::infinity(), ln2 = 0.69314718055994530942;
+  T mx, my, mnx, mny;
+  const RowKind kx = row_max<V>(x, n, mx, &mnx), ky = row_max<V>(y, n, my, &mny);
+  if (kx != row_ok || ky != row_ok) {
+    if (grad) fill_row<V>(grad, n, lim<V>::nan);
+    return lim<V>::nan;
+  }
+  std::size_t k = 0;
+  while (x[k] != mx) ++k;
+  // the reference entry of y: x's largest when y is finite there (a shift then cancels exactly)
+  const double xk = double(mx), yk = y[k] > -lim<V>::inf ? double(y[k]) : double(my);
+  // Entry i: x'_i = (x_i - x_k)/T and y'_i = (y_i - y_k)/T as pairs, δ_i = y'_i - x'_i (exact but
+  // for its last rounding), e_i = e^(x'_i).
+  struct Pair {
+    double xh, xl, yh, yl, d;
+  };
+  const auto pair = [&](std::size_t i) {
+    Pair e{};
+    const double a = double(x[i]), b = double(y[i]);
+    if (a != ninf) js_detail::diff_over_t(a, xk, temp, e.xh, e.xl);
+    if (b != ninf) js_detail::diff_over_t(b, yk, temp, e.yh, e.yl);
+    if (a != ninf && b != ninf) {
+      const double s2 = e.yh - e.xh, bb = s2 - e.yh, err = (e.yh - (s2 - bb)) + (-e.xh - bb);
+      e.d = s2 + (err + (e.yl - e.xl));
+    }
+    return e;
+  };
+  const auto expp = [](double h, double l) { return math::libm_exp(h) * (1 + l); };
+  // E = Σ e_i, and ΔL = L_y - L_x = log(Σ_i e^(y'_i) / E) = log1p(Σ_i e_i·expm1(δ_i) / E) (plus
+  // e^(y'_i) where x_i = -inf): formed from the δ_i, so that it is exact relative to them (an error
+  // ε in ΔL changes JS by ε²/8 beside δ²/8); the same e_i in E and in the sum, so that their
+  // common rounding cancels.
+  const auto neumaier = [](double& sum, double& c, double v) {
+    const double t = sum + v;
+    c += math::libm_fabs(sum) >= math::libm_fabs(v) ? (sum - t) + v : (v - t) + sum;
+    sum = t;
+  };
+  // q_direct(i) = e^((y_i - max y)/T) / Sy: Q's probabilities by themselves, for the entries where
+  // q_i = p_i·e^(r_i) would carry p_i's underflow (|r_i| > 1)
+  const auto ey = [&](std::size_t i) {
+    double h, l;
+    js_detail::diff_over_t(double(y[i]), double(my), temp, h, l);
+    return expp(h, l);
+  };
+  double E = 0, E_c = 0, Sy = 0, Sy_c = 0, num = 0, num_c = 0;
+  bool far = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (x[i] > -lim<V>::inf) {
+      const Pair e = pair(i);
+      neumaier(E, E_c, expp(e.xh, e.xl));
+    }
+    if (y[i] > -lim<V>::inf) neumaier(Sy, Sy_c, ey(i));
+  }
+  E += E_c;
+  Sy += Sy_c;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Pair e = pair(i);
+    double v;
+    if (x[i] == -lim<V>::inf) {
+      if (y[i] == -lim<V>::inf) continue;
+      if (e.yh > 700) far = true;
+      v = expp(e.yh, e.yl);
+    } else if (y[i] == -lim<V>::inf) {
+      v = -expp(e.xh, e.xl);
+    } else {
+      if (e.d > 700) far = true;
+      v = expp(e.xh, e.xl) * ::expm1(e.d);
+    }
+    neumaier(num, num_c, v);
+  }
+  const double Lx = math::libm_log(E);
+  double dL;
+  if (!far) {
+    dL = math::libm_log1p((num + num_c) / E);
+  } else {  // rows far apart: the plain difference of the log-sums
+    dL = (double(my) - yk) / temp + math::libm_log(Sy) - Lx;
+  }
+  // per entry: p_i = e_i/E (not e^(x'_i - L_x), whose exponent's rounding would be a relative error
+  // of p_i), q_i = p_i·e^(r_i) from the same r_i where |r_i| <= 1 (else by itself), and r_i
+  struct Entry {
+    double p, q, r;
+    bool p0, q0;  // p_i = 0 (x_i = -inf), q_i = 0 (y_i = -inf)
+  };
+  const auto entry = [&](std::size_t i) {
+    Entry e{0, 0, 0, x[i] == -lim<V>::inf, y[i] == -lim<V>::inf};
+    const Pair q = pair(i);
+    if (!e.p0) e.p = expp(q.xh, q.xl) / E;
+    if (e.p0 || e.q0) {
+      if (!e.q0) e.q = ey(i) / Sy;
+      return e;
+    }
+    e.r = q.d - dL;
+    e.q = math::libm_fabs(e.r) <= 1 ? e.p * math::libm_exp(e.r) : ey(i) / Sy;
+    return e;
+  };
+  double sum = 0, comp = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Entry e = entry(i);
+    if (e.p0 && e.q0) continue;
+    if (e.p0 || e.q0) {  // one of p_i, q_i is 0: m_i·log 2
+      neumaier(sum, comp, 0.5 * ln2 * (e.p0 ? e.q : e.p));
+      continue;
+    }
+    neumaier(sum, comp, 0.5 * (e.p + e.q) * js_detail::d_of(e.r));
+  }
+  double js = sum + comp;
+  js = js > 0 ? (js < ln2 ? js : ln2) : 0.0;
+  if (grad) {
+    // KL(Q ‖ M) = Σ q_i·log(q_i/m_i), log(q/m) = log 2 - log1p(e^-r) (log 2 where p_i = 0)
+    // (-log1p(expm1(-r)/2): no cancellation near r = 0, where the gradient is small)
+    const auto log_q_over_m = [&](const Entry& e) {
+      if (e.p0) return ln2;
+      return e.r > -30 ? -math::libm_log1p(::expm1(-e.r) / 2) : ln2 + e.r - math::libm_log1p(math::libm_exp(e.r));
+    };
+    double klq = 0, klq_c = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Entry e = entry(i);
+      if (!e.q0) neumaier(klq, klq_c, e.q * log_q_over_m(e));
+    }
+    klq += klq_c;
+    const double gs = double(g) / (2 * temp);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Entry e = entry(i);
+      grad[i] = e.q0 ? T(0) : T(gs * e.q * (log_q_over_m(e) - klq));
+    }
+  }
+  return T(js);
 }
 
 }  // namespace kernels

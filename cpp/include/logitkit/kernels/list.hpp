@@ -106,6 +106,22 @@
        "kl_divergence(p, q, g, temperature): KL(softmax(p/T) || softmax(q/T)) per row, from the logits " \
        "p and q (temperature float64).",                                                                  \
        "kl_divergence_grad(p, q, g, temperature) -> (KL, g·dKL/dq), the gradient with respect to q.")    \
+  LOSS(js_divergence, js_row, js_loop, 4, kl_types, kl_grad_types, "(n),(n),(),()->()",                      \
+       "(n),(n),(),()->(),(n)",                                                                           \
+       "js_divergence(p, q, g, temperature): the Jensen-Shannon divergence of softmax(p/T) and "         \
+       "softmax(q/T) per row, from the logits p and q (temperature float64).",                            \
+       "js_divergence_grad(p, q, g, temperature) -> (JS, g·dJS/dq), the gradient with respect to q.")    \
+  LOSS(binary_entropy, binary_entropy_kernel, binary_entropy_loop, 3, binary_entropy_types,                  \
+       binary_entropy_grad_types, nullptr, nullptr,                                                       \
+       "binary_entropy(x, g, temperature): the entropy of sigmoid(x/temperature) in nats, elementwise "   \
+       "(temperature float64).",                                                                          \
+       "binary_entropy_grad(x, g, temperature) -> (H, g·dH/dx), the gradient with respect to x.")        \
+  LOSS(binary_kl_divergence, binary_kl_kernel, binary_kl_loop, 4, binary_kl_types, binary_kl_grad_types,  \
+       nullptr, nullptr,                                                                                  \
+       "binary_kl_divergence(p, q, g, temperature): KL(Bernoulli(sigmoid(p/T)) || "                      \
+       "Bernoulli(sigmoid(q/T))), elementwise, from the logits p and q (temperature float64).",           \
+       "binary_kl_divergence_grad(p, q, g, temperature) -> (KL, g·dKL/dq), the gradient with respect to " \
+       "q.")                                                                                              \
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")                \
   SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
@@ -159,6 +175,18 @@ template <class T>
 using entropy = T (*)(const T* x, std::size_t n, T g, T* grad, double temperature);
 template <class T>
 using kl_divergence = T (*)(const T* p, const T* q, std::size_t n, T g, T* grad, double temperature);
+// js_divergence: JS(softmax(p/T), softmax(q/T)) in [0, log 2]; with grad, g·dJS/dq.
+template <class T>
+using js_divergence = T (*)(const T* p, const T* q, std::size_t n, T g, T* grad, double temperature);
+
+// Binary (Bernoulli) entropy and KL divergence (kernels/binary_divergence.hpp), elementwise over n
+// contiguous elements at temperature > 0 (finite; 1 for none): h[i] = H(sigmoid(x[i]/T)),
+// kl[i] = KL(Bernoulli(sigmoid(p[i]/T)) || Bernoulli(sigmoid(q[i]/T))); with grad (else nullptr),
+// g·dH/dx or g·dKL/dq. Outputs may equal inputs. NaN gives NaN.
+template <class T>
+using binary_entropy = void (*)(const T* x, std::size_t n, T g, T* h, T* grad, double temperature);
+template <class T>
+using binary_kl_divergence = void (*)(const T* p, const T* q, std::size_t n, T g, T* kl, T* grad, double temperature);
 
 // Top-k selection (kernels/top_k.hpp): the k largest of the n contiguous entries of x
 // (1 <= k <= min(n, top_k_small_max)), largest first, equal values by the lower index, into vals[0..k)

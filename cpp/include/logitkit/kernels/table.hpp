@@ -5,6 +5,7 @@
 #include "list.hpp"
 #include "activations.hpp"
 #include "backward.hpp"
+#include "binary_divergence.hpp"
 #include "divergence.hpp"
 #include "losses.hpp"
 #include "sample.hpp"
