@@ -571,6 +571,50 @@ def kl_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -
     return d
 
 
+DISTILL_T, DISTILL_ALPHA = 4.0, 0.7
+
+
+def distill_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """kl_make's teacher and student, and a label per row."""
+    d = kl_make(rng, shape, dtype)
+    d["labels"] = rng.integers(0, shape[-1], shape[0])
+    return d
+
+
+def lk_distill_grad(d: dict) -> Runner:
+    s, t, y = d["x"], d["t"], d["labels"]
+    return _with_check(
+        lambda: lk.distillation_loss_with_grad(s, t, y, temperature=DISTILL_T, alpha=DISTILL_ALPHA),
+        lambda r: _loss_value(*r),
+    )
+
+
+def torch_distill_grad(d: dict) -> Runner:
+    """alpha·T²·F.kl_div(log_softmax(s/T), log_softmax(t/T), log_target=True, 'batchmean') +
+    (1 - alpha)·F.cross_entropy(s, y): forward and backward with respect to s."""
+    torch = peer("torch")
+    F = torch.nn.functional
+    sg = torch.from_numpy(d["x"]).requires_grad_(True)
+    tt = torch.from_numpy(d["t"])
+    yt = torch.from_numpy(d["labels"])
+    T, a = DISTILL_T, DISTILL_ALPHA
+
+    def run():
+        sg.grad = None
+        kl = F.kl_div(
+            F.log_softmax(sg / T, dim=-1),
+            F.log_softmax(tt / T, dim=-1),
+            log_target=True,
+            reduction="batchmean",
+        )
+        loss = a * T * T * kl + (1 - a) * F.cross_entropy(sg, yt)
+        loss.backward()
+        return loss, sg.grad
+
+    _note_alloc(d, "torch")
+    return _with_check(run, lambda r: _loss_value(*r))
+
+
 def lk_entropy(d: dict) -> Runner:
     x = d["x"]
     return lambda: lk.entropy(x)
@@ -1374,6 +1418,18 @@ WORKS: dict[str, Work] = {
             make=kl_make,
             compare=compare_loss,
         ),
+        # Hinton's distillation loss with its gradient with respect to the student (T = 4, α = 0.7)
+        Work(
+            "distillation+grad",
+            {
+                "logitkit": lk_distill_grad,
+                "lk 2 threads": threads_factory(lk_distill_grad),
+                "torch": torch_distill_grad,
+                "copy": copy_factory,
+            },
+            make=distill_make,
+            compare=compare_loss,
+        ),
     ]
 }
 
@@ -1410,6 +1466,7 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("sample", (1, 32)),
     ("entropy", (16384, 1000)),
     ("kl_divergence+grad", (4096, 1000)),
+    ("distillation+grad", (4096, 32000)),
 ]
 
 
@@ -1824,6 +1881,7 @@ TARGETS: list[tuple[str, tuple[int, ...], str, float]] = [
     # entropy and divergences (issue 18)
     ("entropy", (16384, 1000), "read", 2.5),
     ("kl_divergence+grad", (4096, 1000), "torch", 0.25),
+    ("distillation+grad", (4096, 32000), "torch", 0.25),
 ]
 # Goals on logitkit's own time: (work, shape, most µs per call).
 TIME_TARGETS: list[tuple[str, tuple[int, ...], float]] = [("sample", (1, 32), 3.0)]

@@ -834,6 +834,71 @@ def js_divergence_grad(p_logits, q_logits, *, axis=-1, temperature=1.0, reductio
     return np.moveaxis(g, -1, axis)
 
 
+def distillation_loss(
+    student,
+    teacher,
+    target=None,
+    *,
+    temperature=1.0,
+    alpha=None,
+    axis=-1,
+    ignore_index=-100,
+    label_smoothing=0.0,
+    reduction="mean",
+):
+    """alpha·T²·KL(softmax(t/T) ‖ softmax(s/T)) (batchmean for 'mean') + (1 - alpha)·CE(s, target)
+    (its own mean over the counted items), from kl_divergence and cross_entropy above."""
+    a = (1.0 if target is None else 0.5) if alpha is None else alpha
+    T = temperature
+    kl_red = {"mean": "batchmean"}.get(reduction, reduction)
+    kl = kl_divergence(teacher, student, axis=axis, temperature=T, reduction=kl_red)
+    W = np.asarray(kl).dtype.type
+    out = W(a * T * T) * kl
+    if a < 1.0:
+        ce = cross_entropy(
+            student,
+            target,
+            axis=axis,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        )
+        out = out + W(1.0 - a) * np.asarray(ce, dtype=W)
+    return out
+
+
+def distillation_loss_grad(
+    student,
+    teacher,
+    target=None,
+    *,
+    temperature=1.0,
+    alpha=None,
+    axis=-1,
+    ignore_index=-100,
+    label_smoothing=0.0,
+    reduction="mean",
+):
+    """d distillation_loss / d student: alpha·T²·dKL/dq + (1 - alpha)·dCE/dx."""
+    a = (1.0 if target is None else 0.5) if alpha is None else alpha
+    T = temperature
+    kl_red = {"mean": "batchmean", "none": "sum"}.get(reduction, reduction)
+    g = kl_divergence_grad(teacher, student, axis=axis, temperature=T, reduction=kl_red)
+    W = g.dtype.type
+    g = W(a * T * T) * g
+    if a < 1.0:
+        gc = cross_entropy_grad(
+            student,
+            target,
+            axis=axis,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        )
+        g = g + W(1.0 - a) * np.asarray(gc, dtype=W)
+    return g
+
+
 def _bernoulli(x, temperature):
     """(z, p, 1 - p, softplus(-z), softplus(z)) of z = x/T elementwise, the losses' work dtype;
     softplus(±z) = -log p, -log(1 - p), with no 1 - p formed by subtraction."""

@@ -308,6 +308,32 @@ def _raw_js(with_grad):
     return raw
 
 
+def _distill_example(dtype, rng, shape):
+    s, t = _x(dtype, rng, shape, 3.0), _x(dtype, rng, shape, 3.0)
+    return (s, t, _labels(rng, shape)), {"temperature": 2.0, "alpha": 0.7, "reduction": "none"}
+
+
+def _raw_distillation(with_grad):
+    def raw(dtype, rng):
+        (s, t, y), _ = _distill_example(dtype, rng, (7, 37))
+        uf = "distillation" + ("_grad" if with_grad else "")
+        for temp, a in ((1.0, 0.5), (2.5, 0.9)):
+            r = getattr(_core, uf)(
+                s, t, y, dtype.type(a * temp * temp), dtype.type(1 - a), dtype.type(0), temp
+            )
+            kw = {"temperature": temp, "alpha": a, "reduction": "none"}
+            v = r[0] if with_grad else r
+            exact = oracle.distillation_loss(s, t, y, **kw)
+            yield Check(f"{uf} T={temp}", v, exact, "ulp", LOSS_BOUNDS[dtype], ufunc=uf)
+            if with_grad:
+                eg = oracle.distillation_loss_grad(s, t, y, **kw)
+                yield Check(
+                    f"{uf} grad T={temp}", r[1], eg, "grad", None, 2.0 * a * temp + 1, ufunc=uf
+                )
+
+    return raw
+
+
 def _binary_kl_example(dtype, rng, shape):
     return (_x(dtype, rng, shape, 4.0), _x(dtype, rng, shape, 4.0)), {"reduction": "none"}
 
@@ -563,6 +589,28 @@ FUNCTIONS: list[Fn] = [
         raw=_raw_js(True),
         measures=("ulp", "grad"),
         grad_scale=lambda *args: 2.0,
+        logit_inputs=2,
+    ),
+    Fn(
+        "distillation_loss",
+        "loss",
+        ("distillation",),
+        oracle.distillation_loss,
+        LOSS_BOUNDS,
+        _distill_example,
+        raw=_raw_distillation(False),
+        logit_inputs=2,
+    ),
+    Fn(
+        "distillation_loss_with_grad",
+        "loss",
+        ("distillation_grad",),
+        _with_grad(oracle.distillation_loss, oracle.distillation_loss_grad),
+        LOSS_BOUNDS,
+        _distill_example,
+        raw=_raw_distillation(True),
+        measures=("ulp", "grad"),
+        grad_scale=lambda *args, **kw: 2.0 * 0.7 * 2.0 + 1,
         logit_inputs=2,
     ),
     Fn(

@@ -65,6 +65,10 @@ MULTICLASS_CALLS = {
     "entropy_with_grad": lambda x, t, **kw: lk.entropy_with_grad(x, **kw),
     "kl_divergence": lambda x, t, **kw: lk.kl_divergence(x, x[::-1].copy(), **kw),
     "js_divergence": lambda x, t, **kw: lk.js_divergence(x, x[::-1].copy(), **kw),
+    "distillation_loss": lambda x, t, **kw: lk.distillation_loss(x, -x, t, **kw),
+    "distillation_loss_with_grad": lambda x, t, **kw: lk.distillation_loss_with_grad(
+        x, -x, t, **kw
+    ),
     "js_divergence_with_grad": lambda x, t, **kw: lk.js_divergence_with_grad(
         x, x[::-1].copy(), **kw
     ),
@@ -118,6 +122,10 @@ OTHER_AXIS_CALLS = {
     ),
     "multilabel.brier_score": lambda **kw: ml.brier_score(X, Y01, **kw),
     "multilabel.entropy": lambda **kw: ml.entropy(X, **kw),
+    "multilabel.distillation_loss": lambda **kw: ml.distillation_loss(X, -X, **kw),
+    "multilabel.distillation_loss_with_grad": lambda **kw: ml.distillation_loss_with_grad(
+        X, -X, **kw
+    ),
     "MultiLabel.proba": lambda **kw: ml.MultiLabel().proba(X, **kw),
     "MultiLabel.loss": lambda **kw: ml.MultiLabel().loss(X, Y01, **kw),
 }

@@ -851,6 +851,62 @@ def _js(name, f, with_grad):
     )
 
 
+def _distill_opts(shape):
+    return st.fixed_dictionaries(
+        {
+            "seed": st.integers(0, 3),
+            "axis": _axis_st(shape),
+            "temperature": st.sampled_from([1.0, 0.5, 3.0]),
+            "alpha": st.sampled_from([0.0, 0.5, 1.0]),
+            "ignore": st.booleans(),
+            "label_smoothing": st.sampled_from([0.0, 0.1]),
+            "reduction": st.sampled_from(["mean", "sum", "none"]),
+        }
+    )
+
+
+def _distill_aux(shape, dt, o):
+    a = _ce_aux(shape, dt, {**o, "soft": False, "weight": False, "sample_weight": None})
+    a["q"] = (_rng(o, 1).standard_normal(shape) * 3).astype(dt)
+    a["kw"] = {
+        **a["kw"],
+        "temperature": o["temperature"] or 1.0,
+        "alpha": o["alpha"],
+    }
+    return a
+
+
+def _distill(name, f, with_grad):
+    def call(x, o, a):
+        r = f(x, a["q"], a["target"], **a["kw"])
+        return tuple(r) if with_grad else (r,)
+
+    def oracle(x, o, a):
+        kw = _oracle_kw(a)
+        checks = [
+            _loss_check(O.distillation_loss(x, a["q"], a["target"], **kw), o["reduction"], x.dtype)
+        ]
+        if with_grad:
+            g = O.distillation_loss_grad(x, a["q"], a["target"], **kw)
+            t = kw["temperature"]
+            # the KL gradient's 2-ulp bound (docs/numerics.md) times alpha·T, plus the CE part's
+            checks.append(Check(g, "grad", scale=2.0 * kw["alpha"] * t + 1.0))
+        return checks
+
+    return Fn(
+        name,
+        "other",
+        call,
+        oracle,
+        _distill_opts,
+        _distill_aux,
+        min_ndim=1,
+        min_class=2,
+        one_class_error=True,
+        float_outputs=(0, 1) if with_grad else (0,),
+    )
+
+
 REGISTRY += [
     _entropy("entropy", lk.entropy, False),
     _entropy("entropy_with_grad", lk.entropy_with_grad, True),
@@ -859,6 +915,8 @@ REGISTRY += [
     _kl("kl_divergence_with_grad", lk.kl_divergence_with_grad, True),
     _js("js_divergence", lk.js_divergence, False),
     _js("js_divergence_with_grad", lk.js_divergence_with_grad, True),
+    _distill("distillation_loss", lk.distillation_loss, False),
+    _distill("distillation_loss_with_grad", lk.distillation_loss_with_grad, True),
 ]
 
 
@@ -933,12 +991,75 @@ def _binary_kl(name, f, with_grad):
     )
 
 
+def _ml_distill_opts(shape):
+    return st.fixed_dictionaries(
+        {
+            "seed": st.integers(0, 3),
+            "temperature": st.sampled_from([1.0, 0.5, 3.0]),
+            "alpha": st.sampled_from([0.0, 0.5, 1.0]),
+            "reduction": st.sampled_from(["mean", "sum", "none"]),
+        }
+    )
+
+
+def _ml_distill_aux(shape, dt, o):
+    r = _rng(o, 2)
+    return {
+        "q": (r.standard_normal(shape) * 4).astype(dt),
+        "target": (r.random(shape) < 0.4).astype(dt),
+    }
+
+
+def _ml_distill(name, f, with_grad):
+    def kw(o):
+        return {
+            "temperature": o["temperature"] or 1.0,
+            "alpha": o["alpha"],
+            "reduction": o["reduction"],
+        }
+
+    def call(x, o, a):
+        r = f(x, a["q"], a["target"], **kw(o))
+        return tuple(r) if with_grad else (r,)
+
+    def oracle(x, o, a):
+        k = kw(o)
+        T, al, red = k["temperature"], k["alpha"], k["reduction"]
+        per = al * T * T * O.binary_kl_divergence(a["q"], x, temperature=T, reduction="none")
+        g = al * T * T * O.binary_kl_divergence_grad(a["q"], x, temperature=T, reduction="none")
+        if al < 1:
+            W = np.asarray(per).dtype.type
+            per = per + W(1 - al) * O.bce_with_logits(x, a["target"], reduction="none").astype(W)
+            g = g + W(1 - al) * O.bce_with_logits_grad(x, a["target"], reduction="none").astype(W)
+        val = {"none": per, "sum": per.sum(), "mean": per.sum() / max(per.size, 1)}[red]
+        checks = [_loss_check(val, red, x.dtype)]
+        if with_grad:
+            g = g / max(g.size, 1) if red == "mean" else g
+            checks.append(Check(g, "grad", scale=2.0 * al * T + 1.0))
+        return checks
+
+    return Fn(
+        name,
+        "elementwise",
+        call,
+        oracle,
+        _ml_distill_opts,
+        _ml_distill_aux,
+        min_ndim=1,
+        float_outputs=(0, 1) if with_grad else (0,),
+    )
+
+
 REGISTRY += [
     _binary_entropy("binary_entropy", lk.binary_entropy, False),
     _binary_entropy("binary_entropy_with_grad", lk.binary_entropy_with_grad, True),
     _binary_entropy("multilabel.entropy", lk.multilabel.entropy, False, 1),
     _binary_kl("binary_kl_divergence", lk.binary_kl_divergence, False),
     _binary_kl("binary_kl_divergence_with_grad", lk.binary_kl_divergence_with_grad, True),
+    _ml_distill("multilabel.distillation_loss", lk.multilabel.distillation_loss, False),
+    _ml_distill(
+        "multilabel.distillation_loss_with_grad", lk.multilabel.distillation_loss_with_grad, True
+    ),
 ]
 
 

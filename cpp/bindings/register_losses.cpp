@@ -13,6 +13,7 @@
 //   kl_divergence            (n),(n),(),()->()               p, q, g, T -> KL(softmax(p/T) || softmax(q/T))
 //   kl_divergence_grad       (n),(n),(),()->(),(n)           p, q, g, T -> KL, g·dKL/dq
 //   js_divergence[_grad]     as kl_divergence                 p, q, g, T -> JS[, g·dJS/dq]
+//   distillation[_grad]      (n),(n),(),(),(),(),()->()[,(n)] s, t, label, a_kl, a_ce, ε, T -> loss[, dloss/ds]
 //   binary_entropy[_grad]          x, g, T -> H[, g·dH/dx]          (elementwise)
 //   binary_kl_divergence[_grad]    p, q, g, T -> KL[, g·dKL/dq]     (elementwise)
 #include <algorithm>
@@ -149,6 +150,38 @@ template <class T, bool GRAD>
 void js_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   FlagGuard guard;
   two_row_loop<T, GRAD>(args, dims, steps, active_kernels().get<T>().js_divergence);
+}
+
+template <class T, bool GRAD>
+void distillation_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
+  FlagGuard guard;
+  const auto f = active_kernels().get<T>().distillation;
+  const npy_intp N = dims[0], n = dims[1];
+  constexpr int nargs = GRAD ? 9 : 8;  // s, t, label, a_kl, a_ce, eps, T, loss[, grad]
+  const npy_intp ss = steps[nargs], ts = steps[nargs + 1];
+  parallel_for(N, 3 * n, 1, [&](npy_intp rb, npy_intp re) {
+    T* scratch = GRAD ? static_cast<T*>(scratch_bytes(2, std::size_t(n) * sizeof(T))) : nullptr;
+    for (npy_intp r = rb; r < re; ++r) {
+      const T* s = row_in<T, T>(args[0] + r * steps[0], ss, n, 0);
+      const T* t = row_in<T, T>(args[1] + r * steps[1], ts, n, 3);
+      const std::int64_t label = load<std::int64_t>(args[2] + r * steps[2]);
+      const T a_kl = load<T>(args[3] + r * steps[3]), a_ce = load<T>(args[4] + r * steps[4]);
+      const T eps = load<T>(args[5] + r * steps[5]);
+      const double temp = load<double>(args[6] + r * steps[6]);
+      T* grad = nullptr;
+      if constexpr (GRAD) grad = row_out<T, T>(args[8] + r * steps[8], steps[nargs + 2], n, 1);
+      // a label >= n (unchecked: validate=False) has no class: NaN loss and gradient row
+      T loss;
+      if (label >= n) {
+        loss = std::numeric_limits<T>::quiet_NaN();
+        if constexpr (GRAD) std::fill(grad, grad + n, loss);
+      } else {
+        loss = f(s, t, std::size_t(n), label, a_kl, a_ce, eps, grad, scratch, temp);
+      }
+      std::memcpy(args[7] + r * steps[7], &loss, sizeof(T));
+      if constexpr (GRAD) row_done<T, T>(grad, args[8] + r * steps[8], steps[nargs + 2], n);
+    }
+  });
 }
 
 // The elementwise divergences: NIN array inputs (x, or p and q), then g and T (float64), then the
@@ -628,6 +661,10 @@ const char entropy_types[] = {LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D};
 const char entropy_grad_types[] = {LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char kl_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char kl_grad_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char distillation_types[] = {LK_F, LK_F, NPY_INT64, LK_F, LK_F, LK_F, LK_D, LK_F,
+                                   LK_D, LK_D, NPY_INT64, LK_D, LK_D, LK_D, LK_D, LK_D};
+const char distillation_grad_types[] = {LK_F, LK_F, NPY_INT64, LK_F, LK_F, LK_F, LK_D, LK_F, LK_F,
+                                        LK_D, LK_D, NPY_INT64, LK_D, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char binary_entropy_types[] = {LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D};
 const char binary_entropy_grad_types[] = {LK_F, LK_F, LK_D, LK_F, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};
 const char binary_kl_types[] = {LK_F, LK_F, LK_F, LK_D, LK_F, LK_D, LK_D, LK_D, LK_D, LK_D};

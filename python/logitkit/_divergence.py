@@ -17,6 +17,7 @@ import numpy as np
 from . import _core, _functional, losses
 from ._validation import (
     LossValue,
+    as_index,
     as_real_array,
     check_temperature,
     class_axis_index,
@@ -29,6 +30,8 @@ __all__ = [
     "binary_entropy_with_grad",
     "binary_kl_divergence",
     "binary_kl_divergence_with_grad",
+    "distillation_loss",
+    "distillation_loss_with_grad",
     "entropy",
     "entropy_with_grad",
     "js_divergence",
@@ -187,20 +190,31 @@ def entropy_with_grad(
 _KL_REDUCTIONS = ("batchmean", "sum", "none", "mean")
 
 
-def _two_rows(p_logits, q_logits, axis):
+def _two_rows(p_logits, q_logits, axis, names=("p_logits", "q_logits")):
     """Both distributions' logits in one float dtype, the class axis, the result dtypes."""
-    x, dts_x = _float_rows(p_logits, "p_logits")
-    y, dts_y = _float_rows(q_logits, "q_logits")
+    x, dts_x = _float_rows(p_logits, names[0])
+    y, dts_y = _float_rows(q_logits, names[1])
     if x.shape != y.shape:
         raise ValueError(
-            f"p_logits and q_logits: the shapes differ, {x.shape} and {y.shape} (one row of "
+            f"{names[0]} and {names[1]}: the shapes differ, {x.shape} and {y.shape} (one row of "
             "logits of each distribution per item)"
         )
     if x.dtype != y.dtype:
         x = x.astype(np.float64)
         y = y.astype(np.float64)
-    ax = _class_axis(x, axis, "p_logits")
+    ax = _class_axis(x, axis, names[0])
     return x, y, ax, (dts_x if dts_x == dts_y else (x.dtype, x.dtype))
+
+
+def _pair_rows(name, x, y, ax, t, red, denom, dts, want_grad):
+    """The ufunc `name` (or its _grad) of two rows of logits along ax, the gradient scaled by
+    1/denom, and the reduction (the sum divided by denom unless 'sum' or 'none')."""
+    g = x.dtype.type(1.0 / denom if denom else 1.0)
+    axes = [(ax,), (ax,), (), ()]
+    if not want_grad:
+        return _reduce(np.asarray(getattr(_core, name)(x, y, g, t, axes=axes)), red, denom, dts[0])
+    v, grad = getattr(_core, name + "_grad")(x, y, g, t, axes=[*axes, (), (ax,)])
+    return _reduce(np.asarray(v), red, denom, dts[0]), _finish_grad(grad, dts[1])
 
 
 def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
@@ -210,13 +224,7 @@ def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
     C = x.shape[ax]
     rows = x.size // C
     denom = {"batchmean": rows, "mean": rows * C}.get(red, 1)
-    g = 1.0 / denom if denom else 1.0
-    axes = [(ax,), (ax,), (), ()]
-    if not want_grad:
-        kl = _core.kl_divergence(x, y, x.dtype.type(g), t, axes=axes)
-        return _reduce(np.asarray(kl), red, denom, vdt)
-    kl, grad = _core.kl_divergence_grad(x, y, x.dtype.type(g), t, axes=[*axes, (), (ax,)])
-    return _reduce(np.asarray(kl), red, denom, vdt), _finish_grad(grad, gdt)
+    return _pair_rows("kl_divergence", x, y, ax, t, red, denom, (vdt, gdt), want_grad)
 
 
 def kl_divergence(
@@ -300,13 +308,8 @@ def _js(p_logits, q_logits, axis, temperature, reduction, want_grad):
     t = check_temperature(temperature)
     red = _check_reduction(reduction, _JS_REDUCTIONS)
     rows = x.size // x.shape[ax]
-    g = 1.0 / rows if red == "mean" and rows else 1.0
-    axes = [(ax,), (ax,), (), ()]
-    if not want_grad:
-        js = _core.js_divergence(x, y, x.dtype.type(g), t, axes=axes)
-        return _reduce(np.asarray(js), red, rows, vdt)
-    js, grad = _core.js_divergence_grad(x, y, x.dtype.type(g), t, axes=[*axes, (), (ax,)])
-    return _reduce(np.asarray(js), red, rows, vdt), _finish_grad(grad, gdt)
+    denom = rows if red == "mean" else 1
+    return _pair_rows("js_divergence", x, y, ax, t, red, denom, (vdt, gdt), want_grad)
 
 
 def js_divergence(
@@ -372,6 +375,190 @@ def js_divergence_with_grad(
     if dim is not None:
         no_dim(dim)
     return _js(p_logits, q_logits, axis, temperature, reduction, True)
+
+
+# ------------------------------------------------------------------------ knowledge distillation
+
+
+_DISTILL_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _alpha(alpha: Any, target: Any) -> float:
+    if alpha is None:
+        return 1.0 if target is None else 0.5
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(
+        alpha, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"alpha: expected a number in [0, 1], got {type(alpha).__name__} {alpha!r}")
+    a = float(alpha)
+    if not 0.0 <= a <= 1.0:
+        raise ValueError(f"alpha: expected a number in [0, 1], got {a!r}")
+    if target is None and a != 1.0:
+        raise ValueError(
+            f"alpha: {a!r} weighs a cross-entropy term, but no target was given; pass the labels as "
+            "target, or alpha=1.0 for the distillation term alone"
+        )
+    return a
+
+
+def _distillation(
+    student,
+    teacher,
+    target,
+    axis,
+    temperature,
+    alpha,
+    ignore_index,
+    label_smoothing,
+    reduction,
+    validate,
+    want_grad,
+):
+    s, t, ax, (vdt, gdt) = _two_rows(student, teacher, axis, ("student_logits", "teacher_logits"))
+    T = check_temperature(temperature)
+    a = _alpha(alpha, target)
+    red = _check_reduction(reduction, _DISTILL_REDUCTIONS)
+    eps = 0.0 if label_smoothing == 0.0 else losses._check_smoothing(label_smoothing)
+    C = s.shape[ax]
+    item_shape = s.shape[:ax] + s.shape[ax + 1 :]
+    if target is None:
+        labels = np.full(item_shape, -1, np.int64)
+        counted = 0
+    else:
+        tgt = np.asarray(as_real_array(target, "target"))
+        if tgt.dtype.kind not in "iu":
+            raise TypeError(
+                f"target: expected integer class labels, got dtype {tgt.dtype} (for probability "
+                "targets combine kl_divergence and cross_entropy)"
+            )
+        ignore = as_index(ignore_index, "ignore_index")
+        labels, ignored = losses._hard_target(tgt, item_shape, C, ignore, validate, s.shape, ax)
+        counted = labels.size - (0 if ignored is None else int(ignored.sum()))
+    rows = labels.size
+    kl_w, ce_w = a * T * T, 1.0 - a
+    if red == "mean":  # the KL term per item; the cross-entropy over the counted items
+        kl_w = kl_w / rows if rows else 0.0
+        ce_w = ce_w / counted if counted else 0.0
+    dt = s.dtype.type
+    args = (s, t, labels, dt(kl_w), dt(ce_w), dt(eps), T)
+    axes = [(ax,), (ax,), (), (), (), (), ()]
+    if want_grad:
+        per_row, grad = _core.distillation_grad(*args, axes=[*axes, (), (ax,)])
+    else:
+        per_row = _core.distillation(*args, axes=axes)
+    per_row = np.asarray(per_row)
+    if red == "none":
+        value = _reduce(per_row, "none", 1, vdt)
+    else:
+        value = _reduce(per_row, "sum", 1, vdt)
+        if red == "mean" and (rows == 0 or (counted == 0 and a < 1.0)):
+            value = vdt.type(np.nan)  # the mean of no (counted) items is NaN, as torch's
+    return (value, _finish_grad(grad, gdt)) if want_grad else value
+
+
+def distillation_loss(
+    student_logits: Any,
+    teacher_logits: Any,
+    target: Any = None,
+    *,
+    temperature: float = 1.0,
+    alpha: float | None = None,
+    axis: int = -1,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    validate: bool = True,
+    dim: None = None,
+) -> np.ndarray | LossValue:
+    """Knowledge distillation (Hinton et al., 2015), fused: the loss a student is trained on to
+    match a teacher,
+
+        alpha·T²·KL(softmax(teacher/T) ‖ softmax(student/T)) + (1 - alpha)·cross_entropy(student, target)
+
+    with T = ``temperature`` (the cross-entropy at temperature 1). Each row is one C++ kernel call
+    (the KL and cross-entropy kernels, each exact to its bound); no probability array is formed.
+
+    Parameters
+    ----------
+    student_logits, teacher_logits : array_like, the same shape
+        The two models' logits; the classes lie along ``axis``.
+    target : array_like of int, optional
+        Class labels (the logits' shape without ``axis``); ``ignore_index`` drops an item from the
+        cross-entropy term (its KL term stays). None: the distillation term alone (alpha 1).
+    temperature : float > 0
+        The softening temperature of both softmaxes in the KL term.
+    alpha : float in [0, 1], optional
+        The weight of the distillation term; default 1.0 without a target, 0.5 with one.
+    ignore_index, label_smoothing, validate
+        As in :func:`logitkit.cross_entropy`, for the cross-entropy term.
+    reduction : {'mean', 'sum', 'none'}
+        'mean' (default): the KL term averaged over the items (PyTorch's ``'batchmean'``) and the
+        cross-entropy over the counted items (``F.cross_entropy``'s mean): the same number as
+        ``alpha * T**2 * F.kl_div(F.log_softmax(s / T), F.log_softmax(t / T), log_target=True,
+        reduction='batchmean') + (1 - alpha) * F.cross_entropy(s, y)``. 'sum': both summed;
+        'none': one value per item.
+
+    Returns
+    -------
+    ndarray or a NumPy scalar
+        float32 for float32 logits, float64 for float64.
+
+    Examples
+    --------
+    >>> import numpy as np, logitkit as lk
+    >>> s, t = np.array([[1.0, 2.0, 0.5]]), np.array([[3.0, 1.0, 0.0]])
+    >>> print(f"{lk.distillation_loss(s, t, np.array([1]), temperature=2.0, alpha=0.7):.6f}")
+    0.826228
+    """
+    if dim is not None:
+        no_dim(dim)
+    return _distillation(
+        student_logits,
+        teacher_logits,
+        target,
+        axis,
+        temperature,
+        alpha,
+        ignore_index,
+        label_smoothing,
+        reduction,
+        validate,
+        False,
+    )
+
+
+def distillation_loss_with_grad(
+    student_logits: Any,
+    teacher_logits: Any,
+    target: Any = None,
+    *,
+    temperature: float = 1.0,
+    alpha: float | None = None,
+    axis: int = -1,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+    validate: bool = True,
+    dim: None = None,
+) -> tuple[np.ndarray | LossValue, np.ndarray]:
+    """:func:`distillation_loss` and its gradient with respect to ``student_logits``, from the same
+    passes: alpha·T·(Q - P) + (1 - alpha)·(softmax(student) - onehot(target)) per row, times the
+    reduction's factors (the only array formed is the gradient itself)."""
+    if dim is not None:
+        no_dim(dim)
+    return _distillation(
+        student_logits,
+        teacher_logits,
+        target,
+        axis,
+        temperature,
+        alpha,
+        ignore_index,
+        label_smoothing,
+        reduction,
+        validate,
+        True,
+    )
 
 
 # --------------------------------------------------------------- binary (multi-label) forms

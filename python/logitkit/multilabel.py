@@ -6,7 +6,8 @@ row's probabilities need not sum to 1. If exactly one class per input is right, 
 multi-class: use :mod:`logitkit.multiclass` instead, which offers the same verbs.
 
 Verbs: :func:`proba`, :func:`log_proba`, :func:`predict`, :func:`top_k`, :func:`loss`,
-:func:`loss_with_grad`, :func:`grad_hess`, :func:`entropy`, :func:`fit_temperature` (Platt
+:func:`loss_with_grad`, :func:`grad_hess`, :func:`entropy`, :func:`distillation_loss`,
+:func:`fit_temperature` (Platt
 scaling: a temperature and a bias per class), :func:`expected_calibration_error`,
 :func:`brier_score`;
 :class:`MultiLabel` holds options and exposes the same verbs.
@@ -67,6 +68,7 @@ from ._validation import (
     LossValue,
     as_real_array,
     check_out,
+    check_temperature,
     is_bfloat16,
     no_dim,
     target_error,
@@ -78,6 +80,8 @@ __all__ = [
     "PlattScaling",
     "ProbabilitiesWarning",
     "brier_score",
+    "distillation_loss",
+    "distillation_loss_with_grad",
     "entropy",
     "expected_calibration_error",
     "fit_temperature",
@@ -540,6 +544,86 @@ def entropy(
         _divergence._check_reduction(reduction, _divergence._BINARY_ENTROPY_REDUCTIONS),
         h.size,
         vdt,
+    )
+
+
+def _distillation(
+    student_logits, teacher_logits, target, axis, temperature, alpha, reduction, want_grad
+):
+    s, ax = _logits(student_logits, axis)
+    t, _ = _logits(teacher_logits, axis)
+    a = _divergence._alpha(alpha, target)
+    T = check_temperature(temperature)
+    red = _divergence._check_reduction(reduction, ("mean", "sum", "none"))
+    # float16 and bfloat16 computed in float32 and rounded once at the end, as the losses are
+    s, (vdt, gdt) = _divergence._float_rows(s, "student_logits")
+    t, _ = _divergence._float_rows(t, "teacher_logits")
+    kl, gk = _divergence.binary_kl_divergence_with_grad(t, s, temperature=T, reduction=red)
+    w_kl = a * T * T
+    with np.errstate(over="ignore", under="ignore"):
+        value = np.asarray(kl, np.float64) * w_kl
+        grad = gk * gk.dtype.type(w_kl)
+        if a < 1.0:
+            bce, gb = losses.binary_cross_entropy_with_logits_with_grad(
+                s, _target(s, target, ax), axis=ax, reduction=red
+            )
+            value = value + np.asarray(bce, np.float64) * (1.0 - a)
+            grad = grad + gb.astype(grad.dtype) * grad.dtype.type(1.0 - a)
+        value = value.astype(np.asarray(kl).dtype).astype(vdt)
+        grad = grad.astype(gdt, copy=False)
+    value = value if red == "none" else value[()]
+    return (value, grad) if want_grad else value
+
+
+def distillation_loss(
+    student_logits: Any,
+    teacher_logits: Any,
+    target: Any = None,
+    *,
+    temperature: float = 1.0,
+    alpha: float | None = None,
+    axis: int = -1,
+    reduction: str = "mean",
+    dim: None = None,
+) -> Array | LossValue:
+    """Knowledge distillation for multi-label models: each label's Bernoulli distribution,
+
+        alpha·T²·KL(Bernoulli(σ(teacher/T)) ‖ Bernoulli(σ(student/T))) + (1 - alpha)·BCE(student, target)
+
+    elementwise, reduced over every element ('mean', default, as
+    :func:`logitkit.binary_cross_entropy_with_logits`; 'sum'; 'none': the logits' shape). The KL
+    term is :func:`logitkit.binary_kl_divergence` (exact in both tails, never negative); ``target``
+    (the logits' shape, entries in [0, 1]) is optional, ``alpha`` defaults to 1.0 without it and
+    0.5 with it.
+
+    >>> import logitkit as lk
+    >>> print(f"{lk.multilabel.distillation_loss([[2.0, -1.0]], [[3.0, -2.0]], temperature=2.0):.6f}")
+    0.093960
+    """
+    if dim is not None:
+        no_dim(dim)
+    return _distillation(
+        student_logits, teacher_logits, target, axis, temperature, alpha, reduction, False
+    )
+
+
+def distillation_loss_with_grad(
+    student_logits: Any,
+    teacher_logits: Any,
+    target: Any = None,
+    *,
+    temperature: float = 1.0,
+    alpha: float | None = None,
+    axis: int = -1,
+    reduction: str = "mean",
+    dim: None = None,
+) -> tuple[Array | LossValue, np.ndarray]:
+    """:func:`distillation_loss` and its gradient with respect to ``student_logits``:
+    alpha·T·(q - p) + (1 - alpha)·(σ(student) - target) elementwise, times the reduction's factor."""
+    if dim is not None:
+        no_dim(dim)
+    return _distillation(
+        student_logits, teacher_logits, target, axis, temperature, alpha, reduction, True
     )
 
 

@@ -1067,6 +1067,66 @@ void test_binary_divergences() {
 }
 
 template <class T>
+void test_distillation() {
+  // per row: alpha·T²·KL(teacher ‖ student at T) + (1 - alpha)·CE(student, label), against the
+  // library's own KL and cross-entropy (each tested against references above) and the gradient
+  // against the sum of theirs
+  const std::size_t R = 3, C = 5;
+  std::vector<T> s(R * C), t(R * C);
+  for (std::size_t i = 0; i < R * C; ++i) {
+    s[i] = T(std::sin(double(i) * 1.1) * 3);
+    t[i] = T(std::cos(double(i) * 0.4) * 2);
+  }
+  const std::int64_t labels[R] = {4, -100, 0};
+  const std::int64_t labels_ce[R] = {4, 1, 0};
+  lk::DistillationOptions<T> o;
+  o.temperature = 2.5;
+  o.alpha = 0.7;
+  o.label_smoothing = T(0.1);
+  std::vector<T> loss(R), g(R * C), kl(R), gk(R * C), ce(R), gc(R * C);
+  expect_ok(lk::distillation_loss_with_grad<T>(lk::view(s.data(), R, C), lk::view(t.data(), R, C),
+                                               lk::vec(labels, R), lk::vec(loss.data(), R),
+                                               lk::view(g.data(), R, C), o),
+            "distillation_loss_with_grad");
+  expect_ok(lk::kl_divergence_with_grad<T>(lk::view(t.data(), R, C), lk::view(s.data(), R, C), lk::vec(kl.data(), R),
+                                           lk::view(gk.data(), R, C), 2.5),
+            "kl for distillation");
+  lk::CrossEntropyOptions<T> co;
+  co.reduction = lk::Reduction::none;
+  co.label_smoothing = T(0.1);
+  expect_ok(lk::cross_entropy_with_grad(lk::view(s.data(), R, C), lk::vec(labels_ce, R), lk::vec(ce.data(), R),
+                                        lk::view(gc.data(), R, C), co),
+            "ce for distillation");
+  const double w = 0.7 * 2.5 * 2.5;
+  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-13;
+  bool ok = true;
+  for (std::size_t i = 0; i < R; ++i) {
+    const double want = w * double(kl[i]) + (i == 1 ? 0.0 : 0.3 * double(ce[i]));
+    ok = ok && std::fabs(double(loss[i]) - want) <= tol * std::fabs(want);
+    for (std::size_t j = 0; j < C; ++j) {
+      const double gw = w * double(gk[i * C + j]) + (i == 1 ? 0.0 : 0.3 * double(gc[i * C + j]));
+      ok = ok && std::fabs(double(g[i * C + j]) - gw) <= tol;
+    }
+  }
+  expect(ok, "distillation = alpha·T²·KL + (1 - alpha)·CE per row, the ignored row's KL alone; its gradient");
+  // in place over the student's logits
+  std::vector<T> s2 = s, loss2(R);
+  expect_ok(lk::distillation_loss_with_grad<T>(lk::view(s2.data(), R, C), lk::view(t.data(), R, C),
+                                               lk::vec(labels, R), lk::vec(loss2.data(), R),
+                                               lk::view(s2.data(), R, C), o),
+            "distillation in place");
+  expect(std::equal(s2.begin(), s2.end(), g.begin()) && std::equal(loss.begin(), loss.end(), loss2.begin()),
+         "distillation: the gradient over the student's logits gives the same bits");
+  lk::Status st = lk::distillation_loss<T>(lk::view(s.data(), R, C), lk::view(t.data(), R, C),
+                                           lk::VectorView<const std::int64_t>{}, lk::vec(loss.data(), R), o);
+  expect(!st && std::string(st.argument) == "labels", "distillation: alpha < 1 without labels names labels");
+  const std::int64_t bad[R] = {4, 5, 0};
+  st = lk::distillation_loss<T>(lk::view(s.data(), R, C), lk::view(t.data(), R, C), lk::vec(bad, R),
+                                lk::vec(loss.data(), R), o);
+  expect(!st && std::string(st.argument) == "labels", "distillation: a label out of range names labels");
+}
+
+template <class T>
 void run_all() {
   test_activations<T>();
   test_softmax<T>();
@@ -1082,6 +1142,7 @@ void run_all() {
   test_sample<T>();
   test_divergences<T>();
   test_binary_divergences<T>();
+  test_distillation<T>();
 }
 
 #ifdef LOGITKIT_HEADER_ONLY

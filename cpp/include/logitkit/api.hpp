@@ -1152,6 +1152,85 @@ inline Status js_divergence_with_grad(MatrixView<const detail::id_t<T>> p_logits
   return detail::divergence_rows<T>(p_logits, &q_logits, out, &grad, temperature, true);
 }
 
+// Knowledge distillation (Hinton et al., 2015), per row: alpha·T²·KL(softmax(teacher/T) ‖
+// softmax(student/T)) + (1 - alpha)·CE(student, label) (the cross-entropy at temperature 1, with
+// label smoothing). labels empty: the KL term alone (alpha must be 1); a label equal to
+// ignore_index: that row's KL term alone.
+template <class T>
+struct DistillationOptions {
+  double temperature = 1.0;
+  double alpha = 1.0;  // the weight of the KL term, in [0, 1]
+  T label_smoothing = 0;
+  std::int64_t ignore_index = -100;
+};
+
+namespace detail {
+
+template <class T>
+inline Status distillation_rows(const MatrixView<const T>& s, const MatrixView<const T>& t,
+                                const VectorView<const std::int64_t>& labels, const VectorView<T>& out,
+                                const MatrixView<T>* grad, const DistillationOptions<T>& o) noexcept {
+  if (!has_data(s)) return fail(Errc::null_pointer, "student_logits", "null data for a non-empty view");
+  if (Status st = same_shape(s, t, "teacher_logits"); !st) return st;
+  if (!has_data(t)) return fail(Errc::null_pointer, "teacher_logits", "null data for a non-empty view");
+  if (Status st = check_temperature(o.temperature); !st) return st;
+  if (!(o.alpha >= 0 && o.alpha <= 1)) return fail(Errc::invalid_argument, "alpha", "must be in [0, 1]");
+  if (!(o.label_smoothing >= 0 && o.label_smoothing <= 1))
+    return fail(Errc::invalid_argument, "label_smoothing", "must be in [0, 1]");
+  if (labels.size == 0 && o.alpha != 1 && s.rows != 0)
+    return fail(Errc::invalid_argument, "labels", "alpha < 1 weighs a cross-entropy term: labels are needed");
+  if (labels.size != 0 && labels.size != s.rows)
+    return fail(Errc::shape_mismatch, "labels", "must hold one label per row of the logits");
+  if (out.size != s.rows) return fail(Errc::shape_mismatch, "out", "must hold one value per row of the logits");
+  if (!has_data(out)) return fail(Errc::null_pointer, "out", "null data for a non-empty view");
+  if (grad) {
+    if (Status st = same_shape(s, *grad, "grad"); !st) return st;
+    if (!has_data(*grad)) return fail(Errc::null_pointer, "grad", "null data for a non-empty view");
+  }
+  const std::size_t C = s.cols;
+  for (std::size_t i = 0; i < labels.size; ++i) {
+    const std::int64_t y = labels[i];
+    if (y != o.ignore_index && (y < 0 || std::uint64_t(y) >= C))
+      return fail_at(Errc::invalid_label, "labels", "a label must be in [0, C) or equal ignore_index", double(y), i);
+  }
+  // scratch: a strided row of each input, the gradient row, the kernel's cross-entropy row
+  Scratch<T> scratch(4 * C);
+  T* buf = scratch.get();
+  if (C != 0 && !buf) return fail(Errc::out_of_memory, "student_logits", "no memory for the row buffers");
+  const auto f = kernels<T>().distillation;
+  const T a_kl = T(o.alpha * o.temperature * o.temperature), a_ce = T(1 - o.alpha);
+  for (std::size_t i = 0; i < s.rows; ++i) {
+    const T* sr = row_in(s, i, buf);
+    const T* tr = row_in(t, i, buf + C);
+    T* gr = grad ? buf + 2 * C : nullptr;  // not in place: the kernel reads s after the KL gradient
+    const std::int64_t y = labels.size == 0 || labels[i] == o.ignore_index ? -1 : labels[i];
+    out[i] = C == 0 ? T(0) : f(sr, tr, C, y, a_kl, a_ce, o.label_smoothing, gr, buf + 3 * C, o.temperature);
+    if (grad)
+      for (std::size_t j = 0; j < C; ++j) (*grad)(i, j) = gr[j];
+  }
+  return {};
+}
+
+}  // namespace detail
+
+// The distillation loss of each row into out (labels: one per row, or empty).
+template <class T>
+inline Status distillation_loss(MatrixView<const detail::id_t<T>> student_logits,
+                                MatrixView<const detail::id_t<T>> teacher_logits,
+                                VectorView<const std::int64_t> labels, VectorView<T> out,
+                                const DistillationOptions<detail::id_t<T>>& options = {}) noexcept {
+  return detail::distillation_rows<T>(student_logits, teacher_logits, labels, out, nullptr, options);
+}
+// The same and each row's gradient with respect to the student's logits (may be their memory).
+template <class T>
+inline Status distillation_loss_with_grad(MatrixView<const detail::id_t<T>> student_logits,
+                                          MatrixView<const detail::id_t<T>> teacher_logits,
+                                          VectorView<const std::int64_t> labels, VectorView<T> out,
+                                          MatrixView<detail::id_t<T>> grad,
+                                          const DistillationOptions<detail::id_t<T>>& options = {}) noexcept {
+  return detail::distillation_rows<T>(student_logits, teacher_logits, labels, out, &grad, options);
+}
+
 // Binary (multi-label) forms, elementwise (kernels/binary_divergence.hpp): each element of the
 // logits is one label's Bernoulli distribution sigmoid(x/T).
 

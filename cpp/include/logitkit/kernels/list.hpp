@@ -111,6 +111,13 @@
        "js_divergence(p, q, g, temperature): the Jensen-Shannon divergence of softmax(p/T) and "         \
        "softmax(q/T) per row, from the logits p and q (temperature float64).",                            \
        "js_divergence_grad(p, q, g, temperature) -> (JS, g·dJS/dq), the gradient with respect to q.")    \
+  LOSS(distillation, distillation_row, distillation_loop, 7, distillation_types, distillation_grad_types,     \
+       "(n),(n),(),(),(),(),()->()", "(n),(n),(),(),(),(),()->(),(n)",                                    \
+       "distillation(s, t, label, a_kl, a_ce, eps, temperature): per row, a_kl·KL(softmax(t/T) || "       \
+       "softmax(s/T)) + a_ce·cross_entropy(s, label) (label < 0: the KL term alone; temperature "         \
+       "float64).",                                                                                       \
+       "distillation_grad(s, t, label, a_kl, a_ce, eps, temperature) -> (loss, dloss/ds), the gradient "  \
+       "with respect to the student's logits s.")                                                         \
   LOSS(binary_entropy, binary_entropy_kernel, binary_entropy_loop, 3, binary_entropy_types,                  \
        binary_entropy_grad_types, nullptr, nullptr,                                                       \
        "binary_entropy(x, g, temperature): the entropy of sigmoid(x/temperature) in nats, elementwise "   \
@@ -178,6 +185,13 @@ using kl_divergence = T (*)(const T* p, const T* q, std::size_t n, T g, T* grad,
 // js_divergence: JS(softmax(p/T), softmax(q/T)) in [0, log 2]; with grad, g·dJS/dq.
 template <class T>
 using js_divergence = T (*)(const T* p, const T* q, std::size_t n, T g, T* grad, double temperature);
+
+// Knowledge distillation (kernels/distillation.hpp), one row of n: a_kl·KL(softmax(t/T) ‖
+// softmax(s/T)) + a_ce·CE(s, label) with label smoothing eps (label < 0: no CE term); with grad, the
+// gradient with respect to s (scratch: n elements the kernel may use; grad may not alias s or t).
+template <class T>
+using distillation = T (*)(const T* s, const T* t, std::size_t n, std::int64_t label, T a_kl, T a_ce, T eps,
+                           T* grad, T* scratch, double temperature);
 
 // Binary (Bernoulli) entropy and KL divergence (kernels/binary_divergence.hpp), elementwise over n
 // contiguous elements at temperature > 0 (finite; 1 for none): h[i] = H(sigmoid(x[i]/T)),

@@ -6,6 +6,7 @@
 #include "activations.hpp"
 #include "backward.hpp"
 #include "binary_divergence.hpp"
+#include "distillation.hpp"
 #include "divergence.hpp"
 #include "losses.hpp"
 #include "sample.hpp"
