@@ -408,3 +408,18 @@ def test_multilabel_entropy_warns_on_probabilities_and_checks_its_options():
         lk.multilabel.entropy(np.zeros((2, 3)), bias=[1.0, 2.0])
     with pytest.raises(ValueError, match="reduction"):
         lk.multilabel.entropy(np.zeros((2, 3)), bias=1.0, reduction="batchmean")
+
+
+def test_multilabel_entropy_of_infinite_and_huge_logits_with_an_affine():
+    inf = np.inf
+    np.testing.assert_array_equal(
+        lk.multilabel.entropy([[inf, 0.0]], bias=0.5),
+        [[0.0, float(mp_binary_entropy(0.5))]],
+    )
+    np.testing.assert_array_equal(
+        lk.multilabel.entropy([[inf, -inf]], temperature=[2.0, 3.0]), [[0.0, 0.0]]
+    )
+    # 1e308 / 0.1 is past float64 (finite in long double): its entropy is 0, with no warning
+    with np.errstate(all="raise"):
+        h = lk.multilabel.entropy([[1e308, 0.0]], temperature=[0.1, 1.0])
+    np.testing.assert_array_equal(h, [[0.0, np.log(2)]])

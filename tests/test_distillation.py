@@ -289,3 +289,16 @@ def test_matches_the_pytorch_composition(reduction, ignore, eps):
     )
     np.testing.assert_allclose(v, total.item(), rtol=1e-12)
     np.testing.assert_allclose(g, st.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
+def test_the_kernel_may_write_the_gradient_over_the_student():
+    """The loss ufunc with out=(loss, student): the cross-entropy is taken first, and the KL kernel
+    reads each chunk of the student before writing its gradient there."""
+    from logitkit import _core
+
+    s, t, y = _batch(F64, rows=4, C=37, seed=11)
+    y[3] = -1  # an ignored row
+    v0, g0 = _core.distillation_grad(s, t, y, 0.7 * 4.0, 0.3, 0.05, 2.0)
+    s2, v = s.copy(), np.empty(4)
+    _core.distillation_grad(s2, t, y, 0.7 * 4.0, 0.3, 0.05, 2.0, out=(v, s2))
+    assert np.array_equal(s2, g0) and np.array_equal(v, v0)

@@ -675,3 +675,40 @@ def test_js_options_together(dtype, axis):
         lk.js_divergence(a, b[:2])
     with pytest.raises(ValueError, match="single logit"):
         lk.js_divergence(a[:, :1], b[:, :1])
+
+
+def test_js_of_rows_whose_differences_overflow():
+    """Logit differences beyond double's range (huge logits, tiny temperatures) are entries whose
+    probability is 0, not NaN swallowed into a 0 divergence."""
+    v, g = lk.js_divergence_with_grad([1e308, -1e308], [-1e308, 1e308])  # disjoint: log 2
+    assert ulps(v, mp.log(2), F64) <= LOSS_BOUNDS[F64]
+    assert np.array_equal(g, [0.0, 0.0])
+    # P = (1, 0), Q = (1/2, 1/2): JS = ½·log(4/3) + ¼·log 2 ... from mpmath
+    v, g = lk.js_divergence_with_grad([0.0, -1e308], [0.0, 0.0], temperature=0.1)
+    with mp.workdps(MP_DPS):
+        p, q = [mp.mpf(1), mp.mpf(0)], [mp.mpf(1) / 2, mp.mpf(1) / 2]
+        exact = mp.fsum(
+            (pi * mp.log(2 * pi / (pi + qi)) if pi else 0) / 2
+            + (qi * mp.log(2 * qi / (pi + qi)) if qi else 0) / 2
+            for pi, qi in zip(p, q, strict=True)
+        )
+    assert ulps(v, exact, F64) <= LOSS_BOUNDS[F64], (v, exact)
+    np.testing.assert_allclose(g, [-1.3732653608351372, 1.3732653608351372], rtol=1e-14)
+    assert (
+        ulps(lk.js_divergence([0.0, 1e300], [0.0, -1e300], temperature=1e-10), mp.log(2), F64) <= 1
+    )
+
+
+def test_kl_when_a_difference_over_the_temperature_overflows():
+    """(x_i - max x)/T beyond double's range: p_i = 0 there, not NaN from inf - inf."""
+    kl, g = lk.kl_divergence_with_grad([0.0, -1e308], [0.0, 0.0], temperature=0.1)
+    assert ulps(kl, mp.log(2), F64) <= LOSS_BOUNDS[F64]
+    np.testing.assert_allclose(g, [-5.0, 5.0], rtol=1e-15)
+    x, y = np.array([0.0, -1e308, 3.0]), np.array([0.0, 0.0, 1.0])
+    assert (
+        ulps(lk.kl_divergence(x, y, temperature=0.1), mp_kl([0.0, -mp.inf, 3.0], y, 0.1), F64)
+        <= LOSS_BOUNDS[F64]
+    )
+    # q_i = e^(-1e309) where p has mass: a divergence of about p_i·1e309, finite in double
+    got = lk.kl_divergence(y, x, temperature=0.1)
+    assert ulps(got, mp_kl(y, x, 0.1), F64) <= LOSS_BOUNDS[F64], got

@@ -531,12 +531,13 @@ def entropy(
     xf, (vdt, _) = _divergence._float_rows(x, "logits")
     if xf.dtype == np.float64 and _WIDE_IS_WIDER:
         zw = _z(xf, ax, T, b, _WIDE)
-        z = zw.astype(np.float64)
+        with np.errstate(over="ignore"):  # beyond float64: ±inf, whose entropy is 0
+            z = zw.astype(np.float64)
         with np.errstate(all="ignore"):
             lo = (zw - z).astype(np.float64)
         h, g = _divergence.binary_entropy_with_grad(z)
-        with np.errstate(all="ignore"):  # H(z + lo) = H(z) + H'(z)·lo; lo is 0 where z is ±inf
-            h = np.where(lo != 0, h + g * lo, h)
+        with np.errstate(all="ignore"):  # H(z + lo) = H(z) + H'(z)·lo where z is finite
+            h = np.where(np.isfinite(lo) & (lo != 0), h + g * lo, h)
     else:
         h = _divergence.binary_entropy(_z(xf, ax, T, b, np.dtype(np.float64)))
     return _divergence._reduce(
@@ -552,6 +553,11 @@ def _distillation(
 ):
     s, ax = _logits(student_logits, axis)
     t, _ = _logits(teacher_logits, axis)
+    if np.shape(s) != np.shape(t):
+        raise ValueError(
+            f"student_logits and teacher_logits: the shapes differ, {np.shape(s)} and "
+            f"{np.shape(t)} (one logit of each model per label)"
+        )
     a = _divergence._alpha(alpha, target)
     T = check_temperature(temperature)
     red = _divergence._check_reduction(reduction, ("mean", "sum", "none"))

@@ -25,20 +25,21 @@ inline scalar_t<V> distillation_row(const scalar_t<V>* s, const scalar_t<V>* t, 
                                     scalar_t<V> a_kl, scalar_t<V> a_ce, scalar_t<V> eps, scalar_t<V>* grad,
                                     scalar_t<V>* scratch, double temp) {
   using T = scalar_t<V>;
+  // the cross-entropy first (its gradient into scratch): the KL kernel may then write its gradient
+  // over s (it reads each chunk of s before writing that chunk's gradient)
+  const bool ce = a_ce != T(0) && label >= 0;
   double loss = 0;
+  if (ce) loss += double(a_ce) * double(ce_hard_row<V>(s, n, label, nullptr, T(n), eps, a_ce, grad ? scratch : nullptr));
   if (a_kl != T(0)) {
     loss += double(a_kl) * double(kl_row<V>(t, s, n, a_kl, grad, temp));
   } else if (grad) {
     for (std::size_t i = 0; i < n; ++i) grad[i] = T(0);
   }
-  if (a_ce != T(0) && label >= 0) {
-    loss += double(a_ce) * double(ce_hard_row<V>(s, n, label, nullptr, T(n), eps, a_ce, grad ? scratch : nullptr));
-    if (grad) {
-      constexpr std::size_t W = V::size;
-      std::size_t i = 0;
-      for (; i + W <= n; i += W) store(grad + i, V::load(grad + i) + V::load(scratch + i));
-      for (; i < n; ++i) grad[i] += scratch[i];
-    }
+  if (ce && grad) {
+    constexpr std::size_t W = V::size;
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) store(grad + i, V::load(grad + i) + V::load(scratch + i));
+    for (; i < n; ++i) grad[i] += scratch[i];
   }
   return T(loss);
 }

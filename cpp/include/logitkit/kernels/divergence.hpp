@@ -51,6 +51,10 @@ namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
 
+// Rows up to this many bytes prefetch the next row during their compute pass (longer ones would
+// push their own data out of L2).
+constexpr std::size_t next_row_prefetch_max = std::size_t(64) << 10;
+
 // g/T as the lane type, when it is a normal number there (or 0).
 template <class V>
 inline bool grad_scale_fits(scalar_t<V> g, double temp) {
@@ -135,9 +139,15 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
   };
   const auto all = eq(zero, zero);
   std::size_t i = 0;
+  // The next row (of a batch of contiguous rows) is asked for while this one, in L1, is computed:
+  // its max pass then reads from cache (a prefetch past the array is harmless).
+  const std::size_t next = n * sizeof(T) <= next_row_prefetch_max ? n * sizeof(T) : 0;
   while (i + W <= n) {
     const std::size_t stop = n - i > sacc.block ? i + sacc.block : n;
-    for (; i + W <= stop; i += W) step(V::load(x + i), all);
+    for (; i + W <= stop; i += W) {
+      if (next) prefetch_read<V>(x + i, next);
+      step(V::load(x + i), all);
+    }
     sacc.flush();
     aacc.flush();
   }
@@ -196,7 +206,7 @@ inline scalar_t<V> kl_wide(const scalar_t<V>* x, const scalar_t<V>* y, std::size
     if (y[i] == -lim<V>::inf) infinite = true;
     const Wd p = math::libm_exp(logp(i));
     P1 += p;
-    if (!infinite) c += p * dprime(i);
+    if (!infinite && p > 0) c += p * dprime(i);  // (p = 0: d' may be infinite)
   }
   c /= P1;  // the weights p_i/P1, as in kl_lanes
   const Wd LxP = Lx + math::libm_log(P1);
@@ -473,7 +483,13 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
     Acc ax, ay, ac;
     int blocks = 0;
     auto bad = lt(zero, zero);
+    // the next rows of a batch, asked for while these are computed (as entropy_lanes)
+    const std::size_t next = n * sizeof(T) <= next_row_prefetch_max ? n * sizeof(T) : 0;
     each([&](std::size_t i, std::size_t m, V a, V b, auto valid) LOGITKIT_INLINE {
+      if (next) {
+        prefetch_read<V>(x + i, next);
+        prefetch_read<V>(y + i, next);
+      }
       const V ex = mask_zero(valid, expd(a, negmx)), ey = mask_zero(valid, expd(b, negmy));
       bad = mask_or(bad, mask_and(mask_and(valid, lt(vninf, a)), eq(b, vninf)));
       V r;
@@ -591,8 +607,19 @@ inline scalar_t<V> kl_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
   }
   std::size_t k = 0;
   while (x[k] != mx) ++k;
-  // (also at temperature 1: a difference x_i - x_k or y_i - y_k that overflows)
+  // (also at temperature 1: a difference x_i - x_k or y_i - y_k that overflows; and below 1, a
+  // difference over T that does: the lanes' pairs would meet inf - inf)
+  const auto span_overflows = [&](const T* v, T m, T mn) {
+    if (temp >= 1.0) return false;
+    constexpr double huge = double(std::numeric_limits<T>::max());
+    if ((double(m) - double(mn)) / temp <= huge) return false;  // mn: at most every finite entry
+    double lo = double(m);
+    for (std::size_t i = 0; i < n; ++i)
+      if (v[i] > -lim<V>::inf && double(v[i]) < lo) lo = double(v[i]);
+    return !((double(m) - lo) / temp <= huge);
+  };
   const bool wide = temp_needs_wide<V>(x, n, mx, mnx, temp) || temp_needs_wide<V>(y, n, my, mny, temp) ||
+                    span_overflows(x, mx, mnx) || span_overflows(y, my, mny) ||
                     (grad && !grad_scale_fits<V>(g, temp));
   if (wide) return kl_wide<V>(x, y, n, mx, my, k, g, grad, temp);
   if constexpr (std::is_same_v<T, float>) {
@@ -647,11 +674,11 @@ inline double d_of(double r) {
     const double tanh_y = em2 / (em2 + 2);
     const double cosh_m1 = em * em / (2 * (1 + em));  // cosh(y) - 1 = (e^y - 1)²/(2e^y)
     const double d = y * tanh_y - math::libm_log1p(cosh_m1);
-    return d > 0 ? d : 0.0;
+    return d < 0 ? 0.0 : d;
   }
   const double e = math::libm_exp(-a);
   const double d = 0.69314718055994530942 - math::libm_log1p(e) - a * (e / (1 + e));
-  return d > 0 ? d : 0.0;
+  return d < 0 ? 0.0 : d;
 }
 
 }  // namespace js_detail
@@ -704,55 +731,65 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     js_detail::diff_over_t(double(y[i]), double(my), temp, h, l);
     return expp(h, l);
   };
+  // p_i = 0 where x_i = -inf or (x_i - x_k)/T overflows to -inf; q_i = 0 likewise for y (its own max)
+  const auto zero_p = [&](std::size_t i, const Pair& e) { return x[i] == -lim<V>::inf || !(e.xh > ninf); };
+  const auto y_over_t = [&](std::size_t i, double& l) {
+    double h;
+    js_detail::diff_over_t(double(y[i]), double(my), temp, h, l);
+    return h;
+  };
+  const auto zero_q = [&](std::size_t i) {
+    double l;
+    return y[i] == -lim<V>::inf || !(y_over_t(i, l) > ninf);
+  };
   double E = 0, E_c = 0, Sy = 0, Sy_c = 0, num = 0, num_c = 0;
+  // far: some δ_i (or y'_i where p_i = 0) above 700 or beyond double's range: the rows are far
+  // apart, and ΔL is the plain difference of the log-sums
   bool far = false;
   for (std::size_t i = 0; i < n; ++i) {
-    if (x[i] > -lim<V>::inf) {
-      const Pair e = pair(i);
-      neumaier(E, E_c, expp(e.xh, e.xl));
-    }
-    if (y[i] > -lim<V>::inf) neumaier(Sy, Sy_c, ey(i));
+    const Pair e = pair(i);
+    const bool p0 = zero_p(i, e), q0 = zero_q(i);
+    if (!p0) neumaier(E, E_c, expp(e.xh, e.xl));
+    if (!q0) neumaier(Sy, Sy_c, ey(i));
+    if (!q0 && !(p0 ? e.yh <= 700 : e.d <= 700)) far = true;  // (NaN and inf included)
   }
   E += E_c;
   Sy += Sy_c;
-  for (std::size_t i = 0; i < n; ++i) {
-    const Pair e = pair(i);
-    double v;
-    if (x[i] == -lim<V>::inf) {
-      if (y[i] == -lim<V>::inf) continue;
-      if (e.yh > 700) far = true;
-      v = expp(e.yh, e.yl);
-    } else if (y[i] == -lim<V>::inf) {
-      v = -expp(e.xh, e.xl);
-    } else {
-      if (e.d > 700) far = true;
-      v = expp(e.xh, e.xl) * ::expm1(e.d);
-    }
-    neumaier(num, num_c, v);
-  }
-  const double Lx = math::libm_log(E);
-  double dL;
+  const double Lx = math::libm_log(E), LSy = math::libm_log(Sy);
+  double dL = 0;
   if (!far) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const Pair e = pair(i);
+      const bool p0 = zero_p(i, e), q0 = zero_q(i);
+      if (p0 && q0) continue;
+      const double v = p0 ? expp(e.yh, e.yl) : q0 ? -expp(e.xh, e.xl) : expp(e.xh, e.xl) * ::expm1(e.d);
+      neumaier(num, num_c, v);
+    }
     dL = math::libm_log1p((num + num_c) / E);
-  } else {  // rows far apart: the plain difference of the log-sums
-    dL = (double(my) - yk) / temp + math::libm_log(Sy) - Lx;
   }
   // per entry: p_i = e_i/E (not e^(x'_i - L_x), whose exponent's rounding would be a relative error
   // of p_i), q_i = p_i·e^(r_i) from the same r_i where |r_i| <= 1 (else by itself), and r_i
   struct Entry {
     double p, q, r;
-    bool p0, q0;  // p_i = 0 (x_i = -inf), q_i = 0 (y_i = -inf)
+    bool p0, q0;  // p_i = 0, q_i = 0
   };
   const auto entry = [&](std::size_t i) {
-    Entry e{0, 0, 0, x[i] == -lim<V>::inf, y[i] == -lim<V>::inf};
     const Pair q = pair(i);
+    Entry e{0, 0, 0, zero_p(i, q), zero_q(i)};
     if (!e.p0) e.p = expp(q.xh, q.xl) / E;
     if (e.p0 || e.q0) {
       if (!e.q0) e.q = ey(i) / Sy;
       return e;
     }
-    e.r = q.d - dL;
-    e.q = math::libm_fabs(e.r) <= 1 ? e.p * math::libm_exp(e.r) : ey(i) / Sy;
+    if (!far) {
+      e.r = q.d - dL;
+      e.q = math::libm_fabs(e.r) <= 1 ? e.p * math::libm_exp(e.r) : ey(i) / Sy;
+    } else {  // log q_i - log p_i from each row's own terms
+      double yl;
+      const double yh = y_over_t(i, yl);
+      e.r = ((yh - LSy) - (q.xh - Lx)) + (yl - q.xl);
+      e.q = ey(i) / Sy;
+    }
     return e;
   };
   double sum = 0, comp = 0;
@@ -766,7 +803,7 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     neumaier(sum, comp, 0.5 * (e.p + e.q) * js_detail::d_of(e.r));
   }
   double js = sum + comp;
-  js = js > 0 ? (js < ln2 ? js : ln2) : 0.0;
+  js = js < 0 ? 0.0 : (js > ln2 ? ln2 : js);  // (NaN stays NaN)
   if (grad) {
     // KL(Q ‖ M) = Σ q_i·log(q_i/m_i), log(q/m) = log 2 - log1p(e^-r) (log 2 where p_i = 0)
     // (-log1p(expm1(-r)/2): no cancellation near r = 0, where the gradient is small)

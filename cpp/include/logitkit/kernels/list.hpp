@@ -188,7 +188,8 @@ using js_divergence = T (*)(const T* p, const T* q, std::size_t n, T g, T* grad,
 
 // Knowledge distillation (kernels/distillation.hpp), one row of n: a_kl·KL(softmax(t/T) ‖
 // softmax(s/T)) + a_ce·CE(s, label) with label smoothing eps (label < 0: no CE term); with grad, the
-// gradient with respect to s (scratch: n elements the kernel may use; grad may not alias s or t).
+// gradient with respect to s (scratch: n elements the kernel may use, not s, t or grad; grad may be s's
+// memory, not t's).
 template <class T>
 using distillation = T (*)(const T* s, const T* t, std::size_t n, std::int64_t label, T a_kl, T a_ce, T eps,
                            T* grad, T* scratch, double temperature);
