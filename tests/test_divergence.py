@@ -39,8 +39,8 @@ def mp_entropy(x, t=1.0):
         return -mp.fsum(mp.e**v * v for v in lp if v != -mp.inf)
 
 
-def mp_kl(x, y, t=1.0):
-    with mp.workdps(MP_DPS):
+def mp_kl(x, y, t=1.0, dps=MP_DPS):
+    with mp.workdps(dps):
         lp, lq = _mp_rows(x, t), _mp_rows(y, t)
         total = mp.mpf(0)
         for a, b in zip(lp, lq, strict=True):
@@ -219,6 +219,62 @@ def test_kl_of_far_apart_rows(isa, dtype):
         got = lk.kl_divergence(xa, ya)
         exact = mp_kl(xa, ya)
         assert within("kl_divergence", got, exact, dtype, isa, "mpmath extremes"), (x, y, got)
+
+
+def mp_kl_grad(x, y, t=1.0):
+    """(q_i - p_i)/T at MP_DPS digits."""
+    with mp.workdps(MP_DPS):
+        lp, lq = _mp_rows(x, t), _mp_rows(y, t)
+        return [(mp.e**b - mp.e**a) / t for a, b in zip(lp, lq, strict=True)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "n, spread, diff, t", [(100, 120.0, 5.0, 3.0), (17, 300.0, 30.0, 0.7), (40, 60.0, 1.0, 3.0)]
+)
+def test_kl_of_a_confident_teacher_at_a_temperature(isa, dtype, n, spread, diff, t):
+    """A nearly one-hot P whose divergence (1e-28, say) comes from entries with (x_i - x_k)/T near
+    -60 and u of a few units: their p·e^u must come from exact quotients by T (a rounded 1/T scales
+    every d' by up to 1 + 2^-24, which such an entry turns into tens of ulps). Also e subnormal with
+    u > 1, and the gradient against mpmath."""
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal((6, n)) * spread).astype(dtype)
+    y = (x + rng.standard_normal((6, n)) * diff).astype(dtype)
+    kl, g = lk.kl_divergence_with_grad(x, y, temperature=t, reduction="none")
+    eps = float(np.finfo(dtype).eps)
+    for r in range(x.shape[0]):
+        exact = mp_kl(x[r], y[r], t, dps=400)  # KLs down to 1e-112 from terms of order 1
+        assert within("kl_divergence", kl[r], exact, dtype, isa, "confident rows, T != 1"), (
+            r,
+            kl[r],
+            float(exact),
+        )
+        eg = np.array([float(v) for v in mp_kl_grad(x[r], y[r], t)])
+        ok = (np.abs(g[r] - eg) <= eps / t) | (
+            oracle.ulp_errors(g[r], eg, dtype) <= oracle.GRAD_BOUNDS[dtype][0]
+        )
+        assert ok.all(), (r, np.flatnonzero(~ok), g[r][~ok], eg[~ok])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "x, y, t",
+    [
+        ([0.0, -np.inf], [0.0, -180.0], 3.0),  # KL = log1p(e^-60): Q's mass where P has none
+        ([1.0, -np.inf, 0.5], [1.0, -120.3, 0.5], 0.7),
+        ([0.0, -330.0, -1.0], [0.0, -200.0, -1.0], 3.0),  # e^-110 subnormal in float, u = 43
+    ],
+)
+def test_kl_where_q_has_mass_that_p_lacks_at_a_temperature(isa, dtype, x, y, t):
+    """p·e^u formed as one exponent, (y_i - y_k)/T + c, exact as a pair: near -60 its rounding
+    alone would cost its exp 60 rounding units."""
+    xa, ya = np.array(x, dtype), np.array(y, dtype)
+    got = lk.kl_divergence(xa, ya, temperature=t)
+    exact = mp_kl(xa, ya, t)
+    assert within("kl_divergence", got, exact, dtype, isa, "q's mass where p has none, T != 1"), (
+        got,
+        float(exact),
+    )
 
 
 # ------------------------------------------------------------------------------ special values

@@ -276,19 +276,20 @@ LOGITKIT_INLINE inline D phi_small(D u) {
 
 // d'_i = ((a - x_k) - (b - y_k))/T as hi + r, in pairs of the lane type: each difference exact
 // (TwoSum), their difference exact when they are close (Sterbenz) and otherwise rounded relative to
-// itself, and the quotient by 1/T with its product's error (a 1/T that is not exact scales every
-// d' alike, which changes F only by that factor's square).
+// itself, and the quotient by T = t + tl (the lane type's pair of the temperature; tl = 0 for double)
+// with its residual, exact by FMA. (Multiplying by a rounded 1/T instead would scale every d' by up
+// to 1 + 2^-24, which moves F relatively by that much times the largest u: tens of ulps where a
+// confident row's F comes from an entry with u of a few units and (x_i - x_k)/T near -60.)
 template <class V, bool TEMP>
-LOGITKIT_INLINE inline V kl_dprime(V a, V b, V negmx, V negyk, V invt, V& r) {
+LOGITKIT_INLINE inline V kl_dprime(V a, V b, V negmx, V negyk, V t, V tl, V invt, V& r) {
   V al, bl, se;
   const V ah = two_sum(a, negmx, al), bh = two_sum(b, negyk, bl);
   const V sh = two_sum(ah, neg(bh), se);
   const V dl = se + (al - bl);
   if constexpr (TEMP) {
-    V pe;
-    const V qt = two_prod(sh, invt, pe);
-    r = mul_add(dl, invt, pe);
-    return qt;
+    const V q = sh * invt;
+    r = mul_add(neg(q), tl, quotient_residual(sh, q, t) + dl) * invt;
+    return q;
   } else {
     r = dl;
     return sh;
@@ -345,7 +346,9 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
     lo = sl + al;
     return sh;
   };
-  const auto dprime = [&](D a, D b, D& r) LOGITKIT_INLINE { return kl_dprime<D, TEMP>(a, b, negmx, negyk, vinvt, r); };
+  const auto dprime = [&](D a, D b, D& r) LOGITKIT_INLINE {
+    return kl_dprime<D, TEMP>(a, b, negmx, negyk, vt, zero, vinvt, r);
+  };
   // p_i from its logarithm as a pair. The weights of F carry their rounding into the result
   // relatively, one for one: the double-length exp (about 2^-58), rounded once.
   const auto pexp = [&](D h, D l) LOGITKIT_INLINE {
@@ -384,13 +387,11 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
   // Pass 2: F = Σ p_i φ(u_i), and the gradient (q - p)·g/T.
   const D vc = D::set1(c), one = D::set1(1.0), big = D::set1(600.0), vgs = D::set1(double(g) / temp),
           vinvP1 = D::set1(1.0 / P1);
-  // (y_i - y_k)/T - L_x - log P1 + c: the log of (p_i/P1)·e^(u_i) formed in one exponent
+  // (y_i - y_k)/T - L_x - log P1 + c as hi + lo: the log of (p_i/P1)·e^(u_i) formed in one
+  // exponent, its low part carried into exp (an exponent near -60 rounded alone would cost its exp
+  // 60·2^-53 relative)
   const D cLx = D::set1(c - (Lx + math::libm_log1p(P1 - 1.0)));
-  const auto q_arg = [&](D b) LOGITKIT_INLINE {
-    D bl;
-    const D bh = two_sum(b, negyk, bl);
-    return TEMP ? mul_add(bh, vinvt, cLx) : bh + cLx;
-  };
+  const auto q_arg = [&](D b, D& lo) LOGITKIT_INLINE { return logprob(b, negyk, cLx, lo); };
   BlockSum<D> fsum;
   bool overflow = false;
   {
@@ -412,9 +413,10 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
         const auto q_only = mask_and(valid, mask_and(le(p, zero), lt(vninf, b)));
         const auto by_q = mask_or(above, q_only);
         if (any(by_q)) {
-          const D e = q_arg(b);
+          D el;
+          const D e = q_arg(b, el);
           huge = mask_or(huge, mask_and(by_q, lt(big, e)));
-          const D qe = math::exp(e);
+          const D qe = math::exp_any<D, true, true>(e, el);
           term = select(above, qe - pn * (one + u), term);
           term = select(q_only, qe, term);
         }
@@ -442,13 +444,13 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
 // KL of float rows in float lanes, the same formulas as kl_lanes with float pairs where kl_lanes
 // has double pairs, in two passes over the rows: the first sums e_i = exp((x_i - max x)/T), the
 // same of y, and e_i·d'_i (so P's sum, Q's sum and c come from one exp of each row); the second
-// forms F and the gradient. d' and u are exact as pairs (TwoSum), the weights p_i = e_i/S_x are
-// those the sums used, and e_i and q_i come from the lane type's exp (within about an ulp of
-// float, which F carries one for one); every sum is widened to double, and F is summed in units of
-// e (S_x·F, divided once in double). A 1/T that is not exact in float scales every d' and u alike
-// by (1 + 2^-24) at most. e·e^u for u > 1 is exp(w) with w = (y_i - y_k)/T + c as a pair; above
-// w = 80 the closed form, in double. With a
-// gradient row (not x's or y's memory), e_i is kept there between the passes.
+// forms F and the gradient with one more exp per entry, e^(u_i). d' and u are exact as pairs
+// (TwoSum, and the quotient by T with its residual), the weights p_i = e_i/S_x are those the sums
+// used, and e_i and e^u come from the lane type's exp (within about an ulp of float, which F
+// carries one for one); every sum is widened to double, and F is summed in units of e (S_x·F,
+// divided once in double). Where e·e^u cannot be a product of the two (e subnormal, u > 80, p = 0
+// with q > 0) it is exp(w) with w = (y_i - y_k)/T + c as a pair; above w = 80 the closed form, in
+// double. With a gradient row (not x's or y's memory), e_i is kept there between the passes.
 template <class V, bool TEMP>
 inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx,
                               scalar_t<V> my, std::size_t k, scalar_t<V> g, scalar_t<V>* grad, double temp) {
@@ -466,7 +468,9 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
     const V hi = row_diff<V, TEMP, true>(a, negb, t, tl, invt, lo);
     return math::exp_neg_lo(hi, lo);
   };
-  const auto dprime = [&](V a, V b, V& r) LOGITKIT_INLINE { return kl_dprime<V, TEMP>(a, b, negmx, negyk, invt, r); };
+  const auto dprime = [&](V a, V b, V& r) LOGITKIT_INLINE {
+    return kl_dprime<V, TEMP>(a, b, negmx, negyk, t, tl, invt, r);
+  };
   const auto each = [&](auto&& body) LOGITKIT_INLINE {
     std::size_t i = 0;
     for (; i + W <= n; i += W) body(i, W, V::load(x + i), V::load(y + i), eq(zero, zero));
@@ -529,8 +533,8 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
     const V bh = two_sum(b, negyk, bl);
     V ph, pe;
     if constexpr (TEMP) {
-      ph = two_prod(bh, invt, pe);
-      pe = mul_add(bl, invt, pe);
+      ph = bh * invt;
+      pe = mul_add(neg(ph), tl, quotient_residual(bh, ph, t) + bl) * invt;
     } else {
       ph = bh;
       pe = bl;
@@ -541,8 +545,25 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
     return sh;
   };
   const V vgs = V::set1(T(double(g) / temp));
+  // The gradient's q_i from pass 2's e^(u_i): Σ_j e_j·e^(u_j) = S_x(1 + F) = e^c·e^((max y - y_k)/T)·S_y,
+  // so with F~ = e^(KL~) - 1 (KL~ the closed form from pass 1's sums),
+  //   q_i - p_i = e_i·(e^(u_i) - 1 - F~)·K,  K = 1/(S_x(1 + F~)) = e^(-c - (max y - y_k)/T)/S_y,
+  // which keeps q - p relative to p where the rows nearly agree (e^u - 1 = u + φ(u) for |u| <= 1).
+  // F~ carries pass 1's roundings (an ulp or two of S_x and S_y), an absolute error of about p·ulp
+  // in q - p, as q and p rounded apart would. Rows far apart (KL~ > 40, where K would leave float's
+  // normal range) and rows with an infinite KL take q_i = exp((y_i - max y)/T)/S_y directly.
+  constexpr T smallest_normal = std::numeric_limits<T>::min();  // (constexpr: no call emitted)
+  const double klt = c - Lx + math::libm_log(Sy) + (double(my) - double(yk)) / temp;
+  const bool direct_q = infinite || !(klt <= 40);
+  const V vK = V::set1(T(direct_q ? 0.0 : math::libm_exp(-c - (double(my) - double(yk)) / temp) / Sy)),
+          vFt = V::set1(T(direct_q ? 0.0 : math::libm_expm1(klt))),
+          tiny = V::set1(smallest_normal);
 
-  // Pass 2: F = Σ p_i φ(u_i) (q's mass where p is 0), and the gradient (q - p)·g/T.
+  // Pass 2: F = Σ p_i φ(u_i) (q's mass where p is 0), and the gradient (q - p)·g/T. One exp per
+  // entry, e^u from u as a pair: φ(u) is the polynomial for |u| <= 1 and (e^u - 1) - u beyond (at
+  // most a 3.8-fold cancellation, at u = 1). Rare lanes take e·e^u as exp(w) instead: where p has
+  // no mass but q has, where e is subnormal (too few bits to carry e·e^u) and where u > 80 (e^u
+  // near float's overflow).
   CompensatedSum<V> fsum;
   bool huge_any = false;
   {
@@ -552,25 +573,37 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
       V e;
       if (estore) e = m == W ? V::load(estore + i) : load_partial<V>(estore + i, m, T(0));
       else e = mask_zero(valid, expd(a, negmx));
-      const V p = e * vinvSx;
+      V gv = zero;
       if (!infinite) {
         const auto pos = mask_and(valid, lt(zero, e));
         V r;
         const V dq = dprime(a, b, r);
-        const V u = (vch - dq) + (vcl - r);
-        V term = mask_zero(pos, e * phi_small<V, T>(u));
-        const auto above = mask_and(pos, lt(one, u)), below = mask_and(pos, lt(u, neg(one)));
+        // u = c - d' as uh + ul
+        V s1e;
+        const V s1 = two_sum(vch, neg(dq), s1e);
+        const V s1l = s1e + (vcl - r);
+        const V u = s1 + s1l, ul = (s1 - u) + s1l;
+        const V ph = phi_small<V, T>(u);
+        V em1 = u + ph, phi = ph;  // e^u - 1 and φ(u) for |u| <= 1 (at a high temperature, every lane)
+        const auto small = le(abs(u), one);
+        if (any(mask_and(pos, mask_not(small)))) {
+          const V E = math::exp_any<V, true, true>(u, ul);
+          em1 = select(small, em1, E - one);
+          phi = select(small, ph, (em1 - u) - ul);
+        }
+        V term = mask_zero(pos, e * phi);
+        if (!direct_q) gv = mask_zero(pos, ((e * (em1 - vFt)) * vK) * vgs);
         const auto q_only = mask_and(valid, mask_and(le(e, zero), lt(vninf, b)));
-        const auto by_q = mask_or(above, q_only);
-        if (any(by_q)) {
+        const auto rare =
+            mask_or(q_only, mask_and(mask_and(pos, lt(one, u)), mask_or(lt(big, u), lt(e, tiny))));
+        if (any(rare)) {
           V wl;
           const V w = q_arg(b, wl);
-          if (any(mask_and(by_q, lt(big, w)))) huge_any = true;
-          const V qe = math::exp_any<V, true, true>(w, wl);
-          term = select(above, qe - e * (one + u), term);
-          term = select(q_only, qe, term);
+          if (any(mask_and(rare, lt(big, w)))) huge_any = true;
+          const V qe = math::exp_any<V, true, true>(w, wl);  // e·e^u
+          term = select(rare, select(q_only, qe, qe - e * (one + u)), term);
+          if (!direct_q) gv = select(rare, (qe * vK - e * vinvSx) * vgs, gv);
         }
-        if (any(below)) term = select(below, e * ((math::exp(u) - one) - u), term);
         acc_add(facc, term);
         if (++blocks == 8) {
           fsum.add(acc_sum(facc));
@@ -579,8 +612,7 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
         }
       }
       if (grad) {
-        const V q = expd(b, negmy) * vinvSy;
-        const V gv = vgs * (q - p);
+        if (direct_q) gv = vgs * (expd(b, negmy) * vinvSy - e * vinvSx);
         if (m == W) store(grad + i, gv);
         else store_partial(grad + i, gv, m);
       }
@@ -589,8 +621,7 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
   }
   if (infinite) return lim<V>::inf;
   if (!huge_any) return T(math::libm_log1p(fsum.value() / Sx));
-  const double kl = c - Lx + math::libm_log(Sy) + (double(my) - double(yk)) / temp;
-  return T(kl > 0 ? kl : 0.0);
+  return T(klt > 0 ? klt : 0.0);
 }
 
 // KL(softmax(x/temp) ‖ softmax(y/temp)) of one pair of rows; with grad, g·dKL/dy into grad (which
@@ -605,8 +636,7 @@ inline scalar_t<V> kl_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     if (grad) fill_row<V>(grad, n, lim<V>::nan);
     return lim<V>::nan;
   }
-  std::size_t k = 0;
-  while (x[k] != mx) ++k;
+  const std::size_t k = first_index_of<V>(x, n, mx);
   // (also at temperature 1: a difference x_i - x_k or y_i - y_k that overflows; and below 1, a
   // difference over T that does: the lanes' pairs would meet inf - inf)
   const auto span_overflows = [&](const T* v, T m, T mn) {
@@ -694,8 +724,7 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     if (grad) fill_row<V>(grad, n, lim<V>::nan);
     return lim<V>::nan;
   }
-  std::size_t k = 0;
-  while (x[k] != mx) ++k;
+  const std::size_t k = first_index_of<V>(x, n, mx);
   // the reference entry of y: x's largest when y is finite there (a shift then cancels exactly)
   const double xk = double(mx), yk = y[k] > -lim<V>::inf ? double(y[k]) : double(my);
   // Entry i: x'_i = (x_i - x_k)/T and y'_i = (y_i - y_k)/T as pairs, δ_i = y'_i - x'_i (exact but

@@ -1,4 +1,4 @@
-// The C library's exp, log and log1p for double and long double, called by name, for the kernels'
+// The C library's exp, log, log1p and expm1 for double and long double, called by name, for the kernels'
 // scalar steps (a row's offset L, the wide fallbacks).
 //
 // Invariant: no function of the C++ standard library is instantiated or emitted under an ISA's flags
@@ -20,6 +20,7 @@ inline double libm_log(double x) { return ::log(x); }
 inline long double libm_log(long double x) { return ::logl(x); }
 inline double libm_log1p(double x) { return ::log1p(x); }
 inline long double libm_log1p(long double x) { return ::log1pl(x); }
+inline double libm_expm1(double x) { return ::expm1(x); }
 inline float libm_fabs(float x) { return ::fabsf(x); }
 inline double libm_fabs(double x) { return ::fabs(x); }
 // x is finite (not inf or NaN): x - x is 0 exactly for every finite x, NaN otherwise.

@@ -60,6 +60,18 @@ inline RowKind row_max(const scalar_t<V>* x, std::size_t n, scalar_t<V>& m_out, 
   return row_ok;
 }
 
+// The first i with x[i] == v; v must occur in x[0..n) (the max pass found it there). A vector at a
+// time: a scalar scan of a long row costs as much as one of the row's passes.
+template <class V>
+inline std::size_t first_index_of(const scalar_t<V>* x, std::size_t n, scalar_t<V> v) {
+  constexpr std::size_t W = V::size;
+  const V vv = V::set1(v);
+  std::size_t i = 0;
+  while (i + W <= n && !any(eq(V::load(x + i), vv))) i += W;
+  while (x[i] != v) ++i;
+  return i;
+}
+
 // d = (x - m)/T as hi + lo. lo may be NaN where hi is -inf (x = -inf, or x - m overflowed): the
 // exp path clears it there itself; MASK clears it for callers that use lo directly. Below -2^64
 // (float) lo is dropped: it is then below ulp/2 of a result that is -inf-like or 0 anyway.
