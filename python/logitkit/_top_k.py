@@ -29,12 +29,13 @@ def nan_row_error(row: int, batch: tuple[int, ...]) -> ValueError:
 
 def select(
     x: np.ndarray, ax: int, k: int, temperature: float | None, probs: bool
-) -> tuple[np.ndarray, np.ndarray | None] | None:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(indices, softmax(x / temperature) at them or None) of the k largest entries along ``ax``
-    (a checked class axis, 1 <= k <= its length) of the float ndarray x, the class axis of length k
-    in both; None for a dtype the core does not take."""
+    (a checked class axis, 1 <= k <= its length) of the float16/32/64 ndarray x (what
+    ``float_logits`` leaves: integers and bfloat16 are converted before, wider floats refused), the
+    class axis of length k in both."""
     if x.dtype not in _CORE:
-        return None
+        raise TypeError(f"logits: top_k takes float16, float32 or float64, got {x.dtype}")
     xm = np.moveaxis(x, ax, -1)
     batch, C = xm.shape[:-1], xm.shape[-1]
     if x.dtype == np.float16:

@@ -436,14 +436,7 @@ def top_k(
     x = float_logits(x)
     kk = _check_k(k, x.shape[ax])
     t = _temperature(temperature)
-    r = _top_k.select(x, ax, kk, t, True)
-    if r is not None:
-        return r
-    order = np.argsort(-x, axis=ax, kind="stable")  # dtypes the core does not take; NaN sorts last
-    idx = np.take(order, np.arange(kk), axis=ax)
-    _check_nan_rows(x, np.take(order, -1, axis=ax), ax)
-    p = _functional.softmax(x, ax, temperature=t)
-    return idx, np.take_along_axis(p, idx, axis=ax)
+    return _top_k.select(x, ax, kk, t, True)
 
 
 # ----------------------------------------------------------------------------- losses

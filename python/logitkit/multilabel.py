@@ -332,7 +332,7 @@ def top_k(
     """
     if dim is not None:
         no_dim(dim)
-    from .multiclass import _check_k, _check_nan_rows
+    from .multiclass import _check_k
 
     x, ax = _logits(logits, axis)
     if type(x) is not np.ndarray and _dask.is_dask(x):
@@ -347,14 +347,7 @@ def top_k(
     kk = _check_k(k, x.shape[ax])
     T, b, trivial = _affine(x, ax, temperature, bias)
     key = x if trivial else _z(x, ax, T, b, np.dtype(np.float64))
-    r = _top_k.select(key, ax, kk, None, False)
-    if r is None:  # dtypes the core does not take
-        order = np.argsort(-key, axis=ax, kind="stable")
-        idx = np.take(order, np.arange(kk), axis=ax)
-        _check_nan_rows(key, np.take(order, -1, axis=ax), ax)  # NaN sorts last
-        p = _apply(x, ax, temperature, bias, False, False, None)
-        return idx, np.take_along_axis(p, idx, axis=ax)
-    idx = r[0]
+    idx = _top_k.select(key, ax, kk, None, False)[0]
     # proba's elementwise steps on the winners only: x / T + b at each winner's own class.
     xg = np.take_along_axis(x, idx, axis=ax)
     if trivial:

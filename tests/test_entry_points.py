@@ -1,0 +1,353 @@
+"""Every option through every entry point, and the planted bugs a whole-suite run once missed.
+
+1. The config objects (``multiclass.MultiClass``, ``multilabel.MultiLabel``): for every method and
+   every field, an object holding only that field at a non-default value gives exactly what the
+   module function of the same name gives with that option, and — where the option belongs to the
+   function — not what it gives without it. An option a method accepts and ignores fails here.
+2. The module functions: each option a function takes changes its result on inputs chosen so that
+   it must (ignore_index hits a label, the threshold cuts a probability, ...). The values of those
+   functions against the NumPy oracle are the business of test_multiclass.py, test_multilabel.py and
+   the loss tests; this file makes sure no option is dropped on the way there.
+3. Named regression tests for one-line bugs that once survived the suite (docs/testing.md lists
+   them): a temperature dropped with keepdims, a bin edge, ties past a sort's small-array case,
+   boundary values of alpha and label_smoothing, the probabilities check's row sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import warnings
+
+import logitkit as lk
+import numpy as np
+import oracle
+import pytest
+from logitkit import multiclass as mc
+from logitkit import multilabel as ml
+
+N, C = 8, 5
+_rng = np.random.default_rng(20)
+X = _rng.standard_normal((N, C)) * 2.0
+MC_LABELS = np.array([0, 1, 2, 3, 4, 2, 1, 0])  # includes 2, the ignore_index below
+ML_TARGET = (_rng.random((N, C)) < 0.4).astype(np.float64)
+ML_TARGET[0] = [1, 0, 1, 0, 1]
+
+# One non-default value per field: each changes the result of every method that takes it.
+NON_DEFAULT = {
+    mc.MultiClass: {
+        "axis": 0,
+        "weight": np.array([0.5, 2.0, 1.0, 3.0, 0.25]),
+        "ignore_index": 2,
+        "label_smoothing": 0.2,
+        "temperature": 1.7,
+    },
+    ml.MultiLabel: {
+        "axis": 0,
+        "weight": np.array([0.5, 2.0, 1.0, 3.0, 0.25]),
+        "pos_weight": np.array([2.0, 0.5, 4.0, 1.0, 3.0]),
+        "label_smoothing": 0.15,
+        "threshold": 0.3,
+        "temperature": 1.6,
+        "bias": np.array([0.3, -0.2, 0.1, 0.0, -0.4]),
+    },
+}
+MODULE = {mc.MultiClass: mc, ml.MultiLabel: ml}
+# Options that matter only beside another: the temperature of a decision at probability 0.5 (logit
+# 0, whatever T) changes it only at another threshold.
+CONTEXT = {(ml.MultiLabel, "predict", "temperature"): {"threshold": 0.3}}
+
+
+def _methods(cls):
+    return [
+        name
+        for name, f in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_") and name not in ("__eq__", "__hash__")
+    ]
+
+
+def _args(cls, method, axis):
+    """Positional arguments of `method` for an object along `axis` (axis 0: classes down the
+    columns, the same numbers transposed)."""
+    x = X if axis == -1 else X.T
+    if method == "top_k":
+        return (x, 3)
+    if method in (
+        "loss",
+        "loss_with_grad",
+        "grad_hess",
+        "fit_temperature",
+        "expected_calibration_error",
+        "brier_score",
+    ):
+        if cls is mc.MultiClass:
+            return (x, MC_LABELS)
+        return (x, ML_TARGET if axis == -1 else ML_TARGET.T)
+    return (x,)
+
+
+def _result(r):
+    """A comparable tuple of arrays from whatever a method returns."""
+    if isinstance(r, (mc.MultiClass, ml.MultiLabel)):
+        return (
+            np.asarray(r.temperature, dtype=float),
+            np.asarray(getattr(r, "bias", 0.0), dtype=float),
+        )
+    if dataclasses.is_dataclass(r):
+        return tuple(np.asarray(v, dtype=float) for v in dataclasses.astuple(r))
+    if isinstance(r, tuple):
+        return tuple(np.asarray(v) for v in r)
+    return (np.asarray(r),)
+
+
+def _same(a, b):
+    a, b = _result(a), _result(b)
+    return len(a) == len(b) and all(
+        x.shape == y.shape and np.array_equal(x, y, equal_nan=True)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+CASES = [
+    (cls, method, field)
+    for cls in (mc.MultiClass, ml.MultiLabel)
+    for method in _methods(cls)
+    for field in NON_DEFAULT[cls]
+]
+
+
+@pytest.mark.parametrize(
+    "cls, method, field", CASES, ids=[f"{c.__name__}.{m}-{f}" for c, m, f in CASES]
+)
+def test_every_config_field_reaches_every_method_that_takes_it(cls, method, field):
+    value = NON_DEFAULT[cls][field]
+    context = CONTEXT.get((cls, method, field), {})
+    obj = cls(**{field: value}, **context)
+    module_fn = getattr(MODULE[cls], method)
+    params = inspect.signature(module_fn).parameters
+    axis = value if field == "axis" else -1
+    args = _args(cls, method, axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lk.multiclass.CalibrationWarning)
+        got = getattr(obj, method)(*args)
+        if field in params:
+            want = module_fn(*args, **{field: value}, **context)
+            plain = module_fn(*args, **context) if field != "axis" else None
+        else:
+            want = plain = module_fn(*args, **context)
+    if method == "fit_temperature":
+        # the object's method returns a copy with the fitted values; the function returns them
+        want_obj = dataclasses.replace(obj, **_fitted(want))
+        assert _same(got, want_obj), (method, field)
+    else:
+        assert _same(got, want), (method, field, got, want)
+    if field in params and field != "axis":
+        # the option matters here: leaving it out gives something else
+        assert not _same(want, plain), f"{method} ignores {field}={value!r}"
+
+
+def _fitted(r):
+    """The fields fit_temperature's result sets on a config object."""
+    if isinstance(r, (float, np.floating)):
+        return {"temperature": float(r)}
+    out = {"temperature": r.temperature}
+    if getattr(r, "bias", None) is not None:
+        out["bias"] = r.bias
+    return out
+
+
+@pytest.mark.parametrize("cls", [mc.MultiClass, ml.MultiLabel])
+def test_a_keyword_given_to_a_method_overrides_the_objects_field(cls):
+    obj = cls(temperature=3.0)
+    for method in ("proba", "log_proba", "entropy"):
+        got = getattr(obj, method)(X, temperature=0.5)
+        want = getattr(MODULE[cls], method)(X, temperature=0.5)
+        assert _same(got, want), method
+
+
+@pytest.mark.parametrize("cls", [mc.MultiClass, ml.MultiLabel])
+def test_every_method_of_a_config_object_is_exercised(cls):
+    """A method added to a config object without an entry in _args still runs above: this keeps
+    the list of methods and the list of their inputs in step."""
+    known = {
+        "proba",
+        "log_proba",
+        "entropy",
+        "predict",
+        "top_k",
+        "loss",
+        "loss_with_grad",
+        "grad_hess",
+        "fit_temperature",
+        "expected_calibration_error",
+        "brier_score",
+    }
+    assert set(_methods(cls)) == known
+
+
+# ------------------------------------------------------------------ options of the module functions
+
+
+def _probs_mc(x, t=1.0, axis=-1):
+    z = np.moveaxis(np.asarray(x, np.float64), axis, -1) / t
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return np.moveaxis(e / e.sum(-1, keepdims=True), -1, axis)
+
+
+def test_multiclass_log_proba_and_top_k_with_a_temperature_against_numpy():
+    t = 2.5
+    lp = mc.log_proba(X, temperature=t)
+    assert np.all(oracle.ulp_errors(lp, np.log(_probs_mc(X, t)), np.float64) <= 16)
+    obj = mc.MultiClass(temperature=t)
+    assert np.all(oracle.ulp_errors(obj.log_proba(X), np.log(_probs_mc(X, t)), np.float64) <= 16)
+    idx, vals = obj.top_k(X, 2)
+    p = _probs_mc(X, t)
+    want_idx = np.argsort(-X, axis=-1, kind="stable")[:, :2]
+    assert np.array_equal(idx, want_idx)
+    assert np.allclose(vals, np.take_along_axis(p, want_idx, -1), rtol=1e-13, atol=0)
+
+
+def _bce_oracle(x, y, *, weight=None, pos_weight=None, smoothing=0.0):
+    y = y * (1 - smoothing) + 0.5 * smoothing
+    pw = 1.0 if pos_weight is None else pos_weight
+    w = 1.0 if weight is None else weight
+    ls_pos = -np.logaddexp(0, -x)  # log σ(x)
+    ls_neg = -np.logaddexp(0, x)  # log σ(-x)
+    loss = -w * (pw * y * ls_pos + (1 - y) * ls_neg)
+    s = 1 / (1 + np.exp(-x))
+    grad = w * (pw * y * (s - 1) + (1 - y) * s)
+    return loss, grad
+
+
+def test_multilabel_loss_with_grad_with_pos_weight_and_smoothing_against_numpy():
+    pw = NON_DEFAULT[ml.MultiLabel]["pos_weight"]
+    obj = ml.MultiLabel(pos_weight=pw, label_smoothing=0.1)
+    loss, grad = obj.loss_with_grad(X, ML_TARGET, reduction="none")
+    el, eg = _bce_oracle(X, ML_TARGET, pos_weight=pw, smoothing=0.1)
+    assert np.allclose(loss, el, rtol=1e-13, atol=1e-15)
+    assert np.allclose(grad, eg, rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------------------------------------- planted-bug regressions
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_keepdims_with_temperature_and_where(dtype):
+    x = X.astype(dtype)
+    t = 2.0
+    where = np.ones_like(x, dtype=bool)
+    where[:, 1] = False
+    for kw, mask in (({}, where | True), ({"where": where}, where)):
+        got = lk.logsumexp(x, axis=-1, keepdims=True, temperature=t, **kw)
+        z = np.where(mask, x.astype(np.float64) / t, -np.inf)
+        m = z.max(-1, keepdims=True)
+        want = m + np.log(np.exp(z - m).sum(-1, keepdims=True))
+        assert got.shape == (N, 1)
+        assert np.all(oracle.ulp_errors(got, want, dtype) <= 8), kw
+        out = np.empty((N, 1), dtype)
+        r = lk.logsumexp(x, axis=-1, keepdims=True, temperature=t, out=out, **kw)
+        assert r is out and np.array_equal(out, got, equal_nan=True)
+    got0 = lk.logsumexp(x, axis=0, keepdims=True, temperature=t)
+    z = x.astype(np.float64) / t
+    want0 = np.log(np.exp(z).sum(0, keepdims=True))
+    assert got0.shape == (1, C) and np.all(oracle.ulp_errors(got0, want0, dtype) <= 8)
+
+
+def _ece_oracle(conf, outcome, n_bins):
+    """Bin k holds (k/n, (k+1)/n], the first also 0 — written out with exact rational edges."""
+    conf = np.asarray(conf, np.float64)
+    idx = np.empty(conf.shape, dtype=int)
+    for i, c in enumerate(conf):
+        k = int(np.ceil(c * n_bins)) - 1  # c in (k/n, (k+1)/n]
+        idx[i] = min(max(k, 0), n_bins - 1)
+    total = 0.0
+    for k in range(n_bins):
+        sel = idx == k
+        total += abs(np.sum(np.asarray(outcome, float)[sel]) - np.sum(conf[sel]))
+    return total / conf.size
+
+
+def test_ece_puts_a_confidence_on_a_bin_edge_in_the_lower_bin():
+    # confidences exactly 0.5 (two equal logits) and exactly 0.75 (log 3 apart, rounded: checked)
+    logits = np.array([[0.0, 0.0], [np.log(9.0), 0.0], [0.0, 0.0], [1.0, 1.0]])
+    labels = np.array([0, 1, 1, 0])
+    conf = mc.proba(logits).max(-1)
+    assert conf[0] == 0.5 and conf[2] == 0.5
+    for n_bins in (2, 4, 10):
+        outcome = (np.argmax(logits, -1) == labels).astype(float)
+        want = _ece_oracle(conf, outcome, n_bins)
+        got = mc.expected_calibration_error(logits, labels, n_bins=n_bins)
+        assert abs(got - want) <= 1e-15, (n_bins, got, want)
+    # multilabel: each pair's confidence is its p, its outcome its label; logit 0 gives exactly 0.5
+    mlx = np.array([[0.0, 2.0], [0.0, -1.0]])
+    mly = np.array([[1.0, 0.0], [0.0, 1.0]])
+    p = (1 / (1 + np.exp(-mlx))).ravel()
+    for n_bins in (2, 4):
+        got = ml.expected_calibration_error(mlx, mly, n_bins=n_bins)
+        assert abs(got - _ece_oracle(p, mly.ravel(), n_bins)) <= 1e-15, n_bins
+
+
+@pytest.mark.parametrize("n", [5, 17, 40, 300])
+def test_top_k_ties_go_to_the_lower_index_at_every_row_length(n):
+    rng = np.random.default_rng(n)
+    for dtype in (np.float16, np.float32, np.float64, np.int64):  # many ties
+        _check_ties(rng.integers(0, 3, (6, n)).astype(dtype), n)
+
+
+def _check_ties(x, n):
+    for k in (1, 3, n):
+        want = np.argsort(-x, axis=-1, kind="stable")[:, :k]
+        idx, _ = mc.top_k(x, k)
+        assert np.array_equal(idx, want), (n, k)
+        idx_ml, _ = ml.top_k(x, k)
+        assert np.array_equal(idx_ml, want), (n, k)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 0.25, -1.0])
+def test_sigmoid_focal_loss_at_the_ends_of_alpha(alpha):
+    gamma = 2.0
+    y = ML_TARGET
+    got = lk.sigmoid_focal_loss(X, y, alpha=alpha, gamma=gamma, reduction="none")
+    p = 1 / (1 + np.exp(-X))
+    bce = np.logaddexp(0, -X) * y + np.logaddexp(0, X) * (1 - y)
+    pt = p * y + (1 - p) * (1 - y)
+    want = bce * (1 - pt) ** gamma
+    if alpha >= 0:
+        want = want * (alpha * y + (1 - alpha) * (1 - y))
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-300), alpha
+    if alpha == 0.0:
+        assert np.all(got[y == 1] == 0)  # α_t = 0 on the positives
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 1.0])
+def test_label_smoothing_at_both_ends_is_accepted_and_exact(smoothing):
+    # multi-class: the target is (1 - ε)·onehot + ε/C
+    loss = mc.loss(X, MC_LABELS, label_smoothing=smoothing, reduction="none")
+    q = np.eye(C)[MC_LABELS] * (1 - smoothing) + smoothing / C
+    want = -(q * np.log(_probs_mc(X))).sum(-1)
+    assert np.allclose(loss, want, rtol=1e-13, atol=0)
+    # multi-label: y·(1 - ε) + ε/2
+    bl = ml.loss(X, ML_TARGET, label_smoothing=smoothing, reduction="none")
+    el, _ = _bce_oracle(X, ML_TARGET, smoothing=smoothing)
+    assert np.allclose(bl, el, rtol=1e-13, atol=1e-15)
+    for bad in (-1e-9, 1.0 + 1e-9):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            mc.loss(X, MC_LABELS, label_smoothing=bad)
+        with pytest.raises(ValueError, match="label_smoothing"):
+            ml.loss(X, ML_TARGET, label_smoothing=bad)
+
+
+def test_the_probabilities_check_reads_rows_spread_over_the_batch():
+    """The first 100 rows of this batch are softmax outputs, the rest plainly logits: a check that
+    read only the first rows would warn falsely; read spread over the batch, it does not. And the
+    other way round: rows spread over a batch of probabilities warn."""
+    rng = np.random.default_rng(7)
+    probs = _probs_mc(rng.standard_normal((1000, C)))
+    mixed = rng.standard_normal((1000, C)) * 3
+    mixed[:100] = probs[:100]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mc.ProbabilitiesWarning)
+        mc.proba(mixed)
+        mc.loss(mixed, rng.integers(0, C, 1000))
+    with pytest.warns(mc.ProbabilitiesWarning):
+        mc.proba(probs)
