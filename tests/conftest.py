@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import logitkit as lk
 import numpy as np
 import oracle
 import pytest
 import registry
 
-ISAS = list(lk.simd_targets_available())
+# LOGITKIT_TEST_ISA=avx512 (or a comma-separated list) holds the per-ISA tests to those; with
+# LOGITKIT_SIMD set alike, the whole run uses one instruction set (docs/testing.md).
+_ONLY = [i for i in os.environ.get("LOGITKIT_TEST_ISA", "").split(",") if i]
+ISAS = [i for i in lk.simd_targets_available() if not _ONLY or i in _ONLY]
+if _ONLY and sorted(ISAS) != sorted(_ONLY):
+    raise pytest.UsageError(
+        f"LOGITKIT_TEST_ISA={','.join(_ONLY)}: this CPU has {lk.simd_targets_available()}"
+    )
 
 
 @pytest.fixture(params=ISAS)

@@ -62,7 +62,8 @@ def _methods(cls):
     return [
         name
         for name, f in inspect.getmembers(cls, inspect.isfunction)
-        if not name.startswith("_") and name not in ("__eq__", "__hash__")
+        # ("ǁ": the copies of each method a mutation-testing run adds, docs/testing.md)
+        if not name.startswith("_") and "\u01c1" not in name
     ]
 
 
@@ -351,3 +352,66 @@ def test_the_probabilities_check_reads_rows_spread_over_the_batch():
         mc.loss(mixed, rng.integers(0, C, 1000))
     with pytest.warns(mc.ProbabilitiesWarning):
         mc.proba(probs)
+
+
+def test_multilabel_predict_at_threshold_0_and_1():
+    """t = 0: every class on except where the logit is -inf (σ(-inf) = 0 is not > 0); t = 1: none,
+    not even at +inf; just inside, the logits that cut there."""
+    x = np.array([[-np.inf, -800.0, 0.0, 800.0, np.inf], [-1.0, -40.0, 1e-300, 40.0, 2.0]])
+    assert np.array_equal(ml.predict(x, threshold=0.0), np.isfinite(x) | (x == np.inf))
+    assert not ml.predict(x, threshold=1.0).any()
+    # per-class thresholds at the ends, along axis 0 as well
+    t = np.array([0.0, 1.0, 0.5, 1.0, 0.0])
+    with np.errstate(over="ignore"):
+        want = (1 / (1 + np.exp(-x))) > t
+    want[:, 0] = x[:, 0] > -np.inf
+    want[:, 1] = want[:, 3] = False
+    want[:, 2] = x[:, 2] > 0  # σ(1e-300) > 0.5 exactly, though it rounds to 0.5
+    assert np.array_equal(ml.predict(x, threshold=t), want)
+    assert np.array_equal(ml.predict(x.T, threshold=t, axis=0), want.T)
+    for bad in (-1e-12, 1 + 1e-12, np.nan):
+        with pytest.raises(ValueError, match="threshold"):
+            ml.predict(x, threshold=bad)
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 15])
+def test_ece_with_one_bin_and_with_confidences_at_0_and_1(n_bins):
+    # multi-label probabilities exactly 0 and 1 (logits beyond ±800) land in the first and last bins
+    x = np.array([[-900.0, 900.0, 0.0, 1.0], [2.0, -3.0, 900.0, -900.0]])
+    y = np.array([[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 1.0]])
+    with np.errstate(over="ignore"):
+        p = (1 / (1 + np.exp(-x))).ravel()
+    got = ml.expected_calibration_error(x, y, n_bins=n_bins)
+    assert abs(got - _ece_oracle(p, y.ravel(), n_bins)) <= 1e-15
+    if n_bins == 1:  # one bin: |mean label - mean p|
+        assert abs(got - abs(y.mean() - p.mean())) <= 1e-15
+
+
+def test_distillation_alpha_defaults_to_one_half_with_a_target_and_one_without():
+    rng = np.random.default_rng(3)
+    s, t = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    y = rng.integers(0, 5, 6)
+    for fn in (lk.distillation_loss, lambda *a, **k: lk.distillation_loss_with_grad(*a, **k)[0]):
+        assert fn(s, t, y, temperature=2.0) == fn(s, t, y, temperature=2.0, alpha=0.5)
+        assert fn(s, t, temperature=2.0) == fn(s, t, temperature=2.0, alpha=1.0)
+        assert fn(s, t, y, temperature=2.0) != fn(s, t, y, temperature=2.0, alpha=1.0)
+
+
+def test_sample_top_k_0_and_logprobs_0_at_the_edges_of_their_ranges():
+    """top_k = 0 means no filter (as None); logprobs = 0 returns the chosen tokens' log-probabilities
+    and empty top lists; -1 of either is an error naming it."""
+    x = np.random.default_rng(4).standard_normal((5, 30))
+    a = mc.sample(x, top_k=0, rng=np.random.default_rng(9))
+    b = mc.sample(x, rng=np.random.default_rng(9))
+    assert np.array_equal(a, b)
+    r = mc.sample(x, logprobs=0, rng=np.random.default_rng(9))
+    assert (
+        np.array_equal(r.tokens, b)
+        and r.top_tokens.shape == (5, 0)
+        and r.top_logprobs.shape == (5, 0)
+    )
+    lp = np.log(_probs_mc(x))
+    assert np.allclose(r.logprob, lp[np.arange(5), b], rtol=1e-13, atol=0)
+    for kw in ({"top_k": -1}, {"logprobs": -1}):
+        with pytest.raises(ValueError, match=next(iter(kw))):
+            mc.sample(x, rng=np.random.default_rng(9), **kw)
