@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 import warnings
 
 import logitkit as lk
@@ -415,3 +416,81 @@ def test_sample_top_k_0_and_logprobs_0_at_the_edges_of_their_ranges():
     for kw in ({"top_k": -1}, {"logprobs": -1}):
         with pytest.raises(ValueError, match=next(iter(kw))):
             mc.sample(x, rng=np.random.default_rng(9), **kw)
+
+
+# --------------------------------------------------------------- errors name the argument, exactly
+
+_RNG0 = np.random.default_rng(0)
+ERRORS = [
+    (
+        lambda: lk.binary_kl_divergence(np.array(["a"]), np.zeros(1)),
+        TypeError,
+        "p_logits",
+        "real numeric",
+    ),
+    (
+        lambda: lk.binary_kl_divergence(np.zeros(1), np.array(["a"])),
+        TypeError,
+        "q_logits",
+        "real numeric",
+    ),
+    (lambda: mc.proba(np.zeros((2, 3)), axis=1.5), TypeError, "axis", "the class axis"),
+    (
+        lambda: lk.binary_cross_entropy_with_logits(np.zeros(3), np.array(["x", "y", "z"])),
+        TypeError,
+        "target",
+        "real numeric",
+    ),
+    (
+        lambda: lk.nll_loss(np.zeros((2, 1)), np.zeros(2, int)),
+        ValueError,
+        "log_probs",
+        "use logitkit.multilabel",
+    ),
+    (
+        lambda: lk.cross_entropy(np.zeros((2, 1)), np.zeros(2, int)),
+        ValueError,
+        "logits",
+        "use logitkit.multilabel",
+    ),
+    (
+        lambda: mc.sample(np.zeros((3, 4)), top_k=np.array([1, -1, 2]), rng=_RNG0),
+        ValueError,
+        "top_k",
+        r"got -1 \(row \(1,\)\)",
+    ),
+    (
+        lambda: mc.sample(np.zeros((3, 4)), top_p=np.array([1, 0.5, 2.0]), rng=_RNG0),
+        ValueError,
+        "top_p",
+        r"\(row \(2,\)\)",
+    ),
+    (lambda: mc.sample(np.zeros(4), top_k=-2, rng=_RNG0), ValueError, "top_k", r"got -2$"),
+    (lambda: mc.sample(np.zeros(4), top_p=2.0, rng=_RNG0), ValueError, "top_p", r"got 2\.0$"),
+    (lambda: mc.sample(np.zeros(4), min_p=-0.5, rng=_RNG0), ValueError, "min_p", r"got -0\.5$"),
+    (
+        lambda: mc.sample(np.zeros(4), top_p=np.float64(2.0), rng=_RNG0),
+        ValueError,
+        "top_p",
+        r"got (np\.float64\()?2\.0\)?$",  # a 0-d value: no row
+    ),
+    (
+        lambda: mc.loss(np.zeros((2, 3)), np.zeros(2, int), ignore_index=1.5),
+        TypeError,
+        "ignore_index",
+        "integer",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, exc, name, words", ERRORS, ids=[f"{e[2]}-{i}" for i, e in enumerate(ERRORS)]
+)
+def test_an_error_message_starts_with_the_arguments_name(call, exc, name, words):
+    """The rule: bad input raises naming the argument (and the offending value or row). The name
+    is matched at the start of the message, exactly, and the words that locate the problem."""
+    with pytest.raises(exc) as info:
+        call()
+    msg = str(info.value)
+    assert msg.startswith(f"{name}: "), msg
+    assert re.search(words, msg), msg
