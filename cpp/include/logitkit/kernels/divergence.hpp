@@ -286,14 +286,9 @@ LOGITKIT_INLINE inline V kl_dprime(V a, V b, V negmx, V negyk, V t, V tl, V invt
   const V ah = two_sum(a, negmx, al), bh = two_sum(b, negyk, bl);
   const V sh = two_sum(ah, neg(bh), se);
   const V dl = se + (al - bl);
-  if constexpr (TEMP) {
-    const V q = sh * invt;
-    r = mul_add(neg(q), tl, quotient_residual(sh, q, t) + dl) * invt;
-    return q;
-  } else {
-    r = dl;
-    return sh;
-  }
+  r = dl;
+  if constexpr (TEMP) return pair_over_t(sh, r, t, tl, invt);
+  return sh;
 }
 
 // A sum of many vectors of terms: plain over blocks of 8 vectors, the block sums added with
@@ -525,23 +520,14 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
   const V vch = V::set1(ch), vcl = V::set1(T(c - double(ch))), vinvSx = V::set1(T(1.0 / Sx)),
           vinvSy = V::set1(T(1.0 / Sy));
   // F is summed in units of e (F·S_x): w = log(e_i·e^(u_i)) = (y_i - y_k)/T + c, c as a float pair
-  const double C = c;
-  const T Ch = T(C);
-  const V vCh = V::set1(Ch), vCl = V::set1(T(C - double(Ch))), big = V::set1(T(80));
+  const V big = V::set1(T(80));
   const auto q_arg = [&](V b, V& lo) LOGITKIT_INLINE {
-    V bl;
-    const V bh = two_sum(b, negyk, bl);
-    V ph, pe;
-    if constexpr (TEMP) {
-      ph = bh * invt;
-      pe = mul_add(neg(ph), tl, quotient_residual(bh, ph, t) + bl) * invt;
-    } else {
-      ph = bh;
-      pe = bl;
-    }
+    V pe;
+    const V bh = two_sum(b, negyk, pe);
+    const V ph = TEMP ? pair_over_t(bh, pe, t, tl, invt) : bh;
     V se;
-    const V sh = two_sum(ph, vCh, se);
-    lo = se + (pe + vCl);
+    const V sh = two_sum(ph, vch, se);
+    lo = se + (pe + vcl);
     return sh;
   };
   const V vgs = V::set1(T(double(g) / temp));

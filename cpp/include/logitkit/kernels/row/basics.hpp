@@ -72,6 +72,15 @@ inline std::size_t first_index_of(const scalar_t<V>* x, std::size_t n, scalar_t<
   return i;
 }
 
+// (hi + lo)/T as a pair, returned and in lo, with T = t + tl and invt ~ 1/T:
+// q + (hi - q·t + lo - q·tl)/T, the residual hi - q·t exact.
+template <class V>
+LOGITKIT_INLINE inline V pair_over_t(V hi, V& lo, V t, V tl, V invt) {
+  const V q = hi * invt;
+  lo = mul_add(neg(q), tl, quotient_residual(hi, q, t) + lo) * invt;
+  return q;
+}
+
 // d = (x - m)/T as hi + lo. lo may be NaN where hi is -inf (x = -inf, or x - m overflowed): the
 // exp path clears it there itself; MASK clears it for callers that use lo directly. Below -2^64
 // (float) lo is dropped: it is then below ulp/2 of a result that is -inf-like or 0 anyway.
@@ -80,12 +89,7 @@ inline std::size_t first_index_of(const scalar_t<V>* x, std::size_t n, scalar_t<
 template <class V, bool TEMP, bool MASK>
 inline V row_diff(V x, V negm, V t, V tl, V invt, V& lo) {
   V hi = two_sum(x, negm, lo);
-  if constexpr (TEMP) {
-    V q = hi * invt;
-    V r = quotient_residual(hi, q, t);
-    lo = mul_add(neg(q), tl, r + lo) * invt;
-    hi = q;
-  }
+  if constexpr (TEMP) hi = pair_over_t(hi, lo, t, tl, invt);
   if constexpr (MASK || TEMP) lo = mask_zero(le(V::set1(drop_lo<scalar_t<V>>::below), hi), lo);
   return hi;
 }
