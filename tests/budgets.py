@@ -133,8 +133,9 @@ def assert_within_budget(got, want, *, budget, dtype=None, scale=None, what="", 
             detail = f"{worst:.3g} ulp > {bound} ulp"
         else:
             detail = f"relative error {worst:.3g} > {bound:g}"
+        on = "" if isa is None else f" on {isa}"
         raise AssertionError(
-            f"{what or budget} ({budget}, {dtype}): {detail}; worst {where}: got {gv!r}, "
+            f"{what or budget} ({budget}, {dtype}){on}: {detail}; worst {where}: got {gv!r}, "
             f"exact {wv!r}"
         )
     return worst
