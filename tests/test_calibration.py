@@ -6,6 +6,7 @@ against plain NumPy implementations written here."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -311,3 +312,40 @@ def test_multilabel_metrics_calibration_and_edges():
     assert math.isnan(ml.brier_score(np.zeros((0, 2)), np.zeros((0, 2))))
     with pytest.raises(ValueError, match="n_bins"):
         ml.expected_calibration_error(x, y, n_bins=0)
+
+
+def test_platt_just_past_a_bound_keeps_the_bias_optimal():
+    """Optima a little beyond the bounds (the last Newton steps in 1/T short, well under 1): the
+    class is held at the bound, named in the warning, and its bias is the optimum at that T (the
+    bias's gradient is 0 there), not what the joint step would give."""
+    rng = np.random.default_rng(21)
+    N = 4000
+    x = rng.normal(0, 1, (N, 2))
+    y = (rng.random((N, 2)) < np_sigmoid(x * np.array([2.6, 0.7]) + 0.4)).astype(np.float64)
+    free = ml.fit_temperature(x, y)
+    assert 1 / free.temperature[0] > 2.1 and 1 / free.temperature[1] < 0.9  # the optima
+    with pytest.warns(ml.CalibrationWarning, match=r"lower bound T_min=0\.5 for classes \[0\]"):
+        fit = ml.fit_temperature(x[:, :1], y[:, :1], bounds=(0.5, 1e3))
+    assert fit.temperature[0] == 0.5
+    _, gb = _platt_gradient(x[:, :1], _platt_targets(y[:, :1]), fit.temperature, fit.bias)
+    assert abs(gb[0]) < 1e-12
+    with pytest.warns(ml.CalibrationWarning, match=r"upper bound T_max=1\.2 for classes \[0\]"):
+        fit = ml.fit_temperature(x[:, 1:], y[:, 1:], bounds=(1e-3, 1.2))
+    assert fit.temperature[0] == 1.2
+    _, gb = _platt_gradient(x[:, 1:], _platt_targets(y[:, 1:]), fit.temperature, fit.bias)
+    assert abs(gb[0]) < 1e-12
+
+
+def test_platt_without_bias_or_regularization_on_a_class_with_one_label_value():
+    """fit_bias=False, regularize=False: a class whose labels are all positive has a finite
+    maximum-likelihood 1/T when its logits take both signs (it is not a separable class, whose
+    1/T would run to the bound): the T whose gradient in 1/T is 0, no warning."""
+    rng = np.random.default_rng(22)
+    x = rng.normal(1.0, 2.0, (500, 2))
+    y = np.stack([np.ones(500), (rng.random(500) < np_sigmoid(x[:, 1])).astype(float)], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = ml.fit_temperature(x, y, fit_bias=False, regularize=False)
+    assert np.all(fit.bias == 0) and np.all((1e-3 < fit.temperature) & (fit.temperature < 1e3))
+    ga, _ = _platt_gradient(x, y, fit.temperature, fit.bias)
+    np.testing.assert_array_less(np.abs(ga), 1e-12)

@@ -41,6 +41,21 @@ def test_cmake_dir_from_the_command_line():
     assert (pathlib.Path(logitkit.include_dir()) / "logitkit" / "logitkit.hpp").is_file()
 
 
+def test_cmake_dir_of_an_installation_without_the_package(tmp_path, monkeypatch):
+    """An installation that carries no CMake package (built with it switched off) says so, naming
+    the folder it looked in, instead of returning a path CMake would then fail on."""
+    from logitkit import _cmake
+
+    monkeypatch.setattr(_cmake, "_HERE", tmp_path)
+    with pytest.raises(FileNotFoundError) as e:
+        logitkit.cmake_dir()
+    where = tmp_path / "share" / "cmake" / "logitkit"
+    assert str(e.value) == (
+        f"no logitkitConfig.cmake under {where}: this logitkit installation carries no CMake package"
+    )
+    assert logitkit.include_dir() == str(tmp_path / "include")
+
+
 def test_consumer_of_the_wheel_cmake_dir(tmp_path):
     out = consumer(tmp_path, "package_dir", f"-Dlogitkit_DIR={logitkit.cmake_dir()}")
     assert "find_package compiled consumer: kernels" in out

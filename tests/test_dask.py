@@ -610,3 +610,76 @@ def test_xarray_refuses_out_and_where_by_name(xr):
         lk.softmax(a, axis=1, where=np.ones(a.shape, bool))
     with pytest.raises(ValueError, match="'klass' is not a dimension"):
         lk.softmax(a, axis="klass")
+
+
+class _TaskCount(dask.callbacks.Callback):
+    """Counts the tasks dask runs while it is active (a graph being built runs none)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ran = 0
+
+    def _pretask(self, key, dsk, state):
+        self.ran += 1
+
+
+def test_building_a_graph_computes_nothing():
+    """Dask operands (logits, targets, per-item and per-element weights) stay lazy while the call
+    builds its graph: no task runs until compute, also when an argument's shape is wrong (the error
+    comes from shapes alone). The same calls then compute the NumPy result. (cross_entropy's class
+    weight, C values, is read when the call is made: it enters the mean's denominator.)"""
+    x = _logits(np.float64)
+    t = RNG.integers(0, 5, 12)
+    y = (RNG.random((12, 5)) > 0.5).astype(np.float64)
+    w, sw, pw = _quarters(5), _quarters(12), _quarters(5)
+    dx, dt, dy = _rows_of(x, 4), da.from_array(t, chunks=4), _rows_of(y, 4)
+    dw, dsw, dpw = da.from_array(w, 5), da.from_array(sw, 4), da.from_array(pw, 5)
+    with _TaskCount() as count:
+        lazy = [
+            lk.cross_entropy(dx, dt, weight=w, sample_weight=dsw, reduction="sum"),
+            lk.cross_entropy(dx.T, dt, weight=w, axis=0, reduction="none"),
+            lk.binary_cross_entropy_with_logits(
+                dx, dy, weight=dw, pos_weight=dpw, reduction="none"
+            ),
+            lk.binary_cross_entropy_with_logits(
+                dx.T, dy.T, pos_weight=dpw, axis=0, reduction="sum"
+            ),
+        ]
+        for bad in (
+            lambda: lk.cross_entropy(dx, dt[:11]),
+            lambda: lk.cross_entropy(dx, dt, sample_weight=dsw[:5]),
+            lambda: lk.binary_cross_entropy_with_logits(dx, dy, pos_weight=dpw[:3]),
+        ):
+            with pytest.raises(ValueError):
+                bad()
+    assert count.ran == 0
+    want = [
+        lk.cross_entropy(x, t, weight=w, sample_weight=sw, reduction="sum"),
+        lk.cross_entropy(x.T, t, weight=w, axis=0, reduction="none"),
+        lk.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw, reduction="none"),
+        lk.binary_cross_entropy_with_logits(x.T, y.T, pos_weight=pw, axis=0, reduction="sum"),
+    ]
+    got = _compute(*lazy)
+    _close_scalar(got[0], want[0], np.float64)
+    _same(got[1], want[1])
+    _same(got[2], want[2])
+    _close_scalar(got[3], want[3], np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_declared_dtype_is_the_computed_dtype(dtype):
+    """A lazy result's dtype (what dask reports before computing) is the dtype it computes to."""
+    x = _logits(dtype)
+    dx = da.from_array(x, chunks=(5, 2))
+    T = np.array([0.5, 1, 2, 3, 4])
+    lazy = [
+        lk.multilabel.proba(dx, temperature=T),
+        lk.multilabel.log_proba(dx, complement=True),
+        lk.multilabel.predict(dx),
+        lk.multiclass.predict(_rows_of(x, 4)),
+        *lk.multiclass.top_k(_rows_of(x, 4), 2),
+        lk.softmax(_rows_of(x, 4)),
+    ]
+    for lz, c in zip(lazy, _compute(*lazy)):
+        assert lz.dtype == c.dtype
+    assert lazy[0].dtype == dtype and lazy[-1].dtype == dtype

@@ -565,3 +565,51 @@ def test_logitkit_does_not_import_ml_dtypes_and_registers_once_it_is_imported():
         print("ok")
         """
     )
+
+
+def test_the_import_hook_registers_bfloat16_once_ml_dtypes_has_run(monkeypatch):
+    """The finder that logitkit puts first on sys.meta_path (while ml_dtypes is not imported):
+    other names pass it by; for ml_dtypes it removes itself, asks the other finders with the same
+    arguments, and wraps the loader so that bfloat16's loops are registered right after the
+    module has run. Fake finders and loaders stand in for the import system here."""
+    from logitkit import _validation
+
+    registered = []
+    monkeypatch.setattr(_validation, "bfloat16", lambda: registered.append("bfloat16"))
+    asked = []
+
+    class Loader:
+        def exec_module(self, module):
+            registered.append(f"ran {module}")
+
+    class Spec:
+        def __init__(self, loader):
+            self.loader = loader
+
+    class Finder:
+        def __init__(self, loader):
+            self.loader = loader
+
+        def find_spec(self, name, path=None, target=None):
+            asked.append((name, path, target))
+            return Spec(self.loader) if self.loader is not None else None
+
+    hook = _validation._RegisterOnImport()
+    assert hook.find_spec("numpy", None, None) is None and asked == []
+
+    loader = Loader()
+    monkeypatch.setattr(sys, "meta_path", [hook, object(), Finder(loader)])
+    spec = hook.find_spec("ml_dtypes", ["somewhere"], "the module")
+    assert hook not in sys.meta_path  # used once
+    assert asked == [("ml_dtypes", ["somewhere"], "the module")]
+    assert spec.loader is loader and registered == []
+    spec.loader.exec_module("ml_dtypes")
+    assert registered == ["ran ml_dtypes", "bfloat16"]
+
+    # no other finder knows ml_dtypes: the import fails as it would without logitkit
+    monkeypatch.setattr(sys, "meta_path", [hook, Finder(None)])
+    assert hook.find_spec("ml_dtypes") is None and hook not in sys.meta_path
+    # a loader without exec_module (a legacy loader) is left as it is
+    bare = object()
+    monkeypatch.setattr(sys, "meta_path", [hook, Finder(bare)])
+    assert hook.find_spec("ml_dtypes").loader is bare

@@ -472,6 +472,71 @@ ERRORS = [
         "ignore_index",
         "integer",
     ),
+    (
+        lambda: mc.apply_penalties(
+            np.zeros((2, 5)), prev_tokens=np.zeros((3, 4), int), repetition_penalty=1.2
+        ),
+        ValueError,
+        "prev_tokens",
+        (
+            r"shape \(3, 4\) does not fit logits of shape \(2, 5\) with the class axis 1: expected "
+            r"\(2, 'L'\) \(the logits' shape without the class axis, then one row of L previous "
+            r"tokens, padded with -1\)$"
+        ),
+    ),
+    (
+        lambda: mc.fit_temperature(_RNG0.normal(size=(4, 3)), np.arange(4) % 3, ignore_index=1.5),
+        TypeError,
+        "ignore_index",
+        "expected an integer, got 1.5$",
+    ),
+    (lambda: lk.kl_divergence(np.zeros((2, 3)), np.zeros((2, 3)), axis=1.5), TypeError, "axis", ""),
+    (lambda: lk.cross_entropy(np.zeros((2, 3)), np.zeros(2, int), axis="a"), TypeError, "axis", ""),
+    (
+        lambda: lk.grad_hess(np.zeros((2, 3)), np.zeros(2, int), family="multiclass", dim=1),
+        TypeError,
+        "dim",
+        r"not dim= \(torch's name\); use axis=1$",
+    ),
+    (
+        lambda: lk.cross_entropy(np.zeros((2, 1)), np.zeros(2, int)),
+        ValueError,
+        "logits",
+        (
+            r"not a multi-class one \(its softmax is always 1 and its cross-entropy always 0\); use "
+            r"logitkit\.multilabel, i\.e\. lk\.sigmoid\(logits\) for the probability and "
+            r"lk\.binary_cross_entropy_with_logits\(logits, target\) for the loss$"
+        ),
+    ),
+    (
+        lambda: lk.cross_entropy(np.zeros((2, 3)), np.array([[1, 1, 0], [0, 1, 0]])),
+        ValueError,
+        "target",
+        (
+            r"several 1s in a row: each input can be in several classes\? use logitkit\.multilabel "
+            r"\(binary_cross_entropy_with_logits\)$"
+        ),
+    ),
+    (
+        lambda: lk.nll_loss(np.zeros((3, 2)), np.array([0, 1, 1]), axis=0),
+        ValueError,
+        "target",
+        (
+            r"without the class axis, \(2,\); got \(3,\): the logits \(3, 2\) look class-major "
+            r"\(C, N\), with the classes along axis 1: pass axis=1$"
+        ),
+    ),
+    (
+        lambda: lk.distillation_loss(
+            np.zeros((3, 2)), np.zeros((3, 2)), target=np.array([0, 1, 1]), axis=0, alpha=0.5
+        ),
+        ValueError,
+        "target",
+        (
+            r"the logits \(3, 2\) look class-major \(C, N\), with the classes along axis 1: pass "
+            r"axis=1$"
+        ),
+    ),
 ]
 
 
@@ -486,3 +551,120 @@ def test_an_error_message_starts_with_the_arguments_name(call, exc, name, words)
     msg = str(info.value)
     assert msg.startswith(f"{name}: "), msg
     assert re.search(words, msg), msg
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: lk.cross_entropy(np.zeros((2, 3)), t),
+        lambda t: lk.cross_entropy_with_grad(np.zeros((2, 3)), t, reduction="sum"),
+        lambda t: lk.nll_loss(np.log(np.full((2, 3), 1 / 3)), t),
+        lambda t: mc.loss(np.zeros((2, 3)), t),
+        lambda t: lk.distillation_loss(np.zeros((2, 3)), np.zeros((2, 3)), target=t, alpha=0.5),
+    ],
+)
+def test_a_bad_label_is_located_by_the_errors_attributes(call):
+    """InvalidTargetError carries the argument, the position and the value, whichever function
+    (and code path: Python or the C++ API) found the label."""
+    with pytest.raises(lk.InvalidTargetError) as e:
+        call(np.array([0, 7]))
+    assert (e.value.argument, e.value.position, e.value.value) == ("target", (1,), 7)
+    assert str(e.value).startswith("target: label 7 at position (1,) is outside [0, 3)")
+
+
+def test_config_objects_compare_by_their_options():
+    """Two configurations are equal when every option is: numbers by value, arrays by shape and
+    values; None differs from any value."""
+    w = np.array([1.0, 2.0, 3.0])
+    assert mc.MultiClass(weight=w) == mc.MultiClass(weight=w.copy())
+    assert mc.MultiClass(weight=w) != mc.MultiClass(weight=w * 2)
+    assert mc.MultiClass(weight=w) != mc.MultiClass()
+    assert mc.MultiClass() != mc.MultiClass(weight=w)
+    assert mc.MultiClass(weight=w) != mc.MultiClass(weight=w[:2])
+    assert mc.MultiClass(temperature=2.0) == mc.MultiClass(temperature=2)
+    assert ml.MultiLabel(pos_weight=w, threshold=0.3) == ml.MultiLabel(
+        pos_weight=list(w), threshold=0.3
+    )
+    assert ml.MultiLabel(pos_weight=w) != ml.MultiLabel(pos_weight=None)
+    assert ml.MultiLabel(threshold=0.3) != ml.MultiLabel(threshold=0.4)
+
+
+@pytest.mark.parametrize("complement", [False, True])
+@pytest.mark.parametrize("log", [False, True])
+def test_multilabel_proba_fills_out(complement, log):
+    """out= is filled and returned, with and without complement, for probabilities and logs."""
+    x = np.random.default_rng(3).normal(0, 4, (5, 7))
+    f = ml.log_proba if log else ml.proba
+    out = np.full_like(x, np.nan)
+    r = f(x, complement=complement, out=out)
+    assert r is out
+    z = -x if complement else x
+    want = -np.logaddexp(0, -z) if log else 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(out, want, rtol=4 * 2.0**-52, atol=0)
+
+
+def test_backward_rules_keep_numpys_dtype_unless_both_are_integers():
+    """A backward rule's result has NumPy's dtype of its two inputs, except that two integer (or
+    bool) inputs compute in float64 (NumPy alone would pick float16 for int8 and bool)."""
+    g16 = np.array([[0.5, -1.0, 2.0]], np.float16)
+    y8 = np.array([[0, 1, 0]], np.int8)
+    assert lk.sigmoid_backward(g16, y8).dtype == np.float16
+    assert lk.softmax_backward(g16, y8).dtype == np.float16
+    assert lk.sigmoid_backward(y8, y8).dtype == np.float64
+    assert lk.softmax_backward(y8.astype(bool), y8).dtype == np.float64
+    s = np.array([[0.2, 0.3, 0.5]])
+    np.testing.assert_array_equal(
+        lk.sigmoid_backward(y8, y8), y8.astype(np.float64) * y8 * (1 - y8.astype(np.float64))
+    )
+    assert lk.softmax_backward(g16, s).dtype == np.float64
+
+
+def test_backward_out_has_the_broadcast_shape():
+    """out= of a row backward rule takes the shape grad and y broadcast to, either being the
+    larger one."""
+    rng = np.random.default_rng(5)
+    y = lk.softmax(rng.normal(size=6))
+    g = rng.normal(size=(4, 6))
+    out = np.empty((4, 6))
+    assert lk.softmax_backward(g, y, out=out) is out
+    want = y * (g - (g * y).sum(axis=-1, keepdims=True))
+    np.testing.assert_allclose(out, want, rtol=1e-14, atol=1e-15)
+    out2 = np.empty((4, 6))
+    lk.softmax_backward(g[0], np.broadcast_to(y, (4, 6)), out=out2)
+    want2 = np.broadcast_to(y * (g[0] - g[0] @ y), (4, 6))
+    np.testing.assert_allclose(out2, want2, rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match="out"):
+        lk.softmax_backward(g, y, out=np.empty(6))
+
+
+def test_an_empty_axis_tuple_with_a_broadcast_where():
+    """axis=() makes every element a row of one: softmax 1, log_softmax 0, logsumexp the element
+    itself; where= broadcast from a smaller shape masks elements (softmax 0, logsumexp -inf)."""
+    x = np.random.default_rng(6).normal(size=(3, 4))
+    where = np.array([True, False, True, True])
+    full = np.broadcast_to(where, x.shape)
+    assert np.array_equal(lk.softmax(x, axis=(), where=where), np.where(full, 1.0, 0.0))
+    assert np.array_equal(lk.log_softmax(x, axis=(), where=where), np.where(full, 0.0, -np.inf))
+    assert np.array_equal(lk.logsumexp(x, axis=(), where=where), np.where(full, x, -np.inf))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("name", ["weight", "pos_weight"])
+def test_bce_a_per_class_weight_in_any_shape_gives_the_same_bits(name, reduction):
+    """A per-class weight as (C,), (1, C) or a list: one value per class in each, the same sum
+    (the same one-pass sum over the same numbers, whatever shape carried them)."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(0, 3, (64, 7))
+    y = (rng.random((64, 7)) < 0.4).astype(np.float64)
+    w = rng.random(7) + 0.5
+    ref = lk.binary_cross_entropy_with_logits(x, y, reduction=reduction, **{name: w})
+    for shaped in (w[None, :], list(w), w.reshape(1, 1, 7)[0]):
+        got = lk.binary_cross_entropy_with_logits(x, y, reduction=reduction, **{name: shaped})
+        assert got == ref, (np.shape(shaped), got, ref)
+    full = np.broadcast_to(w, x.shape)
+    want = -(full if name == "weight" else 1) * (
+        (full if name == "pos_weight" else 1) * y * -np.logaddexp(0, -x)
+        + (1 - y) * -np.logaddexp(0, x)
+    )
+    want = want.mean() if reduction == "mean" else want.sum()
+    assert ref == pytest.approx(want, rel=1e-13)

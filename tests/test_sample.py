@@ -438,13 +438,25 @@ def test_logprob_of_a_confident_token_is_not_zero():
         ({"temperature": -0.5}, ValueError, ["temperature", "-0.5"]),
         ({"temperature": np.nan}, ValueError, ["temperature", "nan"]),
         ({"temperature": np.inf}, ValueError, ["temperature", "inf"]),
-        ({"temperature": np.array([1.0, -1.0, 1.0])}, ValueError, ["temperature", "row (1,)"]),
+        (
+            {"temperature": np.array([1.0, -1.0, 1.0])},
+            ValueError,
+            ["temperature: must be a finite number >= 0, got", "row (1,)"],
+        ),
         ({"temperature": np.array([1.0, 1.0, np.nan])}, ValueError, ["temperature", "row (2,)"]),
         ({"temperature": np.array([np.inf, 1.0, 1.0])}, ValueError, ["temperature", "row (0,)"]),
         ({"top_p": np.array([0.5, 0.0, 0.5])}, ValueError, ["top_p", "row (1,)"]),
-        ({"top_p": np.array([0.5, 0.5, 1.5])}, ValueError, ["top_p", "1.5", "row (2,)"]),
+        (
+            {"top_p": np.array([0.5, 0.5, 1.5])},
+            ValueError,
+            ["top_p: must be in (0, 1]", "1.5", "row (2,)"],
+        ),
         ({"top_p": np.array([np.nan, 0.5, 0.5])}, ValueError, ["top_p", "row (0,)"]),
-        ({"min_p": np.array([0.0, -0.1, 1.0])}, ValueError, ["min_p", "row (1,)"]),
+        (
+            {"min_p": np.array([0.0, -0.1, 1.0])},
+            ValueError,
+            ["min_p: must be in [0, 1]", "row (1,)"],
+        ),
         ({"min_p": np.array([0.0, 1.0, 1.01])}, ValueError, ["min_p", "row (2,)"]),
         ({"temperature": np.ones(4)}, ValueError, ["temperature", "shape"]),
         ({"top_p": 0.0}, ValueError, ["top_p", "0.0"]),
@@ -613,3 +625,29 @@ def test_top_p_crossing_closer_than_the_row_scan_can_tell(isa, dtype, side):
         assert kept.sum() == (j if side < 0 else j + 1)
     row = np.random.default_rng([20261204, 64, 32000]).standard_normal((64, 32000))[63] * 3
     _check_proba(row.astype(dtype).astype(np.float64), dtype, (0.9, None, 0.8, 0.02))
+
+
+def test_per_row_top_k_beyond_any_row_length():
+    """top_k one per row, some far above the row length (up to int64's largest): a k at least the
+    row's length keeps the whole row, a smaller one its k largest; no k is cut to a smaller one."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 300))
+    k = np.array([200, 299, 2**62 + 5, 2**63 - 1], np.int64)
+    got = mc.proba(x, top_k=k)
+    for i in range(4):
+        assert np.count_nonzero(got[i]) == min(int(k[i]), 300)
+        exp = ref_proba(x[i], 1.0, int(min(k[i], 300)), None, None)
+        assert oracle.ulp_error(got[i], exp, F64) <= BOUNDS[F64]
+    for kk in (k.tolist(), k.astype(np.uint64), k[:, None]):  # lists, unsigned, other shapes
+        assert np.array_equal(mc.proba(x, top_k=kk if np.ndim(kk) < 2 else kk[:, 0]), got)
+
+
+def test_filtered_proba_of_integer_logits_is_float64():
+    """Integer logits are read as float64 (as every function reads them): the filtered
+    probabilities are float64, the same numbers as for the float64 logits."""
+    x = np.array([[3, 1, 0, -2, 5], [0, 0, 1, 1, 2]], np.int32)
+    for kw in ({"top_k": 2}, {"top_p": 0.8}, {"min_p": 0.2}):
+        got = mc.proba(x, **kw)
+        assert got.dtype == F64
+        assert np.array_equal(got, mc.proba(x.astype(F64), **kw))
+        assert got.sum(axis=1) == pytest.approx([1.0, 1.0], rel=1e-15)

@@ -158,29 +158,34 @@ def test_set_num_threads_clamps_to_the_cap(restore_threads):
     assert lk.get_num_threads() == cap - 1
 
 
-@pytest.mark.parametrize(
-    "value, expected",
-    [
-        ("1", 1),
-        ("5", 5),
-        (" 3 ", 3),
-        ("+2", 2),
-        ("007", 7),
-        ("", None),
-        ("   ", None),
-        ("0", "error"),
-        ("-1", "error"),
-        ("two", "error"),
-        ("2.0", "error"),
-        ("1e3", "error"),
-        ("1_0", "error"),
-        ("0x4", "error"),
-        ("\u0663", "error"),  # ARABIC-INDIC DIGIT THREE: int() would take it
-        ("4 4", "error"),
-        ("99999999999999999999999", "cap"),
-    ],
-    ids=repr,
-)
+ENV_VALUES = [
+    ("1", 1),
+    ("5", 5),
+    (" 3 ", 3),
+    ("+2", 2),
+    ("007", 7),
+    ("", None),
+    ("   ", None),
+    ("0", "error"),
+    ("-1", "error"),
+    ("two", "error"),
+    ("2.0", "error"),
+    ("1e3", "error"),
+    ("1_0", "error"),
+    ("0x4", "error"),
+    ("\u0663", "error"),  # ARABIC-INDIC DIGIT THREE: int() would take it
+    ("4 4", "error"),
+    ("99999999999999999999999", "cap"),
+]
+
+
+def _expected_threads(expected):
+    if expected is None:  # blank: the default
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return _cap() if expected == "cap" else expected
+
+
+@pytest.mark.parametrize("value, expected", ENV_VALUES, ids=repr)
 def test_environment_variable(value, expected):
     env = dict(os.environ, LOGITKIT_NUM_THREADS=value)
     out = subprocess.run(
@@ -195,12 +200,26 @@ def test_environment_variable(value, expected):
         assert f"LOGITKIT_NUM_THREADS={value!r}: expected a positive integer" in out.stderr
         return
     assert out.returncode == 0, out.stderr
-    if expected is None:  # blank: the default
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        expected = cpus
-    elif expected == "cap":
-        expected = _cap()
-    assert int(out.stdout) == expected
+    assert int(out.stdout) == _expected_threads(expected)
+
+
+@pytest.mark.parametrize("value, expected", ENV_VALUES, ids=repr)
+def test_environment_variable_read_in_this_process(value, expected, monkeypatch, restore_threads):
+    """The same rule as at import, through the reader itself: a blank value keeps the count the
+    process has, an invalid one raises naming the variable and leaves the count as it was."""
+    from logitkit import _threads
+
+    lk.set_num_threads(3 if expected != 3 else 2)
+    before = lk.get_num_threads()
+    monkeypatch.setenv("LOGITKIT_NUM_THREADS", value)
+    if expected == "error":
+        with pytest.raises(ValueError) as e:
+            _threads._init_from_env()
+        assert str(e.value) == f"LOGITKIT_NUM_THREADS={value!r}: expected a positive integer"
+        assert lk.get_num_threads() == before
+        return
+    _threads._init_from_env()
+    assert lk.get_num_threads() == (before if expected is None else _expected_threads(expected))
 
 
 def _child_softmax(q):

@@ -397,10 +397,11 @@ def _denominator(name, kw, hard, ops, names, x, ax, item_shape, lt):
 # ----------------------------------------------------------------------------- row maps
 
 
-def map_rows(fn: Any, x: Any, ax: int, *args: Any, width: Any = None, pair: bool = False, **kw):
+def map_rows(fn: Any, x: Any, ax: int, *args: Any, width: Any = None, **kw):
     """``fn(block, *args, axis=ax, **kw)`` over the row blocks of a Dask array (the class axis in
-    one chunk), lazily. ``width``: the class axis of the result has this length (None: dropped, as
-    in predict's result); ``pair``: fn returns two arrays (top_k's indices and probabilities)."""
+    one chunk), lazily. ``width`` None: fn returns one array without the class axis (predict);
+    else fn returns two arrays whose class axis has length ``width`` (top_k's indices and
+    probabilities), and so does the result."""
     import dask.array as da
 
     check_class_chunks(x, ax, "logits")
@@ -421,8 +422,6 @@ def map_rows(fn: Any, x: Any, ax: int, *args: Any, width: Any = None, pair: bool
     if width is None:
         return da.map_blocks(block, x, dtype=probe.dtype, drop_axis=ax)
     chunks = tuple((width,) if i == ax else c for i, c in enumerate(x.chunks))
-    if not pair:
-        return da.map_blocks(block, x, dtype=probe.dtype, chunks=chunks)
     both = da.map_blocks(block, x, dtype=object, chunks=chunks, meta=np.empty((0,) * nd, object))
     return tuple(
         both.map_blocks(

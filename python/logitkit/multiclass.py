@@ -429,7 +429,7 @@ def top_k(
     x, ax = _logits(logits, axis)
     if type(x) is not np.ndarray and _dask.is_dask(x):
         kk = _check_k(k, x.shape[ax])
-        return _dask.map_rows(top_k, x, ax, kk, width=kk, pair=True, temperature=temperature)
+        return _dask.map_rows(top_k, x, ax, kk, width=kk, temperature=temperature)
     if is_bfloat16(getattr(x, "dtype", None)):  # selected in float32 (exact), returned in bfloat16
         idx, p = top_k(np.asarray(x, np.float32), k, axis=ax, temperature=temperature)
         return idx, p.astype(x.dtype)
