@@ -24,7 +24,9 @@ import textwrap
 
 import logitkit as lk
 import numpy as np
+import oracle
 import pytest
+from budgets import assert_within_budget
 from logitkit import _core
 
 LINUX = sys.platform.startswith("linux")
@@ -48,39 +50,6 @@ def disarm():
         _core._inject_fault(kind, 0)
 
 
-# ----------------------------------------------------------------------------- oracle (float64)
-
-
-def _lse(x, axis=-1):
-    x = np.asarray(x, np.float64)
-    m = x.max(axis=axis, keepdims=True)
-    return (m + np.log(np.exp(x - m).sum(axis=axis, keepdims=True))).squeeze(axis)
-
-
-def _softmax(x, axis=-1):
-    x = np.asarray(x, np.float64)
-    return np.exp(x - np.expand_dims(_lse(x, axis), axis))
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
-
-
-def _softplus(x):
-    x = np.asarray(x, np.float64)
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-
-def _ce_hard(x, t):
-    x = np.asarray(x, np.float64)
-    return _lse(x) - x[np.arange(len(t)), t]
-
-
-def _bce(x, y):
-    x = np.asarray(x, np.float64)
-    return _softplus(x) - y * x
-
-
 # ----------------------------------------------------------------------------- calls
 
 _rng = np.random.default_rng(11)
@@ -91,68 +60,80 @@ Y = _rng.dirichlet(np.ones(1001), 300)
 M = _rng.random(X.shape) < 0.9
 YB = (_rng.random(S.shape) < 0.3).astype(np.float64)
 G = _rng.normal(size=X.shape)
-SIG = _sigmoid(S)
+SIG = 1.0 / (1.0 + np.exp(-S))  # an input (values in (0, 1)), not a reference
 
 
 def _calls(dtype):
-    """(call, oracle) of every loop kind the bindings have; each call large enough to split."""
+    """name -> (call, oracle, budget) of every loop kind the bindings have; each call large enough
+    to split. The oracle is tests/oracle.py's, in the wider type; the budget README.md's row."""
     x, s, y, g, yb, sig = (a.astype(dtype) for a in (X, S, Y, G, YB, SIG))
     xs = np.ascontiguousarray(x.T)  # class axis 0: strided rows
-    sm = _softmax(x)
-    xm = np.where(M, x.astype(np.float64), -np.inf)
     return {
-        "softmax": (lambda: lk.softmax(x), lambda: sm),
-        "log_softmax": (lambda: lk.log_softmax(x), lambda: np.log(sm)),
-        "logsumexp": (lambda: lk.logsumexp(x), lambda: _lse(x)),
-        "softmax axis 0": (lambda: lk.softmax(xs, axis=0), lambda: sm.T),
-        "logsumexp axis 0": (lambda: lk.logsumexp(xs, axis=0), lambda: _lse(x)),
+        "softmax": (lambda: lk.softmax(x), lambda: oracle.softmax(x), "softmax"),
+        "log_softmax": (lambda: lk.log_softmax(x), lambda: oracle.log_softmax(x), "log_softmax"),
+        "logsumexp": (lambda: lk.logsumexp(x), lambda: oracle.logsumexp(x), "logsumexp"),
+        "softmax axis 0": (
+            lambda: lk.softmax(xs, axis=0),
+            lambda: oracle.softmax(xs, axis=0),
+            "softmax",
+        ),
+        "logsumexp axis 0": (
+            lambda: lk.logsumexp(xs, axis=0),
+            lambda: oracle.logsumexp(xs, axis=0),
+            "logsumexp",
+        ),
         "softmax where T": (
             lambda: lk.softmax(x, where=M, temperature=0.5),
-            lambda: np.where(M, _softmax(2 * xm), 0.0),
+            lambda: oracle.softmax(x, where=M, temperature=0.5),
+            "softmax",
         ),
         "logsumexp where T": (
             lambda: lk.logsumexp(x, where=M, temperature=0.5),
-            lambda: _lse(2 * xm),
+            lambda: oracle.logsumexp(x, where=M, temperature=0.5),
+            "logsumexp",
         ),
-        "sigmoid": (lambda: lk.sigmoid(s), lambda: _sigmoid(s)),
-        "sigmoid strided": (lambda: lk.sigmoid(s[::2]), lambda: _sigmoid(s[::2])),
-        "softplus": (lambda: lk.softplus(s), lambda: _softplus(s)),
-        "log_sigmoid": (lambda: lk.log_sigmoid(s), lambda: -_softplus(-s.astype(np.float64))),
+        "sigmoid": (lambda: lk.sigmoid(s), lambda: oracle.sigmoid(s), "sigmoid"),
+        "sigmoid strided": (
+            lambda: lk.sigmoid(s[::2]),
+            lambda: oracle.sigmoid(s[::2]),
+            "sigmoid",
+        ),
+        "softplus": (lambda: lk.softplus(s), lambda: oracle.softplus(s), "softplus"),
+        "log_sigmoid": (lambda: lk.log_sigmoid(s), lambda: oracle.log_sigmoid(s), "log_sigmoid"),
         "sigmoid_backward": (
             lambda: lk.sigmoid_backward(s, sig),
-            lambda: s.astype(np.float64) * sig * (1 - sig.astype(np.float64)),
+            lambda: oracle.sigmoid_backward(s, sig),
+            "gradient",
         ),
         "softmax_backward": (
             lambda: lk.softmax_backward(g, y),
-            lambda: y * (g - (g.astype(np.float64) * y).sum(-1, keepdims=True)),
+            lambda: oracle.softmax_backward(g, y),
+            "gradient",
         ),
         "cross_entropy hard": (
             lambda: lk.cross_entropy(x, T, reduction="none"),
-            lambda: _ce_hard(x, T),
+            lambda: oracle.cross_entropy(x, T, reduction="none"),
+            "cross_entropy",
         ),
         "cross_entropy soft": (
             lambda: lk.cross_entropy(x, y, reduction="none"),
-            lambda: -(y * np.log(sm)).sum(-1),
+            lambda: oracle.cross_entropy(x, y, reduction="none"),
+            "cross_entropy",
         ),
         "bce none": (
             lambda: lk.binary_cross_entropy_with_logits(s, yb, reduction="none"),
-            lambda: _bce(s, yb),
+            lambda: oracle.bce_with_logits(s, yb, reduction="none"),
+            "bce",
         ),
         "bce sum": (
             lambda: lk.binary_cross_entropy_with_logits(s, yb, reduction="sum"),
-            lambda: _bce(s, yb).sum(),
+            lambda: oracle.bce_with_logits(s, yb, reduction="sum"),
+            "reduced",
         ),
     }
 
 
 CALL_NAMES = list(_calls(np.float64))
-TOL = {np.float32: {"rtol": 2e-5, "atol": 1e-6}, np.float64: {"rtol": 1e-11, "atol": 1e-13}}
-
-
-def _check(name, got, expected, dtype):
-    np.testing.assert_allclose(
-        np.asarray(got, np.float64), expected, **TOL[dtype], err_msg=name, equal_nan=True
-    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
@@ -167,7 +148,7 @@ def test_injected_failure_raises_memoryerror_and_recovers(
 ):
     """A part that throws std::bad_alloc (on the caller, or on a pool worker) makes the call raise
     MemoryError; the next call is correct and bit-identical to a call made before the fault."""
-    call, oracle = _calls(dtype)[name]
+    call, exact, budget = _calls(dtype)[name]
     lk.set_num_threads(threads)
     before = call()
     _core._inject_fault(kind, 1)
@@ -176,7 +157,7 @@ def test_injected_failure_raises_memoryerror_and_recovers(
     _core._inject_fault(kind, 0)
     after = call()
     np.testing.assert_array_equal(after, before, err_msg=name)
-    _check(name, after, oracle(), dtype)
+    assert_within_budget(after, exact(), budget=budget, what=name)
 
 
 # Rows longer than the kept scratch (1 MiB): every call allocates afresh, so "alloc" fires in it.
@@ -184,32 +165,40 @@ _LONG = _rng.normal(0, 3, (2, 2 * 2**19))  # strided view: 2 rows of 2**19 (floa
 
 
 def _alloc_calls():
+    """name -> (call, oracle, budget), as _calls."""
     x = _LONG[:, ::2]
     mask = np.ones(x.shape, bool)
     mask[:, 7] = False
     half = x.astype(np.float16)
+    t = np.array([3, 5])
     return {
-        "logsumexp strided": (lambda: lk.logsumexp(x), lambda: _lse(x)),
-        "softmax strided": (lambda: lk.softmax(x), lambda: _softmax(x)),
+        "logsumexp strided": (lambda: lk.logsumexp(x), lambda: oracle.logsumexp(x), "logsumexp"),
+        "softmax strided": (lambda: lk.softmax(x), lambda: oracle.softmax(x), "softmax"),
+        # float16 results are the float32 result rounded once (README.md): those bits exactly
         "log_softmax float16": (
             lambda: lk.log_softmax(half),
-            lambda: np.log(_softmax(half.astype(np.float32))),
+            lambda: lk.log_softmax(half.astype(np.float32)).astype(np.float16),
+            None,
         ),
         "softmax masked": (
             lambda: lk.softmax(x, where=mask),
-            lambda: np.where(mask, _softmax(np.where(mask, x, -np.inf)), 0.0),
+            lambda: oracle.softmax(x, where=mask),
+            "softmax",
         ),
         "logsumexp masked": (
             lambda: lk.logsumexp(x, where=mask),
-            lambda: _lse(np.where(mask, x, -np.inf)),
+            lambda: oracle.logsumexp(x, where=mask),
+            "logsumexp",
         ),
         "softmax_backward strided": (
             lambda: lk.softmax_backward(x, x),
-            lambda: x * (x - (x * x).sum(-1, keepdims=True)),
+            lambda: oracle.softmax_backward(x, x),
+            "gradient",
         ),
         "cross_entropy strided": (
-            lambda: lk.cross_entropy(x, np.array([3, 5]), reduction="none"),
-            lambda: _ce_hard(x, np.array([3, 5])),
+            lambda: lk.cross_entropy(x, t, reduction="none"),
+            lambda: oracle.cross_entropy(x, t, reduction="none"),
+            "cross_entropy",
         ),
     }
 
@@ -221,7 +210,7 @@ def test_scratch_allocation_failure_raises_memoryerror(
 ):
     """The countdown-th scratch allocation fails: MemoryError naming the size, on whichever thread
     needed it; the process is usable afterwards."""
-    call, oracle = _alloc_calls()[name]
+    call, exact, budget = _alloc_calls()[name]
     lk.set_num_threads(threads)
     _core._inject_fault("alloc", countdown)
     with pytest.raises(
@@ -229,9 +218,10 @@ def test_scratch_allocation_failure_raises_memoryerror(
     ):
         call()
     got = call()
-    np.testing.assert_allclose(
-        np.asarray(got, np.float64), oracle(), rtol=3e-3 if "float16" in name else 1e-11, atol=1e-12
-    )
+    if budget is None:
+        np.testing.assert_array_equal(got, exact(), err_msg=name)
+    else:
+        assert_within_budget(got, exact(), budget=budget, what=name)
 
 
 @pytest.mark.parametrize("threads", [2, 8])
@@ -240,10 +230,10 @@ def test_refused_workers_give_the_same_bits(threads, restore_threads, disarm):
     created before, or none), with the same bits as one thread."""
     calls = _calls(np.float64)
     lk.set_num_threads(1)
-    single = {name: call() for name, (call, _) in calls.items()}
+    single = {name: call() for name, (call, _, _) in calls.items()}
     lk.set_num_threads(threads)
     _core._inject_fault("thread", 10**6)
-    for name, (call, _) in calls.items():
+    for name, (call, _, _) in calls.items():
         np.testing.assert_array_equal(call(), single[name], err_msg=name)
 
 
@@ -305,23 +295,27 @@ def _child(body: str) -> dict:
 # Broadcast rows of 2**24 (stride 0: no memory behind them) need a contiguous scratch copy of
 # 64 MiB (float32) or 128 MiB (float64) per row; the child allows 48 MiB more than it has mapped
 # (room for the Python layer's checks of a row, e.g. a boolean array of 2 rows of soft targets).
-# Outputs are preallocated (mapped, never touched before the call).
+# Outputs are preallocated (mapped, never touched before the call). Each case: setup, call, the
+# exact (min, max) of the result (evaluated in long double), its budget.
 _N = 2**24
 _RLIMIT_CASES = {
     "logsumexp": (
         "x = np.broadcast_to(np.float64(0.5), (R, N)); out = np.empty(R)",
         "lk.logsumexp(x, out=out)",
         "np.log(N) + 0.5",
+        "logsumexp",
     ),
     "softmax": (
         "x = np.broadcast_to(np.float32(2), (R, N)); out = np.empty((R, N), np.float32)",
         "lk.softmax(x, out=out)",
         "1.0 / N",
+        "softmax",
     ),
     "log_softmax": (
         "x = np.broadcast_to(np.float32(2), (R, N)); out = np.empty((R, N), np.float32)",
         "lk.log_softmax(x, out=out)",
         "-np.log(N)",
+        "log_softmax",
     ),
     "softmax where": (
         (
@@ -330,6 +324,7 @@ _RLIMIT_CASES = {
         ),
         "lk.softmax(x, where=m, out=out)",
         "(0.0, 2.0 / N)",
+        "softmax",
     ),
     "logsumexp where T": (
         (
@@ -338,6 +333,7 @@ _RLIMIT_CASES = {
         ),
         "lk.logsumexp(x, where=m, temperature=2.0, out=out)",
         "1.5 + np.log(N // 2)",
+        "logsumexp",
     ),
     "softmax_backward": (
         (
@@ -346,16 +342,19 @@ _RLIMIT_CASES = {
         ),
         "lk.softmax_backward(g, y, out=out)",
         "0.25 * (1 - 0.25 * N)",
+        "gradient",
     ),
     "cross_entropy hard": (
         "x = np.broadcast_to(np.float64(1), (R, N)); t = np.zeros(R, np.int64)",
         "lk.cross_entropy(x, t, reduction='none')",
         "np.log(N)",
+        "cross_entropy",
     ),
     "cross_entropy soft": (
         "x = np.broadcast_to(np.float32(1), (R, N)); y = np.broadcast_to(np.float32(1 / N), (R, N))",
         "lk.cross_entropy(x, y, reduction='none')",
         "np.log(N)",
+        "cross_entropy",
     ),
 }
 
@@ -366,7 +365,7 @@ _RLIMIT_CASES = {
 def test_address_space_limit_raises_memoryerror(name, rows, threads):
     """Under RLIMIT_AS the scratch copy cannot be allocated: MemoryError (on any thread), not an
     abort; a small call under the limit works, and the same call works once the limit is lifted."""
-    setup, call, expected = _RLIMIT_CASES[name]
+    setup, call, expected, budget = _RLIMIT_CASES[name]
     r = _child(
         f"""
         N, R = {_N}, {rows}
@@ -379,17 +378,23 @@ def test_address_space_limit_raises_memoryerror(name, rows, threads):
             error = None
         except MemoryError as e:
             error = str(e)
-        ok_small = bool(np.allclose(lk.logsumexp(small), np.log(np.exp(small).sum(-1))))
+        small_lse = lk.logsumexp(small).tolist()
         unlimit()
-        got = np.asarray({call}, np.float64)
-        report(error=error, ok_small=ok_small, lo=float(got.min()), hi=float(got.max()))
+        got = np.asarray({call})
+        report(
+            error=error, small_lse=small_lse, dtype=got.dtype.name,
+            lo=float(got.min()), hi=float(got.max()),
+        )
         """
     )
     assert r["error"] is not None, "no MemoryError under the limit (the test did not bite)"
     assert r["error"].startswith("logitkit: cannot allocate"), r["error"]
-    assert r["ok_small"]
-    expected = np.broadcast_to(eval(expected, {"np": np, "N": _N}), 2)  # (min, max) of the result
-    np.testing.assert_allclose([r["lo"], r["hi"]], expected, rtol=2e-6)
+    small = np.random.default_rng(3).normal(size=(5, 40))  # the child's small call
+    assert_within_budget(np.array(r["small_lse"]), oracle.logsumexp(small), budget="logsumexp")
+    # (min, max) of the result, exact in long double; float32 results travel exactly as float64
+    expected = np.broadcast_to(eval(expected, {"np": np, "N": np.longdouble(_N)}), 2)
+    got = np.array([r["lo"], r["hi"]]).astype(r["dtype"])
+    assert_within_budget(got, expected.astype(np.longdouble), budget=budget, what=name)
 
 
 @linux_only
@@ -411,17 +416,18 @@ def test_no_worker_can_be_created_under_address_space_limit():
         unlimit()
         c = lk.logsumexp(x, out=out).copy()
         t2 = tasks()
-        oracle = np.log(np.exp(x.astype(np.float64)).sum(-1))
         report(
             same=[bool(np.array_equal(v, single)) for v in (a, b, c)],
-            err=float(np.abs(c - oracle).max()),
+            c=c.tolist(),
             new_tasks_limited=t1 - t0,
             new_tasks_after=t2 - t0,
         )
         """
     )
     assert r["same"] == [True, True, True]
-    assert r["err"] < 1e-5
+    x = np.random.default_rng(0).normal(0, 3, (64, 32768)).astype(np.float32)  # the child's x
+    got = np.array(r["c"], np.float32)  # float32 values travel exactly as JSON float64
+    assert_within_budget(got, oracle.logsumexp(x), budget="logsumexp", what="after the limit")
     assert r["new_tasks_limited"] == 0
     assert r["new_tasks_after"] == 7
 
@@ -480,7 +486,8 @@ def test_large_scratch_is_released(threads):
         report(grown=(after - before) / 2**20, got=got.tolist())
         """
     )
-    np.testing.assert_allclose(r["got"], [np.log(2**22) + 0.5] * threads, rtol=1e-14)
+    want = np.full(threads, np.log(np.longdouble(2**22)) + np.longdouble(0.5))
+    assert_within_budget(np.array(r["got"]), want, budget="logsumexp", what="broadcast row")
     assert r["grown"] < 8, f"RSS grew by {r['grown']:.1f} MiB after the call"
 
 
@@ -503,5 +510,6 @@ def test_thread_count_is_capped():
     )
     assert r["n"] == cap
     assert r["new"] == cap - 1
-    expected = np.log(16384) + 1
-    np.testing.assert_allclose([r["lo"], r["hi"]], [expected, expected], rtol=1e-6)
+    got = np.array([r["lo"], r["hi"]], np.float32)  # float32 results, exact as JSON float64
+    want = np.full(2, np.log(np.longdouble(16384)) + 1)
+    assert_within_budget(got, want, budget="logsumexp", what="rows of ones")
