@@ -313,3 +313,10 @@ def test_the_kernel_may_write_the_gradient_over_the_student():
     s2, v = s.copy(), np.empty(4)
     _core.distillation_grad(s2, t, y, 0.7 * 4.0, 0.3, 0.05, 2.0, out=(v, s2))
     assert np.array_equal(s2, g0) and np.array_equal(v, v0)
+    # and against the oracle: α = 0.7, T = 2, smoothing 0.05, per row, the label -1 ignored
+    kw = {"temperature": 2.0, "alpha": 0.7, "label_smoothing": 0.05, "ignore_index": -1}
+    want_v = oracle.distillation_loss(s, t, y, reduction="none", **kw)
+    want_g = oracle.distillation_loss_grad(s, t, y, reduction="none", **kw)
+    assert_within_budget(v, want_v, budget="distillation", what="out=(loss, student) loss")
+    scale = _grad_scale(0.7, 2.0)
+    assert_within_budget(s2, want_g, budget="gradient", scale=scale, what="over the student")
