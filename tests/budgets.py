@@ -100,17 +100,17 @@ def assert_within_budget(got, want, *, budget, dtype=None, scale=None, what="", 
         dtype = g.dtype
     dtype = np.dtype(dtype)
     if g.dtype.kind == "f":
-        assert g.dtype == dtype, f"{what}: result dtype {g.dtype}, expected {dtype}"
+        assert g.dtype == dtype, f"{what or budget}: result dtype {g.dtype}, expected {dtype}"
     w = np.asarray(want)
     if w.dtype.kind == "f":
         wider = np.finfo(w.dtype).nmant > np.finfo(dtype).nmant
         if not wider and w.dtype != oracle.work_dtype(dtype):
             raise TypeError(
-                f"{what}: the reference is {w.dtype}, not wider than the {dtype} result; "
+                f"{what or budget}: the reference is {w.dtype}, not wider than the {dtype} result; "
                 "take it from tests/oracle.py (or mpmath) in the wider type"
             )
     if np.shape(w) not in ((), g.shape):
-        raise ValueError(f"{what}: result shape {g.shape}, reference shape {np.shape(w)}")
+        raise ValueError(f"{what or budget}: result shape {g.shape}, reference shape {np.shape(w)}")
     if dtype not in bounds:
         raise KeyError(f"budget {budget!r} has no bound for {dtype}")
     bound = bounds[dtype]
