@@ -47,8 +47,8 @@ def pytest_report_header(config):
             f"available={lk.simd_targets_available()}, compiled={lk.simd_targets_compiled()}"
         ),
         (
-            f"numpy {np.__version__}; oracle for float64 in np.longdouble "
-            f"(extended precision: {oracle.LONGDOUBLE_IS_EXTENDED})"
+            f"numpy {np.__version__}; float64 reference of the accuracy tests: "
+            f"{oracle.F64_REFERENCE} (np.longdouble extended: {oracle.LONGDOUBLE_IS_EXTENDED})"
         ),
     ]
 

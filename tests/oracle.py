@@ -6,7 +6,10 @@ Each function computes the exact result of its inputs to far better than the lib
 targets (docs/numerics.md, "The bounds"), in a wider type than the output:
 
 * float16 / float32 (and integer) inputs are computed in float64 (29+ extra bits);
-* float64 inputs are computed in ``np.longdouble`` (80-bit x87 on x86: 11 extra bits);
+* float64 inputs are computed in ``np.longdouble`` (80-bit x87 on x86: 11 extra bits), or in
+  mpmath at ``MP_PREC`` bits inside ``reference("mpmath")``: the float64 accuracy tests' reference
+  where ``np.longdouble`` is plain double (macOS arm64, Windows) or ``LOGITKIT_TEST_ORACLE=mpmath``
+  asks for it (``F64_REFERENCE``);
 * where that is not enough, mpmath at 400 bits.
 
 Activations (softmax, log_softmax, logsumexp, sigmoid, log_sigmoid, softplus and their backward
@@ -45,11 +48,19 @@ each function must meet are in tests/registry.py.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
+import os
+
 import numpy as np
 
 __all__ = [
+    "F64_REFERENCE",
     "GRAD_BOUNDS",
     "LONGDOUBLE_IS_EXTENDED",
+    "MP",
+    "MP_PREC",
     "bce_with_logits",
     "bce_with_logits_grad",
     "cross_entropy",
@@ -64,6 +75,7 @@ __all__ = [
     "loss_work_dtype",
     "nll_loss",
     "out_dtype",
+    "reference",
     "rel_error",
     "sigmoid",
     "sigmoid_backward",
@@ -80,6 +92,147 @@ __all__ = [
 
 LONGDOUBLE_IS_EXTENDED = np.finfo(np.longdouble).nmant >= 63
 
+# The float64 reference of the accuracy tests (test_accuracy.py and test_loss_accuracy.py run
+# inside ``reference(F64_REFERENCE)``): np.longdouble where it is extended, mpmath where it is plain
+# double, whose float64 results could not tell an error of a few ulps. LOGITKIT_TEST_ORACLE=mpmath
+# takes the mpmath path on every platform (so an x86 machine can run what macOS and Windows run).
+_ORACLE_ENV = os.environ.get("LOGITKIT_TEST_ORACLE", "")
+if _ORACLE_ENV not in ("", "mpmath"):  # a misspelt value must not quietly test the other path
+    raise ValueError(f"LOGITKIT_TEST_ORACLE={_ORACLE_ENV!r}: the one accepted value is 'mpmath'")
+F64_REFERENCE = "mpmath" if _ORACLE_ENV == "mpmath" or not LONGDOUBLE_IS_EXTENDED else "longdouble"
+
+# The mpmath work "dtype": object arrays of mpmath numbers of a private context (its precision
+# is independent of mpmath.mp, which tests change). mpmath rather than a double-double: the
+# oracle's formulas below run unchanged on these arrays (only the transcendental functions, the
+# NaN/inf tests and the scalars go through the helpers of this module), so the fallback is the
+# same code as the longdouble path rather than a second implementation, while a double-double
+# would need its own exp, log and log1p good to 2^-100 and a rewrite of every formula. The price is
+# microseconds per operation: the accuracy tests check a sample of their rows on this path.
+MP = np.dtype(object)
+# 256 bits: every formula below is free of cancellation except m/T + L (logsumexp) and the
+# differences of the gradients, which lose the bits of their condition number; float64 inputs
+# (106 bits for a pair) do not cancel by 200 bits, so the result keeps well over 64 bits, the
+# precision of the longdouble path.
+MP_PREC = 256
+_F64_WORK = [np.dtype(np.longdouble)]  # the float64 work dtype now: longdouble, or MP
+
+
+@contextlib.contextmanager
+def reference(kind: str):
+    """Compute float64 data in ``kind`` inside the block: 'longdouble' (np.longdouble, whatever
+    its precision) or 'mpmath' (object arrays of MP_PREC-bit mpmath numbers)."""
+    work = {"longdouble": np.dtype(np.longdouble), "mpmath": MP}[kind]
+    before = _F64_WORK[0]
+    _F64_WORK[0] = work
+    try:
+        yield
+    finally:
+        _F64_WORK[0] = before
+
+
+@functools.cache
+def _ctx():
+    import mpmath
+
+    ctx = mpmath.MPContext()
+    ctx.prec = MP_PREC
+    return ctx
+
+
+def _mpf(v):
+    """v (a Python or NumPy number, or an mpmath number) as an MP_PREC-bit mpmath number, exactly
+    (a float64 or narrower float, or an integer)."""
+    ctx = _ctx()
+    if isinstance(v, (np.integer, np.bool_, bool)):
+        return ctx.mpf(int(v))
+    if isinstance(v, np.floating):
+        return ctx.mpf(float(v))  # exact for float64 and narrower, MP's only float inputs
+    return ctx.mpf(v)
+
+
+_TO_MP = np.frompyfunc(_mpf, 1, 1)
+
+
+def _to_work(a, W) -> np.ndarray:
+    """a converted exactly to the work dtype W (an array, also for a 0-d a)."""
+    a = np.asarray(a)
+    if np.dtype(W) != MP:
+        return a.astype(W)
+    with np.errstate(all="ignore"):  # NaN and inf inputs convert, without a NumPy warning
+        return np.asarray(_TO_MP(a), dtype=object)
+
+
+def _scalar(W):
+    """The scalar constructor of the work dtype W (a dtype or a NumPy scalar type)."""
+    W = np.dtype(W)
+    return _mpf if W == MP else W.type
+
+
+def _is_mp(a) -> bool:
+    return np.asarray(a).dtype == MP
+
+
+def _mp_map(name, out=None):
+    """The elementwise mpmath function ``name`` of the private context, on object arrays."""
+
+    def f(a):
+        with np.errstate(all="ignore"):  # mpmath returns NaN and inf; NumPy must not warn
+            r = np.frompyfunc(getattr(_ctx(), name), 1, 1)(np.asarray(a))
+        return np.asarray(r, dtype=out or object)
+
+    return f
+
+
+def _unary(np_func, mp_name, out=None):
+    """np_func on NumPy arrays, mpmath's function of that name on MP (object) arrays."""
+    mp_func = _mp_map(mp_name, out)
+
+    def f(a):
+        return mp_func(a) if _is_mp(a) else np_func(a)
+
+    return f
+
+
+_exp = _unary(np.exp, "exp")
+_log = _unary(np.log, "log")
+_log1p = _unary(np.log1p, "log1p")
+_expm1 = _unary(np.expm1, "expm1")
+_isnan = _unary(np.isnan, "isnan", bool)
+_isinf = _unary(np.isinf, "isinf", bool)
+_isfinite = _unary(np.isfinite, "isfinite", bool)
+
+
+def _max(a, axis, keepdims=False):
+    """np.max; on MP arrays NaN wins as in NumPy (an object maximum drops it)."""
+    if not _is_mp(a):
+        return np.max(a, axis=axis, keepdims=keepdims)
+    m = np.max(a, axis=axis, keepdims=keepdims)
+    return np.where(_isnan(a).any(axis=axis, keepdims=keepdims), _ctx().nan, m)
+
+
+def _maximum(a, b):
+    """np.maximum, NaN propagating on MP arrays too."""
+    if not (_is_mp(a) or _is_mp(b)):
+        return np.maximum(a, b)
+    return np.where(_isnan(a) | _isnan(b), _ctx().nan, np.maximum(a, b))
+
+
+def _logaddexp(a, b):
+    """log(e^a + e^b) (np.logaddexp; on MP arrays max + log1p(exp(-|a - b|)), -inf for two -inf)."""
+    if not (_is_mp(a) or _is_mp(b)):
+        return np.logaddexp(a, b)
+    m = _maximum(a, b)
+    both_neginf = (a == -np.inf) & (b == -np.inf)
+    d = np.where(both_neginf, 0, a - b)
+    return np.where(both_neginf, _mpf(-np.inf), m + _log1p(_exp(-np.abs(d))))
+
+
+def _result(v, W):
+    """A reduced (scalar) result: as it is in NumPy dtypes, a 0-d array on MP (so that it has
+    .astype and a dtype like a NumPy scalar)."""
+    return np.asarray(v, dtype=object) if np.dtype(W) == MP else v
+
+
 # The gradient target of docs/numerics.md ("The bounds"), the unit of grad_errors:
 # (ulps, absolute); an output passes if it meets either.
 GRAD_BOUNDS = {np.dtype(np.float32): (8, 2.0**-24), np.dtype(np.float64): (16, 2.0**-53)}
@@ -94,9 +247,14 @@ def out_dtype(dtype) -> np.dtype:
 
 
 def work_dtype(dtype) -> np.dtype:
-    """The dtype the oracle computes in: float64 for float16/float32 outputs, longdouble for f64."""
+    """The dtype the oracle computes in: float64 for float16/float32 outputs, longdouble (or MP
+    inside ``reference("mpmath")``) for float64; data already in a wide work dtype (longdouble, MP:
+    an intermediate result, e.g. the -x that log_sigmoid_backward hands to sigmoid) stays in it."""
+    dtype = np.dtype(dtype)
+    if dtype in (MP, np.dtype(np.longdouble)) and dtype != np.float64:
+        return dtype
     if out_dtype(dtype) == np.float64:
-        return np.dtype(np.longdouble)
+        return _F64_WORK[0]
     return np.dtype(np.float64)
 
 
@@ -113,7 +271,7 @@ def _two_sum(a, b):
     s = a + b
     bb = s - a
     err = (a - (s - bb)) + (b - bb)
-    return s, np.where(np.isfinite(s), err, 0)
+    return s, np.where(_isfinite(s), err, 0)
 
 
 def _two_prod(a, b):
@@ -135,8 +293,11 @@ def _two_prod(a, b):
 def _scaled_diff(x, m, t):
     """(x - m) / t as an unevaluated sum hi + lo (|lo| <= ulp(hi)), for x, m, t of the work dtype.
 
-    hi + lo is accurate to about 2^-2p |hi|; lo is 0 where hi is not finite.
+    hi + lo is accurate to about 2^-2p |hi|; lo is 0 where hi is not finite. On MP arrays lo is 0:
+    hi is within 2^-MP_PREC of (x - m)/t, relative, already.
     """
+    if _is_mp(x):
+        return (x - m) / t, 0
     hi, lo = _two_sum(x, -m)
     if t != 1:
         q = hi / t
@@ -145,7 +306,7 @@ def _scaled_diff(x, m, t):
         lo = (r + lo) / t
         hi = q
     # (lo is also dropped where the split overflowed: |hi| > 2^970 makes it irrelevant)
-    return hi, np.where(np.isfinite(hi) & np.isfinite(lo), lo, 0)
+    return hi, np.where(_isfinite(hi) & _isfinite(lo), lo, 0)
 
 
 # ----------------------------------------------------------------------------- row-wise
@@ -160,7 +321,7 @@ def _prepare(x, axis, where):
         if where is not None:
             where = np.asarray(where).reshape(1)
     w = work_dtype(x.dtype)
-    xw = np.moveaxis(x.astype(w), axis, -1)  # exact: the work dtype holds every input value
+    xw = np.moveaxis(_to_work(x, w), axis, -1)  # exact: the work dtype holds every input value
     if where is None:
         mask = np.ones(xw.shape, dtype=bool)
     else:
@@ -194,14 +355,14 @@ def _row_oracle(x, axis, where, temperature):
 
 def _row_oracle_2d(xw, mask, temperature):
     """_row_oracle on a 2-D batch of rows."""
-    w = xw.dtype.type
+    w = _scalar(xw.dtype)
     t = w(1.0 if temperature is None else float(temperature))
     inf = w(np.inf)
     n = xw.shape[-1]
     with np.errstate(all="ignore"):
         xm = np.where(mask, xw, -inf)  # masked entries leave the row before any arithmetic
         n_valid = mask.sum(-1)
-        nan_row = np.isnan(xm).any(-1)
+        nan_row = _isnan(xm).any(-1)
         pinf_row = (xm == inf).any(-1)
         neginf_row = (n_valid > 0) & np.all(xm == -inf, axis=-1)
         empty_row = n_valid == 0
@@ -215,19 +376,20 @@ def _row_oracle_2d(xw, mask, temperature):
         xs = np.where(special[..., None], w(0), xm)
         m = xs.max(axis=-1, keepdims=True)
         hi, lo = _scaled_diff(xs, m, t)
-        lo = np.where(np.isfinite(hi), lo, w(0))  # (x - m)/T overflowed: hi is the exact -inf limit
-        e = np.exp(hi) * (1 + lo)  # exp(hi + lo), |lo| tiny
+        lo = np.where(_isfinite(hi), lo, w(0))  # (x - m)/T overflowed: hi is the exact -inf limit
+        e = _exp(hi) * (1 + lo)  # exp(hi + lo), |lo| tiny
         at_max = xs == m
         k = at_max.sum(-1).astype(xw.dtype)
         s_rest = np.where(at_max, w(0), e).sum(-1)  # S' = sum over the entries below the max
-        L = np.where(k == 1, np.log1p(s_rest), np.log(k + s_rest))
+        L = np.where(k == 1, _log1p(s_rest), _log(k + s_rest))
 
         softmax_ = e / (k + s_rest)[..., None]
         log_softmax_ = (hi - L[..., None]) + lo
         lse = m[..., 0] / t + L
 
-        # logsumexp cancels when m/T and L nearly cancel: recompute those rows with mpmath.
-        cancel = ~special & (np.abs(lse) < np.abs(L) / 256)
+        # logsumexp cancels when m/T and L nearly cancel: recompute those rows with mpmath (MP
+        # arrays already hold m/T + L to MP_PREC bits).
+        cancel = ~special & (np.abs(lse) < np.abs(L) / 256) & (xw.dtype != MP)
         for idx in zip(*np.nonzero(cancel)):
             vals = xs[idx][mask[idx]]
             h, l = _mp_logsumexp(vals, t)
@@ -278,14 +440,14 @@ def logsumexp(x, axis=-1, *, where=None, temperature=None, keepdims=False):
 
 def _work(x):
     x = np.asarray(x)
-    return x.astype(work_dtype(x.dtype))
+    return _to_work(x, work_dtype(x.dtype))
 
 
 def sigmoid(x):
     """1/(1 + e) for x >= 0, e/(1 + e) for x < 0, e = exp(-|x|)."""
     xw = _work(x)
     with np.errstate(all="ignore"):
-        e = np.exp(-np.abs(xw))
+        e = _exp(-np.abs(xw))
         return np.where(xw >= 0, 1 / (1 + e), e / (1 + e))
 
 
@@ -293,14 +455,14 @@ def softplus(x):
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
     xw = _work(x)
     with np.errstate(all="ignore"):
-        return np.maximum(xw, 0) + np.log1p(np.exp(-np.abs(xw)))
+        return _maximum(xw, 0) + _log1p(_exp(-np.abs(xw)))
 
 
 def log_sigmoid(x):
     """log(sigmoid(x)) = -softplus(-x) (so log_sigmoid(+inf) = -0)."""
     xw = _work(x)
     with np.errstate(all="ignore"):
-        return -(np.maximum(-xw, 0) + np.log1p(np.exp(-np.abs(xw))))
+        return -(_maximum(-xw, 0) + _log1p(_exp(-np.abs(xw))))
 
 
 # ----------------------------------------------------------------------------- backward
@@ -309,7 +471,7 @@ def log_sigmoid(x):
 def _work2(a, b):
     dt = np.result_type(np.asarray(a).dtype, np.asarray(b).dtype)
     w = work_dtype(dt)
-    return np.asarray(a).astype(w), np.asarray(b).astype(w)
+    return _to_work(a, w), _to_work(b, w)
 
 
 def softmax_backward(grad, y, axis=-1):
@@ -323,7 +485,7 @@ def log_softmax_backward(grad, y, axis=-1):
     """g - exp(y) * sum(g) along axis."""
     g, yw = _work2(grad, y)
     with np.errstate(all="ignore"):
-        return g - np.exp(yw) * np.sum(g, axis=axis, keepdims=True)
+        return g - _exp(yw) * np.sum(g, axis=axis, keepdims=True)
 
 
 def sigmoid_backward(grad, y):
@@ -344,12 +506,13 @@ def log_sigmoid_backward(grad, x):
 
 
 def loss_work_dtype(dtype) -> np.dtype:
-    """The losses' work dtype: longdouble for float64 data, float64 for everything else."""
-    return np.dtype(np.longdouble) if np.dtype(dtype) == np.float64 else np.dtype(np.float64)
+    """The losses' work dtype: longdouble (or MP inside ``reference("mpmath")``) for float64 data,
+    float64 for everything else."""
+    return _F64_WORK[0] if np.dtype(dtype) == np.float64 else np.dtype(np.float64)
 
 
 def _w(a, W):
-    return np.asarray(a).astype(W)
+    return _to_work(a, W)
 
 
 def _zero_times(a, b):
@@ -363,17 +526,18 @@ def _reduce(per_item, denom, reduction):
         return per_item
     total = per_item.sum()
     if reduction == "sum":
-        return total
+        return _result(total, per_item.dtype)
     if denom == 0:
-        return per_item.dtype.type(np.nan)
-    return total / denom
+        return _result(_scalar(per_item.dtype)(np.nan), per_item.dtype)
+    return _result(total / denom, per_item.dtype)
 
 
 def _mean_scale(denom, reduction, W):
     """The factor d(reduced loss)/d(item loss) (the sample weight aside)."""
+    c = _scalar(W)
     if reduction != "mean":
-        return W.type(1)
-    return W.type(0) if denom == 0 else W.type(1) / denom  # all-zero items: zero gradient
+        return c(1)
+    return c(0) if denom == 0 else c(1) / denom  # all-zero items: zero gradient
 
 
 # ----------------------------------------------------------------------------- softmax rows
@@ -386,16 +550,16 @@ def _log_softmax_last(xw):
     S' the sum of exp(x_j - m) over the others; log(k + S') is log1p(S') when k = 1, so the tiny
     part of the sum is kept (confident rows). x_c - m is computed in the wide work dtype.
     """
-    W = xw.dtype.type
+    W = _scalar(xw.dtype)
     with np.errstate(all="ignore"):
-        m = np.max(xw, axis=-1, keepdims=True)
-        bad = ~np.isfinite(m)  # +inf in the row, NaN in the row, or every entry -inf
+        m = _max(xw, axis=-1, keepdims=True)
+        bad = ~_isfinite(m)  # +inf in the row, NaN in the row, or every entry -inf
         d = xw - np.where(bad, W(0), m)
-        e = np.exp(d)
+        e = _exp(d)
         top = d == 0
         k = top.sum(axis=-1, keepdims=True).astype(xw.dtype)
         rest = np.where(top, W(0), e).sum(axis=-1, keepdims=True)
-        L = np.where(k == 1, np.log1p(rest), np.log(k + rest))
+        L = np.where(k == 1, _log1p(rest), _log(k + rest))
         lp = np.where(bad, W(np.nan), d - L)
         p = np.where(bad, W(np.nan), e / (k + rest))
     return lp, p
@@ -404,7 +568,7 @@ def _log_softmax_last(xw):
 def _sigmoid_same(x):
     """1/(1 + e^-x), computed as 1/(1+e) or e/(1+e) with e = exp(-|x|) (no overflow)."""
     with np.errstate(all="ignore"):
-        e = np.exp(-np.abs(x))
+        e = _exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
@@ -413,23 +577,24 @@ def _sigmoid_same(x):
 
 def _target_coefficients(target, C, axis, W, weight, ignore_index, label_smoothing, item_shape):
     """The coefficients a_ic of -log p_ic in the item loss (class axis last), and each hard item's
-    weight w_i (0 if ignored; None for soft labels).
+    weight w_i (0 if ignored; None for soft labels), in the work dtype W.
 
     Hard label t_i:  a_ic = (1-ε)·w_{t_i}·[c = t_i] + (ε/C)·w_c   (all 0 when t_i is ignored),
                      i.e. (1-ε)·ℓ_i + (ε/C)·s_i of docs/semantics.md, "Cross-entropy".
     Soft target y_i: a_ic = w_c·((1-ε)·y_ic + ε/C).
     """
-    eps = W(label_smoothing)
-    wc = np.ones(C, dtype=W) if weight is None else _w(weight, W)
+    c = _scalar(W)
+    eps = c(label_smoothing)
+    wc = _w(np.ones(C), W) if weight is None else _w(weight, W)
     target = np.asarray(target)
     if target.dtype.kind in "iu":
         t = target.astype(np.int64)
         ignored = t == ignore_index
         tt = np.where(ignored, 0, t)
-        w_item = np.where(ignored, W(0), wc[tt])
+        w_item = np.where(ignored, c(0), wc[tt])
         onehot = np.arange(C) == tt[..., None]
         a = (1 - eps) * w_item[..., None] * onehot + eps / C * wc
-        a = np.where(ignored[..., None], W(0), a)
+        a = np.where(ignored[..., None], c(0), a)
         return a, w_item
     y = np.moveaxis(_w(target, W), axis, -1)
     return wc * ((1 - eps) * y + eps / C), None
@@ -445,18 +610,18 @@ def _ce_parts(
     W = loss_work_dtype(x.dtype)
     xl = np.moveaxis(_w(x, W), axis, -1)
     if temperature != 1.0:
-        xl = xl / W.type(temperature)
+        xl = xl / _scalar(W)(temperature)
     C = xl.shape[-1]
     item_shape = xl.shape[:-1]
     lp, p = _log_softmax_last(xl)
     a, w_item = _target_coefficients(
-        target, C, axis, W.type, weight, ignore_index, label_smoothing, item_shape
+        target, C, axis, W, weight, ignore_index, label_smoothing, item_shape
     )
     with np.errstate(all="ignore"):
         # an ignored item has a = 0: it adds 0 whatever its logits
         per_item = _zero_times(a, -lp).sum(axis=-1)
     sw = (
-        np.ones(item_shape, dtype=W)
+        _w(np.ones(item_shape), W)
         if sample_weight is None
         else np.broadcast_to(_w(sample_weight, W), item_shape)
     )
@@ -466,7 +631,7 @@ def _ce_parts(
     elif sample_weight is not None:
         denom = sw.sum()  # soft labels: Σ sample_weight (how items are masked)
     else:
-        denom = W.type(int(np.prod(item_shape)))  # soft labels: the number of items
+        denom = _scalar(W)(int(np.prod(item_shape)))  # soft labels: the number of items
     return per_item, denom, a, p, sw
 
 
@@ -515,11 +680,11 @@ def cross_entropy_grad(
         logits, target, axis, weight, ignore_index, label_smoothing, sample_weight, temperature
     )
     W = per_item.dtype
-    scale = sw * _mean_scale(denom, reduction, W) / W.type(temperature)
+    scale = sw * _mean_scale(denom, reduction, W) / _scalar(W)(temperature)
     with np.errstate(all="ignore"):
         A = a.sum(axis=-1, keepdims=True)
         # an item whose coefficients are all 0 (ignored) has the constant loss 0: gradient 0
-        g = np.where(A == 0, W.type(0), scale[..., None] * (p * A - a))
+        g = np.where(A == 0, _scalar(W)(0), scale[..., None] * (p * A - a))
         s = np.broadcast_to(np.abs(scale[..., None]) * A, g.shape)
     if with_scale:
         return np.moveaxis(g, -1, axis), np.moveaxis(s, -1, axis)
@@ -544,10 +709,10 @@ def nll_loss(
     lp = np.moveaxis(_w(lpx, W), axis, -1)
     C = lp.shape[-1]
     a, w_item = _target_coefficients(
-        target, C, axis, W.type, weight, ignore_index, label_smoothing, lp.shape[:-1]
+        target, C, axis, W, weight, ignore_index, label_smoothing, lp.shape[:-1]
     )
     sw = (
-        np.ones(lp.shape[:-1], dtype=W)
+        _w(np.ones(lp.shape[:-1]), W)
         if sample_weight is None
         else np.broadcast_to(_w(sample_weight, W), lp.shape[:-1])
     )
@@ -579,14 +744,15 @@ def _bce_parts(logits, target, weight, pos_weight, label_smoothing, temperature=
     Tw = _w(temperature, W)
     xw = xw / Tw + _w(bias, W)
     y = _w(target, W)
-    eps = W.type(label_smoothing)
+    c = _scalar(W)
+    eps = c(label_smoothing)
     yp = (1 - eps) * y + eps / 2
     ym = (1 - eps) * (1 - y) + eps / 2
-    P = W.type(1) if pos_weight is None else _w(pos_weight, W)
-    w = W.type(1) if weight is None else _w(weight, W)
+    P = c(1) if pos_weight is None else _w(pos_weight, W)
+    w = c(1) if weight is None else _w(weight, W)
     with np.errstate(all="ignore"):
         ax = np.abs(xw)
-        lg = np.log1p(np.exp(-ax))
+        lg = _log1p(_exp(-ax))
         c = ym + P * yp
         lin = np.where(xw >= 0, _zero_times(ym, ax), _zero_times(P * yp, ax))
         loss = w * (lin + c * lg)
@@ -620,7 +786,7 @@ def bce_with_logits(
         logits, target, weight, pos_weight, label_smoothing, temperature, bias
     )
     with np.errstate(all="ignore"):
-        return _reduce(loss, loss.dtype.type(loss.size), reduction)
+        return _reduce(loss, _scalar(loss.dtype)(loss.size), reduction)
 
 
 def bce_with_logits_grad(
@@ -640,7 +806,7 @@ def bce_with_logits_grad(
     loss, grad, _, scale = _bce_parts(
         logits, target, weight, pos_weight, label_smoothing, temperature, bias
     )
-    f = _mean_scale(loss.dtype.type(loss.size), reduction, loss.dtype)
+    f = _mean_scale(_scalar(loss.dtype)(loss.size), reduction, loss.dtype)
     return (grad * f, scale * f) if with_scale else grad * f
 
 
@@ -663,13 +829,14 @@ def _focal_parts(logits, target, alpha, gamma, temperature=1.0, bias=0.0):
     with np.errstate(all="ignore"):
         p, pm = _sigmoid_same(xw), _sigmoid_same(-xw)
         q = p * (1 - y) + pm * y
-        g = W.type(gamma)
+        c = _scalar(W)
+        g = c(gamma)
         mod = q**g  # 0**0 = 1
-        r = np.where(q > 0, p * pm / q, W.type(0))
+        r = np.where(q > 0, p * pm / q, c(0))
         loss = ce * mod
         grad = dce * mod + ce * g * mod * r * (1 - 2 * y) / Tw
         if alpha >= 0:
-            a_t = W.type(alpha) * y + (1 - W.type(alpha)) * (1 - y)
+            a_t = c(alpha) * y + (1 - c(alpha)) * (1 - y)
             loss = a_t * loss
             grad = a_t * grad
     return loss, grad
@@ -680,14 +847,14 @@ def sigmoid_focal_loss(
 ):
     loss, _ = _focal_parts(logits, target, alpha, gamma, temperature, bias)
     with np.errstate(all="ignore"):
-        return _reduce(loss, loss.dtype.type(loss.size), reduction)
+        return _reduce(loss, _scalar(loss.dtype)(loss.size), reduction)
 
 
 def sigmoid_focal_loss_grad(
     logits, target, *, alpha=0.25, gamma=2.0, reduction="none", temperature=1.0, bias=0.0
 ):
     loss, grad = _focal_parts(logits, target, alpha, gamma, temperature, bias)
-    return grad * _mean_scale(loss.dtype.type(loss.size), reduction, loss.dtype)
+    return grad * _mean_scale(_scalar(loss.dtype)(loss.size), reduction, loss.dtype)
 
 
 # ----------------------------------------------------------------------------- grad_hess
@@ -727,10 +894,11 @@ def grad_hess(
         x, target, axis, weight, ignore_index, label_smoothing, sample_weight, temperature
     )
     with np.errstate(all="ignore"):
-        Tw = p.dtype.type(temperature)
+        c = _scalar(p.dtype)
+        Tw = c(temperature)
         A = a.sum(axis=-1, keepdims=True)
-        g = np.where(A == 0, p.dtype.type(0), sw[..., None] * (p * A - a) / Tw)
-        h = np.where(A == 0, p.dtype.type(0), sw[..., None] * A * p * (1 - p) / (Tw * Tw))
+        g = np.where(A == 0, c(0), sw[..., None] * (p * A - a) / Tw)
+        h = np.where(A == 0, c(0), sw[..., None] * A * p * (1 - p) / (Tw * Tw))
         s = np.broadcast_to(np.abs(sw[..., None]) * A / Tw, g.shape)
     g, h, s = (np.moveaxis(v, -1, axis) for v in (g, h, s))
     return (g, h, s) if with_scale else (g, h)
@@ -746,10 +914,10 @@ def _rows_last(x, axis, temperature, where=None):
     """(log p, p) of softmax(x/temperature) along axis, moved last, in the losses' work dtype."""
     x = np.asarray(x)
     W = loss_work_dtype(x.dtype if x.dtype.kind == "f" else np.float64)
-    xw = np.moveaxis(x.astype(W), axis, -1) / W.type(temperature)
+    xw = np.moveaxis(_to_work(x, W), axis, -1) / _scalar(W)(temperature)
     if where is not None:
         mask = np.moveaxis(np.broadcast_to(np.asarray(where), x.shape), axis, -1)
-        xw = np.where(mask, xw, W.type(-np.inf))
+        xw = np.where(mask, xw, _scalar(W)(-np.inf))
     return _log_softmax_last(xw)
 
 
@@ -758,8 +926,8 @@ def _divergence_reduce(per_row, reduction, rows, classes):
         return per_row
     total = per_row.sum()
     if reduction == "sum":
-        return total
-    return total / (rows * classes if reduction == "mean" else rows)
+        return _result(total, per_row.dtype)
+    return _result(total / (rows * classes if reduction == "mean" else rows), per_row.dtype)
 
 
 def entropy(x, *, axis=-1, temperature=1.0, where=None, reduction="none"):
@@ -769,13 +937,13 @@ def entropy(x, *, axis=-1, temperature=1.0, where=None, reduction="none"):
         h = -_zero_times(p, lp).sum(axis=-1)
     if reduction == "none":
         return h
-    return h.sum() if reduction == "sum" else h.sum() / h.size
+    return _result(h.sum() if reduction == "sum" else h.sum() / h.size, h.dtype)
 
 
 def entropy_grad(x, *, axis=-1, temperature=1.0, where=None, reduction="none"):
     """dH/dx = -(p/T)·(log p + H) per row (0 where p = 0), divided by the rows for 'mean'."""
     lp, p = _rows_last(x, axis, temperature, where)
-    W = p.dtype.type
+    W = _scalar(p.dtype)
     with np.errstate(all="ignore"):
         h = -_zero_times(p, lp).sum(axis=-1, keepdims=True)
         g = np.where(p == 0, W(0), -(p / W(temperature)) * (lp + h))
@@ -798,7 +966,7 @@ def kl_divergence_grad(p_logits, q_logits, *, axis=-1, temperature=1.0, reductio
     """dKL/dq_logits = (q - p)/T per row, times the reduction's factor."""
     _, p = _rows_last(p_logits, axis, temperature)
     _, q = _rows_last(q_logits, axis, temperature)
-    W = p.dtype.type
+    W = _scalar(p.dtype)
     rows, C = p.size // p.shape[-1], p.shape[-1]
     factor = {"batchmean": W(1) / W(rows), "mean": W(1) / W(rows * C)}.get(reduction, W(1))
     with np.errstate(all="ignore"):
@@ -810,22 +978,22 @@ def js_divergence(p_logits, q_logits, *, axis=-1, temperature=1.0, reduction="no
     """JS = ½ Σ p log(2p/(p + q)) + ½ Σ q log(2q/(p + q)) per row (0·log 0 = 0), work dtype."""
     lp, p = _rows_last(p_logits, axis, temperature)
     lq, q = _rows_last(q_logits, axis, temperature)
-    W = p.dtype.type
+    W = _scalar(p.dtype)
     with np.errstate(all="ignore"):
-        lm = np.logaddexp(lp, lq) - np.log(W(2))  # log m
+        lm = _logaddexp(lp, lq) - _log(W(2))  # log m
         js = W(0.5) * (_zero_times(p, lp - lm).sum(axis=-1) + _zero_times(q, lq - lm).sum(axis=-1))
     if reduction == "none":
         return js
-    return js.sum() if reduction == "sum" else js.sum() / js.size
+    return _result(js.sum() if reduction == "sum" else js.sum() / js.size, js.dtype)
 
 
 def js_divergence_grad(p_logits, q_logits, *, axis=-1, temperature=1.0, reduction="none"):
     """dJS/dq_logits = (q/(2T))·(log(q/m) - Σ q log(q/m)) per row, divided by the rows for 'mean'."""
     lp, p = _rows_last(p_logits, axis, temperature)
     lq, q = _rows_last(q_logits, axis, temperature)
-    W = p.dtype.type
+    W = _scalar(p.dtype)
     with np.errstate(all="ignore"):
-        lm = np.logaddexp(lp, lq) - np.log(W(2))
+        lm = _logaddexp(lp, lq) - _log(W(2))
         lqm = np.where(q == 0, 0, lq - lm)
         kl = (q * lqm).sum(axis=-1, keepdims=True)
         g = q / (W(2) * W(temperature)) * (lqm - kl)
@@ -852,7 +1020,8 @@ def distillation_loss(
     T = temperature
     kl_red = {"mean": "batchmean"}.get(reduction, reduction)
     kl = kl_divergence(teacher, student, axis=axis, temperature=T, reduction=kl_red)
-    W = np.asarray(kl).dtype.type
+    dt = np.asarray(kl).dtype
+    W = _scalar(dt)
     out = W(a * T * T) * kl
     if a < 1.0:
         ce = cross_entropy(
@@ -863,7 +1032,7 @@ def distillation_loss(
             label_smoothing=label_smoothing,
             reduction=reduction,
         )
-        out = out + W(1.0 - a) * np.asarray(ce, dtype=W)
+        out = out + W(1.0 - a) * np.asarray(ce, dtype=dt)
     return out
 
 
@@ -884,7 +1053,8 @@ def distillation_loss_grad(
     T = temperature
     kl_red = {"mean": "batchmean", "none": "sum"}.get(reduction, reduction)
     g = kl_divergence_grad(teacher, student, axis=axis, temperature=T, reduction=kl_red)
-    W = g.dtype.type
+    dt = g.dtype
+    W = _scalar(dt)
     g = W(a * T * T) * g
     if a < 1.0:
         gc = cross_entropy_grad(
@@ -895,7 +1065,7 @@ def distillation_loss_grad(
             label_smoothing=label_smoothing,
             reduction=reduction,
         )
-        g = g + W(1.0 - a) * np.asarray(gc, dtype=W)
+        g = g + W(1.0 - a) * np.asarray(gc, dtype=dt)
     return g
 
 
@@ -904,13 +1074,13 @@ def _bernoulli(x, temperature):
     softplus(±z) = -log p, -log(1 - p), with no 1 - p formed by subtraction."""
     x = np.asarray(x)
     W = loss_work_dtype(x.dtype if x.dtype.kind == "f" else np.float64)
-    z = x.astype(W) / W.type(temperature)
+    z = _to_work(x, W) / _scalar(W)(temperature)
     with np.errstate(all="ignore"):
-        e = np.exp(-np.abs(z))
+        e = _exp(-np.abs(z))
         p = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
         r = np.where(z >= 0, e / (1 + e), 1 / (1 + e))
-        sp_neg = np.log1p(e) + np.maximum(-z, 0)  # softplus(-z)
-        sp_pos = np.log1p(e) + np.maximum(z, 0)  # softplus(z)
+        sp_neg = _log1p(e) + _maximum(-z, 0)  # softplus(-z)
+        sp_pos = _log1p(e) + _maximum(z, 0)  # softplus(z)
     return z, p, r, sp_neg, sp_pos
 
 
@@ -918,26 +1088,26 @@ def _elementwise_reduce(v, reduction):
     if reduction == "none":
         return v
     if reduction == "sum":
-        return v.sum()
+        return _result(v.sum(), v.dtype)
     if reduction == "batchmean":
-        return v.sum() / (v.shape[0] if v.ndim else 1)
-    return v.sum() / v.size
+        return _result(v.sum() / (v.shape[0] if v.ndim else 1), v.dtype)
+    return _result(v.sum() / v.size, v.dtype)
 
 
 def binary_entropy(x, *, temperature=1.0, reduction="none"):
     """H(sigmoid(x/T)) = p·softplus(-z) + (1 - p)·softplus(z) elementwise (0 at ±inf)."""
     z, p, r, spn, spp = _bernoulli(x, temperature)
     with np.errstate(all="ignore"):
-        h = np.where(np.isinf(z), 0, _zero_times(p, spn) + _zero_times(r, spp))
+        h = np.where(_isinf(z), 0, _zero_times(p, spn) + _zero_times(r, spp))
     return _elementwise_reduce(h, reduction)
 
 
 def binary_entropy_grad(x, *, temperature=1.0, reduction="none"):
     """dH/dx = -(z·p·(1 - p))/T, divided by the elements for 'mean'."""
     z, p, r, _, _ = _bernoulli(x, temperature)
-    W = p.dtype.type
+    W = _scalar(p.dtype)
     with np.errstate(all="ignore"):
-        g = np.where(np.isinf(z), W(0), -(z * p * r) / W(temperature))
+        g = np.where(_isinf(z), W(0), -(z * p * r) / W(temperature))
     return g / W(g.size) if reduction == "mean" else g
 
 
@@ -964,16 +1134,16 @@ def binary_kl_divergence(p_logits, q_logits, *, temperature=1.0, reduction="mean
     zb, q, qr, b_n, b_p = _bernoulli(q_logits, temperature)
     with np.errstate(all="ignore"):
         far = np.where(za + zb > 0, pr - qr, q - p)
-        q_minus_p = np.where(np.abs(zb - za) <= 1, p * qr * np.expm1(zb - za), far)
+        q_minus_p = np.where(np.abs(zb - za) <= 1, p * qr * _expm1(zb - za), far)
         # w·h(v/w) -> v as the weight w underflows to 0 (p or 1 - p), whatever v is
         t1 = p * _t_minus_1_minus_log_t(q_minus_p / p, a_n - b_n)
         t2 = pr * _t_minus_1_minus_log_t(-q_minus_p / pr, a_p - b_p)
         kl = np.where(p == 0, q, t1) + np.where(pr == 0, qr, t2)
         # infinite logits: P or Q certain. P certain: -log q of its class; Q certain and P not the
         # same: +inf; the same certainty: 0
-        kl = np.where(np.isinf(za), np.where(za > 0, b_n, b_p), kl)
-        kl = np.where(np.isinf(zb), np.where(za == zb, 0, np.inf), kl)
-        kl = np.where(np.isnan(za) | np.isnan(zb), np.nan, kl)
+        kl = np.where(_isinf(za), np.where(za > 0, b_n, b_p), kl)
+        kl = np.where(_isinf(zb), np.where(za == zb, 0, np.inf), kl)
+        kl = np.where(_isnan(za) | _isnan(zb), np.nan, kl)
     return _elementwise_reduce(kl.astype(p.dtype), reduction)
 
 
@@ -981,7 +1151,7 @@ def binary_kl_divergence_grad(p_logits, q_logits, *, temperature=1.0, reduction=
     """dKL/dq_logits = (q - p)/T elementwise, times the reduction's factor."""
     _, p, pr, _, _ = _bernoulli(p_logits, temperature)
     _, q, qr, _, _ = _bernoulli(q_logits, temperature)
-    W = p.dtype.type
+    W = _scalar(p.dtype)
     n = {"mean": q.size, "batchmean": q.shape[0] if q.ndim else 1}.get(reduction, 1)
     with np.errstate(all="ignore"):
         d = np.where(p + q > 1, pr - qr, q - p)  # on the side where both are small
@@ -1001,9 +1171,11 @@ def ulp_errors(got, exact, dtype) -> np.ndarray:
     """
     dtype = np.dtype(dtype)
     fi = np.finfo(dtype)
-    w = work_dtype(dtype)
     got = np.asarray(got)
     exact = np.asarray(exact)
+    if _is_mp(exact):
+        return _ulp_errors_mp(got, exact, fi)
+    w = _wide(dtype)
     got, exact = np.broadcast_arrays(got, exact)
     with np.errstate(all="ignore"):
         g = got.astype(w)
@@ -1027,6 +1199,44 @@ def ulp_errors(got, exact, dtype) -> np.ndarray:
     return err
 
 
+def _wide(dtype) -> np.dtype:
+    """The NumPy type wider than dtype that the measures below compute in (for a NumPy exact)."""
+    return np.dtype(np.longdouble) if out_dtype(dtype) == np.float64 else np.dtype(np.float64)
+
+
+def _to_float(v) -> float:
+    """An mpmath number as the nearest float (±inf beyond float64's range, where float() raises)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def _ulp_errors_mp(got, exact, fi) -> np.ndarray:
+    """ulp_errors against an MP exact, element by element in mpmath (the same rules)."""
+    ctx = _ctx()
+    # exact rounds to an infinity from max + half its ulp on (the tie goes to the even 2^maxexp)
+    to_inf = _mpf(float(fi.max)) + ctx.ldexp(1, fi.maxexp - fi.nmant - 2)
+    normal = _mpf(float(fi.smallest_normal))
+    sub_unit = 2 * _mpf(float(fi.smallest_subnormal))
+
+    def one(g, e):
+        g, e = float(g), _mpf(e)
+        if ctx.isnan(e) or math.isnan(g):
+            return 0.0 if ctx.isnan(e) and math.isnan(g) else math.inf
+        if abs(e) >= to_inf:  # exact is, or rounds to, an infinity: got must be it
+            return 0.0 if g == (math.inf if e > 0 else -math.inf) else math.inf
+        if math.isinf(g):
+            return math.inf
+        ae = abs(e)
+        # ae = f * 2^ex, f in [0.5, 1): ulp = 2^(ex - 1 - nmant)
+        unit = ctx.ldexp(1, ctx.frexp(ae)[1] - 1 - fi.nmant) if ae >= normal else sub_unit
+        return _to_float(abs(ctx.mpf(g) - e) / unit)
+
+    with np.errstate(all="ignore"):
+        return np.asarray(np.frompyfunc(one, 2, 1)(got, exact), dtype=np.float64)
+
+
 def ulp_error(got, exact, dtype) -> float:
     """Max of ulp_errors (0 for empty arrays)."""
     err = ulp_errors(got, exact, dtype)
@@ -1035,6 +1245,12 @@ def ulp_error(got, exact, dtype) -> float:
 
 def rel_error(got, exact) -> float:
     """|got - exact| / |exact| for reductions (0 when both are equal, including inf and NaN)."""
+    if _is_mp(exact):
+        ctx = _ctx()
+        g, e = _mpf(float(np.asarray(got))), _mpf(np.asarray(exact)[()])
+        if (ctx.isnan(g) and ctx.isnan(e)) or g == e:
+            return 0.0
+        return math.inf if e == 0 else _to_float(abs(g - e) / abs(e))
     g = np.asarray(got).astype(np.longdouble)
     e = np.asarray(exact).astype(np.longdouble)
     if (np.isnan(g) and np.isnan(e)) or g == e:
@@ -1054,7 +1270,9 @@ def grad_errors(got, exact, dtype, scale=None) -> np.ndarray:
     dtype = np.dtype(dtype)
     ulps, absolute = GRAD_BOUNDS[dtype]
     ue = ulp_errors(got, exact, dtype) / ulps
-    w = work_dtype(dtype)
+    if _is_mp(exact):
+        return np.minimum(ue, _abs_errors_mp(got, exact, absolute, scale))
+    w = _wide(dtype)
     got, exact = np.broadcast_arrays(np.asarray(got), np.asarray(exact))
     bound = w.type(absolute)
     if scale is not None:
@@ -1063,6 +1281,20 @@ def grad_errors(got, exact, dtype, scale=None) -> np.ndarray:
         ae = np.abs(got.astype(w) - exact.astype(w)) / bound
     ae = np.where(np.isnan(ae), np.inf, ae.astype(np.float64))
     return np.minimum(ue, ae)
+
+
+def _abs_errors_mp(got, exact, absolute, scale) -> np.ndarray:
+    """grad_errors' absolute part against an MP exact: |got - exact| / (absolute · max(1, scale))
+    (inf where NaN)."""
+    ctx = _ctx()
+
+    def one(g, e, s):
+        d = abs(_mpf(float(g)) - _mpf(e)) / (_mpf(absolute) * max(1, _mpf(s)))
+        return math.inf if ctx.isnan(d) else _to_float(d)
+
+    s = 1 if scale is None else np.asarray(scale)
+    with np.errstate(all="ignore"):
+        return np.asarray(np.frompyfunc(one, 3, 1)(np.asarray(got), exact, s), dtype=np.float64)
 
 
 def worst_report(x, got, exact, dtype, err=None, *, axis=-1, row_wise=True) -> str:

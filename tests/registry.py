@@ -61,7 +61,8 @@ class Fn:
     name      the public name (``logitkit.<name>``) or, for an internal ufunc, its ``_core`` name
     kind      one of KINDS
     ufuncs    the ``_core`` ufuncs that compute it (each appears in ``raw_checks``)
-    oracle    the float64 / longdouble oracle, called like the public function
+    oracle    the oracle (tests/oracle.py: float64, longdouble or mpmath), called like the public
+              function
     bounds    ulps of the output dtype per input dtype (per item for losses)
     dtypes    the float dtypes it returns for inputs of the same dtype (float16 is computed in
               float32 and rounded, by every function). bfloat16 (ml_dtypes), not listed here:
