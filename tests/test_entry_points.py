@@ -394,20 +394,24 @@ def test_sample_top_k_0_and_logprobs_0_at_the_edges_of_their_ranges():
     """top_k = 0 means no filter (as None); logprobs = 0 returns the chosen tokens' log-probabilities
     and empty top lists; -1 of either is an error naming it."""
     x = np.random.default_rng(4).standard_normal((5, 30))
-    a = mc.sample(x, top_k=0, rng=np.random.default_rng(9))
-    b = mc.sample(x, rng=np.random.default_rng(9))
-    assert np.array_equal(a, b)
-    r = mc.sample(x, logprobs=0, rng=np.random.default_rng(9))
-    assert (
-        np.array_equal(r.tokens, b)
-        and r.top_tokens.shape == (5, 0)
-        and r.top_logprobs.shape == (5, 0)
-    )
     lp = np.log(_probs_mc(x))
-    assert np.allclose(r.logprob, lp[np.arange(5), b], rtol=1e-13, atol=0)
-    for kw in ({"top_k": -1}, {"logprobs": -1}):
-        with pytest.raises(ValueError, match=next(iter(kw))):
-            mc.sample(x, rng=np.random.default_rng(9), **kw)
+    # the plain call and one that takes the general path (a mask that masks nothing)
+    for extra in ({}, {"where": np.ones(x.shape, bool)}):
+        a = mc.sample(x, top_k=0, rng=np.random.default_rng(9), **extra)
+        b = mc.sample(x, rng=np.random.default_rng(9), **extra)
+        assert np.array_equal(a, b)
+        r = mc.sample(x, logprobs=0, rng=np.random.default_rng(9), **extra)
+        assert (
+            np.array_equal(r.tokens, b)
+            and r.top_tokens.shape == (5, 0)
+            and r.top_logprobs.shape == (5, 0)
+        )
+        assert np.allclose(r.logprob, lp[np.arange(5), b], rtol=1e-13, atol=0)
+        r = mc.sample(x, logprobs=30, rng=np.random.default_rng(9), **extra)  # every class
+        assert np.array_equal(np.sort(r.top_tokens, axis=1), np.tile(np.arange(30), (5, 1)))
+        for kw in ({"top_k": -1}, {"logprobs": -1}, {"logprobs": 31}):
+            with pytest.raises(ValueError, match=next(iter(kw))):
+                mc.sample(x, rng=np.random.default_rng(9), **kw, **extra)
 
 
 # --------------------------------------------------------------- errors name the argument, exactly
@@ -525,6 +529,14 @@ ERRORS = [
             r"without the class axis, \(2,\); got \(3,\): the logits \(3, 2\) look class-major "
             r"\(C, N\), with the classes along axis 1: pass axis=1$"
         ),
+    ),
+    (
+        lambda: lk.distillation_loss(
+            np.zeros((3, 2)), np.zeros((3, 2)), target=np.eye(3, 2, dtype=int), axis=0, alpha=0.5
+        ),
+        ValueError,
+        "target",
+        r"one 1 per row is a one-hot encoding; pass class indices \(target\.argmax\(axis=0\)\)",
     ),
     (
         lambda: lk.distillation_loss(
