@@ -218,13 +218,13 @@ def _maximum(a, b):
 
 
 def _logaddexp(a, b):
-    """log(e^a + e^b) (np.logaddexp; on MP arrays max + log1p(exp(-|a - b|)), -inf for two -inf)."""
+    """log(e^a + e^b) (np.logaddexp; on MP arrays max + log1p(exp(-|a - b|)), and a itself where a
+    and b are the same infinity)."""
     if not (_is_mp(a) or _is_mp(b)):
         return np.logaddexp(a, b)
-    m = _maximum(a, b)
-    both_neginf = (a == -np.inf) & (b == -np.inf)
-    d = np.where(both_neginf, 0, a - b)
-    return np.where(both_neginf, _mpf(-np.inf), m + _log1p(_exp(-np.abs(d))))
+    same_inf = (a == b) & _isinf(a)
+    d = np.where(same_inf, 0, a - b)
+    return np.where(same_inf, a, _maximum(a, b) + _log1p(_exp(-np.abs(d))))
 
 
 def _result(v, W):
