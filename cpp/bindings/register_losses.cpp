@@ -361,6 +361,7 @@ std::string describe_status(const std::string& kind, const std::string& argument
       {"unit_interval", {lk::Errc::invalid_argument, lk::messages::unit_interval}},
       {"weight_nonnegative", {lk::Errc::invalid_weight, lk::messages::weight_nonnegative}},
       {"positive_finite", {lk::Errc::invalid_argument, lk::messages::positive_finite}},
+      {"distillation_temperature", {lk::Errc::invalid_argument, lk::messages::distillation_temperature}},
   };
   lk::Status s;
   s.argument = argument.c_str();

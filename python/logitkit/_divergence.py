@@ -21,6 +21,7 @@ from ._validation import (
     as_real_array,
     check_temperature,
     class_axis_index,
+    describe,
     no_dim,
     one_class_error,
 )
@@ -77,7 +78,8 @@ def _reduce(per_row: np.ndarray, reduction: str, denom: float, dt: np.dtype) -> 
         value = total
     else:  # the mean of no rows is NaN, as NumPy's and torch's are
         value = total / denom if denom else float("nan")
-    with np.errstate(over="ignore"):
+    # (a tiny divergence is subnormal or 0 in float32: valid, no floating-point error)
+    with np.errstate(over="ignore", under="ignore"):
         return np.asarray(value).astype(dt)[()]
 
 
@@ -401,6 +403,19 @@ def _alpha(alpha: Any, target: Any) -> float:
     return a
 
 
+def _distillation_temperature(temperature: Any, dt: np.dtype) -> float:
+    """Distillation's temperature: positive and finite, and T² a normal number of the dtype the
+    loss is computed in (the loss is alpha·T²·KL, the gradient alpha·T²·(q - p)/T, with T² formed in
+    that dtype: past the bounds it overflows, or underflows and loses its digits, where T²·KL has a
+    finite nonzero limit). float64: 2^-511 <= T <= 2^511; float32: 2^-63 <= T <= 2^63 (the C++
+    API's check_distillation_temperature, the same message)."""
+    T = check_temperature(temperature)
+    e = 63 if np.dtype(dt) == np.float32 else 511
+    if not 2.0**-e <= T <= 2.0**e:
+        raise ValueError(describe("distillation_temperature", "temperature", T))
+    return T
+
+
 def _distillation(
     student,
     teacher,
@@ -415,7 +430,7 @@ def _distillation(
     want_grad,
 ):
     s, t, ax, (vdt, gdt) = _two_rows(student, teacher, axis, ("student_logits", "teacher_logits"))
-    T = check_temperature(temperature)
+    T = _distillation_temperature(temperature, s.dtype)
     a = _alpha(alpha, target)
     red = _check_reduction(reduction, _DISTILL_REDUCTIONS)
     eps = 0.0 if label_smoothing == 0.0 else losses._check_smoothing(label_smoothing)

@@ -302,10 +302,14 @@ def _finish(per_item: np.ndarray, reduction: str, denom: float, dtype: np.dtype)
         return per_item.astype(dtype, copy=False)
     # NumPy's pairwise summation in the loss dtype: relative error O(log n)·eps, well inside the
     # mean/sum targets (1e-6 / 1e-13), without a float64 copy of an N×C array
-    total = float(np.add.reduce(per_item, axis=None))
-    if reduction == "sum":
-        return dtype.type(total)
-    return dtype.type(total / denom) if denom != 0 else dtype.type(np.nan)
+    with np.errstate(over="ignore"):
+        total = float(np.add.reduce(per_item, axis=None))
+        if np.isinf(total) and per_item.dtype != np.float64 and np.isfinite(per_item).all():
+            # the loss dtype's sum overflowed (a huge loss at a tiny temperature): in float64
+            total = float(np.add.reduce(per_item, axis=None, dtype=np.float64))
+        if reduction == "sum":  # (past the dtype's range: inf)
+            return dtype.type(total)
+        return dtype.type(total / denom) if denom != 0 else dtype.type(np.nan)
 
 
 # ----------------------------------------------------------------------------- cross-entropy
@@ -1038,7 +1042,9 @@ def _focal(
         dce = (1 - yw) * sig_pos - yw * sig_neg
         r = np.exp(gamma * log_q + ls_pos + ls_neg - log_q) if gamma != 0 else np.zeros_like(xw)
         r = np.where(np.isfinite(r), r, 0)
-        grad = dce * mod + gamma * ce * r * (1 - 2 * yw)
+        # r = 0 where z is infinite (x/T past the wide type's range), ce = inf there: the term's
+        # limit is 0 (ce·r ~ |z|·e^-|z|), not 0·inf
+        grad = dce * mod + np.where(r != 0, gamma * ce * r, 0) * (1 - 2 * yw)
         if alpha >= 0:
             grad = a_t * grad
         if not trivial:
@@ -1213,10 +1219,13 @@ def grad_hess(
                 tw = np.asarray(temp, wide)
                 z = x.astype(wide) / tw + np.asarray(bias_, wide)
                 ez = np.exp(-np.abs(z))
-                s2 = ez / ((1 + ez) * (1 + ez)) / (tw * tw)
+                # divided by T twice: T² may underflow where σσ/T² does not (then 0/0 or x/0)
+                s2 = ez / ((1 + ez) * (1 + ez)) / tw / tw
             if floor:  # XGBoost floors σ·(1 - σ) before the weights
                 s2 = np.maximum(s2, s2.dtype.type(floor))
-            hess = (scale * w * (ym + pw * yp)) * s2
+            cw = scale * w * (ym + pw * yp)
+            # a zero weight gives 0 where σσ/T² overflowed to inf (not 0·inf)
+            hess = np.where(cw == 0, 0.0, cw * s2) if not trivial else cw * s2
             hess = np.asarray(hess).astype(dt)
         return grad, np.broadcast_to(hess, x.shape).copy() if hess.shape != x.shape else hess
     if family != "multiclass":
@@ -1253,10 +1262,11 @@ def grad_hess(
         # top entry as the sum of the others, so a confident row keeps its tiny Hessian exact.
         wide = np.float64 if dt != np.float64 else np.longdouble
         xw = np.moveaxis(x, ax, -1).astype(wide)
-        if temp != 1.0:
-            xw = xw / wide(temp)
         top = np.argmax(xw, axis=-1)[..., None]
-        e = np.exp(xw - np.take_along_axis(xw, top, axis=-1))
+        d = xw - np.take_along_axis(xw, top, axis=-1)
+        if temp != 1.0:  # (x - max)/T: x/T alone may overflow (T tiny), and inf - inf is NaN
+            d = d / wide(temp)
+        e = np.exp(d)
         S = np.sum(e, axis=-1, keepdims=True)
         is_top = np.arange(C) == top
         others = np.sum(np.where(is_top, 0, e), axis=-1, keepdims=True)
@@ -1274,9 +1284,10 @@ def grad_hess(
             coef = np.sum(wv * ((1 - eps) * y + eps / C), axis=-1)
         if sample_weight is not None:
             coef = coef * np.broadcast_to(np.asarray(sample_weight, np.float64), coef.shape)
-        if temp != 1.0:
-            coef = coef / (temp * temp)  # d²/dx² = (d²/dz²)/T²
-        hess = ((scale * np.expand_dims(coef, ax)) * p * one_minus).astype(dt)
+        hess = (scale * np.expand_dims(coef, ax)) * p * one_minus
+        if temp != 1.0:  # d²/dx² = (d²/dz²)/T², divided twice: T² may underflow where this does not
+            hess = hess / wide(temp) / wide(temp)
+        hess = hess.astype(dt)
         if floor:  # XGBoost floors the weighted Hessian
             hess = np.maximum(hess, dt.type(floor))
     return grad, hess

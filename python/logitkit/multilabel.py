@@ -550,11 +550,12 @@ def _distillation(
             f"{np.shape(t)} (one logit of each model per label)"
         )
     a = _divergence._alpha(alpha, target)
-    T = check_temperature(temperature)
+    check_temperature(temperature)
     red = _divergence._check_reduction(reduction, ("mean", "sum", "none"))
     # float16 and bfloat16 computed in float32 and rounded once at the end, as the losses are
     s, (vdt, gdt) = _divergence._float_rows(s, "student_logits")
     t, _ = _divergence._float_rows(t, "teacher_logits")
+    T = _divergence._distillation_temperature(temperature, s.dtype)
     kl, gk = _divergence.binary_kl_divergence_with_grad(t, s, temperature=T, reduction=red)
     w_kl = a * T * T
     with np.errstate(over="ignore", under="ignore"):

@@ -107,6 +107,9 @@ inline constexpr char row_sum_hint[] =
 inline constexpr char weight_nonnegative[] = "must be >= 0";
 inline constexpr char positive_finite[] = "must be a positive finite number";
 inline constexpr char unit_interval[] = "must be in [0, 1]";
+inline constexpr char distillation_temperature[] =
+    "distillation weighs its KL term by T^2, which must be a normal number of the logits' type: "
+    "2^-511 <= T <= 2^511 for float64, 2^-63 <= T <= 2^63 for float32";
 }  // namespace messages
 
 namespace describe_detail {
@@ -473,6 +476,23 @@ inline Status map2(MatrixView<const T> a, MatrixView<const T> b, MatrixView<T> o
 inline Status check_temperature(double t) noexcept {
   if (!(t > 0) || !std::isfinite(t)) {
     Status s = fail(Errc::invalid_argument, "temperature", messages::positive_finite);
+    s.has_value = true;
+    s.value = t;
+    return s;
+  }
+  return {};
+}
+
+// Distillation's temperature: the loss is α·T²·KL and its gradient α·T²·(Q - P)/T, with T² formed
+// as a number of the logits' type T; past the bounds T² is not a normal number there (it overflows,
+// or underflows and loses its digits) while T²·KL has a finite nonzero limit.
+template <class T>
+inline Status check_distillation_temperature(double t) noexcept {
+  if (Status s = check_temperature(t); !s) return s;
+  constexpr bool f32 = std::numeric_limits<T>::digits == 24;
+  constexpr double lo = f32 ? 0x1p-63 : 0x1p-511, hi = f32 ? 0x1p63 : 0x1p511;
+  if (!(t >= lo && t <= hi)) {
+    Status s = fail(Errc::invalid_argument, "temperature", messages::distillation_temperature);
     s.has_value = true;
     s.value = t;
     return s;
@@ -1155,7 +1175,8 @@ inline Status js_divergence_with_grad(MatrixView<const detail::id_t<T>> p_logits
 // Knowledge distillation (Hinton et al., 2015), per row: alpha·T²·KL(softmax(teacher/T) ‖
 // softmax(student/T)) + (1 - alpha)·CE(student, label) (the cross-entropy at temperature 1, with
 // label smoothing). labels empty: the KL term alone (alpha must be 1); a label equal to
-// ignore_index: that row's KL term alone.
+// ignore_index: that row's KL term alone. T² must be a normal number of T (invalid_argument
+// otherwise): 2^-511 <= T <= 2^511 for double, 2^-63 <= T <= 2^63 for float.
 template <class T>
 struct DistillationOptions {
   double temperature = 1.0;
@@ -1173,7 +1194,7 @@ inline Status distillation_rows(const MatrixView<const T>& s, const MatrixView<c
   if (!has_data(s)) return fail(Errc::null_pointer, "student_logits", "null data for a non-empty view");
   if (Status st = same_shape(s, t, "teacher_logits"); !st) return st;
   if (!has_data(t)) return fail(Errc::null_pointer, "teacher_logits", "null data for a non-empty view");
-  if (Status st = check_temperature(o.temperature); !st) return st;
+  if (Status st = check_distillation_temperature<T>(o.temperature); !st) return st;
   if (!(o.alpha >= 0 && o.alpha <= 1)) return fail(Errc::invalid_argument, "alpha", "must be in [0, 1]");
   if (!(o.label_smoothing >= 0 && o.label_smoothing <= 1))
     return fail(Errc::invalid_argument, "label_smoothing", "must be in [0, 1]");

@@ -46,6 +46,14 @@ inline bool is_nan(double v) { return v != v; }
 inline bool is_inf(double v) { return v == inf || v == -inf; }
 inline bool is_finite(double v) { return v - v == 0; }
 
+// v·(g/T), a derivative with respect to z = x/T turned into one with respect to x: through the
+// quotient g/T where it is finite; where it overflows (T subnormal), as (v·g)/T, so that a
+// derivative that is exactly 0 stays 0 (not 0·inf) and any other is its value or ±inf.
+inline double times_g_over_t(double v, double g, double temp) {
+  const double gs = g / temp;
+  return is_finite(gs) ? v * gs : (v * g) / temp;
+}
+
 // x/T as h + l (l: the rounding error of the quotient; 0 for T = 1 or a non-finite quotient).
 inline double quotient(double x, double temp, double& l) {
   if (temp == 1.0) {
@@ -129,17 +137,20 @@ inline double binary_entropy_one(double x, double temp, double g, double* grad) 
   if (a > 700) {
     // e = e^-a is subnormal: H = (1 + a)·e^-a = e^(log1p(a) - a), the exponent as an exact pair
     // (the product a·e would multiply e's rounding error by a)
+    // (where e^s is 0, a is past exp's range, and a·la could overflow: a near double's largest)
     const double L = std::log1p(a), s = L - a, bb = s - L, err = (L - (s - bb)) + (-a - bb);
-    H = std::exp(s) * (1 + err - a * la / (1 + a));
+    const double E = std::exp(s);
+    H = E == 0 ? 0.0 : E * (1 + err - a * la / (1 + a));
   } else {
     H = std::log1p(e) + a * sm;
     if (la != 0) H += dH * la;
   }
   // dH/dx = -(x/T)·p·(1 - p)/T at x/T = h0 + l: d(z·p·r)/dz = p·r·(1 + z·(r - p))
+  // (sm = 0: z·p·r is below double's range, and a·(sm - sp) could overflow)
   if (grad) {
-    const double lz = la != 0 ? la * (1 + a * (sm - sp)) : 0.0;  // z·p·r is odd: at a = |z|
+    const double lz = la != 0 && sm != 0 ? la * (1 + a * (sm - sp)) : 0.0;  // z·p·r is odd: at a = |z|
     const double z_pr = (a * sp * sm + sp * sm * lz) * (h0 < 0 ? -1.0 : 1.0);
-    *grad = -z_pr * (g / temp);
+    *grad = binary_detail::times_g_over_t(-z_pr, g, temp);
   }
   return H;
 }
@@ -165,7 +176,7 @@ inline double binary_kl_one(double xa, double xb, double temp, double g, double*
       q_minus_p = binary_detail::sig(-ha, -la) - binary_detail::sig(-hb, -lb);
     else
       q_minus_p = binary_detail::sig(hb, lb) - binary_detail::sig(ha, la);
-    *grad = q_minus_p * (g / temp);
+    *grad = binary_detail::times_g_over_t(q_minus_p, g, temp);
   }
   // infinite logits: the limits (p or q is exactly 0 or 1)
   if (binary_detail::is_inf(ha) || binary_detail::is_inf(hb)) {

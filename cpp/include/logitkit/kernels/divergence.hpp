@@ -81,11 +81,14 @@ inline scalar_t<V> entropy_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V>
     if (p > 0) A -= p * d;
   }
   if (grad) {
+    // g/T overflows the wide type only for a subnormal T (float rows): then (v·g)/T, so that an
+    // entry whose derivative is exactly 0 stays 0 (not 0·inf)
     const Wd gs = Wd(g) / wt;
+    const bool gs_fin = gs - gs == 0;
     for (std::size_t i = 0; i < n; ++i) {
       const Wd d = (Wd(x[i]) - wm) / wt;
       const Wd p = math::libm_exp(d) / Z;
-      grad[i] = p > 0 ? T(-gs * p * (d + A)) : T(0);
+      grad[i] = !(p > 0) ? T(0) : gs_fin ? T(-gs * p * (d + A)) : T(-(p * (d + A) * Wd(g)) / wt);
     }
   }
   return T(L + A);
@@ -242,10 +245,11 @@ inline scalar_t<V> kl_wide(const scalar_t<V>* x, const scalar_t<V>* y, std::size
     if (!(kl > 0)) kl = 0;
   }
   if (grad) {
-    const Wd gs = Wd(g) / wt;
+    const Wd gs = Wd(g) / wt;  // (overflowing: as in entropy_wide)
+    const bool gs_fin = gs - gs == 0;
     for (std::size_t i = 0; i < n; ++i) {
       const Wd p = math::libm_exp(logp(i)), q = math::libm_exp((Wd(y[i]) - wmy) / wt - Ly);
-      grad[i] = T(gs * (q - p));
+      grad[i] = gs_fin ? T(gs * (q - p)) : T(((q - p) * Wd(g)) / wt);
     }
   }
   return T(kl);
@@ -832,10 +836,15 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
       if (!e.q0) neumaier(klq, klq_c, e.q * log_q_over_m(e));
     }
     klq += klq_c;
-    const double gs = double(g) / (2 * temp);
+    // g/(2T) overflows for a subnormal T: then (v·g)/(2T), so that a derivative that is exactly 0
+    // stays 0 (not 0·inf)
+    const double t2 = 2 * temp, gs = double(g) / t2;
+    const bool gs_fin = gs - gs == 0;
     for (std::size_t i = 0; i < n; ++i) {
       const Entry e = entry(i);
-      grad[i] = e.q0 ? T(0) : T(gs * e.q * (log_q_over_m(e) - klq));
+      grad[i] = e.q0      ? T(0)
+                : gs_fin ? T(gs * e.q * (log_q_over_m(e) - klq))
+                         : T((e.q * (log_q_over_m(e) - klq) * double(g)) / t2);
     }
   }
   return T(js);

@@ -258,8 +258,9 @@ inline double bce_affine(const scalar_t<V>* x, const scalar_t<V>* y, const scala
           const double c = ((1.0 - yy) * keep + half) + P * (yy * keep + half);
           d += ww * c * (ea / (op * op)) * lo;
         }
-        const double tj = temp ? temp[i + j] : 1.0;
-        grad[i + j] = T(d * (double(gscale) / tj));
+        // g/T overflows for a subnormal T: then (d·g)/T, so that d = 0 stays 0 (not 0·inf)
+        const double tj = temp ? temp[i + j] : 1.0, gs = double(gscale) / tj;
+        grad[i + j] = T(gs - gs == 0 ? d * gs : (d * double(gscale)) / tj);
       }
     }
   }

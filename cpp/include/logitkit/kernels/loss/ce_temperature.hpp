@@ -61,7 +61,12 @@ inline scalar_t<V> ce_temp_wide(const scalar_t<V>* x, const scalar_t<V>* y, std:
     if (!y && std::int64_t(i) == t) a += Wd(scale);
     if (w) a *= Wd(w[i]);
     if (a > 0) loss += a * (L - d);
-    if (grad) grad[i] = T(gt * (math::libm_exp(d) / Z * wA - a));  // x[i] is read before grad[i] is written
+    // (x[i] is read before grad[i] is written; g/T overflowing the wide type, T subnormal for float
+    // rows: (v·g)/T, so that an entry whose derivative is exactly 0 stays 0, not 0·inf)
+    if (grad) {
+      const Wd v = math::libm_exp(d) / Z * wA - a;
+      grad[i] = gt - gt == 0 ? T(gt * v) : T((v * Wd(g)) / wt);
+    }
   }
   return T(loss);
 }
