@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import pathlib
 import random
 import re
@@ -64,6 +65,19 @@ TESTS = [
     "test_cpp_package.py::test_cmake_dir_of_an_installation_without_the_package",
 ]
 
+# Functions that build the public functions when the package is imported (closures): mutmut
+# switches a mutant on in a process that imported the package already, so a mutant inside such a
+# closure never runs under mutmut. Their survivors are run again here, each in a fresh process
+# with the mutant switched on before the import, against these tests.
+IMPORT_TIME = ("logitkit._functional.x__row_function__",)
+IMPORT_TIME_TESTS = [
+    "test_entry_points.py",
+    "test_errors.py",
+    "test_layouts.py",
+    "test_special_values.py",
+    "test_multiclass.py",
+]
+
 # Mutants that change no observable behaviour, found by reading each survivor: excluded from the
 # score by name, each with the fragment of its mutated line (an entry whose mutant no longer has it
 # is stale: the function changed and mutmut renumbered its mutants; the survivor then counts) and
@@ -84,6 +98,73 @@ EQUIVALENT = {
     "logitkit._dask.x_loss__mutmut_607": (
         "dtype=None, chunks=per_chunks, meta=",
         "with meta= given, dask takes the dtype from meta",
+    ),
+    "logitkit._calibration.x_solve_log_temperature__mutmut_22": (
+        "direction = -2.0 if f0 > 0",
+        (
+            "the bracketing walk towards smaller T starts with a step twice as long: the same root is "
+            "bracketed, then solved to the same tolerance"
+        ),
+    ),
+    "logitkit._divergence.x__binary_kl__mutmut_19": (
+        "if x.dtype == y.dtype:",
+        (
+            "the binary KL kernel works in double for every input dtype and the result is cast back to "
+            "the inputs' dtype; only the mean's factor 1/N is then rounded to double, not float32, a "
+            "rounding the bound counts"
+        ),
+    ),
+    "logitkit._divergence.x__kl__mutmut_17": (
+        "rows = x.size / C",
+        "C divides the size: the float quotient is the same number, and it is used as a float",
+    ),
+    "logitkit._divergence.x__reduce__mutmut_13": (
+        "astype(dt, copy=None)",
+        "astype reads copy as a truth value: None and False both mean no copy when none is needed",
+    ),
+    "logitkit._penalties.x__history__mutmut_56": (
+        "astype(np.int64, copy=None)",
+        "astype reads copy as a truth value: None and False both mean no copy when none is needed",
+    ),
+    "logitkit._functional.x__multi_axis__mutmut_24": (
+        "xr, -1, None, mask, t, None)",
+        (
+            "reduce only chooses the keepdims handling, which this call (one axis of length 1, no "
+            "keepdims) never asks for"
+        ),
+    ),
+    "logitkit._functional.x__pair__mutmut_58": (
+        "y.astype(None)",
+        "astype(None) is astype(float64)",
+    ),
+    "logitkit._validation.x_row_sum_error__mutmut_4": (
+        "argument=None,",
+        "without argument=, InvalidTargetError reads the name from the message's start: the same",
+    ),
+    "logitkit.losses.x__cross_entropy__mutmut_172": (
+        "tgt = tgt.astype(None)",
+        (
+            "bfloat16 values are exact in float64 as in float32, and the soft target is cast to the "
+            "logits' dtype after"
+        ),
+    ),
+    "logitkit.losses.x__focal__mutmut_102": (
+        "(dt != np.float64) and False",
+        (
+            "float32 through long double instead of float64: both much wider than float32, rounded "
+            "once to float32"
+        ),
+    ),
+    "logitkit.multilabel.x__cuts__mutmut_58": (
+        "cuts = np.empty(C, None)",
+        (
+            "each cut is a value of the logits' dtype (logit_cut): held exactly in float64, it compares "
+            "with the logits as it does in their dtype"
+        ),
+    ),
+    "logitkit.multilabel.x_entropy__mutmut_92": (
+        "np.dtype(None)",
+        "np.dtype(None) is float64",
     ),
     "logitkit._divergence.x__binary_kl__mutmut_51": (
         "if denom else 2.0",
@@ -311,6 +392,9 @@ def main() -> None:
         subprocess.run(check=False, args=base + ([a.module] if a.module else []), cwd=where)
 
     st = {k: v for k, v in statuses(where).items() if not a.only or k in a.only}
+    for name, s in st.items():
+        if s in ("survived", "no tests") and name.startswith(IMPORT_TIME):
+            st[name] = _run_fresh(where, name)
     diffs = {k: _diff(where, k) for k, v in st.items() if v in ("survived", "no tests")}
     per = collections.defaultdict(collections.Counter)
     stale = []
@@ -346,6 +430,23 @@ def main() -> None:
     for name in stale:
         print(f"stale EQUIVALENT entry (its mutant changed; counted as a survivor): {name}")
     print(f"{len(survivors)} survivors, their diffs: {where / 'survivors.txt'}")
+
+
+def _run_fresh(where: pathlib.Path, name: str) -> str:
+    """The tests of IMPORT_TIME_TESTS against one mutant switched on before the package's import."""
+    env = dict(os.environ, MUTANT_UNDER_TEST=name, PYTHONPATH=str(where / "mutants" / "src"))
+    args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    args += [f"tests/{t}" for t in IMPORT_TIME_TESTS] + [
+        a for t in DESELECT for a in ("--deselect", t)
+    ]
+    r = subprocess.run(args, cwd=where / "mutants", env=env, capture_output=True, check=False)
+    return (
+        "killed"
+        if r.returncode == 1
+        else "survived"
+        if r.returncode == 0
+        else f"error {r.returncode}"
+    )
 
 
 def _diff(where: pathlib.Path, name: str) -> str:

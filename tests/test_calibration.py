@@ -349,3 +349,20 @@ def test_platt_without_bias_or_regularization_on_a_class_with_one_label_value():
     assert np.all(fit.bias == 0) and np.all((1e-3 < fit.temperature) & (fit.temperature < 1e3))
     ga, _ = _platt_gradient(x, y, fit.temperature, fit.bias)
     np.testing.assert_array_less(np.abs(ga), 1e-12)
+
+
+def test_platt_separable_class_far_from_zero_puts_the_cut_in_the_gap():
+    """Unregularized, a separable class is held at T_min; its bias puts the decision in the gap
+    between the classes (every positive above p = 1/2, every negative below), wherever the gap
+    lies: here around logit 50, where a fit started at b = 0 sees only saturated sigmoids."""
+    rng = np.random.default_rng(23)
+    neg, pos = rng.uniform(40, 49, 300), rng.uniform(51, 60, 300)
+    x = np.concatenate([neg, pos])[:, None]
+    y = np.concatenate([np.zeros(300), np.ones(300)])[:, None]
+    with pytest.warns(ml.CalibrationWarning, match="lower bound"):
+        fit = ml.fit_temperature(x, y, regularize=False)
+    assert fit.temperature[0] == 1e-3
+    cut = -fit.bias[0] * fit.temperature[0]  # the logit where x / T + b = 0
+    assert neg.max() < cut < pos.min(), cut
+    p = ml.proba(x, **fit._asdict())[:, 0]
+    assert np.all(p[:300] < 0.5) and np.all(p[300:] > 0.5)

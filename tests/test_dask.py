@@ -683,3 +683,13 @@ def test_declared_dtype_is_the_computed_dtype(dtype):
     for lz, c in zip(lazy, _compute(*lazy)):
         assert lz.dtype == c.dtype
     assert lazy[0].dtype == dtype and lazy[-1].dtype == dtype
+
+
+def test_predict_at_the_cut_is_the_numpy_decision():
+    """A logit exactly at the cut (p exactly the threshold) is not predicted, lazily as eagerly."""
+    x = np.array([[0.0, 1e-300, -1e-300, 2.0], [0.0, -0.0, 5.0, -5.0]])
+    T = np.array([1.0, 1.0, 2.0, 0.5])
+    for kw in ({}, {"temperature": T}, {"threshold": 0.5, "bias": 0.0}):
+        got = _compute(lk.multilabel.predict(da.from_array(x, chunks=(1, 2)), **kw))[0]
+        _same(got, lk.multilabel.predict(x, **kw))
+    assert not lk.multilabel.predict(x)[:, 0].any()

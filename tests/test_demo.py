@@ -111,3 +111,14 @@ def test_demo_options_print_the_folders(capsys):
         return
     assert main(["--cmake-dir"]) == 0
     assert capsys.readouterr().out.strip() == want
+
+
+def test_help_names_the_command(capsys):
+    from logitkit.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m logitkit [-h] [--cmake-dir] [--include-dir]")
+    assert "--cmake-dir" in out and "--include-dir" in out
