@@ -1042,9 +1042,11 @@ def _focal(
         dce = (1 - yw) * sig_pos - yw * sig_neg
         r = np.exp(gamma * log_q + ls_pos + ls_neg - log_q) if gamma != 0 else np.zeros_like(xw)
         r = np.where(np.isfinite(r), r, 0)
-        # r = 0 where z is infinite (x/T past the wide type's range), ce = inf there: the term's
-        # limit is 0 (ce·r ~ |z|·e^-|z|), not 0·inf
-        grad = dce * mod + np.where(r != 0, gamma * ce * r, 0) * (1 - 2 * yw)
+        term = gamma * ce * r
+        # a finite x whose z = x/T is past the wide type's range (a tiny T): ce = inf, r = 0, and
+        # the term's limit is 0 (ce·r ~ |z|·e^-|z|), not 0·inf (an infinite x keeps its NaN)
+        term = np.where(np.isinf(xw) & np.isfinite(x), 0, term)
+        grad = dce * mod + term * (1 - 2 * yw)
         if alpha >= 0:
             grad = a_t * grad
         if not trivial:
