@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
+import sys
 import warnings
 
 import logitkit as lk
@@ -313,6 +314,20 @@ def test_sigmoid_focal_loss_at_the_ends_of_alpha(alpha):
         assert np.all(got[y == 1] == 0)  # α_t = 0 on the positives
 
 
+@pytest.mark.parametrize("alpha", [1.0 + 2**-52, 2.0, np.inf, np.nan])
+def test_sigmoid_focal_loss_refuses_alpha_beyond_its_range(alpha):
+    """alpha weighs positives by alpha and negatives by 1 - alpha: above 1 a loss would turn
+    negative, NaN would silently switch the weighting off. Both are refused naming alpha (a
+    negative alpha is the documented switch that turns the weighting off)."""
+    for f in (lk.sigmoid_focal_loss, lk.sigmoid_focal_loss_with_grad):
+        with pytest.raises(ValueError, match=r"^alpha: must be in \[0, 1\]"):
+            f(X, ML_TARGET, alpha=alpha)
+    with pytest.raises(TypeError, match="^alpha: "):
+        lk.sigmoid_focal_loss(X, ML_TARGET, alpha="0.25")
+    off = lk.sigmoid_focal_loss(X, ML_TARGET, alpha=-np.inf, reduction="none")
+    assert np.array_equal(off, lk.sigmoid_focal_loss(X, ML_TARGET, alpha=-1.0, reduction="none"))
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 1.0])
 def test_label_smoothing_at_both_ends_is_accepted_and_exact(smoothing):
     # multi-class: the target is (1 - ε)·onehot + ε/C
@@ -417,6 +432,14 @@ def test_sample_top_k_0_and_logprobs_0_at_the_edges_of_their_ranges():
 # --------------------------------------------------------------- errors name the argument, exactly
 
 _RNG0 = np.random.default_rng(0)
+
+
+def _read_only(shape):
+    a = np.empty(shape)
+    a.flags.writeable = False
+    return a
+
+
 ERRORS = [
     (
         lambda: lk.binary_kl_divergence(np.array(["a"]), np.zeros(1)),
@@ -475,6 +498,58 @@ ERRORS = [
         TypeError,
         "ignore_index",
         "integer",
+    ),
+    (
+        lambda: lk.softmax(_RNG0.normal(size=(2, 3)), out=_read_only((2, 3))),
+        ValueError,
+        "out",
+        "read-only",
+    ),
+    (
+        lambda: mc.apply_penalties(
+            np.zeros((2, 3)), prev_tokens=[[0], [1]], logit_bias=np.array([1.0, np.inf, 0.0])
+        ),
+        ValueError,
+        "logit_bias",
+        r"must be finite; \(1,\) has inf \(to exclude a token, pass where= to sample/proba\)$",
+    ),
+    (
+        lambda: lk.cross_entropy(np.float64(1.0), 0),
+        ValueError,
+        "logits",
+        r"^logits: need at least one dimension \(the class axis\)$",
+    ),
+    (
+        lambda: lk.grad_hess(
+            np.zeros((2, 3)), np.ones((2, 3)), family="binary", pos_weight=np.ones(7)
+        ),
+        ValueError,
+        "pos_weight",
+        r"shape \(7,\) does not broadcast to the logits' shape \(2, 3\)$",
+    ),
+    (
+        lambda: lk.grad_hess(np.array([["a"]]), np.array([0]), family="multiclass"),
+        TypeError,
+        "logits",
+        "not a real numeric dtype",
+    ),
+    (
+        lambda: lk.nll_loss(np.log(np.full((2, 3), 1 / 3)), np.array(["a", "b"])),
+        TypeError,
+        "target",
+        "not a real numeric dtype",
+    ),
+    (
+        lambda: ml.fit_temperature(np.zeros((2, 3)), np.full((2, 3), "a")),
+        TypeError,
+        "labels",
+        "not a real numeric dtype",
+    ),
+    (
+        lambda: mc.predict(np.array([1.0, np.nan, 0.0])),
+        ValueError,
+        "logits",
+        r"row \(\) contains NaN",
     ),
     (
         lambda: mc.apply_penalties(
@@ -680,3 +755,148 @@ def test_bce_a_per_class_weight_in_any_shape_gives_the_same_bits(name, reduction
     )
     want = want.mean() if reduction == "mean" else want.sum()
     assert ref == pytest.approx(want, rel=1e-13)
+
+
+@pytest.mark.parametrize("module", [mc, ml])
+def test_top_k_at_1_and_at_the_number_of_classes(module):
+    """k = 1 is the argmax with its probability, k = C every class in order; 0 and C + 1 are
+    refused naming k and its range."""
+    probs = _probs_mc(X) if module is mc else 1 / (1 + np.exp(-X))
+    order = np.argsort(-X, axis=-1, kind="stable")
+    idx, p = module.top_k(X, 1)
+    assert np.array_equal(idx[:, 0], np.argmax(X, axis=-1))
+    assert np.allclose(p[:, 0], probs.max(axis=-1), rtol=1e-15, atol=0)
+    idx, p = module.top_k(X, C)
+    assert np.array_equal(idx, order)
+    assert np.allclose(p, np.take_along_axis(probs, order, -1), rtol=1e-15, atol=0)
+    for k in (0, C + 1):
+        with pytest.raises(
+            ValueError, match=rf"^k: must be in \[1, {C}\] \(the number of classes\), got {k}$"
+        ):
+            module.top_k(X, k)
+
+
+def test_the_row_functions_carry_their_names():
+    """The row functions are built at import: their names are the public ones (help(), tracebacks)."""
+    for name in ("softmax", "log_softmax", "logsumexp"):
+        f = getattr(lk, name)
+        assert f.__name__ == f.__qualname__ == name
+        assert f.__doc__
+
+
+@pytest.mark.parametrize("axis", [(0, 1), (1, 2), (0, 2), ()])
+def test_row_functions_fill_out_over_several_axes(axis):
+    """out= with a tuple of axes (the rows are the flattened axes): filled and returned."""
+    x = np.random.default_rng(12).normal(size=(3, 4, 5))
+    for f, reduce in ((lk.softmax, False), (lk.log_softmax, False), (lk.logsumexp, True)):
+        want = f(x, axis=axis)
+        out = np.full(np.shape(want), np.nan)
+        assert f(x, axis=axis, out=out) is out
+        assert np.array_equal(out, want)
+        moved = np.moveaxis(x, axis, list(range(-len(axis), 0))).reshape(
+            [d for i, d in enumerate(x.shape) if i not in axis] + [-1]
+        )
+        ref = {
+            "softmax": lambda r: np.exp(r - oracle.logsumexp(r)[..., None]),
+            "log_softmax": lambda r: r - oracle.logsumexp(r)[..., None],
+            "logsumexp": lambda r: oracle.logsumexp(r),
+        }[f.__name__](moved.astype(np.longdouble))
+        if not reduce:
+            got = np.moveaxis(out, axis, list(range(-len(axis), 0))).reshape(moved.shape)
+        else:
+            got = out
+        assert oracle.ulp_error(got, ref, np.float64) <= 8
+
+
+def test_penalties_in_place_are_the_out_of_place_result():
+    """out= the logits themselves (in place) gives what a separate out gives: the input is read
+    before it is overwritten."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(3, 6))
+    prev = np.array([[0, 1, 1], [5, -1, -1], [2, 3, 4]])
+    kw = {"repetition_penalty": 1.3, "presence_penalty": 0.5, "frequency_penalty": 0.25}
+    want = mc.apply_penalties(x, prev, **kw)
+    y = x.copy()
+    assert mc.apply_penalties(y, prev, out=y, **kw) is y
+    assert np.array_equal(y, want)
+    z = np.empty_like(x)
+    assert mc.apply_penalties(x, prev, out=z, **kw) is z and np.array_equal(z, want)
+
+
+def test_bfloat16_hook_is_installed_while_ml_dtypes_is_not_imported(monkeypatch):
+    from logitkit import _validation
+
+    monkeypatch.setattr(_validation, "_BFLOAT16", [])
+    monkeypatch.delitem(sys.modules, "ml_dtypes", raising=False)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    _validation.register_bfloat16_when_imported()
+    assert isinstance(sys.meta_path[0], _validation._RegisterOnImport)
+
+
+def test_bce_of_one_logit_with_a_temperature_and_bias():
+    """0-d logits: one value, with the temperature and bias as plain numbers."""
+    got = lk.binary_cross_entropy_with_logits(
+        np.float64(1.5), np.float64(1.0), temperature=2.0, bias=0.25
+    )
+    assert got == pytest.approx(np.log1p(np.exp(-(1.5 / 2.0 + 0.25))), rel=1e-15)
+    got = lk.binary_cross_entropy_with_logits(np.float64(1.5), np.float64(0.0), temperature=2.0)
+    assert got == pytest.approx(np.log1p(np.exp(0.75)), rel=1e-15)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_bce_per_class_weight_along_any_axis_of_3d_logits(axis):
+    """A 1-d weight (and pos_weight) has one value per class along the class axis, wherever it is."""
+    rng = np.random.default_rng(14)
+    x = rng.normal(0, 2, (3, 4, 5))
+    y = (rng.random(x.shape) < 0.5).astype(np.float64)
+    C = x.shape[axis]
+    w, pw = rng.random(C) + 0.5, rng.random(C) + 0.5
+    shape = [1, 1, 1]
+    shape[axis] = C
+    wf, pwf = (
+        np.broadcast_to(w.reshape(shape), x.shape),
+        np.broadcast_to(pw.reshape(shape), x.shape),
+    )
+    got = lk.binary_cross_entropy_with_logits(
+        x, y, weight=w, pos_weight=pw, axis=axis, reduction="none"
+    )
+    want = wf * (pwf * y * np.logaddexp(0, -x) + (1 - y) * np.logaddexp(0, x))
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+    g, _ = lk.grad_hess(x, y, family="binary", weight=w, pos_weight=pw, axis=axis)
+    p = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(g, wf * ((1 - y) * p - pwf * y * (1 - p)), rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16])
+def test_ignore_index_at_the_ends_of_the_labels_dtype(dtype):
+    """ignore_index equal to the labels' dtype's smallest or largest value is that label: ignored."""
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(15).normal(size=(4, 3))
+    for ii in {int(info.min), int(info.max)}:
+        t = np.array([1, ii, 2, ii], dtype)
+        got = lk.cross_entropy(x, t, ignore_index=ii, reduction="none")
+        lse = np.log(np.exp(x).sum(-1))
+        want = np.array([lse[0] - x[0, 1], 0.0, lse[2] - x[2, 2], 0.0])
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+        assert lk.cross_entropy(x, t, ignore_index=ii) == pytest.approx(want.sum() / 2, rel=1e-14)
+
+
+def test_fit_temperature_of_no_items_is_the_identity():
+    fit = ml.fit_temperature(np.zeros((0, 3)), np.zeros((0, 3)))
+    assert np.array_equal(fit.temperature, np.ones(3)) and np.array_equal(fit.bias, np.zeros(3))
+    assert mc.fit_temperature(np.zeros((0, 3)), np.zeros(0, int)) == 1.0
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_nll_loss_with_smoothing_along_any_axis(axis):
+    """nll_loss with label smoothing on 3-d log-probabilities, the class axis anywhere."""
+    rng = np.random.default_rng(16)
+    lp = np.log(lk.softmax(rng.normal(size=(3, 4, 5)), axis=axis))
+    C = lp.shape[axis]
+    item = [d for i, d in enumerate(lp.shape) if i != axis]
+    t = rng.integers(0, C, item)
+    got = lk.nll_loss(lp, t, axis=axis, label_smoothing=0.2, reduction="none")
+    lpm = np.moveaxis(lp, axis, -1)
+    picked = np.take_along_axis(lpm, t[..., None], -1)[..., 0]
+    want = -(0.8 * picked + 0.2 * lpm.mean(-1))
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)

@@ -1009,7 +1009,14 @@ def _focal(
     gamma = float(gamma)
     if not gamma >= 0:
         raise ValueError(f"gamma: must be >= 0, got {gamma!r}")
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha: expected a real number, got {type(alpha).__name__} {alpha!r}")
     alpha = float(alpha)
+    if not alpha <= 1:  # NaN too: it would turn the weighting off unseen
+        raise ValueError(
+            f"alpha: must be in [0, 1] (the positives' weight; negative turns the weighting off), "
+            f"got {alpha!r}"
+        )
     # Computed in a wider type (float64 for float32 input, long double for float64) and in log space:
     # q^γ = exp(γ·log q) multiplies the error of log q by γ·|log q|, which the extra bits absorb.
     wt = np.float64 if dt != np.float64 else np.longdouble
@@ -1072,7 +1079,7 @@ def sigmoid_focal_loss(
 ) -> LossValue:
     """Focal loss of multi-label logits (torchvision's ``sigmoid_focal_loss`` definition):
     ``α_t · BCE(x, y) · (1 - p_t)^γ`` with ``p_t = p·y + (1 - p)·(1 - y)``,
-    ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
+    ``α_t = α·y + (1 - α)·(1 - y)`` (``alpha`` in [0, 1]; ``alpha < 0`` disables it). ``(1 - p_t)^γ`` is computed in log
     space from ``log_sigmoid``, so confident elements keep their tiny losses exactly.
     ``temperature`` and ``bias`` (numbers or one per class along ``axis``): the loss of
     x/temperature + bias, formed in the wide work type; gradients with respect to the raw x."""

@@ -125,12 +125,50 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
 }
 
 // Σ_c a_c = (1-ε)·Σ w_c·y_c + (ε/C)·Σ w_c for a soft target, vectorized (the products w_c·y_c
-// split exactly by two_prod, the sums in double), in the accuracy of the scalar double sum.
+// split exactly by two_prod). float: the sums in double lanes, far below a float ulp. double: each
+// lane's sum carries its rounding errors (TwoSum) and the lanes are added with compensation, since
+// the gradient's top entry p·Σ a_c - a_t of a confident row keeps Σ a_c's relative error, which a
+// plain sum of C terms lets grow with C.
+template <class V>
+inline double soft_coef_sum_exact(const scalar_t<V>* y, const scalar_t<V>* w, std::size_t n) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  V s = V::zero(), c = V::zero();
+  for (std::size_t i = 0; i < n; i += W) {
+    const std::size_t k = n - i < W ? n - i : W;
+    V v = k == W ? V::load(y + i) : load_partial<V>(y + i, k, T(0)), e;
+    if (w) {
+      const V wv = k == W ? V::load(w + i) : load_partial<V>(w + i, k, T(0));
+      V pe;
+      v = two_prod(v, wv, pe);
+      c = c + pe;
+    }
+    s = two_sum(s, v, e);
+    c = c + e;
+  }
+  alignas(64) T sl[W], cl[W];
+  store(sl, s);
+  store(cl, c);
+  double plain = 0;
+  for (std::size_t j = 0; j < W; ++j) plain += double(sl[j]);
+  if (!(plain - plain == 0)) return plain;  // an infinite or NaN entry: no error terms to add
+  CompensatedSum<V> total;
+  for (std::size_t j = 0; j < W; ++j) total.add(double(sl[j]));
+  for (std::size_t j = 0; j < W; ++j) total.add(double(cl[j]));
+  return total.value();
+}
+
 template <class V>
 inline double soft_coef_sum(const scalar_t<V>* y, const scalar_t<V>* w, std::size_t n, scalar_t<V> scale,
                             scalar_t<V> add) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
+  if constexpr (sizeof(T) == 8) {
+    const double Sy = soft_coef_sum_exact<V>(y, w, n);
+    if (!w) return double(scale) * Sy + double(add) * double(n);
+    const double Sw = soft_coef_sum_exact<V>(w, nullptr, n);
+    return double(scale) * Sy + double(add) * Sw;
+  }
   auto ay = acc_make(V::zero()), ae = acc_make(V::zero()), aw = acc_make(V::zero());
   for (std::size_t i = 0; i < n; i += W) {
     const std::size_t k = n - i < W ? n - i : W;
