@@ -8,7 +8,8 @@
 # The arm64 CPython is Debian's (python3-minimal's version, from the release this machine's apt
 # sources name), unpacked into a scratch root with a private apt state: the host's dpkg configuration
 # and installed packages are not touched. NumPy, pytest and mpmath are PyPI's manylinux aarch64
-# wheels, put there by the host's pip (`--platform`): the wheels an arm64 machine would install.
+# wheels, put there by the host's pip (`--platform`): the wheels an arm64 machine would install;
+# pybind11 (headers and CMake package only) comes with them.
 #
 # The pytest families (each per-ISA test on NEON, LOGITKIT_TEST_ISA=neon; every other test dispatches
 # to NEON too, LOGITKIT_SIMD=neon): the registry's accuracy tests against the oracles
@@ -51,7 +52,7 @@ fi
 mkdir -p "$work"
 work="$(cd "$work" && pwd)"
 sysroot="$work/arm64-root"     # Debian's arm64 packages, unpacked: qemu-aarch64 -L loads from here
-site="$work/arm64-site"        # the aarch64 wheels
+site="$work/arm64-site"        # the aarch64 wheels, and pybind11
 build="$work/build"
 pkg="$work/package"            # python/logitkit plus the cross-compiled _core: on PYTHONPATH
 
@@ -69,6 +70,12 @@ fetch_arm64_python() {
                   -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
   if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
     missing="Debian's arm64 Python (needs apt-get and dpkg-deb)"
+    return 1
+  fi
+  # FindPython runs an interpreter through the toolchain's emulator from CMake 4.1 on (CMP0190).
+  if ! printf '%s\n' 4.1 "$(cmake --version | sed -n 's/^cmake version \([0-9.]*\).*/\1/p')" |
+       sort -C -V; then
+    missing="CMake 4.1 or later (to cross-compile the extension)"
     return 1
   fi
   missing="the arm64 package lists (apt-get update)" missing_log="$apt_state/update.log"
@@ -108,11 +115,12 @@ fetch_arm64_python() {
   for m in $(seq 17 "$glibc_minor"); do
     platforms+=(--platform "manylinux_2_${m}_aarch64")
   done
-  missing="the aarch64 wheels of numpy, pytest and mpmath for CPython $pyver (pip)"
+  missing="the aarch64 wheels of numpy, pytest, mpmath and pybind11 for CPython $pyver (pip)"
   missing_log="$work/pip.log"
   "$host_python" -m pip install -q --disable-pip-version-check --target "$site" --upgrade \
     "${platforms[@]}" --implementation cp --python-version "$pyver" --abi "cp${pyver/./}" \
-    --only-binary=:all: "numpy>=1.25" "pytest>=7" "mpmath>=1.3" >"$missing_log" 2>&1 || return 1
+    --only-binary=:all: "numpy>=1.25" "pytest>=7" "mpmath>=1.3" "pybind11>=2.12" \
+    >"$missing_log" 2>&1 || return 1
   missing="" missing_log=""
 }
 
@@ -126,6 +134,10 @@ arm64() {
 cmake_args=(-DCMAKE_TOOLCHAIN_FILE="$here/aarch64-toolchain.cmake" -DCMAKE_BUILD_TYPE=Release
             -DLOGITKIT_BUILD_TESTS=ON -DLOGITKIT_BUILD_EXAMPLES=OFF -DLOGITKIT_INSTALL=OFF)
 targets=(logitkit_test_kernels logitkit_test_api logitkit_test_api_headers)
+# Ninja where there is one: it builds the targets side by side (Makefiles build them one by one).
+if ninja --version >/dev/null 2>&1; then
+  cmake_args+=(-G Ninja)
+fi
 if fetch_arm64_python; then
   # CMP0190 NEW: FindPython runs the arm64 interpreter through the toolchain's emulator for its
   # version, ABI and headers; pybind11 then names the module from that ABI. Debian's pyconfig.h
@@ -135,7 +147,7 @@ if fetch_arm64_python; then
   cmake_args+=(-DLOGITKIT_QEMU_SYSROOT="$sysroot" -DLOGITKIT_BUILD_PYTHON=ON
                -DCMAKE_POLICY_DEFAULT_CMP0190=NEW -DPYBIND11_USE_CROSSCOMPILING=ON
                -DPython_EXECUTABLE="$arm64_python" -DPython_NumPy_INCLUDE_DIR="$numpy_include"
-               -Dpybind11_DIR="$("$host_python" -m pybind11 --cmakedir)"
+               -Dpybind11_DIR="$(arm64 "$arm64_python" -m pybind11 --cmakedir)"
                -DCMAKE_CXX_FLAGS="-idirafter $sysroot/usr/include")
   targets+=(_core)
 else
