@@ -96,6 +96,8 @@ def test_demo_numbers_line_by_line(capsys):
         f"logitkit {float(1000 + np.log(2.0))!r}"
     )
     assert _line(out, "log_sigmoid(-750):").endswith("logitkit -750.0")
+    assert "  losses (mean over the batch of one):" in out.splitlines()
+    assert shown.endswith(f"(float64 reference {ref:.9g})"), shown
 
 
 def test_demo_options_print_the_folders(capsys):

@@ -552,6 +552,38 @@ ERRORS = [
         r"row \(\) contains NaN",
     ),
     (
+        lambda: lk.distillation_loss(np.zeros((2, 3)), np.zeros((2, 3)), alpha="a"),
+        TypeError,
+        "alpha",
+        r"expected a number in \[0, 1\], got str 'a'$",
+    ),
+    (
+        lambda: lk.distillation_loss(np.zeros((2, 3)), np.zeros((2, 3)), temperature=1e200),
+        ValueError,
+        "temperature",
+        (
+            r"distillation weighs its KL term by T\^2, which must be a normal number of the logits' "
+            r"type: 2\^-511 <= T <= 2\^511 for float64, 2\^-63 <= T <= 2\^63 for float32; got 1e\+200$"
+        ),
+    ),
+    (
+        lambda: lk.cross_entropy(np.array([["a", "b"]]), np.array([0])),
+        TypeError,
+        "logits",
+        "not a real numeric dtype",
+    ),
+    (
+        lambda: ml.distillation_loss(
+            np.zeros((2, 3)), np.zeros((2, 3)), target=np.array([0, 1]), alpha=0.5
+        ),
+        ValueError,
+        "target",
+        (
+            r"expected one 0/1 entry per class, the logits' shape \(2, 3\); got shape \(2,\), which "
+            r"looks like class indices"
+        ),
+    ),
+    (
         lambda: mc.apply_penalties(
             np.zeros((2, 5)), prev_tokens=np.zeros((3, 4), int), repetition_penalty=1.2
         ),
@@ -900,3 +932,48 @@ def test_nll_loss_with_smoothing_along_any_axis(axis):
     picked = np.take_along_axis(lpm, t[..., None], -1)[..., 0]
     want = -(0.8 * picked + 0.2 * lpm.mean(-1))
     np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+
+
+def test_the_mean_of_no_rows_is_nan():
+    """A mean over no rows (an empty batch) is NaN, as NumPy's and torch's means are."""
+    e = np.zeros((0, 3))
+    for f in (lk.kl_divergence, lk.js_divergence):
+        v = f(e, e, reduction="mean")
+        assert np.isnan(v) and np.asarray(v).dtype == np.float64
+    assert np.isnan(lk.entropy(e, reduction="mean"))
+
+
+def test_focal_loss_of_one_row_with_a_temperature_per_class():
+    """1-d logits are one row: a per-class temperature and bias apply class by class."""
+    x = np.array([2.0, -1.0, 0.5, 3.0])
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    T, b = np.array([0.5, 1.0, 2.0, 4.0]), np.array([0.0, 0.5, -0.5, 1.0])
+    got = lk.sigmoid_focal_loss(x, y, temperature=T, bias=b, reduction="none")
+    z = x / T + b
+    p = 1 / (1 + np.exp(-z))
+    pt = p * y + (1 - p) * (1 - y)
+    bce = y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)
+    want = (0.25 * y + 0.75 * (1 - y)) * bce * (1 - pt) ** 2
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+
+
+def test_unvalidated_labels_beyond_int64_give_a_nan_row():
+    """validate=False with a uint64 label past int64's range: out of range, so a NaN loss and
+    gradient row, as any other label >= C (no error, no wrap-around to a valid class)."""
+    x = np.array([[1.0, 2.0, 3.0], [0.5, 0.0, -1.0]])
+    t = np.array([2**63 + 5, 1], np.uint64)
+    loss, grad = lk.cross_entropy_with_grad(x, t, validate=False, reduction="none")
+    assert np.isnan(loss[0]) and np.isnan(grad[0]).all()
+    assert loss[1] == pytest.approx(np.log(np.exp(x[1]).sum()) - x[1, 1], rel=1e-15)
+
+
+def test_a_huge_sample_weight_overflows_to_inf_quietly():
+    """A weighted loss past the dtype's range is inf, with no floating-point warning."""
+    x = np.array([[1.0, 2.0, 3.0], [0.5, 0.0, -1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = lk.cross_entropy(
+            x, np.array([0, 1]), sample_weight=np.array([1e308, 2.0]), reduction="none"
+        )
+    assert got[0] == np.inf
+    assert got[1] == pytest.approx(2 * (np.log(np.exp(x[1]).sum()) - x[1, 1]), rel=1e-15)
