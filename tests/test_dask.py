@@ -644,6 +644,7 @@ def test_building_a_graph_computes_nothing():
             lk.binary_cross_entropy_with_logits(
                 dx.T, dy.T, pos_weight=dpw, axis=0, reduction="sum"
             ),
+            lk.multilabel.loss(dx, dy, reduction="none"),
         ]
         for bad in (
             lambda: lk.cross_entropy(dx, dt[:11]),
@@ -658,12 +659,14 @@ def test_building_a_graph_computes_nothing():
         lk.cross_entropy(x.T, t, weight=w, axis=0, reduction="none"),
         lk.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw, reduction="none"),
         lk.binary_cross_entropy_with_logits(x.T, y.T, pos_weight=pw, axis=0, reduction="sum"),
+        lk.multilabel.loss(x, y, reduction="none"),
     ]
     got = _compute(*lazy)
     _close_scalar(got[0], want[0], np.float64)
     _same(got[1], want[1])
     _same(got[2], want[2])
     _close_scalar(got[3], want[3], np.float64)
+    _same(got[4], want[4])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -680,8 +683,10 @@ def test_declared_dtype_is_the_computed_dtype(dtype):
         *lk.multiclass.top_k(_rows_of(x, 4), 2),
         lk.softmax(_rows_of(x, 4)),
     ]
+    lazy += [*lk.multilabel.top_k(_rows_of(x, 4), 2)]
+    lazy += [*lk.cross_entropy_with_grad(_rows_of(x, 4), RNG.integers(0, 5, 12), reduction="none")]
     for lz, c in zip(lazy, _compute(*lazy)):
-        assert lz.dtype == c.dtype
+        assert lz.dtype == c.dtype and lz.shape == c.shape
     assert lazy[0].dtype == dtype and lazy[-1].dtype == dtype
 
 
@@ -693,3 +698,22 @@ def test_predict_at_the_cut_is_the_numpy_decision():
         got = _compute(lk.multilabel.predict(da.from_array(x, chunks=(1, 2)), **kw))[0]
         _same(got, lk.multilabel.predict(x, **kw))
     assert not lk.multilabel.predict(x)[:, 0].any()
+
+
+def test_bce_with_a_full_weight_on_square_logits():
+    """A weight with the logits' shape is one value per element, also when the batch and the
+    classes have the same length (a square array is not read as one weight per class)."""
+    x = _logits(np.float64, (5, 5))
+    y = (RNG.random((5, 5)) > 0.5).astype(np.float64)
+    w = _quarters((5, 5))
+    dx = _rows_of(x, 2)
+    for reduction in ("none", "sum"):
+        lazy = lk.binary_cross_entropy_with_logits(
+            dx, y, weight=da.from_array(w, 2), reduction=reduction
+        )
+        got = _compute(lazy)[0]
+        want = lk.binary_cross_entropy_with_logits(x, y, weight=w, reduction=reduction)
+        if reduction == "none":
+            _same(got, want)
+        else:
+            _close_scalar(got, want, np.float64)

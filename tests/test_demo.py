@@ -97,6 +97,11 @@ def test_demo_numbers_line_by_line(capsys):
     )
     assert _line(out, "log_sigmoid(-750):").endswith("logitkit -750.0")
     assert "  losses (mean over the batch of one):" in out.splitlines()
+    assert f"SIMD target: {lk.simd_target()} (available here: " in out
+    assert (
+        "  read as multi-label (logitkit.multilabel: each class is on or off by itself; trained"
+        in out.splitlines()
+    )
     assert shown.endswith(f"(float64 reference {ref:.9g})"), shown
 
 
@@ -124,3 +129,4 @@ def test_help_names_the_command(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: python -m logitkit [-h] [--cmake-dir] [--include-dir]")
     assert "--cmake-dir" in out and "--include-dir" in out
+    assert "version, SIMD target, and a short demonstration" in out

@@ -552,6 +552,98 @@ ERRORS = [
         r"row \(\) contains NaN",
     ),
     (
+        lambda: mc.sample(np.array([["a", "b"]]), rng=0),
+        TypeError,
+        "logits",
+        "not a real numeric dtype; expected float16, bfloat16 \\(ml_dtypes\\), float32, float64, or an integer or bool array$",
+    ),
+    (
+        lambda: mc.sample(np.array([["a", "b"]]), rng=0, where=np.ones((1, 2), bool)),
+        TypeError,
+        "logits",
+        "not a real numeric dtype; expected float16, bfloat16 \\(ml_dtypes\\), float32, float64, or an integer or bool array$",
+    ),
+    (
+        lambda: lk.nll_loss(np.array([["a", "b"]]), np.array([0])),
+        TypeError,
+        "log_probs",
+        "not a real numeric dtype; expected float16, bfloat16 \\(ml_dtypes\\), float32, float64, or an integer or bool array$",
+    ),
+    (
+        lambda: ml.loss(np.zeros((2, 3)), np.full((2, 3), "a")),
+        TypeError,
+        "target",
+        "not a real numeric dtype; expected float16, bfloat16 \\(ml_dtypes\\), float32, float64, or an integer or bool array$",
+    ),
+    (
+        lambda: ml.distillation_loss(np.zeros((2, 3)), np.full((2, 3), "a")),
+        TypeError,
+        "teacher_logits",
+        "not a real numeric dtype; expected float16, bfloat16 \\(ml_dtypes\\), float32, float64, or an integer or bool array$",
+    ),
+    (
+        lambda: ml.distillation_loss(np.full((2, 3), "a"), np.zeros((2, 3))),
+        TypeError,
+        "student_logits",
+        "not a real numeric dtype; expected float16, bfloat16 \\(ml_dtypes\\), float32, float64, or an integer or bool array$",
+    ),
+    (
+        lambda: lk.kl_divergence(np.zeros((2, 3)), np.zeros((2, 3)), axis=1.5),
+        TypeError,
+        "axis",
+        r"expected an integer \(the class axis\), got 1\.5$",
+    ),
+    (
+        lambda: lk.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), label_smoothing="a"),
+        TypeError,
+        "label_smoothing",
+        r"expected a number in \[0, 1\], got 'a'$",
+    ),
+    (
+        lambda: lk.nll_loss(np.float64(1.0), 0),
+        ValueError,
+        "log_probs",
+        r"^log_probs: need at least one dimension \(the class axis\)$",
+    ),
+    (
+        lambda: mc.fit_temperature(np.zeros((2, 3)), np.array([[1, 0, 0], [0, 1, 0]])),
+        ValueError,
+        "labels",
+        r"one-hot encoding; pass class indices \(labels\.argmax\(axis=1\)\)",
+    ),
+    (
+        lambda: lk.sigmoid_focal_loss(np.zeros((2, 3)), np.zeros((2, 3)), alpha="0.25"),
+        TypeError,
+        "alpha",
+        r"expected a real number, got str '0\.25'$",
+    ),
+    (
+        lambda: mc.fit_temperature(
+            np.array([[[1.0, np.nan, 0.0]], [[1.0, 2.0, 3.0]]]), np.array([[0], [1]]), axis=2
+        ),
+        ValueError,
+        "logits",
+        r"row \(0, 0\) contains nan; fit_temperature needs finite logits",
+    ),
+    (
+        lambda: mc.fit_temperature(
+            np.array([[[1.0], [np.nan], [0.0]], [[1.0], [2.0], [3.0]]]),
+            np.array([[0], [1]]),
+            axis=1,
+        ),
+        ValueError,
+        "logits",
+        r"row \(0, 0\) contains nan",
+    ),
+    (
+        lambda: ml.fit_temperature(
+            _RNG0.normal(size=(20, 2)), np.stack([np.zeros(20), np.ones(20)], 1), regularize=False
+        ),
+        ValueError,
+        "labels",
+        r"class 0 has only negative labels, so its maximum-likelihood bias is infinite",
+    ),
+    (
         lambda: lk.distillation_loss(np.zeros((2, 3)), np.zeros((2, 3)), alpha="a"),
         TypeError,
         "alpha",
@@ -977,3 +1069,127 @@ def test_a_huge_sample_weight_overflows_to_inf_quietly():
         )
     assert got[0] == np.inf
     assert got[1] == pytest.approx(2 * (np.log(np.exp(x[1]).sum()) - x[1, 1]), rel=1e-15)
+
+
+def test_predict_of_no_class_and_of_one_class_explains_itself():
+    """No class to predict, or a single logit (a binary model): refused with the reason, eagerly
+    and lazily."""
+    import dask.array as da
+
+    for zeros in (np.zeros, da.zeros):
+        with pytest.raises(
+            ValueError, match=r"^logits: the class axis is empty; there is no class to predict$"
+        ):
+            mc.predict(zeros((3, 0)))
+        with pytest.raises(ValueError, match=r"^logits: the class axis \(axis 1\) has length 1"):
+            mc.predict(zeros((3, 1)))
+
+
+def test_multilabel_predict_with_per_class_thresholds_at_0_and_1():
+    """Per-class thresholds at the ends of [0, 1] are accepted: 0 predicts every finite logit
+    (p > 0), 1 predicts none (p > 1 never holds); outside [0, 1] is refused."""
+    x = np.array([[-30.0, 0.0, 30.0], [5.0, -5.0, 0.5]])
+    got = ml.predict(x, threshold=np.array([0.0, 1.0, 0.5]))
+    assert np.array_equal(got, np.array([[True, False, True], [True, False, True]]))
+    with pytest.raises(ValueError, match="threshold"):
+        ml.predict(x, threshold=np.array([0.0, 1.0 + 1e-9, 0.5]))
+
+
+def test_binary_grad_hess_with_zero_weights_and_a_temperature():
+    """A zero weight takes the element out: gradient and Hessian 0 there (also at a temperature,
+    and where the logit is infinite); the Hessian has the logits' shape for a scalar weight."""
+    x = np.array([[np.inf, 1.0, -2.0], [0.5, -np.inf, 3.0]])
+    y = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    w = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g, h = lk.grad_hess(x, y, family="binary", weight=w, temperature=2.0)
+    assert np.all(g[w == 0] == 0) and np.all(h[w == 0] == 0)
+    z = x[0, 2] / 2.0
+    s = 1 / (1 + np.exp(-z))
+    assert g[0, 2] == pytest.approx(2.0 * (s - 1.0) / 2.0, rel=1e-14)
+    assert h[0, 2] == pytest.approx(2.0 * s * (1 - s) / 4.0, rel=1e-14)
+    g, h = lk.grad_hess(x[:, 1:], y[:, 1:], family="binary", weight=2.0, temperature=2.0)
+    assert g.shape == h.shape == (2, 2)
+
+
+def test_binary_grad_hess_float64_hessian_keeps_its_tail_at_a_temperature():
+    """σ(z)σ(-z) at z = x/T around 60 keeps its relative accuracy (z is formed in a type wider
+    than float64: its rounding error would be multiplied by |z| in the exponential)."""
+    import mpmath as mp
+
+    mp.mp.dps = 50
+    x = np.array([18.1, 19.7, -20.3])
+    T = 0.3
+    _, h = lk.grad_hess(x, np.ones(3), family="binary", temperature=T)
+    for xi, hi in zip(x, h):
+        z = mp.mpf(float(xi)) / mp.mpf(T)
+        s = 1 / (1 + mp.exp(-z))
+        exact = s * (1 - s) / mp.mpf(T) ** 2
+        assert abs(hi - float(exact)) <= 16 * np.spacing(float(exact)), (xi, hi, exact)
+
+
+def test_sample_top_k_as_a_0d_array_and_as_one_value_for_every_row():
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=(3, 12))
+    want = mc.proba(x, top_k=3)
+    assert np.array_equal(mc.proba(x, top_k=np.array(3)), want)
+    assert np.array_equal(mc.proba(x, top_k=np.array([3], np.int64)), want)
+    assert np.array_equal(
+        mc.sample(x, top_k=np.array([3], np.int64), rng=np.random.default_rng(1)),
+        mc.sample(x, top_k=3, rng=np.random.default_rng(1)),
+    )
+
+
+def test_multilabel_distillation_returns_a_scalar_for_reductions():
+    s = np.random.default_rng(18).normal(size=(2, 3))
+    for red in ("mean", "sum"):
+        v = ml.distillation_loss(s, s + 1, reduction=red)
+        assert np.ndim(v) == 0 and not isinstance(v, np.ndarray), type(v)
+    v = ml.distillation_loss(s, s + 1, reduction="none")
+    assert isinstance(v, np.ndarray) and v.shape == s.shape
+
+
+def test_multilabel_top_k_of_a_list():
+    idx, p = ml.top_k([[1.0, 2.0, 0.5]], 2)
+    assert idx.tolist() == [[1, 0]]
+    np.testing.assert_allclose(p, [[1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(-1.0))]], rtol=1e-15)
+
+
+def test_multiclass_loss_with_grad_along_axis_0():
+    rng = np.random.default_rng(19)
+    x = rng.normal(size=(6, 4))
+    t = rng.integers(0, 4, 6)
+    loss, g = mc.loss_with_grad(x, t)
+    loss0, g0 = mc.loss_with_grad(x.T, t, axis=0)
+    assert loss0 == pytest.approx(loss, rel=1e-15)
+    np.testing.assert_allclose(g0, g.T, rtol=1e-15, atol=0)
+
+
+def test_sample_logprobs_keep_the_batch_shape():
+    """Over a (2, 3) batch of rows (the general path), tokens and their log-probabilities have the
+    batch's shape, the top lists one more axis."""
+    x = np.random.default_rng(20).normal(size=(2, 3, 7))
+    r = mc.sample(x, logprobs=2, rng=np.random.default_rng(4))
+    assert r.tokens.shape == r.logprob.shape == (2, 3)
+    assert r.top_tokens.shape == r.top_logprobs.shape == (2, 3, 2)
+    lp = np.log(lk.softmax(x))
+    np.testing.assert_allclose(
+        r.logprob, np.take_along_axis(lp, r.tokens[..., None], -1)[..., 0], rtol=1e-13, atol=0
+    )
+
+
+def test_elementwise_backward_rules_take_masked_arrays():
+    """The elementwise backward rules are NumPy ufuncs: a masked array stays masked."""
+    g = np.ma.array([0.5, 1.0, -2.0], mask=[False, True, False])
+    y = np.ma.array([0.2, 0.7, 0.4])
+    r = lk.sigmoid_backward(g, y)
+    assert isinstance(r, np.ma.MaskedArray) and r.mask.tolist() == [False, True, False]
+    np.testing.assert_allclose(r.compressed(), (g * y * (1 - y)).compressed(), rtol=1e-15)
+
+
+def test_config_objects_hash_by_their_options():
+    """Equal configurations hash alike (usable as dict keys and in sets), arrays included."""
+    w = np.array([1.0, 2.0, 3.0])
+    assert hash(mc.MultiClass(weight=w)) == hash(mc.MultiClass(weight=w.copy()))
+    assert len({ml.MultiLabel(threshold=0.3), ml.MultiLabel(threshold=0.3), ml.MultiLabel()}) == 2

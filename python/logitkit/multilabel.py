@@ -109,8 +109,8 @@ class PlattScaling(NamedTuple):
     bias: np.ndarray
 
 
-def _logits(logits: Any, axis: Any) -> tuple[Any, int]:
-    x = as_real_array(logits, "logits")
+def _logits(logits: Any, axis: Any, name: str = "logits") -> tuple[Any, int]:
+    x = as_real_array(logits, name)
     ax = class_axis(x, axis)
     warn_if_probabilities(x, ax, multilabel=True)
     return x, ax
@@ -542,8 +542,8 @@ def entropy(
 def _distillation(
     student_logits, teacher_logits, target, axis, temperature, alpha, reduction, want_grad
 ):
-    s, ax = _logits(student_logits, axis)
-    t, _ = _logits(teacher_logits, axis)
+    s, ax = _logits(student_logits, axis, "student_logits")
+    t, _ = _logits(teacher_logits, axis, "teacher_logits")
     if np.shape(s) != np.shape(t):
         raise ValueError(
             f"student_logits and teacher_logits: the shapes differ, {np.shape(s)} and "
