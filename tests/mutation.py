@@ -60,6 +60,7 @@ TESTS = [
     "test_driver.py",
     "test_dask.py",
     "test_demo.py",
+    "test_argument_names.py",
     # the in-process halves of tests whose main check runs a subprocess (which mutmut cannot see)
     "test_threads.py::test_environment_variable_read_in_this_process",
     "test_cpp_package.py::test_cmake_dir_of_an_installation_without_the_package",
