@@ -177,13 +177,6 @@ EQUIVALENT = {
             "logits' dtype after"
         ),
     ),
-    "logitkit.losses.x__focal__mutmut_102": (
-        "(dt != np.float64) and False",
-        (
-            "float32 through long double instead of float64: both much wider than float32, rounded "
-            "once to float32"
-        ),
-    ),
     "logitkit.multilabel.x__cuts__mutmut_58": (
         "cuts = np.empty(C, None)",
         (

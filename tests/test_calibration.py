@@ -366,3 +366,19 @@ def test_platt_separable_class_far_from_zero_puts_the_cut_in_the_gap():
     assert neg.max() < cut < pos.min(), cut
     p = ml.proba(x, **fit._asdict())[:, 0]
     assert np.all(p[:300] < 0.5) and np.all(p[300:] > 0.5)
+
+
+def test_platt_inside_the_bounds_does_not_warn():
+    """A fitted T inside the bounds, even near one (here 1.3 × T_min), is no warning; the warning
+    is for a class held at a bound."""
+    rng = np.random.default_rng(21)
+    x = rng.normal(0, 1, (4000, 1))
+    y = (rng.random((4000, 1)) < np_sigmoid(x * 2.6 + 0.4)).astype(np.float64)
+    free = ml.fit_temperature(x, y)
+    lo = free.temperature[0] / 1.3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = ml.fit_temperature(x, y, bounds=(lo, 1e3))
+        fit_hi = ml.fit_temperature(x, y, bounds=(1e-3, free.temperature[0] * 1.3))
+    np.testing.assert_allclose(fit.temperature, free.temperature, rtol=1e-9)
+    np.testing.assert_allclose(fit_hi.temperature, free.temperature, rtol=1e-9)
