@@ -262,10 +262,6 @@ EQUIVALENT = {
         '"TEACHER_LOGITS"',
         "unreachable message: the teacher's dtype is checked under its name before",
     ),
-    "logitkit.multilabel.x__distillation__mutmut_76": (
-        "np.asarray(kl, None) * w_kl",
-        "the KL term weighted in its own dtype, then rounded to it anyway: within the bound",
-    ),
     "logitkit.multilabel.x_brier_score__mutmut_39": (
         "y >= 1.5",
         "(1 - y) - q and p - y are the same number (q = 1 - p) up to roundings within the bound",
