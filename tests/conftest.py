@@ -32,6 +32,24 @@ def isa(request):
         lk._set_simd_target(original)
 
 
+@pytest.fixture(
+    params=[
+        pytest.param(
+            "longdouble",
+            marks=pytest.mark.skipif(
+                not oracle.LONGDOUBLE_IS_EXTENDED,
+                reason="np.longdouble is plain double here: float64 references take mpmath's path",
+            ),
+        ),
+        "mpmath",
+    ]
+)
+def f64_path(request):
+    """Each of the oracle's float64 paths in turn, for the test's duration."""
+    with oracle.reference(request.param):
+        yield request.param
+
+
 @pytest.fixture(autouse=True)
 def _isa_is_restored():
     """Guard: no test leaves a different ISA behind."""

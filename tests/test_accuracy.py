@@ -129,18 +129,23 @@ def confident_rows(dtype_name: str, sample: bool = False):
 @pytest.mark.parametrize("func", ROW_FUNCS)
 @pytest.mark.parametrize("dtype", _param_dtypes())
 def test_confident_rows(isa, dtype, func):
+    _check_family(func, dtype, isa, "confident", confident_rows, "confident rows")
+
+
+def _check_family(func, dtype, isa, kind, rows, label):
+    """Each row batch of a family, through the public function with default options, against
+    its cached reference."""
     f = getattr(lk, func)
     smp = _sampled(dtype)
-    xs = confident_rows(dtype.name, smp)
     _check(
         func,
         dtype,
         isa,
         (
-            (x, f(x), _cached_exact("confident", dtype.name, func, i, sample=smp), -1)
-            for i, x in enumerate(xs)
+            (x, f(x), _cached_exact(kind, dtype.name, func, i, sample=smp), -1)
+            for i, x in enumerate(rows(dtype.name, smp))
         ),
-        "confident rows",
+        label,
     )
 
 
@@ -265,19 +270,7 @@ def exp_range_rows(dtype_name: str, sample: bool = False):
 @pytest.mark.parametrize("func", ROW_FUNCS)
 @pytest.mark.parametrize("dtype", _param_dtypes())
 def test_rows_across_exp_range(isa, dtype, func):
-    f = getattr(lk, func)
-    smp = _sampled(dtype)
-    xs = exp_range_rows(dtype.name, smp)
-    _check(
-        func,
-        dtype,
-        isa,
-        (
-            (x, f(x), _cached_exact("exp range", dtype.name, func, i, sample=smp), -1)
-            for i, x in enumerate(xs)
-        ),
-        "exp-range rows",
-    )
+    _check_family(func, dtype, isa, "exp range", exp_range_rows, "exp-range rows")
 
 
 @functools.cache
@@ -681,20 +674,7 @@ def test_known_log_sigmoid_values(isa, dtype, mp2000):
 # ----------------------------------------------------------------------------- oracle self-check
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(
-            "longdouble",
-            marks=pytest.mark.skipif(
-                not oracle.LONGDOUBLE_IS_EXTENDED,
-                reason="np.longdouble is plain double here: float64 references take mpmath's path",
-            ),
-        ),
-        "mpmath",
-    ],
-)
-def test_oracle_matches_mpmath(mp2000, kind):
+def test_oracle_matches_mpmath(mp2000, f64_path):
     """The oracle is far more accurate than the bounds it checks (float64 rows, with T), on both
     of its float64 paths."""
     rng = _rng(6)
@@ -703,8 +683,7 @@ def test_oracle_matches_mpmath(mp2000, kind):
         for n in [1, 2, 5, 17]:
             x = rng.standard_normal((3, n)) * 30
             x[0, 0] += 60  # a confident row
-            with oracle.reference(kind):
-                res = {f: registry.BY_NAME[f].oracle(x, temperature=t) for f in ROW_FUNCS}
+            res = {f: registry.BY_NAME[f].oracle(x, temperature=t) for f in ROW_FUNCS}
             tt = mpmath.mpf(1.0 if t is None else t)
             for r in range(3):
                 v = [_mp(a) for a in x[r]]
@@ -717,10 +696,10 @@ def test_oracle_matches_mpmath(mp2000, kind):
                 }
                 for f in ROW_FUNCS:
                     got = np.atleast_1d(res[f][r])
-                    assert (got.dtype == oracle.MP) == (kind == "mpmath"), got.dtype
+                    assert (got.dtype == oracle.MP) == (f64_path == "mpmath"), got.dtype
                     for g, e in zip(got, exact[f]):
                         if e != 0:
-                            if kind == "mpmath":
+                            if f64_path == "mpmath":
                                 g_mp = mpmath.mpf(g)
                             else:
                                 g_mp = mpmath.mpf(np.format_float_scientific(g, unique=True))

@@ -111,24 +111,6 @@ def test_bce_worked_values(isa):
     )
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(
-            "longdouble",
-            marks=pytest.mark.skipif(
-                not O.LONGDOUBLE_IS_EXTENDED,
-                reason="np.longdouble is plain double here: float64 references take mpmath's path",
-            ),
-        ),
-        "mpmath",
-    ]
-)
-def f64_path(request):
-    """Each of the oracle's float64 paths in turn, for the test's duration."""
-    with O.reference(request.param):
-        yield request.param
-
-
 def test_oracle_against_mpmath(f64_path):
     """The float64 oracle, on both of its paths (longdouble, mpmath), agrees with 300-bit mpmath
     at extreme points: confident rows, huge logits, smoothing, pos_weight, tiny focal losses, and

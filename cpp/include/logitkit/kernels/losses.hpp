@@ -130,33 +130,27 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
 // the gradient's top entry p·Σ a_c - a_t of a confident row keeps Σ a_c's relative error, which a
 // plain sum of C terms lets grow with C.
 template <class V>
-inline double soft_coef_sum_exact(const scalar_t<V>* y, const scalar_t<V>* w, std::size_t n) {
-  using T = scalar_t<V>;
-  constexpr std::size_t W = V::size;
+struct LaneTwoSum {  // per-lane sums that keep their rounding errors (TwoSum) in c
   V s = V::zero(), c = V::zero();
-  for (std::size_t i = 0; i < n; i += W) {
-    const std::size_t k = n - i < W ? n - i : W;
-    V v = k == W ? V::load(y + i) : load_partial<V>(y + i, k, T(0)), e;
-    if (w) {
-      const V wv = k == W ? V::load(w + i) : load_partial<V>(w + i, k, T(0));
-      V pe;
-      v = two_prod(v, wv, pe);
-      c = c + pe;
-    }
+  void add(V v) {
+    V e;
     s = two_sum(s, v, e);
     c = c + e;
   }
-  alignas(64) T sl[W], cl[W];
-  store(sl, s);
-  store(cl, c);
-  double plain = 0;
-  for (std::size_t j = 0; j < W; ++j) plain += double(sl[j]);
-  if (!(plain - plain == 0)) return plain;  // an infinite or NaN entry: no error terms to add
-  CompensatedSum<V> total;
-  for (std::size_t j = 0; j < W; ++j) total.add(double(sl[j]));
-  for (std::size_t j = 0; j < W; ++j) total.add(double(cl[j]));
-  return total.value();
-}
+  double value() const {  // the lanes added with compensation
+    using T = scalar_t<V>;
+    alignas(64) T sl[V::size], cl[V::size];
+    store(sl, s);
+    store(cl, c);
+    double plain = 0;
+    for (std::size_t j = 0; j < V::size; ++j) plain += double(sl[j]);
+    if (!(plain - plain == 0)) return plain;  // an infinite or NaN entry: no error terms to add
+    CompensatedSum<V> total;
+    for (std::size_t j = 0; j < V::size; ++j) total.add(double(sl[j]));
+    for (std::size_t j = 0; j < V::size; ++j) total.add(double(cl[j]));
+    return total.value();
+  }
+};
 
 template <class V>
 inline double soft_coef_sum(const scalar_t<V>* y, const scalar_t<V>* w, std::size_t n, scalar_t<V> scale,
@@ -164,10 +158,21 @@ inline double soft_coef_sum(const scalar_t<V>* y, const scalar_t<V>* w, std::siz
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   if constexpr (sizeof(T) == 8) {
-    const double Sy = soft_coef_sum_exact<V>(y, w, n);
-    if (!w) return double(scale) * Sy + double(add) * double(n);
-    const double Sw = soft_coef_sum_exact<V>(w, nullptr, n);
-    return double(scale) * Sy + double(add) * Sw;
+    LaneTwoSum<V> sy, sw;
+    for (std::size_t i = 0; i < n; i += W) {
+      const std::size_t k = n - i < W ? n - i : W;
+      const V yv = k == W ? V::load(y + i) : load_partial<V>(y + i, k, T(0));
+      if (w) {
+        const V wv = k == W ? V::load(w + i) : load_partial<V>(w + i, k, T(0));
+        V pe;
+        sy.add(two_prod(yv, wv, pe));
+        sy.c = sy.c + pe;
+        sw.add(wv);
+      } else {
+        sy.add(yv);
+      }
+    }
+    return double(scale) * sy.value() + double(add) * (w ? sw.value() : double(n));
   }
   auto ay = acc_make(V::zero()), ae = acc_make(V::zero()), aw = acc_make(V::zero());
   for (std::size_t i = 0; i < n; i += W) {
