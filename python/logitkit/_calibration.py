@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _core
 from ._multi import CalibrationWarning
-from ._validation import caller_stacklevel
+from ._validation import caller_stacklevel, scalar_of
 
 __all__ = [
     "check_bounds",
@@ -41,6 +41,7 @@ def check_bounds(bounds: Any) -> tuple[float, float]:
 
 def check_n_bins(n_bins: Any) -> int:
     """A positive integer number of bins."""
+    n_bins = scalar_of(n_bins)
     if isinstance(n_bins, (bool, np.bool_)) or not isinstance(n_bins, numbers.Integral):
         raise TypeError(f"n_bins: expected a positive integer, got {n_bins!r}")
     if n_bins < 1:

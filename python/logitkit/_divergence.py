@@ -24,6 +24,7 @@ from ._validation import (
     describe,
     no_dim,
     one_class_error,
+    scalar_of,
 )
 
 __all__ = [
@@ -388,6 +389,7 @@ _DISTILL_REDUCTIONS = ("mean", "sum", "none")
 def _alpha(alpha: Any, target: Any) -> float:
     if alpha is None:
         return 1.0 if target is None else 0.5
+    alpha = scalar_of(alpha)
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(
         alpha, (int, float, np.integer, np.floating)
     ):

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _core, _functional
 from ._multi import class_axis, float_logits
-from ._validation import as_real_array, is_bfloat16
+from ._validation import as_real_array, is_bfloat16, scalar_of
 
 
 class Sample(NamedTuple):
@@ -167,7 +167,8 @@ def _rows(
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float32 if x.dtype.itemsize <= 4 else np.float64)
     if where is not None:
-        mask = _functional._where_mask(where, x.shape)
+        # a Dask or other array-like mask is read here, as the logits are: sampling is eager
+        mask = np.asarray(_functional._where_mask(where, x.shape))
         x = np.where(mask, x, x.dtype.type(-np.inf))
     xm = x if ax == x.ndim - 1 else np.moveaxis(x, ax, -1)
     batch, V = xm.shape[:-1], xm.shape[-1]
@@ -257,6 +258,7 @@ def sample(
     where: Any,
     logprobs: Any,
 ) -> Any:
+    logprobs = scalar_of(logprobs)
     if logprobs is not None and (
         isinstance(logprobs, (bool, np.bool_)) or not isinstance(logprobs, numbers.Integral)
     ):

@@ -326,6 +326,12 @@ def as_index(value: Any, name: str, what: str = "an integer") -> int:
         raise TypeError(f"{name}: expected {what}, got {value!r}") from None
 
 
+def scalar_of(value: Any) -> Any:
+    """A 0-d array's element (a NumPy scalar), so that the scalar checks accept a number read
+    from an array as they accept the number; any other value unchanged."""
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
 def class_axis_index(axis: Any, ndim: int) -> int:
     """The class axis as a non-negative int (strict integer, AxisError when out of range)."""
     return normalize_axis_index(as_index(axis, "axis", "an integer (the class axis)"), ndim)
@@ -335,8 +341,7 @@ def check_temperature(temperature: Any) -> float:
     """A temperature is a positive finite real number; None means 1."""
     if temperature is None:
         return 1.0
-    if isinstance(temperature, np.ndarray) and temperature.ndim == 0:
-        temperature = temperature[()]
+    temperature = scalar_of(temperature)
     if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, numbers.Real):
         raise TypeError(
             f"temperature: expected a positive real number, got {type(temperature).__name__} "

@@ -43,6 +43,7 @@ from ._validation import (
     no_dim,
     one_class_error,
     row_sum_error,
+    scalar_of,
     target_error,
 )
 
@@ -1009,6 +1010,7 @@ def _focal(
     gamma = float(gamma)
     if not gamma >= 0:
         raise ValueError(f"gamma: must be >= 0, got {gamma!r}")
+    alpha = scalar_of(alpha)
     if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha: expected a real number, got {type(alpha).__name__} {alpha!r}")
     alpha = float(alpha)
@@ -1317,6 +1319,7 @@ def _hess_rule(hess_scale: Any, family: Any) -> tuple[float, float]:
         if hess_scale == "xgboost":
             return (2.0 if family == "multiclass" else 1.0), _XGBOOST_HESS_FLOOR
         return 1.0, 0.0  # LightGBM's multiclass factor C/(C - 1) is set where C is known
+    hess_scale = scalar_of(hess_scale)
     if isinstance(hess_scale, (bool, np.bool_)) or not isinstance(hess_scale, numbers.Real):
         raise TypeError(
             "hess_scale: expected a positive number, 'xgboost' or 'lightgbm'; got "

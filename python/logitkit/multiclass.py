@@ -74,6 +74,7 @@ from ._validation import (
     is_bfloat16,
     no_dim,
     one_class_error,
+    scalar_of,
 )
 
 __all__ = [
@@ -168,6 +169,8 @@ def _checked_labels(
     (class indices as int64 with ignored items = -1 and the ignored mask or None, hard=True), or
     (probability rows as float64, None, hard=False)."""
     t = np.asarray(as_real_array(labels, "labels"))
+    if is_bfloat16(t.dtype):  # probabilities in bfloat16: float32 holds each exactly
+        t = t.astype(np.float32)
     if t.dtype.kind in "iu":
         ii = losses.as_index(ignore_index, "ignore_index")
         shape = tuple(x.shape)
@@ -381,6 +384,7 @@ def _argmax(x: np.ndarray, ax: int) -> np.ndarray:
 
 
 def _check_k(k: Any, C: int) -> int:
+    k = scalar_of(k)
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k: expected an integer, got {k!r}")
     if not 1 <= k <= C:
