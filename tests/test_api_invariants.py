@@ -141,10 +141,10 @@ class Inputs:
     prev: np.ndarray  # previous tokens (apply_penalties)
 
 
-def make_inputs(dtype) -> Inputs:
+def make_inputs(dtype, rows: int = ROWS, classes: int = CLASSES) -> Inputs:
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(20)
-    base = rng.normal(0.0, 4.0, (ROWS, CLASSES))
+    base = rng.normal(0.0, 4.0, (rows, classes))
     base[7] *= 40.0  # a confident row
     x = base.copy()
     x[5, 17] = np.nan
@@ -152,16 +152,18 @@ def make_inputs(dtype) -> Inputs:
     x_ranked = x.copy()
     x_ranked[5, 17] = -np.inf
     x_sampled = x_ranked.copy()
-    x_sampled[9, 500] = 1.0  # one token left in the row
+    x_sampled[9, classes // 2] = 1.0  # one token left in the row
     x_sampled[11, ::3] = -np.inf
-    q = rng.normal(0.0, 4.0, (ROWS, CLASSES))
+    q = rng.normal(0.0, 4.0, (rows, classes))
     q[13, 2] = np.nan
     q[17] = -np.inf
-    gumbel = -np.log(-np.log(rng.random((ROWS, CLASSES))))
+    gumbel = -np.log(-np.log(rng.random((rows, classes))))
     labels = np.argmax(base + gumbel, axis=-1).astype(np.int64)  # calibrated: T = 1 fits
     labels[::41] = -100
     with np.errstate(over="ignore"):
         multi = rng.random(base.shape) < 1.0 / (1.0 + np.exp(-base))
+    mask = rng.random(base.shape) < 0.9
+    mask[9, classes // 2] = True  # x_sampled's one token of row 9 stays in where=
     with np.errstate(invalid="ignore"):
         log_probs = oracle.log_softmax(x)  # rows 5 and 9 NaN (docs/numerics.md, special values)
     return Inputs(
@@ -172,16 +174,16 @@ def make_inputs(dtype) -> Inputs:
         q=q.astype(dtype),
         g=rng.normal(0.0, 1.0, base.shape).astype(dtype),
         p=rng.uniform(0.0, 1.0, base.shape).astype(dtype),
-        soft=rng.dirichlet(np.ones(CLASSES), ROWS).astype(dtype),
+        soft=rng.dirichlet(np.ones(classes), rows).astype(dtype),
         log_probs=log_probs.astype(dtype),
         labels=labels,
         multi=multi.astype(dtype),
-        mask=rng.random(base.shape) < 0.9,
-        weight=rng.uniform(0.5, 2.0, CLASSES).astype(dtype),
-        pos_weight=rng.uniform(0.5, 3.0, CLASSES).astype(dtype),
-        bias=rng.normal(0.0, 0.3, CLASSES).astype(dtype),
-        sample_weight=rng.uniform(0.0, 2.0, ROWS).astype(dtype),
-        prev=rng.integers(-1, CLASSES, (ROWS, 16)),
+        mask=mask,
+        weight=rng.uniform(0.5, 2.0, classes).astype(dtype),
+        pos_weight=rng.uniform(0.5, 3.0, classes).astype(dtype),
+        bias=rng.normal(0.0, 0.3, classes).astype(dtype),
+        sample_weight=rng.uniform(0.0, 2.0, rows).astype(dtype),
+        prev=rng.integers(-1, classes, (rows, 16)),
     )
 
 

@@ -382,3 +382,115 @@ def test_platt_inside_the_bounds_does_not_warn():
         fit_hi = ml.fit_temperature(x, y, bounds=(1e-3, free.temperature[0] * 1.3))
     np.testing.assert_allclose(fit.temperature, free.temperature, rtol=1e-9)
     np.testing.assert_allclose(fit_hi.temperature, free.temperature, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- the 1-d solver
+
+
+def _counted(h):
+    calls = []
+
+    def f(s):
+        calls.append(s)
+        return h(s)
+
+    return f, calls
+
+
+@pytest.mark.parametrize(
+    "h, root, most",
+    [
+        (lambda s: s - 0.3, 0.3, 5),
+        (lambda s: s + 2.5, -2.5, 8),
+        (lambda s: math.tanh(4.0 * (s - 1.7)), 1.7, 16),  # flat tails: secants leave the bracket
+        (lambda s: (s + 0.6) ** 3, -0.6, 120),  # a triple root: the Illinois halving matters
+        (lambda s: math.expm1(s - 5.0), 5.0, 24),  # one side far steeper than the other
+        (lambda s: math.atan(s - 0.01) * 1e-300, 0.01, 16),  # tiny values: only signs matter
+        # a jump from -1e-300 to 1e300: every secant point rounds to an endpoint, bisection
+        (lambda s: 1e300 if s >= 1.7 else -1e-300, 1.7, 48),
+        (lambda s: 1e-300 if s >= -1.2 else -1e300, -1.2, 48),
+    ],
+    ids=["linear", "negative", "tanh", "cubic", "expm1", "tiny", "jump-up", "jump-down"],
+)
+def test_solve_log_temperature_finds_the_root_in_few_evaluations(h, root, most):
+    """The root to the solver's tolerance (1e-11, relative to 1 + |root|), in few evaluations of
+    h (each is a pass over the data): doubling steps to a bracket, then superlinear narrowing
+    (linear for a multiple root)."""
+    from logitkit._calibration import solve_log_temperature
+
+    f, calls = _counted(h)
+    s, side = solve_log_temperature(f, -math.log(1e3) * 3, math.log(1e3) * 3)
+    assert side == 0
+    assert abs(s - root) <= 1e-10 * (1 + abs(root)), (s, root)
+    assert len(calls) <= most, len(calls)
+
+
+def test_solve_log_temperature_at_its_bounds_and_its_edges():
+    from logitkit._calibration import solve_log_temperature
+
+    lo, hi = -3.0, 2.0
+    assert solve_log_temperature(lambda s: s - 9.0, lo, hi) == (hi, 1)  # root beyond hi
+    assert solve_log_temperature(lambda s: s + 9.0, lo, hi) == (lo, -1)  # root below lo
+    assert solve_log_temperature(lambda s: s, lo, hi) == (0.0, 0)  # the start (T = 1) is the root
+    # a derivative that underflows to 0 on the way to a bound is not a root
+    assert solve_log_temperature(lambda s: 0.0 if s > 1.0 else -1.0, lo, hi) == (hi, 1)
+    # no narrowing step allowed: the secant point of the bracket (exact for a linear h)
+    s, side = solve_log_temperature(lambda s: 4.0 * (s - 0.3), lo, hi, max_eval=0)
+    assert side == 0 and abs(s - 0.3) <= 1e-15
+    # one narrowing step of a bracket whose secant point falls outside: the midpoint rule
+    s, side = solve_log_temperature(lambda s: math.tanh(40.0 * (s - 1.7)), lo, hi, max_eval=1)
+    assert side == 0 and 1.5 <= s <= 2.0
+
+
+# ----------------------------------------------------------------------------- the Platt fit
+
+
+def _bce_gradient_per_column(X, t, a, b):
+    """The float64 gradient of mean_i BCE(a·X_i + b, t_i) per column: (d/da, d/db)."""
+    z = X * a + b
+    r = 1.0 / (1.0 + np.exp(-z)) - t
+    return (r * X).mean(axis=0), r.mean(axis=0)
+
+
+def _platt_data(seed=3, N=4000):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0.0, 2.0, (N, 4))
+    a_true, b_true = np.array([0.5, 1.0, 2.0, 0.25]), np.array([0.3, -1.0, 0.0, 2.0])
+    t = (rng.random((N, 4)) < 1.0 / (1.0 + np.exp(-(X * a_true + b_true)))).astype(np.float64)
+    return X, t
+
+
+def test_platt_newton_reaches_the_stationary_point_quickly():
+    """Damped Newton on every column at once: the gradient vanishes at the result (to 1e-12),
+    within 12 iterations on well-conditioned data; without the bias, b stays 0 and d/da
+    vanishes."""
+    from logitkit._calibration import platt_newton
+
+    X, t = _platt_data()
+    a, b, it = platt_newton(X, t, fit_bias=True, a_lo=1e-3, a_hi=1e3)
+    ga, gb = _bce_gradient_per_column(X, t, a, b)
+    assert np.abs(ga).max() <= 1e-12 and np.abs(gb).max() <= 1e-12, (ga, gb)
+    assert it <= 12, it
+    a0, b0, it0 = platt_newton(X, t, fit_bias=False, a_lo=1e-3, a_hi=1e3)
+    assert (b0 == 0).all() and np.abs(_bce_gradient_per_column(X, t, a0, b0)[0]).max() <= 1e-12
+    assert it0 <= 12, it0
+
+
+def test_platt_newton_at_the_bounds_of_a_and_with_columns_held():
+    """A column whose optimum lies past a bound of a stops at it and fits b alone (d/db = 0
+    there); a held column keeps a = a_hi and fits b from its start."""
+    from logitkit._calibration import platt_newton
+
+    X, t = _platt_data(seed=5)
+    a, b, _ = platt_newton(X, t, fit_bias=True, a_lo=0.6, a_hi=0.9)
+    ga, gb = _bce_gradient_per_column(X, t, a, b)
+    assert np.array_equal(a, [0.6, 0.9, 0.9, 0.6]), a
+    assert np.abs(gb).max() <= 1e-12
+    assert ga[0] > 0 and ga[3] > 0 and ga[1] < 0 and ga[2] < 0  # pushing past the bounds
+    held = np.array([False, True, False, True])
+    a, b, _ = platt_newton(
+        X, t, fit_bias=True, a_lo=1e-3, a_hi=3.0, hold_at_max=held, b_start=np.full(4, 0.5)
+    )
+    ga, gb = _bce_gradient_per_column(X, t, a, b)
+    assert (a[held] == 3.0).all() and np.abs(gb).max() <= 1e-12
+    assert np.abs(ga[~held]).max() <= 1e-12

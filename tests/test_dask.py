@@ -25,6 +25,7 @@ import pytest
 
 da = pytest.importorskip("dask.array")
 import dask
+from dask.array.utils import assert_eq
 
 RNG = np.random.default_rng(16)
 CHUNKS = {"one": 12, "several": 4, "uneven": (5, 1, 6)}
@@ -32,7 +33,14 @@ TOL = {np.float32: 1e-6, np.float64: 1e-13}
 
 
 def _compute(*a):
-    return dask.compute(*a, scheduler="synchronous")
+    """The computed values, after checking each lazy result against what it computes: the dtype,
+    shape and chunks it declared (what downstream Dask code plans with), and its meta."""
+    got = dask.compute(*a, scheduler="synchronous")
+    for lazy, value in zip(a, got, strict=True):
+        if isinstance(lazy, da.Array):
+            assert_eq(lazy, value, check_graph=False, scheduler="synchronous")
+            assert lazy._meta.dtype == value.dtype and type(lazy._meta) is type(np.asarray(value))
+    return got
 
 
 def _lazy(*a):
@@ -717,3 +725,65 @@ def test_bce_with_a_full_weight_on_square_logits():
             _same(got, want)
         else:
             _close_scalar(got, want, np.float64)
+
+
+# ----------------------------------------------------------------------------- every function
+
+
+def _dask_rows(v, rows, class_axis_first=False):
+    """v with every array of `rows` rows (logits, targets, masks, per-row weights) as a Dask array
+    in chunks of 7 rows; per-class arrays and options unchanged. With the class axis first (axis=0),
+    the rows are the second axis of 2-d arrays: those are chunked along it, the class axis whole."""
+    if isinstance(v, np.ndarray) and v.ndim >= 1 and v.dtype.kind in "fiub":
+        if class_axis_first and v.ndim == 2 and v.shape[1] == rows:
+            return da.from_array(v, chunks=(-1, 7))
+        if v.shape[0] == rows and (v.ndim == 1 or not class_axis_first):
+            return da.from_array(v, chunks=(7,) + v.shape[1:])
+        return v
+    if isinstance(v, tuple):
+        return tuple(_dask_rows(a, rows, class_axis_first) for a in v)
+    if isinstance(v, dict):
+        return {k: _dask_rows(a, rows, class_axis_first) for k, a in v.items()}
+    return v
+
+
+def _api():
+    import test_api_invariants as api
+
+    return api
+
+
+@pytest.mark.parametrize("name", sorted(_api().EXAMPLES))
+def test_every_function_on_dask_rows_is_the_numpy_result(name):
+    """Every public function with its operands as Dask arrays chunked along the rows: a lazy result
+    (dtype, shape, chunks and meta as declared) or an eager one (the functions that compute
+    eagerly), and the values for the NumPy arrays: the same bits, but for a reduction (to the
+    rounding of a sum) and a binary loss's 'mean' gradient (2 ulp: the module's docstring)."""
+    api = _api()
+    rows = 24
+    d = api.make_inputs(np.float64, rows, 33)
+    fn, _ = api._resolve(name, d)
+    for i, call in enumerate(api.EXAMPLES[name](d)):
+        first = call.kwargs.get("axis") == 0
+        n = call.args[0].shape[1] if first else rows  # the rows: the axis that is not the classes
+        args, kwargs = _dask_rows(call.args, n, first), _dask_rows(call.kwargs, n, first)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = fn(*call.args, **call.kwargs)
+            got = fn(*args, **kwargs)
+            parts = list(got) if isinstance(got, tuple) else [got]
+            values = _compute(*parts)
+        got_leaves = api._leaves(tuple(values) if isinstance(got, tuple) else values[0])
+        want_leaves = api._leaves(want)
+        assert len(got_leaves) == len(want_leaves), f"{name} call {i}"
+        for k, (g, w) in enumerate(zip(got_leaves, want_leaves, strict=True)):
+            assert g.dtype == w.dtype and g.shape == w.shape, f"{name} call {i} output {k}"
+            if g.ndim == 0 and g.dtype.kind == "f":  # a reduction: blockwise sums
+                np.testing.assert_allclose(g, w, rtol=TOL[np.float64], atol=0, equal_nan=True)
+            elif g.dtype.kind == "f":
+                with np.errstate(invalid="ignore"):
+                    ok = (g == w) | (np.isnan(g) & np.isnan(w))
+                    ok |= np.abs(g - w) <= 2 * np.spacing(np.abs(w))
+                assert ok.all(), f"{name} call {i} output {k}: {np.argwhere(~ok)[:3].tolist()}"
+            else:
+                np.testing.assert_array_equal(g, w, err_msg=f"{name} call {i} output {k}")

@@ -1193,3 +1193,71 @@ def test_config_objects_hash_by_their_options():
     w = np.array([1.0, 2.0, 3.0])
     assert hash(mc.MultiClass(weight=w)) == hash(mc.MultiClass(weight=w.copy()))
     assert len({ml.MultiLabel(threshold=0.3), ml.MultiLabel(threshold=0.3), ml.MultiLabel()}) == 2
+
+
+# ----------------------------------------------------------------------------- small shapes
+
+
+def test_a_0d_input_takes_only_the_axes_of_one_dimension():
+    """A 0-d input is a row of one: axis -1, 0, (0,), (-1,), () and None are that row; any other
+    axis is an AxisError, as for a 1-d input."""
+    for fn in (lk.softmax, lk.log_softmax, lk.logsumexp):
+        want = fn(np.array([2.5]))
+        for axis in (None, -1, 0, (), (0,), (-1,)):
+            got = fn(np.float64(2.5), axis=axis)
+            assert np.shape(got) == () and float(got) == float(want[0] if want.ndim else want)
+        for axis in (1, -2, (1,), (-2,), (0, 1)):
+            with pytest.raises(np.exceptions.AxisError):
+                fn(np.float64(2.5), axis=axis)
+
+
+def test_logsumexp_keepdims_into_an_out_of_one_row():
+    x = np.array([[0.0, 1.0, 2.0]])
+    out = np.full((1, 1), 7.0)
+    r = lk.logsumexp(x, axis=1, keepdims=True, out=out)
+    want = lk.logsumexp(x[0])  # the row's value (its accuracy: test_accuracy.py)
+    assert r is out and out[0, 0] == want
+    out = np.full((1, 1), 7.0)
+    lk.logsumexp(x.T, axis=0, keepdims=True, out=out)
+    assert out[0, 0] == want
+
+
+def test_a_nan_row_of_a_batch_of_one_is_named_with_its_index():
+    """predict and top_k name the NaN row by its index in the batch, (0,) for a batch of one row,
+    () for a single 1-d row."""
+    x = np.array([[0.0, np.nan, 1.0]])
+    for fn in (mc.predict, lambda v: mc.top_k(v, 1)):
+        with pytest.raises(ValueError, match=r"^logits: row \(0,\) contains NaN"):
+            fn(x)
+        with pytest.raises(ValueError, match=r"^logits: row \(\) contains NaN"):
+            fn(x[0])
+
+
+def test_empty_divergences_reduce_as_numpy():
+    """No elements: 'sum' is 0 and 'mean' NaN (NumPy's mean of nothing), without an error."""
+    e = np.zeros((0, 3))
+    for fn in (lk.binary_kl_divergence, lk.kl_divergence, lk.js_divergence):
+        assert fn(e, e, reduction="sum") == 0.0
+        assert np.isnan(fn(e, e, reduction="mean"))
+    for fn in (lk.binary_entropy, lk.entropy):
+        assert fn(e, reduction="sum") == 0.0
+        assert np.isnan(fn(e, reduction="mean"))
+
+
+def test_calibration_warning_names_classes_only_for_a_temperature_per_class():
+    """Logits unrelated to the labels put the temperature at its upper bound: the multi-class
+    warning is about the one temperature, the multi-label one names the classes (labels drawn
+    independently of logits of magnitude 1e3)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 1e3, (50, 4))
+    with pytest.warns(mc.CalibrationWarning) as rec:
+        assert mc.fit_temperature(x, rng.integers(0, 4, 50)) == 1000.0
+    msg = str(rec[0].message)
+    assert msg.startswith(
+        "fit_temperature: the fitted temperature is at the upper bound T_max=1000"
+    )
+    assert "for classes" not in msg, msg
+    with pytest.warns(ml.CalibrationWarning) as rec:
+        fit = ml.fit_temperature(x, (rng.random((50, 4)) > 0.5).astype(float), fit_bias=False)
+    assert (fit.temperature == 1000.0).all()
+    assert "upper bound T_max=1000 for classes [0, 1, 2, 3] (" in str(rec[0].message)

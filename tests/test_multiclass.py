@@ -284,6 +284,46 @@ def test_probabilities_passed_as_logits_warn():
         mc.top_k(p.astype(np.float32), 2)
 
 
+def _probability_warnings(f, x):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        f(x)
+    return [str(r.message) for r in rec if issubclass(r.category, mc.ProbabilitiesWarning)]
+
+
+def test_probability_check_at_its_edges():
+    """The check's documented edges: rows of two classes count; 0 and 1 themselves are
+    probabilities; a row sum within 1e-3 of 1 counts and one just past does not; one entry above 1
+    or below 0 silences it; the message says how many rows it read."""
+    warned = [
+        np.array([[0.3, 0.7], [0.6, 0.4]]),  # two classes
+        np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]),  # one-hot rows: 0 and 1 exactly
+        np.array([[0.5, 0.5009], [0.2, 0.8]]),  # a row sum 1 + 0.9e-3
+        np.array([[0.5, 0.4991], [0.2, 0.8]]),  # a row sum 1 - 0.9e-3
+    ]
+    for x in warned:
+        msgs = _probability_warnings(mc.proba, x)
+        assert len(msgs) == 1, x
+        assert f"every one of the {x.shape[0]} rows checked lie in [0, 1] and sum to 1" in msgs[0]
+    quiet = [
+        np.array([[0.5, 0.5011], [0.2, 0.8]]),  # a row sum 1 + 1.1e-3
+        np.array([[1.0 + 2**-40, 0.0], [0.2, 0.8]]),  # sums to 1 within 1e-3, above 1
+        np.array([[-(2.0**-40), 1.0], [0.2, 0.8]]),  # sums to 1 within 1e-3, below 0
+        np.array([[np.nan, 1.0], [0.2, 0.8]]),
+    ]
+    for x in quiet:
+        assert _probability_warnings(mc.proba, x) == [], x
+    # 15 rows are all read; from 16 on, 16 of them spread over the batch
+    rows = lk.softmax(_logits((15, 3), F64))
+    assert "every one of the 15 rows checked" in _probability_warnings(mc.proba, rows)[0]
+    rows = lk.softmax(_logits((16, 3), F64))
+    assert "16 rows spread over the batch" in _probability_warnings(mc.proba, rows)[0]
+    rows = lk.softmax(_logits((17, 3), F64))
+    assert "16 rows spread over the batch" in _probability_warnings(mc.proba, rows)[0]
+
+
 def test_probability_check_is_bounded_and_quiet_on_logits():
     from logitkit import _multi
 

@@ -307,6 +307,26 @@ def test_probabilities_passed_as_logits_warn():
     ml.proba(np.zeros((10, 10)))
 
 
+def test_sigmoid_output_check_needs_32_entries_that_differ():
+    """The multi-label check for sigmoid outputs speaks from 32 sampled entries in [0, 1] that are
+    not all equal; 0 and 1 themselves count as probabilities."""
+    import warnings
+
+    def warned(x):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            ml.proba(x)
+        return [str(r.message) for r in rec if issubclass(r.category, ml.ProbabilitiesWarning)]
+
+    p = np.linspace(0.0, 1.0, 32).reshape(1, 32)  # 0 and 1 included, one row: no sum of 1
+    msgs = warned(p)
+    assert len(msgs) == 1 and "all 32 entries lie in [0, 1]" in msgs[0]
+    assert "every one of the 1 rows checked" in msgs[0]
+    assert warned(p[:, 1:]) == []  # 31 entries
+    assert warned(np.full((4, 8), 0.25)) == []  # all equal
+    assert warned(np.r_[p[0, :31], 1.0 + 2**-40].reshape(1, 32)) == []  # one above 1
+
+
 # ----------------------------------------------------------------------------- config object
 
 

@@ -640,6 +640,13 @@ def test_per_row_top_k_beyond_any_row_length():
         assert oracle.ulp_error(got[i], exp, F64) <= BOUNDS[F64]
     for kk in (k.tolist(), k.astype(np.uint64), k[:, None]):  # lists, unsigned, other shapes
         assert np.array_equal(mc.proba(x, top_k=kk if np.ndim(kk) < 2 else kk[:, 0]), got)
+    # one k for every row, as a Python int (past int64's range too), a NumPy int, a 0-d array
+    for k1 in (200, 299, 2**62 + 5, 2**63 - 1, 2**70):
+        want = np.stack([ref_proba(r, 1.0, min(k1, 300), None, None) for r in x])
+        for kk in (k1, np.uint64(min(k1, 2**64 - 1)), np.array(min(k1, 2**63 - 1))):
+            one = mc.proba(x, top_k=kk)
+            assert (np.count_nonzero(one, axis=1) == min(k1, 300)).all(), kk
+            assert oracle.ulp_error(one, want, F64) <= BOUNDS[F64], kk
 
 
 def test_filtered_proba_of_integer_logits_is_float64():
