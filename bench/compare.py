@@ -1537,6 +1537,13 @@ PER_CALL_BELOW = 10_000  # elements: below this a call's overhead dominates; rep
 PLOT_ROW_LENGTHS = [10, 32, 100, 316, 1000, 3162, 10000, 32000]
 PLOT_TOTAL = 4_000_000
 
+# --sweep: the row functions at every row length, each case 2**22 elements (rows = 2**22 / n,
+# rounded), against the best peers; the goals per element: logitkit <= SWEEP_GOALS[peer] x peer.
+SWEEP_WORKS = ["log_softmax", "softmax", "logsumexp"]
+SWEEP_ROW_LENGTHS = [2, 4, 10, 32, 100, 316, 1000, 3162, 10_000, 32_000, 128_256]
+SWEEP_TOTAL = 2**22
+SWEEP_GOALS = {"onnxruntime": 0.9, "torch": 0.5}
+
 
 # ----------------------------------------------------------------------------- timing
 
@@ -1941,6 +1948,51 @@ def print_targets(results: list[Result]) -> None:
         _print_grid(["work", "shape", "speedup", "target"], rows)
 
 
+def run_sweep(
+    dtype: np.dtype, reps: int, batch_s: float, contenders: list[str], rng: np.random.Generator
+) -> list[Result]:
+    results = []
+    for work in SWEEP_WORKS:
+        for n in SWEEP_ROW_LENGTHS:
+            shape = (max(1, round(SWEEP_TOTAL / n)), n)
+            r = run_case(WORKS[work], shape, dtype, reps, batch_s, contenders, rng, per_call=False)
+            results.append(r)
+            print(
+                f"  measured {work} {_shape(shape)}: "
+                + ", ".join(f"{c} {_fmt(r.value(c))}" for c in contenders if c in r.median_s),
+                file=sys.stderr,
+                flush=True,
+            )
+    return results
+
+
+def print_sweep(results: list[Result]) -> int:
+    """One table per work: ns/element of logitkit, the peers and the copy, and logitkit's ratio to
+    each peer against its goal. Returns the number of goals missed."""
+    missed = 0
+    for work in SWEEP_WORKS:
+        rows = []
+        for r in (r for r in results if r.work == work):
+            ref = r.median_s.get(REFERENCE)
+            cells = [str(r.shape[1]), str(r.shape[0])]
+            cells += [_fmt(r.value(c)) for c in (REFERENCE, *SWEEP_GOALS, "copy")]
+            for peer_name, goal in SWEEP_GOALS.items():
+                t = r.median_s.get(peer_name)
+                if ref is None or t is None:
+                    cells.append("-")
+                    continue
+                ok = ref / t <= goal
+                missed += not ok
+                cells.append(f"{ref / t:.2f}" + ("" if ok else " MISSED"))
+            rows.append(cells)
+        print()
+        print(f"{work}: ns/element at every row length ({SWEEP_TOTAL} elements per call)")
+        head = ["n", "rows", REFERENCE, *SWEEP_GOALS, "copy"]
+        head += [f"lk/{p} (<= {g:g})" for p, g in SWEEP_GOALS.items()]
+        _print_grid(head, rows)
+    return missed
+
+
 def plot(path: str, results: list[Result], contenders: list[str], title: str) -> bool:
     try:
         import matplotlib
@@ -2011,6 +2063,11 @@ def main(argv: list[str] | None = None) -> int:
         "--paths",
         action="store_true",
         help="run the cases of every fast path (PATH_CASES) instead of the default table",
+    )
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="only the row functions at every row length against ONNX Runtime and PyTorch",
     )
     p.add_argument("--list", action="store_true", help="print every case name and exit")
     p.add_argument(
@@ -2109,6 +2166,16 @@ def main(argv: list[str] | None = None) -> int:
     print(flush=True)
 
     rng = np.random.default_rng(20240601)
+    if args.sweep:
+        sweep = run_sweep(dtype, reps, batch_s, contenders, rng)
+        print_sweep(sweep)
+        if args.json:
+            doc = {"machine": machine(), "simd_target": lk.simd_target(), "versions": versions()}
+            doc |= {"dtype": dtype.name, "clock": args.clock, "reps": reps}
+            doc["sweep"] = [_to_json(r) for r in sweep]
+            with open(args.json, "w") as f:
+                json.dump(doc, f, indent=1)
+        return 0
     results: list[Result] = []
     only = [o.strip() for o in args.only.split(",") if o.strip()] if args.only else []
     for work_name, shape in cases:
