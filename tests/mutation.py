@@ -436,6 +436,78 @@ EQUIVALENT = {
         ".min(axis=0, )",
         "initial= matters only for an empty column; an input without rows returned earlier",
     ),
+    "logitkit.__main__.x_main__mutmut_52": (
+        "confident = np.array([0.0, -40.0], )",
+        "an array of Python floats is float64 without dtype=",
+    ),
+    "logitkit._dask.x_loss__mutmut_690": (
+        "dtype=lt, meta=None)",
+        "with dtype= given and no meta, dask builds the meta from the dtype",
+    ),
+    "logitkit._dask.x_map_rows__mutmut_92": (
+        "meta=np.empty((0,) * nd, ),",
+        "with dtype= given, dask casts the meta to that dtype",
+    ),
+    "logitkit._divergence.x__kl__mutmut_22": (
+        ".get(red, )",
+        "denom None (for 'sum' and 'none') is read as 1 by the kernel factor and unused by _reduce",
+    ),
+    "logitkit._divergence.x__two_rows__mutmut_21": (
+        "x = x.astype(None)",
+        "astype(None) is astype(float64)",
+    ),
+    "logitkit._functional.x__row_function__mutmut_26": (
+        "and type(None) is int",
+        "turns the small-call path off: the general path gives the same bits (performance only)",
+    ),
+    "logitkit._penalties.x__bias_dense__mutmut_20": (
+        "b = b.astype(None)",
+        "astype(None) is astype(float64)",
+    ),
+    "logitkit._sample.x__option__mutmut_35": (
+        '"XXiufXX"',
+        "a dtype kind is one letter, never X: the same membership",
+    ),
+    "logitkit._sample.x__top_k_option__mutmut_40": (
+        '"XXiuXX"',
+        "a dtype kind is one letter, never X: the same membership",
+    ),
+    "logitkit._sample.x__rows__mutmut_18": (
+        "np.asarray(None).dtype",
+        "as_real_array returns an array: x0 always has a dtype, the branch never runs",
+    ),
+    "logitkit._validation.x_as_real_array__mutmut_2": (
+        'name: str = "X"',
+        "a default no caller uses: every call names its argument",
+    ),
+    "logitkit.losses.x__bce__mutmut_84": (
+        "axis == -2",
+        "skips the shortcut for axis -1 only: class_axis_index gives the same axis",
+    ),
+    "logitkit.losses.x__cross_entropy__mutmut_2": (
+        "r = None",
+        "turns the small-call path off: the general path gives the same bits (performance only)",
+    ),
+    "logitkit.losses.x__focal__mutmut_286": (
+        "np.asarray(temp, None)",
+        "temp is a Python float: float64 either way, and the quotient takes the wide type",
+    ),
+    "logitkit.multiclass.x_fit_temperature__mutmut_13": (
+        "_dask.is_dask(labels) and _dask.is_dask(sample_weight)",
+        "Dask labels then computed at each step instead of once: the same values (performance only)",
+    ),
+    "logitkit.multiclass.x_fit_temperature__mutmut_62": (
+        "ignore_index=ii, validate=None",
+        "validate is read as a truth value: None and False both skip the check",
+    ),
+    "logitkit.multiclass.x_sample__mutmut_9": (
+        "r = None",
+        "turns the small-call path off: the general path gives the same draw (performance only)",
+    ),
+    "logitkit.multilabel.x_brier_score__mutmut_50": (
+        "order=None",
+        "the memory order of a temporary: the same values, and np.mean reads them in C order",
+    ),
 }
 
 # Tests that assert a warning names the user's line: mutmut's trampolines add frames between the
