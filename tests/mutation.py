@@ -440,6 +440,10 @@ EQUIVALENT = {
         "confident = np.array([0.0, -40.0], )",
         "an array of Python floats is float64 without dtype=",
     ),
+    "logitkit._dask.x_loss__mutmut_651": (
+        "denom, lt, )",
+        "without dtype=, dask calls _mean on a zero-size meta, which returns the dtype lt",
+    ),
     "logitkit._dask.x_loss__mutmut_690": (
         "dtype=lt, meta=None)",
         "with dtype= given and no meta, dask builds the meta from the dtype",
@@ -503,6 +507,10 @@ EQUIVALENT = {
     "logitkit.multiclass.x_sample__mutmut_9": (
         "r = None",
         "turns the small-call path off: the general path gives the same draw (performance only)",
+    ),
+    "logitkit.multilabel.x__distillation__mutmut_48": (
+        '"STUDENT_LOGITS"',
+        "the student's logits were read (and refused by name) just before: this read cannot fail",
     ),
     "logitkit.multilabel.x_brier_score__mutmut_50": (
         "order=None",

@@ -753,15 +753,16 @@ def _api():
     return api
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("name", sorted(_api().EXAMPLES))
-def test_every_function_on_dask_rows_is_the_numpy_result(name):
+def test_every_function_on_dask_rows_is_the_numpy_result(name, dtype):
     """Every public function with its operands as Dask arrays chunked along the rows: a lazy result
     (dtype, shape, chunks and meta as declared) or an eager one (the functions that compute
     eagerly), and the values for the NumPy arrays: the same bits, but for a reduction (to the
     rounding of a sum) and a binary loss's 'mean' gradient (2 ulp: the module's docstring)."""
     api = _api()
     rows = 24
-    d = api.make_inputs(np.float64, rows, 33)
+    d = api.make_inputs(dtype, rows, 33)
     fn, _ = api._resolve(name, d)
     for i, call in enumerate(api.EXAMPLES[name](d)):
         first = call.kwargs.get("axis") == 0
@@ -779,7 +780,7 @@ def test_every_function_on_dask_rows_is_the_numpy_result(name):
         for k, (g, w) in enumerate(zip(got_leaves, want_leaves, strict=True)):
             assert g.dtype == w.dtype and g.shape == w.shape, f"{name} call {i} output {k}"
             if g.ndim == 0 and g.dtype.kind == "f":  # a reduction: blockwise sums
-                np.testing.assert_allclose(g, w, rtol=TOL[np.float64], atol=0, equal_nan=True)
+                np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=0, equal_nan=True)
             elif g.dtype.kind == "f":
                 with np.errstate(invalid="ignore"):
                     ok = (g == w) | (np.isnan(g) & np.isnan(w))

@@ -1261,3 +1261,112 @@ def test_calibration_warning_names_classes_only_for_a_temperature_per_class():
         fit = ml.fit_temperature(x, (rng.random((50, 4)) > 0.5).astype(float), fit_bias=False)
     assert (fit.temperature == 1000.0).all()
     assert "upper bound T_max=1000 for classes [0, 1, 2, 3] (" in str(rec[0].message)
+    # logits that order the labels perfectly put it at the lower bound, in both families
+    x = rng.normal(0.0, 1e-3, (50, 4))
+    with pytest.warns(mc.CalibrationWarning) as rec:
+        assert mc.fit_temperature(x, np.argmax(x, axis=1)) == 1e-3
+    assert str(rec[0].message).startswith(
+        "fit_temperature: the fitted temperature is at the lower bound T_min=0.001 (the loss"
+    )
+    with pytest.warns(ml.CalibrationWarning) as rec:
+        fit = ml.fit_temperature(x, (x > 0).astype(float), fit_bias=False, regularize=False)
+    assert (fit.temperature == 1e-3).all()
+    assert "lower bound T_min=0.001 for classes [0, 1, 2, 3] (" in str(rec[0].message)
+
+
+def test_nll_loss_log_probs_tolerance_at_its_edge():
+    """log_probs rows whose logsumexp is within 0.05 of 0 are accepted (rounded log-probabilities),
+    0.05 itself included; past it, ValueError naming the row."""
+    lp = np.array([[0.05, -np.inf], [np.log(0.25), np.log(0.75)]])
+    assert lk.nll_loss(lp, np.array([0, 1]), reduction="none").tolist() == [-0.05, -np.log(0.75)]
+    with pytest.raises(ValueError, match=r"^log_probs: .* row \(0,\) has logsumexp 0\.05"):
+        lk.nll_loss(np.array([[np.nextafter(0.05, 1.0), -np.inf]]), np.array([0]))
+
+
+def test_keepdims_out_with_other_axes_of_length_one():
+    """keepdims=True with out=: the out's class axis of length 1 is dropped, not its others."""
+    x = np.arange(6.0).reshape(2, 1, 3)
+    out = np.full((2, 1, 1), 7.0)
+    lk.logsumexp(x, axis=2, keepdims=True, out=out)
+    assert out[:, 0, 0].tolist() == [lk.logsumexp(x[0, 0]), lk.logsumexp(x[1, 0])]
+
+
+def test_backward_out_has_the_broadcast_shape_of_both_operands():
+    """out= of an elementwise backward must have the broadcast shape of grad and y: a grad that
+    broadcasts against a larger y does not set the shape."""
+    g, y = np.ones(3), np.full((2, 3), 0.25)
+    out = np.empty((2, 3))
+    assert lk.sigmoid_backward(g, y, out=out) is out
+    np.testing.assert_array_equal(out, np.full((2, 3), 0.1875))
+    with pytest.raises(ValueError, match=r"^out: "):
+        lk.sigmoid_backward(g, y, out=np.empty(3))
+
+
+def test_sample_of_one_row_is_a_numpy_integer_and_refuses_inf_temperature():
+    """One 1-d row gives one token as a NumPy integer (not a 0-d array), on every path; a
+    temperature of inf is refused by name on every path."""
+    r = mc.sample(np.array([1.0, 2.0, 0.5]), rng=0)
+    assert isinstance(r, np.integer) and not isinstance(r, np.ndarray)
+    r = mc.sample(np.array([1.0, 2.0, 0.5]), rng=0, where=np.array([True, True, False]))
+    assert isinstance(r, np.integer)
+    for kw in ({}, {"where": np.array([True, True])}):
+        with pytest.raises(ValueError, match=r"^temperature: "):
+            mc.sample(np.array([1.0, 2.0]), temperature=np.inf, rng=0, **kw)
+
+
+def test_top_k_per_row_takes_integer_arrays_only():
+    """top_k one per row: any integer dtype gives the same probabilities; float arrays are a
+    TypeError naming top_k (a float k is ambiguous)."""
+    x = np.random.default_rng(2).standard_normal((3, 20))
+    k64 = np.array([1, 5, 20])
+    want = mc.proba(x, top_k=k64)
+    for k in (k64.astype(np.int32), k64.astype(np.uint8), k64.astype(np.uint64)):
+        np.testing.assert_array_equal(mc.proba(x, top_k=k), want)
+    with pytest.raises(TypeError, match=r"^top_k: "):
+        mc.proba(x, top_k=k64.astype(np.float64))
+
+
+def test_option_type_errors_name_the_option():
+    x, t = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(TypeError, match=r"^label_smoothing: expected a number in \[0, 1\], got"):
+        lk.cross_entropy(x, t, label_smoothing=[0.1, 0.2])
+    with pytest.raises(
+        TypeError,
+        match=r"^hess_scale: expected a positive number, 'xgboost' or 'lightgbm'; got list \[1\.0\]$",
+    ):
+        lk.grad_hess(x, t, family="multiclass", hess_scale=[1.0])
+    with pytest.raises(
+        ValueError,
+        match=r"^p_logits and q_logits: the shapes differ, \(2, 3\) and \(3, 2\) \(one logit of "
+        r"each distribution per label\)$",
+    ):
+        lk.binary_kl_divergence(x, x.T)
+    import dask.array as da
+
+    with pytest.raises(
+        TypeError, match=r"^out: not supported for Dask logits \(the result is a lazy Dask array\)$"
+    ):
+        ml.proba(da.from_array(x, chunks=1), temperature=[1.0, 2.0, 3.0], out=np.empty((2, 3)))
+
+
+def test_float16_loss_gradient_into_out():
+    """float16 logits with out=: the gradient (float16) is written into out and returned."""
+    x = np.array([[0.5, -2.0, 3.0]], np.float16)
+    y = np.array([[1.0, 0.0, 1.0]], np.float16)
+    want = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction="none")
+    out = np.full((1, 3), 7.0, np.float16)
+    got = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction="none", out=out)
+    assert got[1] is out and np.array_equal(out, want[1])
+
+
+def test_fit_temperature_leaves_out_the_ignored_labels():
+    """Labels equal to ignore_index take no part: the fit is the fit of the other rows."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(0.0, 3.0, (200, 5))
+    labels = np.argmax(x + rng.gumbel(size=x.shape), axis=1)  # calibrated: T near 1
+    labels[::3] = 7  # not a class: ignored rows
+    keep = labels != 7
+    T = mc.fit_temperature(x, labels, ignore_index=7)
+    assert 0.5 < T < 2.0
+    # the same optimum (to the solver's tolerance: the sums run over other layouts)
+    assert T == pytest.approx(mc.fit_temperature(x[keep], labels[keep]), rel=1e-9)

@@ -152,7 +152,9 @@ def _top_k_option(value: Any, batch: tuple[int, ...]) -> Any:
         raise ValueError(
             f"top_k: must be >= 0 (0 or None: no filter), got {int(a[pos])} (row {pos})"
         )
-    return np.ascontiguousarray(np.minimum(a, 2**62), dtype=np.int64).reshape(-1)
+    # the cap in the array's own kind: a Python 2**62 does not fit the narrow integer dtypes
+    cap = np.uint64(2**62) if a.dtype.kind == "u" else np.int64(2**62)
+    return np.ascontiguousarray(np.minimum(a, cap), dtype=np.int64).reshape(-1)
 
 
 def _rows(
