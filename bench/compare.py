@@ -2169,6 +2169,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         sweep = run_sweep(dtype, reps, batch_s, contenders, rng)
         print_sweep(sweep)
+        if args.plot:
+            title = (
+                f"log_softmax {dtype.name}, 2^22 elements per call, 1 thread\n"
+                f"{machine()}, logitkit ISA {lk.simd_target()}"
+            )
+            curves = [c for c in (REFERENCE, *SWEEP_GOALS, "copy") if c in contenders]
+            if plot(args.plot, [r for r in sweep if r.work == "log_softmax"], curves, title):
+                print(f"\nplot written to {args.plot}")
         if args.json:
             doc = {"machine": machine(), "simd_target": lk.simd_target(), "versions": versions()}
             doc |= {"dtype": dtype.name, "clock": args.clock, "reps": reps}

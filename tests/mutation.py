@@ -112,6 +112,10 @@ KILLED_OUTSIDE = {
             "tests): the warning then names a line inside the package"
         ),
     ),
+    "logitkit._multi.x_warn_if_probabilities__mutmut_61": (
+        "if (not multilabel) or True",
+        "test_multilabel.py::test_probabilities_passed_as_logits_warn (the multi-label message)",
+    ),
 }
 
 # Mutants that change no observable behaviour, found by reading each survivor: excluded from the
@@ -516,14 +520,62 @@ EQUIVALENT = {
         "order=None",
         "the memory order of a temporary: the same values, and np.mean reads them in C order",
     ),
+    "logitkit._dask.x__denominator__mutmut_113": (
+        "dtype=None, chunks=one).sum()",
+        "dask infers float64 from part() on a meta, the dtype given; the sum is read as a number",
+    ),
+    "logitkit._dask.x_loss__mutmut_145": (
+        '"kind", "XXfXX")',
+        "a NumPy or Dask dtype always has a kind: the default is never read",
+    ),
+    "logitkit._dask.x_loss__mutmut_552": (
+        "dtype=object, )",
+        "with dtype= given and no meta, dask builds the object meta of this intermediate itself",
+    ),
+    "logitkit._functional.x__check_against_the_kernel_list__mutmut_12": (
+        "LOGITKIT._FUNCTIONAL: __ALL__",
+        "raised only by an inconsistent package (a build error): no input reaches the message",
+    ),
+    "logitkit._functional.x__pair__mutmut_30": (
+        'getattr(getattr(grad, "dtype", ), "kind", "f")',
+        "grad is as_real_array's result, an array: it has a dtype, the default is never read",
+    ),
+    "logitkit._multi.x_along__mutmut_4": (
+        "v.reshape((-2,)",
+        "NumPy reads any negative size as the one to infer",
+    ),
+    "logitkit._sample.x__rows__mutmut_24": (
+        '"XXdtypeXX"',
+        "x0 is an array: np.asarray(x0).dtype is x0.dtype",
+    ),
+    "logitkit.losses.x__bce_weight__mutmut_36": (
+        "ok = None",
+        "read only as a truth value: None and False alike",
+    ),
+    "logitkit.multiclass.x_sample__mutmut_7": (
+        "axis == -2",
+        "the small-call path off for axis -1: the general path gives the same draw (performance)",
+    ),
+    "logitkit.multiclass.x_top_k__mutmut_52": (
+        'getattr(x, "dtype", )',
+        "x is an array: it has a dtype, the default is never read",
+    ),
+    "logitkit.multilabel.x__z__mutmut_29": (
+        "np.asarray(along(b, ax, x.ndim), None)",
+        "z is in the wide type: adding the float64 bias promotes to it either way",
+    ),
+    "logitkit._sample.x__fast_sample__mutmut_3": (
+        "dt = None",
+        "turns the small-call path off: the general path gives the same draw (performance only)",
+    ),
 }
 
 # Tests that assert a warning names the user's line: mutmut's trampolines add frames between the
 # package's functions, so the line named is one of the package's own under mutation (not a mutant's
 # doing). They run in the suite.
 DESELECT = [
-    "tests/test_multiclass.py::test_probabilities_passed_as_logits_warn",
-    "tests/test_multilabel.py::test_probabilities_passed_as_logits_warn",
+    "tests/test_multiclass.py::test_probabilities_warning_points_at_the_callers_line",
+    "tests/test_multilabel.py::test_probabilities_warning_points_at_the_callers_line",
     "tests/test_diagnostics.py::test_probabilities_warning_points_at_the_caller",
     "tests/test_diagnostics.py::test_calibration_warning_points_at_the_caller",
 ]

@@ -269,12 +269,18 @@ def test_integer_matrices_are_explained():
         mc.loss(x, multi_hot.astype(bool))
 
 
+def test_probabilities_warning_points_at_the_callers_line():
+    p = lk.softmax(_logits((5, 4), F64))
+    with pytest.warns(mc.ProbabilitiesWarning) as rec:
+        mc.proba(p)
+    assert rec[0].filename == __file__  # points at the caller
+
+
 def test_probabilities_passed_as_logits_warn():
     p = lk.softmax(_logits((5, 4), F64))
     with pytest.warns(UserWarning, match="look like probabilities") as rec:
         mc.proba(p)
     assert rec[0].category is mc.ProbabilitiesWarning
-    assert rec[0].filename == __file__  # points at the caller
     for f in (mc.log_proba, mc.predict):
         with pytest.warns(mc.ProbabilitiesWarning, match="np.log"):
             f(p)

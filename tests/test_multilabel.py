@@ -290,11 +290,17 @@ def test_one_column_and_other_shape_errors():
         ml.loss(x, np.full((5, 1), 2.0))
 
 
-def test_probabilities_passed_as_logits_warn():
+def test_probabilities_warning_points_at_the_callers_line():
     soft = lk.softmax(_logits((6, 4), F64))
-    with pytest.warns(ml.ProbabilitiesWarning, match="use logitkit.multiclass") as rec:
+    with pytest.warns(ml.ProbabilitiesWarning) as rec:
         ml.proba(soft)
     assert rec[0].filename == __file__
+
+
+def test_probabilities_passed_as_logits_warn():
+    soft = lk.softmax(_logits((6, 4), F64))
+    with pytest.warns(ml.ProbabilitiesWarning, match="use logitkit.multiclass"):
+        ml.proba(soft)
     sig = lk.sigmoid(_logits((8, 5), F64))  # 40 entries in (0, 1)
     for f in (ml.proba, ml.log_proba, ml.predict):
         with pytest.warns(UserWarning, match="log1p"):
