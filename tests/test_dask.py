@@ -788,3 +788,23 @@ def test_every_function_on_dask_rows_is_the_numpy_result(name, dtype):
                 assert ok.all(), f"{name} call {i} output {k}: {np.argwhere(~ok)[:3].tolist()}"
             else:
                 np.testing.assert_array_equal(g, w, err_msg=f"{name} call {i} output {k}")
+
+
+@pytest.mark.parametrize("form", ["list", "dask"])
+def test_class_weights_as_a_list_or_a_dask_array(form):
+    """A class weight (and BCE's pos_weight) given as a Python list or a Dask array weighs the
+    lazy losses as the NumPy array does."""
+    x = _logits(np.float64)
+    t = RNG.integers(0, 5, 12)
+    y = (RNG.random((12, 5)) > 0.5).astype(np.float64)
+    w, pw = _quarters(5), _quarters(5)
+    as_form = (lambda a: a.tolist()) if form == "list" else (lambda a: da.from_array(a, 5))
+    dx = _rows_of(x, 4)
+    got = _compute(
+        lk.cross_entropy(dx, t, weight=as_form(w), reduction="none"),
+        lk.binary_cross_entropy_with_logits(dx, y, pos_weight=as_form(pw), reduction="none"),
+    )
+    _same(got[0], lk.cross_entropy(x, t, weight=w, reduction="none"))
+    _same(got[1], lk.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none"))
+    (mean,) = _compute(lk.cross_entropy(dx, t, weight=as_form(w)))  # Σ weights: the denominator
+    _close_scalar(mean, lk.cross_entropy(x, t, weight=w), np.float64)
