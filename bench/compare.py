@@ -1948,6 +1948,16 @@ def print_targets(results: list[Result]) -> None:
         _print_grid(["work", "shape", "speedup", "target"], rows)
 
 
+def _progress(r: Result, contenders: list[str]) -> None:
+    """One measured case on stderr, as the run goes."""
+    print(
+        f"  measured {r.work} {_shape(r.shape)}: "
+        + ", ".join(f"{c} {_fmt(r.value(c))}" for c in contenders if c in r.median_s),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def run_sweep(
     dtype: np.dtype, reps: int, batch_s: float, contenders: list[str], rng: np.random.Generator
 ) -> list[Result]:
@@ -1957,12 +1967,7 @@ def run_sweep(
             shape = (max(1, round(SWEEP_TOTAL / n)), n)
             r = run_case(WORKS[work], shape, dtype, reps, batch_s, contenders, rng, per_call=False)
             results.append(r)
-            print(
-                f"  measured {work} {_shape(shape)}: "
-                + ", ".join(f"{c} {_fmt(r.value(c))}" for c in contenders if c in r.median_s),
-                file=sys.stderr,
-                flush=True,
-            )
+            _progress(r, contenders)
     return results
 
 
@@ -2191,12 +2196,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         r = run_case(WORKS[work_name], shape, dtype, reps, batch_s, contenders, rng)
         results.append(r)
-        print(
-            f"  measured {r.work} {_shape(r.shape)}: "
-            + ", ".join(f"{c} {_fmt(r.value(c))}" for c in contenders if c in r.median_s),
-            file=sys.stderr,
-            flush=True,
-        )
+        _progress(r, contenders)
     print(file=sys.stderr, flush=True)
     print_tables(results, contenders)
     print_targets(results)
