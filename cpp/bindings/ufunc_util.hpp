@@ -70,72 +70,12 @@ class FlagGuard {
 #endif
 };
 
-// IEEE binary16 <-> binary32 (round to nearest even), for the float16 loops.
-inline float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
-  std::uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal half: normalize
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      bits = sign | (std::uint32_t(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-inline std::uint16_t float_to_half(float f) {
-  std::uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const std::uint16_t sign = std::uint16_t((x >> 16) & 0x8000u);
-  const std::uint32_t ax = x & 0x7fffffffu;
-  if (ax >= 0x7f800000u) return std::uint16_t(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
-  if (ax >= 0x477ff000u) return std::uint16_t(sign | 0x7c00u);  // rounds to >= 65520: inf
-  if (ax < 0x38800000u) {                                         // below 2^-14: subnormal half or 0
-    float t;  // |f| in units of the smallest subnormal half, 2^-24 (exact), then rounded to even
-    std::memcpy(&t, &ax, 4);
-    t = t * 16777216.0f;
-    volatile float shifted = t + 8388608.0f;  // 2^23: rounds t to an integer (t < 1024)
-    return std::uint16_t(sign | std::uint32_t(shifted - 8388608.0f));
-  }
-  std::uint32_t r = ax - 0x38000000u;  // rebias exponent 127 -> 15
-  const std::uint32_t rem = r & 0x1fffu;
-  r >>= 13;
-  if (rem > 0x1000u || (rem == 0x1000u && (r & 1))) ++r;
-  return std::uint16_t(sign | r);
-}
-
 // bfloat16 (ml_dtypes.bfloat16, a NumPy user dtype): the upper 16 bits of a float32. Its own
 // storage type, so that a loop template tells it from float16 (std::uint16_t).
 struct bf16 {
   std::uint16_t bits;
 };
 static_assert(sizeof(bf16) == 2, "bf16 is stored in two bytes");
-inline float bf16_to_float(bf16 h) {
-  const std::uint32_t bits = std::uint32_t(h.bits) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-// Round to nearest even; NaN stays NaN (quieted, sign kept: truncating a NaN whose payload lies in
-// the low half only would give an infinity); overflow rounds to an infinity as IEEE rounding does.
-inline bf16 float_to_bf16(float f) {
-  std::uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return bf16{std::uint16_t((x >> 16) | 0x0040u)};
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return bf16{std::uint16_t(x >> 16)};
-}
 
 // Storage type S in NumPy's array, compute type C: float16 and bfloat16 are computed in float32.
 template <class S> struct compute_of { using type = S; };
@@ -147,26 +87,34 @@ template <> struct compute_of<bf16> { using type = float; };
 template <class S> struct reduce_out { using type = S; };
 template <> struct reduce_out<bf16> { using type = float; };
 
-// Copies n elements at byte stride `stride` into a contiguous buffer of T (converting float16 and
-// bfloat16).
+// Copies n elements at byte stride `stride` into a contiguous buffer of T. float16 and bfloat16
+// are converted by the active ISA's conversions (kernels/convert.hpp: vector instructions where
+// the ISA has them, the same bits as its scalar reference).
 template <class S, class T>
 inline void gather(const char* p, npy_intp stride, npy_intp n, T* out) {
-  for (npy_intp i = 0; i < n; ++i, p += stride) {
-    S v;
-    std::memcpy(&v, p, sizeof(S));
-    if constexpr (std::is_same_v<S, std::uint16_t>) out[i] = half_to_float(v);
-    else if constexpr (std::is_same_v<S, bf16>) out[i] = bf16_to_float(v);
-    else out[i] = T(v);
+  if constexpr (std::is_same_v<S, std::uint16_t> || std::is_same_v<S, bf16>) {
+    static_assert(std::is_same_v<T, float>, "float16 and bfloat16 are computed in float32");
+    const auto& c = logitkit::active_kernels().convert;
+    (std::is_same_v<S, bf16> ? c.bf16_to_float : c.half_to_float)(p, stride, out, std::size_t(n));
+  } else {
+    for (npy_intp i = 0; i < n; ++i, p += stride) {
+      S v;
+      std::memcpy(&v, p, sizeof(S));
+      out[i] = T(v);
+    }
   }
 }
 template <class S, class T>
 inline void scatter(const T* in, npy_intp n, char* p, npy_intp stride) {
-  for (npy_intp i = 0; i < n; ++i, p += stride) {
-    S v;
-    if constexpr (std::is_same_v<S, std::uint16_t>) v = float_to_half(in[i]);
-    else if constexpr (std::is_same_v<S, bf16>) v = float_to_bf16(in[i]);
-    else v = S(in[i]);
-    std::memcpy(p, &v, sizeof(S));
+  if constexpr (std::is_same_v<S, std::uint16_t> || std::is_same_v<S, bf16>) {
+    static_assert(std::is_same_v<T, float>, "float16 and bfloat16 are computed in float32");
+    const auto& c = logitkit::active_kernels().convert;
+    (std::is_same_v<S, bf16> ? c.float_to_bf16 : c.float_to_half)(in, p, stride, std::size_t(n));
+  } else {
+    for (npy_intp i = 0; i < n; ++i, p += stride) {
+      const S v = S(in[i]);
+      std::memcpy(p, &v, sizeof(S));
+    }
   }
 }
 
@@ -361,9 +309,12 @@ void row_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
         C* by = scratch<C>(3, std::size_t(B * n));
         for (npy_intp r = rb; r < re; r += B) {
           const npy_intp m = re - r < B ? re - r : B;
-          for (npy_intp i = 0; i < m; ++i) gather<S>(args[0] + (r + i) * steps[0], steps[2], n, bx + i * n);
+          // rows evenly spaced at n entries (a contiguous float16 batch): the block in one call
+          if (steps[0] == n * steps[2]) gather<S>(args[0] + r * steps[0], steps[2], m * n, bx);
+          else for (npy_intp i = 0; i < m; ++i) gather<S>(args[0] + (r + i) * steps[0], steps[2], n, bx + i * n);
           fr(bx, by, std::size_t(m), std::size_t(n), 1.0);
-          for (npy_intp i = 0; i < m; ++i) scatter<S>(by + i * n, n, args[1] + (r + i) * steps[1], steps[3]);
+          if (steps[1] == n * steps[3]) scatter<S>(by, m * n, args[1] + r * steps[1], steps[3]);
+          else for (npy_intp i = 0; i < m; ++i) scatter<S>(by + i * n, n, args[1] + (r + i) * steps[1], steps[3]);
         }
       });
       return;

@@ -44,13 +44,14 @@ struct X86Features {
     const int max_leaf = r[0];
     cpuid(1, 0, r);
     const bool osxsave = (r[2] >> 27) & 1, fma = (r[2] >> 12) & 1, avx = (r[2] >> 28) & 1;
+    const bool f16c = (r[2] >> 29) & 1;  // the avx2 objects convert float16 with it (every AVX2 CPU has it)
     if (!osxsave || !avx || max_leaf < 7) return;
     const unsigned long long xcr0 = xgetbv0();
     const bool os_ymm = (xcr0 & 0x6) == 0x6, os_zmm = (xcr0 & 0xe6) == 0xe6;
     cpuid(7, 0, r);
     const bool avx2_bit = (r[1] >> 5) & 1;
     const bool f = (r[1] >> 16) & 1, dq = (r[1] >> 17) & 1, bw = (r[1] >> 30) & 1, vl = (r[1] >> 31) & 1;
-    avx2 = os_ymm && avx2_bit && fma;
+    avx2 = os_ymm && avx2_bit && fma && f16c;
     avx512 = avx2 && os_zmm && f && dq && bw && vl;
   }
 };

@@ -3,6 +3,7 @@
 // non-zero on any failure. Run by ctest (LOGITKIT_BUILD_TESTS=ON) and, for arm64, under qemu by
 // tests/cpp/run_arm64_qemu.sh.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -429,6 +430,100 @@ void test_isa(const char* isa) {
   test_backward_huge<T>(isa);
 }
 
+// ------------------------------------------------------------ float16 / bfloat16 conversions
+// Oracles independent of the kernels' code: a 16-bit pattern's value from its fields (ldexp, exact),
+// and a float rounded to the 16-bit format by dividing by the format's quantum at its binade (exact:
+// a power of two) and rounding to the nearest integer, ties to even (nearbyint, default mode).
+std::uint32_t float_bits(float f) {
+  std::uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+// 16-bit pattern -> the float32 bits it must widen to (NaN: quieted, payload kept).
+std::uint32_t widen_oracle(std::uint16_t h, bool bf16) {
+  const int mant_bits = bf16 ? 7 : 10, exp_bits = bf16 ? 8 : 5, bias = bf16 ? 127 : 15;
+  const std::uint32_t sign = std::uint32_t(h >> 15) << 31;
+  const std::uint32_t e = (h >> mant_bits) & ((1u << exp_bits) - 1), m = h & ((1u << mant_bits) - 1);
+  if (e == (1u << exp_bits) - 1) return sign | 0x7f800000u | (m << (23 - mant_bits)) | (m ? 0x400000u : 0u);
+  const double v = e == 0 ? std::ldexp(double(m), 1 - bias - mant_bits)
+                          : std::ldexp(double(m + (1u << mant_bits)), int(e) - bias - mant_bits);
+  return sign | float_bits(float(v));  // exact: every such value is a float
+}
+// float -> the 16-bit pattern it must narrow to.
+std::uint16_t narrow_oracle(float f, bool bf16) {
+  const std::uint32_t b = float_bits(f);
+  const int mant_bits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15;
+  const std::uint16_t sign = std::uint16_t((b >> 31) << 15);
+  if (std::isnan(f))  // quiet, the payload's top bits
+    return std::uint16_t(sign | (bf16 ? 0x7fc0u | ((b >> 16) & 0x7fu) : 0x7e00u | ((b >> 13) & 0x3ffu)));
+  const std::uint32_t inf = ((1u << (bf16 ? 8 : 5)) - 1) << mant_bits;
+  if (std::isinf(f)) return std::uint16_t(sign | inf);
+  const double a = std::fabs(double(f));
+  const double min_normal = std::ldexp(1.0, 1 - bias);
+  int e;
+  std::frexp(a, &e);  // a in [2^(e-1), 2^e)
+  const int E = a < min_normal ? 1 - bias : e - 1;
+  const double q = std::ldexp(1.0, E - mant_bits);
+  const double r = std::nearbyint(a / q);
+  if (a < min_normal) return std::uint16_t(sign | std::uint32_t(r));  // r = 2^mant_bits: the smallest normal
+  const std::uint32_t bits = (std::uint32_t(E + bias) << mant_bits) + (std::uint32_t(r) - (1u << mant_bits));
+  return std::uint16_t(sign | (bits > inf ? inf : bits));  // past the largest: infinity
+}
+
+// Every 16-bit pattern widened, and floats at every rounding boundary narrowed, contiguous (the
+// vector path and its tail) and strided (the scalar path), against the oracles.
+void test_conversions(const char* isa) {
+  const Conversions& c = active_kernels().convert;
+  for (const bool bf16 : {false, true}) {
+    const char* what = bf16 ? "bfloat16" : "float16";
+    std::vector<std::uint16_t> h(65536 + 3);
+    for (std::size_t i = 0; i < h.size(); ++i) h[i] = std::uint16_t(i);
+    std::vector<float> out(h.size()), out_s(h.size());
+    (bf16 ? c.bf16_to_float : c.half_to_float)(h.data(), 2, out.data(), h.size());
+    // every other pattern, at a stride of 4 bytes
+    (bf16 ? c.bf16_to_float : c.half_to_float)(h.data(), 4, out_s.data(), h.size() / 2);
+    int bad = 0;
+    for (std::size_t i = 0; i < h.size(); ++i) {
+      const std::uint32_t want = widen_oracle(h[i], bf16);
+      if (float_bits(out[i]) != want || (i < h.size() / 2 && float_bits(out_s[i]) != widen_oracle(h[2 * i], bf16))) {
+        if (bad++ < 3) std::printf("FAIL %s widen %s 0x%04x: 0x%08x, want 0x%08x\n", isa, what, unsigned(h[i]), float_bits(out[i]), want);
+      }
+    }
+    // floats: every pattern whose low bits sit at or next to a rounding boundary of the format
+    // (ties, one below, one above, exact), over every high part; then random patterns
+    const int drop = bf16 ? 16 : 13;
+    const std::uint32_t lows[] = {0u, 1u, (1u << (drop - 1)) - 1, 1u << (drop - 1), (1u << (drop - 1)) + 1, (1u << drop) - 1};
+    std::vector<float> f;
+    for (std::uint32_t hi = 0; hi < (1u << (32 - drop)); ++hi)
+      for (const std::uint32_t lo : lows) {
+        const std::uint32_t b = (hi << drop) | lo;
+        float v;
+        std::memcpy(&v, &b, 4);
+        f.push_back(v);
+      }
+    std::mt19937 rng(7);
+    for (int i = 0; i < 200003; ++i) {
+      const std::uint32_t b = rng();
+      float v;
+      std::memcpy(&v, &b, 4);
+      f.push_back(v);
+    }
+    std::vector<std::uint16_t> n16(f.size()), n16_s(2 * f.size());
+    (bf16 ? c.float_to_bf16 : c.float_to_half)(f.data(), n16.data(), 2, f.size());
+    (bf16 ? c.float_to_bf16 : c.float_to_half)(f.data(), n16_s.data(), 4, f.size());
+    for (std::size_t i = 0; i < f.size(); ++i) {
+      const std::uint16_t want = narrow_oracle(f[i], bf16);
+      if (n16[i] != want || n16_s[2 * i] != want) {
+        if (bad++ < 6)
+          std::printf("FAIL %s narrow %s 0x%08x: 0x%04x (strided 0x%04x), want 0x%04x\n", isa, what, float_bits(f[i]),
+                      unsigned(n16[i]), unsigned(n16_s[2 * i]), unsigned(want));
+      }
+    }
+    if (bad) ++failures;
+    std::printf("%s %s conversions: 65536 patterns widened, %zu floats narrowed, %d wrong\n", isa, what, f.size(), bad);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -440,6 +535,7 @@ int main() {
     }
     test_isa<float>(isa.c_str());
     test_isa<double>(isa.c_str());
+    test_conversions(isa.c_str());
   }
   std::printf("%s\n", failures ? "FAILED" : "all kernel tests passed");
   return failures ? 1 : 0;

@@ -36,10 +36,21 @@ struct TypedKernels {
 #undef LOGITKIT_FIELD_SELECT
 };
 
+// float16 and bfloat16 storage <-> float32 (kernels/convert.hpp): n elements of 16-bit storage at
+// a byte stride, to or from n contiguous floats. Not kernels of the list: the bindings' float16 and
+// bfloat16 loops convert with them around the float32 kernels.
+struct Conversions {
+  void (*half_to_float)(const void* in, std::ptrdiff_t stride, float* out, std::size_t n);
+  void (*float_to_half)(const float* in, void* out, std::ptrdiff_t stride, std::size_t n);
+  void (*bf16_to_float)(const void* in, std::ptrdiff_t stride, float* out, std::size_t n);
+  void (*float_to_bf16)(const float* in, void* out, std::ptrdiff_t stride, std::size_t n);
+};
+
 struct KernelTable {
   const char* name;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
+  Conversions convert;
   template <class T> const TypedKernels<T>& get() const;
 };
 template <> inline const TypedKernels<float>& KernelTable::get<float>() const { return f32; }

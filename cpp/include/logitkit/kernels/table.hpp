@@ -6,6 +6,7 @@
 #include "activations.hpp"
 #include "backward.hpp"
 #include "binary_divergence.hpp"
+#include "convert.hpp"
 #include "distillation.hpp"
 #include "divergence.hpp"
 #include "losses.hpp"
@@ -37,7 +38,8 @@ TypedKernels<scalar_t<V>> make_typed_kernels() {
 
 template <class VF, class VD>
 KernelTable make_table(const char* name) {
-  return KernelTable{name, make_typed_kernels<VF>(), make_typed_kernels<VD>()};
+  const Conversions convert{&widen_16<VF, false>, &narrow_16<VF, false>, &widen_16<VF, true>, &narrow_16<VF, true>};
+  return KernelTable{name, make_typed_kernels<VF>(), make_typed_kernels<VD>(), convert};
 }
 
 }  // namespace logitkit::kernels

@@ -36,6 +36,30 @@ struct VF {
     return {_mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, k), _mm256_castsi256_ps(k))};
   }
   static void store_n(float* p, VF a, std::size_t n) { _mm256_maskstore_ps(p, first(n), a.v); }
+  // 8 float16 / bfloat16 values at p <-> floats, as kernels/convert.hpp's scalar reference converts
+  // them (round to nearest even; NaN quieted, payload kept). float16 needs F16C (compiled with it).
+#if defined(__F16C__) || defined(_MSC_VER)
+  static VF load_half(const std::uint16_t* p) {
+    return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))};
+  }
+  static void store_half(std::uint16_t* p, VF a) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT));
+  }
+#endif
+  static VF load_bf16(const std::uint16_t* p) {
+    const __m256i b = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+    return {_mm256_castsi256_ps(_mm256_or_si256(b, _mm256_and_si256(nan, _mm256_set1_epi32(0x400000))))};
+  }
+  static void store_bf16(std::uint16_t* p, VF a) {
+    const __m256i x = _mm256_castps_si256(a.v);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), odd), 16);
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(0x40));
+    const __m256i r = _mm256_blendv_epi8(rounded, quiet, nan);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+  }
 };
 struct VD {
   using scalar = double;
@@ -149,6 +173,37 @@ inline double hsum(VF a) {
   VD lo{_mm256_cvtps_pd(_mm256_castps256_ps128(a.v))};
   VD hi{_mm256_cvtps_pd(_mm256_extractf128_ps(a.v, 1))};
   return hsum(lo + hi);
+}
+
+// transpose(r): r[i] lane j becomes r[j] lane i (a W x W block in registers: the short-row kernel's
+// rows into lanes and back). Pairs within 128-bit lanes, then the 128-bit halves across vectors.
+inline void transpose(VF* r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i].v, r[i + 1].v);
+    t[i + 1] = _mm256_unpackhi_ps(r[i].v, r[i + 1].v);
+  }
+  // u[4q + c], 128-bit half k: column 4k + c of rows 4q .. 4q + 3
+  for (int q = 0; q < 8; q += 4) {
+    const __m256d a = _mm256_castps_pd(t[q]), b = _mm256_castps_pd(t[q + 1]);
+    const __m256d c = _mm256_castps_pd(t[q + 2]), d = _mm256_castps_pd(t[q + 3]);
+    u[q] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, c));
+    u[q + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, c));
+    u[q + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(b, d));
+    u[q + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(b, d));
+  }
+  for (int c = 0; c < 4; ++c) {
+    r[c].v = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    r[4 + c].v = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
+inline void transpose(VD* r) {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0].v, r[1].v), t1 = _mm256_unpackhi_pd(r[0].v, r[1].v);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2].v, r[3].v), t3 = _mm256_unpackhi_pd(r[2].v, r[3].v);
+  r[0].v = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1].v = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2].v = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3].v = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
 inline IF bits(VF a) { return {_mm256_castps_si256(a.v)}; }

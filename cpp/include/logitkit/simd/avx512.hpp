@@ -32,6 +32,28 @@ struct VF {
     return {_mm512_mask_loadu_ps(_mm512_set1_ps(fill), __mmask16((1u << n) - 1), p)};
   }
   static void store_n(float* p, VF a, std::size_t n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), a.v); }
+  // 16 float16 / bfloat16 values at p <-> floats, as kernels/convert.hpp's scalar reference converts
+  // them (round to nearest even; NaN quieted, payload kept).
+  static VF load_half(const std::uint16_t* p) {
+    return {_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))};
+  }
+  static void store_half(std::uint16_t* p, VF a) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT));
+  }
+  static VF load_bf16(const std::uint16_t* p) {
+    const __m512i b = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16);
+    const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+    return {_mm512_castsi512_ps(_mm512_mask_or_epi32(b, nan, b, _mm512_set1_epi32(0x400000)))};
+  }
+  static void store_bf16(std::uint16_t* p, VF a) {
+    const __m512i x = _mm512_castps_si512(a.v);
+    const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+    const __m512i hi = _mm512_srli_epi32(x, 16);
+    const __m512i odd = _mm512_and_si512(hi, _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), odd), 16);
+    r = _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(r));
+  }
 };
 struct VD {
   using scalar = double;
@@ -123,6 +145,49 @@ inline double hsum(VF a) {
   VD lo{_mm512_cvtps_pd(_mm512_castps512_ps256(a.v))};
   VD hi{_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a.v), 1)))};
   return hsum(lo + hi);
+}
+
+// transpose(r): r[i] lane j becomes r[j] lane i (a W x W block in registers: the short-row kernel's
+// rows into lanes and back). Floats: pairs within 128-bit lanes, then 128-bit lanes across vectors.
+inline void transpose(VF* r) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i].v, r[i + 1].v);
+    t[i + 1] = _mm512_unpackhi_ps(r[i].v, r[i + 1].v);
+  }
+  // u[4q + c], 128-bit lane k: column 4k + c of rows 4q .. 4q + 3
+  for (int q = 0; q < 16; q += 4) {
+    const __m512d a = _mm512_castps_pd(t[q]), b = _mm512_castps_pd(t[q + 1]);
+    const __m512d c = _mm512_castps_pd(t[q + 2]), d = _mm512_castps_pd(t[q + 3]);
+    u[q] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int c = 0; c < 4; ++c) {  // the 4 x 4 transposition of 128-bit lanes among u[c], u[4 + c], ...
+    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+    r[c].v = _mm512_shuffle_f32x4(v0, v2, 0x88);
+    r[4 + c].v = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+    r[8 + c].v = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[12 + c].v = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+  }
+}
+inline void transpose(VD* r) {
+  __m512d t[8];
+  // t[2i + c], 128-bit lane k: column 2k + c of rows 2i, 2i + 1
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm512_unpacklo_pd(r[i].v, r[i + 1].v);
+    t[i + 1] = _mm512_unpackhi_pd(r[i].v, r[i + 1].v);
+  }
+  for (int c = 0; c < 2; ++c) {
+    const __m512d v0 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0x44), v1 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0xEE);
+    const __m512d v2 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0x44), v3 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0xEE);
+    r[c].v = _mm512_shuffle_f64x2(v0, v2, 0x88);
+    r[2 + c].v = _mm512_shuffle_f64x2(v0, v2, 0xDD);
+    r[4 + c].v = _mm512_shuffle_f64x2(v1, v3, 0x88);
+    r[6 + c].v = _mm512_shuffle_f64x2(v1, v3, 0xDD);
+  }
 }
 
 inline IF bits(VF a) { return {_mm512_castps_si512(a.v)}; }

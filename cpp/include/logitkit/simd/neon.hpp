@@ -27,6 +27,24 @@ struct VF {
   static VF zero() { return {vdupq_n_f32(0.0f)}; }
   static VF load(const float* p) { return {vld1q_f32(p)}; }
   static VF from_bits(IF i) { return {vreinterpretq_f32_u32(i.i)}; }
+  // 4 float16 / bfloat16 values at p <-> floats, as kernels/convert.hpp's scalar reference converts
+  // them (round to nearest even, FPCR's default; NaN quieted, payload kept).
+  static VF load_half(const std::uint16_t* p) { return {vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)))}; }
+  static void store_half(std::uint16_t* p, VF a) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(a.v))); }
+  static VF load_bf16(const std::uint16_t* p) {
+    const uint32x4_t b = vshll_n_u16(vld1_u16(p), 16);
+    const uint32x4_t nan = vcgtq_u32(vandq_u32(b, vdupq_n_u32(0x7fffffffu)), vdupq_n_u32(0x7f800000u));
+    return {vreinterpretq_f32_u32(vorrq_u32(b, vandq_u32(nan, vdupq_n_u32(0x400000u))))};
+  }
+  static void store_bf16(std::uint16_t* p, VF a) {
+    const uint32x4_t x = vreinterpretq_u32_f32(a.v);
+    const uint32x4_t nan = vcgtq_u32(vandq_u32(x, vdupq_n_u32(0x7fffffffu)), vdupq_n_u32(0x7f800000u));
+    const uint32x4_t hi = vshrq_n_u32(x, 16);
+    const uint32x4_t odd = vandq_u32(hi, vdupq_n_u32(1));
+    const uint32x4_t rounded = vshrq_n_u32(vaddq_u32(vaddq_u32(x, vdupq_n_u32(0x7fffu)), odd), 16);
+    const uint32x4_t r = vbslq_u32(nan, vorrq_u32(hi, vdupq_n_u32(0x40)), rounded);
+    vst1_u16(p, vmovn_u32(r));
+  }
 };
 struct VD {
   using scalar = double;
@@ -97,6 +115,25 @@ inline float hmin(VF a) { return vminvq_f32(a.v); }
 inline double hmin(VD a) { return vminvq_f64(a.v); }
 inline double hsum(VD a) { return vaddvq_f64(a.v); }
 inline double hsum(VF a) { return vaddvq_f64(vaddq_f64(vcvt_f64_f32(vget_low_f32(a.v)), vcvt_high_f64_f32(a.v))); }
+
+// transpose(r): r[i] lane j becomes r[j] lane i (a W x W block in registers: the short-row kernel's
+// rows into lanes and back).
+inline void transpose(VF* r) {
+  // t0 = (r0[0], r1[0], r0[2], r1[2]), t1 = (r0[1], r1[1], r0[3], r1[3]); t2, t3 the same of r2, r3
+  const float32x4_t t0 = vtrn1q_f32(r[0].v, r[1].v), t1 = vtrn2q_f32(r[0].v, r[1].v);
+  const float32x4_t t2 = vtrn1q_f32(r[2].v, r[3].v), t3 = vtrn2q_f32(r[2].v, r[3].v);
+  const float64x2_t a = vreinterpretq_f64_f32(t0), b = vreinterpretq_f64_f32(t1);
+  const float64x2_t c = vreinterpretq_f64_f32(t2), d = vreinterpretq_f64_f32(t3);
+  r[0].v = vreinterpretq_f32_f64(vzip1q_f64(a, c));
+  r[1].v = vreinterpretq_f32_f64(vzip1q_f64(b, d));
+  r[2].v = vreinterpretq_f32_f64(vzip2q_f64(a, c));
+  r[3].v = vreinterpretq_f32_f64(vzip2q_f64(b, d));
+}
+inline void transpose(VD* r) {
+  const float64x2_t t0 = vzip1q_f64(r[0].v, r[1].v), t1 = vzip2q_f64(r[0].v, r[1].v);
+  r[0].v = t0;
+  r[1].v = t1;
+}
 
 inline IF bits(VF a) { return {vreinterpretq_u32_f32(a.v)}; }
 inline ID bits(VD a) { return {vreinterpretq_u64_f64(a.v)}; }

@@ -45,6 +45,10 @@ struct Vec1 {
 using VF = Vec1<float, std::uint32_t>;
 using VD = Vec1<double, std::uint64_t>;
 
+// transpose(r): r[i] lane j becomes r[j] lane i; one lane: nothing moves.
+template <class T, class U>
+inline void transpose(Vec1<T, U>*) {}
+
 #define LK_V template <class T, class U> inline
 LK_V void store(T* p, Vec1<T, U> a) { *p = a.v; }
 LK_V Vec1<T, U> operator+(Vec1<T, U> a, Vec1<T, U> b) { return {a.v + b.v}; }

@@ -115,6 +115,22 @@ inline double hsum(VF a) {
   return hsum(lo + hi);
 }
 
+// transpose(r): r[i] lane j becomes r[j] lane i (a W x W block in registers: the short-row kernel's
+// rows into lanes and back).
+inline void transpose(VF* r) {
+  const __m128 t0 = _mm_unpacklo_ps(r[0].v, r[1].v), t1 = _mm_unpackhi_ps(r[0].v, r[1].v);
+  const __m128 t2 = _mm_unpacklo_ps(r[2].v, r[3].v), t3 = _mm_unpackhi_ps(r[2].v, r[3].v);
+  r[0].v = _mm_movelh_ps(t0, t2);
+  r[1].v = _mm_movehl_ps(t2, t0);
+  r[2].v = _mm_movelh_ps(t1, t3);
+  r[3].v = _mm_movehl_ps(t3, t1);
+}
+inline void transpose(VD* r) {
+  const __m128d t0 = _mm_unpacklo_pd(r[0].v, r[1].v), t1 = _mm_unpackhi_pd(r[0].v, r[1].v);
+  r[0].v = t0;
+  r[1].v = t1;
+}
+
 inline IF bits(VF a) { return {_mm_castps_si128(a.v)}; }
 inline ID bits(VD a) { return {_mm_castpd_si128(a.v)}; }
 inline IF slli(IF a, int n) { return {_mm_slli_epi32(a.i, n)}; }

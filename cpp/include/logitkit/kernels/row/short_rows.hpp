@@ -3,7 +3,8 @@
 // (docs/numerics.md, "Short rows: one row per lane")
 //
 // Such rows pay more per row than per element in the one-row paths (reductions across lanes, a tail, a
-// libm log). rows_short transposes a group of V::size rows into a stack buffer, one row per lane,
+// libm log). rows_short transposes a group of V::size rows into a stack buffer, one row per lane
+// (in registers, V::size columns at a time: simd/*.hpp transpose),
 // and runs the max-relative algorithm lane-wise: m, then S' = Σ_{x_j<m} exp(x_j - m) with x_j - m
 // exact (TwoSum) and k = #{x_j = m}, then L = log(k + S') in double lanes (math/log.hpp), then
 // y = (d_hi - L_hi) + (d_lo - L_lo): the max-relative path's formulas, so its accuracy.
@@ -55,29 +56,37 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   constexpr bool SOFTMAX = K == ShortKind::softmax;
-  // cols[j][l]: entry j of lane l's row. Two buffers: the next group is transposed before this one
-  // is computed, so that its scalar stores have long reached the cache when the vector loads come
-  // (a load that spans several stores still in flight waits for them all)
-  alignas(64) T colbuf[2][short_rows_below<V>][W];
+  // cols[j][l]: entry j of lane l's row
+  alignas(64) T cols[short_rows_below<V>][W];
   alignas(64) T ecol[SOFTMAX ? short_rows_below<V> : 1][W];  // softmax: exp(x_j - m) per lane
-  alignas(64) T pcol[SOFTMAX ? short_rows_below<V> : 1][W];  // softmax: the outputs per lane
+  alignas(64) T pcol[SOFTMAX && scale_in_double<V> ? short_rows_below<V> : 1][W];  // softmax: the outputs
   // per lane: k as counted, whether the row is redone by its own path, softmax's factor 1/(k + S'),
   // log_softmax's L as a pair, the max
   alignas(64) T kt[W], redo[W], inv[W], Lh[W], Ll[W], mt[W];
   alignas(64) double Sd[W], kd[W], Ld[W];
   const V one = V::set1(T(1)), zero = V::zero();
-  auto transpose = [&](T (*c)[W], std::size_t r0) {
+  const T* const xend = x + rows * n;
+  for (std::size_t r0 = 0; r0 < rows; r0 += W) {
     const std::size_t g = rows - r0 < W ? rows - r0 : W;
-    for (std::size_t l = 0; l < W; ++l) {  // lanes past g repeat the group's first row
-      const T* xr = x + (r0 + (l < g ? l : 0)) * n;
-      for (std::size_t j = 0; j < n; ++j) c[j][l] = xr[j];
+    // rows a few groups ahead (at least prefetch_ahead bytes), asked for now: the arithmetic of the
+    // groups in between hides their cache misses
+    {
+      const std::size_t bytes = W * n * sizeof(T), ahead = bytes < prefetch_ahead ? prefetch_ahead : bytes;
+      for (std::size_t b = 0; b < bytes; b += 64) prefetch_read<V>(x + r0 * n, ahead + b);
     }
-  };
-  transpose(colbuf[0], 0);
-  for (std::size_t r0 = 0, b = 0; r0 < rows; r0 += W, b ^= 1) {
-    const std::size_t g = rows - r0 < W ? rows - r0 : W;
-    if (r0 + W < rows) transpose(colbuf[b ^ 1], r0 + W);  // (rows never overlap other rows)
-    T (*cols)[W] = colbuf[b];
+    // rows into lanes, W columns at a time through registers (simd/*.hpp transpose); lanes past g
+    // repeat the group's first row. A load may run into the next row (columns past n are never
+    // read), never past the array.
+    for (std::size_t j0 = 0; j0 < n; j0 += W) {
+      const std::size_t w = n - j0 < W ? n - j0 : W;
+      V blk[W];
+      for (std::size_t l = 0; l < W; ++l) {
+        const T* p = x + (r0 + (l < g ? l : 0)) * n + j0;
+        blk[l] = xend - p >= std::ptrdiff_t(W) ? V::load(p) : load_partial<V>(p, w, T(0));
+      }
+      transpose(blk);
+      for (std::size_t i = 0; i < w; ++i) store(cols[j0 + i], blk[i]);
+    }
     V m = V::set1(-lim<V>::inf), mn = V::set1(lim<V>::inf);
     auto nan = lt(zero, zero);
     for (std::size_t j = 0; j < n; ++j) {
@@ -113,9 +122,7 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         for (std::size_t j = 0; j < n; ++j)
           for (std::size_t l = 0; l < W; ++l) pcol[j][l] = T(double(ecol[j][l]) * F[l]);
       } else {
-        for (std::size_t l = 0; l < W; ++l) inv[l] = T(1.0 / (kd[l] + Sd[l]));
-        const V vinv = V::load(inv);
-        for (std::size_t j = 0; j < n; ++j) store(pcol[j], V::load(ecol[j]) * vinv);
+        for (std::size_t l = 0; l < W; ++l) inv[l] = T(1.0 / (kd[l] + Sd[l]));  // (scaled below)
       }
     } else if constexpr (K == ShortKind::log_softmax || sizeof(T) == 4) {
       // (float logsumexp too: L in double is far more exact than its float result needs, even
@@ -144,15 +151,31 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         else y[r] = T(a + L);
       }
     } else {
+      if constexpr (SOFTMAX) {
+        // lanes back into rows, W columns at a time; each store stays inside its row (a redone
+        // row, computed in place, still has its input)
+        for (std::size_t j0 = 0; j0 < n; j0 += W) {
+          const std::size_t w = n - j0 < W ? n - j0 : W;
+          V blk[W];
+          for (std::size_t i = 0; i < W; ++i) {
+            if constexpr (scale_in_double<V>) blk[i] = i < w ? V::load(pcol[j0 + i]) : zero;
+            else blk[i] = i < w ? V::load(ecol[j0 + i]) * V::load(inv) : zero;
+          }
+          transpose(blk);
+          for (std::size_t l = 0; l < g; ++l) {
+            if (redo[l] != T(0)) continue;
+            T* p = y + (r0 + l) * n + j0;
+            if (w == W) store(p, blk[l]);
+            else store_partial(p, blk[l], w);
+          }
+        }
+      }
       for (std::size_t l = 0; l < g; ++l) {
         const std::size_t r = r0 + l;
         if (redo[l] != T(0)) {
           if constexpr (SOFTMAX) softmax_row_direct_or_maxrel<V>(x + r * n, y + r * n, n, 1.0);
           else log_softmax_row_maxrel<V>(x + r * n, y + r * n, n, 1.0);
-        } else if constexpr (SOFTMAX) {
-          T* yr = y + r * n;
-          for (std::size_t j = 0; j < n; ++j) yr[j] = pcol[j][l];
-        } else {
+        } else if constexpr (!SOFTMAX) {
           // from the row itself with lane l's m and L (the max-relative output pass: the same
           // operations entry by entry), not transposed back
           log_softmax_out<V, false, false>(x + r * n, y + r * n, n, mt[l], 1.0, Lh[l], Ll[l]);
