@@ -125,6 +125,7 @@ CONTENDERS = [
     "lk.ufunc",
     "lk 2 threads",
     "lk softmax",
+    "lk float32",
     "numpy",
     "scipy",
     "torch",
@@ -145,6 +146,7 @@ PEERS_FOR_RATIO = [
     "onnxruntime",
     "sklearn",
     "lk softmax",
+    "lk float32",
     "copy",
     "read",
 ]
@@ -810,6 +812,35 @@ def make_logits(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtyp
     return {"x": np.ascontiguousarray(x, dtype=dtype)}
 
 
+def narrow_make(name: str) -> Callable[[np.random.Generator, tuple[int, ...], np.dtype], dict]:
+    """make_logits's logits stored as float16 or bfloat16 (``x``), and the same values as float32
+    (``x32``: logitkit's own float32 time on them is the ratio's reference)."""
+
+    def make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+        if name == "bfloat16":
+            import ml_dtypes
+
+            narrow = np.dtype(ml_dtypes.bfloat16)
+        else:
+            narrow = np.dtype(np.float16)
+        x = make_logits(rng, shape, np.dtype(np.float32))["x"].astype(narrow)
+        return {"x": x, "x32": x.astype(np.float32)}
+
+    return make
+
+
+def lk_float32_factory(fn_name: str) -> Factory:
+    """logitkit on the float32 copy of a narrow case's logits (``x32``)."""
+
+    def make(d: dict) -> Runner:
+        x = d["x32"]
+        out = np.empty_like(x)
+        fn = getattr(lk, fn_name)
+        return lambda: fn(x, out=out)
+
+    return make
+
+
 def confident_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
     """A confident classifier's logits: standard normal x 3, then in each row one entry (a random
     class) set to the logsumexp of the others plus 3, so that it holds about 95 % of the row's
@@ -1418,6 +1449,21 @@ WORKS: dict[str, Work] = {
             make=kl_make,
             compare=compare_loss,
         ),
+        # softmax of float16 / bfloat16 logits into the same dtype, against logitkit's own float32
+        # time on the same values (issue 19) and a copy of the 16-bit array
+        *(
+            Work(
+                f"softmax_{name}",
+                {
+                    "logitkit": lk_factory("softmax"),
+                    "lk float32": lk_float32_factory("softmax"),
+                    "copy": copy_factory,
+                },
+                make=narrow_make(name),
+                tol={"float32": (1e-2, 1e-5), "float64": (1e-2, 1e-5)},
+            )
+            for name in ("float16", "bfloat16")
+        ),
         # Hinton's distillation loss with its gradient with respect to the student (T = 4, α = 0.7)
         Work(
             "distillation+grad",
@@ -1467,6 +1513,8 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("entropy", (16384, 1000)),
     ("kl_divergence+grad", (4096, 1000)),
     ("distillation+grad", (4096, 32000)),
+    ("softmax_float16", (16384, 1000)),
+    ("softmax_bfloat16", (16384, 1000)),
 ]
 
 
@@ -1889,6 +1937,9 @@ TARGETS: list[tuple[str, tuple[int, ...], str, float]] = [
     ("entropy", (16384, 1000), "read", 2.5),
     ("kl_divergence+grad", (4096, 1000), "torch", 0.25),
     ("distillation+grad", (4096, 32000), "torch", 0.25),
+    # float16 / bfloat16 in and out against logitkit's float32 (issue 19)
+    ("softmax_float16", (16384, 1000), "lk float32", 0.6),
+    ("softmax_bfloat16", (16384, 1000), "lk float32", 0.6),
 ]
 # Goals on logitkit's own time: (work, shape, most µs per call).
 TIME_TARGETS: list[tuple[str, tuple[int, ...], float]] = [("sample", (1, 32), 3.0)]

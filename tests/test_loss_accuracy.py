@@ -255,6 +255,45 @@ def test_cross_entropy_against_oracle(isa, dtype, layout, kind, weighted, eps, s
         check_grad(f"{name} grad", grads[reduction], eg, dtype, isa, scale)
 
 
+@pytest.mark.parametrize("n", [3, 19, 100, 1000])
+@dtypes
+def test_cross_entropy_confident_rows(isa, dtype, n):
+    """Rows where one class holds most of the mass (p from 0.62 up to 1 - 4e-8), the label on it or
+    elsewhere, with and without label smoothing and class weights, among them a weight 1e4 on the
+    confident class: every entry of every row within the per-item and gradient bounds. A hard
+    label's loss alone keeps such a row on the direct path when the label is not the confident class
+    (kernels/loss/ce_direct.hpp); smoothing, whose terms include the confident class's -log p near 0
+    (weighted up to dominate the row), must not."""
+    rng = np.random.default_rng(_seed("confident", dtype.name, n))
+    deltas = np.array([0.5, 3.0, 10.0, 17.0])  # log(p_top / (1 - p_top))
+    rows = 4 * len(deltas)
+    x = rng.normal(0.0, 2.0, (rows, n))
+    top = rng.integers(0, n, rows)
+    label = top.copy()
+    label[rows // 2 :] = (
+        top[rows // 2 :] + 1 + rng.integers(0, n - 1, rows // 2)
+    ) % n  # not the top
+    for i in range(rows):
+        others = np.delete(x[i], top[i])
+        x[i, top[i]] = np.log(np.exp(others).sum()) + deltas[i % len(deltas)]
+    x = x.astype(dtype)
+    w_heavy = np.ones(n, dtype=dtype)
+    w_heavy[top[0]] = 1e4
+    weights = (None, rng.uniform(0.5, 2.0, n).astype(dtype), w_heavy)
+    for weight in weights:
+        for eps in (0.0, 0.1):
+            kw = {"label_smoothing": eps, "weight": weight}
+            with np.errstate(all="raise"):
+                loss, g = lk.cross_entropy_with_grad(x, label, reduction="none", **kw)
+                loss_only = lk.cross_entropy(x, label, reduction="none", **kw)
+            exact = O.cross_entropy(x, label, reduction="none", **kw)
+            name = f"cross_entropy confident rows (eps {eps})"
+            check_loss(name, loss, exact, dtype, isa, "none")
+            check_loss(name + " (loss only)", loss_only, exact, dtype, isa, "none")
+            eg, scale = O.cross_entropy_grad(x, label, reduction="none", with_scale=True, **kw)
+            check_grad(name + " grad", g, eg, dtype, isa, scale)
+
+
 @pytest.mark.parametrize("n", [3, 8, 19, 64, 1000])
 @pytest.mark.parametrize("kind", ["soft", "soft-eps", "hard-eps"])
 @dtypes

@@ -3,8 +3,9 @@
 //
 // Each is one loop over n elements at a byte stride: contiguous runs take the ISA's vector
 // conversion where it has one (V::load_half / store_half: F16C on AVX2, AVX-512F, NEON's FCVT;
-// V::load_bf16 / store_bf16: integer shifts), the rest and every tail take the scalar reference
-// below. Both give the same bits for every input (tests/cpp/test_kernels.cpp, test_conversions):
+// V::load_bf16 / store_bf16: integer shifts) and ask for the memory a few KB ahead (a batch of
+// contiguous rows is converted row by row: the next rows' cache misses overlap this row's work);
+// the rest and every tail take the scalar reference below. Both give the same bits for every input (tests/cpp/test_kernels.cpp, test_conversions):
 //   widening is exact; a NaN stays NaN with its payload, quieted;
 //   narrowing rounds to nearest even (float16: subnormal results, and overflow to infinity at
 //   65520, as IEEE rounding gives); a NaN stays NaN, quieted, with the top bits of its payload.
@@ -14,6 +15,8 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+
+#include "common.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
@@ -103,6 +106,7 @@ inline void widen_16(const void* in, std::ptrdiff_t stride, float* out, std::siz
     if (stride == 2) {
       const std::uint16_t* s = static_cast<const std::uint16_t*>(in);
       for (; i + V::size <= n; i += V::size) {
+        prefetch_read<V>(reinterpret_cast<const float*>(s + i), prefetch_ahead);  // the next rows
         if constexpr (BF16) store(out + i, V::load_bf16(s + i));
         else store(out + i, V::load_half(s + i));
       }
@@ -124,6 +128,7 @@ inline void narrow_16(const float* in, void* out, std::ptrdiff_t stride, std::si
     if (stride == 2) {
       std::uint16_t* d = static_cast<std::uint16_t*>(out);
       for (; i + V::size <= n; i += V::size) {
+        prefetch_write<V>(reinterpret_cast<float*>(d + i), prefetch_ahead);
         if constexpr (BF16) V::store_bf16(d + i, V::load(in + i));
         else V::store_half(d + i, V::load(in + i));
       }

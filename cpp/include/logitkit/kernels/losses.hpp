@@ -77,8 +77,8 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
     double S = 0, term = 0;
     bool ok;
     if (eps == T(0)) {
-      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy)
-             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy);
+      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, xt)
+             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, xt);
     } else {
       ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy)
              : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy);

@@ -4,10 +4,13 @@
 // Chosen by losses.hpp first for every row; it declines (returns false) the rows it cannot do
 // exactly, which then take ce_max_relative.hpp: a logit outside exp's normal range, NaN or
 // infinities, a gradient written over the logits, and top-heavy rows (one class above half the
-// mass: flagged in `heavy`, so that the max-relative path reuses the exps of this pass).
+// mass: flagged in `heavy`, so that the max-relative path reuses the exps of this pass) unless the
+// loss is a hard label's alone (no smoothing) and that label is not the heavy class.
 //
-// Invariant: where it accepts a row, log S - x_c >= log 2 for every c, so -log p_c = log S - x_c
-// does not cancel and p_c = exp(x_c)/S keeps the relative accuracy of exp.
+// Invariant: where it accepts a row, log S - x_c >= log 2 for every c whose -log p_c it uses (every
+// c with smoothing or a soft target; the label's alone otherwise), so -log p_c = log S - x_c does not
+// cancel; p_c = exp(x_c)/S keeps the relative accuracy of exp for every c, and p_t - 1 does not
+// cancel where p_t < 1/2.
 #pragma once
 #include "../../simd/isa_namespace.hpp"
 #include <cstddef>
@@ -26,14 +29,17 @@ namespace kernels {
 // mass, S = Σ exp(x_c) (in double), log S - x_c >= log 2 for every c, and
 //   -log p_c = log S - x_c, p_c = exp(x_c)/S
 // are accurate without the max (the confident rows, p > 1/2, need the max-relative path: they return
-// false here, as do NaN/inf rows and rows out of range). Pass 1 writes exp(x) into grad (when asked)
+// false here, as do NaN/inf rows and rows out of range; a hard label's loss alone keeps a confident
+// row whose label x_label is below the max: only the label's -log p_t and p_t - 1 are formed, and
+// p_t < 1/2 there). Pass 1 writes exp(x) into grad (when asked)
 // and sums it; pass 2 scales it into the gradient and sums the smoothing/soft term.
 // a_c = w_c·(soft_scale·y_c + soft_add); coef = Σ_c a_c + (hard) (1-ε)·w_t.
 template <class V, bool HAS_W, bool SOFT, bool SMOOTH>
 inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
                       const scalar_t<V>* w, scalar_t<V> soft_scale, scalar_t<V> soft_add, double coef,
                       scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out,
-                      scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged, bool& heavy) {
+                      scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged, bool& heavy,
+                      scalar_t<V> x_label = lim<V>::inf) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   if (grad == x || n == 0) return false;
@@ -41,7 +47,9 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   T m;
   const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad) : row_direct_sum<V, false>(x, n, S, m);
   if (!ok) return false;
-  if (math::libm_exp(double(m)) > 0.5 * S) {  // top-heavy: m is the max, exp(x) is in grad (if given)
+  // top-heavy: m is the max, exp(x) is in grad (if given). (x_label is +inf where every class's
+  // -log p_c is used: smoothing, soft targets.)
+  if (math::libm_exp(double(m)) > 0.5 * S && !(!SOFT && !SMOOTH && x_label < m)) {
     heavy = true;
     m_out = m;
     return false;
