@@ -263,7 +263,8 @@ def test_cross_entropy_confident_rows(isa, dtype, n):
     confident class: every entry of every row within the per-item and gradient bounds. A hard
     label's loss alone keeps such a row on the direct path when the label is not the confident class
     (kernels/loss/ce_direct.hpp); smoothing, whose terms include the confident class's -log p near 0
-    (weighted up to dominate the row), must not."""
+    (weighted up to dominate the row), must not; with the label on the confident class, the direct
+    path sums the other classes' mass for -log p_t and p_t - 1."""
     rng = np.random.default_rng(_seed("confident", dtype.name, n))
     deltas = np.array([0.5, 3.0, 10.0, 17.0])  # log(p_top / (1 - p_top))
     rows = 4 * len(deltas)
@@ -286,6 +287,9 @@ def test_cross_entropy_confident_rows(isa, dtype, n):
             with np.errstate(all="raise"):
                 loss, g = lk.cross_entropy_with_grad(x, label, reduction="none", **kw)
                 loss_only = lk.cross_entropy(x, label, reduction="none", **kw)
+            # the loss alone has the bits of the loss with its gradient (the label-on-top rows
+            # sum the other classes' exps in either pass, in the same order)
+            np.testing.assert_array_equal(loss_only, loss)
             exact = O.cross_entropy(x, label, reduction="none", **kw)
             name = f"cross_entropy confident rows (eps {eps})"
             check_loss(name, loss, exact, dtype, isa, "none")

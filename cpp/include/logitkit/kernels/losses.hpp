@@ -74,14 +74,19 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
   bool heavy = false;
   T m = 0;
   {  // the direct path first; it declines rows it cannot do exactly
-    double S = 0, term = 0;
+    double S = 0, term = 0, rest = -1;
     bool ok;
     if (eps == T(0)) {
-      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, xt)
-             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, xt);
+      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, t, &rest)
+             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, t, &rest);
     } else {
       ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy)
              : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy);
+    }
+    if (ok && rest >= 0) {  // a confident row whose label holds the max (no smoothing)
+      const double et = math::libm_exp(double(xt));
+      if (grad) label_entry(et / (et + rest), -rest / (et + rest));
+      return T(double(wt) * math::libm_log1p(rest / et));
     }
     if (ok) {
       const double pt = math::libm_exp(double(xt)) / S;

@@ -14,6 +14,7 @@
 #pragma once
 #include "../../simd/isa_namespace.hpp"
 #include <cstddef>
+#include <cstdint>
 
 #include "../../math/libm.hpp"
 #include "../common.hpp"
@@ -24,6 +25,29 @@ namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
 
+// R = Σ_{c != t} exp(x_c) for the loss alone, the exps computed again and summed in the order of
+// ce_direct's pass 2 (LossAcc, its blocks, the tail last), so that the loss has the same bits with
+// and without the gradient.
+template <class V>
+inline double rest_sum(const scalar_t<V>* x, std::size_t n, std::size_t t) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  LossAcc<V> acc;
+  auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
+    V e = m == W ? math::exp_normal(V::load(x + i)) : mask_zero(first_lanes<V>(m), math::exp_normal(load_partial<V>(x + i, m, x[i])));
+    if (t >= i && t < i + W) e = select(mask_and(first_lanes<V>(t - i + 1), mask_not(first_lanes<V>(t - i))), V::zero(), e);
+    acc.add(e);
+  };
+  std::size_t i = 0;
+  while (i + W <= n) {
+    const std::size_t stop = n - i > acc.block ? i + acc.block : n;
+    for (; i + W <= stop; i += W) step(i, W);
+    acc.flush();
+  }
+  if (i < n) step(i, n - i);
+  return acc.sum();
+}
+
 // The direct path of cross-entropy (no max, two passes): when every |x_c| is inside exp's normal
 // range, the gradient is not written over x, and no class holds more than half the probability
 // mass, S = Σ exp(x_c) (in double), log S - x_c >= log 2 for every c, and
@@ -31,7 +55,8 @@ namespace kernels {
 // are accurate without the max (the confident rows, p > 1/2, need the max-relative path: they return
 // false here, as do NaN/inf rows and rows out of range; a hard label's loss alone keeps a confident
 // row whose label x_label is below the max: only the label's -log p_t and p_t - 1 are formed, and
-// p_t < 1/2 there). Pass 1 writes exp(x) into grad (when asked)
+// p_t < 1/2 there; or, with a gradient row, whose label holds the max: see *rest below). Pass 1
+// writes exp(x) into grad (when asked)
 // and sums it; pass 2 scales it into the gradient and sums the smoothing/soft term.
 // a_c = w_c·(soft_scale·y_c + soft_add); coef = Σ_c a_c + (hard) (1-ε)·w_t.
 template <class V, bool HAS_W, bool SOFT, bool SMOOTH>
@@ -39,7 +64,7 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
                       const scalar_t<V>* w, scalar_t<V> soft_scale, scalar_t<V> soft_add, double coef,
                       scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out,
                       scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged, bool& heavy,
-                      scalar_t<V> x_label = lim<V>::inf) {
+                      std::int64_t label = -1, double* rest = nullptr) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   if (grad == x || n == 0) return false;
@@ -47,18 +72,30 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   T m;
   const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad) : row_direct_sum<V, false>(x, n, S, m);
   if (!ok) return false;
-  // top-heavy: m is the max, exp(x) is in grad (if given). (x_label is +inf where every class's
-  // -log p_c is used: smoothing, soft targets.)
-  if (math::libm_exp(double(m)) > 0.5 * S && !(!SOFT && !SMOOTH && x_label < m)) {
-    heavy = true;
-    m_out = m;
-    return false;
+  // top-heavy: m is the max (unique: p > 1/2), exp(x) is in grad (if given). A hard label's loss
+  // alone (label >= 0: no smoothing, no soft target) keeps the row when the label is below the max,
+  // and with a gradient row also when the label holds the max: its -log p_t = log1p(R/e_t) and
+  // p_t - 1 = -R/S then come from R = Σ_{c != t} e_c, summed in pass 2 (positive terms: no
+  // cancellation), returned in *rest.
+  bool top = false;
+  if (math::libm_exp(double(m)) > 0.5 * S) {
+    const bool hard = !SOFT && !SMOOTH && label >= 0;
+    top = hard && rest && x[label] == m;
+    if (!(hard && (x[label] < m || top))) {
+      heavy = true;
+      m_out = m;
+      return false;
+    }
   }
   const double logS = math::libm_log(S);
   S_out = S;
   m_out = m;
   term_out = 0;
-  if (!grad && !SMOOTH && !SOFT) return true;
+  if (!grad && !SMOOTH && !SOFT) {
+    if (top) *rest = rest_sum<V>(x, n, std::size_t(label));
+    return true;
+  }
+  if (top) grad[label] = T(0);  // out of R's sum (label_entry writes the label's entry afterwards)
   // Pass 2: grad_c = g·(exp(x_c)·coef/S - a_c); the term Σ a_c·(log S - x_c) for smoothing/soft.
   const V vc = V::set1(T(coef / S)), vg = V::set1(g), vlogS = V::set1(T(logS)),
           vlogSl = V::set1(T(logS - double(T(logS)))), vss = V::set1(soft_scale), vsa = V::set1(soft_add);
@@ -80,6 +117,8 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
     }
     if (grad) {
       V e = full ? V::load(grad + i) : load_partial<V>(grad + i, m, T(0));
+      if constexpr (!SOFT && !SMOOTH)
+        if (top) acc.add(e);
       V u = mul_add(e, vc, neg(a));
       if ((SOFT || SMOOTH) && check) {
         V pc = e * vc;
@@ -98,6 +137,10 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   }
   if (i < n) step(i, n - i);
   term_out = acc.sum();
+  if (top) {
+    *rest = term_out;
+    term_out = 0;
+  }
   if (any(flags)) flagged = true;
   return true;
 }
