@@ -497,6 +497,15 @@ def ce_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -
     return d
 
 
+def ce_confident_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """A trained classifier's rows: confident_make's logits (one class near 95 % of the mass) with
+    the label on that class."""
+    d = confident_make(rng, shape, dtype)
+    d["labels"] = np.argmax(d["x"], axis=-1)
+    d["labels_f"] = d["labels"].astype(dtype)
+    return d
+
+
 def bce_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
     d = make_logits(rng, shape, dtype)
     d["targets"] = (rng.random(shape) < 0.5).astype(dtype)  # multi-label targets in {0, 1}
@@ -1420,6 +1429,7 @@ WORKS: dict[str, Work] = {
             )
             for name, op, lk_fac, make in (
                 ("cross_entropy", "cross_entropy", lk_ce, ce_make),
+                ("cross_entropy_confident", "cross_entropy", lk_ce, ce_confident_make),
                 ("bce_with_logits", "bce", lk_bce, bce_make),
             )
             for grad in (False, True)
@@ -1498,6 +1508,7 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("cross_entropy", (16384, 1000)),
     ("cross_entropy+grad", (1, 10)),
     ("cross_entropy+grad", (4096, 1000)),
+    ("cross_entropy_confident+grad", (4096, 1000)),
     ("bce_with_logits", (1, 10)),
     ("bce_with_logits", (4096, 1000)),
     ("bce_with_logits+grad", (1, 10)),
