@@ -85,7 +85,9 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         blk[l] = xend - p >= std::ptrdiff_t(W) ? V::load(p) : load_partial<V>(p, w, T(0));
       }
       transpose(blk);
-      for (std::size_t i = 0; i < w; ++i) store(cols[j0 + i], blk[i]);
+      // all W columns (those past n are never read; cols has room: j0 + W <= 4W): a fixed count
+      // of vector stores, which the compiler would otherwise turn into a memcpy call
+      for (std::size_t i = 0; i < W; ++i) store(cols[j0 + i], blk[i]);
     }
     V m = V::set1(-lim<V>::inf), mn = V::set1(lim<V>::inf);
     auto nan = lt(zero, zero);
