@@ -26,8 +26,8 @@ inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
 
 // R = Σ_{c != t} exp(x_c) for the loss alone, the exps computed again and summed in the order of
-// ce_direct's pass 2 (LossAcc, its blocks, the tail last), so that the loss has the same bits with
-// and without the gradient.
+// ce_direct's pass 2 (LossAcc::over_row), so that the loss has the same bits with and without the
+// gradient.
 template <class V>
 inline double rest_sum(const scalar_t<V>* x, std::size_t n, std::size_t t) {
   using T = scalar_t<V>;
@@ -38,13 +38,7 @@ inline double rest_sum(const scalar_t<V>* x, std::size_t n, std::size_t t) {
     if (t >= i && t < i + W) e = select(mask_and(first_lanes<V>(t - i + 1), mask_not(first_lanes<V>(t - i))), V::zero(), e);
     acc.add(e);
   };
-  std::size_t i = 0;
-  while (i + W <= n) {
-    const std::size_t stop = n - i > acc.block ? i + acc.block : n;
-    for (; i + W <= stop; i += W) step(i, W);
-    acc.flush();
-  }
-  if (i < n) step(i, n - i);
+  acc.over_row(n, step);
   return acc.sum();
 }
 
@@ -54,10 +48,9 @@ inline double rest_sum(const scalar_t<V>* x, std::size_t n, std::size_t t) {
 //   -log p_c = log S - x_c, p_c = exp(x_c)/S
 // are accurate without the max (the confident rows, p > 1/2, need the max-relative path: they return
 // false here, as do NaN/inf rows and rows out of range; a hard label's loss alone keeps a confident
-// row whose label x_label is below the max: only the label's -log p_t and p_t - 1 are formed, and
-// p_t < 1/2 there; or, with a gradient row, whose label holds the max: see *rest below). Pass 1
-// writes exp(x) into grad (when asked)
-// and sums it; pass 2 scales it into the gradient and sums the smoothing/soft term.
+// row: with the label below the max only the label's -log p_t and p_t - 1 are formed, and
+// p_t < 1/2 there; with the label on the max see *rest below). Pass 1 writes exp(x) into grad
+// (when asked) and sums it; pass 2 scales it into the gradient and sums the smoothing/soft term.
 // a_c = w_c·(soft_scale·y_c + soft_add); coef = Σ_c a_c + (hard) (1-ε)·w_t.
 template <class V, bool HAS_W, bool SOFT, bool SMOOTH>
 inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
@@ -129,13 +122,7 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
       else store_partial(grad + i, gv, m);
     }
   };
-  std::size_t i = 0;
-  while (i + W <= n) {
-    const std::size_t stop = n - i > acc.block ? i + acc.block : n;
-    for (; i + W <= stop; i += W) step(i, W);
-    acc.flush();
-  }
-  if (i < n) step(i, n - i);
+  acc.over_row(n, step);
   term_out = acc.sum();
   if (top) {
     *rest = term_out;

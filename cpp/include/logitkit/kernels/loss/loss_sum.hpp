@@ -37,6 +37,19 @@ struct LossAcc {
       run = V::zero();
     }
   }
+  // Calls step(i, m) over a row of n, m = V::size entries at a time and the tail last, flushing
+  // after each block: the order every pass that feeds this sum keeps.
+  template <class Step>
+  LOGITKIT_INLINE void over_row(std::size_t n, Step&& step) {
+    constexpr std::size_t W = V::size;
+    std::size_t i = 0;
+    while (i + W <= n) {
+      const std::size_t stop = n - i > block ? i + block : n;
+      for (; i + W <= stop; i += W) step(i, W);
+      flush();
+    }
+    if (i < n) step(i, n - i);
+  }
   double sum() {
     if constexpr (sizeof(scalar_t<V>) == 8) {
       flush();
