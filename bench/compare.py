@@ -1546,6 +1546,12 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("log_softmax", (64, 32000)),
         ("log_softmax", (16384, 1000)),
     ],
+    # cross_entropy_hard_rows: a row's gradient pass queued into the next row's sum pass (hard
+    # labels, no class weights, smoothing or temperature, not in place)
+    "CE gradient queue": [
+        ("cross_entropy+grad", (4096, 1000)),
+        ("cross_entropy_confident+grad", (4096, 1000)),
+    ],
     # the bindings' small-call paths: <name>_small (softmax, log_softmax, logsumexp), ce_hard_small
     # (cross-entropy, hard labels) and bce_reduced (BCE with logits, mean or sum, any size)
     "row functions' small calls": [

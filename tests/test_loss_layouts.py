@@ -90,6 +90,34 @@ def test_cross_entropy_grad_out(isa, dtype, layout, kind):
         assert np.all(big[..., 0] == 0)
 
 
+@pytest.mark.parametrize("shape", [(24, 37), (2, 12, 37)])
+@dtypes
+def test_cross_entropy_in_place_with_declined_rows(isa, dtype, shape):
+    """out=logits with rows that the two-pass direct path declines (a logit outside exp's range,
+    a -inf) between ordinary and confident ones: the direct path's first pass writes exps over
+    the gradient row, so a declined row must not have been computed in place. (N, C) logits take
+    the small call (a block of rows at a time), three dimensions the gufunc loop."""
+    rng = np.random.default_rng(_seed("in place declined", dtype.name, *shape))
+    x = rng.normal(0, 3, shape)
+    t = rng.integers(0, shape[-1], shape[:-1])
+    xf, tf = x.reshape(-1, shape[-1]), t.reshape(-1)
+    xf[1, 5] = 200.0  # outside exp's range
+    xf[2, 0] = -np.inf
+    xf[3, 7], tf[3] = 40.0, 7  # confident, the label on the max
+    xf[4, 2], tf[4] = 40.0, 0  # confident, the label elsewhere
+    xf[5, 9] = -150.0
+    x = x.astype(dtype)
+    for reduction in ("none", "mean"):
+        xi = x.copy()
+        with np.errstate(all="raise"):
+            loss, grad = lk.cross_entropy_with_grad(xi, t, reduction=reduction, out=xi)
+        assert grad is xi
+        exact = O.cross_entropy(x, t, reduction=reduction)
+        eg, scale = O.cross_entropy_grad(x, t, reduction=reduction, with_scale=True)
+        check_loss("cross_entropy in place, declined rows", loss, exact, dtype, isa, reduction)
+        check_grad("cross_entropy in place, declined rows grad", xi, eg, dtype, isa, scale)
+
+
 @dtypes
 def test_bce_grad_out(isa, dtype):
     rng = np.random.default_rng(11)

@@ -47,30 +47,81 @@ inline const T* weight_row(const char* p, npy_intp stride, npy_intp n, int which
   return row_in<T, T>(p, stride, n, which);
 }
 
+// Whether m rows of `bytes` each, starting at a and b with byte strides sa and sb, share memory.
+inline bool row_spans_overlap(const char* a, npy_intp sa, const char* b, npy_intp sb, npy_intp m, npy_intp bytes) {
+  const auto span = [&](const char* p, npy_intp s, const char*& lo, const char*& hi) {
+    const npy_intp last = (m - 1) * s;
+    lo = p + (last < 0 ? last : 0);
+    hi = p + (last > 0 ? last : 0) + bytes;
+  };
+  const char *alo, *ahi, *blo, *bhi;
+  span(a, sa, alo, ahi);
+  span(b, sb, blo, bhi);
+  return alo < bhi && blo < ahi;
+}
+
 template <class T, bool GRAD>
 void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   FlagGuard guard;
-  const auto f = active_kernels().get<T>().cross_entropy_hard;
+  const auto& table = active_kernels().get<T>();
+  const auto f = table.cross_entropy_hard;
   const npy_intp N = dims[0], n = dims[1];
   constexpr int nargs = GRAD ? 9 : 8;  // x, t, w, W, eps, g, T, loss[, grad]
   const npy_intp xs = steps[nargs], ws = steps[nargs + 1];
+  const auto one_row = [&](npy_intp r) {
+    const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
+    const std::int64_t t = load<std::int64_t>(args[1] + r * steps[1]);
+    const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
+    const T W = load<T>(args[3] + r * steps[3]), eps = load<T>(args[4] + r * steps[4]);
+    const T g = load<T>(args[5] + r * steps[5]);
+    const double temp = load<double>(args[6] + r * steps[6]);
+    T* grad = nullptr;
+    if constexpr (GRAD) grad = row_out<T, T>(args[8] + r * steps[8], steps[nargs + 2], n, 1);
+    // a label >= n (unchecked: validate=False) has no class: NaN loss and gradient row
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    if constexpr (GRAD)
+      if (t >= n) std::fill(grad, grad + n, nan);
+    const T loss = (t >= n) ? nan : f(x, std::size_t(n), t, w, W, eps, g, grad, temp);
+    std::memcpy(args[7] + r * steps[7], &loss, sizeof(T));
+    if constexpr (GRAD) row_done<T, T>(grad, args[8] + r * steps[8], steps[nargs + 2], n);
+  };
+  // With the gradient, rows contiguous along the classes, without class weights, smoothing or
+  // temperature, the gradient not over the logits: a block of rows in one call of
+  // cross_entropy_hard_rows (the same bits as one_row).
+  constexpr npy_intp kRows = 64;
+  const auto block = [&](npy_intp r0, npy_intp m) {
+    if constexpr (!GRAD) {
+      return false;
+    } else {
+      constexpr npy_intp e = npy_intp(sizeof(T));
+      const npy_intp gs = steps[nargs + 2];  // the gradient's stride along the classes
+      if (!(n > 0 && xs == e && gs == e && steps[0] % e == 0 && steps[8] % e == 0 && steps[2] == 0 && ws == 0 &&
+            load<T>(args[2]) == T(1)))
+        return false;
+      std::int64_t t[kRows];
+      T g[kRows], loss[kRows];
+      for (npy_intp j = 0; j < m; ++j) {
+        const npy_intp r = r0 + j;
+        t[j] = load<std::int64_t>(args[1] + r * steps[1]);
+        g[j] = load<T>(args[5] + r * steps[5]);
+        if (t[j] >= n || load<T>(args[3] + r * steps[3]) != T(n) || load<T>(args[4] + r * steps[4]) != T(0) ||
+            load<double>(args[6] + r * steps[6]) != 1.0)
+          return false;
+      }
+      const char* x0 = args[0] + r0 * steps[0];
+      char* g0 = args[8] + r0 * steps[8];
+      if (row_spans_overlap(x0, steps[0], g0, steps[8], m, n * e)) return false;
+      table.cross_entropy_hard_rows(reinterpret_cast<const T*>(x0), steps[0] / e, reinterpret_cast<T*>(g0),
+                                    steps[8] / e, std::size_t(m), std::size_t(n), t, g, loss);
+      for (npy_intp j = 0; j < m; ++j) std::memcpy(args[7] + (r0 + j) * steps[7], &loss[j], sizeof(T));
+      return true;
+    }
+  };
   parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
-    for (npy_intp r = rb; r < re; ++r) {
-      const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
-      const std::int64_t t = load<std::int64_t>(args[1] + r * steps[1]);
-      const T* w = weight_row<T>(args[2] + r * steps[2], ws, n, 2);
-      const T W = load<T>(args[3] + r * steps[3]), eps = load<T>(args[4] + r * steps[4]);
-      const T g = load<T>(args[5] + r * steps[5]);
-      const double temp = load<double>(args[6] + r * steps[6]);
-      T* grad = nullptr;
-      if constexpr (GRAD) grad = row_out<T, T>(args[8] + r * steps[8], steps[nargs + 2], n, 1);
-      // a label >= n (unchecked: validate=False) has no class: NaN loss and gradient row
-      const T nan = std::numeric_limits<T>::quiet_NaN();
-      if constexpr (GRAD)
-        if (t >= n) std::fill(grad, grad + n, nan);
-      const T loss = (t >= n) ? nan : f(x, std::size_t(n), t, w, W, eps, g, grad, temp);
-      std::memcpy(args[7] + r * steps[7], &loss, sizeof(T));
-      if constexpr (GRAD) row_done<T, T>(grad, args[8] + r * steps[8], steps[nargs + 2], n);
+    for (npy_intp r0 = rb; r0 < re; r0 += kRows) {
+      const npy_intp m = re - r0 < kRows ? re - r0 : kRows;
+      if (block(r0, m)) continue;
+      for (npy_intp r = r0; r < r0 + m; ++r) one_row(r);
     }
   });
 }

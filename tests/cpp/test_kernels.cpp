@@ -156,6 +156,62 @@ bool same_bits(const T* a, const T* b, std::size_t n) {
   return true;
 }
 
+// cross_entropy_hard_rows (kernels/loss/ce_rows.hpp: each row's gradient pass queued into the next
+// row's sum pass) gives every row the loss and gradient bits cross_entropy_hard gives it alone:
+// random rows around special ones (NaN, infinities, out of exp's range, confident rows with the
+// label on and off the max, several in a row, an ignored row, a subnormal term), per-row gradient
+// scales, rows apart in memory, and any split of the batch.
+template <class T>
+void test_ce_hard_rows(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> nd;
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  for (std::size_t n : {2u, 3u, 16u, 33u, 64u, 100u, 257u, 1000u, 1025u, 2049u, 40000u}) {
+    const std::size_t rows = 29, xs = n + 3, gs = n + 5;
+    std::vector<T> x(rows * xs), grad(rows * gs), grad1(n), loss(rows), g(rows);
+    std::vector<std::int64_t> t(rows);
+    for (auto& v : x) v = T(nd(rng) * 3.0);
+    for (std::size_t r = 0; r < rows; ++r) {
+      t[r] = std::int64_t(rng() % n);
+      g[r] = T(0.25 + double(r % 5) / 7.0);
+    }
+    const auto at = [&](std::size_t r) { return x.data() + r * xs; };
+    at(1)[n / 2] = nan;
+    at(2)[0] = -inf;
+    at(3)[n - 1] = inf;
+    at(4)[0] = T(200);  // outside exp's range
+    for (std::size_t r = 5; r < 9; ++r) {  // confident rows, the label on the max (R summed)
+      at(r)[r % n] = T(40);
+      t[r] = std::int64_t(r % n);
+    }
+    at(9)[1 % n] = T(40);  // confident, the label elsewhere
+    t[9] = 0;
+    t[10] = -1;  // ignored
+    at(11)[n - 1] = T(-100);  // a subnormal exp
+    at(12)[0] = T(40);        // confident, label on the max, next to ordinary rows
+    t[12] = 0;
+    for (std::size_t c = 0; c < n; ++c) at(13)[c] = T(-3);  // a flat row
+    for (std::size_t split : {rows, std::size_t(1), std::size_t(7)}) {
+      std::fill(grad.begin(), grad.end(), T(0));
+      for (std::size_t r0 = 0; r0 < rows; r0 += split) {
+        const std::size_t m = rows - r0 < split ? rows - r0 : split;
+        k.cross_entropy_hard_rows(x.data() + r0 * xs, std::ptrdiff_t(xs), grad.data() + r0 * gs, std::ptrdiff_t(gs),
+                                  m, n, t.data() + r0, g.data() + r0, loss.data() + r0);
+      }
+      for (std::size_t r = 0; r < rows; ++r) {
+        const T l1 = k.cross_entropy_hard(x.data() + r * xs, n, t[r], nullptr, T(n), T(0), g[r], grad1.data(), 1.0);
+        if (!same_bits(&l1, &loss[r], 1) || !same_bits(grad1.data(), grad.data() + r * gs, n)) {
+          std::printf("FAIL %s %s cross_entropy_hard_rows differs from cross_entropy_hard: n=%zu row %zu split %zu\n",
+                      isa, sizeof(T) == 4 ? "f32" : "f64", n, r, split);
+          ++failures;
+          return;
+        }
+      }
+    }
+  }
+}
+
 template <class T>
 void test_lane_isolation(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -425,6 +481,7 @@ void test_isa(const char* isa) {
               isa, f ? "f32" : "f64", w_lsm, w_sm, w_lse, w_sig, w_lsig, w_sp);
   test_ce_cancellation<T>(isa);
   test_rows_same_bits<T>(isa);
+  test_ce_hard_rows<T>(isa);
   test_lane_isolation<T>(isa);
   test_ce_soft_long_rows<T>(isa);
   test_backward_huge<T>(isa);

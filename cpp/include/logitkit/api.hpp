@@ -629,32 +629,42 @@ inline const T* class_weights(const CrossEntropyOptions<T>& o, T* wb) noexcept {
 
 // The row loop of ce_hard / ce_soft: row i's logits (gathered into buf when strided) and gradient
 // row (buf + cols when strided, written back after), g = the reduction's factor times the sample
-// weight; row_loss(i, x row, g, gradient row or null) is the kernel call. Then the reduction.
-template <class T, class F>
+// weight; row_loss(i, x row, g, gradient row or null) is the kernel call. block(i0, m, g, li), tried
+// first for each block of up to ce_block rows, computes rows [i0, i0 + m) at once (li[j]: row
+// i0 + j's loss; the same bits as row_loss row by row) or returns false. Then the reduction.
+constexpr std::size_t ce_block = 64;
+template <class T, class F, class B>
 inline void ce_rows(MatrixView<const T> x, VectorView<T> loss, const CrossEntropyOptions<T>& o, MatrixView<T>* grad,
-                    double denom, T* buf, F row_loss) noexcept {
+                    double denom, T* buf, F row_loss, B block) noexcept {
   const std::size_t C = x.cols;
   const bool has_sw = !o.sample_weight.empty();
   const double factor = o.reduction == Reduction::mean ? (denom != 0 ? 1.0 / denom : 0.0) : 1.0;
   double total = 0;
-  for (std::size_t i = 0; i < x.rows; ++i) {
-    const double sw = has_sw ? double(o.sample_weight[i]) : 1.0;
-    const T g = T(factor * sw);
-    T li = T(0);
-    if (C != 0) {
-      if (grad) {
-        // x gathered into buf, the gradient into buf + C (as for contiguous rows: not in place)
-        const T* xp = row_in(x, i, buf);
-        T* gp = row_out(*grad, i, buf + C);
-        li = row_loss(i, xp, g, gp);
-        row_done(*grad, i, gp);
-      } else {
-        li = row_loss(i, row_in(x, i, buf), g, static_cast<T*>(nullptr));
+  T gs[ce_block], ls[ce_block];
+  for (std::size_t i0 = 0; i0 < x.rows; i0 += ce_block) {
+    const std::size_t m = x.rows - i0 < ce_block ? x.rows - i0 : ce_block;
+    for (std::size_t j = 0; j < m; ++j) gs[j] = T(factor * (has_sw ? double(o.sample_weight[i0 + j]) : 1.0));
+    if (C == 0 || !block(i0, m, gs, ls)) {
+      for (std::size_t j = 0, i = i0; j < m; ++j, ++i) {
+        ls[j] = T(0);
+        if (C == 0) continue;
+        if (grad) {
+          // x gathered into buf, the gradient into buf + C (as for contiguous rows: not in place)
+          const T* xp = row_in(x, i, buf);
+          T* gp = row_out(*grad, i, buf + C);
+          ls[j] = row_loss(i, xp, gs[j], gp);
+          row_done(*grad, i, gp);
+        } else {
+          ls[j] = row_loss(i, row_in(x, i, buf), gs[j], static_cast<T*>(nullptr));
+        }
       }
     }
-    if (has_sw) li = li * T(sw);
-    if (o.reduction == Reduction::none) loss[i] = li;
-    else total += double(li);
+    for (std::size_t j = 0, i = i0; j < m; ++j, ++i) {
+      T li = ls[j];
+      if (has_sw) li = li * T(double(o.sample_weight[i]));
+      if (o.reduction == Reduction::none) loss[i] = li;
+      else total += double(li);
+    }
   }
   finish(loss, o.reduction, total, denom);
 }
@@ -697,12 +707,29 @@ inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T>
   if (!buf) return fail(Errc::out_of_memory, "logits", "no memory for a buffer of one strided row");
   const T* w = class_weights(o, buf + ce_row_buffers(x, grad));
   const T Wsum = has_w ? T(weight_sum(o.weight)) : T(C);
-  const auto f = kernels<T>().cross_entropy_hard;
-  ce_rows(x, loss, o, grad, denom, buf, [&](std::size_t i, const T* xp, T g, T* gp) {
+  const auto& table = kernels<T>();
+  const auto f = table.cross_entropy_hard;
+  const auto label_at = [&](std::size_t i) {
     const std::int64_t raw = static_cast<std::int64_t>(labels[i]);
-    const std::int64_t t = raw == o.ignore_index ? -1 : raw;  // validated above
-    return f(xp, C, t, w, Wsum, o.label_smoothing, g, gp, o.temperature);
-  });
+    return raw == o.ignore_index ? std::int64_t(-1) : raw;  // validated above
+  };
+  // rows with a gradient, contiguous along the classes and not in place, without class weights,
+  // smoothing or temperature: a block at a time (cross_entropy_hard_rows, the same bits)
+  const bool by_blocks = grad && !has_w && o.label_smoothing == T(0) && o.temperature == 1.0 && x.col_stride == 1 &&
+                         grad->col_stride == 1 && static_cast<const T*>(grad->data) != x.data;
+  const auto block = [&](std::size_t i0, std::size_t m, const T* g, T* li) {
+    if (!by_blocks) return false;
+    std::int64_t t[ce_block];
+    for (std::size_t j = 0; j < m; ++j) t[j] = label_at(i0 + j);
+    table.cross_entropy_hard_rows(x.row(i0), x.row_stride, grad->row(i0), grad->row_stride, m, C, t, g, li);
+    return true;
+  };
+  ce_rows(
+      x, loss, o, grad, denom, buf,
+      [&](std::size_t i, const T* xp, T g, T* gp) {
+        return f(xp, C, label_at(i), w, Wsum, o.label_smoothing, g, gp, o.temperature);
+      },
+      block);
   return {};
 }
 
@@ -745,9 +772,12 @@ inline Status ce_soft(MatrixView<const T> x, MatrixView<const T> y, VectorView<T
   T* ybuf = buf + nb;
   const T* w = class_weights(o, ybuf + (strided_y ? C : 0));
   const auto f = kernels<T>().cross_entropy_soft;
-  ce_rows(x, loss, o, grad, denom, buf, [&](std::size_t i, const T* xp, T g, T* gp) {
-    return f(xp, row_in(y, i, ybuf), C, w, o.label_smoothing, g, gp, o.temperature);
-  });
+  ce_rows(
+      x, loss, o, grad, denom, buf,
+      [&](std::size_t i, const T* xp, T g, T* gp) {
+        return f(xp, row_in(y, i, ybuf), C, w, o.label_smoothing, g, gp, o.temperature);
+      },
+      [](std::size_t, std::size_t, const T*, T*) { return false; });
   return {};
 }
 

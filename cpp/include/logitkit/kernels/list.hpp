@@ -47,11 +47,11 @@
 //     The vector math underneath, exposed for the accuracy tests only: field `name`
 //     (kernel_types::unary<T>) maps math::math_fn over the elements; ufunc `_name`; not public.
 //   SELECT(name, kernel, doc)
-//     A row function that is not a ufunc (top_k's selection, softmax at the selected entries):
-//     field `name` of type kernel_types::name<T>
-//     (declared below with its contract), bound to kernel<V>. The C++ API function (api.hpp), the
-//     binding (cpp/bindings/register_top_k.cpp) and its stub lines (cpp/bindings/_core.pyi.in)
-//     are written by hand: no ufunc, no kernel_list entry.
+//     A kernel that is not a ufunc (top_k's selection, softmax at the selected entries, a batch of
+//     cross-entropy rows): field `name` of type kernel_types::name<T> (declared below with its
+//     contract), bound to kernel<V>. Its callers are written by hand (the C++ API in api.hpp, the
+//     bindings: cpp/bindings/register_top_k.cpp with stub lines in cpp/bindings/_core.pyi.in, the
+//     loss loops of register_losses.cpp): no ufunc, no kernel_list entry.
 //
 // Every ufunc is registered for float16 (computed in float32), float32 and float64, except the
 // losses (float32 and float64). Docstrings are the ufuncs' __doc__. The list is parsed by
@@ -131,6 +131,7 @@
        "q.")                                                                                              \
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")                \
+  SELECT(cross_entropy_hard_rows, ce_hard_rows, "cross_entropy_hard_rows(x, ..., loss): hard-label cross-entropy and its gradient, a batch of rows.") \
   SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
   SELECT(softmax_at, softmax_at_row, "softmax_at(x, idx): softmax of a row at some of its entries, softmax's bits.") \
   SELECT(sample_scan, sample_scan_row, "sample_scan(x, t, delta): a row's max, its max-relative sum and the weight below edges.") \
@@ -203,6 +204,14 @@ using binary_entropy = void (*)(const T* x, std::size_t n, T g, T* h, T* grad, d
 template <class T>
 using binary_kl_divergence = void (*)(const T* p, const T* q, std::size_t n, T g, T* kl, T* grad, double temperature);
 
+// Cross-entropy with hard labels and its gradient over a batch of rows (kernels/loss/ce_rows.hpp),
+// without class weights, label smoothing or temperature: row r's logits at x + r·x_stride, its
+// gradient row at grad + r·grad_stride (overlapping no logits row), label t[r] < n (< 0: ignored),
+// gradient scale g[r]; loss[r] and the gradient rows have the bits cross_entropy_hard(x_r, n, t[r],
+// nullptr, n, 0, g[r], grad_r, 1) gives row by row.
+template <class T>
+using cross_entropy_hard_rows = void (*)(const T* x, std::ptrdiff_t x_stride, T* grad, std::ptrdiff_t grad_stride,
+                                         std::size_t rows, std::size_t n, const std::int64_t* t, const T* g, T* loss);
 // Top-k selection (kernels/top_k.hpp): the k largest of the n contiguous entries of x
 // (1 <= k <= min(n, top_k_small_max)), largest first, equal values by the lower index, into vals[0..k)
 // and idx[0..k); false (outputs unspecified) when the row holds a NaN. Larger k: api.hpp's top_k

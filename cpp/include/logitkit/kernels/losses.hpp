@@ -41,62 +41,37 @@ namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
 
-// Cross-entropy of one row with hard label t (t < 0: ignored). w: class weights or nullptr (all 1),
-// Wsum = Σ w_c (C when unweighted). grad: nullptr for the loss alone. Returns the row's loss
-// (class weight and smoothing included; the sample weight is the caller's).
+// The label's gradient entry of a hard-label row, g·[(1-ε)·w_t·(p_t - 1) + (ε/C)·(W·p_t - w_t)],
+// computed in double from p_t (and p_t - 1 where it is given more accurately); flagged like the
+// other entries where it cancels (thr: ce_fix_setup's threshold).
+template <class T>
+inline T ce_label_entry(double pt, double pt_m1, T eps, T wt, T add, T Wsum, double coef, T thr, T g, bool& flagged) {
+  const double u = double(T(1) - eps) * double(wt) * pt_m1 + double(add) * (double(Wsum) * pt - double(wt));
+  const double pc = pt * coef;
+  if (math::libm_fabs(u) < 0.75 * pc && double(thr) < pc) flagged = true;
+  return T(double(g) * u);
+}
+
+// The loss of a hard-label row that the direct path accepted without a gradient pass of its own
+// (ce_rows.hpp queues that pass): (1-ε)·w_t·(log S - x_t) + term, or for a confident row whose label
+// holds the max (rest = R = Σ_{c != t} exp(x_c) >= 0, et = exp(x_t)), w_t·log1p(R/e_t).
+template <class T>
+inline T ce_direct_loss(double S, double term, double rest, double et, T xt, T wt, T eps) {
+  if (rest >= 0) return T(double(wt) * math::libm_log1p(rest / et));
+  return T(double(T(1) - eps) * double(wt) * (math::libm_log(S) - double(xt)) + term);
+}
+
+// ce_hard_row's steps for a row the direct path declined (heavy: a top-heavy row, m its max, the
+// direct pass's exps in grad): the max-relative path, then the label's entry and, where an entry
+// was flagged, the accurate gradient. fix: ce_hard_row's ce_fix_setup (x may be its copy).
 template <class V>
-inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t t, const scalar_t<V>* w,
-                               scalar_t<V> Wsum, scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad,
-                               double temp = 1.0) {
+inline scalar_t<V> ce_hard_declined(const scalar_t<V>* x, std::size_t n, std::int64_t t, const scalar_t<V>* w,
+                                    scalar_t<V> Wsum, scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad,
+                                    const CeFix<V>& fix, bool heavy, scalar_t<V> m, scalar_t<V> xt) {
   using T = scalar_t<V>;
-  if (t < 0) {
-    if (grad)
-      for (std::size_t i = 0; i < n; ++i) grad[i] = T(0);
-    return T(0);
-  }
-  const T wt = w ? w[t] : T(1), xt = x[t];  // (read before the gradient may overwrite x)
-  const T add = eps / T(n);                  // a_c = w_c·ε/C: the smoothing part
-  const double coef = double(T(1) - eps) * double(wt) + double(add) * double(Wsum);  // Σ a_c
-  if (temp != 1.0) return ce_temp_row<V>(x, nullptr, n, t, w, eps, coef, g, grad, temp);
-  // Smoothing makes every entry p_c·Σa - a_c, which can cancel: such rows may need
-  // ce_grad_accurate (without smoothing only the label's entry differs from p_c·Σa).
-  const CeFix<V> fix = ce_fix_setup<V>(x, n, eps != T(0) ? grad : nullptr, double(g), coef);
-  const T thr = fix.thr;
+  const T wt = w ? w[t] : T(1), add = eps / T(n), thr = fix.thr;
+  const double coef = double(T(1) - eps) * double(wt) + double(add) * double(Wsum);
   bool flagged = false;
-  // The label's entry, (1-ε)·w_t·(p_t - 1) + (ε/C)·(W·p_t - w_t), computed in double from p_t (and
-  // p_t - 1 where it is given more accurately); flagged like the others.
-  auto label_entry = [&](double pt, double pt_m1) {
-    const double u = double(T(1) - eps) * double(wt) * pt_m1 + double(add) * (double(Wsum) * pt - double(wt));
-    const double pc = pt * coef;
-    if (math::libm_fabs(u) < 0.75 * pc && double(thr) < pc) flagged = true;
-    grad[t] = T(double(g) * u);
-  };
-  bool heavy = false;
-  T m = 0;
-  {  // the direct path first; it declines rows it cannot do exactly
-    double S = 0, term = 0, rest = -1;
-    bool ok;
-    if (eps == T(0)) {
-      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, t, &rest)
-             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, t, &rest);
-    } else {
-      ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy)
-             : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy);
-    }
-    if (ok && rest >= 0) {  // a confident row whose label holds the max (no smoothing)
-      const double et = math::libm_exp(double(xt));
-      if (grad) label_entry(et / (et + rest), -rest / (et + rest));
-      return T(double(wt) * math::libm_log1p(rest / et));
-    }
-    if (ok) {
-      const double pt = math::libm_exp(double(xt)) / S;
-      if (grad) {
-        label_entry(pt, pt - 1.0);
-        if (flagged && fix.can_fix) ce_grad_accurate<V>(x, n, m, w, nullptr, t, eps, g, grad);
-      }
-      return T(double(T(1) - eps) * double(wt) * (math::libm_log(S) - double(xt)) + term);
-    }
-  }
   CeRow<V> r;
   T special;
   if (heavy) {
@@ -119,7 +94,8 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
     // p_t - 1 = -S'/(1 + S') when the label is the unique max (a confident, correct row), so that it
     // keeps its relative accuracy.
     const double pt = math::libm_exp(double(xt) - double(r.m)) * r.inv;
-    label_entry(pt, (xt == r.m && r.k == 1.0) ? -r.Sp * r.inv : pt - 1.0);
+    grad[t] = ce_label_entry<T>(pt, (xt == r.m && r.k == 1.0) ? -r.Sp * r.inv : pt - 1.0, eps, wt, add, Wsum, coef,
+                                thr, g, flagged);
     if (flagged && fix.can_fix) ce_grad_accurate<V>(x, n, r.m, w, nullptr, t, eps, g, grad);
   } else {
     smooth = w ? ce_last_pass<V, false, true, false>(x, n, r, w, nullptr, T(0), add, T(coef), g, grad)
@@ -127,6 +103,58 @@ inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t
   }
   if (eps != T(0)) loss += smooth;
   return T(loss);
+}
+
+// Cross-entropy of one row with hard label t (t < 0: ignored). w: class weights or nullptr (all 1),
+// Wsum = Σ w_c (C when unweighted). grad: nullptr for the loss alone. Returns the row's loss
+// (class weight and smoothing included; the sample weight is the caller's).
+template <class V>
+inline scalar_t<V> ce_hard_row(const scalar_t<V>* x, std::size_t n, std::int64_t t, const scalar_t<V>* w,
+                               scalar_t<V> Wsum, scalar_t<V> eps, scalar_t<V> g, scalar_t<V>* grad,
+                               double temp = 1.0) {
+  using T = scalar_t<V>;
+  if (t < 0) {
+    if (grad)
+      for (std::size_t i = 0; i < n; ++i) grad[i] = T(0);
+    return T(0);
+  }
+  const T wt = w ? w[t] : T(1), xt = x[t];  // (read before the gradient may overwrite x)
+  const T add = eps / T(n);                  // a_c = w_c·ε/C: the smoothing part
+  const double coef = double(T(1) - eps) * double(wt) + double(add) * double(Wsum);  // Σ a_c
+  if (temp != 1.0) return ce_temp_row<V>(x, nullptr, n, t, w, eps, coef, g, grad, temp);
+  // Smoothing makes every entry p_c·Σa - a_c, which can cancel: such rows may need
+  // ce_grad_accurate (without smoothing only the label's entry differs from p_c·Σa).
+  const CeFix<V> fix = ce_fix_setup<V>(x, n, eps != T(0) ? grad : nullptr, double(g), coef);
+  const T thr = fix.thr;
+  bool flagged = false;
+  bool heavy = false;
+  T m = 0;
+  {  // the direct path first; it declines rows it cannot do exactly
+    double S = 0, term = 0, rest = -1;
+    bool ok;
+    if (eps == T(0)) {
+      ok = w ? ce_direct<V, true, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, t, &rest)
+             : ce_direct<V, false, false, false>(x, nullptr, n, w, T(0), T(0), coef, g, grad, S, term, m, thr, flagged, heavy, t, &rest);
+    } else {
+      ok = w ? ce_direct<V, true, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy)
+             : ce_direct<V, false, false, true>(x, nullptr, n, w, T(0), add, coef, g, grad, S, term, m, thr, flagged, heavy);
+    }
+    if (ok) {
+      // (rest >= 0: a confident row whose label holds the max, no smoothing)
+      const double et = rest >= 0 ? math::libm_exp(double(xt)) : 0.0;
+      if (grad) {
+        if (rest >= 0) {
+          grad[t] = ce_label_entry<T>(et / (et + rest), -rest / (et + rest), eps, wt, add, Wsum, coef, thr, g, flagged);
+        } else {
+          const double pt = math::libm_exp(double(xt)) / S;
+          grad[t] = ce_label_entry<T>(pt, pt - 1.0, eps, wt, add, Wsum, coef, thr, g, flagged);
+          if (flagged && fix.can_fix) ce_grad_accurate<V>(x, n, m, w, nullptr, t, eps, g, grad);
+        }
+      }
+      return ce_direct_loss<T>(S, term, rest, et, xt, wt, eps);
+    }
+  }
+  return ce_hard_declined<V>(x, n, t, w, Wsum, eps, g, grad, fix, heavy, m, xt);
 }
 
 // Σ_c a_c = (1-ε)·Σ w_c·y_c + (ε/C)·Σ w_c for a soft target, vectorized (the products w_c·y_c

@@ -9,6 +9,7 @@
 #include "convert.hpp"
 #include "distillation.hpp"
 #include "divergence.hpp"
+#include "loss/ce_rows.hpp"
 #include "losses.hpp"
 #include "sample.hpp"
 #include "softmax.hpp"

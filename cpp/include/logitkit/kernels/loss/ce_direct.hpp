@@ -30,7 +30,6 @@ namespace kernels {
 // gradient.
 template <class V>
 inline double rest_sum(const scalar_t<V>* x, std::size_t n, std::size_t t) {
-  using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   LossAcc<V> acc;
   auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
