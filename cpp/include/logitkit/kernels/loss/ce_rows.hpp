@@ -5,6 +5,7 @@
 // caches; the sum pass is arithmetic: together they overlap. Kept while it pays (docs/architecture.md,
 // "Fast paths"): bench/compare.py case cross_entropy+grad/4096x1000.
 //
+// On 64-byte vectors (AVX-512); narrower ones take the rows one at a time (see ce_hard_rows).
 // Only rows without class weights, label smoothing or temperature, their gradient not overlapping
 // the logits (the callers check: api.hpp's ce_hard, the gufunc loop of cpp/bindings/register_losses.cpp),
 // whose gradient pass then scales the row's exps by one factor (and, for a confident row whose label
@@ -121,33 +122,42 @@ inline void ce_hard_rows(const scalar_t<V>* x, std::ptrdiff_t x_stride, scalar_t
                          std::size_t rows, std::size_t n, const std::int64_t* t, const scalar_t<V>* g,
                          scalar_t<V>* loss) {
   using T = scalar_t<V>;
-  CeGradQueue<V> queue;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* xr = x + std::ptrdiff_t(r) * x_stride;
-    T* gr = grad + std::ptrdiff_t(r) * grad_stride;
-    const std::int64_t tr = t[r];
-    if (tr < 0 || n == 0) {
+  if constexpr (V::size * sizeof(T) < 64) {
+    // Vectors narrower than 64 bytes (AVX2, SSE2, NEON, scalar): the sum pass takes twice the
+    // instructions or more per byte and is bound by them, leaving no memory wait for a queued pass
+    // to fill; the rows go one at a time.
+    for (std::size_t r = 0; r < rows; ++r)
+      loss[r] = ce_hard_row<V>(x + std::ptrdiff_t(r) * x_stride, n, t[r], nullptr, T(n), T(0), g[r],
+                               grad + std::ptrdiff_t(r) * grad_stride, 1.0);
+  } else {
+    CeGradQueue<V> queue;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const T* xr = x + std::ptrdiff_t(r) * x_stride;
+      T* gr = grad + std::ptrdiff_t(r) * grad_stride;
+      const std::int64_t tr = t[r];
+      if (tr < 0 || n == 0) {
+        queue.finish();
+        loss[r] = ce_hard_row<V>(xr, n, tr, nullptr, T(n), T(0), g[r], gr, 1.0);
+        continue;
+      }
+      const T xt = xr[tr];
+      double S = 0;
+      T m = 0;
+      const bool ok = row_direct_sum<V, true>(xr, n, S, m, gr, &queue);
       queue.finish();
-      loss[r] = ce_hard_row<V>(xr, n, tr, nullptr, T(n), T(0), g[r], gr, 1.0);
-      continue;
+      if (!ok) {
+        const CeFix<V> no_fix{lim<V>::inf, false};  // (ce_fix_setup's answer without smoothing)
+        loss[r] = ce_hard_declined<V>(xr, n, tr, nullptr, T(n), T(0), g[r], gr, no_fix, false, m, xt);
+        continue;
+      }
+      // a top-heavy row stays on the direct path with a hard label (ce_direct): below the max as any
+      // other row, on the max with R summed in the gradient pass (the label's exp out of it)
+      const bool top = math::libm_exp(double(m)) > 0.5 * S && xt == m;
+      if (top) gr[tr] = T(0);
+      queue.push(gr, n, S, tr, xt, g[r], top, loss + r);
     }
-    const T xt = xr[tr];
-    double S = 0;
-    T m = 0;
-    const bool ok = row_direct_sum<V, true>(xr, n, S, m, gr, &queue);
     queue.finish();
-    if (!ok) {
-      const CeFix<V> no_fix{lim<V>::inf, false};  // (ce_fix_setup's answer without smoothing)
-      loss[r] = ce_hard_declined<V>(xr, n, tr, nullptr, T(n), T(0), g[r], gr, no_fix, false, m, xt);
-      continue;
-    }
-    // a top-heavy row stays on the direct path with a hard label (ce_direct): below the max as any
-    // other row, on the max with R summed in the gradient pass (the label's exp out of it)
-    const bool top = math::libm_exp(double(m)) > 0.5 * S && xt == m;
-    if (top) gr[tr] = T(0);
-    queue.push(gr, n, S, tr, xt, g[r], top, loss + r);
   }
-  queue.finish();
 }
 
 }  // namespace kernels
