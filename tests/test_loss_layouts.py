@@ -119,6 +119,61 @@ def test_cross_entropy_in_place_with_declined_rows(isa, dtype, shape):
 
 
 @dtypes
+def test_cross_entropy_gradient_rows_sharing_memory(isa, dtype):
+    """An out= whose rows share one row of memory (stride 0 along the batch: NumPy does not copy
+    an output that overlaps only itself). Its content is then some row's gradient, but every loss
+    is the row's own, as the loss alone gives it: the gradient passes store each row's exps there,
+    so a row must not have its sum's exps overwritten by another row's before its own pass (one
+    thread: rows on two threads would write the shared row at once)."""
+    rng = np.random.default_rng(_seed("shared grad rows", dtype.name))
+    N, C = 70, 40
+    x = rng.normal(0, 3, (N, C))
+    t = rng.integers(0, C, N)
+    x[::3, 5], t[::3] = 30.0, 5  # confident rows, the label on the max (their loss sums the others)
+    x = x.astype(dtype)
+    shared = np.lib.stride_tricks.as_strided(np.zeros(C, dtype), (N, C), (0, dtype.itemsize))
+    alone = lk.cross_entropy(x, t, reduction="none")
+    threads = lk.get_num_threads()
+    lk.set_num_threads(1)
+    try:
+        with np.errstate(all="raise"):
+            for logits in (x, x[np.newaxis]):  # the small call, the gufunc loop
+                out = shared if logits.ndim == 2 else shared[np.newaxis]
+                loss, _ = lk.cross_entropy_with_grad(
+                    logits, t.reshape(logits.shape[:-1]), reduction="none", out=out
+                )
+                np.testing.assert_array_equal(np.asarray(loss).reshape(N), alone)
+    finally:
+        lk.set_num_threads(threads)
+
+
+def test_cross_entropy_negative_zero_smoothing(isa):
+    """label_smoothing=-0.0 is no smoothing on every path: the small call (C-contiguous logits)
+    and the gufunc loop (Fortran order) give the same gradient bits, the sign of a zero label
+    entry included (p_t - 1 = -0 where p_t rounds to 1)."""
+    x = np.array([[600.0, -600.0], [1.0, 2.0], [3.0, -1.0], [-600.0, 600.0]])
+    t = np.array([0, 1, 0, 1])
+    for eps in (-0.0, 0.0):
+        _, g = lk.cross_entropy_with_grad(x, t, label_smoothing=eps)
+        _, gf = lk.cross_entropy_with_grad(np.asfortranarray(x), t, label_smoothing=eps)
+        _, g0 = lk.cross_entropy_with_grad(x, t)
+        for other in (gf, g0):
+            np.testing.assert_array_equal(g, other)
+            np.testing.assert_array_equal(np.signbit(g), np.signbit(other))
+    # the gufunc itself takes ε as given: -0 on every row, whether its rows come a block at a
+    # time (C order) or one by one (Fortran order)
+    ones = np.broadcast_to(np.ones(()), (2,))
+    for eps in (-0.0, 0.0):
+        args = (t, ones, 2.0, eps, 1.0, 1.0)
+        _, g = _core.cross_entropy_hard_grad(np.repeat(x, 20, axis=0), np.repeat(t, 20), *args[1:])
+        _, gf = _core.cross_entropy_hard_grad(
+            np.asfortranarray(np.repeat(x, 20, axis=0)), np.repeat(t, 20), *args[1:]
+        )
+        np.testing.assert_array_equal(np.signbit(g), np.signbit(gf))
+        assert np.signbit(g[0, 0]) == np.signbit(eps)  # (1-ε)·(p_t - 1) + ε·(...) = -0 + ε·0
+
+
+@dtypes
 def test_bce_grad_out(isa, dtype):
     rng = np.random.default_rng(11)
     x = rng.normal(0, 4, (7, 13)).astype(dtype)

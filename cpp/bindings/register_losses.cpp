@@ -95,8 +95,9 @@ void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
     } else {
       constexpr npy_intp e = npy_intp(sizeof(T));
       const npy_intp gs = steps[nargs + 2];  // the gradient's stride along the classes
-      if (!(n > 0 && xs == e && gs == e && steps[0] % e == 0 && steps[8] % e == 0 && steps[2] == 0 && ws == 0 &&
-            load<T>(args[2]) == T(1)))
+      // (gradient rows apart from each other: a row's exps are stored there until its queued pass)
+      if (!(n > 0 && xs == e && gs == e && steps[0] % e == 0 && steps[8] % e == 0 &&
+            (steps[8] >= n * e || steps[8] <= -n * e) && steps[2] == 0 && ws == 0 && load<T>(args[2]) == T(1)))
         return false;
       std::int64_t t[kRows];
       T g[kRows], loss[kRows];
@@ -104,7 +105,9 @@ void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
         const npy_intp r = r0 + j;
         t[j] = load<std::int64_t>(args[1] + r * steps[1]);
         g[j] = load<T>(args[5] + r * steps[5]);
-        if (t[j] >= n || load<T>(args[3] + r * steps[3]) != T(n) || load<T>(args[4] + r * steps[4]) != T(0) ||
+        // (ε = -0 is not taken: a label entry of -0 keeps its sign in cross_entropy_hard)
+        const T eps = load<T>(args[4] + r * steps[4]);
+        if (t[j] >= n || load<T>(args[3] + r * steps[3]) != T(n) || eps != T(0) || std::signbit(eps) ||
             load<double>(args[6] + r * steps[6]) != 1.0)
           return false;
       }

@@ -713,10 +713,17 @@ inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T>
     const std::int64_t raw = static_cast<std::int64_t>(labels[i]);
     return raw == o.ignore_index ? std::int64_t(-1) : raw;  // validated above
   };
-  // rows with a gradient, contiguous along the classes and not in place, without class weights,
-  // smoothing or temperature: a block at a time (cross_entropy_hard_rows, the same bits)
-  const bool by_blocks = grad && !has_w && o.label_smoothing == T(0) && o.temperature == 1.0 && x.col_stride == 1 &&
-                         grad->col_stride == 1 && static_cast<const T*>(grad->data) != x.data;
+  // a smoothing of -0 is none (+0), as the Python layer passes it: the sign of a zero label entry
+  // would otherwise follow the sign of ε
+  const T eps = o.label_smoothing + T(0);
+  // rows with a gradient, contiguous along the classes, apart from each other and not in place,
+  // without class weights, smoothing or temperature: a block at a time (cross_entropy_hard_rows,
+  // the same bits)
+  const std::ptrdiff_t Cs = std::ptrdiff_t(C);
+  const bool by_blocks = grad && !has_w && eps == T(0) && o.temperature == 1.0 && x.col_stride == 1 &&
+                         grad->col_stride == 1 &&
+                         (grad->row_stride >= Cs || grad->row_stride <= -Cs) &&
+                         static_cast<const T*>(grad->data) != x.data;
   const auto block = [&](std::size_t i0, std::size_t m, const T* g, T* li) {
     if (!by_blocks) return false;
     std::int64_t t[ce_block];
@@ -727,7 +734,7 @@ inline Status ce_hard(MatrixView<const T> x, VectorView<L> labels, VectorView<T>
   ce_rows(
       x, loss, o, grad, denom, buf,
       [&](std::size_t i, const T* xp, T g, T* gp) {
-        return f(xp, C, label_at(i), w, Wsum, o.label_smoothing, g, gp, o.temperature);
+        return f(xp, C, label_at(i), w, Wsum, eps, g, gp, o.temperature);
       },
       block);
   return {};

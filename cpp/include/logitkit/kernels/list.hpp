@@ -206,7 +206,8 @@ using binary_kl_divergence = void (*)(const T* p, const T* q, std::size_t n, T g
 
 // Cross-entropy with hard labels and its gradient over a batch of rows (kernels/loss/ce_rows.hpp),
 // without class weights, label smoothing or temperature: row r's logits at x + r·x_stride, its
-// gradient row at grad + r·grad_stride (overlapping no logits row), label t[r] < n (< 0: ignored),
+// gradient row at grad + r·grad_stride (overlapping no other gradient row and no logits row: a row
+// keeps its exps there until its queued pass), label t[r] < n (< 0: ignored),
 // gradient scale g[r]; loss[r] and the gradient rows have the bits cross_entropy_hard(x_r, n, t[r],
 // nullptr, n, 0, g[r], grad_r, 1) gives row by row.
 template <class T>

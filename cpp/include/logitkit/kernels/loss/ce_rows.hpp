@@ -6,8 +6,8 @@
 // "Fast paths"): bench/compare.py case cross_entropy+grad/4096x1000.
 //
 // On 64-byte vectors (AVX-512); narrower ones take the rows one at a time (see ce_hard_rows).
-// Only rows without class weights, label smoothing or temperature, their gradient not overlapping
-// the logits (the callers check: api.hpp's ce_hard, the gufunc loop of cpp/bindings/register_losses.cpp),
+// Only rows without class weights, label smoothing (+0) or temperature, their gradient rows apart
+// from each other and from the logits (the callers check: api.hpp's ce_hard, the gufunc loop of cpp/bindings/register_losses.cpp),
 // whose gradient pass then scales the row's exps by one factor (and, for a confident row whose label
 // holds the max, sums the other classes' exps, R). A row the direct path declines takes
 // ce_hard_row's max-relative path (ce_hard_declined) once the queue is empty; an ignored row (label
@@ -116,7 +116,7 @@ struct CeGradQueue {
 
 // loss[r] and gradient row r of `rows` rows of n as ce_hard_row(x_r, n, t[r], nullptr, n, 0, g[r],
 // grad_r, 1) gives them: row r's logits at x + r·x_stride, its gradient at grad + r·grad_stride
-// (overlapping no logits row), its label t[r] < n (< 0: ignored).
+// (overlapping no other gradient row and no logits row), its label t[r] < n (< 0: ignored).
 template <class V>
 inline void ce_hard_rows(const scalar_t<V>* x, std::ptrdiff_t x_stride, scalar_t<V>* grad, std::ptrdiff_t grad_stride,
                          std::size_t rows, std::size_t n, const std::int64_t* t, const scalar_t<V>* g,
