@@ -89,16 +89,19 @@ void ce_hard_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
   // temperature, the gradient not over the logits: a block of rows in one call of
   // cross_entropy_hard_rows (the same bits as one_row).
   constexpr npy_intp kRows = 64;
+  constexpr npy_intp e = npy_intp(sizeof(T));
+  bool layout_fits = false;  // (the same for every block of this call)
+  if constexpr (GRAD) {
+    const npy_intp gs = steps[nargs + 2];  // the gradient's stride along the classes
+    // (gradient rows apart from each other: a row's exps are stored there until its queued pass)
+    layout_fits = n > 0 && xs == e && gs == e && steps[0] % e == 0 && steps[8] % e == 0 &&
+                  (steps[8] >= n * e || steps[8] <= -n * e) && steps[2] == 0 && ws == 0 && load<T>(args[2]) == T(1);
+  }
   const auto block = [&](npy_intp r0, npy_intp m) {
     if constexpr (!GRAD) {
       return false;
     } else {
-      constexpr npy_intp e = npy_intp(sizeof(T));
-      const npy_intp gs = steps[nargs + 2];  // the gradient's stride along the classes
-      // (gradient rows apart from each other: a row's exps are stored there until its queued pass)
-      if (!(n > 0 && xs == e && gs == e && steps[0] % e == 0 && steps[8] % e == 0 &&
-            (steps[8] >= n * e || steps[8] <= -n * e) && steps[2] == 0 && ws == 0 && load<T>(args[2]) == T(1)))
-        return false;
+      if (!layout_fits) return false;
       std::int64_t t[kRows];
       T g[kRows], loss[kRows];
       for (npy_intp j = 0; j < m; ++j) {

@@ -61,6 +61,22 @@ inline T ce_direct_loss(double S, double term, double rest, double et, T xt, T w
   return T(double(T(1) - eps) * double(wt) * (math::libm_log(S) - double(xt)) + term);
 }
 
+// The max-relative path's row sums for a row the direct path declined: from the direct pass's exps
+// in grad where the row is top-heavy (m its max), else computed. False for a special row (NaN,
+// infinities): its value is in special, and every gradient entry (with grad) is set to it.
+template <class V>
+inline bool ce_declined_sums(const scalar_t<V>* x, std::size_t n, bool heavy, scalar_t<V> m, scalar_t<V>* grad,
+                             CeRow<V>& r, scalar_t<V>& special) {
+  if (heavy) {
+    r = ce_row_heavy<V>(x, n, m, grad);
+    return true;
+  }
+  if (ce_prepare<V>(x, n, r, special)) return true;
+  if (grad)
+    for (std::size_t i = 0; i < n; ++i) grad[i] = special;
+  return false;
+}
+
 // ce_hard_row's steps for a row the direct path declined (heavy: a top-heavy row, m its max, the
 // direct pass's exps in grad): the max-relative path, then the label's entry and, where an entry
 // was flagged, the accurate gradient. fix: ce_hard_row's ce_fix_setup (x may be its copy).
@@ -74,13 +90,7 @@ inline scalar_t<V> ce_hard_declined(const scalar_t<V>* x, std::size_t n, std::in
   bool flagged = false;
   CeRow<V> r;
   T special;
-  if (heavy) {
-    r = ce_row_heavy<V>(x, n, m, grad);
-  } else if (!ce_prepare<V>(x, n, r, special)) {
-    if (grad)
-      for (std::size_t i = 0; i < n; ++i) grad[i] = special;
-    return special;
-  }
+  if (!ce_declined_sums<V>(x, n, heavy, m, grad, r, special)) return special;
   const double nll_t = ce_nll_at<V>(r, xt);
   // a zero label coefficient (weight 0, or ε = 1) takes nothing from the label's term, even where
   // its -log p_t is infinite
@@ -250,13 +260,7 @@ inline scalar_t<V> ce_soft_row(const scalar_t<V>* x, const scalar_t<V>* y, std::
   }
   CeRow<V> r;
   T special;
-  if (heavy) {
-    r = ce_row_heavy<V>(x, n, m, grad);
-  } else if (!ce_prepare<V>(x, n, r, special)) {
-    if (grad)
-      for (std::size_t i = 0; i < n; ++i) grad[i] = special;
-    return special;
-  }
+  if (!ce_declined_sums<V>(x, n, heavy, m, grad, r, special)) return special;
   double loss;
   if (grad) {
     loss = w ? ce_last_pass<V, true, true, true>(x, n, r, w, y, scale, add, T(A), g, grad, thr, &flagged)
