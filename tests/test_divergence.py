@@ -238,6 +238,21 @@ def mp_kl_grad(x, y, t=1.0):
         return [(mp.e**b - mp.e**a) / t for a, b in zip(lp, lq, strict=True)]
 
 
+def _check_kl_rows_against_mpmath(x, y, t, dtype, isa, what, dps=MP_DPS):
+    """Each row's KL within the losses' ulp bound of mpmath, and its gradient within 2^-p/T or the
+    gradient's ulp bound (the documented exception for (Q - P)/T)."""
+    kl, g = lk.kl_divergence_with_grad(x, y, temperature=t, reduction="none")
+    eps = float(np.finfo(dtype).eps)
+    for r in range(x.shape[0]):
+        exact = mp_kl(x[r], y[r], t, dps=dps)
+        assert within("kl_divergence", kl[r], exact, dtype, isa, what), (r, kl[r], float(exact))
+        eg = np.array([float(v) for v in mp_kl_grad(x[r], y[r], t)])
+        ok = (np.abs(g[r] - eg) <= eps / t) | (
+            oracle.ulp_errors(g[r], eg, dtype) <= oracle.GRAD_BOUNDS[dtype][0]
+        )
+        assert ok.all(), (r, np.flatnonzero(~ok), g[r][~ok], eg[~ok])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "n, spread, diff, t", [(100, 120.0, 5.0, 3.0), (17, 300.0, 30.0, 0.7), (40, 60.0, 1.0, 3.0)]
@@ -250,20 +265,21 @@ def test_kl_of_a_confident_teacher_at_a_temperature(isa, dtype, n, spread, diff,
     rng = np.random.default_rng(n)
     x = (rng.standard_normal((6, n)) * spread).astype(dtype)
     y = (x + rng.standard_normal((6, n)) * diff).astype(dtype)
-    kl, g = lk.kl_divergence_with_grad(x, y, temperature=t, reduction="none")
-    eps = float(np.finfo(dtype).eps)
-    for r in range(x.shape[0]):
-        exact = mp_kl(x[r], y[r], t, dps=400)  # KLs down to 1e-112 from terms of order 1
-        assert within("kl_divergence", kl[r], exact, dtype, isa, "confident rows, T != 1"), (
-            r,
-            kl[r],
-            float(exact),
-        )
-        eg = np.array([float(v) for v in mp_kl_grad(x[r], y[r], t)])
-        ok = (np.abs(g[r] - eg) <= eps / t) | (
-            oracle.ulp_errors(g[r], eg, dtype) <= oracle.GRAD_BOUNDS[dtype][0]
-        )
-        assert ok.all(), (r, np.flatnonzero(~ok), g[r][~ok], eg[~ok])
+    # dps: KLs down to 1e-112 from terms of order 1
+    _check_kl_rows_against_mpmath(x, y, t, dtype, isa, "confident rows, T != 1", dps=400)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [16, 61, 300])
+@pytest.mark.parametrize("t", [1.0, 0.7])
+def test_kl_of_rows_a_few_units_apart_against_mpmath(isa, dtype, n, t):
+    """u_i = c - d'_i spread over about [-5, 5]: entries on both sides of [-1, 2], where float32 rows
+    take φ(u) from its polynomial, and beyond it, where they form e_i·φ(u_i) as e^c·f_i - e_i·(1 + u_i)
+    and the gradient as f_i/S_y - e_i/S_x. Divergence and gradient against mpmath."""
+    rng = np.random.default_rng(31 + n)
+    x = (rng.standard_normal((3, n)) * 2).astype(dtype)
+    y = (x + np.stack([rng.permutation(np.linspace(-4.0, 5.0, n)) for _ in range(3)])).astype(dtype)
+    _check_kl_rows_against_mpmath(x, y, t, dtype, isa, "rows a few units apart")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -514,9 +530,11 @@ def test_inputs_are_not_written_and_bfloat16_gives_float32_values():
 
 
 def test_long_rows_in_float32_and_float64():
-    """Rows past the widening chunk (256) and the kernels' blocks."""
+    """Rows past the widening chunk (256), the kernels' blocks and the scratch row."""
     rng = np.random.default_rng(24)
-    for n in (255, 256, 257, 4099):
+    # (65537: past the float32 kernel's scratch row, kl_scratch_max, so the two-pass kernel that
+    # recomputes instead)
+    for n in (255, 256, 257, 4099, 65536, 65537):
         for dt in DTYPES:
             x = (rng.standard_normal((2, n)) * 4).astype(dt)
             y = (rng.standard_normal((2, n)) * 4).astype(dt)

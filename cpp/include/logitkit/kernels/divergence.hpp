@@ -45,6 +45,7 @@
 #include "loss/loss_sum.hpp"
 #include "row/basics.hpp"
 #include "row/max_relative.hpp"
+#include "row/scratch.hpp"
 #include "row/wide.hpp"
 
 namespace logitkit {
@@ -268,14 +269,27 @@ struct PhiTaylor {
     }
   }
 };
+// (Horner's steps unrolled at compile time, each coefficient a constant of the lane type: a loop
+// over the table is not always unrolled, and then converts and broadcasts every coefficient per call.)
+template <class D, int J, int DEG>
+LOGITKIT_INLINE inline D phi_horner(D p, D u) {
+  if constexpr (J < 0) {
+    return p;
+  } else {
+    using S = scalar_t<D>;
+    constexpr S cj = S(PhiTaylor<DEG>{}.c[J]);
+    return phi_horner<D, J - 1, DEG>(mul_add(p, u, D::set1(cj)), u);
+  }
+}
+template <class D, int DEG>
+LOGITKIT_INLINE inline D phi_taylor(D u) {
+  using S = scalar_t<D>;
+  constexpr S top = S(PhiTaylor<DEG>{}.c[DEG]);
+  return phi_horner<D, DEG - 1, DEG>(D::set1(top), u) * (u * u);
+}
 template <class D, class T>
 LOGITKIT_INLINE inline D phi_small(D u) {
-  constexpr int deg = sizeof(T) == 4 ? 9 : 16;
-  static constexpr PhiTaylor<deg> tc{};
-  using S = scalar_t<D>;
-  D p = D::set1(S(tc.c[deg]));
-  for (int j = deg - 1; j >= 0; --j) p = mul_add(p, u, D::set1(S(tc.c[j])));
-  return p * (u * u);
+  return phi_taylor<D, sizeof(T) == 4 ? 9 : 16>(u);
 }
 
 // d'_i = ((a - x_k) - (b - y_k))/T as hi + r, in pairs of the lane type: each difference exact
@@ -295,20 +309,21 @@ LOGITKIT_INLINE inline V kl_dprime(V a, V b, V negmx, V negyk, V t, V tl, V invt
   return sh;
 }
 
-// A sum of many vectors of terms: plain over blocks of 8 vectors, the block sums added with
-// Neumaier's compensation (a plain sum of a 1000-entry row drifts by tens of ulps).
-template <class D>
+// A sum of many vectors of terms: plain over blocks of 8 vectors (float lanes widened to double,
+// acc_add), the block sums added with Neumaier's compensation (a plain sum of a 1000-entry row
+// drifts by tens of ulps).
+template <class V>
 struct BlockSum {
-  D acc = D::zero();
+  decltype(acc_make(V::zero())) acc{};
   int k = 0;
-  CompensatedSum<D> total;
-  LOGITKIT_INLINE void add(D v) {
-    acc = acc + v;
+  CompensatedSum<V> total;
+  LOGITKIT_INLINE void add(V v) {
+    acc_add(acc, v);
     if (++k == 8) flush();
   }
   void flush() {
-    total.add(hsum(acc));
-    acc = D::zero();
+    total.add(acc_sum(acc));
+    acc = {};
     k = 0;
   }
   double value() {
@@ -454,7 +469,6 @@ template <class V, bool TEMP>
 inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx,
                               scalar_t<V> my, std::size_t k, scalar_t<V> g, scalar_t<V>* grad, double temp) {
   using T = scalar_t<V>;
-  using Acc = decltype(acc_make(V::zero()));
   constexpr std::size_t W = V::size;
   constexpr T ninf_s = -lim<V>::inf;
   const T yk = y[k];
@@ -480,11 +494,9 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
   T* const estore = overlaps(x) || overlaps(y) ? nullptr : grad;
 
   // Pass 1: S_x = Σ e_i, S_y, Σ e_i·d'_i; an entry with P's mass where y is -inf makes KL infinite.
-  CompensatedSum<V> sx, sy, cs;
+  BlockSum<V> sx, sy, cs;
   bool infinite;
   {
-    Acc ax, ay, ac;
-    int blocks = 0;
     auto bad = lt(zero, zero);
     // the next rows of a batch, asked for while these are computed (as entropy_lanes)
     const std::size_t next = n * sizeof(T) <= next_row_prefetch_max ? n * sizeof(T) : 0;
@@ -497,26 +509,14 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
       bad = mask_or(bad, mask_and(mask_and(valid, lt(vninf, a)), eq(b, vninf)));
       V r;
       const V dq = dprime(a, b, r);
-      acc_add(ax, ex);
-      acc_add(ay, ey);
-      acc_add(ac, mask_zero(lt(zero, ex), ex * (dq + r)));  // (e = 0: d' may be inf or NaN)
+      sx.add(ex);
+      sy.add(ey);
+      cs.add(mask_zero(lt(zero, ex), ex * (dq + r)));  // (e = 0: d' may be inf or NaN)
       if (estore) {
         if (m == W) store(estore + i, ex);
         else store_partial(estore + i, ex, m);
       }
-      if (++blocks == 8) {
-        sx.add(acc_sum(ax));
-        sy.add(acc_sum(ay));
-        cs.add(acc_sum(ac));
-        ax = Acc{};
-        ay = Acc{};
-        ac = Acc{};
-        blocks = 0;
-      }
     });
-    sx.add(acc_sum(ax));
-    sy.add(acc_sum(ay));
-    cs.add(acc_sum(ac));
     infinite = any(bad);
   }
   const double Sx = sx.value(), Sy = sy.value(), c = cs.value() / Sx, Lx = math::libm_log(Sx);
@@ -554,11 +554,9 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
   // most a 3.8-fold cancellation, at u = 1). Rare lanes take e·e^u as exp(w) instead: where p has
   // no mass but q has, where e is subnormal (too few bits to carry e·e^u) and where u > 80 (e^u
   // near float's overflow).
-  CompensatedSum<V> fsum;
+  BlockSum<V> fsum;
   bool huge_any = false;
   {
-    Acc facc;
-    int blocks = 0;
     each([&](std::size_t i, std::size_t m, V a, V b, auto valid) LOGITKIT_INLINE {
       V e;
       if (estore) e = m == W ? V::load(estore + i) : load_partial<V>(estore + i, m, T(0));
@@ -594,12 +592,7 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
           term = select(rare, select(q_only, qe, qe - e * (one + u)), term);
           if (!direct_q) gv = select(rare, (qe * vK - e * vinvSx) * vgs, gv);
         }
-        acc_add(facc, term);
-        if (++blocks == 8) {
-          fsum.add(acc_sum(facc));
-          facc = Acc{};
-          blocks = 0;
-        }
+        fsum.add(term);
       }
       if (grad) {
         if (direct_q) gv = vgs * (expd(b, negmy) * vinvSy - e * vinvSx);
@@ -607,11 +600,133 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
         else store_partial(grad + i, gv, m);
       }
     });
-    fsum.add(acc_sum(facc));
   }
   if (infinite) return lim<V>::inf;
   if (!huge_any) return T(math::libm_log1p(fsum.value() / Sx));
   return T(klt > 0 ? klt : 0.0);
+}
+
+// The entries of a row kl_stored_f keeps its four scratch rows for: 4·this many floats, 1 MiB (the
+// scratch's kept size). Longer rows take kl_lanes_f.
+constexpr std::size_t kl_scratch_max = std::size_t(1) << 16;
+template <class V>
+inline RowScratch<scalar_t<V>>& kl_scratch() {
+  thread_local RowScratch<scalar_t<V>> scratch;
+  return scratch;
+}
+
+// KL of float rows by kl_lanes_f's formulas in fewer operations, pass 1's values kept in a
+// per-thread scratch row for pass 2: e_i = exp((x_i - max x)/T), d'_i as a pair, and
+// f_i = exp((y_i - max y)/T). Here d' is taken relative to y's own max,
+// d'_i = ((x_i - max x) - (y_i - max y))/T, exact as a pair: a shift between the rows still cancels
+// exactly, and kl_lanes_f's (max y - y_k)/T moves c and every d' alike, leaving u as it is. Then
+//   e_i·e^(u_i) = e^c·f_i,
+// and pass 2 needs no exp: φ(u) is its Taylor polynomial on [-1, 2] (degree 12, the first term left
+// out below 2^-27 of φ), and beyond, e_i·φ(u_i) = e^c·f_i - e_i·((1 + u_i) + ul_i): a sum of
+// non-negative terms for u < -1 and at most a 1.7-fold cancellation for u > 2 (f_i within about an
+// ulp, e^c rounded once). That holds where p_i is 0 too (q's own mass there: e^c·f_i).
+// e^c·f_i needs no rare lanes: its share of Σ_j e_j·e^(u_j) = S_x(1 + F) is q_i, so a q_i below
+// float's normal range (f_i subnormal) moves F by at most q_i·(1 + F)/F relatively, and F can be small
+// only where the rows nearly agree, where c is near 0 and e^c·f_i is as exact as f_i.
+// The gradient is kl_lanes_f's e_i·(e^(u_i) - 1 - F~)·K where the polynomial applies and
+// (f_i/S_y - e_i/S_x)·g/T elsewhere (there q_i/p_i = e^(u_i - KL~) is far from 1 unless u is near
+// KL~, where both forms carry the roundings of p and q alike). Rows outside its assumptions take
+// kl_lanes_f: an infinite KL, KL~ > 40, more than kl_scratch_max entries, or no scratch.
+template <class V, bool TEMP>
+inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx,
+                               scalar_t<V> my, scalar_t<V> g, scalar_t<V>* grad, double temp) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  constexpr T ninf_s = -lim<V>::inf;
+  const auto fallback = [&] {
+    return kl_lanes_f<V, TEMP>(x, y, n, mx, my, first_index_of<V>(x, n, mx), g, grad, temp);
+  };
+  const std::size_t np = (n + W - 1) / W * W;  // scratch rows padded to whole vectors
+  T* const s_e = n <= kl_scratch_max ? kl_scratch<V>().get(4 * np) : nullptr;
+  if (!s_e) return fallback();
+  T* const s_dh = s_e + np;
+  T* const s_dl = s_dh + np;
+  T* const s_f = s_dl + np;
+  const V negmx = V::set1(-mx), negmy = V::set1(-my), vninf = V::set1(ninf_s), zero = V::zero(),
+          one = V::set1(T(1));
+  const V t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))), invt = V::set1(T(1.0 / temp));
+  const auto each = [&](auto&& body) LOGITKIT_INLINE {
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) body(i, W, eq(zero, zero));
+    if (i < n) body(i, n - i, first_lanes<V>(n - i));
+  };
+
+  // Pass 1: S_x = Σ e_i, S_y = Σ f_i, Σ e_i·d'_i; an entry with P's mass where y is -inf makes KL
+  // infinite.
+  BlockSum<V> sx, sy, cs;
+  bool infinite;
+  {
+    auto bad = lt(zero, zero);
+    // the next rows of a batch, asked for while these are computed (as entropy_lanes)
+    const std::size_t next = n * sizeof(T) <= next_row_prefetch_max ? n * sizeof(T) : 0;
+    each([&](std::size_t i, std::size_t m, auto valid) LOGITKIT_INLINE {
+      if (next) {
+        prefetch_read<V>(x + i, next);
+        prefetch_read<V>(y + i, next);
+      }
+      const V a = m == W ? V::load(x + i) : load_partial<V>(x + i, m, mx);
+      const V b = m == W ? V::load(y + i) : load_partial<V>(y + i, m, my);
+      V ax0l, by0l;
+      const V ax0 = two_sum(a, negmx, ax0l), by0 = two_sum(b, negmy, by0l);
+      V se;
+      V dh = two_sum(ax0, neg(by0), se), dl = se + (ax0l - by0l);
+      V hx = ax0, lx = ax0l, hy = by0, ly = by0l;
+      if constexpr (TEMP) {
+        dh = pair_over_t(dh, dl, t, tl, invt);
+        hx = pair_over_t(hx, lx, t, tl, invt);
+        hy = pair_over_t(hy, ly, t, tl, invt);
+      }
+      // (lo may be NaN where hi is -inf: exp_neg_lo drops lo below its range)
+      const V ex = mask_zero(valid, math::exp_neg_lo(hx, lx)), ey = mask_zero(valid, math::exp_neg_lo(hy, ly));
+      bad = mask_or(bad, mask_and(mask_and(valid, lt(vninf, a)), eq(b, vninf)));
+      sx.add(ex);
+      sy.add(ey);
+      cs.add(mask_zero(lt(zero, ex), ex * (dh + dl)));  // (e = 0: d' may be inf or NaN)
+      store(s_e + i, ex);
+      store(s_dh + i, dh);
+      store(s_dl + i, dl);
+      store(s_f + i, ey);
+    });
+    infinite = any(bad);
+  }
+  const double Sx = sx.value(), Sy = sy.value(), c = cs.value() / Sx;
+  const double klt = c - math::libm_log(Sx) + math::libm_log(Sy);  // KL~, the closed form
+  if (infinite || !(klt <= 40)) return fallback();
+  // -log n <= c = KL~ + L_x - L_y <= KL~ + log n (L_x, L_y in [0, log n]): e^c is a normal float
+  const T ch = T(c);
+  const V vch = V::set1(ch), vcl = V::set1(T(c - double(ch))), vec = V::set1(T(math::libm_exp(c))),
+          two = V::set1(T(2)), vFt = V::set1(T(math::libm_expm1(klt))), vgs = V::set1(T(double(g) / temp)),
+          vK = V::set1(T(math::libm_exp(-c) / Sy)), vinvSx = V::set1(T(1.0 / Sx)), vinvSy = V::set1(T(1.0 / Sy));
+
+  // Pass 2: F·S_x = Σ e_i·φ(u_i) (q's mass where e_i is 0), and the gradient.
+  BlockSum<V> fsum;
+  {
+    each([&](std::size_t i, std::size_t m, auto valid) LOGITKIT_INLINE {
+      const V e = V::load(s_e + i), dh = V::load(s_dh + i), dl = V::load(s_dl + i), f = V::load(s_f + i);
+      // u = c - d' as u + ul
+      V s1e;
+      const V s1 = two_sum(vch, neg(dh), s1e);
+      const V s1l = s1e + (vcl - dl);
+      const V u = s1 + s1l, ul = (s1 - u) + s1l;
+      const auto pos = mask_and(valid, lt(zero, e));
+      const auto poly = mask_and(pos, mask_and(le(neg(one), u), le(u, two)));
+      const V ph = phi_taylor<V, 12>(u);
+      const V E = vec * f;  // e_i·e^(u_i)
+      const V term = select(poly, e * ph, E - mask_zero(pos, e * ((one + u) + ul)));
+      fsum.add(term);
+      if (grad) {
+        const V gv = select(poly, ((e * ((u + ph) - vFt)) * vK) * vgs, vgs * (f * vinvSy - e * vinvSx));
+        if (m == W) store(grad + i, gv);
+        else store_partial(grad + i, gv, m);
+      }
+    });
+  }
+  return T(math::libm_log1p(fsum.value() / Sx));
 }
 
 // KL(softmax(x/temp) ‖ softmax(y/temp)) of one pair of rows; with grad, g·dKL/dy into grad (which
@@ -626,7 +741,6 @@ inline scalar_t<V> kl_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     if (grad) fill_row<V>(grad, n, lim<V>::nan);
     return lim<V>::nan;
   }
-  const std::size_t k = first_index_of<V>(x, n, mx);
   // (also at temperature 1: a difference x_i - x_k or y_i - y_k that overflows; and below 1, a
   // difference over T that does: the lanes' pairs would meet inf - inf)
   const auto span_overflows = [&](const T* v, T m, T mn) {
@@ -641,11 +755,12 @@ inline scalar_t<V> kl_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
   const bool wide = temp_needs_wide<V>(x, n, mx, mnx, temp) || temp_needs_wide<V>(y, n, my, mny, temp) ||
                     span_overflows(x, mx, mnx) || span_overflows(y, my, mny) ||
                     (grad && !grad_scale_fits<V>(g, temp));
-  if (wide) return kl_wide<V>(x, y, n, mx, my, k, g, grad, temp);
+  if (wide) return kl_wide<V>(x, y, n, mx, my, first_index_of<V>(x, n, mx), g, grad, temp);
   if constexpr (std::is_same_v<T, float>) {
-    return temp == 1.0 ? kl_lanes_f<V, false>(x, y, n, mx, my, k, g, grad, temp)
-                       : kl_lanes_f<V, true>(x, y, n, mx, my, k, g, grad, temp);
+    return temp == 1.0 ? kl_stored_f<V, false>(x, y, n, mx, my, g, grad, temp)
+                       : kl_stored_f<V, true>(x, y, n, mx, my, g, grad, temp);
   } else {
+    const std::size_t k = first_index_of<V>(x, n, mx);
     return temp == 1.0 ? kl_lanes<V, false>(x, y, n, mx, my, k, g, grad, temp)
                        : kl_lanes<V, true>(x, y, n, mx, my, k, g, grad, temp);
   }

@@ -9,7 +9,7 @@
 // be flagged.
 //
 // Invariant: the recomputation reads the logits, never the gradient: an in-place gradient
-// (grad == x) works from a per-thread copy (CeScratch); without one the row keeps its fast-path
+// (grad == x) works from a per-thread copy (RowScratch); without one the row keeps its fast-path
 // gradient.
 #pragma once
 #include "../../simd/isa_namespace.hpp"
@@ -22,6 +22,7 @@
 #include "../../math/libm.hpp"
 #include "../common.hpp"
 #include "../row/basics.hpp"
+#include "../row/scratch.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
@@ -41,44 +42,9 @@ inline scalar_t<V> ce_cancel_threshold(double g, double A) {
   return thr < T_max ? T(thr) : lim<V>::inf;
 }
 
-// A per-thread scratch row (malloc-based: no std:: container is instantiated under an ISA's flags,
-// simd/isa_namespace.hpp). get(n) gives room for n values, nullptr if it cannot be allocated; the
-// contents are unspecified. A buffer of at most kKeepBytes is kept for the thread's next row; a
-// larger one is freed when the row that needed it is done (release_if_large), so that one huge row
-// does not pin its copy for the life of the thread (the rule of cpp/bindings/parallel.hpp's scratch).
-template <class T>
-class CeScratch {
- public:
-  static constexpr std::size_t kKeepBytes = std::size_t(1) << 20;
-  CeScratch() = default;
-  CeScratch(const CeScratch&) = delete;
-  CeScratch& operator=(const CeScratch&) = delete;
-  ~CeScratch() { std::free(p_); }
-  T* get(std::size_t n) {
-    if (n <= cap_) return p_;
-    std::free(p_);
-    p_ = nullptr;
-    cap_ = 0;
-    constexpr std::size_t max_n = std::numeric_limits<std::size_t>::max() / sizeof(T);
-    if (n > max_n) return nullptr;
-    p_ = static_cast<T*>(std::malloc(n * sizeof(T)));
-    if (p_) cap_ = n;
-    return p_;
-  }
-  void release_if_large() {
-    if (cap_ * sizeof(T) <= kKeepBytes) return;
-    std::free(p_);
-    p_ = nullptr;
-    cap_ = 0;
-  }
-
- private:
-  T* p_ = nullptr;
-  std::size_t cap_ = 0;
-};
 template <class V>
-inline CeScratch<scalar_t<V>>& ce_scratch() {
-  thread_local CeScratch<scalar_t<V>> scratch;
+inline RowScratch<scalar_t<V>>& ce_scratch() {
+  thread_local RowScratch<scalar_t<V>> scratch;
   return scratch;
 }
 
