@@ -282,6 +282,52 @@ def test_kl_of_rows_a_few_units_apart_against_mpmath(isa, dtype, n, t):
     _check_kl_rows_against_mpmath(x, y, t, dtype, isa, "rows a few units apart")
 
 
+def test_kl_gradient_where_q_nearly_equals_p_at_a_heavy_entry(isa):
+    """float32: q_i close to p_i at an entry that carries most of P, with u_i = c - d'_i between 1
+    and 2 (near KL). There the form e_i·(e^u - 1 - F~)·K cancels to a small difference of numbers
+    near 2 to 6, and a polynomial's rounding of e^u - 1 exceeded the gradient's bound; the kernel
+    keeps that form for |u| <= 1. A row found by review, and random short rows of two families,
+    against (q - p)/T in float64 (each entry within 2^-23/T or the gradient's ulp bound)."""
+    f32 = np.dtype(np.float32)
+    eps = float(np.finfo(f32).eps)
+    rows = [
+        ([-2.71255827, -1.33211231], [-7.04680729, 4.22961283]),
+        (
+            [2.33964515, -1.15590584, -0.103337802, 0.120634131],
+            [2.49335718, -36.0416298, -54.2285995, -35.836174],
+        ),
+    ]
+    for x, y in rows:
+        x, y = np.array(x, f32), np.array(y, f32)
+        # each row also padded with -inf past the scratch row (kl_scratch_max): the other kernel
+        pad = np.full(65537 - x.size, -np.inf, f32)
+        for xr, yr in ((x, y), (np.concatenate([x, pad]), np.concatenate([y, pad]))):
+            _, g = lk.kl_divergence_with_grad(xr, yr, reduction="sum")
+            eg = oracle.kl_divergence_grad(xr, yr, reduction="sum")
+            assert np.all(np.abs(g - eg) <= eps), (xr.size, g[: x.size], eg[: x.size])
+    rng = np.random.default_rng(77)
+    worst = 0.0
+    for n in range(2, 32):
+        for t in (1.0, float(np.exp(rng.standard_normal()))):
+            xs = (rng.standard_normal((2000, n)) * 5).astype(f32)
+            if n <= 5:  # one entry near p's, the others far below: q ≈ p where p ≈ 1
+                ys = (xs - 20 - 30 * np.abs(rng.standard_normal(xs.shape))).astype(f32)
+                ys[:, 0] = xs[:, 0] + (rng.standard_normal(2000) * 0.3).astype(f32)
+            else:
+                ys = (xs + rng.standard_normal(xs.shape) * 3).astype(f32)
+            _, g = lk.kl_divergence_with_grad(xs, ys, temperature=t, reduction="none")
+            eg = oracle.kl_divergence_grad(xs, ys, temperature=t, reduction="none")
+            # the error as a fraction of the looser of the two bounds: at most 1
+            frac = np.minimum(
+                np.abs(g.astype(np.float64) - eg) / (eps / t),
+                oracle.ulp_errors(g, eg, f32) / oracle.GRAD_BOUNDS[f32][0],
+            )
+            worst = max(worst, float(frac.max()))
+            bad = frac > 1
+            assert not bad.any(), (n, t, np.argwhere(bad)[:3], g[bad][:3], eg[bad][:3])
+    registry.record("kl_divergence", f32, isa, worst, "gradient where q ≈ p (fraction of bound)")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "x, y, t",

@@ -573,14 +573,21 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
         const V u = s1 + s1l, ul = (s1 - u) + s1l;
         const V ph = phi_small<V, T>(u);
         V em1 = u + ph, phi = ph;  // e^u - 1 and φ(u) for |u| <= 1 (at a high temperature, every lane)
-        const auto small = le(abs(u), one);
-        if (any(mask_and(pos, mask_not(small)))) {
-          const V E = math::exp_any<V, true, true>(u, ul);
+        const auto small = le(abs(u), one), beyond = mask_and(pos, mask_not(small));
+        V E = zero;
+        if (any(beyond)) {
+          E = math::exp_any<V, true, true>(u, ul);
           em1 = select(small, em1, E - one);
           phi = select(small, ph, (em1 - u) - ul);
         }
         V term = mask_zero(pos, e * phi);
-        if (!direct_q) gv = mask_zero(pos, ((e * (em1 - vFt)) * vK) * vgs);
+        if (!direct_q) {
+          gv = mask_zero(pos, ((e * (em1 - vFt)) * vK) * vgs);
+          // |u| > 1: q_i by itself, as kl_stored_f's f_i/S_y - e_i/S_x (e^u - 1 - F~ near
+          // u = KL~ > 1 subtracts numbers of 2 to 6, and exp's rounding times a weight near 1
+          // passed the gradient's bound)
+          if (grad && any(beyond)) gv = select(beyond, vgs * (expd(b, negmy) * vinvSy - e * vinvSx), gv);
+        }
         const auto q_only = mask_and(valid, mask_and(le(e, zero), lt(vninf, b)));
         const auto rare =
             mask_or(q_only, mask_and(mask_and(pos, lt(one, u)), mask_or(lt(big, u), lt(e, tiny))));
@@ -628,9 +635,10 @@ inline RowScratch<scalar_t<V>>& kl_scratch() {
 // e^c·f_i needs no rare lanes: its share of Σ_j e_j·e^(u_j) = S_x(1 + F) is q_i, so a q_i below
 // float's normal range (f_i subnormal) moves F by at most q_i·(1 + F)/F relatively, and F can be small
 // only where the rows nearly agree, where c is near 0 and e^c·f_i is as exact as f_i.
-// The gradient is kl_lanes_f's e_i·(e^(u_i) - 1 - F~)·K where the polynomial applies and
-// (f_i/S_y - e_i/S_x)·g/T elsewhere (there q_i/p_i = e^(u_i - KL~) is far from 1 unless u is near
-// KL~, where both forms carry the roundings of p and q alike). Rows outside its assumptions take
+// The gradient is kl_lanes_f's e_i·(e^(u_i) - 1 - F~)·K for |u_i| <= 1, and (f_i/S_y - e_i/S_x)·g/T
+// beyond: where u_i is near KL~ > 1 (q_i close to p_i), the first form subtracts two numbers near
+// 2 to 6 and the polynomial's rounding of e^u - 1, times a weight p_i near 1, passed the gradient's
+// bound (2·2^-24/T); the second carries only p's and q's own roundings. Rows outside its assumptions take
 // kl_lanes_f: an infinite KL, KL~ > 40, more than kl_scratch_max entries, or no scratch.
 template <class V, bool TEMP>
 inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx,
@@ -720,7 +728,8 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
       const V term = select(poly, e * ph, E - mask_zero(pos, e * ((one + u) + ul)));
       fsum.add(term);
       if (grad) {
-        const V gv = select(poly, ((e * ((u + ph) - vFt)) * vK) * vgs, vgs * (f * vinvSy - e * vinvSx));
+        const auto near = mask_and(pos, le(abs(u), one));
+        const V gv = select(near, ((e * ((u + ph) - vFt)) * vK) * vgs, vgs * (f * vinvSy - e * vinvSx));
         if (m == W) store(grad + i, gv);
         else store_partial(grad + i, gv, m);
       }
