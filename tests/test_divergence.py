@@ -238,18 +238,24 @@ def mp_kl_grad(x, y, t=1.0):
         return [(mp.e**b - mp.e**a) / t for a, b in zip(lp, lq, strict=True)]
 
 
-def _check_kl_rows_against_mpmath(x, y, t, dtype, isa, what, dps=MP_DPS):
-    """Each row's KL within the losses' ulp bound of mpmath, and its gradient within 2^-p/T or the
-    gradient's ulp bound (the documented exception for (Q - P)/T)."""
-    kl, g = lk.kl_divergence_with_grad(x, y, temperature=t, reduction="none")
+def _kl_grad_bound_fraction(g, eg, dtype, t):
+    """Each gradient entry's error as a fraction of the looser of its two bounds (the documented
+    exception for (Q - P)/T): 2^-p/T absolute, or the gradient's ulp bound. At most 1 passes."""
     eps = float(np.finfo(dtype).eps)
+    return np.minimum(
+        np.abs(np.asarray(g, np.float64) - eg) / (eps / t),
+        oracle.ulp_errors(g, eg, dtype) / oracle.GRAD_BOUNDS[dtype][0],
+    )
+
+
+def _check_kl_rows_against_mpmath(x, y, t, dtype, isa, what, dps=MP_DPS):
+    """Each row's KL within the losses' ulp bound of mpmath, and its gradient within its bound."""
+    kl, g = lk.kl_divergence_with_grad(x, y, temperature=t, reduction="none")
     for r in range(x.shape[0]):
         exact = mp_kl(x[r], y[r], t, dps=dps)
         assert within("kl_divergence", kl[r], exact, dtype, isa, what), (r, kl[r], float(exact))
         eg = np.array([float(v) for v in mp_kl_grad(x[r], y[r], t)])
-        ok = (np.abs(g[r] - eg) <= eps / t) | (
-            oracle.ulp_errors(g[r], eg, dtype) <= oracle.GRAD_BOUNDS[dtype][0]
-        )
+        ok = _kl_grad_bound_fraction(g[r], eg, dtype, t) <= 1
         assert ok.all(), (r, np.flatnonzero(~ok), g[r][~ok], eg[~ok])
 
 
@@ -317,11 +323,7 @@ def test_kl_gradient_where_q_nearly_equals_p_at_a_heavy_entry(isa):
                 ys = (xs + rng.standard_normal(xs.shape) * 3).astype(f32)
             _, g = lk.kl_divergence_with_grad(xs, ys, temperature=t, reduction="none")
             eg = oracle.kl_divergence_grad(xs, ys, temperature=t, reduction="none")
-            # the error as a fraction of the looser of the two bounds: at most 1
-            frac = np.minimum(
-                np.abs(g.astype(np.float64) - eg) / (eps / t),
-                oracle.ulp_errors(g, eg, f32) / oracle.GRAD_BOUNDS[f32][0],
-            )
+            frac = _kl_grad_bound_fraction(g, eg, f32, t)
             worst = max(worst, float(frac.max()))
             bad = frac > 1
             assert not bad.any(), (n, t, np.argwhere(bad)[:3], g[bad][:3], eg[bad][:3])

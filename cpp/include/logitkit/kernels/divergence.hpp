@@ -535,6 +535,10 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
     return sh;
   };
   const V vgs = V::set1(T(double(g) / temp));
+  // g·(q_i - p_i)/T with q_i by itself, exp((y_i - max y)/T)/S_y
+  const auto grad_direct = [&](V b, V e) LOGITKIT_INLINE {
+    return vgs * (expd(b, negmy) * vinvSy - e * vinvSx);
+  };
   // The gradient's q_i from pass 2's e^(u_i): Σ_j e_j·e^(u_j) = S_x(1 + F) = e^c·e^((max y - y_k)/T)·S_y,
   // so with F~ = e^(KL~) - 1 (KL~ the closed form from pass 1's sums),
   //   q_i - p_i = e_i·(e^(u_i) - 1 - F~)·K,  K = 1/(S_x(1 + F~)) = e^(-c - (max y - y_k)/T)/S_y,
@@ -586,7 +590,7 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
           // |u| > 1: q_i by itself, as kl_stored_f's f_i/S_y - e_i/S_x (e^u - 1 - F~ near
           // u = KL~ > 1 subtracts numbers of 2 to 6, and exp's rounding times a weight near 1
           // passed the gradient's bound)
-          if (grad && any(beyond)) gv = select(beyond, vgs * (expd(b, negmy) * vinvSy - e * vinvSx), gv);
+          if (grad && any(beyond)) gv = select(beyond, grad_direct(b, e), gv);
         }
         const auto q_only = mask_and(valid, mask_and(le(e, zero), lt(vninf, b)));
         const auto rare =
@@ -602,7 +606,7 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
         fsum.add(term);
       }
       if (grad) {
-        if (direct_q) gv = vgs * (expd(b, negmy) * vinvSy - e * vinvSx);
+        if (direct_q) gv = grad_direct(b, e);
         if (m == W) store(grad + i, gv);
         else store_partial(grad + i, gv, m);
       }
@@ -713,28 +717,26 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
 
   // Pass 2: F·S_x = Σ e_i·φ(u_i) (q's mass where e_i is 0), and the gradient.
   BlockSum<V> fsum;
-  {
-    each([&](std::size_t i, std::size_t m, auto valid) LOGITKIT_INLINE {
-      const V e = V::load(s_e + i), dh = V::load(s_dh + i), dl = V::load(s_dl + i), f = V::load(s_f + i);
-      // u = c - d' as u + ul
-      V s1e;
-      const V s1 = two_sum(vch, neg(dh), s1e);
-      const V s1l = s1e + (vcl - dl);
-      const V u = s1 + s1l, ul = (s1 - u) + s1l;
-      const auto pos = mask_and(valid, lt(zero, e));
-      const auto poly = mask_and(pos, mask_and(le(neg(one), u), le(u, two)));
-      const V ph = phi_taylor<V, 12>(u);
-      const V E = vec * f;  // e_i·e^(u_i)
-      const V term = select(poly, e * ph, E - mask_zero(pos, e * ((one + u) + ul)));
-      fsum.add(term);
-      if (grad) {
-        const auto near = mask_and(pos, le(abs(u), one));
-        const V gv = select(near, ((e * ((u + ph) - vFt)) * vK) * vgs, vgs * (f * vinvSy - e * vinvSx));
-        if (m == W) store(grad + i, gv);
-        else store_partial(grad + i, gv, m);
-      }
-    });
-  }
+  each([&](std::size_t i, std::size_t m, auto valid) LOGITKIT_INLINE {
+    const V e = V::load(s_e + i), dh = V::load(s_dh + i), dl = V::load(s_dl + i), f = V::load(s_f + i);
+    // u = c - d' as u + ul
+    V s1e;
+    const V s1 = two_sum(vch, neg(dh), s1e);
+    const V s1l = s1e + (vcl - dl);
+    const V u = s1 + s1l, ul = (s1 - u) + s1l;
+    const auto pos = mask_and(valid, lt(zero, e));
+    const auto poly = mask_and(pos, mask_and(le(neg(one), u), le(u, two)));
+    const V ph = phi_taylor<V, 12>(u);
+    const V E = vec * f;  // e_i·e^(u_i)
+    const V term = select(poly, e * ph, E - mask_zero(pos, e * ((one + u) + ul)));
+    fsum.add(term);
+    if (grad) {
+      const auto near = mask_and(pos, le(abs(u), one));
+      const V gv = select(near, ((e * ((u + ph) - vFt)) * vK) * vgs, vgs * (f * vinvSy - e * vinvSx));
+      if (m == W) store(grad + i, gv);
+      else store_partial(grad + i, gv, m);
+    }
+  });
   return T(math::libm_log1p(fsum.value() / Sx));
 }
 
