@@ -70,7 +70,7 @@ def test_strided_inputs(isa, dtype, func):
 
 
 @pytest.mark.parametrize(
-    "n", [2, 3, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1025, 2048, 2049, 5000]
+    "n", [2, 3, 4, 5, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1025, 2048, 2049, 5000]
 )
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("func", ROW_FUNCS)
@@ -119,6 +119,51 @@ def test_short_rows_same_bits_every_way(isa, func, dtype, n):
         big, np.tile(ref, reps) if _reduces(func) else np.tile(ref, (reps, 1))
     )
     _assert_accurate(func, ref, exact, dtype)
+
+
+@pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("func", ["log_softmax", "softmax", "logsumexp"])
+def test_rows_of_2_and_4_one_special_row_in_every_lane(isa, func, dtype, n):
+    """Rows of 2 and 4 go through the short-row kernel a vector's worth of rows at a time, split into
+    columns by shuffles; a row that needs its own path (NaN, an infinity, an entry far below the max,
+    logsumexp's cancellation of m < 0 against log(k + S')) sends its whole group to the transposing
+    kernel. With such a row at every lane of two groups and of the tail, and the special value at
+    every entry of the row: every other row keeps its bits, the row gets its single-row bits and
+    the oracle's value, and log_softmax in place gives the same bits (softmax in place: the
+    oracle's values)."""
+    f = getattr(lk, func)
+    rows = 35  # two groups of 16 rows (more groups of fewer lanes), then a tail
+    base = _x((rows, n), dtype, seed=n, scale=3.0)
+    ref = f(base)
+    cancel = np.array([-0.5, -0.6] if n == 2 else [-1.2, -1.3, -1.25, -1.4], dtype)
+    assert abs(oracle.logsumexp(cancel)) < 0.5 * (oracle.logsumexp(cancel) - cancel.max())
+    cases = [(j, v) for j in range(n) for v in (np.nan, np.inf, -np.inf, -200.0, 1e30)]
+    cases.append((None, None))  # the whole row: the cancelling row
+    injected, results = [], []
+    for r in range(rows):
+        for j, v in cases:
+            x = base.copy()
+            if j is None:
+                x[r] = cancel
+            else:
+                x[r, j] = v
+            injected.append(x[r].copy())
+            got = f(x)
+            results.append(got[r])
+            what = f"{func} rows of {n}, row {r}, entry {j} = {v}"
+            others = np.arange(rows) != r
+            np.testing.assert_array_equal(got[others], ref[others], err_msg=what)
+            np.testing.assert_array_equal(got[r], f(x[r]), err_msg=what)
+            if func == "log_softmax":
+                f(x, out=x)
+                np.testing.assert_array_equal(x, got, err_msg=what + ", in place")
+            elif func == "softmax":  # (in place it may take another path: accurate, not the same bits)
+                exact = registry.BY_NAME[func].oracle(x)
+                f(x, out=x)
+                _assert_accurate(func, x, exact, dtype)
+    injected, results = np.array(injected), np.array(results)
+    _assert_accurate(func, results, registry.BY_NAME[func].oracle(injected), dtype)
 
 
 @pytest.mark.parametrize("n", [700, 3000])

@@ -206,6 +206,33 @@ inline void transpose(VD* r) {
   r[3].v = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
+// deinterleave(a, b, ev, od): of the 2W entries a then b, the even-indexed ones into ev and the odd
+// ones into od, in order; interleave(ev, od, a, b) is its inverse (rows of 2 and 4 into lanes and
+// back: kernels/row/short_rows.hpp).
+// (The in-lane shuffles leave 64-bit quarters in the order 0, 2, 1, 3; one permute restores it.)
+inline void deinterleave(VF a, VF b, VF& ev, VF& od) {
+  ev.v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a.v, b.v, 0x88)), 0xD8));
+  od.v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a.v, b.v, 0xDD)), 0xD8));
+}
+inline void deinterleave(VD a, VD b, VD& ev, VD& od) {
+  ev.v = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a.v, b.v), 0xD8);
+  od.v = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a.v, b.v), 0xD8);
+}
+inline void interleave(VF ev, VF od, VF& a, VF& b) {
+  const __m256 lo = _mm256_unpacklo_ps(ev.v, od.v), hi = _mm256_unpackhi_ps(ev.v, od.v);
+  a.v = _mm256_permute2f128_ps(lo, hi, 0x20);
+  b.v = _mm256_permute2f128_ps(lo, hi, 0x31);
+}
+inline void interleave(VD ev, VD od, VD& a, VD& b) {
+  const __m256d lo = _mm256_unpacklo_pd(ev.v, od.v), hi = _mm256_unpackhi_pd(ev.v, od.v);
+  a.v = _mm256_permute2f128_pd(lo, hi, 0x20);
+  b.v = _mm256_permute2f128_pd(lo, hi, 0x31);
+}
+// narrow(a, b): the float lanes a then b, each rounded to nearest.
+inline VF narrow(VD a, VD b) {
+  return {_mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(a.v)), _mm256_cvtpd_ps(b.v), 1)};
+}
+
 inline IF bits(VF a) { return {_mm256_castps_si256(a.v)}; }
 inline ID bits(VD a) { return {_mm256_castpd_si256(a.v)}; }
 inline IF slli(IF a, int n) { return {_mm256_slli_epi32(a.i, n)}; }

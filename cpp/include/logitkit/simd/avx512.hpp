@@ -190,6 +190,36 @@ inline void transpose(VD* r) {
   }
 }
 
+// deinterleave(a, b, ev, od): of the 2W entries a then b, the even-indexed ones into ev and the odd
+// ones into od, in order; interleave(ev, od, a, b) is its inverse (rows of 2 and 4 into lanes and
+// back: kernels/row/short_rows.hpp).
+inline void deinterleave(VF a, VF b, VF& ev, VF& od) {
+  const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  ev.v = _mm512_permutex2var_ps(a.v, ie, b.v);
+  od.v = _mm512_permutex2var_ps(a.v, io, b.v);
+}
+inline void deinterleave(VD a, VD b, VD& ev, VD& od) {
+  const __m512i ie = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), io = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+  ev.v = _mm512_permutex2var_pd(a.v, ie, b.v);
+  od.v = _mm512_permutex2var_pd(a.v, io, b.v);
+}
+inline void interleave(VF ev, VF od, VF& a, VF& b) {
+  const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  a.v = _mm512_permutex2var_ps(ev.v, il, od.v);
+  b.v = _mm512_permutex2var_ps(ev.v, ih, od.v);
+}
+inline void interleave(VD ev, VD od, VD& a, VD& b) {
+  const __m512i il = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), ih = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+  a.v = _mm512_permutex2var_pd(ev.v, il, od.v);
+  b.v = _mm512_permutex2var_pd(ev.v, ih, od.v);
+}
+// narrow(a, b): the float lanes a then b, each rounded to nearest.
+inline VF narrow(VD a, VD b) {
+  return {_mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(a.v)), _mm512_cvtpd_ps(b.v), 1)};
+}
+
 inline IF bits(VF a) { return {_mm512_castps_si512(a.v)}; }
 inline ID bits(VD a) { return {_mm512_castpd_si512(a.v)}; }
 inline IF slli(IF a, int n) { return {_mm512_slli_epi32(a.i, unsigned(n))}; }

@@ -135,6 +135,28 @@ inline void transpose(VD* r) {
   r[1].v = t1;
 }
 
+// deinterleave(a, b, ev, od): of the 2W entries a then b, the even-indexed ones into ev and the odd
+// ones into od, in order; interleave(ev, od, a, b) is its inverse (rows of 2 and 4 into lanes and
+// back: kernels/row/short_rows.hpp).
+inline void deinterleave(VF a, VF b, VF& ev, VF& od) {
+  ev.v = vuzp1q_f32(a.v, b.v);
+  od.v = vuzp2q_f32(a.v, b.v);
+}
+inline void deinterleave(VD a, VD b, VD& ev, VD& od) {
+  ev.v = vuzp1q_f64(a.v, b.v);
+  od.v = vuzp2q_f64(a.v, b.v);
+}
+inline void interleave(VF ev, VF od, VF& a, VF& b) {
+  a.v = vzip1q_f32(ev.v, od.v);
+  b.v = vzip2q_f32(ev.v, od.v);
+}
+inline void interleave(VD ev, VD od, VD& a, VD& b) {
+  a.v = vzip1q_f64(ev.v, od.v);
+  b.v = vzip2q_f64(ev.v, od.v);
+}
+// narrow(a, b): the float lanes a then b, each rounded to nearest.
+inline VF narrow(VD a, VD b) { return {vcvt_high_f32_f64(vcvt_f32_f64(a.v), b.v)}; }
+
 inline IF bits(VF a) { return {vreinterpretq_u32_f32(a.v)}; }
 inline ID bits(VD a) { return {vreinterpretq_u64_f64(a.v)}; }
 inline IF slli(IF a, int n) { return {vshlq_u32(a.i, vdupq_n_s32(n))}; }

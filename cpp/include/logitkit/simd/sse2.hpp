@@ -131,6 +131,28 @@ inline void transpose(VD* r) {
   r[1].v = t1;
 }
 
+// deinterleave(a, b, ev, od): of the 2W entries a then b, the even-indexed ones into ev and the odd
+// ones into od, in order; interleave(ev, od, a, b) is its inverse (rows of 2 and 4 into lanes and
+// back: kernels/row/short_rows.hpp).
+inline void deinterleave(VF a, VF b, VF& ev, VF& od) {
+  ev.v = _mm_shuffle_ps(a.v, b.v, 0x88);
+  od.v = _mm_shuffle_ps(a.v, b.v, 0xDD);
+}
+inline void deinterleave(VD a, VD b, VD& ev, VD& od) {
+  ev.v = _mm_unpacklo_pd(a.v, b.v);
+  od.v = _mm_unpackhi_pd(a.v, b.v);
+}
+inline void interleave(VF ev, VF od, VF& a, VF& b) {
+  a.v = _mm_unpacklo_ps(ev.v, od.v);
+  b.v = _mm_unpackhi_ps(ev.v, od.v);
+}
+inline void interleave(VD ev, VD od, VD& a, VD& b) {
+  a.v = _mm_unpacklo_pd(ev.v, od.v);
+  b.v = _mm_unpackhi_pd(ev.v, od.v);
+}
+// narrow(a, b): the float lanes a then b, each rounded to nearest.
+inline VF narrow(VD a, VD b) { return {_mm_movelh_ps(_mm_cvtpd_ps(a.v), _mm_cvtpd_ps(b.v))}; }
+
 inline IF bits(VF a) { return {_mm_castps_si128(a.v)}; }
 inline ID bits(VD a) { return {_mm_castpd_si128(a.v)}; }
 inline IF slli(IF a, int n) { return {_mm_slli_epi32(a.i, n)}; }

@@ -7,11 +7,13 @@
 // (in registers, V::size columns at a time: simd/*.hpp transpose),
 // and runs the max-relative algorithm lane-wise: m, then S' = Σ_{x_j<m} exp(x_j - m) with x_j - m
 // exact (TwoSum) and k = #{x_j = m}, then L = log(k + S') in double lanes (math/log.hpp), then
-// y = (d_hi - L_hi) + (d_lo - L_lo): the max-relative path's formulas, so its accuracy.
+// y = (d_hi - L_hi) + (d_lo - L_lo): the max-relative path's formulas, so its accuracy. Rows of 2
+// and 4 (rows_narrow_t, below) reach the lanes by deinterleaving instead, with the same operations.
 //
 // Chosen by kernels/softmax.hpp for 2 <= n < short_rows_below at temperature 1, on the ISAs with
 // several lanes. A lane whose row needs more (a NaN, an infinity, an entry more than 87 (float) below
-// the max: -inf or a subnormal term; logsumexp's cancellation) is redone by the row's own path.
+// the max: -inf or a subnormal term; double logsumexp's cancellation) is redone by the row's own
+// path; float logsumexp's cancellation is redone in double lanes (logsumexp_lanes_wide).
 //
 // Invariant: no lane depends on another: a row gets the same bits in any group, alone (a short
 // row's softmax_row comes here as a group of one) or in a batch, on any thread.
@@ -46,6 +48,46 @@ inline void acc_store(double* out, const Acc& acc) {
 }
 
 enum class ShortKind { log_softmax, softmax, logsumexp };
+
+// v's lanes in double, in an accumulator's layout (.a, and .b for float lanes): 0 + v is exact (a
+// -0 lane becomes +0, which no caller here can tell apart).
+template <class V>
+inline auto wide_of(V v) {
+  auto w = acc_make(V::zero());
+  acc_add(w, v);
+  return w;
+}
+
+// Float logsumexp where m < 0 < L cancel: L again from exponentials in double, for every lane
+// (the callers use the lanes that cancel). S' from float exps is good to about an ulp of float,
+// and the cancellation multiplies that by L/|m + L|; from double exps (x_j - m is exact in double)
+// L is good to about an ulp of double, far below what the float result resolves. col(j) gives
+// column j. Both kernels call this one function, so a row gets the same bits from either.
+template <class V, class Col>
+inline auto logsumexp_lanes_wide(Col col, std::size_t n, V m) {
+  using D = wide_lanes_t<V>;
+  static_assert(sizeof(scalar_t<V>) == 4, "float lanes");
+  const D one = D::set1(1.0), zero = D::zero();
+  const auto mw = wide_of(m);
+  D Sa = zero, Sb = zero, ka = zero, kb = zero;
+  auto term = [&](D xj, D mj, D& S, D& k) {
+    D lo;
+    const D hi = two_sum(xj, neg(mj), lo);
+    const auto at = eq(xj, mj);
+    k = k + mask_zero(at, one);
+    S = S + select(at, zero, math::exp_normal<D, true>(hi, lo));
+  };
+  for (std::size_t j = 0; j < n; ++j) {
+    const auto xw = wide_of(col(j));
+    term(xw.a, mw.a, Sa, ka);
+    term(xw.b, mw.b, Sb, kb);
+  }
+  auto L = acc_make(V::zero());  // (the same layout: lanes 0 .. W/2 - 1 in .a)
+  L.a = math::log_k_plus(ka, Sa);
+  L.b = math::log_k_plus(kb, Sb);
+  return L;
+}
+
 
 // `rows` contiguous rows of n (2 <= n < short_rows_below), y may equal x (logsumexp: y[r], one per row).
 // (rows_short_t is compiled only for ISAs with several lanes; rows_short is the entry.)
@@ -144,13 +186,27 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
     store(redo, mask_zero(bad, one));
     if constexpr (K == ShortKind::logsumexp) {
       store(mt, m);
+      bool wide = false;  // m < 0 < L cancelling (max_relative.hpp's rule) in some lane
       for (std::size_t l = 0; l < g; ++l) {
         const std::size_t r = r0 + l;
         const double a = double(mt[l]), L = Ld[l];
-        // m < 0 < L cancelling (max_relative.hpp's rule): that path sums the row in the wide type
-        if (redo[l] != T(0) || (a < 0 && math::libm_fabs(a + L) < logsumexp_cancel * L))
-          y[r] = logsumexp_row_maxrel<V>(x + r * n, n, 1.0);
+        if (redo[l] != T(0)) y[r] = logsumexp_row_maxrel<V>(x + r * n, n, 1.0);
+        else if (a < 0 && math::libm_fabs(a + L) < logsumexp_cancel * L) wide = true;
         else y[r] = T(a + L);
+      }
+      if (wide) {
+        // float: L from double exps in lanes; double: the max-relative path, which sums the row
+        // in the wide type
+        alignas(64) double Lw[sizeof(T) == 4 ? W : 1];
+        if constexpr (sizeof(T) == 4) acc_store(Lw, logsumexp_lanes_wide<V>([&](std::size_t j) { return V::load(cols[j]); }, n, m));
+        for (std::size_t l = 0; l < g; ++l) {
+          const std::size_t r = r0 + l;
+          const double a = double(mt[l]), L = Ld[l];
+          if (redo[l] == T(0) && a < 0 && math::libm_fabs(a + L) < logsumexp_cancel * L) {
+            if constexpr (sizeof(T) == 4) y[r] = T(a + Lw[l]);
+            else y[r] = logsumexp_row_maxrel<V>(x + r * n, n, 1.0);
+          }
+        }
       }
     } else {
       if constexpr (SOFTMAX) {
@@ -187,9 +243,154 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
   }
 }
 
+// ---- Rows of 2 and 4: columns by deinterleaving, not by transposition.
+//
+// N vectors hold W whole rows of N; deinterleave (simd/*.hpp) splits them into the N columns with
+// N·log2(N) two-vector shuffles, where the transposition above shuffles W vectors to fill N
+// columns. The lanes then run rows_short_t's formulas operation for operation, and the outputs are
+// interleaved back and stored whole: a row gets the same bits here as in rows_short_t (the group
+// of one that a single row's call makes, the tail of a batch). A group with a lane that
+// rows_short_t would redo goes to rows_short_t whole, before anything is stored (y may be x).
+
+// c[j] = column j of the W rows of N at p. (Loaded into locals, not into c: a copy into the array
+// may be done in narrower moves, and then reading the array back stalls on store forwarding.)
+template <std::size_t N, class V>
+inline void rows_to_columns(const scalar_t<V>* p, V* c) {
+  static_assert(N == 2 || N == 4, "rows of 2 or 4");
+  constexpr std::size_t W = V::size;
+  if constexpr (N == 2) {
+    deinterleave(V::load(p), V::load(p + W), c[0], c[1]);
+  } else {  // entries 0 and 2 of each row, then 1 and 3; then each pair split
+    V e01, o01, e23, o23;
+    deinterleave(V::load(p), V::load(p + W), e01, o01);
+    deinterleave(V::load(p + 2 * W), V::load(p + 3 * W), e23, o23);
+    deinterleave(e01, e23, c[0], c[2]);
+    deinterleave(o01, o23, c[1], c[3]);
+  }
+}
+template <std::size_t N, class V>
+inline void columns_to_rows(V* c) {
+  if constexpr (N == 2) {
+    V a, b;
+    interleave(c[0], c[1], a, b);
+    c[0] = a, c[1] = b;
+  } else {
+    V e01, o01, e23, o23;
+    interleave(c[0], c[2], e01, e23);
+    interleave(c[1], c[3], o01, o23);
+    interleave(e01, o01, c[0], c[1]);
+    interleave(e23, o23, c[2], c[3]);
+  }
+}
+
+// The full groups of W rows of N (returns how many rows it did); x and y as in rows_short_t.
+template <class V, ShortKind K, std::size_t N>
+inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows) {
+  using T = scalar_t<V>;
+  using D = wide_lanes_t<V>;
+  using EC = math::exp_consts<T>;
+  constexpr std::size_t W = V::size;
+  constexpr bool FLOAT = sizeof(T) == 4;
+  const V one = V::set1(T(1)), zero = V::zero();
+  const std::size_t full = rows / W * W;
+  for (std::size_t r0 = 0; r0 < full; r0 += W) {
+    const T* const xs = x + r0 * N;
+    for (std::size_t b = 0; b < W * N * sizeof(T); b += 64) prefetch_read<V>(xs, prefetch_ahead + b);
+    V c[N];
+    rows_to_columns<N>(xs, c);
+    V m = c[0], mn = c[0];
+    auto nan = isnan(c[0]);
+    for (std::size_t j = 1; j < N; ++j) {
+      m = max(m, c[j]);
+      mn = min(mn, c[j]);
+      nan = mask_or(nan, isnan(c[j]));
+    }
+    if (any(mask_or(nan, mask_not(le(V::set1(EC::fast_lo), mn - m))))) {
+      rows_short_t<V, K>(xs, K == ShortKind::logsumexp ? y + r0 : y + r0 * N, W, N);
+      continue;
+    }
+    const V negm = neg(m);
+    decltype(acc_make(V::zero())) acc;
+    V k = zero, hi[N], lo[N], e[N];
+    for (std::size_t j = 0; j < N; ++j) {
+      hi[j] = two_sum(c[j], negm, lo[j]);
+      V z;
+      const V p = math::exp_poly<V, true>(hi[j], lo[j], z);
+      e[j] = p * V::from_bits(slli(bits(z), EC::mant_bits));
+      const auto at = eq(c[j], m);
+      k = k + mask_zero(at, one);
+      acc_add(acc, select(at, zero, e[j]));
+    }
+    const auto kw = wide_of(k);
+    if constexpr (K == ShortKind::softmax) {
+      const D F = D::set1(1.0) / (kw.a + acc.a);
+      if constexpr (scale_in_double<V>) {
+        const D Fb = D::set1(1.0) / (kw.b + acc.b);
+        for (std::size_t j = 0; j < N; ++j) {
+          const auto ew = wide_of(e[j]);
+          e[j] = narrow(ew.a * F, ew.b * Fb);
+        }
+      } else {
+        V inv;
+        if constexpr (FLOAT) inv = narrow(F, D::set1(1.0) / (kw.b + acc.b));
+        else inv = F;
+        for (std::size_t j = 0; j < N; ++j) e[j] = e[j] * inv;
+      }
+      columns_to_rows<N>(e);
+      for (std::size_t i = 0; i < N; ++i) store(y + r0 * N + i * W, e[i]);
+    } else if constexpr (K == ShortKind::log_softmax) {
+      const D La = math::log_k_plus(kw.a, acc.a);
+      V Lh, Ll;
+      if constexpr (FLOAT) {
+        const D Lb = math::log_k_plus(kw.b, acc.b);
+        Lh = narrow(La, Lb);
+        const auto hw = wide_of(Lh);
+        Ll = narrow(La - hw.a, Lb - hw.b);
+      } else {
+        Lh = La, Ll = zero;
+      }
+      for (std::size_t j = 0; j < N; ++j) hi[j] = (hi[j] - Lh) + (lo[j] - Ll);
+      columns_to_rows<N>(hi);
+      for (std::size_t i = 0; i < N; ++i) store(y + r0 * N + i * W, hi[i]);
+    } else {
+      // m + L per lane, in double; where m < 0 < L cancel (max_relative.hpp's rule), L again:
+      // float, from double exps in lanes; double, by the max-relative path (the wide type)
+      if constexpr (FLOAT) {
+        const auto mw = wide_of(m);
+        const D La = math::log_k_plus(kw.a, acc.a), Lb = math::log_k_plus(kw.b, acc.b);
+        D sa = mw.a + La, sb = mw.b + Lb;
+        const D cut = D::set1(logsumexp_cancel), dz = D::zero();
+        const auto ca = mask_and(lt(mw.a, dz), lt(abs(sa), cut * La));
+        const auto cb = mask_and(lt(mw.b, dz), lt(abs(sb), cut * Lb));
+        if (any(mask_or(ca, cb))) {
+          const auto Lw = logsumexp_lanes_wide<V>([&](std::size_t j) { return c[j]; }, N, m);
+          sa = select(ca, mw.a + Lw.a, sa);
+          sb = select(cb, mw.b + Lw.b, sb);
+        }
+        store(y + r0, narrow(sa, sb));
+      } else {
+        alignas(64) double md[W], kd[W], Sd[W];
+        store(md, m), store(kd, kw.a), store(Sd, acc.a);
+        for (std::size_t l = 0; l < W; ++l) {
+          const double L = RowSum<V>{kd[l], Sd[l]}.L();
+          if (md[l] < 0 && math::libm_fabs(md[l] + L) < logsumexp_cancel * L)
+            y[r0 + l] = logsumexp_row_maxrel<V>(x + (r0 + l) * N, N, 1.0);
+          else y[r0 + l] = md[l] + L;
+        }
+      }
+    }
+  }
+  return full;
+}
+
 template <class V, ShortKind K>
 inline void rows_short(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
-  if constexpr (short_rows_below<V> > 0) rows_short_t<V, K>(x, y, rows, n);
+  if constexpr (short_rows_below<V> > 0) {
+    std::size_t done = 0;
+    if (n == 2) done = rows_narrow_t<V, K, 2>(x, y, rows);
+    else if (n == 4) done = rows_narrow_t<V, K, 4>(x, y, rows);
+    if (done < rows) rows_short_t<V, K>(x + done * n, K == ShortKind::logsumexp ? y + done : y + done * n, rows - done, n);
+  }
 }
 
 }  // namespace kernels
