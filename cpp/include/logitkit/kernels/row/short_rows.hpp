@@ -12,8 +12,8 @@
 //
 // Chosen by kernels/softmax.hpp for 2 <= n < short_rows_below at temperature 1, on the ISAs with
 // several lanes. A lane whose row needs more (a NaN, an infinity, an entry more than 87 (float) below
-// the max: -inf or a subnormal term; double logsumexp's cancellation) is redone by the row's own
-// path; float logsumexp's cancellation is redone in double lanes (logsumexp_lanes_wide).
+// the max: -inf or a subnormal term) is redone by the row's own path; logsumexp's cancellation is
+// redone in double lanes (float: logsumexp_lanes_wide) or in long double (double: wide.hpp).
 //
 // Invariant: no lane depends on another: a row gets the same bits in any group, alone (a short
 // row's softmax_row comes here as a group of one) or in a batch, on any thread.
@@ -168,13 +168,8 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       } else {
         for (std::size_t l = 0; l < W; ++l) inv[l] = T(1.0 / (kd[l] + Sd[l]));  // (scaled below)
       }
-    } else if constexpr (K == ShortKind::log_softmax || sizeof(T) == 4) {
-      // (float logsumexp too: L in double is far more exact than its float result needs, even
-      // where m + L partly cancels)
-      for (std::size_t l = 0; l < W; l += D::size) store(Ld + l, math::log_k_plus(D::load(kd + l), D::load(Sd + l)));
     } else {
-      // double logsumexp = m + L can cancel (m < 0 < L): L to libm's accuracy, as in the max-relative path
-      for (std::size_t l = 0; l < g; ++l) Ld[l] = RowSum<V>{kd[l], Sd[l]}.L();
+      for (std::size_t l = 0; l < W; l += D::size) store(Ld + l, math::log_k_plus(D::load(kd + l), D::load(Sd + l)));
     }
     if constexpr (K == ShortKind::log_softmax) {
       for (std::size_t l = 0; l < W; ++l) {
@@ -195,8 +190,8 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         else y[r] = T(a + L);
       }
       if (wide) {
-        // float: L from double exps in lanes; double: the max-relative path, which sums the row
-        // in the wide type
+        // float: L from double exps in lanes; double: the row summed again in long double
+        // (wide.hpp)
         alignas(64) double Lw[sizeof(T) == 4 ? W : 1];
         if constexpr (sizeof(T) == 4) acc_store(Lw, logsumexp_lanes_wide<V>([&](std::size_t j) { return V::load(cols[j]); }, n, m));
         for (std::size_t l = 0; l < g; ++l) {
@@ -204,7 +199,7 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
           const double a = double(mt[l]), L = Ld[l];
           if (redo[l] == T(0) && a < 0 && math::libm_fabs(a + L) < logsumexp_cancel * L) {
             if constexpr (sizeof(T) == 4) y[r] = T(a + Lw[l]);
-            else y[r] = logsumexp_row_maxrel<V>(x + r * n, n, 1.0);
+            else y[r] = logsumexp_wide<V>(x + r * n, n, mt[l], 1.0);
           }
         }
       }
@@ -354,7 +349,7 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       for (std::size_t i = 0; i < N; ++i) store(y + r0 * N + i * W, hi[i]);
     } else {
       // m + L per lane, in double; where m < 0 < L cancel (max_relative.hpp's rule), L again:
-      // float, from double exps in lanes; double, by the max-relative path (the wide type)
+      // float, from double exps in lanes; double, the row summed in long double (wide.hpp)
       if constexpr (FLOAT) {
         const auto mw = wide_of(m);
         const D La = math::log_k_plus(kw.a, acc.a), Lb = math::log_k_plus(kw.b, acc.b);
@@ -369,13 +364,15 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
         }
         store(y + r0, narrow(sa, sb));
       } else {
-        alignas(64) double md[W], kd[W], Sd[W];
-        store(md, m), store(kd, kw.a), store(Sd, acc.a);
-        for (std::size_t l = 0; l < W; ++l) {
-          const double L = RowSum<V>{kd[l], Sd[l]}.L();
-          if (md[l] < 0 && math::libm_fabs(md[l] + L) < logsumexp_cancel * L)
-            y[r0 + l] = logsumexp_row_maxrel<V>(x + (r0 + l) * N, N, 1.0);
-          else y[r0 + l] = md[l] + L;
+        const D L = math::log_k_plus(kw.a, acc.a), s = m + L;
+        const auto cancel = mask_and(lt(m, zero), lt(abs(s), D::set1(logsumexp_cancel) * L));
+        store(y + r0, s);
+        if (any(cancel)) {
+          alignas(64) double md[W], Ld[W];
+          store(md, m), store(Ld, L);
+          for (std::size_t l = 0; l < W; ++l)
+            if (md[l] < 0 && math::libm_fabs(md[l] + Ld[l]) < logsumexp_cancel * Ld[l])
+              y[r0 + l] = logsumexp_wide<V>(x + (r0 + l) * N, N, T(md[l]), 1.0);
         }
       }
     }
