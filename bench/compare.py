@@ -2027,11 +2027,17 @@ def _progress(r: Result, contenders: list[str]) -> None:
 
 
 def run_sweep(
-    dtype: np.dtype, reps: int, batch_s: float, contenders: list[str], rng: np.random.Generator
+    dtype: np.dtype,
+    reps: int,
+    batch_s: float,
+    contenders: list[str],
+    rng: np.random.Generator,
+    works: list[str] = SWEEP_WORKS,
+    lengths: list[int] = SWEEP_ROW_LENGTHS,
 ) -> list[Result]:
     results = []
-    for work in SWEEP_WORKS:
-        for n in SWEEP_ROW_LENGTHS:
+    for work in works:
+        for n in lengths:
             shape = (max(1, round(SWEEP_TOTAL / n)), n)
             r = run_case(WORKS[work], shape, dtype, reps, batch_s, contenders, rng, per_call=False)
             results.append(r)
@@ -2043,7 +2049,7 @@ def print_sweep(results: list[Result]) -> int:
     """One table per work: ns/element of logitkit, the peers and the copy, and logitkit's ratio to
     each peer against its goal. Returns the number of goals missed."""
     missed = 0
-    for work in SWEEP_WORKS:
+    for work in [w for w in SWEEP_WORKS if any(r.work == w for r in results)]:
         rows = []
         for r in (r for r in results if r.work == work):
             ref = r.median_s.get(REFERENCE)
@@ -2140,7 +2146,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--sweep",
         action="store_true",
-        help="only the row functions at every row length against ONNX Runtime and PyTorch",
+        help="only the row functions at every row length against ONNX Runtime and PyTorch"
+        " (--only picks among the functions, --lengths among the row lengths)",
+    )
+    p.add_argument(
+        "--lengths",
+        help="--sweep: only these row lengths (comma-separated, e.g. 2,4; default: "
+        + ",".join(str(n) for n in SWEEP_ROW_LENGTHS)
+        + ")",
     )
     p.add_argument("--list", action="store_true", help="print every case name and exit")
     p.add_argument(
@@ -2240,7 +2253,11 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = np.random.default_rng(20240601)
     if args.sweep:
-        sweep = run_sweep(dtype, reps, batch_s, contenders, rng)
+        works = [
+            w for w in SWEEP_WORKS if not args.only or any(o in w for o in args.only.split(","))
+        ]
+        lengths = [int(v) for v in args.lengths.split(",")] if args.lengths else SWEEP_ROW_LENGTHS
+        sweep = run_sweep(dtype, reps, batch_s, contenders, rng, works, lengths)
         print_sweep(sweep)
         if args.plot:
             title = (

@@ -70,7 +70,8 @@ def test_strided_inputs(isa, dtype, func):
 
 
 @pytest.mark.parametrize(
-    "n", [2, 3, 4, 5, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1025, 2048, 2049, 5000]
+    "n",
+    [2, 3, 4, 5, 7, 8, 10, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1025, 2048, 2049, 5000],
 )
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("func", ROW_FUNCS)
@@ -158,7 +159,7 @@ def test_rows_of_2_and_4_one_special_row_in_every_lane(isa, func, dtype, n):
             if func == "log_softmax":
                 f(x, out=x)
                 np.testing.assert_array_equal(x, got, err_msg=what + ", in place")
-            elif func == "softmax":  # (in place it may take another path: accurate, not the same bits)
+            elif func == "softmax":  # in place it may take another path: accurate, other bits
                 exact = registry.BY_NAME[func].oracle(x)
                 f(x, out=x)
                 _assert_accurate(func, x, exact, dtype)
