@@ -13,7 +13,8 @@
 // Chosen by kernels/softmax.hpp for 2 <= n < short_rows_below at temperature 1, on the ISAs with
 // several lanes. A lane whose row needs more (a NaN, an infinity, an entry more than 87 (float) below
 // the max: -inf or a subnormal term) is redone by the row's own path; logsumexp's cancellation is
-// redone in double lanes (float: logsumexp_lanes_wide) or in long double (double: wide.hpp).
+// redone in double lanes (float: logsumexp_lanes_wide) or in long double (double: wide.hpp):
+// lse_finish.
 //
 // Invariant: no lane depends on another: a row gets the same bits in any group, alone (a short
 // row's softmax_row comes here as a group of one) or in a batch, on any thread.
@@ -58,36 +59,49 @@ inline auto wide_of(V v) {
   return w;
 }
 
-// Float logsumexp where m < 0 < L cancel: L again from exponentials in double, for every lane
-// (the callers use the lanes that cancel). S' from float exps is good to about an ulp of float,
-// and the cancellation multiplies that by L/|m + L|; from double exps (x_j - m is exact in double)
-// L is good to about an ulp of double, far below what the float result resolves. col(j) gives
-// column j. Both kernels call this one function, so a row gets the same bits from either.
+// How a lane's logsumexp = m + L is finished, L = log(k + S') from math::log_k_plus (both kernels
+// decide with this one function, so a row gets the same bits from either):
+// - wide: m < 0 < L cancel, |m + L| < logsumexp_cancel<T>·L (max_relative.hpp's rule), and L is
+//   taken again in a wider type (float: logsumexp_lanes_wide; double: long double, wide.hpp);
+// - libm_log: a double result smaller than L (L's error is multiplied by up to 2) takes L from
+//   libm, half an ulp where log_k_plus is about one;
+// - sum: m + L.
+enum class LseFinish { sum, libm_log, wide };
+template <class T>
+inline LseFinish lse_finish(double m, double L) {
+  if (!(m < 0)) return LseFinish::sum;
+  const double r = math::libm_fabs(m + L);
+  if (r < logsumexp_cancel<T> * L) return LseFinish::wide;
+  if (sizeof(T) == 8 && r < L) return LseFinish::libm_log;
+  return LseFinish::sum;
+}
+
+// Float logsumexp where m < 0 < L cancel: S' and k again in double, for every lane (the callers
+// use the lanes that cancel, and take L = log(k + S') from libm for them). S' from float exps is
+// good to about an ulp of float, and the cancellation multiplies that by L/|m + L|; from double
+// exps of x_j - m (exact as a TwoSum pair), about an ulp of double. col(j) gives column j.
 template <class V, class Col>
-inline auto logsumexp_lanes_wide(Col col, std::size_t n, V m) {
+inline void logsumexp_lanes_wide(Col col, std::size_t n, V m, double* S, double* k) {
   using D = wide_lanes_t<V>;
   static_assert(sizeof(scalar_t<V>) == 4, "float lanes");
   const D one = D::set1(1.0), zero = D::zero();
   const auto mw = wide_of(m);
   D Sa = zero, Sb = zero, ka = zero, kb = zero;
-  auto term = [&](D xj, D mj, D& S, D& k) {
+  auto term = [&](D xj, D mj, D& Sh, D& kh) {
     D lo;
     const D hi = two_sum(xj, neg(mj), lo);
     const auto at = eq(xj, mj);
-    k = k + mask_zero(at, one);
-    S = S + select(at, zero, math::exp_normal<D, true>(hi, lo));
+    kh = kh + mask_zero(at, one);
+    Sh = Sh + select(at, zero, math::exp_normal<D, true>(hi, lo));
   };
   for (std::size_t j = 0; j < n; ++j) {
     const auto xw = wide_of(col(j));
     term(xw.a, mw.a, Sa, ka);
     term(xw.b, mw.b, Sb, kb);
   }
-  auto L = acc_make(V::zero());  // (the same layout: lanes 0 .. W/2 - 1 in .a)
-  L.a = math::log_k_plus(ka, Sa);
-  L.b = math::log_k_plus(kb, Sb);
-  return L;
+  store(S, Sa), store(S + D::size, Sb);
+  store(k, ka), store(k + D::size, kb);
 }
-
 
 // `rows` contiguous rows of n (2 <= n < short_rows_below), y may equal x (logsumexp: y[r], one per row).
 // (rows_short_t is compiled only for ISAs with several lanes; rows_short is the entry.)
@@ -181,26 +195,29 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
     store(redo, mask_zero(bad, one));
     if constexpr (K == ShortKind::logsumexp) {
       store(mt, m);
-      bool wide = false;  // m < 0 < L cancelling (max_relative.hpp's rule) in some lane
+      bool wide = false;  // some lane's m + L cancels (lse_finish)
       for (std::size_t l = 0; l < g; ++l) {
         const std::size_t r = r0 + l;
         const double a = double(mt[l]), L = Ld[l];
-        if (redo[l] != T(0)) y[r] = logsumexp_row_maxrel<V>(x + r * n, n, 1.0);
-        else if (a < 0 && math::libm_fabs(a + L) < logsumexp_cancel * L) wide = true;
-        else y[r] = T(a + L);
+        if (redo[l] != T(0)) {
+          y[r] = logsumexp_row_maxrel<V>(x + r * n, n, 1.0);
+          continue;
+        }
+        switch (lse_finish<T>(a, L)) {
+          case LseFinish::sum: y[r] = T(a + L); break;
+          case LseFinish::libm_log: y[r] = T(a + RowSum<V>{kd[l], Sd[l]}.L()); break;
+          case LseFinish::wide: wide = true; break;
+        }
       }
       if (wide) {
-        // float: L from double exps in lanes; double: the row summed again in long double
-        // (wide.hpp)
-        alignas(64) double Lw[sizeof(T) == 4 ? W : 1];
-        if constexpr (sizeof(T) == 4) acc_store(Lw, logsumexp_lanes_wide<V>([&](std::size_t j) { return V::load(cols[j]); }, n, m));
+        alignas(64) double Sw[sizeof(T) == 4 ? W : 1], kw[sizeof(T) == 4 ? W : 1];
+        if constexpr (sizeof(T) == 4) logsumexp_lanes_wide<V>([&](std::size_t j) { return V::load(cols[j]); }, n, m, Sw, kw);
         for (std::size_t l = 0; l < g; ++l) {
           const std::size_t r = r0 + l;
-          const double a = double(mt[l]), L = Ld[l];
-          if (redo[l] == T(0) && a < 0 && math::libm_fabs(a + L) < logsumexp_cancel * L) {
-            if constexpr (sizeof(T) == 4) y[r] = T(a + Lw[l]);
-            else y[r] = logsumexp_wide<V>(x + r * n, n, mt[l], 1.0);
-          }
+          const double a = double(mt[l]);
+          if (redo[l] != T(0) || lse_finish<T>(a, Ld[l]) != LseFinish::wide) continue;
+          if constexpr (sizeof(T) == 4) y[r] = T(a + RowSum<V>{kw[l], Sw[l]}.L());
+          else y[r] = logsumexp_wide<V>(x + r * n, n, mt[l], 1.0);
         }
       }
     } else {
@@ -348,31 +365,37 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       columns_to_rows<N>(hi);
       for (std::size_t i = 0; i < N; ++i) store(y + r0 * N + i * W, hi[i]);
     } else {
-      // m + L per lane, in double; where m < 0 < L cancel (max_relative.hpp's rule), L again:
-      // float, from double exps in lanes; double, the row summed in long double (wide.hpp)
+      // m + L per lane in double, then the lanes that lse_finish sends elsewhere
+      alignas(64) double md[W], Ld[W];
       if constexpr (FLOAT) {
         const auto mw = wide_of(m);
         const D La = math::log_k_plus(kw.a, acc.a), Lb = math::log_k_plus(kw.b, acc.b);
-        D sa = mw.a + La, sb = mw.b + Lb;
-        const D cut = D::set1(logsumexp_cancel), dz = D::zero();
+        const D sa = mw.a + La, sb = mw.b + Lb;
+        const D cut = D::set1(logsumexp_cancel<T>), dz = D::zero();
         const auto ca = mask_and(lt(mw.a, dz), lt(abs(sa), cut * La));
         const auto cb = mask_and(lt(mw.b, dz), lt(abs(sb), cut * Lb));
-        if (any(mask_or(ca, cb))) {
-          const auto Lw = logsumexp_lanes_wide<V>([&](std::size_t j) { return c[j]; }, N, m);
-          sa = select(ca, mw.a + Lw.a, sa);
-          sb = select(cb, mw.b + Lw.b, sb);
-        }
         store(y + r0, narrow(sa, sb));
+        if (any(mask_or(ca, cb))) {
+          alignas(64) double Sw[W], kx[W];
+          store(md, mw.a), store(md + D::size, mw.b);
+          store(Ld, La), store(Ld + D::size, Lb);
+          logsumexp_lanes_wide<V>([&](std::size_t j) { return c[j]; }, N, m, Sw, kx);
+          for (std::size_t l = 0; l < W; ++l)
+            if (lse_finish<T>(md[l], Ld[l]) == LseFinish::wide) y[r0 + l] = T(md[l] + RowSum<V>{kx[l], Sw[l]}.L());
+        }
       } else {
         const D L = math::log_k_plus(kw.a, acc.a), s = m + L;
-        const auto cancel = mask_and(lt(m, zero), lt(abs(s), D::set1(logsumexp_cancel) * L));
         store(y + r0, s);
-        if (any(cancel)) {
-          alignas(64) double md[W], Ld[W];
-          store(md, m), store(Ld, L);
-          for (std::size_t l = 0; l < W; ++l)
-            if (md[l] < 0 && math::libm_fabs(md[l] + Ld[l]) < logsumexp_cancel * Ld[l])
-              y[r0 + l] = logsumexp_wide<V>(x + (r0 + l) * N, N, T(md[l]), 1.0);
+        if (any(mask_and(lt(m, zero), lt(abs(s), L)))) {  // (every lane lse_finish sends elsewhere)
+          alignas(64) double kd[W], Sd[W];
+          store(md, m), store(Ld, L), store(kd, kw.a), store(Sd, acc.a);
+          for (std::size_t l = 0; l < W; ++l) {
+            switch (lse_finish<T>(md[l], Ld[l])) {
+              case LseFinish::sum: break;
+              case LseFinish::libm_log: y[r0 + l] = md[l] + RowSum<V>{kd[l], Sd[l]}.L(); break;
+              case LseFinish::wide: y[r0 + l] = logsumexp_wide<V>(x + (r0 + l) * N, N, md[l], 1.0); break;
+            }
+          }
         }
       }
     }
