@@ -62,7 +62,8 @@ inline auto wide_of(V v) {
 // How a lane's logsumexp = m + L is finished, L = log(k + S') from math::log_k_plus (both kernels
 // decide with this one function, so a row gets the same bits from either):
 // - wide: m < 0 < L cancel, |m + L| < logsumexp_cancel<T>·L (max_relative.hpp's rule), and L is
-//   taken again in a wider type (float: logsumexp_lanes_wide; double: long double, wide.hpp);
+//   taken again in a wider type (float: logsumexp_lanes_wide, double exps; double: long double,
+//   wide.hpp);
 // - libm_log: a double result smaller than L (L's error is multiplied by up to 2) takes L from
 //   libm, half an ulp where log_k_plus is about one;
 // - sum: m + L.
@@ -76,12 +77,12 @@ inline LseFinish lse_finish(double m, double L) {
   return LseFinish::sum;
 }
 
-// Float logsumexp where m < 0 < L cancel: S' and k again in double, for every lane (the callers
-// use the lanes that cancel, and take L = log(k + S') from libm for them). S' from float exps is
-// good to about an ulp of float, and the cancellation multiplies that by L/|m + L|; from double
-// exps of x_j - m (exact as a TwoSum pair), about an ulp of double. col(j) gives column j.
+// Float logsumexp where m < 0 < L cancel: L = log(k + S') again, from double exps, for every lane
+// (the callers use the lanes that cancel), in an accumulator's layout. S' from float exps is good
+// to about an ulp of float, and the cancellation multiplies that by L/|m + L|; from double exps of
+// x_j - m (exact as a TwoSum pair), about an ulp of double. col(j) gives column j.
 template <class V, class Col>
-inline void logsumexp_lanes_wide(Col col, std::size_t n, V m, double* S, double* k) {
+inline auto logsumexp_lanes_wide(Col col, std::size_t n, V m) {
   using D = wide_lanes_t<V>;
   static_assert(sizeof(scalar_t<V>) == 4, "float lanes");
   const D one = D::set1(1.0), zero = D::zero();
@@ -99,8 +100,10 @@ inline void logsumexp_lanes_wide(Col col, std::size_t n, V m, double* S, double*
     term(xw.a, mw.a, Sa, ka);
     term(xw.b, mw.b, Sb, kb);
   }
-  store(S, Sa), store(S + D::size, Sb);
-  store(k, ka), store(k + D::size, kb);
+  auto L = acc_make(V::zero());
+  L.a = math::log_k_plus(ka, Sa);
+  L.b = math::log_k_plus(kb, Sb);
+  return L;
 }
 
 // `rows` contiguous rows of n (2 <= n < short_rows_below), y may equal x (logsumexp: y[r], one per row).
@@ -210,13 +213,13 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         }
       }
       if (wide) {
-        alignas(64) double Sw[sizeof(T) == 4 ? W : 1], kw[sizeof(T) == 4 ? W : 1];
-        if constexpr (sizeof(T) == 4) logsumexp_lanes_wide<V>([&](std::size_t j) { return V::load(cols[j]); }, n, m, Sw, kw);
+        alignas(64) double Lw[sizeof(T) == 4 ? W : 1];
+        if constexpr (sizeof(T) == 4) acc_store(Lw, logsumexp_lanes_wide<V>([&](std::size_t j) { return V::load(cols[j]); }, n, m));
         for (std::size_t l = 0; l < g; ++l) {
           const std::size_t r = r0 + l;
           const double a = double(mt[l]);
           if (redo[l] != T(0) || lse_finish<T>(a, Ld[l]) != LseFinish::wide) continue;
-          if constexpr (sizeof(T) == 4) y[r] = T(a + RowSum<V>{kw[l], Sw[l]}.L());
+          if constexpr (sizeof(T) == 4) y[r] = T(a + Lw[l]);
           else y[r] = logsumexp_wide<V>(x + r * n, n, mt[l], 1.0);
         }
       }
@@ -366,28 +369,25 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       for (std::size_t i = 0; i < N; ++i) store(y + r0 * N + i * W, hi[i]);
     } else {
       // m + L per lane in double, then the lanes that lse_finish sends elsewhere
-      alignas(64) double md[W], Ld[W];
       if constexpr (FLOAT) {
         const auto mw = wide_of(m);
         const D La = math::log_k_plus(kw.a, acc.a), Lb = math::log_k_plus(kw.b, acc.b);
-        const D sa = mw.a + La, sb = mw.b + Lb;
+        D sa = mw.a + La, sb = mw.b + Lb;
+        // lse_finish's float rule in lanes (the same operations): wide where it says wide
         const D cut = D::set1(logsumexp_cancel<T>), dz = D::zero();
         const auto ca = mask_and(lt(mw.a, dz), lt(abs(sa), cut * La));
         const auto cb = mask_and(lt(mw.b, dz), lt(abs(sb), cut * Lb));
-        store(y + r0, narrow(sa, sb));
         if (any(mask_or(ca, cb))) {
-          alignas(64) double Sw[W], kx[W];
-          store(md, mw.a), store(md + D::size, mw.b);
-          store(Ld, La), store(Ld + D::size, Lb);
-          logsumexp_lanes_wide<V>([&](std::size_t j) { return c[j]; }, N, m, Sw, kx);
-          for (std::size_t l = 0; l < W; ++l)
-            if (lse_finish<T>(md[l], Ld[l]) == LseFinish::wide) y[r0 + l] = T(md[l] + RowSum<V>{kx[l], Sw[l]}.L());
+          const auto Lw = logsumexp_lanes_wide<V>([&](std::size_t j) { return c[j]; }, N, m);
+          sa = select(ca, mw.a + Lw.a, sa);
+          sb = select(cb, mw.b + Lw.b, sb);
         }
+        store(y + r0, narrow(sa, sb));
       } else {
         const D L = math::log_k_plus(kw.a, acc.a), s = m + L;
         store(y + r0, s);
         if (any(mask_and(lt(m, zero), lt(abs(s), L)))) {  // (every lane lse_finish sends elsewhere)
-          alignas(64) double kd[W], Sd[W];
+          alignas(64) double md[W], Ld[W], kd[W], Sd[W];
           store(md, m), store(Ld, L), store(kd, kw.a), store(Sd, acc.a);
           for (std::size_t l = 0; l < W; ++l) {
             switch (lse_finish<T>(md[l], Ld[l])) {
