@@ -1,7 +1,7 @@
 """Builds the C++ tests (tests/cpp, CMake) and runs them with ctest: the kernels on every ISA of
-this CPU against a long double reference and the bounds of docs/numerics.md ("The bounds");
-the public C++ API (logitkit.hpp) against known values, through the compiled library and
-header-only; the example program; and the consumer projects that build against an installed tree
+this CPU against a long double reference and the bounds of docs/numerics.md ("The bounds"); the
+kernels' double-lane log against long double (header-only); the public C++ API (logitkit.hpp)
+against known values, through the compiled library and header-only; the example program; and the consumer projects that build against an installed tree
 (find_package) and the source tree (add_subdirectory). No Python is involved in what they test."""
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def ctest(build: pathlib.Path, regex: str) -> str:
 def test_cpp_kernel_tests(cpp_build):
     out = ctest(cpp_build, "^kernels$")
     assert "all kernel tests passed" in out
+
+
+def test_cpp_math_tests(cpp_build):
+    out = ctest(cpp_build, "^math$")
+    assert "all math tests passed" in out
 
 
 def test_cpp_api_dispatched(cpp_build):

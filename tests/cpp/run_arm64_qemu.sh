@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The arm64 (NEON) build under qemu-user, cross-compiled with Debian's g++-aarch64-linux-gnu:
-#  1. the C++ tests: the kernel tests (scalar and NEON against a long double reference), the API
-#     tests through the compiled library and header-only;
+#  1. the C++ tests: the kernel tests (scalar and NEON against a long double reference), the
+#     double-lane log against long double (header-only), the API tests through the compiled library
+#     and header-only;
 #  2. the Python test suite's numeric families, run by an arm64 CPython under qemu-aarch64 against
 #     the logitkit._core extension cross-compiled for arm64.
 #
@@ -133,7 +134,7 @@ arm64() {
 
 cmake_args=(-DCMAKE_TOOLCHAIN_FILE="$here/aarch64-toolchain.cmake" -DCMAKE_BUILD_TYPE=Release
             -DLOGITKIT_BUILD_TESTS=ON -DLOGITKIT_BUILD_EXAMPLES=OFF -DLOGITKIT_INSTALL=OFF)
-targets=(logitkit_test_kernels logitkit_test_api logitkit_test_api_headers)
+targets=(logitkit_test_kernels logitkit_test_math logitkit_test_api logitkit_test_api_headers)
 # Ninja where there is one: it builds the targets side by side (Makefiles build them one by one).
 if ninja --version >/dev/null 2>&1; then
   cmake_args+=(-G Ninja)
@@ -163,7 +164,7 @@ cmake --build "$build" -j 2 --target "${targets[@]}"
 # Both steps run whatever the other's outcome; the exit status is a failure if either failed.
 echo "-- the C++ tests (arm64, qemu-aarch64)"
 cxx_failed=""
-for t in logitkit_test_kernels logitkit_test_api logitkit_test_api_headers; do
+for t in logitkit_test_kernels logitkit_test_math logitkit_test_api logitkit_test_api_headers; do
   arm64 "$build/tests/cpp/$t" || cxx_failed="$cxx_failed $t"
 done
 if [ -n "$cxx_failed" ]; then

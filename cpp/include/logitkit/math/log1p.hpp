@@ -44,13 +44,15 @@ inline V log1p_reduce(V e, typename V::mask& big, V& den) {
   return f;
 }
 
-template <class V>
+// NR: how many terms of the series (at most, and by default, log1p_consts' nR).
+template <class V, int NR = log1p_consts<typename V::scalar>::nR>
 inline V log1p_finish(V f, V s, typename V::mask big) {
   using T = typename V::scalar;
   using C = log1p_consts<T>;
+  static_assert(NR >= 1 && NR <= C::nR, "log1p_finish: NR terms of the series");
   V z = s * s;
-  V R = V::set1(C::R[C::nR - 1]);
-  for (int i = C::nR - 2; i >= 0; --i) R = mul_add(R, z, V::set1(C::R[i]));
+  V R = V::set1(C::R[NR - 1]);
+  for (int i = NR - 2; i >= 0; --i) R = mul_add(R, z, V::set1(C::R[i]));
   R = R * z;
   V y = mul_add(s, R - f, f);  // f - s·(f - R), one rounding
   V k_lo = mask_zero(big, V::set1(C::ln2_lo));
@@ -58,12 +60,12 @@ inline V log1p_finish(V f, V s, typename V::mask big) {
   return k_hi + (y + k_lo);
 }
 
-template <class V>
+template <class V, int NR = log1p_consts<typename V::scalar>::nR>
 inline V log1p_unit(V e) {
   typename V::mask big;
   V den;
   const V f = log1p_reduce(e, big, den);
-  return log1p_finish(f, f / den, big);
+  return log1p_finish<V, NR>(f, f / den, big);
 }
 
 }  // namespace math

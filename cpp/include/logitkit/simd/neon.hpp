@@ -108,6 +108,15 @@ inline MF mask_not(MF a) { return {vmvnq_u32(a.m)}; }
 inline MD mask_not(MD a) { return {veorq_u64(a.m, vdupq_n_u64(~0ull))}; }
 inline bool any(MF m) { return vmaxvq_u32(m.m) != 0; }
 inline bool any(MD m) { return vmaxvq_u32(vreinterpretq_u32_u64(m.m)) != 0; }
+// bit l set where lane l is (as x86's movemask)
+inline std::uint32_t mask_bits(MF m) {
+  const uint32_t w[4] = {1, 2, 4, 8};
+  return vaddvq_u32(vandq_u32(m.m, vld1q_u32(w)));
+}
+inline std::uint32_t mask_bits(MD m) {
+  const uint64_t w[2] = {1, 2};
+  return std::uint32_t(vaddvq_u64(vandq_u64(m.m, vld1q_u64(w))));
+}
 
 inline float hmax(VF a) { return vmaxvq_f32(a.v); }
 inline double hmax(VD a) { return vmaxvq_f64(a.v); }

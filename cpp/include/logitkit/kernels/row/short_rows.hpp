@@ -13,14 +13,15 @@
 // Chosen by kernels/softmax.hpp for 2 <= n < short_rows_below at temperature 1, on the ISAs with
 // several lanes. A lane whose row needs more (a NaN, an infinity, an entry more than 87 (float) below
 // the max: -inf or a subnormal term) is redone by the row's own path; logsumexp's cancellation is
-// redone in double lanes (float: logsumexp_lanes_wide) or in long double (double: wide.hpp):
-// lse_finish.
+// redone in double lanes (float: lse_wide_L, for rows of 2 and 4 gathered one row per lane) or in
+// long double (double: wide.hpp): lse_finish.
 //
 // Invariant: no lane depends on another: a row gets the same bits in any group, alone (a short
 // row's softmax_row comes here as a group of one) or in a batch, on any thread.
 #pragma once
 #include "../../simd/isa_namespace.hpp"
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 
@@ -59,6 +60,67 @@ inline auto wide_of(V v) {
   return w;
 }
 
+// ---- The steps both short-row kernels take, lane by lane: one definition each, so that a row gets
+// the same bits from rows_short_t and rows_narrow_t.
+
+// The lanes whose rows are redone by their own path: a NaN, m = ±inf, or an entry below
+// m + fast_lo (a NaN difference included).
+template <class V, class M>
+LOGITKIT_INLINE inline M short_row_redo(V m, V mn, M nan) {
+  using EC = math::exp_consts<scalar_t<V>>;
+  return mask_or(nan, mask_not(le(V::set1(EC::fast_lo), mn - m)));
+}
+
+// One column's share of S' = Σ_{x_j<m} exp(x_j - m): x_j - m exact as hi + lo (TwoSum), e_j =
+// exp(hi + lo) from the polynomial and its 2^z scale (no lane reaching here is below fast_lo); a
+// lane at the max counts into k instead of into the sum. Returns e_j.
+template <class V, class Acc>
+LOGITKIT_INLINE inline V short_exp_term(V v, V m, V negm, V& k, Acc& acc, V& hi, V& lo) {
+  using T = scalar_t<V>;
+  hi = two_sum(v, negm, lo);
+  V z;
+  const V p = math::exp_poly<V, true>(hi, lo, z);
+  const V e = p * V::from_bits(slli(bits(z), math::exp_consts<T>::mant_bits));
+  const auto at = eq(v, m);
+  k = k + mask_zero(at, V::set1(T(1)));
+  acc_add(acc, select(at, V::zero(), e));
+  return e;
+}
+
+// L = log(k + S') per lane in double (math::log_k_plus), k and S' and L in an accumulator's layout.
+// Float rows (the accumulators with a .b half) need L only far inside float's rounding: a shorter
+// series (math::log_terms_for_float). L's error, 2^-41 of it, is at most 2^-41 of the output (a
+// log_softmax output is at least L in size, a logsumexp that is not recomputed at least 3L/4):
+// it moves an output only where the exact value lies that close to a rounding boundary.
+// (logsumexp's cancelling lanes take L again with every term: logsumexp_lanes_wide.)
+template <class Acc>
+LOGITKIT_INLINE inline Acc short_log(const Acc& k, const Acc& S) {
+  Acc L = S;
+  if constexpr (acc_has_b<Acc>::value) {
+    using D = std::remove_cv_t<std::remove_reference_t<decltype(S.a)>>;
+    constexpr int NR = math::log_terms_for_float;
+    L.a = math::log_k_plus<D, NR>(k.a, S.a);
+    L.b = math::log_k_plus<D, NR>(k.b, S.b);
+  } else {
+    L.a = math::log_k_plus(k.a, S.a);
+  }
+  return L;
+}
+
+// L as a pair of the lane type, Lh + Ll: Lh = L rounded, Ll = the rest rounded (double lanes:
+// Ll = 0). log_softmax's outputs are (d_hi - Lh) + (d_lo - Ll).
+template <class V, class Acc>
+LOGITKIT_INLINE inline void short_split(const Acc& L, V& Lh, V& Ll) {
+  if constexpr (acc_has_b<Acc>::value) {
+    Lh = narrow(L.a, L.b);
+    const auto hw = wide_of(Lh);
+    Ll = narrow(L.a - hw.a, L.b - hw.b);
+  } else {
+    Lh = L.a;
+    Ll = V::zero();
+  }
+}
+
 // How a lane's logsumexp = m + L is finished, L = log(k + S') from math::log_k_plus (both kernels
 // decide with this one function, so a row gets the same bits from either):
 // - wide: m < 0 < L cancel, |m + L| < logsumexp_cancel<T>·L (max_relative.hpp's rule), and L is
@@ -77,32 +139,37 @@ inline LseFinish lse_finish(double m, double L) {
   return LseFinish::sum;
 }
 
-// Float logsumexp where m < 0 < L cancel: L = log(k + S') again, from double exps, for every lane
-// (the callers use the lanes that cancel), in an accumulator's layout. S' from float exps is good
-// to about an ulp of float, and the cancellation multiplies that by L/|m + L|; from double exps of
-// x_j - m (exact as a TwoSum pair), about an ulp of double. col(j) gives column j.
-template <class V, class Col>
-inline auto logsumexp_lanes_wide(Col col, std::size_t n, V m) {
-  using D = wide_lanes_t<V>;
-  static_assert(sizeof(scalar_t<V>) == 4, "float lanes");
+// L = log(k + S') in double lanes from double exps, for float rows whose m + L cancels: col(j)
+// gives column j and m the max, both in double (floats widened exactly), x_j - m exact as a TwoSum
+// pair. S' from float exps is good to about an ulp of float, and the cancellation multiplies that
+// by L/|m + L|; from double exps, about an ulp of double. Both ways of reaching it
+// (logsumexp_lanes_wide, and rows_narrow_t's gathered lanes) take L here: a row gets the same bits
+// from either.
+template <class D, class Col>
+LOGITKIT_INLINE inline D lse_wide_L(Col col, std::size_t n, D m) {
   const D one = D::set1(1.0), zero = D::zero();
-  const auto mw = wide_of(m);
-  D Sa = zero, Sb = zero, ka = zero, kb = zero;
-  auto term = [&](D xj, D mj, D& Sh, D& kh) {
-    D lo;
-    const D hi = two_sum(xj, neg(mj), lo);
-    const auto at = eq(xj, mj);
-    kh = kh + mask_zero(at, one);
-    Sh = Sh + select(at, zero, math::exp_normal<D, true>(hi, lo));
-  };
+  D S = zero, k = zero;
   for (std::size_t j = 0; j < n; ++j) {
-    const auto xw = wide_of(col(j));
-    term(xw.a, mw.a, Sa, ka);
-    term(xw.b, mw.b, Sb, kb);
+    const D xj = col(j);
+    D lo;
+    const D hi = two_sum(xj, neg(m), lo);
+    const auto at = eq(xj, m);
+    k = k + mask_zero(at, one);
+    S = S + select(at, zero, math::exp_normal<D, true>(hi, lo));
   }
+  return math::log_k_plus(k, S);
+}
+
+// lse_wide_L for the rows in the float lanes of V, in an accumulator's layout, for the lanes of
+// the halves asked for (low: the lanes in .a, high: those in .b; a half not asked for is left 0).
+// col(j) gives column j as V.
+template <class V, class Col>
+inline auto logsumexp_lanes_wide(Col col, std::size_t n, V m, bool low, bool high) {
+  static_assert(sizeof(scalar_t<V>) == 4, "float lanes");
+  const auto mw = wide_of(m);
   auto L = acc_make(V::zero());
-  L.a = math::log_k_plus(ka, Sa);
-  L.b = math::log_k_plus(kb, Sb);
+  if (low) L.a = lse_wide_L([&](std::size_t j) { return wide_of(col(j)).a; }, n, mw.a);
+  if (high) L.b = lse_wide_L([&](std::size_t j) { return wide_of(col(j)).b; }, n, mw.b);
   return L;
 }
 
@@ -111,17 +178,15 @@ inline auto logsumexp_lanes_wide(Col col, std::size_t n, V m) {
 template <class V, ShortKind K>
 inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
-  using D = wide_lanes_t<V>;
-  using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   constexpr bool SOFTMAX = K == ShortKind::softmax;
   // cols[j][l]: entry j of lane l's row
   alignas(64) T cols[short_rows_below<V>][W];
   alignas(64) T ecol[SOFTMAX ? short_rows_below<V> : 1][W];  // softmax: exp(x_j - m) per lane
   alignas(64) T pcol[SOFTMAX && scale_in_double<V> ? short_rows_below<V> : 1][W];  // softmax: the outputs
-  // per lane: k as counted, whether the row is redone by its own path, softmax's factor 1/(k + S'),
-  // log_softmax's L as a pair, the max
-  alignas(64) T kt[W], redo[W], inv[W], Lh[W], Ll[W], mt[W];
+  // per lane: whether the row is redone by its own path, softmax's factor 1/(k + S'), log_softmax's
+  // L as a pair, the max; and k, S' and L in double
+  alignas(64) T redo[W], inv[W], Lh[W], Ll[W], mt[W];
   alignas(64) double Sd[W], kd[W], Ld[W];
   const V one = V::set1(T(1)), zero = V::zero();
   const T* const xend = x + rows * n;
@@ -156,26 +221,18 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       mn = min(mn, v);
       nan = mask_or(nan, isnan(v));
     }
-    // NaN anywhere, m = ±inf, or an entry below m + fast_lo (NaN difference included): the row's own path
-    const auto bad = mask_or(nan, mask_not(le(V::set1(EC::fast_lo), mn - m)));
+    const auto bad = short_row_redo(m, mn, nan);
     const V negm = neg(m);
     decltype(acc_make(V::zero())) acc;
     V k = zero;
     for (std::size_t j = 0; j < n; ++j) {
-      const V v = V::load(cols[j]);
-      V lo;
-      const V hi = two_sum(v, negm, lo);
-      V z;
-      const V p = math::exp_poly<V, true>(hi, lo, z);
-      const V e = p * V::from_bits(slli(bits(z), EC::mant_bits));
+      V hi, lo;
+      const V e = short_exp_term(V::load(cols[j]), m, negm, k, acc, hi, lo);
       if constexpr (SOFTMAX) store(ecol[j], e);
-      const auto at = eq(v, m);
-      k = k + mask_zero(at, one);
-      acc_add(acc, select(at, zero, e));
     }
+    const auto kw = wide_of(k);
     acc_store(Sd, acc);
-    store(kt, k);
-    for (std::size_t l = 0; l < W; ++l) kd[l] = double(kt[l]);
+    acc_store(kd, kw);
     if constexpr (SOFTMAX) {
       if constexpr (scale_in_double<V>) {
         double F[W];
@@ -186,19 +243,20 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         for (std::size_t l = 0; l < W; ++l) inv[l] = T(1.0 / (kd[l] + Sd[l]));  // (scaled below)
       }
     } else {
-      for (std::size_t l = 0; l < W; l += D::size) store(Ld + l, math::log_k_plus(D::load(kd + l), D::load(Sd + l)));
-    }
-    if constexpr (K == ShortKind::log_softmax) {
-      for (std::size_t l = 0; l < W; ++l) {
-        Lh[l] = T(Ld[l]);
-        Ll[l] = T(Ld[l] - double(Lh[l]));
+      const auto L = short_log(kw, acc);
+      acc_store(Ld, L);
+      if constexpr (K == ShortKind::log_softmax) {
+        V vh, vl;
+        short_split(L, vh, vl);
+        store(Lh, vh);
+        store(Ll, vl);
+        store(mt, m);
       }
-      store(mt, m);
     }
     store(redo, mask_zero(bad, one));
     if constexpr (K == ShortKind::logsumexp) {
       store(mt, m);
-      bool wide = false;  // some lane's m + L cancels (lse_finish)
+      bool wide_low = false, wide_high = false;  // some lane's m + L cancels (lse_finish), by half
       for (std::size_t l = 0; l < g; ++l) {
         const std::size_t r = r0 + l;
         const double a = double(mt[l]), L = Ld[l];
@@ -209,12 +267,13 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
         switch (lse_finish<T>(a, L)) {
           case LseFinish::sum: y[r] = T(a + L); break;
           case LseFinish::libm_log: y[r] = T(a + RowSum<V>{kd[l], Sd[l]}.L()); break;
-          case LseFinish::wide: wide = true; break;
+          case LseFinish::wide: (2 * l < W ? wide_low : wide_high) = true; break;
         }
       }
-      if (wide) {
+      if (wide_low || wide_high) {
         alignas(64) double Lw[sizeof(T) == 4 ? W : 1];
-        if constexpr (sizeof(T) == 4) acc_store(Lw, logsumexp_lanes_wide<V>([&](std::size_t j) { return V::load(cols[j]); }, n, m));
+        if constexpr (sizeof(T) == 4)
+          acc_store(Lw, logsumexp_lanes_wide<V>([&](std::size_t j) { return V::load(cols[j]); }, n, m, wide_low, wide_high));
         for (std::size_t l = 0; l < g; ++l) {
           const std::size_t r = r0 + l;
           const double a = double(mt[l]);
@@ -303,11 +362,58 @@ template <class V, ShortKind K, std::size_t N>
 inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows) {
   using T = scalar_t<V>;
   using D = wide_lanes_t<V>;
-  using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   constexpr bool FLOAT = sizeof(T) == 4;
-  const V one = V::set1(T(1)), zero = V::zero();
+  const V zero = V::zero();
   const std::size_t full = rows / W * W;
+  // float logsumexp: the lanes that cancel (lse_finish: wide) are noted during the loop and
+  // finished together, gathered one per double lane (fix_later). Finishing them in the loop would
+  // branch on the end of the group's long chain of dependent operations (exp, then log); that
+  // branch goes one way or the other about as often as cancelling rows come (on N(0, 3²) logits,
+  // 46 % of AVX-512 groups of rows of 2 hold one), and each misprediction throws away the
+  // following groups' work in flight. Noting is branch-free: every group's columns and max are
+  // written to the next entry, which is kept only where a lane cancels (y may be x, so the rows
+  // may not be read again). Gathered, a group's single cancelling row costs one double lane, not
+  // a half of the double lanes.
+  constexpr bool GATHER = K == ShortKind::logsumexp && FLOAT;
+  struct Later {
+    V c[N], m;
+    std::uint32_t bits;  // bit l: lane l cancels
+    std::size_t r0;
+  };
+  constexpr std::size_t later_cap = GATHER ? 8 : 1;
+  Later later[later_cap];
+  std::size_t nlater = 0;
+  const auto fix_later = [&] {
+    if constexpr (GATHER) {
+      constexpr std::size_t lanes_max = later_cap * W + D::size;
+      alignas(64) double gm[lanes_max], gx[N][lanes_max], out[D::size];
+      std::size_t grow[lanes_max];
+      std::size_t cnt = 0;
+      for (std::size_t i = 0; i < nlater; ++i) {
+        const Later& e = later[i];
+        alignas(64) T cs[N][W], ms[W];
+        for (std::size_t j = 0; j < N; ++j) store(cs[j], e.c[j]);
+        store(ms, e.m);
+        for (std::size_t l = 0, b = e.bits; b; ++l, b >>= 1) {
+          if (!(b & 1u)) continue;
+          gm[cnt] = 0.0 + double(ms[l]);  // (widened as wide_of does)
+          for (std::size_t j = 0; j < N; ++j) gx[j][cnt] = 0.0 + double(cs[j][l]);
+          grow[cnt++] = e.r0 + l;
+        }
+      }
+      for (std::size_t c = cnt; c % D::size; ++c) {  // padding lanes: k = 1, S' = 0
+        gm[c] = 0;
+        for (std::size_t j = 0; j < N; ++j) gx[j][c] = 0;
+      }
+      for (std::size_t i = 0; i < cnt; i += D::size) {
+        const D m = D::load(gm + i);
+        store(out, m + lse_wide_L([&](std::size_t j) { return D::load(gx[j] + i); }, N, m));
+        for (std::size_t l = 0; l < D::size && i + l < cnt; ++l) y[grow[i + l]] = T(out[l]);
+      }
+    }
+    nlater = 0;
+  };
   for (std::size_t r0 = 0; r0 < full; r0 += W) {
     const T* const xs = x + r0 * N;
     for (std::size_t b = 0; b < W * N * sizeof(T); b += 64) prefetch_read<V>(xs, prefetch_ahead + b);
@@ -320,22 +426,14 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       mn = min(mn, c[j]);
       nan = mask_or(nan, isnan(c[j]));
     }
-    if (any(mask_or(nan, mask_not(le(V::set1(EC::fast_lo), mn - m))))) {
+    if (any(short_row_redo(m, mn, nan))) {
       rows_short_t<V, K>(xs, K == ShortKind::logsumexp ? y + r0 : y + r0 * N, W, N);
       continue;
     }
     const V negm = neg(m);
     decltype(acc_make(V::zero())) acc;
     V k = zero, hi[N], lo[N], e[N];
-    for (std::size_t j = 0; j < N; ++j) {
-      hi[j] = two_sum(c[j], negm, lo[j]);
-      V z;
-      const V p = math::exp_poly<V, true>(hi[j], lo[j], z);
-      e[j] = p * V::from_bits(slli(bits(z), EC::mant_bits));
-      const auto at = eq(c[j], m);
-      k = k + mask_zero(at, one);
-      acc_add(acc, select(at, zero, e[j]));
-    }
+    for (std::size_t j = 0; j < N; ++j) e[j] = short_exp_term(c[j], m, negm, k, acc, hi[j], lo[j]);
     const auto kw = wide_of(k);
     if constexpr (K == ShortKind::softmax) {
       const D F = D::set1(1.0) / (kw.a + acc.a);
@@ -354,16 +452,8 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       columns_to_rows<N>(e);
       for (std::size_t i = 0; i < N; ++i) store(y + r0 * N + i * W, e[i]);
     } else if constexpr (K == ShortKind::log_softmax) {
-      const D La = math::log_k_plus(kw.a, acc.a);
       V Lh, Ll;
-      if constexpr (FLOAT) {
-        const D Lb = math::log_k_plus(kw.b, acc.b);
-        Lh = narrow(La, Lb);
-        const auto hw = wide_of(Lh);
-        Ll = narrow(La - hw.a, Lb - hw.b);
-      } else {
-        Lh = La, Ll = zero;
-      }
+      short_split(short_log(kw, acc), Lh, Ll);
       for (std::size_t j = 0; j < N; ++j) hi[j] = (hi[j] - Lh) + (lo[j] - Ll);
       columns_to_rows<N>(hi);
       for (std::size_t i = 0; i < N; ++i) store(y + r0 * N + i * W, hi[i]);
@@ -371,20 +461,22 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       // m + L per lane in double, then the lanes that lse_finish sends elsewhere
       if constexpr (FLOAT) {
         const auto mw = wide_of(m);
-        const D La = math::log_k_plus(kw.a, acc.a), Lb = math::log_k_plus(kw.b, acc.b);
-        D sa = mw.a + La, sb = mw.b + Lb;
-        // lse_finish's float rule in lanes (the same operations): wide where it says wide
+        const auto L = short_log(kw, acc);
+        store(y + r0, narrow(mw.a + L.a, mw.b + L.b));
+        // lse_finish's float rule in lanes (the same operations): the lanes it sends to the wide
+        // L are noted with their group's columns, for fix_later
         const D cut = D::set1(logsumexp_cancel<T>), dz = D::zero();
-        const auto ca = mask_and(lt(mw.a, dz), lt(abs(sa), cut * La));
-        const auto cb = mask_and(lt(mw.b, dz), lt(abs(sb), cut * Lb));
-        if (any(mask_or(ca, cb))) {
-          const auto Lw = logsumexp_lanes_wide<V>([&](std::size_t j) { return c[j]; }, N, m);
-          sa = select(ca, mw.a + Lw.a, sa);
-          sb = select(cb, mw.b + Lw.b, sb);
-        }
-        store(y + r0, narrow(sa, sb));
+        const auto ca = mask_and(lt(mw.a, dz), lt(abs(mw.a + L.a), cut * L.a));
+        const auto cb = mask_and(lt(mw.b, dz), lt(abs(mw.b + L.b), cut * L.b));
+        Later& e = later[nlater];
+        for (std::size_t j = 0; j < N; ++j) e.c[j] = c[j];
+        e.m = m;
+        e.bits = mask_bits(ca) | mask_bits(cb) << (W / 2);
+        e.r0 = r0;
+        nlater += std::size_t(e.bits != 0);
+        if (nlater == later_cap) fix_later();
       } else {
-        const D L = math::log_k_plus(kw.a, acc.a), s = m + L;
+        const D L = short_log(kw, acc).a, s = m + L;
         store(y + r0, s);
         if (any(mask_and(lt(m, zero), lt(abs(s), L)))) {  // (every lane lse_finish sends elsewhere)
           alignas(64) double md[W], Ld[W], kd[W], Sd[W];
@@ -400,6 +492,7 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       }
     }
   }
+  fix_later();
   return full;
 }
 
