@@ -366,25 +366,48 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   constexpr bool FLOAT = sizeof(T) == 4;
   const V zero = V::zero();
   const std::size_t full = rows / W * W;
-  // float logsumexp: the lanes that cancel (lse_finish: wide) are noted during the loop and
-  // finished together, gathered one per double lane (fix_later). Finishing them in the loop would
-  // branch on the end of the group's long chain of dependent operations (exp, then log); that
-  // branch goes one way or the other about as often as cancelling rows come (on N(0, 3²) logits,
-  // 46 % of AVX-512 groups of rows of 2 hold one), and each misprediction throws away the
-  // following groups' work in flight. Noting is branch-free: every group's columns and max are
-  // written to the next entry, which is kept only where a lane cancels (y may be x, so the rows
-  // may not be read again). Gathered, a group's single cancelling row costs one double lane, not
-  // a half of the double lanes.
+  // logsumexp: the lanes that lse_finish sends elsewhere (float: L from double exps; double: L
+  // from libm, or the long double sum) are noted during the loop and finished a few groups at a
+  // time (fix_later). Finishing them in the loop would branch on the end of the group's long chain
+  // of dependent operations (exp, then log); that branch goes one way or the other about as often
+  // as such rows come (on N(0, 3²) logits, 46 % of AVX-512 groups of float rows of 2 hold one),
+  // and each misprediction throws away the following groups' work in flight. Noting is
+  // branch-free: every group's columns, max (and double rows' k, S' and L) are written to the next
+  // entry, which is kept only where a lane needs more (y may be x, so the rows may not be read
+  // again). Float rows are then gathered one per double lane: a group's single cancelling row
+  // costs one double lane, not a half of the double lanes.
   constexpr bool GATHER = K == ShortKind::logsumexp && FLOAT;
   struct Later {
     V c[N], m;
-    std::uint32_t bits;  // bit l: lane l cancels
+    V k, S, L;           // double rows: lane l's k, S' and L
+    std::uint32_t bits;  // bit l: lane l needs more
     std::size_t r0;
   };
-  constexpr std::size_t later_cap = GATHER ? 8 : 1;
+  constexpr std::size_t later_cap = K == ShortKind::logsumexp ? 8 : 1;
   Later later[later_cap];
   std::size_t nlater = 0;
   const auto fix_later = [&] {
+    if constexpr (K == ShortKind::logsumexp && !FLOAT) {
+      for (std::size_t i = 0; i < nlater; ++i) {
+        const Later& e = later[i];
+        alignas(64) T cs[N][W], md[W], kd[W], Sd[W], Ld[W];
+        for (std::size_t j = 0; j < N; ++j) store(cs[j], e.c[j]);
+        store(md, e.m), store(kd, e.k), store(Sd, e.S), store(Ld, e.L);
+        for (std::size_t l = 0, b = e.bits; b; ++l, b >>= 1) {
+          if (!(b & 1u)) continue;
+          switch (lse_finish<T>(md[l], Ld[l])) {
+            case LseFinish::sum: break;
+            case LseFinish::libm_log: y[e.r0 + l] = md[l] + RowSum<V>{kd[l], Sd[l]}.L(); break;
+            case LseFinish::wide: {
+              T row[N];
+              for (std::size_t j = 0; j < N; ++j) row[j] = cs[j][l];
+              y[e.r0 + l] = logsumexp_wide<V>(row, N, md[l], 1.0);
+              break;
+            }
+          }
+        }
+      }
+    }
     if constexpr (GATHER) {
       constexpr std::size_t lanes_max = later_cap * W + D::size;
       alignas(64) double gm[lanes_max], gx[N][lanes_max], out[D::size];
@@ -478,17 +501,14 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       } else {
         const D L = short_log(kw, acc).a, s = m + L;
         store(y + r0, s);
-        if (any(mask_and(lt(m, zero), lt(abs(s), L)))) {  // (every lane lse_finish sends elsewhere)
-          alignas(64) double md[W], Ld[W], kd[W], Sd[W];
-          store(md, m), store(Ld, L), store(kd, kw.a), store(Sd, acc.a);
-          for (std::size_t l = 0; l < W; ++l) {
-            switch (lse_finish<T>(md[l], Ld[l])) {
-              case LseFinish::sum: break;
-              case LseFinish::libm_log: y[r0 + l] = md[l] + RowSum<V>{kd[l], Sd[l]}.L(); break;
-              case LseFinish::wide: y[r0 + l] = logsumexp_wide<V>(x + (r0 + l) * N, N, md[l], 1.0); break;
-            }
-          }
-        }
+        // every lane lse_finish sends elsewhere, noted for fix_later
+        Later& e = later[nlater];
+        for (std::size_t j = 0; j < N; ++j) e.c[j] = c[j];
+        e.m = m, e.k = kw.a, e.S = acc.a, e.L = L;
+        e.bits = mask_bits(mask_and(lt(m, zero), lt(abs(s), L)));
+        e.r0 = r0;
+        nlater += std::size_t(e.bits != 0);
+        if (nlater == later_cap) fix_later();
       }
     }
   }
