@@ -437,6 +437,17 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
     }
     nlater = 0;
   };
+  // The group at r0 into the next entry (a double row's k, S' and L already there), kept where a
+  // lane needs more (bits); branch-free but for a full list.
+  const auto note = [&](const V* c, V m, std::size_t r0, std::uint32_t bits) LOGITKIT_INLINE {
+    Later& e = later[nlater];
+    for (std::size_t j = 0; j < N; ++j) e.c[j] = c[j];
+    e.m = m;
+    e.bits = bits;
+    e.r0 = r0;
+    nlater += std::size_t(bits != 0);
+    if (nlater == later_cap) fix_later();
+  };
   for (std::size_t r0 = 0; r0 < full; r0 += W) {
     const T* const xs = x + r0 * N;
     for (std::size_t b = 0; b < W * N * sizeof(T); b += 64) prefetch_read<V>(xs, prefetch_ahead + b);
@@ -491,24 +502,14 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
         const D cut = D::set1(logsumexp_cancel<T>), dz = D::zero();
         const auto ca = mask_and(lt(mw.a, dz), lt(abs(mw.a + L.a), cut * L.a));
         const auto cb = mask_and(lt(mw.b, dz), lt(abs(mw.b + L.b), cut * L.b));
-        Later& e = later[nlater];
-        for (std::size_t j = 0; j < N; ++j) e.c[j] = c[j];
-        e.m = m;
-        e.bits = mask_bits(ca) | mask_bits(cb) << (W / 2);
-        e.r0 = r0;
-        nlater += std::size_t(e.bits != 0);
-        if (nlater == later_cap) fix_later();
+        note(c, m, r0, mask_bits(ca) | mask_bits(cb) << (W / 2));
       } else {
         const D L = short_log(kw, acc).a, s = m + L;
         store(y + r0, s);
         // every lane lse_finish sends elsewhere, noted for fix_later
         Later& e = later[nlater];
-        for (std::size_t j = 0; j < N; ++j) e.c[j] = c[j];
-        e.m = m, e.k = kw.a, e.S = acc.a, e.L = L;
-        e.bits = mask_bits(mask_and(lt(m, zero), lt(abs(s), L)));
-        e.r0 = r0;
-        nlater += std::size_t(e.bits != 0);
-        if (nlater == later_cap) fix_later();
+        e.k = kw.a, e.S = acc.a, e.L = L;
+        note(c, m, r0, mask_bits(mask_and(lt(m, zero), lt(abs(s), L))));
       }
     }
   }
