@@ -1588,6 +1588,14 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("top_k_k5", (10000, 1000)),
         ("top_k_k50", (1, 128256)),
     ],
+    # streams_output (kernels/common.hpp): outputs of 24 MiB or more written with non-temporal
+    # stores (AVX-512): log_softmax's output pass (rows of 3 KiB or more), the elementwise functions
+    "streaming stores": [
+        ("log_softmax", (16384, 1000)),
+        ("log_softmax", (256, 32000)),
+        ("sigmoid", (16_384_000,)),
+        ("softplus", (16_384_000,)),
+    ],
     # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
     "top-heavy reuse": [
         ("log_softmax_confident", (16384, 100)),

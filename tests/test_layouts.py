@@ -167,11 +167,13 @@ def test_rows_of_2_and_4_one_special_row_in_every_lane(isa, func, dtype, n):
     _assert_accurate(func, results, registry.BY_NAME[func].oracle(injected), dtype)
 
 
-@pytest.mark.parametrize("n", [700, 3000])
+@pytest.mark.parametrize("n", [333, 777, 3000])
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_big_outputs_same_bits(isa, dtype, n):
-    """An output of 16 MiB or more, which misses the cache: its rows get the same bits as in a
-    small array, in place and split across two threads too."""
+    """An output of 24 MiB or more, which misses the cache and, for rows of 3 KiB or more, is
+    written with non-temporal stores where the ISA has them (kernels/common.hpp, streams_output):
+    its rows get the same bits as in a small array, into an output that starts mid-line, in place,
+    and split across two threads."""
     x = _x((37, n), dtype, seed=n, scale=4.0)
     x[3, 1] = np.nan
     x[4, 0] = 100.0  # outside exp's range: the max-relative path
@@ -179,18 +181,64 @@ def test_big_outputs_same_bits(isa, dtype, n):
     x[20:24] *= 0.01  # flat rows
     ref = lk.log_softmax(x)
     _assert_accurate("log_softmax", ref, oracle.log_softmax(x), dtype)
-    reps = (16 << 20) // (37 * n * dtype.itemsize) + 1
+    reps = (24 << 20) // (37 * n * dtype.itemsize) + 1
     big = np.tile(x, (reps, 1))
     want = np.tile(ref, (reps, 1))
-    np.testing.assert_array_equal(lk.log_softmax(big), want)
-    lk.log_softmax(big, out=big)
-    np.testing.assert_array_equal(big, want)  # the bits of ref, which is held to the oracle above
     before = lk.get_num_threads()
-    lk.set_num_threads(2)
     try:
+        lk.set_num_threads(1)  # (the whole output in one kernel call)
+        np.testing.assert_array_equal(lk.log_softmax(big), want)
+        # an output one element past a 64-byte line: each row's first and last lines are partly
+        # its neighbours', stored plainly, and the lines between stream
+        out = np.empty(big.size + 16, dtype)[1 : big.size + 1].reshape(big.shape)
+        assert out.ctypes.data % 64 != 0
+        lk.log_softmax(big, out=out)
+        np.testing.assert_array_equal(out, want)
+        lk.log_softmax(big, out=big)
+        np.testing.assert_array_equal(big, want)  # the bits of ref, held to the oracle above
+        lk.set_num_threads(2)  # (each thread's part 24 MiB or more)
         np.testing.assert_array_equal(
-            lk.log_softmax(np.tile(x, (2 * reps, 1))), np.tile(ref, (2 * reps, 1))
+            lk.log_softmax(np.tile(x, (2 * reps + 2, 1))), np.tile(ref, (2 * reps + 2, 1))
         )
+    finally:
+        lk.set_num_threads(before)
+
+
+@pytest.mark.parametrize("func", ELEMENTWISE + ["sigmoid_backward", "log_sigmoid_backward"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_big_elementwise_outputs_same_bits(isa, dtype, func):
+    """An elementwise output of 24 MiB or more (non-temporal stores where the ISA has them, after the
+    entries before the output's first 64-byte line): every element gets the bits it gets in a small
+    array, into an output that starts mid-line, in place, and split across two threads."""
+    small = _x(1001, dtype, seed=7, scale=8.0)
+    small[[3, 500, 999]] = [np.nan, np.inf, -np.inf]
+    small[[10, 11, 700]] = [120.0, -120.0, -800.0]  # outside exp's normal range: the exact lanes
+    other = _x(1001, dtype, seed=8, scale=3.0)
+    if func.endswith("backward"):
+        other = other if func == "log_sigmoid_backward" else lk.sigmoid(other)
+        call = getattr(lk, func)
+        ref = call(small, other)
+        args = lambda reps: (np.tile(small, reps), np.tile(other, reps))
+    else:
+        call = getattr(lk, func)
+        ref = call(small)
+        _assert_accurate(func, ref, registry.BY_NAME[func].oracle(small), dtype)
+        args = lambda reps: (np.tile(small, reps),)
+    reps = (24 << 20) // (small.size * dtype.itemsize) + 1
+    want = np.tile(ref, reps)
+    before = lk.get_num_threads()
+    try:
+        lk.set_num_threads(1)  # (the whole output in one kernel call)
+        a = args(reps)
+        np.testing.assert_array_equal(call(*a), want)
+        out = np.empty(want.size + 16, dtype)[3 : want.size + 3]
+        assert out.ctypes.data % 64 != 0
+        call(*a, out=out)
+        np.testing.assert_array_equal(out, want)
+        call(*a, out=a[0])  # in place: plain stores
+        np.testing.assert_array_equal(a[0], want)
+        lk.set_num_threads(2)  # (each thread's part 24 MiB or more)
+        np.testing.assert_array_equal(call(*args(2 * reps + 2)), np.tile(ref, 2 * reps + 2))
     finally:
         lk.set_num_threads(before)
 

@@ -51,35 +51,47 @@ inline V softplus_v(V x) {
   return max(V::zero(), x) + math::log1p_unit(e);
 }
 
-// Applies f lane-wise over n contiguous elements (in place allowed: y == x).
-template <class V, class F>
+// Applies f lane-wise over n contiguous elements (in place allowed: y == x). With STREAM, y is
+// aligned to 64 bytes and its whole vectors are stored non-temporally (elementwise_stream_split).
+template <class V, bool STREAM = false, class F>
 inline void map_unary(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, F f) {
   constexpr std::size_t W = V::size;
   std::size_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
     V a = V::load(x + i), b = V::load(x + i + W);
-    store(y + i, f(a));
-    store(y + i + W, f(b));
+    store_or_stream<STREAM>(y + i, f(a));
+    store_or_stream<STREAM>(y + i + W, f(b));
   }
-  for (; i + W <= n; i += W) store(y + i, f(V::load(x + i)));
+  for (; i + W <= n; i += W) store_or_stream<STREAM>(y + i, f(V::load(x + i)));
   if (i < n) store_partial(y + i, f(load_partial<V>(x + i, n - i, scalar_t<V>(0))), n - i);
 }
+// map_unary over the whole output, streamed where it is large (elementwise_stream_split).
+template <class V, class F>
+inline void map_unary_out(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, F f) {
+  elementwise_stream_split<V>(y, n, x == y, [&](auto stream, std::size_t i, std::size_t m) {
+    map_unary<V, decltype(stream)::value>(x + i, y + i, m, f);
+  });
+}
 
+// out = f(a, b) lane-wise; out may equal a or b. Large outputs stream (elementwise_stream_split).
 template <class V, class F>
 inline void map_binary(const scalar_t<V>* a, const scalar_t<V>* b, scalar_t<V>* y, std::size_t n, F f) {
   constexpr std::size_t W = V::size;
-  std::size_t i = 0;
-  for (; i + W <= n; i += W) store(y + i, f(V::load(a + i), V::load(b + i)));
-  if (i < n) {
-    V va = load_partial<V>(a + i, n - i, scalar_t<V>(0)), vb = load_partial<V>(b + i, n - i, scalar_t<V>(0));
-    store_partial(y + i, f(va, vb), n - i);
-  }
+  elementwise_stream_split<V>(y, n, y == a || y == b, [&](auto stream, std::size_t i0, std::size_t m) {
+    const std::size_t end = i0 + m;
+    std::size_t i = i0;
+    for (; i + W <= end; i += W) store_or_stream<decltype(stream)::value>(y + i, f(V::load(a + i), V::load(b + i)));
+    if (i < end) {
+      V va = load_partial<V>(a + i, end - i, scalar_t<V>(0)), vb = load_partial<V>(b + i, end - i, scalar_t<V>(0));
+      store_partial(y + i, f(va, vb), end - i);
+    }
+  });
 }
 
 // The bulk of sigmoid: four vectors share one range check (every -|x| >= fast_lo: exp's result is
 // normal and needs no wide scaling), the common case; other groups take sigmoid_v lane-exactly.
-template <class V>
-inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+template <class V, bool STREAM>
+inline void sigmoid_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
   using T = scalar_t<V>;
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
@@ -99,26 +111,33 @@ inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
     V a0 = V::load(x + i), a1 = V::load(x + i + W), a2 = V::load(x + i + 2 * W), a3 = V::load(x + i + 3 * W);
     // some lane has |a| > -fast_lo or is NaN: those groups take the lane-exact path
     if (any_abs_beyond4(a0, a1, a2, a3, hi)) {
-      store(y + i, sigmoid_v(a0));
-      store(y + i + W, sigmoid_v(a1));
-      store(y + i + 2 * W, sigmoid_v(a2));
-      store(y + i + 3 * W, sigmoid_v(a3));
+      store_or_stream<STREAM>(y + i, sigmoid_v(a0));
+      store_or_stream<STREAM>(y + i + W, sigmoid_v(a1));
+      store_or_stream<STREAM>(y + i + 2 * W, sigmoid_v(a2));
+      store_or_stream<STREAM>(y + i + 3 * W, sigmoid_v(a3));
     } else {
-      store(y + i, fast(a0));
-      store(y + i + W, fast(a1));
-      store(y + i + 2 * W, fast(a2));
-      store(y + i + 3 * W, fast(a3));
+      store_or_stream<STREAM>(y + i, fast(a0));
+      store_or_stream<STREAM>(y + i + W, fast(a1));
+      store_or_stream<STREAM>(y + i + 2 * W, fast(a2));
+      store_or_stream<STREAM>(y + i + 3 * W, fast(a3));
     }
   }
-  map_unary<V>(x + i, y + i, n - i, [](V a) { return sigmoid_v(a); });
+  map_unary<V, STREAM>(x + i, y + i, n - i, [](V a) { return sigmoid_v(a); });
+}
+// (a lane's result does not depend on which loop or group took it: the split is free)
+template <class V>
+inline void sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
+  elementwise_stream_split<V>(y, n, x == y, [&](auto stream, std::size_t i, std::size_t m) {
+    sigmoid_t<V, decltype(stream)::value>(x + i, y + i, m);
+  });
 }
 template <class V>
 inline void log_sigmoid(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
-  map_unary<V>(x, y, n, [](V a) { return log_sigmoid_v(a); });
+  map_unary_out<V>(x, y, n, [](V a) { return log_sigmoid_v(a); });
 }
 template <class V>
 inline void softplus(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n) {
-  map_unary<V>(x, y, n, [](V a) { return softplus_v(a); });
+  map_unary_out<V>(x, y, n, [](V a) { return softplus_v(a); });
 }
 
 // Backward rules of the elementwise functions (docs/numerics.md, "Backward rules"):

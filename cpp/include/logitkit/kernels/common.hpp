@@ -107,6 +107,80 @@ LOGITKIT_INLINE inline void prefetch_write(scalar_t<V>* p, std::size_t ahead = 0
   (void)p, (void)ahead;
 #endif
 }
+// Streaming stores. An output pass whose output is not read again by the kernel writes it with
+// non-temporal stores (store_stream: x86, aligned to the vector) where the call's output is larger
+// than the caches keep (stream_min_bytes): a plain store first reads each line of the output from
+// memory, then writes it back; a non-temporal one only writes it. Smaller outputs keep plain stores,
+// which leave the result in cache for whatever reads it next. Only the instruction differs, never
+// the value stored: the outputs' bits do not depend on this choice. A kernel that streamed calls
+// stream_fence() before it returns (non-temporal stores are not ordered with later stores, and
+// another thread may read the output once the kernel returns).
+template <class V, class = void> struct has_stream : std::false_type {};
+template <class V>
+struct has_stream<V, std::void_t<decltype(store_stream(std::declval<scalar_t<V>*>(), std::declval<V>()))>>
+    : std::true_type {};
+// An output of `rows` rows of n streams where the call writes at least stream_min_bytes and each row
+// at least stream_min_row_bytes: shorter rows leave too little between their first and last lines
+// (stored plainly: they are partly the neighbouring rows'), and their output passes come in bursts
+// too short to overlap with the next rows' arithmetic.
+constexpr std::size_t stream_min_bytes = std::size_t(24) << 20;
+constexpr std::size_t stream_min_row_bytes = 3072;
+template <class V>
+inline bool streams_output(std::size_t rows, std::size_t n) {
+  constexpr std::size_t size = sizeof(scalar_t<V>);
+  return has_stream<V>::value && n >= stream_min_row_bytes / size && rows * n >= stream_min_bytes / size;
+}
+// How many entries of y to store plainly before y + head lies on a 64-byte line boundary (at most
+// n); n where y is not aligned to its own scalar type (a misaligned array never streams).
+template <class V>
+inline std::size_t stream_head(const scalar_t<V>* y, std::size_t n) {
+  const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(y);
+  if (a % sizeof(scalar_t<V>) != 0) return n;
+  const std::size_t head = std::size_t((64 - a % 64) % 64) / sizeof(scalar_t<V>);
+  return head < n ? head : n;
+}
+template <class V>
+inline void stream_fence() {
+  if constexpr (has_stream<V>::value) store_stream_fence(V::zero());
+}
+// y[i] = f(i) for i in [0, n): plain stores, or with STREAM non-temporal ones from the first 64-byte
+// boundary of y on. f(i, m) returns the vector of entries i .. i + m - 1 (m <= V::size; lanes past
+// m are not stored); the stored values are the same either way.
+template <class V, bool STREAM, class F>
+LOGITKIT_INLINE inline void store_range(scalar_t<V>* y, std::size_t n, F&& f) {
+  constexpr std::size_t W = V::size;
+  std::size_t i = 0;
+  if constexpr (STREAM && has_stream<V>::value) {
+    const std::size_t head = stream_head<V>(y, n);
+    for (; i + W <= head; i += W) store(y + i, f(i, W));
+    if (i < head) {
+      store_partial(y + i, f(i, head - i), head - i);
+      i = head;
+    }
+    for (; i + W <= n; i += W) store_stream(y + i, f(i, W));
+  }
+  for (; i + W <= n; i += W) store(y + i, f(i, W));
+  if (i < n) store_partial(y + i, f(i, n - i), n - i);
+}
+
+// A whole vector stored at p: non-temporally with STREAM (p then aligned to 64 bytes), else plainly.
+template <bool STREAM, class V>
+LOGITKIT_INLINE inline void store_or_stream(scalar_t<V>* p, V a) {
+  if constexpr (STREAM && has_stream<V>::value) store_stream(p, a);
+  else store(p, a);
+}
+// An elementwise kernel's n outputs y: body(stream, i, m) writes y[i .. i + m), stream a
+// std::bool_constant. Where the output streams (and y is not an input: in_place false), the entries
+// before y's first 64-byte line go plainly, the rest with stream true (y + i aligned), then the fence.
+template <class V, class Body>
+inline void elementwise_stream_split(scalar_t<V>* y, std::size_t n, bool in_place, Body&& body) {
+  if (in_place || !streams_output<V>(1, n)) return body(std::false_type{}, std::size_t(0), n);
+  const std::size_t head = stream_head<V>(y, n);
+  body(std::false_type{}, std::size_t(0), head);
+  body(std::true_type{}, head, n - head);
+  stream_fence<V>();
+}
+
 // How far ahead the streaming passes prefetch their input: a few microseconds of work, far enough to
 // hide a memory access on the machines measured (bench/README.md), near enough to stay in L1.
 constexpr std::size_t prefetch_ahead = 4096;

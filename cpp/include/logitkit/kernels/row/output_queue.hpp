@@ -35,19 +35,21 @@ inline void log_shift_consts(scalar_t<V> m, double L, V& hi, V& lo) {
   hi = V::set1(hi_t);
   lo = V::set1(T((s1 - double(hi_t)) + e1));
 }
-template <class V>
+// With STREAM, y is written with non-temporal stores (common.hpp, store_range; y != x).
+template <class V, bool STREAM = false>
 LOGITKIT_INLINE inline void log_shift_range(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, V hi, V lo) {
   using T = scalar_t<V>;
-  constexpr std::size_t W = V::size;
-  std::size_t i = 0;
-  for (; i + W <= n; i += W) store(y + i, (V::load(x + i) - hi) - lo);
-  if (i < n) store_partial(y + i, (load_partial<V>(x + i, n - i, T(0)) - hi) - lo, n - i);
+  store_range<V, STREAM>(y, n, [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
+    return ((m == V::size ? V::load(x + i) : load_partial<V>(x + i, m, T(0))) - hi) - lo;
+  });
 }
 template <class V>
-inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double L) {
+inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double L,
+                              bool stream = false) {
   V hi, lo;
   log_shift_consts<V>(m, L, hi, lo);
-  log_shift_range<V>(x, y, n, hi, lo);
+  if (stream) log_shift_range<V, true>(x, y, n, hi, lo);
+  else log_shift_range<V>(x, y, n, hi, lo);
 }
 // softmax's last pass: y *= f. With scale_in_double the factor is the pair f + fl of the double
 // 1/S, applied in double (one rounding); elsewhere f alone, in the lane type.
@@ -67,7 +69,6 @@ LOGITKIT_INLINE inline void scale_range(scalar_t<V>* y, std::size_t n, V f, V fl
   for (; i + W <= n; i += W) store(y + i, V::load(y + i) * f);
   if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * f, n - i);
 }
-
 // Rows' output passes waiting to run inside the next rows' sum pass (row_direct_sum's side job):
 // LOG: y = (x - hi) - lo (log_shift_range), else y *= f (scale_range). step() does four vectors of
 // the oldest pending row; finish() the rest. Any interleaving gives the same outputs: rows never
@@ -82,22 +83,32 @@ struct OutputQueue {
     T* y;
     std::size_t n;
     V a, b;
+    bool stream;  // (LOG: non-temporal stores; each step then starts on a 64-byte line of y)
   };
   static constexpr std::size_t kJobs = 16;
   Job jobs[kJobs];
   std::size_t count = 0, cur = 0, off = 0;
 
-  void push(const T* x, T* y, std::size_t n, V a, V b) { jobs[count++] = Job{x, y, n, a, b}; }
+  void push(const T* x, T* y, std::size_t n, V a, V b, bool stream = false) {
+    jobs[count++] = Job{x, y, n, a, b, LOG && stream};
+  }
   LOGITKIT_INLINE void run(const Job& j, std::size_t i, std::size_t len) {
-    if constexpr (LOG) log_shift_range<V>(j.x + i, j.y + i, len, j.a, j.b);
-    else scale_range<V>(j.y + i, len, j.a, j.b);
+    if constexpr (LOG) {
+      if (j.stream) log_shift_range<V, true>(j.x + i, j.y + i, len, j.a, j.b);
+      else log_shift_range<V>(j.x + i, j.y + i, len, j.a, j.b);
+    } else {
+      scale_range<V>(j.y + i, len, j.a, j.b);
+    }
   }
   LOGITKIT_INLINE void step() {
     if (cur == count) return;
     const Job& j = jobs[cur];
-    if (off + 4 * W < j.n) {
-      run(j, off, 4 * W);
-      off += 4 * W;
+    // (a streamed row's first step also takes the entries before y's first line boundary, so that
+    // no later step splits a line between two steps' plain head and tail stores)
+    const std::size_t len = 4 * W + (j.stream && off == 0 ? stream_head<V>(j.y, j.n) : 0);
+    if (off + len < j.n) {
+      run(j, off, len);
+      off += len;
     } else {
       run(j, off, j.n - off);
       ++cur;

@@ -99,7 +99,10 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
   // sum pass stores its exps only while the rows come top-heavy (they reuse them; otherwise the
   // output pass's own stores overlap the next row's arithmetic). Stored or not, the exps have the
   // same bits (top_heavy.hpp), so the outputs do not depend on this choice.
-  bool store_exps = !queue;
+  // A large output (common.hpp, streams_output) is written with non-temporal stores, and then the
+  // sum pass stores no exps: they would bring y's lines into the cache for nothing.
+  const bool stream = x != y && streams_output<V>(rows, n);
+  bool store_exps = !queue && !stream;
   OutputQueue<V, true> pending;
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
     const std::size_t g = rows - r0 < per ? rows - r0 : per;
@@ -111,7 +114,7 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
       const bool st = store_exps && yr != xr;
-      if (queue) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending)
+      if (queue || stream) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending)
                             : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending);
       else ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr) : row_direct_sum<V, false>(xr, n, S[i], m[i]);
       if (ok[i]) md[i] = double(m[i]);
@@ -131,24 +134,25 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
       } else {
         Sp[i] = q - 1;  // exact (q >= 2); log(1 + (q - 1)) = log q
       }
-      if (queue) store_exps = q < 2.0;
+      if (queue) store_exps = q < 2.0 && !stream;
     }
     group_log_k_plus<V>(k, Sp, L, g);
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
-      if (ok[i] && queue) {
+      if (ok[i] && (queue || stream)) {
         V hi, lo;
         log_shift_consts<V>(m[i], L[i], hi, lo);
-        pending.push(xr, yr, n, hi, lo);
+        pending.push(xr, yr, n, hi, lo, stream);
       } else if (ok[i]) {
-        log_softmax_shift<V>(xr, yr, n, m[i], L[i]);
+        log_softmax_shift<V>(xr, yr, n, m[i], L[i], stream);
       } else {
         log_softmax_row_maxrel<V>(xr, yr, n, 1.0);
       }
     }
   }
   pending.finish();
+  if (stream) stream_fence<V>();
 }
 
 // Rows grouped as in log_softmax_rows_grouped: the direct sums of a group, then their logs
