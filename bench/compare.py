@@ -1594,7 +1594,6 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("log_softmax", (16384, 1000)),
         ("log_softmax", (256, 32000)),
         ("sigmoid", (16_384_000,)),
-        ("softplus", (16_384_000,)),
     ],
     # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
     "top-heavy reuse": [
