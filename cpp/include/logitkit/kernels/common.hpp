@@ -108,7 +108,7 @@ LOGITKIT_INLINE inline void prefetch_write(scalar_t<V>* p, std::size_t ahead = 0
 #endif
 }
 // Streaming stores. An output pass whose output is not read again by the kernel writes it with
-// non-temporal stores (store_stream: x86, aligned to the vector) where the call's output is larger
+// non-temporal stores (store_stream: AVX-512, a whole aligned line) where the call's output is larger
 // than the caches keep (stream_min_bytes): a plain store first reads each line of the output from
 // memory, then writes it back; a non-temporal one only writes it. Smaller outputs keep plain stores,
 // which leave the result in cache for whatever reads it next. Only the instruction differs, never

@@ -69,6 +69,7 @@ LOGITKIT_INLINE inline void scale_range(scalar_t<V>* y, std::size_t n, V f, V fl
   for (; i + W <= n; i += W) store(y + i, V::load(y + i) * f);
   if (i < n) store_partial(y + i, load_partial<V>(y + i, n - i, T(0)) * f, n - i);
 }
+
 // Rows' output passes waiting to run inside the next rows' sum pass (row_direct_sum's side job):
 // LOG: y = (x - hi) - lo (log_shift_range), else y *= f (scale_range). step() does four vectors of
 // the oldest pending row; finish() the rest. Any interleaving gives the same outputs: rows never
