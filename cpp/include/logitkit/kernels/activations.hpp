@@ -76,15 +76,13 @@ inline void map_unary_out(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, F
 // out = f(a, b) lane-wise; out may equal a or b. Large outputs stream (elementwise_stream_split).
 template <class V, class F>
 inline void map_binary(const scalar_t<V>* a, const scalar_t<V>* b, scalar_t<V>* y, std::size_t n, F f) {
-  constexpr std::size_t W = V::size;
-  elementwise_stream_split<V>(y, n, y == a || y == b, [&](auto stream, std::size_t i0, std::size_t m) {
-    const std::size_t end = i0 + m;
-    std::size_t i = i0;
-    for (; i + W <= end; i += W) store_or_stream<decltype(stream)::value>(y + i, f(V::load(a + i), V::load(b + i)));
-    if (i < end) {
-      V va = load_partial<V>(a + i, end - i, scalar_t<V>(0)), vb = load_partial<V>(b + i, end - i, scalar_t<V>(0));
-      store_partial(y + i, f(va, vb), end - i);
-    }
+  using T = scalar_t<V>;
+  const auto at = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
+    if (m == V::size) return f(V::load(a + i), V::load(b + i));
+    return f(load_partial<V>(a + i, m, T(0)), load_partial<V>(b + i, m, T(0)));
+  };
+  elementwise_stream_split<V>(y, n, y == a || y == b, [&](auto stream, std::size_t i, std::size_t m) {
+    store_vectors<decltype(stream)::value, V>(y, i, i + m, at);
   });
 }
 

@@ -143,42 +143,47 @@ template <class V>
 inline void stream_fence() {
   if constexpr (has_stream<V>::value) store_stream_fence(V::zero());
 }
-// y[i] = f(i) for i in [0, n): plain stores, or with STREAM non-temporal ones from the first 64-byte
-// boundary of y on. f(i, m) returns the vector of entries i .. i + m - 1 (m <= V::size; lanes past
-// m are not stored); the stored values are the same either way.
-template <class V, bool STREAM, class F>
-LOGITKIT_INLINE inline void store_range(scalar_t<V>* y, std::size_t n, F&& f) {
-  constexpr std::size_t W = V::size;
-  std::size_t i = 0;
-  if constexpr (STREAM && has_stream<V>::value) {
-    const std::size_t head = stream_head<V>(y, n);
-    for (; i + W <= head; i += W) store(y + i, f(i, W));
-    if (i < head) {
-      store_partial(y + i, f(i, head - i), head - i);
-      i = head;
-    }
-    for (; i + W <= n; i += W) store_stream(y + i, f(i, W));
-  }
-  for (; i + W <= n; i += W) store(y + i, f(i, W));
-  if (i < n) store_partial(y + i, f(i, n - i), n - i);
-}
-
 // A whole vector stored at p: non-temporally with STREAM (p then aligned to 64 bytes), else plainly.
 template <bool STREAM, class V>
 LOGITKIT_INLINE inline void store_or_stream(scalar_t<V>* p, V a) {
   if constexpr (STREAM && has_stream<V>::value) store_stream(p, a);
   else store(p, a);
 }
-// An elementwise kernel's n outputs y: body(stream, i, m) writes y[i .. i + m), stream a
-// std::bool_constant. Where the output streams (and y is not an input: in_place false), the entries
-// before y's first 64-byte line go plainly, the rest with stream true (y + i aligned), then the fence.
+// y[i] = f(i, m) for i in [i0, end), a vector at a time: f(i, m) returns entries i .. i + m - 1
+// (m <= V::size; lanes past m are not stored). Whole vectors by store_or_stream<STREAM>, the last
+// partial one plainly.
+template <bool STREAM, class V, class F>
+LOGITKIT_INLINE inline void store_vectors(scalar_t<V>* y, std::size_t i0, std::size_t end, F&& f) {
+  constexpr std::size_t W = V::size;
+  std::size_t i = i0;
+  for (; i + W <= end; i += W) store_or_stream<STREAM, V>(y + i, f(i, W));
+  if (i < end) store_partial(y + i, f(i, end - i), end - i);
+}
+// body(stream, i, m) writes y[i .. i + m), stream a std::bool_constant: with stream true (where the
+// ISA has streaming stores), the entries before y's first 64-byte line plainly and the rest
+// streamed (y + i aligned there); else all plainly.
 template <class V, class Body>
-inline void elementwise_stream_split(scalar_t<V>* y, std::size_t n, bool in_place, Body&& body) {
-  if (in_place || !streams_output<V>(1, n)) return body(std::false_type{}, std::size_t(0), n);
+LOGITKIT_INLINE inline void split_at_line(scalar_t<V>* y, std::size_t n, bool stream, Body&& body) {
+  if (!has_stream<V>::value || !stream) return body(std::false_type{}, std::size_t(0), n);
   const std::size_t head = stream_head<V>(y, n);
   body(std::false_type{}, std::size_t(0), head);
   body(std::true_type{}, head, n - head);
-  stream_fence<V>();
+}
+// y[i] = f(i, m) for i in [0, n) (store_vectors), with STREAM streamed from y's first 64-byte line on;
+// the stored values are the same either way.
+template <class V, bool STREAM, class F>
+LOGITKIT_INLINE inline void store_range(scalar_t<V>* y, std::size_t n, F&& f) {
+  split_at_line<V>(y, n, STREAM, [&](auto stream, std::size_t i, std::size_t m) LOGITKIT_INLINE {
+    store_vectors<decltype(stream)::value, V>(y, i, i + m, f);
+  });
+}
+// An elementwise kernel's n outputs y: split_at_line, streamed where the output streams
+// (streams_output; y not an input: in_place false), then the fence.
+template <class V, class Body>
+inline void elementwise_stream_split(scalar_t<V>* y, std::size_t n, bool in_place, Body&& body) {
+  const bool stream = !in_place && streams_output<V>(1, n);
+  split_at_line<V>(y, n, stream, body);
+  if (stream) stream_fence<V>();
 }
 
 // How far ahead the streaming passes prefetch their input: a few microseconds of work, far enough to

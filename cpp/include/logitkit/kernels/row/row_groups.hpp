@@ -102,6 +102,7 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
   // A large output (common.hpp, streams_output) is written with non-temporal stores, and then the
   // sum pass stores no exps: they would bring y's lines into the cache for nothing.
   const bool stream = x != y && streams_output<V>(rows, n);
+  const bool queued = queue || stream;  // outputs through `pending`
   bool store_exps = !queue && !stream;
   OutputQueue<V, true> pending;
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
@@ -114,8 +115,8 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
       const bool st = store_exps && yr != xr;
-      if (queue || stream) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending)
-                            : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending);
+      if (queued) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending)
+                             : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending);
       else ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr) : row_direct_sum<V, false>(xr, n, S[i], m[i]);
       if (ok[i]) md[i] = double(m[i]);
     }
@@ -140,7 +141,7 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
-      if (ok[i] && (queue || stream)) {
+      if (ok[i] && queued) {
         V hi, lo;
         log_shift_consts<V>(m[i], L[i], hi, lo);
         pending.push(xr, yr, n, hi, lo, stream);
