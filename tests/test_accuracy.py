@@ -222,7 +222,9 @@ def exp_range_rows(dtype_name: str, sample: bool = False):
     """Rows whose max and other entries sit on both sides of the limits of exp's normal range
     (where a kernel may switch between a fast and a wide exp path or scale by exp(-max)): the max
     m near +-88/104 (float32) or +-709/746 (float64), the others at m - gap, laid out so that
-    whole SIMD vectors are inside or outside the range (n = 2, 16, 33, 200, 1000). (sample: every
+    whole SIMD vectors are inside or outside the range (n = 2, 16, 33, 200, 1000), and rows of whole
+    vectors on some ISA, every entry inside the range (n = 12, 24, 32, 48: softmax's sum may leave
+    the range where 1/sum is a normal number). (sample: every
     7th (top, gap) pair; 7 is prime to the number of gaps and below it, so every top and every gap
     stays.)"""
     if dtype_name == "float32":
@@ -254,8 +256,11 @@ def exp_range_rows(dtype_name: str, sample: bool = False):
         gaps = [0.5, 1, 5, 20, 37, 50, 100, 800]
         far = -1e5
     two, sixteen, thirty3, long_, longer = [], [], [], [], []
+    whole = {n: [] for n in (12, 24, 32, 48)}
     for m in tops:
         for g in gaps:
+            for n, rows in whole.items():
+                rows.append([m - g] * (n - 1) + [m])
             two.append([m, m - g])
             sixteen.append([m] + [far] * 7 + [m - g] * 8)
             thirty3.append([m - g] * 32 + [m])
@@ -264,7 +269,8 @@ def exp_range_rows(dtype_name: str, sample: bool = False):
     if sample:
         assert len(gaps) > 7 and len(gaps) % 7
     step = 7 if sample else 1
-    return [np.array(r, dtype=dtype_name)[::step] for r in (two, sixteen, thirty3, long_, longer)]
+    families = (two, sixteen, thirty3, long_, longer, *whole.values())
+    return [np.array(r, dtype=dtype_name)[::step] for r in families]
 
 
 @pytest.mark.parametrize("func", ROW_FUNCS)

@@ -5,6 +5,9 @@
 //
 //   row/short_rows.hpp    rows shorter than four vectors at temperature 1: V::size rows at a time,
 //                         one row per lane (a reduction per row would cost more than the row).
+//   row/short_whole.hpp   softmax rows of one to three whole vectors at temperature 1, not in
+//                         place: the direct sum where each row lies, several rows' sums through one
+//                         transposition.
 //   row/row_groups.hpp    log_softmax and logsumexp rows of four vectors or more at temperature 1:
 //                         direct sums of up to 16 rows, their exps and logs together in vector lanes.
 //   row/direct_sum.hpp    softmax rows at temperature 1, not in place: S = Σ exp(x_j) without a max
@@ -30,6 +33,7 @@
 #include "row/direct_sum.hpp"
 #include "row/max_relative.hpp"
 #include "row/row_groups.hpp"
+#include "row/short_whole.hpp"
 #include "row/short_rows.hpp"
 
 namespace logitkit {
@@ -61,7 +65,10 @@ inline void log_softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t r
 // one each), not in place, queue each row's last pass into the next row's sum pass.
 template <class V>
 inline void softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
-  if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::softmax>(x, y, rows, n);
+  if (short_rows<V>(n, temp)) {
+    if (x != y && short_whole_fits<V>(n)) return softmax_rows_whole<V>(x, y, rows, n);
+    return rows_short<V, ShortKind::softmax>(x, y, rows, n);
+  }
   if (group_rows<V>(n, temp) && rows_per_group(n) == 1 && x != y) return softmax_rows_queued<V>(x, y, rows, n);
   for (std::size_t r = 0; r < rows; ++r) softmax_row_direct_or_maxrel<V>(x + r * n, y + r * n, n, temp);
 }
