@@ -89,15 +89,30 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size, R = D::size, n = C * W;
   const V limit = V::set1(-EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi);
-  alignas(64) T f[W], fl[W];
-  for (std::size_t r0 = 0; r0 < rows; r0 += R) {
+  // Each group's last pass runs after the next group's first pass, not at once: by then its
+  // division has finished, where at once the pass would wait on it. Two sets of 1/S pairs and
+  // declined bits: the group being summed and the one waiting for its last pass.
+  alignas(64) T f[2][W], fl[2][W];
+  std::uint32_t declined[2] = {0, 0};
+  std::size_t wait_r0 = 0, wait_g = 0;  // the waiting group: its first row and row count
+  // Pass 2 of the group in set b: y *= 1/S, or the row's own path.
+  const auto last_pass = [&](int b, std::size_t p0, std::size_t pg) {
+    for (std::size_t l = 0; l < pg; ++l) {
+      const T* xr = x + (p0 + l) * n;
+      T* yr = y + (p0 + l) * n;
+      if (declined[b] >> l & 1u) rows_short_t<V, ShortKind::softmax>(xr, yr, 1, n);
+      else scale_pair<V>(yr, n, V::set1(f[b][l]), V::set1(fl[b][l]));
+    }
+  };
+  int cur = 0;
+  for (std::size_t r0 = 0; r0 < rows; r0 += R, cur ^= 1) {
     const std::size_t g = rows - r0 < R ? rows - r0 : R;
     for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
     // Pass 1, row by row: e = exp(x) stored to y, each widened to double and added lane-wise
-    // (u[l]: row l's partial sums). declined: bit l set where an entry is outside exp's normal range
-    // or NaN (nge: |x| > limit, or unordered).
+    // (u[l]: row l's partial sums). Bit l of dec: an entry outside exp's normal range or NaN
+    // (nge: |x| > limit, or unordered).
     D u[R];
-    std::uint32_t declined = 0;
+    std::uint32_t dec = 0;
     for (std::size_t l = 0; l < R; ++l) {
       if (l >= g) {
         u[l] = D::set1(1.0);  // a slot past the batch: a harmless sum
@@ -114,27 +129,20 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
         store(yr + c * W, e);
         acc_add(acc, e);
       }
-      declined |= std::uint32_t(any(out)) << l;
+      dec |= std::uint32_t(any(out)) << l;
       u[l] = acc_lanes(acc);
     }
+    if (wait_g) last_pass(cur ^ 1, wait_r0, wait_g);
     // S per row: after the transposition u[j] lane l is part j of row l's sum; added in order.
     transpose(u);
     D S = u[0];
     for (std::size_t j = 1; j < R; ++j) S = S + u[j];
     const D F = D::set1(1.0) / S;
-    declined |= mask_bits(nge(F, D::set1(0x1p-100)));  // 1/S below the normal range, or NaN
-    store_pairs<V>(F, f, fl);
-    // Pass 2: y *= 1/S, or the row's own path.
-    for (std::size_t l = 0; l < g; ++l) {
-      const T* xr = x + (r0 + l) * n;
-      T* yr = y + (r0 + l) * n;
-      if (declined >> l & 1u) {
-        rows_short_t<V, ShortKind::softmax>(xr, yr, 1, n);
-        continue;
-      }
-      scale_pair<V>(yr, n, V::set1(f[l]), V::set1(fl[l]));
-    }
+    declined[cur] = dec | mask_bits(nge(F, D::set1(0x1p-100)));  // 1/S below the normal range, or NaN
+    store_pairs<V>(F, f[cur], fl[cur]);
+    wait_r0 = r0, wait_g = g;
   }
+  if (wait_g) last_pass(cur ^ 1, wait_r0, wait_g);
 }
 
 // softmax of `rows` contiguous rows of n (short_whole_fits<V>(n)), y != x, temperature 1.
