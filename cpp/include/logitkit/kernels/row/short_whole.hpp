@@ -7,8 +7,9 @@
 // short_rows.hpp would take (n < 4·V::size) and that are a whole number of vectors
 // (short_whole_fits). Such a row needs neither the transposition into lanes and back
 // (short_rows.hpp) nor a reduction across lanes per row (the one-row direct path): its exps are
-// computed where they lie and added lane-wise, and the partial sums of D::size rows (D: the double
-// lanes of a vector) are transposed together so that each row's sum ends in one lane. Kept while it
+// computed from the row where it lies and added lane-wise, and the partial sums of D::size rows (D:
+// the double lanes of a vector) are transposed together so that each row's sum ends in one lane.
+// The exps wait in a small buffer for the last pass, which writes each output once. Kept while it
 // pays (docs/architecture.md, "Fast paths"): bench/compare.py cases softmax/131072x32,
 // softmax/87381x48, softmax/262144x16.
 //
@@ -50,19 +51,26 @@ LOGITKIT_INLINE inline auto acc_lanes(const Acc& acc) {
   else return acc.a;
 }
 
-// y *= F for F = f + fl, the double 1/S as a pair of the lane type, with one rounding: float lanes
-// with FMA, e·f + e·fl rounded once; without, scale_range's product in double; double lanes,
-// e·f (fl is 0).
+// y = e·F for F = f + fl, the double 1/S as a pair of the lane type, with one rounding: float lanes
+// with FMA, e·f + e·fl rounded once; without FMA, the product in double (scale_in_double, as the
+// other softmax paths); double lanes, e·f (fl is 0).
 template <class V>
-LOGITKIT_INLINE inline void scale_pair(scalar_t<V>* y, std::size_t n, V f, V fl) {
+LOGITKIT_INLINE inline void scale_pair(const scalar_t<V>* e, scalar_t<V>* y, std::size_t n, scalar_t<V> f,
+                                       scalar_t<V> fl) {
+  using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
-  if constexpr (V::has_fma && sizeof(scalar_t<V>) == 4) {
+  if constexpr (V::has_fma && sizeof(T) == 4) {
+    const V vf = V::set1(f), vfl = V::set1(fl);
     for (std::size_t i = 0; i < n; i += W) {
-      const V e = V::load(y + i);
-      store(y + i, mul_add(e, f, e * fl));
+      const V a = V::load(e + i);
+      store(y + i, mul_add(a, vf, a * vfl));
     }
+  } else if constexpr (scale_in_double<V>) {
+    const double F = double(f) + double(fl);
+    for (std::size_t i = 0; i < n; ++i) y[i] = T(double(e[i]) * F);
   } else {
-    scale_range<V>(y, n, f, fl);
+    const V vf = V::set1(f);
+    for (std::size_t i = 0; i < n; i += W) store(y + i, V::load(e + i) * vf);
   }
 }
 
@@ -90,25 +98,28 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   constexpr std::size_t W = V::size, R = D::size, n = C * W;
   const V limit = V::set1(-EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi);
   // Each group's last pass runs after the next group's first pass, not at once: by then its
-  // division has finished, where at once the pass would wait on it. Two sets of 1/S pairs and
-  // declined bits: the group being summed and the one waiting for its last pass.
+  // division has finished, where at once the pass would wait on it. Two sets of exps, 1/S pairs and
+  // declined bits: the group being summed and the one waiting for its last pass. The exps wait in
+  // this buffer, not in y: y is written once, and the first pass's reads of x never alternate with
+  // stores to y, which stall when x and y lie at the same offset in their huge pages.
+  alignas(64) T ebuf[2][R * n];
   alignas(64) T f[2][W], fl[2][W];
   std::uint32_t declined[2] = {0, 0};
   std::size_t wait_r0 = 0, wait_g = 0;  // the waiting group: its first row and row count
-  // Pass 2 of the group in set b: y *= 1/S, or the row's own path.
+  // Pass 2 of the group in set b: y = e·(1/S), or the row's own path.
   const auto last_pass = [&](int b, std::size_t p0, std::size_t pg) {
     for (std::size_t l = 0; l < pg; ++l) {
       const T* xr = x + (p0 + l) * n;
       T* yr = y + (p0 + l) * n;
       if (declined[b] >> l & 1u) rows_short_t<V, ShortKind::softmax>(xr, yr, 1, n);
-      else scale_pair<V>(yr, n, V::set1(f[b][l]), V::set1(fl[b][l]));
+      else scale_pair<V>(ebuf[b] + l * n, yr, n, f[b][l], fl[b][l]);
     }
   };
   int cur = 0;
   for (std::size_t r0 = 0; r0 < rows; r0 += R, cur ^= 1) {
     const std::size_t g = rows - r0 < R ? rows - r0 : R;
     for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
-    // Pass 1, row by row: e = exp(x) stored to y, each widened to double and added lane-wise
+    // Pass 1, row by row: e = exp(x) into the buffer, each widened to double and added lane-wise
     // (u[l]: row l's partial sums). Bit l of dec: an entry outside exp's normal range or NaN
     // (nge: |x| > limit, or unordered).
     D u[R];
@@ -119,14 +130,14 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
         continue;
       }
       const T* xr = x + (r0 + l) * n;
-      T* yr = y + (r0 + l) * n;
+      T* er = ebuf[cur] + l * n;
       auto acc = acc_make(V::zero());
       auto out = nge(limit, abs(V::load(xr)));
       for (std::size_t c = 0; c < C; ++c) {
         const V a = V::load(xr + c * W);
         if (c > 0) out = mask_or(out, nge(limit, abs(a)));
         const V e = math::exp_normal(a);
-        store(yr + c * W, e);
+        store(er + c * W, e);
         acc_add(acc, e);
       }
       dec |= std::uint32_t(any(out)) << l;
