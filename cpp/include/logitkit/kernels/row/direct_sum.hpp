@@ -26,6 +26,12 @@ namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
 
+// The largest |x| the direct sum takes: exp(x) is a normal number for every |x| up to it.
+template <class T>
+constexpr T direct_sum_limit = -math::exp_consts<T>::fast_lo < math::exp_consts<T>::fast_hi
+                                   ? -math::exp_consts<T>::fast_lo
+                                   : math::exp_consts<T>::fast_hi;
+
 // One pass, no max: S = Σ exp(x_i) in double and m = max(x), when every |x_i| is inside exp's
 // normal range (else false: huge logits, -inf, NaN). log S is then log_softmax's and logsumexp's
 // offset to within one exp rounding of S, which is exact enough unless one entry holds more than
@@ -42,10 +48,9 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
                            scalar_t<V>* y = nullptr, Side* side = nullptr) {
   using T = scalar_t<V>;
   using Acc = decltype(acc_make(V::zero()));
-  using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size;
   if (n == 0) return false;
-  const T limit = -EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi;
+  const T limit = direct_sum_limit<T>;
   // The range is checked at the end of each block, from the max and min (a NaN makes S NaN): a row
   // outside it has been summed for nothing, and the caller takes the max-relative path.
   V vmax = V::set1(x[0]), vmin = vmax;

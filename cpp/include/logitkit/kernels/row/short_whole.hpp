@@ -29,6 +29,7 @@
 
 #include "../../math/exp.hpp"
 #include "basics.hpp"
+#include "direct_sum.hpp"
 #include "output_queue.hpp"
 #include "short_rows.hpp"
 
@@ -41,7 +42,7 @@ namespace kernels {
 template <class V>
 inline bool short_whole_fits(std::size_t n) {
   constexpr std::size_t W = V::size;
-  return W > 1 && n >= W && n < short_rows_below<V> && n % W == 0;
+  return n >= W && n < short_rows_below<V> && n % W == 0;  // (none where short_rows_below is 0)
 }
 
 // An accumulator's lanes added into D::size double lanes (float vectors: the two halves).
@@ -74,29 +75,13 @@ LOGITKIT_INLINE inline void scale_pair(const scalar_t<V>* e, scalar_t<V>* y, std
   }
 }
 
-// A double vector's lanes as pairs of the lane type, hi + lo, into hi[0 .. D::size) and lo[...]
-// (double lanes: the value itself and 0).
-template <class V, class D>
-LOGITKIT_INLINE inline void store_pairs(D v, scalar_t<V>* hi, scalar_t<V>* lo) {
-  if constexpr (sizeof(scalar_t<V>) == 4) {
-    const V h = narrow(v, v);
-    const D rest = v - wide_of(h).a;
-    store(hi, h);
-    store(lo, narrow(rest, rest));
-  } else {
-    store(hi, v);
-    store(lo, V::zero());
-  }
-}
-
 // softmax of rows of C vectors each; x != y. (Compiled only for ISAs with several lanes.)
 template <class V, std::size_t C>
 inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows) {
   using T = scalar_t<V>;
   using D = wide_lanes_t<V>;
-  using EC = math::exp_consts<T>;
   constexpr std::size_t W = V::size, R = D::size, n = C * W;
-  const V limit = V::set1(-EC::fast_lo < EC::fast_hi ? -EC::fast_lo : EC::fast_hi);
+  const V limit = V::set1(direct_sum_limit<T>);
   // Each group's last pass runs after the next group's first pass, not at once: by then its
   // division has finished, where at once the pass would wait on it. Two sets of exps, 1/S pairs and
   // declined bits: the group being summed and the one waiting for its last pass. The exps wait in
@@ -132,10 +117,10 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       const T* xr = x + (r0 + l) * n;
       T* er = ebuf[cur] + l * n;
       auto acc = acc_make(V::zero());
-      auto out = nge(limit, abs(V::load(xr)));
+      auto out = lt(V::zero(), V::zero());  // (no lane)
       for (std::size_t c = 0; c < C; ++c) {
         const V a = V::load(xr + c * W);
-        if (c > 0) out = mask_or(out, nge(limit, abs(a)));
+        out = mask_or(out, nge(limit, abs(a)));
         const V e = math::exp_normal(a);
         store(er + c * W, e);
         acc_add(acc, e);
@@ -150,7 +135,14 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
     for (std::size_t j = 1; j < R; ++j) S = S + u[j];
     const D F = D::set1(1.0) / S;
     declined[cur] = dec | mask_bits(nge(F, D::set1(0x1p-100)));  // 1/S below the normal range, or NaN
-    store_pairs<V>(F, f[cur], fl[cur]);
+    // 1/S as a pair of the lane type (short_split, on an accumulator holding F in every half)
+    auto Fw = acc_make(V::zero());
+    Fw.a = F;
+    if constexpr (acc_has_b<decltype(Fw)>::value) Fw.b = F;
+    V fh, flo;
+    short_split(Fw, fh, flo);
+    store(f[cur], fh);
+    store(fl[cur], flo);
     wait_r0 = r0, wait_g = g;
   }
   if (wait_g) last_pass(cur ^ 1, wait_r0, wait_g);
