@@ -1595,12 +1595,15 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("log_softmax", (256, 32000)),
         ("sigmoid", (16_384_000,)),
     ],
-    # softmax_rows_whole: softmax rows of one to three whole vectors, the direct sum of
-    # several rows at a time, their sums through one transposition (16, 32 and 48 floats on AVX-512)
-    "short softmax rows of whole vectors": [
+    # softmax_rows_whole, logsumexp_rows_whole: rows of one to three whole vectors, the direct sum
+    # of several rows at a time, their sums through one transposition (16, 32 and 48 floats on
+    # AVX-512)
+    "short rows of whole vectors": [
         ("softmax", (131072, 32)),
         ("softmax", (87381, 48)),
         ("softmax", (262144, 16)),
+        ("logsumexp", (131072, 32)),
+        ("logsumexp", (262144, 16)),
     ],
     # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
     "top-heavy reuse": [

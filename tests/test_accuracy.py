@@ -282,13 +282,21 @@ def test_rows_across_exp_range(isa, dtype, func):
 @functools.cache
 def near_zero_lse_rows(dtype_name: str, sample: bool = False):
     """Rows whose logsumexp is (nearly) 0 while max and log(sum) are not: m + L cancels.
-    [a, log(1 - e^a)] rounded to the dtype, in both orders, and a three-entry variant (sample: 16
-    rows of each)."""
+    [a, log(1 - e^a)] rounded to the dtype, in both orders, a three-entry variant, and
+    log-probability rows of 6 to 48 entries among ordinary rows (sample: 16 rows of each)."""
     rng = _rng(7, int(dtype_name == "float64"))
     a = -np.exp(rng.uniform(np.log(1e-3), np.log(5.0), 64))
     b = np.log1p(-np.exp(a))
     c = np.log(np.exp(a) / 2)  # [c, c, b]: e^c + e^c + e^b = 1
     rows = [np.stack([a, b], 1), np.stack([b, a], 1), np.stack([c, c, b], 1)]
+    # Rows of whole SIMD vectors on some ISA (the short whole-vector path declines a row whose
+    # |log S| < 1): log-probabilities (logsumexp about 0) mixed with N(0, 9) rows, 53 rows per
+    # length, so that the declined rows come in batches of the lane count and a remainder.
+    for n in (6, 8, 12, 16, 24, 32, 48):
+        z = rng.normal(0, 3, (53, n))
+        lp = z - z.max(axis=1, keepdims=True)
+        lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
+        rows.append(np.where(rng.random((53, 1)) < 0.6, lp, z))
     return [r.astype(dtype_name)[: 16 if sample else None] for r in rows]
 
 
@@ -317,6 +325,9 @@ def test_logsumexp_near_zero(isa, dtype):
         worst = max(worst, float(err.max()))
         i = int(np.argmax(err))
         assert err[i] <= 1, (x[i], got[i], exact[i], float(ue[i]))
+        # each row's result is its own, alone or in the batch, in either order
+        np.testing.assert_array_equal(lk.logsumexp(x[::-1])[::-1], got)
+        np.testing.assert_array_equal([lk.logsumexp(r) for r in x], got)
     registry.record("logsumexp", dtype, isa, worst, "near-zero logsumexp (/bound)")
 
 
@@ -327,7 +338,7 @@ def partial_cancel_lse_rows(dtype_name: str, sample: bool = False):
     rows (one row per SIMD lane) and long ones (sample: 24 rows of each length)."""
     rng = _rng(8, int(dtype_name == "float64"))
     out = []
-    for n in [2, 3, 5, 8, 11, 15, 16, 31, 40, 100]:
+    for n in [2, 3, 5, 8, 11, 15, 16, 31, 40, 100, 6, 12, 24, 32, 48]:
         x = rng.normal(0, rng.choice([0.3, 1.0, 3.0], (512, 1)), (512, n))
         m = x.max(axis=1, keepdims=True)
         L = np.log(np.exp(x - m).sum(axis=1, keepdims=True))

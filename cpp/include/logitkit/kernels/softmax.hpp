@@ -5,9 +5,9 @@
 //
 //   row/short_rows.hpp    rows shorter than four vectors at temperature 1: V::size rows at a time,
 //                         one row per lane (a reduction per row would cost more than the row).
-//   row/short_whole.hpp   softmax rows of one to three whole vectors at temperature 1, not in
-//                         place: the direct sum where each row lies, several rows' sums through one
-//                         transposition.
+//   row/short_whole.hpp   softmax (not in place) and logsumexp rows of one to three whole vectors
+//                         at temperature 1: the direct sum where each row lies, several rows' sums
+//                         through one transposition.
 //   row/row_groups.hpp    log_softmax and logsumexp rows of four vectors or more at temperature 1:
 //                         direct sums of up to 16 rows, their exps and logs together in vector lanes.
 //   row/direct_sum.hpp    softmax rows at temperature 1, not in place: S = Σ exp(x_j) without a max
@@ -76,7 +76,10 @@ inline void softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
 // out[r] = logsumexp of row r of `rows` contiguous rows of n.
 template <class V>
 inline void logsumexp_rows(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows, std::size_t n, double temp) {
-  if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::logsumexp>(x, out, rows, n);
+  if (short_rows<V>(n, temp)) {
+    if (short_whole_fits_lse<V>(n)) return logsumexp_rows_whole<V>(x, out, rows, n);
+    return rows_short<V, ShortKind::logsumexp>(x, out, rows, n);
+  }
   if (group_rows<V>(n, temp)) return logsumexp_rows_grouped<V>(x, out, rows, n);
   for (std::size_t r = 0; r < rows; ++r) out[r] = logsumexp_row_maxrel<V>(x + r * n, n, temp);
 }

@@ -30,11 +30,12 @@ inline D log_join(D e, D log1p_f) {  // e·ln2 + log1p(f), exactly log1p(f) wher
   using C = math::log1p_consts<double>;
   return mul_add(e, D::set1(C::ln2_hi), mul_add(e, D::set1(C::ln2_lo), log1p_f));
 }
-template <class D>
+// NR: log1p_unit's series terms (all of them by default: about an ulp of double).
+template <class D, int NR = log1p_consts<double>::nR>
 inline D log_pos(D u) {
   D e;
   const D f = log_split(u, e);
-  return log_join(e, math::log1p_unit(f));
+  return log_join(e, math::log1p_unit<D, NR>(f));
 }
 
 // log(k + S') for k >= 1, S' >= 0 finite, in double lanes: log1p(S') where k = 1 and S' <= 1 (S'

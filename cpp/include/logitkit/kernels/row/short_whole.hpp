@@ -1,31 +1,33 @@
-// Short softmax rows of whole vectors: rows of one to three vectors (16, 32 and 48 floats with
-// AVX-512; 8, 16, 24 with AVX2), D::size rows at a time, each row's vectors where they lie and the
-// rows' sums through one transposition of double lanes.
-// (docs/numerics.md, "Short softmax rows of whole vectors")
+// Short rows of whole vectors: softmax and logsumexp rows of one to three vectors (16, 32 and 48
+// floats with AVX-512; 8, 16, 24 with AVX2), D::size rows at a time, each row's vectors where they
+// lie and the rows' sums through one transposition of double lanes.
+// (docs/numerics.md, "Short rows of whole vectors")
 //
-// Chosen by kernels/softmax.hpp for softmax at temperature 1, not in place, for the lengths that
-// short_rows.hpp would take (n < 4·V::size) and that are a whole number of vectors
-// (short_whole_fits). Such a row needs neither the transposition into lanes and back
-// (short_rows.hpp) nor a reduction across lanes per row (the one-row direct path): its exps are
-// computed from the row where it lies and added lane-wise, and the partial sums of D::size rows (D:
-// the double lanes of a vector) are transposed together so that each row's sum ends in one lane.
-// The exps wait in a small buffer for the last pass, which writes each output once. Kept while it
-// pays (docs/architecture.md, "Fast paths"): bench/compare.py cases softmax/131072x32,
-// softmax/87381x48, softmax/262144x16.
+// Chosen by kernels/softmax.hpp at temperature 1 for the lengths that short_rows.hpp would take
+// (n < 4·V::size) and that are a whole number of vectors: softmax not in place
+// (short_whole_fits), logsumexp except rows of 2 and 4 (short_whole_fits_lse). Such a row needs
+// neither the transposition into lanes and back (short_rows.hpp) nor a reduction across lanes per
+// row (the one-row direct path): its exps are computed from the row where it lies and added
+// lane-wise, and the partial sums of D::size rows (D: the double lanes of a vector) are transposed
+// together so that each row's sum ends in one lane. softmax's exps wait in a small buffer for the
+// last pass, which writes each output once. Kept while it pays (docs/architecture.md, "Fast
+// paths"): bench/compare.py cases softmax/131072x32, softmax/87381x48, softmax/262144x16,
+// logsumexp/131072x32, logsumexp/262144x16.
 //
-// The formulas are the direct path's (direct_sum.hpp): y_j = exp(x_j)·(1/S), but with each exp
-// widened to double exactly and added there, and 1/S applied with one rounding (scale_pair): after
-// exp, the only rounding is the last one.
+// The formulas are the direct path's (direct_sum.hpp): y_j = exp(x_j)·(1/S) and logsumexp = log S,
+// but with each exp widened to double exactly and added there, and 1/S applied with one rounding
+// (scale_pair): after exp, softmax's only rounding is the last one.
 //
 // Invariant: a row's result depends only on the row. Each lane of the transposition holds one row,
 // and every row's sum is added in the same order whichever slot it has. A row that the direct sum
-// declines (an entry outside exp's normal range, a NaN, 1/S not a normal number) takes the
-// short-row kernel alone (rows_short_t, a group of one), whatever its neighbours are; its input is
-// intact because the path never runs in place.
+// declines (an entry outside exp's normal range, a NaN, 1/S not a normal number, logsumexp's
+// |log S| < 1) gets the short-row kernel's result, which does not depend on the rows beside it;
+// softmax's input is intact because the path never runs in place.
 #pragma once
 #include "../../simd/isa_namespace.hpp"
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "../../math/exp.hpp"
 #include "basics.hpp"
@@ -43,6 +45,13 @@ template <class V>
 inline bool short_whole_fits(std::size_t n) {
   constexpr std::size_t W = V::size;
   return n >= W && n < short_rows_below<V> && n % W == 0;  // (none where short_rows_below is 0)
+}
+
+// logsumexp rows of n take this path: the same lengths except 2 and 4, where the short-row
+// kernel's deinterleaving (rows_narrow_t) is faster.
+template <class V>
+inline bool short_whole_fits_lse(std::size_t n) {
+  return short_whole_fits<V>(n) && n != 2 && n != 4;
 }
 
 // An accumulator's lanes added into D::size double lanes (float vectors: the two halves).
@@ -74,6 +83,62 @@ LOGITKIT_INLINE inline void scale_pair(const scalar_t<V>* e, scalar_t<V>* y, std
     for (std::size_t i = 0; i < n; i += W) store(y + i, V::load(e + i) * vf);
   }
 }
+
+// logsumexp's pass 1 for a group of g <= D::size rows of C vectors at x, row by row: softmax's
+// pass 1 without storing the exps. u[l]: row l's exps, each widened to double and added lane-wise
+// (a slot past g: 1.0, a harmless sum). Bit l of the result: row l has an entry outside exp's
+// normal range or a NaN (nge: |x| > limit, or unordered).
+template <class V, std::size_t C>
+LOGITKIT_INLINE inline std::uint32_t lse_whole_sums(const scalar_t<V>* x, std::size_t g, wide_lanes_t<V>* u) {
+  using T = scalar_t<V>;
+  using D = wide_lanes_t<V>;
+  constexpr std::size_t W = V::size, R = D::size, n = C * W;
+  const V limit = V::set1(direct_sum_limit<T>);
+  for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) prefetch_read<V>(x, prefetch_ahead + b);
+  std::uint32_t dec = 0;
+  for (std::size_t l = 0; l < R; ++l) {
+    if (l >= g) {
+      u[l] = D::set1(1.0);
+      continue;
+    }
+    auto acc = acc_make(V::zero());
+    auto out = lt(V::zero(), V::zero());  // (no lane)
+    for (std::size_t c = 0; c < C; ++c) {
+      const V a = V::load(x + l * n + c * W);
+      out = mask_or(out, nge(limit, abs(a)));
+      acc_add(acc, math::exp_normal(a));
+    }
+    dec |= std::uint32_t(any(out)) << l;
+    u[l] = acc_lanes(acc);
+  }
+  return dec;
+}
+
+// The rows logsumexp declines, copied aside and redone V::size at a time by the short-row kernel,
+// whose result for a row does not depend on the rows beside it: a batch where every row is
+// declined (log-probabilities) then costs that kernel's own time plus the first pass, not a kernel
+// call per row. (softmax keeps a kernel call per declined row: set aside this way, its rows of one
+// vector measured slower, and its declined rows are rarer: an entry beyond ±87, a NaN.)
+template <class V, std::size_t n>
+struct DeclinedLseRows {
+  using T = scalar_t<V>;
+  static constexpr std::size_t W = V::size;
+  alignas(64) T x[W * n];
+  std::size_t at[W];
+  std::size_t count = 0;
+  LOGITKIT_INLINE void add(const T* xr, std::size_t r, T* out) {
+    for (std::size_t i = 0; i < n; i += W) store(x + count * n + i, V::load(xr + i));
+    at[count++] = r;
+    if (count == W) redo(out);
+  }
+  void redo(T* out) {
+    if (count == 0) return;
+    alignas(64) T res[W];
+    rows_short<V, ShortKind::logsumexp>(x, res, count, n);
+    for (std::size_t i = 0; i < count; ++i) out[at[i]] = res[i];
+    count = 0;
+  }
+};
 
 // softmax of rows of C vectors each; x != y. (Compiled only for ISAs with several lanes.)
 template <class V, std::size_t C>
@@ -148,15 +213,71 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   if (wait_g) last_pass(cur ^ 1, wait_r0, wait_g);
 }
 
+// logsumexp of rows of C vectors each: out[r] = log S, S the row's direct sum. log S errs by S's
+// relative error, absolute: a row whose |log S| < 1, and a row the direct sum declines (an entry
+// outside exp's normal range, a NaN, S beyond 2^1000: double rows near 708), takes the short-row
+// kernel's result (which does not depend on the row's neighbours).
+template <class V, std::size_t C>
+inline void logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows) {
+  using T = scalar_t<V>;
+  using D = wide_lanes_t<V>;
+  constexpr std::size_t W = V::size, R = D::size, n = C * W;
+  // a float result needs L only far inside float's rounding (math::log_terms_for_float)
+  constexpr int NR = sizeof(T) == 4 ? math::log_terms_for_float : math::log1p_consts<double>::nR;
+  // Each group's results are stored after the next group's first pass, not at once: by then its
+  // log has finished, where at once the stores would wait on it.
+  D L_wait = D::zero();
+  std::uint32_t dec_wait = 0;
+  std::size_t wait_r0 = 0, wait_g = 0;  // the waiting group: its first row and row count
+  DeclinedLseRows<V, n> declined_rows;
+  const auto finish = [&]() {
+    alignas(64) double L[R];
+    store(L, L_wait);
+    for (std::size_t l = 0; l < wait_g; ++l) {
+      const std::size_t r = wait_r0 + l;
+      if (dec_wait >> l & 1u) declined_rows.add(x + r * n, r, out);
+      else out[r] = T(L[l]);
+    }
+  };
+  for (std::size_t r0 = 0; r0 < rows; r0 += R) {
+    const std::size_t g = rows - r0 < R ? rows - r0 : R;
+    D u[R];
+    std::uint32_t dec = lse_whole_sums<V, C>(x + r0 * n, g, u);
+    if (wait_g) finish();
+    // S per row: after the transposition u[j] lane l is part j of row l's sum; added in order.
+    transpose(u);
+    D S = u[0];
+    for (std::size_t j = 1; j < R; ++j) S = S + u[j];
+    dec |= mask_bits(nge(D::set1(0x1p1000), S));  // (log_pos needs a finite S)
+    L_wait = math::log_pos<D, NR>(S);
+    dec_wait = dec | mask_bits(nge(abs(L_wait), D::set1(1.0)));
+    wait_r0 = r0, wait_g = g;
+  }
+  if (wait_g) finish();
+  declined_rows.redo(out);
+}
+
+// f(std::integral_constant<std::size_t, C>{}) for rows of n = C·V::size, C = 1, 2 or 3.
+template <class V, class F>
+inline void by_vector_count(std::size_t n, F&& f) {
+  constexpr std::size_t W = V::size;
+  if (n == W) return f(std::integral_constant<std::size_t, 1>{});
+  if (n == 2 * W) return f(std::integral_constant<std::size_t, 2>{});
+  f(std::integral_constant<std::size_t, 3>{});
+}
+
 // softmax of `rows` contiguous rows of n (short_whole_fits<V>(n)), y != x, temperature 1.
 template <class V>
 inline void softmax_rows_whole(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
-  if constexpr (short_rows_below<V> > 0) {
-    constexpr std::size_t W = V::size;
-    if (n == W) return softmax_rows_whole_t<V, 1>(x, y, rows);
-    if (n == 2 * W) return softmax_rows_whole_t<V, 2>(x, y, rows);
-    return softmax_rows_whole_t<V, 3>(x, y, rows);
-  }
+  if constexpr (short_rows_below<V> > 0)
+    by_vector_count<V>(n, [&](auto c) { softmax_rows_whole_t<V, decltype(c)::value>(x, y, rows); });
+}
+
+// logsumexp of `rows` contiguous rows of n (short_whole_fits_lse<V>(n)), temperature 1.
+template <class V>
+inline void logsumexp_rows_whole(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows, std::size_t n) {
+  if constexpr (short_rows_below<V> > 0)
+    by_vector_count<V>(n, [&](auto c) { logsumexp_rows_whole_t<V, decltype(c)::value>(x, out, rows); });
 }
 
 }  // namespace kernels
