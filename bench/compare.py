@@ -864,6 +864,15 @@ def confident_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.d
     return {"x": np.ascontiguousarray(x, dtype=dtype)}
 
 
+def masked_make(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """Masked logits: standard normal x 3, then in each row one entry (a random class) set to -inf,
+    as attention masks and invalid-action masks do (its probability is exactly 0)."""
+    x = rng.standard_normal(shape, dtype=np.float64) * 3.0
+    rows = x.reshape(-1, shape[-1])
+    rows[np.arange(rows.shape[0]), rng.integers(0, shape[-1], rows.shape[0])] = -np.inf
+    return {"x": np.ascontiguousarray(x, dtype=dtype)}
+
+
 @dataclass
 class Work:
     name: str
@@ -924,6 +933,12 @@ def _confident_work(name: str, np_fn: Factory, reduce: bool = False) -> Work:
     """The row work ``name`` on confident logits (confident_make), named ``<name>_confident``."""
     w = _row_work(name, np_fn, reduce)
     return Work(f"{name}_confident", w.contenders, make=confident_make)
+
+
+def _masked_work(name: str, np_fn: Factory) -> Work:
+    """The row work ``name`` on masked logits (masked_make), named ``<name>_masked``."""
+    w = _row_work(name, np_fn)
+    return Work(f"{name}_masked", w.contenders, make=masked_make)
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -1396,6 +1411,7 @@ WORKS: dict[str, Work] = {
         _row_work("log_softmax", np_log_softmax),
         _confident_work("log_softmax", np_log_softmax),
         _row_work("softmax", np_softmax),
+        _masked_work("softmax", np_softmax),
         _row_work("logsumexp", np_logsumexp, reduce=True),
         # logsumexp(x) with no out=, as most callers write it: its small-call path needs out=None
         Work(
@@ -1604,6 +1620,8 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("softmax", (262144, 16)),
         ("logsumexp", (131072, 32)),
         ("logsumexp", (262144, 16)),
+        # every row declined (an entry of -inf): the rows set aside and redone together
+        ("softmax_masked", (131072, 32)),
     ],
     # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
     "top-heavy reuse": [

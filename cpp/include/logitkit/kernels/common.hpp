@@ -18,6 +18,16 @@
 #define LOGITKIT_INLINE
 #endif
 
+// Keeps a rarely taken branch's body (a call, loops) out of line, so that the hot loop around it is
+// compiled as it would be without it.
+#if defined(__GNUC__) || defined(__clang__)
+#define LOGITKIT_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define LOGITKIT_NOINLINE __declspec(noinline)
+#else
+#define LOGITKIT_NOINLINE
+#endif
+
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {

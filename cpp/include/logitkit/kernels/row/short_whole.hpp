@@ -12,7 +12,7 @@
 // together so that each row's sum ends in one lane. softmax's exps wait in a small buffer for the
 // last pass, which writes each output once. Kept while it pays (docs/architecture.md, "Fast
 // paths"): bench/compare.py cases softmax/131072x32, softmax/87381x48, softmax/262144x16,
-// logsumexp/131072x32, logsumexp/262144x16.
+// logsumexp/131072x32, logsumexp/262144x16, and softmax_masked/131072x32 for the declined rows.
 //
 // The formulas are the direct path's (direct_sum.hpp): y_j = exp(x_j)·(1/S) and logsumexp = log S,
 // but with each exp widened to double exactly and added there, and 1/S applied with one rounding
@@ -21,8 +21,8 @@
 // Invariant: a row's result depends only on the row. Each lane of the transposition holds one row,
 // and every row's sum is added in the same order whichever slot it has. A row that the direct sum
 // declines (an entry outside exp's normal range, a NaN, 1/S not a normal number, logsumexp's
-// |log S| < 1) gets the short-row kernel's result, which does not depend on the rows beside it;
-// softmax's input is intact because the path never runs in place.
+// |log S| < 1) gets the short-row kernel's result, which does not depend on the rows beside it
+// (DeclinedRows); softmax's input is intact because the path never runs in place.
 #pragma once
 #include "../../simd/isa_namespace.hpp"
 #include <cstddef>
@@ -114,28 +114,34 @@ LOGITKIT_INLINE inline std::uint32_t lse_whole_sums(const scalar_t<V>* x, std::s
   return dec;
 }
 
-// The rows logsumexp declines, copied aside and redone V::size at a time by the short-row kernel,
+// The rows a group declines, copied aside and redone V::size at a time by the short-row kernel,
 // whose result for a row does not depend on the rows beside it: a batch where every row is
-// declined (log-probabilities) then costs that kernel's own time plus the first pass, not a kernel
-// call per row. (softmax keeps a kernel call per declined row: set aside this way, its rows of one
-// vector measured slower, and its declined rows are rarer: an entry beyond ±87, a NaN.)
-template <class V, std::size_t n>
-struct DeclinedLseRows {
+// declined (masked rows with -inf entries for softmax, log-probabilities for logsumexp) then costs
+// that kernel's own time plus the first pass, not a kernel call per row. out: softmax's rows (row
+// r at out + r·n) or logsumexp's results (out[r]). Out of line: the hot loops stay as they are.
+template <class V, ShortKind K, std::size_t n>
+struct DeclinedRows {
   using T = scalar_t<V>;
   static constexpr std::size_t W = V::size;
   alignas(64) T x[W * n];
   std::size_t at[W];
   std::size_t count = 0;
-  LOGITKIT_INLINE void add(const T* xr, std::size_t r, T* out) {
+  LOGITKIT_NOINLINE void add(const T* xr, std::size_t r, T* out) {
     for (std::size_t i = 0; i < n; i += W) store(x + count * n + i, V::load(xr + i));
     at[count++] = r;
     if (count == W) redo(out);
   }
-  void redo(T* out) {
+  LOGITKIT_NOINLINE void redo(T* out) {
     if (count == 0) return;
-    alignas(64) T res[W];
-    rows_short<V, ShortKind::logsumexp>(x, res, count, n);
-    for (std::size_t i = 0; i < count; ++i) out[at[i]] = res[i];
+    alignas(64) T res[K == ShortKind::logsumexp ? W : W * n];
+    rows_short<V, K>(x, res, count, n);
+    for (std::size_t i = 0; i < count; ++i) {
+      if constexpr (K == ShortKind::logsumexp) {
+        out[at[i]] = res[i];
+      } else {
+        for (std::size_t j = 0; j < n; j += W) store(out + at[i] * n + j, V::load(res + i * n + j));
+      }
+    }
     count = 0;
   }
 };
@@ -156,12 +162,13 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   alignas(64) T f[2][W], fl[2][W];
   std::uint32_t declined[2] = {0, 0};
   std::size_t wait_r0 = 0, wait_g = 0;  // the waiting group: its first row and row count
-  // Pass 2 of the group in set b: y = e·(1/S), or the row's own path.
+  DeclinedRows<V, ShortKind::softmax, n> declined_rows;
+  // Pass 2 of the group in set b: y = e·(1/S), or the row set aside (declined_rows).
   const auto last_pass = [&](int b, std::size_t p0, std::size_t pg) {
     for (std::size_t l = 0; l < pg; ++l) {
       const T* xr = x + (p0 + l) * n;
       T* yr = y + (p0 + l) * n;
-      if (declined[b] >> l & 1u) rows_short_t<V, ShortKind::softmax>(xr, yr, 1, n);
+      if (declined[b] >> l & 1u) declined_rows.add(xr, p0 + l, y);
       else scale_pair<V>(ebuf[b] + l * n, yr, n, f[b][l], fl[b][l]);
     }
   };
@@ -211,6 +218,7 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
     wait_r0 = r0, wait_g = g;
   }
   if (wait_g) last_pass(cur ^ 1, wait_r0, wait_g);
+  declined_rows.redo(y);
 }
 
 // logsumexp of rows of C vectors each: out[r] = log S, S the row's direct sum. log S errs by S's
@@ -229,7 +237,7 @@ inline void logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out, std::
   D L_wait = D::zero();
   std::uint32_t dec_wait = 0;
   std::size_t wait_r0 = 0, wait_g = 0;  // the waiting group: its first row and row count
-  DeclinedLseRows<V, n> declined_rows;
+  DeclinedRows<V, ShortKind::logsumexp, n> declined_rows;
   const auto finish = [&]() {
     alignas(64) double L[R];
     store(L, L_wait);
