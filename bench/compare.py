@@ -1410,6 +1410,7 @@ WORKS: dict[str, Work] = {
     for w in [
         _row_work("log_softmax", np_log_softmax),
         _confident_work("log_softmax", np_log_softmax),
+        _masked_work("log_softmax", np_log_softmax),
         _row_work("softmax", np_softmax),
         _masked_work("softmax", np_softmax),
         _row_work("logsumexp", np_logsumexp, reduce=True),
@@ -1622,6 +1623,12 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("logsumexp", (262144, 16)),
         # every row declined (an entry of -inf): the rows set aside and redone together
         ("softmax_masked", (131072, 32)),
+    ],
+    # rows_short_t: a masked row (-inf entries, finite max) stays in its lane
+    "masked short rows in the lanes": [
+        ("softmax_masked", (131072, 32)),
+        ("log_softmax_masked", (131072, 32)),
+        ("log_softmax_masked", (419430, 10)),
     ],
     # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
     "top-heavy reuse": [

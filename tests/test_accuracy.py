@@ -210,6 +210,8 @@ def _cached_exact(kind: str, dtype_name: str, func: str, i: int, extra=None, *, 
         return _row_exact(x, func, where=w, temperature=extra)
     if kind == "exp range":
         return _row_exact(exp_range_rows(dtype_name, sample)[i], func)
+    if kind == "masked classes":
+        return _row_exact(neg_inf_rows(dtype_name, sample)[i], func)
     if kind == "near zero":
         return _row_exact(near_zero_lse_rows(dtype_name, sample)[i], func)
     if kind == "partial cancel":
@@ -277,6 +279,48 @@ def exp_range_rows(dtype_name: str, sample: bool = False):
 @pytest.mark.parametrize("dtype", _param_dtypes())
 def test_rows_across_exp_range(isa, dtype, func):
     _check_family(func, dtype, isa, "exp range", exp_range_rows, "exp-range rows")
+
+
+@functools.cache
+def neg_inf_rows(dtype_name: str, sample: bool = False):
+    """Rows with -inf entries (masked classes) among N(0, 3^2) ones: one, several, or all but one
+    entry masked, lengths 2 to 63 (the short-row kernels, their rows of whole vectors, and the
+    one-row paths beyond), mixed with unmasked rows in each batch (sample: 8 rows of each length)."""
+    rng = _rng(10, int(dtype_name == "float64"))
+    out = []
+    for n in [2, 3, 4, 5, 8, 12, 16, 24, 31, 32, 48, 63]:
+        x = rng.normal(0, 3, (64, n))
+        count = np.minimum(rng.choice([0, 1, 2, n - 1], 64), n - 1)
+        for r in range(64):
+            x[r, rng.choice(n, count[r], replace=False)] = -np.inf
+        out.append(x.astype(dtype_name))
+    return [x[:8] for x in out] if sample else out
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+@pytest.mark.parametrize("dtype", _param_dtypes())
+def test_neg_inf_entries(isa, dtype, func):
+    """-inf entries contribute exactly nothing: softmax gives 0 there, log_softmax -inf, and every
+    other output keeps its bound; a row's bits are its own, alone or among unmasked rows."""
+    f = getattr(lk, func)
+    smp = _sampled(dtype)
+    xs = neg_inf_rows(dtype.name, smp)
+    results = [f(x) for x in xs]
+    for x, r in zip(xs, results, strict=True):
+        if func != "logsumexp":
+            assert np.all(r[np.isneginf(x)] == (0 if func == "softmax" else -np.inf))
+        np.testing.assert_array_equal(f(x[::-1])[::-1], r)
+        np.testing.assert_array_equal(np.concatenate([f(x[i : i + 1]) for i in range(3)]), r[:3])
+    _check(
+        func,
+        dtype,
+        isa,
+        (
+            (x, r, _cached_exact("masked classes", dtype.name, func, i, sample=smp), -1)
+            for i, (x, r) in enumerate(zip(xs, results, strict=True))
+        ),
+        "masked classes (-inf)",
+    )
 
 
 @functools.cache

@@ -12,9 +12,10 @@
 //
 // Chosen by kernels/softmax.hpp for 2 <= n < short_rows_below at temperature 1, on the ISAs with
 // several lanes. A lane whose row needs more (a NaN, an infinity, an entry more than 87 (float) below
-// the max: -inf or a subnormal term) is redone by the row's own path; logsumexp's cancellation is
-// redone in double lanes (float: lse_wide_L, for rows of 2 and 4 gathered one row per lane) or in
-// long double (double: wide.hpp): lse_finish.
+// the max: -inf or a subnormal term) is redone by the row's own path, except softmax's and
+// log_softmax's masked lanes (every such entry -inf, the max finite), which stay. logsumexp's
+// cancellation is redone in double lanes (float: lse_wide_L, for rows of 2 and 4 gathered one row
+// per lane) or in long double (double: wide.hpp): lse_finish.
 //
 // Invariant: no lane depends on another: a row gets the same bits in any group, alone (a short
 // row's softmax_row comes here as a group of one) or in a batch, on any thread.
@@ -74,13 +75,15 @@ LOGITKIT_INLINE inline M short_row_redo(V m, V mn, M nan) {
 // One column's share of S' = Σ_{x_j<m} exp(x_j - m): x_j - m exact as hi + lo (TwoSum), e_j =
 // exp(hi + lo) from the polynomial and its 2^z scale (no lane reaching here is below fast_lo); a
 // lane at the max counts into k instead of into the sum. Returns e_j.
-template <class V, class Acc>
+// MASKED: a -inf entry (a masked class) gives e_j = 0 (rows_short_t's masked lanes).
+template <class V, class Acc, bool MASKED = false>
 LOGITKIT_INLINE inline V short_exp_term(V v, V m, V negm, V& k, Acc& acc, V& hi, V& lo) {
   using T = scalar_t<V>;
   hi = two_sum(v, negm, lo);
   V z;
   const V p = math::exp_poly<V, true>(hi, lo, z);
-  const V e = p * V::from_bits(slli(bits(z), math::exp_consts<T>::mant_bits));
+  V e = p * V::from_bits(slli(bits(z), math::exp_consts<T>::mant_bits));
+  if constexpr (MASKED) e = select(eq(v, V::set1(-lim<V>::inf)), V::zero(), e);
   const auto at = eq(v, m);
   k = k + mask_zero(at, V::set1(T(1)));
   acc_add(acc, select(at, V::zero(), e));
@@ -186,7 +189,7 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
   alignas(64) T pcol[SOFTMAX && scale_in_double<V> ? short_rows_below<V> : 1][W];  // softmax: the outputs
   // per lane: whether the row is redone by its own path, softmax's factor 1/(k + S'), log_softmax's
   // L as a pair, the max; and k, S' and L in double
-  alignas(64) T redo[W], inv[W], Lh[W], Ll[W], mt[W];
+  alignas(64) T redo[W], maskd[W], inv[W], Lh[W], Ll[W], mt[W];
   alignas(64) double Sd[W], kd[W], Ld[W];
   const V one = V::set1(T(1)), zero = V::zero();
   const T* const xend = x + rows * n;
@@ -221,15 +224,36 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       mn = min(mn, v);
       nan = mask_or(nan, isnan(v));
     }
-    const auto bad = short_row_redo(m, mn, nan);
+    auto bad = short_row_redo(m, mn, nan);
+    // Masked lanes (softmax, log_softmax): a lane whose entries below m + fast_lo are all -inf (a
+    // masked class: e = 0, softmax 0, log_softmax -inf), its max finite, stays in the lanes. Looked
+    // for only where some lane would be redone; a lane without -inf gets the same bits either way.
+    auto masked = lt(zero, zero);
+    if constexpr (K != ShortKind::logsumexp) {
+      if (any(bad)) {
+        const V pinf = V::set1(lim<V>::inf), ninf = V::set1(-lim<V>::inf);
+        V mnf = pinf;  // the min of the entries that are not -inf
+        for (std::size_t j = 0; j < n; ++j) {
+          const V v = V::load(cols[j]);
+          mnf = min(mnf, select(eq(v, ninf), pinf, v));
+        }
+        const auto still = mask_or(short_row_redo(m, mnf, nan), eq(m, ninf));
+        masked = mask_and(bad, mask_not(still));
+        bad = still;
+      }
+    }
     const V negm = neg(m);
     decltype(acc_make(V::zero())) acc;
     V k = zero;
-    for (std::size_t j = 0; j < n; ++j) {
-      V hi, lo;
-      const V e = short_exp_term(V::load(cols[j]), m, negm, k, acc, hi, lo);
-      if constexpr (SOFTMAX) store(ecol[j], e);
-    }
+    const auto exp_pass = [&](auto masked_c) LOGITKIT_INLINE {
+      for (std::size_t j = 0; j < n; ++j) {
+        V hi, lo;
+        const V e = short_exp_term<V, decltype(acc), decltype(masked_c)::value>(V::load(cols[j]), m, negm, k, acc, hi, lo);
+        if constexpr (SOFTMAX) store(ecol[j], e);
+      }
+    };
+    if (any(masked)) exp_pass(std::true_type{});
+    else exp_pass(std::false_type{});
     const auto kw = wide_of(k);
     acc_store(Sd, acc);
     acc_store(kd, kw);
@@ -254,6 +278,7 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       }
     }
     store(redo, mask_zero(bad, one));
+    store(maskd, mask_zero(masked, one));
     if constexpr (K == ShortKind::logsumexp) {
       store(mt, m);
       bool wide_low = false, wide_high = false;  // some lane's m + L cancels (lse_finish), by half
@@ -309,8 +334,10 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
           else log_softmax_row_maxrel<V>(x + r * n, y + r * n, n, 1.0);
         } else if constexpr (!SOFTMAX) {
           // from the row itself with lane l's m and L (the max-relative output pass: the same
-          // operations entry by entry), not transposed back
-          log_softmax_out<V, false, false>(x + r * n, y + r * n, n, mt[l], 1.0, Lh[l], Ll[l]);
+          // operations entry by entry), not transposed back; a masked row's -inf entries need lo
+          // cleared (MASK: -inf - m has a NaN lo), which changes no other entry
+          if (maskd[l] != T(0)) log_softmax_out<V, false, true>(x + r * n, y + r * n, n, mt[l], 1.0, Lh[l], Ll[l]);
+          else log_softmax_out<V, false, false>(x + r * n, y + r * n, n, mt[l], 1.0, Lh[l], Ll[l]);
         }
       }
     }
