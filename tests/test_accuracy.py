@@ -69,6 +69,21 @@ def _check(func, dtype, isa, cases, category):
     return worst
 
 
+def _check_family_results(func, dtype, isa, kind, xs, results, sample, category):
+    """_check of a family's row batches xs (results: func's outputs) against their cached
+    references (_cached_exact(kind, ...))."""
+    _check(
+        func,
+        dtype,
+        isa,
+        (
+            (x, r, _cached_exact(kind, dtype.name, func, i, sample=sample), -1)
+            for i, (x, r) in enumerate(zip(xs, results, strict=True))
+        ),
+        category,
+    )
+
+
 def _row_exact(x, func, **kw):
     return registry.BY_NAME[func].oracle(x, **kw)
 
@@ -183,16 +198,7 @@ def test_top_heavy_rows(isa, dtype, func):
             xc = x.copy()
             f(xc, out=xc)
             np.testing.assert_array_equal(xc, r)
-    _check(
-        func,
-        dtype,
-        isa,
-        (
-            (x, r, _cached_exact("top heavy", dtype.name, func, i, sample=smp), -1)
-            for i, (x, r) in enumerate(zip(xs, results, strict=True))
-        ),
-        "top-heavy rows",
-    )
+    _check_family_results(func, dtype, isa, "top heavy", xs, results, smp, "top-heavy rows")
 
 
 @functools.cache
@@ -311,15 +317,8 @@ def test_neg_inf_entries(isa, dtype, func):
             assert np.all(r[np.isneginf(x)] == (0 if func == "softmax" else -np.inf))
         np.testing.assert_array_equal(f(x[::-1])[::-1], r)
         np.testing.assert_array_equal(np.concatenate([f(x[i : i + 1]) for i in range(3)]), r[:3])
-    _check(
-        func,
-        dtype,
-        isa,
-        (
-            (x, r, _cached_exact("masked classes", dtype.name, func, i, sample=smp), -1)
-            for i, (x, r) in enumerate(zip(xs, results, strict=True))
-        ),
-        "masked classes (-inf)",
+    _check_family_results(
+        func, dtype, isa, "masked classes", xs, results, smp, "masked classes (-inf)"
     )
 
 
