@@ -935,9 +935,9 @@ def _confident_work(name: str, np_fn: Factory, reduce: bool = False) -> Work:
     return Work(f"{name}_confident", w.contenders, make=confident_make)
 
 
-def _masked_work(name: str, np_fn: Factory) -> Work:
+def _masked_work(name: str, np_fn: Factory, reduce: bool = False) -> Work:
     """The row work ``name`` on masked logits (masked_make), named ``<name>_masked``."""
-    w = _row_work(name, np_fn)
+    w = _row_work(name, np_fn, reduce)
     return Work(f"{name}_masked", w.contenders, make=masked_make)
 
 
@@ -1414,6 +1414,7 @@ WORKS: dict[str, Work] = {
         _row_work("softmax", np_softmax),
         _masked_work("softmax", np_softmax),
         _row_work("logsumexp", np_logsumexp, reduce=True),
+        _masked_work("logsumexp", np_logsumexp, reduce=True),
         # logsumexp(x) with no out=, as most callers write it: its small-call path needs out=None
         Work(
             "logsumexp_alloc",
@@ -1629,6 +1630,18 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("softmax_masked", (131072, 32)),
         ("log_softmax_masked", (131072, 32)),
         ("log_softmax_masked", (419430, 10)),
+    ],
+    # direct_sum_pass<MASKED>: rows of four vectors or more with -inf entries (one per row) taken
+    # by the direct sum instead of the max-relative path
+    "masked rows in the direct sum": [
+        ("softmax_masked", (41943, 100)),
+        ("softmax_masked", (4194, 1000)),
+        ("softmax_masked", (131, 32000)),
+        ("log_softmax_masked", (41943, 100)),
+        ("log_softmax_masked", (4194, 1000)),
+        ("log_softmax_masked", (131, 32000)),
+        ("logsumexp_masked", (41943, 100)),
+        ("logsumexp_masked", (4194, 1000)),
     ],
     # log_softmax_rows_grouped: a top-heavy row's S' summed from the exps its sum pass stored
     "top-heavy reuse": [

@@ -218,6 +218,8 @@ def _cached_exact(kind: str, dtype_name: str, func: str, i: int, extra=None, *, 
         return _row_exact(exp_range_rows(dtype_name, sample)[i], func)
     if kind == "masked classes":
         return _row_exact(neg_inf_rows(dtype_name, sample)[i], func)
+    if kind == "masked long rows":
+        return _row_exact(masked_long_rows(dtype_name, sample)[i], func)
     if kind == "near zero":
         return _row_exact(near_zero_lse_rows(dtype_name, sample)[i], func)
     if kind == "partial cancel":
@@ -320,6 +322,79 @@ def test_neg_inf_entries(isa, dtype, func):
     _check_family_results(
         func, dtype, isa, "masked classes", xs, results, smp, "masked classes (-inf)"
     )
+
+
+@functools.cache
+def masked_long_rows(dtype_name: str, sample: bool = False):
+    """Masked rows of 64 to 4100 entries (the direct sum's paths: row groups, softmax's one-row and
+    queued paths, rows past the first sum block), N(0, 3^2) entries, the kinds in turn: none masked;
+    one, a quarter, or all but one at -inf; far below the max (-1e5, the dtype's extreme, max - 120
+    or - 760: they act as -inf); below exp's range but not that far (max - 100 or - 716: exp(x - m)
+    is not negligible); a top-heavy masked row (one entry 30 above the rest); an entry above exp's
+    range with a -inf (sample: one row of each kind per length)."""
+    rng = _rng(11, int(dtype_name == "float64"))
+    f32 = dtype_name == "float32"
+    lim, far, below = (87.0, 120.0, 100.0) if f32 else (708.0, 760.0, 716.0)
+    assert lim < below < (104.0 if f32 else 746.0)
+    extreme = -3e38 if f32 else -1e300
+    out = []
+    for n in [64, 65, 100, 200, 1000, 1100, 2100, 4100]:
+        x = rng.normal(0, 3, (24, n))
+        for r in range(24):
+            kind, row = r % 8, x[r]
+            where = rng.choice(n, max(1, n // 4), replace=False)
+            if kind == 1:
+                row[where[:1]] = -np.inf
+            elif kind == 2:
+                row[where] = -np.inf
+            elif kind == 3:
+                row[np.arange(n) != rng.integers(n)] = -np.inf
+            elif kind == 4:
+                row[where[:3]] = [-1e5, extreme, row.max() - far]
+                row[where[3:6]] = -np.inf
+            elif kind == 5:
+                row -= row.max()  # max 0: below exp's range, not far below the max
+                row[where[:2]] = row.max() - below
+                row[where[2:4]] = -np.inf
+            elif kind == 6:
+                row[where[0]] = row.max() + 30
+                row[where[1:5]] = -np.inf
+            elif kind == 7:
+                row[where[0]] = lim + 5
+                row[where[1:3]] = -np.inf
+        out.append(x.astype(dtype_name))
+    return [x[:8] for x in out] if sample else out
+
+
+@pytest.mark.parametrize("func", ROW_FUNCS)
+@pytest.mark.parametrize("dtype", _param_dtypes())
+def test_masked_long_rows(isa, dtype, func):
+    """Masked long rows (masked_long_rows): exact 0 / -inf at -inf entries, every output within its
+    bound, a row's bits its own (alone, in the batch, the batch reversed) and, for log_softmax,
+    the same in place; softmax in place (another path) within its bound."""
+    f = getattr(lk, func)
+    smp = _sampled(dtype)
+    xs = masked_long_rows(dtype.name, smp)
+    results = [f(x) for x in xs]
+    in_place = []
+    for x, r in zip(xs, results, strict=True):
+        if func != "logsumexp":
+            assert np.all(r[np.isneginf(x)] == (0 if func == "softmax" else -np.inf))
+        np.testing.assert_array_equal(f(x[::-1])[::-1], r)
+        np.testing.assert_array_equal(np.concatenate([f(x[i : i + 1]) for i in range(8)]), r[:8])
+        if func != "logsumexp":
+            y = x.copy()
+            f(y, out=y)
+            in_place.append(y)
+            if func == "log_softmax":
+                np.testing.assert_array_equal(y, r)
+    _check_family_results(
+        func, dtype, isa, "masked long rows", xs, results, smp, "masked long rows"
+    )
+    if func == "softmax":
+        _check_family_results(
+            func, dtype, isa, "masked long rows", xs, in_place, smp, "masked long rows in place"
+        )
 
 
 @functools.cache

@@ -70,7 +70,8 @@ inline void softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
     return rows_short<V, ShortKind::softmax>(x, y, rows, n);
   }
   if (group_rows<V>(n, temp) && rows_per_group(n) == 1 && x != y) return softmax_rows_queued<V>(x, y, rows, n);
-  for (std::size_t r = 0; r < rows; ++r) softmax_row_direct_or_maxrel<V>(x + r * n, y + r * n, n, temp);
+  MaskedRows masked;
+  for (std::size_t r = 0; r < rows; ++r) softmax_row_direct_or_maxrel<V>(x + r * n, y + r * n, n, temp, &masked);
 }
 
 // out[r] = logsumexp of row r of `rows` contiguous rows of n.

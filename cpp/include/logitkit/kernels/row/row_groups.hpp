@@ -73,7 +73,8 @@ inline void group_log_k_plus(const double* k, const double* Sp, double* out, std
 
 // log_softmax of rows several at a time, each phase for every row of the group before the next:
 //  1. the direct sums (row_direct_sum: S = Σ exp(x_j) with no max pass where every logit is inside
-//     exp's range; rows outside it, or with a NaN, take the max-relative path at the end). Unless
+//     exp's range or -inf, a masked class; rows outside it, or with a NaN, take the max-relative
+//     path at the end). Unless
 //     in place, the pass also writes exp(x) to y, which the last pass overwrites: the output's cache
 //     misses are taken while the exp arithmetic runs, and a top-heavy row reuses those exps (long
 //     rows: only while the rows come top-heavy, see step 5);
@@ -105,6 +106,7 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
   const bool queued = queue || stream;  // outputs through `pending`
   bool store_exps = !queue && !stream;
   OutputQueue<V, true> pending;
+  MaskedRows masked;
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
     const std::size_t g = rows - r0 < per ? rows - r0 : per;
     for (std::size_t i = 0; i < G; ++i) {  // entries past g: harmless values
@@ -115,9 +117,10 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
       const bool st = store_exps && yr != xr;
-      if (queued) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending)
-                             : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending);
-      else ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr) : row_direct_sum<V, false>(xr, n, S[i], m[i]);
+      if (queued) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending, &masked)
+                             : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending, &masked);
+      else ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, static_cast<NoSide*>(nullptr), &masked)
+                      : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, static_cast<NoSide*>(nullptr), &masked);
       if (ok[i]) md[i] = double(m[i]);
     }
     pending.finish();
@@ -165,13 +168,14 @@ inline void logsumexp_rows_grouped(const scalar_t<V>* x, scalar_t<V>* out, std::
   const std::size_t per = rows_per_group(n);
   alignas(64) double S[G], L[G];
   bool ok[G];
+  MaskedRows masked;
   for (std::size_t r0 = 0; r0 < rows; r0 += per) {
     const std::size_t g = rows - r0 < per ? rows - r0 : per;
     for (std::size_t i = 0; i < G; ++i) S[i] = 1;
     for (std::size_t i = 0; i < g; ++i) {
       T m;
       double s;
-      ok[i] = row_direct_sum<V>(x + (r0 + i) * n, n, s, m);
+      ok[i] = row_direct_sum<V>(x + (r0 + i) * n, n, s, m, nullptr, static_cast<NoSide*>(nullptr), &masked);
       if (ok[i]) S[i] = s;
     }
     group_log<V>(S, L, g);

@@ -18,13 +18,15 @@
 
 #include "../../math/exp.hpp"
 #include "basics.hpp"
+#include "direct_sum.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
 namespace kernels {
 
 // k and S' = Σ_{x_j < m} e_j·e^-m from e_j = exp(x_j) as the direct pass stored them (every x_j
-// finite, |x_j| <= 87 for float): the top-heavy log_softmax row's exact sum without a second exp.
+// finite, |x_j| <= 87 for float, or masked: e_j = 0, direct_sum.hpp): the top-heavy log_softmax
+// row's exact sum without a second exp.
 // Each e_j is within an ulp of exp(x_j), and the max entries are left out, not subtracted: S' keeps
 // the relative accuracy that -log1p(S'), the top entry's output, needs.
 template <class V, bool STORED>
@@ -37,8 +39,10 @@ inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, st
   auto ev = [&](std::size_t i, std::size_t r) LOGITKIT_INLINE {
     if constexpr (STORED) {
       return r == W ? V::load(e + i) : load_partial<V>(e + i, r, T(0));
-    } else {  // as row_direct_sum computed them
-      return math::exp_normal(r == W ? V::load(x + i) : load_partial<V>(x + i, r, m));
+    } else {  // as row_direct_sum computed them (an entry below the range, masked there: 0)
+      const V a = r == W ? V::load(x + i) : load_partial<V>(x + i, r, m);
+      const auto z = lt(a, V::set1(-direct_sum_limit<T>));
+      return select(z, V::zero(), math::exp_normal(select(z, V::zero(), a)));
     }
   };
   CompensatedSum<V> total;  // blocks as in row_expsum_t: float64 rows of 32000 need it
