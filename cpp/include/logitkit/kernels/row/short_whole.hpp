@@ -12,17 +12,21 @@
 // together so that each row's sum ends in one lane. softmax's exps wait in a small buffer for the
 // last pass, which writes each output once. Kept while it pays (docs/architecture.md, "Fast
 // paths"): bench/compare.py cases softmax/131072x32, softmax/87381x48, softmax/262144x16,
-// logsumexp/131072x32, logsumexp/262144x16, and softmax_masked/131072x32 for the declined rows.
+// logsumexp/131072x32, logsumexp/262144x16; for masked rows (a -inf entry, taken by the masked
+// first pass) softmax_masked/131072x32, softmax_masked/262144x16, logsumexp_masked/131072x32,
+// logsumexp_masked/262144x16.
 //
 // The formulas are the direct path's (direct_sum.hpp): y_j = exp(x_j)·(1/S) and logsumexp = log S,
 // but with each exp widened to double exactly and added there, and 1/S applied with one rounding
 // (scale_pair): after exp, softmax's only rounding is the last one.
 //
 // Invariant: a row's result depends only on the row. Each lane of the transposition holds one row,
-// and every row's sum is added in the same order whichever slot it has. A row that the direct sum
-// declines (an entry outside exp's normal range, a NaN, 1/S not a normal number, logsumexp's
-// |log S| < 1) gets the short-row kernel's result, which does not depend on the rows beside it
-// (DeclinedRows); softmax's input is intact because the path never runs in place.
+// and every row's sum is added in the same order whichever slot it has. A row with -inf entries
+// gets the masked pass's result whichever pass saw it first (the two agree on every other row). A
+// row that the direct sum declines (an entry outside exp's normal range other than -inf, a NaN, a
+// row of -inf only, 1/S not a normal number, logsumexp's |log S| < 1) gets the short-row kernel's
+// result, which does not depend on the rows beside it (DeclinedRows); softmax's input is intact
+// because the path never runs in place.
 #pragma once
 #include "../../simd/isa_namespace.hpp"
 #include <cstddef>
@@ -87,13 +91,14 @@ LOGITKIT_INLINE inline void scale_pair(const scalar_t<V>* e, scalar_t<V>* y, std
 // logsumexp's pass 1 for a group of g <= D::size rows of C vectors at x, row by row: softmax's
 // pass 1 without storing the exps. u[l]: row l's exps, each widened to double and added lane-wise
 // (a slot past g: 1.0, a harmless sum). Bit l of the result: row l has an entry outside exp's
-// normal range or a NaN (nge: |x| > limit, or unordered).
-template <class V, std::size_t C>
+// normal range or a NaN (nge: |x| > limit, or unordered). MASKED: a -inf entry (a masked class)
+// is not outside: its term is exactly 0.
+template <class V, std::size_t C, bool MASKED>
 LOGITKIT_INLINE inline std::uint32_t lse_whole_sums(const scalar_t<V>* x, std::size_t g, wide_lanes_t<V>* u) {
   using T = scalar_t<V>;
   using D = wide_lanes_t<V>;
   constexpr std::size_t W = V::size, R = D::size, n = C * W;
-  const V limit = V::set1(direct_sum_limit<T>);
+  const V limit = V::set1(direct_sum_limit<T>), ninf = V::set1(-lim<V>::inf);
   for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) prefetch_read<V>(x, prefetch_ahead + b);
   std::uint32_t dec = 0;
   for (std::size_t l = 0; l < R; ++l) {
@@ -104,9 +109,16 @@ LOGITKIT_INLINE inline std::uint32_t lse_whole_sums(const scalar_t<V>* x, std::s
     auto acc = acc_make(V::zero());
     auto out = lt(V::zero(), V::zero());  // (no lane)
     for (std::size_t c = 0; c < C; ++c) {
-      const V a = V::load(x + l * n + c * W);
-      out = mask_or(out, nge(limit, abs(a)));
-      acc_add(acc, math::exp_normal(a));
+      V a = V::load(x + l * n + c * W);
+      if constexpr (MASKED) {
+        const auto z = eq(a, ninf);
+        a = select(z, V::zero(), a);
+        out = mask_or(out, nge(limit, abs(a)));
+        acc_add(acc, select(z, V::zero(), math::exp_normal(a)));
+      } else {
+        out = mask_or(out, nge(limit, abs(a)));
+        acc_add(acc, math::exp_normal(a));
+      }
     }
     dec |= std::uint32_t(any(out)) << l;
     u[l] = acc_lanes(acc);
@@ -119,13 +131,21 @@ LOGITKIT_INLINE inline std::uint32_t lse_whole_sums(const scalar_t<V>* x, std::s
 // declined (masked rows with -inf entries for softmax, log-probabilities for logsumexp) then costs
 // that kernel's own time plus the first pass, not a kernel call per row. out: softmax's rows (row
 // r at out + r·n) or logsumexp's results (out[r]). Out of line: the hot loops stay as they are.
-template <class V, ShortKind K, std::size_t n>
+// RETRY: the rows are first redone by the masked pass of this path (a row with -inf entries gets
+// the result it gets there whichever pass saw it first); `masked` counts the rows that pass took,
+// and only the rows it declines reach the short-row kernel.
+template <class V, std::size_t C, bool MASKED>
+inline std::size_t softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows);
+template <class V, std::size_t C, bool MASKED>
+inline std::size_t logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows);
+
+template <class V, ShortKind K, std::size_t n, bool RETRY = false>
 struct DeclinedRows {
   using T = scalar_t<V>;
   static constexpr std::size_t W = V::size;
   alignas(64) T x[W * n];
   std::size_t at[W];
-  std::size_t count = 0;
+  std::size_t count = 0, declined = 0, masked = 0;
   LOGITKIT_NOINLINE void add(const T* xr, std::size_t r, T* out) {
     for (std::size_t i = 0; i < n; i += W) store(x + count * n + i, V::load(xr + i));
     at[count++] = r;
@@ -134,7 +154,14 @@ struct DeclinedRows {
   LOGITKIT_NOINLINE void redo(T* out) {
     if (count == 0) return;
     alignas(64) T res[K == ShortKind::logsumexp ? W : W * n];
-    rows_short<V, K>(x, res, count, n);
+    if constexpr (RETRY) {
+      const std::size_t d = K == ShortKind::logsumexp ? logsumexp_rows_whole_t<V, n / W, true>(x, res, count)
+                                                       : softmax_rows_whole_t<V, n / W, true>(x, res, count);
+      masked += count - d;
+    } else {
+      rows_short<V, K>(x, res, count, n);
+    }
+    declined += count;
     for (std::size_t i = 0; i < count; ++i) {
       if constexpr (K == ShortKind::logsumexp) {
         out[at[i]] = res[i];
@@ -147,12 +174,17 @@ struct DeclinedRows {
 };
 
 // softmax of rows of C vectors each; x != y. (Compiled only for ISAs with several lanes.)
-template <class V, std::size_t C>
-inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows) {
+// MASKED: a -inf entry (a masked class) is taken, its output exactly 0, at a compare and two
+// selects per vector; a row of -inf only is declined (1/S infinite). The unmasked pass runs first
+// and sets its declined rows aside for the masked pass (DeclinedRows with RETRY); once that pass
+// has taken a row, the rest of the batch runs the masked pass directly. A row without -inf gets
+// the same bits from either pass. Returns the number of rows sent to the short-row kernel.
+template <class V, std::size_t C, bool MASKED>
+inline std::size_t softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows) {
   using T = scalar_t<V>;
   using D = wide_lanes_t<V>;
   constexpr std::size_t W = V::size, R = D::size, n = C * W;
-  const V limit = V::set1(direct_sum_limit<T>);
+  const V limit = V::set1(direct_sum_limit<T>), ninf = V::set1(-lim<V>::inf);
   // Each group's last pass runs after the next group's first pass, not at once: by then its
   // division has finished, where at once the pass would wait on it. Two sets of exps, 1/S pairs and
   // declined bits: the group being summed and the one waiting for its last pass. The exps wait in
@@ -162,7 +194,7 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   alignas(64) T f[2][W], fl[2][W];
   std::uint32_t declined[2] = {0, 0};
   std::size_t wait_r0 = 0, wait_g = 0;  // the waiting group: its first row and row count
-  DeclinedRows<V, ShortKind::softmax, n> declined_rows;
+  DeclinedRows<V, ShortKind::softmax, n, !MASKED> declined_rows;
   // Pass 2 of the group in set b: y = e·(1/S), or the row set aside (declined_rows).
   const auto last_pass = [&](int b, std::size_t p0, std::size_t pg) {
     for (std::size_t l = 0; l < pg; ++l) {
@@ -174,6 +206,13 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   };
   int cur = 0;
   for (std::size_t r0 = 0; r0 < rows; r0 += R, cur ^= 1) {
+    if constexpr (!MASKED) {
+      if (declined_rows.masked) {  // the batch comes masked: the masked pass for the rest
+        if (wait_g) last_pass(cur ^ 1, wait_r0, wait_g);
+        declined_rows.redo(y);
+        return softmax_rows_whole_t<V, C, true>(x + r0 * n, y + r0 * n, rows - r0);
+      }
+    }
     const std::size_t g = rows - r0 < R ? rows - r0 : R;
     for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
     // Pass 1, row by row: e = exp(x) into the buffer, each widened to double and added lane-wise
@@ -191,9 +230,16 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
       auto acc = acc_make(V::zero());
       auto out = lt(V::zero(), V::zero());  // (no lane)
       for (std::size_t c = 0; c < C; ++c) {
-        const V a = V::load(xr + c * W);
-        out = mask_or(out, nge(limit, abs(a)));
-        const V e = math::exp_normal(a);
+        V a = V::load(xr + c * W), e;
+        if constexpr (MASKED) {
+          const auto z = eq(a, ninf);
+          a = select(z, V::zero(), a);
+          out = mask_or(out, nge(limit, abs(a)));
+          e = select(z, V::zero(), math::exp_normal(a));
+        } else {
+          out = mask_or(out, nge(limit, abs(a)));
+          e = math::exp_normal(a);
+        }
         store(er + c * W, e);
         acc_add(acc, e);
       }
@@ -207,6 +253,7 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
     for (std::size_t j = 1; j < R; ++j) S = S + u[j];
     const D F = D::set1(1.0) / S;
     declined[cur] = dec | mask_bits(nge(F, D::set1(0x1p-100)));  // 1/S below the normal range, or NaN
+    if constexpr (MASKED) declined[cur] |= mask_bits(eq(F, D::set1(lim<D>::inf)));  // S = 0: all -inf
     // 1/S as a pair of the lane type (short_split, on an accumulator holding F in every half)
     auto Fw = acc_make(V::zero());
     Fw.a = F;
@@ -219,14 +266,17 @@ inline void softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   }
   if (wait_g) last_pass(cur ^ 1, wait_r0, wait_g);
   declined_rows.redo(y);
+  return declined_rows.declined;
 }
 
 // logsumexp of rows of C vectors each: out[r] = log S, S the row's direct sum. log S errs by S's
 // relative error, absolute: a row whose |log S| < 1, and a row the direct sum declines (an entry
 // outside exp's normal range, a NaN, S beyond 2^1000: double rows near 708), takes the short-row
 // kernel's result (which does not depend on the row's neighbours).
-template <class V, std::size_t C>
-inline void logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows) {
+// MASKED, the set-aside rows and the return value: as in softmax_rows_whole_t (a row of -inf only,
+// S = 0, is declined).
+template <class V, std::size_t C, bool MASKED>
+inline std::size_t logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows) {
   using T = scalar_t<V>;
   using D = wide_lanes_t<V>;
   constexpr std::size_t W = V::size, R = D::size, n = C * W;
@@ -237,7 +287,7 @@ inline void logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out, std::
   D L_wait = D::zero();
   std::uint32_t dec_wait = 0;
   std::size_t wait_r0 = 0, wait_g = 0;  // the waiting group: its first row and row count
-  DeclinedRows<V, ShortKind::logsumexp, n> declined_rows;
+  DeclinedRows<V, ShortKind::logsumexp, n, !MASKED> declined_rows;
   const auto finish = [&]() {
     alignas(64) double L[R];
     store(L, L_wait);
@@ -248,21 +298,30 @@ inline void logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out, std::
     }
   };
   for (std::size_t r0 = 0; r0 < rows; r0 += R) {
+    if constexpr (!MASKED) {
+      if (declined_rows.masked) {  // the batch comes masked: the masked pass for the rest
+        if (wait_g) finish();
+        declined_rows.redo(out);
+        return logsumexp_rows_whole_t<V, C, true>(x + r0 * n, out + r0, rows - r0);
+      }
+    }
     const std::size_t g = rows - r0 < R ? rows - r0 : R;
     D u[R];
-    std::uint32_t dec = lse_whole_sums<V, C>(x + r0 * n, g, u);
+    std::uint32_t dec = lse_whole_sums<V, C, MASKED>(x + r0 * n, g, u);
     if (wait_g) finish();
     // S per row: after the transposition u[j] lane l is part j of row l's sum; added in order.
     transpose(u);
     D S = u[0];
     for (std::size_t j = 1; j < R; ++j) S = S + u[j];
     dec |= mask_bits(nge(D::set1(0x1p1000), S));  // (log_pos needs a finite S)
+    if constexpr (MASKED) dec |= mask_bits(eq(S, D::zero()));  // all -inf (log_pos needs S > 0)
     L_wait = math::log_pos<D, NR>(S);
     dec_wait = dec | mask_bits(nge(abs(L_wait), D::set1(1.0)));
     wait_r0 = r0, wait_g = g;
   }
   if (wait_g) finish();
   declined_rows.redo(out);
+  return declined_rows.declined;
 }
 
 // f(std::integral_constant<std::size_t, C>{}) for rows of n = C·V::size, C = 1, 2 or 3.
@@ -278,14 +337,14 @@ inline void by_vector_count(std::size_t n, F&& f) {
 template <class V>
 inline void softmax_rows_whole(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   if constexpr (short_rows_below<V> > 0)
-    by_vector_count<V>(n, [&](auto c) { softmax_rows_whole_t<V, decltype(c)::value>(x, y, rows); });
+    by_vector_count<V>(n, [&](auto c) { softmax_rows_whole_t<V, decltype(c)::value, false>(x, y, rows); });
 }
 
 // logsumexp of `rows` contiguous rows of n (short_whole_fits_lse<V>(n)), temperature 1.
 template <class V>
 inline void logsumexp_rows_whole(const scalar_t<V>* x, scalar_t<V>* out, std::size_t rows, std::size_t n) {
   if constexpr (short_rows_below<V> > 0)
-    by_vector_count<V>(n, [&](auto c) { logsumexp_rows_whole_t<V, decltype(c)::value>(x, out, rows); });
+    by_vector_count<V>(n, [&](auto c) { logsumexp_rows_whole_t<V, decltype(c)::value, false>(x, out, rows); });
 }
 
 }  // namespace kernels
