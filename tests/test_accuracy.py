@@ -408,8 +408,9 @@ def test_masked_long_rows(isa, dtype, func):
 @functools.cache
 def near_zero_lse_rows(dtype_name: str, sample: bool = False):
     """Rows whose logsumexp is (nearly) 0 while max and log(sum) are not: m + L cancels.
-    [a, log(1 - e^a)] rounded to the dtype, in both orders, a three-entry variant, and
-    log-probability rows of 6 to 48 entries among ordinary rows (sample: 16 rows of each)."""
+    [a, log(1 - e^a)] rounded to the dtype, in both orders, a three-entry variant,
+    log-probability rows of 6 to 48 entries among ordinary rows, and the same with -inf entries
+    (masked classes), 3 to 48 entries (sample: 16 rows of each)."""
     rng = _rng(7, int(dtype_name == "float64"))
     a = -np.exp(rng.uniform(np.log(1e-3), np.log(5.0), 64))
     b = np.log1p(-np.exp(a))
@@ -422,6 +423,15 @@ def near_zero_lse_rows(dtype_name: str, sample: bool = False):
         z = rng.normal(0, 3, (53, n))
         lp = z - z.max(axis=1, keepdims=True)
         lp -= np.log(np.exp(lp).sum(axis=1, keepdims=True))
+        rows.append(np.where(rng.random((53, 1)) < 0.6, lp, z))
+    # masked log-probability rows (a cancelling row's sum, taken again in a wider type, sees its
+    # -inf entries too) among masked N(0, 9) rows, 1 to n - 2 entries masked
+    for n in (3, 6, 10, 12, 24, 32, 48):
+        z = rng.normal(0, 3, (53, n))
+        for r in range(53):
+            z[r, rng.choice(n, 1 + r % (n - 2), replace=False)] = -np.inf
+        m = z.max(axis=1, keepdims=True)
+        lp = z - (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))
         rows.append(np.where(rng.random((53, 1)) < 0.6, lp, z))
     return [r.astype(dtype_name)[: 16 if sample else None] for r in rows]
 

@@ -12,8 +12,8 @@
 //
 // Chosen by kernels/softmax.hpp for 2 <= n < short_rows_below at temperature 1, on the ISAs with
 // several lanes. A lane whose row needs more (a NaN, an infinity, an entry more than 87 (float) below
-// the max: -inf or a subnormal term) is redone by the row's own path, except softmax's and
-// log_softmax's masked lanes (every such entry -inf, the max finite), which stay. logsumexp's
+// the max: -inf or a subnormal term) is redone by the row's own path, except masked lanes (every
+// such entry -inf, the max finite), which stay. logsumexp's
 // cancellation is redone in double lanes (float: lse_wide_L, for rows of 2 and 4 gathered one row
 // per lane) or in long double (double: wide.hpp): lse_finish.
 //
@@ -148,17 +148,21 @@ inline LseFinish lse_finish(double m, double L) {
 // by L/|m + L|; from double exps, about an ulp of double. Both ways of reaching it
 // (logsumexp_lanes_wide, and rows_narrow_t's gathered lanes) take L here: a row gets the same bits
 // from either.
+// A -inf entry (a masked lane's) adds nothing: it is replaced by m for the arithmetic and its term
+// left out, so no NaN is formed.
 template <class D, class Col>
 LOGITKIT_INLINE inline D lse_wide_L(Col col, std::size_t n, D m) {
-  const D one = D::set1(1.0), zero = D::zero();
+  const D one = D::set1(1.0), zero = D::zero(), ninf = D::set1(-lim<D>::inf);
   D S = zero, k = zero;
   for (std::size_t j = 0; j < n; ++j) {
-    const D xj = col(j);
+    const D x0 = col(j);
+    const auto masked = eq(x0, ninf);
+    const D xj = select(masked, m, x0);
     D lo;
     const D hi = two_sum(xj, neg(m), lo);
-    const auto at = eq(xj, m);
+    const auto at = eq(x0, m);
     k = k + mask_zero(at, one);
-    S = S + select(at, zero, math::exp_normal<D, true>(hi, lo));
+    S = S + select(mask_or(at, masked), zero, math::exp_normal<D, true>(hi, lo));
   }
   return math::log_k_plus(k, S);
 }
@@ -225,22 +229,21 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       nan = mask_or(nan, isnan(v));
     }
     auto bad = short_row_redo(m, mn, nan);
-    // Masked lanes (softmax, log_softmax): a lane whose entries below m + fast_lo are all -inf (a
-    // masked class: e = 0, softmax 0, log_softmax -inf), its max finite, stays in the lanes. Looked
-    // for only where some lane would be redone; a lane without -inf gets the same bits either way.
+    // Masked lanes: a lane whose entries below m + fast_lo are all -inf (a masked class: e = 0,
+    // softmax 0, log_softmax -inf, nothing added to logsumexp), its max finite, stays in the lanes.
+    // Looked for only where some lane would be redone; a lane without -inf gets the same bits
+    // either way.
     auto masked = lt(zero, zero);
-    if constexpr (K != ShortKind::logsumexp) {
-      if (any(bad)) {
-        const V pinf = V::set1(lim<V>::inf), ninf = V::set1(-lim<V>::inf);
-        V mnf = pinf;  // the min of the entries that are not -inf
-        for (std::size_t j = 0; j < n; ++j) {
-          const V v = V::load(cols[j]);
-          mnf = min(mnf, select(eq(v, ninf), pinf, v));
-        }
-        const auto still = mask_or(short_row_redo(m, mnf, nan), eq(m, ninf));
-        masked = mask_and(bad, mask_not(still));
-        bad = still;
+    if (any(bad)) {
+      const V pinf = V::set1(lim<V>::inf), ninf = V::set1(-lim<V>::inf);
+      V mnf = pinf;  // the min of the entries that are not -inf
+      for (std::size_t j = 0; j < n; ++j) {
+        const V v = V::load(cols[j]);
+        mnf = min(mnf, select(eq(v, ninf), pinf, v));
       }
+      const auto still = mask_or(short_row_redo(m, mnf, nan), eq(m, ninf));
+      masked = mask_and(bad, mask_not(still));
+      bad = still;
     }
     const V negm = neg(m);
     decltype(acc_make(V::zero())) acc;
