@@ -255,6 +255,79 @@ def test_cross_entropy_against_oracle(isa, dtype, layout, kind, weighted, eps, s
         check_grad(f"{name} grad", grads[reduction], eg, dtype, isa, scale)
 
 
+def _ce_per_item(x, label, kw):
+    """Per-item loss and gradient, and the loss alone, with no floating-point error raised; the
+    loss alone has the bits of the loss with its gradient (the label-on-top rows sum the other
+    classes' exps in either pass, in the same order)."""
+    with np.errstate(all="raise"):
+        loss, g = lk.cross_entropy_with_grad(x, label, reduction="none", **kw)
+        loss_only = lk.cross_entropy(x, label, reduction="none", **kw)
+    np.testing.assert_array_equal(loss_only, loss)
+    return loss, g, loss_only
+
+
+@pytest.mark.parametrize("n", [3, 19, 100, 1000, 1100])
+@dtypes
+def test_cross_entropy_masked_rows(isa, dtype, n):
+    """Rows with masked classes (-inf logits, or finite ones far below the max: -1e5, max - 120 /
+    - 760), the kinds in turn: one or a third of the classes masked, a top-heavy masked row with
+    the label on its top class or elsewhere, the label's own logit masked (+inf loss) or far below
+    (a large finite loss), and an entry below exp's range but near the max. With and without class
+    weights and label smoothing: the loss and gradient within their bounds, the loss alone with the
+    bits of the loss with its gradient, and every row's bits its own (alone, or the batch
+    reversed)."""
+    rng = np.random.default_rng(_seed("masked", dtype.name, n))
+    f32 = dtype == np.float32
+    far, below = (120.0, 100.0) if f32 else (760.0, 716.0)
+    rows = 48
+    x = rng.normal(0.0, 3.0, (rows, n))
+    label = rng.integers(0, n, rows)
+    for i in range(rows):
+        kind, row = i % 8, x[i]
+        others = np.delete(np.arange(n), label[i])
+        pick = rng.choice(others, max(1, min(len(others), n // 3)), replace=False)
+        if kind == 0:
+            row[pick[0]] = -np.inf
+        elif kind == 1:
+            row[pick] = -np.inf
+        elif kind in (2, 3):  # top-heavy: the top class on the label (2) or elsewhere (3)
+            top = label[i] if kind == 2 else pick[0]
+            row[top] = row.max() + 12
+            row[pick[1:]] = -np.inf
+        elif kind == 4:
+            row[label[i]] = -np.inf
+            row[pick[:1]] = -np.inf
+        elif kind == 5:
+            row[label[i]] = -1e5
+            row[pick[:1]] = -np.inf
+        elif kind == 6:
+            row[pick[:2]] = [-1e5, row.max() - far][: len(pick[:2])]
+            row[pick[2:3]] = -np.inf
+        elif kind == 7:
+            row -= row.max()
+            row[pick[:1]] = -below
+            row[pick[1:2]] = -np.inf
+    x = x.astype(dtype)
+    for weight in (None, rng.uniform(0.5, 2.0, n).astype(dtype)):
+        for eps in (0.0, 0.1):
+            kw = {"label_smoothing": eps, "weight": weight}
+            loss, g, _ = _ce_per_item(x, label, kw)
+            lr, gr = lk.cross_entropy_with_grad(x[::-1], label[::-1], reduction="none", **kw)
+            np.testing.assert_array_equal(lr[::-1], loss)
+            np.testing.assert_array_equal(gr[::-1], g)
+            for i in range(0, rows, 5):
+                li, gi = lk.cross_entropy_with_grad(
+                    x[i : i + 1], label[i : i + 1], reduction="none", **kw
+                )
+                np.testing.assert_array_equal(li, loss[i : i + 1])
+                np.testing.assert_array_equal(gi, g[i : i + 1])
+            exact = O.cross_entropy(x, label, reduction="none", **kw)
+            name = f"cross_entropy masked rows (eps {eps})"
+            check_loss(name, loss, exact, dtype, isa, "none")
+            eg, scale = O.cross_entropy_grad(x, label, reduction="none", with_scale=True, **kw)
+            check_grad(name + " grad", g, eg, dtype, isa, scale)
+
+
 @pytest.mark.parametrize("n", [3, 19, 100, 1000])
 @dtypes
 def test_cross_entropy_confident_rows(isa, dtype, n):
@@ -284,12 +357,7 @@ def test_cross_entropy_confident_rows(isa, dtype, n):
     for weight in weights:
         for eps in (0.0, 0.1):
             kw = {"label_smoothing": eps, "weight": weight}
-            with np.errstate(all="raise"):
-                loss, g = lk.cross_entropy_with_grad(x, label, reduction="none", **kw)
-                loss_only = lk.cross_entropy(x, label, reduction="none", **kw)
-            # the loss alone has the bits of the loss with its gradient (the label-on-top rows
-            # sum the other classes' exps in either pass, in the same order)
-            np.testing.assert_array_equal(loss_only, loss)
+            loss, g, loss_only = _ce_per_item(x, label, kw)
             exact = O.cross_entropy(x, label, reduction="none", **kw)
             name = f"cross_entropy confident rows (eps {eps})"
             check_loss(name, loss, exact, dtype, isa, "none")

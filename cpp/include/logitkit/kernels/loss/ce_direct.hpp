@@ -2,8 +2,9 @@
 // sum, then the gradient and the smoothing or soft-target term).
 //
 // Chosen by losses.hpp first for every row; it declines (returns false) the rows it cannot do
-// exactly, which then take ce_max_relative.hpp: a logit outside exp's normal range, NaN or
-// infinities, a gradient written over the logits, and top-heavy rows (one class above half the
+// exactly, which then take ce_max_relative.hpp: a logit outside exp's normal range (except masked
+// entries with a hard label and no smoothing: -inf, or far below the max), NaN or infinities, a
+// gradient written over the logits, and top-heavy rows (one class above half the
 // mass: flagged in `heavy`, so that the max-relative path reuses the exps of this pass) unless the
 // loss is a hard label's alone (no smoothing) and that label is not the heavy class.
 //
@@ -27,13 +28,17 @@ namespace kernels {
 
 // R = Σ_{c != t} exp(x_c) for the loss alone, the exps computed again and summed in the order of
 // ce_direct's pass 2 (LossAcc::over_row), so that the loss has the same bits with and without the
-// gradient.
+// gradient; an entry the direct sum took as masked (below exp's range) adds 0, as there.
 template <class V>
 inline double rest_sum(const scalar_t<V>* x, std::size_t n, std::size_t t) {
   constexpr std::size_t W = V::size;
   LossAcc<V> acc;
+  const V low = V::set1(-direct_sum_limit<scalar_t<V>>);
   auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
-    V e = m == W ? math::exp_normal(V::load(x + i)) : mask_zero(first_lanes<V>(m), math::exp_normal(load_partial<V>(x + i, m, x[i])));
+    const V xv = m == W ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);
+    const auto masked = lt(xv, low);  // (a masked entry, as the direct sum took it: 0)
+    V e = select(masked, V::zero(), math::exp_normal(select(masked, V::zero(), xv)));
+    if (m < W) e = mask_zero(first_lanes<V>(m), e);
     if (t >= i && t < i + W) e = select(mask_and(first_lanes<V>(t - i + 1), mask_not(first_lanes<V>(t - i))), V::zero(), e);
     acc.add(e);
   };
@@ -56,14 +61,22 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
                       const scalar_t<V>* w, scalar_t<V> soft_scale, scalar_t<V> soft_add, double coef,
                       scalar_t<V> g, scalar_t<V>* grad, double& S_out, double& term_out,
                       scalar_t<V>& m_out, scalar_t<V> thr, bool& flagged, bool& heavy,
-                      std::int64_t label = -1, double* rest = nullptr) {
+                      std::int64_t label = -1, double* rest = nullptr, MaskedRows* masked = nullptr) {
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   if (grad == x || n == 0) return false;
   double S;
   T m;
-  const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad) : row_direct_sum<V, false>(x, n, S, m);
+  // A hard label without smoothing takes masked rows (row_direct_sum: -inf entries, or far below the
+  // max, as terms of 0; their gradient entries are then 0), unless the label's own logit is below
+  // exp's range. With smoothing or a soft target every class's -log p_c enters the loss: declined.
+  constexpr bool can_mask = !SOFT && !SMOOTH;
+  MaskedRows row_only;  // (a row alone: the masked pass after the unmasked one declines)
+  MaskedRows* mr = can_mask && label >= 0 ? (masked ? masked : &row_only) : nullptr;
+  NoSide* none = nullptr;
+  const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad, none, mr) : row_direct_sum<V, false>(x, n, S, m, nullptr, none, mr);
   if (!ok) return false;
+  if (can_mask && label >= 0 && !(x[label] >= -direct_sum_limit<T>)) return false;
   // top-heavy: m is the max (unique: p > 1/2), exp(x) is in grad (if given). A hard label's loss
   // alone (label >= 0: no smoothing, no soft target) keeps the row when the label is below the max,
   // and with a gradient row also when the label holds the max: its -log p_t = log1p(R/e_t) and

@@ -131,6 +131,7 @@ inline void ce_hard_rows(const scalar_t<V>* x, std::ptrdiff_t x_stride, scalar_t
                                grad + std::ptrdiff_t(r) * grad_stride, 1.0);
   } else {
     CeGradQueue<V> queue;
+    MaskedRows masked;  // masked rows as ce_direct takes them (the same bits)
     for (std::size_t r = 0; r < rows; ++r) {
       const T* xr = x + std::ptrdiff_t(r) * x_stride;
       T* gr = grad + std::ptrdiff_t(r) * grad_stride;
@@ -143,7 +144,7 @@ inline void ce_hard_rows(const scalar_t<V>* x, std::ptrdiff_t x_stride, scalar_t
       const T xt = xr[tr];
       double S = 0;
       T m = 0;
-      const bool ok = row_direct_sum<V, true>(xr, n, S, m, gr, &queue);
+      const bool ok = row_direct_sum<V, true>(xr, n, S, m, gr, &queue, &masked) && xt >= -direct_sum_limit<T>;
       queue.finish();
       if (!ok) {
         const CeFix<V> no_fix{lim<V>::inf, false};  // (ce_fix_setup's answer without smoothing)
