@@ -178,7 +178,8 @@ struct DeclinedRows {
 // selects per vector; a row of -inf only is declined (1/S infinite). The unmasked pass runs first
 // and sets its declined rows aside for the masked pass (DeclinedRows with RETRY); once that pass
 // has taken a row, the rest of the batch runs the masked pass directly. A row without -inf gets
-// the same bits from either pass. Returns the number of rows sent to the short-row kernel.
+// the same bits from either pass. The masked pass returns the number of rows it sent to the
+// short-row kernel (DeclinedRows counts with it); the unmasked pass's value is not used.
 template <class V, std::size_t C, bool MASKED>
 inline std::size_t softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows) {
   using T = scalar_t<V>;
