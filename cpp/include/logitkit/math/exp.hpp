@@ -118,6 +118,13 @@ inline V exp_normal(V x, V lo = V::zero()) {
   return p * V::from_bits(slli(bits(z), C::mant_bits));
 }
 
+// exp(x) where z is false and exactly 0 where z is true: the lanes in z (a masked entry, -inf or
+// below exp's range) go into exp_normal as 0, so every lane exp_normal sees is in its range.
+template <class V, class M>
+inline V exp_normal_masked(V x, M z) {
+  return select(z, V::zero(), exp_normal(select(z, V::zero(), x)));
+}
+
 // exp(x)·(1 + lo). The common case, every lane's 2^n normal, costs one exact multiplication; a
 // vector with any lane outside [fast_lo, fast_hi] (checked only below when UPPER is false: the
 // caller promises x <= 0) takes exp_wide. NaN lanes stay on the fast path and give NaN.

@@ -37,7 +37,7 @@ inline double rest_sum(const scalar_t<V>* x, std::size_t n, std::size_t t) {
   auto step = [&](std::size_t i, std::size_t m) LOGITKIT_INLINE {
     const V xv = m == W ? V::load(x + i) : load_partial<V>(x + i, m, x[i]);
     const auto masked = lt(xv, low);  // (a masked entry, as the direct sum took it: 0)
-    V e = select(masked, V::zero(), math::exp_normal(select(masked, V::zero(), xv)));
+    V e = math::exp_normal_masked(xv, masked);
     if (m < W) e = mask_zero(first_lanes<V>(m), e);
     if (t >= i && t < i + W) e = select(mask_and(first_lanes<V>(t - i + 1), mask_not(first_lanes<V>(t - i))), V::zero(), e);
     acc.add(e);
@@ -73,8 +73,7 @@ inline bool ce_direct(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n,
   constexpr bool can_mask = !SOFT && !SMOOTH;
   MaskedRows row_only;  // (a row alone: the masked pass after the unmasked one declines)
   MaskedRows* mr = can_mask && label >= 0 ? (masked ? masked : &row_only) : nullptr;
-  NoSide* none = nullptr;
-  const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad, none, mr) : row_direct_sum<V, false>(x, n, S, m, nullptr, none, mr);
+  const bool ok = grad ? row_direct_sum<V, true>(x, n, S, m, grad, mr) : row_direct_sum<V, false>(x, n, S, m, nullptr, mr);
   if (!ok) return false;
   if (can_mask && label >= 0 && !(x[label] >= -direct_sum_limit<T>)) return false;
   // top-heavy: m is the max (unique: p > 1/2), exp(x) is in grad (if given). A hard label's loss

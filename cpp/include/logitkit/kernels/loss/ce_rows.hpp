@@ -144,7 +144,7 @@ inline void ce_hard_rows(const scalar_t<V>* x, std::ptrdiff_t x_stride, scalar_t
       const T xt = xr[tr];
       double S = 0;
       T m = 0;
-      const bool ok = row_direct_sum<V, true>(xr, n, S, m, gr, &queue, &masked) && xt >= -direct_sum_limit<T>;
+      const bool ok = row_direct_sum<V, true>(xr, n, S, m, gr, &masked, &queue) && xt >= -direct_sum_limit<T>;
       queue.finish();
       if (!ok) {
         const CeFix<V> no_fix{lim<V>::inf, false};  // (ce_fix_setup's answer without smoothing)

@@ -84,14 +84,10 @@ inline DirectSum direct_sum_pass(const scalar_t<V>* x, std::size_t n, double& S_
         const auto z0 = lt(a0, vlim), z1 = lt(a1, vlim), z2 = lt(a2, vlim), z3 = lt(a3, vlim);
         vlow = max(max(vlow, max(select(z0, a0, ninf), select(z1, a1, ninf))),
                    max(select(z2, a2, ninf), select(z3, a3, ninf)));
-        a0 = select(z0, V::zero(), a0);
-        a1 = select(z1, V::zero(), a1);
-        a2 = select(z2, V::zero(), a2);
-        a3 = select(z3, V::zero(), a3);
-        e0 = select(z0, V::zero(), math::exp_normal(a0));
-        e1 = select(z1, V::zero(), math::exp_normal(a1));
-        e2 = select(z2, V::zero(), math::exp_normal(a2));
-        e3 = select(z3, V::zero(), math::exp_normal(a3));
+        e0 = math::exp_normal_masked(a0, z0);
+        e1 = math::exp_normal_masked(a1, z1);
+        e2 = math::exp_normal_masked(a2, z2);
+        e3 = math::exp_normal_masked(a3, z3);
       } else {
         vmin = min(min(vmin, min(a0, a1)), min(a2, a3));
         e0 = math::exp_normal(a0), e1 = math::exp_normal(a1), e2 = math::exp_normal(a2), e3 = math::exp_normal(a3);
@@ -115,8 +111,7 @@ inline DirectSum direct_sum_pass(const scalar_t<V>* x, std::size_t n, double& S_
       if constexpr (MASKED) {
         const auto z = lt(a, vlim);
         vlow = max(vlow, select(z, a, ninf));
-        a = select(z, V::zero(), a);
-        e = select(z, V::zero(), math::exp_normal(a));
+        e = math::exp_normal_masked(a, z);
       } else {
         vmin = min(vmin, a);
         e = math::exp_normal(a);
@@ -167,7 +162,7 @@ struct MaskedRows {
 // Without `masked` a row with a -inf entry is declined; with it, such a row takes the masked pass.
 template <class V, bool STORE = false, class Side = NoSide>
 inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, scalar_t<V>& m_out,
-                           scalar_t<V>* y = nullptr, Side* side = nullptr, MaskedRows* masked = nullptr) {
+                           scalar_t<V>* y = nullptr, MaskedRows* masked = nullptr, Side* side = nullptr) {
   if (n == 0) return false;
   if (masked && masked->seen) return direct_sum_pass<V, STORE, Side, true>(x, n, S_out, m_out, y, side) == DirectSum::ok;
   const DirectSum r = direct_sum_pass<V, STORE, Side, false>(x, n, S_out, m_out, y, side);
@@ -188,13 +183,13 @@ inline bool row_direct_sum(const scalar_t<V>* x, std::size_t n, double& S_out, s
 // pass instead, after the queue's earlier rows are finished. With `masked`, a -inf entry is taken
 // (row_direct_sum): its output is exactly 0.
 template <class V, class Queue = NoSide>
-inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, Queue* pending = nullptr,
-                           MaskedRows* masked = nullptr) {
+inline bool softmax_direct(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, MaskedRows* masked = nullptr,
+                           Queue* pending = nullptr) {
   using T = scalar_t<V>;
   constexpr bool queued = !std::is_same_v<Queue, NoSide>;
   double S;
   T m;
-  const bool ok = row_direct_sum<V, true>(x, n, S, m, y, pending, masked);
+  const bool ok = row_direct_sum<V, true>(x, n, S, m, y, masked, pending);
   if constexpr (queued) pending->finish();
   if (!ok) return false;
   const double F = 1.0 / S;
@@ -216,7 +211,7 @@ inline void softmax_row_direct_or_maxrel(const scalar_t<V>* x, scalar_t<V>* y, s
     y[0] = (x[0] - x[0] == T(0)) ? T(1) : lim<V>::nan;
     return;
   }
-  if (temp == 1.0 && x != y && softmax_direct<V>(x, y, n, static_cast<NoSide*>(nullptr), masked)) return;
+  if (temp == 1.0 && x != y && softmax_direct<V>(x, y, n, masked)) return;
   softmax_row_maxrel<V>(x, y, n, temp);
 }
 
@@ -229,7 +224,7 @@ inline void softmax_rows_queued(const scalar_t<V>* x, scalar_t<V>* y, std::size_
   OutputQueue<V, false> pending;
   MaskedRows masked;
   for (std::size_t r = 0; r < rows; ++r)
-    if (!softmax_direct<V>(x + r * n, y + r * n, n, &pending, &masked))
+    if (!softmax_direct<V>(x + r * n, y + r * n, n, &masked, &pending))
       softmax_row_maxrel<V>(x + r * n, y + r * n, n, 1.0);
   pending.finish();
 }

@@ -117,10 +117,10 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
       const bool st = store_exps && yr != xr;
-      if (queued) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &pending, &masked)
-                             : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &pending, &masked);
-      else ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, static_cast<NoSide*>(nullptr), &masked)
-                      : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, static_cast<NoSide*>(nullptr), &masked);
+      if (queued) ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &masked, &pending)
+                             : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &masked, &pending);
+      else ok[i] = st ? row_direct_sum<V, true>(xr, n, S[i], m[i], yr, &masked)
+                      : row_direct_sum<V, false>(xr, n, S[i], m[i], nullptr, &masked);
       if (ok[i]) md[i] = double(m[i]);
     }
     pending.finish();
@@ -175,7 +175,7 @@ inline void logsumexp_rows_grouped(const scalar_t<V>* x, scalar_t<V>* out, std::
     for (std::size_t i = 0; i < g; ++i) {
       T m;
       double s;
-      ok[i] = row_direct_sum<V>(x + (r0 + i) * n, n, s, m, nullptr, static_cast<NoSide*>(nullptr), &masked);
+      ok[i] = row_direct_sum<V>(x + (r0 + i) * n, n, s, m, nullptr, &masked);
       if (ok[i]) S[i] = s;
     }
     group_log<V>(S, L, g);

@@ -112,9 +112,8 @@ LOGITKIT_INLINE inline std::uint32_t lse_whole_sums(const scalar_t<V>* x, std::s
       V a = V::load(x + l * n + c * W);
       if constexpr (MASKED) {
         const auto z = eq(a, ninf);
-        a = select(z, V::zero(), a);
-        out = mask_or(out, nge(limit, abs(a)));
-        acc_add(acc, select(z, V::zero(), math::exp_normal(a)));
+        out = mask_or(out, nge(limit, abs(select(z, V::zero(), a))));
+        acc_add(acc, math::exp_normal_masked(a, z));
       } else {
         out = mask_or(out, nge(limit, abs(a)));
         acc_add(acc, math::exp_normal(a));
@@ -234,9 +233,8 @@ inline std::size_t softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, st
         V a = V::load(xr + c * W), e;
         if constexpr (MASKED) {
           const auto z = eq(a, ninf);
-          a = select(z, V::zero(), a);
-          out = mask_or(out, nge(limit, abs(a)));
-          e = select(z, V::zero(), math::exp_normal(a));
+          out = mask_or(out, nge(limit, abs(select(z, V::zero(), a))));
+          e = math::exp_normal_masked(a, z);
         } else {
           out = mask_or(out, nge(limit, abs(a)));
           e = math::exp_normal(a);

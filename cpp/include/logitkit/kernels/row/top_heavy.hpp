@@ -42,7 +42,7 @@ inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, st
     } else {  // as row_direct_sum computed them (an entry below the range, masked there: 0)
       const V a = r == W ? V::load(x + i) : load_partial<V>(x + i, r, m);
       const auto z = lt(a, V::set1(-direct_sum_limit<T>));
-      return select(z, V::zero(), math::exp_normal(select(z, V::zero(), a)));
+      return math::exp_normal_masked(a, z);
     }
   };
   CompensatedSum<V> total;  // blocks as in row_expsum_t: float64 rows of 32000 need it
