@@ -43,14 +43,6 @@ LOGITKIT_INLINE inline void log_shift_range(const scalar_t<V>* x, scalar_t<V>* y
     return ((m == V::size ? V::load(x + i) : load_partial<V>(x + i, m, T(0))) - hi) - lo;
   });
 }
-template <class V>
-inline void log_softmax_shift(const scalar_t<V>* x, scalar_t<V>* y, std::size_t n, scalar_t<V> m, double L,
-                              bool stream = false) {
-  V hi, lo;
-  log_shift_consts<V>(m, L, hi, lo);
-  if (stream) log_shift_range<V, true>(x, y, n, hi, lo);
-  else log_shift_range<V>(x, y, n, hi, lo);
-}
 // softmax's last pass: y *= f. With scale_in_double the factor is the pair f + fl of the double
 // 1/S, applied in double (one rounding); elsewhere f alone, in the lane type.
 template <class V>

@@ -84,9 +84,10 @@ inline void group_log_k_plus(const double* k, const double* Sp, double* out, std
 //     S' from the stored exps (row_sum_stored; in place, computed again to the same bits). Elsewhere
 //     every output is <= -log 2 and log q's error stays below an ulp of it;
 //  4. every row's offset L together in double lanes (log_k_plus: log1p(S'), or log q);
-//  5. the outputs, x - (m + L) (log_softmax_shift). Long rows (over kRowGroupMaxN / 2: groups of
-//     one) pass theirs to the next row's phase 1 (OutputQueue), whose arithmetic then hides the
-//     output's latency.
+//  5. the outputs, x - (m + L) (log_shift_consts, log_shift_range, inlined here: a short row's
+//     output pass is a few vectors, less than a call's cost). Long rows (over kRowGroupMaxN / 2:
+//     groups of one) pass theirs to the next row's phase 1 (OutputQueue), whose arithmetic then
+//     hides the output's latency.
 template <class V>
 inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n) {
   using T = scalar_t<V>;
@@ -148,8 +149,10 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
         V hi, lo;
         log_shift_consts<V>(m[i], L[i], hi, lo);
         pending.push(xr, yr, n, hi, lo, stream);
-      } else if (ok[i]) {
-        log_softmax_shift<V>(xr, yr, n, m[i], L[i], stream);
+      } else if (ok[i]) {  // (not queued, so not streamed)
+        V hi, lo;
+        log_shift_consts<V>(m[i], L[i], hi, lo);
+        log_shift_range<V>(xr, yr, n, hi, lo);
       } else {
         log_softmax_row_maxrel<V>(xr, yr, n, 1.0);
       }

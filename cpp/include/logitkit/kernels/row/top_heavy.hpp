@@ -46,20 +46,22 @@ inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, st
     }
   };
   CompensatedSum<V> total;  // blocks as in row_expsum_t: float64 rows of 32000 need it
-  V kv = V::zero();
+  V kv = V::zero(), kv2 = V::zero();
   for (std::size_t b0 = 0; b0 < n; b0 += sum_block<V>) {
     const std::size_t b1 = (n - b0 > sum_block<V>) ? b0 + sum_block<V> : n;
     Acc acc0, acc1;
     std::size_t i = b0;
     for (; i + 4 * W <= b1; i += 4 * W) {
-      V s[4];
-      for (std::size_t j = 0; j < 4; ++j) {
-        const auto top = eq(V::load(x + i + j * W), vm);
-        kv = kv + mask_zero(top, one);
-        s[j] = select(top, V::zero(), ev(i + j * W, W));
-      }
-      acc_add(acc0, s[0] + s[1]);
-      acc_add(acc1, s[2] + s[3]);
+      // (written out, not a loop over an array of four: the compilers measured kept such an array
+      // on the stack; the two count vectors keep each addition chain short, the counts are exact)
+      const auto t0 = eq(V::load(x + i), vm), t1 = eq(V::load(x + i + W), vm);
+      const auto t2 = eq(V::load(x + i + 2 * W), vm), t3 = eq(V::load(x + i + 3 * W), vm);
+      kv = kv + (mask_zero(t0, one) + mask_zero(t1, one));
+      kv2 = kv2 + (mask_zero(t2, one) + mask_zero(t3, one));
+      const V s0 = select(t0, V::zero(), ev(i, W)), s1 = select(t1, V::zero(), ev(i + W, W));
+      const V s2 = select(t2, V::zero(), ev(i + 2 * W, W)), s3 = select(t3, V::zero(), ev(i + 3 * W, W));
+      acc_add(acc0, s0 + s1);
+      acc_add(acc1, s2 + s3);
     }
     for (; i < b1; i += W) {
       const std::size_t r = b1 - i < W ? b1 - i : W;
@@ -68,8 +70,11 @@ inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, st
       kv = kv + mask_zero(top, one);
       acc_add(acc0, mask_zero(mask_and(valid, mask_not(top)), ev(i, r)));
     }
-    total.add(acc_sum(acc0) + acc_sum(acc1));
+    const double s = acc_sum(acc0) + acc_sum(acc1);
+    if (b0 == 0) total.S = s;  // (what total.add stores into an empty sum)
+    else total.add(s);
   }
+  kv = kv + kv2;
   using Wd = wide_t<V>;
   if (std::is_same_v<Wd, double> && em > 0) return {hsum(kv), total.value() * em};
   return {hsum(kv), double(Wd(total.value()) * math::libm_exp(-Wd(m)))};
