@@ -680,7 +680,8 @@ FUNCTIONS: list[Fn] = [
         _grad_hess_example,
         measures=("grad", "grad"),
     ),
-    # --- internal ufuncs: the kernels' own exp and log1p (log1p valid on [0, 1])
+    # --- internal ufuncs: the kernels' own exp and log1p (log1p valid on [0, 1]; _log1p_exp_term:
+    # the sigmoid family's, a polynomial in float lanes with FMA)
     Fn(
         "_exp",
         "elementwise",
@@ -700,6 +701,16 @@ FUNCTIONS: list[Fn] = [
         {F32: 2, F64: 2},
         _unary_example,
         raw=_raw_unary("_log1p_unit", "_log1p_unit", 0.0, 1.0),
+        public=False,
+    ),
+    Fn(
+        "_log1p_exp_term",
+        "elementwise",
+        ("_log1p_exp_term",),
+        lambda x: np.log1p(np.asarray(x).astype(oracle.work_dtype(np.asarray(x).dtype))),
+        {F32: 1.3, F64: 2},  # (float: the polynomial's worst over every float in [0, 1] is 1.243)
+        _unary_example,
+        raw=_raw_unary("_log1p_exp_term", "_log1p_exp_term", 0.0, 1.0),
         public=False,
     ),
 ]

@@ -18,6 +18,9 @@
 #include <vector>
 
 #include <logitkit/logitkit.hpp>
+#ifdef LOGITKIT_HEADER_ONLY
+#include "compiled_isa.hpp"
+#endif
 
 namespace lk = logitkit;
 
@@ -1144,21 +1147,6 @@ void run_all() {
   test_binary_divergences<T>();
   test_distillation<T>();
 }
-
-#ifdef LOGITKIT_HEADER_ONLY
-// Whether this CPU can run the header-only kernels this file was compiled for.
-bool cpu_has_compiled_isa() {
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#if LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_AVX512
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-#elif LOGITKIT_HEADER_ONLY_ISA == LOGITKIT_ISA_AVX2
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-#endif
-  return true;
-}
-#endif
 
 }  // namespace
 

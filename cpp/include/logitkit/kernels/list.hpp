@@ -131,6 +131,7 @@
        "q.")                                                                                              \
   INTERNAL(exp, exp, "internal: the kernels' vector exp")                                                 \
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")                \
+  INTERNAL(log1p_exp_term, log1p_exp_term, "internal: the sigmoid family's log1p, valid on [0, 1]")   \
   SELECT(cross_entropy_hard_rows, ce_hard_rows, "cross_entropy_hard_rows(x, ..., loss): hard-label cross-entropy and its gradient, a batch of rows.") \
   SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
   SELECT(softmax_at, softmax_at_row, "softmax_at(x, idx): softmax of a row at some of its entries, softmax's bits.") \
