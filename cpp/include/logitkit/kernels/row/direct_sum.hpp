@@ -123,12 +123,9 @@ inline DirectSum direct_sum_pass(const scalar_t<V>* x, std::size_t n, double& S_
       }
       acc_add(acc1, e);
     }
-    // (acc1 is zero when no vector went through the second loop, and is left out; the first
-    // block's sum becomes the compensated total as total.add would store it, in fewer operations
-    // on a short row's critical path)
+    // (acc1 is zero when no vector went through the second loop, and is left out)
     const double s = i > first_tail ? acc_sum(acc0) + acc_sum(acc1) : acc_sum(acc0);
-    if (b0 == 0) total.S = s;
-    else total.add(s);
+    total.add_block(b0, s);
     // (an out-of-range row stops at the end of its first block; a NaN row at the latest at the end,
     // by its sum). vmax and vmin may have lost a NaN, and a value a NaN hid in the same lane (x86
     // max/min): that value is in a row with a NaN, whose sum is NaN; nge also sends a NaN they kept

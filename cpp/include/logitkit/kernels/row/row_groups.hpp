@@ -145,17 +145,14 @@ inline void log_softmax_rows_grouped(const scalar_t<V>* x, scalar_t<V>* y, std::
     for (std::size_t i = 0; i < g; ++i) {
       const T* xr = x + (r0 + i) * n;
       T* yr = y + (r0 + i) * n;
-      if (ok[i] && queued) {
-        V hi, lo;
-        log_shift_consts<V>(m[i], L[i], hi, lo);
-        pending.push(xr, yr, n, hi, lo, stream);
-      } else if (ok[i]) {  // (not queued, so not streamed)
-        V hi, lo;
-        log_shift_consts<V>(m[i], L[i], hi, lo);
-        log_shift_range<V>(xr, yr, n, hi, lo);
-      } else {
+      if (!ok[i]) {
         log_softmax_row_maxrel<V>(xr, yr, n, 1.0);
+        continue;
       }
+      V hi, lo;
+      log_shift_consts<V>(m[i], L[i], hi, lo);
+      if (queued) pending.push(xr, yr, n, hi, lo, stream);
+      else log_shift_range<V>(xr, yr, n, hi, lo);  // (not queued, so not streamed)
     }
   }
   pending.finish();

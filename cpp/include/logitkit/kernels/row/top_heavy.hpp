@@ -71,8 +71,7 @@ inline RowSum<V> row_sum_stored_t(const scalar_t<V>* x, const scalar_t<V>* e, st
       acc_add(acc0, mask_zero(mask_and(valid, mask_not(top)), ev(i, r)));
     }
     const double s = acc_sum(acc0) + acc_sum(acc1);
-    if (b0 == 0) total.S = s;  // (what total.add stores into an empty sum)
-    else total.add(s);
+    total.add_block(b0, s);
   }
   kv = kv + kv2;
   using Wd = wide_t<V>;
