@@ -1613,25 +1613,28 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("log_softmax", (256, 32000)),
         ("sigmoid", (16_384_000,)),
     ],
-    # softmax_rows_whole, logsumexp_rows_whole: rows of one to three whole vectors, the direct sum
-    # of several rows at a time, their sums through one transposition (16, 32 and 48 floats on
-    # AVX-512)
+    # softmax_rows_whole, logsumexp_rows_whole, log_softmax_rows_whole: rows of one to three whole
+    # vectors (log_softmax: float32, two or three), the direct sum of several rows at a time, their
+    # sums through one transposition (16, 32 and 48 floats on AVX-512)
     "short rows of whole vectors": [
         ("softmax", (131072, 32)),
         ("softmax", (87381, 48)),
         ("softmax", (262144, 16)),
         ("logsumexp", (131072, 32)),
         ("logsumexp", (262144, 16)),
+        ("log_softmax", (131072, 32)),
+        ("log_softmax", (87381, 48)),
         # masked rows (an entry of -inf): the masked pass (MASKED)
         ("softmax_masked", (131072, 32)),
         ("softmax_masked", (262144, 16)),
         ("logsumexp_masked", (131072, 32)),
         ("logsumexp_masked", (262144, 16)),
-    ],
-    # rows_short_t: a masked row (-inf entries, finite max) stays in its lane (softmax's rows of
-    # whole vectors take short_whole.hpp's masked pass instead)
-    "masked short rows in the lanes": [
         ("log_softmax_masked", (131072, 32)),
+    ],
+    # rows_short_t: a masked row (-inf entries, finite max) stays in its lane (the rows of whole
+    # vectors take short_whole.hpp's masked pass instead)
+    "masked short rows in the lanes": [
+        ("log_softmax_masked", (135300, 31)),
         ("log_softmax_masked", (419430, 10)),
     ],
     # direct_sum_pass<MASKED>: rows of four vectors or more with -inf entries (one per row) taken

@@ -166,17 +166,18 @@ def _check_family(func, dtype, isa, kind, rows, label):
 
 @functools.cache
 def top_heavy_rows(dtype_name: str, sample: bool = False):
-    """One entry holding between half and all but 1e-7 of the mass (a trained classifier's usual
-    row): top = max of the rest + gap, gap 0..17, the rest N(0, 1), offsets up to +-60, n from 32
-    (the one-pass paths' range) to 4000. log p(top) runs from -0.7 to -1e-7. (sample: 3 rows of
+    """One entry holding between half and all but 1e-13 of the mass (a trained classifier's usual
+    row): top = max of the rest + gap, gap 0..31, the rest N(0, 1), offsets up to +-60, n from 16
+    (rows of whole vectors, whose S' is S - exp(m) above 2^-20 and a second pass below) and 32
+    (the one-pass paths' range) to 4000. log p(top) runs from -0.7 to -1e-13. (sample: 3 rows of
     each length.)"""
     rng = _rng(3, int(dtype_name == "float64"))
     out = []
-    for n in [32, 33, 100, 1000, 4000]:
+    for n in [16, 24, 32, 33, 48, 100, 1000, 4000]:
         rows = 24
         x = rng.standard_normal((rows, n))
         top = rng.integers(0, n, rows)
-        gap = np.log(n) + rng.uniform(-0.5, 16, rows)
+        gap = np.log(n) + rng.uniform(-0.5, 30, rows)
         x[np.arange(rows), top] = x.max(axis=1) + gap
         x += rng.uniform(-60, 60, (rows, 1))
         out.append(x.astype(dtype_name))

@@ -5,9 +5,10 @@
 //
 //   row/short_rows.hpp    rows shorter than four vectors at temperature 1: V::size rows at a time,
 //                         one row per lane (a reduction per row would cost more than the row).
-//   row/short_whole.hpp   softmax (not in place) and logsumexp rows of one to three whole vectors
-//                         at temperature 1: the direct sum where each row lies, several rows' sums
-//                         through one transposition.
+//   row/short_whole.hpp   softmax (not in place) and logsumexp rows of one to three whole vectors,
+//                         float log_softmax rows of two or three (AVX2, AVX-512), at temperature 1:
+//                         the direct sum where each row lies, several rows' sums through one
+//                         transposition.
 //   row/row_groups.hpp    log_softmax and logsumexp rows of four vectors or more at temperature 1:
 //                         direct sums of up to 16 rows, their exps and logs together in vector lanes.
 //   row/direct_sum.hpp    softmax rows at temperature 1, not in place: S = Σ exp(x_j) without a max
@@ -56,7 +57,10 @@ inline bool group_rows(std::size_t n, double temp) {
 // log_softmax of `rows` contiguous rows of n (row i at x + i·n); y may equal x.
 template <class V>
 inline void log_softmax_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows, std::size_t n, double temp) {
-  if (short_rows<V>(n, temp)) return rows_short<V, ShortKind::log_softmax>(x, y, rows, n);
+  if (short_rows<V>(n, temp)) {
+    if (short_whole_fits_lsm<V>(n)) return log_softmax_rows_whole<V>(x, y, rows, n);
+    return rows_short<V, ShortKind::log_softmax>(x, y, rows, n);
+  }
   if (group_rows<V>(n, temp)) return log_softmax_rows_grouped<V>(x, y, rows, n);
   for (std::size_t r = 0; r < rows; ++r) log_softmax_row_maxrel<V>(x + r * n, y + r * n, n, temp);
 }
