@@ -173,7 +173,7 @@ def top_heavy_rows(dtype_name: str, sample: bool = False):
     each length.)"""
     rng = _rng(3, int(dtype_name == "float64"))
     out = []
-    for n in [16, 24, 32, 33, 48, 100, 1000, 4000]:
+    for n in [16, 24, 32, 33, 48, 64, 100, 1000, 4000]:
         rows = 24
         x = rng.standard_normal((rows, n))
         top = rng.integers(0, n, rows)
@@ -234,7 +234,7 @@ def exp_range_rows(dtype_name: str, sample: bool = False):
     (where a kernel may switch between a fast and a wide exp path or scale by exp(-max)): the max
     m near +-88/104 (float32) or +-709/746 (float64), the others at m - gap, laid out so that
     whole SIMD vectors are inside or outside the range (n = 2, 16, 33, 200, 1000), and rows of whole
-    vectors on some ISA, every entry inside the range (n = 12, 24, 32, 48: softmax's sum may leave
+    vectors on some ISA, every entry inside the range (n = 12, 24, 32, 48, 64: softmax's sum may leave
     the range where 1/sum is a normal number). (sample: every
     7th (top, gap) pair; 7 is prime to the number of gaps and below it, so every top and every gap
     stays.)"""
@@ -267,7 +267,7 @@ def exp_range_rows(dtype_name: str, sample: bool = False):
         gaps = [0.5, 1, 5, 20, 37, 50, 100, 800]
         far = -1e5
     two, sixteen, thirty3, long_, longer = [], [], [], [], []
-    whole = {n: [] for n in (12, 24, 32, 48)}
+    whole = {n: [] for n in (12, 24, 32, 48, 64)}
     for m in tops:
         for g in gaps:
             for n, rows in whole.items():

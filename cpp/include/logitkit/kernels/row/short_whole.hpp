@@ -347,8 +347,9 @@ inline std::size_t logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out
 // an absolute error of a few roundings of S in double (S is within a dozen double additions of
 // the exact sum of the float exps), about 2^-49·(1 + S'): relative accuracy for the top output
 // -log1p(S') down to S' = 2^-20 (below 2^-28 relative error). A row with a smaller S' (one entry
-// holds all but 2^-20 of the mass) takes S' from a second pass that leaves the max entries out
-// (top_heavy.hpp, row_sum_stored); it keeps k = 1, which S' < 1 implies. Elsewhere S' includes the
+// holds all but 2^-20 of the mass: a confident classifier's row) takes S' from a second pass over
+// the exps that pass 1 kept in a buffer, which leaves the max entries out (top_heavy.hpp's sum, for
+// C vectors); L is then log1p of that S' (k = 1, which S' < 1 implies). Elsewhere S' includes the
 // other max entries (k >= 2 makes S' >= 1, where log1p(S') = log(k + rest) to an ulp of double).
 // MASKED, the set-aside rows and the return value: as in softmax_rows_whole_t (a row of -inf only,
 // S = 0, is declined). Each group's output pass runs after the next group's first pass, so that it
@@ -360,6 +361,7 @@ inline std::size_t log_softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y
   static_assert(sizeof(T) == 4 && C >= 2, "float rows of two vectors or more");
   constexpr std::size_t W = V::size, R = D::size, n = C * W;
   alignas(64) T hi[2][W], lo[2][W];
+  alignas(64) T ebuf[R * n];  // the group's exps, for a row whose S' takes the second pass
   std::uint32_t declined[2] = {0, 0};
   std::size_t wait_r0 = 0, wait_g = 0;  // the waiting group: its first row and row count
   DeclinedRows<V, ShortKind::log_softmax, n, !MASKED> declined_rows;
@@ -402,7 +404,9 @@ inline std::size_t log_softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y
       V mx = V::set1(-lim<V>::inf);
       for (std::size_t c = 0; c < C; ++c) {
         const V a = V::load(xr + c * W);
-        acc_add(acc, whole_exp<V, MASKED>(a, out));
+        const V e = whole_exp<V, MASKED>(a, out);
+        store(ebuf + l * n + c * W, e);
+        acc_add(acc, e);
         mx = max(mx, a);
       }
       dec |= std::uint32_t(any(out)) << l;
@@ -421,7 +425,25 @@ inline std::size_t log_softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y
     }
     if constexpr (MASKED) dec |= mask_bits(eq(S, D::zero()));  // all -inf
     const D em = math::exp(neg(M));
-    const D Sp = (S - wide_of(math::exp_normal(narrow(M, M))).a) * em;
+    D Sp = (S - wide_of(math::exp_normal(narrow(M, M))).a) * em;
+    // rows with S' < 2^-20 (or not a number: the row is declined anyway): S' from a second pass
+    if (std::uint32_t tiny = mask_bits(nge(Sp, D::set1(0x1p-20))) & ~dec & ((1u << g) - 1u)) {
+      alignas(64) double md[R], emd[R], Spd[R];
+      store(md, M);
+      store(emd, em);
+      store(Spd, Sp);
+      for (std::size_t l = 0; tiny; ++l, tiny >>= 1) {
+        if (!(tiny & 1u)) continue;
+        // Σ e_j over x_j < m, each widened (the max entries left out, not subtracted)
+        const T* xr = x + (r0 + l) * n;
+        const V vm = V::set1(T(md[l]));
+        auto acc = acc_make(V::zero());
+        for (std::size_t c = 0; c < C; ++c)
+          acc_add(acc, mask_zero(lt(V::load(xr + c * W), vm), V::load(ebuf + l * n + c * W)));
+        Spd[l] = hsum(acc_lanes(acc)) * emd[l];
+      }
+      Sp = D::load(Spd);
+    }
     const D L = math::log_k_plus<D, math::log_terms_for_float>(D::set1(1.0), Sp);
     // log_shift_consts in the lanes: s1 + e1 = M + L exactly, hi = s1 rounded, lo = the rest
     const D s1 = M + L, bb = s1 - M, e1 = (M - (s1 - bb)) + (L - bb);
@@ -429,23 +451,6 @@ inline std::size_t log_softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y
     const D rest = (s1 - wide_of(h).a) + e1;
     store(hi[cur], h);
     store(lo[cur], narrow(rest, rest));
-    // rows with S' < 2^-20 (or not a number: the row is declined anyway): S' from a second pass
-    if (std::uint32_t tiny = mask_bits(nge(Sp, D::set1(0x1p-20))) & ~dec & ((1u << g) - 1u)) {
-      alignas(64) double md[R], emd[R];
-      store(md, M);
-      store(emd, em);
-      for (std::size_t l = 0; tiny; ++l, tiny >>= 1) {
-        if (!(tiny & 1u)) continue;
-        const RowSum<V> rs = row_sum_stored<V>(x + (r0 + l) * n, nullptr, n, T(md[l]), emd[l]);
-        V vh, vl;
-        log_shift_consts<V>(T(md[l]), rs.L(), vh, vl);
-        alignas(64) T th[W], tl[W];
-        store(th, vh);
-        store(tl, vl);
-        hi[cur][l] = th[0];
-        lo[cur][l] = tl[0];
-      }
-    }
     declined[cur] = dec;
     wait_r0 = r0, wait_g = g;
   }
