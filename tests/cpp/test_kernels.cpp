@@ -103,7 +103,7 @@ void test_rows_same_bits(const char* isa) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> nd;
   const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
-  for (std::size_t n : {2u, 4u, 5u, 16u, 33u, 64u, 100u, 257u, 1025u, 2048u, 2049u, 40000u}) {
+  for (std::size_t n : {2u, 4u, 5u, 16u, 24u, 32u, 33u, 48u, 64u, 100u, 257u, 1025u, 2048u, 2049u, 40000u}) {
     const std::size_t rows = 37;
     std::vector<T> x(rows * n), y(rows * n), y1(n), lse(rows);
     for (auto& v : x) v = T(nd(rng) * 4.0);

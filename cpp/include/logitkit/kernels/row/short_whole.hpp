@@ -45,7 +45,6 @@
 #include "direct_sum.hpp"
 #include "output_queue.hpp"
 #include "short_rows.hpp"
-#include "top_heavy.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
