@@ -349,7 +349,9 @@ inline std::size_t logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out
 // holds all but 2^-20 of the mass: a confident classifier's row) takes S' from a second pass over
 // the exps that pass 1 kept in a buffer, which leaves the max entries out (top_heavy.hpp's sum, for
 // C vectors); L is then log1p of that S' (k = 1, which S' < 1 implies). Elsewhere S' includes the
-// other max entries (k >= 2 makes S' >= 1, where log1p(S') = log(k + rest) to an ulp of double).
+// other max entries, each as e_m·e^-m = 1 within exp's float rounding: with k >= 2 (S' >= 1) L is
+// log(k + rest) to about 2^-24 relative, the error the row groups' log q has (at most about an ulp
+// more on a tied top output, within log_softmax's bound).
 // MASKED, the set-aside rows and the return value: as in softmax_rows_whole_t (a row of -inf only,
 // S = 0, is declined). Each group's output pass runs after the next group's first pass, so that it
 // does not wait on the group's exp and log.
