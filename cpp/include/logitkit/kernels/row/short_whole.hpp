@@ -347,9 +347,9 @@ inline std::size_t logsumexp_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* out
 // the exact sum of the float exps), about 2^-49·(1 + S'): relative accuracy for the top output
 // -log1p(S') down to S' = 2^-20 (below 2^-28 relative error). A row with a smaller S' (one entry
 // holds all but 2^-20 of the mass: a confident classifier's row) takes S' from a second pass over
-// the exps that pass 1 kept in a buffer, which leaves the max entries out (top_heavy.hpp's sum, for
-// C vectors); L is then log1p of that S' (k = 1, which S' < 1 implies). Elsewhere S' includes the
-// other max entries, each as e_m·e^-m = 1 within exp's float rounding: with k >= 2 (S' >= 1) L is
+// the exps that pass 1 kept in a buffer, which leaves the max entries out (row_sum_stored's sum,
+// top_heavy.hpp); L is then log1p of that S' (k = 1, which S' < 1 implies). Elsewhere S' includes
+// the other max entries, each as e_m·e^-m = 1 within exp's float rounding: with k >= 2 (S' >= 1) L is
 // log(k + rest) to about 2^-24 relative, the error the row groups' log q has (at most about an ulp
 // more on a tied top output, within log_softmax's bound).
 // MASKED, the set-aside rows and the return value: as in softmax_rows_whole_t (a row of -inf only,
@@ -435,7 +435,8 @@ inline std::size_t log_softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y
       store(Spd, Sp);
       for (std::size_t l = 0; tiny; ++l, tiny >>= 1) {
         if (!(tiny & 1u)) continue;
-        // Σ e_j over x_j < m, each widened (the max entries left out, not subtracted)
+        // row_sum_stored's S' for a row of C whole vectors (the same bits, without its blocks, its
+        // count of max entries and its partial loads, which a batch of such rows pays for)
         const T* xr = x + (r0 + l) * n;
         const V vm = V::set1(T(md[l]));
         auto acc = acc_make(V::zero());
@@ -447,7 +448,8 @@ inline std::size_t log_softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y
     }
     const D L = math::log_k_plus<D, math::log_terms_for_float>(D::set1(1.0), Sp);
     // log_shift_consts in the lanes: s1 + e1 = M + L exactly, hi = s1 rounded, lo = the rest
-    const D s1 = M + L, bb = s1 - M, e1 = (M - (s1 - bb)) + (L - bb);
+    D e1;
+    const D s1 = two_sum(M, L, e1);
     const V h = narrow(s1, s1);
     const D rest = (s1 - wide_of(h).a) + e1;
     store(hi[cur], h);
