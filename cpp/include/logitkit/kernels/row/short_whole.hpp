@@ -237,7 +237,12 @@ inline std::size_t softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, st
       }
     }
     const std::size_t g = rows - r0 < R ? rows - r0 : R;
-    for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
+    // The rows a few groups ahead, and their output lines in a state ready to be written: the last
+    // pass stores whole rows, and a store to a line the cache does not hold waits for it.
+    for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) {
+      prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
+      prefetch_write<V>(y + r0 * n, prefetch_ahead + b);
+    }
     // Pass 1, row by row: e = exp(x) into the buffer, each widened to double and added lane-wise
     // (u[l]: row l's partial sums). Bit l of dec: an entry outside exp's normal range or NaN
     // (nge: |x| > limit, or unordered).
@@ -388,7 +393,12 @@ inline std::size_t log_softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y
       }
     }
     const std::size_t g = rows - r0 < R ? rows - r0 : R;
-    for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
+    // The rows a few groups ahead, and their output lines in a state ready to be written: the last
+    // pass stores whole rows, and a store to a line the cache does not hold waits for it.
+    for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) {
+      prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
+      prefetch_write<V>(y + r0 * n, prefetch_ahead + b);
+    }
     // Pass 1, row by row: u[l] the row's exps widened to double and added lane-wise, mw[l] its
     // lane-wise max in double; bit l of dec: an entry outside exp's normal range or a NaN.
     D u[R], mw[R];
