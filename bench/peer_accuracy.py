@@ -44,6 +44,7 @@ FUNCTIONS = ["log_softmax", "softmax", "logsumexp"]
 PEERS = ["torch", "onnxruntime", "scipy"]
 LENGTHS = [10, 32, 100, 316, 1000]
 OVER = 4.0  # the share of outputs beyond this many ulp is reported
+FAMILIES = ["N(0, 3²)", "N(0, 10²)", "confident"]
 
 
 def family_rows(name: str, rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
@@ -57,9 +58,6 @@ def family_rows(name: str, rng: np.random.Generator, rows: int, n: int) -> np.nd
         x[np.arange(rows), rng.integers(0, n, rows)] = x.max(axis=1) + 15.0
         return x.astype(np.float32)
     raise ValueError(f"family must be one of {FAMILIES}, got {name!r}")
-
-
-FAMILIES = ["N(0, 3²)", "N(0, 10²)", "confident"]
 
 
 def oracle(fn: str, x: np.ndarray) -> np.ndarray:

@@ -200,6 +200,18 @@ inline void elementwise_stream_split(scalar_t<V>* y, std::size_t n, bool in_plac
 // hide a memory access on the machines measured (bench/README.md), near enough to stay in L1.
 constexpr std::size_t prefetch_ahead = 4096;
 
+// The `bytes` of rows that begin `ahead` bytes past x, asked for now, and with y (the same rows'
+// outputs; null for a kernel that writes one value per row) their output lines, in a state ready
+// to be written: a kernel that stores a group's outputs at its end would otherwise wait for each
+// line the cache does not hold. The row kernels call it once per group, for a group a few ahead.
+template <class V>
+LOGITKIT_INLINE inline void prefetch_rows(const scalar_t<V>* x, scalar_t<V>* y, std::size_t bytes, std::size_t ahead) {
+  for (std::size_t b = 0; b < bytes; b += 64) {
+    prefetch_read<V>(x, ahead + b);
+    if (y) prefetch_write<V>(y, ahead + b);
+  }
+}
+
 // TwoSum (Knuth): a + b = s + err exactly, for any finite a, b whose sum does not overflow.
 template <class V>
 inline V two_sum(V a, V b, V& err) {

@@ -199,15 +199,12 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
   const T* const xend = x + rows * n;
   for (std::size_t r0 = 0; r0 < rows; r0 += W) {
     const std::size_t g = rows - r0 < W ? rows - r0 : W;
-    // rows a few groups ahead (at least prefetch_ahead bytes), asked for now, and their output lines
-    // in a state ready to be written (logsumexp writes one value per row): the arithmetic of the
-    // groups in between hides their cache misses, and the output pass's stores do not wait for lines
+    // rows a few groups ahead (at least prefetch_ahead bytes), and their output lines
+    // (prefetch_rows; logsumexp writes one value per row): the arithmetic of the groups in between
+    // hides their cache misses
     {
       const std::size_t bytes = W * n * sizeof(T), ahead = bytes < prefetch_ahead ? prefetch_ahead : bytes;
-      for (std::size_t b = 0; b < bytes; b += 64) {
-        prefetch_read<V>(x + r0 * n, ahead + b);
-        if constexpr (K != ShortKind::logsumexp) prefetch_write<V>(y + r0 * n, ahead + b);
-      }
+      prefetch_rows<V>(x + r0 * n, K != ShortKind::logsumexp ? y + r0 * n : nullptr, bytes, ahead);
     }
     // rows into lanes, W columns at a time through registers (simd/*.hpp transpose); lanes past g
     // repeat the group's first row. A load may run into the next row (columns past n are never
@@ -485,10 +482,7 @@ inline std::size_t rows_narrow_t(const scalar_t<V>* x, scalar_t<V>* y, std::size
   for (std::size_t r0 = 0; r0 < full; r0 += W) {
     const T* const xs = x + r0 * N;
     // (as rows_short_t: these rows a few groups ahead, and their output lines)
-    for (std::size_t b = 0; b < W * N * sizeof(T); b += 64) {
-      prefetch_read<V>(xs, prefetch_ahead + b);
-      if constexpr (K != ShortKind::logsumexp) prefetch_write<V>(y + r0 * N, prefetch_ahead + b);
-    }
+    prefetch_rows<V>(xs, K != ShortKind::logsumexp ? y + r0 * N : nullptr, W * N * sizeof(T), prefetch_ahead);
     V c[N];
     rows_to_columns<N>(xs, c);
     V m = c[0], mn = c[0];

@@ -129,7 +129,7 @@ LOGITKIT_INLINE inline std::uint32_t lse_whole_sums(const scalar_t<V>* x, std::s
   using T = scalar_t<V>;
   using D = wide_lanes_t<V>;
   constexpr std::size_t W = V::size, R = D::size, n = C * W;
-  for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) prefetch_read<V>(x, prefetch_ahead + b);
+  prefetch_rows<V>(x, nullptr, R * n * sizeof(T), prefetch_ahead);  // a few groups ahead
   std::uint32_t dec = 0;
   for (std::size_t l = 0; l < R; ++l) {
     if (l >= g) {
@@ -237,12 +237,7 @@ inline std::size_t softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y, st
       }
     }
     const std::size_t g = rows - r0 < R ? rows - r0 : R;
-    // The rows a few groups ahead, and their output lines in a state ready to be written: the last
-    // pass stores whole rows, and a store to a line the cache does not hold waits for it.
-    for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) {
-      prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
-      prefetch_write<V>(y + r0 * n, prefetch_ahead + b);
-    }
+    prefetch_rows<V>(x + r0 * n, y + r0 * n, R * n * sizeof(T), prefetch_ahead);  // a few groups ahead
     // Pass 1, row by row: e = exp(x) into the buffer, each widened to double and added lane-wise
     // (u[l]: row l's partial sums). Bit l of dec: an entry outside exp's normal range or NaN
     // (nge: |x| > limit, or unordered).
@@ -393,12 +388,7 @@ inline std::size_t log_softmax_rows_whole_t(const scalar_t<V>* x, scalar_t<V>* y
       }
     }
     const std::size_t g = rows - r0 < R ? rows - r0 : R;
-    // The rows a few groups ahead, and their output lines in a state ready to be written: the last
-    // pass stores whole rows, and a store to a line the cache does not hold waits for it.
-    for (std::size_t b = 0; b < R * n * sizeof(T); b += 64) {
-      prefetch_read<V>(x + r0 * n, prefetch_ahead + b);
-      prefetch_write<V>(y + r0 * n, prefetch_ahead + b);
-    }
+    prefetch_rows<V>(x + r0 * n, y + r0 * n, R * n * sizeof(T), prefetch_ahead);  // a few groups ahead
     // Pass 1, row by row: u[l] the row's exps widened to double and added lane-wise, mw[l] its
     // lane-wise max in double; bit l of dec: an entry outside exp's normal range or a NaN.
     D u[R], mw[R];
