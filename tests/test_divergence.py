@@ -275,6 +275,21 @@ def test_kl_of_a_confident_teacher_at_a_temperature(isa, dtype, n, spread, diff,
     _check_kl_rows_against_mpmath(x, y, t, dtype, isa, "confident rows, T != 1", dps=400)
 
 
+def test_kl_gradient_when_its_scale_is_near_the_smallest_normal(isa):
+    """float32 rows at a temperature near float's largest: the gradient's scale 1/T (2.5e-38) is a
+    normal float, but its quotients by the rows' sums (1/(T·S)) are not, and the kernel folds those
+    into its factors; such rows take the kernel that scales by 1/T alone. Divergence and gradient
+    against mpmath (the gradient's entries are mostly subnormal: within its absolute bound)."""
+    f32 = np.float32
+    t = 4e37
+    rng = np.random.default_rng(5)
+    x = (np.clip(rng.standard_normal((3, 300)), -7, 7) * t).astype(f32)
+    y = (np.clip(rng.standard_normal((3, 300)), -7, 7) * t).astype(f32)
+    _check_kl_rows_against_mpmath(
+        x, y, t, np.dtype(f32), isa, "gradient scale near the smallest normal"
+    )
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [16, 61, 300])
 @pytest.mark.parametrize("t", [1.0, 0.7])
