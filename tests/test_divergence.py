@@ -279,7 +279,9 @@ def test_kl_gradient_when_its_scale_is_near_the_smallest_normal(isa):
     """float32 rows at a temperature near float's largest: the gradient's scale 1/T (2.5e-38) is a
     normal float, but its quotients by the rows' sums (1/(T·S)) are not, and the kernel folds those
     into its factors; such rows take the kernel that scales by 1/T alone. Divergence and gradient
-    against mpmath (the gradient's entries are mostly subnormal: within its absolute bound)."""
+    against mpmath (the gradient's entries are mostly subnormal: within its absolute bound). The
+    factors' subnormal rounding would stay within that bound too, so this checks the results in
+    this regime (a factor flushed to 0, say), not which kernel ran."""
     f32 = np.float32
     t = 4e37
     rng = np.random.default_rng(5)

@@ -294,10 +294,10 @@ LOGITKIT_INLINE inline D phi_small(D u) {
 
 // φ(u) for u in [-1, 2] in float lanes (kl_stored_f): u²·G(u), G a degree-8 polynomial fitted to
 // (e^u - 1 - u)/u² on [-1, 2] with its coefficients chosen among floats (each rounded in turn,
-// the higher ones refitted to it), within 2^-26.5 of G relatively; with the float FMA Horner steps
+// the higher ones refitted to it), within 2^-26.5 of G relatively. With FMA Horner steps in float
 // and the product by u², φ is within 2.975·2^-24 relatively on every float in [-1, 2] with
-// |u| >= 2^-40 (tests/cpp/test_math.cpp), about what the Taylor polynomial of degree 12 with float
-// coefficients gives (3.06·2^-24 on every fifth float) in four fewer steps.
+// |u| >= 2^-40; without FMA (each step rounded twice), within 4·2^-24 on tests/cpp/test_math.cpp's
+// sample.
 template <class V>
 LOGITKIT_INLINE inline V phi_fit_f(V u) {
   const auto c = [](float v) { return V::set1(v); };
@@ -652,16 +652,18 @@ inline RowScratch<scalar_t<V>>& kl_scratch() {
 // d'_i = ((x_i - max x) - (y_i - max y))/T, exact as a pair: a shift between the rows still cancels
 // exactly, and kl_lanes_f's (max y - y_k)/T moves c and every d' alike, leaving u as it is. Then
 //   e_i·e^(u_i) = e^c·f_i,
-// and pass 2 needs no exp: φ(u) is phi_fit_f on [-1, 2], and beyond, e_i·φ(u_i) = e^c·f_i - e_i·((1 + u_i) + ul_i): a sum of
-// non-negative terms for u < -1 and at most a 1.7-fold cancellation for u > 2 (f_i within about an
-// ulp, e^c rounded once). That holds where p_i is 0 too (q's own mass there: e^c·f_i).
+// and pass 2 needs no exp: φ(u) is phi_fit_f on [-1, 2], and beyond,
+// e_i·φ(u_i) = e^c·f_i - e_i·((1 + u_i) + ul_i): a sum of non-negative terms for u < -1 and at most
+// a 1.7-fold cancellation for u > 2 (f_i within about an ulp, e^c rounded once). That holds where
+// p_i is 0 too (q's own mass there: e^c·f_i).
 // e^c·f_i needs no rare lanes: its share of Σ_j e_j·e^(u_j) = S_x(1 + F) is q_i, so a q_i below
 // float's normal range (f_i subnormal) moves F by at most q_i·(1 + F)/F relatively, and F can be small
 // only where the rows nearly agree, where c is near 0 and e^c·f_i is as exact as f_i.
 // The gradient is kl_lanes_f's e_i·(e^(u_i) - 1 - F~)·K for |u_i| <= 1, and (f_i/S_y - e_i/S_x)·g/T
-// beyond (g/T folded into each factor): where u_i is near KL~ > 1 (q_i close to p_i), the first form subtracts two numbers near
-// 2 to 6 and the polynomial's rounding of e^u - 1, times a weight p_i near 1, passed the gradient's
-// bound (2·2^-24/T); the second carries only p's and q's own roundings. Rows outside its assumptions take
+// beyond (g/T folded into each factor): where u_i is near KL~ > 1 (q_i close to p_i), the first
+// form subtracts two numbers near 2 to 6 and the polynomial's rounding of e^u - 1, times a weight
+// p_i near 1, passed the gradient's bound (2·2^-24/T); the second carries only p's and q's own
+// roundings. Rows outside its assumptions take
 // kl_lanes_f: an infinite KL, KL~ > 40, more than kl_scratch_max entries, or no scratch.
 // Its sums widen each vector to double lanes and add them plainly over blocks of 64 vectors (a
 // block's rounding, below 2^-46 relatively, is far under float's), the blocks with Neumaier's
@@ -725,7 +727,7 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
         ex = mask_zero(valid, ex);
         ey = mask_zero(valid, ey);
       }
-      // (padding lanes hold a = max x: never bad)
+      // (padding lanes hold b = max y, never -inf: never bad)
       bad = mask_or(bad, mask_and(lt(vninf, a), eq(b, vninf)));
       store(s_e + i, ex);
       store(s_dh + i, dh);
