@@ -749,9 +749,10 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
   // g/(T·S_x). A row where one of them is not a normal float (g/T near float's smallest normal)
   // takes kl_lanes_f.
   const double gs = double(g) / temp, kK = math::libm_exp(-c) / Sy * gs, kq = gs / Sy, kp = gs / Sx;
-  const auto fits = [](double v) {
+  constexpr double lo = double(std::numeric_limits<T>::min()), hi = double(std::numeric_limits<T>::max());
+  const auto fits = [](double v) {  // (the limits constexpr: no call emitted into the ISA objects)
     const double a = v < 0 ? -v : v;
-    return a == 0 || (a >= double(std::numeric_limits<T>::min()) && a <= double(std::numeric_limits<T>::max()));
+    return a == 0 || (a >= lo && a <= hi);
   };
   if (grad && !(fits(kK) && fits(kq) && fits(kp))) return fallback();
   const V vch = V::set1(ch), vcl = V::set1(T(c - double(ch))), vec = V::set1(T(math::libm_exp(c))),
