@@ -56,13 +56,19 @@ namespace kernels {
 // push their own data out of L2).
 constexpr std::size_t next_row_prefetch_max = std::size_t(64) << 10;
 
+// v as the lane type is a normal number there, or 0.
+template <class V>
+inline bool normal_or_zero(double v) {
+  using T = scalar_t<V>;
+  constexpr double lo = double(std::numeric_limits<T>::min()), hi = double(std::numeric_limits<T>::max());
+  const double a = math::libm_fabs(v);
+  return a == 0 || (a >= lo && a <= hi);
+}
+
 // g/T as the lane type, when it is a normal number there (or 0).
 template <class V>
 inline bool grad_scale_fits(scalar_t<V> g, double temp) {
-  using T = scalar_t<V>;
-  constexpr double lo = double(std::numeric_limits<T>::min()), hi = double(std::numeric_limits<T>::max());
-  const double gs = math::libm_fabs(double(g) / temp);
-  return gs == 0 || (gs >= lo && gs <= hi);
+  return normal_or_zero<V>(double(g) / temp);
 }
 
 // ---------------------------------------------------------------------------------------- entropy
@@ -749,12 +755,7 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
   // g/(T·S_x). A row where one of them is not a normal float (g/T near float's smallest normal)
   // takes kl_lanes_f.
   const double gs = double(g) / temp, kK = math::libm_exp(-c) / Sy * gs, kq = gs / Sy, kp = gs / Sx;
-  constexpr double lo = double(std::numeric_limits<T>::min()), hi = double(std::numeric_limits<T>::max());
-  const auto fits = [](double v) {  // (the limits constexpr: no call emitted into the ISA objects)
-    const double a = v < 0 ? -v : v;
-    return a == 0 || (a >= lo && a <= hi);
-  };
-  if (grad && !(fits(kK) && fits(kq) && fits(kp))) return fallback();
+  if (grad && !(normal_or_zero<V>(kK) && normal_or_zero<V>(kq) && normal_or_zero<V>(kp))) return fallback();
   const V vch = V::set1(ch), vcl = V::set1(T(c - double(ch))), vec = V::set1(T(math::libm_exp(c))),
           two = V::set1(T(2)), vFt = V::set1(T(math::libm_expm1(klt))), vKg = V::set1(T(kK)), vq = V::set1(T(kq)),
           vp = V::set1(T(kp));
