@@ -347,6 +347,11 @@ struct BlockSum {
     acc_add(acc, v);
     if (++k == B) flush();
   }
+  // add(V::load(p)), the same sum, widened as it is loaded
+  LOGITKIT_INLINE void add_mem(const scalar_t<V>* p) {
+    acc_add_mem(acc, p);
+    if (++k == B) flush();
+  }
   void flush() {
     total.add(acc_sum(acc));
     acc = {};
@@ -671,9 +676,9 @@ inline RowScratch<scalar_t<V>>& kl_scratch() {
 // p_i near 1, passed the gradient's bound (2·2^-24/T); the second carries only p's and q's own
 // roundings. Rows outside its assumptions take
 // kl_lanes_f: an infinite KL, KL~ > 40, more than kl_scratch_max entries, or no scratch.
-// Its sums widen each vector to double lanes and add them plainly over blocks of 64 vectors (a
-// block's rounding, below 2^-46 relatively, is far under float's), the blocks with Neumaier's
-// compensation.
+// Its sums widen each vector to double lanes as they load it back (over_row) and add them plainly
+// over blocks of 64 vectors (a block's rounding, below 2^-46 relatively, is far under float's), the
+// blocks with Neumaier's compensation.
 template <class V, bool TEMP>
 inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx,
                                scalar_t<V> my, scalar_t<V> g, scalar_t<V>* grad, double temp) {
@@ -694,10 +699,20 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
   const V t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))), invt = V::set1(T(1.0 / temp));
   // A whole vector (FULL) needs no lane mask; the last, partial one has its padding lanes' e and f
   // zeroed, which leaves them out of every sum and of pass 2's terms.
-  const auto over_row = [&](auto&& body) LOGITKIT_INLINE {
-    std::size_t i = 0;
-    for (; i + W <= n; i += W) body(i, std::true_type{}, W);
-    if (i < n) body(i, std::false_type{}, n - i);
+  // The passes go over the row in chunks of CH entries: body computes and stores each vector's
+  // values (its sum terms that pass 2 does not keep into buf, at the entry's offset in the chunk),
+  // then sums(j, j - chunk start) adds the chunk's vectors to the sums from memory, while they are
+  // in L1 (acc_add_mem: widening a stored vector takes no shuffle, widening a register does).
+  constexpr std::size_t CH = 64 * W;
+  alignas(64) T buf[CH];
+  const auto over_row = [&](auto&& body, auto&& sums) LOGITKIT_INLINE {
+    for (std::size_t c = 0; c < n; c += CH) {
+      const std::size_t end = n - c < CH ? n : c + CH;
+      std::size_t i = c;
+      for (; i + W <= end; i += W) body(i, std::true_type{}, W);
+      if (i < end) body(i, std::false_type{}, end - i);
+      for (std::size_t j = c; j < end; j += W) sums(j, j - c);
+    }
   };
 
   // Pass 1: S_x = Σ e_i, S_y = Σ f_i, Σ e_i·d'_i; an entry with P's mass where y is -inf makes KL
@@ -739,11 +754,13 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
       store(s_dh + i, dh);
       store(s_dl + i, dl);
       store(s_f + i, ey);
-      sx.add(ex);
-      sy.add(ey);
-      cs.add(mask_zero(lt(zero, ex), ex * (dh + dl)));  // (e = 0: d' may be inf or NaN)
+      store(buf + i % CH, mask_zero(lt(zero, ex), ex * (dh + dl)));  // (e = 0: d' may be inf or NaN)
     };
-    over_row(pass1);
+    over_row(pass1, [&](std::size_t j, std::size_t jc) LOGITKIT_INLINE {
+      sx.add_mem(s_e + j);
+      sy.add_mem(s_f + j);
+      cs.add_mem(buf + jc);
+    });
     infinite = any(bad);
   }
   const double Sx = sx.value(), Sy = sy.value(), c = cs.value() / Sx;
@@ -781,9 +798,9 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
       if constexpr (FULL) store(grad + i, gv);
       else store_partial(grad + i, gv, m);
     }
-    fsum.add(term);
+    store(buf + i % CH, term);
   };
-  over_row(pass2);
+  over_row(pass2, [&](std::size_t, std::size_t jc) LOGITKIT_INLINE { fsum.add_mem(buf + jc); });
   return T(math::libm_log1p(fsum.value() / Sx));
 }
 

@@ -245,11 +245,17 @@ inline void acc_add(AccF& acc, VF x) {
   acc.a = acc.a + VD{_mm512_cvtps_pd(_mm512_castps512_ps256(x.v))};
   acc.b = acc.b + VD{_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x.v), 1)))};
 }
+// (each half converted from memory: the load takes the place of the extract's shuffle)
+inline void acc_add_mem(AccF& acc, const float* p) {
+  acc.a = acc.a + VD{_mm512_cvtps_pd(_mm256_loadu_ps(p))};
+  acc.b = acc.b + VD{_mm512_cvtps_pd(_mm256_loadu_ps(p + 8))};
+}
 inline double acc_sum(const AccF& acc) { return hsum(acc.a + acc.b); }
 struct AccD {
   VD a = VD::zero();
 };
 inline void acc_add(AccD& acc, VD x) { acc.a = acc.a + x; }
+inline void acc_add_mem(AccD& acc, const double* p) { acc.a = acc.a + VD::load(p); }
 inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }

@@ -184,11 +184,13 @@ inline void acc_add(AccF& acc, VF x) {
   acc.a = acc.a + VD{vcvt_f64_f32(vget_low_f32(x.v))};
   acc.b = acc.b + VD{vcvt_high_f64_f32(x.v)};
 }
+inline void acc_add_mem(AccF& acc, const float* p) { acc_add(acc, VF::load(p)); }
 inline double acc_sum(const AccF& acc) { return hsum(acc.a + acc.b); }
 struct AccD {
   VD a = VD::zero();
 };
 inline void acc_add(AccD& acc, VD x) { acc.a = acc.a + x; }
+inline void acc_add_mem(AccD& acc, const double* p) { acc.a = acc.a + VD::load(p); }
 inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
 inline AccF acc_make(VF) { return {}; }
 inline AccD acc_make(VD) { return {}; }
