@@ -13,6 +13,9 @@
 // expm1(u) - u in double, on 2^16 floats of every binade from 2^-40 to 1 (both signs) and to 2, and
 // the 2^20 floats above -1 and below 1 and 2: within 3.1·2^-24 relatively with FMA (the worst over
 // every such float is 2.975, at u = 1.948, which this sample holds), 4·2^-24 without.
+// And two pieces of the float KL kernel's sums: acc_add_mem(acc, p) gives the bits of
+// acc_add(acc, V::load(p)) (values of every magnitude, subnormals and zeros of both signs), and
+// RowScratch::get returns a buffer on a 64-byte boundary, for every size asked, after a growth too.
 // Prints its lines, exits non-zero on a failure (77: this CPU lacks the ISA). Run by
 // ctest (LOGITKIT_BUILD_TESTS=ON) and, for arm64, under qemu by
 // tests/cpp/run_arm64_qemu.sh.
@@ -113,6 +116,53 @@ double worst_phi_float() {
   return worst_over(u, [](F v) { return logitkit::kernels::phi_fit_f(v); }, rel) * 0x1p24;
 }
 
+// acc_add_mem against acc_add of the loaded vector: the same sum, bit for bit. The values span
+// float's range (a double sum keeps every one exactly, so a lane dropped or converted twice shows).
+bool acc_add_mem_same() {
+  constexpr std::size_t W = std::size_t(F::size);
+  std::vector<float> v;
+  std::uint32_t state = 12345;
+  for (std::size_t i = 0; i < 64 * W; ++i) {
+    state = state * 1664525u + 1013904223u;
+    v.push_back(float_bits(state & 0xff7fffffu));  // every sign and fraction, no inf or NaN
+  }
+  v[0] = 0.0f, v[W - 1] = -0.0f, v[W] = float_bits(1), v[2 * W - 1] = float_bits(0x80000001u);
+  auto a = acc_make(F::zero()), b = acc_make(F::zero());
+  for (std::size_t i = 0; i < v.size(); i += W) {
+    acc_add(a, F::load(v.data() + i));
+    acc_add_mem(b, v.data() + i);
+  }
+  // and one vector of values near 1 alone, whose double sum is exact: against long double
+  std::vector<float> w(W);
+  for (std::size_t l = 0; l < W; ++l) w[l] = 1.0f + float(l) * 0x1p-20f;
+  auto c = acc_make(F::zero());
+  acc_add_mem(c, w.data());
+  long double exact = 0;
+  for (std::size_t l = 0; l < W; ++l) exact += (long double)w[l];
+  const double sa = acc_sum(a), sb = acc_sum(b);
+  return std::memcmp(&sa, &sb, sizeof sa) == 0 && (long double)acc_sum(c) == exact;
+}
+
+// RowScratch::get's buffers start on a 64-byte boundary and hold what was asked (every entry
+// written: the sanitizer run checks the bounds).
+bool scratch_aligned() {
+  bool ok = true;
+  logitkit::kernels::RowScratch<float> sf;
+  logitkit::kernels::RowScratch<double> sd;
+  for (std::size_t n : {1, 3, 16, 17, 1000, 4097, 70000, 300001}) {
+    float* pf = sf.get(n);
+    double* pd = sd.get(n);
+    const auto on_line = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 64 == 0; };
+    ok = ok && pf && pd && on_line(pf) && on_line(pd);
+    if (!ok) break;
+    for (std::size_t i = 0; i < n; ++i) pf[i] = float(i), pd[i] = double(i);
+    ok = sf.get(n / 2 + 1) == pf;  // a smaller row keeps the buffer
+  }
+  sf.release_if_large();
+  float* again = sf.get(5);
+  return ok && again && reinterpret_cast<std::uintptr_t>(again) % 64 == 0;
+}
+
 // The largest relative error of log_k_plus<D, NR> over the (k, S') pairs.
 template <int NR>
 long double worst(const std::vector<double>& k, const std::vector<double>& s) {
@@ -152,12 +202,17 @@ int main() {
   const long double ulp = std::ldexp(1.0L, -52);
   const double lf = worst_log1p_float();
   const double phi = worst_phi_float(), phi_bound = F::has_fma ? 3.1 : 4.0;
-  const bool ok = full <= 2 * ulp && for_float <= std::ldexp(1.0L, -40) && lf <= 1.3 && phi <= phi_bound;
+  const bool sums = acc_add_mem_same(), aligned = scratch_aligned();
+  const bool ok =
+      full <= 2 * ulp && for_float <= std::ldexp(1.0L, -40) && lf <= 1.3 && phi <= phi_bound && sums && aligned;
   std::printf("%s log_k_plus: every term %.2f ulp of double (bound 2); the float rows' terms 2^%.1f (bound 2^-40)\n",
               LOGITKIT_HEADER_ONLY_NAME, double(full / ulp), double(std::log2(for_float)));
   std::printf("%s log1p_exp_term (float, %s): %.3f ulp (bound 1.3)\n", LOGITKIT_HEADER_ONLY_NAME,
               F::has_fma ? "polynomial" : "log1p_unit", lf);
   std::printf("%s phi_fit_f (float): %.3f x 2^-24 relative (bound %.1f)\n", LOGITKIT_HEADER_ONLY_NAME, phi, phi_bound);
+  std::printf("%s acc_add_mem: %s; RowScratch: %s\n", LOGITKIT_HEADER_ONLY_NAME,
+              sums ? "the bits of acc_add" : "FAIL, not the bits of acc_add",
+              aligned ? "64-byte aligned" : "FAIL, not 64-byte aligned");
   std::printf("%s\n", ok ? "all math tests passed" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include "../../simd/isa_namespace.hpp"
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 
@@ -18,29 +19,38 @@ template <class T>
 class RowScratch {
  public:
   static constexpr std::size_t kKeepBytes = std::size_t(1) << 20;
+  // get()'s buffer starts on a 64-byte boundary: a vector of 64 bytes (AVX-512) at a multiple of
+  // 64 bytes from it spans one cache line, not two (malloc gives 16-byte alignment).
+  static constexpr std::size_t kAlign = 64;
   RowScratch() = default;
   RowScratch(const RowScratch&) = delete;
   RowScratch& operator=(const RowScratch&) = delete;
-  ~RowScratch() { std::free(p_); }
+  ~RowScratch() { std::free(raw_); }
   T* get(std::size_t n) {
     if (n <= cap_) return p_;
-    std::free(p_);
+    std::free(raw_);
+    raw_ = nullptr;
     p_ = nullptr;
     cap_ = 0;
-    constexpr std::size_t max_n = std::numeric_limits<std::size_t>::max() / sizeof(T);
+    constexpr std::size_t max_n = (std::numeric_limits<std::size_t>::max() - kAlign) / sizeof(T);
     if (n > max_n) return nullptr;
-    p_ = static_cast<T*>(std::malloc(n * sizeof(T)));
-    if (p_) cap_ = n;
+    raw_ = std::malloc(n * sizeof(T) + kAlign - 1);
+    if (!raw_) return nullptr;
+    const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(raw_);
+    p_ = reinterpret_cast<T*>((a + kAlign - 1) & ~std::uintptr_t(kAlign - 1));
+    cap_ = n;
     return p_;
   }
   void release_if_large() {
     if (cap_ * sizeof(T) <= kKeepBytes) return;
-    std::free(p_);
+    std::free(raw_);
+    raw_ = nullptr;
     p_ = nullptr;
     cap_ = 0;
   }
 
  private:
+  void* raw_ = nullptr;
   T* p_ = nullptr;
   std::size_t cap_ = 0;
 };
