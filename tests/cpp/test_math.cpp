@@ -116,8 +116,9 @@ double worst_phi_float() {
   return worst_over(u, [](F v) { return logitkit::kernels::phi_fit_f(v); }, rel) * 0x1p24;
 }
 
-// acc_add_mem against acc_add of the loaded vector: the same sum, bit for bit. The values span
-// float's range (a double sum keeps every one exactly, so a lane dropped or converted twice shows).
+// acc_add_mem against acc_add of the loaded vector: the same sum, bit for bit, over values that span
+// float's range; and one vector of values near 1 alone, whose double sum is exact, so that a lane
+// dropped or added twice shows (the wide values' sum could absorb a small one).
 bool acc_add_mem_same() {
   constexpr std::size_t W = std::size_t(F::size);
   std::vector<float> v;
@@ -132,7 +133,7 @@ bool acc_add_mem_same() {
     acc_add(a, F::load(v.data() + i));
     acc_add_mem(b, v.data() + i);
   }
-  // and one vector of values near 1 alone, whose double sum is exact: against long double
+  // the vector near 1, against long double
   std::vector<float> w(W);
   for (std::size_t l = 0; l < W; ++l) w[l] = 1.0f + float(l) * 0x1p-20f;
   auto c = acc_make(F::zero());

@@ -700,9 +700,10 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
   // A whole vector (FULL) needs no lane mask; the last, partial one has its padding lanes' e and f
   // zeroed, which leaves them out of every sum and of pass 2's terms.
   // The passes go over the row in chunks of CH entries: body computes and stores each vector's
-  // values (its sum terms that pass 2 does not keep into buf, at the entry's offset in the chunk),
-  // then sums(j, j - chunk start) adds the chunk's vectors to the sums from memory, while they are
-  // in L1 (acc_add_mem: widening a stored vector takes no shuffle, widening a register does).
+  // values (into the scratch rows, and into buf, at the entry's offset in the chunk, the sum terms
+  // the scratch rows do not hold), then sums(j, j - chunk start) adds the chunk's vectors to the sums
+  // from memory, while they are in L1 (acc_add_mem: on AVX2 and AVX-512, widening a stored vector
+  // takes no shuffle, widening a register does).
   constexpr std::size_t CH = 64 * W;
   alignas(64) T buf[CH];
   const auto over_row = [&](auto&& body, auto&& sums) LOGITKIT_INLINE {

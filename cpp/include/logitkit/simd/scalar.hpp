@@ -9,7 +9,7 @@
 //   either is NaN: the predicate of range checks); select, mask_zero, mask_or/and/not, any;
 //   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_make(V) -> an accumulator (sums of
 //   float lanes kept in double), acc_add(acc, v) and acc_add_mem(acc, p) (the V::size values at p, widened
-//   as they are loaded: the same sum as acc_add(acc, V::load(p)), with no shuffle on x86).
+//   as they are loaded: the same sum as acc_add(acc, V::load(p)); on AVX2 and AVX-512 with no shuffle).
 // All operands are passed through ADL, so every type here is a struct of this namespace.
 #pragma once
 #include "isa_namespace.hpp"

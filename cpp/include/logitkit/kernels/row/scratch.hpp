@@ -20,7 +20,8 @@ class RowScratch {
  public:
   static constexpr std::size_t kKeepBytes = std::size_t(1) << 20;
   // get()'s buffer starts on a 64-byte boundary: a vector of 64 bytes (AVX-512) at a multiple of
-  // 64 bytes from it spans one cache line, not two (malloc gives 16-byte alignment).
+  // 64 bytes from it spans one cache line, not two (malloc promises only alignof(max_align_t), 16
+  // bytes on x86-64).
   static constexpr std::size_t kAlign = 64;
   RowScratch() = default;
   RowScratch(const RowScratch&) = delete;
