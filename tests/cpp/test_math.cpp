@@ -147,13 +147,13 @@ bool acc_add_mem_same() {
 // RowScratch::get's buffers start on a 64-byte boundary and hold what was asked (every entry
 // written: the sanitizer run checks the bounds).
 bool scratch_aligned() {
+  const auto on_line = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 64 == 0; };
   bool ok = true;
   logitkit::kernels::RowScratch<float> sf;
   logitkit::kernels::RowScratch<double> sd;
   for (std::size_t n : {1, 3, 16, 17, 1000, 4097, 70000, 300001}) {
     float* pf = sf.get(n);
     double* pd = sd.get(n);
-    const auto on_line = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 64 == 0; };
     ok = ok && pf && pd && on_line(pf) && on_line(pd);
     if (!ok) break;
     for (std::size_t i = 0; i < n; ++i) pf[i] = float(i), pd[i] = double(i);
@@ -161,7 +161,7 @@ bool scratch_aligned() {
   }
   sf.release_if_large();
   float* again = sf.get(5);
-  return ok && again && reinterpret_cast<std::uintptr_t>(again) % 64 == 0;
+  return ok && again && on_line(again);
 }
 
 // The largest relative error of log_k_plus<D, NR> over the (k, S') pairs.

@@ -262,7 +262,6 @@ struct AccD {
   VD a = VD::zero();
 };
 inline void acc_add(AccD& acc, VD x) { acc.a = acc.a + x; }
-inline void acc_add_mem(AccD& acc, const double* p) { acc.a = acc.a + VD::load(p); }
 inline double acc_sum(const AccD& acc) { return hsum(acc.a); }
 
 inline AccF acc_make(VF) { return {}; }

@@ -8,8 +8,9 @@
 //   abs, neg, neg_abs, select_neg; lt/le/eq/isnan -> V::mask, nge(a, b) = !(a >= b) (true where
 //   either is NaN: the predicate of range checks); select, mask_zero, mask_or/and/not, any;
 //   hmax/hmin/hsum; integer lanes (V::ivec): bits, slli, srli, iadd, isub; acc_make(V) -> an accumulator (sums of
-//   float lanes kept in double), acc_add(acc, v) and acc_add_mem(acc, p) (the V::size values at p, widened
-//   as they are loaded: the same sum as acc_add(acc, V::load(p)); on AVX2 and AVX-512 with no shuffle).
+//   float lanes kept in double), acc_add(acc, v) and, for float lanes, acc_add_mem(acc, p) (the VF::size
+//   values at p, widened as they are loaded: the same sum as acc_add(acc, VF::load(p)); on AVX2 and
+//   AVX-512 with no shuffle).
 // All operands are passed through ADL, so every type here is a struct of this namespace.
 #pragma once
 #include "isa_namespace.hpp"
@@ -102,7 +103,6 @@ struct AccD {
   double a = 0;
 };
 inline void acc_add(AccD& acc, VD x) { acc.a += x.v; }
-inline void acc_add_mem(AccD& acc, const double* p) { acc.a += *p; }
 inline double acc_sum(const AccD& acc) { return acc.a; }
 
 inline AccF acc_make(VF) { return {}; }
