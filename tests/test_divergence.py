@@ -305,6 +305,46 @@ def test_kl_of_rows_a_few_units_apart_against_mpmath(isa, dtype, n, t):
     _check_kl_rows_against_mpmath(x, y, t, dtype, isa, "rows a few units apart")
 
 
+def _kl_estimate(x, y, t):
+    """Each row's KL in np.longdouble by the φ form, u = c - d with d = (x - y)/T taken from the
+    difference of the logits (not of their quotients, whose roundings a tiny u would not survive),
+    where oracle.kl_divergence's Σ p·(log p - log q) cancels to noise on small divergences: a
+    reference for choosing which rows to check against mpmath, not for asserting."""
+    ld = np.longdouble
+    lx = x.astype(ld) / ld(t)
+    lx -= lx.max(axis=1, keepdims=True)
+    p = np.exp(lx)
+    p /= p.sum(axis=1, keepdims=True)
+    d = (x.astype(ld) - y.astype(ld)) / ld(t)
+    u = (p * d).sum(axis=1, keepdims=True) - d
+    return np.log1p((p * (np.expm1(u) - u)).sum(axis=1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [2, 3, 17, 300])
+@pytest.mark.parametrize("t", [1.0, 0.7])
+def test_kl_worst_rows_of_a_large_sample_against_mpmath(isa, dtype, n, t):
+    """Rows that disagree by a fraction of a unit to a few units, P and Q anywhere from flat to
+    confident and not always alike (x a multiple of y plus noise): short rows put most of F on one
+    or two entries, with u on either side of φ's polynomial range, so each entry's rounding (of u,
+    of φ, of p) reaches the result undiluted; a flat P against a confident Q moves the centre c far
+    from 0 (up to KL + log n). Up to 40000 rows are screened with a long double estimate of each
+    row's error; the worst eight, in ulps of the estimate, are checked against mpmath (divergence
+    and gradient), and their worst error is the one recorded."""
+    rng = np.random.default_rng(1000 * n + int(10 * t))
+    rows = min(40000, 1_000_000 // n)
+    scale = rng.choice([0.3, 1.0, 3.0, 10.0], size=(rows, 1))
+    ratio = rng.choice([0.1, 1.0, 1.0, 3.0], size=(rows, 1))
+    diff = rng.choice([0.3, 0.5, 1.0, 2.0], size=(rows, 1))
+    y = (rng.standard_normal((rows, n)) * scale).astype(dtype)
+    x = (y * ratio + rng.standard_normal((rows, n)) * diff).astype(dtype)
+    kl = lk.kl_divergence(x, y, temperature=t, reduction="none")
+    est = _kl_estimate(x, y, t)
+    unit = np.spacing(np.abs(est).astype(dtype)).astype(np.longdouble)
+    worst = np.argsort(np.abs(kl.astype(np.longdouble) - est) / unit)[-8:]
+    _check_kl_rows_against_mpmath(x[worst], y[worst], t, dtype, isa, "worst rows of large samples")
+
+
 def test_kl_gradient_where_q_nearly_equals_p_at_a_heavy_entry(isa):
     """float32: q_i close to p_i at an entry that carries most of P, with u_i = c - d'_i between 1
     and 2 (near KL). There the form e_i·(e^u - 1 - F~)·K cancels to a small difference of numbers
