@@ -363,6 +363,33 @@ struct BlockSum {
   }
 };
 
+// A sum of pairs kept as an unevaluated pair in each lane (TwoSum at each addition; the low parts,
+// of a few 2^-53 each, summed plainly): for a sum near 1 whose difference from 1, a few 2^-53, is
+// wanted to far more than a double near 1 can hold.
+template <class D>
+struct PairSum {
+  D hi = D::zero(), lo = D::zero();
+  // adds the pair vh + vl
+  LOGITKIT_INLINE void add(D vh, D vl) {
+    D e;
+    hi = two_sum(hi, vh, e);
+    lo = lo + (e + vl);
+  }
+  // the sum minus 1, rounded once at the end
+  double minus_one() const {
+    double h[D::size], l[D::size];
+    store(h, hi);
+    store(l, lo);
+    double s = -1.0, sl = 0.0;
+    for (std::size_t i = 0; i < D::size; ++i) {
+      double e;
+      s = two_sum(s, h[i], e);
+      sl += e + l[i];
+    }
+    return s + sl;
+  }
+};
+
 // KL of double rows in double lanes (float rows: kl_lanes_f below).
 template <class V, bool TEMP>
 inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx,
@@ -411,31 +438,50 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
 
   // Pass 1: c = Σ p_i d'_i and P1 = Σ p_i; an entry with p's mass where y is -inf makes KL
   // infinite. The weights are p_i/P1 from here on: the rounding of L_x, common to every p_i,
-  // cancels (F carries a common relative error of the weights one for one).
+  // cancels (F carries a common relative error of the weights one for one). With a gradient, also
+  // Q1 = Σ q_i, for the same reason: q - p of entries near 1/2 would otherwise carry both offsets'
+  // roundings (each up to about half an ulp of L, and L's own summation error) on top of both exps'.
   bool infinite = false;
-  BlockSum<D> csum, psum;
+  BlockSum<D> csum;
+  PairSum<D> psum, qsum;
   {
     auto bad = lt(zero, zero);
     lanes(x, y, n, [&](std::size_t, D a, D b, auto valid) LOGITKIT_INLINE {
-      D lo, r;
-      const D p = pexp(logprob(a, negmx, nLxh, lo), lo);
+      D lo, r, H, L;
+      math::exp_dd(logprob(a, negmx, nLxh, lo), lo, H, L);
+      const D p = H + L;
       const auto has_mass = mask_and(valid, lt(vninf, a));
       bad = mask_or(bad, mask_and(has_mass, eq(b, vninf)));
       const D dq = dprime(a, b, r);
       csum.add(mask_zero(has_mass, p * (dq + r)));
-      psum.add(mask_zero(has_mass, p));
+      psum.add(mask_zero(has_mass, H), mask_zero(has_mass, L));
+      if (grad) {
+        D ql;
+        math::exp_dd(logprob(b, negmy, nLyh, ql), ql, H, L);
+        qsum.add(mask_zero(valid, H), mask_zero(valid, L));
+      }
     });
     infinite = any(bad);
   }
-  const double P1 = psum.value(), c = csum.value() / P1;
+  // log P1 and log Q1, the errors of the offsets L, taken out of each p_i and q_i in their exps' low
+  // parts (they are a few 2^-53: P1 - 1 rounded to a double near 1, or subtracted from L, they would
+  // be rounded away)
+  const double P1m1 = psum.minus_one(), c = csum.value() / (1.0 + P1m1);
+  const double lP1 = math::libm_log1p(P1m1), lQ1 = grad ? math::libm_log1p(qsum.minus_one()) : 0.0;
 
   // Pass 2: F = Σ p_i φ(u_i), and the gradient (q - p)·g/T.
-  const D vc = D::set1(c), one = D::set1(1.0), big = D::set1(600.0), vgs = D::set1(double(g) / temp),
-          vinvP1 = D::set1(1.0 / P1);
+  const D vc = D::set1(c), one = D::set1(1.0), big = D::set1(600.0), vgs = D::set1(double(g) / temp);
   // (y_i - y_k)/T - L_x - log P1 + c as hi + lo: the log of (p_i/P1)·e^(u_i) formed in one
   // exponent, its low part carried into exp (an exponent near -60 rounded alone would cost its exp
   // 60·2^-53 relative)
-  const D cLx = D::set1(c - (Lx + math::libm_log1p(P1 - 1.0)));
+  const D cLx = D::set1(c - (Lx + lP1));
+  const D vlP1 = D::set1(lP1), vlQ1 = D::set1(lQ1), vclamp = D::set1(math::exp_dd_consts<double>::clamp);
+  // For the gradient, v = exp(h + l) from pexp, except below exp_dd's range (where it gives 0):
+  // there exp_neg_lo, whose tiny and subnormal results are still the probabilities
+  const auto full_range = [&](D v, D h, D l) LOGITKIT_INLINE {
+    const auto low = lt(h, vclamp);
+    return any(low) ? select(low, math::exp_neg_lo(h, l), v) : v;
+  };
   const auto q_arg = [&](D b, D& lo) LOGITKIT_INLINE { return logprob(b, negyk, cLx, lo); };
   BlockSum<D> fsum;
   bool overflow = false;
@@ -445,17 +491,17 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
     const std::size_t m = n;
     lanes(x, y, n, [&](std::size_t j, D a, D b, auto valid) LOGITKIT_INLINE {
       D lo;
-      const D p = pexp(logprob(a, negmx, nLxh, lo), lo);
+      const D ph = logprob(a, negmx, nLxh, lo), pl = lo - vlP1;
+      const D pn = pexp(ph, pl);  // the weight p_i/P1
       if (!infinite) {
         // p·φ(u) where p > 0; where p is 0 (x_i = -inf, or exp underflowed), q's own mass there.
         // log(p_i·e^(u_i)) = (y_i - y_k)/T - L_x + c: e^u is never formed where it is large.
-        const auto pos = mask_and(valid, lt(zero, p));
-        const D pn = p * vinvP1;  // the weight p_i/P1
+        const auto pos = mask_and(valid, lt(zero, pn));
         D r;
         const D u = (vc - dprime(a, b, r)) - r;
         D term = mask_zero(pos, pn * phi_small<D, T>(u));
         const auto above = mask_and(pos, lt(one, u)), below = mask_and(pos, lt(u, neg(one)));
-        const auto q_only = mask_and(valid, mask_and(le(p, zero), lt(vninf, b)));
+        const auto q_only = mask_and(valid, mask_and(le(pn, zero), lt(vninf, b)));
         const auto by_q = mask_or(above, q_only);
         if (any(by_q)) {
           D el;
@@ -470,8 +516,9 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
       }
       if (grad) {
         D ql;
-        const D q = math::exp_neg_lo(logprob(b, negmy, nLyh, ql), ql);
-        const D gv = vgs * (q - p);
+        const D qh = logprob(b, negmy, nLyh, ql);
+        ql = ql - vlQ1;  // q_i/Q1
+        const D gv = vgs * (full_range(pexp(qh, ql), qh, ql) - full_range(pn, ph, pl));
         if (j + W <= m) store(go + j, gv);
         else store_partial(go + j, gv, m - j);
       }
