@@ -104,7 +104,10 @@ inline scalar_t<V> entropy_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V>
 // One pass sums, with e_j = exp(d_j): S' = Σ e_j over the entries below the max (k of them at it)
 // and A' = Σ e_j·(-d_j); then L = log(k + S') (log1p(S') for k = 1, as the softmax kernels) and
 // A = A'/(k + S'). Terms whose e_j is below the lane type's normal range are summed in the wide type
-// (a confident row's entropy may be made of them alone). A second pass writes the gradient.
+// (a confident row's entropy may be made of them alone). Two vectors are added in the lane type
+// before each widening add (which costs the float pass more than its exp): every term is >= 0, so
+// that rounding is at most one unit of the lane type relative to the sums, far below the budget.
+// A second pass writes the gradient.
 template <class V, bool TEMP>
 inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> g,
                                  scalar_t<V>* grad, double temp) {
@@ -119,7 +122,7 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
   double k = 0;
   Wd S2 = 0, A2 = 0;  // the tiny terms, in the wide type
   LossAcc<V> sacc, aacc;
-  const auto step = [&](V a, typename V::mask valid) LOGITKIT_INLINE {
+  const auto step = [&](V a, typename V::mask valid, V& e_out, V& ad_out) LOGITKIT_INLINE {
     V lo;
     const V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
     V e = math::exp_neg_lo(hi, lo);
@@ -144,8 +147,8 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
       e = mask_zero(mask_not(out), e);
       ad = mask_zero(mask_not(out), ad);
     }
-    sacc.add(mask_zero(valid, e));
-    aacc.add(mask_zero(valid, ad));
+    e_out = mask_zero(valid, e);
+    ad_out = mask_zero(valid, ad);
   };
   const auto all = eq(zero, zero);
   std::size_t i = 0;
@@ -154,14 +157,33 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
   const std::size_t next = n * sizeof(T) <= next_row_prefetch_max ? n * sizeof(T) : 0;
   while (i + W <= n) {
     const std::size_t stop = n - i > sacc.block ? i + sacc.block : n;
-    for (; i + W <= stop; i += W) {
-      if (next) prefetch_read<V>(x + i, next);
-      step(V::load(x + i), all);
+    for (; i + 2 * W <= stop; i += 2 * W) {
+      if (next) {
+        prefetch_read<V>(x + i, next);
+        prefetch_read<V>(x + i + W, next);
+      }
+      V e0, a0, e1, a1;
+      step(V::load(x + i), all, e0, a0);
+      step(V::load(x + i + W), all, e1, a1);
+      sacc.add(e0 + e1);
+      aacc.add(a0 + a1);
+    }
+    if (i + W <= stop) {
+      V e0, a0;
+      step(V::load(x + i), all, e0, a0);
+      sacc.add(e0);
+      aacc.add(a0);
+      i += W;
     }
     sacc.flush();
     aacc.flush();
   }
-  if (i < n) step(load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i));
+  if (i < n) {
+    V e0, a0;
+    step(load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i), e0, a0);
+    sacc.add(e0);
+    aacc.add(a0);
+  }
   const Wd Sp = Wd(sacc.sum()) + S2, Z = Wd(k) + Sp;
   const double L = double(k == 1 ? math::libm_log1p(Sp) : math::libm_log(Z));
   const double A = double((Wd(aacc.sum()) + A2) / Z);
