@@ -389,7 +389,8 @@ def test_kl_gradient_entries_near_the_bottom_of_doubles_range(isa, t):
     """float64 entries whose p and q lie between e^-690 and e^-745 (subnormal), on either side of
     where the double-length exp the kernel takes p and q from gives 0: each gradient entry (q - p)/T
     within its ulp bound of mpmath (2 x the smallest subnormal below the normals), not only within
-    the absolute bound that a 0 would meet. p and q differ by a factor of e or more at each."""
+    the absolute bound that a 0 would meet. At each such entry p and q differ by a factor of e or
+    more, so that (q - p)/T keeps their relative accuracy."""
     f64 = np.dtype(np.float64)
     x = np.array([0.0, -1.0, -698.0, -703.0, -712.0, -735.0, -744.0, -np.inf]) * t
     y = np.array([0.0, -1.5, -703.0, -698.0, -706.0, -742.0, -739.0, -720.0]) * t
