@@ -495,8 +495,10 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
   const D vc = D::set1(c), one = D::set1(1.0), big = D::set1(600.0), vgs = D::set1(double(g) / temp);
   // (y_i - y_k)/T - L_x - log P1 + c as hi + lo: the log of (p_i/P1)·e^(u_i) formed in one
   // exponent, its low part carried into exp (an exponent near -60 rounded alone would cost its exp
-  // 60·2^-53 relative)
-  const D cLx = D::set1(c - (Lx + lP1));
+  // 60·2^-53 relative); c - L_x - log P1 is a pair too, for the same reason and for log P1's sake
+  double cLl1, cLl2;
+  const double cL = two_sum(two_sum(c, -Lx, cLl1), -lP1, cLl2);
+  const D cLx = D::set1(cL), cLxl = D::set1(cLl1 + cLl2);
   const D vlP1 = D::set1(lP1), vlQ1 = D::set1(lQ1), vclamp = D::set1(math::exp_dd_consts<double>::clamp);
   // For the gradient, v = exp(h + l) from pexp, except below exp_dd's range (where it gives 0):
   // there exp_neg_lo, whose tiny and subnormal results are still the probabilities
@@ -504,7 +506,11 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
     const auto low = lt(h, vclamp);
     return any(low) ? select(low, math::exp_neg_lo(h, l), v) : v;
   };
-  const auto q_arg = [&](D b, D& lo) LOGITKIT_INLINE { return logprob(b, negyk, cLx, lo); };
+  const auto q_arg = [&](D b, D& lo) LOGITKIT_INLINE {
+    const D h = logprob(b, negyk, cLx, lo);
+    lo = lo + cLxl;
+    return h;
+  };
   BlockSum<D> fsum;
   bool overflow = false;
   {
