@@ -150,6 +150,13 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
     e_out = mask_zero(valid, e);
     ad_out = mask_zero(valid, ad);
   };
+  // step's terms added to the sums, for a vector on its own (a block's odd one, the row's tail)
+  const auto add_one = [&](V a, typename V::mask valid) LOGITKIT_INLINE {
+    V e, ad;
+    step(a, valid, e, ad);
+    sacc.add(e);
+    aacc.add(ad);
+  };
   const auto all = eq(zero, zero);
   std::size_t i = 0;
   // The next row (of a batch of contiguous rows) is asked for while this one, in L1, is computed:
@@ -169,21 +176,13 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
       aacc.add(a0 + a1);
     }
     if (i + W <= stop) {
-      V e0, a0;
-      step(V::load(x + i), all, e0, a0);
-      sacc.add(e0);
-      aacc.add(a0);
+      add_one(V::load(x + i), all);
       i += W;
     }
     sacc.flush();
     aacc.flush();
   }
-  if (i < n) {
-    V e0, a0;
-    step(load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i), e0, a0);
-    sacc.add(e0);
-    aacc.add(a0);
-  }
+  if (i < n) add_one(load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i));
   const Wd Sp = Wd(sacc.sum()) + S2, Z = Wd(k) + Sp;
   const double L = double(k == 1 ? math::libm_log1p(Sp) : math::libm_log(Z));
   const double A = double((Wd(aacc.sum()) + A2) / Z);
