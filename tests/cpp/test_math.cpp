@@ -16,6 +16,7 @@
 // And two pieces of the float KL kernel's sums: acc_add_mem(acc, p) gives the bits of
 // acc_add(acc, V::load(p)) (values of every magnitude, subnormals and zeros of both signs), and
 // RowScratch::get returns a buffer on a 64-byte boundary, for every size asked, after a growth too.
+// And CompensatedSum (kernels/row/basics.hpp) on sums of either sign that cancel.
 // Prints its lines, exits non-zero on a failure (77: this CPU lacks the ISA). Run by
 // ctest (LOGITKIT_BUILD_TESTS=ON) and, for arm64, under qemu by
 // tests/cpp/run_arm64_qemu.sh.
@@ -164,6 +165,33 @@ bool scratch_aligned() {
   return ok && again && on_line(again);
 }
 
+// CompensatedSum keeps each addition's rounding error whatever the signs: 1 + (-2^54) + 2^54 is 1
+// (the first addition's error, 1, is the sum), and so is every order and sign flip of it; and 2000
+// terms of mixed sign that cancel to 2^-40 of their size sum within 2^-50 relative.
+bool compensated_sums_exact() {
+  bool ok = true;
+  const double big = std::ldexp(1.0, 54);
+  for (double sign : {1.0, -1.0}) {
+    const double orders[3][3] = {{1, -big, big}, {-big, 1, big}, {1, big, -big}};
+    for (const auto& o : orders) {
+      logitkit::kernels::CompensatedSum<D> c;
+      for (double v : o) c.add(sign * v);
+      ok = ok && c.value() == sign;
+    }
+  }
+  std::vector<double> v;
+  for (int i = 0; i < 1000; ++i) {
+    const double a = std::ldexp(1.0 + i / 1024.0, (i * 37) % 60 - 30);
+    v.push_back(a);
+    v.push_back(-a * (1 + std::ldexp(1.0, -40)));
+  }
+  long double exact = 0;
+  for (int i = 0; i < 1000; ++i) exact += -(long double)(v[2 * i]) * std::ldexp(1.0L, -40);
+  logitkit::kernels::CompensatedSum<D> c;
+  for (double x : v) c.add(x);
+  return ok && fabsl((c.value() - exact) / exact) <= std::ldexp(1.0L, -50);
+}
+
 // The largest relative error of log_k_plus<D, NR> over the (k, S') pairs.
 template <int NR>
 long double worst(const std::vector<double>& k, const std::vector<double>& s) {
@@ -203,9 +231,9 @@ int main() {
   const long double ulp = std::ldexp(1.0L, -52);
   const double lf = worst_log1p_float();
   const double phi = worst_phi_float(), phi_bound = F::has_fma ? 3.1 : 4.0;
-  const bool sums = acc_add_mem_same(), aligned = scratch_aligned();
-  const bool ok =
-      full <= 2 * ulp && for_float <= std::ldexp(1.0L, -40) && lf <= 1.3 && phi <= phi_bound && sums && aligned;
+  const bool sums = acc_add_mem_same(), aligned = scratch_aligned(), compensated = compensated_sums_exact();
+  const bool ok = full <= 2 * ulp && for_float <= std::ldexp(1.0L, -40) && lf <= 1.3 && phi <= phi_bound && sums &&
+                  aligned && compensated;
   std::printf("%s log_k_plus: every term %.2f ulp of double (bound 2); the float rows' terms 2^%.1f (bound 2^-40)\n",
               LOGITKIT_HEADER_ONLY_NAME, double(full / ulp), double(std::log2(for_float)));
   std::printf("%s log1p_exp_term (float, %s): %.3f ulp (bound 1.3)\n", LOGITKIT_HEADER_ONLY_NAME,
@@ -214,6 +242,8 @@ int main() {
   std::printf("%s acc_add_mem: %s; RowScratch: %s\n", LOGITKIT_HEADER_ONLY_NAME,
               sums ? "the bits of acc_add" : "FAIL, not the bits of acc_add",
               aligned ? "64-byte aligned" : "FAIL, not 64-byte aligned");
+  std::printf("%s CompensatedSum: %s\n", LOGITKIT_HEADER_ONLY_NAME,
+              compensated ? "keeps every rounding error, either sign" : "FAIL, loses rounding errors of some signs");
   std::printf("%s\n", ok ? "all math tests passed" : "FAILED");
   return ok ? 0 : 1;
 }

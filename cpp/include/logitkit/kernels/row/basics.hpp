@@ -103,13 +103,15 @@ using wide_t = std::conditional_t<sizeof(scalar_t<V>) == 4, double, long double>
 template <class V>
 using wide_lanes_t = std::remove_cv_t<std::remove_reference_t<decltype(acc_make(V::zero()).a)>>;
 
-// Sum of block sums with Neumaier's compensation: the running total keeps its rounding error.
+// Sum of block sums with Neumaier's compensation: the running total keeps its rounding error. The
+// error is taken from the larger of the two in magnitude (the other way round it is not exact),
+// whatever their signs.
 template <class V>
 struct CompensatedSum {
   double S = 0, comp = 0;
   void add(double s) {
     const double t = S + s;
-    comp += (S >= s || S <= -s) ? (S - t) + s : (s - t) + S;
+    comp += math::libm_fabs(S) >= math::libm_fabs(s) ? (S - t) + s : (s - t) + S;
     S = t;
   }
   double value() const { return S + comp; }
