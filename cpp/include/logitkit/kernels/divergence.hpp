@@ -121,16 +121,22 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
           lowest = V::set1(EC::fast_lo);
   double k = 0;
   Wd S2 = 0, A2 = 0;  // the tiny terms, in the wide type
-  LossAcc<V> sacc, aacc;
-  const auto step = [&](V a, typename V::mask valid, V& e_out, V& ad_out) LOGITKIT_INLINE {
-    V lo;
-    const V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
-    V e = math::exp_neg_lo(hi, lo);
-    V ad = mask_zero(lt(zero, e), e * (neg(hi) - lo));  // e = 0 adds 0 even where d = -inf
-    const auto at_max = mask_and(valid, eq(a, vm));
-    const auto tiny = mask_and(valid, mask_and(lt(hi, lowest), lt(V::set1(cutoff), hi)));
-    if (any(mask_or(at_max, tiny))) {
+  LossAcc<V> sacc, aacc;  // aacc sums e_j·d_j (<= 0): A' is its negation
+  // e_j and e_j·d_j of one vector, 0 in the lanes outside valid (FULL: every lane is valid). Lanes
+  // where d_j < fast_lo (exp's result not normal there, and d_j may be -inf) and the lanes at the
+  // max are rare: one test finds them, and they are taken out of the lane sums after the fact.
+  const auto step = [&](auto full, V a, typename V::mask valid, V& e_out, V& ed_out) LOGITKIT_INLINE {
+    constexpr bool FULL = decltype(full)::value;
+    V lo;  // (NaN where hi = -inf: such a lane is low, and cleared)
+    const V hi = row_diff<V, TEMP, false>(a, negm, t, tl, invt, lo);
+    V e = math::exp_normal<V, true>(hi, lo);  // (garbage where hi < fast_lo: cleared below)
+    V ed = e * (hi + lo);
+    const auto low = lt(hi, lowest);
+    const auto at_max = FULL ? eq(a, vm) : mask_and(valid, eq(a, vm));
+    if (any(mask_or(at_max, low))) {
       k += hsum(mask_zero(at_max, one));
+      const auto tiny = FULL ? mask_and(low, lt(V::set1(cutoff), hi))
+                             : mask_and(valid, mask_and(low, lt(V::set1(cutoff), hi)));
       if (any(tiny)) {
         alignas(64) T h[V::size], l[V::size], f[V::size];
         store(h, hi);
@@ -138,24 +144,26 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
         store(f, mask_zero(tiny, one));
         for (int j = 0; j < V::size; ++j)
           if (f[j] != T(0)) {
-            const Wd d = Wd(h[j]) + Wd(l[j]), ed = math::libm_exp(d);
-            S2 += ed;
-            A2 -= ed * d;
+            const Wd d = Wd(h[j]) + Wd(l[j]), ex = math::libm_exp(d);
+            S2 += ex;
+            A2 -= ex * d;
           }
       }
-      const auto out = mask_or(at_max, tiny);
+      const auto out = mask_or(at_max, low);
       e = mask_zero(mask_not(out), e);
-      ad = mask_zero(mask_not(out), ad);
+      ed = mask_zero(mask_not(out), ed);
     }
-    e_out = mask_zero(valid, e);
-    ad_out = mask_zero(valid, ad);
+    e_out = FULL ? e : mask_zero(valid, e);
+    ed_out = FULL ? ed : mask_zero(valid, ed);
   };
+  using full_t = std::true_type;
+  using part_t = std::false_type;
   // step's terms added to the sums, for a vector on its own (a block's odd one, the row's tail)
-  const auto add_one = [&](V a, typename V::mask valid) LOGITKIT_INLINE {
-    V e, ad;
-    step(a, valid, e, ad);
+  const auto add_one = [&](auto full, V a, typename V::mask valid) LOGITKIT_INLINE {
+    V e, ed;
+    step(full, a, valid, e, ed);
     sacc.add(e);
-    aacc.add(ad);
+    aacc.add(ed);
   };
   const auto all = eq(zero, zero);
   std::size_t i = 0;
@@ -170,22 +178,22 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
         prefetch_read<V>(x + i + W, next);
       }
       V e0, a0, e1, a1;
-      step(V::load(x + i), all, e0, a0);
-      step(V::load(x + i + W), all, e1, a1);
+      step(full_t(), V::load(x + i), all, e0, a0);
+      step(full_t(), V::load(x + i + W), all, e1, a1);
       sacc.add(e0 + e1);
       aacc.add(a0 + a1);
     }
     if (i + W <= stop) {
-      add_one(V::load(x + i), all);
+      add_one(full_t(), V::load(x + i), all);
       i += W;
     }
     sacc.flush();
     aacc.flush();
   }
-  if (i < n) add_one(load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i));
+  if (i < n) add_one(part_t(), load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i));
   const Wd Sp = Wd(sacc.sum()) + S2, Z = Wd(k) + Sp;
   const double L = double(k == 1 ? math::libm_log1p(Sp) : math::libm_log(Z));
-  const double A = double((Wd(aacc.sum()) + A2) / Z);
+  const double A = double((A2 - Wd(aacc.sum())) / Z);
   if (grad) {
     const V vinv = V::set1(T(1.0 / double(Z)));
     const T Ah = T(A), Al = T(A - double(Ah));
@@ -209,7 +217,8 @@ template <class V>
 inline scalar_t<V> entropy_row(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* grad, double temp) {
   using T = scalar_t<V>;
   T m, mn;
-  if (row_max<V>(x, n, m, &mn) != row_ok) {
+  // (the min only matters with a temperature: without one, the max pass skips it)
+  if ((temp == 1.0 ? row_max<V>(x, n, m) : row_max<V>(x, n, m, &mn)) != row_ok) {
     if (grad) fill_row<V>(grad, n, lim<V>::nan);
     return lim<V>::nan;
   }
