@@ -16,7 +16,8 @@
 // And two pieces of the float KL kernel's sums: acc_add_mem(acc, p) gives the bits of
 // acc_add(acc, V::load(p)) (values of every magnitude, subnormals and zeros of both signs), and
 // RowScratch::get returns a buffer on a 64-byte boundary, for every size asked, after a growth too.
-// And CompensatedSum (kernels/row/basics.hpp) on sums of either sign that cancel.
+// And CompensatedSum (kernels/row/basics.hpp) on sums of either sign that cancel, and the entropy
+// kernel's log1p (math/libm.hpp, log1p_nonneg) within 4 ulp of double.
 // Prints its lines, exits non-zero on a failure (77: this CPU lacks the ISA). Run by
 // ctest (LOGITKIT_BUILD_TESTS=ON) and, for arm64, under qemu by
 // tests/cpp/run_arm64_qemu.sh.
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "logitkit/header_only.hpp"
@@ -192,6 +194,27 @@ bool compensated_sums_exact() {
   return ok && fabsl((c.value() - exact) / exact) <= std::ldexp(1.0L, -50);
 }
 
+// log1p_nonneg (math/libm.hpp) against log1pl, in ulps of double: x from 2^-60 to 2^40 (each
+// binade at 512 points, plus the doubles next to 2^-53 and 1), 0, +inf and NaN.
+double worst_log1p_nonneg() {
+  std::vector<double> xs = {0.0, std::ldexp(1.0, -53), std::nextafter(std::ldexp(1.0, -53), 1.0), 1.0,
+                            std::nextafter(1.0, 2.0), std::nextafter(1.0, 0.0)};
+  for (int e = -60; e < 40; ++e)
+    for (int j = 0; j < 512; ++j) xs.push_back(std::ldexp(1.0 + (j + 0.37) / 512.0, e));
+  double w = 0;
+  for (double x : xs) {
+    const double got = math::log1p_nonneg(x);
+    const long double exact = log1pl((long double)x);
+    int ex;
+    std::frexp(double(exact), &ex);
+    const double err = exact == 0 ? (got == 0 ? 0.0 : 1e30) : double(fabsl(got - exact) / std::ldexp(1.0L, ex - 53));
+    if (!(err <= w)) w = err;
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  if (math::log1p_nonneg(inf) != inf || !std::isnan(math::log1p_nonneg(std::nan("")))) w = 1e30;
+  return w;
+}
+
 // The largest relative error of log_k_plus<D, NR> over the (k, S') pairs.
 template <int NR>
 long double worst(const std::vector<double>& k, const std::vector<double>& s) {
@@ -232,8 +255,9 @@ int main() {
   const double lf = worst_log1p_float();
   const double phi = worst_phi_float(), phi_bound = F::has_fma ? 3.1 : 4.0;
   const bool sums = acc_add_mem_same(), aligned = scratch_aligned(), compensated = compensated_sums_exact();
+  const double l1p = worst_log1p_nonneg();
   const bool ok = full <= 2 * ulp && for_float <= std::ldexp(1.0L, -40) && lf <= 1.3 && phi <= phi_bound && sums &&
-                  aligned && compensated;
+                  aligned && compensated && l1p <= 4;
   std::printf("%s log_k_plus: every term %.2f ulp of double (bound 2); the float rows' terms 2^%.1f (bound 2^-40)\n",
               LOGITKIT_HEADER_ONLY_NAME, double(full / ulp), double(std::log2(for_float)));
   std::printf("%s log1p_exp_term (float, %s): %.3f ulp (bound 1.3)\n", LOGITKIT_HEADER_ONLY_NAME,
@@ -242,6 +266,7 @@ int main() {
   std::printf("%s acc_add_mem: %s; RowScratch: %s\n", LOGITKIT_HEADER_ONLY_NAME,
               sums ? "the bits of acc_add" : "FAIL, not the bits of acc_add",
               aligned ? "64-byte aligned" : "FAIL, not 64-byte aligned");
+  std::printf("%s log1p_nonneg: %.2f ulp of double (bound 4)\n", LOGITKIT_HEADER_ONLY_NAME, l1p);
   std::printf("%s CompensatedSum: %s\n", LOGITKIT_HEADER_ONLY_NAME,
               compensated ? "keeps every rounding error, either sign" : "FAIL, loses rounding errors of some signs");
   std::printf("%s\n", ok ? "all math tests passed" : "FAILED");

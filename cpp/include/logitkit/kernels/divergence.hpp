@@ -102,7 +102,7 @@ inline scalar_t<V> entropy_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V>
 }
 
 // One pass sums, with e_j = exp(d_j): S' = Σ e_j over the entries below the max (k of them at it)
-// and A' = Σ e_j·(-d_j); then L = log(k + S') (log1p(S') for k = 1, as the softmax kernels) and
+// and A' = Σ e_j·(-d_j); then L = log(k + S') (log1p(S') for k = 1: math::log1p_nonneg) and
 // A = A'/(k + S'). Terms whose e_j is below the lane type's normal range are summed in the wide type
 // (a confident row's entropy may be made of them alone). Two vectors are added in the lane type
 // before each widening add (which costs the float pass more than its exp): every term is >= 0, so
@@ -192,7 +192,7 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
   }
   if (i < n) add_one(part_t(), load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i));
   const Wd Sp = Wd(sacc.sum()) + S2, Z = Wd(k) + Sp;
-  const double L = double(k == 1 ? math::libm_log1p(Sp) : math::libm_log(Z));
+  const double L = double(k == 1 ? math::log1p_nonneg(Sp) : math::libm_log(Z));
   const double A = double((A2 - Wd(aacc.sum())) / Z);
   if (grad) {
     const V vinv = V::set1(T(1.0 / double(Z)));
