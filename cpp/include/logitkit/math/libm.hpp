@@ -22,12 +22,13 @@ inline double libm_log1p(double x) { return ::log1p(x); }
 inline long double libm_log1p(long double x) { return ::log1pl(x); }
 inline double libm_expm1(double x) { return ::expm1(x); }
 // log1p(x) for x >= 0 (or NaN) from the C library's log, which costs a fraction of its log1p: with
-// u = 1 + x rounded, log(u)·(x/(u - 1)) takes u's rounding back out (u - 1 is exact), within a few
-// ulps of double (tests/cpp/test_math.cpp): for the kernels whose result is a float, far below its
-// ulp. The long double overload (the float64 kernels' wide type) is log1pl itself.
+// u = 1 + x rounded, log(u)·(x/(u - 1)) takes u's rounding back out (u - 1 is exact for x below
+// 2^52; beyond, x/(u - 1) is 1 within 2^-52). Within a few ulps of double (tests/cpp/test_math.cpp):
+// for the kernels whose result is a float, far below its ulp. The long double overload (the
+// float64 kernels' wide type) is log1pl itself.
 inline double log1p_nonneg(double x) {
   const double u = 1.0 + x;
-  if (u == 1.0) return x;  // x < 2^-53: log1p(x) = x(1 - x/2 + ...) rounds to x
+  if (u == 1.0) return x;  // x <= 2^-53: log1p(x) = x(1 - x/2 + ...) rounds to x
   const double um1 = u - 1.0, r = ::log(u);
   return um1 == x ? r : r * (x / um1);  // (x = +inf: um1 = inf = x)
 }
