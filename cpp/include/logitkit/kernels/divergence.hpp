@@ -2,7 +2,7 @@
 // same passes (docs/numerics.md, "Entropy and divergences").
 //
 // Entropy of p = softmax(x/T), in the lane type: m = max x, d_i = (x_i - m)/T exact as hi + lo
-// (row_diff), L = log(k + S') as the softmax kernels define it, p_i = exp(d_i)/(k + S'), and
+// (row_diff), L = log(k + S') (log1p(S') for k = 1), p_i = exp(d_i)/(k + S'), and
 //   H = L + A,  A = Σ p_i·(-d_i):
 // two non-negative terms, so no cancellation: a confident row's H (1e-30, say) is as accurate as a
 // flat row's log n. Gradient with respect to x: dH/dx_i = -(p_i/T)·(log p_i + H) = -(p_i/T)·(d_i + A).
