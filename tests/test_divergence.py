@@ -3,7 +3,7 @@
 The registry (tests/registry.py) runs both on every ISA against the NumPy oracle on random rows;
 this file covers what that cannot: the extremes against mpmath (a confident row's tiny entropy, the
 divergence 1e-30 of two nearly identical rows), the exact zeros (identical rows, rows that differ by
-a constant), the special values entry by entry and at every lane offset, the gradients against
+a constant), the special values and entries far below the max at every lane offset, the gradients against
 finite differences and PyTorch, every reduction and option with every other, and the errors.
 """
 
@@ -537,6 +537,28 @@ def test_a_special_value_at_every_lane_changes_only_its_row(isa, dtype, value):
                     assert np.isnan(h[i])
                 else:
                     assert ulps(h[i], mp_entropy(xs[i]), dtype) <= LOSS_BOUNDS[dtype]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("t", [1.0, 0.7])
+def test_an_entry_far_below_the_max_at_every_lane(isa, dtype, t):
+    """An entry 95, 750 or 1e30 below its row's max at each position of a 67-wide row (every lane of
+    every vector, and the tail): below float's exp range, below double's, or far below both. Such
+    lanes skip exp's own range handling in entropy's sum pass and are cleared or summed in the wide
+    type apart: the entropy stays within its ulp budget of mpmath, the gradient within its budget,
+    and the rows' other entries count as before."""
+    rng = np.random.default_rng(12)
+    n = 67
+    base = (rng.standard_normal((n, n)) * 3).astype(dtype)
+    idx = np.arange(n)
+    for offset in (95.0, 750.0, 1e30):
+        x = base.copy()
+        x[idx, idx] = (base.max(axis=1).astype(np.float64) - offset).astype(dtype)
+        h, g = lk.entropy_with_grad(x, temperature=t, reduction="none")
+        for i in range(n):
+            assert ulps(h[i], mp_entropy(x[i], t), dtype) <= LOSS_BOUNDS[dtype], (offset, i)
+        eg = oracle.entropy_grad(x.astype(np.float64), temperature=t)
+        assert_within_budget(g, eg, budget="gradient", what=f"entropy grad, offset {offset}")
 
 
 # ---------------------------------------------------------------------------------- gradients
