@@ -3,8 +3,8 @@
 The registry (tests/registry.py) runs both on every ISA against the NumPy oracle on random rows;
 this file covers what that cannot: the extremes against mpmath (a confident row's tiny entropy, the
 divergence 1e-30 of two nearly identical rows), the exact zeros (identical rows, rows that differ by
-a constant), the special values and entries far below the max at every lane offset, the gradients against
-finite differences and PyTorch, every reduction and option with every other, and the errors.
+a constant), the special values and entries far below the max at every lane offset, the gradients
+against finite differences and PyTorch, every reduction and option with every other, and the errors.
 """
 
 from __future__ import annotations
