@@ -122,21 +122,20 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
   double k = 0;
   Wd S2 = 0, A2 = 0;  // the tiny terms, in the wide type
   LossAcc<V> sacc, aacc;  // aacc sums e_j·d_j (<= 0): A' is its negation
-  // e_j and e_j·d_j of one vector, 0 in the lanes outside valid (FULL: every lane is valid). Lanes
-  // where d_j < fast_lo (exp's result not normal there, and d_j may be -inf) and the lanes at the
-  // max are rare: one test finds them, and they are taken out of the lane sums after the fact.
-  const auto step = [&](auto full, V a, typename V::mask valid, V& e_out, V& ed_out) LOGITKIT_INLINE {
-    constexpr bool FULL = decltype(full)::value;
+  // e_j and e_j·d_j of one vector. Lanes where d_j < fast_lo (exp's result not normal there, and
+  // d_j may be -inf) and the lanes at the max are rare: one test finds them, and they are taken
+  // out of the lane sums after the fact. The row's tail is read with -inf past its end: those lanes
+  // are low, below the cutoff and not at the max, so they add nothing.
+  const auto step = [&](V a, V& e_out, V& ed_out) LOGITKIT_INLINE {
     V lo;  // (NaN where hi = -inf: such a lane is low, and cleared)
     const V hi = row_diff<V, TEMP, false>(a, negm, t, tl, invt, lo);
     V e = math::exp_normal<V, true>(hi, lo);  // (garbage where hi < fast_lo: cleared below)
     V ed = e * (hi + lo);
     const auto low = lt(hi, lowest);
-    const auto at_max = FULL ? eq(a, vm) : mask_and(valid, eq(a, vm));
+    const auto at_max = eq(a, vm);
     if (any(mask_or(at_max, low))) {
       k += hsum(mask_zero(at_max, one));
-      const auto tiny = FULL ? mask_and(low, lt(V::set1(cutoff), hi))
-                             : mask_and(valid, mask_and(low, lt(V::set1(cutoff), hi)));
+      const auto tiny = mask_and(low, lt(V::set1(cutoff), hi));
       if (any(tiny)) {
         alignas(64) T h[V::size], l[V::size], f[V::size];
         store(h, hi);
@@ -153,19 +152,16 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
       e = mask_zero(mask_not(out), e);
       ed = mask_zero(mask_not(out), ed);
     }
-    e_out = FULL ? e : mask_zero(valid, e);
-    ed_out = FULL ? ed : mask_zero(valid, ed);
+    e_out = e;
+    ed_out = ed;
   };
-  using full_t = std::true_type;
-  using part_t = std::false_type;
   // step's terms added to the sums, for a vector on its own (a block's odd one, the row's tail)
-  const auto add_one = [&](auto full, V a, typename V::mask valid) LOGITKIT_INLINE {
+  const auto add_one = [&](V a) LOGITKIT_INLINE {
     V e, ed;
-    step(full, a, valid, e, ed);
+    step(a, e, ed);
     sacc.add(e);
     aacc.add(ed);
   };
-  const auto all = eq(zero, zero);
   std::size_t i = 0;
   // The next row (of a batch of contiguous rows) is asked for while this one, in L1, is computed:
   // its max pass then reads from cache (a prefetch past the array is harmless).
@@ -178,19 +174,19 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
         prefetch_read<V>(x + i + W, next);
       }
       V e0, a0, e1, a1;
-      step(full_t(), V::load(x + i), all, e0, a0);
-      step(full_t(), V::load(x + i + W), all, e1, a1);
+      step(V::load(x + i), e0, a0);
+      step(V::load(x + i + W), e1, a1);
       sacc.add(e0 + e1);
       aacc.add(a0 + a1);
     }
     if (i + W <= stop) {
-      add_one(full_t(), V::load(x + i), all);
+      add_one(V::load(x + i));
       i += W;
     }
     sacc.flush();
     aacc.flush();
   }
-  if (i < n) add_one(part_t(), load_partial<V>(x + i, n - i, m), first_lanes<V>(n - i));
+  if (i < n) add_one(load_partial<V>(x + i, n - i, -lim<V>::inf));
   const Wd Sp = Wd(sacc.sum()) + S2, Z = Wd(k) + Sp;
   const double L = double(k == 1 ? math::log1p_nonneg(Sp) : math::libm_log(Z));
   const double A = double((A2 - Wd(aacc.sum())) / Z);
