@@ -665,6 +665,28 @@ def torch_entropy(d: dict) -> Runner:
     return run
 
 
+def lk_entropy_grad(d: dict) -> Runner:
+    x = d["x"]
+    return _with_check(lambda: lk.entropy_with_grad(x, reduction="mean"), lambda r: _loss_value(*r))
+
+
+def torch_entropy_grad(d: dict) -> Runner:
+    """The mean over rows of -Σ exp(lp)·lp, lp = log_softmax(x): forward and backward."""
+    torch = peer("torch")
+    F = torch.nn.functional
+    xg = torch.from_numpy(d["x"]).requires_grad_(True)
+
+    def run():
+        xg.grad = None
+        lp = F.log_softmax(xg, dim=-1)
+        h = -(lp.exp() * lp).sum(dim=-1).mean()
+        h.backward()
+        return h, xg.grad
+
+    _note_alloc(d, "torch")
+    return _with_check(run, lambda r: _loss_value(*r))
+
+
 def lk_kl_grad(d: dict) -> Runner:
     s, t = d["x"], d["t"]
     return _with_check(lambda: lk.kl_divergence_with_grad(t, s), lambda r: _loss_value(*r))
@@ -1454,16 +1476,32 @@ WORKS: dict[str, Work] = {
         ),
         *(_top_k_work(k) for k in (1, 5, 50)),
         *SAMPLE_WORKS,
-        # entropy of each row (issue 18): the read pass is its memory limit
+        # entropy of each row (issue 18): the read pass is its memory limit; entropy_masked on
+        # masked logits (masked_make: the peers' -Σ p·log p gives NaN there, 0·-inf)
+        *(
+            Work(
+                name,
+                {
+                    "logitkit": lk_entropy,
+                    "lk 2 threads": threads_factory(lk_entropy),
+                    "numpy": np_entropy,
+                    "torch": torch_entropy,
+                    "read": read_factory,
+                },
+                make=make,
+            )
+            for name, make in (("entropy", make_logits), ("entropy_masked", masked_make))
+        ),
+        # the mean entropy of the rows and its gradient
         Work(
-            "entropy",
+            "entropy+grad",
             {
-                "logitkit": lk_entropy,
-                "lk 2 threads": threads_factory(lk_entropy),
-                "numpy": np_entropy,
-                "torch": torch_entropy,
-                "read": read_factory,
+                "logitkit": lk_entropy_grad,
+                "lk 2 threads": threads_factory(lk_entropy_grad),
+                "torch": torch_entropy_grad,
+                "copy": copy_factory,
             },
+            compare=compare_loss,
         ),
         # KL(teacher || student) and its gradient with respect to the student's logits, batchmean
         Work(
@@ -1637,6 +1675,15 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("log_softmax_masked", (135300, 31)),
         ("log_softmax_masked", (419430, 10)),
     ],
+    # entropy_rows_short: rows shorter than four vectors at temperature 1, one row per lane
+    # (masked rows, with an entry of -inf, stay in their lane)
+    "entropy of short rows in the lanes": [
+        ("entropy", (419430, 10)),
+        ("entropy", (262144, 16)),
+        ("entropy", (131072, 32)),
+        ("entropy+grad", (262144, 16)),
+        ("entropy_masked", (262144, 16)),
+    ],
     # direct_sum_pass<MASKED>: rows of four vectors or more with -inf entries (one per row) taken
     # by the direct sum instead of the max-relative path
     "masked rows in the direct sum": [
@@ -1796,11 +1843,13 @@ def run_case(
                 r, ref, rtol=rtol, atol=atol, equal_nan=True
             ):
                 with np.errstate(all="ignore"):
-                    err = (
-                        np.nanmax(np.abs(r.astype(np.float64) - ref))
-                        if r.shape == ref.shape
-                        else "shape"
-                    )
+                    diff = np.abs(r.astype(np.float64) - ref) if r.shape == ref.shape else None
+                    if diff is None:
+                        err = "shape"
+                    elif np.isnan(diff).all():
+                        err = "nan"  # (nanmax warns on an all-NaN array)
+                    else:
+                        err = np.nanmax(diff)
                 mismatch[name] = f"max abs diff {err}"
     del results
 

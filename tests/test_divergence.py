@@ -561,6 +561,51 @@ def test_an_entry_far_below_the_max_at_every_lane(isa, dtype, t):
         assert_within_budget(g, eg, budget="gradient", what=f"entropy grad, offset {offset}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "far", "farther", "huge"])
+def test_short_rows_with_a_special_entry_at_every_lane(isa, dtype, value):
+    """Short rows (one row per lane, several at a time: kernels/divergence.hpp entropy_rows_short)
+    of every length around the ISAs' vector widths, in batches of 37 rows: every odd row gets a
+    special entry (NaN, +inf, a masked class's -inf, an entry 95 or 750 below the max, or -1e30)
+    at position r mod n, so that it lands on every lane of a group and every column. The special
+    row gives NaN (NaN, +inf) or its entropy within the ulp budget of mpmath, and its gradient
+    within budget; the clean rows keep the bits of a batch without the injection; each row has
+    the bits it has alone, and entropy's equal entropy_with_grad's."""
+    rng = np.random.default_rng(14)
+    rows = 37
+    for n in (2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63):
+        clean = (rng.standard_normal((rows, n)) * 3).astype(dtype)
+        x = clean.copy()
+        hit = np.arange(rows) % 2 == 1
+        for r in np.flatnonzero(hit):
+            top = float(np.max(x[r]))
+            x[r, r % n] = {
+                "nan": np.nan,
+                "inf": np.inf,
+                "-inf": -np.inf,
+                "far": top - 95.0,
+                "farther": top - 750.0,
+                "huge": -1e30,
+            }[value]
+        h = lk.entropy(x)
+        h2, g = lk.entropy_with_grad(x, reduction="none")
+        assert np.array_equal(h, h2, equal_nan=True), n
+        alone = np.array([lk.entropy(r) for r in x])
+        assert np.array_equal(h, alone, equal_nan=True), (
+            f"n={n}: a row's entropy depends on its batch"
+        )
+        hc, gc = lk.entropy_with_grad(clean, reduction="none")
+        assert np.array_equal(h[~hit], hc[~hit]) and np.array_equal(g[~hit], gc[~hit]), n
+        for r in range(rows):
+            if hit[r] and value in ("nan", "inf"):
+                assert np.isnan(h[r]) and np.all(np.isnan(g[r])), (n, r)
+                continue
+            assert ulps(h[r], mp_entropy(x[r]), dtype) <= LOSS_BOUNDS[dtype], (n, r, h[r])
+        ok = ~hit if value in ("nan", "inf") else np.ones(rows, bool)
+        eg = oracle.entropy_grad(x[ok].astype(np.float64))
+        assert_within_budget(g[ok], eg, budget="gradient", what=f"entropy grad, n={n}")
+
+
 # ---------------------------------------------------------------------------------- gradients
 
 

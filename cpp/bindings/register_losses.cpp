@@ -158,20 +158,51 @@ void ce_soft_loop(char** args, const npy_intp* dims, const npy_intp* steps, void
 template <class T, bool GRAD>
 void entropy_loop(char** args, const npy_intp* dims, const npy_intp* steps, void*) {
   FlagGuard guard;
-  const auto f = active_kernels().get<T>().entropy;
+  const auto& table = active_kernels().get<T>();
+  const auto f = table.entropy;
   const npy_intp N = dims[0], n = dims[1];
   constexpr int nargs = GRAD ? 5 : 4;  // x, g, T, H[, grad]
   const npy_intp xs = steps[nargs];
+  const auto one_row = [&](npy_intp r) {
+    const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
+    const T g = load<T>(args[1] + r * steps[1]);
+    const double temp = load<double>(args[2] + r * steps[2]);
+    T* grad = nullptr;
+    if constexpr (GRAD) grad = row_out<T, T>(args[4] + r * steps[4], steps[nargs + 1], n, 1);
+    const T h = f(x, std::size_t(n), g, grad, temp);
+    std::memcpy(args[3] + r * steps[3], &h, sizeof(T));
+    if constexpr (GRAD) row_done<T, T>(grad, args[4] + r * steps[4], steps[nargs + 1], n);
+  };
+  // Contiguous rows at temperature 1 (the gradient's rows contiguous too, the logits' rows
+  // themselves or apart from them): a block of rows in one call of entropy_rows, which takes
+  // short rows several at a time (the same bits as one_row).
+  constexpr npy_intp kRows = 64;
+  constexpr npy_intp e = npy_intp(sizeof(T));
+  bool layout_fits = n > 0 && xs == e && steps[0] == n * e;
+  if constexpr (GRAD) layout_fits = layout_fits && steps[nargs + 1] == e && steps[4] == n * e;
+  const auto block = [&](npy_intp r0, npy_intp m) {
+    if (!layout_fits) return false;
+    T g[kRows], h[kRows];
+    for (npy_intp j = 0; j < m; ++j) {
+      if (load<double>(args[2] + (r0 + j) * steps[2]) != 1.0) return false;
+      g[j] = load<T>(args[1] + (r0 + j) * steps[1]);
+    }
+    const char* x0 = args[0] + r0 * steps[0];
+    T* grad = nullptr;
+    if constexpr (GRAD) {
+      char* g0 = args[4] + r0 * steps[4];
+      if (g0 != x0 && row_spans_overlap(x0, steps[0], g0, steps[4], m, n * e)) return false;
+      grad = reinterpret_cast<T*>(g0);
+    }
+    table.entropy_rows(reinterpret_cast<const T*>(x0), std::size_t(m), std::size_t(n), g, h, grad);
+    for (npy_intp j = 0; j < m; ++j) std::memcpy(args[3] + (r0 + j) * steps[3], &h[j], sizeof(T));
+    return true;
+  };
   parallel_for(N, n, 1, [&](npy_intp rb, npy_intp re) {
-    for (npy_intp r = rb; r < re; ++r) {
-      const T* x = row_in<T, T>(args[0] + r * steps[0], xs, n, 0);
-      const T g = load<T>(args[1] + r * steps[1]);
-      const double temp = load<double>(args[2] + r * steps[2]);
-      T* grad = nullptr;
-      if constexpr (GRAD) grad = row_out<T, T>(args[4] + r * steps[4], steps[nargs + 1], n, 1);
-      const T h = f(x, std::size_t(n), g, grad, temp);
-      std::memcpy(args[3] + r * steps[3], &h, sizeof(T));
-      if constexpr (GRAD) row_done<T, T>(grad, args[4] + r * steps[4], steps[nargs + 1], n);
+    for (npy_intp r0 = rb; r0 < re; r0 += kRows) {
+      const npy_intp m = re - r0 < kRows ? re - r0 : kRows;
+      if (block(r0, m)) continue;
+      for (npy_intp r = r0; r < r0 + m; ++r) one_row(r);
     }
   });
 }

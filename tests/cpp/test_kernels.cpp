@@ -214,6 +214,60 @@ void test_ce_hard_rows(const char* isa) {
   }
 }
 
+// entropy_rows (kernels/divergence.hpp: short rows one per lane, several at a time) gives every row
+// the entropy and gradient bits entropy gives it alone: random rows around special ones (NaN, +inf,
+// a masked -inf entry, out of exp's range, a subnormal term, confident, flat), per-row gradient
+// scales (one outside the normal range), with and without the gradient, in place, and any split of
+// the batch.
+template <class T>
+void test_entropy_rows(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  std::mt19937_64 rng(12);
+  std::normal_distribution<double> nd;
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  const T far = sizeof(T) == 4 ? T(100) : T(800);
+  for (std::size_t n : {2u, 3u, 4u, 7u, 16u, 31u, 33u, 63u, 64u, 100u}) {
+    const std::size_t rows = 37;
+    std::vector<T> x(rows * n), grad(rows * n), grad1(n), h(rows), g(rows), x2;
+    for (auto& v : x) v = T(nd(rng) * 3.0);
+    for (std::size_t r = 0; r < rows; ++r) g[r] = T(0.25 + double(r % 5) / 7.0);
+    g[20] = std::numeric_limits<T>::denorm_min();  // g/T not normal: the row's wide path
+    const auto at = [&](std::size_t r) { return x.data() + r * n; };
+    at(1)[n / 2] = nan;
+    at(2)[0] = -inf;  // a masked class
+    at(3)[n - 1] = inf;
+    at(4)[0] = far;        // the rest outside exp's range
+    at(5)[n - 1] = -far;   // one term outside exp's range
+    at(6)[0] = T(-100);    // a float term below the normal range
+    at(7)[1] = T(40);      // confident
+    for (std::size_t c = 0; c < n; ++c) at(8)[c] = T(-3);  // flat
+    for (std::size_t c = 0; c < n; ++c) at(9)[c] = -inf;   // no class
+    at(17)[n - 1] = -inf, at(17)[0] = -inf;  // masked lanes next to ordinary ones
+    for (const bool with_grad : {false, true})
+      for (const bool in_place : {false, true}) {
+        if (in_place && !with_grad) continue;
+        for (std::size_t split : {rows, std::size_t(1), std::size_t(5), std::size_t(16)}) {
+          x2 = x;
+          T* gout = in_place ? x2.data() : grad.data();
+          for (std::size_t r0 = 0; r0 < rows; r0 += split) {
+            const std::size_t m = rows - r0 < split ? rows - r0 : split;
+            k.entropy_rows(x2.data() + r0 * n, m, n, with_grad ? g.data() + r0 : nullptr, h.data() + r0,
+                           with_grad ? gout + r0 * n : nullptr);
+          }
+          for (std::size_t r = 0; r < rows; ++r) {
+            const T h1 = k.entropy(x.data() + r * n, n, g[r], with_grad ? grad1.data() : nullptr, 1.0);
+            if (!same_bits(&h1, &h[r], 1) || (with_grad && !same_bits(grad1.data(), gout + r * n, n))) {
+              std::printf("FAIL %s %s entropy_rows differs from entropy: n=%zu row %zu split %zu grad %d in place %d\n",
+                          isa, sizeof(T) == 4 ? "f32" : "f64", n, r, split, int(with_grad), int(in_place));
+              ++failures;
+              return;
+            }
+          }
+        }
+      }
+  }
+}
+
 template <class T>
 void test_lane_isolation(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -484,6 +538,7 @@ void test_isa(const char* isa) {
   test_ce_cancellation<T>(isa);
   test_rows_same_bits<T>(isa);
   test_ce_hard_rows<T>(isa);
+  test_entropy_rows<T>(isa);
   test_lane_isolation<T>(isa);
   test_ce_soft_long_rows<T>(isa);
   test_backward_huge<T>(isa);

@@ -46,6 +46,7 @@
 #include "row/basics.hpp"
 #include "row/max_relative.hpp"
 #include "row/scratch.hpp"
+#include "row/short_rows.hpp"
 #include "row/wide.hpp"
 
 namespace logitkit {
@@ -101,6 +102,30 @@ inline scalar_t<V> entropy_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V>
   return T(L + A);
 }
 
+// The gradient pass of entropy_lanes and entropy_rows_short: g·dH/dx_i = -(g/T)·p_i·(d_i + A) into
+// grad (which may be x), p_i = exp(d_i)/Z, from the row's max m, Z = k + S' and A = A'/Z.
+template <class V, bool TEMP>
+inline void entropy_grad_out(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> g, scalar_t<V>* grad,
+                             double temp, double Z, double A) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
+          invt = V::set1(T(1.0 / temp)), zero = V::zero();
+  const V vinv = V::set1(T(1.0 / Z));
+  const T Ah = T(A), Al = T(A - double(Ah));
+  const V vAh = V::set1(Ah), vAl = V::set1(Al), vgs = V::set1(T(double(g) / temp));
+  const auto out = [&](V a) LOGITKIT_INLINE {
+    V lo;
+    const V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
+    const V p = math::exp_neg_lo(hi, lo) * vinv;
+    const V s = (hi + vAh) + (lo + vAl);  // log p_i + H = d_i + A
+    return mask_zero(lt(zero, p), neg(vgs * (p * s)));
+  };
+  std::size_t j = 0;
+  for (; j + W <= n; j += W) store(grad + j, out(V::load(x + j)));
+  if (j < n) store_partial(grad + j, out(load_partial<V>(x + j, n - j, m)), n - j);
+}
+
 // One pass sums, with e_j = exp(d_j): S' = Σ e_j over the entries below the max (k of them at it)
 // and A' = Σ e_j·(-d_j); then L = log(k + S') (log1p(S') for k = 1: math::log1p_nonneg) and
 // A = A'/(k + S'). Terms whose e_j is below the lane type's normal range are summed in the wide type
@@ -117,8 +142,7 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
   constexpr std::size_t W = V::size;
   constexpr T cutoff = sizeof(T) == 4 ? T(-200) : T(-1500);
   const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
-          invt = V::set1(T(1.0 / temp)), vm = V::set1(m), one = V::set1(T(1)), zero = V::zero(),
-          lowest = V::set1(EC::fast_lo);
+          invt = V::set1(T(1.0 / temp)), vm = V::set1(m), one = V::set1(T(1)), lowest = V::set1(EC::fast_lo);
   double k = 0;
   Wd S2 = 0, A2 = 0;  // the tiny terms, in the wide type
   LossAcc<V> sacc, aacc;  // aacc sums e_j·d_j (<= 0): A' is its negation
@@ -190,27 +214,15 @@ inline scalar_t<V> entropy_lanes(const scalar_t<V>* x, std::size_t n, scalar_t<V
   const Wd Sp = Wd(sacc.sum()) + S2, Z = Wd(k) + Sp;
   const double L = double(k == 1 ? math::log1p_nonneg(Sp) : math::libm_log(Z));
   const double A = double((A2 - Wd(aacc.sum())) / Z);
-  if (grad) {
-    const V vinv = V::set1(T(1.0 / double(Z)));
-    const T Ah = T(A), Al = T(A - double(Ah));
-    const V vAh = V::set1(Ah), vAl = V::set1(Al), vgs = V::set1(T(double(g) / temp));
-    const auto out = [&](V a) LOGITKIT_INLINE {
-      V lo;
-      const V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
-      const V p = math::exp_neg_lo(hi, lo) * vinv;
-      const V s = (hi + vAh) + (lo + vAl);  // log p_i + H = d_i + A
-      return mask_zero(lt(zero, p), neg(vgs * (p * s)));
-    };
-    std::size_t j = 0;
-    for (; j + W <= n; j += W) store(grad + j, out(V::load(x + j)));
-    if (j < n) store_partial(grad + j, out(load_partial<V>(x + j, n - j, m)), n - j);
-  }
+  if (grad) entropy_grad_out<V, TEMP>(x, n, m, g, grad, temp, double(Z), A);
   return T(L + A);
 }
 
-// The entropy of softmax(x/temp) of one row; with grad, g·dH/dx into grad (which may be x).
+// The entropy of softmax(x/temp) of one row by its own passes; with grad, g·dH/dx into grad (which
+// may be x).
 template <class V>
-inline scalar_t<V> entropy_row(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* grad, double temp) {
+inline scalar_t<V> entropy_row_alone(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* grad,
+                                     double temp) {
   using T = scalar_t<V>;
   T m, mn;
   // (the min only matters with a temperature: without one, the max pass skips it)
@@ -221,6 +233,114 @@ inline scalar_t<V> entropy_row(const scalar_t<V>* x, std::size_t n, scalar_t<V> 
   if ((temp != 1.0 && temp_needs_wide<V>(x, n, m, mn, temp)) || (grad && !grad_scale_fits<V>(g, temp)))
     return entropy_wide<V>(x, n, m, g, grad, temp);
   return temp == 1.0 ? entropy_lanes<V, false>(x, n, m, g, grad, temp) : entropy_lanes<V, true>(x, n, m, g, grad, temp);
+}
+
+// Entropy of short rows at temperature 1, V::size rows at a time, one row per lane
+// (row/short_rows.hpp): per lane m, then with x_j - m exact as hi + lo and e_j = exp(hi + lo),
+// S' = Σ_{x_j<m} e_j and A' = Σ e_j·(hi + lo) (<= 0) in double lanes (float rows) or in the lanes
+// (double rows), k = #{x_j = m}, L = log(k + S') (math::log_k_plus) and H = L - A'/(k + S') in
+// double lanes. The terms are the lane type's, as entropy_lanes's: S' and A' are sums of terms of
+// one sign, each good to about an ulp, so H = L + A (two non-negative terms) is too. A lane whose
+// row needs more (a NaN, an infinity, an entry below m + fast_lo other than a masked class's -inf,
+// a gradient scale outside the lane type's normal range) is redone by entropy_row_alone.
+// rows contiguous rows of n (2 <= n < short_rows_below<V>) at x; h[r] = H of row r; with grad
+// (rows contiguous rows, which may be x's), g[r]·dH/dx into row r of grad.
+// Invariant: no lane depends on another: a row gets the same bits in any group, alone or in a batch.
+template <class V>
+inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size_t n, const scalar_t<V>* g,
+                               scalar_t<V>* h, scalar_t<V>* grad) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  alignas(64) T cols[short_rows_below<V>][W];
+  alignas(64) T redo[W], mt[W], ht[W];
+  alignas(64) double Zd[W], Ad[W];
+  const V one = V::set1(T(1)), zero = V::zero();
+  const T* const xend = x + rows * n;
+  for (std::size_t r0 = 0; r0 < rows; r0 += W) {
+    const std::size_t gsz = rows - r0 < W ? rows - r0 : W;
+    {
+      const std::size_t bytes = W * n * sizeof(T), ahead = bytes < prefetch_ahead ? prefetch_ahead : bytes;
+      prefetch_rows<V>(x + r0 * n, nullptr, bytes, ahead);
+    }
+    rows_to_lanes<V>(x + r0 * n, xend, gsz, n, cols);
+    V m;
+    auto masked = lt(zero, zero);
+    const auto bad = short_lanes_max<V>(cols, n, m, masked);
+    const V negm = neg(m), ninf = V::set1(-lim<V>::inf);
+    decltype(acc_make(V::zero())) sacc, aacc;
+    V k = zero;
+    const auto sum_pass = [&](auto masked_c) LOGITKIT_INLINE {
+      constexpr bool MASKED = decltype(masked_c)::value;
+      for (std::size_t j = 0; j < n; ++j) {
+        V hi, lo;
+        const V v = V::load(cols[j]);
+        const V e = short_exp_term<V, decltype(sacc), MASKED>(v, m, negm, k, sacc, hi, lo);
+        V ed = e * (hi + lo);  // (0 at the max, where hi = lo = 0)
+        if constexpr (MASKED) ed = select(eq(v, ninf), zero, ed);  // (0·-inf)
+        acc_add(aacc, ed);
+      }
+    };
+    if (any(masked)) sum_pass(std::true_type{});
+    else sum_pass(std::false_type{});
+    const auto kw = wide_of(k);
+    const auto L = short_log(kw, sacc);
+    // Z = k + S', H = L - A'/Z, lane by lane in double
+    auto Z = kw, H = L;
+    Z.a = kw.a + sacc.a;
+    H.a = L.a - aacc.a / Z.a;
+    if constexpr (acc_has_b<decltype(Z)>::value) {
+      Z.b = kw.b + sacc.b;
+      H.b = L.b - aacc.b / Z.b;
+      store(ht, narrow(H.a, H.b));
+    } else {
+      store(ht, H.a);
+    }
+    store(redo, mask_zero(bad, one));
+    if (grad) {
+      store(mt, m);
+      acc_store(Zd, Z);
+      acc_store(Ad, aacc);
+    }
+    for (std::size_t l = 0; l < gsz; ++l) {
+      const std::size_t r = r0 + l;
+      T* gr = grad ? grad + r * n : nullptr;
+      if (redo[l] != T(0) || (gr && !grad_scale_fits<V>(g[r], 1.0))) {
+        h[r] = entropy_row_alone<V>(x + r * n, n, gr ? g[r] : T(0), gr, 1.0);
+        continue;
+      }
+      h[r] = ht[l];
+      if (gr) entropy_grad_out<V, false>(x + r * n, n, mt[l], g[r], gr, 1.0, Zd[l], -Ad[l] / Zd[l]);
+    }
+  }
+}
+
+// The entropy of softmax(x/temp) of one row; with grad, g·dH/dx into grad (which may be x). Short
+// rows at temperature 1 go to entropy_rows_short as a group of one (a row gets the bits a batch
+// gives it).
+template <class V>
+inline scalar_t<V> entropy_row(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* grad, double temp) {
+  using T = scalar_t<V>;
+  if constexpr (short_rows_below<V> > 0) {
+    if (temp == 1.0 && n >= 2 && n < short_rows_below<V>) {
+      T h;
+      entropy_rows_short<V>(x, 1, n, &g, &h, grad);
+      return h;
+    }
+  }
+  return entropy_row_alone<V>(x, n, g, grad, temp);
+}
+
+// `rows` contiguous rows of n at temperature 1: h[r] = the entropy of row r, with grad (rows
+// contiguous rows, which may be x's) g[r]·dH/dx into row r of grad (g may be null without grad).
+// The bits entropy_row gives row by row.
+template <class V>
+inline void entropy_rows(const scalar_t<V>* x, std::size_t rows, std::size_t n, const scalar_t<V>* g,
+                         scalar_t<V>* h, scalar_t<V>* grad) {
+  using T = scalar_t<V>;
+  if constexpr (short_rows_below<V> > 0)
+    if (n >= 2 && n < short_rows_below<V>) return entropy_rows_short<V>(x, rows, n, g, h, grad);
+  for (std::size_t r = 0; r < rows; ++r)
+    h[r] = entropy_row<V>(x + r * n, n, grad ? g[r] : T(0), grad ? grad + r * n : nullptr, 1.0);
 }
 
 // ------------------------------------------------------------------------------- KL divergence

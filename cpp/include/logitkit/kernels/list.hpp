@@ -133,6 +133,7 @@
   INTERNAL(log1p_unit, log1p_unit, "internal: the kernels' vector log1p, valid on [0, 1]")                \
   INTERNAL(log1p_exp_term, log1p_exp_term, "internal: the sigmoid family's log1p, valid on [0, 1]")   \
   SELECT(cross_entropy_hard_rows, ce_hard_rows, "cross_entropy_hard_rows(x, ..., loss): hard-label cross-entropy and its gradient, a batch of rows.") \
+  SELECT(entropy_rows, entropy_rows, "entropy_rows(x, rows, n, g, h, grad): entropy (and its gradient) of a batch of rows at temperature 1.") \
   SELECT(top_k, top_k_row, "top_k(x, k): the k largest entries of a row, largest first, ties to the lower index.") \
   SELECT(softmax_at, softmax_at_row, "softmax_at(x, idx): softmax of a row at some of its entries, softmax's bits.") \
   SELECT(sample_scan, sample_scan_row, "sample_scan(x, t, delta): a row's max, its max-relative sum and the weight below edges.") \
@@ -184,6 +185,11 @@ template <class T>
 using entropy = T (*)(const T* x, std::size_t n, T g, T* grad, double temperature);
 template <class T>
 using kl_divergence = T (*)(const T* p, const T* q, std::size_t n, T g, T* grad, double temperature);
+// entropy_rows: `rows` contiguous rows of n at temperature 1, h[r] = H of row r; with grad (else
+// nullptr; rows contiguous rows, which may be x's), g[r]·dH/dx into row r of grad (g may be nullptr
+// without grad). The bits entropy gives row by row; short rows several at a time.
+template <class T>
+using entropy_rows = void (*)(const T* x, std::size_t rows, std::size_t n, const T* g, T* h, T* grad);
 // js_divergence: JS(softmax(p/T), softmax(q/T)) in [0, log 2]; with grad, g·dJS/dq.
 template <class T>
 using js_divergence = T (*)(const T* p, const T* q, std::size_t n, T g, T* grad, double temperature);

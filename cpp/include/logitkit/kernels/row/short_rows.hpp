@@ -72,6 +72,61 @@ LOGITKIT_INLINE inline M short_row_redo(V m, V mn, M nan) {
   return mask_or(nan, mask_not(le(V::set1(EC::fast_lo), mn - m)));
 }
 
+// The g rows of n at p (g <= V::size; the rows end before xend) into lanes: cols[j][l] = entry j of
+// row l, W columns at a time through registers (simd/*.hpp transpose); lanes past g repeat the
+// first row. A load may run into the next row (columns past n are never read), never past xend.
+// cols holds short_rows_below<V> columns.
+template <class V>
+LOGITKIT_INLINE inline void rows_to_lanes(const scalar_t<V>* p, const scalar_t<V>* xend, std::size_t g, std::size_t n,
+                                          scalar_t<V> (*cols)[V::size]) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  for (std::size_t j0 = 0; j0 < n; j0 += W) {
+    const std::size_t w = n - j0 < W ? n - j0 : W;
+    V blk[W];
+    for (std::size_t l = 0; l < W; ++l) {
+      const T* q = p + (l < g ? l : 0) * n + j0;
+      blk[l] = xend - q >= std::ptrdiff_t(W) ? V::load(q) : load_partial<V>(q, w, T(0));
+    }
+    transpose(blk);
+    // all W columns (those past n are never read; cols has room: j0 + W <= 4W): a fixed count
+    // of vector stores, which the compiler would otherwise turn into a memcpy call
+    for (std::size_t i = 0; i < W; ++i) store(cols[j0 + i], blk[i]);
+  }
+}
+
+// Each lane's max m, and the lanes whose rows are redone by their own path (returned: a NaN, m =
+// ±inf, an entry below m + fast_lo) or stay as masked lanes (masked): those whose entries below
+// m + fast_lo are all -inf (a masked class: e = 0, softmax 0, log_softmax -inf, nothing added to a
+// sum), their max finite. Masked lanes are looked for only where some lane would be redone; a lane
+// without -inf gets the same bits either way.
+template <class V, class M>
+LOGITKIT_INLINE inline M short_lanes_max(const scalar_t<V> (*cols)[V::size], std::size_t n, V& m, M& masked) {
+  const V pinf = V::set1(lim<V>::inf), ninf = V::set1(-lim<V>::inf);
+  V mn = pinf;
+  m = ninf;
+  auto nan = lt(V::zero(), V::zero());
+  for (std::size_t j = 0; j < n; ++j) {
+    const V v = V::load(cols[j]);
+    m = max(m, v);
+    mn = min(mn, v);
+    nan = mask_or(nan, isnan(v));
+  }
+  auto bad = short_row_redo(m, mn, nan);
+  masked = lt(V::zero(), V::zero());
+  if (any(bad)) {
+    V mnf = pinf;  // the min of the entries that are not -inf
+    for (std::size_t j = 0; j < n; ++j) {
+      const V v = V::load(cols[j]);
+      mnf = min(mnf, select(eq(v, ninf), pinf, v));
+    }
+    const auto still = mask_or(short_row_redo(m, mnf, nan), eq(m, ninf));
+    masked = mask_and(bad, mask_not(still));
+    bad = still;
+  }
+  return bad;
+}
+
 // One column's share of S' = Σ_{x_j<m} exp(x_j - m): x_j - m exact as hi + lo (TwoSum), e_j =
 // exp(hi + lo) from the polynomial and its 2^z scale (no lane reaching here is below fast_lo); a
 // lane at the max counts into k instead of into the sum. Returns e_j.
@@ -206,46 +261,10 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       const std::size_t bytes = W * n * sizeof(T), ahead = bytes < prefetch_ahead ? prefetch_ahead : bytes;
       prefetch_rows<V>(x + r0 * n, K != ShortKind::logsumexp ? y + r0 * n : nullptr, bytes, ahead);
     }
-    // rows into lanes, W columns at a time through registers (simd/*.hpp transpose); lanes past g
-    // repeat the group's first row. A load may run into the next row (columns past n are never
-    // read), never past the array.
-    for (std::size_t j0 = 0; j0 < n; j0 += W) {
-      const std::size_t w = n - j0 < W ? n - j0 : W;
-      V blk[W];
-      for (std::size_t l = 0; l < W; ++l) {
-        const T* p = x + (r0 + (l < g ? l : 0)) * n + j0;
-        blk[l] = xend - p >= std::ptrdiff_t(W) ? V::load(p) : load_partial<V>(p, w, T(0));
-      }
-      transpose(blk);
-      // all W columns (those past n are never read; cols has room: j0 + W <= 4W): a fixed count
-      // of vector stores, which the compiler would otherwise turn into a memcpy call
-      for (std::size_t i = 0; i < W; ++i) store(cols[j0 + i], blk[i]);
-    }
-    V m = V::set1(-lim<V>::inf), mn = V::set1(lim<V>::inf);
-    auto nan = lt(zero, zero);
-    for (std::size_t j = 0; j < n; ++j) {
-      const V v = V::load(cols[j]);
-      m = max(m, v);
-      mn = min(mn, v);
-      nan = mask_or(nan, isnan(v));
-    }
-    auto bad = short_row_redo(m, mn, nan);
-    // Masked lanes: a lane whose entries below m + fast_lo are all -inf (a masked class: e = 0,
-    // softmax 0, log_softmax -inf, nothing added to logsumexp), its max finite, stays in the lanes.
-    // Looked for only where some lane would be redone; a lane without -inf gets the same bits
-    // either way.
+    rows_to_lanes<V>(x + r0 * n, xend, g, n, cols);
+    V m;
     auto masked = lt(zero, zero);
-    if (any(bad)) {
-      const V pinf = V::set1(lim<V>::inf), ninf = V::set1(-lim<V>::inf);
-      V mnf = pinf;  // the min of the entries that are not -inf
-      for (std::size_t j = 0; j < n; ++j) {
-        const V v = V::load(cols[j]);
-        mnf = min(mnf, select(eq(v, ninf), pinf, v));
-      }
-      const auto still = mask_or(short_row_redo(m, mnf, nan), eq(m, ninf));
-      masked = mask_and(bad, mask_not(still));
-      bad = still;
-    }
+    const auto bad = short_lanes_max<V>(cols, n, m, masked);
     const V negm = neg(m);
     decltype(acc_make(V::zero())) acc;
     V k = zero;
