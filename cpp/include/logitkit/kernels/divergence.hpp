@@ -779,9 +779,9 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
   constexpr T smallest_normal = std::numeric_limits<T>::min();  // (constexpr: no call emitted)
   const double klt = c - Lx + math::libm_log(Sy) + (double(my) - double(yk)) / temp;
   const bool direct_q = infinite || !(klt <= 40);
-  const V vK = V::set1(T(direct_q ? 0.0 : math::libm_exp(-c - (double(my) - double(yk)) / temp) / Sy)),
-          vFt = V::set1(T(direct_q ? 0.0 : math::libm_expm1(klt))),
-          tiny = V::set1(smallest_normal);
+  const bool factors = grad && !direct_q;  // (K and F~ serve the gradient alone)
+  const V vK = V::set1(T(factors ? math::libm_exp(-c - (double(my) - double(yk)) / temp) / Sy : 0.0)),
+          vFt = V::set1(T(factors ? math::libm_expm1(klt) : 0.0)), tiny = V::set1(smallest_normal);
 
   // Pass 2: F = Σ p_i φ(u_i) (q's mass where p is 0), and the gradient (q - p)·g/T. One exp per
   // entry, e^u from u as a pair: φ(u) is the polynomial for |u| <= 1 and (e^u - 1) - u beyond (at
@@ -971,11 +971,16 @@ inline scalar_t<V> kl_stored_f(const scalar_t<V>* x, const scalar_t<V>* y, std::
   // The gradient's factors with g/T folded in, each rounded once from double: K·g/T, g/(T·S_y) and
   // g/(T·S_x). A row where one of them is not a normal float (g/T near float's smallest normal)
   // takes kl_lanes_f.
-  const double gs = double(g) / temp, kK = math::libm_exp(-c) / Sy * gs, kq = gs / Sy, kp = gs / Sx;
-  if (grad && !(normal_or_zero<V>(kK) && normal_or_zero<V>(kq) && normal_or_zero<V>(kp))) return fallback();
+  // (only with a gradient: without one, the row's libm calls are its largest per-row cost)
+  double kK = 0, kq = 0, kp = 0, Ft = 0;
+  if (grad) {
+    const double gs = double(g) / temp;
+    kK = math::libm_exp(-c) / Sy * gs, kq = gs / Sy, kp = gs / Sx;
+    if (!(normal_or_zero<V>(kK) && normal_or_zero<V>(kq) && normal_or_zero<V>(kp))) return fallback();
+    Ft = math::libm_expm1(klt);
+  }
   const V vch = V::set1(ch), vcl = V::set1(T(c - double(ch))), vec = V::set1(T(math::libm_exp(c))),
-          two = V::set1(T(2)), vFt = V::set1(T(math::libm_expm1(klt))), vKg = V::set1(T(kK)), vq = V::set1(T(kq)),
-          vp = V::set1(T(kp));
+          two = V::set1(T(2)), vFt = V::set1(T(Ft)), vKg = V::set1(T(kK)), vq = V::set1(T(kq)), vp = V::set1(T(kp));
 
   // Pass 2: F·S_x = Σ e_i·φ(u_i) (q's mass where e_i is 0), and the gradient.
   BlockSum<V, 64> fsum;
