@@ -1675,6 +1675,13 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("log_softmax_masked", (135300, 31)),
         ("log_softmax_masked", (419430, 10)),
     ],
+    # entropy_small: entropy[_with_grad] in one call (float32/float64 (C,) or (N, C) logits as
+    # they are, the default axis, temperature and where, up to small_call_elements)
+    "entropy's one call": [
+        ("entropy", (1, 10)),
+        ("entropy+grad", (1, 10)),
+        ("entropy", (32, 1000)),
+    ],
     # entropy_rows_short: rows shorter than four vectors at temperature 1, one row per lane
     # (masked rows, with an entry of -inf, stay in their lane)
     "entropy of short rows in the lanes": [

@@ -362,3 +362,93 @@ def test_predicates():
         lk.cross_entropy(xr, t, ignore_index=np.int64(-100), temperature=1),
         lk.cross_entropy(xr, t),
     )
+
+
+# ------------------------------------------------------------------------ entropy's one call
+
+
+def _same(a, b):
+    """The same type, dtype, shape and bits (NaN included)."""
+    return (
+        type(a) is type(b)
+        and a.dtype == b.dtype
+        and np.shape(a) == np.shape(b)
+        and np.asarray(a).tobytes() == np.asarray(b).tobytes()
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(10,), (2,), (1, 7), (37, 10), (5, 64), (3, 130)])
+def test_entropy_one_call_gives_the_general_paths_results(dtype, shape):
+    """entropy and entropy_with_grad through _core.entropy_small (float32/float64 (C,) or (N, C)
+    logits as they are, the default axis, temperature and where) give the general path's values,
+    gradients, types and bits for every reduction, special rows included; the general path is
+    reached here through an equivalent option the one call declines (a NumPy float temperature
+    of 1, an axis counted from the front)."""
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    if x.ndim == 2 and x.shape[0] > 3:
+        x[1, 0] = np.nan
+        x[2, -1] = -np.inf
+        x[3, 1] = np.inf
+    general = {"temperature": np.float64(1.0), "axis": x.ndim - 1}
+    for reduction in ("none", "mean", "sum"):
+        assert _core.entropy_small(x, -1, 1.0, None, reduction, False) is not None
+        with np.errstate(all="raise"):
+            a = lk.entropy(x, reduction=reduction)
+            ha, ga = lk.entropy_with_grad(x, reduction=reduction)
+        b = lk.entropy(x, reduction=reduction, **general)
+        hb, gb = lk.entropy_with_grad(x, reduction=reduction, **general)
+        assert _same(a, b), (reduction, a, b)
+        assert _same(ha, hb) and _same(ga, gb), reduction
+        assert _same(a, ha), reduction  # with or without the gradient: the same value
+
+
+def test_entropy_one_call_declines_what_it_does_not_take():
+    """_core.entropy_small reads the options and the array as passed and returns None (the general
+    path) for anything else: another axis or axis type, a temperature other than the float 1.0,
+    where=, another reduction, other dtypes, layouts, subclasses, one class, no rows, too many
+    elements; never a crash. The general path then computes what the call asked for."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    opts = {"axis": -1, "temperature": 1.0, "where": None, "reduction": "none", "want_grad": False}
+
+    def small(xx=x, **kw):
+        return _core.entropy_small(xx, **{**opts, **kw})
+
+    assert small() is not None
+    assert small(want_grad=True) is not None
+    for kw in (
+        {"axis": 1},
+        {"axis": 0},
+        {"axis": np.int64(-1)},
+        {"axis": True},
+        {"axis": (-1,)},
+        {"temperature": 2.0},
+        {"temperature": 1},
+        {"temperature": np.float64(1.0)},
+        {"where": np.ones((4, 3), bool)},
+        {"reduction": "batchmean"},
+        {"reduction": None},
+    ):
+        assert small(**kw) is None, kw
+    for xx in (
+        np.asfortranarray(x),
+        x[:, ::-1],
+        x.astype(np.float16),
+        x.astype(">f8"),
+        x.astype(np.int64),
+        x.reshape(2, 2, 3),
+        np.zeros(()),
+        np.zeros((4, 1)),
+        np.zeros((0, 3)),
+        np.zeros(LARGE),
+        x.view(type("Sub", (np.ndarray,), {})),
+        x.tolist(),
+    ):
+        assert small(xx) is None, getattr(xx, "shape", xx)
+    # declined options still compute: where= and a temperature, against the oracle's values
+    w = np.array([True, True, False])
+    np.testing.assert_allclose(lk.entropy(x, where=w), lk.entropy(x[:, :2]), rtol=1e-15)
+    np.testing.assert_allclose(
+        lk.entropy(x, temperature=2.0), lk.entropy(x / 2.0), rtol=1e-14, atol=1e-15
+    )

@@ -650,6 +650,57 @@ py::object ce_hard_small(py::handle xh, py::handle th, py::handle axis, py::hand
   return ce_hard_small_typed<double>(x, t, e, red, std::int64_t(ig), want_grad, out, type);
 }
 
+// entropy[_with_grad] in one call: (C,) or (N, C) float32/float64 logits as they are (exact_plain),
+// C > 1 (one class is diagnosed in Python), N·C <= small_call_elements; axis the int -1, temperature
+// the float 1.0, where None, reduction "none", "mean" or "sum". The rows go to entropy_rows, as the
+// gufunc's do (the same bits), with the gradient scale the general path gives them (1/N for
+// "mean"). Returns the rows' entropies (an array of the rows' shape, 0-d for one row: the general
+// path's before its reduction, which _divergence.py applies) and the gradient (an array of x's
+// shape) with want_grad; None where anything does not fit: the caller takes the general path.
+template <class T>
+py::object entropy_small_typed(PyArrayObject* x, bool mean, bool want_grad, int type) {
+  const int nd = PyArray_NDIM(x);
+  const npy_intp C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
+  py::object h_obj, grad_obj;
+  T* h = static_cast<T*>(PyArray_DATA(new_array(nd - 1, PyArray_DIMS(x), type, h_obj)));
+  T* grad = want_grad ? static_cast<T*>(PyArray_DATA(new_array(nd, PyArray_DIMS(x), type, grad_obj))) : nullptr;
+  const T* xd = static_cast<const T*>(PyArray_DATA(x));
+  constexpr npy_intp kRows = 256;
+  T g[kRows];
+  std::fill(g, g + kRows, mean ? T(1.0 / double(N)) : T(1));
+  {
+    FlagGuard guard;
+    const auto f = active_kernels().get<T>().entropy_rows;
+    for (npy_intp r0 = 0; r0 < N; r0 += kRows) {
+      const npy_intp m = N - r0 < kRows ? N - r0 : kRows;
+      f(xd + r0 * C, std::size_t(m), std::size_t(C), g, h + r0, grad ? grad + r0 * C : nullptr);
+    }
+  }
+  if (want_grad) return py::make_tuple(h_obj, grad_obj);
+  return h_obj;
+}
+
+py::object entropy_small(py::handle xh, py::handle axis, py::handle temperature, py::handle where,
+                         py::handle reduction, bool want_grad) {
+  if (!where.is_none() || !PyArray_CheckExact(xh.ptr())) return py::none();
+  int overflow = 0;
+  if (!PyLong_CheckExact(axis.ptr()) || PyLong_AsLongAndOverflow(axis.ptr(), &overflow) != -1 || overflow)
+    return py::none();
+  if (!PyFloat_CheckExact(temperature.ptr()) || PyFloat_AS_DOUBLE(temperature.ptr()) != 1.0) return py::none();
+  if (!PyUnicode_CheckExact(reduction.ptr())) return py::none();
+  const bool mean = PyUnicode_CompareWithASCIIString(reduction.ptr(), "mean") == 0;
+  if (!mean && PyUnicode_CompareWithASCIIString(reduction.ptr(), "none") != 0 &&
+      PyUnicode_CompareWithASCIIString(reduction.ptr(), "sum") != 0)
+    return py::none();
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  const int type = PyArray_TYPE(x), nd = PyArray_NDIM(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || (nd != 1 && nd != 2) || !exact_plain(xh, type)) return py::none();
+  const npy_intp C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
+  if (C <= 1 || N == 0 || N * C > npy_intp(parallel_grain)) return py::none();
+  if (type == NPY_FLOAT) return entropy_small_typed<float>(x, mean, want_grad, type);
+  return entropy_small_typed<double>(x, mean, want_grad, type);
+}
+
 // binary_cross_entropy_with_logits[_with_grad], mean or sum: x and y of one float dtype and one shape
 // (at least one dimension); pos_weight and weight each None, one value (0-d), a row of the last
 // axis' length (per class) or an array of x's shape. The blocks run on the thread pool, without the
@@ -773,6 +824,10 @@ void register_losses(py::module_& m) {
         py::arg("want_grad"), py::arg("out"), py::arg("temperature"),
         "cross_entropy[_with_grad] with hard labels in one call, the options as the user passed them; None where "
         "the options (ce_small_options) or the arrays (ce_small_layout) do not fit.");
+  m.def("entropy_small", &entropy_small, py::arg("x"), py::arg("axis"), py::arg("temperature"), py::arg("where"),
+        py::arg("reduction"), py::arg("want_grad"),
+        "entropy[_with_grad] in one call, the options as the user passed them; None where the options or the "
+        "array do not fit (entropy_small).");
   m.def("bce_reduced", &bce_reduced, py::arg("x"), py::arg("y"), py::arg("pos_weight"), py::arg("weight"),
         py::arg("eps"), py::arg("mean"), py::arg("want_grad"), py::arg("out"),
         "Binary cross-entropy with logits, mean or sum, one pass; None where the operands do not fit as they are (bce_direct_layout).");

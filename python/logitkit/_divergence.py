@@ -96,6 +96,17 @@ _ENTROPY_REDUCTIONS = ("none", "mean", "sum")
 
 
 def _entropy(logits, axis, temperature, where, reduction, want_grad):
+    # The one-call path (_core.entropy_small: float32/float64 (C,) or (N, C) logits as they are,
+    # the default axis, temperature and where): C++ reads the options and the array as passed and
+    # returns None where they do not fit, else the rows' entropies (and the gradient) with the bits
+    # and types the path below has before its reduction. Kept while it pays
+    # (docs/architecture.md, "Fast paths"): bench/compare.py cases entropy/1x10, entropy+grad/1x10.
+    r = _core.entropy_small(logits, axis, temperature, where, reduction, want_grad)
+    if r is not None:
+        h = r[0] if want_grad else r
+        if reduction != "none":  # (one row's mean and sum are its value, as _reduce gives them)
+            h = h.reshape(())[()] if h.size == 1 else _reduce(h, reduction, h.size, h.dtype)
+        return (h, r[1]) if want_grad else h
     x, (vdt, gdt) = _float_rows(logits, "logits")
     ax = _class_axis(x, axis, "logits")
     t = check_temperature(temperature)
