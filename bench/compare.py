@@ -1682,6 +1682,12 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
         ("entropy+grad", (1, 10)),
         ("entropy", (32, 1000)),
     ],
+    # divergence_small: kl_divergence / js_divergence[_with_grad] in one call (float32/float64
+    # (C,) or (N, C) logits of one dtype and shape as they are, the default axis and temperature)
+    "KL's and JS's one call": [
+        ("kl_divergence+grad", (1, 10)),
+        ("kl_divergence+grad", (16, 1000)),
+    ],
     # entropy_rows_short: rows shorter than four vectors at temperature 1, one row per lane
     # (masked rows, with an entry of -inf, stay in their lane)
     "entropy of short rows in the lanes": [

@@ -452,3 +452,75 @@ def test_entropy_one_call_declines_what_it_does_not_take():
     np.testing.assert_allclose(
         lk.entropy(x, temperature=2.0), lk.entropy(x / 2.0), rtol=1e-14, atol=1e-15
     )
+
+
+# ------------------------------------------------------------------ KL's and JS's one call
+
+
+@pytest.mark.parametrize("fn", ["kl_divergence", "js_divergence"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(10,), (2,), (1, 7), (37, 10), (5, 64), (3, 130)])
+def test_divergence_one_call_gives_the_general_paths_results(fn, dtype, shape):
+    """kl_divergence and js_divergence (and their _with_grad forms) through
+    _core.divergence_small give the general path's values, gradients, types and bits for every
+    reduction, special rows included; the general path is reached through equivalent options the
+    one call declines."""
+    rng = np.random.default_rng(22)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    y = (x + rng.standard_normal(shape)).astype(dtype)
+    if x.ndim == 2 and x.shape[0] > 3:
+        x[1, 0] = np.nan
+        y[2, -1] = -np.inf  # q has no mass where p has: KL = inf
+        x[3, 1] = -np.inf
+    f, fg = getattr(lk, fn), getattr(lk, fn + "_with_grad")
+    general = {"temperature": np.float64(1.0), "axis": x.ndim - 1}
+    reductions = ("none", "mean", "sum") + (("batchmean",) if fn == "kl_divergence" else ())
+    kind = 0 if fn == "kl_divergence" else 1
+    for reduction in reductions:
+        assert _core.divergence_small(kind, x, y, -1, 1.0, 0, False) is not None
+        with np.errstate(all="raise"):
+            a = f(x, y, reduction=reduction)
+            va, ga = fg(x, y, reduction=reduction)
+        b = f(x, y, reduction=reduction, **general)
+        vb, gb = fg(x, y, reduction=reduction, **general)
+        assert _same(a, b), (reduction, a, b)
+        assert _same(va, vb) and _same(ga, gb), reduction
+        assert _same(a, va), reduction
+
+
+def test_divergence_one_call_declines_what_it_does_not_take():
+    """_core.divergence_small returns None (the general path) for another axis, a temperature other
+    than the float 1.0, arrays of two dtypes or shapes, other dtypes, layouts, subclasses, one
+    class, no rows or too many elements; a bad kind or scale is a ValueError, never a crash."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    y = x[::-1].copy()
+
+    def small(xx=x, yy=y, axis=-1, temperature=1.0, scale=0):
+        return _core.divergence_small(0, xx, yy, axis, temperature, scale, True)
+
+    assert small() is not None
+    for kw in (
+        {"axis": 1},
+        {"axis": np.int64(-1)},
+        {"axis": True},
+        {"temperature": 2.0},
+        {"temperature": 1},
+        {"temperature": np.float64(1.0)},
+        {"yy": y.astype(np.float32)},
+        {"yy": y[:, :2].copy()},
+        {"yy": y.reshape(3, 4)},
+        {"yy": y[:, ::-1]},
+        {"yy": y.tolist()},
+        {"xx": np.asfortranarray(x)},
+        {"xx": x.astype(np.float16), "yy": y.astype(np.float16)},
+        {"xx": x.astype(">f8"), "yy": y.astype(">f8")},
+        {"xx": x.reshape(2, 2, 3), "yy": y.reshape(2, 2, 3)},
+        {"xx": np.zeros((4, 1)), "yy": np.zeros((4, 1))},
+        {"xx": np.zeros((0, 3)), "yy": np.zeros((0, 3))},
+        {"xx": np.zeros(LARGE), "yy": np.zeros(LARGE)},
+        {"xx": x.view(type("Sub", (np.ndarray,), {}))},
+    ):
+        assert small(**kw) is None, kw
+    for kind, scale in ((2, 0), (-1, 0), (0, 3), (1, -1)):
+        with pytest.raises(ValueError):
+            _core.divergence_small(kind, x, y, -1, 1.0, scale, False)

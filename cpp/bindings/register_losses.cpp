@@ -701,6 +701,53 @@ py::object entropy_small(py::handle xh, py::handle axis, py::handle temperature,
   return entropy_small_typed<double>(x, mean, want_grad, type);
 }
 
+// kl_divergence / js_divergence[_with_grad] in one call (kind 0: KL, 1: JS): p and q float32 or
+// float64 (C,) or (N, C) arrays of one dtype and shape as they are (exact_plain), C > 1, N·C <=
+// small_call_elements; axis the int -1, temperature the float 1.0. scale: the gradient's scale as
+// the general path forms it, 0: 1, 1: 1/N, 2: 1/(N·C). Each row goes to the row kernel the gufunc
+// loop calls (the same bits). Returns the rows' values (an array of the rows' shape, 0-d for one
+// row: the general path's before its reduction, which _divergence.py applies) and the gradient
+// with respect to q with want_grad; None where anything does not fit.
+template <class T>
+py::object divergence_small_typed(int kind, PyArrayObject* x, PyArrayObject* y, int scale, bool want_grad, int type) {
+  const int nd = PyArray_NDIM(x);
+  const npy_intp C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
+  py::object v_obj, grad_obj;
+  T* v = static_cast<T*>(PyArray_DATA(new_array(nd - 1, PyArray_DIMS(x), type, v_obj)));
+  T* grad = want_grad ? static_cast<T*>(PyArray_DATA(new_array(nd, PyArray_DIMS(x), type, grad_obj))) : nullptr;
+  const T* xd = static_cast<const T*>(PyArray_DATA(x));
+  const T* yd = static_cast<const T*>(PyArray_DATA(y));
+  const T g = T(scale == 0 ? 1.0 : 1.0 / double(scale == 1 ? N : N * C));
+  {
+    FlagGuard guard;
+    const auto& table = active_kernels().get<T>();
+    const auto f = kind == 0 ? table.kl_divergence : table.js_divergence;
+    for (npy_intp r = 0; r < N; ++r) v[r] = f(xd + r * C, yd + r * C, std::size_t(C), g, grad ? grad + r * C : nullptr, 1.0);
+  }
+  if (want_grad) return py::make_tuple(v_obj, grad_obj);
+  return v_obj;
+}
+
+py::object divergence_small(int kind, py::handle xh, py::handle yh, py::handle axis, py::handle temperature,
+                            int scale, bool want_grad) {
+  if ((kind != 0 && kind != 1) || scale < 0 || scale > 2) throw py::value_error("divergence_small: kind or scale");
+  if (!PyArray_CheckExact(xh.ptr()) || !PyArray_CheckExact(yh.ptr())) return py::none();
+  int overflow = 0;
+  if (!PyLong_CheckExact(axis.ptr()) || PyLong_AsLongAndOverflow(axis.ptr(), &overflow) != -1 || overflow)
+    return py::none();
+  if (!PyFloat_CheckExact(temperature.ptr()) || PyFloat_AS_DOUBLE(temperature.ptr()) != 1.0) return py::none();
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  auto* y = reinterpret_cast<PyArrayObject*>(yh.ptr());
+  const int type = PyArray_TYPE(x), nd = PyArray_NDIM(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || (nd != 1 && nd != 2) || !exact_plain(xh, type) ||
+      !exact_plain(yh, type) || PyArray_NDIM(y) != nd || !PyArray_CompareLists(PyArray_DIMS(x), PyArray_DIMS(y), nd))
+    return py::none();
+  const npy_intp C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
+  if (C <= 1 || N == 0 || N * C > npy_intp(parallel_grain)) return py::none();
+  if (type == NPY_FLOAT) return divergence_small_typed<float>(kind, x, y, scale, want_grad, type);
+  return divergence_small_typed<double>(kind, x, y, scale, want_grad, type);
+}
+
 // binary_cross_entropy_with_logits[_with_grad], mean or sum: x and y of one float dtype and one shape
 // (at least one dimension); pos_weight and weight each None, one value (0-d), a row of the last
 // axis' length (per class) or an array of x's shape. The blocks run on the thread pool, without the
@@ -828,6 +875,10 @@ void register_losses(py::module_& m) {
         py::arg("reduction"), py::arg("want_grad"),
         "entropy[_with_grad] in one call, the options as the user passed them; None where the options or the "
         "array do not fit (entropy_small).");
+  m.def("divergence_small", &divergence_small, py::arg("kind"), py::arg("p"), py::arg("q"), py::arg("axis"),
+        py::arg("temperature"), py::arg("scale"), py::arg("want_grad"),
+        "kl_divergence (kind 0) or js_divergence (kind 1) [_with_grad] in one call, the options as the user "
+        "passed them; None where the options or the arrays do not fit (divergence_small).");
   m.def("bce_reduced", &bce_reduced, py::arg("x"), py::arg("y"), py::arg("pos_weight"), py::arg("weight"),
         py::arg("eps"), py::arg("mean"), py::arg("want_grad"), py::arg("out"),
         "Binary cross-entropy with logits, mean or sum, one pass; None where the operands do not fit as they are (bce_direct_layout).");

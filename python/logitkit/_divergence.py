@@ -104,8 +104,7 @@ def _entropy(logits, axis, temperature, where, reduction, want_grad):
     r = _core.entropy_small(logits, axis, temperature, where, reduction, want_grad)
     if r is not None:
         h = r[0] if want_grad else r
-        if reduction != "none":  # (one row's mean and sum are its value, as _reduce gives them)
-            h = h.reshape(())[()] if h.size == 1 else _reduce(h, reduction, h.size, h.dtype)
+        h = _small_reduce(h, reduction, h.size if reduction == "mean" else 1)
         return (h, r[1]) if want_grad else h
     x, (vdt, gdt) = _float_rows(logits, "logits")
     ax = _class_axis(x, axis, "logits")
@@ -220,6 +219,34 @@ def _two_rows(p_logits, q_logits, axis, names=("p_logits", "q_logits")):
     return x, y, ax, (dts_x if dts_x == dts_y else (x.dtype, x.dtype))
 
 
+def _small_reduce(v, red, denom):
+    """A one-call path's per-row values (an array of the logits' dtype) reduced as _reduce does;
+    one row's sum, or its value divided by 1, is that value."""
+    if red == "none":
+        return v
+    if v.size == 1 and (red == "sum" or denom == 1):
+        return v.reshape(())[()]
+    return _reduce(v, red, denom, v.dtype)
+
+
+def _pair_small(kind, p_logits, q_logits, axis, temperature, red, want_grad):
+    """The one-call path of kl_divergence (kind 0) and js_divergence (kind 1): _core.divergence_small
+    reads the options and the arrays as passed (float32/float64 (C,) or (N, C) of one dtype and
+    shape, the default axis and temperature) and returns None where they do not fit, else the
+    rows' values (and the gradient) with the bits and types the general path has before its
+    reduction. Kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py cases
+    kl_divergence/1x10, kl_divergence+grad/1x10."""
+    # the gradient's scale, 1/denom: 1, 1/rows or 1/(rows x classes)
+    scale = {"batchmean": 1, "mean": 2 if kind == 0 else 1}.get(red, 0)
+    r = _core.divergence_small(kind, p_logits, q_logits, axis, temperature, scale, want_grad)
+    if r is None:
+        return None
+    v = r[0] if want_grad else r
+    denom = (1, v.size, v.size * p_logits.shape[-1])[scale]
+    v = _small_reduce(v, red, denom)
+    return (v, r[1]) if want_grad else v
+
+
 def _pair_rows(name, x, y, ax, t, red, denom, dts, want_grad):
     """The ufunc `name` (or its _grad) of two rows of logits along ax, the gradient scaled by
     1/denom, and the reduction (the sum divided by denom unless 'sum' or 'none')."""
@@ -232,6 +259,10 @@ def _pair_rows(name, x, y, ax, t, red, denom, dts, want_grad):
 
 
 def _kl(p_logits, q_logits, axis, temperature, reduction, want_grad):
+    if type(reduction) is str and reduction in _KL_REDUCTIONS:
+        r = _pair_small(0, p_logits, q_logits, axis, temperature, reduction, want_grad)
+        if r is not None:
+            return r
     x, y, ax, (vdt, gdt) = _two_rows(p_logits, q_logits, axis)
     t = check_temperature(temperature)
     red = _check_reduction(reduction, _KL_REDUCTIONS)
@@ -318,6 +349,10 @@ _JS_REDUCTIONS = ("none", "mean", "sum")
 
 
 def _js(p_logits, q_logits, axis, temperature, reduction, want_grad):
+    if type(reduction) is str and reduction in _JS_REDUCTIONS:
+        r = _pair_small(1, p_logits, q_logits, axis, temperature, reduction, want_grad)
+        if r is not None:
+            return r
     x, y, ax, (vdt, gdt) = _two_rows(p_logits, q_logits, axis)
     t = check_temperature(temperature)
     red = _check_reduction(reduction, _JS_REDUCTIONS)
