@@ -650,20 +650,50 @@ py::object ce_hard_small(py::handle xh, py::handle th, py::handle axis, py::hand
   return ce_hard_small_typed<double>(x, t, e, red, std::int64_t(ig), want_grad, out, type);
 }
 
-// entropy[_with_grad] in one call: (C,) or (N, C) float32/float64 logits as they are (exact_plain),
-// C > 1 (one class is diagnosed in Python), N·C <= small_call_elements; axis the int -1, temperature
-// the float 1.0, where None, reduction "none", "mean" or "sum". The rows go to entropy_rows, as the
-// gufunc's do (the same bits), with the gradient scale the general path gives them (1/N for
-// "mean"). Returns the rows' entropies (an array of the rows' shape, 0-d for one row: the general
-// path's before its reduction, which _divergence.py applies) and the gradient (an array of x's
-// shape) with want_grad; None where anything does not fit: the caller takes the general path.
-template <class T>
-py::object entropy_small_typed(PyArrayObject* x, bool mean, bool want_grad, int type) {
+// The one-call paths of the row reductions (entropy, KL, JS) take the options that are the
+// defaults, as passed: axis the int -1, temperature the float 1.0.
+bool default_axis_and_temperature(py::handle axis, py::handle temperature) {
+  int overflow = 0;
+  if (!PyLong_CheckExact(axis.ptr()) || PyLong_AsLongAndOverflow(axis.ptr(), &overflow) != -1 || overflow)
+    return false;
+  return PyFloat_CheckExact(temperature.ptr()) && PyFloat_AS_DOUBLE(temperature.ptr()) == 1.0;
+}
+
+// ... and logits they take as they are: float32/float64 (C,) or (N, C) (exact_plain) with C > 1
+// (one class is diagnosed in Python), N > 0 and N·C <= small_call_elements; N, C and the type out.
+bool small_rows_layout(py::handle h, npy_intp& N, npy_intp& C, int& type) {
+  if (!PyArray_CheckExact(h.ptr())) return false;
+  auto* x = reinterpret_cast<PyArrayObject*>(h.ptr());
   const int nd = PyArray_NDIM(x);
-  const npy_intp C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
-  py::object h_obj, grad_obj;
-  T* h = static_cast<T*>(PyArray_DATA(new_array(nd - 1, PyArray_DIMS(x), type, h_obj)));
-  T* grad = want_grad ? static_cast<T*>(PyArray_DATA(new_array(nd, PyArray_DIMS(x), type, grad_obj))) : nullptr;
+  type = PyArray_TYPE(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || (nd != 1 && nd != 2) || !exact_plain(h, type)) return false;
+  C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
+  return C > 1 && N > 0 && N * C <= npy_intp(parallel_grain);
+}
+
+// A one-call path's outputs: the rows' values (an array of the rows' shape, 0-d for one row: the
+// general path's before its reduction) and, with want_grad, the gradient (x's shape).
+template <class T>
+struct SmallRowsOut {
+  py::object v_obj, grad_obj;
+  T* v;
+  T* grad = nullptr;
+  SmallRowsOut(PyArrayObject* x, bool want_grad, int type) {
+    const int nd = PyArray_NDIM(x);
+    v = static_cast<T*>(PyArray_DATA(new_array(nd - 1, PyArray_DIMS(x), type, v_obj)));
+    if (want_grad) grad = static_cast<T*>(PyArray_DATA(new_array(nd, PyArray_DIMS(x), type, grad_obj)));
+  }
+  py::object result() const { return grad ? py::object(py::make_tuple(v_obj, grad_obj)) : v_obj; }
+};
+
+// entropy[_with_grad] in one call: logits as small_rows_layout takes them, the default axis and
+// temperature (default_axis_and_temperature), where None, reduction "none", "mean" or "sum". The
+// rows go to entropy_rows, as the gufunc's do (the same bits), with the gradient scale the general
+// path gives them (1/N for "mean"); _divergence.py applies the reduction. None where anything does
+// not fit: the caller takes the general path.
+template <class T>
+py::object entropy_small_typed(PyArrayObject* x, npy_intp N, npy_intp C, bool mean, bool want_grad, int type) {
+  SmallRowsOut<T> out(x, want_grad, type);
   const T* xd = static_cast<const T*>(PyArray_DATA(x));
   constexpr npy_intp kRows = 256;
   T g[kRows];
@@ -673,48 +703,37 @@ py::object entropy_small_typed(PyArrayObject* x, bool mean, bool want_grad, int 
     const auto f = active_kernels().get<T>().entropy_rows;
     for (npy_intp r0 = 0; r0 < N; r0 += kRows) {
       const npy_intp m = N - r0 < kRows ? N - r0 : kRows;
-      f(xd + r0 * C, std::size_t(m), std::size_t(C), g, h + r0, grad ? grad + r0 * C : nullptr);
+      f(xd + r0 * C, std::size_t(m), std::size_t(C), g, out.v + r0, out.grad ? out.grad + r0 * C : nullptr);
     }
   }
-  if (want_grad) return py::make_tuple(h_obj, grad_obj);
-  return h_obj;
+  return out.result();
 }
 
 py::object entropy_small(py::handle xh, py::handle axis, py::handle temperature, py::handle where,
                          py::handle reduction, bool want_grad) {
-  if (!where.is_none() || !PyArray_CheckExact(xh.ptr())) return py::none();
-  int overflow = 0;
-  if (!PyLong_CheckExact(axis.ptr()) || PyLong_AsLongAndOverflow(axis.ptr(), &overflow) != -1 || overflow)
+  if (!where.is_none() || !default_axis_and_temperature(axis, temperature) || !PyUnicode_CheckExact(reduction.ptr()))
     return py::none();
-  if (!PyFloat_CheckExact(temperature.ptr()) || PyFloat_AS_DOUBLE(temperature.ptr()) != 1.0) return py::none();
-  if (!PyUnicode_CheckExact(reduction.ptr())) return py::none();
   const bool mean = PyUnicode_CompareWithASCIIString(reduction.ptr(), "mean") == 0;
   if (!mean && PyUnicode_CompareWithASCIIString(reduction.ptr(), "none") != 0 &&
       PyUnicode_CompareWithASCIIString(reduction.ptr(), "sum") != 0)
     return py::none();
+  npy_intp N, C;
+  int type;
+  if (!small_rows_layout(xh, N, C, type)) return py::none();
   auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
-  const int type = PyArray_TYPE(x), nd = PyArray_NDIM(x);
-  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || (nd != 1 && nd != 2) || !exact_plain(xh, type)) return py::none();
-  const npy_intp C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
-  if (C <= 1 || N == 0 || N * C > npy_intp(parallel_grain)) return py::none();
-  if (type == NPY_FLOAT) return entropy_small_typed<float>(x, mean, want_grad, type);
-  return entropy_small_typed<double>(x, mean, want_grad, type);
+  if (type == NPY_FLOAT) return entropy_small_typed<float>(x, N, C, mean, want_grad, type);
+  return entropy_small_typed<double>(x, N, C, mean, want_grad, type);
 }
 
-// kl_divergence / js_divergence[_with_grad] in one call (kind 0: KL, 1: JS): p and q float32 or
-// float64 (C,) or (N, C) arrays of one dtype and shape as they are (exact_plain), C > 1, N·C <=
-// small_call_elements; axis the int -1, temperature the float 1.0. scale: the gradient's scale as
-// the general path forms it, 0: 1, 1: 1/N, 2: 1/(N·C). Each row goes to the row kernel the gufunc
-// loop calls (the same bits). Returns the rows' values (an array of the rows' shape, 0-d for one
-// row: the general path's before its reduction, which _divergence.py applies) and the gradient
-// with respect to q with want_grad; None where anything does not fit.
+// kl_divergence / js_divergence[_with_grad] in one call (kind 0: KL, 1: JS): p and q as
+// small_rows_layout takes them, of one dtype and shape; the default axis and temperature. scale:
+// the gradient's scale as the general path forms it, 0: 1, 1: 1/N, 2: 1/(N·C). Each row goes to
+// the row kernel the gufunc loop calls (the same bits); _divergence.py applies the reduction. None
+// where anything does not fit.
 template <class T>
-py::object divergence_small_typed(int kind, PyArrayObject* x, PyArrayObject* y, int scale, bool want_grad, int type) {
-  const int nd = PyArray_NDIM(x);
-  const npy_intp C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
-  py::object v_obj, grad_obj;
-  T* v = static_cast<T*>(PyArray_DATA(new_array(nd - 1, PyArray_DIMS(x), type, v_obj)));
-  T* grad = want_grad ? static_cast<T*>(PyArray_DATA(new_array(nd, PyArray_DIMS(x), type, grad_obj))) : nullptr;
+py::object divergence_small_typed(int kind, PyArrayObject* x, PyArrayObject* y, npy_intp N, npy_intp C, int scale,
+                                  bool want_grad, int type) {
+  SmallRowsOut<T> out(x, want_grad, type);
   const T* xd = static_cast<const T*>(PyArray_DATA(x));
   const T* yd = static_cast<const T*>(PyArray_DATA(y));
   const T g = T(scale == 0 ? 1.0 : 1.0 / double(scale == 1 ? N : N * C));
@@ -722,30 +741,26 @@ py::object divergence_small_typed(int kind, PyArrayObject* x, PyArrayObject* y, 
     FlagGuard guard;
     const auto& table = active_kernels().get<T>();
     const auto f = kind == 0 ? table.kl_divergence : table.js_divergence;
-    for (npy_intp r = 0; r < N; ++r) v[r] = f(xd + r * C, yd + r * C, std::size_t(C), g, grad ? grad + r * C : nullptr, 1.0);
+    for (npy_intp r = 0; r < N; ++r)
+      out.v[r] = f(xd + r * C, yd + r * C, std::size_t(C), g, out.grad ? out.grad + r * C : nullptr, 1.0);
   }
-  if (want_grad) return py::make_tuple(v_obj, grad_obj);
-  return v_obj;
+  return out.result();
 }
 
 py::object divergence_small(int kind, py::handle xh, py::handle yh, py::handle axis, py::handle temperature,
                             int scale, bool want_grad) {
   if ((kind != 0 && kind != 1) || scale < 0 || scale > 2) throw py::value_error("divergence_small: kind or scale");
-  if (!PyArray_CheckExact(xh.ptr()) || !PyArray_CheckExact(yh.ptr())) return py::none();
-  int overflow = 0;
-  if (!PyLong_CheckExact(axis.ptr()) || PyLong_AsLongAndOverflow(axis.ptr(), &overflow) != -1 || overflow)
+  npy_intp N, C;
+  int type;
+  if (!default_axis_and_temperature(axis, temperature) || !small_rows_layout(xh, N, C, type) ||
+      !exact_plain(yh, type))
     return py::none();
-  if (!PyFloat_CheckExact(temperature.ptr()) || PyFloat_AS_DOUBLE(temperature.ptr()) != 1.0) return py::none();
   auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
   auto* y = reinterpret_cast<PyArrayObject*>(yh.ptr());
-  const int type = PyArray_TYPE(x), nd = PyArray_NDIM(x);
-  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || (nd != 1 && nd != 2) || !exact_plain(xh, type) ||
-      !exact_plain(yh, type) || PyArray_NDIM(y) != nd || !PyArray_CompareLists(PyArray_DIMS(x), PyArray_DIMS(y), nd))
+  if (PyArray_NDIM(y) != PyArray_NDIM(x) || !PyArray_CompareLists(PyArray_DIMS(x), PyArray_DIMS(y), PyArray_NDIM(x)))
     return py::none();
-  const npy_intp C = PyArray_DIM(x, nd - 1), N = nd == 1 ? 1 : PyArray_DIM(x, 0);
-  if (C <= 1 || N == 0 || N * C > npy_intp(parallel_grain)) return py::none();
-  if (type == NPY_FLOAT) return divergence_small_typed<float>(kind, x, y, scale, want_grad, type);
-  return divergence_small_typed<double>(kind, x, y, scale, want_grad, type);
+  if (type == NPY_FLOAT) return divergence_small_typed<float>(kind, x, y, N, C, scale, want_grad, type);
+  return divergence_small_typed<double>(kind, x, y, N, C, scale, want_grad, type);
 }
 
 // binary_cross_entropy_with_logits[_with_grad], mean or sum: x and y of one float dtype and one shape
