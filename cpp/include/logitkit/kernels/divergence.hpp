@@ -235,12 +235,29 @@ inline scalar_t<V> entropy_row_alone(const scalar_t<V>* x, std::size_t n, scalar
   return temp == 1.0 ? entropy_lanes<V, false>(x, n, m, g, grad, temp) : entropy_lanes<V, true>(x, n, m, g, grad, temp);
 }
 
+// A sum per double lane that keeps each addition's rounding error (TwoSum): entropy_rows_short's
+// S' and A' of double rows, which short_exp_term adds to through acc_add. A row of up to 31 terms
+// summed plainly could carry 30 roundings into H, all of them relative to it; the row kernel's
+// block sums carry a few.
+template <class V>
+struct LaneSum2 {
+  V s = V::zero(), c = V::zero();
+  V value() const { return s + c; }
+};
+template <class V>
+LOGITKIT_INLINE inline void acc_add(LaneSum2<V>& acc, V v) {
+  V e;
+  acc.s = two_sum(acc.s, v, e);
+  acc.c = acc.c + e;
+}
+
 // Entropy of short rows at temperature 1, V::size rows at a time, one row per lane
 // (row/short_rows.hpp): per lane m, then with x_j - m exact as hi + lo and e_j = exp(hi + lo),
-// S' = Σ_{x_j<m} e_j and A' = Σ e_j·(hi + lo) (<= 0) in double lanes (float rows) or in the lanes
-// (double rows), k = #{x_j = m}, L = log(k + S') (math::log_k_plus) and H = L - A'/(k + S') in
-// double lanes. The terms are the lane type's, as entropy_lanes's: S' and A' are sums of terms of
-// one sign, each good to about an ulp, so H = L + A (two non-negative terms) is too. A lane whose
+// S' = Σ_{x_j<m} e_j and A' = Σ e_j·(hi + lo) (<= 0) in double lanes (float rows: exact there) or
+// in the lanes with their rounding errors kept (double rows: LaneSum2), k = #{x_j = m},
+// L = log(k + S') (math::log_k_plus) and H = L - A'/(k + S') in double lanes. The terms are the lane
+// type's, as entropy_lanes's: S' and A' are sums of terms of one sign, each good to about an ulp, so
+// H = L + A (two non-negative terms) is too. A lane whose
 // row needs more (a NaN, an infinity, an entry below m + fast_lo other than a masked class's -inf,
 // a gradient scale outside the lane type's normal range) is redone by entropy_row_alone.
 // rows contiguous rows of n (2 <= n < short_rows_below<V>) at x; h[r] = H of row r; with grad
@@ -267,14 +284,16 @@ inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size
     auto masked = lt(zero, zero);
     const auto bad = short_lanes_max<V>(cols, n, m, masked);
     const V negm = neg(m), ninf = V::set1(-lim<V>::inf);
-    decltype(acc_make(V::zero())) sacc, aacc;
+    using Wide = decltype(acc_make(V::zero()));
+    using Acc = std::conditional_t<acc_has_b<Wide>::value, Wide, LaneSum2<V>>;
+    Acc sacc{}, aacc{};
     V k = zero;
     const auto sum_pass = [&](auto masked_c) LOGITKIT_INLINE {
       constexpr bool MASKED = decltype(masked_c)::value;
       for (std::size_t j = 0; j < n; ++j) {
         V hi, lo;
         const V v = V::load(cols[j]);
-        const V e = short_exp_term<V, decltype(sacc), MASKED>(v, m, negm, k, sacc, hi, lo);
+        const V e = short_exp_term<V, Acc, MASKED>(v, m, negm, k, sacc, hi, lo);
         V ed = e * (hi + lo);  // (0 at the max, where hi = lo = 0)
         if constexpr (MASKED) ed = select(eq(v, ninf), zero, ed);  // (0·-inf)
         acc_add(aacc, ed);
@@ -282,15 +301,22 @@ inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size
     };
     if (any(masked)) sum_pass(std::true_type{});
     else sum_pass(std::false_type{});
+    // S' and A' in double lanes, the accumulators' layout
+    Wide S, A;
+    if constexpr (acc_has_b<Wide>::value) {
+      S = sacc, A = aacc;
+    } else {
+      S.a = sacc.value(), A.a = aacc.value();
+    }
     const auto kw = wide_of(k);
-    const auto L = short_log(kw, sacc);
+    const auto L = short_log(kw, S);
     // Z = k + S', H = L - A'/Z, lane by lane in double
     auto Z = kw, H = L;
-    Z.a = kw.a + sacc.a;
-    H.a = L.a - aacc.a / Z.a;
-    if constexpr (acc_has_b<decltype(Z)>::value) {
-      Z.b = kw.b + sacc.b;
-      H.b = L.b - aacc.b / Z.b;
+    Z.a = kw.a + S.a;
+    H.a = L.a - A.a / Z.a;
+    if constexpr (acc_has_b<Wide>::value) {
+      Z.b = kw.b + S.b;
+      H.b = L.b - A.b / Z.b;
       store(ht, narrow(H.a, H.b));
     } else {
       store(ht, H.a);
@@ -299,7 +325,7 @@ inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size
     if (grad) {
       store(mt, m);
       acc_store(Zd, Z);
-      acc_store(Ad, aacc);
+      acc_store(Ad, A);
     }
     for (std::size_t l = 0; l < gsz; ++l) {
       const std::size_t r = r0 + l;
