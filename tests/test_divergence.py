@@ -606,6 +606,30 @@ def test_short_rows_with_a_special_entry_at_every_lane(isa, dtype, value):
         assert_within_budget(g[ok], eg, budget="gradient", what=f"entropy grad, n={n}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [3, 10, 33, 100])
+def test_entropy_gradient_scale_below_the_normal_range(isa, dtype, n):
+    """The raw gufunc with a gradient scale g below the dtype's normal range (the Python layer never
+    passes one; a caller of _core may): such a row takes the wide path, so its gradient is g·dH/dx
+    rounded once, short rows (one per lane) included, not g's few bits times a rounded product
+    (or 0), and its entropy is as accurate as ever."""
+    from logitkit import _core
+
+    rng = np.random.default_rng(15)
+    x = (rng.standard_normal((20, n)) * 3).astype(dtype)
+    g = dtype.type(np.finfo(dtype).smallest_normal * 2.0**-10)
+    h, grad = _core.entropy_grad(x, g, 1.0)
+    # (the wide path's entropy: within the budget, not always the bits of lk.entropy's path)
+    np.testing.assert_allclose(h, lk.entropy(x), rtol=16 * np.finfo(dtype).eps, atol=0)
+    exact = oracle.entropy_grad(x.astype(np.float64)) * float(g)
+    if dtype == F64:  # scaled in float64 by the oracle: compare to its rounding's own error
+        exact = oracle.entropy_grad(x.astype(np.longdouble)) * np.longdouble(float(g))
+    err = np.abs(grad.astype(np.longdouble) - np.asarray(exact, np.longdouble))
+    unit = np.longdouble(np.finfo(dtype).smallest_subnormal)
+    assert np.max(err / unit) <= 1.0, float(np.max(err / unit))
+    assert np.count_nonzero(grad) > grad.size // 2
+
+
 # ---------------------------------------------------------------------------------- gradients
 
 

@@ -102,7 +102,7 @@ inline scalar_t<V> entropy_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V>
   return T(L + A);
 }
 
-// The gradient pass of entropy_lanes and entropy_rows_short: g·dH/dx_i = -(g/T)·p_i·(d_i + A) into
+// The gradient pass of entropy_lanes: g·dH/dx_i = -(g/T)·p_i·(d_i + A) into
 // grad (which may be x), p_i = exp(d_i)/Z, from the row's max m, Z = k + S' and A = A'/Z.
 template <class V, bool TEMP>
 inline void entropy_grad_out(const scalar_t<V>* x, std::size_t n, scalar_t<V> m, scalar_t<V> g, scalar_t<V>* grad,
@@ -269,8 +269,8 @@ inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   alignas(64) T cols[short_rows_below<V>][W];
-  alignas(64) T redo[W], mt[W], ht[W];
-  alignas(64) double Zd[W], Ad[W];
+  alignas(64) T ecol[short_rows_below<V>][W];  // with grad: e_j per lane
+  alignas(64) T redo[W], ht[W], gl[W];
   const V one = V::set1(T(1)), zero = V::zero();
   const T* const xend = x + rows * n;
   for (std::size_t r0 = 0; r0 < rows; r0 += W) {
@@ -294,6 +294,7 @@ inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size
         V hi, lo;
         const V v = V::load(cols[j]);
         const V e = short_exp_term<V, Acc, MASKED>(v, m, negm, k, sacc, hi, lo);
+        if (grad) store(ecol[j], e);
         V ed = e * (hi + lo);  // (0 at the max, where hi = lo = 0)
         if constexpr (MASKED) ed = select(eq(v, ninf), zero, ed);  // (0·-inf)
         acc_add(aacc, ed);
@@ -321,21 +322,60 @@ inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size
     } else {
       store(ht, H.a);
     }
+    // the lanes whose rows are redone (a gradient scale outside the normal range included)
     store(redo, mask_zero(bad, one));
+    if (grad)
+      for (std::size_t l = 0; l < W; ++l) {
+        const bool fits = l < gsz && grad_scale_fits<V>(g[r0 + l], 1.0);
+        gl[l] = fits ? g[r0 + l] : T(0);
+        if (l < gsz && !fits) redo[l] = T(1);
+      }
     if (grad) {
-      store(mt, m);
-      acc_store(Zd, Z);
-      acc_store(Ad, A);
+      // entropy_grad_out's formulas lane by lane, -g·p_j·((hi_j + A_h) + (lo_j + A_l)) with
+      // p_j = e_j·(1/Z), 1/Z and A = -A'/Z rounded from double as there; transposed back into
+      // rows, each store inside its row (a redone row, which may be computed in place, keeps its
+      // input)
+      auto inv = Z, Aq = A;
+      inv.a = decltype(Z.a)::set1(1.0) / Z.a;
+      Aq.a = neg(A.a / Z.a);
+      V vinv;
+      if constexpr (acc_has_b<Wide>::value) {
+        inv.b = decltype(Z.b)::set1(1.0) / Z.b;
+        Aq.b = neg(A.b / Z.b);
+        vinv = narrow(inv.a, inv.b);
+      } else {
+        vinv = inv.a;
+      }
+      V vAh, vAl;
+      short_split(Aq, vAh, vAl);
+      const V vgs = V::load(gl);
+      for (std::size_t j0 = 0; j0 < n; j0 += W) {
+        const std::size_t w = n - j0 < W ? n - j0 : W;
+        V blk[W];
+        for (std::size_t i = 0; i < W; ++i) {
+          if (i >= w) {
+            blk[i] = zero;
+            continue;
+          }
+          V lo;
+          const V hi = two_sum(V::load(cols[j0 + i]), negm, lo);
+          const V p = V::load(ecol[j0 + i]) * vinv;
+          const V sd = (hi + vAh) + (lo + vAl);  // log p_j + H = d_j + A
+          blk[i] = mask_zero(lt(zero, p), neg(vgs * (p * sd)));
+        }
+        transpose(blk);
+        for (std::size_t l = 0; l < gsz; ++l) {
+          if (redo[l] != T(0)) continue;
+          T* q = grad + (r0 + l) * n + j0;
+          if (w == W) store(q, blk[l]);
+          else store_partial(q, blk[l], w);
+        }
+      }
     }
     for (std::size_t l = 0; l < gsz; ++l) {
       const std::size_t r = r0 + l;
-      T* gr = grad ? grad + r * n : nullptr;
-      if (redo[l] != T(0) || (gr && !grad_scale_fits<V>(g[r], 1.0))) {
-        h[r] = entropy_row_alone<V>(x + r * n, n, gr ? g[r] : T(0), gr, 1.0);
-        continue;
-      }
-      h[r] = ht[l];
-      if (gr) entropy_grad_out<V, false>(x + r * n, n, mt[l], g[r], gr, 1.0, Zd[l], -Ad[l] / Zd[l]);
+      if (redo[l] != T(0)) h[r] = entropy_row_alone<V>(x + r * n, n, grad ? g[r] : T(0), grad ? grad + r * n : nullptr, 1.0);
+      else h[r] = ht[l];
     }
   }
 }
