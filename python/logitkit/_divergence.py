@@ -235,7 +235,7 @@ def _pair_small(kind, p_logits, q_logits, axis, temperature, red, want_grad):
     shape, the default axis and temperature) and returns None where they do not fit, else the
     rows' values (and the gradient) with the bits and types the general path has before its
     reduction. Kept while it pays (docs/architecture.md, "Fast paths"): bench/compare.py cases
-    kl_divergence/1x10, kl_divergence+grad/1x10."""
+    kl_divergence+grad/1x10, kl_divergence+grad/16x1000."""
     # the gradient's scale, 1/denom: 1, 1/rows or 1/(rows x classes)
     scale = {"batchmean": 1, "mean": 2 if kind == 0 else 1}.get(red, 0)
     r = _core.divergence_small(kind, p_logits, q_logits, axis, temperature, scale, want_grad)
