@@ -402,6 +402,10 @@ def test_entropy_one_call_gives_the_general_paths_results(dtype, shape):
         assert _same(a, b), (reduction, a, b)
         assert _same(ha, hb) and _same(ga, gb), reduction
         assert _same(a, ha), reduction  # with or without the gradient: the same value
+        # the gufunc's row-by-row path (rows not contiguous: a Fortran-order copy)
+        f = np.asfortranarray(x)
+        hf, gf = lk.entropy_with_grad(f, reduction=reduction)
+        assert _same(hf, ha) and np.array_equal(gf, ga, equal_nan=True), reduction
 
 
 def test_entropy_one_call_declines_what_it_does_not_take():

@@ -237,8 +237,8 @@ inline scalar_t<V> entropy_row_alone(const scalar_t<V>* x, std::size_t n, scalar
 
 // A sum per double lane that keeps each addition's rounding error (TwoSum): entropy_rows_short's
 // S' and A' of double rows, which short_exp_term adds to through acc_add. A row of up to 31 terms
-// summed plainly could carry 30 roundings into H, all of them relative to it; the row kernel's
-// block sums carry a few.
+// (AVX-512) summed plainly could carry 30 roundings into H, all of them relative to it; the row
+// kernel's block sums carry a few.
 template <class V>
 struct LaneSum2 {
   V s = V::zero(), c = V::zero();
@@ -253,8 +253,8 @@ LOGITKIT_INLINE inline void acc_add(LaneSum2<V>& acc, V v) {
 
 // Entropy of short rows at temperature 1, V::size rows at a time, one row per lane
 // (row/short_rows.hpp): per lane m, then with x_j - m exact as hi + lo and e_j = exp(hi + lo),
-// S' = Σ_{x_j<m} e_j and A' = Σ e_j·(hi + lo) (<= 0) in double lanes (float rows: exact there) or
-// in the lanes with their rounding errors kept (double rows: LaneSum2), k = #{x_j = m},
+// S' = Σ_{x_j<m} e_j and A' = Σ e_j·(hi + lo) (<= 0) in double lanes (float rows) or in the lanes
+// with their rounding errors kept (double rows: LaneSum2), k = #{x_j = m},
 // L = log(k + S') (math::log_k_plus) and H = L - A'/(k + S') in double lanes. The terms are the lane
 // type's, as entropy_lanes's: S' and A' are sums of terms of one sign, each good to about an ulp, so
 // H = L + A (two non-negative terms) is too. A lane whose
@@ -881,7 +881,7 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
           phi = select(small, ph, (em1 - u) - ul);
         }
         V term = mask_zero(pos, e * phi);
-        if (!direct_q) {
+        if (factors) {
           gv = mask_zero(pos, ((e * (em1 - vFt)) * vK) * vgs);
           // |u| > 1: q_i by itself, as kl_stored_f's f_i/S_y - e_i/S_x (e^u - 1 - F~ near
           // u = KL~ > 1 subtracts numbers of 2 to 6, and exp's rounding times a weight near 1
@@ -897,7 +897,7 @@ inline scalar_t<V> kl_lanes_f(const scalar_t<V>* x, const scalar_t<V>* y, std::s
           if (any(mask_and(rare, lt(big, w)))) huge_any = true;
           const V qe = math::exp_any<V, true, true>(w, wl);  // e·e^u
           term = select(rare, select(q_only, qe, qe - e * (one + u)), term);
-          if (!direct_q) gv = select(rare, (qe * vK - e * vinvSx) * vgs, gv);
+          if (factors) gv = select(rare, (qe * vK - e * vinvSx) * vgs, gv);
         }
         fsum.add(term);
       }
