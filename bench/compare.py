@@ -687,6 +687,25 @@ def torch_entropy_grad(d: dict) -> Runner:
     return _with_check(run, lambda r: _loss_value(*r))
 
 
+def lk_binary_entropy(d: dict) -> Runner:
+    x = d["x"]
+    return lambda: lk.binary_entropy(x)
+
+
+def torch_binary_entropy(d: dict) -> Runner:
+    """H(sigmoid(x)) per element as BCE with logits against its own sigmoid."""
+    torch = peer("torch")
+    F = torch.nn.functional
+    xt = torch.from_numpy(d["x"])
+
+    def run():
+        with torch.no_grad():
+            return F.binary_cross_entropy_with_logits(xt, torch.sigmoid(xt), reduction="none")
+
+    _note_alloc(d, "torch")
+    return run
+
+
 def lk_kl_grad(d: dict) -> Runner:
     s, t = d["x"], d["t"]
     return _with_check(lambda: lk.kl_divergence_with_grad(t, s), lambda r: _loss_value(*r))
@@ -1492,6 +1511,15 @@ WORKS: dict[str, Work] = {
             )
             for name, make in (("entropy", make_logits), ("entropy_masked", masked_make))
         ),
+        # the entropy of each label of a multi-label model (elementwise)
+        Work(
+            "binary_entropy",
+            {
+                "logitkit": lk_binary_entropy,
+                "torch": torch_binary_entropy,
+                "copy": copy_factory,
+            },
+        ),
         # the mean entropy of the rows and its gradient
         Work(
             "entropy+grad",
@@ -1687,6 +1715,11 @@ PATH_CASES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
     "KL's and JS's one call": [
         ("kl_divergence+grad", (1, 10)),
         ("kl_divergence+grad", (16, 1000)),
+    ],
+    # binary_entropy_small: binary_entropy[_with_grad] in one call (a plain float32/float64 array
+    # as it is, temperature 1.0, up to small_call_elements)
+    "binary_entropy's one call": [
+        ("binary_entropy", (1, 10)),
     ],
     # entropy_rows_short: rows shorter than four vectors at temperature 1, one row per lane
     # (masked rows, with an entry of -inf, stay in their lane)

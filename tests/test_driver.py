@@ -528,3 +528,62 @@ def test_divergence_one_call_declines_what_it_does_not_take():
     for kind, scale in ((2, 0), (-1, 0), (0, 3), (1, -1)):
         with pytest.raises(ValueError):
             _core.divergence_small(kind, x, y, -1, 1.0, scale, False)
+
+
+# ------------------------------------------------------------------- binary_entropy's one call
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(10,), (1,), (1, 7), (37, 10), (3, 4, 5)])
+def test_binary_entropy_one_call_gives_the_general_paths_results(dtype, shape):
+    """binary_entropy and binary_entropy_with_grad through _core.binary_entropy_small give the
+    general path's values, gradients, types and bits for every reduction, NaN and ±inf included
+    (the general path reached with a NumPy float temperature of 1, and with a strided view)."""
+    rng = np.random.default_rng(23)
+    x = (rng.standard_normal(shape) * 20).astype(dtype)
+    flat = x.reshape(-1)
+    for i, v in enumerate([np.nan, np.inf, -np.inf, 40.0, 0.0]):
+        if i < flat.size // 2:
+            flat[2 * i] = v
+    for reduction in ("none", "mean", "sum"):
+        assert _core.binary_entropy_small(x, 1.0, reduction, False) is not None
+        with np.errstate(all="raise"):
+            a = lk.binary_entropy(x, reduction=reduction)
+            ha, ga = lk.binary_entropy_with_grad(x, reduction=reduction)
+        b = lk.binary_entropy(x, reduction=reduction, temperature=np.float64(1.0))
+        hb, gb = lk.binary_entropy_with_grad(x, reduction=reduction, temperature=np.float64(1.0))
+        assert _same(a, b), (reduction, a, b)
+        assert _same(ha, hb) and _same(ga, gb), reduction
+        assert _same(a, ha), reduction
+        wide = np.repeat(x, 2, axis=-1)[..., ::2]  # the same values, not contiguous
+        hs, gs = lk.binary_entropy_with_grad(wide, reduction=reduction)
+        assert np.array_equal(hs, ha, equal_nan=True) and np.array_equal(gs, ga, equal_nan=True)
+
+
+def test_binary_entropy_one_call_declines_what_it_does_not_take():
+    """_core.binary_entropy_small returns None (the general path) for a temperature other than
+    the float 1.0, another reduction, 0-d or empty arrays, other dtypes, byte order, layouts,
+    subclasses and too many elements."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    assert _core.binary_entropy_small(x, 1.0, "none", True) is not None
+    for t, r in (
+        (2.0, "none"),
+        (1, "none"),
+        (np.float64(1.0), "none"),
+        (1.0, "batchmean"),
+        (1.0, None),
+    ):
+        assert _core.binary_entropy_small(x, t, r, False) is None, (t, r)
+    for xx in (
+        np.zeros(()),
+        np.zeros((0, 3)),
+        x.astype(np.float16),
+        x.astype(">f8"),
+        x.astype(np.int64),
+        np.asfortranarray(x),
+        x[:, ::-1],
+        np.zeros(LARGE),
+        x.view(type("Sub", (np.ndarray,), {})),
+        x.tolist(),
+    ):
+        assert _core.binary_entropy_small(xx, 1.0, "none", False) is None, getattr(xx, "shape", xx)

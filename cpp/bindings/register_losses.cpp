@@ -763,6 +763,45 @@ py::object divergence_small(int kind, py::handle xh, py::handle yh, py::handle a
   return divergence_small_typed<double>(kind, x, y, N, C, scale, want_grad, type);
 }
 
+// binary_entropy[_with_grad] in one call: x an exact, plain (C-contiguous, native) float32/float64
+// array of at least one dimension and 1 to small_call_elements elements, temperature the float 1.0,
+// reduction "none", "mean" or "sum". The elements go to the kernel the ufunc loop calls (each
+// element's value depends on it alone: the same bits), with the gradient scale the general path
+// forms (1/size for "mean"). Returns the values (x's shape) and the gradient with want_grad; None
+// where anything does not fit.
+template <class T>
+py::object binary_entropy_small_typed(PyArrayObject* x, bool mean, bool want_grad, int type) {
+  const int nd = PyArray_NDIM(x);
+  const npy_intp n = PyArray_SIZE(x);
+  py::object h_obj, grad_obj;
+  T* h = static_cast<T*>(PyArray_DATA(new_array(nd, PyArray_DIMS(x), type, h_obj)));
+  T* grad = want_grad ? static_cast<T*>(PyArray_DATA(new_array(nd, PyArray_DIMS(x), type, grad_obj))) : nullptr;
+  const T g = mean ? T(1.0 / double(n)) : T(1);
+  {
+    FlagGuard guard;
+    active_kernels().get<T>().binary_entropy(static_cast<const T*>(PyArray_DATA(x)), std::size_t(n), g, h, grad, 1.0);
+  }
+  if (want_grad) return py::make_tuple(h_obj, grad_obj);
+  return h_obj;
+}
+
+py::object binary_entropy_small(py::handle xh, py::handle temperature, py::handle reduction, bool want_grad) {
+  if (!PyFloat_CheckExact(temperature.ptr()) || PyFloat_AS_DOUBLE(temperature.ptr()) != 1.0 ||
+      !PyUnicode_CheckExact(reduction.ptr()) || !PyArray_CheckExact(xh.ptr()))
+    return py::none();
+  const bool mean = PyUnicode_CompareWithASCIIString(reduction.ptr(), "mean") == 0;
+  if (!mean && PyUnicode_CompareWithASCIIString(reduction.ptr(), "none") != 0 &&
+      PyUnicode_CompareWithASCIIString(reduction.ptr(), "sum") != 0)
+    return py::none();
+  auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
+  const int type = PyArray_TYPE(x);
+  if ((type != NPY_FLOAT && type != NPY_DOUBLE) || PyArray_NDIM(x) == 0 || !exact_plain(xh, type)) return py::none();
+  const npy_intp n = PyArray_SIZE(x);
+  if (n == 0 || n > npy_intp(parallel_grain)) return py::none();
+  if (type == NPY_FLOAT) return binary_entropy_small_typed<float>(x, mean, want_grad, type);
+  return binary_entropy_small_typed<double>(x, mean, want_grad, type);
+}
+
 // binary_cross_entropy_with_logits[_with_grad], mean or sum: x and y of one float dtype and one shape
 // (at least one dimension); pos_weight and weight each None, one value (0-d), a row of the last
 // axis' length (per class) or an array of x's shape. The blocks run on the thread pool, without the
@@ -894,6 +933,10 @@ void register_losses(py::module_& m) {
         py::arg("temperature"), py::arg("scale"), py::arg("want_grad"),
         "kl_divergence (kind 0) or js_divergence (kind 1) [_with_grad] in one call, the options as the user "
         "passed them; None where the options or the arrays do not fit (divergence_small).");
+  m.def("binary_entropy_small", &binary_entropy_small, py::arg("x"), py::arg("temperature"), py::arg("reduction"),
+        py::arg("want_grad"),
+        "binary_entropy[_with_grad] in one call, the options as the user passed them; None where the options or "
+        "the array do not fit (binary_entropy_small).");
   m.def("bce_reduced", &bce_reduced, py::arg("x"), py::arg("y"), py::arg("pos_weight"), py::arg("weight"),
         py::arg("eps"), py::arg("mean"), py::arg("want_grad"), py::arg("out"),
         "Binary cross-entropy with logits, mean or sum, one pass; None where the operands do not fit as they are (bce_direct_layout).");

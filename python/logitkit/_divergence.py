@@ -632,6 +632,15 @@ _BINARY_KL_REDUCTIONS = ("mean", "sum", "none", "batchmean")
 
 
 def _binary_entropy(logits, temperature, reduction, want_grad):
+    # The one-call path (_core.binary_entropy_small: a plain float32/float64 array of at least one
+    # dimension as it is, temperature 1.0), as entropy's: the values (and the gradient) with the
+    # bits and types the path below has before its reduction, or None. Kept while it pays
+    # (docs/architecture.md, "Fast paths"): bench/compare.py case binary_entropy/1x10.
+    r = _core.binary_entropy_small(logits, temperature, reduction, want_grad)
+    if r is not None:
+        h = r[0] if want_grad else r
+        h = _small_reduce(h, reduction, h.size if reduction == "mean" else 1)
+        return (h, r[1]) if want_grad else h
     x, (vdt, gdt) = _float_rows(logits, "logits")
     t = check_temperature(temperature)
     red = _check_reduction(reduction, _BINARY_ENTROPY_REDUCTIONS)
