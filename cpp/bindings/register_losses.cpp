@@ -671,6 +671,14 @@ bool small_rows_layout(py::handle h, npy_intp& N, npy_intp& C, int& type) {
   return C > 1 && N > 0 && N * C <= npy_intp(parallel_grain);
 }
 
+// ... and a reduction, as passed, that is the str "none", "mean" or "sum" (mean: whether "mean").
+bool none_mean_or_sum(py::handle reduction, bool& mean) {
+  if (!PyUnicode_CheckExact(reduction.ptr())) return false;
+  mean = PyUnicode_CompareWithASCIIString(reduction.ptr(), "mean") == 0;
+  return mean || PyUnicode_CompareWithASCIIString(reduction.ptr(), "none") == 0 ||
+         PyUnicode_CompareWithASCIIString(reduction.ptr(), "sum") == 0;
+}
+
 // A one-call path's outputs: the rows' values (an array of the rows' shape, 0-d for one row: the
 // general path's before its reduction) and, with want_grad, the gradient (x's shape).
 template <class T>
@@ -711,11 +719,8 @@ py::object entropy_small_typed(PyArrayObject* x, npy_intp N, npy_intp C, bool me
 
 py::object entropy_small(py::handle xh, py::handle axis, py::handle temperature, py::handle where,
                          py::handle reduction, bool want_grad) {
-  if (!where.is_none() || !default_axis_and_temperature(axis, temperature) || !PyUnicode_CheckExact(reduction.ptr()))
-    return py::none();
-  const bool mean = PyUnicode_CompareWithASCIIString(reduction.ptr(), "mean") == 0;
-  if (!mean && PyUnicode_CompareWithASCIIString(reduction.ptr(), "none") != 0 &&
-      PyUnicode_CompareWithASCIIString(reduction.ptr(), "sum") != 0)
+  bool mean = false;
+  if (!where.is_none() || !default_axis_and_temperature(axis, temperature) || !none_mean_or_sum(reduction, mean))
     return py::none();
   npy_intp N, C;
   int type;
@@ -786,12 +791,9 @@ py::object binary_entropy_small_typed(PyArrayObject* x, bool mean, bool want_gra
 }
 
 py::object binary_entropy_small(py::handle xh, py::handle temperature, py::handle reduction, bool want_grad) {
+  bool mean = false;
   if (!PyFloat_CheckExact(temperature.ptr()) || PyFloat_AS_DOUBLE(temperature.ptr()) != 1.0 ||
-      !PyUnicode_CheckExact(reduction.ptr()) || !PyArray_CheckExact(xh.ptr()))
-    return py::none();
-  const bool mean = PyUnicode_CompareWithASCIIString(reduction.ptr(), "mean") == 0;
-  if (!mean && PyUnicode_CompareWithASCIIString(reduction.ptr(), "none") != 0 &&
-      PyUnicode_CompareWithASCIIString(reduction.ptr(), "sum") != 0)
+      !none_mean_or_sum(reduction, mean) || !PyArray_CheckExact(xh.ptr()))
     return py::none();
   auto* x = reinterpret_cast<PyArrayObject*>(xh.ptr());
   const int type = PyArray_TYPE(x);

@@ -103,9 +103,7 @@ def _entropy(logits, axis, temperature, where, reduction, want_grad):
     # (docs/architecture.md, "Fast paths"): bench/compare.py cases entropy/1x10, entropy+grad/1x10.
     r = _core.entropy_small(logits, axis, temperature, where, reduction, want_grad)
     if r is not None:
-        h = r[0] if want_grad else r
-        h = _small_reduce(h, reduction, h.size if reduction == "mean" else 1)
-        return (h, r[1]) if want_grad else h
+        return _small_finish(r, want_grad, reduction)
     x, (vdt, gdt) = _float_rows(logits, "logits")
     ax = _class_axis(x, axis, "logits")
     t = check_temperature(temperature)
@@ -219,14 +217,19 @@ def _two_rows(p_logits, q_logits, axis, names=("p_logits", "q_logits")):
     return x, y, ax, (dts_x if dts_x == dts_y else (x.dtype, x.dtype))
 
 
-def _small_reduce(v, red, denom):
-    """A one-call path's per-row values (an array of the logits' dtype) reduced as _reduce does;
-    one row's sum, or its value divided by 1, is that value."""
-    if red == "none":
-        return v
-    if v.size == 1 and (red == "sum" or denom == 1):
-        return v.reshape(())[()]
-    return _reduce(v, red, denom, v.dtype)
+def _small_finish(r, want_grad, red, per=1):
+    """A one-call path's result r (the per-row values, an array of the logits' dtype, and the
+    gradient with want_grad) with the values reduced as _reduce does: 'mean' and 'batchmean'
+    divide by the values' count times per (KL's 'mean': the classes); one value's sum, or its
+    value divided by 1, is that value."""
+    v = r[0] if want_grad else r
+    if red != "none":
+        denom = v.size * per if red in ("mean", "batchmean") else 1
+        if v.size == 1 and denom == 1:
+            v = v.reshape(())[()]
+        else:
+            v = _reduce(v, red, denom, v.dtype)
+    return (v, r[1]) if want_grad else v
 
 
 def _pair_small(kind, p_logits, q_logits, axis, temperature, red, want_grad):
@@ -241,10 +244,7 @@ def _pair_small(kind, p_logits, q_logits, axis, temperature, red, want_grad):
     r = _core.divergence_small(kind, p_logits, q_logits, axis, temperature, scale, want_grad)
     if r is None:
         return None
-    v = r[0] if want_grad else r
-    denom = (1, v.size, v.size * p_logits.shape[-1])[scale]
-    v = _small_reduce(v, red, denom)
-    return (v, r[1]) if want_grad else v
+    return _small_finish(r, want_grad, red, p_logits.shape[-1] if scale == 2 else 1)
 
 
 def _pair_rows(name, x, y, ax, t, red, denom, dts, want_grad):
@@ -638,9 +638,7 @@ def _binary_entropy(logits, temperature, reduction, want_grad):
     # (docs/architecture.md, "Fast paths"): bench/compare.py case binary_entropy/1x10.
     r = _core.binary_entropy_small(logits, temperature, reduction, want_grad)
     if r is not None:
-        h = r[0] if want_grad else r
-        h = _small_reduce(h, reduction, h.size if reduction == "mean" else 1)
-        return (h, r[1]) if want_grad else h
+        return _small_finish(r, want_grad, reduction)
     x, (vdt, gdt) = _float_rows(logits, "logits")
     t = check_temperature(temperature)
     red = _check_reduction(reduction, _BINARY_ENTROPY_REDUCTIONS)

@@ -102,6 +102,15 @@ inline scalar_t<V> entropy_wide(const scalar_t<V>* x, std::size_t n, scalar_t<V>
   return T(L + A);
 }
 
+// One vector of the entropy's gradient, -g·p_i·(d_i + A) with d_i as hi + lo and A as Ah + Al
+// (log p_i + H = d_i + A), 0 where p_i = 0 (d_i may be -inf there): entropy_lanes's gradient pass and
+// entropy_rows_short's lanes take the same formula.
+template <class V>
+LOGITKIT_INLINE inline V entropy_grad_term(V hi, V lo, V p, V Ah, V Al, V gs) {
+  const V s = (hi + Ah) + (lo + Al);
+  return mask_zero(lt(V::zero(), p), neg(gs * (p * s)));
+}
+
 // The gradient pass of entropy_lanes: g·dH/dx_i = -(g/T)·p_i·(d_i + A) into
 // grad (which may be x), p_i = exp(d_i)/Z, from the row's max m, Z = k + S' and A = A'/Z.
 template <class V, bool TEMP>
@@ -110,16 +119,14 @@ inline void entropy_grad_out(const scalar_t<V>* x, std::size_t n, scalar_t<V> m,
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   const V negm = V::set1(-m), t = V::set1(T(temp)), tl = V::set1(T(temp - double(T(temp)))),
-          invt = V::set1(T(1.0 / temp)), zero = V::zero();
+          invt = V::set1(T(1.0 / temp));
   const V vinv = V::set1(T(1.0 / Z));
   const T Ah = T(A), Al = T(A - double(Ah));
   const V vAh = V::set1(Ah), vAl = V::set1(Al), vgs = V::set1(T(double(g) / temp));
   const auto out = [&](V a) LOGITKIT_INLINE {
     V lo;
     const V hi = row_diff<V, TEMP, true>(a, negm, t, tl, invt, lo);
-    const V p = math::exp_neg_lo(hi, lo) * vinv;
-    const V s = (hi + vAh) + (lo + vAl);  // log p_i + H = d_i + A
-    return mask_zero(lt(zero, p), neg(vgs * (p * s)));
+    return entropy_grad_term(hi, lo, math::exp_neg_lo(hi, lo) * vinv, vAh, vAl, vgs);
   };
   std::size_t j = 0;
   for (; j + W <= n; j += W) store(grad + j, out(V::load(x + j)));
@@ -324,17 +331,14 @@ inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size
     }
     // the lanes whose rows are redone (a gradient scale outside the normal range included)
     store(redo, mask_zero(bad, one));
-    if (grad)
+    if (grad) {
       for (std::size_t l = 0; l < W; ++l) {
         const bool fits = l < gsz && grad_scale_fits<V>(g[r0 + l], 1.0);
         gl[l] = fits ? g[r0 + l] : T(0);
         if (l < gsz && !fits) redo[l] = T(1);
       }
-    if (grad) {
-      // entropy_grad_out's formulas lane by lane, -g·p_j·((hi_j + A_h) + (lo_j + A_l)) with
-      // p_j = e_j·(1/Z), 1/Z and A = -A'/Z rounded from double as there; transposed back into
-      // rows, each store inside its row (a redone row, which may be computed in place, keeps its
-      // input)
+      // entropy_grad_term lane by lane with p_j = e_j·(1/Z), 1/Z and A = -A'/Z rounded from double
+      // as entropy_grad_out rounds them; transposed back into the rows (lanes_to_rows)
       auto inv = Z, Aq = A;
       inv.a = decltype(Z.a)::set1(1.0) / Z.a;
       Aq.a = neg(A.a / Z.a);
@@ -349,28 +353,11 @@ inline void entropy_rows_short(const scalar_t<V>* x, std::size_t rows, std::size
       V vAh, vAl;
       short_split(Aq, vAh, vAl);
       const V vgs = V::load(gl);
-      for (std::size_t j0 = 0; j0 < n; j0 += W) {
-        const std::size_t w = n - j0 < W ? n - j0 : W;
-        V blk[W];
-        for (std::size_t i = 0; i < W; ++i) {
-          if (i >= w) {
-            blk[i] = zero;
-            continue;
-          }
-          V lo;
-          const V hi = two_sum(V::load(cols[j0 + i]), negm, lo);
-          const V p = V::load(ecol[j0 + i]) * vinv;
-          const V sd = (hi + vAh) + (lo + vAl);  // log p_j + H = d_j + A
-          blk[i] = mask_zero(lt(zero, p), neg(vgs * (p * sd)));
-        }
-        transpose(blk);
-        for (std::size_t l = 0; l < gsz; ++l) {
-          if (redo[l] != T(0)) continue;
-          T* q = grad + (r0 + l) * n + j0;
-          if (w == W) store(q, blk[l]);
-          else store_partial(q, blk[l], w);
-        }
-      }
+      lanes_to_rows<V>(grad + r0 * n, gsz, n, redo, [&](std::size_t j) LOGITKIT_INLINE {
+        V lo;
+        const V hi = two_sum(V::load(cols[j]), negm, lo);
+        return entropy_grad_term(hi, lo, V::load(ecol[j]) * vinv, vAh, vAl, vgs);
+      });
     }
     for (std::size_t l = 0; l < gsz; ++l) {
       const std::size_t r = r0 + l;

@@ -95,6 +95,29 @@ LOGITKIT_INLINE inline void rows_to_lanes(const scalar_t<V>* p, const scalar_t<V
   }
 }
 
+// The inverse of rows_to_lanes for outputs: col(j) gives output column j (lane l: row l's entry j)
+// as V; W columns at a time are transposed back and stored into the g rows of n at y, each store
+// inside its row, except the rows whose redo[l] is not 0 (a redone row, computed in place, keeps its
+// input).
+template <class V, class Col>
+LOGITKIT_INLINE inline void lanes_to_rows(scalar_t<V>* y, std::size_t g, std::size_t n, const scalar_t<V>* redo,
+                                          Col col) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  for (std::size_t j0 = 0; j0 < n; j0 += W) {
+    const std::size_t w = n - j0 < W ? n - j0 : W;
+    V blk[W];
+    for (std::size_t i = 0; i < W; ++i) blk[i] = i < w ? col(j0 + i) : V::zero();
+    transpose(blk);
+    for (std::size_t l = 0; l < g; ++l) {
+      if (redo[l] != T(0)) continue;
+      T* p = y + l * n + j0;
+      if (w == W) store(p, blk[l]);
+      else store_partial(p, blk[l], w);
+    }
+  }
+}
+
 // Each lane's max m, and the lanes whose rows are redone by their own path (returned: a NaN, m =
 // ±inf, an entry below m + fast_lo) or stay as masked lanes (masked): those whose entries below
 // m + fast_lo are all -inf (a masked class: e = 0, softmax 0, log_softmax -inf, nothing added to a
@@ -334,21 +357,10 @@ inline void rows_short_t(const scalar_t<V>* x, scalar_t<V>* y, std::size_t rows,
       if constexpr (SOFTMAX) {
         // lanes back into rows, W columns at a time; each store stays inside its row (a redone
         // row, computed in place, still has its input)
-        for (std::size_t j0 = 0; j0 < n; j0 += W) {
-          const std::size_t w = n - j0 < W ? n - j0 : W;
-          V blk[W];
-          for (std::size_t i = 0; i < W; ++i) {
-            if constexpr (scale_in_double<V>) blk[i] = i < w ? V::load(pcol[j0 + i]) : zero;
-            else blk[i] = i < w ? V::load(ecol[j0 + i]) * V::load(inv) : zero;
-          }
-          transpose(blk);
-          for (std::size_t l = 0; l < g; ++l) {
-            if (redo[l] != T(0)) continue;
-            T* p = y + (r0 + l) * n + j0;
-            if (w == W) store(p, blk[l]);
-            else store_partial(p, blk[l], w);
-          }
-        }
+        lanes_to_rows<V>(y + r0 * n, g, n, redo, [&](std::size_t j) LOGITKIT_INLINE {
+          if constexpr (scale_in_double<V>) return V::load(pcol[j]);
+          else return V::load(ecol[j]) * V::load(inv);
+        });
       }
       for (std::size_t l = 0; l < g; ++l) {
         const std::size_t r = r0 + l;
