@@ -706,6 +706,30 @@ def torch_binary_entropy(d: dict) -> Runner:
     return run
 
 
+def lk_binary_entropy_grad(d: dict) -> Runner:
+    x = d["x"]
+    return _with_check(
+        lambda: lk.binary_entropy_with_grad(x, reduction="mean"), lambda r: _loss_value(*r)
+    )
+
+
+def torch_binary_entropy_grad(d: dict) -> Runner:
+    """The mean of H(sigmoid(x)) as BCE with logits against its own sigmoid: forward and backward
+    (autograd through the target too, which dH/dx needs)."""
+    torch = peer("torch")
+    F = torch.nn.functional
+    xg = torch.from_numpy(d["x"]).requires_grad_(True)
+
+    def run():
+        xg.grad = None
+        h = F.binary_cross_entropy_with_logits(xg, torch.sigmoid(xg), reduction="mean")
+        h.backward()
+        return h, xg.grad
+
+    _note_alloc(d, "torch")
+    return _with_check(run, lambda r: _loss_value(*r))
+
+
 def lk_kl_grad(d: dict) -> Runner:
     s, t = d["x"], d["t"]
     return _with_check(lambda: lk.kl_divergence_with_grad(t, s), lambda r: _loss_value(*r))
@@ -1520,6 +1544,16 @@ WORKS: dict[str, Work] = {
                 "copy": copy_factory,
             },
         ),
+        # the mean entropy of the labels and its gradient
+        Work(
+            "binary_entropy+grad",
+            {
+                "logitkit": lk_binary_entropy_grad,
+                "torch": torch_binary_entropy_grad,
+                "copy": copy_factory,
+            },
+            compare=compare_loss,
+        ),
         # the mean entropy of the rows and its gradient
         Work(
             "entropy+grad",
@@ -1606,6 +1640,8 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("sample_mixed", (64, 32000)),
     ("sample", (1, 32)),
     ("entropy", (16384, 1000)),
+    ("binary_entropy", (4096, 1000)),
+    ("binary_entropy+grad", (4096, 1000)),
     ("kl_divergence+grad", (4096, 1000)),
     ("distillation+grad", (4096, 32000)),
     ("softmax_float16", (16384, 1000)),

@@ -268,6 +268,65 @@ void test_entropy_rows(const char* isa) {
   }
 }
 
+// binary_entropy (kernels/binary_divergence.hpp): its vector lanes, and the elements they hand to
+// the scalar path (NaN, ±inf, |x/T| > 700), against a long double reference and against each
+// element alone, bit for bit, at every lane offset, with and without the gradient, in place.
+template <class T>
+void test_binary_entropy_lanes(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  const bool f = sizeof(T) == 4;
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  const std::vector<T> specials = {nan, inf, -inf, T(700.5), T(-701), std::numeric_limits<T>::max(),
+                                   std::numeric_limits<T>::denorm_min(), T(0), T(-0.0), T(90), T(-745)};
+  constexpr std::size_t N = 70;
+  std::mt19937_64 rng(13);
+  std::normal_distribution<double> nd;
+  std::uniform_real_distribution<double> ud(-10.0, 2.88);  // |x| from 1e-10 to 760
+  std::vector<T> x(N);
+  double worst_h = 0, worst_g = 0;
+  for (const double temp : {1.0, 0.3, 7.0})
+    for (std::size_t off = 0; off < 2 * specials.size() + 20; ++off) {
+      for (auto& v : x) v = T((nd(rng) < 0 ? -1 : 1) * std::pow(10.0, ud(rng)));
+      for (std::size_t s = 0; s < specials.size(); ++s) x[(off + 5 * s) % N] = specials[s];
+      const T g = T(0.375);
+      std::vector<T> h(N), gr(N), h0(N), io(N);
+      k.binary_entropy(x.data(), N, g, h.data(), gr.data(), temp);
+      k.binary_entropy(x.data(), N, g, h0.data(), nullptr, temp);
+      bool ok = same_bits(h.data(), h0.data(), N);
+      io = x;  // h in place of x
+      k.binary_entropy(io.data(), N, g, io.data(), h0.data(), temp);
+      ok = ok && same_bits(io.data(), h.data(), N) && same_bits(h0.data(), gr.data(), N);
+      io = x;  // the gradient in place of x
+      k.binary_entropy(io.data(), N, g, h0.data(), io.data(), temp);
+      ok = ok && same_bits(io.data(), gr.data(), N) && same_bits(h0.data(), h.data(), N);
+      for (std::size_t i = 0; i < N && ok; ++i) {
+        T h1, g1;
+        k.binary_entropy(x.data() + i, 1, g, &h1, &g1, temp);
+        ok = same_bits(&h1, &h[i], 1) && same_bits(&g1, &gr[i], 1);
+        const long double z = (long double)x[i] / temp, a = std::fabs(z);
+        if (std::isnan(z)) {
+          ok = ok && std::isnan(h[i]) && std::isnan(gr[i]);
+          continue;
+        }
+        const long double e = std::exp(-a), sp = 1 / (1 + e), sm = e * sp;
+        const long double H = std::isinf(z) ? 0.0L : std::log1p(e) + a * sm;
+        const long double G = std::isinf(z) ? 0.0L : -z * sp * sm * ((long double)g / temp);
+        worst_h = std::fmax(worst_h, ulps(h[i], H));
+        if (std::fabs(G) >= std::numeric_limits<T>::min()) worst_g = std::fmax(worst_g, ulps(gr[i], G));
+        else ok = ok && std::fabs(gr[i] - G) <= std::numeric_limits<T>::min();
+      }
+      if (!ok) {
+        std::printf("FAIL %s %s binary_entropy: an element differs from itself alone or in place (T=%g, offset %zu)\n",
+                    isa, f ? "f32" : "f64", temp, off);
+        ++failures;
+        return;
+      }
+    }
+  check<T>(isa, "binary_entropy", worst_h, f ? 8 : 16);
+  check<T>(isa, "binary_entropy gradient", worst_g, 8);
+  std::printf("%s %s: binary_entropy %.2f ulp, gradient %.2f ulp\n", isa, f ? "f32" : "f64", worst_h, worst_g);
+}
+
 template <class T>
 void test_lane_isolation(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -539,6 +598,7 @@ void test_isa(const char* isa) {
   test_rows_same_bits<T>(isa);
   test_ce_hard_rows<T>(isa);
   test_entropy_rows<T>(isa);
+  test_binary_entropy_lanes<T>(isa);
   test_lane_isolation<T>(isa);
   test_ce_soft_long_rows<T>(isa);
   test_backward_huge<T>(isa);

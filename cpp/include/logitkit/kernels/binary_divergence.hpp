@@ -1,9 +1,12 @@
 // Entropy and KL divergence of Bernoulli distributions straight from logits, elementwise (the
 // multi-label forms of kernels/divergence.hpp; docs/numerics.md, "Entropy and divergences").
 //
-// Every element is computed scalar in double, for float and double inputs alike: x/T is carried
-// as a pair h + l (l = the quotient's rounding error, 0 for T = 1), so that a logit of 40 at a
-// temperature keeps the relative accuracy of sigmoid(-40) ≈ 4e-18.
+// The scalar forms compute in double, for float and double inputs alike: x/T is carried as a pair
+// h + l (l = the quotient's rounding error, 0 for T = 1), so that a logit of 40 at a temperature
+// keeps the relative accuracy of sigmoid(-40) ≈ 4e-18. The entropy's common case, e = e^-|x/T|
+// normal, runs in vector lanes with the same formulas (binary_detail::entropy_lanes): float lanes
+// for float32 at T = 1, double lanes otherwise (float32 widened: its x/T needs no pair); every other
+// element, and the KL, takes the scalar form.
 //
 // Binary entropy of p = sigmoid(a), by symmetry (H(a) = H(-a)) with a = |x/T| >= 0 and e = e^-a:
 //   H = log1p(e) + a·e/(1 + e)
@@ -28,8 +31,11 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 
+#include "../math/exp.hpp"
 #include "../math/libm.hpp"
+#include "../math/log1p.hpp"
 #include "common.hpp"
 
 namespace logitkit {
@@ -146,11 +152,19 @@ inline double binary_entropy_one(double x, double temp, double g, double* grad) 
     if (la != 0) H += dH * la;
   }
   // dH/dx = -(x/T)·p·(1 - p)/T at x/T = h0 + l: d(z·p·r)/dz = p·r·(1 + z·(r - p))
-  // (sm = 0: z·p·r is below double's range, and a·(sm - sp) could overflow)
   if (grad) {
-    const double lz = la != 0 && sm != 0 ? la * (1 + a * (sm - sp)) : 0.0;  // z·p·r is odd: at a = |z|
-    const double z_pr = (a * sp * sm + sp * sm * lz) * (h0 < 0 ? -1.0 : 1.0);
-    *grad = binary_detail::times_g_over_t(-z_pr, g, temp);
+    double apr;  // a·p·r at a + la (z·p·r is odd: at a = |z|)
+    if (a > 700) {
+      // p = 1 and r = e, which may be subnormal where a·e is not (a up to 714): a·e = e^(log a - a),
+      // the exponent as an exact pair as for H, and la through d(a·e)/da = (1 - a)·e
+      const double L = std::log(a), s = L - a, bb = s - L, err = (L - (s - bb)) + (-a - bb);
+      const double E = std::exp(s);
+      apr = E == 0 ? 0.0 : E * (1 + err + la * (1 - a) / a);
+    } else {
+      const double lz = la != 0 ? la * (1 + a * (sm - sp)) : 0.0;
+      apr = a * sp * sm + sp * sm * lz;
+    }
+    *grad = binary_detail::times_g_over_t(-apr * (h0 < 0 ? -1.0 : 1.0), g, temp);
   }
   return H;
 }
@@ -214,10 +228,43 @@ inline double binary_kl_one(double xa, double xb, double temp, double g, double*
   return kl > 0 ? kl : 0;
 }
 
-// Elementwise over n contiguous elements: h[i] = H(sigmoid(x[i]/T)), grad[i] = g·dH/dx (grad may be
-// null; h or grad may equal x).
+namespace binary_detail {
+
+// binary_entropy_one's common case over vector lanes: the same formulas, with the vector exp and
+// log1p (math/). Double lanes take a = |x/T| <= 700, float lanes (T = 1 only) a <= 87: e = e^-a
+// is normal in both. DIV: T != 1, z = x/T; LO: z's rounding error l too (x - z·T is exact only with
+// FMA), for float64 inputs (a float32 input's quotient in double is far more accurate than its
+// result). G = (g/T)·dH/dx with gs = g/T. Returns the lanes that are not this case (NaN, ±inf, a
+// beyond the range): their H and G are meaningless, and the caller redoes them.
+template <class D, bool DIV, bool LO, bool GRAD>
+LOGITKIT_INLINE inline auto entropy_lanes(D x, D temp, D gs, D& H, D& G) {
+  using T = scalar_t<D>;
+  static_assert(sizeof(T) == 8 || !DIV, "entropy_lanes: float lanes take T = 1 only");
+  D z = x, la = D::zero();
+  if constexpr (DIV) z = x / temp;
+  const auto bad = nge(D::set1(sizeof(T) == 8 ? T(700) : T(87)), abs(z));
+  const D a = mask_zero(mask_not(bad), abs(z));
+  const auto neg_z = lt(z, D::zero());
+  if constexpr (LO) {
+    const D l = mask_zero(mask_not(bad), neg_mul_add(z, temp, x) / temp);
+    la = select(neg_z, neg(l), l);  // the error of a = |z|
+  }
+  const D one = D::set1(T(1));
+  const D e = math::exp_normal(neg(a)), sp = one / (one + e), sm = e * sp;  // σ(a), σ(-a)
+  const D pr = sp * sm;
+  H = mul_add(a, sm, math::log1p_exp_term(e));
+  if constexpr (LO) H = mul_add(neg(a * pr), la, H);  // + dH/da·l
+  if constexpr (GRAD) {
+    // dH/dz = -z·σ(z)·σ(-z), odd in z: -sign(z)·(a·p·r), with l through d(a·p·r)/da = p·r·(1 + a·(r - p))
+    D q = a * pr;
+    if constexpr (LO) q = mul_add(pr, la * mul_add(a, sm - sp, one), q);
+    G = q * select(neg_z, gs, neg(gs));
+  }
+  return bad;
+}
+
 template <class V>
-void binary_entropy_kernel(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
+void binary_entropy_scalar(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
                            double temp) {
   using T = scalar_t<V>;
   for (std::size_t i = 0; i < n; ++i) {
@@ -225,6 +272,79 @@ void binary_entropy_kernel(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, s
     const double v = binary_entropy_one(double(x[i]), temp, double(g), grad ? &gr : nullptr);
     if (grad) grad[i] = T(gr);
     h[i] = T(v);
+  }
+}
+
+// V::size elements at a time through entropy_lanes (float lanes widened to double and narrowed
+// back); the lanes it does not take are redone by binary_entropy_one, each from its own value, so
+// that no element's result depends on its neighbours.
+template <class V, bool DIV, bool GRAD>
+void binary_entropy_vec(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
+                        double temp) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  constexpr bool FLOAT = sizeof(T) == 4;
+  using D = std::conditional_t<FLOAT, decltype(acc_make(V::zero()).a), V>;
+  const D tv = D::set1(temp), gs = D::set1(double(g) / temp);
+  for (std::size_t i = 0; i < n; i += W) {
+    const std::size_t m = n - i < W ? n - i : W;
+    const V v = m == W ? V::load(x + i) : load_partial<V>(x + i, m, T(0));
+    V hv, gv = V::zero();
+    bool redo;
+    if constexpr (FLOAT && !DIV) {
+      redo = any(entropy_lanes<V, false, false, GRAD>(v, V::zero(), V::set1(g), hv, gv));
+    } else if constexpr (FLOAT) {
+      auto w = acc_make(V::zero());  // v's lanes in double, exactly: 0 + v
+      acc_add(w, v);
+      D ha, hb, ga, gb;
+      const auto bad_a = entropy_lanes<D, DIV, false, GRAD>(w.a, tv, gs, ha, ga);
+      const auto bad_b = entropy_lanes<D, DIV, false, GRAD>(w.b, tv, gs, hb, gb);
+      redo = any(mask_or(bad_a, bad_b));
+      hv = narrow(ha, hb);
+      if constexpr (GRAD) gv = narrow(ga, gb);
+    } else {
+      redo = any(entropy_lanes<D, DIV, DIV, GRAD>(v, tv, gs, hv, gv));
+    }
+    if (m == W) {
+      store(h + i, hv);
+      if constexpr (GRAD) store(grad + i, gv);
+    } else {
+      store_partial(h + i, hv, m);
+      if constexpr (GRAD) store_partial(grad + i, gv, m);
+    }
+    if (redo) [[unlikely]] {
+      alignas(64) T xs[W];  // the inputs, which h or grad may have overwritten
+      store(xs, v);
+      for (std::size_t j = 0; j < m; ++j) {
+        const double z = DIV ? double(xs[j]) / temp : double(xs[j]);
+        if (!(std::fabs(z) <= (FLOAT && !DIV ? 87 : 700)))
+          binary_entropy_scalar<V>(xs + j, 1, g, h + i + j, GRAD ? grad + i + j : nullptr, temp);
+      }
+    }
+  }
+}
+
+}  // namespace binary_detail
+
+// Elementwise over n contiguous elements: h[i] = H(sigmoid(x[i]/T)), grad[i] = g·dH/dx (grad may be
+// null; h or grad may equal x). The vector path takes every element except where g/T is not finite
+// (T subnormal), or float64 at T != 1 without FMA (its quotient's error is not exact there): those
+// calls, and the one-lane ISA, take binary_entropy_one throughout.
+template <class V>
+void binary_entropy_kernel(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
+                           double temp) {
+  using T = scalar_t<V>;
+  const bool div = temp != 1.0;
+  if constexpr (V::size == 1) {
+    binary_detail::binary_entropy_scalar<V>(x, n, g, h, grad, temp);
+  } else if (!binary_detail::is_finite(double(g) / temp) || (sizeof(T) == 8 && div && !V::has_fma)) {
+    binary_detail::binary_entropy_scalar<V>(x, n, g, h, grad, temp);
+  } else if (div) {
+    if (grad) binary_detail::binary_entropy_vec<V, true, true>(x, n, g, h, grad, temp);
+    else binary_detail::binary_entropy_vec<V, true, false>(x, n, g, h, grad, temp);
+  } else {
+    if (grad) binary_detail::binary_entropy_vec<V, false, true>(x, n, g, h, grad, temp);
+    else binary_detail::binary_entropy_vec<V, false, false>(x, n, g, h, grad, temp);
   }
 }
 
