@@ -730,6 +730,37 @@ def torch_binary_entropy_grad(d: dict) -> Runner:
     return _with_check(run, lambda r: _loss_value(*r))
 
 
+def lk_binary_kl_grad(d: dict) -> Runner:
+    s, t = d["x"], d["t"]
+    return _with_check(
+        lambda: lk.binary_kl_divergence_with_grad(t, s, reduction="mean"),
+        lambda r: _loss_value(*r),
+    )
+
+
+def torch_binary_kl_grad(d: dict) -> Runner:
+    """The mean over labels of KL(Bernoulli(sigmoid(t)) || Bernoulli(sigmoid(s))) from log-sigmoids
+    (-log sigmoid(-z) for the other class): forward and backward with respect to the student's
+    logits s."""
+    torch = peer("torch")
+    F = torch.nn.functional
+    sg = torch.from_numpy(d["x"]).requires_grad_(True)
+    tt = torch.from_numpy(d["t"])
+
+    def run():
+        sg.grad = None
+        p = torch.sigmoid(tt)
+        kl = p * (F.logsigmoid(tt) - F.logsigmoid(sg)) + (1 - p) * (
+            F.logsigmoid(-tt) - F.logsigmoid(-sg)
+        )
+        loss = kl.mean()
+        loss.backward()
+        return loss, sg.grad
+
+    _note_alloc(d, "torch")
+    return _with_check(run, lambda r: _loss_value(*r))
+
+
 def lk_kl_grad(d: dict) -> Runner:
     s, t = d["x"], d["t"]
     return _with_check(lambda: lk.kl_divergence_with_grad(t, s), lambda r: _loss_value(*r))
@@ -1577,6 +1608,18 @@ WORKS: dict[str, Work] = {
             make=kl_make,
             compare=compare_loss,
         ),
+        # the mean KL between a teacher's and a student's label probabilities (multi-label
+        # distillation) and its gradient with respect to the student's logits
+        Work(
+            "binary_kl+grad",
+            {
+                "logitkit": lk_binary_kl_grad,
+                "torch": torch_binary_kl_grad,
+                "copy": copy_factory,
+            },
+            make=kl_make,
+            compare=compare_loss,
+        ),
         # softmax of float16 / bfloat16 logits into the same dtype, against logitkit's own float32
         # time on the same values (issue 19) and a copy of the 16-bit array
         *(
@@ -1642,6 +1685,7 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("entropy", (16384, 1000)),
     ("binary_entropy", (4096, 1000)),
     ("binary_entropy+grad", (4096, 1000)),
+    ("binary_kl+grad", (4096, 1000)),
     ("kl_divergence+grad", (4096, 1000)),
     ("distillation+grad", (4096, 32000)),
     ("softmax_float16", (16384, 1000)),

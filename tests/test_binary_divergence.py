@@ -175,6 +175,30 @@ def test_binary_kl_against_mpmath(isa, dtype, t):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("t", [1.0, 0.3, 7.0])
+def test_binary_kl_of_random_pairs_at_every_lane(isa, dtype, t):
+    """200 pairs: teacher logits from 1e-6 to 760 in magnitude, both signs, students a relative
+    1e-12 to 10 away, or of the other sign (every lane offset of every ISA's vectors, and a tail):
+    each regime of φ (|u| <= 1, below -1, above 1), the gradient's two forms, and the pairs handed
+    to the scalar path (|a| or |b| over 700). Each pair has the bits it has alone."""
+    rng = np.random.default_rng(22)
+    a = rng.choice([-1.0, 1.0], 200) * 10 ** rng.uniform(-6, np.log10(760), 200)
+    gap = rng.choice([-1.0, 1.0], 200) * 10 ** rng.uniform(-12, 1, 200)
+    b = np.where(rng.random(200) < 0.2, -a, a + gap * (np.abs(a) + 1))
+    a, b = a.astype(dtype), b.astype(dtype)
+    kl, g = lk.binary_kl_divergence_with_grad(a, b, temperature=t, reduction="none")
+    assert np.array_equal(lk.binary_kl_divergence(a, b, temperature=t, reduction="none"), kl)
+    for i, (ai, bi) in enumerate(zip(a, b, strict=True)):
+        exact = mp_binary_kl(ai, bi, t)
+        assert within("binary_kl_divergence", kl[i], exact, dtype, isa, "random pairs"), (ai, bi)
+        assert rel_ok(g[i], mp_binary_kl_grad(ai, bi, t), dtype), (ai, bi, g[i])
+        k1, g1 = lk.binary_kl_divergence_with_grad(
+            a[i : i + 1], b[i : i + 1], temperature=t, reduction="none"
+        )
+        assert k1.tobytes() == kl[i : i + 1].tobytes() and g1.tobytes() == g[i : i + 1].tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_binary_kl_of_logits_one_ulp_apart_keeps_its_digits(isa, dtype):
     # a KL of order δ²·p·(1 - p)/2: 1e-34 (float32) or 1e-34 (float64 at logits of 1e-17 apart)
     for a in (0.5, 2.0, -7.0, 30.0, -35.0):

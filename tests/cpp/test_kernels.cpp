@@ -327,6 +327,69 @@ void test_binary_entropy_lanes(const char* isa) {
   std::printf("%s %s: binary_entropy %.2f ulp, gradient %.2f ulp\n", isa, f ? "f32" : "f64", worst_h, worst_g);
 }
 
+// binary_kl_divergence (kernels/binary_divergence.hpp): its vector lanes and the pairs they hand to
+// the scalar path, against the scalar form binary_kl_one (tests/test_binary_divergence.py holds both
+// to mpmath), and against each pair alone, bit for bit, with special values in either logit at
+// every lane offset, with and without the gradient, in place of either input.
+template <class T>
+void test_binary_kl_lanes(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  const auto& ref = detail::table_scalar()->get<T>();
+  const bool f = sizeof(T) == 4;
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  const std::vector<T> specials = {nan, inf, -inf, T(700.5), T(-701), std::numeric_limits<T>::max(), T(0), T(-0.0)};
+  constexpr std::size_t N = 70;
+  std::mt19937_64 rng(14);
+  std::uniform_real_distribution<double> mag(-6.0, 2.88), gap(-12.0, 1.0), ud(0.0, 1.0);
+  std::vector<T> x(N), y(N);
+  double worst_k = 0, worst_g = 0;
+  for (const double temp : {1.0, 0.3, 7.0})
+    for (std::size_t off = 0; off < 2 * specials.size() + 20; ++off) {
+      for (std::size_t i = 0; i < N; ++i) {
+        const double a = (ud(rng) < 0.5 ? -1 : 1) * std::pow(10.0, mag(rng));
+        const double d = (ud(rng) < 0.5 ? -1 : 1) * std::pow(10.0, gap(rng)) * (std::fabs(a) + 1);
+        x[i] = T(a), y[i] = T(ud(rng) < 0.2 ? -a : a + d);
+      }
+      for (std::size_t s = 0; s < specials.size(); ++s) (s % 2 ? y : x)[(off + 7 * s) % N] = specials[s];
+      const T g = T(0.375);
+      std::vector<T> kl(N), gr(N), k0(N), io(N);
+      k.binary_kl_divergence(x.data(), y.data(), N, g, kl.data(), gr.data(), temp);
+      k.binary_kl_divergence(x.data(), y.data(), N, g, k0.data(), nullptr, temp);
+      bool ok = same_bits(kl.data(), k0.data(), N);
+      io = x;  // the values in place of p
+      k.binary_kl_divergence(io.data(), y.data(), N, g, io.data(), k0.data(), temp);
+      ok = ok && same_bits(io.data(), kl.data(), N) && same_bits(k0.data(), gr.data(), N);
+      io = y;  // the gradient in place of q
+      k.binary_kl_divergence(x.data(), io.data(), N, g, k0.data(), io.data(), temp);
+      ok = ok && same_bits(io.data(), gr.data(), N) && same_bits(k0.data(), kl.data(), N);
+      for (std::size_t i = 0; i < N && ok; ++i) {
+        T k1, g1;
+        k.binary_kl_divergence(x.data() + i, y.data() + i, 1, g, &k1, &g1, temp);
+        ok = same_bits(&k1, &kl[i], 1) && same_bits(&g1, &gr[i], 1);
+        T ks, gs;  // the scalar ISA runs binary_kl_one on every pair
+        ref.binary_kl_divergence(x.data() + i, y.data() + i, 1, g, &ks, &gs, temp);
+        if (std::isnan(ks)) {
+          ok = ok && std::isnan(kl[i]) && std::isnan(gr[i]);
+          continue;
+        }
+        worst_k = std::fmax(worst_k, ulps(kl[i], (long double)ks));
+        if (std::fabs(gs) >= std::numeric_limits<T>::min()) worst_g = std::fmax(worst_g, ulps(gr[i], (long double)gs));
+        else ok = ok && std::fabs(gr[i] - gs) <= std::numeric_limits<T>::min();
+      }
+      if (!ok) {
+        std::printf("FAIL %s %s binary_kl: a pair differs from itself alone or in place (T=%g, offset %zu)\n", isa,
+                    f ? "f32" : "f64", temp, off);
+        ++failures;
+        return;
+      }
+    }
+  // (from the scalar form, which is within 8 / 16 ulp of mpmath itself)
+  check<T>(isa, "binary_kl against its scalar form", worst_k, f ? 8 : 16);
+  check<T>(isa, "binary_kl gradient against its scalar form", worst_g, 8);
+  std::printf("%s %s: binary_kl %.2f ulp, gradient %.2f ulp from the scalar form\n", isa, f ? "f32" : "f64", worst_k,
+              worst_g);
+}
+
 template <class T>
 void test_lane_isolation(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -599,6 +662,7 @@ void test_isa(const char* isa) {
   test_ce_hard_rows<T>(isa);
   test_entropy_rows<T>(isa);
   test_binary_entropy_lanes<T>(isa);
+  test_binary_kl_lanes<T>(isa);
   test_lane_isolation<T>(isa);
   test_ce_soft_long_rows<T>(isa);
   test_backward_huge<T>(isa);

@@ -3,10 +3,11 @@
 //
 // The scalar forms compute in double, for float and double inputs alike: x/T is carried as a pair
 // h + l (l = the quotient's rounding error, 0 for T = 1), so that a logit of 40 at a temperature
-// keeps the relative accuracy of sigmoid(-40) ≈ 4e-18. The entropy's common case, e = e^-|x/T|
-// normal, runs in vector lanes with the same formulas (binary_detail::entropy_lanes): float lanes
-// for float32 at T = 1, double lanes otherwise (float32 widened: its x/T needs no pair); every other
-// element, and the KL, takes the scalar form.
+// keeps the relative accuracy of sigmoid(-40) ≈ 4e-18. The common cases run in vector lanes with
+// the same formulas: the entropy where e = e^-|x/T| is normal (binary_detail::entropy_lanes: float
+// lanes for float32 at T = 1, double lanes otherwise), the KL where |a|, |b| <= 700 for float32 at
+// any T and float64 at T = 1 (binary_detail::kl_lanes, double lanes); float32 is widened, its x/T
+// in double needing no pair. Every other element takes the scalar form.
 //
 // Binary entropy of p = sigmoid(a), by symmetry (H(a) = H(-a)) with a = |x/T| >= 0 and e = e^-a:
 //   H = log1p(e) + a·e/(1 + e)
@@ -36,7 +37,9 @@
 #include "../math/exp.hpp"
 #include "../math/libm.hpp"
 #include "../math/log1p.hpp"
+#include "../math/log.hpp"
 #include "common.hpp"
+#include "phi.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
@@ -263,6 +266,18 @@ LOGITKIT_INLINE inline auto entropy_lanes(D x, D temp, D gs, D& H, D& G) {
   return bad;
 }
 
+// A vector of results and, with GRAD, of gradients: m of each (m < V::size: an array's tail).
+template <class V, bool GRAD>
+LOGITKIT_INLINE inline void store_results(scalar_t<V>* v, scalar_t<V>* grad, std::size_t m, V vv, V gv) {
+  if (m == V::size) {
+    store(v, vv);
+    if constexpr (GRAD) store(grad, gv);
+  } else {
+    store_partial(v, vv, m);
+    if constexpr (GRAD) store_partial(grad, gv, m);
+  }
+}
+
 template <class V>
 void binary_entropy_scalar(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
                            double temp) {
@@ -305,13 +320,7 @@ void binary_entropy_vec(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scal
     } else {
       redo = any(entropy_lanes<D, DIV, DIV, GRAD>(v, tv, gs, hv, gv));
     }
-    if (m == W) {
-      store(h + i, hv);
-      if constexpr (GRAD) store(grad + i, gv);
-    } else {
-      store_partial(h + i, hv, m);
-      if constexpr (GRAD) store_partial(grad + i, gv, m);
-    }
+    store_results<V, GRAD>(h + i, GRAD ? grad + i : nullptr, m, hv, gv);
     if (redo) [[unlikely]] {
       alignas(64) T xs[W];  // the inputs, which h or grad may have overwritten
       store(xs, v);
@@ -348,10 +357,69 @@ void binary_entropy_kernel(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, s
   }
 }
 
-// Elementwise over n contiguous pairs: kl[i] = KL(Bern(σ(p[i]/T)) ‖ Bern(σ(q[i]/T))), grad[i] =
-// g·dKL/dq (grad may be null; kl or grad may equal p or q).
+namespace binary_detail {
+
+// wt·φ(u) in lanes, as weighted_phi: wt·φ(u) by the series for |u| <= 1, wt·((e^u - 1) - u) below
+// -1, e^w·(1 + err) - wt·(1 + u) above 1 with w = wh + wl and err its rounding (w <= 700 there):
+// one exp serves both sides, e^u or e^w·(1 + err) by lane.
+template <class D, class R>
+LOGITKIT_INLINE inline D weighted_phi_lanes(D wt, D u, D wh, D wl) {
+  const D one = D::set1(1.0);
+  D t = wt * phi_small<D, R>(min(one, max(neg(one), u)));
+  const auto above = lt(one, u), below = lt(u, neg(one));
+  if (any(mask_or(above, below))) {
+    const D w = wh + wl, err = (wh - w) + wl;
+    const D E = math::exp_any<D, true, true>(select(above, w, mask_zero(below, u)), mask_zero(above, err));
+    t = select(below, wt * ((E - one) - u), t);
+    t = select(above, E - wt * (one + u), t);
+  }
+  return t;
+}
+
+// binary_kl_one's common case over double lanes: |a|, |b| <= 700 (a, b the logits over T, with no
+// low parts: T = 1, or float32 inputs, whose quotient in double is far more accurate than their
+// result). The same formulas, with the vector exp, log1p and φ
+// (expm1(v) = v + φ(v) for the gradient's |δ| <= 1). Returns the lanes that are not this case: their
+// KL and G are meaningless, and the caller redoes them.
+template <class D, class R, bool DIV, bool GRAD>
+LOGITKIT_INLINE inline auto kl_lanes(D xa, D xb, D temp, D gs, D& KL, D& G) {
+  // the series' terms for a result of R's precision (float: far inside its rounding)
+  constexpr int NR = sizeof(R) == 4 ? math::log_terms_for_float : math::log1p_consts<double>::nR;
+  const D one = D::set1(1.0), zero = D::zero(), lim = D::set1(700.0);
+  D ha = xa, hb = xb, dd = xa - xb;  // dd: δ = a - b in the original orientation
+  if constexpr (DIV) ha = xa / temp, hb = xb / temp, dd = dd / temp;
+  const auto bad = mask_or(nge(lim, abs(ha)), nge(lim, abs(hb)));
+  const auto ok = mask_not(bad);
+  ha = mask_zero(ok, ha), hb = mask_zero(ok, hb), dd = mask_zero(ok, dd);
+  const D ea = math::exp_normal(neg(abs(ha)));
+  const D pa = one / (one + ea), ra = ea * pa;  // σ(|a|), σ(-|a|)
+  if constexpr (GRAD) {
+    // σ(b) - σ(a): σ(a)·σ(-b)·expm1(-δ) for |δ| <= 1; else the difference of the two sigmoids
+    // on the side where both are small
+    const D eb = math::exp_normal(neg(abs(hb)));
+    const D pb = one / (one + eb), rb = eb * pb;
+    const auto na = lt(ha, zero), nb = lt(hb, zero);
+    const D sa = select(na, ra, pa), sma = select(na, pa, ra), sb = select(nb, rb, pb), smb = select(nb, pb, rb);
+    const D v = neg(min(one, max(neg(one), dd)));
+    const D near = sa * smb * (v + phi_small<D, R>(v));
+    const D far = select(lt(zero, ha + hb), sma - smb, sb - sa);
+    G = select(le(abs(dd), one), near, far) * gs;
+  }
+  // the even symmetry: a >= 0
+  const auto flip = lt(ha, zero);
+  const D b = select(flip, neg(hb), hb), delta = select(flip, neg(dd), dd);
+  const D l1 = math::log1p_unit<D, NR>(ea);
+  const D u1 = neg(ra * delta), u2 = pa * delta;
+  // log p + u1, and log r + p·δ = -b - log1p(e) + u1; both <= 700 (u1 = r·(b - a) <= 350 with
+  // r <= 1/2, and u1 <= 0 where b < 0), so the scalar form's closed form above 700 is never needed
+  const D w1 = u1 - l1, w2h = neg(b), w2l = u1 - l1;
+  const D F = weighted_phi_lanes<D, R>(pa, u1, w1, zero) + weighted_phi_lanes<D, R>(ra, u2, w2h, w2l);
+  KL = max(math::log_k_plus<D, NR>(one, F), zero);
+  return bad;
+}
+
 template <class V>
-void binary_kl_kernel(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, scalar_t<V> g, scalar_t<V>* kl,
+void binary_kl_scalar(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, scalar_t<V> g, scalar_t<V>* kl,
                       scalar_t<V>* grad, double temp) {
   using T = scalar_t<V>;
   for (std::size_t i = 0; i < n; ++i) {
@@ -359,6 +427,72 @@ void binary_kl_kernel(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n,
     const double v = binary_kl_one(double(p[i]), double(q[i]), temp, double(g), grad ? &gr : nullptr);
     if (grad) grad[i] = T(gr);
     kl[i] = T(v);
+  }
+}
+
+// V::size pairs at a time through kl_lanes (float lanes widened to double and narrowed back); the
+// lanes it does not take are redone by binary_kl_one, each from its own pair.
+template <class V, bool DIV, bool GRAD>
+void binary_kl_vec(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, scalar_t<V> g, scalar_t<V>* kl,
+                   scalar_t<V>* grad, double temp) {
+  using T = scalar_t<V>;
+  constexpr std::size_t W = V::size;
+  constexpr bool FLOAT = sizeof(T) == 4;
+  using D = std::conditional_t<FLOAT, decltype(acc_make(V::zero()).a), V>;
+  constexpr std::size_t WD = D::size;
+  const D tv = D::set1(temp), gs = D::set1(double(g) / temp), one = D::set1(1.0);
+  for (std::size_t i = 0; i < n; i += W) {
+    const std::size_t m = n - i < W ? n - i : W;
+    const V a = m == W ? V::load(p + i) : load_partial<V>(p + i, m, T(0));
+    const V b = m == W ? V::load(q + i) : load_partial<V>(q + i, m, T(0));
+    V kv, gv = V::zero();
+    alignas(64) double flag[W];  // 1 where the lane is redone
+    if constexpr (FLOAT) {
+      auto wa = acc_make(V::zero()), wb = acc_make(V::zero());  // the lanes in double, exactly: 0 + v
+      acc_add(wa, a), acc_add(wb, b);
+      D k0, k1, g0, g1;
+      const auto bad0 = kl_lanes<D, float, DIV, GRAD>(wa.a, wb.a, tv, gs, k0, g0);
+      const auto bad1 = kl_lanes<D, float, DIV, GRAD>(wa.b, wb.b, tv, gs, k1, g1);
+      store(flag, mask_zero(bad0, one));
+      store(flag + WD, mask_zero(bad1, one));
+      kv = narrow(k0, k1);
+      if constexpr (GRAD) gv = narrow(g0, g1);
+    } else {
+      store(flag, mask_zero(kl_lanes<D, double, DIV, GRAD>(a, b, tv, gs, kv, gv), one));
+    }
+    store_results<V, GRAD>(kl + i, GRAD ? grad + i : nullptr, m, kv, gv);
+    bool redo = false;
+    for (std::size_t j = 0; j < m; ++j) redo |= flag[j] != 0;
+    if (redo) [[unlikely]] {
+      alignas(64) T as[W], bs[W];  // the inputs, which kl or grad may have overwritten
+      store(as, a), store(bs, b);
+      for (std::size_t j = 0; j < m; ++j)
+        if (flag[j] != 0) binary_kl_scalar<V>(as + j, bs + j, 1, g, kl + i + j, GRAD ? grad + i + j : nullptr, temp);
+    }
+  }
+}
+
+}  // namespace binary_detail
+
+// Elementwise over n contiguous pairs: kl[i] = KL(Bern(σ(p[i]/T)) ‖ Bern(σ(q[i]/T))), grad[i] =
+// g·dKL/dq (grad may be null; kl or grad may equal p or q). The vector path takes float32 at any
+// temperature and float64 at T = 1 (where x/T needs no low part), unless g/T is not finite (T
+// subnormal); other calls, and the one-lane ISA, take binary_kl_one throughout.
+template <class V>
+void binary_kl_kernel(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, scalar_t<V> g, scalar_t<V>* kl,
+                      scalar_t<V>* grad, double temp) {
+  using T = scalar_t<V>;
+  const bool div = temp != 1.0;
+  if constexpr (V::size == 1) {
+    binary_detail::binary_kl_scalar<V>(p, q, n, g, kl, grad, temp);
+  } else if (!binary_detail::is_finite(double(g) / temp) || (sizeof(T) == 8 && div)) {
+    binary_detail::binary_kl_scalar<V>(p, q, n, g, kl, grad, temp);
+  } else if (div) {
+    if (grad) binary_detail::binary_kl_vec<V, true, true>(p, q, n, g, kl, grad, temp);
+    else binary_detail::binary_kl_vec<V, true, false>(p, q, n, g, kl, grad, temp);
+  } else {
+    if (grad) binary_detail::binary_kl_vec<V, false, true>(p, q, n, g, kl, grad, temp);
+    else binary_detail::binary_kl_vec<V, false, false>(p, q, n, g, kl, grad, temp);
   }
 }
 

@@ -42,6 +42,7 @@
 #include "../math/exp_dd.hpp"
 #include "../math/libm.hpp"
 #include "common.hpp"
+#include "phi.hpp"
 #include "loss/loss_sum.hpp"
 #include "row/basics.hpp"
 #include "row/max_relative.hpp"
@@ -459,42 +460,6 @@ inline scalar_t<V> kl_wide(const scalar_t<V>* x, const scalar_t<V>* y, std::size
     }
   }
   return T(kl);
-}
-
-// φ(u) = e^u - 1 - u for |u| <= 1: u²·Σ_j u^j/(j + 2)!, degree by the result's precision (the
-// first term left out is below 2^-26 (float) or 2^-54 (double) of φ).
-template <int DEG>
-struct PhiTaylor {
-  double c[DEG + 1];  // c[j] = 1/(j + 2)!
-  constexpr PhiTaylor() : c() {
-    double f = 2;
-    for (int j = 0; j <= DEG; ++j) {
-      c[j] = 1.0 / f;
-      f *= double(j + 3);
-    }
-  }
-};
-// (Horner's steps unrolled at compile time, each coefficient a constant of the lane type: a loop
-// over the table is not always unrolled, and then converts and broadcasts every coefficient per call.)
-template <class D, int J, int DEG>
-LOGITKIT_INLINE inline D phi_horner(D p, D u) {
-  if constexpr (J < 0) {
-    return p;
-  } else {
-    using S = scalar_t<D>;
-    constexpr S cj = S(PhiTaylor<DEG>{}.c[J]);
-    return phi_horner<D, J - 1, DEG>(mul_add(p, u, D::set1(cj)), u);
-  }
-}
-template <class D, int DEG>
-LOGITKIT_INLINE inline D phi_taylor(D u) {
-  using S = scalar_t<D>;
-  constexpr S top = S(PhiTaylor<DEG>{}.c[DEG]);
-  return phi_horner<D, DEG - 1, DEG>(D::set1(top), u) * (u * u);
-}
-template <class D, class T>
-LOGITKIT_INLINE inline D phi_small(D u) {
-  return phi_taylor<D, sizeof(T) == 4 ? 9 : 16>(u);
 }
 
 // φ(u) for u in [-1, 2] in float lanes (kl_stored_f): u²·G(u), G a degree-8 polynomial fitted to
