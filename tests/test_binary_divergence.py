@@ -367,6 +367,39 @@ def test_strided_and_broadcast_inputs_give_the_contiguous_bits():
         )
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_raw_ufuncs_gather_strided_runs_without_changing_a_bit(isa, dtype):
+    """The raw ufuncs on strided elements gather runs that share g and T into one kernel call:
+    runs of many (g and T broadcast), of a few (T repeating in blocks) and of one (T per
+    element), every element with the bits it has alone in a contiguous call."""
+    from logitkit import _core
+
+    rng = np.random.default_rng(23)
+    x = (rng.standard_normal((9, 600)) * 6).astype(dtype)[:, ::3]  # 200 strided columns
+    y = (rng.standard_normal((9, 600)) * 6).astype(dtype)[:, ::3]
+    x[2, 5], x[4, 17], y[6, 33] = np.nan, np.inf, 900.0  # the scalar path's elements too
+    g = np.full(x.shape, 0.75, dtype)
+    g[3] = 0.25
+    temps = [
+        1.0,
+        np.repeat([1.0, 0.5, 2.0, 1.0], 50),  # runs of 50 along each row
+        np.linspace(0.3, 3.0, 200),  # a new temperature at every element
+    ]
+    for t in temps:
+        tt = np.broadcast_to(np.asarray(t, np.float64), x.shape)
+        h, gh = _core.binary_entropy_grad(x, g, tt)
+        k, gk = _core.binary_kl_divergence_grad(x, y, g, tt)
+        for i, j in itertools.product(range(x.shape[0]), range(0, x.shape[1], 7)):
+            one = (np.array([x[i, j]]), np.array([g[i, j]]), float(tt[i, j]))
+            h1, gh1 = _core.binary_entropy_grad(*one)
+            k1, gk1 = _core.binary_kl_divergence_grad(one[0], np.array([y[i, j]]), *one[1:])
+            assert h1.tobytes() == h[i, j : j + 1].tobytes(), (i, j)
+            assert gh1.tobytes() == gh[i, j : j + 1].tobytes(), (i, j)
+            assert k1.tobytes() == k[i, j : j + 1].tobytes(), (i, j)
+            assert gk1.tobytes() == gk[i, j : j + 1].tobytes(), (i, j)
+        assert np.array_equal(h, _core.binary_entropy(x, g, tt), equal_nan=True)
+
+
 @pytest.mark.parametrize(
     "call, exc, words",
     [

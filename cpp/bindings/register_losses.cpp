@@ -39,6 +39,11 @@ inline T load(const char* p) {
   std::memcpy(&v, p, sizeof(T));
   return v;
 }
+// The same bits (a NaN equals itself: a run of one gradient scale or temperature, whatever it is).
+template <class T>
+inline bool same_value(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
 
 // Class weights: nullptr when all ones given as a broadcast scalar.
 template <class T>
@@ -273,8 +278,9 @@ void distillation_loop(char** args, const npy_intp* dims, const npy_intp* steps,
 }
 
 // The elementwise divergences: NIN array inputs (x, or p and q), then g and T (float64), then the
-// value[, gradient]. A run of contiguous elements with one g and T is one kernel call; otherwise
-// the kernel is called per element (its cost per element is far above a call's).
+// value[, gradient]. A run of contiguous elements with one g and T is one kernel call; strided
+// elements are gathered into runs with one g and T (an element's result depends on it alone, so
+// the runs' bounds change no bit).
 template <class T, bool GRAD, int NIN, class Call>
 void binary_divergence_loop(char** args, const npy_intp* dims, const npy_intp* steps, Call call) {
   const npy_intp n = dims[0];
@@ -291,16 +297,29 @@ void binary_divergence_loop(char** args, const npy_intp* dims, const npy_intp* s
            load<double>(args[TT]));
       return;
     }
-    for (npy_intp i = b; i < e; ++i) {
-      T in_v[NIN], v, gv;
-      const T* in[NIN];
-      for (int k = 0; k < NIN; ++k) {
-        in_v[k] = load<T>(args[k] + i * steps[k]);
-        in[k] = &in_v[k];
+    // Strided elements are gathered into runs of up to `chunk` that share g and T (every element
+    // where both are broadcast; one at a time where T varies per element), one kernel call each.
+    constexpr npy_intp chunk = 256;
+    T in_v[NIN][chunk], v[chunk], gv[chunk];
+    for (npy_intp i = b; i < e;) {
+      const T g = load<T>(args[G] + i * steps[G]);
+      const double temp = load<double>(args[TT] + i * steps[TT]);
+      npy_intp m = 0;
+      for (; m < chunk && i + m < e; ++m) {
+        const npy_intp j = i + m;
+        if (m > 0 && (!same_value(load<T>(args[G] + j * steps[G]), g) ||
+                      !same_value(load<double>(args[TT] + j * steps[TT]), temp)))
+          break;
+        for (int k = 0; k < NIN; ++k) in_v[k][m] = load<T>(args[k] + j * steps[k]);
       }
-      call(in, 1, load<T>(args[G] + i * steps[G]), &v, GRAD ? &gv : nullptr, load<double>(args[TT] + i * steps[TT]));
-      std::memcpy(args[V] + i * steps[V], &v, sizeof(T));
-      if constexpr (GRAD) std::memcpy(args[GR] + i * steps[GR], &gv, sizeof(T));
+      const T* in[NIN];
+      for (int k = 0; k < NIN; ++k) in[k] = in_v[k];
+      call(in, std::size_t(m), g, v, GRAD ? gv : nullptr, temp);
+      for (npy_intp r = 0; r < m; ++r) {
+        std::memcpy(args[V] + (i + r) * steps[V], &v[r], sizeof(T));
+        if constexpr (GRAD) std::memcpy(args[GR] + (i + r) * steps[GR], &gv[r], sizeof(T));
+      }
+      i += m;
     }
   });
 }
