@@ -350,6 +350,7 @@ void test_binary_kl_lanes(const char* isa) {
         const double d = (ud(rng) < 0.5 ? -1 : 1) * std::pow(10.0, gap(rng)) * (std::fabs(a) + 1);
         x[i] = T(a), y[i] = T(ud(rng) < 0.2 ? -a : a + d);
       }
+      y[(off + 3) % N] = x[(off + 3) % N];  // equal logits: KL 0, gradient -0
       for (std::size_t s = 0; s < specials.size(); ++s) (s % 2 ? y : x)[(off + 7 * s) % N] = specials[s];
       const T g = T(0.375);
       std::vector<T> kl(N), gr(N), k0(N), io(N);
@@ -375,6 +376,7 @@ void test_binary_kl_lanes(const char* isa) {
         worst_k = std::fmax(worst_k, ulps(kl[i], (long double)ks));
         if (std::fabs(gs) >= std::numeric_limits<T>::min()) worst_g = std::fmax(worst_g, ulps(gr[i], (long double)gs));
         else ok = ok && std::fabs(gr[i] - gs) <= std::numeric_limits<T>::min();
+        if (gs == 0) ok = ok && std::signbit(gs) == std::signbit(gr[i]);  // (equal logits: -0, as expm1(-0))
       }
       if (!ok) {
         std::printf("FAIL %s %s binary_kl: a pair differs from itself alone or in place (T=%g, offset %zu)\n", isa,

@@ -21,7 +21,7 @@
 // Never negative, exactly 0 for a = b, and as accurate for a KL of 1e-30 as for one of 1. The
 // function is even under (a, b) -> (-a, -b), so a >= 0 is taken (p >= 1/2, r = e/(1 + e)). φ is a
 // Taylor series for |u| <= 1; for u < -1, (e^u - 1) - u is a sum of positive terms; for u > 1 the
-// weighted term is e^w - w8·(1 + u) with w = log(w8·e^u) formed without the cancellation of its
+// weighted term is e^w - wt·(1 + u) with w = log(wt·e^u) formed without the cancellation of its
 // parts (w2 = -b - log1p(e) + u1, since log r + p·δ = -a - log1p(e) + δ - r·δ), at most a 3.8-fold
 // cancellation. When some e^w would overflow the divergence is above 700 and KL = max w +
 // log1p(e^(min w - max w)). The gradient with respect to b is σ(b) - σ(a): σ(a)·σ(-b)·(-expm1(δ))
@@ -56,7 +56,7 @@ inline bool is_inf(double v) { return v == inf || v == -inf; }
 inline bool is_finite(double v) { return v - v == 0; }
 
 // v·(g/T), a derivative with respect to z = x/T turned into one with respect to x: through the
-// quotient g/T where it is finite; where it overflows (T subnormal), as (v·g)/T, so that a
+// quotient g/T where it is finite; where it overflows (T subnormal, or a huge g), as (v·g)/T, so that a
 // derivative that is exactly 0 stays 0 (not 0·inf) and any other is its value or ±inf.
 inline double times_g_over_t(double v, double g, double temp) {
   const double gs = g / temp;
@@ -266,6 +266,30 @@ LOGITKIT_INLINE inline auto entropy_lanes(D x, D temp, D gs, D& H, D& G) {
   return bad;
 }
 
+// The lanes of a vector of V that the vector functions flag for binary_*_one to redo: one mask of
+// V's lanes, or two of double lanes (float lanes widened: the first half, then the second).
+template <class V>
+struct Redo {
+  bool found = false;
+  alignas(64) scalar_t<V> f[V::size];
+  template <class M>
+  void mark(M bad) {
+    found = any(bad);
+    if (found) store(f, mask_zero(bad, V::set1(scalar_t<V>(1))));
+  }
+  template <class M>
+  void mark(M bad0, M bad1) {  // (M: the masks of double lanes)
+    found = any(mask_or(bad0, bad1));
+    if (!found) return;
+    using D = decltype(acc_make(V::zero()).a);
+    alignas(64) double d[V::size];
+    store(d, mask_zero(bad0, D::set1(1.0)));
+    store(d + D::size, mask_zero(bad1, D::set1(1.0)));
+    for (std::size_t j = 0; j < V::size; ++j) f[j] = scalar_t<V>(d[j]);
+  }
+  bool lane(std::size_t j) const { return f[j] != 0; }
+};
+
 // A vector of results and, with GRAD, of gradients: m of each (m < V::size: an array's tail).
 template <class V, bool GRAD>
 LOGITKIT_INLINE inline void store_results(scalar_t<V>* v, scalar_t<V>* grad, std::size_t m, V vv, V gv) {
@@ -279,7 +303,7 @@ LOGITKIT_INLINE inline void store_results(scalar_t<V>* v, scalar_t<V>* grad, std
 }
 
 template <class V>
-void binary_entropy_scalar(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
+void binary_entropy_each(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
                            double temp) {
   using T = scalar_t<V>;
   for (std::size_t i = 0; i < n; ++i) {
@@ -305,30 +329,26 @@ void binary_entropy_vec(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scal
     const std::size_t m = n - i < W ? n - i : W;
     const V v = m == W ? V::load(x + i) : load_partial<V>(x + i, m, T(0));
     V hv, gv = V::zero();
-    bool redo;
+    Redo<V> redo;
     if constexpr (FLOAT && !DIV) {
-      redo = any(entropy_lanes<V, false, false, GRAD>(v, V::zero(), V::set1(g), hv, gv));
+      redo.mark(entropy_lanes<V, false, false, GRAD>(v, V::zero(), V::set1(g), hv, gv));
     } else if constexpr (FLOAT) {
       auto w = acc_make(V::zero());  // v's lanes in double, exactly: 0 + v
       acc_add(w, v);
       D ha, hb, ga, gb;
-      const auto bad_a = entropy_lanes<D, DIV, false, GRAD>(w.a, tv, gs, ha, ga);
-      const auto bad_b = entropy_lanes<D, DIV, false, GRAD>(w.b, tv, gs, hb, gb);
-      redo = any(mask_or(bad_a, bad_b));
+      redo.mark(entropy_lanes<D, DIV, false, GRAD>(w.a, tv, gs, ha, ga),
+                entropy_lanes<D, DIV, false, GRAD>(w.b, tv, gs, hb, gb));
       hv = narrow(ha, hb);
       if constexpr (GRAD) gv = narrow(ga, gb);
     } else {
-      redo = any(entropy_lanes<D, DIV, DIV, GRAD>(v, tv, gs, hv, gv));
+      redo.mark(entropy_lanes<D, DIV, DIV, GRAD>(v, tv, gs, hv, gv));
     }
     store_results<V, GRAD>(h + i, GRAD ? grad + i : nullptr, m, hv, gv);
-    if (redo) [[unlikely]] {
+    if (redo.found) [[unlikely]] {
       alignas(64) T xs[W];  // the inputs, which h or grad may have overwritten
       store(xs, v);
-      for (std::size_t j = 0; j < m; ++j) {
-        const double z = DIV ? double(xs[j]) / temp : double(xs[j]);
-        if (!(std::fabs(z) <= (FLOAT && !DIV ? 87 : 700)))
-          binary_entropy_scalar<V>(xs + j, 1, g, h + i + j, GRAD ? grad + i + j : nullptr, temp);
-      }
+      for (std::size_t j = 0; j < m; ++j)
+        if (redo.lane(j)) binary_entropy_each<V>(xs + j, 1, g, h + i + j, GRAD ? grad + i + j : nullptr, temp);
     }
   }
 }
@@ -337,7 +357,7 @@ void binary_entropy_vec(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scal
 
 // Elementwise over n contiguous elements: h[i] = H(sigmoid(x[i]/T)), grad[i] = g·dH/dx (grad may be
 // null; h or grad may equal x). The vector path takes every element except where g/T is not finite
-// (T subnormal), or float64 at T != 1 without FMA (its quotient's error is not exact there): those
+// (T subnormal, or a huge g from a C++ caller), or float64 at T != 1 without FMA (its quotient's error is not exact there): those
 // calls, and the one-lane ISA, take binary_entropy_one throughout.
 template <class V>
 void binary_entropy_kernel(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
@@ -345,9 +365,9 @@ void binary_entropy_kernel(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, s
   using T = scalar_t<V>;
   const bool div = temp != 1.0;
   if constexpr (V::size == 1) {
-    binary_detail::binary_entropy_scalar<V>(x, n, g, h, grad, temp);
+    binary_detail::binary_entropy_each<V>(x, n, g, h, grad, temp);
   } else if (!binary_detail::is_finite(double(g) / temp) || (sizeof(T) == 8 && div && !V::has_fma)) {
-    binary_detail::binary_entropy_scalar<V>(x, n, g, h, grad, temp);
+    binary_detail::binary_entropy_each<V>(x, n, g, h, grad, temp);
   } else if (div) {
     if (grad) binary_detail::binary_entropy_vec<V, true, true>(x, n, g, h, grad, temp);
     else binary_detail::binary_entropy_vec<V, true, false>(x, n, g, h, grad, temp);
@@ -401,7 +421,8 @@ LOGITKIT_INLINE inline auto kl_lanes(D xa, D xb, D temp, D gs, D& KL, D& G) {
     const auto na = lt(ha, zero), nb = lt(hb, zero);
     const D sa = select(na, ra, pa), sma = select(na, pa, ra), sb = select(nb, rb, pb), smb = select(nb, pb, rb);
     const D v = neg(min(one, max(neg(one), dd)));
-    const D near = sa * smb * (v + phi_small<D, R>(v));
+    const D em1 = select(eq(v, zero), v, v + phi_small<D, R>(v));  // expm1(v), -0 kept as -0
+    const D near = sa * smb * em1;
     const D far = select(lt(zero, ha + hb), sma - smb, sb - sa);
     G = select(le(abs(dd), one), near, far) * gs;
   }
@@ -419,7 +440,7 @@ LOGITKIT_INLINE inline auto kl_lanes(D xa, D xb, D temp, D gs, D& KL, D& G) {
 }
 
 template <class V>
-void binary_kl_scalar(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, scalar_t<V> g, scalar_t<V>* kl,
+void binary_kl_each(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, scalar_t<V> g, scalar_t<V>* kl,
                       scalar_t<V>* grad, double temp) {
   using T = scalar_t<V>;
   for (std::size_t i = 0; i < n; ++i) {
@@ -439,35 +460,30 @@ void binary_kl_vec(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, sc
   constexpr std::size_t W = V::size;
   constexpr bool FLOAT = sizeof(T) == 4;
   using D = std::conditional_t<FLOAT, decltype(acc_make(V::zero()).a), V>;
-  constexpr std::size_t WD = D::size;
-  const D tv = D::set1(temp), gs = D::set1(double(g) / temp), one = D::set1(1.0);
+  const D tv = D::set1(temp), gs = D::set1(double(g) / temp);
   for (std::size_t i = 0; i < n; i += W) {
     const std::size_t m = n - i < W ? n - i : W;
     const V a = m == W ? V::load(p + i) : load_partial<V>(p + i, m, T(0));
     const V b = m == W ? V::load(q + i) : load_partial<V>(q + i, m, T(0));
     V kv, gv = V::zero();
-    alignas(64) double flag[W];  // 1 where the lane is redone
+    Redo<V> redo;
     if constexpr (FLOAT) {
       auto wa = acc_make(V::zero()), wb = acc_make(V::zero());  // the lanes in double, exactly: 0 + v
       acc_add(wa, a), acc_add(wb, b);
       D k0, k1, g0, g1;
-      const auto bad0 = kl_lanes<D, float, DIV, GRAD>(wa.a, wb.a, tv, gs, k0, g0);
-      const auto bad1 = kl_lanes<D, float, DIV, GRAD>(wa.b, wb.b, tv, gs, k1, g1);
-      store(flag, mask_zero(bad0, one));
-      store(flag + WD, mask_zero(bad1, one));
+      redo.mark(kl_lanes<D, float, DIV, GRAD>(wa.a, wb.a, tv, gs, k0, g0),
+                kl_lanes<D, float, DIV, GRAD>(wa.b, wb.b, tv, gs, k1, g1));
       kv = narrow(k0, k1);
       if constexpr (GRAD) gv = narrow(g0, g1);
     } else {
-      store(flag, mask_zero(kl_lanes<D, double, DIV, GRAD>(a, b, tv, gs, kv, gv), one));
+      redo.mark(kl_lanes<D, double, DIV, GRAD>(a, b, tv, gs, kv, gv));
     }
     store_results<V, GRAD>(kl + i, GRAD ? grad + i : nullptr, m, kv, gv);
-    bool redo = false;
-    for (std::size_t j = 0; j < m; ++j) redo |= flag[j] != 0;
-    if (redo) [[unlikely]] {
+    if (redo.found) [[unlikely]] {
       alignas(64) T as[W], bs[W];  // the inputs, which kl or grad may have overwritten
       store(as, a), store(bs, b);
       for (std::size_t j = 0; j < m; ++j)
-        if (flag[j] != 0) binary_kl_scalar<V>(as + j, bs + j, 1, g, kl + i + j, GRAD ? grad + i + j : nullptr, temp);
+        if (redo.lane(j)) binary_kl_each<V>(as + j, bs + j, 1, g, kl + i + j, GRAD ? grad + i + j : nullptr, temp);
     }
   }
 }
@@ -477,16 +493,16 @@ void binary_kl_vec(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, sc
 // Elementwise over n contiguous pairs: kl[i] = KL(Bern(σ(p[i]/T)) ‖ Bern(σ(q[i]/T))), grad[i] =
 // g·dKL/dq (grad may be null; kl or grad may equal p or q). The vector path takes float32 at any
 // temperature and float64 at T = 1 (where x/T needs no low part), unless g/T is not finite (T
-// subnormal); other calls, and the one-lane ISA, take binary_kl_one throughout.
+// subnormal, or a huge g from a C++ caller); other calls, and the one-lane ISA, take binary_kl_one throughout.
 template <class V>
 void binary_kl_kernel(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, scalar_t<V> g, scalar_t<V>* kl,
                       scalar_t<V>* grad, double temp) {
   using T = scalar_t<V>;
   const bool div = temp != 1.0;
   if constexpr (V::size == 1) {
-    binary_detail::binary_kl_scalar<V>(p, q, n, g, kl, grad, temp);
+    binary_detail::binary_kl_each<V>(p, q, n, g, kl, grad, temp);
   } else if (!binary_detail::is_finite(double(g) / temp) || (sizeof(T) == 8 && div)) {
-    binary_detail::binary_kl_scalar<V>(p, q, n, g, kl, grad, temp);
+    binary_detail::binary_kl_each<V>(p, q, n, g, kl, grad, temp);
   } else if (div) {
     if (grad) binary_detail::binary_kl_vec<V, true, true>(p, q, n, g, kl, grad, temp);
     else binary_detail::binary_kl_vec<V, true, false>(p, q, n, g, kl, grad, temp);
