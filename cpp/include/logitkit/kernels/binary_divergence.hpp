@@ -56,8 +56,8 @@ inline bool is_inf(double v) { return v == inf || v == -inf; }
 inline bool is_finite(double v) { return v - v == 0; }
 
 // v·(g/T), a derivative with respect to z = x/T turned into one with respect to x: through the
-// quotient g/T where it is finite; where it overflows (T subnormal, or a huge g), as (v·g)/T, so that a
-// derivative that is exactly 0 stays 0 (not 0·inf) and any other is its value or ±inf.
+// quotient g/T where it is finite; where it overflows (T subnormal, or a huge g), as (v·g)/T, so
+// that a derivative that is exactly 0 stays 0 (not 0·inf) and any other is its value or ±inf.
 inline double times_g_over_t(double v, double g, double temp) {
   const double gs = g / temp;
   return is_finite(gs) ? v * gs : (v * g) / temp;
@@ -258,7 +258,8 @@ LOGITKIT_INLINE inline auto entropy_lanes(D x, D temp, D gs, D& H, D& G) {
   H = mul_add(a, sm, math::log1p_exp_term(e));
   if constexpr (LO) H = mul_add(neg(a * pr), la, H);  // + dH/da·l
   if constexpr (GRAD) {
-    // dH/dz = -z·σ(z)·σ(-z), odd in z: -sign(z)·(a·p·r), with l through d(a·p·r)/da = p·r·(1 + a·(r - p))
+    // dH/dz = -z·σ(z)·σ(-z), odd in z: -sign(z)·(a·p·r), with l through
+    // d(a·p·r)/da = p·r·(1 + a·(r - p))
     D q = a * pr;
     if constexpr (LO) q = mul_add(pr, la * mul_add(a, sm - sp, one), q);
     G = q * select(neg_z, gs, neg(gs));
@@ -357,8 +358,8 @@ void binary_entropy_vec(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scal
 
 // Elementwise over n contiguous elements: h[i] = H(sigmoid(x[i]/T)), grad[i] = g·dH/dx (grad may be
 // null; h or grad may equal x). The vector path takes every element except where g/T is not finite
-// (T subnormal, or a huge g from a C++ caller), or float64 at T != 1 without FMA (its quotient's error is not exact there): those
-// calls, and the one-lane ISA, take binary_entropy_one throughout.
+// (T subnormal, or a huge g from a C++ caller), or float64 at T != 1 without FMA (its quotient's
+// error is not exact there): those calls, and the one-lane ISA, take binary_entropy_one throughout.
 template <class V>
 void binary_entropy_kernel(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scalar_t<V>* h, scalar_t<V>* grad,
                            double temp) {
@@ -398,9 +399,9 @@ LOGITKIT_INLINE inline D weighted_phi_lanes(D wt, D u, D wh, D wl) {
 
 // binary_kl_one's common case over double lanes: |a|, |b| <= 700 (a, b the logits over T, with no
 // low parts: T = 1, or float32 inputs, whose quotient in double is far more accurate than their
-// result). The same formulas, with the vector exp, log1p and φ
-// (expm1(v) = v + φ(v) for the gradient's |δ| <= 1). Returns the lanes that are not this case: their
-// KL and G are meaningless, and the caller redoes them.
+// result). The same formulas, with the vector exp, log1p and φ (expm1(v) = v + φ(v) for the
+// gradient's |δ| <= 1). Returns the lanes that are not this case: their KL and G are meaningless,
+// and the caller redoes them.
 template <class D, class R, bool DIV, bool GRAD>
 LOGITKIT_INLINE inline auto kl_lanes(D xa, D xb, D temp, D gs, D& KL, D& G) {
   // the series' terms for a result of R's precision (float: far inside its rounding)
@@ -433,8 +434,8 @@ LOGITKIT_INLINE inline auto kl_lanes(D xa, D xb, D temp, D gs, D& KL, D& G) {
   const D u1 = neg(ra * delta), u2 = pa * delta;
   // log p + u1, and log r + p·δ = -b - log1p(e) + u1; both <= 700 (u1 = r·(b - a) <= 350 with
   // r <= 1/2, and u1 <= 0 where b < 0), so the scalar form's closed form above 700 is never needed
-  const D w1 = u1 - l1, w2h = neg(b), w2l = u1 - l1;
-  const D F = weighted_phi_lanes<D, R>(pa, u1, w1, zero) + weighted_phi_lanes<D, R>(ra, u2, w2h, w2l);
+  const D w1 = u1 - l1, w2h = neg(b);  // (w2's low part, u1 - log1p(e), is w1)
+  const D F = weighted_phi_lanes<D, R>(pa, u1, w1, zero) + weighted_phi_lanes<D, R>(ra, u2, w2h, w1);
   KL = max(math::log_k_plus<D, NR>(one, F), zero);
   return bad;
 }
@@ -493,7 +494,8 @@ void binary_kl_vec(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, sc
 // Elementwise over n contiguous pairs: kl[i] = KL(Bern(σ(p[i]/T)) ‖ Bern(σ(q[i]/T))), grad[i] =
 // g·dKL/dq (grad may be null; kl or grad may equal p or q). The vector path takes float32 at any
 // temperature and float64 at T = 1 (where x/T needs no low part), unless g/T is not finite (T
-// subnormal, or a huge g from a C++ caller); other calls, and the one-lane ISA, take binary_kl_one throughout.
+// subnormal, or a huge g from a C++ caller); other calls, and the one-lane ISA, take binary_kl_one
+// throughout.
 template <class V>
 void binary_kl_kernel(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, scalar_t<V> g, scalar_t<V>* kl,
                       scalar_t<V>* grad, double temp) {
