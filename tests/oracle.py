@@ -1084,14 +1084,20 @@ def _bernoulli(x, temperature):
     return z, p, r, sp_neg, sp_pos
 
 
+def _mean_of_nothing(W):
+    """The mean of no elements: NaN, as the library (and PyTorch) give."""
+    return _result(_ctx().nan if np.dtype(W) == MP else np.dtype(W).type(np.nan), W)
+
+
 def _elementwise_reduce(v, reduction):
     if reduction == "none":
         return v
     if reduction == "sum":
         return _result(v.sum(), v.dtype)
-    if reduction == "batchmean":
-        return _result(v.sum() / (v.shape[0] if v.ndim else 1), v.dtype)
-    return _result(v.sum() / v.size, v.dtype)
+    n = (v.shape[0] if v.ndim else 1) if reduction == "batchmean" else v.size
+    if n == 0:
+        return _mean_of_nothing(v.dtype)
+    return _result(v.sum() / n, v.dtype)
 
 
 def binary_entropy(x, *, temperature=1.0, reduction="none"):

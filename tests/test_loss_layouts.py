@@ -258,6 +258,44 @@ def test_bce_one_pass_path(isa, dtype, weighting):
 
 
 @dtypes
+def test_bce_mean_and_sum_bits_in_every_layout(isa, dtype):
+    """mean/sum of BCE with logits: the one-pass sum's bits whatever the operands' layout. Those
+    it declines (Fortran order, a stride, unaligned, byte-swapped) are copied to plain arrays
+    first; an unaligned or byte-swapped C-contiguous array is not one (np.ascontiguousarray
+    would keep it as it is, and the general path's per-element sum would differ in its last bit)."""
+    rng = np.random.default_rng(_seed("bce layouts", dtype.name))
+    shape = (3, 41)
+    x = (rng.normal(0, 3, shape)).astype(dtype)
+    y = rng.random(shape).astype(dtype)
+
+    def unaligned(a):
+        raw = np.zeros(a.nbytes + 1, np.uint8)
+        u = raw[1:].view(a.dtype).reshape(a.shape)
+        u[...] = a
+        return u
+
+    layouts = {
+        "fortran": np.asfortranarray,
+        "strided": lambda a: np.repeat(a, 2, axis=1)[:, ::2],
+        "unaligned": unaligned,
+        "byte-swapped": lambda a: a.astype(
+            a.dtype.newbyteorder(">" if a.dtype.byteorder != ">" else "<")
+        ),
+    }
+    for reduction in ("mean", "sum"):
+        want = lk.binary_cross_entropy_with_logits(x, y, reduction=reduction)
+        want_g = lk.binary_cross_entropy_with_logits_with_grad(x, y, reduction=reduction)
+        for name, lay in layouts.items():
+            xl = lay(x)
+            assert np.array_equal(xl, x)
+            got = lk.binary_cross_entropy_with_logits(xl, y, reduction=reduction)
+            assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), (name, reduction)
+            got_g = lk.binary_cross_entropy_with_logits_with_grad(xl, lay(y), reduction=reduction)
+            assert np.asarray(got_g[0]).tobytes() == np.asarray(want_g[0]).tobytes(), name
+            assert np.array_equal(got_g[1], want_g[1]), name
+
+
+@dtypes
 def test_empty_batch(isa, dtype):
     x = np.zeros((0, 5), dtype)
     with np.errstate(all="raise"):

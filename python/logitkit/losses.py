@@ -861,9 +861,9 @@ def _bce(
         try:
             r = _core.bce_reduced(x, y, fast_pw, fast_w, float(eps), mean, want_grad, out)
             if r is None and x.size:
-                ops = [
-                    None if a is None else np.ascontiguousarray(a) for a in (x, y, fast_pw, fast_w)
-                ]
+                # (plain: C-contiguous, aligned, native byte order; ascontiguousarray alone keeps an
+                # unaligned or byte-swapped array as it is)
+                ops = [None if a is None else _plain_copy(a) for a in (x, y, fast_pw, fast_w)]
                 r = _core.bce_reduced(*ops, float(eps), mean, want_grad, None)
                 if r is not None and want_grad and out is not None:
                     np.copyto(out, r[1])
@@ -888,6 +888,11 @@ def _bce(
     kw = {} if out is None else {"out": (None, out)}
     per, grad = _core.bce_with_logits_grad(x, y, pw, w, e, dt.type(factor), temp, bias_, **kw)
     return _finish(np.asarray(per), reduction, float(n), dt), grad
+
+
+def _plain_copy(a: np.ndarray) -> np.ndarray:
+    """a as a C-contiguous, aligned array of native byte order (a copy where it is not one)."""
+    return np.require(a.astype(a.dtype.newbyteorder("="), copy=False), requirements=["C", "A"])
 
 
 def binary_cross_entropy_with_logits(
