@@ -267,6 +267,17 @@ LOGITKIT_INLINE inline auto entropy_lanes(D x, D temp, D gs, D& H, D& G) {
   return bad;
 }
 
+// The double lanes the vector functions compute in: V itself for float64, the widened halves'
+// type (acc_make's) for float32.
+template <class V>
+using wide_lanes_t = std::conditional_t<sizeof(scalar_t<V>) == 4, decltype(acc_make(V::zero()).a), V>;
+
+// m <= V::size elements at p (an array's tail: the missing lanes 0).
+template <class V>
+LOGITKIT_INLINE inline V load_upto(const scalar_t<V>* p, std::size_t m) {
+  return m == V::size ? V::load(p) : load_partial<V>(p, m, scalar_t<V>(0));
+}
+
 // The lanes of a vector of V that the vector functions flag for binary_*_one to redo: one mask of
 // V's lanes, or two of double lanes (float lanes widened: the first half, then the second).
 template <class V>
@@ -282,7 +293,7 @@ struct Redo {
   void mark(M bad0, M bad1) {  // (M: the masks of double lanes)
     found = any(mask_or(bad0, bad1));
     if (!found) return;
-    using D = decltype(acc_make(V::zero()).a);
+    using D = wide_lanes_t<V>;
     alignas(64) double d[V::size];
     store(d, mask_zero(bad0, D::set1(1.0)));
     store(d + D::size, mask_zero(bad1, D::set1(1.0)));
@@ -324,11 +335,11 @@ void binary_entropy_vec(const scalar_t<V>* x, std::size_t n, scalar_t<V> g, scal
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   constexpr bool FLOAT = sizeof(T) == 4;
-  using D = std::conditional_t<FLOAT, decltype(acc_make(V::zero()).a), V>;
+  using D = wide_lanes_t<V>;
   const D tv = D::set1(temp), gs = D::set1(double(g) / temp);
   for (std::size_t i = 0; i < n; i += W) {
     const std::size_t m = n - i < W ? n - i : W;
-    const V v = m == W ? V::load(x + i) : load_partial<V>(x + i, m, T(0));
+    const V v = load_upto<V>(x + i, m);
     V hv, gv = V::zero();
     Redo<V> redo;
     if constexpr (FLOAT && !DIV) {
@@ -460,12 +471,11 @@ void binary_kl_vec(const scalar_t<V>* p, const scalar_t<V>* q, std::size_t n, sc
   using T = scalar_t<V>;
   constexpr std::size_t W = V::size;
   constexpr bool FLOAT = sizeof(T) == 4;
-  using D = std::conditional_t<FLOAT, decltype(acc_make(V::zero()).a), V>;
+  using D = wide_lanes_t<V>;
   const D tv = D::set1(temp), gs = D::set1(double(g) / temp);
   for (std::size_t i = 0; i < n; i += W) {
     const std::size_t m = n - i < W ? n - i : W;
-    const V a = m == W ? V::load(p + i) : load_partial<V>(p + i, m, T(0));
-    const V b = m == W ? V::load(q + i) : load_partial<V>(q + i, m, T(0));
+    const V a = load_upto<V>(p + i, m), b = load_upto<V>(q + i, m);
     V kv, gv = V::zero();
     Redo<V> redo;
     if constexpr (FLOAT) {
