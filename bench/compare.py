@@ -557,16 +557,7 @@ def torch_loss(op: str, grad: bool) -> Factory:
                     return fn(xt, target)
 
             return _with_check(run_fwd, _loss_value)
-        xg = torch.from_numpy(d["x"]).requires_grad_(True)
-
-        def run():
-            xg.grad = None
-            loss = fn(xg, target)
-            loss.backward()
-            return loss, xg.grad
-
-        _note_alloc(d, "torch")
-        return _with_check(run, lambda r: _loss_value(*r))
+        return _torch_backward(d, lambda xg: fn(xg, target))
 
     return make
 
@@ -600,30 +591,41 @@ def lk_distill_grad(d: dict) -> Runner:
     )
 
 
+def _torch_backward(d: dict, loss_of: Callable[[Any], Any]) -> Runner:
+    """A PyTorch loss of the logits d["x"] (requiring a gradient), forward and backward: run()
+    returns the loss and its gradient with respect to them."""
+    torch = peer("torch")
+    xg = torch.from_numpy(d["x"]).requires_grad_(True)
+
+    def run():
+        xg.grad = None
+        loss = loss_of(xg)
+        loss.backward()
+        return loss, xg.grad
+
+    _note_alloc(d, "torch")
+    return _with_check(run, lambda r: _loss_value(*r))
+
+
 def torch_distill_grad(d: dict) -> Runner:
     """alpha·T²·F.kl_div(log_softmax(s/T), log_softmax(t/T), log_target=True, 'batchmean') +
     (1 - alpha)·F.cross_entropy(s, y): forward and backward with respect to s."""
     torch = peer("torch")
     F = torch.nn.functional
-    sg = torch.from_numpy(d["x"]).requires_grad_(True)
-    tt = torch.from_numpy(d["t"])
     yt = torch.from_numpy(d["labels"])
     T, a = DISTILL_T, DISTILL_ALPHA
 
-    def run():
-        sg.grad = None
+    def loss_of(sg, tt):
         kl = F.kl_div(
             F.log_softmax(sg / T, dim=-1),
             F.log_softmax(tt / T, dim=-1),
             log_target=True,
             reduction="batchmean",
         )
-        loss = a * T * T * kl + (1 - a) * F.cross_entropy(sg, yt)
-        loss.backward()
-        return loss, sg.grad
+        return a * T * T * kl + (1 - a) * F.cross_entropy(sg, yt)
 
-    _note_alloc(d, "torch")
-    return _with_check(run, lambda r: _loss_value(*r))
+    tt = peer("torch").from_numpy(d["t"])
+    return _torch_backward(d, lambda sg: loss_of(sg, tt))
 
 
 def lk_entropy(d: dict) -> Runner:
@@ -744,21 +746,16 @@ def torch_binary_kl_grad(d: dict) -> Runner:
     logits s."""
     torch = peer("torch")
     F = torch.nn.functional
-    sg = torch.from_numpy(d["x"]).requires_grad_(True)
-    tt = torch.from_numpy(d["t"])
 
-    def run():
-        sg.grad = None
+    def loss_of(sg, tt):
         p = torch.sigmoid(tt)
         kl = p * (F.logsigmoid(tt) - F.logsigmoid(sg)) + (1 - p) * (
             F.logsigmoid(-tt) - F.logsigmoid(-sg)
         )
-        loss = kl.mean()
-        loss.backward()
-        return loss, sg.grad
+        return kl.mean()
 
-    _note_alloc(d, "torch")
-    return _with_check(run, lambda r: _loss_value(*r))
+    tt = peer("torch").from_numpy(d["t"])
+    return _torch_backward(d, lambda sg: loss_of(sg, tt))
 
 
 def lk_kl_grad(d: dict) -> Runner:
@@ -769,24 +766,44 @@ def lk_kl_grad(d: dict) -> Runner:
 def torch_kl_grad(d: dict) -> Runner:
     """F.kl_div(log_softmax(s), log_softmax(t), log_target=True, reduction='batchmean'): forward
     and backward with respect to the student's logits s."""
-    torch = peer("torch")
-    F = torch.nn.functional
-    sg = torch.from_numpy(d["x"]).requires_grad_(True)
-    tt = torch.from_numpy(d["t"])
+    F = peer("torch").nn.functional
 
-    def run():
-        sg.grad = None
-        loss = F.kl_div(
+    def loss_of(sg, tt):
+        return F.kl_div(
             F.log_softmax(sg, dim=-1),
             F.log_softmax(tt, dim=-1),
             log_target=True,
             reduction="batchmean",
         )
-        loss.backward()
-        return loss, sg.grad
 
-    _note_alloc(d, "torch")
-    return _with_check(run, lambda r: _loss_value(*r))
+    tt = peer("torch").from_numpy(d["t"])
+    return _torch_backward(d, lambda sg: loss_of(sg, tt))
+
+
+def lk_js_grad(d: dict) -> Runner:
+    s, t = d["x"], d["t"]
+    return _with_check(
+        lambda: lk.js_divergence_with_grad(t, s, reduction="mean"), lambda r: _loss_value(*r)
+    )
+
+
+def torch_js_grad(d: dict) -> Runner:
+    """JS(teacher, student) composed from log_softmax: M = (P + Q)/2, ½ KL(P ‖ M) + ½ KL(Q ‖ M)
+    through F.kl_div(log M, log P, log_target=True, reduction='batchmean'); forward and backward
+    with respect to the student's logits s."""
+    torch = peer("torch")
+    F = torch.nn.functional
+
+    def loss_of(sg, tt):
+        lp, lq = F.log_softmax(tt, dim=-1), F.log_softmax(sg, dim=-1)
+        lm = torch.log((lp.exp() + lq.exp()) * 0.5)
+        return 0.5 * (
+            F.kl_div(lm, lp, log_target=True, reduction="batchmean")
+            + F.kl_div(lm, lq, log_target=True, reduction="batchmean")
+        )
+
+    tt = peer("torch").from_numpy(d["t"])
+    return _torch_backward(d, lambda sg: loss_of(sg, tt))
 
 
 def sklearn_loss(op: str, grad: bool) -> Factory:
@@ -1608,6 +1625,18 @@ WORKS: dict[str, Work] = {
             make=kl_make,
             compare=compare_loss,
         ),
+        # the mean Jensen-Shannon divergence of a teacher and a student and its gradient with
+        # respect to the student's logits
+        Work(
+            "js_divergence+grad",
+            {
+                "logitkit": lk_js_grad,
+                "torch": torch_js_grad,
+                "copy": copy_factory,
+            },
+            make=kl_make,
+            compare=compare_loss,
+        ),
         # the mean KL between a teacher's and a student's label probabilities (multi-label
         # distillation) and its gradient with respect to the student's logits
         Work(
@@ -1687,6 +1716,7 @@ CASES: list[tuple[str, tuple[int, ...]]] = [
     ("binary_entropy+grad", (4096, 1000)),
     ("binary_kl+grad", (4096, 1000)),
     ("kl_divergence+grad", (4096, 1000)),
+    ("js_divergence+grad", (4096, 1000)),
     ("distillation+grad", (4096, 32000)),
     ("softmax_float16", (16384, 1000)),
     ("softmax_bfloat16", (16384, 1000)),

@@ -974,16 +974,68 @@ def kl_divergence_grad(p_logits, q_logits, *, axis=-1, temperature=1.0, reductio
     return np.moveaxis(g, -1, axis)
 
 
+def _mp_js_row(a, b, t) -> tuple[float, float]:
+    """JS of one pair of rows of finite logits or -inf (softmax(a/t), softmax(b/t)) with mpmath at
+    400 bits, as a (hi, lo) pair of Python floats."""
+    import mpmath
+
+    with mpmath.workprec(400):
+        tt = mpmath.mpf(float(t))
+
+        def log_probs(v):
+            z = [mpmath.mpf(float(u)) / tt if float(u) != -np.inf else None for u in v]
+            m = max(w for w in z if w is not None)
+            L = m + mpmath.log(mpmath.fsum(mpmath.exp(w - m) for w in z if w is not None))
+            return [None if w is None else w - L for w in z]
+
+        terms = []
+        for la, lb in zip(log_probs(a), log_probs(b), strict=True):
+            p = mpmath.exp(la) if la is not None else mpmath.mpf(0)
+            q = mpmath.exp(lb) if lb is not None else mpmath.mpf(0)
+            m = (p + q) / 2
+            if p > 0:
+                terms.append(p * mpmath.log(p / m) / 2)
+            if q > 0:
+                terms.append(q * mpmath.log(q / m) / 2)
+        r = mpmath.fsum(terms)
+        hi = float(r)
+        lo = float(r - hi)
+    return hi, lo
+
+
 def js_divergence(p_logits, q_logits, *, axis=-1, temperature=1.0, reduction="none"):
-    """JS = ½ Σ p log(2p/(p + q)) + ½ Σ q log(2q/(p + q)) per row (0·log 0 = 0), work dtype."""
+    """JS = ½ Σ p log(2p/(p + q)) + ½ Σ q log(2q/(p + q)) per row (0·log 0 = 0), work dtype.
+    Rows whose terms cancel to a JS far below their rounding's reach (nearly equal rows, or two
+    nearly one-hot rows at the same class: JS of 1e-12 from terms of 1e-6, where the work dtype's
+    log m is off by an ulp of its own size) are recomputed with mpmath."""
     lp, p = _rows_last(p_logits, axis, temperature)
     lq, q = _rows_last(q_logits, axis, temperature)
     W = _scalar(p.dtype)
     with np.errstate(all="ignore"):
         lm = _logaddexp(lp, lq) - _log(W(2))  # log m
         js = W(0.5) * (_zero_times(p, lp - lm).sum(axis=-1) + _zero_times(q, lq - lm).sum(axis=-1))
+        if js.dtype != MP:
+            # each term's rounding reaches about an ulp of p·(|log p| + |log m| + log 2) (log m is
+            # formed as log(2·m) - log 2, which cancels where m is near 1)
+            ln2 = _log(W(2))
+            size = (
+                _zero_times(p, np.abs(lp) + np.abs(lm) + ln2)
+                + _zero_times(q, np.abs(lq) + np.abs(lm) + ln2)
+            ).sum(-1)
+            redo = np.isfinite(js) & np.isfinite(size) & (js < size * W(2.0**-10))
+    if js.dtype != MP and np.any(redo):
+        xs = np.moveaxis(np.asarray(p_logits), axis, -1)
+        ys = np.moveaxis(np.asarray(q_logits), axis, -1)
+        js = np.array(js)
+        for idx in np.ndindex(js.shape):
+            if redo[idx]:
+                h, lo = _mp_js_row(xs[idx], ys[idx], temperature)
+                js[idx] = W(h) + W(lo)
+        js = js[()]
     if reduction == "none":
         return js
+    if reduction == "mean" and np.size(js) == 0:
+        return _mean_of_nothing(np.asarray(js).dtype)
     return _result(js.sum() if reduction == "sum" else js.sum() / js.size, js.dtype)
 
 

@@ -933,6 +933,44 @@ def test_js_of_nearly_identical_and_far_rows_against_mpmath(isa, dtype, n, t):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("t", [1.0, 0.6])
+def test_js_in_vector_lanes_with_masked_classes_at_every_offset(isa, dtype, t):
+    """js_divergence's vector lanes (js_lanes; the scalar ISA takes the scalar form): rows whose
+    lengths end a vector anywhere, a -inf (masked class) at every offset in either row or both,
+    entries nearly equal (|r| <= 2: the small polynomials), apart (2 < |r| <= 4) and far apart
+    (|r| > 4, the exp/log1p form), y's max far above its entry where x is largest; each row's value
+    and gradient against mpmath, and the same bits alone as in a batch."""
+    rng = np.random.default_rng(31)
+    for n in (2, 3, 5, 8, 9, 16, 17, 33):
+        x = (rng.standard_normal(n) * 3).astype(dtype)
+        gaps = rng.choice([1e-6, 0.5, 3.0, 12.0], size=n)
+        y = (x + 2.0 + gaps * rng.standard_normal(n)).astype(dtype)
+        rows_x, rows_y = [], []
+        for j in range(n):
+            for which in ("x", "y", "both"):
+                a, b = x.copy(), y.copy()
+                if which in ("x", "both"):
+                    a[j] = -np.inf
+                if which in ("y", "both"):
+                    b[(j + 1) % n if which == "both" else j] = -np.inf
+                if np.all(a == -np.inf) or np.all(b == -np.inf):
+                    continue
+                rows_x.append(a)
+                rows_y.append(b)
+        rows_x.append(x)
+        rows_y.append(y)
+        xs, ys = np.array(rows_x), np.array(rows_y)
+        js, g = lk.js_divergence_with_grad(xs, ys, temperature=t)
+        for i in range(0, len(xs), 5 if n > 9 else 1):
+            exact = mp_js(xs[i], ys[i], t)
+            assert within("js_divergence", js[i], exact, dtype, isa, "mpmath lanes"), (n, i)
+            eg = mp_js_grad(xs[i], ys[i], t)
+            assert_within_budget(g[i], eg, budget="gradient", scale=2.0 / t, what=f"n={n} row {i}")
+            alone, g1 = lk.js_divergence_with_grad(xs[i], ys[i], temperature=t)
+            assert alone.tobytes() == js[i].tobytes() and g1.tobytes() == g[i].tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_js_of_rows_one_ulp_apart_keeps_its_digits(isa, dtype):
     rng = np.random.default_rng(3)
     for n in (3, 40, 257):

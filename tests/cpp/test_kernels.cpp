@@ -392,6 +392,75 @@ void test_binary_kl_lanes(const char* isa) {
               worst_g);
 }
 
+// js_divergence in vector lanes (js_lanes) against the scalar ISA's js_row, which keeps the scalar
+// form: rows of 2 to 40 entries, 301 (every tail) and 50001, nearly equal rows, rows far apart
+// (|r| > 2 and a disjoint entry), -inf (a masked class) at every offset, in either row, huge
+// logits, and differences over T that overflow (declined to the scalar form); the value with and
+// without the gradient, and with the gradient written over y, must keep its bits.
+template <class T>
+void test_js_lanes(const char* isa) {
+  const auto& k = active_kernels().get<T>();
+  const auto& ref = detail::table_scalar()->get<T>();
+  const bool f = sizeof(T) == 4;
+  const T inf = std::numeric_limits<T>::infinity(), huge = std::numeric_limits<T>::max() / T(2);
+  std::mt19937_64 rng(21);
+  std::normal_distribution<double> nd;
+  std::uniform_real_distribution<double> ud(0.0, 1.0);
+  double worst_j = 0, worst_g = 0;
+  std::size_t rows = 0;
+  for (const double temp : {1.0, 0.3, 7.0})
+    for (std::size_t n = 1; n <= 42; ++n)
+      for (int kind = 0; kind < 8; ++kind) {
+        // (50001: longer than js_scratch_max, each pass computing its entries again)
+        const std::size_t len = n == 41 ? 301 : n == 42 ? 50001 : n;
+        if (len < 2) continue;
+        std::vector<T> x(len), y(len);
+        const double spread = kind == 2 ? 8.0 : 3.0, gap = kind == 0 ? 1e-9 : kind == 1 ? 1e-3 : 1.0;
+        for (std::size_t i = 0; i < len; ++i) {
+          x[i] = T(nd(rng) * spread);
+          y[i] = T(double(x[i]) + 5.0 + gap * nd(rng) * (kind == 2 ? 4.0 : 1.0));
+        }
+        const std::size_t at = (len * 7 + kind) % len;
+        if (kind == 3) x[at] = -inf;                        // p_i = 0
+        if (kind == 4) y[at] = -inf;                        // q_i = 0
+        if (kind == 5) x[at] = -inf, y[(at + 1) % len] = -inf, y[at] = T(40);  // both, and q's mass at x's -inf
+        if (kind == 5 && len > 3) x[(at + 2) % len] = -huge;  // (x_i - max x)/T overflows below 1
+        if (kind == 6) x[at] = huge;  // one entry holds all of P, its logit far above the others'
+        if (kind == 7) y[at] = -huge, x[(at + 1) % len] = T(1e-30);  // and Q nothing there; a tiny logit
+        const T g = T(0.625);
+        std::vector<T> gr(len), gs(len), io = y;
+        const T js = k.js_divergence(x.data(), y.data(), len, g, gr.data(), temp);
+        const T j0 = k.js_divergence(x.data(), y.data(), len, g, nullptr, temp);
+        const T j1 = k.js_divergence(x.data(), io.data(), len, g, io.data(), temp);
+        const T jr = ref.js_divergence(x.data(), y.data(), len, g, gs.data(), temp);
+        ++rows;
+        if (!same_bits(&js, &j0, 1) || !same_bits(&js, &j1, 1) || !same_bits(io.data(), gr.data(), len) ||
+            std::isnan(js) != std::isnan(jr)) {
+          std::printf("FAIL %s %s js_divergence: n=%zu kind %d T=%g: bits differ with the gradient or in place\n", isa,
+                      f ? "f32" : "f64", len, kind, temp);
+          ++failures;
+          return;
+        }
+        if (std::isnan(jr)) continue;
+        worst_j = std::fmax(worst_j, ulps(js, (long double)jr));
+        // the gradient's bound is absolute, 2·2^-24/T or 2·2^-53/T (docs/numerics.md)
+        const double eps = f ? 0x1p-24 : 0x1p-53;
+        for (std::size_t i = 0; i < len; ++i) {
+          worst_g = std::fmax(worst_g, std::fabs(double(gr[i]) - double(gs[i])) / (double(g) * eps / temp));
+          if (y[i] == -inf && !(gr[i] == T(0) && !std::signbit(gr[i]))) {  // q_i = 0: +0, as the scalar form
+            std::printf("FAIL %s %s js_divergence: gradient %g where q = 0 (n=%zu)\n", isa, f ? "f32" : "f64",
+                        double(gr[i]), len);
+            ++failures;
+            return;
+          }
+        }
+      }
+  check<T>(isa, "js_divergence against its scalar form", worst_j, f ? 8 : 16);
+  check<T>(isa, "js_divergence gradient against its scalar form (2^-p·g/T)", worst_g, 4);
+  std::printf("%s %s: js_divergence %.2f ulp, gradient %.2f·2^-p·g/T from the scalar form (%zu rows)\n", isa,
+              f ? "f32" : "f64", worst_j, worst_g, rows);
+}
+
 template <class T>
 void test_lane_isolation(const char* isa) {
   const auto& k = active_kernels().get<T>();
@@ -665,6 +734,7 @@ void test_isa(const char* isa) {
   test_entropy_rows<T>(isa);
   test_binary_entropy_lanes<T>(isa);
   test_binary_kl_lanes<T>(isa);
+  test_js_lanes<T>(isa);
   test_lane_isolation<T>(isa);
   test_ce_soft_long_rows<T>(isa);
   test_backward_huge<T>(isa);

@@ -40,6 +40,7 @@
 #include "../math/log.hpp"
 #include "common.hpp"
 #include "phi.hpp"
+#include "row/basics.hpp"
 
 namespace logitkit {
 inline namespace LOGITKIT_ISA_NAMESPACE {
@@ -266,11 +267,6 @@ LOGITKIT_INLINE inline auto entropy_lanes(D x, D temp, D gs, D& H, D& G) {
   }
   return bad;
 }
-
-// The double lanes the vector functions compute in: V itself for float64, the widened halves'
-// type (acc_make's) for float32.
-template <class V>
-using wide_lanes_t = std::conditional_t<sizeof(scalar_t<V>) == 4, decltype(acc_make(V::zero()).a), V>;
 
 // m <= V::size elements at p (an array's tail: the missing lanes 0).
 template <class V>

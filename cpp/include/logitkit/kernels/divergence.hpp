@@ -41,6 +41,8 @@
 #include "../math/exp.hpp"
 #include "../math/exp_dd.hpp"
 #include "../math/libm.hpp"
+#include "../math/log.hpp"
+#include "../math/log1p.hpp"
 #include "common.hpp"
 #include "phi.hpp"
 #include "loss/loss_sum.hpp"
@@ -539,12 +541,15 @@ struct PairSum {
     hi = two_sum(hi, vh, e);
     lo = lo + (e + vl);
   }
+  // the sum, rounded once at the end
+  double value() const { return sum_from(0.0); }
   // the sum minus 1, rounded once at the end
-  double minus_one() const {
+  double minus_one() const { return sum_from(-1.0); }
+  double sum_from(double s) const {
     double h[D::size], l[D::size];
     store(h, hi);
     store(l, lo);
-    double s = -1.0, sl = 0.0;
+    double sl = 0.0;
     for (std::size_t i = 0; i < D::size; ++i) {
       double e;
       s = two_sum(s, h[i], e);
@@ -553,6 +558,20 @@ struct PairSum {
     return s + sl;
   }
 };
+
+// (a + negm)/T as hi + lo in double lanes: TwoSum, then the quotient by T with its residual (exact
+// by FMA or Dekker's product) folded into lo, exact but for the quotient's last rounding; lo may be
+// NaN where a = -inf. vinvt = 1/T; TEMP false: T = 1.
+template <class D, bool TEMP>
+LOGITKIT_INLINE inline D diff_over_t_lanes(D a, D negm, D vt, D vinvt, D& lo) {
+  D h = two_sum(a, negm, lo);
+  if constexpr (TEMP) {
+    const D q = h * vinvt;
+    lo = (quotient_residual(h, q, vt) + lo) * vinvt;
+    h = q;
+  }
+  return h;
+}
 
 // KL of double rows in double lanes (float rows: kl_lanes_f below).
 template <class V, bool TEMP>
@@ -571,12 +590,7 @@ inline scalar_t<V> kl_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::siz
   // (a - b)/T - L as hi + lo (a <= b: an argument for exp_neg_lo); lo may be NaN where a = -inf
   const auto logprob = [&](D a, D negb, D negL, D& lo) LOGITKIT_INLINE {
     D al;
-    D ah = two_sum(a, negb, al);
-    if constexpr (TEMP) {
-      const D qt = ah * vinvt;
-      al = (quotient_residual(ah, qt, vt) + al) * vinvt;
-      ah = qt;
-    }
+    const D ah = diff_over_t_lanes<D, TEMP>(a, negb, vt, vinvt, al);
     D sl;
     const D sh = two_sum(ah, negL, sl);
     lo = sl + al;
@@ -1116,6 +1130,273 @@ inline double d_of(double r) {
 
 }  // namespace js_detail
 
+// ------------------------------------------------------------ Jensen-Shannon divergence in lanes
+
+// The same terms as js_row in double lanes (float rows widened), for rows with only finite logits
+// or -inf (a masked class), no difference over T beyond double's range, 2^-1000 <= T <= 2^1000
+// and, with a gradient, g/(2T) finite; js_row takes every other row scalar. Three passes, each
+// entry's quantities recomputed from its logits in each (the same operations, the same bits):
+//   1. x'_i = (x_i - max x)/T and y'_i = (y_i - max y)/T as pairs, e_i = e^(x'_i),
+//      f_i = e^(y'_i), δ_i = y'_i - x'_i; sums E = Σ e_i, S = Σ f_i and
+//      N = Σ (f_i - e_i) = Σ e_i·expm1(δ_i), the latter as e_i·(δ_i + φ(δ_i)) for |δ_i| <= 1 (no
+//      cancellation) and f_i - e_i beyond, with TwoSum in each lane. Then ΔL = log(S/E) =
+//      log1p(N/E), exact relative to the δ_i that it offsets; where N/E < -1/2 (the rows far
+//      apart, the log1p ill-conditioned) log S - log E.
+//   2. p_i = e_i/E, q_i = f_i/S, r_i = δ_i - ΔL; JS = Σ ½(p_i + q_i)·D(r_i) and, with a
+//      gradient, KL(Q ‖ M) = Σ q_i·log(q_i/m_i).
+//   3. the gradient (q_i/(2T))·(log(q_i/m_i) - KL(Q ‖ M)).
+// Each row is taken relative to its own max, so no e^δ is ever formed and no entry overflows:
+// rows that differ by a constant still give δ = 0 exactly (their maxima differ by it too).
+// q_i comes from y alone (not p_i·e^(r_i)): its rounding, about an ulp, moves JS by as much
+// relatively. An error ε in ΔL changes JS by about ε²/8 beside JS ~ r²/8 (the first-order change,
+// -ε·Σ m_i·r_i·σ(r_i)σ(-r_i), is of third order in r): hence ΔL from the δ_i, not from log S - log E
+// where the rows nearly agree.
+// With y = r/2 and t = y²: D(r) = y·tanh y - log cosh y = t·PD(t) and log(q/m) = log(2σ(r)) =
+// y - log cosh y = y - t·PL(t) for |r| <= 2, PD and PL polynomials; beyond, with a = |r| and
+// e = e^-a, D = log 2 - log1p(e) - a·e/(1 + e) (at most a 2.1-fold cancellation) and
+// log(q/m) = log 2 - log1p(e) (r > 0) or log 2 - a - log1p(e) (r < 0).
+namespace js_detail {
+
+// PD(t) = D(y)/y² and PL(t) = log(cosh y)/y² on t = y² in [0, 1]: Chebyshev interpolants, their
+// coefficients rounded to double; in exact arithmetic within 0.2·2^-53 (PD, degree 16) and
+// 0.1·2^-53 (PL, degree 15) of the functions relatively, and for float rows within 2^-30 (degree 8).
+struct PolyD64 {
+  static constexpr double c[] = {
+      0x1.0000000000000p-1,  -0x1.fffffffffffecp-3, 0x1.c71c71c71b806p-4,  -0x1.82d82d82900e1p-5,
+      0x1.427a8e03e67e6p-6,  -0x1.0a3a5a7ec00a0p-7, 0x1.b53242ef9a0b0p-9,  -0x1.65c79907f580bp-10,
+      0x1.241b8a68245eep-11, -0x1.dbcaefdccd9d5p-13, 0x1.8124fdc242854p-14, -0x1.31b064d2e7cf1p-15,
+      0x1.cb8cd4956e52ap-17, -0x1.32550b632ad0bp-18, 0x1.47179bca8ea53p-20, -0x1.dec20b409b4bdp-23,
+      0x1.5d6ddb4f68adep-26};
+};
+struct PolyL64 {
+  static constexpr double c[] = {
+      0x1.0000000000000p-1,  -0x1.5555555555547p-4, 0x1.6c16c16c15861p-6,  -0x1.ba1ba1b974eb8p-8,
+      0x1.1ea5d384968cap-9,  -0x1.833d9891399c2p-11, 0x1.0d0b1acb3eab3p-12, -0x1.7d9f0df1b3037p-14,
+      0x1.12da15f2192a9p-15, -0x1.8fecbf42815e4p-17, 0x1.22acedf7e51acp-18, -0x1.9a380fafb434ap-20,
+      0x1.08625c5bffb10p-21, -0x1.18a2f464e65b8p-23, 0x1.a0ec04c62e6c9p-26, -0x1.38de66ccf0ffcp-29};
+};
+struct PolyD32 {
+  static constexpr double c[] = {0x1.fffffffa03167p-2, -0x1.fffff86706200p-3, 0x1.c71ad76531f35p-4, -0x1.82b67385f9231p-5, 0x1.4111986596881p-6, -0x1.018d5d60a60dap-7, 0x1.73f66d61c5a51p-9, -0x1.971900cb1c547p-11, 0x1.d51bfe5f30a1ap-14};
+};
+struct PolyL32 {
+  static constexpr double c[] = {0x1.ffffffffa2a04p-2, -0x1.55555468730d4p-4, 0x1.6c165d983f331p-6, -0x1.ba0b441dda6f7p-8, 0x1.1df76ac4f608cp-9, -0x1.7ae9d417f5628p-11, 0x1.dc299864864d5p-13, -0x1.dbf632fb2419fp-15, 0x1.03d37c8fe3404p-17};
+};
+// D(a) and log(cosh(a/2)) for a = |r| in [2, 4], as polynomials in a - 3: Chebyshev interpolants,
+// within about 2^-53 (degrees 17 and 16) and 2^-32 (degrees 10 and 9, float rows).
+struct PolyD64m {
+  static constexpr double c[] = {
+      0x1.012b223dee4b2p-1, 0x1.1590bde215396p-3, -0x1.3d6e9c3771d1fp-5, 0x1.7397422be5c42p-9,
+      0x1.d18e4f9a2f2fap-10, -0x1.8894b9a027337p-11, 0x1.14106853fe4d4p-13, 0x1.153fa4d8247bcp-20,
+      -0x1.fe0acd4151d2bp-18, 0x1.399c85e817e12p-19, -0x1.5dee35c386e10p-22, -0x1.89bb5a4f9b628p-26,
+      0x1.a9aea062271fdp-26, -0x1.c7ebac6953792p-28, 0x1.af0844b8d253cp-31, 0x1.f1aed2b37ed6ap-34,
+      -0x1.64aea65ea00e3p-34, 0x1.17cc5fcf49b81p-36};
+};
+struct PolyL64m {
+  static constexpr double c[] = {
+      0x1.b5fc410c60b81p-1, 0x1.cf6f9786df576p-2, 0x1.72165282c6f63p-6, -0x1.bea5214ef565cp-8,
+      0x1.67b1f6914d7f6p-10, -0x1.47373ded7f93ep-13, -0x1.d0d1a8ba61ff6p-18, 0x1.09ab8efe3c968p-17,
+      -0x1.03e4e382583cbp-19, 0x1.d995128d0ef70p-23, 0x1.47bf9b7778071p-26, -0x1.03031da146732p-26,
+      0x1.e85c8f23d44d6p-29, -0x1.95f183b65c4c5p-32, -0x1.e0b0a687b82e0p-35, 0x1.2fcdfca22bd00p-35,
+      -0x1.c7410828cc2a1p-38};
+};
+struct PolyD32m {
+  static constexpr double c[] = {
+      0x1.012b223dee4b2p-1, 0x1.1590bdd32189dp-3, -0x1.3d6e9c104168ap-5, 0x1.73978c5ac34dcp-9,
+      0x1.d18dedbba8576p-10, -0x1.889b16110d12dp-11, 0x1.14217cd2c3a9cp-13, 0x1.31203cffd3436p-20,
+      -0x1.01727aa1fc740p-17, 0x1.2cfd75d21194dp-19, -0x1.11504958c7e66p-22};
+};
+struct PolyL32m {
+  static constexpr double c[] = {
+      0x1.b5fc410cd7b43p-1, 0x1.cf6f9786571cbp-2, 0x1.72164f9cf11cep-6, -0x1.bea51aa8b2dd4p-8,
+      0x1.67b364b4710d3p-10, -0x1.473de0fd4720dp-13, -0x1.d4b5273518036p-18, 0x1.0ad3a216c1b54p-17,
+      -0x1.f733cc4658ef6p-20, 0x1.85d35d9ef7db5p-23};
+};
+template <class D, class P, int J>
+LOGITKIT_INLINE inline D horner(D p, D t) {
+  if constexpr (J < 0) {
+    return p;
+  } else {
+    return horner<D, P, J - 1>(mul_add(p, t, D::set1(P::c[J])), t);
+  }
+}
+template <class D, class P>
+LOGITKIT_INLINE inline D poly(D t) {
+  constexpr int last = int(sizeof(P::c) / sizeof(P::c[0])) - 1;
+  return horner<D, P, last - 1>(D::set1(P::c[last]), t);
+}
+
+}  // namespace js_detail
+
+// The entries of a row whose e_i, f_i and δ_i js_lanes keeps between its passes: 3·this many
+// doubles, 1 MiB (the scratch's kept size). Longer rows recompute them in each pass.
+constexpr std::size_t js_scratch_max = (std::size_t(1) << 20) / (3 * sizeof(double));
+inline RowScratch<double>& js_scratch() {
+  thread_local RowScratch<double> scratch;
+  return scratch;
+}
+
+// JS of one pair of rows in double lanes (the comment above), mx and my their maxima; false where
+// an entry leaves what the lanes take (a difference over T that overflows), with nothing written.
+// With `keep` (room for 3·n rounded up to V::size doubles), pass 1 stores e_i, f_i and δ_i there
+// for the later passes; without, each pass computes them again, the same bits.
+template <class V, bool TEMP>
+inline bool js_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> mx, scalar_t<V> my,
+                     scalar_t<V> g, scalar_t<V>* grad, double temp, double* keep, scalar_t<V>& out) {
+  using T = scalar_t<V>;
+  using D = wide_lanes_t<V>;
+  using M = decltype(eq(D::zero(), D::zero()));
+  constexpr bool FLOAT = sizeof(T) == 4;
+  using PD = std::conditional_t<FLOAT, js_detail::PolyD32, js_detail::PolyD64>;
+  using PL = std::conditional_t<FLOAT, js_detail::PolyL32, js_detail::PolyL64>;
+  using PDm = std::conditional_t<FLOAT, js_detail::PolyD32m, js_detail::PolyD64m>;
+  using PLm = std::conditional_t<FLOAT, js_detail::PolyL32m, js_detail::PolyL64m>;
+  constexpr int NR = FLOAT ? math::log_terms_for_float : math::log1p_consts<double>::nR;
+  constexpr std::size_t W = V::size, DW = D::size;
+  constexpr double ln2 = 0.69314718055994530942, ninf = -std::numeric_limits<double>::infinity();
+  const D zero = D::zero(), one = D::set1(1.0), two = D::set1(2.0), half = D::set1(0.5), vln2 = D::set1(ln2),
+          hln2 = D::set1(0.5 * ln2), vninf = D::set1(ninf);
+  const D negmx = D::set1(-double(mx)), negmy = D::set1(-double(my)), vt = D::set1(temp), vinvt = D::set1(1.0 / temp);
+  const M all = eq(zero, zero);
+  const std::size_t np = (n + W - 1) / W * W;
+  double* const ke = keep;
+  double* const kf = keep ? keep + np : nullptr;
+  double* const kd = keep ? keep + 2 * np : nullptr;
+  // (a - m)/T as hi + lo; -inf (lo NaN) for a = -inf
+  const auto over_t = [&](D a, D negm, D& lo) LOGITKIT_INLINE {
+    return diff_over_t_lanes<D, TEMP>(a, negm, vt, vinvt, lo);
+  };
+  // One entry's e, f, δ, and its masks: p = 0 (x = -inf), q = 0 (y = -inf). From the kept values
+  // at j where there are, else from the logits (xh and yh then set).
+  struct Entry {
+    D e, f, d;
+    M p0, q0;
+  };
+  const auto compute = [&](D a, D b, D& xh, D& yh) LOGITKIT_INLINE {
+    Entry v;
+    v.p0 = eq(a, vninf);
+    v.q0 = eq(b, vninf);
+    D xl, yl, dl;
+    xh = over_t(a, negmx, xl);
+    yh = over_t(b, negmy, yl);
+    v.e = math::exp_neg_lo(xh, xl);
+    v.f = math::exp_neg_lo(yh, yl);
+    const D ds = two_sum(yh, neg(xh), dl);
+    v.d = ds + (dl + (yl - xl));
+    return v;
+  };
+  const auto entry = [&](D a, D b, std::size_t j) LOGITKIT_INLINE {
+    if (!keep) {
+      D xh, yh;
+      return compute(a, b, xh, yh);
+    }
+    Entry v;
+    v.e = D::load(ke + j), v.f = D::load(kf + j), v.d = D::load(kd + j);
+    v.p0 = eq(a, vninf);
+    v.q0 = eq(b, vninf);
+    return v;
+  };
+  // D(r) and log(q/m) from r (finite), each where asked for
+  const auto dist = [&](D r, D& dv, D& lqm, bool want_d, bool want_lqm, M valid) LOGITKIT_INLINE {
+    const D ar = abs(r), yv = r * half, t = yv * yv;
+    if (want_d) dv = t * js_detail::poly<D, PD>(t);
+    if (want_lqm) lqm = yv - t * js_detail::poly<D, PL>(t);
+    const auto mid = mask_and(valid, lt(two, ar));
+    if (!any(mid)) return;
+    const D s = ar - D::set1(3.0);
+    if (want_d) dv = select(mid, js_detail::poly<D, PDm>(s), dv);
+    if (want_lqm) lqm = select(mid, yv - js_detail::poly<D, PLm>(s), lqm);
+    const auto far = mask_and(valid, lt(D::set1(4.0), ar));
+    if (any(far)) {
+      const D e = math::exp_neg(neg(ar)), l1 = math::log1p_unit<D, NR>(e);
+      if (want_d) dv = select(far, (vln2 - l1) - ar * (e / (one + e)), dv);
+      if (want_lqm) lqm = select(far, select(lt(zero, r), vln2 - l1, (vln2 - ar) - l1), lqm);
+    }
+  };
+  // body(a, b, valid, j) on each double vector of the rows, V::size entries at a time (a tail padded
+  // with the rows' maxima, its lanes left out of valid; j: the vector's first entry, in the kept
+  // rows); with `to`, what body returns is stored there
+  const auto chunks = [&](T* to, auto&& body) LOGITKIT_INLINE {
+    for (std::size_t i = 0; i < n; i += W) {
+      const std::size_t m = n - i < W ? n - i : W;
+      const V a = m == W ? V::load(x + i) : load_partial<V>(x + i, m, mx);
+      const V b = m == W ? V::load(y + i) : load_partial<V>(y + i, m, my);
+      V res;
+      if constexpr (FLOAT) {
+        auto wa = acc_make(V::zero()), wb = acc_make(V::zero());  // the lanes in double, exactly
+        acc_add(wa, a), acc_add(wb, b);
+        const D r0 = body(wa.a, wb.a, m >= DW ? all : first_lanes<D>(m), i);
+        const D r1 = m > DW ? body(wa.b, wb.b, m == W ? all : first_lanes<D>(m - DW), i + DW) : zero;
+        if (to) res = narrow(r0, r1);
+      } else {
+        const D r0 = body(a, b, m == W ? all : first_lanes<D>(m), i);
+        if (to) res = r0;
+      }
+      if (to) {
+        if (m == W) store(to + i, res);
+        else store_partial(to + i, res, m);
+      }
+    }
+  };
+
+  // Pass 1: E, S, N; a difference over T that overflowed (-inf for a finite logit) declines the row
+  BlockSum<D> esum, fsum, nsum;
+  M bad = lt(zero, zero);
+  chunks(nullptr, [&](D a, D b, M valid, std::size_t j) LOGITKIT_INLINE {
+    D xh, yh;
+    const Entry v = compute(a, b, xh, yh);
+    if (keep) store(ke + j, v.e), store(kf + j, v.f), store(kd + j, v.d);
+    if constexpr (!FLOAT || TEMP)  // (float logits minus their max never overflow a double)
+      bad = mask_or(bad, mask_and(valid, mask_or(mask_and(eq(xh, vninf), lt(vninf, a)),
+                                                 mask_and(eq(yh, vninf), lt(vninf, b)))));
+    // (p = 0 or q = 0: δ is not finite, and f - e is the term: f, -e or 0)
+    const auto near = le(abs(v.d), one);
+    const D dn = mask_zero(near, v.d);
+    const D term = select(near, v.e * (dn + phi_small<D, T>(dn)), v.f - v.e);
+    esum.add(mask_zero(valid, v.e));
+    fsum.add(mask_zero(valid, v.f));
+    nsum.add(mask_zero(valid, term));
+    return zero;
+  });
+  if (any(bad)) return false;
+  const double E = esum.value(), S = fsum.value(), z = nsum.value() / E;
+  const double dL = z >= -0.5 ? math::libm_log1p(z) : math::libm_log(S) - math::libm_log(E);
+  const D vdL = D::set1(dL), invE = D::set1(1.0 / E), invS = D::set1(1.0 / S);
+  // r_i, 0 where p_i or q_i is 0 (where it is not used)
+  const auto r_of = [&](const Entry& v) LOGITKIT_INLINE { return select(mask_or(v.p0, v.q0), zero, v.d - vdL); };
+
+  // Pass 2: JS, and KL(Q ‖ M) with a gradient
+  BlockSum<D> jsum;
+  // (KL(Q ‖ M) sums terms of both signs to a result that every gradient entry carries, times q_i:
+  // with TwoSum in each lane, not a block's plain sum, whose rounding reached 2^-53·q_i/T there)
+  PairSum<D> ksum;
+  chunks(nullptr, [&](D a, D b, M valid, std::size_t j) LOGITKIT_INLINE {
+    D dv, lqm;
+    const Entry v = entry(a, b, j);
+    const D p = v.e * invE, q = v.f * invS;
+    dist(r_of(v), dv, lqm, true, grad != nullptr, valid);
+    // one side 0: m·log 2
+    const D term = select(v.p0, hln2 * q, select(v.q0, hln2 * p, (half * (p + q)) * dv));
+    jsum.add(mask_zero(valid, term));
+    if (grad) ksum.add(mask_zero(valid, q * select(v.p0, vln2, lqm)), zero);
+    return zero;
+  });
+  double js = jsum.value();
+  js = js < 0 ? 0.0 : (js > ln2 ? ln2 : js);
+  out = T(js);
+  if (!grad) return true;
+
+  // Pass 3: the gradient, 0 where q_i = 0
+  const D vklq = D::set1(ksum.value()), vgs = D::set1(double(g) / (2 * temp));
+  chunks(grad, [&](D a, D b, M valid, std::size_t j) LOGITKIT_INLINE {
+    D dv, lqm;
+    const Entry v = entry(a, b, j);
+    const D q = v.f * invS;
+    dist(r_of(v), dv, lqm, false, true, valid);
+    return mask_zero(mask_not(v.q0), vgs * (q * (select(v.p0, vln2, lqm) - vklq)));
+  });
+  return true;
+}
+
 template <class V>
 inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, scalar_t<V> g, scalar_t<V>* grad,
                           double temp) {
@@ -1127,11 +1408,19 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     if (grad) fill_row<V>(grad, n, lim<V>::nan);
     return lim<V>::nan;
   }
-  const std::size_t k = first_index_of<V>(x, n, mx);
-  // the reference entry of y: x's largest when y is finite there (a shift then cancels exactly)
-  const double xk = double(mx), yk = y[k] > -lim<V>::inf ? double(y[k]) : double(my);
-  // Entry i: x'_i = (x_i - x_k)/T and y'_i = (y_i - y_k)/T as pairs, δ_i = y'_i - x'_i (exact but
-  // for its last rounding), e_i = e^(x'_i).
+  if constexpr (V::size > 1) {
+    const bool g_fits = !grad || math::is_finite(double(g) / (2 * temp));
+    if (temp >= 0x1p-1000 && temp <= 0x1p1000 && g_fits) {
+      T v;
+      double* const keep = n <= js_scratch_max ? js_scratch().get(3 * ((n + V::size - 1) / V::size * V::size)) : nullptr;
+      if (temp == 1.0 ? js_lanes<V, false>(x, y, n, mx, my, g, grad, temp, keep, v)
+                      : js_lanes<V, true>(x, y, n, mx, my, g, grad, temp, keep, v))
+        return v;
+    }
+  }
+  // Entry i: x'_i = (x_i - max x)/T and y'_i = (y_i - max y)/T as pairs, δ_i = y'_i - x'_i (exact
+  // but for its last rounding; 0 for rows that differ by a constant), e_i = e^(x'_i).
+  const double xk = double(mx), yk = double(my);
   struct Pair {
     double xh, xl, yh, yl, d;
   };
@@ -1150,7 +1439,8 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
   // E = Σ e_i, and ΔL = L_y - L_x = log(Σ_i e^(y'_i) / E) = log1p(Σ_i e_i·expm1(δ_i) / E) (plus
   // e^(y'_i) where x_i = -inf): formed from the δ_i, so that it is exact relative to them (an error
   // ε in ΔL changes JS by ε²/8 beside δ²/8); the same e_i in E and in the sum, so that their
-  // common rounding cancels.
+  // common rounding cancels. For |δ_i| > 1 the term is e^(y'_i) - e_i (no e^δ to overflow); where
+  // the sum is below -E/2 the rows are far apart and ΔL = log S_y - log E.
   const auto neumaier = [](double& sum, double& c, double v) {
     const double t = sum + v;
     c += math::libm_fabs(sum) >= math::libm_fabs(v) ? (sum - t) + v : (v - t) + sum;
@@ -1175,30 +1465,22 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     return y[i] == -lim<V>::inf || !(y_over_t(i, l) > ninf);
   };
   double E = 0, E_c = 0, Sy = 0, Sy_c = 0, num = 0, num_c = 0;
-  // far: some δ_i (or y'_i where p_i = 0) above 700 or beyond double's range: the rows are far
-  // apart, and ΔL is the plain difference of the log-sums
-  bool far = false;
   for (std::size_t i = 0; i < n; ++i) {
     const Pair e = pair(i);
     const bool p0 = zero_p(i, e), q0 = zero_q(i);
     if (!p0) neumaier(E, E_c, expp(e.xh, e.xl));
     if (!q0) neumaier(Sy, Sy_c, ey(i));
-    if (!q0 && !(p0 ? e.yh <= 700 : e.d <= 700)) far = true;  // (NaN and inf included)
+    if (p0 && q0) continue;
+    const double v = p0                                ? ey(i)
+                     : q0                              ? -expp(e.xh, e.xl)
+                     : math::libm_fabs(e.d) <= 1 ? expp(e.xh, e.xl) * ::expm1(e.d)
+                                                       : ey(i) - expp(e.xh, e.xl);
+    neumaier(num, num_c, v);
   }
   E += E_c;
   Sy += Sy_c;
-  const double Lx = math::libm_log(E), LSy = math::libm_log(Sy);
-  double dL = 0;
-  if (!far) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const Pair e = pair(i);
-      const bool p0 = zero_p(i, e), q0 = zero_q(i);
-      if (p0 && q0) continue;
-      const double v = p0 ? expp(e.yh, e.yl) : q0 ? -expp(e.xh, e.xl) : expp(e.xh, e.xl) * ::expm1(e.d);
-      neumaier(num, num_c, v);
-    }
-    dL = math::libm_log1p((num + num_c) / E);
-  }
+  const double z = (num + num_c) / E;
+  const double dL = z >= -0.5 ? math::libm_log1p(z) : math::libm_log(Sy) - math::libm_log(E);
   // per entry: p_i = e_i/E (not e^(x'_i - L_x), whose exponent's rounding would be a relative error
   // of p_i), q_i = p_i·e^(r_i) from the same r_i where |r_i| <= 1 (else by itself), and r_i
   struct Entry {
@@ -1213,15 +1495,8 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
       if (!e.q0) e.q = ey(i) / Sy;
       return e;
     }
-    if (!far) {
-      e.r = q.d - dL;
-      e.q = math::libm_fabs(e.r) <= 1 ? e.p * math::libm_exp(e.r) : ey(i) / Sy;
-    } else {  // log q_i - log p_i from each row's own terms
-      double yl;
-      const double yh = y_over_t(i, yl);
-      e.r = ((yh - LSy) - (q.xh - Lx)) + (yl - q.xl);
-      e.q = ey(i) / Sy;
-    }
+    e.r = q.d - dL;
+    e.q = math::libm_fabs(e.r) <= 1 ? e.p * math::libm_exp(e.r) : ey(i) / Sy;
     return e;
   };
   double sum = 0, comp = 0;
