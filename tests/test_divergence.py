@@ -970,6 +970,25 @@ def test_js_in_vector_lanes_with_masked_classes_at_every_offset(isa, dtype, t):
             assert alone.tobytes() == js[i].tobytes() and g1.tobytes() == g[i].tobytes()
 
 
+def test_js_gradient_where_one_entry_holds_q_and_the_rest_is_tiny(isa):
+    """float64 rows where y's largest entry holds nearly all of Q and the rest are tiny: KL(Q ‖ M)
+    is about log 2 there and carries S's rounding into every gradient entry, so S must be summed
+    without a block sum's roundings (the lanes' plain sums reached 1.1-1.7 × the bound)."""
+    x = np.zeros(64)
+    x[0] = -40.0
+    y = np.full(64, -36.73780107001068)
+    y[0] = 0.0
+    a = np.full(64, -15.39804906174583)
+    b = np.full(64, -20.110593209309627)
+    a[::8] = b[::8] = -36.73780107001068
+    a[0] = b[0] = 0.0
+    for p, q, t in ((x, y, 1.0), (2 * x, 2 * y, 2.0), (a, b, 1.0)):
+        js, g = lk.js_divergence_with_grad(p, q, temperature=t)
+        assert within("js_divergence", js, mp_js(p, q, t), F64, isa, "mpmath lanes")
+        eg = mp_js_grad(p, q, t)
+        assert_within_budget(g, eg, budget="gradient", scale=2.0 / t, what=f"T={t}")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_js_of_rows_one_ulp_apart_keeps_its_digits(isa, dtype):
     rng = np.random.default_rng(3)

@@ -1134,14 +1134,14 @@ inline double d_of(double r) {
 
 // The same terms as js_row in double lanes (float rows widened), for rows with only finite logits
 // or -inf (a masked class), no difference over T beyond double's range, 2^-1000 <= T <= 2^1000
-// and, with a gradient, g/(2T) finite; js_row takes every other row scalar. Three passes, each
-// entry's quantities recomputed from its logits in each (the same operations, the same bits):
+// and, with a gradient, g/(2T) finite; js_row takes every other row scalar. Three passes:
 //   1. x'_i = (x_i - max x)/T and y'_i = (y_i - max y)/T as pairs, e_i = e^(x'_i),
-//      f_i = e^(y'_i), δ_i = y'_i - x'_i; sums E = Σ e_i, S = Σ f_i and
+//      f_i = e^(y'_i), δ_i = y'_i - x'_i (kept for the later passes in a scratch row, or
+//      recomputed there by the same operations); sums E = Σ e_i, S = Σ f_i and
 //      N = Σ (f_i - e_i) = Σ e_i·expm1(δ_i), the latter as e_i·(δ_i + φ(δ_i)) for |δ_i| <= 1 (no
-//      cancellation) and f_i - e_i beyond, with TwoSum in each lane. Then ΔL = log(S/E) =
-//      log1p(N/E), exact relative to the δ_i that it offsets; where N/E < -1/2 (the rows far
-//      apart, the log1p ill-conditioned) log S - log E.
+//      cancellation) and f_i - e_i beyond. Then ΔL = log(S/E) = log1p(N/E), exact relative to the
+//      δ_i that it offsets; where N/E < -1/2, N is a cancelling difference of S and E much larger
+//      than their own roundings, and log S - log E is the better one.
 //   2. p_i = e_i/E, q_i = f_i/S, r_i = δ_i - ΔL; JS = Σ ½(p_i + q_i)·D(r_i) and, with a
 //      gradient, KL(Q ‖ M) = Σ q_i·log(q_i/m_i).
 //   3. the gradient (q_i/(2T))·(log(q_i/m_i) - KL(Q ‖ M)).
@@ -1176,10 +1176,16 @@ struct PolyL64 {
       0x1.08625c5bffb10p-21, -0x1.18a2f464e65b8p-23, 0x1.a0ec04c62e6c9p-26, -0x1.38de66ccf0ffcp-29};
 };
 struct PolyD32 {
-  static constexpr double c[] = {0x1.fffffffa03167p-2, -0x1.fffff86706200p-3, 0x1.c71ad76531f35p-4, -0x1.82b67385f9231p-5, 0x1.4111986596881p-6, -0x1.018d5d60a60dap-7, 0x1.73f66d61c5a51p-9, -0x1.971900cb1c547p-11, 0x1.d51bfe5f30a1ap-14};
+  static constexpr double c[] = {
+      0x1.fffffffa03167p-2, -0x1.fffff86706200p-3, 0x1.c71ad76531f35p-4,  -0x1.82b67385f9231p-5,
+      0x1.4111986596881p-6, -0x1.018d5d60a60dap-7, 0x1.73f66d61c5a51p-9, -0x1.971900cb1c547p-11,
+      0x1.d51bfe5f30a1ap-14};
 };
 struct PolyL32 {
-  static constexpr double c[] = {0x1.ffffffffa2a04p-2, -0x1.55555468730d4p-4, 0x1.6c165d983f331p-6, -0x1.ba0b441dda6f7p-8, 0x1.1df76ac4f608cp-9, -0x1.7ae9d417f5628p-11, 0x1.dc299864864d5p-13, -0x1.dbf632fb2419fp-15, 0x1.03d37c8fe3404p-17};
+  static constexpr double c[] = {
+      0x1.ffffffffa2a04p-2, -0x1.55555468730d4p-4,  0x1.6c165d983f331p-6,  -0x1.ba0b441dda6f7p-8,
+      0x1.1df76ac4f608cp-9, -0x1.7ae9d417f5628p-11, 0x1.dc299864864d5p-13, -0x1.dbf632fb2419fp-15,
+      0x1.03d37c8fe3404p-17};
 };
 // D(a) and log(cosh(a/2)) for a = |r| in [2, 4], as polynomials in a - 3: Chebyshev interpolants,
 // within about 2^-53 (degrees 17 and 16) and 2^-32 (degrees 10 and 9, float rows).
@@ -1229,7 +1235,7 @@ LOGITKIT_INLINE inline D poly(D t) {
 
 // The entries of a row whose e_i, f_i and δ_i js_lanes keeps between its passes: 3·this many
 // doubles, 1 MiB (the scratch's kept size). Longer rows recompute them in each pass.
-constexpr std::size_t js_scratch_max = (std::size_t(1) << 20) / (3 * sizeof(double));
+constexpr std::size_t js_scratch_max = (std::size_t(1) << 20) / (3 * sizeof(double)) / 16 * 16;
 inline RowScratch<double>& js_scratch() {
   thread_local RowScratch<double> scratch;
   return scratch;
@@ -1338,8 +1344,12 @@ inline bool js_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, 
     }
   };
 
-  // Pass 1: E, S, N; a difference over T that overflowed (-inf for a finite logit) declines the row
-  BlockSum<D> esum, fsum, nsum;
+  // Pass 1: E, S, N; a difference over T that overflowed (-inf for a finite logit) declines the row.
+  // (E and S with TwoSum in each lane: every p_i and q_i carries their rounding, and KL(Q ‖ M), about
+  // log 2 where the rows are apart, carries S's into every gradient entry; plain block sums reached
+  // 2^-53·q_i/T there)
+  BlockSum<D> nsum;
+  PairSum<D> esum, fsum;
   M bad = lt(zero, zero);
   chunks(nullptr, [&](D a, D b, M valid, std::size_t j) LOGITKIT_INLINE {
     D xh, yh;
@@ -1352,8 +1362,8 @@ inline bool js_lanes(const scalar_t<V>* x, const scalar_t<V>* y, std::size_t n, 
     const auto near = le(abs(v.d), one);
     const D dn = mask_zero(near, v.d);
     const D term = select(near, v.e * (dn + phi_small<D, T>(dn)), v.f - v.e);
-    esum.add(mask_zero(valid, v.e));
-    fsum.add(mask_zero(valid, v.f));
+    esum.add(mask_zero(valid, v.e), zero);
+    fsum.add(mask_zero(valid, v.f), zero);
     nsum.add(mask_zero(valid, term));
     return zero;
   });
@@ -1412,7 +1422,8 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     const bool g_fits = !grad || math::is_finite(double(g) / (2 * temp));
     if (temp >= 0x1p-1000 && temp <= 0x1p1000 && g_fits) {
       T v;
-      double* const keep = n <= js_scratch_max ? js_scratch().get(3 * ((n + V::size - 1) / V::size * V::size)) : nullptr;
+      const std::size_t np = (n + V::size - 1) / V::size * V::size;
+      double* const keep = n <= js_scratch_max ? js_scratch().get(3 * np) : nullptr;
       if (temp == 1.0 ? js_lanes<V, false>(x, y, n, mx, my, g, grad, temp, keep, v)
                       : js_lanes<V, true>(x, y, n, mx, my, g, grad, temp, keep, v))
         return v;
@@ -1471,10 +1482,11 @@ inline scalar_t<V> js_row(const scalar_t<V>* x, const scalar_t<V>* y, std::size_
     if (!p0) neumaier(E, E_c, expp(e.xh, e.xl));
     if (!q0) neumaier(Sy, Sy_c, ey(i));
     if (p0 && q0) continue;
-    const double v = p0                                ? ey(i)
-                     : q0                              ? -expp(e.xh, e.xl)
-                     : math::libm_fabs(e.d) <= 1 ? expp(e.xh, e.xl) * ::expm1(e.d)
-                                                       : ey(i) - expp(e.xh, e.xl);
+    double v;
+    if (p0) v = ey(i);
+    else if (q0) v = -expp(e.xh, e.xl);
+    else if (math::libm_fabs(e.d) <= 1) v = expp(e.xh, e.xl) * ::expm1(e.d);
+    else v = ey(i) - expp(e.xh, e.xl);
     neumaier(num, num_c, v);
   }
   E += E_c;
