@@ -413,7 +413,7 @@ void test_js_lanes(const char* isa) {
       for (int kind = 0; kind < 8; ++kind) {
         // (50001: longer than js_scratch_max, each pass computing its entries again)
         const std::size_t len = n == 41 ? 301 : n == 42 ? 50001 : n;
-        if (len < 2) continue;
+        if (len < 2 || (len == 50001 && kind != 0 && kind != 3)) continue;  // (the long row: its own path)
         std::vector<T> x(len), y(len);
         const double spread = kind == 2 ? 8.0 : 3.0, gap = kind == 0 ? 1e-9 : kind == 1 ? 1e-3 : 1.0;
         for (std::size_t i = 0; i < len; ++i) {
